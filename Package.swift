@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Targets are listed in the order of the layers (../shared/ARCHITECTURE.md): the model at the
+// bottom, then the loader, then the executables that sit on top of them.
+let package = Package(
+    name: "Medic",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "medic", targets: ["medic"]),
+        .library(name: "MedicModel", targets: ["MedicModel"]),
+        .library(name: "MedicLoader", targets: ["MedicLoader"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "MedicModel"),
+        .target(
+            name: "MedicLoader",
+            dependencies: ["MedicModel", .product(name: "Yams", package: "Yams")]
+        ),
+        .executableTarget(
+            name: "medic",
+            dependencies: [
+                "MedicModel", "MedicLoader",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "MedicBench",
+            dependencies: ["MedicModel", "MedicLoader"]
+        ),
+        .testTarget(name: "MedicModelTests", dependencies: ["MedicModel"]),
+        .testTarget(
+            name: "MedicLoaderTests",
+            dependencies: ["MedicModel", "MedicLoader"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "MedicCLITests", dependencies: ["MedicLoader"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

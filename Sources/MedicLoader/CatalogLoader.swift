@@ -1,0 +1,147 @@
+import Foundation
+import MedicModel
+
+/// The result of loading: the catalog and every diagnostic of every file, in reading order.
+public struct LoadResult: Sendable {
+    public var catalog: Catalog
+    public var diagnostics: [Diagnostic]
+    /// What each file held, in the order of `catalog.files`.
+    public var files: [LoadedFile]
+
+    public var hasErrors: Bool { diagnostics.hasErrors }
+}
+
+/// Loads files and directories into a `Catalog`: read (bytes -> tree), decode (tree -> values),
+/// then lint across all files. Never stops at the first error; never throws for user mistakes.
+public struct CatalogLoader: Sendable {
+    public static let extensions = ["yaml", "yml", "json"]
+    /// The folders `medic validate` reads under `--root` when no path is given.
+    public static let libraryFolders = ["playbooks", "actions", "rules", "policies"]
+
+    public var limits: InputLimits
+    public var threads: Int
+
+    public init(limits: InputLimits = .default, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.limits = limits
+        self.threads = threads
+    }
+
+    /// Loads `paths` (files or directories, searched recursively for .yaml .yml .json).
+    /// `context` paths are loaded too, so that references resolve (a playbook's actions), but
+    /// only diagnostics of files under `paths` are reported.
+    public func load(paths: [String], context: [String] = []) -> LoadResult {
+        var diagnostics: [Diagnostic] = []
+        let named = Self.files(in: paths, diagnostics: &diagnostics)
+        let namedSet = Set(named)
+        var ignored: [Diagnostic] = []
+        let extra = Self.files(in: context, diagnostics: &ignored).filter { !namedSet.contains($0) }
+        let all = named + extra
+        let reader = DocumentReader(limits: limits)
+        let loaded = LargeStackWorkers.map(count: all.count, threads: threads) { index in
+            Self.loadFile(at: all[index], reader: reader)
+        }
+        var result = assemble(loaded)
+        let reported = result.diagnostics.filter { namedSet.contains($0.location.file) }
+        result.diagnostics = (diagnostics + reported).sortedForReport()
+        return result
+    }
+
+    /// Loads documents already in memory (path -> bytes), e.g. for tests and the server.
+    public func load(documents: [(path: String, bytes: [UInt8])]) -> LoadResult {
+        let reader = DocumentReader(limits: limits)
+        let loaded = LargeStackWorkers.map(count: documents.count, threads: threads) { index in
+            Self.decode(bytes: documents[index].bytes, path: documents[index].path, reader: reader)
+        }
+        var result = assemble(loaded)
+        result.diagnostics = result.diagnostics.sortedForReport()
+        return result
+    }
+
+    private func assemble(_ loaded: [LoadedFile]) -> LoadResult {
+        var catalog = Catalog()
+        var diagnostics: [Diagnostic] = []
+        for file in loaded {
+            catalog.files.append(file.path)
+            diagnostics += file.diagnostics
+            if let playbook = file.playbook { catalog.playbooks.append(playbook) }
+            catalog.actions += file.actions
+            catalog.rules += file.rules
+            catalog.policies.merge(file.policies)
+        }
+        diagnostics += CatalogLint(catalog: catalog).check()
+        return LoadResult(catalog: catalog, diagnostics: diagnostics, files: loaded)
+    }
+
+    static func loadFile(at path: String, reader: DocumentReader) -> LoadedFile {
+        let location = SourceLocation(file: path)
+        var loaded = LoadedFile(path: path)
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        if let size = attributes?[.size] as? Int, size > reader.limits.maxFileSize {
+            loaded.diagnostics = [Diagnostic(.fileTooLarge, "file is \(size) bytes, over the limit of \(reader.limits.maxFileSize) bytes",
+                                             at: location, hint: "split it into smaller files, or raise the limit with --max-file-size")]
+            return loaded
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            loaded.diagnostics = [Diagnostic(.fileUnreadable, "cannot open the file", at: location, hint: "check that it exists and is readable")]
+            return loaded
+        }
+        defer { try? handle.close() }
+        // Read one byte past the limit, so a file that grew since stat is still caught.
+        let data: Data?
+        do {
+            data = try handle.read(upToCount: reader.limits.maxFileSize + 1)
+        } catch {
+            loaded.diagnostics = [Diagnostic(.fileUnreadable, "cannot read the file: \(error.localizedDescription)", at: location,
+                                             hint: "is it a directory or a device?")]
+            return loaded
+        }
+        // An empty file reads as nil.
+        return decode(bytes: data.map { [UInt8]($0) } ?? [], path: path, reader: reader)
+    }
+
+    static func decode(bytes: [UInt8], path: String, reader: DocumentReader) -> LoadedFile {
+        let (root, readDiagnostics) = reader.read(bytes: bytes, path: path)
+        guard let root else { return LoadedFile(path: path, diagnostics: readDiagnostics) }
+        // Block scalars locate their faults by the source's indentation; keep the text for that.
+        let source = String(decoding: bytes, as: UTF8.self)
+        var loaded = FileDecoder.decode(root, path: path, source: source)
+        loaded.diagnostics = readDiagnostics + loaded.diagnostics
+        return loaded
+    }
+
+    /// The Medic files under `paths`, sorted within each directory; a path that does not exist is M001.
+    public static func files(in paths: [String], diagnostics: inout [Diagnostic]) -> [String] {
+        var result: [String] = []
+        var seen: Set<String> = []
+        let fm = FileManager.default
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                diagnostics.append(Diagnostic(.fileUnreadable, "no such file or directory", at: SourceLocation(file: path),
+                                              hint: "check the path; with no path, medic validate reads playbooks/ actions/ rules/ policies/ under --root"))
+                continue
+            }
+            guard isDirectory.boolValue else {
+                if seen.insert(path).inserted { result.append(path) }
+                continue
+            }
+            var found: [String] = []
+            if let walker = fm.enumerator(atPath: path) {
+                while let relative = walker.nextObject() as? String {
+                    let name = (relative as NSString).lastPathComponent
+                    if name.hasPrefix(".") {
+                        walker.skipDescendants()
+                        continue
+                    }
+                    guard extensions.contains((name as NSString).pathExtension.lowercased()) else { continue }
+                    found.append(path.hasSuffix("/") ? path + relative : path + "/" + relative)
+                }
+            }
+            for file in found.sorted() where seen.insert(file).inserted {
+                var isDir: ObjCBool = false
+                if fm.fileExists(atPath: file, isDirectory: &isDir), !isDir.boolValue { result.append(file) }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,129 @@
+import MedicModel
+
+/// Decodes an anomaly rules file: `rules:` list.
+struct RuleDecoder {
+    let context: DecodeContext
+
+    static let keys = [
+        "name", "description", "metric", "labels", "detector", "params", "for", "severity", "playbook", "parameters",
+        "parameters_from_labels", "cooldown", "group_by",
+    ]
+
+    func decode(_ root: SourceNode) -> [AnomalyRule] {
+        guard let f = context.fields(root, "the rules file", known: ["$schema", "kind", "rules"]),
+              let rulesNode = f.required("rules"), let items = context.list(rulesNode, "'rules'") else { return [] }
+        return items.compactMap(rule)
+    }
+
+    private func rule(_ node: SourceNode) -> AnomalyRule? {
+        guard let f = context.fields(node, "a rule", known: Self.keys) else { return nil }
+        let nameNode = f.required("name")
+        let name = nameNode.flatMap { context.string($0, "'name'") }
+        if let name, let nameNode { _ = context.checkID(name, nameNode, "rule name") }
+        let metricNode = f.required("metric")
+        let metricName = metricNode.flatMap { context.string($0, "'metric'") }
+        if let metricName, let metricNode { context.checkIdentifier(metricName, metricNode, "metric") }
+        let labels = f["labels"].flatMap { context.stringMap($0, "'labels'") } ?? [:]
+        let kind = f.enumValue("detector", DetectorKind.self, required: true)
+        let spec = kind.flatMap { detector($0, params: f["params"], at: node) }
+        let severity = f.required("severity").flatMap { context.severity($0, "'severity'") }
+        var parameters: [StepArgument] = []
+        if let paramsNode = f["parameters"] {
+            if let pairs = paramsNode.mapping {
+                for pair in pairs {
+                    if let raw = context.rawValue(pair.value) {
+                        parameters.append(StepArgument(name: pair.key, value: raw, location: pair.keyNode.location))
+                    }
+                }
+            } else {
+                context.report(.wrongType, "'parameters' must be a mapping, found \(paramsNode.kindDescription)", at: paramsNode.location)
+            }
+        }
+        guard let name, let metricName, let spec, let severity else { return nil }
+        let matchers = labels.sorted { $0.key < $1.key }.map { MetricSelector.LabelMatcher(label: $0.key, op: .equal, value: $0.value) }
+        return AnomalyRule(
+            name: name, description: f.text("description"), metric: MetricSelector(name: metricName, matchers: matchers),
+            detector: spec, sustain: f.duration("for"), severity: severity, playbook: f.string("playbook"),
+            parameters: parameters,
+            parametersFromLabels: f["parameters_from_labels"].flatMap { context.stringMap($0, "'parameters_from_labels'") } ?? [:],
+            cooldown: f.duration("cooldown"), groupBy: f.strings("group_by") ?? [], location: node.location,
+            playbookLocation: f["playbook"]?.location)
+    }
+
+    /// A detector's parameters, with the defaults of docs/format.md filled in.
+    func detector(_ kind: DetectorKind, params node: SourceNode?, at owner: SourceNode) -> DetectorSpec? {
+        let what = "'params' of detector \(kind.rawValue)"
+        let empty = SourceNode(content: .mapping([]), location: owner.location)
+        func fields(_ known: [String]) -> Fields? { context.fields(node ?? empty, what, known: known) }
+        switch kind {
+        case .threshold:
+            guard let f = fields(["op", "value"]) else { return nil }
+            let ops = ComparisonOperator.allCases.map(\.rawValue)
+            let op = (node == nil ? nil : f.required("op")).flatMap { n in context.word(n, "'op'", ops) { ComparisonOperator(rawValue: $0) } }
+            if node == nil {
+                context.report(.missingKey, "detector threshold needs 'params: {op, value}'", at: owner.location,
+                               hint: "for example params: {op: \">\", value: 85}")
+            }
+            let value = f.required("value").flatMap { n -> Quantity? in
+                guard let s = n.scalar else {
+                    context.report(.wrongType, "'value' must be a number, found \(n.kindDescription)", at: n.location)
+                    return nil
+                }
+                switch Quantity.parse(s.text) {
+                case .success(let q): return q
+                case .failure(let e):
+                    context.report(.invalidValue, "'value': \(e.message)", at: n.location(atOffset: e.offset), hint: e.hint)
+                    return nil
+                }
+            }
+            guard let op, let value else { return nil }
+            return .threshold(op: op, value: value)
+        case .movingAverage:
+            guard let f = fields(["window", "k"]) else { return nil }
+            return .movingAverage(window: f.integer("window", min: 2, max: 1_000_000) ?? 100, k: f.number("k", min: 0) ?? 3)
+        case .ewma:
+            guard let f = fields(["alpha", "threshold", "warmup"]) else { return nil }
+            let alpha = f.number("alpha", min: 0.000001, max: 1) ?? 0.2
+            return .ewma(alpha: alpha, threshold: f.number("threshold", min: 0) ?? 3, warmup: f.integer("warmup", min: 0) ?? 30)
+        case .iqr:
+            guard let f = fields(["window", "multiplier"]) else { return nil }
+            return .iqr(window: f.integer("window", min: 4, max: 1_000_000) ?? 100, multiplier: f.number("multiplier", min: 0) ?? 1.5)
+        case .rateOfChange:
+            guard let f = fields(["change", "within", "direction"]) else { return nil }
+            if node == nil {
+                context.report(.missingKey, "detector rate_of_change needs 'params: {change, within}'", at: owner.location,
+                               hint: "for example params: {change: 30%, within: 1m, direction: increase}")
+                return nil
+            }
+            let change = f.required("change").flatMap { context.percentage($0, "'change'") }
+            let within = f.required("within").flatMap { context.duration($0, "'within'") }
+            guard let change, let within else { return nil }
+            return .rateOfChange(change: change, within: within, direction: f.enumValue("direction", ChangeDirection.self) ?? .both)
+        case .seasonal:
+            guard let f = fields(["low", "high", "min_samples"]) else { return nil }
+            let low = f.number("low", min: 0, max: 100) ?? 5, high = f.number("high", min: 0, max: 100) ?? 95
+            if low >= high {
+                context.report(.outOfRange, "seasonal 'low' (\(Interval.trim(low))) must be below 'high' (\(Interval.trim(high)))",
+                               at: node?.location ?? owner.location)
+                return nil
+            }
+            return .seasonal(low: low, high: high, minSamples: f.integer("min_samples", min: 1) ?? 4)
+        case .composite:
+            guard let f = fields(["components", "threshold"]) else { return nil }
+            guard let list = f.required("components").flatMap({ context.list($0, "'components'") }) else { return nil }
+            var components: [DetectorSpec.WeightedDetector] = []
+            for item in list {
+                guard let c = context.fields(item, "a component", known: ["detector", "params", "weight"]),
+                      let kind = c.enumValue("detector", DetectorKind.self, required: true) else { continue }
+                if kind == .composite {
+                    context.report(.invalidValue, "a composite cannot contain a composite", at: item.location)
+                    continue
+                }
+                guard let spec = detector(kind, params: c["params"], at: item) else { continue }
+                components.append(.init(detector: spec, weight: c.number("weight", min: 0) ?? 1))
+            }
+            guard !components.isEmpty else { return nil }
+            return .composite(components: components, threshold: f.number("threshold", min: 0, max: 1) ?? 0.5)
+        }
+    }
+}

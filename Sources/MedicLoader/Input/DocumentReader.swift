@@ -1,0 +1,75 @@
+import MedicModel
+
+/// Turns a file's bytes into one `SourceNode` tree, or diagnostics saying why it cannot.
+/// Stage one of loading: only this stage knows about bytes, encodings, YAML and JSON syntax.
+public struct DocumentReader: Sendable {
+    public var limits: InputLimits
+
+    public init(limits: InputLimits = .default) { self.limits = limits }
+
+    public enum Syntax: Sendable { case yaml, json }
+
+    public static func syntax(forPath path: String) -> Syntax {
+        path.lowercased().hasSuffix(".json") ? .json : .yaml
+    }
+
+    /// Reads a document. Never throws for bad input: every fault is a diagnostic.
+    /// Call it on a thread with a large stack (see `LoaderThreads`): the YAML composer recurses.
+    public func read(bytes: [UInt8], path: String, syntax: Syntax? = nil) -> (SourceNode?, [Diagnostic]) {
+        let file = SourceLocation(file: path)
+        if bytes.count > limits.maxFileSize {
+            return (nil, [Diagnostic(.fileTooLarge,
+                                     "file is \(bytes.count) bytes, over the limit of \(limits.maxFileSize) bytes",
+                                     at: file, hint: "split it into smaller files, or raise the limit with --max-file-size")])
+        }
+        if let nul = bytes.firstIndex(of: 0) {
+            return (nil, [Diagnostic(.nulByte, "NUL byte at byte offset \(nul)", at: Self.location(ofByte: nul, in: bytes, file: path),
+                                     hint: "the file looks binary; Medic reads UTF-8 text")])
+        }
+        if let bad = Self.firstInvalidUTF8(bytes) {
+            return (nil, [Diagnostic(.invalidUTF8, "invalid UTF-8 at byte offset \(bad)",
+                                     at: Self.location(ofByte: bad, in: bytes, file: path),
+                                     hint: "save the file as UTF-8")])
+        }
+        var body = bytes[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }  // UTF-8 byte order mark
+        let text = String(decoding: body, as: UTF8.self)
+        switch syntax ?? Self.syntax(forPath: path) {
+        case .json:
+            if text.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
+                return (nil, [Diagnostic(.emptyFile, "the file is empty", at: file, hint: "write a JSON object")])
+            }
+            var parser = JSONDocumentParser(text: text, file: path, limits: limits)
+            return parser.parse()
+        case .yaml:
+            return YAMLDocumentParser(text: text, file: path, limits: limits).parse()
+        }
+    }
+
+    /// The 1-based line and column (in Unicode scalars) of a byte offset.
+    static func location(ofByte offset: Int, in bytes: [UInt8], file: String) -> SourceLocation {
+        var line = 1, column = 1
+        for byte in bytes[..<min(offset, bytes.count)] {
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        return SourceLocation(file: file, line: line, column: column)
+    }
+
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+}

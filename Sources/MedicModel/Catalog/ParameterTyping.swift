@@ -1,0 +1,79 @@
+extension ParameterSpec {
+    /// Types a value as written against this declaration: the declared type, else the type the
+    /// text looks like; then the enum. Used for defaults, step values and `--param k=v`.
+    public func accept(_ raw: StepArgument.RawValue) -> Result<ParameterValue, ValueError> {
+        let value: ParameterValue
+        switch Self.typed(raw, as: type) {
+        case .success(let v): value = v
+        case .failure(let e): return .failure(e)
+        }
+        if let allowed = allowedValues {
+            let text = value.description
+            guard allowed.contains(text) else {
+                let hint = Spelling.suggestion(for: text, among: allowed).map { "did you mean '\($0)'?" }
+                    ?? "one of: \(allowed.joined(separator: ", "))"
+                return .failure(ValueError("'\(text)' is not one of \(allowed.joined(separator: ", "))", hint: hint))
+            }
+        }
+        return .success(value)
+    }
+
+    public static func typed(_ raw: StepArgument.RawValue, as type: ParameterType?) -> Result<ParameterValue, ValueError> {
+        switch raw {
+        case .map:
+            return .failure(ValueError("a mapping is not a parameter value", hint: "give a single value or a list"))
+        case .list(let items):
+            guard type == nil || type == .list else {
+                return .failure(ValueError("expected a single \(type!.rawValue), found a list"))
+            }
+            var values: [ParameterValue] = []
+            for item in items {
+                switch typed(item, as: nil) {
+                case .success(let v): values.append(v)
+                case .failure(let e): return .failure(e)
+                }
+            }
+            return .success(.list(values))
+        case .scalar(let text, let quoted):
+            guard let type else { return .success(inferred(text, quoted: quoted)) }
+            switch type {
+            case .string: return .success(.string(text))
+            case .list: return .success(.list([inferred(text, quoted: quoted)]))
+            case .integer:
+                guard !quoted, let i = Int(text) else { return .failure(ValueError("'\(text)' is not a whole number")) }
+                return .success(.integer(i))
+            case .number:
+                guard !quoted, let d = Double(text), d.isFinite else { return .failure(ValueError("'\(text)' is not a number")) }
+                return .success(.number(d))
+            case .boolean:
+                switch text {
+                case "true", "True", "TRUE": return .success(.boolean(true))
+                case "false", "False", "FALSE": return .success(.boolean(false))
+                default: return .failure(ValueError("'\(text)' is not true or false", hint: "write true or false"))
+                }
+            case .duration: return Interval.parse(text).map { .duration($0) }
+            case .percentage: return Percentage.parse(text, bareNumberAllowed: true).map { .percentage($0) }
+            case .size: return ByteSize.parse(text).map { .size($0) }
+            }
+        }
+    }
+
+    /// The type a scalar looks like: `true` boolean, `300` integer, `300s` duration, `5%`
+    /// percentage, `100MB` size, otherwise text. Quoted scalars are always text.
+    public static func inferred(_ text: String, quoted: Bool) -> ParameterValue {
+        guard !quoted else { return .string(text) }
+        switch text {
+        case "true", "True", "TRUE": return .boolean(true)
+        case "false", "False", "FALSE": return .boolean(false)
+        default: break
+        }
+        if let i = Int(text) { return .integer(i) }
+        if let d = Double(text), d.isFinite, text.unicodeScalars.contains(where: { $0 == "." }) { return .number(d) }
+        if let first = text.unicodeScalars.first, ("0"..."9").contains(first) {
+            if case .success(let p) = Percentage.parse(text) { return .percentage(p) }
+            if case .success(let d) = Interval.parse(text) { return .duration(d) }
+            if case .success(let s) = ByteSize.parse(text) { return .size(s) }
+        }
+        return .string(text)
+    }
+}

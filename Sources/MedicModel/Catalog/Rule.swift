@@ -1,0 +1,83 @@
+public enum DetectorKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case threshold
+    case movingAverage = "moving_average"
+    case ewma
+    case iqr
+    case rateOfChange = "rate_of_change"
+    case seasonal
+    case composite
+}
+
+public enum ChangeDirection: String, Sendable, Hashable, Codable, CaseIterable {
+    case increase, decrease, both
+}
+
+/// A detector with its parameters, defaults filled in.
+public indirect enum DetectorSpec: Sendable, Hashable, Codable {
+    case threshold(op: ComparisonOperator, value: Quantity)
+    case movingAverage(window: Int, k: Double)
+    case ewma(alpha: Double, threshold: Double, warmup: Int)
+    case iqr(window: Int, multiplier: Double)
+    case rateOfChange(change: Percentage, within: Interval, direction: ChangeDirection)
+    case seasonal(low: Double, high: Double, minSamples: Int)
+    case composite(components: [WeightedDetector], threshold: Double)
+
+    public struct WeightedDetector: Sendable, Hashable, Codable {
+        public var detector: DetectorSpec
+        public var weight: Double
+
+        public init(detector: DetectorSpec, weight: Double) {
+            self.detector = detector
+            self.weight = weight
+        }
+    }
+
+    public var kind: DetectorKind {
+        switch self {
+        case .threshold: .threshold
+        case .movingAverage: .movingAverage
+        case .ewma: .ewma
+        case .iqr: .iqr
+        case .rateOfChange: .rateOfChange
+        case .seasonal: .seasonal
+        case .composite: .composite
+        }
+    }
+}
+
+/// An anomaly rule: a detector over a metric series that may start a playbook (§1).
+public struct AnomalyRule: Sendable, Hashable, Codable {
+    public var name: String
+    public var description: String?
+    public var metric: MetricSelector
+    public var detector: DetectorSpec
+    public var sustain: Interval?
+    public var severity: Severity
+    public var playbook: String?
+    public var parameters: [StepArgument]
+    /// Playbook parameter name -> label whose value it takes (`paths: path`).
+    public var parametersFromLabels: [String: String]
+    public var cooldown: Interval?
+    public var groupBy: [String]
+    public var location: SourceLocation
+    public var playbookLocation: SourceLocation?
+
+    public init(name: String, description: String? = nil, metric: MetricSelector, detector: DetectorSpec,
+                sustain: Interval? = nil, severity: Severity, playbook: String? = nil, parameters: [StepArgument] = [],
+                parametersFromLabels: [String: String] = [:], cooldown: Interval? = nil, groupBy: [String] = [],
+                location: SourceLocation, playbookLocation: SourceLocation? = nil) {
+        self.name = name
+        self.description = description
+        self.metric = metric
+        self.detector = detector
+        self.sustain = sustain
+        self.severity = severity
+        self.playbook = playbook
+        self.parameters = parameters
+        self.parametersFromLabels = parametersFromLabels
+        self.cooldown = cooldown
+        self.groupBy = groupBy
+        self.location = location
+        self.playbookLocation = playbookLocation
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+
+/// The `medic` command: thin subcommands over the libraries.
+struct Medic: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "medic",
+        abstract: "Declarative self-healing: validate, plan and run remediation playbooks.",
+        discussion: """
+            Operators describe remediation as YAML or JSON files: playbooks, an action library, \
+            anomaly rules and policies. Medic checks them with precise diagnostics, shows the plan \
+            a run would follow, and carries it out behind safety gates.
+
+            Exit codes: 0 success, 1 findings or a failed run, 2 usage error.
+
+            Start with:
+              medic validate                 check playbooks/ actions/ rules/ policies/ here
+              medic validate --format sarif  the same, as SARIF 2.1.0 for CI code scanning
+              medic schema playbook          the JSON Schema an editor can use
+            """,
+        version: version,
+        subcommands: [Validate.self, Schema.self]
+    )
+}
+
+/// Entry point: maps argument-parser's usage failures to exit code 2 (it uses 64 by default),
+/// so that 0 / 1 / 2 mean ok / findings / usage everywhere.
+@main
+enum MedicMain {
+    static func main() async {
+        do {
+            var command = try Medic.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = Medic.exitCode(for: error)
+            let message = Medic.fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                exit(0)
+            }
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// Writes to standard error without buffering surprises.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}

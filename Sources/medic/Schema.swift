@@ -1,0 +1,26 @@
+import ArgumentParser
+import MedicLoader
+
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the JSON Schema (2020-12) of a file kind, for editors and other validators.",
+        discussion: """
+            KIND is one of: playbook, actions, rules, policies. The same schemas ship under schemas/.
+            For YAML editors with the YAML language server, start a file with
+              # yaml-language-server: $schema=../schemas/playbook.schema.json
+            """
+    )
+
+    @Argument(help: "playbook, actions, rules or policies.")
+    var kind: String
+
+    func validate() throws {
+        guard EmbeddedSchemas.byKind[kind] != nil else {
+            throw ValidationError("unknown kind '\(kind)'; use one of: \(EmbeddedSchemas.byKind.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        print(EmbeddedSchemas.byKind[kind]!)
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import MedicLoader
+import MedicModel
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check playbooks, actions, rules and policies; report every problem with its place.",
+        discussion: """
+            Reads YAML (.yaml, .yml) and JSON (.json) files; directories are searched recursively. \
+            With no PATH, reads playbooks/ actions/ rules/ policies/ under --root. When PATHs are \
+            given, those folders under --root are still read so that references resolve (a step's \
+            action, a rule's playbook), but only the named files are reported.
+
+            Every problem of every file is reported, each as
+              path:line:col: error[CODE]: message
+                hint: how to fix it
+            Codes are stable and explained in docs/diagnostics.md.
+
+            Exit status: 0 no errors (warnings alone), 1 errors (or warnings with --strict), 2 usage.
+
+            Examples:
+              medic validate
+              medic validate playbooks/disk-space-cleanup-001.yaml
+              medic validate --format sarif > medic.sarif
+            """
+    )
+
+    @Argument(help: "Files or directories to check (default: the library folders under --root).")
+    var paths: [String] = []
+
+    @Option(help: "The directory holding playbooks/ actions/ rules/ policies/.")
+    var root: String = "."
+
+    @Option(help: "Output format: text, json or sarif.")
+    var format: DiagnosticFormat = .text
+
+    @Flag(help: "Fail (exit 1) on warnings too.")
+    var strict = false
+
+    @Flag(name: .shortAndLong, help: "Print only the problems, not the summary.")
+    var quiet = false
+
+    @Option(help: "Largest file to read, in bytes (or with a unit: 4MiB).")
+    var maxFileSize: String = "4MiB"
+
+    mutating func run() async throws {
+        guard case .success(let size) = ByteSize.parse(maxFileSize), size.bytes >= 1, size.bytes < Double(Int.max) else {
+            throw ValidationError("--max-file-size '\(maxFileSize)' is not a size such as 4194304, 4MiB or 10MB")
+        }
+        let libraryPaths = CatalogLoader.libraryFolders.map { (root as NSString).appendingPathComponent($0) }
+        let named = paths.isEmpty ? libraryPaths.filter { FileManager.default.fileExists(atPath: $0) } : paths
+        if paths.isEmpty && named.isEmpty {
+            throw ValidationError("no playbooks/ actions/ rules/ policies/ under '\(root)'; give --root or the paths to check")
+        }
+        let context = paths.isEmpty ? [] : libraryPaths.filter { FileManager.default.fileExists(atPath: $0) }
+        let loader = CatalogLoader(limits: InputLimits(maxFileSize: Int(size.bytes)))
+        let result = loader.load(paths: named, context: context)
+        let reportedFiles = Set(result.diagnostics.map(\.location.file))
+        let fileCount = result.files.filter { named.contains($0.path) || paths.isEmpty || isUnder($0.path, named) }.count
+
+        switch format {
+        case .text:
+            print(DiagnosticRenderer.text(result.diagnostics), terminator: "")
+            if !quiet { print(Summary(result: result, files: fileCount, filesWithProblems: reportedFiles.count).text) }
+        case .json:
+            print(DiagnosticRenderer.json(result.diagnostics, files: fileCount), terminator: "")
+        case .sarif:
+            let base = FileManager.default.currentDirectoryPath
+            print(DiagnosticRenderer.sarif(result.diagnostics, toolVersion: Medic.version, baseDirectory: base), terminator: "")
+        }
+        let failing = result.diagnostics.contains { $0.severity == .error || (strict && $0.severity == .warning) }
+        if failing { throw ExitCode(1) }
+    }
+
+    private func isUnder(_ file: String, _ roots: [String]) -> Bool {
+        roots.contains { file.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+    }
+}
+
+extension DiagnosticFormat: ExpressibleByArgument {}
+
+/// The closing lines of `medic validate`: what was loaded, and the verdict.
+struct Summary {
+    let result: LoadResult
+    let files: Int
+    let filesWithProblems: Int
+
+    var text: String {
+        let catalog = result.catalog
+        let errors = result.diagnostics.filter { $0.severity == .error }.count
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.count
+        let p = catalog.policies
+        let policyEntries = p.severityLevels.count + p.escalationPolicies.count + p.autoEscalationTriggers.count
+            + p.blastRadiusLevels.count + p.containmentStrategies.count + p.rollbackStrategies.count
+            + p.verificationStates.count + p.knowledgeBase.count
+        var lines = [
+            "Checked \(files) file\(files == 1 ? "" : "s"): \(catalog.playbooks.count) playbooks, \(catalog.actions.count) actions, "
+                + "\(catalog.rules.count) rules, \(policyEntries) policy entries.",
+        ]
+        if !catalog.playbooks.isEmpty {
+            let byCategory = Dictionary(grouping: catalog.playbooks, by: \.category)
+            let parts = Category.allCases.compactMap { c in byCategory[c].map { "\(c.rawValue) \($0.count)" } }
+            lines.append("Playbooks by category: \(parts.joined(separator: ", ")).")
+        }
+        if errors == 0 && warnings == 0 {
+            lines.append("No problems found.")
+        } else {
+            lines.append("\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s") in \(filesWithProblems) file\(filesWithProblems == 1 ? "" : "s").")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,61 @@
+import MedicModel
+import XCTest
+
+final class ConditionTests: XCTestCase {
+    private func parse(_ text: String) throws -> ConditionExpression {
+        try Condition.parse(text).get().expression
+    }
+
+    func testComparisonsWithUnits() throws {
+        XCTAssertEqual(try parse("disk_usage_percent > 85"),
+                       .comparison(.reference(MetricSelector(name: "disk_usage_percent")), .greater, .literal(.number(85))))
+        XCTAssertEqual(try parse("error_rate < 0.1%"),
+                       .comparison(.reference(MetricSelector(name: "error_rate")), .less, .literal(.percentage(0.1))))
+        XCTAssertEqual(try parse("p95_latency < 500ms"),
+                       .comparison(.reference(MetricSelector(name: "p95_latency")), .less, .literal(.duration(Interval(seconds: 0.5)))))
+        XCTAssertEqual(try parse("replication_lag < 10s"),
+                       .comparison(.reference(MetricSelector(name: "replication_lag")), .less, .literal(.duration(Interval(seconds: 10)))))
+    }
+
+    func testLabelsBooleansAndGrouping() throws {
+        let selector = MetricSelector(name: "disk_usage_percent", matchers: [.init(label: "path", op: .equal, value: "/var")])
+        XCTAssertEqual(try parse(#"disk_usage_percent{path="/var"} > 85"#), .comparison(.reference(selector), .greater, .literal(.number(85))))
+        let expression = try parse("(a > 1 OR b > 2) AND NOT c")
+        guard case .all(let parts) = expression, parts.count == 2, case .any = parts[0], case .not(.truthy) = parts[1] else {
+            return XCTFail("wrong tree: \(expression)")
+        }
+        XCTAssertEqual(expression.references.map(\.name), ["a", "b", "c"])
+    }
+
+    func testEveryConditionOfTheReferencePolicies() {
+        for text in [
+            "remediation_attempts >= 3", "affected_services > initial_count * 2",
+            "time_since_detection > 1h AND state == degraded", "customer_reports > 10 OR vip_customer_affected",
+            "data_consistency_check == failed", "security_alert == true", "severity < SEV1", "instances > 10",
+            "error_rate_increase > 5%", "disk_usage_percent < 75", "cpu_usage < 80%", "expiry > 30_days",
+            "x > -5", "a && b || c",
+        ] {
+            if case .failure(let error) = Condition.parse(text) { XCTFail("'\(text)': \(error.message)") }
+        }
+    }
+
+    func testFaultsPointAtTheirColumn() {
+        let cases: [(String, Int)] = [
+            ("disk_usage_percent >> 85", 19), ("disk_usage_percent > ", 21), ("a > 5 AND", 9), ("(a > 5", 6),
+            ("a > 5 b", 6), ("a = 5", 2), ("a > 5 < 6", 6), ("a > 5zz", 5), ("a > 'open", 4), ("a > 5 # b", 6),
+        ]
+        for (text, offset) in cases {
+            guard case .failure(let error) = Condition.parse(text) else {
+                XCTFail("accepted '\(text)'")
+                continue
+            }
+            XCTAssertEqual(error.offset, offset, "'\(text)': \(error.message)")
+        }
+    }
+
+    func testNestingIsBounded() {
+        let deep = String(repeating: "(", count: 10_000) + "a" + String(repeating: ")", count: 10_000)
+        guard case .failure(let error) = Condition.parse(deep) else { return XCTFail("accepted") }
+        XCTAssertTrue(error.message.contains("nested"), error.message)
+    }
+}
