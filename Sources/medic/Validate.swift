@@ -45,7 +45,8 @@ struct Validate: AsyncParsableCommand {
     var maxFileSize: String = "4MiB"
 
     mutating func run() async throws {
-        guard case .success(let size) = ByteSize.parse(maxFileSize), size.bytes >= 1, size.bytes < Double(Int.max) else {
+        let parsed = Int(maxFileSize).map { Result<ByteSize, ValueError>.success(ByteSize(bytes: Double($0))) } ?? ByteSize.parse(maxFileSize)
+        guard case .success(let size) = parsed, size.bytes >= 1, size.bytes < Double(Int.max) else {
             throw ValidationError("--max-file-size '\(maxFileSize)' is not a size such as 4194304, 4MiB or 10MB")
         }
         let libraryPaths = CatalogLoader.libraryFolders.map { (root as NSString).appendingPathComponent($0) }

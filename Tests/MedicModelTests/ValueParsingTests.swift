@@ -92,7 +92,8 @@ final class ValueParsingTests: XCTestCase {
         let count = ParameterSpec(name: "keep_last", type: .integer)
         if case .success = count.accept(.scalar("five", quoted: false)) { XCTFail("accepted text for an integer") }
         XCTAssertEqual(ParameterSpec.inferred("300s", quoted: false), .duration(Interval(seconds: 300)))
-        XCTAssertEqual(ParameterSpec.inferred("300s", quoted: true), .string("300s"))
+        XCTAssertEqual(ParameterSpec.inferred("300s", quoted: true), .duration(Interval(seconds: 300)))
+        XCTAssertEqual(ParameterSpec.inferred("300", quoted: true), .string("300"))
         XCTAssertEqual(ParameterSpec.inferred("5%", quoted: false), .percentage(Percentage(5)))
     }
 }

@@ -20,7 +20,7 @@ extension DecodeContext {
     }
 
     /// Precondition forms (docs/format.md): `{check: NAME}`, `{condition: EXPR}`, a condition
-    /// string, or a one-key map `{NAME: expected}`.
+    /// string, a one-key map `{NAME: expected}`, or a metric with a bound `{memory_available: ">100MB"}`.
     func precondition(_ node: SourceNode, _ what: String) -> Precondition? {
         if node.scalar != nil {
             return condition(node, what).map { .condition($0) }
@@ -43,6 +43,12 @@ extension DecodeContext {
             report(.wrongType, "\(what) must have one key (a named check), found \(pairs.count)", at: node.location,
                    hint: "write one check per list item")
             return nil
+        }
+        // `- memory_available: ">100MB"` (§2.1's spelling) is a condition on that metric.
+        if let s = pair.value.scalar, let first = s.text.unicodeScalars.first, "<>=!".unicodeScalars.contains(first) {
+            guard let bound = bound(pair.value, "'\(pair.key)'") else { return nil }
+            let expression = ConditionExpression.comparison(.reference(MetricSelector(name: pair.key)), bound.op, .literal(bound.value))
+            return .condition(Condition(source: "\(pair.key) \(bound)", expression: expression))
         }
         guard let raw = rawValue(pair.value), case .success(let expected) = ParameterSpec.typed(raw, as: nil) else { return nil }
         return .check(name: pair.key, expected: expected)
@@ -90,7 +96,13 @@ extension DecodeContext {
                 switch spec.accept(raw) {
                 case .success(let value): spec.defaultValue = value
                 case .failure(let error):
-                    report(.parameterValue, "default of \(what): \(error.message)", at: defaultNode.location, hint: error.hint)
+                    let code: DiagnosticCode = switch spec.type {
+                    case .duration: .badDuration
+                    case .percentage: .badPercentage
+                    case .size: .badSize
+                    default: .parameterValue
+                    }
+                    report(code, "default of \(what): \(error.message)", at: defaultNode.location(atOffset: error.offset), hint: error.hint)
                 }
                 if spec.type == nil, let value = spec.defaultValue { spec.type = Self.type(of: value) }
             }

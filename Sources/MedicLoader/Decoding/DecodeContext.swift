@@ -202,7 +202,7 @@ final class DecodeContext {
         }
         var result: [String: String] = [:]
         for pair in pairs {
-            if let value = text(pair.value, "'\(pair.key)' in \(what)") { result[pair.key] = value }
+            if let value = string(pair.value, "'\(pair.key)' in \(what)") { result[pair.key] = value }
         }
         return result
     }

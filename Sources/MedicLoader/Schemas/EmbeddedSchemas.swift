@@ -10,14 +10,7 @@ public enum EmbeddedSchemas {
   "title": "Medic playbook",
   "description": "A remediation playbook, one per file (docs/format-contract.md, Playbook). Unknown keys are errors (M101) except inside `metadata` and inside a step, whose extra keys are the action's parameters.",
   "type": "object",
-  "required": [
-    "playbook_id",
-    "name",
-    "version",
-    "category",
-    "severity",
-    "remediation_steps"
-  ],
+  "required": ["playbook_id", "name", "version", "category", "severity", "remediation_steps"],
   "properties": {
     "$schema": {
       "type": "string",
@@ -50,13 +43,7 @@ public enum EmbeddedSchemas {
     "category": {
       "type": "string",
       "description": "The playbook category.",
-      "enum": [
-        "infrastructure",
-        "kubernetes",
-        "application",
-        "database",
-        "network"
-      ]
+      "enum": ["infrastructure", "kubernetes", "application", "database", "network"]
     },
     "severity": {
       "$ref": "#/$defs/severity",
@@ -65,9 +52,7 @@ public enum EmbeddedSchemas {
     "trigger": {
       "type": "object",
       "description": "When the playbook fires by itself.",
-      "required": [
-        "condition"
-      ],
+      "required": ["condition"],
       "properties": {
         "condition": {
           "$ref": "#/$defs/condition",
@@ -118,8 +103,9 @@ public enum EmbeddedSchemas {
                 "description": "A number of targets."
               },
               {
-                "$ref": "#/$defs/percentage",
-                "description": "A share of the targets."
+                "type": "string",
+                "pattern": "^\\s*(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%\\s*$",
+                "description": "A share of the targets, with `%` (a bare number is a count)."
               },
               {
                 "const": "all",
@@ -152,10 +138,7 @@ public enum EmbeddedSchemas {
         "order": {
           "type": "string",
           "description": "The order of targets: by `name` or `random` (with `seed`).",
-          "enum": [
-            "name",
-            "random"
-          ]
+          "enum": ["name", "random"]
         },
         "seed": {
           "type": "integer",
@@ -176,9 +159,7 @@ public enum EmbeddedSchemas {
     "verification": {
       "type": "object",
       "description": "How to tell that the remediation worked.",
-      "required": [
-        "check"
-      ],
+      "required": ["check"],
       "properties": {
         "check": {
           "$ref": "#/$defs/condition",
@@ -212,9 +193,7 @@ public enum EmbeddedSchemas {
     "rollback": {
       "type": "object",
       "description": "How to undo the remediation.",
-      "required": [
-        "available"
-      ],
+      "required": ["available"],
       "properties": {
         "available": {
           "type": "boolean",
@@ -226,14 +205,29 @@ public enum EmbeddedSchemas {
         },
         "steps": {
           "type": "array",
-          "description": "Steps that undo the remediation.",
+          "description": "Steps that undo the remediation (only with `available: true`).",
           "items": {
             "$ref": "#/$defs/step",
             "description": "A rollback step."
           }
         }
       },
-      "additionalProperties": false
+      "additionalProperties": false,
+      "if": {
+        "properties": {
+          "available": {
+            "const": false
+          }
+        },
+        "required": ["available"]
+      },
+      "then": {
+        "properties": {
+          "steps": {
+            "maxItems": 0
+          }
+        }
+      }
     },
     "escalation": {
       "type": "object",
@@ -351,10 +345,7 @@ public enum EmbeddedSchemas {
       "type": "string",
       "minLength": 1,
       "pattern": "\\S",
-      "examples": [
-        "disk_usage_percent > 85",
-        "p95_latency < 500ms"
-      ]
+      "examples": ["disk_usage_percent > 85", "p95_latency < 500ms"]
     },
     "duration": {
       "description": "A length of time: a number and a unit (ms s sec secs second seconds m min mins minute minutes h hr hrs hour hours d day days w week weeks), optionally joined by `_` or a space (`100ms`, `5s`, `2m`, `24h`, `7_days`, `5 minutes`), or compound (`1h30m`). A plain number means seconds (`300`).",
@@ -370,13 +361,7 @@ public enum EmbeddedSchemas {
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
-      "examples": [
-        "5m",
-        "300s",
-        "7_days",
-        "1h30m",
-        300
-      ]
+      "examples": ["5m", "300s", "7_days", "1h30m", 300]
     },
     "parameterSpec": {
       "description": "A declared parameter. Short forms: `required` (required string), `optional` (optional, no default), a type word (`string integer number boolean duration percentage size list`: optional of that type), a list (an enum when the parameter name is singular, `resource_type: [memory, cpu, disk]`; a default list when it ends in `s`, `exclude_users: [backup, replication]`), any other scalar (optional with that default: `true`, `300s`, `300`, `5%`). Long form: `{type, required, default, enum, description}`.",
@@ -402,11 +387,12 @@ public enum EmbeddedSchemas {
           "description": "A default value (its type is inferred: `300s` is a duration, `5%` a percentage, otherwise a string)."
         },
         {
-          "type": [
-            "number",
-            "boolean"
-          ],
+          "type": ["number", "boolean"],
           "description": "A default value (integer, number or boolean)."
+        },
+        {
+          "type": "null",
+          "description": "Nothing: optional, no default (as `optional`)."
         },
         {
           "type": "array",
@@ -429,16 +415,7 @@ public enum EmbeddedSchemas {
       "properties": {
         "type": {
           "type": "string",
-          "enum": [
-            "string",
-            "integer",
-            "number",
-            "boolean",
-            "duration",
-            "percentage",
-            "size",
-            "list"
-          ],
+          "enum": ["string", "integer", "number", "boolean", "duration", "percentage", "size", "list"],
           "description": "The type of the value: string integer number boolean duration percentage size list (default string)."
         },
         "required": {
@@ -463,6 +440,15 @@ public enum EmbeddedSchemas {
         }
       },
       "additionalProperties": false,
+      "not": {
+        "required": ["required", "default"],
+        "properties": {
+          "required": {
+            "const": true
+          }
+        },
+        "description": "A required parameter has no default (M106)."
+      },
       "allOf": [
         {
           "if": {
@@ -471,9 +457,7 @@ public enum EmbeddedSchemas {
                 "const": "string"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -490,9 +474,7 @@ public enum EmbeddedSchemas {
                 "const": "integer"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -509,9 +491,7 @@ public enum EmbeddedSchemas {
                 "const": "number"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -528,9 +508,7 @@ public enum EmbeddedSchemas {
                 "const": "boolean"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -547,9 +525,7 @@ public enum EmbeddedSchemas {
                 "const": "duration"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -566,9 +542,7 @@ public enum EmbeddedSchemas {
                 "const": "percentage"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -585,9 +559,7 @@ public enum EmbeddedSchemas {
                 "const": "size"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -604,9 +576,7 @@ public enum EmbeddedSchemas {
                 "const": "list"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -643,11 +613,7 @@ public enum EmbeddedSchemas {
           "description": "A percentage such as `5%` or a range such as `5-10%`."
         }
       ],
-      "examples": [
-        "5%",
-        "0.1%",
-        "5-10%"
-      ]
+      "examples": ["5%", "0.1%", "5-10%"]
     },
     "precondition": {
       "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}` (a named check with an expected value, `replica_healthy: true`).",
@@ -659,9 +625,7 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A named check Medic carries out.",
-          "required": [
-            "check"
-          ],
+          "required": ["check"],
           "properties": {
             "check": {
               "type": "string",
@@ -674,9 +638,7 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A condition that must hold.",
-          "required": [
-            "condition"
-          ],
+          "required": ["condition"],
           "properties": {
             "condition": {
               "$ref": "#/$defs/condition",
@@ -693,10 +655,7 @@ public enum EmbeddedSchemas {
           "propertyNames": {
             "pattern": "^[a-z][a-z0-9_]*$",
             "not": {
-              "enum": [
-                "check",
-                "condition"
-              ]
+              "enum": ["check", "condition"]
             }
           },
           "additionalProperties": {
@@ -708,11 +667,7 @@ public enum EmbeddedSchemas {
     },
     "scalar": {
       "description": "A single value: a string, a number or a boolean.",
-      "type": [
-        "string",
-        "number",
-        "boolean"
-      ]
+      "type": ["string", "number", "boolean"]
     },
     "severity": {
       "description": "A severity: `critical high medium low info` or `SEV0 SEV1 SEV2 SEV3` (also `SEV0_CRITICAL SEV1_HIGH SEV2_MEDIUM SEV3_LOW`). critical=SEV0, high=SEV1, medium=SEV2, low=SEV3, info is below low. Anything else is M313.",
@@ -747,20 +702,12 @@ public enum EmbeddedSchemas {
           "description": "A size such as `100MB`, `1GB`, `512KiB`."
         }
       ],
-      "examples": [
-        "100MB",
-        "1GB",
-        "512KiB"
-      ]
+      "examples": ["100MB", "1GB", "512KiB"]
     },
     "step": {
       "description": "One remediation step: an action of the library with its parameter values. Keys other than the ones below are inline parameter values for the action (`paths: [...]`, `age_threshold: 7_days`); the action must declare them (M304).",
       "type": "object",
-      "required": [
-        "step",
-        "name",
-        "action"
-      ],
+      "required": ["step", "name", "action"],
       "properties": {
         "step": {
           "type": "integer",
@@ -788,11 +735,7 @@ public enum EmbeddedSchemas {
         "on_failure": {
           "type": "string",
           "description": "What to do when the step fails (default abort).",
-          "enum": [
-            "abort",
-            "continue",
-            "rollback"
-          ]
+          "enum": ["abort", "continue", "rollback"]
         },
         "idempotent": {
           "type": "boolean",
@@ -801,20 +744,18 @@ public enum EmbeddedSchemas {
         "retry": {
           "type": "object",
           "description": "How often to retry a failed step, and how long to wait between attempts.",
+          "required": ["attempts"],
           "properties": {
             "attempts": {
               "type": "integer",
-              "description": "How many attempts in all (at least 1).",
+              "description": "How many attempts in all, 1..100.",
+              "maximum": 100,
               "minimum": 1
             },
             "backoff": {
               "type": "string",
               "description": "How the wait grows between attempts.",
-              "enum": [
-                "exponential",
-                "linear",
-                "jittered"
-              ]
+              "enum": ["exponential", "linear", "jittered"]
             },
             "initial": {
               "$ref": "#/$defs/duration",
@@ -831,12 +772,18 @@ public enum EmbeddedSchemas {
           "type": "object",
           "description": "Explicit parameter values for the action, name -> value (use this for names that clash with step keys, such as `timeout`).",
           "additionalProperties": {
-            "description": "A parameter value."
+            "description": "A parameter value.",
+            "not": {
+              "type": "null"
+            }
           }
         }
       },
       "additionalProperties": {
-        "description": "An inline parameter value for the action."
+        "description": "An inline parameter value for the action.",
+        "not": {
+          "type": "null"
+        }
       }
     },
     "stringMap": {
@@ -852,25 +799,37 @@ public enum EmbeddedSchemas {
       "anyOf": [
         {
           "type": "string",
-          "description": "A host, instance or service name. `*` is not allowed (M311): list the targets.",
+          "description": "A host, instance or service name. Wildcards (`*`, `?`) and `all` are not allowed (M311): list the targets.",
           "minLength": 1,
           "not": {
-            "pattern": "^\\s*\\*+\\s*$"
+            "anyOf": [
+              {
+                "pattern": "[*?]"
+              },
+              {
+                "const": "all"
+              }
+            ]
           }
         },
         {
           "type": "object",
           "description": "A target with labels.",
-          "required": [
-            "name"
-          ],
+          "required": ["name"],
           "properties": {
             "name": {
               "type": "string",
-              "description": "A host, instance or service name. `*` is not allowed (M311): list the targets.",
+              "description": "A host, instance or service name. Wildcards (`*`, `?`) and `all` are not allowed (M311): list the targets.",
               "minLength": 1,
               "not": {
-                "pattern": "^\\s*\\*+\\s*$"
+                "anyOf": [
+                  {
+                    "pattern": "[*?]"
+                  },
+                  {
+                    "const": "all"
+                  }
+                ]
               }
             },
             "labels": {
@@ -892,9 +851,7 @@ public enum EmbeddedSchemas {
   "title": "Medic action library",
   "description": "A library of remediation actions (docs/format-contract.md, Action library). Unknown keys are errors (M101).",
   "type": "object",
-  "required": [
-    "actions"
-  ],
+  "required": ["actions"],
   "properties": {
     "$schema": {
       "type": "string",
@@ -922,33 +879,17 @@ public enum EmbeddedSchemas {
     "action": {
       "description": "A reusable remediation action.",
       "type": "object",
-      "required": [
-        "type",
-        "risk_level"
-      ],
+      "required": ["type", "risk_level"],
       "properties": {
         "type": {
           "type": "string",
-          "description": "The category of the action (`bus`, `http`, `shell` are accepted as categories and then also choose the executor).",
-          "enum": [
-            "infrastructure",
-            "kubernetes",
-            "application",
-            "database",
-            "network",
-            "bus",
-            "http",
-            "shell"
-          ]
+          "description": "The category of the action (`bus`, `http`, `shell` are accepted as categories; `executor` chooses what runs it).",
+          "enum": ["infrastructure", "kubernetes", "application", "database", "network", "bus", "http", "shell"]
         },
         "executor": {
           "type": "string",
           "description": "What carries the action out (default shell): `shell` runs `implementation`, `bus` publishes a CloudEvent of type `topic`, `http` sends `request`.",
-          "enum": [
-            "shell",
-            "bus",
-            "http"
-          ]
+          "enum": ["shell", "bus", "http"]
         },
         "description": {
           "type": "string",
@@ -957,12 +898,7 @@ public enum EmbeddedSchemas {
         "risk_level": {
           "type": "string",
           "description": "How risky the action is.",
-          "enum": [
-            "low",
-            "medium",
-            "high",
-            "critical"
-          ]
+          "enum": ["low", "medium", "high", "critical"]
         },
         "parameters": {
           "$ref": "#/$defs/parameterSpecs",
@@ -1019,21 +955,12 @@ public enum EmbeddedSchemas {
         "request": {
           "type": "object",
           "description": "The HTTP request of an `http` action.",
-          "required": [
-            "url"
-          ],
+          "required": ["url"],
           "properties": {
             "method": {
               "type": "string",
               "description": "The HTTP method (default GET).",
-              "enum": [
-                "GET",
-                "POST",
-                "PUT",
-                "PATCH",
-                "DELETE",
-                "HEAD"
-              ]
+              "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
             },
             "url": {
               "type": "string",
@@ -1073,9 +1000,7 @@ public enum EmbeddedSchemas {
             "expect_json": {
               "type": "object",
               "description": "A value the JSON response must hold.",
-              "required": [
-                "path"
-              ],
+              "required": ["path", "equals"],
               "properties": {
                 "path": {
                   "type": "string",
@@ -1097,112 +1022,50 @@ public enum EmbeddedSchemas {
       "allOf": [
         {
           "if": {
-            "anyOf": [
-              {
-                "properties": {
-                  "executor": {
-                    "const": "bus"
-                  }
-                },
-                "required": [
-                  "executor"
-                ]
-              },
-              {
-                "not": {
-                  "required": [
-                    "executor"
-                  ]
-                },
-                "properties": {
-                  "type": {
-                    "const": "bus"
-                  }
-                },
-                "required": [
-                  "type"
-                ]
+            "properties": {
+              "executor": {
+                "const": "bus"
               }
-            ]
+            },
+            "required": ["executor"]
           },
           "then": {
-            "required": [
-              "topic"
-            ]
+            "required": ["topic"]
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "executor": {
+                "const": "http"
+              }
+            },
+            "required": ["executor"]
+          },
+          "then": {
+            "required": ["request"]
           }
         },
         {
           "if": {
             "anyOf": [
               {
-                "properties": {
-                  "executor": {
-                    "const": "http"
-                  }
-                },
-                "required": [
-                  "executor"
-                ]
-              },
-              {
                 "not": {
-                  "required": [
-                    "executor"
-                  ]
-                },
-                "properties": {
-                  "type": {
-                    "const": "http"
-                  }
-                },
-                "required": [
-                  "type"
-                ]
-              }
-            ]
-          },
-          "then": {
-            "required": [
-              "request"
-            ]
-          }
-        },
-        {
-          "if": {
-            "anyOf": [
+                  "required": ["executor"]
+                }
+              },
               {
                 "properties": {
                   "executor": {
                     "const": "shell"
                   }
                 },
-                "required": [
-                  "executor"
-                ]
-              },
-              {
-                "not": {
-                  "required": [
-                    "executor"
-                  ]
-                },
-                "properties": {
-                  "type": {
-                    "not": {
-                      "enum": [
-                        "bus",
-                        "http"
-                      ]
-                    }
-                  }
-                }
+                "required": ["executor"]
               }
             ]
           },
           "then": {
-            "required": [
-              "implementation"
-            ]
+            "required": ["implementation"]
           }
         }
       ]
@@ -1212,10 +1075,7 @@ public enum EmbeddedSchemas {
       "type": "string",
       "minLength": 1,
       "pattern": "\\S",
-      "examples": [
-        "disk_usage_percent > 85",
-        "p95_latency < 500ms"
-      ]
+      "examples": ["disk_usage_percent > 85", "p95_latency < 500ms"]
     },
     "duration": {
       "description": "A length of time: a number and a unit (ms s sec secs second seconds m min mins minute minutes h hr hrs hour hours d day days w week weeks), optionally joined by `_` or a space (`100ms`, `5s`, `2m`, `24h`, `7_days`, `5 minutes`), or compound (`1h30m`). A plain number means seconds (`300`).",
@@ -1231,13 +1091,7 @@ public enum EmbeddedSchemas {
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
-      "examples": [
-        "5m",
-        "300s",
-        "7_days",
-        "1h30m",
-        300
-      ]
+      "examples": ["5m", "300s", "7_days", "1h30m", 300]
     },
     "parameterSpec": {
       "description": "A declared parameter. Short forms: `required` (required string), `optional` (optional, no default), a type word (`string integer number boolean duration percentage size list`: optional of that type), a list (an enum when the parameter name is singular, `resource_type: [memory, cpu, disk]`; a default list when it ends in `s`, `exclude_users: [backup, replication]`), any other scalar (optional with that default: `true`, `300s`, `300`, `5%`). Long form: `{type, required, default, enum, description}`.",
@@ -1263,11 +1117,12 @@ public enum EmbeddedSchemas {
           "description": "A default value (its type is inferred: `300s` is a duration, `5%` a percentage, otherwise a string)."
         },
         {
-          "type": [
-            "number",
-            "boolean"
-          ],
+          "type": ["number", "boolean"],
           "description": "A default value (integer, number or boolean)."
+        },
+        {
+          "type": "null",
+          "description": "Nothing: optional, no default (as `optional`)."
         },
         {
           "type": "array",
@@ -1290,16 +1145,7 @@ public enum EmbeddedSchemas {
       "properties": {
         "type": {
           "type": "string",
-          "enum": [
-            "string",
-            "integer",
-            "number",
-            "boolean",
-            "duration",
-            "percentage",
-            "size",
-            "list"
-          ],
+          "enum": ["string", "integer", "number", "boolean", "duration", "percentage", "size", "list"],
           "description": "The type of the value: string integer number boolean duration percentage size list (default string)."
         },
         "required": {
@@ -1324,6 +1170,15 @@ public enum EmbeddedSchemas {
         }
       },
       "additionalProperties": false,
+      "not": {
+        "required": ["required", "default"],
+        "properties": {
+          "required": {
+            "const": true
+          }
+        },
+        "description": "A required parameter has no default (M106)."
+      },
       "allOf": [
         {
           "if": {
@@ -1332,9 +1187,7 @@ public enum EmbeddedSchemas {
                 "const": "string"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1351,9 +1204,7 @@ public enum EmbeddedSchemas {
                 "const": "integer"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1370,9 +1221,7 @@ public enum EmbeddedSchemas {
                 "const": "number"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1389,9 +1238,7 @@ public enum EmbeddedSchemas {
                 "const": "boolean"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1408,9 +1255,7 @@ public enum EmbeddedSchemas {
                 "const": "duration"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1427,9 +1272,7 @@ public enum EmbeddedSchemas {
                 "const": "percentage"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1446,9 +1289,7 @@ public enum EmbeddedSchemas {
                 "const": "size"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1465,9 +1306,7 @@ public enum EmbeddedSchemas {
                 "const": "list"
               }
             },
-            "required": [
-              "type"
-            ]
+            "required": ["type"]
           },
           "then": {
             "properties": {
@@ -1504,11 +1343,7 @@ public enum EmbeddedSchemas {
           "description": "A percentage such as `5%` or a range such as `5-10%`."
         }
       ],
-      "examples": [
-        "5%",
-        "0.1%",
-        "5-10%"
-      ]
+      "examples": ["5%", "0.1%", "5-10%"]
     },
     "precondition": {
       "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}` (a named check with an expected value, `replica_healthy: true`).",
@@ -1520,9 +1355,7 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A named check Medic carries out.",
-          "required": [
-            "check"
-          ],
+          "required": ["check"],
           "properties": {
             "check": {
               "type": "string",
@@ -1535,9 +1368,7 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A condition that must hold.",
-          "required": [
-            "condition"
-          ],
+          "required": ["condition"],
           "properties": {
             "condition": {
               "$ref": "#/$defs/condition",
@@ -1554,10 +1385,7 @@ public enum EmbeddedSchemas {
           "propertyNames": {
             "pattern": "^[a-z][a-z0-9_]*$",
             "not": {
-              "enum": [
-                "check",
-                "condition"
-              ]
+              "enum": ["check", "condition"]
             }
           },
           "additionalProperties": {
@@ -1569,11 +1397,7 @@ public enum EmbeddedSchemas {
     },
     "scalar": {
       "description": "A single value: a string, a number or a boolean.",
-      "type": [
-        "string",
-        "number",
-        "boolean"
-      ]
+      "type": ["string", "number", "boolean"]
     },
     "size": {
       "description": "An amount of bytes: a number and a unit, `B KB MB GB TB` (powers of 1000) or `KiB MiB GiB TiB` (powers of 1024), e.g. `100MB`, `512KiB`. A plain integer means bytes.",
@@ -1589,11 +1413,7 @@ public enum EmbeddedSchemas {
           "description": "A size such as `100MB`, `1GB`, `512KiB`."
         }
       ],
-      "examples": [
-        "100MB",
-        "1GB",
-        "512KiB"
-      ]
+      "examples": ["100MB", "1GB", "512KiB"]
     },
     "stringMap": {
       "description": "A map of string keys to string values (quote values such as `\"no\"`, `\"0755\"`).",
@@ -1613,9 +1433,7 @@ public enum EmbeddedSchemas {
   "title": "Medic anomaly rules",
   "description": "Anomaly rules: detectors over metrics that start playbooks (docs/format-contract.md, Anomaly rules). Unknown keys are errors (M101).",
   "type": "object",
-  "required": [
-    "rules"
-  ],
+  "required": ["rules"],
   "properties": {
     "$schema": {
       "type": "string",
@@ -1640,22 +1458,12 @@ public enum EmbeddedSchemas {
     "detectorComponent": {
       "description": "A detector inside a composite detector, with its weight.",
       "type": "object",
-      "required": [
-        "detector"
-      ],
+      "required": ["detector"],
       "properties": {
         "detector": {
           "type": "string",
-          "description": "The detector.",
-          "enum": [
-            "threshold",
-            "moving_average",
-            "ewma",
-            "iqr",
-            "rate_of_change",
-            "seasonal",
-            "composite"
-          ]
+          "description": "The detector (not `composite`: composites do not nest).",
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal"]
         },
         "params": {
           "type": "object",
@@ -1664,10 +1472,18 @@ public enum EmbeddedSchemas {
         "weight": {
           "type": "number",
           "minimum": 0,
-          "description": "Weight of this detector's score."
+          "description": "Weight of this detector's score (default 1)."
         }
       },
       "additionalProperties": false,
+      "allOf": [
+        {
+          "$ref": "#/$defs/detectorParams"
+        }
+      ]
+    },
+    "detectorParams": {
+      "description": "The parameters each detector takes, chosen by the sibling `detector` key.",
       "allOf": [
         {
           "if": {
@@ -1676,31 +1492,19 @@ public enum EmbeddedSchemas {
                 "const": "threshold"
               }
             },
-            "required": [
-              "detector"
-            ]
+            "required": ["detector"]
           },
           "then": {
             "properties": {
               "params": {
                 "type": "object",
                 "description": "Threshold detector parameters.",
-                "required": [
-                  "op",
-                  "value"
-                ],
+                "required": ["op", "value"],
                 "properties": {
                   "op": {
                     "type": "string",
                     "description": "The comparison.",
-                    "enum": [
-                      ">",
-                      ">=",
-                      "<",
-                      "<=",
-                      "==",
-                      "!="
-                    ]
+                    "enum": [">", ">=", "<", "<=", "==", "!="]
                   },
                   "value": {
                     "description": "The threshold: a number, percentage, duration or size.",
@@ -1727,9 +1531,7 @@ public enum EmbeddedSchemas {
                 "additionalProperties": false
               }
             },
-            "required": [
-              "params"
-            ]
+            "required": ["params"]
           }
         },
         {
@@ -1739,9 +1541,7 @@ public enum EmbeddedSchemas {
                 "const": "moving_average"
               }
             },
-            "required": [
-              "detector"
-            ]
+            "required": ["detector"]
           },
           "then": {
             "properties": {
@@ -1751,11 +1551,12 @@ public enum EmbeddedSchemas {
                 "properties": {
                   "window": {
                     "type": "integer",
-                    "description": "Samples in the window (default 100).",
-                    "minimum": 1
+                    "description": "Samples in the window, at least 2 (default 100).",
+                    "minimum": 2
                   },
                   "k": {
                     "type": "number",
+                    "minimum": 0,
                     "description": "How many standard deviations from the mean is anomalous (default 3)."
                   }
                 },
@@ -1771,9 +1572,7 @@ public enum EmbeddedSchemas {
                 "const": "ewma"
               }
             },
-            "required": [
-              "detector"
-            ]
+            "required": ["detector"]
           },
           "then": {
             "properties": {
@@ -1789,11 +1588,12 @@ public enum EmbeddedSchemas {
                   },
                   "threshold": {
                     "type": "number",
+                    "minimum": 0,
                     "description": "Deviations that count as anomalous (default 3)."
                   },
                   "warmup": {
                     "type": "integer",
-                    "description": "Samples before the detector reports.",
+                    "description": "Samples before the detector reports (default 30).",
                     "minimum": 0
                   }
                 },
@@ -1809,9 +1609,7 @@ public enum EmbeddedSchemas {
                 "const": "iqr"
               }
             },
-            "required": [
-              "detector"
-            ]
+            "required": ["detector"]
           },
           "then": {
             "properties": {
@@ -1821,11 +1619,12 @@ public enum EmbeddedSchemas {
                 "properties": {
                   "window": {
                     "type": "integer",
-                    "description": "Samples in the window (default 100).",
-                    "minimum": 1
+                    "description": "Samples in the window, at least 4 (default 100).",
+                    "minimum": 4
                   },
                   "multiplier": {
                     "type": "number",
+                    "minimum": 0,
                     "description": "IQR multiplier for the fences (default 1.5)."
                   }
                 },
@@ -1841,19 +1640,14 @@ public enum EmbeddedSchemas {
                 "const": "rate_of_change"
               }
             },
-            "required": [
-              "detector"
-            ]
+            "required": ["detector"]
           },
           "then": {
             "properties": {
               "params": {
                 "type": "object",
                 "description": "Rate-of-change detector parameters.",
-                "required": [
-                  "change",
-                  "within"
-                ],
+                "required": ["change", "within"],
                 "properties": {
                   "change": {
                     "$ref": "#/$defs/percentage",
@@ -1866,19 +1660,13 @@ public enum EmbeddedSchemas {
                   "direction": {
                     "type": "string",
                     "description": "Which direction counts (default both).",
-                    "enum": [
-                      "increase",
-                      "decrease",
-                      "both"
-                    ]
+                    "enum": ["increase", "decrease", "both"]
                   }
                 },
                 "additionalProperties": false
               }
             },
-            "required": [
-              "params"
-            ]
+            "required": ["params"]
           }
         },
         {
@@ -1888,9 +1676,7 @@ public enum EmbeddedSchemas {
                 "const": "seasonal"
               }
             },
-            "required": [
-              "detector"
-            ]
+            "required": ["detector"]
           },
           "then": {
             "properties": {
@@ -1912,8 +1698,8 @@ public enum EmbeddedSchemas {
                   },
                   "min_samples": {
                     "type": "integer",
-                    "description": "Samples per season slot before the detector reports.",
-                    "minimum": 0
+                    "description": "Samples per season slot before the detector reports (default 4).",
+                    "minimum": 1
                   }
                 },
                 "additionalProperties": false
@@ -1928,18 +1714,14 @@ public enum EmbeddedSchemas {
                 "const": "composite"
               }
             },
-            "required": [
-              "detector"
-            ]
+            "required": ["detector"]
           },
           "then": {
             "properties": {
               "params": {
                 "type": "object",
                 "description": "Composite detector parameters.",
-                "required": [
-                  "components"
-                ],
+                "required": ["components"],
                 "properties": {
                   "components": {
                     "type": "array",
@@ -1960,9 +1742,7 @@ public enum EmbeddedSchemas {
                 "additionalProperties": false
               }
             },
-            "required": [
-              "params"
-            ]
+            "required": ["params"]
           }
         }
       ]
@@ -1981,13 +1761,7 @@ public enum EmbeddedSchemas {
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
-      "examples": [
-        "5m",
-        "300s",
-        "7_days",
-        "1h30m",
-        300
-      ]
+      "examples": ["5m", "300s", "7_days", "1h30m", 300]
     },
     "percentage": {
       "description": "A percentage (`5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`). A bare number is taken as percent.",
@@ -2003,21 +1777,12 @@ public enum EmbeddedSchemas {
           "description": "A percentage such as `5%` or a range such as `5-10%`."
         }
       ],
-      "examples": [
-        "5%",
-        "0.1%",
-        "5-10%"
-      ]
+      "examples": ["5%", "0.1%", "5-10%"]
     },
     "rule": {
       "description": "An anomaly rule: a detector over a metric that may start a playbook.",
       "type": "object",
-      "required": [
-        "name",
-        "metric",
-        "detector",
-        "severity"
-      ],
+      "required": ["name", "metric", "detector", "severity"],
       "properties": {
         "name": {
           "type": "string",
@@ -2040,15 +1805,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector.",
-          "enum": [
-            "threshold",
-            "moving_average",
-            "ewma",
-            "iqr",
-            "rate_of_change",
-            "seasonal",
-            "composite"
-          ]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite"]
         },
         "params": {
           "type": "object",
@@ -2095,300 +1852,7 @@ public enum EmbeddedSchemas {
       "additionalProperties": false,
       "allOf": [
         {
-          "if": {
-            "properties": {
-              "detector": {
-                "const": "threshold"
-              }
-            },
-            "required": [
-              "detector"
-            ]
-          },
-          "then": {
-            "properties": {
-              "params": {
-                "type": "object",
-                "description": "Threshold detector parameters.",
-                "required": [
-                  "op",
-                  "value"
-                ],
-                "properties": {
-                  "op": {
-                    "type": "string",
-                    "description": "The comparison.",
-                    "enum": [
-                      ">",
-                      ">=",
-                      "<",
-                      "<=",
-                      "==",
-                      "!="
-                    ]
-                  },
-                  "value": {
-                    "description": "The threshold: a number, percentage, duration or size.",
-                    "anyOf": [
-                      {
-                        "type": "number",
-                        "description": "A number."
-                      },
-                      {
-                        "$ref": "#/$defs/percentage",
-                        "description": "A percentage."
-                      },
-                      {
-                        "$ref": "#/$defs/duration",
-                        "description": "A duration."
-                      },
-                      {
-                        "$ref": "#/$defs/size",
-                        "description": "A size."
-                      }
-                    ]
-                  }
-                },
-                "additionalProperties": false
-              }
-            },
-            "required": [
-              "params"
-            ]
-          }
-        },
-        {
-          "if": {
-            "properties": {
-              "detector": {
-                "const": "moving_average"
-              }
-            },
-            "required": [
-              "detector"
-            ]
-          },
-          "then": {
-            "properties": {
-              "params": {
-                "type": "object",
-                "description": "Moving-average detector parameters.",
-                "properties": {
-                  "window": {
-                    "type": "integer",
-                    "description": "Samples in the window (default 100).",
-                    "minimum": 1
-                  },
-                  "k": {
-                    "type": "number",
-                    "description": "How many standard deviations from the mean is anomalous (default 3)."
-                  }
-                },
-                "additionalProperties": false
-              }
-            }
-          }
-        },
-        {
-          "if": {
-            "properties": {
-              "detector": {
-                "const": "ewma"
-              }
-            },
-            "required": [
-              "detector"
-            ]
-          },
-          "then": {
-            "properties": {
-              "params": {
-                "type": "object",
-                "description": "EWMA detector parameters.",
-                "properties": {
-                  "alpha": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "maximum": 1,
-                    "description": "Smoothing factor, 0 < alpha <= 1 (default 0.2)."
-                  },
-                  "threshold": {
-                    "type": "number",
-                    "description": "Deviations that count as anomalous (default 3)."
-                  },
-                  "warmup": {
-                    "type": "integer",
-                    "description": "Samples before the detector reports.",
-                    "minimum": 0
-                  }
-                },
-                "additionalProperties": false
-              }
-            }
-          }
-        },
-        {
-          "if": {
-            "properties": {
-              "detector": {
-                "const": "iqr"
-              }
-            },
-            "required": [
-              "detector"
-            ]
-          },
-          "then": {
-            "properties": {
-              "params": {
-                "type": "object",
-                "description": "Interquartile-range detector parameters.",
-                "properties": {
-                  "window": {
-                    "type": "integer",
-                    "description": "Samples in the window (default 100).",
-                    "minimum": 1
-                  },
-                  "multiplier": {
-                    "type": "number",
-                    "description": "IQR multiplier for the fences (default 1.5)."
-                  }
-                },
-                "additionalProperties": false
-              }
-            }
-          }
-        },
-        {
-          "if": {
-            "properties": {
-              "detector": {
-                "const": "rate_of_change"
-              }
-            },
-            "required": [
-              "detector"
-            ]
-          },
-          "then": {
-            "properties": {
-              "params": {
-                "type": "object",
-                "description": "Rate-of-change detector parameters.",
-                "required": [
-                  "change",
-                  "within"
-                ],
-                "properties": {
-                  "change": {
-                    "$ref": "#/$defs/percentage",
-                    "description": "The change that is anomalous, e.g. `50%`."
-                  },
-                  "within": {
-                    "$ref": "#/$defs/duration",
-                    "description": "The time over which the change is measured."
-                  },
-                  "direction": {
-                    "type": "string",
-                    "description": "Which direction counts (default both).",
-                    "enum": [
-                      "increase",
-                      "decrease",
-                      "both"
-                    ]
-                  }
-                },
-                "additionalProperties": false
-              }
-            },
-            "required": [
-              "params"
-            ]
-          }
-        },
-        {
-          "if": {
-            "properties": {
-              "detector": {
-                "const": "seasonal"
-              }
-            },
-            "required": [
-              "detector"
-            ]
-          },
-          "then": {
-            "properties": {
-              "params": {
-                "type": "object",
-                "description": "Seasonal (percentile band) detector parameters.",
-                "properties": {
-                  "low": {
-                    "type": "number",
-                    "minimum": 0,
-                    "maximum": 100,
-                    "description": "Lower percentile (default 5)."
-                  },
-                  "high": {
-                    "type": "number",
-                    "minimum": 0,
-                    "maximum": 100,
-                    "description": "Upper percentile (default 95)."
-                  },
-                  "min_samples": {
-                    "type": "integer",
-                    "description": "Samples per season slot before the detector reports.",
-                    "minimum": 0
-                  }
-                },
-                "additionalProperties": false
-              }
-            }
-          }
-        },
-        {
-          "if": {
-            "properties": {
-              "detector": {
-                "const": "composite"
-              }
-            },
-            "required": [
-              "detector"
-            ]
-          },
-          "then": {
-            "properties": {
-              "params": {
-                "type": "object",
-                "description": "Composite detector parameters.",
-                "required": [
-                  "components"
-                ],
-                "properties": {
-                  "components": {
-                    "type": "array",
-                    "minItems": 1,
-                    "description": "The detectors combined, with weights.",
-                    "items": {
-                      "$ref": "#/$defs/detectorComponent",
-                      "description": "A weighted detector."
-                    }
-                  },
-                  "threshold": {
-                    "type": "number",
-                    "minimum": 0,
-                    "maximum": 1,
-                    "description": "Weighted score, 0..1, above which the composite reports."
-                  }
-                },
-                "additionalProperties": false
-              }
-            },
-            "required": [
-              "params"
-            ]
-          }
+          "$ref": "#/$defs/detectorParams"
         }
       ]
     },
@@ -2425,11 +1889,7 @@ public enum EmbeddedSchemas {
           "description": "A size such as `100MB`, `1GB`, `512KiB`."
         }
       ],
-      "examples": [
-        "100MB",
-        "1GB",
-        "512KiB"
-      ]
+      "examples": ["100MB", "1GB", "512KiB"]
     },
     "stringMap": {
       "description": "A map of string keys to string values (quote values such as `\"no\"`, `\"0755\"`).",
@@ -2475,9 +1935,6 @@ public enum EmbeddedSchemas {
       "type": "object",
       "description": "Escalation policies (§5.3): id -> policy. Playbooks name them in `escalation.policy`.",
       "minProperties": 1,
-      "propertyNames": {
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-      },
       "additionalProperties": {
         "$ref": "#/$defs/escalationPolicy",
         "description": "One entry."
@@ -2487,9 +1944,6 @@ public enum EmbeddedSchemas {
       "type": "object",
       "description": "Automatic escalation triggers (§5.4): name -> trigger.",
       "minProperties": 1,
-      "propertyNames": {
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-      },
       "additionalProperties": {
         "$ref": "#/$defs/autoEscalationTrigger",
         "description": "One entry."
@@ -2524,9 +1978,6 @@ public enum EmbeddedSchemas {
       "type": "object",
       "description": "Containment strategies (§7.3): name -> strategy.",
       "minProperties": 1,
-      "propertyNames": {
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-      },
       "additionalProperties": {
         "$ref": "#/$defs/containmentStrategy",
         "description": "One entry."
@@ -2536,9 +1987,6 @@ public enum EmbeddedSchemas {
       "type": "object",
       "description": "Rollback strategies (§7.4): name -> strategy.",
       "minProperties": 1,
-      "propertyNames": {
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-      },
       "additionalProperties": {
         "$ref": "#/$defs/rollbackStrategy",
         "description": "One entry."
@@ -2549,12 +1997,7 @@ public enum EmbeddedSchemas {
       "description": "Verification outcomes (§8.3): SUCCESS, PARTIAL_SUCCESS, FAILED, UNCERTAIN -> state.",
       "minProperties": 1,
       "propertyNames": {
-        "enum": [
-          "SUCCESS",
-          "PARTIAL_SUCCESS",
-          "FAILED",
-          "UNCERTAIN"
-        ]
+        "enum": ["SUCCESS", "PARTIAL_SUCCESS", "FAILED", "UNCERTAIN"]
       },
       "additionalProperties": {
         "$ref": "#/$defs/verificationState",
@@ -2565,9 +2008,6 @@ public enum EmbeddedSchemas {
       "type": "object",
       "description": "Knowledge base files (§9.3): name -> file and record fields.",
       "minProperties": 1,
-      "propertyNames": {
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-      },
       "additionalProperties": {
         "$ref": "#/$defs/knowledgeBaseFile",
         "description": "One entry."
@@ -2577,9 +2017,6 @@ public enum EmbeddedSchemas {
       "type": "object",
       "description": "Kinds of verification (§8.1): name -> settings.",
       "minProperties": 1,
-      "propertyNames": {
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-      },
       "additionalProperties": {
         "$ref": "#/$defs/verificationType",
         "description": "One entry."
@@ -2589,59 +2026,38 @@ public enum EmbeddedSchemas {
   "additionalProperties": false,
   "anyOf": [
     {
-      "required": [
-        "severity_levels"
-      ]
+      "required": ["severity_levels"]
     },
     {
-      "required": [
-        "escalation_policies"
-      ]
+      "required": ["escalation_policies"]
     },
     {
-      "required": [
-        "auto_escalation_triggers"
-      ]
+      "required": ["auto_escalation_triggers"]
     },
     {
-      "required": [
-        "blast_radius_levels"
-      ]
+      "required": ["blast_radius_levels"]
     },
     {
-      "required": [
-        "containment_strategies"
-      ]
+      "required": ["containment_strategies"]
     },
     {
-      "required": [
-        "rollback_strategies"
-      ]
+      "required": ["rollback_strategies"]
     },
     {
-      "required": [
-        "verification_states"
-      ]
+      "required": ["verification_states"]
     },
     {
-      "required": [
-        "knowledge_base_structure"
-      ]
+      "required": ["knowledge_base_structure"]
     },
     {
-      "required": [
-        "verification_types"
-      ]
+      "required": ["verification_types"]
     }
   ],
   "$defs": {
     "autoEscalationTrigger": {
       "type": "object",
       "description": "An automatic escalation trigger.",
-      "required": [
-        "condition",
-        "action"
-      ],
+      "required": ["condition", "action"],
       "properties": {
         "condition": {
           "$ref": "#/$defs/condition",
@@ -2651,10 +2067,7 @@ public enum EmbeddedSchemas {
           "type": "string",
           "description": "`escalate_one_level` or `escalate_to_sevN` (N must be a defined severity level, M309).",
           "pattern": "^(?:escalate_one_level|escalate_to_sev[0-9])$",
-          "examples": [
-            "escalate_one_level",
-            "escalate_to_sev1"
-          ]
+          "examples": ["escalate_one_level", "escalate_to_sev1"]
         },
         "reason": {
           "type": "string",
@@ -2666,6 +2079,7 @@ public enum EmbeddedSchemas {
     "blastRadiusLevel": {
       "type": "object",
       "description": "What automation may do at a blast radius level.",
+      "required": ["auto_remediation"],
       "properties": {
         "description": {
           "type": "string",
@@ -2674,12 +2088,7 @@ public enum EmbeddedSchemas {
         "auto_remediation": {
           "type": "string",
           "description": "Whether automation may act.",
-          "enum": [
-            "always_allowed",
-            "allowed_with_approval",
-            "restricted",
-            "disabled"
-          ]
+          "enum": ["always_allowed", "allowed_with_approval", "restricted", "disabled"]
         },
         "approval_required": {
           "type": "boolean",
@@ -2722,22 +2131,14 @@ public enum EmbeddedSchemas {
       "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
       "type": "string",
       "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?x|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
-      "examples": [
-        "<90%",
-        ">100MB",
-        "> 30_days",
-        ">=3"
-      ]
+      "examples": ["<90%", ">100MB", "> 30_days", ">=3"]
     },
     "condition": {
       "description": "A condition in Medic's condition language, e.g. `disk_usage_percent > 85`, `error_rate < 0.1%`, `time_since_detection > 1h AND state == degraded`, `customer_reports > 10 OR vip_customer_affected`. Comparisons `> >= < <= == !=`, `AND`/`OR`/`NOT` (also `and or not && || !`), parentheses, arithmetic `* / + -`, metric selectors with labels `name{label=\"value\"}`. The loader parses it (M205).",
       "type": "string",
       "minLength": 1,
       "pattern": "\\S",
-      "examples": [
-        "disk_usage_percent > 85",
-        "p95_latency < 500ms"
-      ]
+      "examples": ["disk_usage_percent > 85", "p95_latency < 500ms"]
     },
     "containmentStrategy": {
       "type": "object",
@@ -2831,20 +2232,12 @@ public enum EmbeddedSchemas {
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
-      "examples": [
-        "5m",
-        "300s",
-        "7_days",
-        "1h30m",
-        300
-      ]
+      "examples": ["5m", "300s", "7_days", "1h30m", 300]
     },
     "escalationPolicy": {
       "type": "object",
       "description": "An escalation policy.",
-      "required": [
-        "escalation_chain"
-      ],
+      "required": ["name", "escalation_chain"],
       "properties": {
         "name": {
           "type": "string",
@@ -2866,10 +2259,7 @@ public enum EmbeddedSchemas {
           "items": {
             "type": "object",
             "description": "One level of the chain.",
-            "required": [
-              "level",
-              "notify"
-            ],
+            "required": ["level", "notify"],
             "properties": {
               "level": {
                 "type": "integer",
@@ -2878,16 +2268,13 @@ public enum EmbeddedSchemas {
               },
               "delay": {
                 "$ref": "#/$defs/duration",
-                "description": "How long after the incident starts this level is notified."
+                "description": "How long after the incident starts this level is notified (default 0)."
               },
               "condition": {
                 "type": "string",
                 "description": "When this level is notified: `not_acknowledged`, `not_resolved` or a condition.",
                 "minLength": 1,
-                "examples": [
-                  "not_acknowledged",
-                  "not_resolved"
-                ]
+                "examples": ["not_acknowledged", "not_resolved"]
               },
               "notify": {
                 "type": "string",
@@ -2908,9 +2295,7 @@ public enum EmbeddedSchemas {
     "knowledgeBaseFile": {
       "type": "object",
       "description": "A knowledge base file.",
-      "required": [
-        "file"
-      ],
+      "required": ["file", "schema"],
       "properties": {
         "file": {
           "type": "string",
@@ -2965,11 +2350,7 @@ public enum EmbeddedSchemas {
           "description": "A percentage such as `5%` or a range such as `5-10%`."
         }
       ],
-      "examples": [
-        "5%",
-        "0.1%",
-        "5-10%"
-      ]
+      "examples": ["5%", "0.1%", "5-10%"]
     },
     "precondition": {
       "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}` (a named check with an expected value, `replica_healthy: true`).",
@@ -2981,9 +2362,7 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A named check Medic carries out.",
-          "required": [
-            "check"
-          ],
+          "required": ["check"],
           "properties": {
             "check": {
               "type": "string",
@@ -2996,9 +2375,7 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A condition that must hold.",
-          "required": [
-            "condition"
-          ],
+          "required": ["condition"],
           "properties": {
             "condition": {
               "$ref": "#/$defs/condition",
@@ -3015,10 +2392,7 @@ public enum EmbeddedSchemas {
           "propertyNames": {
             "pattern": "^[a-z][a-z0-9_]*$",
             "not": {
-              "enum": [
-                "check",
-                "condition"
-              ]
+              "enum": ["check", "condition"]
             }
           },
           "additionalProperties": {
@@ -3108,15 +2482,12 @@ public enum EmbeddedSchemas {
     },
     "scalar": {
       "description": "A single value: a string, a number or a boolean.",
-      "type": [
-        "string",
-        "number",
-        "boolean"
-      ]
+      "type": ["string", "number", "boolean"]
     },
     "severityLevel": {
       "type": "object",
       "description": "A severity level.",
+      "required": ["auto_remediation"],
       "properties": {
         "description": {
           "type": "string",
@@ -3139,10 +2510,7 @@ public enum EmbeddedSchemas {
               "description": "A duration."
             },
             {
-              "enum": [
-                "immediate",
-                "next_business_day"
-              ],
+              "enum": ["immediate", "next_business_day"],
               "description": "A word."
             }
           ]
@@ -3155,10 +2523,7 @@ public enum EmbeddedSchemas {
               "description": "A duration."
             },
             {
-              "enum": [
-                "immediate",
-                "none"
-              ],
+              "enum": ["immediate", "none"],
               "description": "A word."
             }
           ]
@@ -3175,11 +2540,7 @@ public enum EmbeddedSchemas {
         "auto_remediation": {
           "type": "string",
           "description": "Whether automation may act: `enabled`, `limited` (only `allowed_actions`) or `disabled`.",
-          "enum": [
-            "enabled",
-            "limited",
-            "disabled"
-          ]
+          "enum": ["enabled", "limited", "disabled"]
         },
         "allowed_actions": {
           "type": "array",
@@ -3193,14 +2554,10 @@ public enum EmbeddedSchemas {
       },
       "additionalProperties": false,
       "if": {
-        "required": [
-          "allowed_actions"
-        ]
+        "required": ["allowed_actions"]
       },
       "then": {
-        "required": [
-          "auto_remediation"
-        ],
+        "required": ["auto_remediation"],
         "properties": {
           "auto_remediation": {
             "const": "limited"

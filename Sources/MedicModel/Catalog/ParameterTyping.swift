@@ -59,17 +59,21 @@ extension ParameterSpec {
     }
 
     /// The type a scalar looks like: `true` boolean, `300` integer, `300s` duration, `5%`
-    /// percentage, `100MB` size, otherwise text. Quoted scalars are always text.
+    /// percentage, `100MB` size, otherwise text. Quoting makes `"true"` and `"300"` text, but a
+    /// value with a unit (`"7_days"`) is the same quoted or not, as JSON has no other spelling.
     public static func inferred(_ text: String, quoted: Bool) -> ParameterValue {
-        guard !quoted else { return .string(text) }
-        switch text {
-        case "true", "True", "TRUE": return .boolean(true)
-        case "false", "False", "FALSE": return .boolean(false)
-        default: break
+        if !quoted {
+            switch text {
+            case "true", "True", "TRUE": return .boolean(true)
+            case "false", "False", "FALSE": return .boolean(false)
+            default: break
+            }
+            if let i = Int(text) { return .integer(i) }
+            if let d = Double(text), d.isFinite, text.unicodeScalars.contains(where: { $0 == "." }) { return .number(d) }
         }
-        if let i = Int(text) { return .integer(i) }
-        if let d = Double(text), d.isFinite, text.unicodeScalars.contains(where: { $0 == "." }) { return .number(d) }
-        if let first = text.unicodeScalars.first, ("0"..."9").contains(first) {
+        // Values with units read the same quoted or not: JSON can only write them as strings.
+        if let first = text.unicodeScalars.first, ("0"..."9").contains(first),
+           text.unicodeScalars.contains(where: { $0 == "%" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) }) {
             if case .success(let p) = Percentage.parse(text) { return .percentage(p) }
             if case .success(let d) = Interval.parse(text) { return .duration(d) }
             if case .success(let s) = ByteSize.parse(text) { return .size(s) }
