@@ -1,1 +1,52 @@
-print("bench")
+import Foundation
+import MedicLoader
+
+// MedicBench: generated workloads, measured against their floor or peers in the same run.
+// Usage: MedicBench SCENARIO [options]; results as text, or JSON with --json.
+//   validate-10k [--count N] [--no-peers]   load N (10,000) generated playbooks; peers:
+//                                           check-jsonschema and PyYAML's C loader on the same files
+//   hostile                                 each hostile input through the medic binary: time, memory
+//   corpus --out DIR [--count N]            write the validate-10k files, to profile medic on them
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let json = arguments.contains("--json")
+
+func option(_ name: String) -> String? {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+
+func report(_ scenario: String, _ fields: [(String, Any)], lines: [String]) {
+    if json {
+        var object: [String: Any] = ["scenario": scenario]
+        for (k, v) in fields { object[k] = v }
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    } else {
+        lines.forEach { print($0) }
+    }
+}
+
+/// The medic binary built beside this one.
+let medicBinary = option("--medic")
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("medic").path
+
+func scratchDirectory() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+switch arguments.first {
+case "validate-10k":
+    try ValidateBenchmark.run(count: Int(option("--count") ?? "") ?? 10_000, peers: !arguments.contains("--no-peers"))
+case "hostile":
+    try HostileBenchmark.run()
+case "corpus":
+    // Writes the validate-10k corpus to a folder, for profiling medic on it.
+    guard let target = option("--out") else { fatalError("corpus needs --out DIR") }
+    try Workloads.writeValidateCorpus(count: Int(option("--count") ?? "") ?? 10_000, to: URL(fileURLWithPath: target))
+default:
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | corpus --out DIR\n".utf8))
+    exit(2)
+}

@@ -7,8 +7,8 @@
 /// Block scalar bodies, quoted text and comments are skipped.
 enum AliasKeyScan {
     static func firstAliasKey(in text: String) -> (line: Int, column: Int)? {
-        // Fast path: no alias indicator at all.
-        guard text.utf8.contains(UInt8(ascii: "*")) else { return nil }
+        // Fast path: an alias needs an anchor (`&name` at the start of a token); most files have none.
+        guard hasAnchor(text) else { return nil }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         var usesAliases = false
         var complexKey: (Int, Int)?
@@ -73,6 +73,25 @@ enum AliasKeyScan {
             if quote == nil, let headerEnd = Self.blockHeader(line) { _ = headerEnd; blockIndent = indent }
         }
         return usesAliases ? complexKey : nil
+    }
+
+    /// Whether an anchor indicator `&` starts a token anywhere (a byte scan; `&&` in shell text
+    /// and `a&b` inside words are not anchors, a false positive only costs the full scan).
+    static func hasAnchor(_ text: String) -> Bool {
+        var previous: UInt8 = UInt8(ascii: " ")
+        var anchorStart = false
+        for byte in text.utf8 {
+            if anchorStart {
+                if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "&") && byte != UInt8(ascii: "\n") { return true }
+                anchorStart = false
+            }
+            if byte == UInt8(ascii: "&") && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\n")
+                || previous == UInt8(ascii: "[") || previous == UInt8(ascii: "{") || previous == UInt8(ascii: ",")) {
+                anchorStart = true
+            }
+            previous = byte
+        }
+        return false
     }
 
     /// Whether the line ends with a block scalar indicator (`|`, `>`, with optional modifiers).

@@ -87,6 +87,18 @@ public enum ImplicitType: Equatable, CustomStringConvertible {
 
     /// nil when every YAML resolver reads the text as a string.
     public static func of(_ text: String) -> ImplicitType? {
+        // Fast path: text starting with a letter other than those of true/false/yes/no/on/off/
+        // null/y/n, or with a character no number starts with, is text for every resolver.
+        guard let first = text.utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "~"),
+             UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "y"), UInt8(ascii: "Y"),
+             UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "o"), UInt8(ascii: "O"):
+            break
+        default:
+            return nil
+        }
+        if text.utf8.count > 40 { return nil }
         switch text {
         case "true", "True", "TRUE", "false", "False", "FALSE": return .boolean
         case "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",

@@ -340,6 +340,12 @@ public enum EmbeddedSchemas {
         "global"
       ]
     },
+    "bound": {
+      "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
+      "type": "string",
+      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?x|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+      "examples": ["<90%", ">100MB", "> 30_days", ">=3"]
+    },
     "condition": {
       "description": "A condition in Medic's condition language, e.g. `disk_usage_percent > 85`, `error_rate < 0.1%`, `time_since_detection > 1h AND state == degraded`, `customer_reports > 10 OR vip_customer_affected`. Comparisons `> >= < <= == !=`, `AND`/`OR`/`NOT` (also `and or not && || !`), parentheses, arithmetic `* / + -`, metric selectors with labels `name{label=\"value\"}`. The loader parses it (M205).",
       "type": "string",
@@ -616,7 +622,7 @@ public enum EmbeddedSchemas {
       "examples": ["5%", "0.1%", "5-10%"]
     },
     "precondition": {
-      "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}` (a named check with an expected value, `replica_healthy: true`).",
+      "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}`: a named check with an expected value (`replica_healthy: true`) or a metric with a bound (`memory_available: \">100MB\"`).",
       "anyOf": [
         {
           "$ref": "#/$defs/condition",
@@ -649,7 +655,7 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "object",
-          "description": "A named check with an expected value, e.g. `replica_healthy: true`.",
+          "description": "A named check with an expected value (`replica_healthy: true`), or a metric with a bound (`memory_available: \">100MB\"`).",
           "minProperties": 1,
           "maxProperties": 1,
           "propertyNames": {
@@ -659,8 +665,24 @@ public enum EmbeddedSchemas {
             }
           },
           "additionalProperties": {
-            "$ref": "#/$defs/scalar",
-            "description": "The expected value."
+            "description": "The expected value, or a bound when it starts with a comparison (M204).",
+            "anyOf": [
+              {
+                "type": ["number", "boolean"],
+                "description": "A number or boolean."
+              },
+              {
+                "type": "string",
+                "not": {
+                  "pattern": "^\\s*[<>=!]"
+                },
+                "description": "A word or text."
+              },
+              {
+                "$ref": "#/$defs/bound",
+                "description": "A bound such as `>100MB` or `<90%`."
+              }
+            ]
           }
         }
       ]
@@ -1070,6 +1092,12 @@ public enum EmbeddedSchemas {
         }
       ]
     },
+    "bound": {
+      "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
+      "type": "string",
+      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?x|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+      "examples": ["<90%", ">100MB", "> 30_days", ">=3"]
+    },
     "condition": {
       "description": "A condition in Medic's condition language, e.g. `disk_usage_percent > 85`, `error_rate < 0.1%`, `time_since_detection > 1h AND state == degraded`, `customer_reports > 10 OR vip_customer_affected`. Comparisons `> >= < <= == !=`, `AND`/`OR`/`NOT` (also `and or not && || !`), parentheses, arithmetic `* / + -`, metric selectors with labels `name{label=\"value\"}`. The loader parses it (M205).",
       "type": "string",
@@ -1346,7 +1374,7 @@ public enum EmbeddedSchemas {
       "examples": ["5%", "0.1%", "5-10%"]
     },
     "precondition": {
-      "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}` (a named check with an expected value, `replica_healthy: true`).",
+      "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}`: a named check with an expected value (`replica_healthy: true`) or a metric with a bound (`memory_available: \">100MB\"`).",
       "anyOf": [
         {
           "$ref": "#/$defs/condition",
@@ -1379,7 +1407,7 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "object",
-          "description": "A named check with an expected value, e.g. `replica_healthy: true`.",
+          "description": "A named check with an expected value (`replica_healthy: true`), or a metric with a bound (`memory_available: \">100MB\"`).",
           "minProperties": 1,
           "maxProperties": 1,
           "propertyNames": {
@@ -1389,8 +1417,24 @@ public enum EmbeddedSchemas {
             }
           },
           "additionalProperties": {
-            "$ref": "#/$defs/scalar",
-            "description": "The expected value."
+            "description": "The expected value, or a bound when it starts with a comparison (M204).",
+            "anyOf": [
+              {
+                "type": ["number", "boolean"],
+                "description": "A number or boolean."
+              },
+              {
+                "type": "string",
+                "not": {
+                  "pattern": "^\\s*[<>=!]"
+                },
+                "description": "A word or text."
+              },
+              {
+                "$ref": "#/$defs/bound",
+                "description": "A bound such as `>100MB` or `<90%`."
+              }
+            ]
           }
         }
       ]
@@ -2353,7 +2397,7 @@ public enum EmbeddedSchemas {
       "examples": ["5%", "0.1%", "5-10%"]
     },
     "precondition": {
-      "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}` (a named check with an expected value, `replica_healthy: true`).",
+      "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}`: a named check with an expected value (`replica_healthy: true`) or a metric with a bound (`memory_available: \">100MB\"`).",
       "anyOf": [
         {
           "$ref": "#/$defs/condition",
@@ -2386,7 +2430,7 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "object",
-          "description": "A named check with an expected value, e.g. `replica_healthy: true`.",
+          "description": "A named check with an expected value (`replica_healthy: true`), or a metric with a bound (`memory_available: \">100MB\"`).",
           "minProperties": 1,
           "maxProperties": 1,
           "propertyNames": {
@@ -2396,8 +2440,24 @@ public enum EmbeddedSchemas {
             }
           },
           "additionalProperties": {
-            "$ref": "#/$defs/scalar",
-            "description": "The expected value."
+            "description": "The expected value, or a bound when it starts with a comparison (M204).",
+            "anyOf": [
+              {
+                "type": ["number", "boolean"],
+                "description": "A number or boolean."
+              },
+              {
+                "type": "string",
+                "not": {
+                  "pattern": "^\\s*[<>=!]"
+                },
+                "description": "A word or text."
+              },
+              {
+                "$ref": "#/$defs/bound",
+                "description": "A bound such as `>100MB` or `<90%`."
+              }
+            ]
           }
         }
       ]
