@@ -37,7 +37,7 @@ public struct CatalogLoader: Sendable {
         let extra = Self.files(in: context, diagnostics: &ignored).filter { !namedSet.contains($0) }
         let all = named + extra
         let reader = DocumentReader(limits: limits)
-        let loaded = LargeStackWorkers.map(count: all.count, threads: threads) { index in
+        let loaded = LoaderThreads.map(count: all.count, threads: threads) { index in
             Self.loadFile(at: all[index], reader: reader)
         }
         var result = assemble(loaded)
@@ -49,7 +49,7 @@ public struct CatalogLoader: Sendable {
     /// Loads documents already in memory (path -> bytes), e.g. for tests and the server.
     public func load(documents: [(path: String, bytes: [UInt8])]) -> LoadResult {
         let reader = DocumentReader(limits: limits)
-        let loaded = LargeStackWorkers.map(count: documents.count, threads: threads) { index in
+        let loaded = LoaderThreads.map(count: documents.count, threads: threads) { index in
             Self.decode(bytes: documents[index].bytes, path: documents[index].path, reader: reader)
         }
         var result = assemble(loaded)

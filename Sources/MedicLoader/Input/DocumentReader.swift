@@ -14,7 +14,6 @@ public struct DocumentReader: Sendable {
     }
 
     /// Reads a document. Never throws for bad input: every fault is a diagnostic.
-    /// Call it on a thread with a large stack (see `LoaderThreads`): the YAML composer recurses.
     public func read(bytes: [UInt8], path: String, syntax: Syntax? = nil) -> (SourceNode?, [Diagnostic]) {
         let file = SourceLocation(file: path)
         if bytes.count > limits.maxFileSize {
@@ -31,18 +30,18 @@ public struct DocumentReader: Sendable {
                                      at: Self.location(ofByte: bad, in: bytes, file: path),
                                      hint: "save the file as UTF-8")])
         }
-        var body = bytes[...]
-        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }  // UTF-8 byte order mark
-        let text = String(decoding: body, as: UTF8.self)
         switch syntax ?? Self.syntax(forPath: path) {
         case .json:
+            var body = bytes[...]
+            if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }  // UTF-8 byte order mark
+            let text = String(decoding: body, as: UTF8.self)
             if text.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
                 return (nil, [Diagnostic(.emptyFile, "the file is empty", at: file, hint: "write a JSON object")])
             }
             var parser = JSONDocumentParser(text: text, file: path, limits: limits)
             return parser.parse()
         case .yaml:
-            return YAMLDocumentParser(text: text, file: path, limits: limits).parse()
+            return YAMLDocumentParser(bytes: bytes, file: path, limits: limits).parse()
         }
     }
 

@@ -1,11 +1,17 @@
+import CYaml
 import MedicModel
-import Yams
 
-/// YAML text -> `SourceNode`, through Yams (libyaml), with the guards Yams lacks:
-/// aliases may not be keys (hashing an expanded key is exponential), expansion is budgeted,
-/// nesting, scalar length and tags are bounded, merge keys are refused.
+/// YAML bytes -> `SourceNode`, composed directly from libyaml's event stream (the libyaml that
+/// Yams builds as its `CYaml` module).
+///
+/// Why not `Yams.Parser`: its composer recurses once per nesting level (a segfault near 200
+/// levels on a secondary thread's stack), checks duplicate keys by hashing key nodes (a key that
+/// is an alias hashes its whole expansion: exponential time before any budget can act), and builds
+/// a class instance per node, which made it half of `medic validate`'s time. Composing here gives
+/// every guard at the event where it applies: depth, expanded-node budget, scalar length, tags,
+/// merge keys, aliases as keys, duplicate keys; and positions for all of them.
 struct YAMLDocumentParser {
-    let text: String
+    let bytes: [UInt8]
     let file: String
     let limits: InputLimits
 
@@ -13,177 +19,233 @@ struct YAMLDocumentParser {
     /// is refused, since a tag asks a loader to construct something.
     static let allowedTags: Set<String> = [
         "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-        "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map", "!", "?", "",
+        "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map", "!",
     ]
 
     func parse() -> (SourceNode?, [Diagnostic]) {
-        if let aliasKey = AliasKeyScan.firstAliasKey(in: text) {
-            return (nil, [Diagnostic(.aliasExpansion, "an alias is used as a mapping key",
-                                     at: SourceLocation(file: file, line: aliasKey.line, column: aliasKey.column),
-                                     hint: "write the key out; Medic files need no anchors in keys")])
-        }
-        let root: Node
-        do {
-            let parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .utf8)
-            guard let first = try parser.nextRoot() else {
-                return (nil, [Diagnostic(.emptyFile, "the file holds no YAML document", at: SourceLocation(file: file),
-                                         hint: "an empty file is not a playbook; delete it or write the document")])
-            }
-            if let second = try parser.nextRoot() {
-                return (nil, [Diagnostic(.multipleDocuments, "a second YAML document starts here",
-                                         at: location(second.mark), hint: "put one document per file")])
-            }
-            root = first
-        } catch let error as YamlError {
-            return (nil, [diagnostic(for: error)])
-        } catch {
-            return (nil, [Diagnostic(.yamlSyntax, "\(error)", at: SourceLocation(file: file))])
-        }
-        var walker = Walker(file: file, limits: limits)
-        let node = walker.convert(root, depth: 1)
-        return (walker.diagnostics.isEmpty ? node : nil, walker.diagnostics)
-    }
-
-    private func location(_ mark: Mark?) -> SourceLocation {
-        SourceLocation(file: file, line: mark?.line, column: mark?.column)
-    }
-
-    private func diagnostic(for error: YamlError) -> Diagnostic {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            let where_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            if problem.contains("Maximum nesting level") {
-                return Diagnostic(.nestingTooDeep, "nesting deeper than YAML's limit", at: location(mark),
-                                  hint: "Medic files nest at most \(limits.maxDepth) levels")
-            }
-            return Diagnostic(.yamlSyntax, "\(problem)\(where_)", at: location(mark), hint: Self.syntaxHint(problem))
-        case .reader(let problem, _, _, _):
-            return Diagnostic(.yamlSyntax, problem, at: location(nil))
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return Diagnostic(.duplicateKey, "duplicate key \(keys) in one mapping", at: location(context.mark),
-                              hint: "a key may appear once per mapping; merge the two entries")
-        default:
-            return Diagnostic(.yamlSyntax, "\(error)", at: location(nil))
+        bytes.withUnsafeBufferPointer { buffer in
+            var composer = Composer(file: file, limits: limits)
+            return composer.document(buffer)
         }
     }
 
-    static func syntaxHint(_ problem: String) -> String? {
-        if problem.contains("tab") { return "indent with spaces; YAML forbids tabs for indentation" }
-        if problem.contains("mapping values are not allowed") {
-            return "a value containing ': ' must be quoted, or the indentation is off"
-        }
-        if problem.contains("did not find expected key") { return "check the indentation of this line and the one above" }
-        if problem.contains("found character that cannot start any token") {
-            return "quote values that start with @ or `"
-        }
-        return nil
-    }
+    private struct Fatal: Error {}
 
-    /// Converts Yams nodes, expanding aliases against a node budget.
-    struct Walker {
+    /// One pass over the events of one stream. Not copyable in meaning: it owns the libyaml parser.
+    private struct Composer {
         let file: String
         let limits: InputLimits
+        var parser = yaml_parser_t()
         var diagnostics: [Diagnostic] = []
-        var nodes = 0
-        var stopped = false
+        /// Anchored nodes and how many nodes each expands to.
+        var anchors: [String: (node: SourceNode, size: Int)] = [:]
+        var expanded = 0
 
         init(file: String, limits: InputLimits) {
             self.file = file
             self.limits = limits
         }
 
-        mutating func convert(_ node: Node, depth: Int) -> SourceNode? {
-            guard !stopped else { return nil }
-            let here = SourceLocation(file: file, line: node.mark?.line, column: node.mark?.column)
-            nodes += 1
-            if nodes > limits.maxNodes {
-                return stop(Diagnostic(.aliasExpansion, "the document expands to more than \(limits.maxNodes) nodes",
-                                       at: here, hint: "aliases expand to too many nodes; write the document without repeated anchors"))
-            }
-            if depth > limits.maxDepth {
-                return stop(Diagnostic(.nestingTooDeep, "nesting deeper than \(limits.maxDepth) levels", at: here,
-                                       hint: "Medic files nest at most \(limits.maxDepth) levels"))
-            }
-            if let tagName = explicitTag(node), !YAMLDocumentParser.allowedTags.contains(tagName) {
-                diagnostics.append(Diagnostic(.disallowedTag, "tag '\(Self.shortTag(tagName))' is not allowed", at: here,
-                                              hint: "remove the tag; Medic accepts only plain YAML values (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map)"))
-                return nil
-            }
-            switch node {
-            case .scalar(let scalar):
-                if scalar.string.utf8.count > limits.maxScalarLength {
-                    return stop(Diagnostic(.scalarTooLong,
-                                           "a value of \(scalar.string.utf8.count) bytes, over the limit of \(limits.maxScalarLength)",
-                                           at: here, hint: "keep long scripts in a file and call it from the action"))
+        mutating func document(_ buffer: UnsafeBufferPointer<UInt8>) -> (SourceNode?, [Diagnostic]) {
+            yaml_parser_initialize(&parser)
+            defer { yaml_parser_delete(&parser) }
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            do {
+                var event = try next()  // stream start
+                yaml_event_delete(&event)
+                event = try next()
+                if event.type == YAML_STREAM_END_EVENT {
+                    yaml_event_delete(&event)
+                    diagnostics.append(Diagnostic(.emptyFile, "the file holds no YAML document", at: SourceLocation(file: file),
+                                                  hint: "an empty file is not a playbook; delete it or write the document"))
+                    return (nil, diagnostics)
                 }
-                let style: SourceNode.ScalarStyle = switch scalar.style {
-                case .plain, .any: scalar.tag.rawValue == "tag:yaml.org,2002:str" ? .quoted : .plain
-                case .literal, .folded: .block
-                default: .quoted
+                yaml_event_delete(&event)  // document start
+                let (root, _) = try node(try next(), depth: 1)
+                event = try next()  // document end
+                yaml_event_delete(&event)
+                event = try next()
+                defer { yaml_event_delete(&event) }
+                if event.type == YAML_DOCUMENT_START_EVENT {
+                    diagnostics.append(Diagnostic(.multipleDocuments, "a second YAML document starts here", at: location(event.start_mark),
+                                                  hint: "put one document per file"))
                 }
-                return SourceNode(content: .scalar(.init(text: scalar.string, style: style)), location: here)
-            case .sequence(let sequence):
-                var items: [SourceNode] = []
-                items.reserveCapacity(sequence.count)
-                for item in sequence {
-                    guard let converted = convert(item, depth: depth + 1) else { continue }
-                    items.append(converted)
-                }
-                return SourceNode(content: .sequence(items), location: here)
-            case .mapping(let mapping):
-                var pairs: [SourceNode.Pair] = []
-                pairs.reserveCapacity(mapping.count)
-                for (key, value) in mapping {
-                    let keyLocation = SourceLocation(file: file, line: key.mark?.line, column: key.mark?.column)
-                    guard case .scalar(let keyScalar) = key else {
-                        diagnostics.append(Diagnostic(.wrongType, "a mapping key must be plain text, not \(key.isMapping ? "a mapping" : "a list")",
-                                                      at: keyLocation, hint: "write the key as a word"))
-                        continue
-                    }
-                    if keyScalar.string == "<<" && keyScalar.style == .plain {
-                        diagnostics.append(Diagnostic(.mergeKey, "merge keys (<<) are not supported", at: keyLocation,
-                                                      hint: "write the merged keys out in full, so the file shows what Medic reads"))
-                        continue
-                    }
-                    guard let keyNode = convert(key, depth: depth + 1), let valueNode = convert(value, depth: depth + 1) else { continue }
-                    pairs.append(.init(key: keyScalar.string, keyNode: keyNode, value: valueNode))
-                }
-                return SourceNode(content: .mapping(pairs), location: here)
-            case .alias:
-                return nil
+                return (diagnostics.isEmpty ? root : nil, diagnostics)
+            } catch {
+                return (nil, diagnostics)
             }
         }
 
-        private mutating func stop(_ diagnostic: Diagnostic) -> SourceNode? {
-            stopped = true
+        private func location(_ mark: yaml_mark_t) -> SourceLocation {
+            SourceLocation(file: file, line: mark.line + 1, column: mark.column + 1)
+        }
+
+        private mutating func fail(_ diagnostic: Diagnostic) -> Fatal {
             diagnostics.append(diagnostic)
+            return Fatal()
+        }
+
+        /// The next event; a libyaml error becomes M006 (or M008 for its own nesting limit).
+        private mutating func next() throws -> yaml_event_t {
+            var event = yaml_event_t()
+            guard yaml_parser_parse(&parser, &event) == 1 else {
+                let problem = parser.problem.map { String(cString: $0) } ?? "malformed YAML"
+                var mark = parser.problem_mark
+                if parser.error == YAML_READER_ERROR { mark = yaml_mark_t(index: 0, line: 0, column: 0) }
+                if problem.contains("Maximum nesting level") {
+                    throw fail(Diagnostic(.nestingTooDeep, "nesting deeper than YAML's limit", at: location(mark),
+                                          hint: "Medic files nest at most \(limits.maxDepth) levels"))
+                }
+                var message = problem
+                if let context = parser.context.map({ String(cString: $0) }) {
+                    message += " (\(context) at line \(parser.context_mark.line + 1))"
+                }
+                throw fail(Diagnostic(.yamlSyntax, message, at: location(mark), hint: Self.syntaxHint(problem)))
+            }
+            return event
+        }
+
+        static func syntaxHint(_ problem: String) -> String? {
+            if problem.contains("tab") { return "indent with spaces; YAML forbids tabs for indentation" }
+            if problem.contains("mapping values are not allowed") {
+                return "a value containing ': ' must be quoted, or the indentation is off"
+            }
+            if problem.contains("did not find expected key") { return "check the indentation of this line and the one above" }
+            if problem.contains("found character that cannot start any token") { return "quote values that start with @ or `" }
+            if problem.contains("found undefined alias") { return "define the anchor (&name) before using the alias (*name)" }
             return nil
         }
 
-        /// The tag as written (Yams's `Node.tag` resolves implicit tags, which would hide that).
-        private func explicitTag(_ node: Node) -> String? {
-            let name: String
-            switch node {
-            case .scalar(let s): name = s.tag.rawValue
-            case .mapping(let m): name = m.tag.rawValue
-            case .sequence(let s): name = s.tag.rawValue
-            case .alias: return nil
+        private static func text(_ pointer: UnsafePointer<yaml_char_t>?) -> String? {
+            pointer.map { String(cString: $0) }
+        }
+
+        /// Checks a node's tag against the allow-list (reported, not fatal).
+        private mutating func checkTag(_ tag: UnsafeMutablePointer<yaml_char_t>?, at mark: yaml_mark_t) {
+            guard let name = Self.text(tag), !Self.allowedTagSet(name) else { return }
+            let short = name.hasPrefix("tag:yaml.org,2002:") ? "!!" + name.dropFirst("tag:yaml.org,2002:".count) : name
+            diagnostics.append(Diagnostic(.disallowedTag, "tag '\(short)' is not allowed", at: location(mark),
+                                          hint: "remove the tag; Medic accepts only plain YAML values (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map)"))
+        }
+
+        private static func allowedTagSet(_ name: String) -> Bool { allowedTags.contains(name) }
+
+        /// Composes the node that starts with `event` (which it consumes) and returns it with the
+        /// number of nodes it expands to.
+        private mutating func node(_ first: yaml_event_t, depth: Int) throws -> (SourceNode, Int) {
+            var event = first
+            defer { yaml_event_delete(&event) }
+            let here = location(event.start_mark)
+            expanded += 1
+            if expanded > limits.maxNodes {
+                throw fail(Diagnostic(.aliasExpansion, "the document expands to more than \(limits.maxNodes) nodes", at: here,
+                                      hint: "aliases expand to too many nodes; write the document without repeated anchors"))
             }
-            if name.isEmpty { return nil }
-            return name
+            switch event.type {
+            case YAML_ALIAS_EVENT:
+                let name = Self.text(event.data.alias.anchor) ?? ""
+                guard let anchored = anchors[name] else {
+                    throw fail(Diagnostic(.yamlSyntax, "alias '*\(name)' names no anchor defined before it", at: here,
+                                          hint: "define the anchor (&\(name)) before using the alias"))
+                }
+                expanded += anchored.size - 1
+                if expanded > limits.maxNodes {
+                    throw fail(Diagnostic(.aliasExpansion, "the document expands to more than \(limits.maxNodes) nodes", at: here,
+                                          hint: "aliases expand to too many nodes; write the document without repeated anchors"))
+                }
+                return (anchored.node, anchored.size)
+            case YAML_SCALAR_EVENT:
+                let scalar = event.data.scalar
+                if scalar.length > limits.maxScalarLength {
+                    throw fail(Diagnostic(.scalarTooLong, "a value of \(scalar.length) bytes, over the limit of \(limits.maxScalarLength)",
+                                          at: here, hint: "keep long scripts in a file and call it from the action"))
+                }
+                checkTag(scalar.tag, at: event.start_mark)
+                let value = scalar.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: scalar.length), as: UTF8.self) } ?? ""
+                let style: SourceNode.ScalarStyle
+                switch scalar.style {
+                case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
+                case YAML_PLAIN_SCALAR_STYLE: style = scalar.tag == nil ? .plain : .quoted
+                default: style = .quoted
+                }
+                let node = SourceNode(content: .scalar(.init(text: value, style: style)), location: here)
+                if let anchor = Self.text(scalar.anchor) { anchors[anchor] = (node, 1) }
+                return (node, 1)
+            case YAML_SEQUENCE_START_EVENT:
+                try checkDepth(depth, at: here)
+                checkTag(event.data.sequence_start.tag, at: event.start_mark)
+                let anchor = Self.text(event.data.sequence_start.anchor)
+                var items: [SourceNode] = []
+                var size = 1
+                while true {
+                    var item = try next()
+                    if item.type == YAML_SEQUENCE_END_EVENT {
+                        yaml_event_delete(&item)
+                        break
+                    }
+                    let (child, childSize) = try node(item, depth: depth + 1)
+                    items.append(child)
+                    size += childSize
+                }
+                let node = SourceNode(content: .sequence(items), location: here)
+                if let anchor { anchors[anchor] = (node, size) }
+                return (node, size)
+            case YAML_MAPPING_START_EVENT:
+                try checkDepth(depth, at: here)
+                checkTag(event.data.mapping_start.tag, at: event.start_mark)
+                let anchor = Self.text(event.data.mapping_start.anchor)
+                var pairs: [SourceNode.Pair] = []
+                var seen: [String: Int] = [:]
+                var size = 1
+                while true {
+                    var keyEvent = try next()
+                    if keyEvent.type == YAML_MAPPING_END_EVENT {
+                        yaml_event_delete(&keyEvent)
+                        break
+                    }
+                    let keyMark = keyEvent.start_mark
+                    let keyIsAlias = keyEvent.type == YAML_ALIAS_EVENT
+                    if keyIsAlias {
+                        // Refused before expansion: hashing or comparing an expanded key is where alias bombs bite.
+                        yaml_event_delete(&keyEvent)
+                        throw fail(Diagnostic(.aliasExpansion, "an alias is used as a mapping key", at: location(keyMark),
+                                              hint: "write the key out; Medic files need no anchors in keys"))
+                    }
+                    let (keyNode, keySize) = try node(keyEvent, depth: depth + 1)
+                    let (value, valueSize) = try node(try next(), depth: depth + 1)
+                    size += keySize + valueSize
+                    guard let key = keyNode.scalar else {
+                        diagnostics.append(Diagnostic(.wrongType, "a mapping key must be plain text, not \(keyNode.kindDescription)",
+                                                      at: keyNode.location, hint: "write the key as a word"))
+                        continue
+                    }
+                    if key.text == "<<" && key.style == .plain {
+                        diagnostics.append(Diagnostic(.mergeKey, "merge keys (<<) are not supported", at: keyNode.location,
+                                                      hint: "write the merged keys out in full, so the file shows what Medic reads"))
+                        continue
+                    }
+                    if let firstLine = seen[key.text] {
+                        diagnostics.append(Diagnostic(.duplicateKey, "duplicate key '\(key.text)' (first at line \(firstLine))",
+                                                      at: keyNode.location, hint: "a key may appear once per mapping; merge the two entries"))
+                        continue
+                    }
+                    seen[key.text] = keyNode.location.line ?? 0
+                    pairs.append(.init(key: key.text, keyNode: keyNode, value: value))
+                }
+                let node = SourceNode(content: .mapping(pairs), location: here)
+                if let anchor { anchors[anchor] = (node, size) }
+                return (node, size)
+            default:
+                throw fail(Diagnostic(.yamlSyntax, "unexpected YAML event", at: here))
+            }
         }
 
-        static func shortTag(_ name: String) -> String {
-            name.hasPrefix("tag:yaml.org,2002:") ? "!!" + name.dropFirst("tag:yaml.org,2002:".count) : name
+        private mutating func checkDepth(_ depth: Int, at here: SourceLocation) throws {
+            if depth > limits.maxDepth {
+                throw fail(Diagnostic(.nestingTooDeep, "nesting deeper than \(limits.maxDepth) levels", at: here,
+                                      hint: "Medic files nest at most \(limits.maxDepth) levels"))
+            }
         }
-    }
-}
-
-extension Node {
-    fileprivate var isMapping: Bool {
-        if case .mapping = self { return true }
-        return false
     }
 }

@@ -1,10 +1,9 @@
 import Foundation
 
-/// Runs work items on a few threads with large stacks. The YAML composer recurses once per
-/// nesting level (libyaml allows 1,000), which overflows the 512 KiB stack of a secondary thread
-/// near 200 levels; 64 MiB leaves room for any document libyaml accepts.
-enum LargeStackWorkers {
-    static let stackSize = 64 << 20
+/// Runs work items on one thread per core. The composers recurse at most `InputLimits.maxDepth`
+/// levels, so 8 MiB (a main thread's stack) leaves a wide margin over the default 512 KiB.
+enum LoaderThreads {
+    static let stackSize = 8 << 20
 
     /// Calls `body(i)` for every i in 0..<count across `threads` threads and returns the results
     /// in index order. Blocks until all are done.
