@@ -7,16 +7,16 @@ struct Medic: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "medic",
-        abstract: "Declarative self-healing: validate, plan and run remediation playbooks.",
+        abstract: "Declarative self-healing for operations teams.",
         discussion: """
             Operators describe remediation as YAML or JSON files: playbooks, an action library, \
-            anomaly rules and policies. Medic checks them with precise diagnostics, shows the plan \
-            a run would follow, and carries it out behind safety gates.
+            anomaly rules and policies. Medic checks them and reports every problem with its file, \
+            line and column, a stable code and a hint.
 
             Exit codes: 0 success, 1 findings or a failed run, 2 usage error.
 
             Start with:
-              medic validate                 check playbooks/ actions/ rules/ policies/ here
+              medic validate                 check the library folders here
               medic validate --format sarif  the same, as SARIF 2.1.0 for CI code scanning
               medic schema playbook          the JSON Schema an editor can use
             """,

@@ -8,7 +8,7 @@ final class HostileInputCLITests: XCTestCase {
                        file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = try Medic.temporaryDirectory(self)
         let path = dir.appendingPathComponent(name)
-        try Data(bytes).write(to: path)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path.path, contents: Data(bytes)))
         let run = try Medic.run(["validate", "--format", "json"] + extra + [path.path], timeout: 30, file: file, line: line)
         XCTAssertEqual(run.status, 1, "\(name): \(run.stderr)", file: file, line: line)
         let diagnostics = try XCTUnwrap(try Medic.json(run.stdout)["diagnostics"] as? [[String: Any]], file: file, line: line)

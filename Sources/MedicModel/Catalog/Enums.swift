@@ -22,7 +22,8 @@ public enum Severity: Int, Sendable, Hashable, Codable, CaseIterable, Comparable
 
     public static let spellings = ["critical", "high", "medium", "low", "info", "SEV0", "SEV1", "SEV2", "SEV3"]
 
-    /// More severe sorts first: `.sev0 < .sev1` is false; use `isMoreSevere(than:)` for urgency.
+    /// Ordered by urgency: a less severe level compares lower (`.sev2 < .sev1`, `.info < .sev3`),
+    /// which is what a policy condition such as `severity < SEV1` means.
     public static func < (a: Severity, b: Severity) -> Bool { a.rawValue > b.rawValue }
 
     public var code: String { self == .info ? "info" : "SEV\(rawValue)" }
