@@ -33,8 +33,10 @@ public struct CatalogLoader: Sendable {
         var diagnostics: [Diagnostic] = []
         let named = Self.files(in: paths, diagnostics: &diagnostics)
         let namedSet = Set(named)
+        // `policies/x.yaml` and `./policies/x.yaml` are one file: compare absolute, standardized paths.
+        let namedCanonical = Set(named.map(Self.canonical))
         var ignored: [Diagnostic] = []
-        let extra = Self.files(in: context, diagnostics: &ignored).filter { !namedSet.contains($0) }
+        let extra = Self.files(in: context, diagnostics: &ignored).filter { !namedCanonical.contains(Self.canonical($0)) }
         let all = named + extra
         let reader = DocumentReader(limits: limits)
         let loaded = LoaderThreads.map(count: all.count, threads: threads) { index in
@@ -107,6 +109,10 @@ public struct CatalogLoader: Sendable {
         var loaded = FileDecoder.decode(root, path: path, source: source)
         loaded.diagnostics = readDiagnostics + loaded.diagnostics
         return loaded
+    }
+
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
     /// The Medic files under `paths`, sorted within each directory; a path that does not exist is M001.

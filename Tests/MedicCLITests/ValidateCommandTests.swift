@@ -110,6 +110,10 @@ final class ValidateCommandTests: XCTestCase {
         // A named file still resolves its actions from the library under --root.
         let one = try Medic.run(["validate", "--root", root.path, root.appendingPathComponent("playbooks/minimal.yaml").path])
         XCTAssertEqual(one.status, 0, one.stdout)
+        // Named relative to the working directory, the same files are not loaded twice.
+        let relative = try Medic.run(["validate", "playbooks"], in: root)
+        XCTAssertEqual(relative.status, 0, relative.stdout)
+        XCTAssertTrue(relative.stdout.contains("Checked 1 file: 1 playbooks"), relative.stdout)
         let empty = try Medic.temporaryDirectory(self)
         let none = try Medic.run(["validate", "--root", empty.path])
         XCTAssertEqual(none.status, 2, none.stderr)
