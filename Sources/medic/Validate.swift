@@ -58,12 +58,14 @@ struct Validate: AsyncParsableCommand {
         let loader = CatalogLoader(limits: InputLimits(maxFileSize: Int(size.bytes)))
         let result = loader.load(paths: named, context: context)
         let reportedFiles = Set(result.diagnostics.map(\.location.file))
-        let fileCount = result.files.filter { named.contains($0.path) || paths.isEmpty || isUnder($0.path, named) }.count
+        // The library folders read for context are not part of what was asked to be checked.
+        let checked = result.files.filter { named.contains($0.path) || isUnder($0.path, named) }
+        let fileCount = checked.count
 
         switch format {
         case .text:
             print(DiagnosticRenderer.text(result.diagnostics), terminator: "")
-            if !quiet { print(Summary(result: result, files: fileCount, filesWithProblems: reportedFiles.count).text) }
+            if !quiet { print(Summary(files: checked, diagnostics: result.diagnostics, filesWithProblems: reportedFiles.count).text) }
         case .json:
             print(DiagnosticRenderer.json(result.diagnostics, files: fileCount), terminator: "")
         case .sarif:
@@ -81,26 +83,30 @@ struct Validate: AsyncParsableCommand {
 
 extension DiagnosticFormat: ExpressibleByArgument {}
 
-/// The closing lines of `medic validate`: what was loaded, and the verdict.
+/// The closing lines of `medic validate`: what the checked files hold, and the verdict.
 struct Summary {
-    let result: LoadResult
-    let files: Int
+    let files: [LoadedFile]
+    let diagnostics: [Diagnostic]
     let filesWithProblems: Int
 
     var text: String {
-        let catalog = result.catalog
-        let errors = result.diagnostics.filter { $0.severity == .error }.count
-        let warnings = result.diagnostics.filter { $0.severity == .warning }.count
-        let p = catalog.policies
-        let policyEntries = p.severityLevels.count + p.escalationPolicies.count + p.autoEscalationTriggers.count
-            + p.blastRadiusLevels.count + p.containmentStrategies.count + p.rollbackStrategies.count
-            + p.verificationStates.count + p.knowledgeBase.count
+        let playbooks = files.compactMap(\.playbook)
+        let actions = files.reduce(0) { $0 + $1.actions.count }
+        let rules = files.reduce(0) { $0 + $1.rules.count }
+        let policyEntries = files.reduce(0) { total, file in
+            let p = file.policies
+            return total + p.severityLevels.count + p.escalationPolicies.count + p.autoEscalationTriggers.count
+                + p.blastRadiusLevels.count + p.containmentStrategies.count + p.rollbackStrategies.count
+                + p.verificationStates.count + p.knowledgeBase.count
+        }
+        let errors = diagnostics.filter { $0.severity == .error }.count
+        let warnings = diagnostics.filter { $0.severity == .warning }.count
         var lines = [
-            "Checked \(files) file\(files == 1 ? "" : "s"): \(catalog.playbooks.count) playbooks, \(catalog.actions.count) actions, "
-                + "\(catalog.rules.count) rules, \(policyEntries) policy entries.",
+            "Checked \(files.count) file\(files.count == 1 ? "" : "s"): \(playbooks.count) playbooks, \(actions) actions, "
+                + "\(rules) rules, \(policyEntries) policy entries.",
         ]
-        if !catalog.playbooks.isEmpty {
-            let byCategory = Dictionary(grouping: catalog.playbooks, by: \.category)
+        if !playbooks.isEmpty {
+            let byCategory = Dictionary(grouping: playbooks, by: \.category)
             let parts = Category.allCases.compactMap { c in byCategory[c].map { "\(c.rawValue) \($0.count)" } }
             lines.append("Playbooks by category: \(parts.joined(separator: ", ")).")
         }
