@@ -9,7 +9,7 @@ What it checks, without the Swift loader:
      property (editors show it on hover), and the $defs the files share are identical;
   2. every .yaml/.yml/.json under playbooks/ actions/ rules/ policies/ and under
      Tests/MedicLoaderTests/Fixtures/valid/ is well-formed and valid against the schema of its
-     kind (the kind is decided by the top-level keys, as docs/format-contract.md says);
+     kind (the kind is decided by the top-level keys, as docs/format.md says);
   3. every fixture under Tests/MedicLoaderTests/Fixtures/invalid/ named `<CODE>-<slug>` (a file,
      or a folder of files) is refused the way its code says:
        - codes in SCHEMA_EXPRESSIBLE: the file is well-formed and the schema rejects it;
