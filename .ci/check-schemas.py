@@ -49,7 +49,7 @@ VALID_DIR = FIXTURES / "valid"
 INVALID_DIR = FIXTURES / "invalid"
 EXTENSIONS = {".yaml", ".yml", ".json"}
 
-# Diagnostic codes (docs/format-contract.md) whose fault a JSON Schema can see in one file.
+# Diagnostic codes (docs/format.md) whose fault a JSON Schema can see in one file.
 SCHEMA_EXPRESSIBLE = {
     "M101",  # unknown key (additionalProperties: false)
     "M102",  # missing key (required)
@@ -72,7 +72,7 @@ YAML_1_1_ONLY = {"M105"}
 
 POLICY_KEYS = ("severity_levels", "escalation_policies", "auto_escalation_triggers", "blast_radius_levels",
                "containment_strategies", "rollback_strategies", "verification_states",
-               "knowledge_base_structure", "verification_types")
+               "knowledge_base_structure")
 ALLOWED_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 FIXTURE_NAME = re.compile(r"^(M\d{3})-")
 
@@ -176,7 +176,7 @@ def read(path):
 
 
 def kind_of(data):
-    """The file kind by its top-level keys (docs/format-contract.md), or LoadFault M014."""
+    """The file kind by its top-level keys (docs/format.md), or LoadFault M014."""
     if not isinstance(data, dict):
         raise LoadFault("M014", "the top level is not a mapping")
     if "kind" in data:

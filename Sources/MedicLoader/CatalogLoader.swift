@@ -37,7 +37,8 @@ public struct CatalogLoader: Sendable {
         let namedCanonical = Set(named.map(Self.canonical))
         var ignored: [Diagnostic] = []
         let extra = Self.files(in: context, diagnostics: &ignored).filter { !namedCanonical.contains(Self.canonical($0)) }
-        let all = named + extra
+        // Context first: a duplicate is reported at its second occurrence, which must be the named file.
+        let all = extra + named
         let reader = DocumentReader(limits: limits)
         let loaded = LoaderThreads.map(count: all.count, threads: threads) { index in
             Self.loadFile(at: all[index], reader: reader)

@@ -102,8 +102,8 @@ struct Summary {
         let errors = diagnostics.filter { $0.severity == .error }.count
         let warnings = diagnostics.filter { $0.severity == .warning }.count
         var lines = [
-            "Checked \(files.count) file\(files.count == 1 ? "" : "s"): \(playbooks.count) playbooks, \(actions) actions, "
-                + "\(rules) rules, \(policyEntries) policy entries.",
+            "Checked \(count(files.count, "file")): \(count(playbooks.count, "playbook")), \(count(actions, "action")), "
+                + "\(count(rules, "rule")), \(count(policyEntries, "policy entry", "policy entries")).",
         ]
         if !playbooks.isEmpty {
             let byCategory = Dictionary(grouping: playbooks, by: \.category)
@@ -113,8 +113,12 @@ struct Summary {
         if errors == 0 && warnings == 0 {
             lines.append("No problems found.")
         } else {
-            lines.append("\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s") in \(filesWithProblems) file\(filesWithProblems == 1 ? "" : "s").")
+            lines.append("\(count(errors, "error")), \(count(warnings, "warning")) in \(count(filesWithProblems, "file")).")
         }
         return lines.joined(separator: "\n")
+    }
+
+    private func count(_ n: Int, _ one: String, _ many: String? = nil) -> String {
+        "\(n) \(n == 1 ? one : many ?? one + "s")"
     }
 }

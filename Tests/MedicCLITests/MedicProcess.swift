@@ -34,6 +34,12 @@ enum Medic {
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
         process.executableURL = binary
+        // The fixtures are checked on their own: with no --root, the folder holding them is the root
+        // (it has no playbooks/ actions/ ...), so the shipped library is not read as context.
+        var arguments = arguments
+        if arguments.first == "validate" && !arguments.contains("--root") {
+            arguments.insert(contentsOf: ["--root", fixtures.path], at: 1)
+        }
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? repositoryRoot
         process.standardOutput = try FileHandle(forWritingTo: out)

@@ -111,12 +111,27 @@ final class ValidateCommandTests: XCTestCase {
         let one = try Medic.run(["validate", "--root", root.path, root.appendingPathComponent("playbooks/minimal.yaml").path])
         XCTAssertEqual(one.status, 0, one.stdout)
         // Named relative to the working directory, the same files are not loaded twice.
-        let relative = try Medic.run(["validate", "playbooks"], in: root)
+        let relative = try Medic.run(["validate", "--root", ".", "playbooks"], in: root)
         XCTAssertEqual(relative.status, 0, relative.stdout)
-        XCTAssertTrue(relative.stdout.contains("Checked 1 file: 1 playbooks"), relative.stdout)
+        XCTAssertTrue(relative.stdout.contains("Checked 1 file: 1 playbook,"), relative.stdout)
         let empty = try Medic.temporaryDirectory(self)
         let none = try Medic.run(["validate", "--root", empty.path])
         XCTAssertEqual(none.status, 2, none.stderr)
+    }
+
+    /// A file named on the command line that clashes with the library under --root is the one reported.
+    func testAClashWithTheLibraryIsReportedOnTheNamedFile() throws {
+        let root = try Medic.temporaryDirectory(self)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("playbooks"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("actions"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: validActions, toPath: root.appendingPathComponent("actions/actions.yaml").path)
+        let playbook = Medic.fixtures.appendingPathComponent("valid/minimal-playbook.yaml").path
+        try FileManager.default.copyItem(atPath: playbook, toPath: root.appendingPathComponent("playbooks/minimal.yaml").path)
+        let copy = root.appendingPathComponent("copy.yaml")
+        try FileManager.default.copyItem(atPath: playbook, toPath: copy.path)
+        let run = try Medic.run(["validate", "--root", root.path, copy.path])
+        XCTAssertEqual(run.status, 1, run.stdout)
+        XCTAssertTrue(run.stdout.contains("copy.yaml:") && run.stdout.contains("error[M301]"), run.stdout)
     }
 
     func testAMissingPathIsReported() throws {

@@ -32,6 +32,11 @@ extension DecodeContext {
         }
         if pairs.contains(where: { $0.key == "check" || $0.key == "condition" }) {
             guard let f = fields(node, what, known: ["check", "condition", "expected"]) else { return nil }
+            if f["check"] != nil && f["condition"] != nil {
+                report(.invalidValue, "\(what) has both 'check' and 'condition'", at: node.location,
+                       hint: "write them as two items of the list")
+                return nil
+            }
             if let checkNode = f["check"] {
                 guard let name = string(checkNode, "'check'") else { return nil }
                 let expected = f["expected"].flatMap { rawValue($0) }.flatMap { try? ParameterSpec.typed($0, as: nil).get() }
@@ -50,13 +55,29 @@ extension DecodeContext {
             let expression = ConditionExpression.comparison(.reference(MetricSelector(name: pair.key)), bound.op, .literal(bound.value))
             return .condition(Condition(source: "\(pair.key) \(bound)", expression: expression))
         }
-        guard let raw = rawValue(pair.value), case .success(let expected) = ParameterSpec.typed(raw, as: nil) else { return nil }
+        guard let raw = rawValue(pair.value) else { return nil }
+        guard case .success(let expected) = ParameterSpec.typed(raw, as: nil) else {
+            report(.wrongType, "the expected value of check '\(pair.key)' must be a single value or a list, found \(pair.value.kindDescription)",
+                   at: pair.value.location, hint: "write '- \(pair.key): true', or a bound such as '- \(pair.key): \">100MB\"'")
+            return nil
+        }
         return .check(name: pair.key, expected: expected)
     }
 
-    func preconditions(_ node: SourceNode?, _ what: String) -> [Precondition] {
+    /// `checksNamed`: whether a named check must be one Medic carries out (M314 warning); not so
+    /// for policy conditions such as `service_is_critical: true`, which name incident facts.
+    func preconditions(_ node: SourceNode?, _ what: String, checksNamed: Bool = true) -> [Precondition] {
         guard let node, let items = list(node, what) else { return [] }
-        return items.compactMap { precondition($0, "an item of \(what)") }
+        return items.compactMap { item in
+            let result = precondition(item, "an item of \(what)")
+            if checksNamed, case .check(let name, _) = result, !Precondition.knownChecks.contains(name) {
+                let hint = Spelling.suggestion(for: name, among: Precondition.knownChecks).map { "did you mean '\($0)'?" }
+                    ?? "known checks: \(Precondition.knownChecks.joined(separator: ", ")); or write a condition"
+                report(.unknownCheck, "precondition check '\(name)' is not one Medic knows; it will fail when run",
+                       at: item.mapping?.first?.value.location ?? item.location, hint: hint)
+            }
+            return result
+        }
     }
 
     /// A parameter declaration in any of its forms (docs/format.md, "Parameter specs").

@@ -44,7 +44,7 @@ final class DecodeContext {
             if type == .null {
                 report(.wrongType, "\(what) must be text, found nothing (null)", at: node.location, hint: "write a value after the colon")
             } else {
-                report(.implicitTyping, "\(what) '\(scalar.text)' is read by YAML as \(type.description), not text",
+                report(.implicitTyping, "\(what) '\(scalar.text)' is read as \(type.description), not text",
                        at: node.location, hint: "quote it: \"\(scalar.text)\"")
             }
             return nil

@@ -97,7 +97,7 @@ struct PlaybookDecoder {
             number: number, name: name, action: action, timeout: f.duration("timeout"),
             expectedRecovery: f["expected_recovery"].flatMap { context.percentage($0, "'expected_recovery'") },
             onFailure: f.enumValue("on_failure", FailurePolicy.self) ?? .abort, idempotent: f.bool("idempotent"),
-            retry: f["retry"].flatMap(retry), arguments: arguments, location: node.location)
+            retry: f["retry"].flatMap(retry), arguments: arguments, location: f["action"]?.location ?? node.location)
     }
 
     private func retry(_ node: SourceNode) -> RetryPolicy? {
@@ -116,17 +116,19 @@ struct PlaybookDecoder {
         }
         var targets: [TargetSpec] = []
         for item in items {
+            var target: TargetSpec?
             if item.scalar != nil {
-                guard let name = context.string(item, "a target") else { continue }
-                targets.append(TargetSpec(name: name))
+                target = context.string(item, "a target").map { TargetSpec(name: $0) }
             } else if let f = context.fields(item, "a target", known: ["name", "labels"]),
                       let name = f.string("name", required: true) {
-                targets.append(TargetSpec(name: name, labels: f["labels"].flatMap { context.stringMap($0, "'labels'") } ?? [:]))
+                target = TargetSpec(name: name, labels: f["labels"].flatMap { context.stringMap($0, "'labels'") } ?? [:])
             }
-            if let last = targets.last, last.name.contains("*") || last.name.contains("?") || last.name == "all" {
-                context.report(.badTargets, "target '\(last.name)' is a wildcard", at: item.location,
+            guard let target else { continue }
+            if target.name.contains("*") || target.name.contains("?") || target.name == "all" {
+                context.report(.badTargets, "target '\(target.name)' is a wildcard", at: item.location,
                                hint: "list the targets by name; Medic never expands a wildcard into every host")
             }
+            targets.append(target)
         }
         return targets
     }

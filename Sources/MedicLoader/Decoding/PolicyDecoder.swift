@@ -126,7 +126,7 @@ struct PolicyDecoder {
               let mode = f.enumValue("auto_remediation", BlastRadiusAutoRemediation.self, required: true) else { return nil }
         return BlastRadiusPolicy(
             level: level, description: f.text("description"), autoRemediation: mode, approvalRequired: f.bool("approval_required") ?? false,
-            approvalRequiredIf: context.preconditions(f["approval_required_if"], "'approval_required_if'"),
+            approvalRequiredIf: context.preconditions(f["approval_required_if"], "'approval_required_if'", checksNamed: false),
             requireSignOff: f.strings("require_sign_off") ?? [], examples: f.texts("examples") ?? [], maxImpact: f.text("max_impact"),
             location: pair.keyNode.location)
     }

@@ -75,7 +75,7 @@ struct JSONDocumentParser {
                        code: .nestingTooDeep)
         }
         if nodes > limits.maxNodes {
-            throw fail("the document has more than \(limits.maxNodes) values", code: .aliasExpansion)
+            throw fail("the document has more than \(limits.maxNodes) values", hint: "split it into smaller files", code: .aliasExpansion)
         }
         let start = here
         switch current {

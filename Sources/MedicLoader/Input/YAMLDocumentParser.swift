@@ -37,6 +37,7 @@ struct YAMLDocumentParser {
         let limits: InputLimits
         var parser = yaml_parser_t()
         var diagnostics: [Diagnostic] = []
+        var buffer = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         /// Anchored nodes and how many nodes each expands to.
         var anchors: [String: (node: SourceNode, size: Int)] = [:]
         var expanded = 0
@@ -47,6 +48,7 @@ struct YAMLDocumentParser {
         }
 
         mutating func document(_ buffer: UnsafeBufferPointer<UInt8>) -> (SourceNode?, [Diagnostic]) {
+            self.buffer = buffer
             yaml_parser_initialize(&parser)
             defer { yaml_parser_delete(&parser) }
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
@@ -101,7 +103,9 @@ struct YAMLDocumentParser {
                 if let context = parser.context.map({ String(cString: $0) }) {
                     message += " (\(context) at line \(parser.context_mark.line + 1))"
                 }
-                throw fail(Diagnostic(.yamlSyntax, message, at: location(mark), hint: Self.syntaxHint(problem)))
+                let atTab = mark.index < buffer.count && buffer[mark.index] == UInt8(ascii: "\t")
+                let hint = atTab ? "indent with spaces; YAML forbids tabs for indentation" : Self.syntaxHint(problem)
+                throw fail(Diagnostic(.yamlSyntax, message, at: location(mark), hint: hint))
             }
             return event
         }
@@ -166,7 +170,10 @@ struct YAMLDocumentParser {
                 let style: SourceNode.ScalarStyle
                 switch scalar.style {
                 case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
-                case YAML_PLAIN_SCALAR_STYLE: style = scalar.tag == nil ? .plain : .quoted
+                case YAML_PLAIN_SCALAR_STYLE:
+                    // An explicit !!str or ! makes text; !!int, !!bool ... keep the plain typing.
+                    let tag = Self.text(scalar.tag)
+                    style = tag == nil || (tag != "tag:yaml.org,2002:str" && tag != "!") ? .plain : .quoted
                 default: style = .quoted
                 }
                 let node = SourceNode(content: .scalar(.init(text: value, style: style)), location: here)

@@ -22,7 +22,6 @@ struct CatalogLint {
         let escalationIDs = Set(catalog.policies.escalationPolicies.map(\.id))
         for playbook in catalog.playbooks {
             out += checkSteps(of: playbook)
-            out += checkPreconditions(playbook.preconditions, at: playbook.location)
             if let escalation = playbook.escalation, let policy = escalation.policy, !escalationIDs.contains(policy) {
                 let hint = Spelling.suggestion(for: policy, among: escalationIDs).map { "did you mean '\($0)'?" }
                     ?? (escalationIDs.isEmpty ? "no escalation policies are loaded; add policies/ to the paths"
@@ -67,7 +66,6 @@ struct CatalogLint {
                 continue
             }
             out += checkArguments(of: step, against: action, available: available)
-            out += checkPreconditions(action.preconditions, at: action.location)
             available.formUnion(action.outputs)
         }
         return out
@@ -98,7 +96,7 @@ struct CatalogLint {
             }
             if case .failure(let error) = spec.accept(argument.value) {
                 out.append(Diagnostic(.parameterValue, "parameter '\(argument.name)' of action '\(action.name)': \(error.message)",
-                                      at: argument.location, hint: error.hint ?? spec.type.map { "expected a \($0.rawValue)" }))
+                                      at: argument.location, hint: error.hint ?? spec.type.map { "expected a value of type \($0.rawValue)" }))
             }
         }
         for spec in action.parameters where spec.required && !given.contains(spec.name) && !available.contains(spec.name) {
@@ -116,16 +114,6 @@ struct CatalogLint {
             return ShellVariables.references(in: text.replacingSingleQuotes).map(\.name)
         case .list(let items): return items.flatMap(templateReferences)
         case .map(let map): return map.values.flatMap(templateReferences)
-        }
-    }
-
-    private func checkPreconditions(_ preconditions: [Precondition], at location: SourceLocation) -> [Diagnostic] {
-        preconditions.compactMap { precondition in
-            guard case .check(let name, _) = precondition, !Precondition.knownChecks.contains(name) else { return nil }
-            let hint = Spelling.suggestion(for: name, among: Precondition.knownChecks).map { "did you mean '\($0)'?" }
-                ?? "known checks: \(Precondition.knownChecks.joined(separator: ", ")); or write a condition"
-            return Diagnostic(.unknownCheck, "precondition check '\(name)' is not one Medic knows; it will fail when run",
-                              at: location, hint: hint)
         }
     }
 

@@ -8,7 +8,7 @@ public enum EmbeddedSchemas {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://medic.dev/schemas/playbook.schema.json",
   "title": "Medic playbook",
-  "description": "A remediation playbook, one per file (docs/format-contract.md, Playbook). Unknown keys are errors (M101) except inside `metadata` and inside a step, whose extra keys are the action's parameters.",
+  "description": "A remediation playbook, one per file (docs/format.md, Playbook). Unknown keys are errors (M101) except inside `metadata` and inside a step, whose extra keys are the action's parameters.",
   "type": "object",
   "required": ["playbook_id", "name", "version", "category", "severity", "remediation_steps"],
   "properties": {
@@ -871,7 +871,7 @@ public enum EmbeddedSchemas {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://medic.dev/schemas/actions.schema.json",
   "title": "Medic action library",
-  "description": "A library of remediation actions (docs/format-contract.md, Action library). Unknown keys are errors (M101).",
+  "description": "A library of remediation actions (docs/format.md, Action library). Unknown keys are errors (M101).",
   "type": "object",
   "required": ["actions"],
   "properties": {
@@ -1475,7 +1475,7 @@ public enum EmbeddedSchemas {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://medic.dev/schemas/rules.schema.json",
   "title": "Medic anomaly rules",
-  "description": "Anomaly rules: detectors over metrics that start playbooks (docs/format-contract.md, Anomaly rules). Unknown keys are errors (M101).",
+  "description": "Anomaly rules: detectors over metrics that start playbooks (docs/format.md, Anomaly rules). Unknown keys are errors (M101).",
   "type": "object",
   "required": ["rules"],
   "properties": {
@@ -1951,7 +1951,7 @@ public enum EmbeddedSchemas {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://medic.dev/schemas/policies.schema.json",
   "title": "Medic policies",
-  "description": "Severity, escalation, blast radius, containment, rollback, verification and knowledge base policies (docs/format-contract.md, Policies). One file may hold several blocks; unknown keys are errors (M101) except in the one-key-map items and in `verification_types`, which the contract does not type yet.",
+  "description": "Severity, escalation, blast radius, containment, rollback, verification and knowledge base policies (docs/format.md, Policies). One file may hold several blocks; unknown keys are errors (M101) except in the one-key-map items.",
   "type": "object",
   "properties": {
     "$schema": {
@@ -2041,7 +2041,12 @@ public enum EmbeddedSchemas {
       "description": "Verification outcomes (§8.3): SUCCESS, PARTIAL_SUCCESS, FAILED, UNCERTAIN -> state.",
       "minProperties": 1,
       "propertyNames": {
-        "enum": ["SUCCESS", "PARTIAL_SUCCESS", "FAILED", "UNCERTAIN"]
+        "enum": [
+          "SUCCESS",
+          "PARTIAL_SUCCESS",
+          "FAILED",
+          "UNCERTAIN"
+        ]
       },
       "additionalProperties": {
         "$ref": "#/$defs/verificationState",
@@ -2056,52 +2061,59 @@ public enum EmbeddedSchemas {
         "$ref": "#/$defs/knowledgeBaseFile",
         "description": "One entry."
       }
-    },
-    "verification_types": {
-      "type": "object",
-      "description": "Kinds of verification (§8.1): name -> settings.",
-      "minProperties": 1,
-      "additionalProperties": {
-        "$ref": "#/$defs/verificationType",
-        "description": "One entry."
-      }
     }
   },
   "additionalProperties": false,
   "anyOf": [
     {
-      "required": ["severity_levels"]
+      "required": [
+        "severity_levels"
+      ]
     },
     {
-      "required": ["escalation_policies"]
+      "required": [
+        "escalation_policies"
+      ]
     },
     {
-      "required": ["auto_escalation_triggers"]
+      "required": [
+        "auto_escalation_triggers"
+      ]
     },
     {
-      "required": ["blast_radius_levels"]
+      "required": [
+        "blast_radius_levels"
+      ]
     },
     {
-      "required": ["containment_strategies"]
+      "required": [
+        "containment_strategies"
+      ]
     },
     {
-      "required": ["rollback_strategies"]
+      "required": [
+        "rollback_strategies"
+      ]
     },
     {
-      "required": ["verification_states"]
+      "required": [
+        "verification_states"
+      ]
     },
     {
-      "required": ["knowledge_base_structure"]
-    },
-    {
-      "required": ["verification_types"]
+      "required": [
+        "knowledge_base_structure"
+      ]
     }
   ],
   "$defs": {
     "autoEscalationTrigger": {
       "type": "object",
       "description": "An automatic escalation trigger.",
-      "required": ["condition", "action"],
+      "required": [
+        "condition",
+        "action"
+      ],
       "properties": {
         "condition": {
           "$ref": "#/$defs/condition",
@@ -2111,7 +2123,10 @@ public enum EmbeddedSchemas {
           "type": "string",
           "description": "`escalate_one_level` or `escalate_to_sevN` (N must be a defined severity level, M309).",
           "pattern": "^(?:escalate_one_level|escalate_to_sev[0-9])$",
-          "examples": ["escalate_one_level", "escalate_to_sev1"]
+          "examples": [
+            "escalate_one_level",
+            "escalate_to_sev1"
+          ]
         },
         "reason": {
           "type": "string",
@@ -2123,7 +2138,9 @@ public enum EmbeddedSchemas {
     "blastRadiusLevel": {
       "type": "object",
       "description": "What automation may do at a blast radius level.",
-      "required": ["auto_remediation"],
+      "required": [
+        "auto_remediation"
+      ],
       "properties": {
         "description": {
           "type": "string",
@@ -2132,7 +2149,12 @@ public enum EmbeddedSchemas {
         "auto_remediation": {
           "type": "string",
           "description": "Whether automation may act.",
-          "enum": ["always_allowed", "allowed_with_approval", "restricted", "disabled"]
+          "enum": [
+            "always_allowed",
+            "allowed_with_approval",
+            "restricted",
+            "disabled"
+          ]
         },
         "approval_required": {
           "type": "boolean",
@@ -2175,14 +2197,22 @@ public enum EmbeddedSchemas {
       "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
       "type": "string",
       "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?x|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
-      "examples": ["<90%", ">100MB", "> 30_days", ">=3"]
+      "examples": [
+        "<90%",
+        ">100MB",
+        "> 30_days",
+        ">=3"
+      ]
     },
     "condition": {
       "description": "A condition in Medic's condition language, e.g. `disk_usage_percent > 85`, `error_rate < 0.1%`, `time_since_detection > 1h AND state == degraded`, `customer_reports > 10 OR vip_customer_affected`. Comparisons `> >= < <= == !=`, `AND`/`OR`/`NOT` (also `and or not && || !`), parentheses, arithmetic `* / + -`, metric selectors with labels `name{label=\"value\"}`. The loader parses it (M205).",
       "type": "string",
       "minLength": 1,
       "pattern": "\\S",
-      "examples": ["disk_usage_percent > 85", "p95_latency < 500ms"]
+      "examples": [
+        "disk_usage_percent > 85",
+        "p95_latency < 500ms"
+      ]
     },
     "containmentStrategy": {
       "type": "object",
@@ -2276,12 +2306,21 @@ public enum EmbeddedSchemas {
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
-      "examples": ["5m", "300s", "7_days", "1h30m", 300]
+      "examples": [
+        "5m",
+        "300s",
+        "7_days",
+        "1h30m",
+        300
+      ]
     },
     "escalationPolicy": {
       "type": "object",
       "description": "An escalation policy.",
-      "required": ["name", "escalation_chain"],
+      "required": [
+        "name",
+        "escalation_chain"
+      ],
       "properties": {
         "name": {
           "type": "string",
@@ -2303,7 +2342,10 @@ public enum EmbeddedSchemas {
           "items": {
             "type": "object",
             "description": "One level of the chain.",
-            "required": ["level", "notify"],
+            "required": [
+              "level",
+              "notify"
+            ],
             "properties": {
               "level": {
                 "type": "integer",
@@ -2318,7 +2360,10 @@ public enum EmbeddedSchemas {
                 "type": "string",
                 "description": "When this level is notified: `not_acknowledged`, `not_resolved` or a condition.",
                 "minLength": 1,
-                "examples": ["not_acknowledged", "not_resolved"]
+                "examples": [
+                  "not_acknowledged",
+                  "not_resolved"
+                ]
               },
               "notify": {
                 "type": "string",
@@ -2339,7 +2384,10 @@ public enum EmbeddedSchemas {
     "knowledgeBaseFile": {
       "type": "object",
       "description": "A knowledge base file.",
-      "required": ["file", "schema"],
+      "required": [
+        "file",
+        "schema"
+      ],
       "properties": {
         "file": {
           "type": "string",
@@ -2394,7 +2442,11 @@ public enum EmbeddedSchemas {
           "description": "A percentage such as `5%` or a range such as `5-10%`."
         }
       ],
-      "examples": ["5%", "0.1%", "5-10%"]
+      "examples": [
+        "5%",
+        "0.1%",
+        "5-10%"
+      ]
     },
     "precondition": {
       "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}`: a named check with an expected value (`replica_healthy: true`) or a metric with a bound (`memory_available: \">100MB\"`).",
@@ -2406,7 +2458,9 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A named check Medic carries out.",
-          "required": ["check"],
+          "required": [
+            "check"
+          ],
           "properties": {
             "check": {
               "type": "string",
@@ -2419,7 +2473,9 @@ public enum EmbeddedSchemas {
         {
           "type": "object",
           "description": "A condition that must hold.",
-          "required": ["condition"],
+          "required": [
+            "condition"
+          ],
           "properties": {
             "condition": {
               "$ref": "#/$defs/condition",
@@ -2436,14 +2492,20 @@ public enum EmbeddedSchemas {
           "propertyNames": {
             "pattern": "^[a-z][a-z0-9_]*$",
             "not": {
-              "enum": ["check", "condition"]
+              "enum": [
+                "check",
+                "condition"
+              ]
             }
           },
           "additionalProperties": {
             "description": "The expected value, or a bound when it starts with a comparison (M204).",
             "anyOf": [
               {
-                "type": ["number", "boolean"],
+                "type": [
+                  "number",
+                  "boolean"
+                ],
                 "description": "A number or boolean."
               },
               {
@@ -2542,12 +2604,18 @@ public enum EmbeddedSchemas {
     },
     "scalar": {
       "description": "A single value: a string, a number or a boolean.",
-      "type": ["string", "number", "boolean"]
+      "type": [
+        "string",
+        "number",
+        "boolean"
+      ]
     },
     "severityLevel": {
       "type": "object",
       "description": "A severity level.",
-      "required": ["auto_remediation"],
+      "required": [
+        "auto_remediation"
+      ],
       "properties": {
         "description": {
           "type": "string",
@@ -2570,7 +2638,10 @@ public enum EmbeddedSchemas {
               "description": "A duration."
             },
             {
-              "enum": ["immediate", "next_business_day"],
+              "enum": [
+                "immediate",
+                "next_business_day"
+              ],
               "description": "A word."
             }
           ]
@@ -2583,7 +2654,10 @@ public enum EmbeddedSchemas {
               "description": "A duration."
             },
             {
-              "enum": ["immediate", "none"],
+              "enum": [
+                "immediate",
+                "none"
+              ],
               "description": "A word."
             }
           ]
@@ -2600,7 +2674,11 @@ public enum EmbeddedSchemas {
         "auto_remediation": {
           "type": "string",
           "description": "Whether automation may act: `enabled`, `limited` (only `allowed_actions`) or `disabled`.",
-          "enum": ["enabled", "limited", "disabled"]
+          "enum": [
+            "enabled",
+            "limited",
+            "disabled"
+          ]
         },
         "allowed_actions": {
           "type": "array",
@@ -2614,10 +2692,14 @@ public enum EmbeddedSchemas {
       },
       "additionalProperties": false,
       "if": {
-        "required": ["allowed_actions"]
+        "required": [
+          "allowed_actions"
+        ]
       },
       "then": {
-        "required": ["auto_remediation"],
+        "required": [
+          "auto_remediation"
+        ],
         "properties": {
           "auto_remediation": {
             "const": "limited"

@@ -9,7 +9,9 @@ extension ParameterSpec {
         }
         if let allowed = allowedValues {
             let text = value.description
-            guard allowed.contains(text) else {
+            // `enum: [300s, 600s]` for a duration: compare what the words mean, not how they are spelt.
+            let typedAllowed = allowed.compactMap { try? Self.typed(.scalar($0, quoted: false), as: type).get() }
+            guard allowed.contains(text) || typedAllowed.contains(value) else {
                 let hint = Spelling.suggestion(for: text, among: allowed).map { "did you mean '\($0)'?" }
                     ?? "one of: \(allowed.joined(separator: ", "))"
                 return .failure(ValueError("'\(text)' is not one of \(allowed.joined(separator: ", "))", hint: hint))
@@ -24,7 +26,7 @@ extension ParameterSpec {
             return .failure(ValueError("a mapping is not a parameter value", hint: "give a single value or a list"))
         case .list(let items):
             guard type == nil || type == .list else {
-                return .failure(ValueError("expected a single \(type!.rawValue), found a list"))
+                return .failure(ValueError("expected a single \(type!.rawValue) value, found a list"))
             }
             var values: [ParameterValue] = []
             for item in items {
@@ -46,6 +48,7 @@ extension ParameterSpec {
                 guard !quoted, let d = Double(text), d.isFinite else { return .failure(ValueError("'\(text)' is not a number")) }
                 return .success(.number(d))
             case .boolean:
+                if quoted { return .failure(ValueError("'\(text)' is quoted text, not true or false", hint: "remove the quotes")) }
                 switch text {
                 case "true", "True", "TRUE": return .success(.boolean(true))
                 case "false", "False", "FALSE": return .success(.boolean(false))

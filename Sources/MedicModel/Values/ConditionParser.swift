@@ -91,9 +91,19 @@ struct ConditionParser {
         return .truthy(lhs)
     }
 
+    /// `a + b * 2` is `a + (b * 2)`: products bind tighter than sums.
     private mutating func parseOperand() throws -> Operand {
+        var lhs = try parseProduct()
+        while case .op(let text) = peek, text == "+" || text == "-", let op = Operand.ArithmeticOperator(rawValue: text) {
+            index += 1
+            lhs = .arithmetic(op, lhs, try parseProduct())
+        }
+        return lhs
+    }
+
+    private mutating func parseProduct() throws -> Operand {
         var lhs = try parseTerm()
-        while case .op(let text) = peek, let op = Operand.ArithmeticOperator(rawValue: text) {
+        while case .op(let text) = peek, text == "*" || text == "/", let op = Operand.ArithmeticOperator(rawValue: text) {
             index += 1
             lhs = .arithmetic(op, lhs, try parseTerm())
         }

@@ -29,6 +29,9 @@ public struct Interval: Sendable, Hashable, Codable, CustomStringConvertible {
         var parts = 0
         while !scanner.atEnd {
             let start = scanner.position
+            if scanner.current == "-" {
+                return .failure(ValueError("a duration cannot be negative", offset: start, hint: "write a length of time such as 5m"))
+            }
             guard let number = scanner.number() else {
                 return .failure(ValueError("expected a number in duration '\(trimmed)'", offset: start,
                                            hint: "write a number and a unit, such as 5m, 30s or 7_days"))
@@ -145,6 +148,7 @@ public struct ByteSize: Sendable, Hashable, Codable, CustomStringConvertible {
             return .failure(ValueError("'\(trimmed)' is not a size", hint: hint))
         }
         scanner.skip(where: { $0 == " " || $0 == "_" })
+        if scanner.atEnd { return .success(ByteSize(bytes: number)) }  // a bare number is bytes
         let unitStart = scanner.position
         let unit = scanner.word()
         guard scanner.atEnd, let factor = unitFactor[unit.lowercased()] else {

@@ -2,6 +2,7 @@
 /// to be a likely misspelling (at most a third of the word's length, and at most 3 edits).
 public enum Spelling {
     public static func suggestion(for word: String, among candidates: some Sequence<String>) -> String? {
+        guard word.count >= 3 else { return nil }  // every short unit is one edit from another
         let limit = min(3, max(1, word.count / 3))
         var best: (String, Int)?
         for candidate in candidates {
