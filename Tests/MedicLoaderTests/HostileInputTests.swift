@@ -61,6 +61,15 @@ final class HostileInputTests: XCTestCase {
         assertOne(.mergeKey, "merge.yaml", Array("base: &b {x: 1}\nactions:\n  <<: *b\n".utf8))
     }
 
+    func testCoreTagsKeepTheirMeaningAndTabsGetTheirHint() {
+        let tagged = "playbook_id: p\nname: !!str 42\nversion: \"1\"\ncategory: network\nseverity: low\nremediation_steps:\n  - step: !!int 1\n    name: s\n    action: a\n"
+        let codes = diagnostics("tags.yaml", Array(tagged.utf8)).map(\.code)
+        XCTAssertFalse(codes.contains(.wrongType), "!!int 1 is a number and !!str 42 is text: \(codes)")
+        let tabbed = diagnostics("tab.yaml", Array("playbook_id: p\n\tname: x\n".utf8))
+        XCTAssertEqual(tabbed.map(\.code), [.yamlSyntax])
+        XCTAssertEqual(tabbed.first?.hint, "indent with spaces; YAML forbids tabs for indentation")
+    }
+
     func testJSONTrailingCommaAndDuplicateKeys() {
         assertOne(.jsonSyntax, "comma.json", Array(#"{"playbook_id": "x", "steps": [1, 2,]}"#.utf8))
         assertOne(.duplicateKey, "dup.json", Array(#"{"playbook_id": "x", "playbook_id": "y"}"#.utf8))

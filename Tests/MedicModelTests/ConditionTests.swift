@@ -53,6 +53,13 @@ final class ConditionTests: XCTestCase {
         }
     }
 
+    func testProductsBindTighterThanSums() throws {
+        let a = Operand.reference(MetricSelector(name: "a")), b = Operand.reference(MetricSelector(name: "b"))
+        XCTAssertEqual(try parse("x > a + b * 2"),
+                       .comparison(.reference(MetricSelector(name: "x")), .greater,
+                                   .arithmetic(.add, a, .arithmetic(.multiply, b, .literal(.number(2))))))
+    }
+
     func testNestingIsBounded() {
         let deep = String(repeating: "(", count: 10_000) + "a" + String(repeating: ")", count: 10_000)
         guard case .failure(let error) = Condition.parse(deep) else { return XCTFail("accepted") }

@@ -17,7 +17,7 @@ final class ValueParsingTests: XCTestCase {
         guard case .failure(let error) = Interval.parse("5 minutess") else { return XCTFail("accepted") }
         XCTAssertEqual(error.offset, 2)
         XCTAssertEqual(error.hint, "did you mean 'minutes'?")
-        for text in ["", "m", "5x", "five minutes", "5m extra", "10 parsecs"] {
+        for text in ["", "m", "5x", "five minutes", "5m extra", "10 parsecs", "-5m"] {
             if case .success = Interval.parse(text) { XCTFail("accepted '\(text)'") }
         }
     }
@@ -91,6 +91,10 @@ final class ValueParsingTests: XCTestCase {
         XCTAssertEqual(try age.accept(.scalar("7_days", quoted: false)).get(), .duration(Interval(seconds: 604_800)))
         let count = ParameterSpec(name: "keep_last", type: .integer)
         if case .success = count.accept(.scalar("five", quoted: false)) { XCTFail("accepted text for an integer") }
+        let window = ParameterSpec(name: "window", type: .duration, allowedValues: ["300s", "600s"])
+        XCTAssertEqual(try window.accept(.scalar("5m", quoted: false)).get(), .duration(Interval(seconds: 300)), "300s and 5m are one value")
+        let flag = ParameterSpec(name: "force", type: .boolean)
+        if case .success = flag.accept(.scalar("true", quoted: true)) { XCTFail("quoted text accepted as a boolean") }
         XCTAssertEqual(ParameterSpec.inferred("300s", quoted: false), .duration(Interval(seconds: 300)))
         XCTAssertEqual(ParameterSpec.inferred("300s", quoted: true), .duration(Interval(seconds: 300)))
         XCTAssertEqual(ParameterSpec.inferred("300", quoted: true), .string("300"))

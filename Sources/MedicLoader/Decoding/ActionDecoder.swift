@@ -22,7 +22,7 @@ struct ActionDecoder {
     }
 
     private func action(named name: String, keyNode: SourceNode, _ node: SourceNode) -> Action? {
-        context.checkIdentifier(name, keyNode, "action name")
+        context.checkIdentifier(name, keyNode, "action name", why: "steps name the action by it, and it names its journal records")
         let what = "action '\(name)'"
         guard let f = context.fields(node, what, known: Self.keys) else { return nil }
         let category = f.required("type").flatMap { n in context.word(n, "'type'", Self.categories) { Self.categories.contains($0) ? $0 : nil } }

@@ -161,14 +161,15 @@ extension DecodeContext {
     }
 
     /// Names that become environment variables or are referenced from other files.
-    func checkIdentifier(_ name: String, _ node: SourceNode, _ what: String) {
+    func checkIdentifier(_ name: String, _ node: SourceNode, _ what: String,
+                         why: String = "it becomes an environment variable of the shell step") {
         let scalars = Array(name.unicodeScalars)
         let valid = !scalars.isEmpty
             && (("a"..."z").contains(scalars[0]) || ("A"..."Z").contains(scalars[0]) || scalars[0] == "_")
             && scalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
         if !valid {
             report(.invalidValue, "\(what) '\(name)' must be letters, digits and '_', starting with a letter", at: node.location,
-                   hint: "it becomes an environment variable of the shell step")
+                   hint: why)
         }
     }
 

@@ -147,8 +147,12 @@ struct PlaybookDecoder {
         policy.verify = f.condition("verify")
         policy.abortOn = f.condition("abort_on")
         policy.maxConcurrency = f.integer("max_concurrency", min: 1)
-        policy.maxFailPercentage = f["max_fail_percentage"].flatMap {
-            context.percentage($0, "'max_fail_percentage'", bareNumberAllowed: true)?.low
+        if let node = f["max_fail_percentage"], let share = context.percentage(node, "'max_fail_percentage'", bareNumberAllowed: true) {
+            if share.high != nil || share.low < 0 || share.low > 100 {
+                context.report(.outOfRange, "'max_fail_percentage' must be one percentage from 0% to 100%", at: node.location)
+            } else {
+                policy.maxFailPercentage = share.low
+            }
         }
         if let orderNode = f["order"] {
             let orders = ["name", "random"]

@@ -22,7 +22,7 @@ struct RuleDecoder {
         if let name, let nameNode { _ = context.checkID(name, nameNode, "rule name") }
         let metricNode = f.required("metric")
         let metricName = metricNode.flatMap { context.string($0, "'metric'") }
-        if let metricName, let metricNode { context.checkIdentifier(metricName, metricNode, "metric") }
+        if let metricName, let metricNode { context.checkIdentifier(metricName, metricNode, "metric", why: "metric names follow Prometheus: letters, digits and '_'") }
         let labels = f["labels"].flatMap { context.stringMap($0, "'labels'") } ?? [:]
         let kind = f.enumValue("detector", DetectorKind.self, required: true)
         let spec = kind.flatMap { detector($0, params: f["params"], at: node) }
@@ -59,11 +59,12 @@ struct RuleDecoder {
         case .threshold:
             guard let f = fields(["op", "value"]) else { return nil }
             let ops = ComparisonOperator.allCases.map(\.rawValue)
-            let op = (node == nil ? nil : f.required("op")).flatMap { n in context.word(n, "'op'", ops) { ComparisonOperator(rawValue: $0) } }
             if node == nil {
                 context.report(.missingKey, "detector threshold needs 'params: {op, value}'", at: owner.location,
                                hint: "for example params: {op: \">\", value: 85}")
+                return nil
             }
+            let op = f.required("op").flatMap { n in context.word(n, "'op'", ops) { ComparisonOperator(rawValue: $0) } }
             let value = f.required("value").flatMap { n -> Quantity? in
                 guard let s = n.scalar else {
                     context.report(.wrongType, "'value' must be a number, found \(n.kindDescription)", at: n.location)
@@ -83,7 +84,11 @@ struct RuleDecoder {
             return .movingAverage(window: f.integer("window", min: 2, max: 1_000_000) ?? 100, k: f.number("k", min: 0) ?? 3)
         case .ewma:
             guard let f = fields(["alpha", "threshold", "warmup"]) else { return nil }
-            let alpha = f.number("alpha", min: 0.000001, max: 1) ?? 0.2
+            var alpha = f.number("alpha", min: 0, max: 1) ?? 0.2
+            if alpha == 0, let node = f["alpha"] {
+                context.report(.outOfRange, "'alpha' must be above 0 (0 would never move the average)", at: node.location)
+                alpha = 0.2
+            }
             return .ewma(alpha: alpha, threshold: f.number("threshold", min: 0) ?? 3, warmup: f.integer("warmup", min: 0) ?? 30)
         case .iqr:
             guard let f = fields(["window", "multiplier"]) else { return nil }
