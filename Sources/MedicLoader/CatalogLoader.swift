@@ -33,10 +33,14 @@ public struct CatalogLoader: Sendable {
         var diagnostics: [Diagnostic] = []
         let named = Self.files(in: paths, diagnostics: &diagnostics)
         let namedSet = Set(named)
-        // `policies/x.yaml` and `./policies/x.yaml` are one file: compare absolute, standardized paths.
-        let namedCanonical = Set(named.map(Self.canonical))
+        // `policies/x.yaml` and `./policies/x.yaml` are one file: compare absolute, standardized paths
+        // (only when there is context: resolving 10,000 paths is not free).
         var ignored: [Diagnostic] = []
-        let extra = Self.files(in: context, diagnostics: &ignored).filter { !namedCanonical.contains(Self.canonical($0)) }
+        var extra = Self.files(in: context, diagnostics: &ignored)
+        if !extra.isEmpty {
+            let namedCanonical = Set(named.map(Self.canonical))
+            extra.removeAll { namedCanonical.contains(Self.canonical($0)) }
+        }
         // Context first: a duplicate is reported at its second occurrence, which must be the named file.
         let all = extra + named
         let reader = DocumentReader(limits: limits)
