@@ -20,8 +20,15 @@ struct CatalogLint {
         out += duplicates(catalog.rules.map { ($0.name, $0.location) }, code: .duplicateName, what: "rule")
         for action in catalog.actions { out += checkScripts(of: action) }
         let escalationIDs = Set(catalog.policies.escalationPolicies.map(\.id))
-        for playbook in catalog.playbooks {
-            out += checkSteps(of: playbook)
+        // Each playbook's steps are checked on their own: spread them over the cores.
+        let playbooks = catalog.playbooks
+        let chunk = 256
+        let lint = self
+        let perChunk = LoaderThreads.map(count: (playbooks.count + chunk - 1) / chunk) { index in
+            playbooks[(index * chunk)..<min(playbooks.count, (index + 1) * chunk)].flatMap { lint.checkSteps(of: $0) }
+        }
+        out += perChunk.flatMap { $0 }
+        for playbook in playbooks {
             if let escalation = playbook.escalation, let policy = escalation.policy, !escalationIDs.contains(policy) {
                 let hint = Spelling.suggestion(for: policy, among: escalationIDs).map { "did you mean '\($0)'?" }
                     ?? (escalationIDs.isEmpty ? "no escalation policies are loaded; add policies/ to the paths"
