@@ -44,8 +44,14 @@ public struct CatalogLoader: Sendable {
         // Context first: a duplicate is reported at its second occurrence, which must be the named file.
         let all = extra + named
         let reader = DocumentReader(limits: limits)
+        // A lowered --max-file-size is about the files being checked; the library read only so
+        // that references resolve keeps at least the default, or its files would vanish silently.
+        var contextLimits = limits
+        contextLimits.maxFileSize = max(limits.maxFileSize, InputLimits.default.maxFileSize)
+        let contextReader = DocumentReader(limits: contextLimits)
+        let contextCount = extra.count
         let loaded = LoaderThreads.map(count: all.count, threads: threads) { index in
-            Self.loadFile(at: all[index], reader: reader)
+            Self.loadFile(at: all[index], reader: index < contextCount ? contextReader : reader)
         }
         var result = assemble(loaded)
         let reported = result.diagnostics.filter { namedSet.contains($0.location.file) }

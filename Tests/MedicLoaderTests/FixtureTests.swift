@@ -90,6 +90,27 @@ final class FixtureTests: XCTestCase {
         }
     }
 
+    /// A fault in a required key does not hide the faults of the steps, nor a faulty step number its action.
+    func testAFaultyKeyDoesNotHideTheStepsFaults() throws {
+        let text = """
+            playbook_id: partial
+            name: x
+            version: 2.1
+            category: network
+            severity: low
+            remediation_steps:
+              - step: one
+                name: s
+                action: cleanup_temp_file
+                paths: [/tmp/*]
+                age_threshold: 7_days
+            """
+        let actions = try [UInt8](Data(contentsOf: fixtures.appendingPathComponent("valid/actions.yaml")))
+        let result = CatalogLoader().load(documents: [("partial.yaml", Array(text.utf8)), ("actions.yaml", actions)])
+        let codes = Set(result.diagnostics.map(\.code))
+        XCTAssertEqual(codes, [.implicitTyping, .wrongType, .unknownAction], describe(result.diagnostics))
+    }
+
     func testSchemasShippedAndEmbeddedAreTheSame() throws {
         for kind in ["playbook", "actions", "rules", "policies"] {
             let file = repositoryRoot.appendingPathComponent("schemas/\(kind).schema.json")

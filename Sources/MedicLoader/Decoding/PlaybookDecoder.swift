@@ -35,8 +35,10 @@ struct PlaybookDecoder {
         playbook.escalation = f["escalation"].flatMap(escalation)
         playbook.safety = f["safety"].flatMap(safety) ?? Safety()
         playbook.metadata = f["metadata"].flatMap(metadata) ?? PlaybookMetadata()
-        let complete = id != nil && name != nil && version != nil && category != nil && severity != nil && decodedSteps != nil
-        return complete ? playbook : nil
+        // Kept even when a required key is faulty (already reported), so that the catalog checks
+        // still see its steps and report their faults in the same run. A catalog with errors is
+        // never executed, so a partial playbook never runs.
+        return decodedSteps != nil ? playbook : nil
     }
 
     private func trigger(_ node: SourceNode) -> Trigger? {
@@ -53,7 +55,7 @@ struct PlaybookDecoder {
         }
         var steps: [RemediationStep] = []
         for (index, item) in items.enumerated() {
-            guard let step = step(item) else { continue }
+            guard let step = step(item, index: index) else { continue }
             if step.number != index + 1 {
                 context.report(.stepNumbering, "step \(step.number) is item \(index + 1) of '\(what)'",
                                at: item.mapping?.first(where: { $0.key == "step" })?.value.location ?? item.location,
@@ -64,7 +66,7 @@ struct PlaybookDecoder {
         return steps
     }
 
-    private func step(_ node: SourceNode) -> RemediationStep? {
+    private func step(_ node: SourceNode, index: Int) -> RemediationStep? {
         // Keys beyond the step's own are the action's parameters, given inline (§3.1 `paths:`).
         guard let f = context.fields(node, "a step", known: Self.stepKeys, extraKeysAllowed: true) else { return nil }
         let number = f.required("step").flatMap { context.integer($0, "'step'", min: 1) }
@@ -92,9 +94,11 @@ struct PlaybookDecoder {
             context.report(.duplicateKey, "parameter '\(argument.name)' is given twice (inline and under 'parameters')",
                            at: argument.location, hint: "give each parameter once")
         }
-        guard let number, let name, let action else { return nil }
+        guard let name, let action else { return nil }
+        // A faulty number is reported already; the item's position keeps it from being reported as misordered too.
+        let stepNumber: Int = number ?? index + 1
         return RemediationStep(
-            number: number, name: name, action: action, timeout: f.duration("timeout"),
+            number: stepNumber, name: name, action: action, timeout: f.duration("timeout"),
             expectedRecovery: f["expected_recovery"].flatMap { context.percentage($0, "'expected_recovery'") },
             onFailure: f.enumValue("on_failure", FailurePolicy.self) ?? .abort, idempotent: f.bool("idempotent"),
             retry: f["retry"].flatMap(retry), arguments: arguments, location: f["action"]?.location ?? node.location)

@@ -101,6 +101,12 @@ struct CatalogLint {
                 }
                 continue
             }
+            if spec.type == .string, case .scalar(let text, quoted: false) = argument.value, let implicit = ImplicitType.of(text),
+               implicit == .yaml11Boolean || implicit == .octal || implicit == .sexagesimal {
+                out.append(Diagnostic(.implicitTyping, "parameter '\(argument.name)' of action '\(action.name)': '\(text)' is read as \(implicit.description) by YAML 1.1 tools, not text",
+                                      at: argument.location, hint: "quote it: \"\(text)\""))
+                continue
+            }
             if case .failure(let error) = spec.accept(argument.value) {
                 out.append(Diagnostic(.parameterValue, "parameter '\(argument.name)' of action '\(action.name)': \(error.message)",
                                       at: argument.location, hint: error.hint ?? spec.type.map { "expected a value of type \($0.rawValue)" }))
