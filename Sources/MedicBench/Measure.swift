@@ -1,18 +1,11 @@
 import Foundation
 
-/// Wall time, and peak resident memory of this process or of a child.
+/// Wall time, and the peak resident memory of a child process.
 enum Measure {
     static func seconds(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    /// Peak resident set size of this process so far, in bytes.
-    static var peakRSS: Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss * 1024
     }
 
     struct ChildRun {

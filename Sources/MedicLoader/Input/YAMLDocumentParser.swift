@@ -127,13 +127,11 @@ struct YAMLDocumentParser {
 
         /// Checks a node's tag against the allow-list (reported, not fatal).
         private mutating func checkTag(_ tag: UnsafeMutablePointer<yaml_char_t>?, at mark: yaml_mark_t) {
-            guard let name = Self.text(tag), !Self.allowedTagSet(name) else { return }
+            guard let name = Self.text(tag), !YAMLDocumentParser.allowedTags.contains(name) else { return }
             let short = name.hasPrefix("tag:yaml.org,2002:") ? "!!" + name.dropFirst("tag:yaml.org,2002:".count) : name
             diagnostics.append(Diagnostic(.disallowedTag, "tag '\(short)' is not allowed", at: location(mark),
                                           hint: "remove the tag; Medic accepts only plain YAML values (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map)"))
         }
-
-        private static func allowedTagSet(_ name: String) -> Bool { allowedTags.contains(name) }
 
         /// Composes the node that starts with `event` (which it consumes) and returns it with the
         /// number of nodes it expands to.
