@@ -51,7 +51,9 @@ public struct CatalogLoader: Sendable {
         let contextReader = DocumentReader(limits: contextLimits)
         let contextCount = extra.count
         let loaded = LoaderThreads.map(count: all.count, threads: threads) { index in
-            Self.loadFile(at: all[index], reader: index < contextCount ? contextReader : reader)
+            var file = Self.loadFile(at: all[index], reader: index < contextCount ? contextReader : reader)
+            file.isContext = index < contextCount
+            return file
         }
         var result = assemble(loaded)
         let reported = result.diagnostics.filter { namedSet.contains($0.location.file) }

@@ -59,7 +59,7 @@ struct Validate: AsyncParsableCommand {
         let result = loader.load(paths: named, context: context)
         let reportedFiles = Set(result.diagnostics.map(\.location.file))
         // The library folders read for context are not part of what was asked to be checked.
-        let checked = result.files.filter { named.contains($0.path) || isUnder($0.path, named) }
+        let checked = result.files.filter { !$0.isContext }
         let fileCount = checked.count
 
         switch format {
@@ -74,10 +74,6 @@ struct Validate: AsyncParsableCommand {
         }
         let failing = result.diagnostics.contains { $0.severity == .error || (strict && $0.severity == .warning) }
         if failing { throw ExitCode(1) }
-    }
-
-    private func isUnder(_ file: String, _ roots: [String]) -> Bool {
-        roots.contains { file.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
     }
 }
 

@@ -9,6 +9,8 @@ public struct LoadedFile: Sendable {
     public var rules: [AnomalyRule] = []
     public var policies = Policies()
     public var diagnostics: [Diagnostic] = []
+    /// Read only so that references resolve (library context), not asked to be checked.
+    public var isContext = false
 }
 
 /// Stage two of loading: one document tree -> typed values of its kind.
