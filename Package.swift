@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "medic", targets: ["medic"]),
         .library(name: "MedicModel", targets: ["MedicModel"]),
         .library(name: "MedicLoader", targets: ["MedicLoader"]),
+        .library(name: "MedicEngine", targets: ["MedicEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -21,6 +22,8 @@ let package = Package(
             name: "MedicLoader",
             dependencies: ["MedicModel", .product(name: "Yams", package: "Yams")]
         ),
+        // The only layer that starts processes or touches the network.
+        .target(name: "MedicEngine", dependencies: ["MedicModel"]),
         .executableTarget(
             name: "medic",
             dependencies: [
@@ -38,6 +41,7 @@ let package = Package(
             dependencies: ["MedicModel", "MedicLoader"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "MedicEngineTests", dependencies: ["MedicEngine"]),
         .testTarget(name: "MedicCLITests", dependencies: ["MedicLoader"]),
     ],
     swiftLanguageModes: [.v6]

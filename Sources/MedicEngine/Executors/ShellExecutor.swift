@@ -1,0 +1,161 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs shell steps as real processes, each in a session and process group of its own, so that a
+/// timeout or the end of the step reaches every process it started.
+///
+/// Traps it avoids: Foundation's `Process` can start a child with SIGTERM blocked (the child
+/// inherits the spawning thread's mask), so the signal mask and dispositions are reset here; and
+/// a grandchild that keeps stdout open would make "read until EOF" hang, so output is read only
+/// until the shell has exited, after which the group is ended and the pipes drained briefly.
+public enum ShellExecutor {
+    /// glibc's POSIX_SPAWN_SETSID (2.26+), not exported by the Swift Glibc module.
+    private static let spawnSetSID: Int32 = 0x80
+
+    public static func run(_ command: ShellCommand) throws -> ShellResult {
+        let outputFile = FileManager.default.temporaryDirectory
+            .appendingPathComponent("medic-output-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: outputFile, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw ExecutorError("cannot create the step's output file \(outputFile)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+
+        var environment: [String: String] = [:]
+        let own = ProcessInfo.processInfo.environment
+        for name in command.inheritedVariables { if let value = own[name] { environment[name] = value } }
+        for (name, value) in command.parameters { environment[name] = value }
+        environment["MEDIC_OUTPUT"] = outputFile
+
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+            throw ExecutorError("pipe: \(String(cString: strerror(errno)))")
+        }
+        // Close-on-exec, so another step spawned at the same moment does not inherit these ends.
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(spawnSetSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        // The working directory reaches the shell as an argument ($0), never as script text.
+        let words: [String] = command.workingDirectory.map {
+            ["/bin/sh", "-c", "cd -- \"$0\" || exit 126; exec /bin/sh -c \"$1\"", $0, command.script]
+        } ?? ["/bin/sh", "-c", command.script]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+        close(outPipe[1])
+        close(errPipe[1])
+        guard spawned == 0 else {
+            close(outPipe[0])
+            close(errPipe[0])
+            throw ExecutorError("cannot start /bin/sh: \(String(cString: strerror(spawned)))")
+        }
+
+        var stdout = BoundedBuffer(limit: command.outputLimit), stderr = BoundedBuffer(limit: command.outputLimit)
+        var open = [outPipe[0], errPipe[0]]
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        func readAvailable(waitMilliseconds: Int32) {
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            guard !fds.isEmpty, poll(&fds, nfds_t(fds.count), waitMilliseconds) > 0 else { return }
+            var chunk = [UInt8](repeating: 0, count: 16 << 10)
+            for entry in fds where entry.revents != 0 {
+                let count = read(entry.fd, &chunk, chunk.count)
+                if count > 0 {
+                    if entry.fd == outPipe[0] { stdout.append(chunk[0..<count]) } else { stderr.append(chunk[0..<count]) }
+                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                    close(entry.fd)
+                    open.removeAll { $0 == entry.fd }
+                }
+            }
+        }
+
+        var timedOut = false
+        var killAt: Double?
+        while true {
+            readAvailable(waitMilliseconds: 20)
+            // Look without reaping: while the shell is an unreaped zombie its pid, and so its group
+            // id, cannot be reused, so the group kill below cannot reach an unrelated process.
+            var info = siginfo_t()
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0, info._sifields._sigchld.si_pid == pid { break }
+            let now = elapsed()
+            if let timeout = command.timeout, !timedOut, now >= timeout {
+                timedOut = true
+                kill(-pid, SIGTERM)
+                killAt = now + command.gracePeriod
+            }
+            if let deadline = killAt, now >= deadline {
+                kill(-pid, SIGKILL)
+                killAt = nil
+            }
+        }
+        // The shell is gone; whatever it left in its group goes with it (a step owns its processes).
+        kill(-pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        // Drain what is already in the pipes, without waiting on a writer that may never close them.
+        let drainUntil = elapsed() + 0.2
+        while !open.isEmpty && elapsed() < drainUntil { readAvailable(waitMilliseconds: 10) }
+        open.forEach { close($0) }
+
+        let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+        let outputs = (try? String(contentsOfFile: outputFile, encoding: .utf8)).map(Self.parseOutputs) ?? [:]
+        return ShellResult(
+            exitStatus: signaled ? nil : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil, timedOut: timedOut,
+            stdout: stdout.text, stderr: stderr.text, stdoutTruncated: stdout.truncated, stderrTruncated: stderr.truncated,
+            seconds: elapsed(), outputs: outputs)
+    }
+
+    /// `key=value` lines; later lines win; lines without `=` or with a bad key are ignored.
+    static func parseOutputs(_ text: String) -> [String: String] {
+        var outputs: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            guard let first = key.unicodeScalars.first, first == "_" || ("a"..."z").contains(first) || ("A"..."Z").contains(first),
+                  key.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) })
+            else { continue }
+            outputs[key] = String(line[line.index(after: eq)...])
+        }
+        return outputs
+    }
+}
+
+/// Keeps the last `limit` bytes written to it.
+struct BoundedBuffer {
+    let limit: Int
+    private var bytes: [UInt8] = []
+    private(set) var truncated = false
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func append(_ chunk: ArraySlice<UInt8>) {
+        bytes.append(contentsOf: chunk)
+        if bytes.count > limit {
+            bytes.removeFirst(bytes.count - limit)
+            truncated = true
+        }
+    }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}
