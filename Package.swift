@@ -27,7 +27,7 @@ let package = Package(
         .executableTarget(
             name: "medic",
             dependencies: [
-                "MedicModel", "MedicLoader",
+                "MedicModel", "MedicLoader", "MedicEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["MedicModel", "MedicLoader"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "MedicEngineTests", dependencies: ["MedicEngine"]),
+        .testTarget(name: "MedicEngineTests", dependencies: ["MedicEngine", "MedicLoader"]),
         .testTarget(name: "MedicCLITests", dependencies: ["MedicLoader"]),
     ],
     swiftLanguageModes: [.v6]

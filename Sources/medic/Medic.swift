@@ -18,10 +18,12 @@ struct Medic: AsyncParsableCommand {
             Start with:
               medic validate                 check the library folders here
               medic validate --format sarif  the same, as SARIF 2.1.0 for CI code scanning
+              medic plan pod-restart-001 --param namespace=shop
+                                             what a run would do, step by step
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,
-        subcommands: [Validate.self, Schema.self]
+        subcommands: [Validate.self, PlanCommand.self, Schema.self]
     )
 }
 

@@ -1,0 +1,60 @@
+import MedicModel
+
+/// What a run of a playbook will do, step by step, before it does any of it: the value that
+/// `medic plan` and `--dry-run` print and that the interpreter walks (ARCHITECTURE.md, "Plan").
+public struct Plan: Sendable, Hashable, Codable {
+    public var playbookID: String
+    public var playbookVersion: String
+    public var playbookName: String
+    /// The playbook's inputs after defaults and `--param` values, rendered for the environment.
+    public var parameters: [RenderedParameter]
+    public var targets: [TargetSpec]
+    public var steps: [PlannedStep]
+    public var verification: Verification?
+    public var rollback: PlannedRollback
+    public var escalation: Escalation?
+    public var safety: Safety
+}
+
+/// A name and the exact text the step's environment will hold.
+public struct RenderedParameter: Sendable, Hashable, Codable {
+    public var name: String
+    public var value: String
+    /// Where the value comes from: `default`, `given`, `step`, or `output of step N` (known at run time).
+    public var source: String
+
+    public init(name: String, value: String, source: String) {
+        self.name = name
+        self.value = value
+        self.source = source
+    }
+}
+
+public struct PlannedStep: Sendable, Hashable, Codable {
+    public var number: Int
+    public var name: String
+    public var action: String
+    public var executor: ExecutorKind
+    public var riskLevel: RiskLevel
+    /// The step's environment, in name order. Values from earlier steps' outputs are listed with
+    /// their source and an empty value: they are known only when those steps have run.
+    public var environment: [RenderedParameter]
+    public var script: String?
+    public var verificationScript: String?
+    public var rollbackScript: String?
+    public var topic: String?
+    public var request: HTTPRequestSpec?
+    public var timeout: Interval
+    public var retry: RetryPolicy?
+    public var onFailure: FailurePolicy
+    public var idempotent: Bool
+    public var maintenanceOnly: Bool
+    public var outputs: [String]
+}
+
+public struct PlannedRollback: Sendable, Hashable, Codable {
+    public var available: Bool
+    public var reason: String?
+    /// The playbook's own `rollback.steps`, run after the failed steps' action rollbacks.
+    public var steps: [PlannedStep]
+}

@@ -1,0 +1,72 @@
+import Foundation
+import MedicModel
+
+/// `medic plan` output: a readable listing, or the `Plan` as JSON.
+public enum PlanRenderer {
+    /// Single-quoted for POSIX sh: what the step's environment holds, unambiguously.
+    public static func shellQuoted(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+
+    public static func json(_ plan: Plan) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(plan) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    public static func text(_ plan: Plan) -> String {
+        var out = "Plan for \(plan.playbookID) \(plan.playbookVersion): \(plan.playbookName)\n"
+        if !plan.parameters.isEmpty {
+            out += "Parameters:\n"
+            for p in plan.parameters { out += "  \(p.name)=\(shellQuoted(p.value))  (\(p.source))\n" }
+        }
+        out += "Targets: " + (plan.targets.isEmpty ? "this host" : plan.targets.map(\.name).joined(separator: ", ")) + "\n"
+        if let radius = plan.safety.blastRadius { out += "Blast radius: \(radius.rawValue)\n" }
+        if plan.safety.requireApproval { out += "Requires approval before the first step.\n" }
+        out += "Steps:\n"
+        for step in plan.steps { out += describe(step) }
+        if let v = plan.verification {
+            out += "Verification: \(v.check.source)"
+            if let wait = v.waitTime { out += ", after \(wait)" }
+            if let retry = v.retry { out += ", \(retry) retries" }
+            if let window = v.window { out += ", window \(window)" }
+            if let checks = v.consecutiveChecks { out += ", \(checks) consecutive checks" }
+            out += "\n"
+        }
+        let undoable = plan.steps.filter { $0.rollbackScript != nil }.map { String($0.number) }
+        if plan.rollback.available {
+            out += "On failure: roll back"
+            out += undoable.isEmpty ? "" : " steps \(undoable.joined(separator: ", ")) (action rollbacks, newest first)"
+            if !plan.rollback.steps.isEmpty { out += ", then the playbook's \(plan.rollback.steps.count) rollback step(s)" }
+            out += "\n"
+            for step in plan.rollback.steps { out += describe(step) }
+        } else {
+            out += "On failure: no rollback" + (plan.rollback.reason.map { " (\($0))" } ?? "") + "\n"
+        }
+        if let escalation = plan.escalation, escalation.onFailure {
+            out += "Escalation on failure: notify \(escalation.notify.joined(separator: ", "))"
+            if escalation.createIncident { out += ", create an incident" }
+            out += "\n"
+        }
+        return out
+    }
+
+    private static func describe(_ step: PlannedStep) -> String {
+        var out = "  \(step.number). \(step.name) [\(step.action), \(step.executor.rawValue), risk \(step.riskLevel.rawValue)]\n"
+        var policy = "timeout \(step.timeout), on failure \(step.onFailure.rawValue)"
+        if let retry = step.retry { policy += ", retry \(retry.attempts)x \(retry.backoff.rawValue) from \(retry.initial)" }
+        if !step.idempotent { policy += ", not idempotent" }
+        if step.maintenanceOnly { policy += ", maintenance window only" }
+        out += "     \(policy)\n"
+        for p in step.environment {
+            out += p.source.hasPrefix("output of")
+                ? "     \(p.name) = <\(p.source)>\n"
+                : "     \(p.name)=\(shellQuoted(p.value))\n"
+        }
+        if let topic = step.topic { out += "     publishes \(topic)\n" }
+        if let request = step.request { out += "     \(request.method) \(request.url)\n" }
+        if step.rollbackScript != nil { out += "     has a rollback\n" }
+        return out
+    }
+}
