@@ -10,6 +10,13 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("On failure: no rollback"), run.stdout)
     }
 
+    /// A playbook named by its path inside the library is the library's playbook, not a duplicate.
+    func testAPlaybookFileInsideTheLibraryPlans() throws {
+        let run = try Medic.run(["plan", "./playbooks/disk-space-cleanup-001.yaml"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.hasPrefix("Plan for disk-space-cleanup-001"), run.stdout)
+    }
+
     func testGivenValuesAreShellQuotedAndJSONIsThePlan() throws {
         let value = "app=cart'; reboot"
         let text = try Medic.run(["plan", "pod-restart-001", "--param", "pod_selector=\(value)"])

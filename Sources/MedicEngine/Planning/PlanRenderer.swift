@@ -64,6 +64,7 @@ public enum PlanRenderer {
                 ? "     \(p.name) = <\(p.source)>\n"
                 : "     \(p.name)=\(shellQuoted(p.value))\n"
         }
+        if !step.outputs.isEmpty { out += "     writes to $MEDIC_OUTPUT: \(step.outputs.joined(separator: ", "))\n" }
         if let topic = step.topic { out += "     publishes \(topic)\n" }
         if let request = step.request { out += "     \(request.method) \(request.url)\n" }
         if step.rollbackScript != nil { out += "     has a rollback\n" }

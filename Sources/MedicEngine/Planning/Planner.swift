@@ -24,7 +24,8 @@ public struct Planner: Sendable {
         for step in playbook.steps {
             let planned = try plan(step, available: available)
             steps.append(planned)
-            for output in planned.outputs where available[output] == nil || available[output]!.source != "given" {
+            // What a step writes is what later steps see, whatever was there before.
+            for output in planned.outputs {
                 available[output] = RenderedParameter(name: output, value: "", source: "output of step \(step.number)")
             }
         }
@@ -76,10 +77,6 @@ public struct Planner: Sendable {
             } else if spec.required {
                 throw PlanError("step \(step.number) (\(step.name)): action '\(action.name)' needs '\(spec.name)'")
             }
-        }
-        for output in action.outputs where environment[output] == nil {
-            // What the rollback reads back: written by this step itself when it runs.
-            environment[output] = RenderedParameter(name: output, value: "", source: "output of step \(step.number)")
         }
         return PlannedStep(
             number: step.number, name: step.name, action: action.name, executor: action.executor, riskLevel: action.riskLevel,
