@@ -97,7 +97,10 @@ public enum ShellExecutor {
             // Look without reaping: while the shell is an unreaped zombie its pid, and so its group
             // id, cannot be reused, so the group kill below cannot reach an unrelated process.
             var info = siginfo_t()
-            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0, info._sifields._sigchld.si_pid == pid { break }
+            let looked = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if looked == 0, info._sifields._sigchld.si_pid == pid { break }
+            // ECHILD: the shell is no longer ours to wait for (SIGCHLD ignored reaps it); never spin.
+            if looked == -1 && errno == ECHILD { break }
             let now = elapsed()
             if let timeout = command.timeout, !timedOut, now >= timeout {
                 timedOut = true
