@@ -25,7 +25,7 @@ final class PlanCommandTests: XCTestCase {
         let json = try Medic.run(["plan", "pod-restart-001", "--param", "pod_selector=\(value)", "--json"])
         XCTAssertEqual(json.status, 0, json.stderr)
         let plan = try Medic.json(json.stdout)
-        XCTAssertEqual(plan["playbookID"] as? String, "pod-restart-001")
+        XCTAssertEqual(plan["playbook_id"] as? String, "pod-restart-001")
         let steps = try XCTUnwrap(plan["steps"] as? [[String: Any]])
         let environment = try XCTUnwrap(steps.first?["environment"] as? [[String: Any]])
         XCTAssertTrue(environment.contains { $0["name"] as? String == "pod_selector" && $0["value"] as? String == value })

@@ -11,6 +11,7 @@ public enum PlanRenderer {
     public static func json(_ plan: Plan) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase  // the spelling of the files and of validate --format json
         guard let data = try? encoder.encode(plan) else { return "{}\n" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }
