@@ -33,16 +33,18 @@ let package = Package(
         ),
         .executableTarget(
             name: "MedicBench",
-            dependencies: ["MedicModel", "MedicLoader"]
+            dependencies: ["MedicModel", "MedicLoader", "MedicTestSupport"]
         ),
+        // Inputs shared by the tests and the benchmarks (hostile documents).
+        .target(name: "MedicTestSupport"),
         .testTarget(name: "MedicModelTests", dependencies: ["MedicModel"]),
         .testTarget(
             name: "MedicLoaderTests",
-            dependencies: ["MedicModel", "MedicLoader"],
+            dependencies: ["MedicModel", "MedicLoader", "MedicTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "MedicEngineTests", dependencies: ["MedicEngine", "MedicLoader"]),
-        .testTarget(name: "MedicCLITests", dependencies: ["MedicLoader"]),
+        .testTarget(name: "MedicCLITests", dependencies: ["MedicLoader", "MedicTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

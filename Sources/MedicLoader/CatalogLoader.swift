@@ -18,6 +18,11 @@ public struct CatalogLoader: Sendable {
     /// The folders `medic validate` reads under `--root` when no path is given.
     public static let libraryFolders = ["playbooks", "actions", "rules", "policies"]
 
+    /// Those of the library folders that exist under `root`.
+    public static func libraryPaths(under root: String) -> [String] {
+        libraryFolders.map { (root as NSString).appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
     public var limits: InputLimits
     public var threads: Int
 

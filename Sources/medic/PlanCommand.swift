@@ -48,8 +48,7 @@ struct PlanCommand: AsyncParsableCommand {
             }
             given[String(parameter[..<eq])] = String(parameter[parameter.index(after: eq)...])
         }
-        let library = CatalogLoader.libraryFolders.map { (root as NSString).appendingPathComponent($0) }
-            .filter { FileManager.default.fileExists(atPath: $0) }
+        let library = CatalogLoader.libraryPaths(under: root)
         let isFile = FileManager.default.fileExists(atPath: playbook)
         let result = CatalogLoader().load(paths: isFile ? [playbook] + library : library)
         if result.hasErrors {

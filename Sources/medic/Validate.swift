@@ -49,12 +49,12 @@ struct Validate: AsyncParsableCommand {
         guard case .success(let size) = parsed, size.bytes >= 1, size.bytes < Double(Int.max) else {
             throw ValidationError("--max-file-size '\(maxFileSize)' is not a size such as 4194304, 4MiB or 10MB")
         }
-        let libraryPaths = CatalogLoader.libraryFolders.map { (root as NSString).appendingPathComponent($0) }
-        let named = paths.isEmpty ? libraryPaths.filter { FileManager.default.fileExists(atPath: $0) } : paths
+        let library = CatalogLoader.libraryPaths(under: root)
+        let named = paths.isEmpty ? library : paths
         if paths.isEmpty && named.isEmpty {
             throw ValidationError("no playbooks/ actions/ rules/ policies/ under '\(root)'; give --root or the paths to check")
         }
-        let context = paths.isEmpty ? [] : libraryPaths.filter { FileManager.default.fileExists(atPath: $0) }
+        let context = paths.isEmpty ? [] : library
         let loader = CatalogLoader(limits: InputLimits(maxFileSize: Int(size.bytes)))
         let result = loader.load(paths: named, context: context)
         let reportedFiles = Set(result.diagnostics.map(\.location.file))

@@ -1,5 +1,6 @@
 import MedicLoader
 import MedicModel
+import MedicTestSupport
 import XCTest
 
 /// Inputs built to crash, hang or exhaust a loader. Each must give one clear diagnostic.
@@ -84,37 +85,5 @@ final class HostileInputTests: XCTestCase {
             XCTAssertTrue(found.first?.message.contains(what) == true, found.first?.message ?? "")
             XCTAssertEqual(found.first?.hint, "quote it: \"\(value)\"")
         }
-    }
-}
-
-/// Generators for hostile documents, shared with the CLI tests through copies of this logic
-/// in MedicBench (`hostile` scenario).
-enum HostileDocuments {
-    static var aliasBomb: String {
-        var lines = [#"a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]"#]
-        for i in 1..<10 { lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]") }
-        lines.append("playbook_id: *a9")
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    static var aliasKeyBomb: String {
-        var lines = [#"a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]"#]
-        for i in 1..<10 { lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]") }
-        lines.append("? *a9\n: 1")
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    static func deepFlow(levels: Int, json: Bool = false) -> String {
-        let body = String(repeating: "[", count: levels) + String(repeating: "]", count: levels)
-        return json ? "{\"a\": \(body)}" : "a: \(body)\n"
-    }
-
-    static func deepBlock(levels: Int) -> String {
-        (0..<levels).map { String(repeating: "  ", count: $0) + "k\($0):\n" }.joined() + String(repeating: "  ", count: levels) + "v: 1\n"
-    }
-
-    static func hugeScalar(bytes: Int, json: Bool = false) -> String {
-        let value = String(repeating: "x", count: bytes)
-        return json ? "{\"playbook_id\": \"\(value)\"}" : "playbook_id: '\(value)'\n"
     }
 }

@@ -14,7 +14,7 @@ public struct DocumentReader: Sendable {
     }
 
     /// Reads a document. Never throws for bad input: every fault is a diagnostic.
-    public func read(bytes: [UInt8], path: String, syntax: Syntax? = nil) -> (SourceNode?, [Diagnostic]) {
+    public func read(bytes: [UInt8], path: String) -> (SourceNode?, [Diagnostic]) {
         let file = SourceLocation(file: path)
         if bytes.count > limits.maxFileSize {
             return (nil, [Diagnostic(.fileTooLarge,
@@ -30,7 +30,7 @@ public struct DocumentReader: Sendable {
                                      at: Self.location(ofByte: bad, in: bytes, file: path),
                                      hint: "save the file as UTF-8")])
         }
-        switch syntax ?? Self.syntax(forPath: path) {
+        switch Self.syntax(forPath: path) {
         case .json:
             var body = bytes[...]
             if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }  // UTF-8 byte order mark
