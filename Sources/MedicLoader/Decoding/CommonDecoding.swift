@@ -71,7 +71,7 @@ extension DecodeContext {
         return items.compactMap { item in
             let result = precondition(item, "an item of \(what)")
             if checksNamed, case .check(let name, _) = result, !Precondition.knownChecks.contains(name) {
-                let hint = Spelling.suggestion(for: name, among: Precondition.knownChecks).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(name, among: Precondition.knownChecks)
                     ?? "known checks: \(Precondition.knownChecks.joined(separator: ", ")); or write a condition"
                 report(.unknownCheck, "precondition check '\(name)' is not one Medic knows; it will fail when run",
                        at: item.mapping?.first?.value.location ?? item.location, hint: hint)

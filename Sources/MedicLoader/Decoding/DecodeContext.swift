@@ -116,7 +116,7 @@ final class DecodeContext {
             return nil
         }
         if let value = make(s.text) { return value }
-        let hint = Spelling.suggestion(for: s.text, among: choices).map { "did you mean '\($0)'?" }
+        let hint = Spelling.didYouMean(s.text, among: choices)
             ?? "one of: \(choices.joined(separator: ", "))"
         report(code, "\(what) '\(s.text)' is not one of \(choices.joined(separator: ", "))", at: node.location, hint: hint)
         return nil
@@ -223,7 +223,7 @@ final class DecodeContext {
     }
 
     func reportUnknownKey(_ pair: SourceNode.Pair, in what: String, known: [String]) {
-        let hint = Spelling.suggestion(for: pair.key, among: known).map { "did you mean '\($0)'?" }
+        let hint = Spelling.didYouMean(pair.key, among: known)
             ?? "known keys: \(known.filter { $0 != "$schema" }.joined(separator: ", "))"
         report(.unknownKey, "unknown key '\(pair.key)' in \(what)", at: pair.keyNode.location, hint: hint)
     }

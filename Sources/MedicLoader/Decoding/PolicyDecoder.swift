@@ -109,7 +109,7 @@ struct PolicyDecoder {
                                hint: "use escalate_to_sev0 .. escalate_to_sev3 or escalate_one_level")
                 return nil
             }
-            let hint = Spelling.suggestion(for: text, among: ["escalate_one_level", "escalate_to_sev0", "escalate_to_sev1"]).map { "did you mean '\($0)'?" }
+            let hint = Spelling.didYouMean(text, among: ["escalate_one_level", "escalate_to_sev0", "escalate_to_sev1"])
             context.report(.invalidValue, "'\(text)' is not an escalation action", at: node.location,
                            hint: hint ?? "use escalate_one_level or escalate_to_sevN")
             return nil

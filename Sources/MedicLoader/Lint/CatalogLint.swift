@@ -30,7 +30,7 @@ struct CatalogLint {
         out += perChunk.flatMap { $0 }
         for playbook in playbooks {
             if let escalation = playbook.escalation, let policy = escalation.policy, !escalationIDs.contains(policy) {
-                let hint = Spelling.suggestion(for: policy, among: escalationIDs).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(policy, among: escalationIDs)
                     ?? (escalationIDs.isEmpty ? "no escalation policies are loaded; add policies/ to the paths"
                         : "defined: \(escalationIDs.sorted().joined(separator: ", "))")
                 out.append(Diagnostic(.unresolvedReference, "escalation policy '\(policy)' is not defined",
@@ -65,7 +65,7 @@ struct CatalogLint {
         let allSteps = playbook.steps + (playbook.rollback?.steps ?? [])
         for step in allSteps {
             guard let action = actionsByName[step.action] else {
-                let hint = Spelling.suggestion(for: step.action, among: actionsByName.keys).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(step.action, among: actionsByName.keys)
                     ?? (actionsByName.isEmpty ? "no action library is loaded; add actions/ to the paths"
                         : "actions are defined in the action library under actions/")
                 out.append(Diagnostic(.unknownAction, "step \(step.number) uses action '\(step.action)', which is not in the library",
@@ -85,7 +85,7 @@ struct CatalogLint {
         for argument in step.arguments {
             given.insert(argument.name)
             guard let spec = action.parameter(named: argument.name) else {
-                let hint = Spelling.suggestion(for: argument.name, among: declared).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(argument.name, among: declared)
                     ?? (declared.isEmpty ? "action '\(action.name)' takes no parameters"
                         : "action '\(action.name)' takes: \(declared.joined(separator: ", "))")
                 out.append(Diagnostic(.unknownParameter, "action '\(action.name)' has no parameter '\(argument.name)'",
@@ -161,7 +161,7 @@ struct CatalogLint {
         for rule in catalog.rules {
             guard let id = rule.playbook else { continue }
             guard let playbook = playbooks[id] else {
-                let hint = Spelling.suggestion(for: id, among: playbooks.keys).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(id, among: playbooks.keys)
                     ?? (playbooks.isEmpty ? "no playbooks are loaded; add playbooks/ to the paths" : "check the playbook_id")
                 out.append(Diagnostic(.unknownPlaybook, "rule '\(rule.name)' starts playbook '\(id)', which is not loaded",
                                       at: rule.playbookLocation ?? rule.location, hint: hint))
@@ -170,7 +170,7 @@ struct CatalogLint {
             let inputs = playbook.parameters.map(\.name)
             let mapped = rule.parameters.map { ($0.name, $0.location) } + rule.parametersFromLabels.keys.sorted().map { ($0, rule.location) }
             for (name, location) in mapped where !inputs.contains(name) {
-                let hint = Spelling.suggestion(for: name, among: inputs).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(name, among: inputs)
                     ?? (inputs.isEmpty ? "playbook '\(id)' declares no parameters" : "its parameters: \(inputs.joined(separator: ", "))")
                 out.append(Diagnostic(.unknownParameter, "playbook '\(id)' has no parameter '\(name)'", at: location, hint: hint))
             }
@@ -202,7 +202,7 @@ struct CatalogLint {
         }
         for level in policies.severityLevels {
             for action in level.allowedActions where actionsByName[action] == nil && !catalog.actions.isEmpty {
-                let hint = Spelling.suggestion(for: action, among: actionsByName.keys).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(action, among: actionsByName.keys)
                 out.append(Diagnostic(.unresolvedReference, "severity level \(level.name) allows action '\(action)', which is not in the library",
                                       at: level.location, hint: hint))
             }

@@ -12,7 +12,7 @@ extension ParameterSpec {
             // `enum: [300s, 600s]` for a duration: compare what the words mean, not how they are spelt.
             let typedAllowed = allowed.compactMap { try? Self.typed(.scalar($0, quoted: false), as: type).get() }
             guard allowed.contains(text) || typedAllowed.contains(value) else {
-                let hint = Spelling.suggestion(for: text, among: allowed).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(text, among: allowed)
                     ?? "one of: \(allowed.joined(separator: ", "))"
                 return .failure(ValueError("'\(text)' is not one of \(allowed.joined(separator: ", "))", hint: hint))
             }

@@ -50,7 +50,7 @@ public struct Interval: Sendable, Hashable, Codable, CustomStringConvertible {
             }
             guard let factor = Interval.unitSeconds[unit.lowercased()] else {
                 let known = Array(Interval.unitSeconds.keys)
-                let hint = Spelling.suggestion(for: unit.lowercased(), among: known).map { "did you mean '\($0)'?" }
+                let hint = Spelling.didYouMean(unit.lowercased(), among: known)
                     ?? "units: ms s m h d w (or seconds, minutes, hours, days, weeks)"
                 return .failure(ValueError("unknown duration unit '\(unit)' in '\(trimmed)'", offset: unitStart, hint: hint))
             }
@@ -213,7 +213,7 @@ public enum Quantity: Sendable, Hashable, Codable, CustomStringConvertible {
             return Interval.parse(trimmed).map { .duration($0) }
         }
         let known = Array(Interval.unitSeconds.keys) + Array(ByteSize.unitFactor.keys) + ["x"]
-        let hint = Spelling.suggestion(for: unit, among: known).map { "did you mean '\($0)'?" }
+        let hint = Spelling.didYouMean(unit, among: known)
             ?? "units: % ms s m h d w B KB MB GB KiB MiB GiB x"
         return .failure(ValueError("unknown unit '\(unit)' in '\(trimmed)'", offset: afterNumber, hint: hint))
     }

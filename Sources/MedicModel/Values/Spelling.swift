@@ -14,6 +14,11 @@ public enum Spelling {
         return best?.0
     }
 
+    /// The hint for a misspelling: "did you mean 'x'?", or nil when nothing is close.
+    public static func didYouMean(_ word: String, among candidates: some Sequence<String>) -> String? {
+        suggestion(for: word, among: candidates).map { "did you mean '\($0)'?" }
+    }
+
     /// Damerau-Levenshtein (optimal string alignment) distance, stopping early past `limit`.
     public static func editDistance(_ a: String, _ b: String, limit: Int = .max) -> Int {
         let x = Array(a.unicodeScalars), y = Array(b.unicodeScalars)
