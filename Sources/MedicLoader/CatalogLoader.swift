@@ -121,9 +121,7 @@ public struct CatalogLoader: Sendable {
     static func decode(bytes: [UInt8], path: String, reader: DocumentReader) -> LoadedFile {
         let (root, readDiagnostics) = reader.read(bytes: bytes, path: path)
         guard let root else { return LoadedFile(path: path, diagnostics: readDiagnostics) }
-        // Block scalars locate their faults by the source's indentation; keep the text for that.
-        let source = String(decoding: bytes, as: UTF8.self)
-        var loaded = FileDecoder.decode(root, path: path, source: source)
+        var loaded = FileDecoder.decode(root, path: path, source: bytes)
         loaded.diagnostics = readDiagnostics + loaded.diagnostics
         return loaded
     }

@@ -6,25 +6,22 @@ import MedicModel
 final class DecodeContext {
     let file: String
     private(set) var diagnostics: [Diagnostic] = []
-    private let source: String?
-    private lazy var lineStarts: [String.UTF8View.Index] = {
-        guard let source else { return [] }
-        var starts = [source.utf8.startIndex]
-        for i in source.utf8.indices where source.utf8[i] == UInt8(ascii: "\n") {
-            starts.append(source.utf8.index(after: i))
-        }
-        return starts
-    }()
+    /// The file's bytes, kept for block scalars, whose faults are located by the indentation of
+    /// their lines (libyaml gives the position of the indicator, not of the text).
+    private let source: [UInt8]
 
-    init(file: String, source: String? = nil) {
+    init(file: String, source: [UInt8] = []) {
         self.file = file
         self.source = source
     }
 
-    /// Leading spaces of a 1-based line of the source text, when the text is known.
+    /// Where each line starts, built on first use: only files with block scalars need it.
+    private lazy var lineStarts: [Int] = [0] + source.indices.filter { source[$0] == UInt8(ascii: "\n") }.map { $0 + 1 }
+
+    /// Leading spaces of a 1-based line of the source, when the source is known.
     func sourceIndent(ofLine line: Int) -> Int? {
-        guard let source, line >= 1, line <= lineStarts.count else { return nil }
-        return source.utf8[lineStarts[line - 1]...].prefix(while: { $0 == UInt8(ascii: " ") }).count
+        guard line >= 1, line <= lineStarts.count else { return nil }
+        return source[lineStarts[line - 1]...].prefix(while: { $0 == UInt8(ascii: " ") }).count
     }
 
     func report(_ code: DiagnosticCode, _ message: String, at location: SourceLocation, hint: String? = nil) {

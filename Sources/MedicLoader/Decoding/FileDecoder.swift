@@ -37,7 +37,7 @@ enum FileDecoder {
         return nil
     }
 
-    static func decode(_ root: SourceNode, path: String, source: String?) -> LoadedFile {
+    static func decode(_ root: SourceNode, path: String, source: [UInt8]) -> LoadedFile {
         let context = DecodeContext(file: path, source: source)
         var loaded = LoadedFile(path: path)
         loaded.kind = kind(of: root, context: context)
