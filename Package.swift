@@ -15,6 +15,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // HTTP for the http and bus (webhook) executors and the Prometheus metric source; the
+        // tests use SwiftNIO directly for their loopback servers.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(name: "MedicModel"),
@@ -23,7 +27,10 @@ let package = Package(
             dependencies: ["MedicModel", .product(name: "Yams", package: "Yams")]
         ),
         // The only layer that starts processes or touches the network.
-        .target(name: "MedicEngine", dependencies: ["MedicModel"]),
+        .target(
+            name: "MedicEngine",
+            dependencies: ["MedicModel", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         .executableTarget(
             name: "medic",
             dependencies: [
@@ -43,7 +50,15 @@ let package = Package(
             dependencies: ["MedicModel", "MedicLoader", "MedicTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "MedicEngineTests", dependencies: ["MedicEngine", "MedicLoader"]),
+        .testTarget(
+            name: "MedicEngineTests",
+            dependencies: [
+                "MedicEngine", "MedicLoader",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "MedicCLITests", dependencies: ["MedicLoader", "MedicTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

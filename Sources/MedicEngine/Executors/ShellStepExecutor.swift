@@ -1,0 +1,46 @@
+import Foundation
+import MedicModel
+
+/// The `shell` executor: runs the request's script with `/bin/sh -c` through `ShellExecutor`,
+/// parameters as environment variables only.
+public struct ShellStepExecutor: StepExecutor {
+    /// Variables of Medic's own environment a step may see (PATH, HOME ... by default).
+    public var inheritedVariables: [String]
+    /// Where steps run; nil for Medic's own working directory.
+    public var workingDirectory: String?
+    /// Seconds between SIGTERM and SIGKILL when a step times out.
+    public var gracePeriod: Double
+
+    public init(inheritedVariables: [String] = ShellCommand.defaultInherited, workingDirectory: String? = nil,
+                gracePeriod: Double = 5) {
+        self.inheritedVariables = inheritedVariables
+        self.workingDirectory = workingDirectory
+        self.gracePeriod = gracePeriod
+    }
+
+    public func execute(_ request: ExecutionRequest) async throws -> ExecutionResult {
+        guard let script = request.script else {
+            throw ExecutorError("step \(request.stepNumber) (\(request.stepName)): action '\(request.action)' has no \(request.purpose == .step ? "implementation" : request.purpose.rawValue) script")
+        }
+        let command = ShellCommand(script: script, parameters: request.parameters, inheritedVariables: inheritedVariables,
+                                   workingDirectory: workingDirectory, timeout: request.timeout, gracePeriod: gracePeriod)
+        // The shell executor blocks while its process runs: give it a thread of its own rather
+        // than one of the few threads that run every task.
+        let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ShellResult, Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try ShellExecutor.run(command) })
+            }
+        }
+        let summary: String
+        if result.timedOut {
+            summary = "timed out after \(Interval.trim(request.timeout))s"
+        } else if let signal = result.signal {
+            summary = "killed by signal \(signal)"
+        } else {
+            summary = "exit \(result.exitStatus ?? -1)"
+        }
+        return ExecutionResult(
+            succeeded: result.succeeded, exitStatus: result.exitStatus, signal: result.signal, timedOut: result.timedOut,
+            stdout: result.stdout, stderr: result.stderr, seconds: result.seconds, outputs: result.outputs, summary: summary)
+    }
+}
