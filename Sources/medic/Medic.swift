@@ -23,7 +23,7 @@ struct Medic: AsyncParsableCommand {
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,
-        subcommands: [Validate.self, PlanCommand.self, Schema.self]
+        subcommands: [Validate.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, Schema.self]
     )
 }
 

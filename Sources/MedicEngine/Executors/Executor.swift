@@ -1,9 +1,10 @@
 import MedicModel
 
 /// Why an executor is asked to run something: the step itself, the action's own verification
-/// command, or the action's rollback.
+/// command, a rollback (an action's rollback script or a playbook rollback step), or the
+/// escalation event that hands a run to people.
 public enum ExecutionPurpose: String, Sendable, Hashable, Codable {
-    case step, verification, rollback
+    case step, verification, rollback, escalation
 }
 
 /// One thing for an executor to do, with everything it needs already resolved: the executor

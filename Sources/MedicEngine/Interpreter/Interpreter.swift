@@ -1,0 +1,96 @@
+import Foundation
+import MedicModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Carries out a `Plan`: steps in order through the executors, retries, verification, rollback
+/// and escalation, every transition journaled (and fsync'ed) before the side effect it announces.
+/// `resume` continues an interrupted run from its journal.
+public struct Interpreter: Sendable {
+    public var executors: ExecutorSet
+    public var verifier: Verifier
+    public var clock: any EngineClock
+
+    public init(executors: ExecutorSet, verifier: Verifier, clock: any EngineClock = SystemClock()) {
+        self.executors = executors
+        self.verifier = verifier
+        self.clock = clock
+    }
+
+    /// Starts a new run of `plan` in `store`. `observe` sees each record once it is on disk.
+    /// Throws `JournalError` when the journal cannot be written: the run stops there, before
+    /// the side effect the record would have announced.
+    public func start(_ plan: Plan, in store: RunStore, runID: String? = nil, seed: UInt64? = nil, approvedBy: String? = nil,
+                      observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
+        let id = runID ?? RunStore.newRunID(at: clock.now)
+        let (journal, lock) = try store.create(runID: id)
+        if let observe { journal.observe(observe) }
+        var started = JournalRecord(event: .runStarted)
+        started.run = id
+        started.plan = plan
+        started.pid = getpid()
+        started.host = ProcessInfo.processInfo.hostName
+        started.seed = seed ?? UInt64.random(in: 0...UInt64.max)
+        if let approvedBy { started.message = "approved by \(approvedBy)" }
+        var execution = RunExecution(interpreter: self, journal: journal, state: RunState())
+        try execution.append(started)
+        try await execution.proceed()
+        withExtendedLifetime(lock) {}
+        return RunReport(records: try store.read(runID: id).records, journal: journal.path)
+    }
+
+    /// What `resume` does with a step that was running when the run's process died.
+    public enum InFlightDecision: Sendable, Equatable {
+        /// Run it again (idempotent, or confirmed).
+        case rerun
+        /// Its action's verification passed: count it as done.
+        case verified
+        /// Neither: the run is escalated with "outcome unknown".
+        case unknown
+    }
+
+    /// Continues an interrupted run. A step that was running when the process died is run again
+    /// when it is idempotent; a non-idempotent one is first checked with its action's
+    /// verification (passed: counted as done), then run again only when `yes` or `confirm`
+    /// agrees; otherwise the run is escalated as "outcome unknown". Never re-runs a settled step.
+    public func resume(_ runID: String, in store: RunStore, yes: Bool = false,
+                       confirm: (@Sendable (String) async -> Bool)? = nil,
+                       observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
+        let id = try store.resolve(runID)
+        guard let (journal, lock, contents) = try store.reopen(runID: id) else {
+            throw JournalError("run \(id) is running in another process; it can be resumed only once that process is gone")
+        }
+        var state = RunState(replaying: contents.records)
+        guard state.plan != nil else { throw JournalError("\(journal.path) has no run_started record; not a run journal") }
+        if let outcome = state.finished {
+            throw JournalError("run \(id) already finished (\(outcome.rawValue)); there is nothing to resume")
+        }
+        if let observe { journal.observe(observe) }
+        var execution = RunExecution(interpreter: self, journal: journal, state: state)
+        if RunStore.status(of: contents.records) != .interrupted {
+            var interrupted = JournalRecord(event: .runInterrupted)
+            interrupted.pid = getpid()
+            interrupted.message = "the process that ran this run is gone and left no outcome"
+            try execution.append(interrupted)
+        }
+        var resumed = JournalRecord(event: .runResumed)
+        resumed.pid = getpid()
+        resumed.message = "resumed"
+        if let flight = state.inFlight {
+            let decision = try await execution.decide(flight, yes: yes, confirm: confirm)
+            resumed.step = flight.step
+            resumed.phase = flight.phase
+            resumed.message = execution.describe(decision, flight)
+            try execution.append(resumed)
+            try await execution.settle(flight, decision)
+        } else {
+            try execution.append(resumed)
+        }
+        state = execution.state
+        try await execution.proceed()
+        withExtendedLifetime(lock) {}
+        return RunReport(records: try store.read(runID: id).records, journal: journal.path)
+    }
+}

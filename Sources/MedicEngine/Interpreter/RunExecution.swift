@@ -1,0 +1,335 @@
+import Foundation
+import MedicModel
+
+/// One run being carried out: the phases (steps, verification, rollback, escalation) as
+/// functions of `RunState`, so a fresh run and a resumed one take the same path. Every side
+/// effect is preceded by its intent record and followed by its outcome record.
+struct RunExecution {
+    /// What ends the steps phase early.
+    struct Failure {
+        var reason: String
+        var rollback: Bool
+    }
+
+    let interpreter: Interpreter
+    let journal: RunJournal
+    var state: RunState
+
+    init(interpreter: Interpreter, journal: RunJournal, state: RunState) {
+        self.interpreter = interpreter
+        self.journal = journal
+        self.state = state
+    }
+
+    var plan: Plan { state.plan! }
+
+    mutating func append(_ record: JournalRecord) throws {
+        let written = try journal.append(record, now: interpreter.clock.now)
+        state.apply(written)
+    }
+
+    // MARK: - Phases
+
+    /// Carries the run on from wherever its state is, to its `run_finished` record.
+    mutating func proceed() async throws {
+        if state.finished != nil { return }
+        if let outcome = state.escalatedOutcome { return try await escalate(outcome, reason: state.escalationReason) }
+        if let outcome = state.rollbackFinished { return try await afterRollback(outcome) }
+        if state.rollbackItems != nil { return try await rollBack() }
+        if state.verifications.isEmpty && !state.verificationStarted {
+            for step in plan.steps where !state.settled.contains(step.number) {
+                if let failure = try await run(step) { return try await fail(failure) }
+            }
+        }
+        try await verify()
+    }
+
+    /// Runs one step to its end: success, or failure after its retries.
+    private mutating func run(_ step: PlannedStep) async throws -> Failure? {
+        let n = step.number
+        var attempt = 1
+        var pending: ExecutionResult?
+        if let last = state.lastAttempt[n] {
+            if let scheduled = state.scheduledAttempt[n], scheduled > last {
+                attempt = scheduled
+            } else {
+                attempt = last
+                pending = state.failedAttempt[n]
+            }
+        }
+        while true {
+            if let failed = pending {
+                let maxAttempts = step.retry?.attempts ?? 1
+                let budget = plan.safety.maxRetries.map { $0 - state.retriesUsed } ?? Int.max
+                if attempt < maxAttempts && budget > 0 {
+                    let delay = RetrySchedule(policy: step.retry!, seed: state.seed).delay(afterAttempt: attempt, step: n)
+                    var retry = JournalRecord(event: .retryScheduled)
+                    retry.step = n
+                    retry.attempt = attempt + 1
+                    retry.delay = delay
+                    retry.message = "attempt \(attempt) of \(maxAttempts) failed (\(failed.summary)); next in \(Interval.trim(delay))s"
+                    try append(retry)
+                    try await interpreter.clock.sleep(seconds: delay)
+                    attempt += 1
+                } else {
+                    var why = "step \(n) (\(step.name)) failed: \(failed.summary)"
+                    if attempt < maxAttempts, let max = plan.safety.maxRetries {
+                        why += " (no retry left: safety.max_retries is \(max) for the whole run)"
+                    } else if maxAttempts > 1 {
+                        why += " after \(attempt) attempts"
+                    }
+                    switch step.onFailure {
+                    case .continue:
+                        var skipped = JournalRecord(event: .stepSkipped)
+                        skipped.step = n
+                        skipped.message = why + "; on_failure: continue, so the run goes on"
+                        try append(skipped)
+                        return nil
+                    case .abort: return Failure(reason: why, rollback: false)
+                    case .rollback: return Failure(reason: why, rollback: true)
+                    }
+                }
+            }
+            pending = try await attemptOnce(step, attempt: attempt)
+            if pending == nil { return nil }
+        }
+    }
+
+    /// One attempt: the implementation, then the action's verification script if it has one.
+    /// Returns the failure, or nil when the step is settled.
+    private mutating func attemptOnce(_ step: PlannedStep, attempt: Int) async throws -> ExecutionResult? {
+        if state.implementationSucceeded[step.number] != attempt {
+            let result = try await execute(step, purpose: .step, attempt: attempt, idempotent: step.idempotent)
+            guard result.succeeded else { return result }
+            if step.verificationScript == nil { return nil }
+        }
+        let check = try await execute(step, purpose: .verification, attempt: attempt, idempotent: true)
+        if check.succeeded { return nil }
+        var failed = check
+        failed.summary = "the action's verification failed (\(check.summary))"
+        return failed
+    }
+
+    /// Journals the intent, runs the request, journals the outcome.
+    private mutating func execute(_ step: PlannedStep, purpose: ExecutionPurpose, attempt: Int, idempotent: Bool,
+                                  item: Int? = nil, executor: ExecutorKind? = nil, script: String? = nil) async throws -> ExecutionResult {
+        var parameters: [String: String] = [:]
+        for p in step.environment {
+            if p.source.hasPrefix("output of") {
+                if let value = state.outputs[p.name] { parameters[p.name] = value }
+            } else {
+                parameters[p.name] = p.value
+            }
+        }
+        if purpose != .step {
+            // A step's verification and rollback see what the step itself wrote (`original_replicas`).
+            parameters.merge(state.stepOutputs[step.number] ?? [:]) { _, own in own }
+        }
+        let kind = executor ?? (purpose == .step ? step.executor : .shell)
+        let request = ExecutionRequest(
+            runID: journal.runID, stepNumber: step.number, stepName: step.name, action: step.action, purpose: purpose,
+            executor: kind, script: script ?? (purpose == .verification ? step.verificationScript : step.script),
+            topic: step.topic, request: step.request, parameters: parameters, timeout: step.timeout.seconds, attempt: attempt)
+        return try await perform(request, item: item, idempotent: idempotent)
+    }
+
+    private mutating func perform(_ request: ExecutionRequest, item: Int? = nil, idempotent: Bool) async throws -> ExecutionResult {
+        var started = JournalRecord(event: .stepStarted)
+        started.step = request.stepNumber
+        started.phase = request.purpose
+        started.attempt = request.attempt
+        started.item = item
+        started.idempotent = idempotent
+        try append(started)
+        let result: ExecutionResult
+        do {
+            result = try await interpreter.executors.executor(for: request.executor).execute(request)
+        } catch let error as ExecutorError {
+            result = ExecutionResult(succeeded: false, summary: "could not run: \(error.description)")
+        }
+        var finished = JournalRecord(event: .stepFinished)
+        finished.step = request.stepNumber
+        finished.phase = request.purpose
+        finished.attempt = request.attempt
+        finished.item = item
+        finished.result = result
+        try append(finished)
+        return result
+    }
+
+    // MARK: - Verification
+
+    private mutating func verify() async throws {
+        guard let verification = plan.verification else { return try await finish(.succeeded, "every step succeeded") }
+        while true {
+            if let last = state.verifications.last, !state.verificationStarted {
+                switch last.state {
+                case .success: return try await finish(.succeeded, "verified: \(last.summary)")
+                case .partialSuccess:
+                    return try await escalate(.partiallySucceeded, reason: "verification PARTIAL_SUCCESS: \(last.summary); keep watching")
+                case .failed:
+                    return try await fail(Failure(reason: "verification FAILED: \(last.summary)", rollback: true))
+                case .uncertain where state.verifications.count >= 2:
+                    return try await escalate(.escalated, reason: "verification stayed UNCERTAIN after monitoring was extended once: \(last.summary)")
+                case .uncertain: break
+                }
+            }
+            var started = JournalRecord(event: .verificationStarted)
+            started.message = state.verifications.isEmpty
+                ? "checking \(verification.check.source)"
+                : "UNCERTAIN; extending monitoring once: checking \(verification.check.source) again"
+            try append(started)
+            let report = await interpreter.verifier.verify(verification, parameters: runParameters())
+            var finished = JournalRecord(event: .verificationFinished)
+            finished.verification = report
+            try append(finished)
+        }
+    }
+
+    /// The run's inputs and every output so far, for conditions (`${name}` in a check).
+    private func runParameters() -> [String: String] {
+        var values = Dictionary(plan.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+        values.merge(state.outputs) { _, output in output }
+        return values
+    }
+
+    // MARK: - Failure, rollback, escalation
+
+    private mutating func fail(_ failure: Failure) async throws {
+        guard failure.rollback else { return try await failed(failure.reason + "; on_failure: abort, nothing rolled back") }
+        guard plan.rollback.available else {
+            let why = plan.rollback.reason.map { " (\($0))" } ?? ""
+            return try await failed(failure.reason + "; no rollback attempted: the playbook's rollback is not available\(why)")
+        }
+        var items: [RollbackItem] = []
+        for number in state.ranOrder.reversed() {
+            if let step = plan.steps.first(where: { $0.number == number }), step.rollbackScript != nil {
+                items.append(RollbackItem(kind: .actionRollback, step: number, name: step.name))
+            }
+        }
+        items += plan.rollback.steps.map { RollbackItem(kind: .playbookStep, step: $0.number, name: $0.name) }
+        var started = JournalRecord(event: .rollbackStarted)
+        started.rollback = items
+        started.message = failure.reason
+        try append(started)
+        try await rollBack()
+    }
+
+    private mutating func rollBack() async throws {
+        let items = state.rollbackItems ?? []
+        for (index, item) in items.enumerated() where state.rollbackResults[index] == nil {
+            switch item.kind {
+            case .actionRollback:
+                guard let step = plan.steps.first(where: { $0.number == item.step }) else { continue }
+                _ = try await execute(step, purpose: .rollback, attempt: 1, idempotent: true, item: index, executor: .shell,
+                                      script: step.rollbackScript)
+            case .playbookStep:
+                guard let step = plan.rollback.steps.first(where: { $0.number == item.step }) else { continue }
+                _ = try await execute(step, purpose: .rollback, attempt: 1, idempotent: step.idempotent, item: index,
+                                      executor: step.executor, script: step.script)
+            }
+        }
+        let failedItems = items.indices.filter { state.rollbackResults[$0] != true }
+        var finished = JournalRecord(event: .rollbackFinished)
+        if failedItems.isEmpty {
+            finished.outcome = .rolledBack
+            finished.message = items.isEmpty ? "nothing to undo" : "undid \(items.count) item(s)"
+        } else {
+            finished.outcome = .rollbackFailed
+            finished.message = "rollback failed: " + failedItems.map { "\(items[$0].kind == .actionRollback ? "undo of step" : "rollback step") \(items[$0].step) (\(items[$0].name))" }.joined(separator: ", ")
+        }
+        try append(finished)
+        try await afterRollback(finished.outcome!)
+    }
+
+    private mutating func afterRollback(_ outcome: RunOutcome) async throws {
+        let reason = outcome == .rolledBack
+            ? "\(state.rollbackReason); rolled back"
+            : "\(state.rollbackReason); AND the rollback failed: see the rollback records"
+        if plan.escalation?.onFailure == true || outcome == .rollbackFailed {
+            try await escalate(outcome, reason: reason)
+        } else {
+            try await finish(outcome, reason)
+        }
+    }
+
+    private mutating func failed(_ reason: String) async throws {
+        if plan.escalation?.onFailure == true {
+            try await escalate(.failed, reason: reason)
+        } else {
+            try await finish(.failed, reason)
+        }
+    }
+
+    /// Hands the run to people: an `escalated` record, then a CloudEvent on the bus
+    /// (`dev.medic.run.escalated`) naming who to notify, then the run's end.
+    private mutating func escalate(_ outcome: RunOutcome, reason: String) async throws {
+        let escalation = plan.escalation
+        if state.escalatedOutcome == nil {
+            var record = JournalRecord(event: .escalated)
+            record.outcome = outcome
+            record.notify = escalation?.notify ?? []
+            record.message = reason
+            try append(record)
+        }
+        if !state.escalationPublished {
+            var parameters = [
+                "run_id": journal.runID, "playbook_id": plan.playbookID, "outcome": outcome.rawValue, "reason": reason,
+                "notify": (escalation?.notify ?? []).joined(separator: ","),
+                "create_incident": (escalation?.createIncident ?? false) ? "true" : "false",
+            ]
+            if let policy = escalation?.policy { parameters["policy"] = policy }
+            let request = ExecutionRequest(
+                runID: journal.runID, stepNumber: 0, stepName: "escalation", action: "escalate", purpose: .escalation,
+                executor: .bus, topic: "dev.medic.run.escalated", parameters: parameters, timeout: 30)
+            _ = try await perform(request, idempotent: true)
+        }
+        try await finish(outcome, reason)
+    }
+
+    private mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
+        var record = JournalRecord(event: .runFinished)
+        record.outcome = outcome
+        record.message = message
+        try append(record)
+    }
+
+    // MARK: - Resume
+
+    /// Decides what to do with the step that was running when the process died; may run the
+    /// action's verification script to find out (journaled like any other).
+    mutating func decide(_ flight: RunState.InFlight, yes: Bool,
+                         confirm: (@Sendable (String) async -> Bool)?) async throws -> Interpreter.InFlightDecision {
+        guard flight.phase == .step || (flight.phase == .rollback && !flight.idempotent), !flight.idempotent else { return .rerun }
+        let step = (flight.phase == .step ? plan.steps : plan.rollback.steps).first { $0.number == flight.step }
+        if flight.phase == .step, let step, step.verificationScript != nil {
+            let check = try await execute(step, purpose: .verification, attempt: flight.attempt, idempotent: true)
+            if check.succeeded { return .verified }
+        }
+        if yes { return .rerun }
+        let question = "Step \(flight.step) (\(step?.name ?? "?")) is not idempotent and had started when Medic stopped; "
+            + "its outcome is unknown. Run it again?"
+        if let confirm, await confirm(question) { return .rerun }
+        return .unknown
+    }
+
+    func describe(_ decision: Interpreter.InFlightDecision, _ flight: RunState.InFlight) -> String {
+        let what = "\(flight.phase == .step ? "step" : flight.phase.rawValue) \(flight.step) was running when the process died"
+        switch decision {
+        case .rerun: return flight.idempotent ? "\(what); it is idempotent, so it runs again" : "\(what); it runs again (confirmed)"
+        case .verified: return "\(what); its action's verification passed, so it counts as done and is not run again"
+        case .unknown: return "\(what); it is not idempotent and its outcome is unknown, so it is not run again"
+        }
+    }
+
+    /// Applies the decision before the run goes on.
+    mutating func settle(_ flight: RunState.InFlight, _ decision: Interpreter.InFlightDecision) async throws {
+        switch decision {
+        case .rerun, .verified: return  // rerun: the phase loop runs it; verified: its record settled it
+        case .unknown:
+            let step = plan.steps.first { $0.number == flight.step }
+            try await escalate(.escalated, reason: "outcome unknown: step \(flight.step) (\(step?.name ?? "?")) is not idempotent, "
+                + "had started when Medic stopped, and has no verification that passed; it was not run again. Check it by hand.")
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import MedicModel
+
+/// `medic run --json`, `medic runs` and `medic show`: runs as JSON (snake_case keys, like the
+/// files and the plan) or as readable text.
+public enum RunRenderer {
+    public static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        guard let data = try? encoder.encode(value) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// `medic runs`: one line a run, newest last.
+    public static func list(_ runs: [RunSummary]) -> String {
+        guard !runs.isEmpty else { return "No runs yet.\n" }
+        let rows = runs.map { run in
+            [run.id, run.outcome?.rawValue ?? run.status.rawValue, "\(run.playbookID) \(run.playbookVersion)", run.startedAt]
+        }
+        let header = ["RUN", "STATUS", "PLAYBOOK", "STARTED"]
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// `medic show`: the run's summary, then its journal as a timeline.
+    public static func timeline(_ report: RunReport, records: [JournalRecord]) -> String {
+        var out = "Run \(report.runID): \(report.playbookID) \(report.playbookVersion)\n"
+        out += "Status: \(report.outcome?.rawValue ?? report.status.rawValue)"
+        if let message = report.message { out += " — \(message)" }
+        out += "\nJournal: \(report.journal)\n\nSteps:\n"
+        for step in report.steps {
+            out += "  \(step.number). \(step.name) [\(step.action)]: \(step.status.rawValue)"
+            if step.attempts > 1 { out += " after \(step.attempts) attempts" }
+            if step.status != .notRun { out += " (\(step.summary), \(String(format: "%.2f", step.seconds))s)" }
+            out += "\n"
+            for (name, value) in step.outputs.sorted(by: { $0.key < $1.key }) { out += "     \(name)=\(PlanRenderer.shellQuoted(value))\n" }
+        }
+        for report in report.verification { out += "Verification: \(report.state.rawValue): \(report.summary)\n" }
+        if !report.rollback.isEmpty {
+            out += "Rollback:\n"
+            for item in report.rollback {
+                let state = item.succeeded.map { $0 ? "ok" : "FAILED" } ?? "not run"
+                out += "  undo \(item.item.kind == .actionRollback ? "step" : "with rollback step") \(item.item.step) (\(item.item.name)): \(state) (\(item.summary))\n"
+            }
+        }
+        if let escalation = report.escalation { out += "Escalated: \(escalation)\n" }
+        out += "\nTimeline:\n"
+        for record in records { out += "  \(record.at)  \(line(record))\n" }
+        return out
+    }
+
+    private static func line(_ r: JournalRecord) -> String {
+        var parts = [r.event.rawValue]
+        if let step = r.step { parts.append("step \(step)") }
+        if let phase = r.phase, phase != .step { parts.append(phase.rawValue) }
+        if let attempt = r.attempt, attempt > 1 { parts.append("attempt \(attempt)") }
+        if let result = r.result { parts.append("\(result.succeeded ? "ok" : "failed"): \(result.summary), \(String(format: "%.2f", result.seconds))s") }
+        if let delay = r.delay { parts.append("in \(Interval.trim(delay))s") }
+        if let v = r.verification { parts.append("\(v.state.rawValue): \(v.summary)") }
+        if let outcome = r.outcome { parts.append(outcome.rawValue) }
+        if let items = r.rollback { parts.append("\(items.count) item(s)") }
+        if let message = r.message { parts.append(message) }
+        return parts.joined(separator: "  ")
+    }
+}

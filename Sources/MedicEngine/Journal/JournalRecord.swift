@@ -1,0 +1,111 @@
+import Foundation
+import MedicModel
+
+/// One transition of a run, as one line of its journal. Every record has `seq`, `at` and
+/// `event`; the other fields belong to some events only (see `Event`).
+public struct JournalRecord: Sendable, Hashable, Codable {
+    public enum Event: String, Sendable, Hashable, Codable {
+        /// `run`, `plan`, `pid`, `host`, `seed`, `message` (who approved, when given).
+        case runStarted = "run_started"
+        /// Intent, written before the executor is asked: `step`, `phase`, `attempt`, `idempotent`, `item` (rollback).
+        case stepStarted = "step_started"
+        /// Outcome: `step`, `phase`, `attempt`, `item`, `result`.
+        case stepFinished = "step_finished"
+        /// `step`, `attempt` (the next one), `delay` seconds.
+        case retryScheduled = "retry_scheduled"
+        /// `message`: why a failed step does not stop the run (`on_failure: continue`).
+        case stepSkipped = "step_skipped"
+        case verificationStarted = "verification_started"
+        /// `verification`.
+        case verificationFinished = "verification_finished"
+        /// `rollback`: the items to undo, in order; `message`: why.
+        case rollbackStarted = "rollback_started"
+        /// `message`; `outcome` is `rolled_back` or `rollback_failed`.
+        case rollbackFinished = "rollback_finished"
+        /// `message`: why; `notify`: who.
+        case escalated
+        /// Written by the next Medic that finds the run's process gone: `message`, `pid`.
+        case runInterrupted = "run_interrupted"
+        /// `pid`, `message` (what resume decided about the step in flight).
+        case runResumed = "run_resumed"
+        /// `outcome`, `message`.
+        case runFinished = "run_finished"
+    }
+
+    public var seq: Int
+    /// RFC 3339 UTC with milliseconds.
+    public var at: String
+    public var event: Event
+    public var run: String?
+    public var plan: Plan?
+    public var pid: Int32?
+    public var host: String?
+    public var seed: UInt64?
+    public var step: Int?
+    public var phase: ExecutionPurpose?
+    /// The index of a rollback item in `rollback` of the latest `rollback_started`.
+    public var item: Int?
+    public var attempt: Int?
+    public var idempotent: Bool?
+    public var result: ExecutionResult?
+    public var delay: Double?
+    public var verification: VerificationReport?
+    public var rollback: [RollbackItem]?
+    public var notify: [String]?
+    public var outcome: RunOutcome?
+    public var message: String?
+
+    public init(event: Event, seq: Int = 0, at: String = "") {
+        self.event = event
+        self.seq = seq
+        self.at = at
+    }
+}
+
+/// One thing to undo, in the order a rollback runs them.
+public struct RollbackItem: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// The `rollback` script of the action of a step that ran.
+        case actionRollback = "action_rollback"
+        /// One of the playbook's `rollback.steps`.
+        case playbookStep = "playbook_step"
+    }
+
+    public var kind: Kind
+    /// The step undone (`action_rollback`) or the rollback step's number (`playbook_step`).
+    public var step: Int
+    public var name: String
+
+    public init(kind: Kind, step: Int, name: String) {
+        self.kind = kind
+        self.step = step
+        self.name = name
+    }
+}
+
+/// How a run ended.
+public enum RunOutcome: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Every step ran and verification (if any) said SUCCESS.
+    case succeeded
+    /// Verification said PARTIAL_SUCCESS: better, not resolved; escalated to keep watching.
+    case partiallySucceeded = "partially_succeeded"
+    /// A step or verification failed and nothing was rolled back (none available, or abort).
+    case failed
+    /// A failure was undone by the rollback.
+    case rolledBack = "rolled_back"
+    /// A failure, and the rollback failed too (§9: "failed AND rollback failed").
+    case rollbackFailed = "rollback_failed"
+    /// The outcome could not be determined (UNCERTAIN verification, a step whose effect is
+    /// unknown after a crash): handed to people.
+    case escalated
+
+    /// Exit status of `medic run` / `medic resume` for this outcome.
+    public var exitCode: Int32 { self == .succeeded ? 0 : 1 }
+}
+
+extension JournalRecord {
+    /// `at` for now, in the journal's spelling.
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

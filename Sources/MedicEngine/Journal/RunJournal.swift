@@ -1,0 +1,131 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure to write the journal: the run stops before the side effect the record announced.
+public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The append-only JSONL journal of one run.
+///
+/// Each `append` is one `write(2)` of whole lines followed by `fsync`, and returns only when
+/// both succeeded, so a record the interpreter wrote before a side effect is on disk before
+/// the side effect starts. Anything short of that throws `JournalError` (a full disk, an I/O
+/// error) and the interpreter does not go on.
+public final class RunJournal: @unchecked Sendable {
+    public let runID: String
+    public let path: String
+    private let fd: Int32
+    private let lock = NSLock()
+    private var nextSeq: Int
+    private var observers: [@Sendable (JournalRecord) -> Void] = []
+
+    /// Opens (creating when needed) the journal at `path` for appending after `lastSeq`.
+    init(runID: String, path: String, lastSeq: Int) throws {
+        self.runID = runID
+        self.path = path
+        nextSeq = lastSeq + 1
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw JournalError("cannot open the run journal \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    /// Called after each record is on disk (progress output, tests).
+    public func observe(_ observer: @escaping @Sendable (JournalRecord) -> Void) {
+        lock.withLock { observers.append(observer) }
+    }
+
+    /// Appends `records` (their `seq` and `at` are filled in here) and makes them durable.
+    @discardableResult
+    public func append(_ records: [JournalRecord], now: Date = Date()) throws -> [JournalRecord] {
+        let (written, watchers): ([JournalRecord], [@Sendable (JournalRecord) -> Void]) = try lock.withLock {
+            var stamped: [JournalRecord] = []
+            var bytes: [UInt8] = []
+            var seq = nextSeq
+            for var record in records {
+                record.seq = seq
+                record.at = JournalRecord.timestamp(now)
+                seq += 1
+                bytes += try JournalCodec.encode(record)
+                bytes.append(UInt8(ascii: "\n"))
+                stamped.append(record)
+            }
+            try writeAll(bytes)
+            guard fsync(fd) == 0 else {
+                throw JournalError("cannot make the run journal \(path) durable (fsync): \(String(cString: strerror(errno)))")
+            }
+            nextSeq = seq
+            return (stamped, observers)
+        }
+        for record in written { for watch in watchers { watch(record) } }
+        return written
+    }
+
+    @discardableResult
+    public func append(_ record: JournalRecord, now: Date = Date()) throws -> JournalRecord {
+        try append([record], now: now)[0]
+    }
+
+    private func writeAll(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let reason = String(cString: strerror(errno))
+                // A partial line would be torn: cut it off so the journal stays whole lines.
+                if offset > 0, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int {
+                    _ = ftruncate(fd, off_t(size - offset))
+                }
+                throw JournalError("cannot write the run journal \(path): \(reason)")
+            }
+            offset += count
+        }
+    }
+}
+
+/// The journal's JSON spelling: snake_case keys, sorted, one line per record.
+public enum JournalCodec {
+    public static func encode(_ record: JournalRecord) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return Array(try encoder.encode(record))
+    }
+
+    public static func decode(_ line: Substring) throws -> JournalRecord {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(JournalRecord.self, from: Data(line.utf8))
+    }
+
+    /// `expect_json` -> `expectJSON`, `playbook_id` -> `playbookID`: the inverse of
+    /// `convertToSnakeCase` for the names our types use (Foundation's `convertFromSnakeCase`
+    /// would give `expectJson`, which matches no property).
+    struct SnakeCaseKey: CodingKey {
+        static let acronyms = ["id": "ID", "json": "JSON", "url": "URL", "http": "HTTP"]
+        var stringValue: String
+        var intValue: Int? { nil }
+
+        init(_ snake: String) {
+            let words = snake.split(separator: "_", omittingEmptySubsequences: true)
+            guard words.count > 1 else {
+                stringValue = snake
+                return
+            }
+            stringValue = String(words[0]) + words.dropFirst().map { word in
+                Self.acronyms[String(word)] ?? word.prefix(1).uppercased() + word.dropFirst()
+            }.joined()
+        }
+
+        init?(stringValue: String) { self.init(stringValue) }
+        init?(intValue: Int) { nil }
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a run stands, read from its journal and its lock.
+public enum RunStatus: String, Sendable, Hashable, Codable {
+    /// A process holds the run's lock.
+    case running
+    case finished
+    /// The process that ran it is gone and the journal has no outcome (`medic resume` continues it).
+    case interrupted
+}
+
+/// One line of `medic runs`.
+public struct RunSummary: Sendable, Hashable, Codable {
+    public var id: String
+    public var playbookID: String
+    public var playbookVersion: String
+    public var startedAt: String
+    public var updatedAt: String
+    public var status: RunStatus
+    public var outcome: RunOutcome?
+    public var journal: String
+}
+
+/// A run's records as read from disk, with what could not be read.
+public struct JournalContents: Sendable {
+    public var records: [JournalRecord]
+    /// Problems found (a torn last line moved aside, a line that does not decode), for people.
+    public var problems: [String]
+}
+
+/// The state directory (`.medic/` or `$MEDIC_HOME`): one journal per run under `runs/`, and a
+/// lock file per run that its process holds while it runs (`flock`, released by the kernel when
+/// the process dies, so a SIGKILLed run is recognised by the next Medic that looks).
+public final class RunStore: Sendable {
+    public let directory: String
+    public var runsDirectory: String { directory + "/runs" }
+
+    /// `$MEDIC_HOME` when set and not empty, else `.medic` in the working directory.
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let home = environment["MEDIC_HOME"], !home.isEmpty { return home }
+        return ".medic"
+    }
+
+    /// Opens the state directory, creating it when missing.
+    public init(directory: String) throws {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory + "/runs", withIntermediateDirectories: true)
+        } catch {
+            throw JournalError("cannot create the state directory \(directory)/runs: \(error.localizedDescription)")
+        }
+    }
+
+    /// A new run id: sortable by start time, unique on this host.
+    public static func newRunID(at date: Date = Date()) -> String {
+        let stamp = date.formatted(Date.VerbatimFormatStyle(
+            format: "\(year: .defaultDigits)\(month: .twoDigits)\(day: .twoDigits)-\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased))\(minute: .twoDigits)\(second: .twoDigits)",
+            timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
+        return stamp + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded(to: 8)
+    }
+
+    func journalPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".jsonl" }
+    func lockPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".lock" }
+
+    /// Creates a run's journal and takes its lock. The caller appends `run_started` first.
+    public func create(runID: String) throws -> (RunJournal, RunLock) {
+        guard Self.isValidRunID(runID), !FileManager.default.fileExists(atPath: journalPath(runID)) else {
+            throw JournalError("cannot create run '\(runID)': the id is taken or not a valid name")
+        }
+        guard let lock = try RunLock(path: lockPath(runID)) else {
+            throw JournalError("run '\(runID)' is locked by another process")
+        }
+        let journal = try RunJournal(runID: runID, path: journalPath(runID), lastSeq: 0)
+        // The new file's name must survive a crash too.
+        let dir = open(runsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { _ = fsync(dir); close(dir) }
+        return (journal, lock)
+    }
+
+    /// Takes the lock of an existing run to continue it; nil when another process holds it.
+    public func reopen(runID: String) throws -> (RunJournal, RunLock, JournalContents)? {
+        let runID = try resolve(runID)
+        guard let lock = try RunLock(path: lockPath(runID)) else { return nil }
+        let contents = try read(runID: runID, repair: true)
+        let journal = try RunJournal(runID: runID, path: journalPath(runID), lastSeq: contents.records.last?.seq ?? 0)
+        return (journal, lock, contents)
+    }
+
+    /// The full id of a run named by its id or an unambiguous prefix of it.
+    public func resolve(_ idOrPrefix: String) throws -> String {
+        let ids = runIDs()
+        if ids.contains(idOrPrefix) { return idOrPrefix }
+        let matches = idOrPrefix.isEmpty ? [] : ids.filter { $0.hasPrefix(idOrPrefix) }
+        if matches.count == 1 { return matches[0] }
+        if matches.isEmpty {
+            throw JournalError("no run '\(idOrPrefix)' in \(runsDirectory)" + (ids.isEmpty ? " (there are no runs yet)" : "; `medic runs` lists them"))
+        }
+        throw JournalError("'\(idOrPrefix)' names \(matches.count) runs (\(matches.prefix(3).joined(separator: ", ")) ...); give more of the id")
+    }
+
+    public func runIDs() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
+        return names.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.filter(Self.isValidRunID).sorted()
+    }
+
+    /// The records of a run. With `repair`, a torn last line (a crash during a write) is moved to
+    /// `<run>.torn` and cut from the journal; without it, it is only reported. Call with `repair`
+    /// only while holding the run's lock.
+    public func read(runID: String, repair: Bool = false) throws -> JournalContents {
+        let path = journalPath(runID)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw JournalError("cannot read the run journal \(path)")
+        }
+        var problems: [String] = []
+        var whole = data[...]
+        if let last = data.last, last != UInt8(ascii: "\n") {
+            let cut = (data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? data.startIndex
+            let torn = data[cut...]
+            whole = data[..<cut]
+            if repair {
+                let aside = runsDirectory + "/" + runID + ".torn"
+                let existing = FileManager.default.contents(atPath: aside) ?? Data()
+                guard FileManager.default.createFile(atPath: aside, contents: existing + torn + Data("\n".utf8)),
+                      truncate(path, off_t(cut)) == 0 else {
+                    throw JournalError("cannot set aside the torn last line of \(path)")
+                }
+                problems.append("\(path): a torn last line (\(torn.count) bytes, a write cut short by a crash) was moved to \(aside)")
+            } else {
+                problems.append("\(path): the last line is torn (\(torn.count) bytes); it is set aside when the run is resumed")
+            }
+        }
+        var records: [JournalRecord] = []
+        for (number, line) in String(decoding: whole, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !line.isEmpty {
+            do {
+                records.append(try JournalCodec.decode(line))
+            } catch {
+                problems.append("\(path):\(number + 1): a record that does not decode was skipped: \(error)")
+            }
+        }
+        return JournalContents(records: records, problems: problems)
+    }
+
+    /// Every run, oldest first. A run whose process is gone without an outcome is marked
+    /// `interrupted` here (a `run_interrupted` record is appended), so the first Medic that
+    /// looks at the state directory after a crash records it. Problems found are returned.
+    public func list() -> (runs: [RunSummary], problems: [String]) {
+        var runs: [RunSummary] = []
+        var problems: [String] = []
+        for id in runIDs() {
+            do {
+                var contents = try read(runID: id)
+                var status = Self.status(of: contents.records)
+                if status == .running, let lock = try RunLock(path: lockPath(id)) {
+                    // Nobody holds the lock: the run's process died before it finished.
+                    contents = try read(runID: id, repair: true)
+                    let journal = try RunJournal(runID: id, path: journalPath(id), lastSeq: contents.records.last?.seq ?? 0)
+                    var record = JournalRecord(event: .runInterrupted)
+                    record.pid = getpid()
+                    record.message = "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it"
+                    contents.records.append(try journal.append(record))
+                    status = .interrupted
+                    withExtendedLifetime(lock) {}
+                }
+                problems += contents.problems
+                if let summary = Self.summary(id: id, records: contents.records, status: status, path: journalPath(id)) {
+                    runs.append(summary)
+                } else {
+                    problems.append("\(journalPath(id)): no run_started record; not a run journal")
+                }
+            } catch {
+                problems.append("\(id): \(error)")
+            }
+        }
+        return (runs, problems)
+    }
+
+    /// What the records say, before looking at the lock: `running` means "no outcome yet".
+    static func status(of records: [JournalRecord]) -> RunStatus {
+        for record in records.reversed() {
+            switch record.event {
+            case .runFinished: return .finished
+            case .runInterrupted: return .interrupted
+            case .runResumed: return .running
+            default: continue
+            }
+        }
+        return .running
+    }
+
+    static func summary(id: String, records: [JournalRecord], status: RunStatus, path: String) -> RunSummary? {
+        guard let start = records.first(where: { $0.event == .runStarted }), let plan = start.plan else { return nil }
+        let outcome = records.last(where: { $0.event == .runFinished })?.outcome
+        return RunSummary(id: id, playbookID: plan.playbookID, playbookVersion: plan.playbookVersion, startedAt: start.at,
+                          updatedAt: records.last?.at ?? start.at, status: status, outcome: status == .finished ? outcome : nil,
+                          journal: path)
+    }
+
+    static func isValidRunID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 100 && id.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == "."
+        } && !id.hasPrefix(".")
+    }
+}
+
+/// An exclusive `flock` on a run's lock file, held by the process running the run.
+public final class RunLock: Sendable {
+    private let fd: Int32
+
+    /// nil when another process (or another open of the file) holds the lock.
+    init?(path: String) throws {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw JournalError("cannot open the lock file \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+}
+
+extension String {
+    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import MedicEngine
+import MedicModel
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Carry out a playbook: its steps, verification, rollback and escalation, journaled.",
+        discussion: """
+            The plan (see `medic plan`) is carried out step by step through the shell, bus and http \
+            executors. Every transition is written to the run's journal, <state-dir>/runs/RUN.jsonl, \
+            and fsync'ed before the side effect it announces; if Medic is killed, `medic runs` shows \
+            the run as interrupted and `medic resume RUN` continues it without running a finished \
+            step twice. --dry-run prints the plan and runs nothing.
+
+            Exit status: 0 the run succeeded (verification SUCCESS), 1 it did not (failed, rolled \
+            back, partially succeeded, escalated) or the catalog has errors, 2 usage.
+
+            Examples:
+              medic run disk-space-cleanup-001 --dry-run
+              medic run pod-restart-001 --param namespace=shop --param pod_selector=app=cart
+              medic run ./my-playbook.yaml --json --bus webhook:https://events.internal/medic
+            """
+    )
+
+    @OptionGroup var playbook: PlaybookOptions
+    @OptionGroup var engine: EngineOptions
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan (as `medic plan` does) and run nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the run's report as JSON at the end instead of progress lines.")
+    var json = false
+
+    @Option(help: "Seed for retry jitter (recorded in the journal). Default: random.")
+    var seed: UInt64?
+
+    @Option(name: .customLong("approved-by"), help: "Who approved this run, for playbooks with safety.require_approval.")
+    var approvedBy: String?
+
+    mutating func run() async throws {
+        let (plan, _) = try playbook.plan()
+        if dryRun {
+            print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
+            return
+        }
+        if plan.safety.requireApproval && approvedBy == nil {
+            throw ValidationError("playbook '\(plan.playbookID)' requires approval (safety.require_approval): run it with --approved-by NAME, or look first with --dry-run")
+        }
+        let interpreter = try engine.interpreter(root: playbook.root)
+        let store = try engine.store()
+        let progress = RunProgress(enabled: !json)
+        let report: RunReport
+        do {
+            report = try await interpreter.start(plan, in: store, seed: seed, approvedBy: approvedBy, observe: progress.observer)
+        } catch let error as JournalError {
+            printError("error: the run stopped: \(error.description)")
+            throw ExitCode(1)
+        }
+        if json { print(RunRenderer.json(report), terminator: "") }
+        throw ExitCode(report.outcome?.exitCode ?? 1)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import MedicEngine
+import MedicModel
+
+/// Prints a run's progress as its journal grows: one line per transition, with marks and
+/// colour on a terminal, plain lines otherwise (logs, CI). Silent when `enabled` is false.
+final class RunProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let terminal: Bool
+    private let enabled: Bool
+    private var stepCount = 0
+    private var names: [Int: String] = [:]
+
+    init(enabled: Bool, terminal: Bool = isatty(STDOUT_FILENO) == 1) {
+        self.enabled = enabled
+        self.terminal = terminal
+    }
+
+    var observer: @Sendable (JournalRecord) -> Void { { [self] record in self.show(record) } }
+
+    func show(_ record: JournalRecord) {
+        guard enabled, let line = lock.withLock({ describe(record) }) else { return }
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    private func mark(_ ok: Bool?) -> String {
+        guard terminal else { return "" }
+        switch ok {
+        case .some(true): return "\u{1B}[32m✔\u{1B}[0m "
+        case .some(false): return "\u{1B}[31m✘\u{1B}[0m "
+        case .none: return "\u{1B}[36m▶\u{1B}[0m "
+        }
+    }
+
+    private func describe(_ r: JournalRecord) -> String? {
+        switch r.event {
+        case .runStarted:
+            guard let plan = r.plan else { return nil }
+            stepCount = plan.steps.count
+            for step in plan.steps { names[step.number] = step.name }
+            return "Run \(r.run ?? "?"): \(plan.playbookID) \(plan.playbookVersion), \(stepCount) step(s)"
+                + (r.message.map { " (\($0))" } ?? "")
+        case .stepStarted:
+            guard let step = r.step, let phase = r.phase else { return nil }
+            switch phase {
+            case .step:
+                let attempt = (r.attempt ?? 1) > 1 ? ", attempt \(r.attempt!)" : ""
+                return "  \(mark(nil))step \(step)/\(stepCount) \(names[step] ?? ""): started\(attempt)"
+            case .verification: return terminal ? nil : "  step \(step)/\(stepCount): checking the action's verification"
+            case .rollback: return "  \(mark(nil))rollback: undoing step \(step) \(names[step] ?? "")"
+            case .escalation: return nil
+            }
+        case .stepFinished:
+            guard let step = r.step, let phase = r.phase, let result = r.result else { return nil }
+            let timing = "\(result.summary), \(String(format: "%.2f", result.seconds))s"
+            switch phase {
+            case .step:
+                return "  \(mark(result.succeeded))step \(step)/\(stepCount) \(names[step] ?? ""): \(result.succeeded ? "ok" : "FAILED") (\(timing))"
+                    + (result.succeeded || result.stderr.isEmpty ? "" : "\n      " + lastLine(result.stderr))
+            case .verification:
+                return "  \(mark(result.succeeded))step \(step)/\(stepCount): action verification \(result.succeeded ? "passed" : "FAILED") (\(timing))"
+            case .rollback:
+                return "  \(mark(result.succeeded))rollback of step \(step): \(result.succeeded ? "ok" : "FAILED") (\(timing))"
+            case .escalation:
+                return "  escalation event: \(result.summary)"
+            }
+        case .retryScheduled:
+            return "  step \(r.step ?? 0)/\(stepCount): retry \(r.attempt ?? 0) in \(String(format: "%.1f", r.delay ?? 0))s"
+        case .stepSkipped:
+            return "  step \(r.step ?? 0)/\(stepCount): \(r.message ?? "skipped")"
+        case .verificationStarted:
+            return "  \(mark(nil))verification: \(r.message ?? "")"
+        case .verificationFinished:
+            guard let report = r.verification else { return nil }
+            return "  \(mark(report.state == .success ? true : report.state == .failed ? false : nil))verification: \(report.state.rawValue): \(report.summary)"
+        case .rollbackStarted:
+            return "  rollback: \(r.message ?? ""); \((r.rollback ?? []).count) item(s) to undo"
+        case .rollbackFinished:
+            return "  \(mark(r.outcome == .rolledBack))rollback: \(r.message ?? "")"
+        case .escalated:
+            let who = (r.notify ?? []).isEmpty ? "" : " (notify \((r.notify ?? []).joined(separator: ", ")))"
+            return "  escalated\(who): \(r.message ?? "")"
+        case .runInterrupted:
+            return "  interrupted: \(r.message ?? "")"
+        case .runResumed:
+            return "Resumed: \(r.message ?? "")"
+        case .runFinished:
+            let outcome = r.outcome?.rawValue ?? "?"
+            return "\(mark(r.outcome == .succeeded))Outcome: \(outcome) — \(r.message ?? "")"
+        }
+    }
+
+    private func lastLine(_ text: String) -> String {
+        String(text.split(separator: "\n").last ?? "").trimmingCharacters(in: .whitespaces)
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import MedicEngine
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List the runs in the state directory, oldest first.",
+        discussion: """
+            A run whose process is gone without an outcome (killed, crashed, power lost) is marked \
+            interrupted here, in its journal; `medic resume RUN` continues it.
+
+            Examples:
+              medic runs
+              medic runs --json | jq '.[] | select(.status == "interrupted") | .id'
+            """
+    )
+
+    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
+    var stateDirectory: String?
+
+    @Flag(help: "Print the runs as JSON.")
+    var json = false
+
+    mutating func run() async throws {
+        let directory = stateDirectory ?? RunStore.defaultDirectory()
+        guard FileManager.default.fileExists(atPath: directory + "/runs") else {
+            print(json ? "[]" : "No runs yet (no \(directory)/runs).")
+            return
+        }
+        let store = try RunStore(directory: directory)
+        let (runs, problems) = store.list()
+        problems.forEach { printError("warning: \($0)") }
+        print(json ? RunRenderer.json(runs) : RunRenderer.list(runs), terminator: "")
+    }
+}
+
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one run: its steps, verification, rollback and the timeline of its journal.",
+        discussion: """
+            RUN is a run id from `medic runs`, or an unambiguous prefix of one.
+
+            Examples:
+              medic show 20261123-101500-3f9a1c0d
+              medic show 20261123 --json
+            """
+    )
+
+    @Argument(help: "A run id, or the start of one.")
+    var runID: String
+
+    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
+    var stateDirectory: String?
+
+    @Flag(help: "Print the run's report and records as JSON.")
+    var json = false
+
+    struct Shown: Encodable {
+        var report: RunReport
+        var records: [JournalRecord]
+    }
+
+    mutating func run() async throws {
+        let store = try RunStore(directory: stateDirectory ?? RunStore.defaultDirectory())
+        let id: String
+        do { id = try store.resolve(runID) } catch let error as JournalError { throw ValidationError(error.description) }
+        // Through list(), so a dead run is recorded as interrupted before it is shown.
+        let (runs, problems) = store.list()
+        problems.filter { $0.contains(id) }.forEach { printError("warning: \($0)") }
+        let contents = try store.read(runID: id)
+        let report = RunReport(records: contents.records, journal: runs.first { $0.id == id }?.journal ?? id,
+                               status: runs.first { $0.id == id }?.status)
+        print(json ? RunRenderer.json(Shown(report: report, records: contents.records))
+                   : RunRenderer.timeline(report, records: contents.records), terminator: "")
+    }
+}
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Continue an interrupted run from the first step not known to have finished.",
+        discussion: """
+            Steps that finished are never run again. A step that was running when Medic stopped is \
+            run again when it is idempotent. When it is not, its action's verification (if any) is \
+            run first: if it passes, the step counts as done. Otherwise Medic asks on a terminal, \
+            runs it again with --yes, and else escalates the run as "outcome unknown" without \
+            running it.
+
+            Exit status as `medic run`: 0 the run succeeded, 1 it did not or cannot be resumed, 2 usage.
+
+            Examples:
+              medic runs
+              medic resume 20261123-101500-3f9a1c0d
+              medic resume 20261123-1015 --yes
+            """
+    )
+
+    @Argument(help: "A run id, or the start of one.")
+    var runID: String
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "The directory holding the library, for metrics.yaml. Default: .")
+    var root: String = "."
+
+    @Flag(help: "Run a non-idempotent step that had started again without asking.")
+    var yes = false
+
+    @Flag(help: "Print the run's report as JSON at the end instead of progress lines.")
+    var json = false
+
+    mutating func run() async throws {
+        let store = try engine.store()
+        let interpreter = try engine.interpreter(root: root)
+        let progress = RunProgress(enabled: !json)
+        let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+        let confirm: (@Sendable (String) async -> Bool)? = interactive ? { @Sendable question in
+            FileHandle.standardOutput.write(Data("\(question) [y/N] ".utf8))
+            let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            return answer == "y" || answer == "yes"
+        } : nil
+        let report: RunReport
+        do {
+            report = try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, observe: progress.observer)
+        } catch let error as JournalError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+        if json { print(RunRenderer.json(report), terminator: "") }
+        throw ExitCode(report.outcome?.exitCode ?? 1)
+    }
+}
