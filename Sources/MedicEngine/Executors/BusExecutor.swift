@@ -1,0 +1,167 @@
+import AsyncHTTPClient
+import Foundation
+import MedicModel
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the `bus` executor publishes its events.
+public enum BusTransport: Sendable, Hashable {
+    /// Appends one line per event to a JSON Lines file, for a relay or a test to read.
+    case outbox(path: String)
+    /// POSTs each event in structured mode to an http or https URL.
+    case webhook(url: String, headers: [String: String])
+    /// Prints one line per event to standard output.
+    case stdout
+
+    /// Reads the CLI spelling: `stdout`, `outbox:PATH` or `webhook:URL` (http or https).
+    /// Throws `ExecutorError` for anything else.
+    public static func parse(_ text: String) throws -> BusTransport {
+        let refusal = ExecutorError("bus transport '\(text)' is not one of: stdout, outbox:PATH, webhook:URL (an http or https URL)")
+        if text == "stdout" { return .stdout }
+        if text.hasPrefix("outbox:") {
+            let path = String(text.dropFirst("outbox:".count))
+            guard !path.isEmpty else { throw refusal }
+            return .outbox(path: path)
+        }
+        if text.hasPrefix("webhook:") {
+            let url = String(text.dropFirst("webhook:".count))
+            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+                  scheme == "http" || scheme == "https", components.host?.isEmpty == false else { throw refusal }
+            return .webhook(url: url, headers: [:])
+        }
+        throw refusal
+    }
+}
+
+/// The `bus` executor: publishes one CloudEvent per attempt, of type `topic`, with the step's
+/// parameters as data, the step name as subject and the run and step as extension attributes.
+///
+/// A webhook that answers with a status other than 2xx or cannot be reached is a step that ran
+/// and failed; an outbox that cannot be written throws `ExecutorError` (Medic's own fault).
+public struct BusExecutor: StepExecutor {
+    public var transport: BusTransport
+    /// The producer's name; each event's `source` is `<source>/runs/<run id>`.
+    public var source: String
+    /// Gives each event its `time`.
+    public var clock: any EngineClock
+
+    public init(transport: BusTransport, source: String = "medic", clock: any EngineClock = SystemClock()) {
+        self.transport = transport
+        self.source = source
+        self.clock = clock
+    }
+
+    /// The result's `outputs` hold `event_id`. Throws `ExecutorError` when the request has no
+    /// topic, or the outbox or standard output cannot be written.
+    public func execute(_ request: ExecutionRequest) async throws -> ExecutionResult {
+        guard let topic = request.topic else {
+            throw ExecutorError("step \(request.stepNumber) (\(request.stepName)): action '\(request.action)' has no topic")
+        }
+        let event = CloudEvent(
+            id: UUID().uuidString.lowercased(), source: "\(source)/runs/\(RequestTemplate.percentEncoded(request.runID))",
+            type: topic, time: clock.now, subject: request.stepName, data: request.parameters, runID: request.runID,
+            stepNumber: request.stepNumber)
+        let json: Data
+        do {
+            json = try event.structuredJSON()
+        } catch {
+            throw ExecutorError("cannot encode the event of step \(request.stepNumber): \(error)")
+        }
+        let started = ContinuousClock.now
+        let outputs = ["event_id": event.id]
+
+        switch transport {
+        case .outbox(let path):
+            try await Self.offThread { try Self.append(json + Data("\n".utf8), toOutbox: path) }
+            return ExecutionResult(succeeded: true, seconds: HTTPExecutor.seconds(since: started), outputs: outputs,
+                                   summary: "published \(topic) to outbox \(path)")
+        case .stdout:
+            do {
+                try FileHandle.standardOutput.write(contentsOf: json + Data("\n".utf8))
+            } catch {
+                throw ExecutorError("cannot write the event to standard output: \(error)")
+            }
+            return ExecutionResult(succeeded: true, seconds: HTTPExecutor.seconds(since: started), outputs: outputs,
+                                   summary: "published \(topic) to stdout")
+        case .webhook(let url, let headers):
+            var outgoing = HTTPClientRequest(url: url)
+            outgoing.method = .POST
+            for (name, value) in headers.sorted(by: { $0.key < $1.key }) { outgoing.headers.add(name: name, value: value) }
+            outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/cloudevents+json; charset=utf-8")
+            outgoing.body = .bytes(ByteBuffer(bytes: json))
+            let outcome = await HTTPExchange.perform(outgoing, timeout: request.timeout, keepingLast: 4 << 10)
+            let seconds = HTTPExecutor.seconds(since: started)
+            switch outcome {
+            case .answered(let status, let body) where (200..<300).contains(status):
+                return ExecutionResult(succeeded: true, exitStatus: Int32(clamping: status), stdout: body.text, seconds: seconds,
+                                       outputs: outputs, summary: "published \(topic) to webhook \(Self.origin(of: url))")
+            case .answered(let status, let body):
+                return ExecutionResult(succeeded: false, exitStatus: Int32(clamping: status), stdout: body.text, seconds: seconds,
+                                       outputs: outputs, summary: "webhook answered HTTP \(status)")
+            case .failed(let summary, let timedOut):
+                return ExecutionResult(succeeded: false, timedOut: timedOut, seconds: seconds, outputs: outputs,
+                                       summary: "cannot publish \(topic): \(summary)")
+            }
+        }
+    }
+
+    /// `scheme://host:port` only: a webhook's path and query often carry its secret.
+    private static func origin(of url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
+            return "(invalid url)"
+        }
+        return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
+    }
+
+    /// Appends `line` with one write(2), so that concurrent appenders (tasks or processes) never
+    /// interleave, then fsyncs it. Creates missing parent directories (mode 0700); the file is
+    /// created with mode 0600.
+    static func append(_ line: Data, toOutbox path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try makeDirectories(directory, for: path) }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw outboxError("cannot open outbox", path, errno) }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { buffer -> Int in
+            var result: Int
+            repeat { result = write(fd, buffer.baseAddress, buffer.count) } while result < 0 && errno == EINTR
+            return result
+        }
+        guard written >= 0 else { throw outboxError("cannot write outbox", path, errno) }
+        guard written == line.count else {
+            throw ExecutorError("cannot write outbox \(path): short write (\(written) of \(line.count) bytes)")
+        }
+        guard fsync(fd) == 0 else { throw outboxError("cannot fsync outbox", path, errno) }
+    }
+
+    private static func makeDirectories(_ directory: String, for path: String) throws {
+        if mkdir(directory, 0o700) == 0 { return }
+        switch errno {
+        case EEXIST:
+            return  // a directory, or open(2) says what it is instead
+        case ENOENT:
+            let parent = (directory as NSString).deletingLastPathComponent
+            guard !parent.isEmpty, parent != directory else { throw outboxError("cannot create the directory of outbox", path, ENOENT) }
+            try makeDirectories(parent, for: path)
+            guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+                throw outboxError("cannot create directory \(directory) for outbox", path, errno)
+            }
+        case let code:
+            throw outboxError("cannot create directory \(directory) for outbox", path, code)
+        }
+    }
+
+    private static func outboxError(_ what: String, _ path: String, _ code: Int32) -> ExecutorError {
+        ExecutorError("\(what) \(path): \(String(cString: strerror(code)))")
+    }
+
+    /// Runs blocking file I/O on a thread of its own, not on one of the few that run every task.
+    private static func offThread(_ work: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}
