@@ -20,6 +20,9 @@ struct Medic: AsyncParsableCommand {
               medic validate --format sarif  the same, as SARIF 2.1.0 for CI code scanning
               medic plan pod-restart-001 --param namespace=shop
                                              what a run would do, step by step
+              medic run pod-restart-001 --param namespace=shop
+                                             do it: journaled, verified, rolled back on failure
+              medic runs / medic show RUN    what runs did; medic resume RUN continues one
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,
@@ -32,6 +35,10 @@ struct Medic: AsyncParsableCommand {
 @main
 enum MedicMain {
     static func main() async {
+        // A full disk or a file size limit must reach the journal as an error it can report
+        // (EFBIG, ENOSPC), not kill Medic; a closed pipe likewise (EPIPE).
+        signal(SIGXFSZ, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try Medic.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

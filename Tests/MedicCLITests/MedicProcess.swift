@@ -24,7 +24,8 @@ enum Medic {
     private final class Marker {}
 
     /// Runs medic with `arguments`; fails the test if it has not finished after `timeout` seconds.
-    static func run(_ arguments: [String], in directory: URL? = nil, timeout: Double = 60,
+    /// `fileSizeLimit`: bytes any file medic writes may reach (RLIMIT_FSIZE, as a full disk would stop it).
+    static func run(_ arguments: [String], in directory: URL? = nil, timeout: Double = 60, fileSizeLimit: Int? = nil,
                     file: StaticString = #filePath, line: UInt = #line) throws -> MedicRun {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("medic-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -34,6 +35,9 @@ enum Medic {
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
         process.executableURL = binary
+        if fileSizeLimit != nil {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        }
         // The fixtures are checked on their own: with no --root, the folder holding them is the root
         // (it has no playbooks/ actions/ ...), so the shipped library is not read as context.
         var arguments = arguments
@@ -41,6 +45,10 @@ enum Medic {
             arguments.insert(contentsOf: ["--root", fixtures.path], at: 1)
         }
         process.arguments = arguments
+        if let fileSizeLimit {
+            let limit = "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (\(fileSizeLimit), \(fileSizeLimit))); os.execv(sys.argv[1], sys.argv[1:])"
+            process.arguments = ["python3", "-c", limit, binary.path] + arguments
+        }
         process.currentDirectoryURL = directory ?? repositoryRoot
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
