@@ -29,7 +29,12 @@ let package = Package(
         // The only layer that starts processes or touches the network.
         .target(
             name: "MedicEngine",
-            dependencies: ["MedicModel", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: [
+                "MedicModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "medic",

@@ -16,6 +16,7 @@ struct Medic: AsyncParsableCommand {
             Exit codes: 0 success, 1 findings or a failed run, 2 usage error.
 
             Start with:
+              medic demo                     a real remediation in a sandbox, on embedded defaults
               medic validate                 check the library folders here
               medic validate --format sarif  the same, as SARIF 2.1.0 for CI code scanning
               medic plan pod-restart-001 --param namespace=shop
@@ -26,7 +27,7 @@ struct Medic: AsyncParsableCommand {
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,
-        subcommands: [Validate.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, Schema.self]
+        subcommands: [DemoCommand.self, Validate.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, Schema.self]
     )
 }
 

@@ -6,10 +6,10 @@ public enum MetricValue: Sendable, Hashable, Codable, CustomStringConvertible {
     case number(Double)
     case text(String)
 
-    /// `72.5`, or text in quotes: `"degraded"`.
+    /// `72.5` (at most four decimals: a reading, not a proof), or text in quotes: `"degraded"`.
     public var description: String {
         switch self {
-        case .number(let v): Interval.trim(v)
+        case .number(let v): Interval.trim(v == v.rounded() || !v.isFinite ? v : (v * 10_000).rounded() / 10_000)
         case .text(let t): "\"\(t)\""
         }
     }
