@@ -6,6 +6,7 @@ import MedicLoader
 //   validate-10k [--count N] [--no-peers]   load N (10,000) generated playbooks; peers:
 //                                           check-jsonschema and PyYAML's C loader on the same files
 //   hostile                                 each hostile input through the medic binary: time, memory
+//   run-100-noop [--steps N] [--rounds R]   medic run of N (100) `true` steps vs a shell loop of /bin/true
 //   corpus --out DIR [--count N]            write the validate-10k files, to profile medic on them
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -42,11 +43,15 @@ case "validate-10k":
     try ValidateBenchmark.run(count: Int(option("--count") ?? "") ?? 10_000, peers: !arguments.contains("--no-peers"))
 case "hostile":
     try HostileBenchmark.run()
+case "run-parts":
+    try await MicroRun.run(count: Int(option("--count") ?? "") ?? 100)
+case "run-100-noop":
+    try RunBenchmark.run(steps: Int(option("--steps") ?? "") ?? 100, rounds: Int(option("--rounds") ?? "") ?? 7)
 case "corpus":
     // Writes the validate-10k corpus to a folder, for profiling medic on it.
     guard let target = option("--out") else { fatalError("corpus needs --out DIR") }
     try Workloads.writeValidateCorpus(count: Int(option("--count") ?? "") ?? 10_000, to: URL(fileURLWithPath: target))
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | corpus --out DIR\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR\n".utf8))
     exit(2)
 }

@@ -24,10 +24,10 @@ public struct ShellStepExecutor: StepExecutor {
         }
         let command = ShellCommand(script: script, parameters: request.parameters, inheritedVariables: inheritedVariables,
                                    workingDirectory: workingDirectory, timeout: request.timeout, gracePeriod: gracePeriod)
-        // The shell executor blocks while its process runs: give it a thread of its own rather
-        // than one of the few threads that run every task.
+        // The shell executor blocks while its process runs: run it on a Dispatch worker (threads
+        // are reused) rather than on one of the few threads that run every task.
         let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ShellResult, Error>) in
-            Thread.detachNewThread {
+            DispatchQueue.global().async {
                 continuation.resume(with: Result { try ShellExecutor.run(command) })
             }
         }

@@ -1,0 +1,37 @@
+import Foundation
+import MedicEngine
+
+/// `run-parts`: where the time of a journaled shell step goes, in process (for profiling
+/// run-100-noop): a bare spawn of `sh -c true`, the shell step executor, a journal append.
+enum MicroRun {
+    static func run(count: Int) async throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spawn = try Measure.seconds { for _ in 0..<count { _ = try ShellExecutor.run(ShellCommand(script: "true")) } }
+        let executor = ShellStepExecutor()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for n in 0..<count {
+            _ = try await executor.execute(ExecutionRequest(runID: "r", stepNumber: n, stepName: "s", action: "a", purpose: .step,
+                                                            executor: .shell, script: "true", timeout: 10))
+        }
+        let stepped = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let store = try RunStore(directory: dir.path)
+        let (journal, lock) = try store.create(runID: "bench")
+        let appended = try Measure.seconds {
+            for n in 0..<count {
+                var record = JournalRecord(event: .stepStarted)
+                record.step = n
+                record.phase = .step
+                try journal.append(record)
+            }
+        }
+        withExtendedLifetime(lock) {}
+        report("run-parts", [("count", count), ("shell_executor_seconds", spawn), ("step_executor_seconds", stepped),
+                             ("journal_append_seconds", appended)], lines: [
+            "run-parts: \(count) of each, in process",
+            String(format: "  ShellExecutor.run(sh -c true)   %7.3f s  %6.2f ms each", spawn, spawn * 1000 / Double(count)),
+            String(format: "  ShellStepExecutor (own thread)  %7.3f s  %6.2f ms each", stepped, stepped * 1000 / Double(count)),
+            String(format: "  journal append + fsync          %7.3f s  %6.2f ms each", appended, appended * 1000 / Double(count)),
+        ])
+    }
+}
