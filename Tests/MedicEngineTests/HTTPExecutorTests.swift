@@ -194,12 +194,24 @@ final class HTTPExecutorTests: XCTestCase {
         let closed = try LoopbackHTTPServer()
         let url = closed.baseURL
         closed.shutdown()
-        let result = try await HTTPExecutor().execute(request(HTTPRequestSpec(method: "GET", url: url), timeout: 2))
+        let result = try await HTTPExecutor().execute(request(HTTPRequestSpec(method: "GET", url: url), timeout: 30))
         XCTAssertFalse(result.succeeded)
+        XCTAssertLessThan(result.seconds, 10, "a refused connection fails at once, not at the step's deadline")
         XCTAssertNil(result.exitStatus)
         XCTAssertTrue(result.summary.hasPrefix("request to \(url.replacingOccurrences(of: "http://", with: "")) failed: "), result.summary)
         XCTAssertTrue(result.summary.lowercased().contains("refused"), result.summary)
         XCTAssertFalse(result.timedOut)
+    }
+
+    func testRedirectsAreAnswersNotFollowed() async throws {
+        let server = try LoopbackHTTPServer { request in
+            request.uri == "/moved" ? .init(status: 302, headers: [("Location", "/elsewhere")]) : .init(status: 200)
+        }
+        defer { server.shutdown() }
+        let result = try await HTTPExecutor().execute(request(HTTPRequestSpec(method: "GET", url: server.baseURL + "/moved"), timeout: 10))
+        XCTAssertFalse(result.succeeded, result.summary)
+        XCTAssertEqual(result.exitStatus, 302)
+        XCTAssertEqual(server.requests.map(\.uri), ["/moved"], "the redirect was not followed")
     }
 }
 

@@ -13,8 +13,9 @@ import NIOHTTP1
 /// header when it holds CR, LF or NUL. A refused or undefined reference, a URL that is not http or
 /// https, a connection error and a timeout are results with `succeeded == false`, never throws.
 ///
-/// Requests go through `HTTPClient.shared`, which follows redirects and retries a refused
-/// connection until the step's timeout (a service that is restarting gets that long to come back).
+/// Requests go through `EngineHTTPClient.shared`: a refused connection fails at once (retry it
+/// with the step's `retry`), and redirects are not followed (list a 3xx in `expect_status` to
+/// accept one).
 public struct HTTPExecutor: StepExecutor {
     /// Bytes of the response body kept in the result (the last ones), and the largest body
     /// `expect_json` reads.
@@ -197,7 +198,7 @@ enum RequestTemplate {
     }
 }
 
-/// One request and its whole response over `HTTPClient.shared`, within `timeout` seconds from
+/// One request and its whole response over `EngineHTTPClient.shared`, within `timeout` seconds from
 /// the start: connecting, sending and reading the body all count. Never throws: a failure is an
 /// outcome that says what went wrong.
 enum HTTPExchange {
@@ -211,7 +212,7 @@ enum HTTPExchange {
         let end = ContinuousClock.now + .seconds(seconds)
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, deadline: .now() + .nanoseconds(Int64(seconds * 1e9)))
+            response = try await EngineHTTPClient.shared.execute(request, deadline: .now() + .nanoseconds(Int64(seconds * 1e9)))
         } catch {
             return failure(error, timeout: timeout, url: request.url)
         }

@@ -33,7 +33,7 @@ public struct PrometheusMetricSource: MetricSource {
         let status: UInt
         let body: [UInt8]
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let response = try await EngineHTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             status = response.status.code
             body = Array(try await response.body.collect(upTo: Self.maxBody).readableBytesView)
         } catch {
