@@ -34,11 +34,11 @@ public struct Interpreter: Sendable {
         started.host = ProcessInfo.processInfo.hostName
         started.seed = seed ?? UInt64.random(in: 0...UInt64.max)
         if let approvedBy { started.message = "approved by \(approvedBy)" }
-        var execution = RunExecution(interpreter: self, journal: journal, state: RunState())
+        var execution = RunExecution(interpreter: self, journal: journal)
         try execution.append(started)
         try await execution.proceed()
         withExtendedLifetime(lock) {}
-        return RunReport(records: try store.read(runID: id).records, journal: journal.path)
+        return RunReport(records: execution.records, journal: journal.path)
     }
 
     /// What `resume` does with a step that was running when the run's process died.
@@ -62,13 +62,13 @@ public struct Interpreter: Sendable {
         guard let (journal, lock, contents) = try store.reopen(runID: id) else {
             throw JournalError("run \(id) is running in another process; it can be resumed only once that process is gone")
         }
-        var state = RunState(replaying: contents.records)
+        let state = RunState(replaying: contents.records)
         guard state.plan != nil else { throw JournalError("\(journal.path) has no run_started record; not a run journal") }
         if let outcome = state.finished {
             throw JournalError("run \(id) already finished (\(outcome.rawValue)); there is nothing to resume")
         }
         if let observe { journal.observe(observe) }
-        var execution = RunExecution(interpreter: self, journal: journal, state: state)
+        var execution = RunExecution(interpreter: self, journal: journal, records: contents.records)
         if RunStore.status(of: contents.records) != .interrupted {
             var interrupted = JournalRecord(event: .runInterrupted)
             interrupted.pid = getpid()
@@ -88,9 +88,8 @@ public struct Interpreter: Sendable {
         } else {
             try execution.append(resumed)
         }
-        state = execution.state
         try await execution.proceed()
         withExtendedLifetime(lock) {}
-        return RunReport(records: try store.read(runID: id).records, journal: journal.path)
+        return RunReport(records: execution.records, journal: journal.path)
     }
 }

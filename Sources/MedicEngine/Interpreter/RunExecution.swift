@@ -14,18 +14,24 @@ struct RunExecution {
     let interpreter: Interpreter
     let journal: RunJournal
     var state: RunState
+    /// Every record of the run, as written (those read back from disk first, when resuming).
+    var records: [JournalRecord]
 
-    init(interpreter: Interpreter, journal: RunJournal, state: RunState) {
+    init(interpreter: Interpreter, journal: RunJournal, records: [JournalRecord] = []) {
         self.interpreter = interpreter
         self.journal = journal
-        self.state = state
+        self.records = records
+        state = RunState(replaying: records)
     }
 
     var plan: Plan { state.plan! }
 
+    /// Appends a record. Every record is durable (fsync'ed) before the next side effect: intents
+    /// and the run's end at once, a step's outcome with the intent that follows it.
     mutating func append(_ record: JournalRecord) throws {
-        let written = try journal.append(record, now: interpreter.clock.now)
+        let written = try journal.append(record, now: interpreter.clock.now, durable: record.event != .stepFinished)
         state.apply(written)
+        records.append(written)
     }
 
     // MARK: - Phases

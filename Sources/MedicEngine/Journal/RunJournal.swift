@@ -12,10 +12,14 @@ public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// The append-only JSONL journal of one run.
 ///
-/// Each `append` is one `write(2)` of whole lines followed by `fsync`, and returns only when
-/// both succeeded, so a record the interpreter wrote before a side effect is on disk before
-/// the side effect starts. Anything short of that throws `JournalError` (a full disk, an I/O
-/// error) and the interpreter does not go on.
+/// Each `append` is one `write(2)` of whole lines. An intent (`durable: true`, the default) is
+/// followed by `fsync`, and `append` returns only when both succeeded, so a record announcing a
+/// side effect is on disk, with every record before it, before the side effect starts. An
+/// outcome may be appended with `durable: false`: it is written at once (a killed process
+/// cannot lose it: it is in the kernel's page cache) and made durable by the next intent's
+/// `fsync`, before the next side effect; a power cut before that makes its step look in flight,
+/// which `medic resume` treats conservatively. Any failure throws `JournalError` (a full disk,
+/// an I/O error) and the interpreter does not go on.
 public final class RunJournal: @unchecked Sendable {
     public let runID: String
     public let path: String
@@ -23,6 +27,8 @@ public final class RunJournal: @unchecked Sendable {
     private let lock = NSLock()
     private var nextSeq: Int
     private var observers: [@Sendable (JournalRecord) -> Void] = []
+    /// Used under `lock` only.
+    private let encoder = JournalCodec.encoder()
 
     /// Opens (creating when needed) the journal at `path` for appending after `lastSeq`.
     init(runID: String, path: String, lastSeq: Int) throws {
@@ -42,7 +48,7 @@ public final class RunJournal: @unchecked Sendable {
 
     /// Appends `records` (their `seq` and `at` are filled in here) and makes them durable.
     @discardableResult
-    public func append(_ records: [JournalRecord], now: Date = Date()) throws -> [JournalRecord] {
+    public func append(_ records: [JournalRecord], now: Date = Date(), durable: Bool = true) throws -> [JournalRecord] {
         let (written, watchers): ([JournalRecord], [@Sendable (JournalRecord) -> Void]) = try lock.withLock {
             var stamped: [JournalRecord] = []
             var bytes: [UInt8] = []
@@ -51,12 +57,12 @@ public final class RunJournal: @unchecked Sendable {
                 record.seq = seq
                 record.at = JournalRecord.timestamp(now)
                 seq += 1
-                bytes += try JournalCodec.encode(record)
+                bytes += try encoder.encode(record)
                 bytes.append(UInt8(ascii: "\n"))
                 stamped.append(record)
             }
             try writeAll(bytes)
-            guard fsync(fd) == 0 else {
+            guard !durable || fsync(fd) == 0 else {
                 throw JournalError("cannot make the run journal \(path) durable (fsync): \(String(cString: strerror(errno)))")
             }
             nextSeq = seq
@@ -67,8 +73,8 @@ public final class RunJournal: @unchecked Sendable {
     }
 
     @discardableResult
-    public func append(_ record: JournalRecord, now: Date = Date()) throws -> JournalRecord {
-        try append([record], now: now)[0]
+    public func append(_ record: JournalRecord, now: Date = Date(), durable: Bool = true) throws -> JournalRecord {
+        try append([record], now: now, durable: durable)[0]
     }
 
     private func writeAll(_ bytes: [UInt8]) throws {
@@ -92,11 +98,15 @@ public final class RunJournal: @unchecked Sendable {
 /// The journal's JSON spelling: snake_case keys, sorted, one line per record.
 public enum JournalCodec {
     public static func encode(_ record: JournalRecord) throws -> [UInt8] {
+        Array(try encoder().encode(record))
+    }
+
+    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
-        return Array(try encoder.encode(record))
+        return encoder
     }
 
     public static func decode(_ line: Substring) throws -> JournalRecord {
