@@ -21,6 +21,11 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "The working directory of shell steps. Default: Medic's own.")
     var workdir: String?
 
+    @Option(name: .customLong("pass-env"), help: ArgumentHelp(
+        "A variable of Medic's environment that shell steps may see (repeatable).",
+        discussion: "Always passed: \(ShellCommand.defaultInherited.joined(separator: " ")). Nothing else is, unless named here."))
+    var passEnvironment: [String] = []
+
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
     func store() throws -> RunStore {
@@ -59,7 +64,11 @@ struct EngineOptions: ParsableArguments {
             config = loaded
         }
         let clock = SystemClock()
-        let executors = ExecutorSet(shell: ShellStepExecutor(workingDirectory: workdir),
+        for name in passEnvironment where name.isEmpty || name.contains("=") {
+            throw ValidationError("--pass-env '\(name)' is not a variable name")
+        }
+        let executors = ExecutorSet(shell: ShellStepExecutor(inheritedVariables: ShellCommand.defaultInherited + passEnvironment,
+                                                             workingDirectory: workdir),
                                     bus: BusExecutor(transport: transport, clock: clock), http: HTTPExecutor())
         let verifier = Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(config: config)), clock: clock)
         return Interpreter(executors: executors, verifier: verifier, clock: clock)

@@ -296,3 +296,44 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(ws.effects, ["s1", "s2", "s3", "s4"])
     }
 }
+
+final class DemoCommandTests: XCTestCase {
+    func testTheDemoFloodsItsSandboxThenCleansAndVerifiesIt() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        let state = dir.appendingPathComponent("state").path
+        let result = try Medic.run(["demo", "--state-dir", state, "--size-mb", "4", "--json"], in: dir)
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        let report = try Medic.json(result.stdout)
+        XCTAssertEqual(report["outcome"] as? String, "succeeded")
+        XCTAssertEqual((report["steps"] as? [[String: Any]])?.map { $0["status"] as? String }, ["succeeded", "succeeded", "succeeded"])
+        let flooded = (report["steps"] as? [[String: Any]])?.first?["outputs"] as? [String: String]
+        XCTAssertGreaterThanOrEqual(Int(flooded?["flooded_bytes"] ?? "") ?? 0, 4 << 20, "the sandbox was really filled")
+        let verification = try XCTUnwrap((report["verification"] as? [[String: Any]])?.first)
+        XCTAssertEqual(verification["state"] as? String, "SUCCESS")
+        // What the verification measured is what is on disk now: under 1 MB left in the sandbox.
+        let sandbox = state + "/demo-sandbox"
+        let sizes = try FileManager.default.contentsOfDirectory(atPath: sandbox).map {
+            (try FileManager.default.attributesOfItem(atPath: sandbox + "/" + $0)[.size] as? Int) ?? 0
+        }
+        XCTAssertEqual(sizes.count, 4)
+        XCTAssertLessThan(sizes.reduce(0, +), 1 << 20)
+        let runs = try Medic.run(["runs", "--state-dir", state], in: dir)
+        XCTAssertTrue(runs.stdout.contains("succeeded  demo-log-flood-001 1.0.0"), runs.stdout)
+    }
+
+    func testTheEmbeddedLibraryIsValid() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        let printed = try Medic.run(["demo", "--print-library"], in: dir)
+        XCTAssertEqual(printed.status, 0)
+        let parts = printed.stdout.components(separatedBy: "# playbooks/demo-log-flood-001.yaml\n")
+        XCTAssertEqual(parts.count, 2)
+        for folder in ["actions", "playbooks"] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try parts[0].replacingOccurrences(of: "# actions/demo.yaml\n", with: "")
+            .write(to: dir.appendingPathComponent("actions/demo.yaml"), atomically: true, encoding: .utf8)
+        try parts[1].write(to: dir.appendingPathComponent("playbooks/demo.yaml"), atomically: true, encoding: .utf8)
+        let validated = try Medic.run(["validate", "--root", dir.path, "--strict"], in: dir)
+        XCTAssertEqual(validated.status, 0, validated.stdout + validated.stderr)
+    }
+}

@@ -101,4 +101,28 @@ final class PlannerTests: XCTestCase {
     func testShellQuotingIsExact() {
         XCTAssertEqual(PlanRenderer.shellQuoted("it's $(x)"), #"'it'\''s $(x)'"#)
     }
+
+    func testAStepValueThenAPlaybookInputThenTheActionDefault() throws {
+        let actions = "actions:\n  fill:\n    type: infrastructure\n    risk_level: low\n    parameters:\n      size: {type: integer, default: 8}\n    implementation: echo \"${size}\"\n"
+        let playbook = """
+            playbook_id: fill-001
+            name: Fill
+            version: 1.0.0
+            category: infrastructure
+            severity: SEV3
+            parameters:
+              size: {type: integer, default: 2}
+            remediation_steps:
+              - {step: 1, name: inherits, action: fill}
+              - {step: 2, name: own value, action: fill, size: 3}
+            metadata: {}
+            """
+        let loaded = CatalogLoader().load(documents: [("a.yaml", Array(actions.utf8)), ("p.yaml", Array(playbook.utf8))])
+        XCTAssertFalse(loaded.hasErrors, DiagnosticRenderer.text(loaded.diagnostics))
+        let planner = Planner(catalog: loaded.catalog)
+        let defaults = try planner.plan(loaded.catalog.playbooks[0])
+        XCTAssertEqual(defaults.steps.map { $0.environment.first?.value }, ["2", "3"], "the playbook's default outranks the action's")
+        let given = try planner.plan(loaded.catalog.playbooks[0], given: ["size": "5"])
+        XCTAssertEqual(given.steps.map { $0.environment.first?.value }, ["5", "3"], "--param reaches the step; the step's own value wins")
+    }
 }

@@ -69,11 +69,12 @@ public struct Planner: Sendable {
         for spec in action.parameters {
             if let argument = step.arguments.first(where: { $0.name == spec.name }) {
                 environment[spec.name] = try render(argument, spec: spec, available: available, step: step)
+            } else if let inherited = available[spec.name] {
+                // The playbook's input, or an earlier step's output, of that name: what the operator
+                // gave (`--param size_mb=4`) outranks the action's default.
+                environment[spec.name] = inherited
             } else if let value = spec.defaultValue {
                 environment[spec.name] = RenderedParameter(name: spec.name, value: value.environmentValue, source: "default")
-            } else if let inherited = available[spec.name] {
-                // A required input given by the playbook's parameter, or an earlier step's output, of that name.
-                environment[spec.name] = inherited
             } else if spec.required {
                 throw PlanError("step \(step.number) (\(step.name)): action '\(action.name)' needs '\(spec.name)'")
             }
