@@ -60,6 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let interpreter = try engine.interpreter(root: ".")
+        StopSignals.install()
         if !json {
             FileHandle.standardOutput.write(Data("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n".utf8))
         }
@@ -67,6 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             report = try await interpreter.start(plan, in: store, observe: RunProgress(enabled: !json).observer)
         } catch let error as JournalError {
+            StopSignals.waitIfStopping()
             printError("error: the run stopped: \(error.description)")
             throw ExitCode(1)
         }

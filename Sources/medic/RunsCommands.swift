@@ -115,6 +115,7 @@ struct ResumeCommand: AsyncParsableCommand {
         let store = try engine.store()
         let interpreter = try engine.interpreter(root: root)
         let progress = RunProgress(enabled: !json)
+        StopSignals.install()
         let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let confirm: (@Sendable (String) async -> Bool)? = interactive ? { @Sendable question in
             FileHandle.standardOutput.write(Data("\(question) [y/N] ".utf8))
@@ -125,6 +126,7 @@ struct ResumeCommand: AsyncParsableCommand {
         do {
             report = try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, observe: progress.observer)
         } catch let error as JournalError {
+            StopSignals.waitIfStopping()
             printError("error: \(error.description)")
             throw ExitCode(1)
         }

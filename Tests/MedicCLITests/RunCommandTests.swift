@@ -42,6 +42,11 @@ final class RunCommandTests: XCTestCase {
             risk_level: low
             parameters: {value: required, log: required}
             implementation: printf '%s' "${value}" > "${log}"
+          linger:
+            type: infrastructure
+            risk_level: low
+            parameters: {log: required}
+            implementation: echo "$$" > "${log}"; (sleep 600 &); sleep 600
           fail:
             type: infrastructure
             risk_level: low
@@ -78,6 +83,17 @@ final class RunCommandTests: XCTestCase {
           log: {type: string, required: true}
         remediation_steps:
           - {step: 1, name: write, action: write_value}
+        metadata: {}
+        ---
+        playbook_id: linger-001
+        name: Lingers
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        parameters:
+          log: {type: string, required: true}
+        remediation_steps:
+          - {step: 1, name: linger, action: linger}
         metadata: {}
         ---
         playbook_id: failing-001
@@ -206,6 +222,41 @@ final class RunCommandTests: XCTestCase {
     }
 
     // MARK: - Crash safety
+
+    func testAStoppedMedicEndsItsRunningStepsAndLeavesTheRunInterrupted() throws {
+        let ws = try workspace()
+        let process = Process()
+        process.executableURL = Medic.binary
+        process.arguments = ["run", "linger-001", "--param", "log=\(ws.log)", "--root", ws.dir.path, "--state-dir", ws.state]
+        process.currentDirectoryURL = ws.dir
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The step writes its shell's pid (its session id) once it runs.
+        var session: Int32?
+        for _ in 0..<600 where session == nil {
+            session = Int32(ws.effects.first ?? "")
+            if session == nil { usleep(50_000) }
+        }
+        let sid = try XCTUnwrap(session, "the step never started")
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
+        // No process of the step's session is left: not the shell, not its sleeps.
+        var left: [String] = []
+        for _ in 0..<100 {
+            left = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
+                guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return false }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 3 && Int32(fields[3]) == sid && fields[0] != "Z"
+            }
+            if left.isEmpty { break }
+            usleep(50_000)
+        }
+        XCTAssertEqual(left, [], "processes of the step's session survived")
+        XCTAssertTrue(try ws.medic(["runs"]).stdout.contains("interrupted"))
+    }
 
     func testKilledDuringANonIdempotentStepResumesAfterItsVerificationPasses() throws {
         let ws = try workspace()

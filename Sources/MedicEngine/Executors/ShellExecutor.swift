@@ -82,6 +82,7 @@ public enum ShellExecutor {
             throw ExecutorError("cannot start /bin/sh: \(String(cString: strerror(spawned)))")
         }
 
+        RunningSteps.shared.insert(pid)
         var stdout = BoundedBuffer(limit: command.outputLimit), stderr = BoundedBuffer(limit: command.outputLimit)
         var open = [outPipe[0], errPipe[0]]
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
@@ -136,6 +137,8 @@ public enum ShellExecutor {
         }
         // The shell is gone; whatever it left in its group goes with it (a step owns its processes).
         kill(-pid, SIGKILL)
+        // Forget the group before reaping its leader: once reaped, its id may be reused.
+        RunningSteps.shared.remove(pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         // Drain what is already in the pipes, without waiting on a writer that may never close them.
@@ -151,6 +154,23 @@ public enum ShellExecutor {
             seconds: elapsed(), outputs: outputs)
     }
 
+    /// Whether `stopRunningSteps` was called: from then on no journal record is written, so the
+    /// steps it ended stay "in flight" for `medic resume` to decide about.
+    public static var stopRequested: Bool { RunningSteps.shared.stopRequested }
+
+    /// Ends every shell step running in this process, as Medic must when it is itself told to
+    /// stop (SIGINT, SIGTERM): SIGTERM to each step's process group, then SIGKILL after `grace`
+    /// seconds. Their runs stay without an outcome, so `medic runs` shows them interrupted and
+    /// `medic resume` decides about the steps that were in flight.
+    public static func stopRunningSteps(grace: Double = 1) {
+        RunningSteps.shared.stopRequested = true
+        let groups = RunningSteps.shared.all
+        guard !groups.isEmpty else { return }
+        for group in groups { kill(-group, SIGTERM) }
+        usleep(useconds_t(max(0, min(grace, 10)) * 1e6))
+        for group in RunningSteps.shared.all { kill(-group, SIGKILL) }
+    }
+
     /// `key=value` lines; later lines win; lines without `=` or with a bad key are ignored.
     static func parseOutputs(_ text: String) -> [String: String] {
         var outputs: [String: String] = [:]
@@ -164,6 +184,23 @@ public enum ShellExecutor {
         }
         return outputs
     }
+}
+
+/// The process groups (the shells' pids) of the shell steps running now.
+final class RunningSteps: @unchecked Sendable {
+    static let shared = RunningSteps()
+    private let lock = NSLock()
+    private var groups: Set<pid_t> = []
+    private var stopping = false
+
+    var stopRequested: Bool {
+        get { lock.withLock { stopping } }
+        set { lock.withLock { stopping = newValue } }
+    }
+
+    func insert(_ group: pid_t) { _ = lock.withLock { groups.insert(group) } }
+    func remove(_ group: pid_t) { _ = lock.withLock { groups.remove(group) } }
+    var all: [pid_t] { lock.withLock { Array(groups) } }
 }
 
 /// Keeps the last `limit` bytes written to it.

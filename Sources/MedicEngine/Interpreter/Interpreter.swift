@@ -51,7 +51,8 @@ public struct Interpreter: Sendable {
         case unknown
     }
 
-    /// Continues an interrupted run. A step that was running when the process died is run again
+    /// Continues an interrupted run; `observe` first sees the run's `run_started` record again,
+    /// then each new record once it is on disk. A step that was running when the process died is run again
     /// when it is idempotent; a non-idempotent one is first checked with its action's
     /// verification (passed: counted as done), then run again only when `yes` or `confirm`
     /// agrees; otherwise the run is escalated as "outcome unknown". Never re-runs a settled step.
@@ -67,7 +68,11 @@ public struct Interpreter: Sendable {
         if let outcome = state.finished {
             throw JournalError("run \(id) already finished (\(outcome.rawValue)); there is nothing to resume")
         }
-        if let observe { journal.observe(observe) }
+        if let observe {
+            // The run's opening record, again, so an observer knows the plan it continues.
+            if let started = contents.records.first(where: { $0.event == .runStarted }) { observe(started) }
+            journal.observe(observe)
+        }
         var execution = RunExecution(interpreter: self, journal: journal, records: contents.records)
         if RunStore.status(of: contents.records) != .interrupted {
             var interrupted = JournalRecord(event: .runInterrupted)

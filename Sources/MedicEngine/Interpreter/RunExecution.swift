@@ -333,9 +333,11 @@ struct RunExecution {
         switch decision {
         case .rerun, .verified: return  // rerun: the phase loop runs it; verified: its record settled it
         case .unknown:
-            let step = plan.steps.first { $0.number == flight.step }
-            try await escalate(.escalated, reason: "outcome unknown: step \(flight.step) (\(step?.name ?? "?")) is not idempotent, "
-                + "had started when Medic stopped, and has no verification that passed; it was not run again. Check it by hand.")
+            let rollback = flight.phase == .rollback
+            let step = (rollback ? plan.rollback.steps : plan.steps).first { $0.number == flight.step }
+            try await escalate(.escalated, reason: "outcome unknown: \(rollback ? "rollback step" : "step") \(flight.step) (\(step?.name ?? "?")) "
+                + "is not idempotent, had started when Medic stopped, and has no verification that passed; it was not run again. "
+                + "Check it by hand.")
         }
     }
 }

@@ -49,6 +49,9 @@ public final class RunJournal: @unchecked Sendable {
     /// Appends `records` (their `seq` and `at` are filled in here) and makes them durable.
     @discardableResult
     public func append(_ records: [JournalRecord], now: Date = Date(), durable: Bool = true) throws -> [JournalRecord] {
+        guard !ShellExecutor.stopRequested else {
+            throw JournalError("Medic is stopping (a signal): the run is left without an outcome, to be resumed")
+        }
         let (written, watchers): ([JournalRecord], [@Sendable (JournalRecord) -> Void]) = try lock.withLock {
             var stamped: [JournalRecord] = []
             var bytes: [UInt8] = []

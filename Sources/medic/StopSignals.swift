@@ -1,0 +1,28 @@
+import Foundation
+import MedicEngine
+
+/// SIGINT, SIGTERM and SIGHUP during a run: the steps running are ended (their process groups
+/// are in sessions of their own, so a terminal's Ctrl-C would not reach them), then Medic exits
+/// with 128 + the signal. The run keeps no outcome: `medic runs` shows it interrupted.
+enum StopSignals {
+    private nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+
+    static func install() {
+        for signo in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler {
+                printError("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
+                ShellExecutor.stopRunningSteps()
+                exit(128 + signo)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Called where a run ends with an error: while a stop is under way, its handler exits.
+    static func waitIfStopping() {
+        while ShellExecutor.stopRequested { sleep(1) }
+    }
+}
