@@ -60,21 +60,13 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let interpreter = try engine.interpreter(root: ".")
-        StopSignals.install()
         if !json {
             FileHandle.standardOutput.write(Data("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n".utf8))
         }
-        let report: RunReport
-        do {
-            report = try await interpreter.start(plan, in: store, observe: RunProgress(enabled: !json).observer)
-        } catch let error as JournalError {
-            StopSignals.waitIfStopping()
-            printError("error: the run stopped: \(error.description)")
-            throw ExitCode(1)
+        let report = try await RunOutput.carryOut(json: json) { observe in
+            try await interpreter.start(plan, in: store, observe: observe)
         }
-        if json {
-            print(RunRenderer.json(report), terminator: "")
-        } else {
+        if !json {
             let stateOption = engine.stateDirectory.map { " --state-dir \(PlanRenderer.shellQuoted($0))" } ?? ""
             print("Next: medic runs\(stateOption)    medic show \(report.runID)\(stateOption)")
         }

@@ -50,17 +50,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         let interpreter = try engine.interpreter(root: playbook.root)
         let store = try engine.store()
-        let progress = RunProgress(enabled: !json)
-        StopSignals.install()
-        let report: RunReport
-        do {
-            report = try await interpreter.start(plan, in: store, seed: seed, approvedBy: approvedBy, observe: progress.observer)
-        } catch let error as JournalError {
-            StopSignals.waitIfStopping()
-            printError("error: the run stopped: \(error.description)")
-            throw ExitCode(1)
+        let report = try await RunOutput.carryOut(json: json) { observe in
+            try await interpreter.start(plan, in: store, seed: seed, approvedBy: approvedBy, observe: observe)
         }
-        if json { print(RunRenderer.json(report), terminator: "") }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }
 }

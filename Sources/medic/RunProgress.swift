@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import MedicEngine
 import MedicModel
@@ -92,5 +93,25 @@ final class RunProgress: @unchecked Sendable {
 
     private func lastLine(_ text: String) -> String {
         String(text.split(separator: "\n").last ?? "").trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// The shared end of `run`, `resume` and `demo`: progress lines (none with --json), the stop
+/// signals, a journal failure reported as such (exit 1), the JSON report when asked for.
+enum RunOutput {
+    static func carryOut(json: Bool, _ start: (@escaping @Sendable (JournalRecord) -> Void) async throws -> RunReport)
+        async throws -> RunReport
+    {
+        StopSignals.install()
+        let report: RunReport
+        do {
+            report = try await start(RunProgress(enabled: !json).observer)
+        } catch let error as JournalError {
+            StopSignals.waitIfStopping()
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+        if json { print(RunRenderer.json(report), terminator: "") }
+        return report
     }
 }

@@ -114,23 +114,15 @@ struct ResumeCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let store = try engine.store()
         let interpreter = try engine.interpreter(root: root)
-        let progress = RunProgress(enabled: !json)
-        StopSignals.install()
         let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let confirm: (@Sendable (String) async -> Bool)? = interactive ? { @Sendable question in
             FileHandle.standardOutput.write(Data("\(question) [y/N] ".utf8))
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             return answer == "y" || answer == "yes"
         } : nil
-        let report: RunReport
-        do {
-            report = try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, observe: progress.observer)
-        } catch let error as JournalError {
-            StopSignals.waitIfStopping()
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+        let report = try await RunOutput.carryOut(json: json) { observe in
+            try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, observe: observe)
         }
-        if json { print(RunRenderer.json(report), terminator: "") }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }
 }

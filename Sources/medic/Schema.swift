@@ -5,13 +5,14 @@ struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the JSON Schema (2020-12) of a file kind, for editors and other validators.",
         discussion: """
-            KIND is one of: playbook, actions, rules, policies. The same schemas ship under schemas/.
+            KIND is one of: playbook, actions, rules, policies, or metric-sources (the metric sources \
+            file that run, resume and demo read with --metrics). The same schemas ship under schemas/.
             For YAML editors with the YAML language server, start a file with
               # yaml-language-server: $schema=../schemas/playbook.schema.json
             """
     )
 
-    @Argument(help: "playbook, actions, rules or policies.")
+    @Argument(help: "playbook, actions, rules, policies or metric-sources.")
     var kind: String
 
     func validate() throws {
