@@ -24,8 +24,12 @@ final class RunProgress: @unchecked Sendable {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// https://no-color.org: marks without colour when NO_COLOR is set.
+    private let colour = (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+
     private func mark(_ ok: Bool?) -> String {
         guard terminal else { return "" }
+        guard colour else { return ok.map { $0 ? "✔ " : "✘ " } ?? "▶ " }
         switch ok {
         case .some(true): return "\u{1B}[32m✔\u{1B}[0m "
         case .some(false): return "\u{1B}[31m✘\u{1B}[0m "
