@@ -16,8 +16,13 @@ What it checks, without the Swift loader:
        - codes in LOAD_REJECTED: this script's strict reader refuses the file with that code;
        - any other code (cross-file and semantic faults the schema cannot see): the file is
          well-formed and schema-valid, so that its one fault is the one in its name;
-  4. the check-jsonschema CLI, if installed, agrees: it accepts every file of step 2 and rejects
-     the schema-expressible fixtures of step 3.
+  4. the metric sources file (schemas/metric-sources.schema.json, read by `medic run` rather than
+     `medic validate`): every file under Tests/MedicLoaderTests/Fixtures/metric-sources/valid/ is
+     well-formed and valid against it, and every file under .../metric-sources/invalid/, named
+     `<CODE>-<slug>` with a schema-expressible code, is well-formed and rejected by it (the Swift
+     test MetricSourcesFixtureTests checks that the loader refuses them too);
+  5. the check-jsonschema CLI, if installed, agrees: it accepts every file of steps 2 and 4 and
+     rejects the schema-expressible fixtures of steps 3 and 4.
 Prints `schema-check: N passed, M failed`; exits 1 if anything failed.
 
 YAML is read as YAML 1.1 (PyYAML, like libyaml/Yams that Medic uses): `no` is false and `2.1` a
@@ -43,10 +48,14 @@ except ImportError as error:  # pragma: no cover
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "schemas"
 KINDS = ("playbook", "actions", "rules", "policies")
+# Schemas of files outside the library: no `kind:` key, not found by their top-level keys, and
+# checked against their own fixture folders.
+STANDALONE = ("metric-sources",)
 SHIPPED_DIRS = ("playbooks", "actions", "rules", "policies")
 FIXTURES = ROOT / "Tests" / "MedicLoaderTests" / "Fixtures"
 VALID_DIR = FIXTURES / "valid"
 INVALID_DIR = FIXTURES / "invalid"
+METRIC_SOURCES_DIR = FIXTURES / "metric-sources"
 EXTENSIONS = {".yaml", ".yml", ".json"}
 
 # Diagnostic codes (docs/format.md) whose fault a JSON Schema can see in one file.
@@ -253,7 +262,7 @@ def _in_conditional(path):
 
 def check_schemas(tally):
     validators, defs_by_file = {}, {}
-    for kind in KINDS:
+    for kind in KINDS + STANDALONE:
         path = SCHEMA_DIR / f"{kind}.schema.json"
         what = f"schema {rel(path)}"
         if not path.is_file():
@@ -274,7 +283,7 @@ def check_schemas(tally):
             problems.append("title or description missing")
         if "$schema" not in schema.get("properties", {}):
             problems.append("a top-level `$schema` key is not allowed")
-        if "kind" not in schema.get("properties", {}):
+        if kind in KINDS and "kind" not in schema.get("properties", {}):
             problems.append("a top-level `kind` key is not allowed")
         undocumented = properties_without_description(schema)
         if undocumented:
@@ -404,6 +413,55 @@ def check_invalid_fixtures(tally, validators):
     return rejected_by_schema
 
 
+def check_metric_sources(tally, validators):
+    """The metric sources fixtures: valid ones match the schema, invalid ones are rejected by it.
+
+    Returns the valid files and the (code, path, kind) of the rejected ones, for the CLI."""
+    kind = "metric-sources"
+    valid, rejected = [], []
+    if kind not in validators:
+        tally.fail(f"{rel(METRIC_SOURCES_DIR)}/", f"no usable schema for {kind}")
+        return valid, rejected
+    validator = validators[kind]
+    for subfolder in ("valid", "invalid"):
+        if not data_files(METRIC_SOURCES_DIR / subfolder):
+            tally.fail(f"{rel(METRIC_SOURCES_DIR / subfolder)}/", "no .yaml/.yml/.json fixtures")
+    for path in data_files(METRIC_SOURCES_DIR / "valid"):
+        what = rel(path)
+        try:
+            data = read(path)
+        except LoadFault as fault:
+            tally.fail(what, f"{fault.code} {fault.message}")
+            continue
+        errors = list(validator.iter_errors(data))
+        if errors:
+            tally.fail(what, f"{kind} schema: {describe(best_match(errors))}"
+                             + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
+        else:
+            tally.ok(f"{what} [{kind}]")
+            valid.append(path)
+    for path in data_files(METRIC_SOURCES_DIR / "invalid"):
+        match = FIXTURE_NAME.match(path.name)
+        if not match or match.group(1) not in SCHEMA_EXPRESSIBLE:
+            tally.fail(rel(path), "name it <CODE>-<slug> with a code the schema can see: "
+                                  + ", ".join(sorted(SCHEMA_EXPRESSIBLE)))
+            continue
+        code = match.group(1)
+        what = f"{rel(path)} ({code})"
+        try:
+            data = read(path)
+        except LoadFault as fault:
+            tally.fail(what, f"cannot be read ({fault.code} {fault.message}); the schema should be what rejects it")
+            continue
+        errors = list(validator.iter_errors(data))
+        if errors:
+            tally.ok(f"{what} rejected by the {kind} schema: {describe(best_match(errors))}")
+            rejected.append((code, path, kind))
+        else:
+            tally.fail(what, "the schema accepts it, but it should be rejected")
+    return valid, rejected
+
+
 def check_with_cli(tally, valid_by_kind, rejected_by_schema):
     """Cross-check with the check-jsonschema CLI (YAML 1.2 via ruamel, ECMA-262 regexes)."""
     cli = shutil.which("check-jsonschema")
@@ -445,6 +503,9 @@ def main():
     valid_by_kind = check_valid_files(tally, validators)
     print("schema-check: invalid fixtures")
     rejected = check_invalid_fixtures(tally, validators)
+    print("schema-check: metric sources fixtures")
+    valid_by_kind["metric-sources"], rejected_metric_sources = check_metric_sources(tally, validators)
+    rejected += rejected_metric_sources
     print("schema-check: check-jsonschema cross-check")
     check_with_cli(tally, valid_by_kind, rejected)
     print(f"schema-check: {tally.passed} passed, {tally.failed} failed")

@@ -2857,5 +2857,183 @@ public enum EmbeddedSchemas {
   }
 }
 """#,
+        "metric-sources": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://medic.dev/schemas/metric-sources.schema.json",
+  "title": "Medic metric sources",
+  "description": "The metric sources file: which source (Prometheus, a command, a JSON file) serves which metric, for conditions evaluated while a playbook runs (docs/format.md, Metric sources). `medic run`, `medic resume` and `medic demo` read the file given by --metrics, else metrics.yaml under --root (demo: the current directory) when it exists. `medic validate` does not read it. Unknown keys are errors (M101).",
+  "type": "object",
+  "required": ["metric_sources"],
+  "properties": {
+    "$schema": {
+      "description": "The JSON Schema of this file, for editors; ignored by Medic (any value is accepted)."
+    },
+    "metric_sources": {
+      "type": "array",
+      "description": "The bindings, tried in file order: the first whose `metrics` match a metric's name serves it. Built-in host metrics answer names that no binding claims. Each `name` must be unique (M312; this schema cannot check that). An empty list is allowed.",
+      "items": {
+        "$ref": "#/$defs/metricSource",
+        "description": "A metric source."
+      }
+    }
+  },
+  "additionalProperties": false,
+  "$defs": {
+    "duration": {
+      "description": "A length of time: a number and a unit (ms s sec secs second seconds m min mins minute minutes h hr hrs hour hours d day days w week weeks), optionally joined by `_` or a space (`100ms`, `5s`, `2m`, `24h`, `7_days`, `5 minutes`), or compound (`1h30m`). A plain number means seconds (`300`).",
+      "anyOf": [
+        {
+          "type": "number",
+          "minimum": 0,
+          "description": "Seconds."
+        },
+        {
+          "type": "string",
+          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+          "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
+        }
+      ],
+      "examples": ["5m", "300s", "7_days", "1h30m", 300]
+    },
+    "metricPattern": {
+      "description": "A metric name or a glob: letters, digits, `_`, `:`, `.` and `*` (`*` matches any run of characters, also none), e.g. `http_error_rate`, `pg_*`, `*`. Other characters are M106.",
+      "type": "string",
+      "pattern": "^[A-Za-z0-9_:.*]+$",
+      "examples": ["http_error_rate", "pg_*", "*"]
+    },
+    "metricSource": {
+      "description": "One entry of `metric_sources`: a source and the metric names it answers for. `type` decides which other keys it takes: prometheus `url` (required) and `timeout`; command `command` (required) and `timeout`; file `path` (required). A key of another type is M101.",
+      "type": "object",
+      "required": ["name", "type"],
+      "properties": {
+        "name": {
+          "type": "string",
+          "description": "The source's name, used in messages: letters, digits, `.`, `_`, `-`, starting with a letter or digit (M106 otherwise); unique in the file (M312).",
+          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
+        },
+        "type": {
+          "type": "string",
+          "description": "What kind of source: `prometheus` (the Prometheus HTTP API), `command` (a shell command that prints the value), `file` (a JSON object file read on every query).",
+          "enum": ["prometheus", "command", "file"]
+        },
+        "url": {
+          "type": "string",
+          "description": "prometheus: the server's base URL, http or https with a host and nothing after the path (no query, no fragment), e.g. `http://127.0.0.1:9090`; Medic appends `/api/v1/query?query=...`.",
+          "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://(?:[^/?#]*@)?(?:\\[[^\\[\\]/?#@]+\\]|(?:[^\\s\\u0000-\\u001F\\u007F\"%:<>\\[\\\\\\]^`{|}/?#@]|%[0-9A-Fa-f]{2})+)(?::[0-9]*)?(?:/[^?#]*)?$",
+          "examples": ["http://127.0.0.1:9090", "https://prometheus.example.com/prom"]
+        },
+        "command": {
+          "type": "string",
+          "description": "command: POSIX sh text, run with `sh -c` in the metric sources file's folder; it prints the value on stdout. The metric reaches it as environment variables `metric`, `selector` and `label_<name>`, never spliced into the text. Must not be blank.",
+          "pattern": "\\S"
+        },
+        "path": {
+          "type": "string",
+          "description": "file: the JSON file's path; a relative path is taken from the metric sources file's folder. Must not be blank.",
+          "pattern": "\\S"
+        },
+        "metrics": {
+          "type": "array",
+          "description": "The metric names or globs this source serves (default `[\"*\"]`: every metric). An empty list is M106.",
+          "minItems": 1,
+          "items": {
+            "$ref": "#/$defs/metricPattern",
+            "description": "A metric name or glob."
+          }
+        },
+        "scale": {
+          "type": "number",
+          "description": "A multiplier applied to every number the source answers (`100` turns a ratio into percent); text answers are left as they are. Not 0 (M206). An unquoted number.",
+          "minimum": -1.7976931348623157e+308,
+          "maximum": 1.7976931348623157e+308,
+          "not": {
+            "const": 0
+          }
+        },
+        "timeout": {
+          "description": "prometheus and command: how long one query may take (default 10s); longer than 0s (M206).",
+          "allOf": [
+            {
+              "$ref": "#/$defs/duration"
+            },
+            {
+              "$ref": "#/$defs/positiveDuration"
+            }
+          ]
+        }
+      },
+      "additionalProperties": false,
+      "allOf": [
+        {
+          "if": {
+            "properties": {
+              "type": {
+                "const": "prometheus"
+              }
+            },
+            "required": ["type"]
+          },
+          "then": {
+            "required": ["url"],
+            "properties": {
+              "command": false,
+              "path": false
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "type": {
+                "const": "command"
+              }
+            },
+            "required": ["type"]
+          },
+          "then": {
+            "required": ["command"],
+            "properties": {
+              "url": false,
+              "path": false
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "type": {
+                "const": "file"
+              }
+            },
+            "required": ["type"]
+          },
+          "then": {
+            "required": ["path"],
+            "properties": {
+              "url": false,
+              "command": false,
+              "timeout": false
+            }
+          }
+        }
+      ]
+    },
+    "positiveDuration": {
+      "description": "A duration longer than 0s: a number above 0, or text with a digit other than 0.",
+      "anyOf": [
+        {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        {
+          "type": "string",
+          "pattern": "[1-9]"
+        }
+      ]
+    }
+  }
+}
+"""#,
     ]
 }
