@@ -285,6 +285,30 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(ws.effects, ["s1", "s2", "s3"], "step 3 is not run again, step 4 not at all")
     }
 
+    func testOnATerminalResumeAsksBeforeRunningAStartedNonIdempotentStepAgain() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("needs script(1) for a terminal") }
+        for (answer, expected, status) in [("n", ["s1", "s2", "s3"], Int32(1)), ("y", ["s1", "s2", "s3", "s3", "s4"], Int32(0))] {
+            let ws = try workspace()
+            XCTAssertEqual(try ws.runFourSteps(killing: ["s3-after"]).status, 9)
+            // script(1) gives medic a terminal; the answer is typed into it.
+            let command = [Medic.binary.path, "resume", try ws.onlyRun(), "--state-dir", ws.state].map(ShellWords.quote).joined(separator: " ")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-qec", command, "/dev/null"]
+            process.currentDirectoryURL = ws.dir
+            let input = Pipe(), output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            try process.run()
+            input.fileHandleForWriting.write(Data("\(answer)\n".utf8))
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertTrue(text.contains("is not idempotent and had started when Medic stopped"), text)
+            XCTAssertEqual(process.terminationStatus, status, text)
+            XCTAssertEqual(ws.effects, expected, "answer \(answer)")
+        }
+    }
+
     func testYesRunsAStartedNonIdempotentStepAgain() throws {
         let ws = try workspace()
         // Killed as step 3 starts, before its effect: with --yes it runs (once).
@@ -387,4 +411,9 @@ final class DemoCommandTests: XCTestCase {
         let validated = try Medic.run(["validate", "--root", dir.path, "--strict"], in: dir)
         XCTAssertEqual(validated.status, 0, validated.stdout + validated.stderr)
     }
+}
+
+/// POSIX sh single quotes, for a command line handed to script(1).
+enum ShellWords {
+    static func quote(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'" }
 }
