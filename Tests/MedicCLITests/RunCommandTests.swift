@@ -42,6 +42,14 @@ final class RunCommandTests: XCTestCase {
             risk_level: low
             parameters: {value: required, log: required}
             implementation: printf '%s' "${value}" > "${log}"
+          undoable:
+            type: infrastructure
+            risk_level: low
+            parameters: {tag: required, log: required, dir: required}
+            implementation: echo "${tag}" >> "${log}"
+            rollback: |
+              grep -qx "undo-${tag}" "${log}" || echo "undo-${tag}" >> "${log}"
+              \(killer("undo"))
           linger:
             type: infrastructure
             risk_level: low
@@ -83,6 +91,20 @@ final class RunCommandTests: XCTestCase {
           log: {type: string, required: true}
         remediation_steps:
           - {step: 1, name: write, action: write_value}
+        metadata: {}
+        ---
+        playbook_id: undo-001
+        name: Fails and rolls back
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        parameters:
+          log: {type: string, required: true}
+          dir: {type: string, required: true}
+        remediation_steps:
+          - {step: 1, name: change, action: undoable, tag: s1}
+          - {step: 2, name: break, action: fail, on_failure: rollback}
+        rollback: {available: true}
         metadata: {}
         ---
         playbook_id: linger-001
@@ -307,6 +329,20 @@ final class RunCommandTests: XCTestCase {
             XCTAssertEqual(process.terminationStatus, status, text)
             XCTAssertEqual(ws.effects, expected, "answer \(answer)")
         }
+    }
+
+    func testKilledDuringARollbackResumesTheRollbackNotTheSteps() throws {
+        let ws = try workspace()
+        ws.arm("s1-undo")
+        let killed = try ws.medic(["run", "undo-001", "--param", "log=\(ws.log)", "--param", "dir=\(ws.dir.path)"])
+        XCTAssertEqual(killed.status, 9, killed.stdout)
+        XCTAssertEqual(ws.effects, ["s1", "undo-s1"])
+        let resumed = try ws.medic(["resume", try ws.onlyRun(), "--json"])
+        XCTAssertEqual(resumed.status, 1, "a rolled back run did not succeed")
+        let report = try Medic.json(resumed.stdout)
+        XCTAssertEqual(report["outcome"] as? String, "rolled_back", resumed.stdout)
+        XCTAssertTrue((report["message"] as? String)?.contains("step 2 (break) failed: exit 4") == true, resumed.stdout)
+        XCTAssertEqual(ws.effects, ["s1", "undo-s1"], "no step ran again; the undo ran again, idempotently")
     }
 
     func testYesRunsAStartedNonIdempotentStepAgain() throws {
