@@ -67,8 +67,8 @@ struct RunExecution {
             if let failed = pending {
                 let maxAttempts = step.retry?.attempts ?? 1
                 let budget = plan.safety.maxRetries.map { $0 - state.retriesUsed } ?? Int.max
-                if attempt < maxAttempts && budget > 0 {
-                    let delay = RetrySchedule(policy: step.retry!, seed: state.seed).delay(afterAttempt: attempt, step: n)
+                if let policy = step.retry, attempt < maxAttempts && budget > 0 {
+                    let delay = RetrySchedule(policy: policy, seed: state.seed).delay(afterAttempt: attempt, step: n)
                     var retry = JournalRecord(event: .retryScheduled)
                     retry.step = n
                     retry.attempt = attempt + 1

@@ -9,7 +9,6 @@ struct RunState: Sendable {
         var step: Int
         var phase: ExecutionPurpose
         var attempt: Int
-        var item: Int?
         var idempotent: Bool
     }
 
@@ -48,8 +47,6 @@ struct RunState: Sendable {
     var escalationPublished = false
     var finished: RunOutcome?
 
-    init() {}
-
     init(replaying records: [JournalRecord]) {
         for record in records { apply(record) }
     }
@@ -62,8 +59,7 @@ struct RunState: Sendable {
             seed = record.seed ?? 0
         case .stepStarted:
             guard let step = record.step, let phase = record.phase else { return }
-            inFlight = InFlight(step: step, phase: phase, attempt: record.attempt ?? 1, item: record.item,
-                                idempotent: record.idempotent ?? true)
+            inFlight = InFlight(step: step, phase: phase, attempt: record.attempt ?? 1, idempotent: record.idempotent ?? true)
             if phase == .step {
                 lastAttempt[step] = record.attempt ?? 1
                 failedAttempt[step] = nil
