@@ -10,7 +10,9 @@ struct PlanCommand: AsyncParsableCommand {
             under --root (playbooks/ actions/ rules/ policies/) are loaded and checked first: a \
             catalog with errors is never planned. Each step is shown with its executor, its \
             environment (values shell-quoted, exactly as the step will see them), timeout, retry, \
-            failure policy and the rollback that would follow a failure. Values that earlier \
+            failure policy and the rollback that would follow a failure, then each safety gate's \
+            verdict (kill switch, severity policy, approval, target locks) as a run now would meet \
+            them. Values that earlier \
             steps write to $MEDIC_OUTPUT are shown as such: they exist only at run time. \
             `medic run --dry-run` prints the same plan.
 
@@ -24,12 +26,17 @@ struct PlanCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: PlaybookOptions
+    @OptionGroup var gateOptions: GateOptions
+
+    @Option(name: .customLong("state-dir"), help: "The state directory the gates read (pause, locks). Default: $MEDIC_HOME, else .medic")
+    var stateDirectory: String?
 
     @Flag(help: "Print the plan as JSON.")
     var json = false
 
     mutating func run() async throws {
-        let (plan, _) = try options.plan()
+        let (ungated, catalog) = try options.plan()
+        let plan = try gateOptions.gated(ungated, catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
         print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
     }
 }

@@ -36,22 +36,26 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seed for retry jitter (recorded in the journal). Default: random.")
     var seed: UInt64?
 
-    @Option(name: .customLong("approved-by"), help: "Who approved this run, for playbooks with safety.require_approval.")
-    var approvedBy: String?
+    @OptionGroup var gateOptions: GateOptions
+
+    @Option(name: .customLong("lock-wait"), help: "Seconds to wait for a target another run holds (default 0: refuse at once).")
+    var lockWait: Double = 0
 
     mutating func run() async throws {
-        let (plan, _) = try playbook.plan()
+        let (ungated, catalog) = try playbook.plan()
+        let plan = try gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath)
         if dryRun {
             print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
             return
         }
-        if plan.safety.requireApproval && approvedBy == nil {
-            throw ValidationError("playbook '\(plan.playbookID)' requires approval (safety.require_approval): run it with --approved-by NAME, or look first with --dry-run")
-        }
+        guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
         let interpreter = try engine.interpreter(root: playbook.root)
         let store = try engine.store()
+        let locks = TargetLocks(stateDirectory: store.directory)
+        let (seed, approvedBy, lockWait) = (seed, gateOptions.approvedBy, lockWait)
         let report = try await RunOutput.carryOut(json: json) { observe in
-            try await interpreter.start(plan, in: store, seed: seed, approvedBy: approvedBy, observe: observe)
+            try await interpreter.start(plan, in: store, seed: seed, approvedBy: approvedBy, locks: locks, lockWait: lockWait,
+                                        observe: observe)
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }

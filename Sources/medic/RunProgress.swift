@@ -45,6 +45,11 @@ final class RunProgress: @unchecked Sendable {
             for step in plan.steps { names[step.number] = step.name }
             return "Run \(r.run ?? "?"): \(plan.playbookID) \(plan.playbookVersion), \(stepCount) step(s)"
                 + (r.message.map { " (\($0))" } ?? "")
+        case .gatesEvaluated:
+            let verdicts = r.gates ?? []
+            let stopping = verdicts.filter { $0.decision != .pass }
+            guard !stopping.isEmpty else { return "  \(mark(true))gates: all \(verdicts.count) passed" }
+            return stopping.map { "  \(mark(false))gate \($0.gate): \($0.decision.rawValue): \($0.reason)" }.joined(separator: "\n")
         case .stepStarted:
             guard let step = r.step, let phase = r.phase else { return nil }
             switch phase {

@@ -22,7 +22,13 @@ public struct Interpreter: Sendable {
     /// Starts a new run of `plan` in `store`. `observe` sees each record once it is on disk.
     /// Throws `JournalError` when the journal cannot be written: the run stops there, before
     /// the side effect the record would have announced.
+    ///
+    /// The plan's gate verdicts (`plan.gates`) are journaled before anything else happens; a
+    /// verdict other than pass ends the run `refused` before its first step. With `locks`, the
+    /// run takes its targets' locks first (waiting up to `lockWait` seconds) and holds them to
+    /// its end; a target another run holds refuses the run the same way.
     public func start(_ plan: Plan, in store: RunStore, runID: String? = nil, seed: UInt64? = nil, approvedBy: String? = nil,
+                      locks: TargetLocks? = nil, lockWait: Double = 0,
                       observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = runID ?? RunStore.newRunID(at: clock.now)
         let (journal, lock) = try store.create(runID: id)
@@ -36,8 +42,26 @@ public struct Interpreter: Sendable {
         if let approvedBy { started.message = "approved by \(approvedBy)" }
         var execution = RunExecution(interpreter: self, journal: journal)
         try execution.append(started)
-        try await execution.proceed()
+        var verdicts = plan.gates
+        var lease: TargetLease?
+        if let locks, GatePipeline.blocking(verdicts) == nil {
+            do {
+                lease = try locks.acquire(TargetLocks.names(for: plan), run: id, wait: lockWait, now: clock.now)
+            } catch let error as JournalError {
+                verdicts.removeAll { $0.gate == "target_lock" }
+                verdicts.append(.refuse("target_lock", error.description))
+            }
+        }
+        var gates = JournalRecord(event: .gatesEvaluated)
+        gates.gates = verdicts
+        try execution.append(gates)
+        if let blocking = GatePipeline.blocking(verdicts) {
+            try await execution.refuse(blocking)
+        } else {
+            try await execution.proceed()
+        }
         withExtendedLifetime(lock) {}
+        withExtendedLifetime(lease) {}
         return RunReport(records: execution.records, journal: journal.path)
     }
 

@@ -293,6 +293,14 @@ struct RunExecution {
         try await finish(outcome, reason)
     }
 
+    /// Ends a run a gate stopped, before its first step.
+    mutating func refuse(_ verdict: GateVerdict) async throws {
+        var why = "\(verdict.gate): \(verdict.reason)"
+        if let needs = verdict.needs { why += "; needs " + needs.joined(separator: ", ") }
+        if let until = verdict.until { why += "; not before \(until)" }
+        try await finish(.refused, "stopped by a safety gate before any step: " + why)
+    }
+
     private mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
         var record = JournalRecord(event: .runFinished)
         record.outcome = outcome

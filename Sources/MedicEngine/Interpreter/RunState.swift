@@ -114,7 +114,7 @@ struct RunState: Sendable {
             escalationReason = record.message ?? ""
         case .runFinished:
             finished = record.outcome
-        case .runInterrupted, .runResumed:
+        case .runInterrupted, .runResumed, .gatesEvaluated:
             break
         }
     }

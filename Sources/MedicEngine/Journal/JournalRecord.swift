@@ -7,6 +7,8 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     public enum Event: String, Sendable, Hashable, Codable {
         /// `run`, `plan`, `pid`, `host`, `seed`, `message` (who approved, when given).
         case runStarted = "run_started"
+        /// `gates`: every gate's verdict, before the first step.
+        case gatesEvaluated = "gates_evaluated"
         /// Intent, written before the executor is asked: `step`, `phase`, `attempt`, `idempotent`, `item` (rollback).
         case stepStarted = "step_started"
         /// Outcome: `step`, `phase`, `attempt`, `item`, `result`.
@@ -52,6 +54,7 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     public var verification: VerificationReport?
     public var rollback: [RollbackItem]?
     public var notify: [String]?
+    public var gates: [GateVerdict]?
     public var outcome: RunOutcome?
     public var message: String?
 
@@ -87,6 +90,8 @@ public struct RollbackItem: Sendable, Hashable, Codable {
 public enum RunOutcome: String, Sendable, Hashable, Codable, CaseIterable {
     /// Every step ran and verification (if any) said SUCCESS.
     case succeeded
+    /// A safety gate stopped the run before its first step (refused, needs approval, deferred).
+    case refused
     /// Verification said PARTIAL_SUCCESS: better, not resolved; escalated to keep watching.
     case partiallySucceeded = "partially_succeeded"
     /// A step or verification failed and nothing was rolled back (none available, or abort).

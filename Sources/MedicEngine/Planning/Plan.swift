@@ -6,6 +6,8 @@ public struct Plan: Sendable, Hashable, Codable {
     public var playbookID: String
     public var playbookVersion: String
     public var playbookName: String
+    /// The playbook's severity, which the severity policy gate reads (§5.1).
+    public var severity: Severity
     /// The playbook's inputs after defaults and `--param` values, rendered for the environment.
     public var parameters: [RenderedParameter]
     public var targets: [TargetSpec]
@@ -14,6 +16,9 @@ public struct Plan: Sendable, Hashable, Codable {
     public var rollback: PlannedRollback
     public var escalation: Escalation?
     public var safety: Safety
+    /// Each safety gate's verdict, in the pipeline's order (`GatePipeline`); empty until the
+    /// gates have been evaluated against the state directory.
+    public var gates: [GateVerdict] = []
 }
 
 /// A name and the exact text the step's environment will hold.

@@ -25,6 +25,18 @@ public enum PlanRenderer {
         out += "Targets: " + (plan.targets.isEmpty ? "this host" : plan.targets.map(\.name).joined(separator: ", ")) + "\n"
         if let radius = plan.safety.blastRadius { out += "Blast radius: \(radius.rawValue)\n" }
         if plan.safety.requireApproval { out += "Requires approval before the first step.\n" }
+        if !plan.gates.isEmpty {
+            out += "Gates:\n"
+            for verdict in plan.gates {
+                out += "  \(verdict.gate): \(verdict.decision.rawValue) — \(verdict.reason)"
+                if let needs = verdict.needs { out += " (needs \(needs.joined(separator: ", ")))" }
+                if let until = verdict.until { out += " (until \(until))" }
+                out += "\n"
+            }
+            if let blocking = GatePipeline.blocking(plan.gates) {
+                out += "A run now would stop at the \(blocking.gate) gate, before any step.\n"
+            }
+        }
         out += "Steps:\n"
         for step in plan.steps { out += describe(step) }
         if let v = plan.verification {

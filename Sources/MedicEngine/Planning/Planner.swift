@@ -31,7 +31,8 @@ public struct Planner: Sendable {
         }
         let undo = try (playbook.rollback?.steps ?? []).map { try plan($0, available: available) }
         return Plan(
-            playbookID: playbook.id, playbookVersion: playbook.version, playbookName: playbook.name, parameters: inputs,
+            playbookID: playbook.id, playbookVersion: playbook.version, playbookName: playbook.name, severity: playbook.severity,
+            parameters: inputs,
             targets: targets ?? playbook.targets ?? [], steps: steps, verification: playbook.verification,
             rollback: PlannedRollback(available: playbook.rollback?.available ?? false, reason: playbook.rollback?.reason, steps: undo),
             escalation: playbook.escalation, safety: playbook.safety)

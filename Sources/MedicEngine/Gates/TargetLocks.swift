@@ -1,0 +1,113 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Locks on targets, so two runs never remediate the same target at once, across processes:
+/// one file a target under `<state>/locks/`, held with `flock` by the process running the run.
+/// The kernel releases a lock when its process dies, however it dies, so a dead run's lock is
+/// taken over safely by the next run; the file's content (run, pid, host, since) says who holds
+/// it, for people.
+public struct TargetLocks: Sendable {
+    public struct Holder: Sendable, Hashable, Codable {
+        public var run: String
+        public var pid: Int32
+        public var host: String
+        public var since: String
+    }
+
+    public let directory: String
+
+    public init(stateDirectory: String) { directory = stateDirectory + "/locks" }
+
+    /// The names a plan locks: its targets, or this host when it names none.
+    public static func names(for plan: Plan) -> [String] {
+        let names = plan.targets.isEmpty ? ["host:" + ProcessInfo.processInfo.hostName] : plan.targets.map(\.name)
+        return Array(Set(names)).sorted()  // one order for everyone: no two runs wait on each other in a circle
+    }
+
+    func path(_ name: String) -> String {
+        let safe = name.unicodeScalars.map { scalar -> String in
+            let c = Character(scalar)
+            return c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "-" || c == "_") ? String(c) : String(format: "%%%02X", scalar.value)
+        }.joined()
+        return directory + "/" + (safe.hasPrefix(".") ? "%2E" + safe.dropFirst() : safe) + ".lock"
+    }
+
+    /// Who holds each of `names` now (nil: free). Looks without taking anything.
+    public func holders(of names: [String]) -> [(name: String, holder: Holder?)] {
+        names.map { name in
+            let fd = open(path(name), O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return (name, nil) }
+            defer { close(fd) }
+            // A shared lock succeeds only when nobody holds the exclusive one.
+            if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+                flock(fd, LOCK_UN)
+                return (name, nil)
+            }
+            let data = FileManager.default.contents(atPath: path(name)) ?? Data()
+            return (name, (try? JSONDecoder().decode(Holder.self, from: data)) ?? Holder(run: "?", pid: 0, host: "?", since: "?"))
+        }
+    }
+
+    /// Takes every lock of `names` for `run`, waiting up to `wait` seconds for each; throws
+    /// `JournalError` naming the holder when one stays taken (the locks already taken are released).
+    public func acquire(_ names: [String], run: String, wait: Double = 0, now: Date = Date()) throws -> TargetLease {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var held: [Int32] = []
+        for name in names {
+            let fd = open(path(name), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                held.forEach { close($0) }
+                throw JournalError("cannot open the lock of target \(name): \(String(cString: strerror(errno)))")
+            }
+            let deadline = Date().addingTimeInterval(wait)
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                guard Date() < deadline else {
+                    let holder = holders(of: [name]).first?.holder
+                    close(fd)
+                    held.forEach { close($0) }
+                    let who = holder.map { "run \($0.run) (pid \($0.pid) on \($0.host), since \($0.since))" } ?? "another run"
+                    throw JournalError("target \(name) is being remediated by \(who)")
+                }
+                usleep(100_000)
+            }
+            let holder = Holder(run: run, pid: getpid(), host: ProcessInfo.processInfo.hostName, since: JournalRecord.timestamp(now))
+            if let data = try? JSONEncoder().encode(holder) {
+                _ = ftruncate(fd, 0)
+                _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            }
+            held.append(fd)
+        }
+        return TargetLease(descriptors: held, names: names)
+    }
+}
+
+/// Locks held for a run; released when the lease is released or the process ends.
+public final class TargetLease: Sendable {
+    private let descriptors: [Int32]
+    public let names: [String]
+
+    init(descriptors: [Int32], names: [String]) {
+        self.descriptors = descriptors
+        self.names = names
+    }
+
+    deinit { descriptors.forEach { close($0) } }
+}
+
+/// Gate 4: the run's targets are free (the run takes their locks before its first step; this
+/// verdict is what the plan shows, and the run's own acquisition has the last word).
+public struct TargetLockGate: Gate {
+    public let name = "target_lock"
+    public init() {}
+
+    public func evaluate(_ context: GateContext) -> GateVerdict {
+        let locks = TargetLocks(stateDirectory: context.stateDirectory)
+        let names = TargetLocks.names(for: context.plan)
+        let taken = locks.holders(of: names).compactMap { entry in entry.holder.map { (entry.name, $0) } }
+        guard let (target, holder) = taken.first else { return .pass(name, "free: \(names.joined(separator: ", "))") }
+        return .refuse(name, "target \(target) is being remediated by run \(holder.run) (pid \(holder.pid) on \(holder.host), since \(holder.since))")
+    }
+}
