@@ -15,12 +15,17 @@ struct GateOptions: ParsableArguments {
     @Option(name: .customLong("approved-by"), help: "Who approved this run, for steps and playbooks that need approval.")
     var approvedBy: String?
 
+    @Option(name: .customLong("lock-wait"), help: "Seconds to wait for a target another run holds (default 0: refuse at once).")
+    var lockWait: Double = 0
+
     /// The plan with each gate's verdict, against the state directory as it is now.
     func gated(_ plan: Plan, catalog: Catalog, stateDirectory: String) throws -> Plan {
         if force && mode == .automated { throw ValidationError("--force is for manual runs; an automated run never goes through a pause") }
+        guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
         var plan = plan
         plan.gates = GatePipeline.standard.evaluate(GateContext(
-            plan: plan, catalog: catalog, mode: mode, stateDirectory: stateDirectory, force: force, approvedBy: approvedBy))
+            plan: plan, catalog: catalog, mode: mode, stateDirectory: stateDirectory, force: force, approvedBy: approvedBy,
+            lockWait: lockWait))
         return plan
     }
 }

@@ -38,9 +38,6 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var gateOptions: GateOptions
 
-    @Option(name: .customLong("lock-wait"), help: "Seconds to wait for a target another run holds (default 0: refuse at once).")
-    var lockWait: Double = 0
-
     mutating func run() async throws {
         let (ungated, catalog) = try playbook.plan()
         let plan = try gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath)
@@ -48,11 +45,10 @@ struct RunCommand: AsyncParsableCommand {
             print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
             return
         }
-        guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
         let interpreter = try engine.interpreter(root: playbook.root)
         let store = try engine.store()
         let locks = TargetLocks(stateDirectory: store.directory)
-        let (seed, approvedBy, lockWait) = (seed, gateOptions.approvedBy, lockWait)
+        let (seed, approvedBy, lockWait) = (seed, gateOptions.approvedBy, gateOptions.lockWait)
         let report = try await RunOutput.carryOut(json: json) { observe in
             try await interpreter.start(plan, in: store, seed: seed, approvedBy: approvedBy, locks: locks, lockWait: lockWait,
                                         observe: observe)

@@ -121,7 +121,8 @@ struct ResumeCommand: AsyncParsableCommand {
             return answer == "y" || answer == "yes"
         } : nil
         let report = try await RunOutput.carryOut(json: json) { observe in
-            try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, observe: observe)
+            try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, locks: TargetLocks(stateDirectory: store.directory),
+                                         observe: observe)
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }

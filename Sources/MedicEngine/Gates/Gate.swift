@@ -52,9 +52,11 @@ public struct GateContext: Sendable {
     public var force: Bool
     /// Who approved the run (`--approved-by`), if anyone.
     public var approvedBy: String?
+    /// Seconds the run will wait for a target another run holds (`--lock-wait`).
+    public var lockWait: Double
 
     public init(plan: Plan, catalog: Catalog, mode: RunMode, stateDirectory: String, now: Date = Date(), force: Bool = false,
-                approvedBy: String? = nil) {
+                approvedBy: String? = nil, lockWait: Double = 0) {
         self.plan = plan
         self.catalog = catalog
         self.mode = mode
@@ -62,6 +64,7 @@ public struct GateContext: Sendable {
         self.now = now
         self.force = force
         self.approvedBy = approvedBy
+        self.lockWait = lockWait
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MedicModel
 
 #if canImport(Glibc)
 import Glibc
@@ -108,6 +109,10 @@ public struct TargetLockGate: Gate {
         let names = TargetLocks.names(for: context.plan)
         let taken = locks.holders(of: names).compactMap { entry in entry.holder.map { (entry.name, $0) } }
         guard let (target, holder) = taken.first else { return .pass(name, "free: \(names.joined(separator: ", "))") }
+        if context.lockWait > 0 {
+            return .pass(name, "target \(target) is held by run \(holder.run) (pid \(holder.pid)); the run waits up to "
+                + "\(Interval.trim(context.lockWait))s for it")
+        }
         return .refuse(name, "target \(target) is being remediated by run \(holder.run) (pid \(holder.pid) on \(holder.host), since \(holder.since))")
     }
 }

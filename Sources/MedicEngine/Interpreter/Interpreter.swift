@@ -80,8 +80,10 @@ public struct Interpreter: Sendable {
     /// when it is idempotent; a non-idempotent one is first checked with its action's
     /// verification (passed: counted as done), then run again only when `yes` or `confirm`
     /// agrees; otherwise the run is escalated as "outcome unknown". Never re-runs a settled step.
+    /// With `locks`, the run's target locks are taken again first; a target another run holds
+    /// throws `JournalError` and leaves the run as it was.
     public func resume(_ runID: String, in store: RunStore, yes: Bool = false,
-                       confirm: (@Sendable (String) async -> Bool)? = nil,
+                       confirm: (@Sendable (String) async -> Bool)? = nil, locks: TargetLocks? = nil,
                        observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = try store.resolve(runID)
         guard let (journal, lock, contents) = try store.reopen(runID: id) else {
@@ -92,6 +94,7 @@ public struct Interpreter: Sendable {
         if let outcome = state.finished {
             throw JournalError("run \(id) already finished (\(outcome.rawValue)); there is nothing to resume")
         }
+        let lease = try locks.map { try $0.acquire(TargetLocks.names(for: state.plan!), run: id, now: clock.now) }
         if let observe {
             // The run's opening record, again, so an observer knows the plan it continues.
             if let started = contents.records.first(where: { $0.event == .runStarted }) { observe(started) }
@@ -119,6 +122,7 @@ public struct Interpreter: Sendable {
         }
         try await execution.proceed()
         withExtendedLifetime(lock) {}
+        withExtendedLifetime(lease) {}
         return RunReport(records: execution.records, journal: journal.path)
     }
 }

@@ -1,0 +1,204 @@
+import Foundation
+import XCTest
+
+/// Each safety gate through the binary: a run it passes, a run it stops (before any step, as the
+/// journal and the side effects show), and state that outlives the process.
+final class GateTests: XCTestCase {
+    private static let actions = """
+        actions:
+          touch_file:
+            type: infrastructure
+            risk_level: low
+            parameters: {path: required}
+            implementation: touch "${path}"
+          risky_touch:
+            type: infrastructure
+            risk_level: high
+            parameters: {path: required}
+            implementation: touch "${path}"
+          hold:
+            type: infrastructure
+            risk_level: low
+            parameters: {path: required}
+            implementation: touch "${path}"; sleep 3
+        """
+
+    private static func playbook(_ id: String, severity: String = "SEV2", action: String = "touch_file", extra: String = "") -> String {
+        """
+        playbook_id: \(id)
+        name: \(id)
+        version: 1.0.0
+        category: infrastructure
+        severity: \(severity)
+        parameters:
+          path: {type: string, required: true}
+        targets: [web-01]
+        remediation_steps:
+          - {step: 1, name: act, action: \(action)}
+        \(extra)
+        metadata: {}
+        """
+    }
+
+    private static let policies = """
+        severity_levels:
+          SEV0_CRITICAL:
+            auto_remediation: limited
+            allowed_actions: [touch_file]
+          SEV1_HIGH:
+            auto_remediation: disabled
+          SEV2_MEDIUM:
+            auto_remediation: enabled
+        """
+
+    private struct Workspace {
+        var dir: URL
+        var state: String { dir.appendingPathComponent("state").path }
+        func marker(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: marker(name)) }
+
+        func run(_ playbook: String, marker name: String, _ extra: [String] = []) throws -> MedicRun {
+            try Medic.run(["run", playbook, "--root", dir.path, "--state-dir", state, "--param", "path=\(marker(name))", "--json"] + extra, in: dir)
+        }
+
+        func medic(_ arguments: [String]) throws -> MedicRun { try Medic.run(arguments + ["--state-dir", state], in: dir) }
+    }
+
+    private func workspace() throws -> Workspace {
+        let dir = try Medic.temporaryDirectory(self)
+        for folder in ["actions", "playbooks", "policies"] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try Self.actions.write(to: dir.appendingPathComponent("actions/a.yaml"), atomically: true, encoding: .utf8)
+        try Self.policies.write(to: dir.appendingPathComponent("policies/severity.yaml"), atomically: true, encoding: .utf8)
+        let playbooks = [
+            Self.playbook("plain-001"), Self.playbook("sev0-ok-001", severity: "SEV0"),
+            Self.playbook("sev0-risky-001", severity: "SEV0", action: "risky_touch"), Self.playbook("sev1-001", severity: "SEV1"),
+            Self.playbook("approve-001", extra: "safety: {require_approval: true}"), Self.playbook("hold-001", action: "hold"),
+        ]
+        for (index, text) in playbooks.enumerated() {
+            try text.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
+        }
+        return Workspace(dir: dir)
+    }
+
+    /// The outcome, the blocking gate's verdict, and whether any step started.
+    private func refusal(_ result: MedicRun, file: StaticString = #filePath, line: UInt = #line) throws -> (String?, [String: Any]?, Bool) {
+        let report = try Medic.json(result.stdout)
+        let journal = try XCTUnwrap(report["journal"] as? String, file: file, line: line)
+        let records = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let gates = records.first { $0["event"] as? String == "gates_evaluated" }?["gates"] as? [[String: Any]] ?? []
+        let blocking = gates.first { $0["decision"] as? String != "pass" }
+        return (report["outcome"] as? String, blocking, records.contains { $0["event"] as? String == "step_started" })
+    }
+
+    func testTheKillSwitchRefusesUntilLiftedAndAPersonMayForceIt() throws {
+        let ws = try workspace()
+        XCTAssertEqual(try ws.medic(["pause", "--by", "alice", "--reason", "db incident"]).status, 0)
+        for mode in ["manual", "automated"] {
+            let refused = try ws.run("plain-001", marker: "m-\(mode)", ["--mode", mode])
+            XCTAssertEqual(refused.status, 1)
+            let (outcome, blocking, started) = try refusal(refused)
+            XCTAssertEqual(outcome, "refused")
+            XCTAssertEqual(blocking?["gate"] as? String, "kill_switch")
+            XCTAssertTrue((blocking?["reason"] as? String)?.contains("paused (by alice") == true)
+            XCTAssertFalse(started, "no step started")
+            XCTAssertFalse(ws.exists("m-\(mode)"))
+        }
+        let plan = try Medic.run(["plan", "plain-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=x"], in: ws.dir)
+        XCTAssertTrue(plan.stdout.contains("kill_switch: refuse"), plan.stdout)
+        XCTAssertTrue(plan.stdout.contains("A run now would stop at the kill_switch gate"), plan.stdout)
+
+        let forced = try ws.run("plain-001", marker: "forced", ["--force"])
+        XCTAssertEqual(forced.status, 0, forced.stdout)
+        XCTAssertTrue(ws.exists("forced"))
+        XCTAssertEqual(try ws.run("plain-001", marker: "x", ["--mode", "automated", "--force"]).status, 2, "--force is for people")
+
+        XCTAssertEqual(try ws.medic(["resume-all", "--by", "bob"]).status, 0)
+        XCTAssertEqual(try ws.run("plain-001", marker: "after", ["--mode", "automated"]).status, 0)
+        let audit = try String(contentsOfFile: ws.state + "/audit.jsonl", encoding: .utf8)
+        XCTAssertTrue(audit.contains(#""by":"alice","event":"paused","reason":"db incident""#), audit)
+        XCTAssertTrue(audit.contains(#""by":"bob","event":"resumed""#), audit)
+    }
+
+    func testTheSeverityPolicyGovernsAutomatedRuns() throws {
+        let ws = try workspace()
+        // SEV1: auto_remediation disabled.
+        var (outcome, blocking, started) = try refusal(try ws.run("sev1-001", marker: "a", ["--mode", "automated"]))
+        XCTAssertEqual(outcome, "refused")
+        XCTAssertEqual(blocking?["gate"] as? String, "severity_policy")
+        XCTAssertTrue((blocking?["reason"] as? String)?.contains("auto_remediation disabled") == true)
+        XCTAssertFalse(started)
+        XCTAssertEqual(try ws.run("sev1-001", marker: "b").status, 0, "a person may run it")
+        // SEV0: limited to listed low-risk actions.
+        XCTAssertEqual(try ws.run("sev0-ok-001", marker: "c", ["--mode", "automated"]).status, 0)
+        (outcome, blocking, started) = try refusal(try ws.run("sev0-risky-001", marker: "d", ["--mode", "automated", "--approved-by", "x"]))
+        XCTAssertEqual(blocking?["gate"] as? String, "severity_policy")
+        XCTAssertTrue((blocking?["reason"] as? String)?.contains("step 1 (risky_touch, risk high, not listed)") == true, "\(blocking ?? [:])")
+        XCTAssertFalse(started)
+        XCTAssertEqual(try ws.run("plain-001", marker: "e", ["--mode", "automated"]).status, 0, "SEV2: enabled")
+        XCTAssertEqual(["a", "d"].filter(ws.exists), [])
+    }
+
+    func testHighRiskStepsAndRequireApprovalNeedAnApprover() throws {
+        let ws = try workspace()
+        for playbook in ["approve-001", "sev0-risky-001"] {
+            let (outcome, blocking, started) = try refusal(try ws.run(playbook, marker: "m"))
+            XCTAssertEqual(outcome, "refused", playbook)
+            XCTAssertEqual(blocking?["gate"] as? String, "approval")
+            XCTAssertEqual(blocking?["decision"] as? String, "needs_approval")
+            XCTAssertFalse(started)
+        }
+        XCTAssertFalse(ws.exists("m"))
+        let approved = try ws.run("approve-001", marker: "ok", ["--approved-by", "carol"])
+        XCTAssertEqual(approved.status, 0, approved.stdout)
+        XCTAssertTrue(ws.exists("ok"))
+    }
+
+    func testTwoProcessesNeverRemediateOneTargetAtOnce() throws {
+        let ws = try workspace()
+        // The first run holds web-01 for 3 s (its step sleeps); a second one started meanwhile is refused.
+        let first = Process()
+        first.executableURL = Medic.binary
+        first.arguments = ["run", "hold-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=\(ws.marker("first"))"]
+        first.currentDirectoryURL = ws.dir
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        for _ in 0..<200 where !ws.exists("first") { usleep(25_000) }
+        XCTAssertTrue(ws.exists("first"), "the first run's step started")
+
+        let second = try ws.run("plain-001", marker: "second")
+        XCTAssertEqual(second.status, 1)
+        let (outcome, blocking, started) = try refusal(second)
+        XCTAssertEqual(outcome, "refused")
+        XCTAssertEqual(blocking?["gate"] as? String, "target_lock")
+        XCTAssertTrue((blocking?["reason"] as? String)?.contains("target web-01 is being remediated by run") == true, "\(blocking ?? [:])")
+        XCTAssertFalse(started)
+        XCTAssertFalse(ws.exists("second"))
+
+        // With --lock-wait the next run waits for the lock, then goes on.
+        let waited = try ws.run("plain-001", marker: "third", ["--lock-wait", "30"])
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 0)
+        XCTAssertEqual(waited.status, 0, waited.stdout)
+        XCTAssertTrue(ws.exists("third"))
+    }
+
+    func testADeadRunsLockIsTakenOver() throws {
+        let ws = try workspace()
+        let first = Process()
+        first.executableURL = Medic.binary
+        first.arguments = ["run", "hold-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=\(ws.marker("first"))"]
+        first.currentDirectoryURL = ws.dir
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        for _ in 0..<200 where !ws.exists("first") { usleep(25_000) }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let next = try ws.run("plain-001", marker: "next")
+        XCTAssertEqual(next.status, 0, "the kernel freed the dead run's lock: \(next.stdout)")
+    }
+}
