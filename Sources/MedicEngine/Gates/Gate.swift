@@ -75,12 +75,13 @@ public protocol Gate: Sendable {
 }
 
 /// The gates, in their fixed order (docs/running.md, "Safety gates"): the kill switch first (it
-/// overrides everything), then what the playbook may do at its severity, then who must approve,
+/// overrides everything), then what the playbook may do at its severity, then its remediation circuit breaker
+/// (`RemediationBreaker`: a playbook that keeps failing is stopped), then who must approve,
 /// then whether its targets are free.
 public struct GatePipeline: Sendable {
     public var gates: [any Gate]
 
-    public static let standard = GatePipeline(gates: [KillSwitchGate(), SeverityPolicyGate(), ApprovalGate(), TargetLockGate()])
+    public static let standard = GatePipeline(gates: [KillSwitchGate(), SeverityPolicyGate(), BreakerGate(), ApprovalGate(), TargetLockGate()])
 
     public init(gates: [any Gate]) { self.gates = gates }
 

@@ -1,0 +1,227 @@
+import Foundation
+
+/// Where a playbook's remediation circuit breaker stands (§7.3).
+public enum BreakerState: Sendable, Hashable {
+    /// Runs go through.
+    case closed
+    /// Runs are refused until `until` (then half-open), or until `medic breaker reset`.
+    case open(until: Date, reason: String)
+    /// The cooldown is over: one trial run goes through; its outcome closes or re-opens the breaker.
+    case halfOpen(reason: String)
+
+    /// `closed`, `open`, `half_open`.
+    public var name: String {
+        switch self {
+        case .closed: return "closed"
+        case .open: return "open"
+        case .halfOpen: return "half_open"
+        }
+    }
+}
+
+/// The remediation circuit breaker (§7.3): stops running a playbook that keeps failing, computed
+/// from the playbook's runs in the state directory each time it is asked (no state of its own
+/// but the manual resets in `<state>/breakers.json`).
+///
+/// The rule, exactly:
+/// - A run **counts** when it is finished (`RunStore.list()`, status `finished`) and its outcome
+///   is not `refused`. It is a **success** when its outcome is `succeeded`; any other outcome
+///   (`failed`, `rolled_back`, `rollback_failed`, `partially_succeeded`, `escalated`) is a
+///   **failure**. Running and interrupted runs do not count. Counted runs are taken oldest to
+///   newest by `startedAt` (then run id); a run's time is when it finished (its last record).
+/// - Runs that finished before the playbook's latest manual reset (`medic breaker reset`) do
+///   not count at all.
+/// - The counted runs are replayed in order through the breaker, starting closed, with a
+///   **window** of the runs that matter:
+///   - closed: the run joins the window; the breaker **opens** when, among the last
+///     `windowSize` (10) runs of the window, the last `consecutiveLimit` (3) all failed, or at
+///     least `minimumRuns` (4) runs are there and more than half of them failed. (With fewer
+///     than 4 runs the rate says nothing: 2 failures of 3 do not open it; 3 of 3 do, as
+///     consecutive failures.)
+///   - open: the run is the trial run. A failure keeps it open (it joins the window and starts a
+///     new cooldown); a success **closes** it and empties the window but for that success: the
+///     history before it no longer counts.
+/// - At the end of the replay: closed is closed. Open is **open** until `cooldown` (default 1 h)
+///   after the latest counted failure finished, then **half-open**: the gate lets one trial run
+///   through (while a run of the playbook started after the cooldown is still running, others
+///   are refused).
+public struct RemediationBreaker: Sendable {
+    /// How many of the latest runs the failure rate looks at.
+    public static let windowSize = 10
+    /// The failure rate is judged only with at least this many runs in the window.
+    public static let minimumRuns = 4
+    /// This many failures in a row open the breaker.
+    public static let consecutiveLimit = 3
+
+    /// A manual reset, as stored in `breakers.json`.
+    public struct Reset: Sendable, Hashable, Codable {
+        public var by: String
+        public var reason: String?
+        public var at: String
+    }
+
+    /// A playbook's breaker with the numbers behind it.
+    public struct Status: Sendable, Hashable {
+        public var playbookID: String
+        public var state: BreakerState
+        /// Runs in the window (at most `windowSize`) and how many of them failed.
+        public var windowRuns: Int
+        public var windowFailures: Int
+        /// Failures in a row at the end of the window.
+        public var consecutiveFailures: Int
+        public var lastReset: Reset?
+    }
+
+    public let stateDirectory: String
+    public let cooldown: TimeInterval
+    var path: String { stateDirectory + "/breakers.json" }
+
+    public init(stateDirectory: String, cooldown: TimeInterval = 3600) {
+        self.stateDirectory = stateDirectory
+        self.cooldown = cooldown
+    }
+
+    /// The manual resets in force, by playbook id. An unreadable file counts as none.
+    public func resets() -> [String: Reset] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        return (try? JSONDecoder().decode([String: Reset].self, from: data)) ?? [:]
+    }
+
+    /// Closes the playbook's breaker by hand: runs that finished before now no longer count.
+    public func reset(_ playbookID: String, by: String, reason: String?, now: Date = Date()) throws {
+        var all = resets()
+        let reset = Reset(by: by, reason: reason, at: JournalRecord.timestamp(now))
+        all[playbookID] = reset
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try StateFiles.writeAtomically(try encoder.encode(all), to: path)
+        try StateFiles.audit(in: stateDirectory, ["event": "breaker_reset", "playbook": playbookID, "by": by,
+                                                  "reason": reason ?? "", "at": reset.at])
+    }
+
+    public func state(of playbookID: String, now: Date = Date()) -> BreakerState {
+        status(of: playbookID, now: now).state
+    }
+
+    /// Every playbook that has runs in the state directory, by id.
+    public func all(now: Date = Date()) -> [(playbookID: String, state: BreakerState)] {
+        statuses(now: now).map { ($0.playbookID, $0.state) }
+    }
+
+    public func status(of playbookID: String, now: Date = Date()) -> Status {
+        let runs = runs().filter { $0.playbookID == playbookID }
+        return Self.compute(playbookID, runs: runs, reset: resets()[playbookID], cooldown: cooldown, now: now)
+    }
+
+    /// `status(of:now:)` of every playbook that has runs, by id.
+    public func statuses(now: Date = Date()) -> [Status] {
+        let runs = runs()
+        let resets = resets()
+        return Dictionary(grouping: runs, by: \.playbookID).sorted { $0.key < $1.key }.map {
+            Self.compute($0.key, runs: $0.value, reset: resets[$0.key], cooldown: cooldown, now: now)
+        }
+    }
+
+    /// The runs of the state directory; none (and nothing created) when it has no runs directory.
+    private func runs() -> [RunSummary] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: stateDirectory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue,
+              let store = try? RunStore(directory: stateDirectory) else { return [] }
+        return store.list().runs
+    }
+
+    static func date(_ text: String) -> Date? {
+        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+    }
+
+    private struct Counted {
+        var id: String
+        var failed: Bool
+        var finished: Date
+    }
+
+    static func compute(_ playbookID: String, runs: [RunSummary], reset: Reset?, cooldown: TimeInterval, now: Date) -> Status {
+        let resetAt = reset.flatMap { date($0.at) }
+        let ordered = runs.sorted { (date($0.startedAt) ?? .distantPast, $0.id) < (date($1.startedAt) ?? .distantPast, $1.id) }
+        let counted: [Counted] = ordered.compactMap { run in
+            guard run.status == .finished, let outcome = run.outcome, outcome != .refused else { return nil }
+            let finished = date(run.updatedAt) ?? date(run.startedAt) ?? .distantPast
+            if let resetAt, finished < resetAt { return nil }
+            return Counted(id: run.id, failed: outcome != .succeeded, finished: finished)
+        }
+
+        var window: [Counted] = []
+        var tripped: String?
+        var failedTrials: [String] = []
+        for run in counted {
+            if tripped != nil {
+                if run.failed {
+                    window.append(run)
+                    failedTrials.append(run.id)
+                } else {
+                    tripped = nil
+                    failedTrials = []
+                    window = [run]
+                }
+                continue
+            }
+            window.append(run)
+            tripped = tripReason(window.suffix(windowSize))
+        }
+        let openReason = (tripped ?? "") + (failedTrials.isEmpty ? "" : "; then the trial run"
+            + (failedTrials.count == 1 ? " " : "s ") + failedTrials.joined(separator: ", ") + " failed")
+
+        let recent = Array(window.suffix(windowSize))
+        let consecutive = recent.reversed().prefix { $0.failed }.count
+        var state = BreakerState.closed
+        if tripped != nil, let lastFailure = window.last(where: \.failed) {
+            let until = lastFailure.finished.addingTimeInterval(cooldown)
+            if now < until {
+                state = .open(until: until, reason: openReason)
+            } else {
+                let trial = ordered.last { $0.status == .running && (date($0.startedAt) ?? .distantPast) >= until }
+                state = trial.map { .open(until: until, reason: "half-open since \(JournalRecord.timestamp(until)), and the trial run \($0.id) is still running (\(openReason))") }
+                    ?? .halfOpen(reason: "\(openReason); the cooldown ended at \(JournalRecord.timestamp(until))")
+            }
+        }
+        return Status(playbookID: playbookID, state: state, windowRuns: recent.count, windowFailures: recent.filter(\.failed).count,
+                      consecutiveFailures: consecutive, lastReset: reset)
+    }
+
+    /// Why these runs (the window's latest, oldest first) open the breaker, or nil.
+    private static func tripReason(_ runs: ArraySlice<Counted>) -> String? {
+        let last = runs.suffix(consecutiveLimit)
+        if last.count == consecutiveLimit && last.allSatisfy(\.failed) {
+            let streak = runs.reversed().prefix { $0.failed }.reversed()
+            return "\(streak.count) consecutive failures: runs " + streak.map(\.id).joined(separator: ", ")
+        }
+        let failures = runs.filter(\.failed).count
+        if runs.count >= minimumRuns && failures * 2 > runs.count {
+            return "\(failures) of the last \(runs.count) runs failed"
+        }
+        return nil
+    }
+}
+
+/// The breaker gate (§7.3), after the severity policy: the remediation circuit breaker of the playbook (`RemediationBreaker`, default
+/// cooldown 1 h). Open refuses, with the numbers and when it half-opens; half-open passes one
+/// trial run; closed passes.
+public struct BreakerGate: Gate {
+    public let name = "breaker"
+    public let cooldown: TimeInterval
+    public init(cooldown: TimeInterval = 3600) { self.cooldown = cooldown }
+
+    public func evaluate(_ context: GateContext) -> GateVerdict {
+        let playbook = context.plan.playbookID
+        let status = RemediationBreaker(stateDirectory: context.stateDirectory, cooldown: cooldown).status(of: playbook, now: context.now)
+        switch status.state {
+        case .closed:
+            return .pass(name, "closed: \(status.windowFailures) of the last \(status.windowRuns) runs failed, \(status.consecutiveFailures) in a row")
+        case .halfOpen(let reason):
+            return .pass(name, "half-open: this run is the trial run; its success closes the breaker, its failure opens it again (\(reason))")
+        case .open(let until, let reason):
+            return .refuse(name, "the circuit breaker of \(playbook) is open: \(reason); it half-opens at "
+                + "\(JournalRecord.timestamp(until)) (one trial run then goes through), or `medic breaker reset \(playbook) --by NAME` closes it")
+        }
+    }
+}

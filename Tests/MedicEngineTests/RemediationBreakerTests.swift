@@ -1,0 +1,215 @@
+import Foundation
+import MedicEngine
+import MedicLoader
+import MedicModel
+import XCTest
+
+/// The remediation circuit breaker (§7.3) over real journals: runs of one playbook made by the
+/// interpreter with a recording executor that fails or succeeds, on a manual clock; the breaker's
+/// state is asked at chosen `now:` values, so nothing depends on the wall clock.
+final class RemediationBreakerTests: XCTestCase {
+    private static let actions = """
+        actions:
+          plain:
+            type: infrastructure
+            risk_level: low
+            implementation: "true"
+        """
+
+    private static let playbook = """
+        playbook_id: flaky-001
+        name: Flaky
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        remediation_steps:
+          - {step: 1, name: a, action: plain}
+        metadata: {}
+        """
+
+    private final class Bench {
+        let store: RunStore
+        let clock = ManualClock()
+        let plan: Plan
+        let catalog: Catalog
+        var breaker: RemediationBreaker { RemediationBreaker(stateDirectory: store.directory, cooldown: 3600) }
+
+        init(store: RunStore, plan: Plan, catalog: Catalog) {
+            self.store = store
+            self.plan = plan
+            self.catalog = catalog
+        }
+
+        /// One run a minute after the previous one; its only step succeeds or fails.
+        @discardableResult
+        func run(_ succeed: Bool, gates: [GateVerdict] = []) async throws -> RunReport {
+            clock.advance(seconds: 60)
+            let shell = RecordingExecutor { _ in
+                ExecutionResult(succeeded: succeed, exitStatus: succeed ? 0 : 3, summary: succeed ? "exit 0" : "exit 3")
+            }
+            let interpreter = Interpreter(executors: ExecutorSet(shell: shell, bus: RecordingExecutor(), http: RecordingExecutor()),
+                                          verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
+                                          clock: clock)
+            var plan = plan
+            plan.gates = gates
+            return try await interpreter.start(plan, in: store, seed: 1)
+        }
+
+        @discardableResult
+        func runs(_ pattern: String) async throws -> [String] {
+            var ids: [String] = []
+            for mark in pattern { ids.append(try await run(mark == "S").runID) }
+            return ids
+        }
+
+        var state: BreakerState { breaker.state(of: "flaky-001", now: clock.now) }
+    }
+
+    private func bench() throws -> Bench {
+        let result = CatalogLoader().load(documents: [("actions/a.yaml", Array(Self.actions.utf8)), ("playbooks/p.yaml", Array(Self.playbook.utf8))])
+        XCTAssertFalse(result.hasErrors, DiagnosticRenderer.text(result.diagnostics))
+        let plan = try Planner(catalog: result.catalog).plan(try XCTUnwrap(result.catalog.playbooks.first))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-breaker-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return Bench(store: try RunStore(directory: dir.path), plan: plan, catalog: result.catalog)
+    }
+
+    private func openUntil(_ state: BreakerState, file: StaticString = #filePath, line: UInt = #line) -> (Date, String)? {
+        guard case .open(let until, let reason) = state else {
+            XCTFail("expected open, got \(state)", file: file, line: line)
+            return nil
+        }
+        return (until, reason)
+    }
+
+    func testThreeConsecutiveFailuresOpenItThenItHalfOpensAfterTheCooldown() async throws {
+        let b = try bench()
+        XCTAssertEqual(b.state, .closed, "no runs")
+        try await b.runs("SFF")
+        XCTAssertEqual(b.state, .closed, "2 of 3 failed, but fewer than 4 runs and only 2 in a row")
+        let ids = try await b.runs("F")
+        guard let (until, reason) = openUntil(b.state) else { return }
+        let failures = b.store.list().runs.suffix(3).map(\.id)
+        XCTAssertEqual(failures.last, ids.last)
+        XCTAssertEqual(reason, "3 consecutive failures: runs " + failures.joined(separator: ", "))
+        XCTAssertEqual(until, b.clock.now.addingTimeInterval(3600), "an hour after the latest failure")
+
+        XCTAssertEqual(b.breaker.state(of: "flaky-001", now: until.addingTimeInterval(-1)), .open(until: until, reason: reason))
+        guard case .halfOpen(let why) = b.breaker.state(of: "flaky-001", now: until) else {
+            return XCTFail("half-open once the cooldown is over")
+        }
+        XCTAssertTrue(why.contains(reason), why)
+        XCTAssertEqual(b.breaker.state(of: "other-001", now: until), .closed, "per playbook")
+        XCTAssertEqual(b.breaker.all(now: until).map(\.playbookID), ["flaky-001"])
+
+        // The gate says the same.
+        let context = GateContext(plan: b.plan, catalog: b.catalog, mode: .automated, stateDirectory: b.store.directory, now: b.clock.now)
+        let verdict = BreakerGate().evaluate(context)
+        XCTAssertEqual(verdict.gate, "breaker")
+        XCTAssertEqual(verdict.decision, .refuse)
+        XCTAssertTrue(verdict.reason.contains("3 consecutive failures: runs"), verdict.reason)
+        XCTAssertTrue(verdict.reason.contains("half-opens at \(JournalRecord.timestampForTests(until))"), verdict.reason)
+        var later = context
+        later.now = until
+        XCTAssertEqual(BreakerGate().evaluate(later).decision, .pass)
+        XCTAssertTrue(BreakerGate().evaluate(later).reason.contains("trial run"))
+
+        // A run the gate refuses does not count.
+        let refused = try await b.run(false, gates: [verdict])
+        XCTAssertEqual(refused.outcome, .refused)
+        XCTAssertEqual(b.breaker.state(of: "flaky-001", now: until.addingTimeInterval(-1)), .open(until: until, reason: reason))
+    }
+
+    func testMoreThanHalfOfTheLastTenFailedOpensIt() async throws {
+        let b = try bench()
+        // Never 3 in a row; 4 of 10 after ten runs, 5 of 10 after eleven, 6 of 10 after twelve.
+        try await b.runs("SSSSFFSFFS")
+        XCTAssertEqual(b.state, .closed)
+        try await b.runs("F")
+        XCTAssertEqual(b.state, .closed, "5 of 10 is not more than half")
+        try await b.runs("F")
+        guard let (_, reason) = openUntil(b.state) else { return }
+        XCTAssertEqual(reason, "6 of the last 10 runs failed")
+        let status = b.breaker.status(of: "flaky-001", now: b.clock.now)
+        XCTAssertEqual([status.windowRuns, status.windowFailures, status.consecutiveFailures], [10, 6, 2])
+    }
+
+    func testTheRateNeedsAtLeastFourRuns() async throws {
+        let b = try bench()
+        try await b.runs("FSF")
+        XCTAssertEqual(b.state, .closed, "2 of 3: too few runs to judge a rate")
+        try await b.runs("F")
+        guard let (_, reason) = openUntil(b.state) else { return }
+        XCTAssertEqual(reason, "3 of the last 4 runs failed")
+    }
+
+    func testAFailedTrialOpensItAgainWithANewCooldown() async throws {
+        let b = try bench()
+        try await b.runs("FFF")
+        guard let (until, _) = openUntil(b.state) else { return }
+        b.clock.advance(seconds: 3600)
+        guard case .halfOpen = b.state else { return XCTFail("half-open: \(b.state)") }
+        let trial = try await b.run(false)
+        guard let (again, reason) = openUntil(b.state) else { return }
+        XCTAssertEqual(again, b.clock.now.addingTimeInterval(3600), "a new cooldown from the trial's failure")
+        XCTAssertGreaterThan(again, until)
+        XCTAssertTrue(reason.hasSuffix("; then the trial run \(trial.runID) failed"), reason)
+        b.clock.advance(seconds: 3600)
+        guard case .halfOpen = b.state else { return XCTFail("half-open again: \(b.state)") }
+    }
+
+    func testASuccessfulTrialClosesItAndForgetsTheHistoryBeforeIt() async throws {
+        let b = try bench()
+        try await b.runs("FFF")
+        b.clock.advance(seconds: 3600)
+        try await b.runs("S")
+        XCTAssertEqual(b.state, .closed)
+        try await b.runs("FF")
+        XCTAssertEqual(b.state, .closed, "S F F: the failures before the trial no longer count")
+        try await b.runs("F")
+        guard let (_, reason) = openUntil(b.state) else { return }
+        XCTAssertTrue(reason.hasPrefix("3 consecutive failures"), reason)
+    }
+
+    func testOnlyOneTrialRunGoesThroughWhileHalfOpen() async throws {
+        let b = try bench()
+        try await b.runs("FFF")
+        b.clock.advance(seconds: 3601)
+        // A trial run in progress: its journal is started and its process (this one) holds its lock.
+        let (journal, lock) = try b.store.create(runID: "trial-run")
+        var started = JournalRecord(event: .runStarted)
+        started.run = "trial-run"
+        started.plan = b.plan
+        _ = try journal.append(started, now: b.clock.now)
+        guard let (_, reason) = openUntil(b.state) else { return }
+        XCTAssertTrue(reason.contains("the trial run trial-run is still running"), reason)
+        withExtendedLifetime(lock) {}
+    }
+
+    func testAResetClosesItAndEarlierRunsNoLongerCount() async throws {
+        let b = try bench()
+        try await b.runs("FFF")
+        guard openUntil(b.state) != nil else { return }
+        b.clock.advance(seconds: 1)
+        try b.breaker.reset("flaky-001", by: "alice", reason: "fixed the disk", now: b.clock.now)
+        XCTAssertEqual(b.state, .closed)
+        XCTAssertEqual(b.breaker.status(of: "flaky-001", now: b.clock.now).lastReset?.by, "alice")
+        let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.store.directory + "/breakers.json"))) as? [String: [String: String]]
+        XCTAssertEqual(stored?["flaky-001"]?["by"], "alice")
+        XCTAssertEqual(stored?["flaky-001"]?["reason"], "fixed the disk")
+        let audit = try String(contentsOfFile: b.store.directory + "/audit.jsonl", encoding: .utf8)
+        XCTAssertTrue(audit.contains(#""by":"alice","event":"breaker_reset","playbook":"flaky-001","reason":"fixed the disk""#), audit)
+
+        try await b.runs("FF")
+        XCTAssertEqual(b.state, .closed, "two failures since the reset")
+        try await b.runs("F")
+        guard let (_, reason) = openUntil(b.state) else { return }
+        XCTAssertTrue(reason.hasPrefix("3 consecutive failures"), reason)
+    }
+}
+
+private extension JournalRecord {
+    static func timestampForTests(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
