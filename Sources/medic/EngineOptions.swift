@@ -51,18 +51,7 @@ struct EngineOptions: ParsableArguments {
                 throw ValidationError("--workdir '\(workdir)' is not a directory")
             }
         }
-        let defaultMetrics = root + "/metrics.yaml"
-        let metricsFile = metrics ?? (FileManager.default.fileExists(atPath: defaultMetrics) ? defaultMetrics : nil)
-        var config: MetricSourceConfig?
-        if let metricsFile {
-            let (loaded, diagnostics) = MetricSourcesLoader.load(path: metricsFile)
-            if diagnostics.contains(where: { $0.severity == .error }) || loaded == nil {
-                printError(DiagnosticRenderer.text(diagnostics))
-                printError("the metric sources file has errors; fix them first")
-                throw ExitCode(1)
-            }
-            config = loaded
-        }
+        let registry = try metricRegistry(file: metrics, root: root)
         let clock = SystemClock()
         for name in passEnvironment where name.isEmpty || name.contains("=") {
             throw ValidationError("--pass-env '\(name)' is not a variable name")
@@ -70,7 +59,22 @@ struct EngineOptions: ParsableArguments {
         let executors = ExecutorSet(shell: ShellStepExecutor(inheritedVariables: ShellCommand.defaultInherited + passEnvironment,
                                                              workingDirectory: workdir),
                                     bus: BusExecutor(transport: transport, clock: clock), http: HTTPExecutor())
-        let verifier = Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(config: config)), clock: clock)
+        let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: clock)
         return Interpreter(executors: executors, verifier: verifier, clock: clock)
     }
+}
+
+/// The metric sources of `file`, else of `metrics.yaml` under `root` when there is one, else the
+/// built-in host metrics alone. A file with errors prints them and exits 1.
+func metricRegistry(file: String?, root: String) throws -> MetricRegistry {
+    let defaultMetrics = root + "/metrics.yaml"
+    let metricsFile = file ?? (FileManager.default.fileExists(atPath: defaultMetrics) ? defaultMetrics : nil)
+    guard let metricsFile else { return MetricRegistry(config: nil) }
+    let (loaded, diagnostics) = MetricSourcesLoader.load(path: metricsFile)
+    guard let loaded, !diagnostics.contains(where: { $0.severity == .error }) else {
+        printError(DiagnosticRenderer.text(diagnostics))
+        printError("the metric sources file has errors; fix them first")
+        throw ExitCode(1)
+    }
+    return MetricRegistry(config: loaded)
 }

@@ -15,17 +15,29 @@ struct GateOptions: ParsableArguments {
     @Option(name: .customLong("approved-by"), help: "Who approved this run, for steps and playbooks that need approval.")
     var approvedBy: String?
 
+    @Option(name: .customLong("sign-off"), help: "A sign-off a blast radius level requires, ROLE=NAME (repeatable).")
+    var signOffs: [String] = []
+
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for a target another run holds (default 0: refuse at once).")
     var lockWait: Double = 0
 
     /// The plan with each gate's verdict, against the state directory as it is now.
-    func gated(_ plan: Plan, catalog: Catalog, stateDirectory: String) throws -> Plan {
+    func gated(_ plan: Plan, catalog: Catalog, stateDirectory: String, evaluator: ConditionEvaluator) async throws -> Plan {
         if force && mode == .automated { throw ValidationError("--force is for manual runs; an automated run never goes through a pause") }
         guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
-        var plan = plan
-        plan.gates = GatePipeline.standard.evaluate(GateContext(
+        var given: [String: String] = [:]
+        for signOff in signOffs {
+            guard let eq = signOff.firstIndex(of: "="), eq != signOff.startIndex, signOff.index(after: eq) != signOff.endIndex else {
+                throw ValidationError("--sign-off '\(signOff)' is not ROLE=NAME")
+            }
+            given[String(signOff[..<eq])] = String(signOff[signOff.index(after: eq)...])
+        }
+        var context = GateContext(
             plan: plan, catalog: catalog, mode: mode, stateDirectory: stateDirectory, force: force, approvedBy: approvedBy,
-            lockWait: lockWait))
+            lockWait: lockWait, evaluator: evaluator)
+        context.signOffs = given
+        var plan = plan
+        plan.gates = await GatePipeline.standard.evaluate(context)
         return plan
     }
 }

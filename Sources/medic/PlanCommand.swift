@@ -31,12 +31,17 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: "The state directory the gates read (pause, locks). Default: $MEDIC_HOME, else .medic")
     var stateDirectory: String?
 
+    @Option(help: "A metric sources file, for conditions in preconditions. Default: metrics.yaml under --root when present.")
+    var metrics: String?
+
     @Flag(help: "Print the plan as JSON.")
     var json = false
 
     mutating func run() async throws {
         let (ungated, catalog) = try options.plan()
-        let plan = try gateOptions.gated(ungated, catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
+        let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
+        let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(),
+                                               evaluator: evaluator)
         print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
     }
 }

@@ -40,12 +40,13 @@ struct RunCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (ungated, catalog) = try playbook.plan()
-        let plan = try gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath)
+        let interpreter = try engine.interpreter(root: playbook.root)
+        let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath,
+                                               evaluator: interpreter.verifier.evaluator)
         if dryRun {
             print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
             return
         }
-        let interpreter = try engine.interpreter(root: playbook.root)
         let store = try engine.store()
         let locks = TargetLocks(stateDirectory: store.directory)
         let (seed, approvedBy, lockWait) = (seed, gateOptions.approvedBy, gateOptions.lockWait)

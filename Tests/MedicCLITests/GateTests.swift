@@ -23,7 +23,8 @@ final class GateTests: XCTestCase {
             implementation: touch "${path}"; sleep 3
         """
 
-    private static func playbook(_ id: String, severity: String = "SEV2", action: String = "touch_file", extra: String = "") -> String {
+    private static func playbook(_ id: String, severity: String = "SEV2", action: String = "touch_file", extra: String = "",
+                                 targets: String = "[web-01]") -> String {
         """
         playbook_id: \(id)
         name: \(id)
@@ -32,7 +33,7 @@ final class GateTests: XCTestCase {
         severity: \(severity)
         parameters:
           path: {type: string, required: true}
-        targets: [web-01]
+        targets: \(targets)
         remediation_steps:
           - {step: 1, name: act, action: \(action)}
         \(extra)
@@ -49,6 +50,26 @@ final class GateTests: XCTestCase {
             auto_remediation: disabled
           SEV2_MEDIUM:
             auto_remediation: enabled
+        blast_radius_levels:
+          single_instance:
+            auto_remediation: always_allowed
+          single_service:
+            auto_remediation: allowed_with_approval
+            approval_required_if:
+              - severity < SEV1
+              - service_is_critical: true
+              - instances > 10
+          multiple_services:
+            auto_remediation: restricted
+            approval_required: true
+          cluster_wide:
+            auto_remediation: disabled
+            approval_required: true
+            require_sign_off: [sre_lead, engineering_manager]
+          multi_region:
+            auto_remediation: disabled
+            approval_required: true
+            require_sign_off: [cto, vp_engineering]
         """
 
     private struct Workspace {
@@ -75,7 +96,23 @@ final class GateTests: XCTestCase {
             Self.playbook("plain-001"), Self.playbook("sev0-ok-001", severity: "SEV0"),
             Self.playbook("sev0-risky-001", severity: "SEV0", action: "risky_touch"), Self.playbook("sev1-001", severity: "SEV1"),
             Self.playbook("approve-001", extra: "safety: {require_approval: true}"), Self.playbook("hold-001", action: "hold"),
+            Self.playbook("pre-001", extra: """
+                pre_conditions:
+                  - check: writable_filesystem
+                  - check: command_available
+                    expected: [touch, sh]
+                  - 'queue_depth{queue="jobs"} < 100'
+                """),
+            Self.playbook("service-sev0-001", severity: "SEV0", targets: "[{name: w1, labels: {service: web}}, {name: w2, labels: {service: web}}]"),
+            Self.playbook("service-sev2-001", targets: "[{name: w1, labels: {service: web}}, {name: w2, labels: {service: web}}]"),
+            Self.playbook("services-001", targets: "[{name: w1, labels: {service: web}}, {name: a1, labels: {service: api}}]"),
+            Self.playbook("clusters-001", targets: "[{name: c1, labels: {cluster: east}}, {name: c2, labels: {cluster: west}}]"),
+            Self.playbook("regions-001", targets: "[{name: r1, labels: {region: eu}}, {name: r2, labels: {region: us}}]"),
+            Self.playbook("pre-missing-001", extra: "pre_conditions:\n  - {check: command_available, expected: no-such-tool-xyz}"),
         ]
+        try #"{"queue_depth{queue=\"jobs\"}": 12}"#.write(to: dir.appendingPathComponent("metrics.json"), atomically: true, encoding: .utf8)
+        try "metric_sources:\n  - {name: demo, type: file, path: metrics.json, metrics: [queue_depth]}\n"
+            .write(to: dir.appendingPathComponent("metrics.yaml"), atomically: true, encoding: .utf8)
         for (index, text) in playbooks.enumerated() {
             try text.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
         }
@@ -154,6 +191,56 @@ final class GateTests: XCTestCase {
         let approved = try ws.run("approve-001", marker: "ok", ["--approved-by", "carol"])
         XCTAssertEqual(approved.status, 0, approved.stdout)
         XCTAssertTrue(ws.exists("ok"))
+    }
+
+    func testPreconditionsMustHoldBeforeTheFirstStep() throws {
+        let ws = try workspace()
+        let passed = try ws.run("pre-001", marker: "ok")
+        XCTAssertEqual(passed.status, 0, passed.stdout + passed.stderr)
+        XCTAssertTrue(ws.exists("ok"))
+        // The queue grows past the bound: the condition no longer holds.
+        try #"{"queue_depth{queue=\"jobs\"}": 250}"#.write(to: ws.dir.appendingPathComponent("metrics.json"), atomically: true, encoding: .utf8)
+        var (outcome, blocking, started) = try refusal(try ws.run("pre-001", marker: "no"))
+        XCTAssertEqual(outcome, "refused")
+        XCTAssertEqual(blocking?["gate"] as? String, "preconditions")
+        XCTAssertTrue((blocking?["reason"] as? String)?.contains(#"does not hold (queue_depth{queue="jobs"}=250)"#) == true, "\(blocking ?? [:])")
+        XCTAssertFalse(started)
+        (outcome, blocking, started) = try refusal(try ws.run("pre-missing-001", marker: "no"))
+        XCTAssertTrue((blocking?["reason"] as? String)?.contains("check command_available failed: not found on PATH: no-such-tool-xyz") == true,
+                      "\(blocking ?? [:])")
+        XCTAssertFalse(started)
+        XCTAssertFalse(ws.exists("no"))
+    }
+
+    func testTheBlastRadiusPolicyOfTheRunsReach() throws {
+        let ws = try workspace()
+        func blocking(_ playbook: String, _ extra: [String]) throws -> [String: Any]? {
+            let result = try ws.run(playbook, marker: "br", extra)
+            let (outcome, verdict, started) = try refusal(result)
+            XCTAssertEqual(outcome == "succeeded", verdict == nil, "\(playbook): \(result.stdout)")
+            XCTAssertEqual(started, verdict == nil, playbook)
+            return verdict
+        }
+        let automated = ["--mode", "automated"]
+        // One instance: always allowed. Two instances of one service: approval only under approval_required_if.
+        XCTAssertNil(try blocking("plain-001", automated))
+        XCTAssertNil(try blocking("service-sev0-001", automated), "SEV0 is not below SEV1; 2 instances, not critical")
+        let sev2 = try blocking("service-sev2-001", automated)
+        XCTAssertEqual(sev2?["gate"] as? String, "blast_radius")
+        XCTAssertEqual(sev2?["decision"] as? String, "needs_approval")
+        XCTAssertTrue((sev2?["reason"] as? String)?.hasPrefix("single_service (2 instance(s), 1 service(s)") == true, "\(sev2 ?? [:])")
+        XCTAssertTrue((sev2?["reason"] as? String)?.contains("approval_required_if: severity < SEV1") == true)
+        XCTAssertNil(try blocking("service-sev2-001", automated + ["--approved-by", "dana"]))
+        XCTAssertNil(try blocking("service-sev2-001", []), "a person's run of a single service needs no approval")
+        // Two services: restricted, approval required, for a person too.
+        XCTAssertEqual(try blocking("services-001", [])?["decision"] as? String, "needs_approval")
+        XCTAssertNil(try blocking("services-001", ["--approved-by", "dana"]))
+        // Two clusters: no automation; a person needs both sign-offs.
+        XCTAssertEqual(try blocking("clusters-001", automated + ["--approved-by", "dana"])?["decision"] as? String, "refuse")
+        let unsigned = try blocking("clusters-001", ["--approved-by", "dana", "--sign-off", "sre_lead=erin"])
+        XCTAssertEqual(unsigned?["needs"] as? [String], ["sign-off of engineering_manager: --sign-off engineering_manager=NAME"])
+        XCTAssertNil(try blocking("clusters-001", ["--approved-by", "dana", "--sign-off", "sre_lead=erin", "--sign-off", "engineering_manager=finn"]))
+        XCTAssertTrue((try blocking("regions-001", automated)?["reason"] as? String)?.hasPrefix("multi_region") == true)
     }
 
     func testTwoProcessesNeverRemediateOneTargetAtOnce() throws {

@@ -54,9 +54,13 @@ public struct GateContext: Sendable {
     public var approvedBy: String?
     /// Seconds the run will wait for a target another run holds (`--lock-wait`).
     public var lockWait: Double
+    /// Evaluates precondition conditions against the run's metric sources.
+    public var evaluator: ConditionEvaluator?
+    /// Sign-offs given (`--sign-off ROLE=NAME`): role -> who.
+    public var signOffs: [String: String] = [:]
 
     public init(plan: Plan, catalog: Catalog, mode: RunMode, stateDirectory: String, now: Date = Date(), force: Bool = false,
-                approvedBy: String? = nil, lockWait: Double = 0) {
+                approvedBy: String? = nil, lockWait: Double = 0, evaluator: ConditionEvaluator? = nil) {
         self.plan = plan
         self.catalog = catalog
         self.mode = mode
@@ -65,28 +69,32 @@ public struct GateContext: Sendable {
         self.force = force
         self.approvedBy = approvedBy
         self.lockWait = lockWait
+        self.evaluator = evaluator
     }
 }
 
 /// One safety gate: a pure look at the context and the state directory, no side effects.
 public protocol Gate: Sendable {
     var name: String { get }
-    func evaluate(_ context: GateContext) -> GateVerdict
+    func evaluate(_ context: GateContext) async -> GateVerdict
 }
 
 /// The gates, in their fixed order (docs/running.md, "Safety gates"): the kill switch first (it
-/// overrides everything), then what the playbook may do at its severity, then its remediation circuit breaker
+/// overrides everything), then what the playbook may do at its severity and at its blast radius
+/// (§7.1), then its remediation circuit breaker
 /// (`RemediationBreaker`: a playbook that keeps failing is stopped), then who must approve,
-/// then whether its targets are free.
+/// then whether its preconditions hold, then whether its targets are free.
 public struct GatePipeline: Sendable {
     public var gates: [any Gate]
 
-    public static let standard = GatePipeline(gates: [KillSwitchGate(), SeverityPolicyGate(), BreakerGate(), ApprovalGate(), TargetLockGate()])
+    public static let standard = GatePipeline(gates: [KillSwitchGate(), SeverityPolicyGate(), BlastRadiusGate(), BreakerGate(), ApprovalGate(), PreconditionGate(), TargetLockGate()])
 
     public init(gates: [any Gate]) { self.gates = gates }
 
-    public func evaluate(_ context: GateContext) -> [GateVerdict] {
-        gates.map { $0.evaluate(context) }
+    public func evaluate(_ context: GateContext) async -> [GateVerdict] {
+        var verdicts: [GateVerdict] = []
+        for gate in gates { verdicts.append(await gate.evaluate(context)) }
+        return verdicts
     }
 
     /// The verdict that stops a run, if any: the first refusal, else the first deferral or need

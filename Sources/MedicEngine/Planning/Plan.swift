@@ -16,6 +16,8 @@ public struct Plan: Sendable, Hashable, Codable {
     public var rollback: PlannedRollback
     public var escalation: Escalation?
     public var safety: Safety
+    /// The playbook's `preconditions`, checked by the preconditions gate before the first step.
+    public var preconditions: [Precondition] = []
     /// Each safety gate's verdict, in the pipeline's order (`GatePipeline`); empty until the
     /// gates have been evaluated against the state directory.
     public var gates: [GateVerdict] = []
@@ -55,6 +57,8 @@ public struct PlannedStep: Sendable, Hashable, Codable {
     public var idempotent: Bool
     public var maintenanceOnly: Bool
     public var outputs: [String]
+    /// The action's `pre_conditions`, checked by the preconditions gate with this step's environment.
+    public var preconditions: [Precondition] = []
 }
 
 public struct PlannedRollback: Sendable, Hashable, Codable {

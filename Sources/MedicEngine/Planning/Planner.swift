@@ -30,12 +30,14 @@ public struct Planner: Sendable {
             }
         }
         let undo = try (playbook.rollback?.steps ?? []).map { try plan($0, available: available) }
-        return Plan(
+        var result = Plan(
             playbookID: playbook.id, playbookVersion: playbook.version, playbookName: playbook.name, severity: playbook.severity,
             parameters: inputs,
             targets: targets ?? playbook.targets ?? [], steps: steps, verification: playbook.verification,
             rollback: PlannedRollback(available: playbook.rollback?.available ?? false, reason: playbook.rollback?.reason, steps: undo),
             escalation: playbook.escalation, safety: playbook.safety)
+        result.preconditions = playbook.preconditions
+        return result
     }
 
     /// The playbook's inputs: given values typed against their declaration, else defaults.
@@ -80,13 +82,15 @@ public struct Planner: Sendable {
                 throw PlanError("step \(step.number) (\(step.name)): action '\(action.name)' needs '\(spec.name)'")
             }
         }
-        return PlannedStep(
+        var planned = PlannedStep(
             number: step.number, name: step.name, action: action.name, executor: action.executor, riskLevel: action.riskLevel,
             environment: environment.values.sorted { $0.name < $1.name }, script: action.implementation?.text,
             verificationScript: action.verification?.text, rollbackScript: action.rollback?.text, topic: action.topic,
             request: action.request, timeout: step.timeout ?? action.timeout ?? Self.defaultStepTimeout, retry: step.retry,
             onFailure: step.onFailure, idempotent: step.idempotent ?? action.idempotent, maintenanceOnly: action.maintenanceOnly,
             outputs: action.outputs)
+        planned.preconditions = action.preconditions
+        return planned
     }
 
     /// A step's value: `${name}` references take the playbook input or earlier output they name;
