@@ -1,7 +1,7 @@
 import Foundation
 
 /// `run-100-noop`: a playbook of 100 shell steps running `true`, carried out by `medic run`
-/// (process start, catalog load, plan, 100 journaled steps with their fsyncs, verification-free
+/// (process start, catalog load, plan, safety gates, 100 journaled steps with their fsyncs, verification-free
 /// end), against its floor: a plain shell loop starting `/bin/true` 100 times. Both are measured
 /// in the same run, medians of `rounds` runs each, alternating so that noise hits both alike.
 enum RunBenchmark {
@@ -42,7 +42,7 @@ enum RunBenchmark {
             guard medic.status == 0 else { fatalError("medic run failed (exit \(medic.status)); the benchmark is invalid") }
             let journal = try FileManager.default.contentsOfDirectory(atPath: state + "/runs").first { $0.hasSuffix(".jsonl") }
             let records = try String(contentsOfFile: state + "/runs/" + (journal ?? ""), encoding: .utf8).split(separator: "\n").count
-            precondition(records == 2 * steps + 2, "expected \(2 * steps + 2) journal records, found \(records)")
+            precondition(records == 2 * steps + 3, "expected \(2 * steps + 3) journal records, found \(records)")
             floors.append(floor.seconds)
             medics.append(medic.seconds)
             peak = max(peak, medic.peakRSS)
