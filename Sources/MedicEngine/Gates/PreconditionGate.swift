@@ -15,14 +15,14 @@ public struct PreconditionGate: Gate {
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {
         let plan = context.plan
-        var parameters = Dictionary(plan.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
-        var checked = 0
+        func values(_ parameters: [RenderedParameter]) -> [String: String] {
+            Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { _, later in later })
+        }
+        // The playbook's own, with its inputs; then each step's action's, with that step's environment.
         let groups: [(String, [Precondition], [String: String], PlannedStep?)] =
-            [("playbook", plan.preconditions, parameters, nil)]
-            + plan.steps.map { step in
-                parameters = Dictionary(step.environment.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
-                return ("step \(step.number) (\(step.action))", step.preconditions, parameters, step)
-            }
+            [("playbook", plan.preconditions, values(plan.parameters), nil)]
+            + plan.steps.map { ("step \($0.number) (\($0.action))", $0.preconditions, values($0.environment), $0) }
+        var checked = 0
         for (owner, preconditions, values, step) in groups {
             for precondition in preconditions {
                 checked += 1
