@@ -48,7 +48,7 @@ final class BreakerTests: XCTestCase {
                 .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             let gates = records.first { $0["event"] as? String == "gates_evaluated" }?["gates"] as? [[String: Any]] ?? []
             let blocking = gates.first { $0["decision"] as? String != "pass" }
-            return (report["outcome"] as? String, blocking, records.contains { $0["event"] as? String == "step_started" })
+            return (report["outcome"] as? String, blocking, records.contains { $0["event"] as? String == "step_started" && $0["phase"] as? String == "step" })
         }
     }
 

@@ -127,7 +127,7 @@ final class GateTests: XCTestCase {
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let gates = records.first { $0["event"] as? String == "gates_evaluated" }?["gates"] as? [[String: Any]] ?? []
         let blocking = gates.first { $0["decision"] as? String != "pass" }
-        return (report["outcome"] as? String, blocking, records.contains { $0["event"] as? String == "step_started" })
+        return (report["outcome"] as? String, blocking, records.contains { $0["event"] as? String == "step_started" && $0["phase"] as? String == "step" })
     }
 
     func testTheKillSwitchRefusesUntilLiftedAndAPersonMayForceIt() throws {
@@ -143,6 +143,9 @@ final class GateTests: XCTestCase {
             XCTAssertFalse(started, "no step started")
             XCTAssertFalse(ws.exists("m-\(mode)"))
         }
+        // Each refusal alerted operators on the bus (the default outbox).
+        let outbox = try String(contentsOfFile: ws.state + "/outbox.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(outbox.filter { $0.contains(#""type":"dev.medic.run.refused""#) && $0.contains(#""gate":"kill_switch""#) }.count, 2)
         let plan = try Medic.run(["plan", "plain-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=x"], in: ws.dir)
         XCTAssertTrue(plan.stdout.contains("kill_switch: refuse"), plan.stdout)
         XCTAssertTrue(plan.stdout.contains("A run now would stop at the kill_switch gate"), plan.stdout)

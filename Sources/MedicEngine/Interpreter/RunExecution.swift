@@ -293,11 +293,19 @@ struct RunExecution {
         try await finish(outcome, reason)
     }
 
-    /// Ends a run a gate stopped, before its first step.
+    /// Ends a run a gate stopped, before its first step, and alerts operators: a CloudEvent
+    /// `dev.medic.run.refused` on the bus names the gate and why (an open breaker, a pause ...).
     mutating func refuse(_ verdict: GateVerdict) async throws {
         var why = "\(verdict.gate): \(verdict.reason)"
         if let needs = verdict.needs { why += "; needs " + needs.joined(separator: ", ") }
         if let until = verdict.until { why += "; not before \(until)" }
+        let alert = ExecutionRequest(
+            runID: journal.runID, stepNumber: 0, stepName: "refusal", action: "alert", purpose: .escalation, executor: .bus,
+            topic: "dev.medic.run.refused",
+            parameters: ["run_id": journal.runID, "playbook_id": plan.playbookID, "gate": verdict.gate,
+                         "decision": verdict.decision.rawValue, "reason": why],
+            timeout: 30)
+        _ = try await perform(alert, idempotent: true)
         try await finish(.refused, "stopped by a safety gate before any step: " + why)
     }
 
