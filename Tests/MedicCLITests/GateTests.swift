@@ -246,9 +246,8 @@ final class GateTests: XCTestCase {
         XCTAssertTrue((try blocking("regions-001", automated)?["reason"] as? String)?.hasPrefix("multi_region") == true)
     }
 
-    func testTwoProcessesNeverRemediateOneTargetAtOnce() throws {
-        let ws = try workspace()
-        // The first run holds web-01 for 3 s (its step sleeps); a second one started meanwhile is refused.
+    /// Starts a run that holds target web-01 for 3 s, and returns once its step has started.
+    private func holdWeb01(_ ws: Workspace) throws -> Process {
         let first = Process()
         first.executableURL = Medic.binary
         first.arguments = ["run", "hold-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=\(ws.marker("first"))"]
@@ -257,6 +256,13 @@ final class GateTests: XCTestCase {
         first.standardError = FileHandle.nullDevice
         try first.run()
         for _ in 0..<200 where !ws.exists("first") { usleep(25_000) }
+        return first
+    }
+
+    func testTwoProcessesNeverRemediateOneTargetAtOnce() throws {
+        let ws = try workspace()
+        // The first run holds web-01 for 3 s (its step sleeps); a second one started meanwhile is refused.
+        let first = try holdWeb01(ws)
         XCTAssertTrue(ws.exists("first"), "the first run's step started")
 
         let second = try ws.run("plain-001", marker: "second")
@@ -278,14 +284,7 @@ final class GateTests: XCTestCase {
 
     func testADeadRunsLockIsTakenOver() throws {
         let ws = try workspace()
-        let first = Process()
-        first.executableURL = Medic.binary
-        first.arguments = ["run", "hold-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=\(ws.marker("first"))"]
-        first.currentDirectoryURL = ws.dir
-        first.standardOutput = FileHandle.nullDevice
-        first.standardError = FileHandle.nullDevice
-        try first.run()
-        for _ in 0..<200 where !ws.exists("first") { usleep(25_000) }
+        let first = try holdWeb01(ws)
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         let next = try ws.run("plain-001", marker: "next")
