@@ -50,6 +50,12 @@ final class GateTests: XCTestCase {
             auto_remediation: disabled
           SEV2_MEDIUM:
             auto_remediation: enabled
+        rate_limits:
+          twice_an_hour:
+            scope: playbook
+            match: limited-*
+            max_runs: 2
+            window: 1h
         blast_radius_levels:
           single_instance:
             auto_remediation: always_allowed
@@ -108,6 +114,7 @@ final class GateTests: XCTestCase {
             Self.playbook("services-001", targets: "[{name: w1, labels: {service: web}}, {name: a1, labels: {service: api}}]"),
             Self.playbook("clusters-001", targets: "[{name: c1, labels: {cluster: east}}, {name: c2, labels: {cluster: west}}]"),
             Self.playbook("regions-001", targets: "[{name: r1, labels: {region: eu}}, {name: r2, labels: {region: us}}]"),
+            Self.playbook("limited-001"), Self.playbook("limited-002"),
             Self.playbook("pre-missing-001", extra: "pre_conditions:\n  - {check: command_available, expected: no-such-tool-xyz}"),
         ]
         try #"{"queue_depth{queue=\"jobs\"}": 12}"#.write(to: dir.appendingPathComponent("metrics.json"), atomically: true, encoding: .utf8)
@@ -244,6 +251,24 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(unsigned?["needs"] as? [String], ["sign-off of engineering_manager: --sign-off engineering_manager=NAME"])
         XCTAssertNil(try blocking("clusters-001", ["--approved-by", "dana", "--sign-off", "sre_lead=erin", "--sign-off", "engineering_manager=finn"]))
         XCTAssertTrue((try blocking("regions-001", automated)?["reason"] as? String)?.hasPrefix("multi_region") == true)
+    }
+
+    func testRateLimitsDeferTheRunThatWouldExceedThem() throws {
+        let ws = try workspace()
+        XCTAssertEqual(try ws.run("limited-001", marker: "1").status, 0)
+        XCTAssertEqual(try ws.run("limited-001", marker: "2").status, 0)
+        let (outcome, blocking, started) = try refusal(try ws.run("limited-001", marker: "3"))
+        XCTAssertEqual(outcome, "refused")
+        XCTAssertEqual(blocking?["gate"] as? String, "rate_limit")
+        XCTAssertEqual(blocking?["decision"] as? String, "defer")
+        XCTAssertTrue((blocking?["reason"] as? String)?.contains("rate limit 'twice_an_hour': 2 run(s) of playbook limited-001 in the last 1h") == true,
+                      "\(blocking ?? [:])")
+        XCTAssertNotNil(blocking?["until"] as? String)
+        XCTAssertFalse(started)
+        XCTAssertFalse(ws.exists("3"))
+        // Each playbook the limit matches has its own count; refused runs do not count.
+        XCTAssertEqual(try ws.run("limited-002", marker: "4").status, 0)
+        XCTAssertEqual(try ws.run("plain-001", marker: "5").status, 0, "not matched by limited-*")
     }
 
     /// Starts a run that holds target web-01 for 3 s, and returns once its step has started.

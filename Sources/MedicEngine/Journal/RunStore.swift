@@ -23,6 +23,9 @@ public struct RunSummary: Sendable, Hashable, Codable {
     public var status: RunStatus
     public var outcome: RunOutcome?
     public var journal: String
+    /// What the run reaches: its target lock names and its steps' actions (for rate limits).
+    public var targets: [String] = []
+    public var actions: [String] = []
 }
 
 /// A run's records as read from disk, with what could not be read.
@@ -197,7 +200,7 @@ public final class RunStore: Sendable {
         let outcome = records.last(where: { $0.event == .runFinished })?.outcome
         return RunSummary(id: id, playbookID: plan.playbookID, playbookVersion: plan.playbookVersion, startedAt: start.at,
                           updatedAt: records.last?.at ?? start.at, status: status, outcome: status == .finished ? outcome : nil,
-                          journal: path)
+                          journal: path, targets: TargetLocks.names(for: plan), actions: Array(Set(plan.steps.map(\.action))).sorted())
     }
 
     static func isValidRunID(_ id: String) -> Bool {

@@ -6,7 +6,7 @@ struct PolicyDecoder {
 
     static let blocks = [
         "severity_levels", "escalation_policies", "auto_escalation_triggers", "blast_radius_levels",
-        "containment_strategies", "rollback_strategies", "verification_states", "knowledge_base_structure",
+        "containment_strategies", "rollback_strategies", "verification_states", "knowledge_base_structure", "rate_limits",
     ]
 
     func decode(_ root: SourceNode) -> Policies {
@@ -28,6 +28,7 @@ struct PolicyDecoder {
         policies.rollbackStrategies = entries("rollback_strategies").compactMap(rollbackStrategy)
         policies.verificationStates = entries("verification_states").compactMap(verificationState)
         policies.knowledgeBase = entries("knowledge_base_structure").compactMap(knowledgeBaseFile)
+        policies.rateLimits = entries("rate_limits").compactMap(rateLimit)
         return policies
     }
 
@@ -71,6 +72,22 @@ struct PolicyDecoder {
             responseTime: responseTime(f["response_time"], "'response_time'"), escalation: responseTime(f["escalation"], "'escalation'"),
             notifications: (f.texts("notifications") ?? []).map(Self.notification), autoRemediation: mode,
             allowedActions: f.strings("allowed_actions") ?? [], location: pair.keyNode.location)
+    }
+
+    /// `rate_limits: {NAME: {scope: playbook|action|target, match: GLOB, max_runs: N, window: DURATION}}`.
+    private func rateLimit(_ pair: SourceNode.Pair) -> RateLimitPolicy? {
+        let what = "rate limit '\(pair.key)'"
+        guard let f = context.fields(pair.value, what, known: ["scope", "match", "max_runs", "window"]) else { return nil }
+        let scope = f.enumValue("scope", RateLimitScope.self, required: true)
+        let match = f.string("match") ?? "*"
+        let maxRuns = f.required("max_runs").flatMap { context.integer($0, "'max_runs'", min: 1) }
+        let window = f.required("window").flatMap { context.duration($0, "'window'") }
+        guard let scope, let maxRuns, let window else { return nil }
+        if window.seconds <= 0, let node = f["window"] {
+            context.report(.badDuration, "'window' must be longer than 0", at: node.location, hint: "write a length of time such as 1h")
+            return nil
+        }
+        return RateLimitPolicy(name: pair.key, scope: scope, match: match, maxRuns: maxRuns, window: window, location: pair.keyNode.location)
     }
 
     private func escalationPolicy(_ pair: SourceNode.Pair) -> EscalationPolicy? {

@@ -2061,6 +2061,15 @@ public enum EmbeddedSchemas {
         "$ref": "#/$defs/knowledgeBaseFile",
         "description": "One entry."
       }
+    },
+    "rate_limits": {
+      "type": "object",
+      "description": "At most max_runs runs per window for each playbook, action or target a limit matches: name -> limit. Counted from the runs in the state directory; a run over a limit is deferred.",
+      "minProperties": 1,
+      "additionalProperties": {
+        "$ref": "#/$defs/rateLimit",
+        "description": "One limit."
+      }
     }
   },
   "additionalProperties": false,
@@ -2103,6 +2112,11 @@ public enum EmbeddedSchemas {
     {
       "required": [
         "knowledge_base_structure"
+      ]
+    },
+    {
+      "required": [
+        "rate_limits"
       ]
     }
   ],
@@ -2852,6 +2866,40 @@ public enum EmbeddedSchemas {
       },
       "additionalProperties": {
         "description": "Other settings (not typed by the contract)."
+      }
+    },
+    "rateLimit": {
+      "type": "object",
+      "description": "One rate limit.",
+      "additionalProperties": false,
+      "required": [
+        "scope",
+        "max_runs",
+        "window"
+      ],
+      "properties": {
+        "scope": {
+          "enum": [
+            "playbook",
+            "action",
+            "target"
+          ],
+          "description": "What is counted: runs of a playbook, runs using an action, or runs on a target."
+        },
+        "match": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The playbook id, action name or target the limit applies to; `*` matches any run of characters. Default `*`: each one separately."
+        },
+        "max_runs": {
+          "type": "integer",
+          "minimum": 1,
+          "description": "How many runs the window holds."
+        },
+        "window": {
+          "$ref": "#/$defs/duration",
+          "description": "How far back runs are counted; longer than 0."
+        }
       }
     }
   }

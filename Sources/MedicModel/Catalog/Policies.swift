@@ -8,13 +8,14 @@ public struct Policies: Sendable, Hashable, Codable {
     public var rollbackStrategies: [RollbackStrategy] = []
     public var verificationStates: [VerificationStatePolicy] = []
     public var knowledgeBase: [KnowledgeBaseFile] = []
+    public var rateLimits: [RateLimitPolicy] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         severityLevels.isEmpty && escalationPolicies.isEmpty && autoEscalationTriggers.isEmpty
             && blastRadiusLevels.isEmpty && containmentStrategies.isEmpty && rollbackStrategies.isEmpty
-            && verificationStates.isEmpty && knowledgeBase.isEmpty
+            && verificationStates.isEmpty && knowledgeBase.isEmpty && rateLimits.isEmpty
     }
 
     public mutating func merge(_ other: Policies) {
@@ -25,6 +26,7 @@ public struct Policies: Sendable, Hashable, Codable {
         containmentStrategies += other.containmentStrategies
         rollbackStrategies += other.rollbackStrategies
         verificationStates += other.verificationStates
+        rateLimits += other.rateLimits
         knowledgeBase += other.knowledgeBase
     }
 }
@@ -285,5 +287,47 @@ public struct KnowledgeBaseFile: Sendable, Hashable, Codable {
         self.file = file
         self.fields = fields
         self.location = location
+    }
+}
+
+/// What a rate limit counts: runs of a playbook, runs using an action, or runs on a target.
+public enum RateLimitScope: String, Sendable, Hashable, Codable, CaseIterable {
+    case playbook, action, target
+}
+
+/// At most `maxRuns` runs per `window` for each playbook, action or target `match` selects
+/// (a name, or a glob with `*`). Counted from the runs in the state directory.
+public struct RateLimitPolicy: Sendable, Hashable, Codable {
+    public var name: String
+    public var scope: RateLimitScope
+    public var match: String
+    public var maxRuns: Int
+    public var window: Interval
+    public var location: SourceLocation
+
+    public init(name: String, scope: RateLimitScope, match: String = "*", maxRuns: Int, window: Interval, location: SourceLocation) {
+        self.name = name
+        self.scope = scope
+        self.match = match
+        self.maxRuns = maxRuns
+        self.window = window
+        self.location = location
+    }
+
+    /// Whether `name` (a playbook id, an action name or a target) falls under this limit.
+    public func matches(_ name: String) -> Bool {
+        Self.glob(match, matches: Substring(name))
+    }
+
+    static func glob(_ pattern: String, matches name: Substring) -> Bool {
+        guard let star = pattern.firstIndex(of: "*") else { return pattern == name }
+        let prefix = pattern[..<star], rest = String(pattern[pattern.index(after: star)...])
+        guard name.hasPrefix(prefix) else { return false }
+        var tail = name.dropFirst(prefix.count)
+        while true {
+            if glob(rest, matches: tail) { return true }
+            guard !tail.isEmpty else { return false }
+            tail = tail.dropFirst()
+        }
     }
 }

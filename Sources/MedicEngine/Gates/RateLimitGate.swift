@@ -1,0 +1,65 @@
+import Foundation
+import MedicModel
+
+/// Gate: the policies' `rate_limits`. For each limit that applies to this run (its playbook id,
+/// one of its steps' actions, or one of its targets matches the limit's `match`), the runs of
+/// the state directory that started within the last `window` and were not refused are counted
+/// for that playbook, action or target; at `max_runs` the run is deferred until the oldest of
+/// them leaves the window. The counts come from the journals, so they hold across processes and
+/// restarts.
+public struct RateLimitGate: Gate {
+    public let name = "rate_limit"
+    public init() {}
+
+    public func evaluate(_ context: GateContext) async -> GateVerdict {
+        let limits = context.catalog.policies.rateLimits
+        guard !limits.isEmpty else { return .pass(name, "no rate limits are defined") }
+        let plan = context.plan
+        let runs = Self.countedRuns(in: context.stateDirectory)
+        var checked: [String] = []
+        for limit in limits {
+            let keys: [String]
+            switch limit.scope {
+            case .playbook: keys = [plan.playbookID]
+            case .action: keys = Array(Set(plan.steps.map(\.action))).sorted()
+            case .target: keys = TargetLocks.names(for: plan)
+            }
+            let since = context.now.addingTimeInterval(-limit.window.seconds)
+            for key in keys where limit.matches(key) {
+                let recent = runs.filter { run in
+                    guard run.started >= since else { return false }
+                    switch limit.scope {
+                    case .playbook: return run.summary.playbookID == key
+                    case .action: return run.summary.actions.contains(key)
+                    case .target: return run.summary.targets.contains(key)
+                    }
+                }
+                checked.append("\(limit.name) \(key) \(recent.count)/\(limit.maxRuns) per \(limit.window)")
+                guard recent.count >= limit.maxRuns, let oldest = recent.map(\.started).min() else { continue }
+                let until = oldest.addingTimeInterval(limit.window.seconds)
+                return GateVerdict(
+                    gate: name, decision: .deferred,
+                    reason: "rate limit '\(limit.name)': \(recent.count) run(s) of \(limit.scope.rawValue) \(key) in the last \(limit.window) "
+                        + "(at most \(limit.maxRuns))",
+                    until: JournalRecord.timestamp(until))
+            }
+        }
+        return .pass(name, checked.isEmpty ? "no rate limit applies" : checked.joined(separator: ", "))
+    }
+
+    /// Runs that count against limits: started, and not stopped by a gate.
+    static func countedRuns(in stateDirectory: String) -> [(summary: RunSummary, started: Date)] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: stateDirectory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue,
+              let store = try? RunStore(directory: stateDirectory) else { return [] }
+        return store.list().runs.compactMap { run in
+            guard run.outcome != .refused, let started = try? Date(run.startedAt, strategy: .iso8601WithFractions) else { return nil }
+            return (run, started)
+        }
+    }
+}
+
+extension ParseStrategy where Self == Date.ISO8601FormatStyle {
+    /// The journal's `at`: RFC 3339 with milliseconds.
+    static var iso8601WithFractions: Date.ISO8601FormatStyle { Date.ISO8601FormatStyle(includingFractionalSeconds: true) }
+}
