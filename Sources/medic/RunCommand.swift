@@ -38,8 +38,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var gateOptions: GateOptions
 
+    @Option(name: .customLong("approval-ttl"), help: "Seconds a request for approval waits before it expires (default 3600).")
+    var approvalTTL: Double = 3600
+
     mutating func run() async throws {
         let (ungated, catalog) = try playbook.plan()
+        guard approvalTTL > 0 else { throw ValidationError("--approval-ttl must be more than 0 seconds") }
         let interpreter = try engine.interpreter(root: playbook.root)
         let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath,
                                                evaluator: interpreter.verifier.evaluator)
@@ -49,10 +53,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         let store = try engine.store()
         let locks = TargetLocks(stateDirectory: store.directory)
-        let (seed, approvedBy, lockWait) = (seed, gateOptions.approvedBy, gateOptions.lockWait)
+        let (seed, mode, approvedBy, lockWait, ttl) = (seed, gateOptions.mode, gateOptions.approvedBy, gateOptions.lockWait, approvalTTL)
         let report = try await RunOutput.carryOut(json: json) { observe in
-            try await interpreter.start(plan, in: store, seed: seed, approvedBy: approvedBy, locks: locks, lockWait: lockWait,
-                                        observe: observe)
+            try await interpreter.start(plan, in: store, seed: seed, mode: mode, approvedBy: approvedBy, locks: locks,
+                                        lockWait: lockWait, approvalTTL: ttl, observe: observe)
+        }
+        if report.status == .pendingApproval, !json {
+            print("Waiting for approval: medic approve \(report.runID) --by NAME (or medic deny \(report.runID) --by NAME)")
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }

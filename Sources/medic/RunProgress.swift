@@ -50,6 +50,12 @@ final class RunProgress: @unchecked Sendable {
             let stopping = verdicts.filter { $0.decision != .pass }
             guard !stopping.isEmpty else { return "  \(mark(true))gates: all \(verdicts.count) passed" }
             return stopping.map { "  \(mark(false))gate \($0.gate): \($0.decision.rawValue): \($0.reason)" }.joined(separator: "\n")
+        case .approvalRequested:
+            return "  \(mark(nil))waiting for approval until \(r.until ?? "?"): needs \((r.needs ?? []).joined(separator: "; "))"
+        case .approvalGiven:
+            return "  \(mark(true))approved by \(r.by ?? "?")\(r.role.map { " as \($0)" } ?? "")\(r.message.map { ": \($0)" } ?? "")"
+        case .approvalDenied:
+            return "  \(mark(false))denied by \(r.by ?? "?")\(r.message.map { ": \($0)" } ?? "")"
         case .stepStarted:
             guard let step = r.step, let phase = r.phase else { return nil }
             switch phase {

@@ -188,19 +188,68 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(["a", "d"].filter(ws.exists), [])
     }
 
-    func testHighRiskStepsAndRequireApprovalNeedAnApprover() throws {
+    func testHighRiskStepsAndRequireApprovalWaitForApproval() throws {
         let ws = try workspace()
         for playbook in ["approve-001", "sev0-risky-001"] {
-            let (outcome, blocking, started) = try refusal(try ws.run(playbook, marker: "m"))
-            XCTAssertEqual(outcome, "refused", playbook)
+            let pending = try ws.run(playbook, marker: "m")
+            XCTAssertEqual(pending.status, 1, "not run (yet)")
+            let (outcome, blocking, started) = try refusal(pending)
+            XCTAssertNil(outcome, playbook)
             XCTAssertEqual(blocking?["gate"] as? String, "approval")
             XCTAssertEqual(blocking?["decision"] as? String, "needs_approval")
+            XCTAssertEqual(try Medic.json(pending.stdout)["status"] as? String, "pending_approval")
             XCTAssertFalse(started)
         }
         XCTAssertFalse(ws.exists("m"))
         let approved = try ws.run("approve-001", marker: "ok", ["--approved-by", "carol"])
         XCTAssertEqual(approved.status, 0, approved.stdout)
         XCTAssertTrue(ws.exists("ok"))
+    }
+
+    func testApproveStartsAWaitingRunAndDenyEndsOne() throws {
+        let ws = try workspace()
+        let pending = try Medic.json(try ws.run("approve-001", marker: "approved").stdout)
+        let id = try XCTUnwrap(pending["run_id"] as? String)
+        let outbox = try String(contentsOfFile: ws.state + "/outbox.jsonl", encoding: .utf8)
+        XCTAssertTrue(outbox.contains("dev.medic.run.approval_requested"), "operators are asked on the bus")
+        XCTAssertEqual(try ws.medic(["resume", id]).status, 1, "resume does not skip the approval")
+        XCTAssertFalse(ws.exists("approved"))
+        let approve = try ws.medic(["approve", id, "--by", "carol", "--reason", "looked fine", "--root", ws.dir.path])
+        XCTAssertEqual(approve.status, 0, approve.stdout + approve.stderr)
+        XCTAssertTrue(approve.stdout.contains("approved by carol: looked fine"), approve.stdout)
+        XCTAssertTrue(ws.exists("approved"), "the run went on once approved")
+
+        let denied = try XCTUnwrap(try Medic.json(try ws.run("approve-001", marker: "denied").stdout)["run_id"] as? String)
+        XCTAssertEqual(try ws.medic(["deny", denied, "--by", "dan", "--reason", "not today"]).status, 0)
+        XCTAssertFalse(ws.exists("denied"))
+        let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try ws.medic(["runs", "--json"]).stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(runs.first { $0["id"] as? String == denied }?["outcome"] as? String, "refused")
+        XCTAssertEqual(try ws.medic(["approve", denied, "--by", "eve", "--root", ws.dir.path]).status, 1, "a decided run is not pending")
+        let audit = try String(contentsOfFile: ws.state + "/audit.jsonl", encoding: .utf8)
+        XCTAssertTrue(audit.contains(#""by":"carol","event":"approved""#), audit)
+        XCTAssertTrue(audit.contains(#""by":"dan","event":"denied""#), audit)
+    }
+
+    func testEveryRequiredSignOffIsCollectedBeforeTheRunStarts() throws {
+        let ws = try workspace()
+        let id = try XCTUnwrap(try Medic.json(try ws.run("clusters-001", marker: "signed").stdout)["run_id"] as? String)
+        let first = try ws.medic(["approve", id, "--by", "erin", "--role", "sre_lead", "--root", ws.dir.path])
+        XCTAssertEqual(first.status, 0, first.stdout + first.stderr)
+        XCTAssertTrue(first.stdout.contains("Still waiting for approval"), first.stdout)
+        XCTAssertFalse(ws.exists("signed"))
+        let second = try ws.medic(["approve", id, "--by", "finn", "--role", "engineering_manager", "--root", ws.dir.path])
+        XCTAssertEqual(second.status, 0, second.stdout + second.stderr)
+        XCTAssertTrue(ws.exists("signed"), "both sign-offs in: the run went on")
+    }
+
+    func testAnExpiredRequestForApprovalEndsTheRun() throws {
+        let ws = try workspace()
+        let id = try XCTUnwrap(try Medic.json(try ws.run("approve-001", marker: "late", ["--approval-ttl", "0.2"]).stdout)["run_id"] as? String)
+        usleep(500_000)
+        let late = try ws.medic(["approve", id, "--by", "carol", "--root", ws.dir.path, "--json"])
+        XCTAssertEqual(late.status, 1)
+        XCTAssertTrue((try Medic.json(late.stdout)["message"] as? String)?.contains("the approval request expired") == true, late.stdout)
+        XCTAssertFalse(ws.exists("late"))
     }
 
     func testPreconditionsMustHoldBeforeTheFirstStep() throws {

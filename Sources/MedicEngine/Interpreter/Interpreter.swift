@@ -26,9 +26,12 @@ public struct Interpreter: Sendable {
     /// The plan's gate verdicts (`plan.gates`) are journaled before anything else happens; a
     /// verdict other than pass ends the run `refused` before its first step. With `locks`, the
     /// run takes its targets' locks first (waiting up to `lockWait` seconds) and holds them to
-    /// its end; a target another run holds refuses the run the same way.
-    public func start(_ plan: Plan, in store: RunStore, runID: String? = nil, seed: UInt64? = nil, approvedBy: String? = nil,
-                      locks: TargetLocks? = nil, lockWait: Double = 0,
+    /// its end; a target another run holds refuses the run the same way. When the only thing
+    /// missing is approval, the run waits as `pending_approval` for `approve` or `deny`; the
+    /// request expires after `approvalTTL` seconds.
+    public func start(_ plan: Plan, in store: RunStore, runID: String? = nil, seed: UInt64? = nil, mode: RunMode = .manual,
+                      approvedBy: String? = nil,
+                      locks: TargetLocks? = nil, lockWait: Double = 0, approvalTTL: Double = 3600,
                       observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = runID ?? RunStore.newRunID(at: clock.now)
         let (journal, lock) = try store.create(runID: id)
@@ -36,32 +39,15 @@ public struct Interpreter: Sendable {
         var started = JournalRecord(event: .runStarted)
         started.run = id
         started.plan = plan
+        started.mode = mode
         started.pid = getpid()
         started.host = ProcessInfo.processInfo.hostName
         started.seed = seed ?? UInt64.random(in: 0...UInt64.max)
         if let approvedBy { started.message = "approved by \(approvedBy)" }
         var execution = RunExecution(interpreter: self, journal: journal)
         try execution.append(started)
-        var verdicts = plan.gates
-        var lease: TargetLease?
-        if let locks, GatePipeline.blocking(verdicts) == nil {
-            do {
-                lease = try locks.acquire(TargetLocks.names(for: plan), run: id, wait: lockWait, now: clock.now)
-            } catch let error as JournalError {
-                verdicts.removeAll { $0.gate == "target_lock" }
-                verdicts.append(.refuse("target_lock", error.description))
-            }
-        }
-        var gates = JournalRecord(event: .gatesEvaluated)
-        gates.gates = verdicts
-        try execution.append(gates)
-        if let blocking = GatePipeline.blocking(verdicts) {
-            try await execution.refuse(blocking)
-        } else {
-            try await execution.proceed()
-        }
+        try await execution.admit(plan.gates, locks: locks, lockWait: lockWait, approvalTTL: approvalTTL)
         withExtendedLifetime(lock) {}
-        withExtendedLifetime(lease) {}
         return RunReport(records: execution.records, journal: journal.path)
     }
 
@@ -93,6 +79,9 @@ public struct Interpreter: Sendable {
         guard state.plan != nil else { throw JournalError("\(journal.path) has no run_started record; not a run journal") }
         if let outcome = state.finished {
             throw JournalError("run \(id) already finished (\(outcome.rawValue)); there is nothing to resume")
+        }
+        if RunStore.status(of: contents.records) == .pendingApproval {
+            throw JournalError("run \(id) is waiting for approval: `medic approve \(id) --by NAME` or `medic deny \(id) --by NAME`")
         }
         let lease = try locks.map { try $0.acquire(TargetLocks.names(for: state.plan!), run: id, now: clock.now) }
         if let observe {

@@ -293,6 +293,52 @@ struct RunExecution {
         try await finish(outcome, reason)
     }
 
+    /// Journals the gate verdicts and, when they all pass, takes the target locks and carries the
+    /// run out, holding the locks to its end. A refusal or deferral ends the run `refused`; when
+    /// approval is all that is missing, the run is left `pending_approval`.
+    mutating func admit(_ gateVerdicts: [GateVerdict], locks: TargetLocks?, lockWait: Double, approvalTTL: Double) async throws {
+        var verdicts = gateVerdicts
+        var lease: TargetLease?
+        if let locks, GatePipeline.blocking(verdicts) == nil {
+            do {
+                lease = try locks.acquire(TargetLocks.names(for: plan), run: journal.runID, wait: lockWait, now: interpreter.clock.now)
+            } catch let error as JournalError {
+                verdicts.removeAll { $0.gate == "target_lock" }
+                verdicts.append(.refuse("target_lock", error.description))
+            }
+        }
+        var gates = JournalRecord(event: .gatesEvaluated)
+        gates.gates = verdicts
+        try append(gates)
+        if let blocking = GatePipeline.blocking(verdicts) {
+            if blocking.decision == .needsApproval {
+                try await requestApproval(verdicts.filter { $0.decision == .needsApproval }, ttl: approvalTTL)
+            } else {
+                try await refuse(blocking)
+            }
+            return
+        }
+        try await proceed()
+        withExtendedLifetime(lease) {}
+    }
+
+    /// Leaves the run waiting for people: an `approval_requested` record saying what is needed and
+    /// until when, and a CloudEvent `dev.medic.run.approval_requested` on the bus.
+    mutating func requestApproval(_ verdicts: [GateVerdict], ttl: Double) async throws {
+        var request = JournalRecord(event: .approvalRequested)
+        request.needs = verdicts.flatMap { $0.needs ?? [] }
+        request.until = JournalRecord.timestamp(interpreter.clock.now.addingTimeInterval(ttl))
+        request.message = verdicts.map { "\($0.gate): \($0.reason)" }.joined(separator: "; ")
+        try append(request)
+        let alert = ExecutionRequest(
+            runID: journal.runID, stepNumber: 0, stepName: "approval", action: "alert", purpose: .escalation, executor: .bus,
+            topic: "dev.medic.run.approval_requested",
+            parameters: ["run_id": journal.runID, "playbook_id": plan.playbookID, "needs": (request.needs ?? []).joined(separator: "; "),
+                         "until": request.until ?? "", "reason": request.message ?? ""],
+            timeout: 30)
+        _ = try await perform(alert, idempotent: true)
+    }
+
     /// Ends a run a gate stopped, before its first step, and alerts operators: a CloudEvent
     /// `dev.medic.run.refused` on the bus names the gate and why (an open breaker, a pause ...).
     mutating func refuse(_ verdict: GateVerdict) async throws {
@@ -309,7 +355,7 @@ struct RunExecution {
         try await finish(.refused, "stopped by a safety gate before any step: " + why)
     }
 
-    private mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
+    mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
         var record = JournalRecord(event: .runFinished)
         record.outcome = outcome
         record.message = message

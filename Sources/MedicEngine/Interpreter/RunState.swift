@@ -114,7 +114,7 @@ struct RunState: Sendable {
             escalationReason = record.message ?? ""
         case .runFinished:
             finished = record.outcome
-        case .runInterrupted, .runResumed, .gatesEvaluated:
+        case .runInterrupted, .runResumed, .gatesEvaluated, .approvalRequested, .approvalGiven, .approvalDenied:
             break
         }
     }

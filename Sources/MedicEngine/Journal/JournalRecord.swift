@@ -5,7 +5,7 @@ import MedicModel
 /// `event`; the other fields belong to some events only (see `Event`).
 public struct JournalRecord: Sendable, Hashable, Codable {
     public enum Event: String, Sendable, Hashable, Codable {
-        /// `run`, `plan`, `pid`, `host`, `seed`, `message` (who approved, when given).
+        /// `run`, `plan`, `mode`, `pid`, `host`, `seed`, `message` (who approved, when given).
         case runStarted = "run_started"
         /// `gates`: every gate's verdict, before the first step.
         case gatesEvaluated = "gates_evaluated"
@@ -30,6 +30,12 @@ public struct JournalRecord: Sendable, Hashable, Codable {
         case runInterrupted = "run_interrupted"
         /// `pid`, `message` (what resume decided about the step in flight).
         case runResumed = "run_resumed"
+        /// A gate needs approval: `needs` (what is missing), `until` (when the request expires), `message`.
+        case approvalRequested = "approval_requested"
+        /// `by`, `role` (for a sign-off), `message` (why).
+        case approvalGiven = "approval_given"
+        /// `by`, `message`; the run then ends `refused`.
+        case approvalDenied = "approval_denied"
         /// `outcome`, `message`.
         case runFinished = "run_finished"
     }
@@ -57,6 +63,12 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     public var gates: [GateVerdict]?
     public var outcome: RunOutcome?
     public var message: String?
+    public var needs: [String]?
+    public var until: String?
+    /// `run_started`: who started the run (the gates are stricter with automation).
+    public var mode: RunMode?
+    public var by: String?
+    public var role: String?
 
     public init(event: Event, seq: Int = 0, at: String = "") {
         self.event = event

@@ -11,6 +11,8 @@ public enum RunStatus: String, Sendable, Hashable, Codable {
     case finished
     /// The process that ran it is gone and the journal has no outcome (`medic resume` continues it).
     case interrupted
+    /// A gate asked for approval: `medic approve` or `medic deny` decides.
+    case pendingApproval = "pending_approval"
 }
 
 /// One line of `medic runs`.
@@ -189,6 +191,7 @@ public final class RunStore: Sendable {
             case .runFinished: return .finished
             case .runInterrupted: return .interrupted
             case .runResumed: return .running
+            case .approvalRequested, .approvalGiven: return .pendingApproval
             default: continue
             }
         }
