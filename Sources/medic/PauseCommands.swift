@@ -60,3 +60,49 @@ struct ResumeAllCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct SafeModeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "safe-mode",
+        abstract: "Switch safe mode on or off: every run may reach one instance of one service, with approval.",
+        discussion: """
+            Automated runs of a playbook that has never succeeded here are in safe mode anyway (a \
+            new incident type); `on` puts every run in it, a person's too. Decisions go to \
+            <state-dir>/audit.jsonl.
+
+            Examples:
+              medic safe-mode on --by alice --reason "unknown root cause"
+              medic safe-mode off --by alice
+            """
+    )
+
+    enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
+
+    @Argument(help: "on or off.")
+    var setting: Switch
+
+    @Option(help: "Who switches (recorded).")
+    var by: String
+
+    @Option(help: "Why (recorded).")
+    var reason: String?
+
+    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
+    var stateDirectory: String?
+
+    mutating func run() async throws {
+        let safeMode = SafeMode(stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
+        do {
+            switch setting {
+            case .on:
+                try safeMode.switchOn(by: by, reason: reason)
+                print("Safe mode on (by \(by)): runs reach one instance of one service, with approval.")
+            case .off:
+                print(try safeMode.switchOff(by: by) ? "Safe mode off (by \(by))." : "Safe mode was off.")
+            }
+        } catch let error as JournalError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -126,6 +126,14 @@ final class GateTests: XCTestCase {
         return Workspace(dir: dir)
     }
 
+    /// A succeeded manual run of each playbook, so automated runs of them are not a new incident type (safe mode).
+    private func seedHistory(_ ws: Workspace, _ playbooks: String...) throws {
+        for playbook in playbooks {
+            let run = try ws.run(playbook, marker: "seed-\(playbook)")
+            XCTAssertEqual(run.status, 0, "seeding \(playbook): \(run.stdout)")
+        }
+    }
+
     /// The outcome, the blocking gate's verdict, and whether any step started.
     private func refusal(_ result: MedicRun, file: StaticString = #filePath, line: UInt = #line) throws -> (String?, [String: Any]?, Bool) {
         let report = try Medic.json(result.stdout)
@@ -171,6 +179,7 @@ final class GateTests: XCTestCase {
 
     func testTheSeverityPolicyGovernsAutomatedRuns() throws {
         let ws = try workspace()
+        try seedHistory(ws, "sev0-ok-001", "plain-001")
         // SEV1: auto_remediation disabled.
         var (outcome, blocking, started) = try refusal(try ws.run("sev1-001", marker: "a", ["--mode", "automated"]))
         XCTAssertEqual(outcome, "refused")
@@ -281,6 +290,7 @@ final class GateTests: XCTestCase {
             return verdict
         }
         let automated = ["--mode", "automated"]
+        try seedHistory(ws, "plain-001", "service-sev0-001", "service-sev2-001")
         // One instance: always allowed. Two instances of one service: approval only under approval_required_if.
         XCTAssertNil(try blocking("plain-001", automated))
         XCTAssertNil(try blocking("service-sev0-001", automated), "SEV0 is not below SEV1; 2 instances, not critical")
@@ -300,6 +310,30 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(unsigned?["needs"] as? [String], ["sign-off of engineering_manager: --sign-off engineering_manager=NAME"])
         XCTAssertNil(try blocking("clusters-001", ["--approved-by", "dana", "--sign-off", "sre_lead=erin", "--sign-off", "engineering_manager=finn"]))
         XCTAssertTrue((try blocking("regions-001", automated)?["reason"] as? String)?.hasPrefix("multi_region") == true)
+    }
+
+    func testSafeModeForNewIncidentTypesAndWhenSwitchedOn() throws {
+        let ws = try workspace()
+        let automated = ["--mode", "automated"]
+        // Never succeeded here: an automated run is a new incident type.
+        var (_, verdict, started) = try refusal(try ws.run("plain-001", marker: "a", automated))
+        XCTAssertEqual(verdict?["gate"] as? String, "safe_mode")
+        XCTAssertEqual(verdict?["decision"] as? String, "needs_approval")
+        XCTAssertTrue((verdict?["reason"] as? String)?.contains("a new incident type") == true)
+        XCTAssertFalse(started)
+        (_, verdict, _) = try refusal(try ws.run("service-sev0-001", marker: "b", automated))
+        XCTAssertEqual(verdict?["decision"] as? String, "refuse", "two instances: more than safe mode allows")
+        XCTAssertEqual(try ws.run("plain-001", marker: "c", automated + ["--approved-by", "gus"]).status, 0)
+        XCTAssertEqual(try ws.run("plain-001", marker: "d", automated).status, 0, "it has succeeded here now")
+        // Switched on: a person's run too.
+        XCTAssertEqual(try ws.medic(["safe-mode", "on", "--by", "hana", "--reason", "unknown root cause"]).status, 0)
+        (_, verdict, _) = try refusal(try ws.run("plain-001", marker: "e"))
+        XCTAssertTrue((verdict?["reason"] as? String)?.contains("safe mode is on (by hana") == true, "\(verdict ?? [:])")
+        XCTAssertEqual(try ws.medic(["safe-mode", "off", "--by", "hana"]).status, 0)
+        XCTAssertEqual(try ws.run("plain-001", marker: "f").status, 0)
+        XCTAssertEqual(["a", "b", "e"].filter(ws.exists), [])
+        let audit = try String(contentsOfFile: ws.state + "/audit.jsonl", encoding: .utf8)
+        XCTAssertTrue(audit.contains(#""event":"safe_mode_on""#) && audit.contains(#""event":"safe_mode_off""#), audit)
     }
 
     func testRateLimitsDeferTheRunThatWouldExceedThem() throws {
