@@ -82,13 +82,14 @@ public protocol Gate: Sendable {
 /// The gates, in their fixed order (docs/running.md, "Safety gates"): the kill switch first (it
 /// overrides everything), then what the playbook may do at its severity and at its blast radius
 /// (§7.1) and in safe mode (§7.3), then its remediation circuit breaker (`RemediationBreaker`: a playbook that keeps
-/// failing is stopped), then its rate limits, then who must approve,
+/// failing is stopped), then its rate limits and maintenance windows, then who must approve,
 /// then whether its preconditions hold, then whether its targets are free.
 public struct GatePipeline: Sendable {
     public var gates: [any Gate]
 
     public static let standard = GatePipeline(gates: [
-        KillSwitchGate(), SeverityPolicyGate(), BlastRadiusGate(), SafeModeGate(), BreakerGate(), RateLimitGate(), ApprovalGate(),
+        KillSwitchGate(), SeverityPolicyGate(), BlastRadiusGate(), SafeModeGate(), BreakerGate(), RateLimitGate(),
+        MaintenanceWindowGate(), ApprovalGate(),
         PreconditionGate(), TargetLockGate(),
     ])
 

@@ -1,3 +1,4 @@
+import Foundation
 import MedicModel
 
 /// Decodes policy blocks (§5.1, §5.3, §5.4, §7.1, §7.3, §7.4, §8.3, §9.3) as the reference writes them.
@@ -7,6 +8,7 @@ struct PolicyDecoder {
     static let blocks = [
         "severity_levels", "escalation_policies", "auto_escalation_triggers", "blast_radius_levels",
         "containment_strategies", "rollback_strategies", "verification_states", "knowledge_base_structure", "rate_limits",
+        "maintenance_windows",
     ]
 
     func decode(_ root: SourceNode) -> Policies {
@@ -29,6 +31,7 @@ struct PolicyDecoder {
         policies.verificationStates = entries("verification_states").compactMap(verificationState)
         policies.knowledgeBase = entries("knowledge_base_structure").compactMap(knowledgeBaseFile)
         policies.rateLimits = entries("rate_limits").compactMap(rateLimit)
+        policies.maintenanceWindows = entries("maintenance_windows").compactMap(maintenanceWindow)
         return policies
     }
 
@@ -88,6 +91,48 @@ struct PolicyDecoder {
             return nil
         }
         return RateLimitPolicy(name: pair.key, scope: scope, match: match, maxRuns: maxRuns, window: window, location: pair.keyNode.location)
+    }
+
+    /// `maintenance_windows: {NAME: {days: [sat, sun], start: "02:00", duration: 2h, timezone: Europe/Berlin}}`.
+    private func maintenanceWindow(_ pair: SourceNode.Pair) -> MaintenanceWindow? {
+        let what = "maintenance window '\(pair.key)'"
+        guard let f = context.fields(pair.value, what, known: ["days", "start", "duration", "timezone"]) else { return nil }
+        var days: [Int] = []
+        var valid = true
+        for node in f["days"].flatMap({ context.list($0, "'days'") }) ?? [] {
+            guard let word = context.string(node, "a day") else { valid = false; continue }
+            guard let day = MaintenanceWindow.dayNumbers[word.lowercased()] else {
+                let hint = Spelling.didYouMean(word.lowercased(), among: Array(MaintenanceWindow.dayNumbers.keys)) ?? "days: mon tue wed thu fri sat sun"
+                context.report(.invalidValue, "'\(word)' is not a day of the week", at: node.location, hint: hint)
+                valid = false
+                continue
+            }
+            if !days.contains(day) { days.append(day) }
+        }
+        var start: Int?
+        if let node = f.required("start"), let text = context.string(node, "'start'") {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let hours = Int(parts[0]), let minutes = Int(parts[1]),
+               (0..<24).contains(hours), (0..<60).contains(minutes) {
+                start = hours * 60 + minutes
+            } else {
+                context.report(.wrongType, "'start' must be a time of day as HH:MM, found '\(text)'", at: node.location,
+                               hint: "write it quoted, such as \"02:00\"")
+            }
+        }
+        let duration = f.required("duration").flatMap { context.duration($0, "'duration'") }
+        if let duration, duration.seconds <= 0 || duration.seconds > 7 * 86400, let node = f["duration"] {
+            context.report(.badDuration, "'duration' must be longer than 0 and at most 7 days", at: node.location)
+            valid = false
+        }
+        let timeZone = f.string("timezone") ?? "UTC"
+        if TimeZone(identifier: timeZone) == nil, let node = f["timezone"] {
+            context.report(.invalidValue, "'\(timeZone)' is not a time zone", at: node.location, hint: "an IANA name such as UTC or Europe/Berlin")
+            valid = false
+        }
+        guard valid, let start, let duration else { return nil }
+        return MaintenanceWindow(name: pair.key, days: days.sorted(), start: start, duration: duration, timeZone: timeZone,
+                                 location: pair.keyNode.location)
     }
 
     private func escalationPolicy(_ pair: SourceNode.Pair) -> EscalationPolicy? {

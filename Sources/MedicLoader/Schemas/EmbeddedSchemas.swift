@@ -2070,6 +2070,15 @@ public enum EmbeddedSchemas {
         "$ref": "#/$defs/rateLimit",
         "description": "One limit."
       }
+    },
+    "maintenance_windows": {
+      "type": "object",
+      "description": "Weekly maintenance windows: name -> window. Actions marked maintenance_only run only inside one; outside, a run is deferred to the next.",
+      "minProperties": 1,
+      "additionalProperties": {
+        "$ref": "#/$defs/maintenanceWindow",
+        "description": "One window."
+      }
     }
   },
   "additionalProperties": false,
@@ -2117,6 +2126,11 @@ public enum EmbeddedSchemas {
     {
       "required": [
         "rate_limits"
+      ]
+    },
+    {
+      "required": [
+        "maintenance_windows"
       ]
     }
   ],
@@ -2899,6 +2913,40 @@ public enum EmbeddedSchemas {
         "window": {
           "$ref": "#/$defs/duration",
           "description": "How far back runs are counted; longer than 0."
+        }
+      }
+    },
+    "maintenanceWindow": {
+      "type": "object",
+      "description": "One weekly maintenance window.",
+      "additionalProperties": false,
+      "required": [
+        "start",
+        "duration"
+      ],
+      "properties": {
+        "days": {
+          "type": "array",
+          "items": {
+            "type": "string",
+            "pattern": "^(?i:mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$",
+            "description": "A day of the week."
+          },
+          "description": "The days the window opens (default: every day)."
+        },
+        "start": {
+          "type": "string",
+          "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+          "description": "When it opens, HH:MM in its time zone (quote it)."
+        },
+        "duration": {
+          "$ref": "#/$defs/duration",
+          "description": "How long it stays open: more than 0, at most 7 days."
+        },
+        "timezone": {
+          "type": "string",
+          "minLength": 1,
+          "description": "An IANA time zone name (default UTC)."
         }
       }
     }

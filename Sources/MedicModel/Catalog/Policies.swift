@@ -9,6 +9,7 @@ public struct Policies: Sendable, Hashable, Codable {
     public var verificationStates: [VerificationStatePolicy] = []
     public var knowledgeBase: [KnowledgeBaseFile] = []
     public var rateLimits: [RateLimitPolicy] = []
+    public var maintenanceWindows: [MaintenanceWindow] = []
 
     public init() {}
 
@@ -16,6 +17,7 @@ public struct Policies: Sendable, Hashable, Codable {
         severityLevels.isEmpty && escalationPolicies.isEmpty && autoEscalationTriggers.isEmpty
             && blastRadiusLevels.isEmpty && containmentStrategies.isEmpty && rollbackStrategies.isEmpty
             && verificationStates.isEmpty && knowledgeBase.isEmpty && rateLimits.isEmpty
+            && maintenanceWindows.isEmpty
     }
 
     public mutating func merge(_ other: Policies) {
@@ -27,6 +29,7 @@ public struct Policies: Sendable, Hashable, Codable {
         rollbackStrategies += other.rollbackStrategies
         verificationStates += other.verificationStates
         rateLimits += other.rateLimits
+        maintenanceWindows += other.maintenanceWindows
         knowledgeBase += other.knowledgeBase
     }
 }
@@ -330,4 +333,31 @@ public struct RateLimitPolicy: Sendable, Hashable, Codable {
             tail = tail.dropFirst()
         }
     }
+}
+
+/// A weekly maintenance window: on `days` (1 = Monday ... 7 = Sunday; empty: every day), from
+/// `start` (minutes after midnight) for `duration`, in `timeZone` (an IANA name). Actions marked
+/// `maintenance_only` run only inside one.
+public struct MaintenanceWindow: Sendable, Hashable, Codable {
+    public var name: String
+    public var days: [Int]
+    public var start: Int
+    public var duration: Interval
+    public var timeZone: String
+    public var location: SourceLocation
+
+    public init(name: String, days: [Int], start: Int, duration: Interval, timeZone: String, location: SourceLocation) {
+        self.name = name
+        self.days = days
+        self.start = start
+        self.duration = duration
+        self.timeZone = timeZone
+        self.location = location
+    }
+
+    /// Day words and their ISO weekday numbers.
+    public static let dayNumbers: [String: Int] = [
+        "mon": 1, "monday": 1, "tue": 2, "tuesday": 2, "wed": 3, "wednesday": 3, "thu": 4, "thursday": 4,
+        "fri": 5, "friday": 5, "sat": 6, "saturday": 6, "sun": 7, "sunday": 7,
+    ]
 }
