@@ -16,6 +16,12 @@ final class GateTests: XCTestCase {
             risk_level: high
             parameters: {path: required}
             implementation: touch "${path}"
+          maintenance_touch:
+            type: infrastructure
+            risk_level: low
+            maintenance_only: true
+            parameters: {path: required}
+            implementation: touch "${path}"
           hold:
             type: infrastructure
             risk_level: low
@@ -114,7 +120,7 @@ final class GateTests: XCTestCase {
             Self.playbook("services-001", targets: "[{name: w1, labels: {service: web}}, {name: a1, labels: {service: api}}]"),
             Self.playbook("clusters-001", targets: "[{name: c1, labels: {cluster: east}}, {name: c2, labels: {cluster: west}}]"),
             Self.playbook("regions-001", targets: "[{name: r1, labels: {region: eu}}, {name: r2, labels: {region: us}}]"),
-            Self.playbook("limited-001"), Self.playbook("limited-002"),
+            Self.playbook("limited-001"), Self.playbook("limited-002"), Self.playbook("window-001", action: "maintenance_touch"),
             Self.playbook("pre-missing-001", extra: "pre_conditions:\n  - {check: command_available, expected: no-such-tool-xyz}"),
         ]
         try #"{"queue_depth{queue=\"jobs\"}": 12}"#.write(to: dir.appendingPathComponent("metrics.json"), atomically: true, encoding: .utf8)
@@ -334,6 +340,36 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(["a", "b", "e"].filter(ws.exists), [])
         let audit = try String(contentsOfFile: ws.state + "/audit.jsonl", encoding: .utf8)
         XCTAssertTrue(audit.contains(#""event":"safe_mode_on""#) && audit.contains(#""event":"safe_mode_off""#), audit)
+    }
+
+    func testMaintenanceOnlyStepsWaitForAMaintenanceWindow() throws {
+        let ws = try workspace()
+        let refused = try refusal(try ws.run("window-001", marker: "none"))
+        XCTAssertEqual(refused.1?["gate"] as? String, "maintenance_window")
+        XCTAssertTrue((refused.1?["reason"] as? String)?.contains("no maintenance window is defined") == true)
+        // A window that opens in three hours (UTC), every day: the run is deferred until then.
+        func hhmm(_ date: Date) -> String {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            let parts = calendar.dateComponents([.hour, .minute], from: date)
+            return String(format: "%02d:%02d", parts.hour!, parts.minute!)
+        }
+        let windows = ws.dir.appendingPathComponent("policies/windows.yaml")
+        try "maintenance_windows:\n  later:\n    start: \"\(hhmm(Date().addingTimeInterval(3 * 3600)))\"\n    duration: 1h\n"
+            .write(to: windows, atomically: true, encoding: .utf8)
+        let (outcome, deferred, started) = try refusal(try ws.run("window-001", marker: "later"))
+        XCTAssertEqual(outcome, "refused")
+        XCTAssertEqual(deferred?["decision"] as? String, "defer")
+        XCTAssertNotNil(deferred?["until"] as? String)
+        XCTAssertFalse(started)
+        let plan = try Medic.run(["plan", "window-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=x"], in: ws.dir)
+        XCTAssertTrue(plan.stdout.contains("maintenance_window: defer"), plan.stdout)
+        // A window open now: the step runs.
+        try "maintenance_windows:\n  now:\n    start: \"\(hhmm(Date().addingTimeInterval(-3600)))\"\n    duration: 3h\n"
+            .write(to: windows, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try ws.run("window-001", marker: "now").status, 0)
+        XCTAssertEqual(["none", "later"].filter(ws.exists), [])
+        XCTAssertTrue(ws.exists("now"))
     }
 
     func testRateLimitsDeferTheRunThatWouldExceedThem() throws {
