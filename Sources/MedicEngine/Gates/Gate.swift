@@ -80,17 +80,16 @@ public protocol Gate: Sendable {
 }
 
 /// The gates, in their fixed order (docs/running.md, "Safety gates"): the kill switch first (it
-/// overrides everything), then what the playbook may do at its severity and at its blast radius
-/// (§7.1) and in safe mode (§7.3), then its remediation circuit breaker (`RemediationBreaker`: a playbook that keeps
-/// failing is stopped), then its rate limits and maintenance windows, then who must approve,
-/// then whether its preconditions hold, then whether its targets are free.
+/// overrides everything), then what the playbook may do at its severity, at its blast radius
+/// (§7.1) and in safe mode (§7.3), then its remediation circuit breaker (`RemediationBreaker`:
+/// a playbook that keeps failing is stopped), then its rate limits and maintenance windows, then
+/// who must approve, then whether its preconditions hold, then whether its targets are free.
 public struct GatePipeline: Sendable {
     public var gates: [any Gate]
 
     public static let standard = GatePipeline(gates: [
         KillSwitchGate(), SeverityPolicyGate(), BlastRadiusGate(), SafeModeGate(), BreakerGate(), RateLimitGate(),
-        MaintenanceWindowGate(), ApprovalGate(),
-        PreconditionGate(), TargetLockGate(),
+        MaintenanceWindowGate(), ApprovalGate(), PreconditionGate(), TargetLockGate(),
     ])
 
     public init(gates: [any Gate]) { self.gates = gates }
@@ -101,9 +100,10 @@ public struct GatePipeline: Sendable {
         return verdicts
     }
 
-    /// The verdict that stops a run, if any: the first refusal, else the first deferral or need
-    /// for approval.
+    /// The verdict that stops a run, if any: the first refusal, else the first deferral, else the
+    /// first need for approval (approval is asked for only when nothing else stands in the way).
     public static func blocking(_ verdicts: [GateVerdict]) -> GateVerdict? {
-        verdicts.first { $0.decision == .refuse } ?? verdicts.first { $0.decision != .pass }
+        verdicts.first { $0.decision == .refuse } ?? verdicts.first { $0.decision == .deferred }
+            ?? verdicts.first { $0.decision == .needsApproval }
     }
 }
