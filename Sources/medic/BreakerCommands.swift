@@ -97,23 +97,13 @@ struct BreakerResetCommand: AsyncParsableCommand {
     @Argument(help: "The playbook_id.")
     var playbook: String
 
-    @Option(help: "Who resets it (recorded).")
-    var by: String
-
-    @Option(help: "Why (recorded).")
-    var reason: String?
-
-    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
-    var stateDirectory: String?
+    @OptionGroup var decision: DecisionOptions
 
     mutating func run() async throws {
-        let breaker = RemediationBreaker(stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
-        do {
-            try breaker.reset(playbook, by: by, reason: reason)
-        } catch let error as JournalError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+        let (decision, playbook) = (decision, playbook)
+        try decision.record {
+            try RemediationBreaker(stateDirectory: decision.stateDirectoryPath).reset(playbook, by: decision.by, reason: decision.reason)
+            return "The circuit breaker of \(playbook) is closed (reset by \(decision.by)); earlier runs no longer count."
         }
-        print("The circuit breaker of \(playbook) is closed (reset by \(by)); earlier runs no longer count.")
     }
 }

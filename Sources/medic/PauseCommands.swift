@@ -2,6 +2,31 @@ import ArgumentParser
 import Foundation
 import MedicEngine
 
+/// Who takes an operator's decision (pause, safe mode, a breaker reset) and why, recorded in
+/// <state-dir>/audit.jsonl; shared by the commands that take one.
+struct DecisionOptions: ParsableArguments {
+    @Option(help: "Who decides (recorded).")
+    var by: String
+
+    @Option(help: "Why (recorded).")
+    var reason: String?
+
+    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
+    var stateDirectory: String?
+
+    var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
+
+    /// Runs `decide` and prints what it says; a state file that cannot be written exits 1.
+    func record(_ decide: () throws -> String) throws {
+        do {
+            print(try decide())
+        } catch let error as JournalError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+}
+
 struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause",
@@ -17,24 +42,14 @@ struct PauseCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Who pauses (recorded).")
-    var by: String
-
-    @Option(help: "Why (recorded, shown by every refused run).")
-    var reason: String?
-
-    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
-    var stateDirectory: String?
+    @OptionGroup var decision: DecisionOptions
 
     mutating func run() async throws {
-        let killSwitch = KillSwitch(stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
-        do {
-            try killSwitch.pause(by: by, reason: reason)
-        } catch let error as JournalError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+        let decision = decision
+        try decision.record {
+            try KillSwitch(stateDirectory: decision.stateDirectoryPath).pause(by: decision.by, reason: decision.reason)
+            return "Paused by \(decision.by): automated runs are refused until `medic resume-all --by NAME`."
         }
-        print("Paused by \(by): automated runs are refused until `medic resume-all --by NAME`.")
     }
 }
 
@@ -44,19 +59,13 @@ struct ResumeAllCommand: AsyncParsableCommand {
         abstract: "Lift the kill switch (`medic pause`): automated runs may start again."
     )
 
-    @Option(help: "Who lifts it (recorded).")
-    var by: String
-
-    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
-    var stateDirectory: String?
+    @OptionGroup var decision: DecisionOptions
 
     mutating func run() async throws {
-        let killSwitch = KillSwitch(stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
-        do {
-            print(try killSwitch.resume(by: by) ? "Resumed by \(by): automated runs may start again." : "Medic was not paused.")
-        } catch let error as JournalError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+        let decision = decision
+        try decision.record {
+            try KillSwitch(stateDirectory: decision.stateDirectoryPath).resume(by: decision.by, reason: decision.reason)
+                ? "Resumed by \(decision.by): automated runs may start again." : "Medic was not paused."
         }
     }
 }
@@ -81,28 +90,19 @@ struct SafeModeCommand: AsyncParsableCommand {
     @Argument(help: "on or off.")
     var setting: Switch
 
-    @Option(help: "Who switches (recorded).")
-    var by: String
-
-    @Option(help: "Why (recorded).")
-    var reason: String?
-
-    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
-    var stateDirectory: String?
+    @OptionGroup var decision: DecisionOptions
 
     mutating func run() async throws {
-        let safeMode = SafeMode(stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
-        do {
+        let (decision, setting) = (decision, setting)
+        try decision.record {
+            let safeMode = SafeMode(stateDirectory: decision.stateDirectoryPath)
             switch setting {
             case .on:
-                try safeMode.switchOn(by: by, reason: reason)
-                print("Safe mode on (by \(by)): runs reach one instance of one service, with approval.")
+                try safeMode.switchOn(by: decision.by, reason: decision.reason)
+                return "Safe mode on (by \(decision.by)): runs reach one instance of one service, with approval."
             case .off:
-                print(try safeMode.switchOff(by: by) ? "Safe mode off (by \(by))." : "Safe mode was off.")
+                return try safeMode.switchOff(by: decision.by, reason: decision.reason) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
             }
-        } catch let error as JournalError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
         }
     }
 }

@@ -34,10 +34,10 @@ public struct KillSwitch: Sendable {
 
     /// Lifts the pause; false when there was none.
     @discardableResult
-    public func resume(by: String, now: Date = Date()) throws -> Bool {
+    public func resume(by: String, reason: String? = nil, now: Date = Date()) throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
         guard unlink(path) == 0 else { throw JournalError("cannot remove \(path): \(String(cString: strerror(errno)))") }
-        try StateFiles.audit(in: stateDirectory, ["event": "resumed", "by": by, "at": JournalRecord.timestamp(now)])
+        try StateFiles.audit(in: stateDirectory, ["event": "resumed", "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
         return true
     }
 }

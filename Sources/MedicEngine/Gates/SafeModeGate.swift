@@ -28,10 +28,10 @@ public struct SafeMode: Sendable {
     }
 
     @discardableResult
-    public func switchOff(by: String, now: Date = Date()) throws -> Bool {
+    public func switchOff(by: String, reason: String? = nil, now: Date = Date()) throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
         try FileManager.default.removeItem(atPath: path)
-        try StateFiles.audit(in: stateDirectory, ["event": "safe_mode_off", "by": by, "at": JournalRecord.timestamp(now)])
+        try StateFiles.audit(in: stateDirectory, ["event": "safe_mode_off", "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
         return true
     }
 }
