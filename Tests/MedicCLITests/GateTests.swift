@@ -22,6 +22,16 @@ final class GateTests: XCTestCase {
             maintenance_only: true
             parameters: {path: required}
             implementation: touch "${path}"
+          touch_then_die:
+            type: infrastructure
+            risk_level: low
+            parameters: {path: required}
+            implementation: |
+              touch "${path}"
+              if [ -e "${path}.kill" ]; then
+                rm -f "${path}.kill"; kill -KILL "$PPID"
+                n=0; while [ "$(cut -d' ' -f4 /proc/$$/stat)" = "$PPID" ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n+1)); done
+              fi
           hold:
             type: infrastructure
             risk_level: low
@@ -120,6 +130,7 @@ final class GateTests: XCTestCase {
             Self.playbook("services-001", targets: "[{name: w1, labels: {service: web}}, {name: a1, labels: {service: api}}]"),
             Self.playbook("clusters-001", targets: "[{name: c1, labels: {cluster: east}}, {name: c2, labels: {cluster: west}}]"),
             Self.playbook("regions-001", targets: "[{name: r1, labels: {region: eu}}, {name: r2, labels: {region: us}}]"),
+            Self.playbook("approve-die-001", action: "touch_then_die", extra: "safety: {require_approval: true}"),
             Self.playbook("limited-001"), Self.playbook("limited-002"), Self.playbook("window-001", action: "maintenance_touch"),
             Self.playbook("pre-missing-001", extra: "pre_conditions:\n  - {check: command_available, expected: no-such-tool-xyz}"),
         ]
@@ -243,6 +254,16 @@ final class GateTests: XCTestCase {
         let audit = try String(contentsOfFile: ws.state + "/audit.jsonl", encoding: .utf8)
         XCTAssertTrue(audit.contains(#""by":"carol","event":"approved""#), audit)
         XCTAssertTrue(audit.contains(#""by":"dan","event":"denied""#), audit)
+    }
+
+    func testAnApprovedRunWhoseMedicIsKilledIsInterruptedAndResumable() throws {
+        let ws = try workspace()
+        let id = try XCTUnwrap(try Medic.json(try ws.run("approve-die-001", marker: "d").stdout)["run_id"] as? String)
+        XCTAssertTrue(FileManager.default.createFile(atPath: ws.marker("d") + ".kill", contents: nil))
+        XCTAssertEqual(try ws.medic(["approve", id, "--by", "carol", "--root", ws.dir.path]).status, 9, "killed by its step")
+        XCTAssertTrue(try ws.medic(["runs"]).stdout.contains("\(id)  interrupted"), "admitted, then killed: not pending any more")
+        let resumed = try ws.medic(["resume", id])
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
     }
 
     func testEveryRequiredSignOffIsCollectedBeforeTheRunStarts() throws {

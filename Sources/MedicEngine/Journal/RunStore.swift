@@ -190,7 +190,8 @@ public final class RunStore: Sendable {
             switch record.event {
             case .runFinished: return .finished
             case .runInterrupted: return .interrupted
-            case .runResumed: return .running
+            // Gates evaluated after an approval: the run was admitted and went on.
+            case .runResumed, .gatesEvaluated: return .running
             case .approvalRequested, .approvalGiven: return .pendingApproval
             default: continue
             }
