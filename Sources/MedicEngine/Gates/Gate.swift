@@ -58,6 +58,9 @@ public struct GateContext: Sendable {
     public var evaluator: ConditionEvaluator?
     /// Sign-offs given (`--sign-off ROLE=NAME`): role -> who.
     public var signOffs: [String: String] = [:]
+    /// The runs of the state directory, read once for every gate that counts them (breaker, rate
+    /// limits, safe mode); `GatePipeline.evaluate` fills it when nil.
+    public var history: [RunSummary]?
 
     public init(plan: Plan, catalog: Catalog, mode: RunMode, stateDirectory: String, now: Date = Date(), force: Bool = false,
                 approvedBy: String? = nil, lockWait: Double = 0, evaluator: ConditionEvaluator? = nil) {
@@ -95,6 +98,8 @@ public struct GatePipeline: Sendable {
     public init(gates: [any Gate]) { self.gates = gates }
 
     public func evaluate(_ context: GateContext) async -> [GateVerdict] {
+        var context = context
+        if context.history == nil { context.history = RunStore.history(in: context.stateDirectory) }
         var verdicts: [GateVerdict] = []
         for gate in gates { verdicts.append(await gate.evaluate(context)) }
         return verdicts

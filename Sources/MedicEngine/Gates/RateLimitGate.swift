@@ -15,7 +15,7 @@ public struct RateLimitGate: Gate {
         let limits = context.catalog.policies.rateLimits
         guard !limits.isEmpty else { return .pass(name, "no rate limits are defined") }
         let plan = context.plan
-        let runs = Self.countedRuns(in: context.stateDirectory)
+        let runs = Self.countedRuns(context.history ?? RunStore.history(in: context.stateDirectory))
         var checked: [String] = []
         for limit in limits {
             let keys: [String]
@@ -48,11 +48,8 @@ public struct RateLimitGate: Gate {
     }
 
     /// Runs that count against limits: started, and not stopped by a gate.
-    static func countedRuns(in stateDirectory: String) -> [(summary: RunSummary, started: Date)] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: stateDirectory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue,
-              let store = try? RunStore(directory: stateDirectory) else { return [] }
-        return store.list().runs.compactMap { run in
+    static func countedRuns(_ history: [RunSummary]) -> [(summary: RunSummary, started: Date)] {
+        history.compactMap { run in
             guard run.outcome != .refused, let started = try? Date(run.startedAt, strategy: .iso8601WithFractions) else { return nil }
             return (run, started)
         }

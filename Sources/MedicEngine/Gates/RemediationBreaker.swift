@@ -108,8 +108,9 @@ public struct RemediationBreaker: Sendable {
         statuses(now: now).map { ($0.playbookID, $0.state) }
     }
 
-    public func status(of playbookID: String, now: Date = Date()) -> Status {
-        let runs = runs().filter { $0.playbookID == playbookID }
+    /// `runs`: the state directory's runs when the caller has read them already.
+    public func status(of playbookID: String, now: Date = Date(), runs known: [RunSummary]? = nil) -> Status {
+        let runs = (known ?? runs()).filter { $0.playbookID == playbookID }
         return Self.compute(playbookID, runs: runs, reset: resets()[playbookID], cooldown: cooldown, now: now)
     }
 
@@ -123,12 +124,7 @@ public struct RemediationBreaker: Sendable {
     }
 
     /// The runs of the state directory; none (and nothing created) when it has no runs directory.
-    private func runs() -> [RunSummary] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: stateDirectory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue,
-              let store = try? RunStore(directory: stateDirectory) else { return [] }
-        return store.list().runs
-    }
+    private func runs() -> [RunSummary] { RunStore.history(in: stateDirectory) }
 
     static func date(_ text: String) -> Date? {
         try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
@@ -213,7 +209,7 @@ public struct BreakerGate: Gate {
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
         let playbook = context.plan.playbookID
-        let status = RemediationBreaker(stateDirectory: context.stateDirectory, cooldown: cooldown).status(of: playbook, now: context.now)
+        let status = RemediationBreaker(stateDirectory: context.stateDirectory, cooldown: cooldown).status(of: playbook, now: context.now, runs: context.history)
         switch status.state {
         case .closed:
             return .pass(name, "closed: \(status.windowFailures) of the last \(status.windowRuns) runs failed, \(status.consecutiveFailures) in a row")

@@ -50,8 +50,8 @@ public struct SafeModeGate: Gate {
         if let setting = SafeMode(stateDirectory: context.stateDirectory).status() {
             why = "safe mode is on (by \(setting.by) at \(setting.at)\(setting.reason.map { ": \($0)" } ?? ""))"
         } else if context.mode == .automated {
-            let succeeded = RateLimitGate.countedRuns(in: context.stateDirectory)
-                .contains { $0.summary.playbookID == context.plan.playbookID && $0.summary.outcome == .succeeded }
+            let succeeded = (context.history ?? RunStore.history(in: context.stateDirectory))
+                .contains { $0.playbookID == context.plan.playbookID && $0.outcome == .succeeded }
             if !succeeded { why = "a new incident type: no run of \(context.plan.playbookID) has succeeded here yet" }
         }
         guard let why else { return .pass(name, context.mode == .automated ? "off; the playbook has succeeded here before" : "off") }

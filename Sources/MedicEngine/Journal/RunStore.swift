@@ -184,6 +184,15 @@ public final class RunStore: Sendable {
         return (runs, problems)
     }
 
+    /// Every run of the state directory at `directory` (`list()`), or none, creating nothing,
+    /// when it has no `runs/` folder.
+    public static func history(in directory: String) -> [RunSummary] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue,
+              let store = try? RunStore(directory: directory) else { return [] }
+        return store.list().runs
+    }
+
     /// What the records say, before looking at the lock: `running` means "no outcome yet".
     static func status(of records: [JournalRecord]) -> RunStatus {
         for record in records.reversed() {
