@@ -50,13 +50,8 @@ public struct RateLimitGate: Gate {
     /// Runs that count against limits: started, and not stopped by a gate.
     static func countedRuns(_ history: [RunSummary]) -> [(summary: RunSummary, started: Date)] {
         history.compactMap { run in
-            guard run.outcome != .refused, let started = try? Date(run.startedAt, strategy: .iso8601WithFractions) else { return nil }
+            guard run.outcome != .refused, let started = JournalRecord.date(run.startedAt) else { return nil }
             return (run, started)
         }
     }
-}
-
-extension ParseStrategy where Self == Date.ISO8601FormatStyle {
-    /// The journal's `at`: RFC 3339 with milliseconds.
-    static var iso8601WithFractions: Date.ISO8601FormatStyle { Date.ISO8601FormatStyle(includingFractionalSeconds: true) }
 }

@@ -126,9 +126,6 @@ public struct RemediationBreaker: Sendable {
     /// The runs of the state directory; none (and nothing created) when it has no runs directory.
     private func runs() -> [RunSummary] { RunStore.history(in: stateDirectory) }
 
-    static func date(_ text: String) -> Date? {
-        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
-    }
 
     private struct Counted {
         var id: String
@@ -137,11 +134,11 @@ public struct RemediationBreaker: Sendable {
     }
 
     static func compute(_ playbookID: String, runs: [RunSummary], reset: Reset?, cooldown: TimeInterval, now: Date) -> Status {
-        let resetAt = reset.flatMap { date($0.at) }
-        let ordered = runs.sorted { (date($0.startedAt) ?? .distantPast, $0.id) < (date($1.startedAt) ?? .distantPast, $1.id) }
+        let resetAt = reset.flatMap { JournalRecord.date($0.at) }
+        let ordered = runs.sorted { (JournalRecord.date($0.startedAt) ?? .distantPast, $0.id) < (JournalRecord.date($1.startedAt) ?? .distantPast, $1.id) }
         let counted: [Counted] = ordered.compactMap { run in
             guard run.status == .finished, let outcome = run.outcome, outcome != .refused else { return nil }
-            let finished = date(run.updatedAt) ?? date(run.startedAt) ?? .distantPast
+            let finished = JournalRecord.date(run.updatedAt) ?? JournalRecord.date(run.startedAt) ?? .distantPast
             if let resetAt, finished < resetAt { return nil }
             return Counted(id: run.id, failed: outcome != .succeeded, finished: finished)
         }
@@ -175,7 +172,7 @@ public struct RemediationBreaker: Sendable {
             if now < until {
                 state = .open(until: until, reason: openReason)
             } else {
-                let trial = ordered.last { $0.status == .running && (date($0.startedAt) ?? .distantPast) >= until }
+                let trial = ordered.last { $0.status == .running && (JournalRecord.date($0.startedAt) ?? .distantPast) >= until }
                 state = trial.map { .open(until: until, reason: "half-open since \(JournalRecord.timestamp(until)), and the trial run \($0.id) is still running (\(openReason))") }
                     ?? .halfOpen(reason: "\(openReason); the cooldown ended at \(JournalRecord.timestamp(until))")
             }

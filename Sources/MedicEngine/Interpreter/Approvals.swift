@@ -69,7 +69,7 @@ extension Interpreter {
         }
         var execution = RunExecution(interpreter: self, journal: journal, records: contents.records)
         let request = contents.records.last { $0.event == .approvalRequested }
-        if let until = request?.until, let deadline = try? Date(until, strategy: .iso8601WithFractions), clock.now > deadline {
+        if let until = request?.until, let deadline = JournalRecord.date(until), clock.now > deadline {
             try await execution.finish(.refused, "the approval request expired at \(until); run the playbook again to ask anew")
         } else {
             try await body(&execution)

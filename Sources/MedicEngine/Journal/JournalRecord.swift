@@ -125,4 +125,9 @@ extension JournalRecord {
     static func timestamp(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
+
+    /// The date an `at` (or any journal time) stands for; nil for text that is not one.
+    static func date(_ timestamp: String) -> Date? {
+        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(timestamp)
+    }
 }
