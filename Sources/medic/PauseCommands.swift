@@ -47,7 +47,7 @@ struct PauseCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let decision = decision
         try decision.record {
-            try KillSwitch(stateDirectory: decision.stateDirectoryPath).pause(by: decision.by, reason: decision.reason)
+            try OperatorSwitch.killSwitch(stateDirectory: decision.stateDirectoryPath).turnOn(by: decision.by, reason: decision.reason)
             return "Paused by \(decision.by): automated runs are refused until `medic resume-all --by NAME`."
         }
     }
@@ -64,7 +64,7 @@ struct ResumeAllCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let decision = decision
         try decision.record {
-            try KillSwitch(stateDirectory: decision.stateDirectoryPath).resume(by: decision.by, reason: decision.reason)
+            try OperatorSwitch.killSwitch(stateDirectory: decision.stateDirectoryPath).turnOff(by: decision.by, reason: decision.reason)
                 ? "Resumed by \(decision.by): automated runs may start again." : "Medic was not paused."
         }
     }
@@ -95,13 +95,13 @@ struct SafeModeCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let (decision, setting) = (decision, setting)
         try decision.record {
-            let safeMode = SafeMode(stateDirectory: decision.stateDirectoryPath)
+            let safeMode = OperatorSwitch.safeMode(stateDirectory: decision.stateDirectoryPath)
             switch setting {
             case .on:
-                try safeMode.switchOn(by: decision.by, reason: decision.reason)
+                try safeMode.turnOn(by: decision.by, reason: decision.reason)
                 return "Safe mode on (by \(decision.by)): runs reach one instance of one service, with approval."
             case .off:
-                return try safeMode.switchOff(by: decision.by, reason: decision.reason) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
+                return try safeMode.turnOff(by: decision.by, reason: decision.reason) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
             }
         }
     }

@@ -4,40 +4,52 @@ import Foundation
 import Glibc
 #endif
 
-/// `medic pause` / `medic resume-all`: one file in the state directory, `paused.json`, that every
-/// Medic process sharing the directory reads before a run. Its decisions go to `audit.jsonl`.
-public struct KillSwitch: Sendable {
-    public struct Pause: Sendable, Hashable, Codable {
+/// An operator's switch kept in one file of the state directory, which every Medic process
+/// sharing the directory reads before a run: the kill switch (`medic pause` / `resume-all`,
+/// `paused.json`) and safe mode (`medic safe-mode on|off`, `safe-mode.json`). Turning it on or
+/// off is written to `audit.jsonl`: who, when, why.
+public struct OperatorSwitch: Sendable {
+    /// Who turned the switch on, when and why.
+    public struct Setting: Sendable, Hashable, Codable {
         public var by: String
         public var reason: String?
         public var at: String
     }
 
     public let stateDirectory: String
-    var path: String { stateDirectory + "/paused.json" }
+    let file: String
+    let onEvent: String
+    let offEvent: String
+    var path: String { stateDirectory + "/" + file }
 
-    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+    public static func killSwitch(stateDirectory: String) -> OperatorSwitch {
+        OperatorSwitch(stateDirectory: stateDirectory, file: "paused.json", onEvent: "paused", offEvent: "resumed")
+    }
 
-    /// The pause in force, if any. A file that cannot be read as a pause still counts as one:
-    /// a damaged kill switch must not silently let automation through.
-    public func status() -> Pause? {
+    public static func safeMode(stateDirectory: String) -> OperatorSwitch {
+        OperatorSwitch(stateDirectory: stateDirectory, file: "safe-mode.json", onEvent: "safe_mode_on", offEvent: "safe_mode_off")
+    }
+
+    /// The setting in force, if the switch is on. A file that cannot be read still counts as on:
+    /// a damaged switch must not silently let automation through.
+    public func status() -> Setting? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return (try? JSONDecoder().decode(Pause.self, from: data))
-            ?? Pause(by: "unknown", reason: "\(path) is not readable as a pause; remove it with `medic resume-all`", at: "?")
+        return (try? JSONDecoder().decode(Setting.self, from: data))
+            ?? Setting(by: "unknown", reason: "\(path) is not readable; turn the switch off to remove it", at: "?")
     }
 
-    public func pause(by: String, reason: String?, now: Date = Date()) throws {
-        let pause = Pause(by: by, reason: reason, at: JournalRecord.timestamp(now))
-        try StateFiles.writeAtomically(try JSONEncoder().encode(pause), to: path)
-        try StateFiles.audit(in: stateDirectory, ["event": "paused", "by": by, "reason": reason ?? "", "at": pause.at])
+    public func turnOn(by: String, reason: String?, now: Date = Date()) throws {
+        let setting = Setting(by: by, reason: reason, at: JournalRecord.timestamp(now))
+        try StateFiles.writeAtomically(try JSONEncoder().encode(setting), to: path)
+        try StateFiles.audit(in: stateDirectory, ["event": onEvent, "by": by, "reason": reason ?? "", "at": setting.at])
     }
 
-    /// Lifts the pause; false when there was none.
+    /// Turns the switch off; false when it was off.
     @discardableResult
-    public func resume(by: String, reason: String? = nil, now: Date = Date()) throws -> Bool {
+    public func turnOff(by: String, reason: String? = nil, now: Date = Date()) throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
         guard unlink(path) == 0 else { throw JournalError("cannot remove \(path): \(String(cString: strerror(errno)))") }
-        try StateFiles.audit(in: stateDirectory, ["event": "resumed", "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
+        try StateFiles.audit(in: stateDirectory, ["event": offEvent, "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
         return true
     }
 }
@@ -48,7 +60,7 @@ public struct KillSwitchGate: Gate {
     public init() {}
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
-        guard let pause = KillSwitch(stateDirectory: context.stateDirectory).status() else {
+        guard let pause = OperatorSwitch.killSwitch(stateDirectory: context.stateDirectory).status() else {
             return .pass(name, "not paused")
         }
         let why = "Medic is paused (by \(pause.by) at \(pause.at)\(pause.reason.map { ": \($0)" } ?? ""))"

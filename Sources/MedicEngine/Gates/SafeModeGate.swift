@@ -1,42 +1,7 @@
 import Foundation
 import MedicModel
 
-/// Safe mode (§7.3): `medic safe-mode on|off --by NAME`, one file `safe-mode.json` in the state
-/// directory, audited like the kill switch.
-public struct SafeMode: Sendable {
-    public struct Setting: Sendable, Hashable, Codable {
-        public var by: String
-        public var reason: String?
-        public var at: String
-    }
-
-    public let stateDirectory: String
-    var path: String { stateDirectory + "/safe-mode.json" }
-
-    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
-
-    /// Who switched safe mode on, if it is on. An unreadable file counts as on.
-    public func status() -> Setting? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return (try? JSONDecoder().decode(Setting.self, from: data)) ?? Setting(by: "unknown", reason: "\(path) is unreadable", at: "?")
-    }
-
-    public func switchOn(by: String, reason: String?, now: Date = Date()) throws {
-        let setting = Setting(by: by, reason: reason, at: JournalRecord.timestamp(now))
-        try StateFiles.writeAtomically(try JSONEncoder().encode(setting), to: path)
-        try StateFiles.audit(in: stateDirectory, ["event": "safe_mode_on", "by": by, "reason": reason ?? "", "at": setting.at])
-    }
-
-    @discardableResult
-    public func switchOff(by: String, reason: String? = nil, now: Date = Date()) throws -> Bool {
-        guard FileManager.default.fileExists(atPath: path) else { return false }
-        try FileManager.default.removeItem(atPath: path)
-        try StateFiles.audit(in: stateDirectory, ["event": "safe_mode_off", "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
-        return true
-    }
-}
-
-/// Gate (§7.3, "safe mode"): a run in safe mode may reach one instance of one service and needs a
+/// Gate (§7.3, "safe mode"; switched by `OperatorSwitch.safeMode`): a run in safe mode may reach one instance of one service and needs a
 /// person's approval. Safe mode applies when it is switched on, and to an automated run of a
 /// playbook with no history here, a new incident type: no run of it has succeeded in this state
 /// directory (until the knowledge base holds incident history, a playbook's own runs are its
@@ -47,7 +12,7 @@ public struct SafeModeGate: Gate {
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {
         var why: String?
-        if let setting = SafeMode(stateDirectory: context.stateDirectory).status() {
+        if let setting = OperatorSwitch.safeMode(stateDirectory: context.stateDirectory).status() {
             why = "safe mode is on (by \(setting.by) at \(setting.at)\(setting.reason.map { ": \($0)" } ?? ""))"
         } else if context.mode == .automated {
             let succeeded = (context.history ?? RunStore.history(in: context.stateDirectory))
