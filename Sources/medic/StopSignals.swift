@@ -13,6 +13,7 @@ enum StopSignals {
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
                 printError("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
+                RunJournal.stopAppending()
                 ShellExecutor.stopRunningSteps()
                 exit(128 + signo)
             }
@@ -23,6 +24,6 @@ enum StopSignals {
 
     /// Called where a run ends with an error: while a stop is under way, its handler exits.
     static func waitIfStopping() {
-        while ShellExecutor.stopRequested { sleep(1) }
+        while RunJournal.isStopping { sleep(1) }
     }
 }

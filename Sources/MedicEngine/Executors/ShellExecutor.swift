@@ -154,16 +154,10 @@ public enum ShellExecutor {
             seconds: elapsed(), outputs: outputs)
     }
 
-    /// Whether `stopRunningSteps` was called: from then on no journal record is written, so the
-    /// steps it ended stay "in flight" for `medic resume` to decide about.
-    public static var stopRequested: Bool { RunningSteps.shared.stopRequested }
-
     /// Ends every shell step running in this process, as Medic must when it is itself told to
     /// stop (SIGINT, SIGTERM): SIGTERM to each step's process group, then SIGKILL after `grace`
-    /// seconds. Their runs stay without an outcome, so `medic runs` shows them interrupted and
-    /// `medic resume` decides about the steps that were in flight.
+    /// seconds. Call `RunJournal.stopAppending()` first, so their runs stay without an outcome.
     public static func stopRunningSteps(grace: Double = 1) {
-        RunningSteps.shared.stopRequested = true
         let groups = RunningSteps.shared.all
         guard !groups.isEmpty else { return }
         for group in groups { kill(-group, SIGTERM) }
@@ -191,12 +185,6 @@ final class RunningSteps: @unchecked Sendable {
     static let shared = RunningSteps()
     private let lock = NSLock()
     private var groups: Set<pid_t> = []
-    private var stopping = false
-
-    var stopRequested: Bool {
-        get { lock.withLock { stopping } }
-        set { lock.withLock { stopping = newValue } }
-    }
 
     func insert(_ group: pid_t) { _ = lock.withLock { groups.insert(group) } }
     func remove(_ group: pid_t) { _ = lock.withLock { groups.remove(group) } }

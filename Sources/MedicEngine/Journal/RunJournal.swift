@@ -41,6 +41,15 @@ public final class RunJournal: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    private static let stopping = StopFlag()
+
+    /// From now on no journal of this process takes a record: Medic is stopping (a signal), and
+    /// the steps it ends must stay "in flight" for `medic resume` to decide about.
+    public static func stopAppending() { stopping.set() }
+
+    /// Whether `stopAppending` was called.
+    public static var isStopping: Bool { stopping.isSet }
+
     /// Called after each record is on disk (progress output, tests).
     public func observe(_ observer: @escaping @Sendable (JournalRecord) -> Void) {
         lock.withLock { observers.append(observer) }
@@ -49,7 +58,7 @@ public final class RunJournal: @unchecked Sendable {
     /// Appends `records` (their `seq` and `at` are filled in here) and makes them durable.
     @discardableResult
     public func append(_ records: [JournalRecord], now: Date = Date(), durable: Bool = true) throws -> [JournalRecord] {
-        guard !ShellExecutor.stopRequested else {
+        guard !Self.stopping.isSet else {
             throw JournalError("Medic is stopping (a signal): the run is left without an outcome, to be resumed")
         }
         let (written, watchers): ([JournalRecord], [@Sendable (JournalRecord) -> Void]) = try lock.withLock {
@@ -96,6 +105,14 @@ public final class RunJournal: @unchecked Sendable {
             offset += count
         }
     }
+}
+
+/// A flag set once, read from any thread.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// The journal's JSON spelling: snake_case keys, sorted, one line per record.
