@@ -66,12 +66,10 @@ struct ShowCommand: AsyncParsableCommand {
         let store = try RunStore(directory: stateDirectory ?? RunStore.defaultDirectory())
         let id: String
         do { id = try store.resolve(runID) } catch let error as JournalError { throw ValidationError(error.description) }
-        // Through list(), so a dead run is recorded as interrupted before it is shown.
-        let (runs, problems) = store.list()
-        problems.filter { $0.contains(id) }.forEach { printError("warning: \($0)") }
-        let contents = try store.read(runID: id)
-        let report = RunReport(records: contents.records, journal: runs.first { $0.id == id }?.journal ?? id,
-                               status: runs.first { $0.id == id }?.status)
+        // Through inspect(), so a dead run is recorded as interrupted before it is shown.
+        let (_, contents, status) = try store.inspect(id)
+        contents.problems.forEach { printError("warning: \($0)") }
+        let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
         print(json ? RunRenderer.json(Shown(report: report, records: contents.records))
                    : RunRenderer.timeline(report, records: contents.records), terminator: "")
     }

@@ -68,7 +68,7 @@ public final class RunStore: Sendable {
         return stamp + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded(to: 8)
     }
 
-    func journalPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".jsonl" }
+    public func journalPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".jsonl" }
     func lockPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".lock" }
 
     /// Creates a run's journal and takes its lock. The caller appends `run_started` first.
@@ -158,23 +158,9 @@ public final class RunStore: Sendable {
         var problems: [String] = []
         for id in runIDs() {
             do {
-                var contents = try read(runID: id)
-                var status = Self.status(of: contents.records)
-                if status == .running, let lock = try RunLock(path: lockPath(id)) {
-                    // Nobody holds the lock: the run's process died before it finished.
-                    contents = try read(runID: id, repair: true)
-                    let journal = try RunJournal(runID: id, path: journalPath(id), lastSeq: contents.records.last?.seq ?? 0)
-                    var record = JournalRecord(event: .runInterrupted)
-                    record.pid = getpid()
-                    record.message = "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it"
-                    contents.records.append(try journal.append(record))
-                    status = .interrupted
-                    withExtendedLifetime(lock) {}
-                }
+                let (summary, contents, _) = try inspect(id)
                 problems += contents.problems
-                if let summary = Self.summary(id: id, records: contents.records, status: status, path: journalPath(id)) {
-                    runs.append(summary)
-                } else {
+                if let summary { runs.append(summary) } else {
                     problems.append("\(journalPath(id)): no run_started record; not a run journal")
                 }
             } catch {
@@ -182,6 +168,25 @@ public final class RunStore: Sendable {
             }
         }
         return (runs, problems)
+    }
+
+    /// One run as `list()` sees it: its records (a dead run marked `interrupted` first), its
+    /// status, and its summary (nil when the journal has no `run_started`).
+    public func inspect(_ id: String) throws -> (summary: RunSummary?, contents: JournalContents, status: RunStatus) {
+        var contents = try read(runID: id)
+        var status = Self.status(of: contents.records)
+        if status == .running, let lock = try RunLock(path: lockPath(id)) {
+            // Nobody holds the lock: the run's process died before it finished.
+            contents = try read(runID: id, repair: true)
+            let journal = try RunJournal(runID: id, path: journalPath(id), lastSeq: contents.records.last?.seq ?? 0)
+            var record = JournalRecord(event: .runInterrupted)
+            record.pid = getpid()
+            record.message = "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it"
+            contents.records.append(try journal.append(record))
+            status = .interrupted
+            withExtendedLifetime(lock) {}
+        }
+        return (Self.summary(id: id, records: contents.records, status: status, path: journalPath(id)), contents, status)
     }
 
     /// Every run of the state directory at `directory` (`list()`), or none, creating nothing,
