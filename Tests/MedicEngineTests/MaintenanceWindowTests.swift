@@ -5,7 +5,8 @@ import MedicModel
 import XCTest
 
 final class MaintenanceWindowTests: XCTestCase {
-    private func verdict(policies: String, maintenanceOnly: Bool = true, at now: String) async throws -> GateVerdict {
+    private func verdict(policies: String, maintenanceOnly: Bool = true, at now: String,
+                         gate: any Gate = MaintenanceWindowGate(), preconditions: String = "") async throws -> GateVerdict {
         let actions = """
             actions:
               promote:
@@ -20,6 +21,7 @@ final class MaintenanceWindowTests: XCTestCase {
             version: 1.0.0
             category: database
             severity: SEV3
+            \(preconditions)
             remediation_steps:
               - {step: 1, name: promote, action: promote}
             metadata: {}
@@ -31,7 +33,7 @@ final class MaintenanceWindowTests: XCTestCase {
         XCTAssertFalse(loaded.hasErrors, DiagnosticRenderer.text(loaded.diagnostics))
         let plan = try Planner(catalog: loaded.catalog).plan(loaded.catalog.playbooks[0])
         let date = try Date(now, strategy: .iso8601)
-        return await MaintenanceWindowGate().evaluate(
+        return await gate.evaluate(
             GateContext(plan: plan, catalog: loaded.catalog, mode: .manual, stateDirectory: "/nonexistent", now: date))
     }
 
@@ -94,5 +96,16 @@ final class MaintenanceWindowTests: XCTestCase {
         XCTAssertTrue(messages.contains { $0.contains("'saturn' is not a day of the week") }, "\(messages)")
         XCTAssertTrue(messages.contains { $0.contains("'start' must be a time of day as HH:MM") }, "\(messages)")
         XCTAssertTrue(messages.contains { $0.contains("'Mars/Olympus' is not a time zone") }, "\(messages)")
+    }
+
+    func testNotInMaintenanceFailsWhileAWindowIsOpen() async throws {
+        let pre = "pre_conditions:\n  - check: not_in_maintenance"
+        var v = try await verdict(policies: weekendNights, maintenanceOnly: false, at: "2026-11-28T03:00:00Z",
+                                  gate: PreconditionGate(), preconditions: pre)
+        XCTAssertEqual(v.decision, .refuse)
+        XCTAssertTrue(v.reason.contains("maintenance window 'weekend_nights' is open until 2026-11-28T04:00:00.000Z"), v.reason)
+        v = try await verdict(policies: weekendNights, maintenanceOnly: false, at: "2026-11-27T12:00:00Z",
+                              gate: PreconditionGate(), preconditions: pre)
+        XCTAssertEqual(v.decision, .pass, v.reason)
     }
 }

@@ -116,6 +116,11 @@ public enum NamedChecks {
             case .unknown(let reason): return "cannot read replica_healthy: \(reason)"
             }
         case "not_in_maintenance":
+            for window in context.catalog.policies.maintenanceWindows {
+                if let open = window.occurrence(around: context.now), open.start <= context.now {
+                    return "maintenance window '\(window.name)' is open until \(JournalRecord.timestamp(open.end))"
+                }
+            }
             let path = context.stateDirectory + "/maintenance.json"
             guard let data = FileManager.default.contents(atPath: path) else { return nil }
             return "a maintenance is declared in \(path): \(String(decoding: data.prefix(200), as: UTF8.self))"
