@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "medic", targets: ["medic"]),
         .library(name: "MedicModel", targets: ["MedicModel"]),
         .library(name: "MedicLoader", targets: ["MedicLoader"]),
+        .library(name: "MedicDetect", targets: ["MedicDetect"]),
         .library(name: "MedicEngine", targets: ["MedicEngine"]),
     ],
     dependencies: [
@@ -26,13 +27,16 @@ let package = Package(
             name: "MedicLoader",
             dependencies: ["MedicModel", .product(name: "Yams", package: "Yams")]
         ),
+        // Streaming anomaly detectors, rule evaluation and the NAB scorer: pure computation over
+        // samples, no I/O of its own.
+        .target(name: "MedicDetect", dependencies: ["MedicModel"]),
         // The only layer that starts processes or touches the network.
         // One system call Swift cannot make directly (syscall(2) is variadic): pidfd_open.
         .target(name: "CMedicSystem"),
         .target(
             name: "MedicEngine",
             dependencies: [
-                "MedicModel", "CMedicSystem",
+                "MedicModel", "MedicDetect", "CMedicSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -41,17 +45,18 @@ let package = Package(
         .executableTarget(
             name: "medic",
             dependencies: [
-                "MedicModel", "MedicLoader", "MedicEngine",
+                "MedicModel", "MedicLoader", "MedicDetect", "MedicEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "MedicBench",
-            dependencies: ["MedicModel", "MedicLoader", "MedicEngine", "MedicTestSupport"]
+            dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicEngine", "MedicTestSupport"]
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).
         .target(name: "MedicTestSupport"),
         .testTarget(name: "MedicModelTests", dependencies: ["MedicModel"]),
+        .testTarget(name: "MedicDetectTests", dependencies: ["MedicDetect", "MedicModel", "MedicLoader"]),
         .testTarget(
             name: "MedicLoaderTests",
             dependencies: ["MedicModel", "MedicLoader", "MedicTestSupport"],
