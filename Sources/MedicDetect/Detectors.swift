@@ -1,0 +1,32 @@
+import MedicModel
+
+/// Builds detectors from their specs (as the loader fills them, defaults included), for the
+/// rule engine, the NAB scorer and `medic detect`.
+public enum Detectors {
+    /// A fresh detector for one series.
+    public static func make(_ spec: DetectorSpec) -> any StreamingDetector {
+        switch spec {
+        case .threshold(let op, let value):
+            ThresholdDetector(op: op, value: value)
+        case .movingAverage(let window, let k):
+            MovingAverageDetector(window: window, k: k)
+        case .ewma(let alpha, let threshold, let warmup):
+            EWMADetector(alpha: alpha, threshold: threshold, warmup: warmup)
+        case .iqr(let window, let multiplier):
+            IQRDetector(window: window, multiplier: multiplier)
+        case .rateOfChange(let change, let within, let direction):
+            RateOfChangeDetector(change: change, within: within, direction: direction)
+        case .seasonal(let low, let high, let minSamples):
+            SeasonalDetector(low: low, high: high, minSamples: minSamples)
+        case .composite(let components, let threshold):
+            // The loader refuses a composite inside a composite; one built by hand still works.
+            CompositeDetector(components.map { .init(make($0.detector), weight: $0.weight) }, threshold: threshold)
+        }
+    }
+
+    /// A fresh detector for one series of `rule`: its detector, held for the rule's `for`
+    /// (none: fires on the first anomalous sample).
+    public static func make(_ rule: AnomalyRule) -> SustainedDetector {
+        SustainedDetector(make(rule.detector), for: rule.sustain?.seconds ?? 0)
+    }
+}

@@ -1,0 +1,61 @@
+/// The hostile-input rules, in one place: every detector of this module (and the sustained and
+/// composite wrappers) passes each sample through one `SampleAdmission` before anything else.
+///
+/// A sample is **ignored** — the detector returns `DetectorOutput.normal` and its state is
+/// exactly as before — when:
+/// - its value is NaN or ±infinity (a broken scrape is not a measurement);
+/// - its time is NaN or ±infinity;
+/// - its time is older than the last accepted sample's (out of order: the series has moved on);
+/// - its time equals the last accepted sample's (a duplicate: the first sample of a timestamp wins).
+///
+/// Gaps are not an error: samples may be any distance apart. Detectors that measure durations
+/// (rate of change, `for`) measure them on these timestamps, so after a long pause a rate of
+/// change compares only samples within its span, and a pending `for` keeps its start.
+///
+/// Cost: one comparison per sample; memory: 8 bytes (the last accepted time).
+public struct SampleAdmission: Sendable, Hashable {
+    /// The time of the last accepted sample; -infinity before the first.
+    public private(set) var lastTime: Double = -.infinity
+
+    public init() {}
+
+    /// Whether the sample is to be used; when it is, it becomes the last accepted sample.
+    public mutating func admit(time: Double, value: Double) -> Bool {
+        // `time > lastTime` is false for a NaN time; +infinity is refused explicitly so that a
+        // series cannot be closed for ever by one absurd timestamp.
+        guard value.isFinite, time.isFinite, time > lastTime else { return false }
+        lastTime = time
+        return true
+    }
+}
+
+/// How far past its limit a sample is, as a score in [0, 1], shared by the detectors so that
+/// 0.5 means "at the limit" everywhere: a normal sample scores at most 0.5, an anomalous one
+/// more than 0.5 (at least 0.5 for an inclusive bound such as `>=`).
+enum AnomalyScore {
+    /// A deviation measured against a limit it must exceed (k·σ, m·IQR, a change in percent):
+    /// `r = deviation / limit`; the score is `r / 2` up to the limit (0 ... 0.5) and
+    /// `1 − 1 / (2r)` beyond it (0.5 at the limit, 0.75 at twice the limit, approaching 1), so
+    /// that large anomalies still rank above small ones. A limit of 0 (a flat history) makes
+    /// any deviation score 1.
+    static func ratio(deviation: Double, limit: Double) -> Double {
+        guard deviation > 0 else { return 0 }
+        guard limit > 0 else { return 1 }
+        let r = deviation / limit
+        return r <= 1 ? r / 2 : 1 - 1 / (2 * r)
+    }
+
+    /// A value that is past a bound (a threshold, a percentile band) by `distance` ≥ 0, against
+    /// a `scale` (the bound's magnitude, the band's width): 0.5 at the bound, 0.75 one scale
+    /// beyond it, approaching 1. A zero scale makes any positive distance 1.
+    static func beyond(distance: Double, scale: Double) -> Double {
+        guard scale > 0 else { return distance > 0 ? 1 : 0.5 }
+        return 0.5 + 0.5 * distance / (distance + scale)
+    }
+
+    /// Deviations this small next to the values compared are rounding error of the running
+    /// statistics (a mean that cannot reach a flat line's value by one ulp), not change.
+    static func isRounding(_ deviation: Double, _ a: Double, _ b: Double) -> Bool {
+        deviation <= 1e-12 * max(abs(a), abs(b))
+    }
+}
