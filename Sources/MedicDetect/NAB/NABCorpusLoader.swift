@@ -46,8 +46,8 @@ extension NABCorpus {
         var windows: [String: [(start: Double, end: Double)]] = [:]
         for (file, pairs) in object {
             windows[file] = try pairs.map { pair in
-                guard pair.count == 2, let start = NABTimestamp.epochSeconds(pair[0]),
-                      let end = NABTimestamp.epochSeconds(pair[1]) else {
+                guard pair.count == 2, let start = SeriesTimestamp.parse(pair[0]),
+                      let end = SeriesTimestamp.parse(pair[1]) else {
                     throw NABError.malformedJSON(path: url.path, reason: "\(file): a window is not two timestamps: \(pair)")
                 }
                 return (start, end)
@@ -135,7 +135,7 @@ struct NABTable {
             guard fields.count >= count else {
                 throw NABError.malformedRow(path: url.path, line: lineNumber, reason: "expected \(count) fields, found \(fields.count)")
             }
-            guard let time = NABTimestamp.epochSeconds(fields[0]) else {
+            guard let time = SeriesTimestamp.parse(fields[0]) else {
                 throw NABError.malformedRow(path: url.path, line: lineNumber, reason: "'\(fields[0])' is not a YYYY-MM-DD HH:MM:SS timestamp")
             }
             table.timestamps.append(time)
