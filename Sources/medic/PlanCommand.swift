@@ -38,7 +38,7 @@ struct PlanCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
-        let (ungated, catalog) = try options.plan()
+        let (ungated, catalog) = try await options.plan()
         let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
         let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(),
                                                evaluator: evaluator)

@@ -12,15 +12,28 @@ struct PlaybookOptions: ParsableArguments {
     @Option(name: .customLong("param"), help: "A playbook parameter, NAME=VALUE (repeatable).")
     var parameters: [String] = []
 
-    @Option(name: .customLong("target"), help: "A target to remediate (repeatable); replaces the playbook's targets.")
+    @Option(name: .customLong("target"), help: ArgumentHelp(
+        "A target to remediate, NAME[,LABEL=VALUE...] (repeatable); replaces the playbook's targets.",
+        discussion: "For example --target web-1,service=web,region=eu-west-1. The steps see the name as ${target} and each label as ${target_LABEL}."))
     var targets: [String] = []
+
+    @Option(help: ArgumentHelp("An inventory file (YAML or JSON: hosts with labels and groups) whose hosts are the targets.",
+                               valueName: "file"))
+    var inventory: String?
+
+    @Option(name: .customLong("group"), help: "Only the inventory's hosts in this group (repeatable).")
+    var groups: [String] = []
+
+    @Option(help: ArgumentHelp("A command that prints the targets: one per line (NAME [LABEL=VALUE ...]) or a JSON array.",
+                               valueName: "command"))
+    var targetsCommand: String?
 
     @Option(help: "The directory holding playbooks/ actions/ rules/ policies/.")
     var root: String = "."
 
     /// Loads the library under --root (and the playbook file, when one is named), checks it and
     /// plans the playbook. A catalog with errors exits 1; a bad name or parameter is a usage error.
-    func plan() throws -> (Plan, Catalog) {
+    func plan() async throws -> (Plan, Catalog) {
         var given: [String: String] = [:]
         for parameter in parameters {
             guard let eq = parameter.firstIndex(of: "="), eq != parameter.startIndex else {
@@ -45,11 +58,39 @@ struct PlaybookOptions: ParsableArguments {
             throw ValidationError("no playbook '\(playbook)' under '\(root)'\(hint)")
         }
         do {
-            let plan = try Planner(catalog: catalog).plan(
-                chosen, given: given, targets: targets.isEmpty ? nil : targets.map { TargetSpec(name: $0) })
+            let chosenTargets = try await givenTargets()
+            let plan = try Planner(catalog: catalog).plan(chosen, given: given, targets: chosenTargets.isEmpty ? nil : chosenTargets)
             return (plan, catalog)
         } catch let error as PlanError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// The targets of --target, --inventory (with --group) and --targets-command, in that order;
+    /// empty when none is given (the playbook's own targets, if any, apply).
+    private func givenTargets() async throws -> [TargetSpec] {
+        var result = try targets.map(TargetSources.parse(flag:))
+        if let inventory {
+            let (loaded, diagnostics) = InventoryLoader.load(path: inventory)
+            guard let loaded else {
+                printError(DiagnosticRenderer.text(diagnostics.filter { $0.severity == .error }))
+                printError("the inventory has errors; nothing was planned")
+                throw ExitCode(1)
+            }
+            let known = Set(loaded.hosts.flatMap(\.groups))
+            if let unknown = groups.first(where: { !known.contains($0) }) {
+                let hint = Spelling.suggestion(for: unknown, among: known).map { " (did you mean '\($0)'?)" } ?? ""
+                throw PlanError("--group '\(unknown)': no host of \(inventory) is in that group\(hint)")
+            }
+            let chosen = loaded.targets(inGroups: groups)
+            guard !chosen.isEmpty else { throw PlanError("\(inventory) lists no host") }
+            result += chosen
+        } else if !groups.isEmpty {
+            throw ValidationError("--group selects hosts of an inventory: give --inventory FILE too")
+        }
+        if let targetsCommand {
+            result += try await TargetSources.fromCommand(targetsCommand, workingDirectory: root)
+        }
+        return result
     }
 }

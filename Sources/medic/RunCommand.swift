@@ -42,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
     var approvalTTL: Double = 3600
 
     mutating func run() async throws {
-        let (ungated, catalog) = try playbook.plan()
+        let (ungated, catalog) = try await playbook.plan()
         guard approvalTTL > 0 else { throw ValidationError("--approval-ttl must be more than 0 seconds") }
         let interpreter = try engine.interpreter(root: playbook.root)
         let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath,

@@ -20,8 +20,77 @@ final class RunProgress: @unchecked Sendable {
     var observer: @Sendable (JournalRecord) -> Void { { [self] record in self.show(record) } }
 
     func show(_ record: JournalRecord) {
-        guard enabled, let line = lock.withLock({ describe(record) }) else { return }
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        guard enabled else { return }
+        let text: String? = lock.withLock {
+            let line = describe(record)
+            guard let rollout = self.rollout else { return line.map { $0 + "\n" } }
+            return rolloutOutput(line, rollout: rollout, ended: record.event == .runFinished)
+        }
+        if let text, !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
+        if record.event == .runFinished { lock.withLock { ticker?.cancel(); ticker = nil } }
+    }
+
+    // MARK: - Rollout
+
+    /// Where a rollout stands, for its live line (terminal) or its periodic lines (logs).
+    private var rollout: PlannedRollout?
+    private var stage = 0
+    private var running = 0
+    private var done = 0
+    private var failedTargets = 0
+    private var waitingUntil: Date?
+    private var lastStatus = Date.distantPast
+    private var liveShown = false
+    private var ticker: DispatchSourceTimer?
+
+    /// A permanent line (if any) above the live line on a terminal; elsewhere the line, and a
+    /// status line at most every 10 seconds while targets run.
+    private func rolloutOutput(_ line: String?, rollout: PlannedRollout, ended: Bool) -> String {
+        if terminal {
+            var out = liveShown ? "\r\u{1B}[K" : ""
+            liveShown = false
+            if let line { out += line + "\n" }
+            if !ended {
+                out += status(rollout)
+                liveShown = true
+            }
+            return out
+        }
+        var out = line.map { $0 + "\n" } ?? ""
+        if running > 0, Date().timeIntervalSince(lastStatus) >= 10 {
+            lastStatus = Date()
+            out += status(rollout) + "\n"
+        }
+        return out
+    }
+
+    private func status(_ rollout: PlannedRollout) -> String {
+        let total = rollout.targets.count
+        let pending = total - done - running
+        var text = "  stage \(stage)/\(rollout.stages.count): \(done)/\(total) target(s) done, \(failedTargets) failed, "
+            + "\(running) running, \(pending) pending"
+        if let until = waitingUntil {
+            let left = max(0, Int(until.timeIntervalSinceNow.rounded(.up)))
+            text += " · waiting \(left / 60)m\(String(format: "%02d", left % 60))s before the stage's checks"
+        }
+        return text
+    }
+
+    /// On a terminal, redraws the live line every second (the wait counts down).
+    private func startTicker() {
+        guard terminal, ticker == nil else { return }
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler { [weak self] in
+            guard let self else { return }
+            let text: String? = self.lock.withLock {
+                guard self.liveShown, let rollout = self.rollout else { return nil }
+                return "\r\u{1B}[K" + self.status(rollout)
+            }
+            if let text { FileHandle.standardOutput.write(Data(text.utf8)) }
+        }
+        ticker = timer
+        timer.resume()
     }
 
     /// https://no-color.org: marks without colour when NO_COLOR is set.
@@ -38,10 +107,17 @@ final class RunProgress: @unchecked Sendable {
     }
 
     private func describe(_ r: JournalRecord) -> String? {
+        if let target = r.target { return describe(r, of: target) }
         switch r.event {
         case .runStarted:
             guard let plan = r.plan else { return nil }
             stepCount = plan.steps.count
+            rollout = plan.rollout
+            if let rollout = plan.rollout {
+                return "Run \(r.run ?? "?"): \(plan.playbookID) \(plan.playbookVersion), \(stepCount) step(s) on "
+                    + "\(rollout.targets.count) target(s) in \(rollout.stages.count) stage(s), at most \(rollout.maxConcurrency) at a time"
+                    + (r.message.map { " (\($0))" } ?? "")
+            }
             for step in plan.steps { names[step.number] = step.name }
             return "Run \(r.run ?? "?"): \(plan.playbookID) \(plan.playbookVersion), \(stepCount) step(s)"
                 + (r.message.map { " (\($0))" } ?? "")
@@ -103,7 +179,51 @@ final class RunProgress: @unchecked Sendable {
         case .runFinished:
             let outcome = r.outcome?.rawValue ?? "?"
             return "\(mark(r.outcome == .succeeded))Outcome: \(outcome) — \(r.message ?? "")"
+        case .baselineRecorded:
+            return "  baseline: \(r.message ?? "")"
+        case .stageStarted:
+            stage = r.stage ?? stage
+            waitingUntil = nil
+            startTicker()
+            return "  \(mark(nil))stage \(stage)/\(rollout?.stages.count ?? 0) \(r.message ?? "")"
+        case .stageWaiting:
+            waitingUntil = r.until.flatMap(Self.date)
+            return "  stage \(r.stage ?? 0): waiting \(Interval(seconds: r.delay ?? 0)) before its checks (until \(r.until ?? "?"))"
+        case .stageChecked:
+            waitingUntil = nil
+            return "  \(mark(r.passed ?? false))stage \(r.stage ?? 0) checks \(r.passed == true ? "passed" : "FAILED"): \(r.message ?? "")"
+        case .rolloutAborted:
+            return "  \(mark(false))rollout aborted: \(r.message ?? ""); undoing \((r.targets ?? []).count) target(s), newest first"
+        case .targetStarted, .targetFinished:
+            return nil
         }
+    }
+
+    /// A target's records: counted for the status; only a target that did not succeed, or an
+    /// undo that failed, gets a line of its own.
+    private func describe(_ r: JournalRecord, of target: String) -> String? {
+        switch r.event {
+        case .targetStarted:
+            running += 1
+        case .targetFinished:
+            running = max(0, running - 1)
+            done += 1
+            if r.outcome != .succeeded {
+                failedTargets += 1
+                return "  \(mark(false))target \(target): \(r.outcome?.rawValue ?? "?"): \(r.message ?? "")"
+            }
+        case .rollbackFinished where r.outcome != .rolledBack:
+            return "  \(mark(false))target \(target): rollback failed: \(r.message ?? "")"
+        case .runResumed:
+            return "  target \(target): \(r.message ?? "")"
+        default:
+            break
+        }
+        return nil
+    }
+
+    private static func date(_ text: String) -> Date? {
+        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
     }
 
     private func lastLine(_ text: String) -> String {
@@ -126,7 +246,11 @@ enum RunOutput {
             printError("error: \(error.description)")
             throw ExitCode(1)
         }
-        if json { print(RunRenderer.json(report), terminator: "") }
+        if json {
+            print(RunRenderer.json(report), terminator: "")
+        } else if let rollout = report.rollout {
+            print(RunRenderer.rolloutTable(rollout), terminator: "")
+        }
         return report
     }
 }

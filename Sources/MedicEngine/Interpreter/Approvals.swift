@@ -24,7 +24,7 @@ extension Interpreter {
             given.by = by
             given.role = role
             given.message = reason
-            try execution.append(given)
+            try await execution.append(given)
             try StateFiles.audit(in: store.directory, [
                 "event": "approved", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "role": role ?? "", "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),
@@ -44,7 +44,7 @@ extension Interpreter {
             var denied = JournalRecord(event: .approvalDenied)
             denied.by = by
             denied.message = reason
-            try execution.append(denied)
+            try await execution.append(denied)
             try StateFiles.audit(in: store.directory, [
                 "event": "denied", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),

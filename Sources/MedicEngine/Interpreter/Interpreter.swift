@@ -45,7 +45,7 @@ public struct Interpreter: Sendable {
         started.seed = seed ?? UInt64.random(in: 0...UInt64.max)
         if let approvedBy { started.message = "approved by \(approvedBy)" }
         var execution = RunExecution(interpreter: self, journal: journal)
-        try execution.append(started)
+        try await execution.append(started)
         try await execution.admit(plan.gates, locks: locks, lockWait: lockWait, approvalTTL: approvalTTL)
         withExtendedLifetime(lock) {}
         return RunReport(records: execution.records, journal: journal.path)
@@ -90,11 +90,12 @@ public struct Interpreter: Sendable {
             journal.observe(observe)
         }
         var execution = RunExecution(interpreter: self, journal: journal, records: contents.records)
+        execution.answers = .init(yes: yes, confirm: confirm)
         if RunStore.status(of: contents.records) != .interrupted {
             var interrupted = JournalRecord(event: .runInterrupted)
             interrupted.pid = getpid()
             interrupted.message = "the process that ran this run is gone and left no outcome"
-            try execution.append(interrupted)
+            try await execution.append(interrupted)
         }
         var resumed = JournalRecord(event: .runResumed)
         resumed.pid = getpid()
@@ -104,10 +105,10 @@ public struct Interpreter: Sendable {
             resumed.step = flight.step
             resumed.phase = flight.phase
             resumed.message = execution.describe(decision, flight)
-            try execution.append(resumed)
+            try await execution.append(resumed)
             try await execution.settle(flight, decision)
         } else {
-            try execution.append(resumed)
+            try await execution.append(resumed)
         }
         try await execution.proceed()
         withExtendedLifetime(lock) {}

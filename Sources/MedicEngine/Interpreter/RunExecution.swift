@@ -4,32 +4,58 @@ import MedicModel
 /// One run being carried out: the phases (steps, verification, rollback, escalation) as
 /// functions of `RunState`, so a fresh run and a resumed one take the same path. Every side
 /// effect is preceded by its intent record and followed by its outcome record.
-struct RunExecution {
+struct RunExecution: Sendable {
     /// What ends the steps phase early.
     struct Failure {
         var reason: String
         var rollback: Bool
     }
 
+    /// How `medic resume` answers for a step that was in flight: `--yes`, or a question.
+    struct ResumeAnswers: Sendable {
+        var yes: Bool
+        var confirm: (@Sendable (String) async -> Bool)?
+    }
+
     let interpreter: Interpreter
     let journal: RunJournal
+    /// In a rollout, the target this execution works on; nil for the run as a whole.
+    let target: TargetSpec?
+    /// Set when resuming, for the targets of a rollout that had a step in flight.
+    var answers: ResumeAnswers?
     var state: RunState
-    /// Every record of the run, as written (those read back from disk first, when resuming).
+    /// Every record of the run, as written (those read back from disk first, when resuming). A
+    /// target's execution holds the run's `run_started` and that target's records.
     var records: [JournalRecord]
 
-    init(interpreter: Interpreter, journal: RunJournal, records: [JournalRecord] = []) {
+    init(interpreter: Interpreter, journal: RunJournal, records: [JournalRecord] = [], target: TargetSpec? = nil) {
         self.interpreter = interpreter
         self.journal = journal
         self.records = records
-        state = RunState(replaying: records)
+        self.target = target
+        state = RunState(replaying: records, scope: target?.name)
     }
 
     var plan: Plan { state.plan! }
 
     /// Appends a record. Every record is durable (fsync'ed) before the next side effect: intents
-    /// and the run's end at once, a step's outcome with the intent that follows it.
-    mutating func append(_ record: JournalRecord) throws {
-        let written = try journal.append(record, now: interpreter.clock.now, durable: record.event != .stepFinished)
+    /// and the run's end at once, a step's outcome with the intent that follows it. A target's
+    /// records carry its name; their syncs are shared with the other targets running at the same
+    /// time (group commit), and `target_started` / `target_finished` ride on the next sync, as a
+    /// step's outcome does.
+    mutating func append(_ record: JournalRecord) async throws {
+        var record = record
+        let written: JournalRecord
+        if let target {
+            record.target = target.name
+            if [.stepFinished, .targetStarted, .targetFinished].contains(record.event) {
+                written = try journal.append(record, now: interpreter.clock.now, durable: false)
+            } else {
+                written = try await journal.appendDurably([record], now: interpreter.clock.now)[0]
+            }
+        } else {
+            written = try journal.append(record, now: interpreter.clock.now, durable: record.event != .stepFinished)
+        }
         state.apply(written)
         records.append(written)
     }
@@ -38,6 +64,8 @@ struct RunExecution {
 
     /// Carries the run on from wherever its state is, to its `run_finished` record.
     mutating func proceed() async throws {
+        if target != nil { return try await proceedTarget() }
+        if let rollout = plan.rollout { return try await proceedRollout(rollout) }
         if state.finished != nil { return }
         if let outcome = state.escalatedOutcome { return try await escalate(outcome, reason: state.escalationReason) }
         if let outcome = state.rollbackFinished { return try await afterRollback(outcome) }
@@ -51,7 +79,7 @@ struct RunExecution {
     }
 
     /// Runs one step to its end: success, or failure after its retries.
-    private mutating func run(_ step: PlannedStep) async throws -> Failure? {
+    mutating func run(_ step: PlannedStep) async throws -> Failure? {
         let n = step.number
         var attempt = 1
         var pending: ExecutionResult?
@@ -74,7 +102,7 @@ struct RunExecution {
                     retry.attempt = attempt + 1
                     retry.delay = delay
                     retry.message = "attempt \(attempt) of \(maxAttempts) failed (\(failed.summary)); next in \(Interval.trim(delay))s"
-                    try append(retry)
+                    try await append(retry)
                     try await interpreter.clock.sleep(seconds: delay)
                     attempt += 1
                 } else {
@@ -89,7 +117,7 @@ struct RunExecution {
                         var skipped = JournalRecord(event: .stepSkipped)
                         skipped.step = n
                         skipped.message = why + "; on_failure: continue, so the run goes on"
-                        try append(skipped)
+                        try await append(skipped)
                         return nil
                     case .abort: return Failure(reason: why, rollback: false)
                     case .rollback: return Failure(reason: why, rollback: true)
@@ -131,6 +159,7 @@ struct RunExecution {
             // A step's verification and rollback see what the step itself wrote (`original_replicas`).
             parameters.merge(state.stepOutputs[step.number] ?? [:]) { _, own in own }
         }
+        if let target { parameters = Self.withTarget(target, parameters) }
         let kind = executor ?? (purpose == .step ? step.executor : .shell)
         let request = ExecutionRequest(
             runID: journal.runID, stepNumber: step.number, stepName: step.name, action: step.action, purpose: purpose,
@@ -146,7 +175,7 @@ struct RunExecution {
         started.attempt = request.attempt
         started.item = item
         started.idempotent = idempotent
-        try append(started)
+        try await append(started)
         let result: ExecutionResult
         do {
             result = try await interpreter.executors.executor(for: request.executor).execute(request)
@@ -159,13 +188,13 @@ struct RunExecution {
         finished.attempt = request.attempt
         finished.item = item
         finished.result = result
-        try append(finished)
+        try await append(finished)
         return result
     }
 
     // MARK: - Verification
 
-    private mutating func verify() async throws {
+    mutating func verify() async throws {
         guard let verification = plan.verification else { return try await finish(.succeeded, "every step succeeded") }
         while true {
             if let last = state.verifications.last, !state.verificationStarted {
@@ -184,16 +213,16 @@ struct RunExecution {
             started.message = state.verifications.isEmpty
                 ? "checking \(verification.check.source)"
                 : "UNCERTAIN; extending monitoring once: checking \(verification.check.source) again"
-            try append(started)
+            try await append(started)
             let report = await interpreter.verifier.verify(verification, parameters: runParameters())
             var finished = JournalRecord(event: .verificationFinished)
             finished.verification = report
-            try append(finished)
+            try await append(finished)
         }
     }
 
     /// The run's inputs and every output so far, for conditions (`${name}` in a check).
-    private func runParameters() -> [String: String] {
+    func runParameters() -> [String: String] {
         var values = Dictionary(plan.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
         values.merge(state.outputs) { _, output in output }
         return values
@@ -201,7 +230,8 @@ struct RunExecution {
 
     // MARK: - Failure, rollback, escalation
 
-    private mutating func fail(_ failure: Failure) async throws {
+    mutating func fail(_ failure: Failure) async throws {
+        if target == nil, plan.rollout != nil { return try await abortRollout(failure.reason) }
         guard failure.rollback else { return try await failed(failure.reason + "; on_failure: abort, nothing rolled back") }
         guard plan.rollback.available else {
             let why = plan.rollback.reason.map { " (\($0))" } ?? ""
@@ -217,11 +247,11 @@ struct RunExecution {
         var started = JournalRecord(event: .rollbackStarted)
         started.rollback = items
         started.message = failure.reason
-        try append(started)
+        try await append(started)
         try await rollBack()
     }
 
-    private mutating func rollBack() async throws {
+    mutating func rollBack() async throws {
         let items = state.rollbackItems ?? []
         for (index, item) in items.enumerated() where state.rollbackResults[index] == nil {
             switch item.kind {
@@ -244,23 +274,27 @@ struct RunExecution {
             finished.outcome = .rollbackFailed
             finished.message = "rollback failed: " + failedItems.map { "\(items[$0].kind == .actionRollback ? "undo of step" : "rollback step") \(items[$0].step) (\(items[$0].name))" }.joined(separator: ", ")
         }
-        try append(finished)
+        try await append(finished)
         try await afterRollback(finished.outcome!)
     }
 
-    private mutating func afterRollback(_ outcome: RunOutcome) async throws {
+    mutating func afterRollback(_ outcome: RunOutcome) async throws {
+        // A succeeded target undone when its rollout aborted: it already has its outcome.
+        if target != nil && state.targetOutcome != nil { return }
         let reason = outcome == .rolledBack
             ? "\(state.rollbackReason); rolled back"
             : "\(state.rollbackReason); AND the rollback failed: see the rollback records"
-        if plan.escalation?.onFailure == true || outcome == .rollbackFailed {
+        // An aborted rollout is always handed to people; a target's own failure is not (its
+        // rollout decides).
+        if target == nil && (plan.escalation?.onFailure == true || outcome == .rollbackFailed || plan.rollout != nil) {
             try await escalate(outcome, reason: reason)
         } else {
             try await finish(outcome, reason)
         }
     }
 
-    private mutating func failed(_ reason: String) async throws {
-        if plan.escalation?.onFailure == true {
+    mutating func failed(_ reason: String) async throws {
+        if target == nil && (plan.escalation?.onFailure == true || plan.rollout != nil) {
             try await escalate(.failed, reason: reason)
         } else {
             try await finish(.failed, reason)
@@ -269,14 +303,15 @@ struct RunExecution {
 
     /// Hands the run to people: an `escalated` record, then a CloudEvent on the bus
     /// (`dev.medic.run.escalated`) naming who to notify, then the run's end.
-    private mutating func escalate(_ outcome: RunOutcome, reason: String) async throws {
+    mutating func escalate(_ outcome: RunOutcome, reason: String) async throws {
+        if target != nil { return try await targetEscalated(outcome, reason: reason) }
         let escalation = plan.escalation
         if state.escalatedOutcome == nil {
             var record = JournalRecord(event: .escalated)
             record.outcome = outcome
             record.notify = escalation?.notify ?? []
             record.message = reason
-            try append(record)
+            try await append(record)
         }
         if !state.escalationPublished {
             var parameters = [
@@ -309,7 +344,7 @@ struct RunExecution {
         }
         var gates = JournalRecord(event: .gatesEvaluated)
         gates.gates = verdicts
-        try append(gates)
+        try await append(gates)
         if let blocking = GatePipeline.blocking(verdicts) {
             if blocking.decision == .needsApproval {
                 try await requestApproval(verdicts.filter { $0.decision == .needsApproval }, ttl: approvalTTL)
@@ -329,7 +364,7 @@ struct RunExecution {
         request.needs = verdicts.flatMap { $0.needs ?? [] }
         request.until = JournalRecord.timestamp(interpreter.clock.now.addingTimeInterval(ttl))
         request.message = verdicts.map { "\($0.gate): \($0.reason)" }.joined(separator: "; ")
-        try append(request)
+        try await append(request)
         let alert = ExecutionRequest(
             runID: journal.runID, stepNumber: 0, stepName: "approval", action: "alert", purpose: .escalation, executor: .bus,
             topic: "dev.medic.run.approval_requested",
@@ -356,10 +391,10 @@ struct RunExecution {
     }
 
     mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
-        var record = JournalRecord(event: .runFinished)
+        var record = JournalRecord(event: target == nil ? .runFinished : .targetFinished)
         record.outcome = outcome
         record.message = message
-        try append(record)
+        try await append(record)
     }
 
     // MARK: - Resume

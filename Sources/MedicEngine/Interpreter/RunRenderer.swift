@@ -49,14 +49,46 @@ public enum RunRenderer {
                 out += "  undo \(item.item.kind == .actionRollback ? "step" : "with rollback step") \(item.item.step) (\(item.item.name)): \(state) (\(item.summary))\n"
             }
         }
+        if let rollout = report.rollout { out += rolloutTable(rollout) }
         if let escalation = report.escalation { out += "Escalated: \(escalation)\n" }
         out += "\nTimeline:\n"
         for record in records { out += "  \(record.at)  \(line(record))\n" }
         return out
     }
 
+    /// A rollout's stages and the targets that did not simply succeed (all of them up to 30
+    /// targets): the summary `medic run` prints at the end and `medic show` prints.
+    public static func rolloutTable(_ rollout: RunReport.RolloutReport) -> String {
+        var out = "Rollout:\n  stage  size                targets  ok    failed  checks\n"
+        for stage in rollout.stages {
+            let checks = stage.checksPassed.map { $0 ? "passed" : "FAILED" } ?? "-"
+            out += "  " + [pad("\(stage.number)", 6), pad(stage.size, 19), pad("\(stage.targets)", 8), pad("\(stage.succeeded)", 5),
+                           pad("\(stage.failed)", 7), checks].joined(separator: " ") + "\n"
+        }
+        var counts: [String: Int] = [:]
+        for target in rollout.targets { counts[target.status, default: 0] += 1 }
+        out += "  targets: " + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + "\n"
+        let shown = rollout.targets.count <= 30 ? rollout.targets : rollout.targets.filter { $0.status != "succeeded" && $0.status != "not_started" }
+        if !shown.isEmpty {
+            out += "  target                          stage  status         time    message\n"
+            for target in shown.prefix(200) {
+                out += "  " + [pad(target.name, 31), pad("\(target.stage)", 6), pad(target.status, 14),
+                               pad(String(format: "%.2fs", target.seconds), 7), target.message].joined(separator: " ") + "\n"
+            }
+            if shown.count > 200 { out += "  … \(shown.count - 200) more (medic show RUN --json has them all)\n" }
+        }
+        if let aborted = rollout.aborted { out += "  aborted: \(aborted)\n" }
+        return out
+    }
+
+    private static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
     private static func line(_ r: JournalRecord) -> String {
         var parts = [r.event.rawValue]
+        if let target = r.target { parts.append("[\(target)]") }
+        if let stage = r.stage { parts.append("stage \(stage)") }
         if let step = r.step { parts.append("step \(step)") }
         if let phase = r.phase, phase != .step { parts.append(phase.rawValue) }
         if let attempt = r.attempt, attempt > 1 { parts.append("attempt \(attempt)") }

@@ -47,11 +47,43 @@ struct RunState: Sendable {
     var escalationPublished = false
     var finished: RunOutcome?
 
-    init(replaying records: [JournalRecord]) {
+    // A rollout. The run as a whole (`scope` nil) follows the stages and each target's outcome;
+    // one target's state (`scope` its name) follows that target's records as a run's.
+
+    /// nil: the run as a whole, whose records have no `target`; a name: that target's records.
+    let scope: String?
+    /// Target scope: how the target ended (`target_finished`).
+    var targetOutcome: RunOutcome?
+    var baseline: [String: Double]?
+    var stagesStarted: Set<Int> = []
+    /// `stage_waiting`'s `until`, per stage.
+    var stageWaitUntil: [Int: String] = [:]
+    /// `stage_checked`'s `passed`, per stage.
+    var stagesChecked: [Int: Bool] = [:]
+    /// Each finished target's outcome.
+    var targetOutcomes: [String: RunOutcome] = [:]
+    /// Targets that started and have not finished.
+    var targetsRunning: Set<String> = []
+    /// Targets that succeeded, in the order they finished (undone newest first).
+    var remediatedOrder: [String] = []
+    /// Succeeded targets undone since: the outcome of their rollback.
+    var undone: [String: RunOutcome] = [:]
+    /// Set by `rollout_aborted`: why, and the targets to undo in order.
+    var abortReason: String?
+    var abortTargets: [String] = []
+
+    init(replaying records: [JournalRecord], scope: String? = nil) {
+        self.scope = scope
         for record in records { apply(record) }
     }
 
     mutating func apply(_ record: JournalRecord) {
+        if let target = record.target, record.event != .runStarted {
+            guard let scope else { return applyToRollout(record, target: target) }
+            guard target == scope else { return }
+        } else if scope != nil && record.event != .runStarted {
+            return
+        }
         switch record.event {
         case .runStarted:
             runID = record.run ?? runID
@@ -114,7 +146,37 @@ struct RunState: Sendable {
             escalationReason = record.message ?? ""
         case .runFinished:
             finished = record.outcome
-        case .runInterrupted, .runResumed, .gatesEvaluated, .approvalRequested, .approvalGiven, .approvalDenied:
+        case .targetFinished:
+            targetOutcome = record.outcome
+        case .baselineRecorded:
+            baseline = record.baseline ?? [:]
+        case .stageStarted:
+            if let stage = record.stage { stagesStarted.insert(stage) }
+        case .stageWaiting:
+            if let stage = record.stage { stageWaitUntil[stage] = record.until }
+        case .stageChecked:
+            if let stage = record.stage { stagesChecked[stage] = record.passed ?? false }
+        case .rolloutAborted:
+            abortReason = record.message ?? "aborted"
+            abortTargets = record.targets ?? []
+            rollbackReason = abortReason!
+        case .runInterrupted, .runResumed, .gatesEvaluated, .approvalRequested, .approvalGiven, .approvalDenied, .targetStarted:
+            break
+        }
+    }
+
+    /// The run as a whole sees of a target's records only where the target stands.
+    private mutating func applyToRollout(_ record: JournalRecord, target: String) {
+        switch record.event {
+        case .targetStarted:
+            targetsRunning.insert(target)
+        case .targetFinished:
+            targetsRunning.remove(target)
+            targetOutcomes[target] = record.outcome ?? .failed
+            if record.outcome == .succeeded { remediatedOrder.append(target) }
+        case .rollbackFinished where targetOutcomes[target] == .succeeded:
+            undone[target] = record.outcome ?? .rollbackFailed
+        default:
             break
         }
     }

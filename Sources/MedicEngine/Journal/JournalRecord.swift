@@ -38,6 +38,26 @@ public struct JournalRecord: Sendable, Hashable, Codable {
         case approvalDenied = "approval_denied"
         /// `outcome`, `message`.
         case runFinished = "run_finished"
+
+        // A rollout (a plan with targets). Records of one target's steps, retries and rollback
+        // carry its name in `target`; those without `target` belong to the run as a whole.
+
+        /// Before stage 1: `baseline`, the value of each series a `NAME_increase` check compares
+        /// with (a resumed run compares with the same values); `message` names any unreadable one.
+        case baselineRecorded = "baseline_recorded"
+        /// `stage`, `targets` (the stage's own), `message`.
+        case stageStarted = "stage_started"
+        /// Intent, written with the target's first `step_started`: `target`, `stage`.
+        case targetStarted = "target_started"
+        /// `target`, `outcome` (`succeeded`, `failed`, `rolled_back`, `rollback_failed`, `escalated`), `message`.
+        case targetFinished = "target_finished"
+        /// After a stage, before its checks: `stage`, `until` (when the wait ends), `delay` seconds.
+        case stageWaiting = "stage_waiting"
+        /// `stage`, `passed`, `message` (the checks' verdicts and values, the failure count).
+        case stageChecked = "stage_checked"
+        /// No further target starts: `message` (why), `states` (each target's state), `targets`
+        /// (those to undo, in order).
+        case rolloutAborted = "rollout_aborted"
     }
 
     public var seq: Int
@@ -69,6 +89,16 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     public var mode: RunMode?
     public var by: String?
     public var role: String?
+    /// The target a record of a rollout belongs to; nil for the run as a whole.
+    public var target: String?
+    /// The 1-based stage of a rollout.
+    public var stage: Int?
+    public var targets: [String]?
+    /// `baseline_recorded`: series (as written, `error_rate{service="web"}`) -> value.
+    public var baseline: [String: Double]?
+    public var passed: Bool?
+    /// `rollout_aborted`: target -> `succeeded`, `failed`, `not_started` ...
+    public var states: [String: String]?
 
     public init(event: Event, seq: Int = 0, at: String = "") {
         self.event = event

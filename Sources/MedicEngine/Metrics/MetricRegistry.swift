@@ -31,6 +31,11 @@ public struct MetricRegistry: Sendable {
         self.host = host
     }
 
+    init(entries: [Entry], host: any MetricSource) {
+        self.entries = entries
+        self.host = host
+    }
+
     /// Sources given directly, each with the names or globs it serves (tests, embedding).
     public init(sources: [(patterns: [String], source: any MetricSource)], host: any MetricSource = HostMetrics()) {
         entries = sources.enumerated().map { Entry(name: "#\($0.offset + 1)", patterns: $0.element.patterns, source: $0.element.source) }

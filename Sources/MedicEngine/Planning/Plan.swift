@@ -11,6 +11,9 @@ public struct Plan: Sendable, Hashable, Codable {
     /// The playbook's inputs after defaults and `--param` values, rendered for the environment.
     public var parameters: [RenderedParameter]
     public var targets: [TargetSpec]
+    /// With targets, how the steps are carried across them (stages, concurrency, checks); nil
+    /// when the plan has no targets and its steps run once, on this host.
+    public var rollout: PlannedRollout? = nil
     public var steps: [PlannedStep]
     public var verification: Verification?
     public var rollback: PlannedRollback

@@ -22,7 +22,11 @@ public enum PlanRenderer {
             out += "Parameters:\n"
             for p in plan.parameters { out += "  \(p.name)=\(shellQuoted(p.value))  (\(p.source))\n" }
         }
-        out += "Targets: " + (plan.targets.isEmpty ? "this host" : plan.targets.map(\.name).joined(separator: ", ")) + "\n"
+        if let rollout = plan.rollout {
+            out += rolloutText(rollout)
+        } else {
+            out += "Targets: this host\n"
+        }
         if let radius = plan.safety.blastRadius { out += "Blast radius: \(radius.rawValue)\n" }
         if plan.safety.requireApproval { out += "Requires approval before the first step.\n" }
         if !plan.gates.isEmpty {
@@ -37,7 +41,7 @@ public enum PlanRenderer {
                 out += "A run now would stop at the \(blocking.gate) gate, before any step.\n"
             }
         }
-        out += "Steps:\n"
+        out += plan.rollout == nil ? "Steps:\n" : "Steps (for each target, with ${target} and ${target_LABEL}):\n"
         for step in plan.steps { out += describe(step) }
         if let v = plan.verification {
             out += "Verification: \(v.check.source)"
@@ -62,6 +66,31 @@ public enum PlanRenderer {
             if escalation.createIncident { out += ", create an incident" }
             out += "\n"
         }
+        return out
+    }
+
+    /// The stages with their targets (at most 20 names per stage; `--json` has them all).
+    static func rolloutText(_ rollout: PlannedRollout) -> String {
+        let count = rollout.targets.count
+        var out = "Targets: \(count), in \(rollout.stages.count) stage(s) (rollout from \(rollout.source); order \(rollout.order)"
+        if let seed = rollout.seed { out += ", seed \(seed)" }
+        out += "; at most \(rollout.maxConcurrency) at a time; "
+        let budget = rollout.failureBudget(total: count)
+        out += budget == 0 ? "any failed target aborts" : "aborts when more than \(budget) target(s) fail (max_fail_percentage \(Interval.trim(rollout.maxFailPercentage))%)"
+        out += ")\n"
+        var covered = 0
+        for stage in rollout.stages {
+            covered += stage.targets.count
+            let names = stage.targets.prefix(20).joined(separator: ", ") + (stage.targets.count > 20 ? ", … (\(stage.targets.count - 20) more)" : "")
+            out += "  stage \(stage.number) (\(stage.size), \(covered) of \(count)): \(names)\n"
+            if let wait = stage.wait { out += "    then wait \(wait)\n" }
+            if let verify = stage.verify { out += "    then verify: \(verify.source)\n" }
+            if let abortOn = rollout.abortOn { out += "    abort if: \(abortOn.source)\n" }
+        }
+        if !rollout.baselines.isEmpty {
+            out += "  Baseline before stage 1: \(rollout.baselines.map(\.description).joined(separator: ", ")) (for the _increase checks)\n"
+        }
+        out += "  On abort: no further target starts, running ones finish, the remediated targets are undone newest first, the run is escalated.\n"
         return out
     }
 

@@ -37,6 +37,16 @@ public struct Planner: Sendable {
             rollback: PlannedRollback(available: playbook.rollback?.available ?? false, reason: playbook.rollback?.reason, steps: undo),
             escalation: playbook.escalation, safety: playbook.safety)
         result.preconditions = playbook.preconditions
+        if !result.targets.isEmpty {
+            var seen = Set<String>()
+            if let twice = result.targets.first(where: { !seen.insert($0.name).inserted }) {
+                throw PlanError("target '\(twice.name)' is given twice; each target is remediated once")
+            }
+            result.rollout = try RolloutPlanner.plan(
+                targets: result.targets, policy: playbook.rollout,
+                containment: catalog.policies.containmentStrategies.first { $0.name == "progressive_rollout" },
+                playbookID: playbook.id)
+        }
         return result
     }
 

@@ -1,0 +1,338 @@
+import Foundation
+import MedicModel
+
+/// A rollout: the plan's steps carried across its targets stage by stage (§7.3), each target a
+/// small run of its own inside the run's journal (its records carry its name), at most
+/// `max_concurrency` targets at a time. Between stages: the wait, then `verify` and `abort_on`
+/// (a `NAME_increase` compares with the baseline journaled before stage 1). A failed check or
+/// more failed targets than `max_fail_percentage` allows aborts: no further target starts, those
+/// running finish, the targets remediated so far are undone newest first, and the run is
+/// escalated. After the last stage the playbook's verification runs once, for the whole run.
+extension RunExecution {
+    mutating func proceedRollout(_ rollout: PlannedRollout) async throws {
+        if state.finished != nil { return }
+        if let outcome = state.escalatedOutcome { return try await escalate(outcome, reason: state.escalationReason) }
+        if let outcome = state.rollbackFinished { return try await afterRollback(outcome) }
+        if state.abortReason != nil { return try await undoTargets(rollout) }
+        if state.verifications.isEmpty && !state.verificationStarted {
+            if state.baseline == nil { try await recordBaseline(rollout) }
+            for stage in rollout.stages where state.stagesChecked[stage.number] != true {
+                if let reason = try await run(stage, of: rollout) { return try await abortRollout(reason) }
+            }
+        }
+        try await verify()
+    }
+
+    // MARK: - Stages
+
+    /// Runs a stage's targets, waits, checks. Returns why the rollout must abort, or nil.
+    private mutating func run(_ stage: PlannedStage, of rollout: PlannedRollout) async throws -> String? {
+        let n = stage.number
+        if !state.stagesStarted.contains(n) {
+            var started = JournalRecord(event: .stageStarted)
+            started.stage = n
+            started.targets = stage.targets
+            started.message = "(\(stage.size)): \(stage.targets.count) target(s), at most \(rollout.maxConcurrency) at a time"
+            try await append(started)
+        }
+        // Targets that were running when a previous process died go first.
+        let pending = stage.targets.filter { state.targetOutcomes[$0] == nil }
+        let ordered = pending.filter { state.targetsRunning.contains($0) } + pending.filter { !state.targetsRunning.contains($0) }
+        try await runTargets(ordered, stage: n, rollout: rollout) { $0.state.targetOutcome != nil } work: { try await $0.runTarget(stage: n) }
+        if let reason = budgetExceeded(rollout) { return reason }
+
+        if let wait = stage.wait, wait.seconds > 0 {
+            let until: Date
+            if let written = state.stageWaitUntil[n], let date = JournalRecord.date(written) {
+                until = date
+            } else {
+                until = interpreter.clock.now.addingTimeInterval(wait.seconds)
+                var waiting = JournalRecord(event: .stageWaiting)
+                waiting.stage = n
+                waiting.until = JournalRecord.timestamp(until)
+                waiting.delay = wait.seconds
+                waiting.message = "waiting \(wait) after stage \(n) before its checks"
+                try await append(waiting)
+            }
+            let left = until.timeIntervalSince(interpreter.clock.now)
+            if left > 0 { try await interpreter.clock.sleep(seconds: left) }
+        }
+        return try await check(stage, of: rollout)
+    }
+
+    /// `verify` must hold and `abort_on` must not; a check that cannot be decided (a metric that
+    /// cannot be read) stops the rollout too: nobody can tell that it is safe to go on.
+    private mutating func check(_ stage: PlannedStage, of rollout: PlannedRollout) async throws -> String? {
+        let evaluator = ConditionEvaluator(metrics: interpreter.verifier.evaluator.metrics.withIncreases(since: state.baseline ?? [:]))
+        var verdicts: [String] = []
+        var passed = true
+        if let verify = stage.verify {
+            switch await evaluator.evaluate(verify, parameters: runParameters()) {
+            case .holds(let observed): verdicts.append("verify \(verify.source): holds (\(observed))")
+            case .fails(let observed):
+                passed = false
+                verdicts.append("verify \(verify.source): does not hold (\(observed))")
+            case .unknown(let reason):
+                passed = false
+                verdicts.append("verify \(verify.source): cannot be decided (\(reason))")
+            }
+        }
+        if let abortOn = rollout.abortOn {
+            switch await evaluator.evaluate(abortOn, parameters: runParameters()) {
+            case .holds(let observed):
+                passed = false
+                verdicts.append("abort_on \(abortOn.source): holds (\(observed))")
+            case .fails(let observed): verdicts.append("abort_on \(abortOn.source): does not hold (\(observed))")
+            case .unknown(let reason):
+                passed = false
+                verdicts.append("abort_on \(abortOn.source): cannot be decided (\(reason))")
+            }
+        }
+        var checked = JournalRecord(event: .stageChecked)
+        checked.stage = stage.number
+        checked.passed = passed
+        checked.message = verdicts.isEmpty ? "no checks after this stage" : verdicts.joined(separator: "; ")
+        try await append(checked)
+        return passed ? nil : "stage \(stage.number) check failed: " + verdicts.joined(separator: "; ")
+    }
+
+    /// Why the failed targets stop the rollout, or nil while they are within the budget.
+    private func budgetExceeded(_ rollout: PlannedRollout) -> String? {
+        let failed = rollout.targets.filter { state.targetOutcomes[$0].map { $0 != .succeeded } ?? false }
+        let budget = rollout.failureBudget(total: rollout.targets.count)
+        guard failed.count > budget else { return nil }
+        let names = failed.prefix(5).joined(separator: ", ") + (failed.count > 5 ? " and \(failed.count - 5) more" : "")
+        return "\(failed.count) of \(rollout.targets.count) target(s) failed (\(names)); max_fail_percentage "
+            + "\(Interval.trim(rollout.maxFailPercentage))% allows \(budget)"
+    }
+
+    /// Before stage 1: the value of each series a `NAME_increase` compares with.
+    private mutating func recordBaseline(_ rollout: PlannedRollout) async throws {
+        var values: [String: Double] = [:]
+        var problems: [String] = []
+        for selector in rollout.baselines {
+            do {
+                switch try await interpreter.verifier.evaluator.metrics.value(of: selector) {
+                case .number(let value): values[selector.description] = value
+                case .text(let text): problems.append("\(selector) is text (\"\(text)\"), not a number")
+                }
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        var record = JournalRecord(event: .baselineRecorded)
+        record.baseline = values
+        record.message = rollout.baselines.isEmpty ? "no check compares with a baseline"
+            : problems.isEmpty ? "before the rollout: " + values.keys.sorted().map { "\($0)=\(MetricValue.number(values[$0]!))" }.joined(separator: ", ")
+            : "unreadable before the rollout (the checks that compare with it cannot be decided): " + problems.joined(separator: "; ")
+        try await append(record)
+    }
+
+    // MARK: - Targets
+
+    /// Runs `work` for each named target, at most `maxConcurrency` at once, starting them in the
+    /// given order; stops starting new ones once the failure budget is exceeded (those running
+    /// finish). Every record a target writes joins the run's state as it comes back.
+    private mutating func runTargets(_ names: [String], stage: Int?, rollout: PlannedRollout,
+                                     isDone: @escaping @Sendable (RunExecution) -> Bool,
+                                     work: @escaping @Sendable (inout RunExecution) async throws -> Void) async throws {
+        guard !names.isEmpty else { return }
+        let specs = Dictionary(plan.targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var own: [String: [JournalRecord]] = [:]
+        let wanted = Set(names)
+        for record in records where record.target != nil && wanted.contains(record.target!) {
+            own[record.target!, default: []].append(record)
+        }
+        let opening = records.first { $0.event == .runStarted }.map { [$0] } ?? []
+        var queue = names[...]
+        let stopOnBudget = stage != nil
+        try await withThrowingTaskGroup(of: [JournalRecord].self) { group in
+            var running = 0
+            while true {
+                while running < rollout.maxConcurrency, !(stopOnBudget && budgetExceeded(rollout) != nil), let name = queue.popFirst() {
+                    guard let spec = specs[name] else { continue }
+                    var child = RunExecution(interpreter: interpreter, journal: journal, records: opening + (own[name] ?? []), target: spec)
+                    child.answers = answers
+                    let known = child.records.count
+                    if isDone(child) { continue }
+                    let prepared = child
+                    group.addTask {
+                        var execution = prepared
+                        try await work(&execution)
+                        return Array(execution.records[known...])
+                    }
+                    running += 1
+                }
+                guard let written = try await group.next() else { break }
+                running -= 1
+                for record in written {
+                    state.apply(record)
+                    records.append(record)
+                }
+            }
+        }
+    }
+
+    /// Abort: journals which target is where and what will be undone, then undoes it.
+    mutating func abortRollout(_ reason: String) async throws {
+        guard let rollout = plan.rollout else { return }
+        if state.abortReason == nil {
+            var states: [String: String] = [:]
+            for name in rollout.targets {
+                states[name] = state.targetOutcomes[name]?.rawValue ?? (state.targetsRunning.contains(name) ? "interrupted" : "not_started")
+            }
+            var aborted = JournalRecord(event: .rolloutAborted)
+            aborted.message = reason
+            aborted.states = states
+            aborted.targets = plan.rollback.available ? state.remediatedOrder.reversed() : []
+            try await append(aborted)
+        }
+        try await undoTargets(rollout)
+    }
+
+    /// Undoes the remediated targets newest first (up to `max_concurrency` at once, started in
+    /// that order), then ends the run escalated.
+    private mutating func undoTargets(_ rollout: PlannedRollout) async throws {
+        let reason = state.abortReason ?? "rollout aborted"
+        guard plan.rollback.available else {
+            let why = plan.rollback.reason.map { " (\($0))" } ?? ""
+            return try await failed("rollout aborted: \(reason); no target undone: the playbook's rollback is not available\(why)")
+        }
+        let pending = state.abortTargets.filter { state.undone[$0] == nil }
+        try await runTargets(pending, stage: nil, rollout: rollout) { $0.state.rollbackFinished != nil } work: {
+            try await $0.undoTarget(because: reason)
+        }
+        let failedUndo = state.abortTargets.filter { state.undone[$0] != .rolledBack }
+        var finished = JournalRecord(event: .rollbackFinished)
+        if failedUndo.isEmpty {
+            finished.outcome = .rolledBack
+            finished.message = state.abortTargets.isEmpty ? "no target was remediated: nothing to undo"
+                : "undid \(state.abortTargets.count) target(s), newest first"
+        } else {
+            finished.outcome = .rollbackFailed
+            finished.message = "rollback failed on \(failedUndo.count) target(s): " + failedUndo.prefix(10).joined(separator: ", ")
+        }
+        try await append(finished)
+        try await afterRollback(finished.outcome!)
+    }
+
+    // MARK: - One target
+
+    /// A target's steps, from wherever its records leave it, to its `target_finished`.
+    mutating func runTarget(stage: Int) async throws {
+        if !records.contains(where: { $0.event == .targetStarted }) {
+            var started = JournalRecord(event: .targetStarted)
+            started.stage = stage
+            try await append(started)
+        }
+        try await settleInFlight()
+        try await proceed()
+    }
+
+    mutating func proceedTarget() async throws {
+        if state.targetOutcome != nil && state.rollbackItems == nil { return }
+        if let outcome = state.rollbackFinished { return try await afterRollback(outcome) }
+        if state.rollbackItems != nil { return try await rollBack() }
+        for step in plan.steps where !state.settled.contains(step.number) {
+            if let failure = try await run(step) { return try await fail(failure) }
+        }
+        try await finish(.succeeded, "every step succeeded")
+    }
+
+    /// Undoes a target that succeeded: its steps' action rollbacks newest first, then the
+    /// playbook's `rollback.steps`, with the target's own parameters and outputs.
+    mutating func undoTarget(because reason: String) async throws {
+        try await settleInFlight()
+        if state.rollbackFinished != nil { return }
+        if state.rollbackItems == nil {
+            var items: [RollbackItem] = []
+            for number in state.ranOrder.reversed() {
+                if let step = plan.steps.first(where: { $0.number == number }), step.rollbackScript != nil {
+                    items.append(RollbackItem(kind: .actionRollback, step: number, name: step.name))
+                }
+            }
+            items += plan.rollback.steps.map { RollbackItem(kind: .playbookStep, step: $0.number, name: $0.name) }
+            var started = JournalRecord(event: .rollbackStarted)
+            started.rollback = items
+            started.message = "rollout aborted: " + reason
+            try await append(started)
+        }
+        try await rollBack()
+    }
+
+    /// When resuming: decides about the step this target had in flight.
+    private mutating func settleInFlight() async throws {
+        guard let flight = state.inFlight else { return }
+        let decision = try await decide(flight, yes: answers?.yes ?? false, confirm: answers?.confirm)
+        var resumed = JournalRecord(event: .runResumed)
+        resumed.step = flight.step
+        resumed.phase = flight.phase
+        resumed.message = describe(decision, flight)
+        try await append(resumed)
+        try await settle(flight, decision)
+    }
+
+    /// A target's run cannot go on (a step whose outcome is unknown): the target ends escalated,
+    /// or, when it was being undone, its undo ends failed; the rollout decides about the run.
+    mutating func targetEscalated(_ outcome: RunOutcome, reason: String) async throws {
+        if state.targetOutcome != nil {
+            if state.rollbackItems != nil && state.rollbackFinished == nil {
+                var finished = JournalRecord(event: .rollbackFinished)
+                finished.outcome = .rollbackFailed
+                finished.message = reason
+                try await append(finished)
+            }
+            return
+        }
+        try await finish(outcome, reason)
+    }
+
+    /// The step environment of a target: `target` and `target_<label>` (a label's other
+    /// characters become `_`), and `${target}` / `${target_<label>}` in a value replaced by them.
+    static func withTarget(_ target: TargetSpec, _ parameters: [String: String]) -> [String: String] {
+        var own = ["target": target.name]
+        for (label, value) in target.labels {
+            own["target_" + String(label.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })] = value
+        }
+        var result = parameters
+        for (name, value) in parameters where value.contains("${target") {
+            var text = value
+            for (key, replacement) in own.sorted(by: { $0.key.count > $1.key.count }) {
+                text = text.replacingOccurrences(of: "${\(key)}", with: replacement)
+            }
+            result[name] = text
+        }
+        result.merge(own) { _, target in target }
+        return result
+    }
+}
+
+extension MetricRegistry {
+    /// This registry, where `NAME_increase` (a name ending `_increase`) whose series has a value
+    /// in `baseline` reads as the relative change of NAME since then, in percent (`(now - before)
+    /// / |before| x 100`; from 0, any rise is +infinity and no change is 0). Other names read as before.
+    func withIncreases(since baseline: [String: Double]) -> MetricRegistry {
+        guard !baseline.isEmpty else { return self }
+        return MetricRegistry(
+            entries: [Entry(name: "rollout baseline", patterns: ["*" + RolloutPlanner.increaseSuffix],
+                            source: IncreaseSource(registry: self, baseline: baseline))] + entries,
+            host: host)
+    }
+}
+
+/// Serves `NAME_increase` from NAME's current value and its baseline.
+struct IncreaseSource: MetricSource {
+    let registry: MetricRegistry
+    let baseline: [String: Double]
+
+    func value(of selector: MetricSelector) async throws -> MetricValue? {
+        var base = selector
+        base.name = String(selector.name.dropLast(RolloutPlanner.increaseSuffix.count))
+        guard let before = baseline[base.description] else { return try await registry.value(of: selector) }
+        guard case .number(let now) = try await registry.value(of: base) else {
+            throw MetricError("\(base) is not a number, so \(selector.name) cannot be computed")
+        }
+        if before == 0 { return .number(now == 0 ? 0 : (now > 0 ? .infinity : -.infinity)) }
+        return .number((now - before) / abs(before) * 100)
+    }
+}
