@@ -8,6 +8,7 @@ import MedicLoader
 //   hostile                                 each hostile input through the medic binary: time, memory
 //   run-100-noop [--steps N] [--rounds R]   medic run of N (100) `true` steps vs a shell loop of /bin/true
 //   corpus --out DIR [--count N]            write the validate-10k files, to profile medic on them
+//   nab [--nab DIR]                         NAB subset scores: the published detectors reproduced, every built-in detector
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let json = arguments.contains("--json")
@@ -51,7 +52,9 @@ case "corpus":
     // Writes the validate-10k corpus to a folder, for profiling medic on it.
     guard let target = option("--out") else { fatalError("corpus needs --out DIR") }
     try Workloads.writeValidateCorpus(count: Int(option("--count") ?? "") ?? 10_000, to: URL(fileURLWithPath: target))
+case "nab":
+    try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory())
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json]\n".utf8))
     exit(2)
 }
