@@ -10,9 +10,9 @@ import MedicModel
 /// components are, on average, at their limits.
 ///
 /// Work per sample: the components' work. Memory per series: the components' memory plus
-/// `MemoryLayout<CompositeDetector>.size` (32 bytes) and 32 + 48 bytes per component on the
-/// heap (an existential box per component; components larger than 24 bytes live in their own
-/// heap box).
+/// `MemoryLayout<CompositeDetector>.size` (32 bytes) and, on the heap, 64 + 56 bytes per
+/// component (its existential and weight, its share); a component larger than 24 bytes lives
+/// in a heap box of its own.
 public struct CompositeDetector: StreamingDetector {
     public struct Component: Sendable {
         public var detector: any StreamingDetector

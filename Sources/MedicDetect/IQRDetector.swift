@@ -9,9 +9,10 @@
 ///
 /// Work per sample: O(log w + √w) (`OrderedWindow`: binary searches, an insert and a removal
 /// inside a block of about √w values, two rank lookups), a sorted array with binary search for
-/// windows up to 128. Memory per series: `MemoryLayout<IQRDetector>.size` (104 bytes) plus
-/// about 16·window + 64 bytes on the heap (the window in arrival order and sorted): about
-/// 1.8 KB for the default window of 100.
+/// windows up to 128. Memory per series: `MemoryLayout<IQRDetector>.size` (72 bytes) plus,
+/// on the heap, the window in arrival order (8·window bytes) and sorted (8 bytes per value,
+/// up to twice that while a block's array has grown ahead of its values), and about 100 bytes
+/// of array headers: 1.7 to 2.5 KB for the default window of 100.
 public struct IQRDetector: StreamingDetector {
     public let window: Int
     public let multiplier: Double

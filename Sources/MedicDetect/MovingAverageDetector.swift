@@ -12,8 +12,8 @@
 /// the window (two passes, shifted by its first value) every `window` samples, so rounding cannot
 /// accumulate. Work per sample: O(1) amortised (the recompute is O(window) once per window).
 ///
-/// Memory per series: `MemoryLayout<MovingAverageDetector>.size` (64 bytes) plus the window's
-/// buffer, 32 + 8·window bytes on the heap: 896 bytes for the default window of 100.
+/// Memory per series: `MemoryLayout<MovingAverageDetector>.size` (72 bytes) plus the window's
+/// buffer, 32 + 8·window bytes on the heap: 904 bytes for the default window of 100.
 public struct MovingAverageDetector: StreamingDetector {
     public let window: Int
     public let k: Double

@@ -8,7 +8,8 @@
 /// is one block, i.e. a sorted array with binary search. Blocks split above 2·blockSize values
 /// and merge into a neighbour below blockSize/4, so there are at most 4·w/blockSize + 1 of them.
 ///
-/// Memory: 16·capacity bytes of values plus 32 bytes per block and 32 for the ring header.
+/// Memory: 16·capacity bytes of values (the blocks' arrays may have grown ahead of their
+/// values by up to as much again) plus 40 bytes per block and 32 for the ring's header.
 struct OrderedWindow: Sendable {
     let capacity: Int
     private var ring: [Double] = []

@@ -12,7 +12,7 @@
 /// samples kept), started from those 20 samples. The band therefore reflects the bucket's whole
 /// history, not a recent window.
 ///
-/// Work per sample O(1). Memory per series: `MemoryLayout<SeasonalDetector>.size` (48 bytes)
+/// Work per sample O(1). Memory per series: `MemoryLayout<SeasonalDetector>.size` (56 bytes)
 /// plus 168 buckets of 21 numbers, 28,256 bytes on the heap, allocated on the first sample.
 public struct SeasonalDetector: StreamingDetector {
     public let low: Double
