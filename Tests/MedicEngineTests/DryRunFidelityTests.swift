@@ -36,16 +36,27 @@ final class DryRunFidelityTests: XCTestCase {
             let clock = ManualClock()
             let interpreter = Interpreter(
                 executors: ExecutorSet(shell: recorder, bus: recorder, http: recorder),
-                verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [], host: InMemoryMetricSource())), clock: clock),
+                // Healthy readings, so that a rollout's checks pass and every target runs.
+                verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [], host: InMemoryMetricSource(
+                    ["http_error_rate": [.number(0)], "error_rate": [.number(0)], "process_resident_memory_bytes": [.number(1e9)]]))),
+                                   clock: clock),
                 clock: clock)
             let report = try await interpreter.start(plan, in: store)
             XCTAssertNotNil(report.outcome, playbook.id)
 
             let executed = recorder.requests.filter { $0.purpose == .step }
-            XCTAssertEqual(executed.map(\.stepNumber), plan.steps.map(\.number), "\(playbook.id): the steps, in the plan's order")
+            // With targets: the steps for each target, targets in the plan's rollout order (the
+            // shipped rollouts take one target at a time).
+            let targets: [TargetSpec?] = plan.rollout.map { rollout in
+                rollout.targets.map { name in plan.targets.first { $0.name == name } }
+            } ?? [nil]
+            XCTAssertEqual(plan.rollout.map { $0.maxConcurrency } ?? 1, 1, playbook.id)
+            let expectedSteps = targets.flatMap { target in plan.steps.map { (target, $0) } }
+            XCTAssertEqual(executed.map(\.stepNumber), expectedSteps.map(\.1.number), "\(playbook.id): the steps, in the plan's order")
+            XCTAssertEqual(executed.map { $0.parameters["target"] }, expectedSteps.map { $0.0?.name }, playbook.id)
             var outputs: [String: String] = [:]
-            for (request, step) in zip(executed, plan.steps) {
-                let context = "\(playbook.id) step \(step.number)"
+            for (request, (target, step)) in zip(executed, expectedSteps) {
+                let context = "\(playbook.id) step \(step.number) \(target?.name ?? "")"
                 XCTAssertEqual(request.action, step.action, context)
                 XCTAssertEqual(request.executor, step.executor, context)
                 XCTAssertEqual(request.script, step.script, context)
@@ -57,12 +68,17 @@ final class DryRunFidelityTests: XCTestCase {
                 for p in step.environment {
                     expected[p.name] = p.source.hasPrefix("output of") ? outputs[p.name] : p.value
                 }
+                if let target {
+                    expected["target"] = target.name
+                    for (label, value) in target.labels { expected["target_" + label] = value }
+                }
                 XCTAssertEqual(request.parameters, expected, context)
                 for name in step.outputs { outputs[name] = "out-\(step.number)-\(name)" }
             }
             // Action verifications run exactly for the steps whose action has one.
             XCTAssertEqual(recorder.requests.filter { $0.purpose == .verification }.map(\.stepNumber),
-                           plan.steps.filter { $0.verificationScript != nil }.map(\.number), playbook.id)
+                           targets.flatMap { _ in plan.steps.filter { $0.verificationScript != nil }.map(\.number) }, playbook.id)
+            XCTAssertNil(report.rollout?.aborted, "\(playbook.id): every stage's checks pass on healthy readings")
         }
     }
 }
