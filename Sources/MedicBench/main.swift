@@ -9,6 +9,9 @@ import MedicLoader
 //   run-100-noop [--steps N] [--rounds R]   medic run of N (100) `true` steps vs a shell loop of /bin/true
 //   corpus --out DIR [--count N]            write the validate-10k files, to profile medic on them
 //   nab [--nab DIR]                         NAB subset scores: the published detectors reproduced, every built-in detector
+//   detect-throughput [--series N] [--samples M]
+//                                           N (10,000) series × M (1,000,000) samples through threshold, EWMA and
+//                                           moving average on one thread: samples/s per core, bytes per series
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let json = arguments.contains("--json")
@@ -54,7 +57,9 @@ case "corpus":
     try Workloads.writeValidateCorpus(count: Int(option("--count") ?? "") ?? 10_000, to: URL(fileURLWithPath: target))
 case "nab":
     try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory())
+case "detect-throughput":
+    DetectBenchmark.run(series: Int(option("--series") ?? "") ?? 10_000, samples: Int(option("--samples") ?? "") ?? 1_000_000)
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json]\n".utf8))
     exit(2)
 }
