@@ -10,7 +10,8 @@
 /// The first sample starts the average; the first `warmup` samples only train (with warmup 0
 /// the second sample can already fire). Every sample trains, anomalous ones included, so a
 /// lasting shift becomes the new normal (drift is absorbed at the speed α sets). A flat history
-/// (σ = 0) is normal while the value stays on it; the first value off it scores 1. Score:
+/// (σ = 0) is normal while the value stays on it; the first value off it is anomalous, scored
+/// `0.5 + 0.5·|δ| / (|δ| + |ewma|)` (|ewma| taken as 1 when it is 0). Score otherwise:
 /// `AnomalyScore.ratio` of |δ| to threshold·σ.
 ///
 /// Work per sample O(1). Memory per series: `MemoryLayout<EWMADetector>.size` (56 bytes), no heap.
@@ -44,7 +45,7 @@ public struct EWMADetector: StreamingDetector {
             var deviation = abs(delta)
             if AnomalyScore.isRounding(deviation, value, mean) { deviation = 0 }
             let limit = threshold * variance.squareRoot()
-            output = DetectorOutput(anomalous: deviation > limit, score: AnomalyScore.ratio(deviation: deviation, limit: limit))
+            output = DetectorOutput(anomalous: deviation > limit, score: AnomalyScore.ratio(deviation: deviation, limit: limit, reference: mean))
         } else {
             seen += 1
         }

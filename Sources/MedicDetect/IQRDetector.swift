@@ -4,8 +4,9 @@
 /// (numpy's default); anomalous when `value < Q1 − m·IQR` or `value > Q3 + m·IQR`, IQR = Q3 − Q1.
 /// The first `window` samples only fill the window. A window whose quartiles are equal
 /// (IQR = 0, e.g. a flat line) is normal while the value stays within [Q1, Q3]; a value outside
-/// it is anomalous with score 1. Score: `AnomalyScore.ratio` of the distance past the nearer
-/// quartile to m·IQR (0 inside [Q1, Q3], 0.5 at the fence, 0.75 at twice its distance).
+/// it is anomalous, scored `0.5 + 0.5·d / (d + |quartile|)` with d the distance past the nearer
+/// quartile (|quartile| taken as 1 when it is 0). Score otherwise: `AnomalyScore.ratio` of d to
+/// m·IQR (0 inside [Q1, Q3], 0.5 at the fence, 0.75 at twice its distance).
 ///
 /// Work per sample: O(log w + √w) (`OrderedWindow`: binary searches, an insert and a removal
 /// inside a block of about √w values, two rank lookups), a sorted array with binary search for
@@ -32,9 +33,11 @@ public struct IQRDetector: StreamingDetector {
         if values.isFull {
             let q1 = values.quantile(0.25), q3 = values.quantile(0.75)
             let limit = multiplier * (q3 - q1)
-            var deviation = value > q3 ? value - q3 : value < q1 ? q1 - value : 0
-            if AnomalyScore.isRounding(deviation, value, value > q3 ? q3 : q1) { deviation = 0 }
-            output = DetectorOutput(anomalous: deviation > limit, score: AnomalyScore.ratio(deviation: deviation, limit: limit))
+            let quartile = value > q3 ? q3 : q1
+            var deviation = abs(value - quartile)
+            if value >= q1 && value <= q3 || AnomalyScore.isRounding(deviation, value, quartile) { deviation = 0 }
+            output = DetectorOutput(anomalous: deviation > limit,
+                                    score: AnomalyScore.ratio(deviation: deviation, limit: limit, reference: quartile))
         }
         values.append(value)
         return output

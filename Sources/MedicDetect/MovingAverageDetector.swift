@@ -4,8 +4,9 @@
 /// Anomalous when `|value − mean| > k·σ`, σ the population standard deviation of the window
 /// (both sides: a drop is as anomalous as a spike). The first `window` samples only fill the
 /// window. A flat window (σ = 0) is normal as long as the value stays on it; the first value off
-/// it is anomalous with score 1 — no division by zero. Score: `AnomalyScore.ratio` of
-/// `|value − mean|` to `k·σ` (0.5 at k·σ, 0.75 at 2k·σ).
+/// it is anomalous — no division by zero — scored `0.5 + 0.5·d / (d + |mean|)` (|mean| taken
+/// as 1 when it is 0), so that a bigger jump ranks higher. Score otherwise:
+/// `AnomalyScore.ratio` of `d = |value − mean|` to `k·σ` (0.5 at k·σ, 0.75 at 2k·σ).
 ///
 /// The mean and the sum of squared deviations slide with each sample (Welford's update for a
 /// window: add the new value and remove the oldest in one step), and are recomputed exactly from
@@ -42,7 +43,7 @@ public struct MovingAverageDetector: StreamingDetector {
             var deviation = abs(value - mean)
             if AnomalyScore.isRounding(deviation, value, mean) { deviation = 0 }
             let limit = k * (squares / n).squareRoot()
-            output = DetectorOutput(anomalous: deviation > limit, score: AnomalyScore.ratio(deviation: deviation, limit: limit))
+            output = DetectorOutput(anomalous: deviation > limit, score: AnomalyScore.ratio(deviation: deviation, limit: limit, reference: mean))
             let oldest = ring[next]
             ring[next] = value
             let oldMean = mean

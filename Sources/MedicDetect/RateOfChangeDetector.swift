@@ -6,9 +6,11 @@ import MedicModel
 /// Each sample `x` is compared with the samples of the span before it (times `t − within` up
 /// to, not including, `t`): an increase is `(x − min) / |min|`, a decrease `(max − x) / |max|`,
 /// in percent; `direction` says which count (`both`: the larger). Anomalous when the change
-/// is more than `change` percent. A base of 0 makes any change in the watched direction
-/// infinitely large (anomalous, score 1). Score: `AnomalyScore.ratio` of the change to
-/// `change` (0.5 at the limit, 0.75 at twice it). Only samples within the span count, so after
+/// is more than `change` percent. Score: `AnomalyScore.ratio` of the change to `change` (0.5 at
+/// the limit, 0.75 at twice it; with `change` 0, `0.5 + 0.5·p / (p + 100)` for a change of p%).
+/// A base of 0 makes any change in the watched direction infinitely large: anomalous, scored
+/// `0.5 + 0.5·d / (d + 1)` on the absolute difference d, so that a bigger jump off zero still
+/// ranks higher. Only samples within the span count, so after
 /// a gap longer than `within` the first sample has nothing to compare with and is normal; a
 /// `within` of 0 never fires. For a range such as `5-10%` the lower end is the limit.
 ///
@@ -42,23 +44,31 @@ public struct RateOfChangeDetector: StreamingDetector {
     public mutating func observe(time: Double, value: Double) -> DetectorOutput {
         guard admission.admit(time: time, value: value) else { return .normal }
         let horizon = time - within
-        var observed = 0.0
+        var output = DetectorOutput.normal
         if direction != .decrease {
             minima.drop(before: horizon)
-            if let low = minima.front { observed = max(observed, Self.percent(value - low, of: low)) }
+            if let low = minima.front { output = judge(value - low, base: low, output) }
             minima.push(time: time, value: value)
         }
         if direction != .increase {
             maxima.drop(before: horizon)
-            if let high = maxima.front { observed = max(observed, Self.percent(high - value, of: high)) }
+            if let high = maxima.front { output = judge(high - value, base: high, output) }
             maxima.push(time: time, value: value)
         }
-        return DetectorOutput(anomalous: observed > change, score: AnomalyScore.ratio(deviation: observed, limit: change))
+        return output
     }
 
-    /// `difference` as a percentage of `|base|`: 0 unless positive, infinity over a zero base.
-    private static func percent(_ difference: Double, of base: Double) -> Double {
-        guard difference > 0 else { return 0 }
-        return base == 0 ? .infinity : difference / abs(base) * 100
+    /// A change of `difference` (counted only when positive) from `base`, merged into the other
+    /// direction's verdict: anomalous if either is, the larger score.
+    private func judge(_ difference: Double, base: Double, _ other: DetectorOutput) -> DetectorOutput {
+        guard difference > 0 else { return other }
+        let anomalous: Bool, score: Double
+        if base == 0 {
+            (anomalous, score) = (true, AnomalyScore.beyond(distance: difference, scale: 1))
+        } else {
+            let percent = difference / abs(base) * 100
+            (anomalous, score) = (percent > change, AnomalyScore.ratio(deviation: percent, limit: change, reference: 100))
+        }
+        return DetectorOutput(anomalous: anomalous || other.anomalous, score: max(score, other.score))
     }
 }

@@ -36,11 +36,13 @@ enum AnomalyScore {
     /// A deviation measured against a limit it must exceed (k·σ, m·IQR, a change in percent):
     /// `r = deviation / limit`; the score is `r / 2` up to the limit (0 ... 0.5) and
     /// `1 − 1 / (2r)` beyond it (0.5 at the limit, 0.75 at twice the limit, approaching 1), so
-    /// that large anomalies still rank above small ones. A limit of 0 (a flat history) makes
-    /// any deviation score 1.
-    static func ratio(deviation: Double, limit: Double) -> Double {
+    /// that large anomalies still rank above small ones. A limit of 0 (a flat history, or a
+    /// multiplier of 0) makes any deviation anomalous; it is then scored against the size of
+    /// the values compared, `beyond(distance: deviation, scale: magnitude(reference))`, so that
+    /// a jump off a flat line still ranks by how far it jumps instead of saturating at 1.
+    static func ratio(deviation: Double, limit: Double, reference: Double) -> Double {
         guard deviation > 0 else { return 0 }
-        guard limit > 0 else { return 1 }
+        guard limit > 0 else { return beyond(distance: deviation, scale: magnitude(reference)) }
         let r = deviation / limit
         return r <= 1 ? r / 2 : 1 - 1 / (2 * r)
     }
@@ -51,6 +53,12 @@ enum AnomalyScore {
     static func beyond(distance: Double, scale: Double) -> Double {
         guard scale > 0 else { return distance > 0 ? 1 : 0.5 }
         return 0.5 + 0.5 * distance / (distance + scale)
+    }
+
+    /// |x| as a scale: 1 when x is 0 (or not finite), so that a scale is never 0.
+    static func magnitude(_ x: Double) -> Double {
+        let m = abs(x)
+        return m > 0 && m.isFinite ? m : 1
     }
 
     /// Deviations this small next to the values compared are rounding error of the running

@@ -4,7 +4,8 @@
 /// Anomalous when the value is below the `low` or above the `high` percentile of its bucket;
 /// a bucket with fewer than `minSamples` past samples says nothing (normal). Score: 0 inside
 /// the band; outside, `AnomalyScore.beyond` the band's edge with the band's width as scale
-/// (just past the edge 0.5, one width past 0.75; a band of width 0 scores 1). Every sample is
+/// (just past the edge 0.5, one width past 0.75; for a band of width 0 the edge's magnitude is
+/// the scale, 1 when the edge is 0). Every sample is
 /// learned after it is judged, anomalous ones included.
 ///
 /// Percentiles are exact for a bucket's first 20 samples (linear interpolation, numpy's
@@ -46,9 +47,10 @@ public struct SeasonalDetector: StreamingDetector {
         var output = DetectorOutput.normal
         if buckets.count(bucket) >= Double(minSamples) {
             let (lower, upper) = buckets.band(bucket)
-            let distance = value > upper ? value - upper : value < lower ? lower - value : 0
-            if distance > 0 {
-                output = DetectorOutput(anomalous: true, score: AnomalyScore.beyond(distance: distance, scale: upper - lower))
+            let edge = value > upper ? upper : lower
+            if value > upper || value < lower {
+                let scale = upper > lower ? upper - lower : AnomalyScore.magnitude(edge)
+                output = DetectorOutput(anomalous: true, score: AnomalyScore.beyond(distance: abs(value - edge), scale: scale))
             }
         }
         buckets.learn(value, bucket)

@@ -20,16 +20,18 @@ final class EWMADetectorTests: XCTestCase {
         // Sample 3 is still training: no verdict however far off.
         assertOutputs(feed(&trained, [10, 10, 100]), [normal0, normal0, normal0])
         var ready = EWMADetector(alpha: 0.5, threshold: 2, warmup: 3)
-        // Sample 4 is judged: the history is flat (σ = 0) and 100 is off it → score 1.
-        assertOutputs(feed(&ready, [10, 10, 10, 100]), [normal0, normal0, normal0, (true, 1)])
+        // Sample 4 is judged: the history is flat (σ = 0) and 100 is off it → anomalous,
+        // scored against the average's size: 0.5 + 0.5·90/(90 + 10) = .95
+        assertOutputs(feed(&ready, [10, 10, 10, 100]), [normal0, normal0, normal0, (true, 0.95)])
         var none = EWMADetector(alpha: 0.5, threshold: 2, warmup: 0)
-        // Warmup 0: the first sample starts the average, the second is judged.
-        assertOutputs(feed(&none, [7, 8]), [normal0, (true, 1)])
+        // Warmup 0: the first sample starts the average, the second is judged: 0.5 + 0.5·1/(1 + 7)
+        assertOutputs(feed(&none, [7, 8]), [normal0, (true, 0.5 + 0.5 / 8)])
     }
 
     func testFlatLineIsNormalUntilTheValueChanges() {
         var d = EWMADetector(alpha: 0.2, threshold: 3, warmup: 0)
-        assertOutputs(feed(&d, [7, 7, 7, 7, 7.5]), [normal0, normal0, normal0, normal0, (true, 1)])
+        // 7.5 off a flat 7: 0.5 + 0.5·0.5/(0.5 + 7) = .53333
+        assertOutputs(feed(&d, [7, 7, 7, 7, 7.5]), [normal0, normal0, normal0, normal0, (true, 0.5 + 0.5 * 0.5 / 7.5)])
     }
 
     func testAverageThatCannotReachAFlatLineByRoundingDoesNotFire() {

@@ -21,7 +21,8 @@ final class IQRDetectorTests: XCTestCase {
 
     func testFlatWindowIsNormalUntilTheValueLeavesIt() {
         var d = IQRDetector(window: 4, multiplier: 1.5)
-        assertOutputs(feed(&d, [3, 3, 3, 3, 3, 3.5]), [normal0, normal0, normal0, normal0, normal0, (true, 1)])
+        // IQR = 0: 3.5 is 0.5 past Q3 = 3 → anomalous, 0.5 + 0.5·0.5/(0.5 + 3) = .57143
+        assertOutputs(feed(&d, [3, 3, 3, 3, 3, 3.5]), [normal0, normal0, normal0, normal0, normal0, (true, 0.5 + 0.5 * 0.5 / 3.5)])
     }
 
     func testOrderedWindowMatchesASortedCopyThroughSplitsAndMerges() {

@@ -20,8 +20,16 @@ final class MovingAverageDetectorTests: XCTestCase {
 
     func testFlatLineIsNormalUntilTheValueChanges() {
         var d = MovingAverageDetector(window: 3, k: 3)
-        // σ = 0: the flat value deviates by 0 (normal, score 0); 5.001 deviates with a limit of 0 → score 1.
-        assertOutputs(feed(&d, [5, 5, 5, 5, 5, 5.001]), [normal0, normal0, normal0, normal0, normal0, (true, 1)])
+        // σ = 0: the flat value deviates by 0 (normal, score 0); 5.001 deviates with a limit of 0:
+        // anomalous, scored against the mean's size: 0.5 + 0.5·0.001/(0.001 + 5) = .50010
+        assertOutputs(feed(&d, [5, 5, 5, 5, 5, 5.001]), [normal0, normal0, normal0, normal0, normal0, (true, 0.5 + 0.5 * 0.001 / 5.001)])
+    }
+
+    func testABiggerJumpOffAFlatLineRanksHigher() {
+        var small = MovingAverageDetector(window: 3), big = MovingAverageDetector(window: 3), offZero = MovingAverageDetector(window: 3)
+        // 10 → 15: 0.5 + 0.5·5/15 = .66667; 10 → 100: 0.5 + 0.5·90/100 = .95; a flat 0 counts |mean| as 1: 0 → 3: 0.5 + 0.5·3/4
+        assertOutputs([feed(&small, [10, 10, 10, 15]).last!, feed(&big, [10, 10, 10, 100]).last!, feed(&offZero, [0, 0, 0, 3]).last!],
+                      [(true, 0.5 + 0.5 * 5 / 15), (true, 0.95), (true, 0.875)])
     }
 
     func testLongFlatLineOfAnInexactValueNeverFiresEvenWithKZero() {

@@ -40,7 +40,8 @@ final class RateOfChangeDetectorTests: XCTestCase {
 
     func testAZeroBaseMakesAnyIncreaseInfinite() {
         var d = RateOfChangeDetector(change: 30, within: 60, direction: .increase)
-        assertOutputs(feed(&d, samples: [(0, 0), (1, 0), (2, 5)]), [normal0, normal0, (true, 1)])
+        // +5 over 0 is an infinite percentage: anomalous, scored on the difference: 0.5 + 0.5·5/(5 + 1)
+        assertOutputs(feed(&d, samples: [(0, 0), (1, 0), (2, 5)]), [normal0, normal0, (true, 0.5 + 0.5 * 5 / 6)])
     }
 
     func testTheDequeIsCappedAndDropsItsOldestCandidates() {
