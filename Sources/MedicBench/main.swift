@@ -13,6 +13,10 @@ import MedicLoader
 //                                           N (10,000) series × M (1,000,000) samples through threshold, EWMA and
 //                                           moving average on one thread: samples/s per core, bytes per series
 
+//   rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell]
+//                                           a rollout of one 10 ms step over N (1,000) targets, C (50) at a time,
+//                                           four stages, against the ideal; engine and the medic binary
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let json = arguments.contains("--json")
 
@@ -59,7 +63,15 @@ case "nab":
     try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory())
 case "detect-throughput":
     DetectBenchmark.run(series: Int(option("--series") ?? "") ?? 10_000, samples: Int(option("--samples") ?? "") ?? 1_000_000)
+case "rollout-1000":
+    try RolloutBenchmark.run(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
+                             rounds: Int(option("--rounds") ?? "") ?? 5, shell: !arguments.contains("--no-shell"))
+case "rollout-child":
+    // The measured part of rollout-1000, in a process of its own (its peak memory is the figure).
+    try await RolloutBenchmark.child(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
+                                     stepSeconds: (Double(option("--step-ms") ?? "") ?? 10) / 1000,
+                                     state: option("--state") ?? "", out: option("--out") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json]\n".utf8))
     exit(2)
 }

@@ -24,13 +24,10 @@ public struct ShellStepExecutor: StepExecutor {
         }
         let command = ShellCommand(script: script, parameters: request.parameters, inheritedVariables: inheritedVariables,
                                    workingDirectory: workingDirectory, timeout: request.timeout, gracePeriod: gracePeriod)
-        // The shell executor blocks while its process runs: run it on a Dispatch worker (threads
-        // are reused) rather than on one of the few threads that run every task.
-        let result = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ShellResult, Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try ShellExecutor.run(command) })
-            }
-        }
+        // The shell executor blocks while its process runs: run it on a pool thread (reused, and
+        // one more for each step running at once) rather than on one of the few threads that run
+        // every task.
+        let result = try await BlockingPool.shared.perform { try ShellExecutor.run(command) }
         let summary: String
         if result.timedOut {
             summary = "timed out after \(Interval.trim(request.timeout))s"

@@ -144,27 +144,32 @@ extension RunExecution {
             own[record.target!, default: []].append(record)
         }
         let opening = records.first { $0.event == .runStarted }.map { [$0] } ?? []
-        var queue = names[...]
-        let stopOnBudget = stage != nil
+        // The executions to run, in order; a worker takes the next as soon as it is free (no
+        // round trip through this task), and none is taken once the failure budget is exceeded.
+        var prepared: [RunExecution] = []
+        for name in names {
+            guard let spec = specs[name] else { continue }
+            var child = RunExecution(interpreter: interpreter, journal: journal, records: opening + (own[name] ?? []), target: spec)
+            child.answers = answers
+            if !isDone(child) { prepared.append(child) }
+        }
+        let queue = TargetQueue(prepared, budget: stage == nil ? Int.max : rollout.failureBudget(total: plan.targets.count),
+                                failed: state.targetOutcomes.values.filter { $0 != .succeeded }.count)
         try await withThrowingTaskGroup(of: [JournalRecord].self) { group in
-            var running = 0
-            while true {
-                while running < rollout.maxConcurrency, !(stopOnBudget && budgetExceeded(rollout) != nil), let name = queue.popFirst() {
-                    guard let spec = specs[name] else { continue }
-                    var child = RunExecution(interpreter: interpreter, journal: journal, records: opening + (own[name] ?? []), target: spec)
-                    child.answers = answers
-                    let known = child.records.count
-                    if isDone(child) { continue }
-                    let prepared = child
-                    group.addTask {
-                        var execution = prepared
+            for _ in 0..<min(rollout.maxConcurrency, prepared.count) {
+                group.addTask {
+                    var written: [JournalRecord] = []
+                    while var execution = queue.next() {
+                        let known = execution.records.count
                         try await work(&execution)
-                        return Array(execution.records[known...])
+                        let new = execution.records[known...]
+                        queue.finished(failed: new.contains { $0.event == .targetFinished && $0.outcome != .succeeded })
+                        written += new
                     }
-                    running += 1
+                    return written
                 }
-                guard let written = try await group.next() else { break }
-                running -= 1
+            }
+            for try await written in group {
                 for record in written {
                     state.apply(record)
                     records.append(record)
@@ -334,5 +339,28 @@ struct IncreaseSource: MetricSource {
         }
         if before == 0 { return .number(now == 0 ? 0 : (now > 0 ? .infinity : -.infinity)) }
         return .number((now - before) / abs(before) * 100)
+    }
+}
+
+/// The targets of a stage (or an undo) waiting for a worker, and the failures so far.
+final class TargetQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: ArraySlice<RunExecution>
+    private let budget: Int
+    private var failed: Int
+
+    init(_ executions: [RunExecution], budget: Int, failed: Int) {
+        pending = executions[...]
+        self.budget = budget
+        self.failed = failed
+    }
+
+    /// The next target to work on; nil when none is left or the failures exceed the budget.
+    func next() -> RunExecution? {
+        lock.withLock { failed > budget ? nil : pending.popFirst() }
+    }
+
+    func finished(failed targetFailed: Bool) {
+        if targetFailed { lock.withLock { failed += 1 } }
     }
 }

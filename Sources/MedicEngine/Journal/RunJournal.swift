@@ -27,8 +27,6 @@ public final class RunJournal: @unchecked Sendable {
     private let lock = NSLock()
     private var nextSeq: Int
     private var observers: [@Sendable (JournalRecord) -> Void] = []
-    /// Used under `lock` only.
-    private let encoder = JournalCodec.encoder()
 
     /// Opens (creating when needed) the journal at `path` for appending after `lastSeq`.
     init(runID: String, path: String, lastSeq: Int) throws {
@@ -61,16 +59,25 @@ public final class RunJournal: @unchecked Sendable {
         guard !Self.stopping.isSet else {
             throw JournalError("Medic is stopping (a signal): the run is left without an outcome, to be resumed")
         }
+        // Encoded before taking the lock (targets of a rollout append from many threads at
+        // once); only the sequence number and the time are filled in under it.
+        let at = JournalRecord.timestamp(now)
+        let bodies = try records.map { record -> [UInt8] in
+            var blank = record
+            blank.seq = 0
+            blank.at = ""
+            return try JournalCodec.encode(blank)
+        }
         let (written, watchers): ([JournalRecord], [@Sendable (JournalRecord) -> Void]) = try lock.withLock {
             var stamped: [JournalRecord] = []
             var bytes: [UInt8] = []
             var seq = nextSeq
-            for var record in records {
+            for (index, var record) in records.enumerated() {
                 record.seq = seq
-                record.at = JournalRecord.timestamp(now)
-                seq += 1
-                bytes += try encoder.encode(record)
+                record.at = at
+                bytes += JournalCodec.stamp(bodies[index], seq: seq, at: at)
                 bytes.append(UInt8(ascii: "\n"))
+                seq += 1
                 stamped.append(record)
             }
             try writeAll(bytes)
@@ -181,6 +188,39 @@ final class StopFlag: @unchecked Sendable {
 public enum JournalCodec {
     public static func encode(_ record: JournalRecord) throws -> [UInt8] {
         Array(try encoder().encode(record))
+    }
+
+    /// A record encoded with `seq` 0 and `at` "" (keys sorted: it begins `{"at":"",`, and
+    /// `"seq":0` occurs once, outside any string, since no other type has a `seq`), with its
+    /// sequence number and time written in.
+    static func stamp(_ body: [UInt8], seq: Int, at: String) -> [UInt8] {
+        let head = 8  // {"at":""
+        let key: [UInt8] = Array(#""seq":0"#.utf8)
+        let found: Int? = body.withUnsafeBufferPointer { bytes in
+            guard bytes.count > head else { return nil }
+            var i = head
+            while i + key.count <= bytes.count {
+                if bytes[i] == key[0] && bytes[i + 1] == key[1] && bytes[i + 2] == key[2] && bytes[i + 3] == key[3]
+                    && bytes[i + 4] == key[4] && bytes[i + 5] == key[5] && bytes[i + 6] == key[6] {
+                    return i
+                }
+                i += 1
+            }
+            return nil
+        }
+        guard body.starts(with: Array(#"{"at":"""#.utf8)), let seqAt = found else {
+            preconditionFailure("a journal record encodes as {\"at\":... with one \"seq\"")
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + at.utf8.count + 20)
+        out.append(contentsOf: #"{"at":""#.utf8)
+        out.append(contentsOf: at.utf8)
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: body[head..<seqAt])
+        out.append(contentsOf: #""seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: body[(seqAt + key.count)...])
+        return out
     }
 
     static func encoder() -> JSONEncoder {
