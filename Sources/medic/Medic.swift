@@ -40,6 +40,13 @@ enum MedicMain {
         // (EFBIG, ENOSPC), not kill Medic; a closed pipe likewise (EPIPE).
         signal(SIGXFSZ, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
+        // A rollout holds a lock file open per target for the whole run: a thousand targets must
+        // not meet the soft limit of open files (often 1024) while the hard limit allows more.
+        var files = rlimit()
+        if getrlimit(RLIMIT_NOFILE, &files) == 0, files.rlim_cur < files.rlim_max {
+            files.rlim_cur = min(files.rlim_max, 1 << 20)
+            _ = setrlimit(RLIMIT_NOFILE, &files)
+        }
         do {
             var command = try Medic.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
