@@ -10,9 +10,9 @@ import MedicModel
 /// the limit, 0.75 at twice it; with `change` 0, `0.5 + 0.5·p / (p + 100)` for a change of p%).
 /// A base of 0 makes any change in the watched direction infinitely large: anomalous, scored
 /// `0.5 + 0.5·d / (d + 1)` on the absolute difference d, so that a bigger jump off zero still
-/// ranks higher. Only samples within the span count, so after
-/// a gap longer than `within` the first sample has nothing to compare with and is normal; a
-/// `within` of 0 never fires. For a range such as `5-10%` the lower end is the limit.
+/// ranks higher. Only samples within the span count, so after a gap longer than `within` the
+/// first sample has nothing to compare with and is normal; a `within` of 0 never fires. For a
+/// range such as `5-10%` the lower end is the limit.
 ///
 /// Work per sample: amortised O(1) (a `MonotonicDeque` for the minimum and one for the maximum,
 /// only those the direction needs). Memory per series: `MemoryLayout<RateOfChangeDetector>.size`

@@ -5,8 +5,8 @@
 /// a bucket with fewer than `minSamples` past samples says nothing (normal). Score: 0 inside
 /// the band; outside, `AnomalyScore.beyond` the band's edge with the band's width as scale
 /// (just past the edge 0.5, one width past 0.75; for a band of width 0 the edge's magnitude is
-/// the scale, 1 when the edge is 0). Every sample is
-/// learned after it is judged, anomalous ones included.
+/// the scale, 1 when the edge is 0). Every sample is learned after it is judged, anomalous
+/// ones included.
 ///
 /// Percentiles are exact for a bucket's first 20 samples (linear interpolation, numpy's
 /// default) and then estimated with P² (Jain & Chlamtac 1985: five markers per percentile, no
