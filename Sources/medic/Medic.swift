@@ -43,9 +43,9 @@ enum MedicMain {
         // A rollout holds a lock file open per target for the whole run: a thousand targets must
         // not meet the soft limit of open files (often 1024) while the hard limit allows more.
         var files = rlimit()
-        if getrlimit(RLIMIT_NOFILE, &files) == 0, files.rlim_cur < files.rlim_max {
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < files.rlim_max {
             files.rlim_cur = min(files.rlim_max, 1 << 20)
-            _ = setrlimit(RLIMIT_NOFILE, &files)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files)
         }
         do {
             var command = try Medic.parseAsRoot()
