@@ -161,6 +161,64 @@ final class RolloutCommandTests: XCTestCase {
         XCTAssertEqual(try Medic.json(resumed.stdout)["outcome"] as? String, "rolled_back")
     }
 
+    func testAMedicKilledDuringAStageWaitResumesAndWaitsOnlyWhatIsLeft() throws {
+        let ws = try workspace(rollout: "stages: [1, all]\n  wait: 2s")
+        let process = Process()
+        process.executableURL = Medic.binary
+        process.arguments = ["run", "fleet-001", "--state-dir", ws.state, "--root", ws.dir.path,
+                             "--param", "log=\(ws.log)", "--param", "dir=\(ws.dir.path)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill it once the wait is journaled.
+        var journal = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: ws.state + "/runs")) ?? []
+            if let name = runs.first(where: { $0.hasSuffix(".jsonl") }) {
+                journal = ws.state + "/runs/" + name
+                if ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains("\"stage_waiting\"") { break }
+            }
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(ws.effects, ["mark h1 a"], "killed while waiting after stage 1")
+        let id = URL(fileURLWithPath: journal).deletingPathExtension().lastPathComponent
+        let resumed = try ws.medic(["resume", id])
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertEqual(ws.effects, ["mark h1 a", "mark h2 b", "mark h3 a", "mark h4 b"])
+        let records = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map { try Medic.json(String($0)) }
+        let waits = records.filter { $0["event"] as? String == "stage_waiting" }
+        XCTAssertEqual(waits.count, 1, "the resumed run keeps the journaled end of the wait")
+        let checked = try XCTUnwrap(records.first { $0["event"] as? String == "stage_checked" })
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(checked["at"] as? String), try XCTUnwrap(waits.first?["until"] as? String),
+                                    "the stage's checks come after the wait's end, not before")
+    }
+
+    func testOnATerminalALiveLineShowsTheStageTheCountsAndTheWait() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("needs script(1) for a terminal") }
+        let ws = try workspace(rollout: "stages: [1, all]\n  wait: 2s\n  max_concurrency: 2")
+        let command = [Medic.binary.path, "run", "fleet-001", "--state-dir", ws.state, "--root", ws.dir.path,
+                       "--param", "log=\(ws.log)", "--param", "dir=\(ws.dir.path)"].map(ShellWords.quote).joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", command, "/dev/null"]
+        process.currentDirectoryURL = ws.dir
+        let output = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.environment = ["PATH": "/usr/bin:/bin", "TERM": "xterm"]
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        // The live line is redrawn in place (carriage return, erase line) and counts the wait down.
+        XCTAssertTrue(text.contains("\r\u{1B}[K  stage 1/2: 1/4 target(s) done, 0 failed, 0 running, 3 pending · waiting 0m0"), text)
+        XCTAssertTrue(text.contains("stage 2/2"), text)
+        XCTAssertTrue(text.contains("Rollout:"), text)
+    }
+
     func testTargetsFromFlagsAnInventoryWithGroupsAndACommand() throws {
         let ws = try workspace()
         try ws.write("inventory.yaml", """
