@@ -16,11 +16,13 @@ What it checks, without the Swift loader:
        - codes in LOAD_REJECTED: this script's strict reader refuses the file with that code;
        - any other code (cross-file and semantic faults the schema cannot see): the file is
          well-formed and schema-valid, so that its one fault is the one in its name;
-  4. the metric sources file (schemas/metric-sources.schema.json, read by `medic run` rather than
-     `medic validate`): every file under Tests/MedicLoaderTests/Fixtures/metric-sources/valid/ is
-     well-formed and valid against it, and every file under .../metric-sources/invalid/, named
-     `<CODE>-<slug>` with a schema-expressible code, is well-formed and rejected by it (the Swift
-     test MetricSourcesFixtureTests checks that the loader refuses them too);
+  4. the standalone files, read by `medic run` rather than `medic validate` and found by the
+     option that names them, not by their keys: the metric sources file (--metrics) and the
+     inventory (--inventory). For each KIND in STANDALONE, every file under
+     Tests/MedicLoaderTests/Fixtures/KIND/valid/ is well-formed and valid against
+     schemas/KIND.schema.json, and every file under .../KIND/invalid/, named `<CODE>-<slug>`, is
+     refused the way its code says, by the rules of step 3 (the Swift tests
+     MetricSourcesFixtureTests and InventoryFixtureTests check that the loader refuses them too);
   5. the check-jsonschema CLI, if installed, agrees: it accepts every file of steps 2 and 4 and
      rejects the schema-expressible fixtures of steps 3 and 4.
 Prints `schema-check: N passed, M failed`; exits 1 if anything failed.
@@ -49,13 +51,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "schemas"
 KINDS = ("playbook", "actions", "rules", "policies")
 # Schemas of files outside the library: no `kind:` key, not found by their top-level keys, and
-# checked against their own fixture folders.
-STANDALONE = ("metric-sources",)
+# checked against their own fixture folders, Fixtures/<kind>/{valid,invalid}.
+STANDALONE = ("metric-sources", "inventory")
 SHIPPED_DIRS = ("playbooks", "actions", "rules", "policies")
 FIXTURES = ROOT / "Tests" / "MedicLoaderTests" / "Fixtures"
 VALID_DIR = FIXTURES / "valid"
 INVALID_DIR = FIXTURES / "invalid"
-METRIC_SOURCES_DIR = FIXTURES / "metric-sources"
 EXTENSIONS = {".yaml", ".yml", ".json"}
 
 # Diagnostic codes (docs/format.md) whose fault a JSON Schema can see in one file.
@@ -200,8 +201,6 @@ def kind_of(data):
         return "rules"
     if any(key in data for key in POLICY_KEYS):
         return "policies"
-    if "inventory" in data:
-        return "inventory"
     raise LoadFault("M014", "top-level keys do not identify a playbook, actions, rules or policies file")
 
 
@@ -330,9 +329,6 @@ def check_valid_files(tally, validators):
             except LoadFault as fault:
                 tally.fail(what, f"{fault.code} {fault.message}")
                 continue
-            if kind == "inventory":
-                print(f"  note  {what}: inventory files are reserved (rollout issue); not checked")
-                continue
             if kind not in validators:
                 tally.fail(what, f"no usable schema for kind {kind}")
                 continue
@@ -344,6 +340,48 @@ def check_valid_files(tally, validators):
                 tally.ok(f"{what} [{kind}]")
                 by_kind[kind].append(path)
     return by_kind
+
+
+def judge_invalid(tally, what, code, outcomes):
+    """Whether an invalid fixture is refused the way its code says (see step 3 of the docstring).
+
+    `outcomes` holds (path, load fault or None, kind, schema errors) for each of its files.
+    Returns the (code, path, kind) of the files the schema rejects, for the CLI."""
+    if code in LOAD_REJECTED:
+        faults = [(p, f) for p, f, _, _ in outcomes if f is not None]
+        if any(f.code == code for _, f in faults):
+            tally.ok(f"{what} refused when read")
+        elif faults:
+            tally.fail(what, f"refused with {faults[0][1].code} ({faults[0][1].message}), expected {code}")
+        else:
+            tally.fail(what, f"read without error, expected {code}")
+        return []
+    if code in SCHEMA_EXPRESSIBLE:
+        bad_reads = [(p, f) for p, f, _, _ in outcomes if f is not None]
+        if bad_reads:
+            path, fault = bad_reads[0]
+            tally.fail(what, f"{rel(path)} cannot be read ({fault.code} {fault.message}); the schema "
+                             f"should be what rejects it")
+            return []
+        rejecting = [(p, k, e) for p, _, k, e in outcomes if e]
+        if not rejecting:
+            tally.fail(what, "the schema accepts it, but it should be rejected")
+            return []
+        path, kind, errors = rejecting[0]
+        tally.ok(f"{what} rejected by the {kind} schema: {describe(best_match(errors))}")
+        return [(code, p, k) for p, k, _ in rejecting]
+    problems = []
+    for path, fault, kind, errors in outcomes:
+        if fault is not None:
+            problems.append(f"{rel(path)} cannot be read ({fault.code} {fault.message})")
+        elif errors:
+            problems.append(f"{rel(path)} fails the {kind} schema {describe(best_match(errors))}")
+    if problems:
+        tally.fail(what, f"{code} is not a schema fault, so the rest of the file must be valid: "
+                         + "; ".join(problems))
+    else:
+        tally.ok(f"{what} well-formed and schema-valid (its fault is for the loader)")
+    return []
 
 
 def check_invalid_fixtures(tally, validators):
@@ -374,59 +412,25 @@ def check_invalid_fixtures(tally, validators):
                 continue
             errors = list(validators[kind].iter_errors(data)) if kind in validators else []
             outcomes.append((path, None, kind, errors))
-        what = f"{rel(entry)} ({code})"
-
-        if code in LOAD_REJECTED:
-            faults = [(p, f) for p, f, _, _ in outcomes if f is not None]
-            if any(f.code == code for _, f in faults):
-                tally.ok(f"{what} refused when read")
-            elif faults:
-                tally.fail(what, f"refused with {faults[0][1].code} ({faults[0][1].message}), expected {code}")
-            else:
-                tally.fail(what, f"read without error, expected {code}")
-        elif code in SCHEMA_EXPRESSIBLE:
-            bad_reads = [(p, f) for p, f, _, _ in outcomes if f is not None]
-            if bad_reads:
-                path, fault = bad_reads[0]
-                tally.fail(what, f"{rel(path)} cannot be read ({fault.code} {fault.message}); the schema "
-                                 f"should be what rejects it")
-                continue
-            rejecting = [(p, k, e) for p, _, k, e in outcomes if e]
-            if rejecting:
-                path, kind, errors = rejecting[0]
-                tally.ok(f"{what} rejected by the {kind} schema: {describe(best_match(errors))}")
-                rejected_by_schema += [(code, p, k) for p, k, _ in rejecting]
-            else:
-                tally.fail(what, "the schema accepts it, but it should be rejected")
-        else:
-            problems = []
-            for path, fault, kind, errors in outcomes:
-                if fault is not None:
-                    problems.append(f"{rel(path)} cannot be read ({fault.code} {fault.message})")
-                elif errors:
-                    problems.append(f"{rel(path)} fails the {kind} schema {describe(best_match(errors))}")
-            if problems:
-                tally.fail(what, f"{code} is not a schema fault, so the rest of the file must be valid: "
-                                 + "; ".join(problems))
-            else:
-                tally.ok(f"{what} well-formed and schema-valid (its fault is for the loader)")
+        rejected_by_schema += judge_invalid(tally, f"{rel(entry)} ({code})", code, outcomes)
     return rejected_by_schema
 
 
-def check_metric_sources(tally, validators):
-    """The metric sources fixtures: valid ones match the schema, invalid ones are rejected by it.
+def check_standalone(tally, validators, kind):
+    """A standalone kind's fixtures under Fixtures/<kind>/: valid ones match the schema, invalid
+    ones are refused the way their code says (the kind is given by the folder, not the keys).
 
     Returns the valid files and the (code, path, kind) of the rejected ones, for the CLI."""
-    kind = "metric-sources"
+    folder = FIXTURES / kind
     valid, rejected = [], []
     if kind not in validators:
-        tally.fail(f"{rel(METRIC_SOURCES_DIR)}/", f"no usable schema for {kind}")
+        tally.fail(f"{rel(folder)}/", f"no usable schema for {kind}")
         return valid, rejected
     validator = validators[kind]
     for subfolder in ("valid", "invalid"):
-        if not data_files(METRIC_SOURCES_DIR / subfolder):
-            tally.fail(f"{rel(METRIC_SOURCES_DIR / subfolder)}/", "no .yaml/.yml/.json fixtures")
-    for path in data_files(METRIC_SOURCES_DIR / "valid"):
+        if not data_files(folder / subfolder):
+            tally.fail(f"{rel(folder / subfolder)}/", "no .yaml/.yml/.json fixtures")
+    for path in data_files(folder / "valid"):
         what = rel(path)
         try:
             data = read(path)
@@ -440,25 +444,17 @@ def check_metric_sources(tally, validators):
         else:
             tally.ok(f"{what} [{kind}]")
             valid.append(path)
-    for path in data_files(METRIC_SOURCES_DIR / "invalid"):
+    for path in data_files(folder / "invalid"):
         match = FIXTURE_NAME.match(path.name)
-        if not match or match.group(1) not in SCHEMA_EXPRESSIBLE:
-            tally.fail(rel(path), "name it <CODE>-<slug> with a code the schema can see: "
-                                  + ", ".join(sorted(SCHEMA_EXPRESSIBLE)))
+        if not match:
+            tally.fail(rel(path), "an invalid fixture's name must start with its code: <CODE>-<slug>")
             continue
-        code = match.group(1)
-        what = f"{rel(path)} ({code})"
         try:
             data = read(path)
+            outcome = (path, None, kind, list(validator.iter_errors(data)))
         except LoadFault as fault:
-            tally.fail(what, f"cannot be read ({fault.code} {fault.message}); the schema should be what rejects it")
-            continue
-        errors = list(validator.iter_errors(data))
-        if errors:
-            tally.ok(f"{what} rejected by the {kind} schema: {describe(best_match(errors))}")
-            rejected.append((code, path, kind))
-        else:
-            tally.fail(what, "the schema accepts it, but it should be rejected")
+            outcome = (path, fault, None, [])
+        rejected += judge_invalid(tally, f"{rel(path)} ({match.group(1)})", match.group(1), [outcome])
     return valid, rejected
 
 
@@ -503,9 +499,10 @@ def main():
     valid_by_kind = check_valid_files(tally, validators)
     print("schema-check: invalid fixtures")
     rejected = check_invalid_fixtures(tally, validators)
-    print("schema-check: metric sources fixtures")
-    valid_by_kind["metric-sources"], rejected_metric_sources = check_metric_sources(tally, validators)
-    rejected += rejected_metric_sources
+    for kind in STANDALONE:
+        print(f"schema-check: {kind} fixtures")
+        valid_by_kind[kind], rejected_standalone = check_standalone(tally, validators, kind)
+        rejected += rejected_standalone
     print("schema-check: check-jsonschema cross-check")
     check_with_cli(tally, valid_by_kind, rejected)
     print(f"schema-check: {tally.passed} passed, {tally.failed} failed")

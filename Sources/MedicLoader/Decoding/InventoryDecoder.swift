@@ -67,7 +67,7 @@ struct InventoryDecoder {
                 return nil
             }
             for pair in pairs {
-                guard context.checkID(pair.key, pair.value, "group name"),
+                guard context.checkID(pair.key, pair.keyNode, "group name"),
                       let g = context.fields(pair.value, "group '\(pair.key)'", known: ["hosts", "labels"]) else { continue }
                 groups.append(Inventory.Group(name: pair.key, labels: g["labels"].flatMap { context.stringMap($0, "'labels'") } ?? [:]))
                 for member in g["hosts"].flatMap({ context.list($0, "'hosts' of group '\(pair.key)'") }) ?? [] {
@@ -93,12 +93,15 @@ struct InventoryDecoder {
         } else if let f = context.fields(node, "a host", known: ["name", "labels", "groups"]),
                   let name = f.string("name", required: true) {
             host = Inventory.Host(name: name, labels: f["labels"].flatMap { context.stringMap($0, "'labels'") } ?? [:],
-                                  groups: f["groups"].flatMap { context.strings($0, "'groups'") } ?? [])
+                                  groups: f["groups"].flatMap { context.list($0, "'groups'") }?.compactMap { item in
+                                      context.string(item, "an item of 'groups'").flatMap { context.checkID($0, item, "group name") ? $0 : nil }
+                                  } ?? [])
         }
         guard let host else { return nil }
-        if host.name.isEmpty || host.name.contains("*") || host.name.contains("?") || host.name == "all" || host.name.contains(",") {
+        if host.name.isEmpty || host.name.contains("*") || host.name.contains("?") || host.name == "all" || host.name.contains(",")
+            || host.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             context.report(.badTargets, "host '\(host.name)' is not a host name", at: node.location,
-                           hint: "name one host or instance; no wildcards, commas or 'all'")
+                           hint: "name one host or instance; no wildcards, commas, control characters or 'all'")
             return nil
         }
         return host

@@ -3131,5 +3131,123 @@ public enum EmbeddedSchemas {
   }
 }
 """#,
+        "inventory": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://medic.dev/schemas/inventory.schema.json",
+  "title": "Medic inventory",
+  "description": "The inventory file: the hosts a rollout may take, with their labels and groups (docs/format.md, Inventory). `medic plan` and `medic run` read the file given by --inventory; --group NAME (repeatable) keeps the hosts of those groups. `medic validate` does not read it. Unknown keys are errors (M101).",
+  "type": "object",
+  "required": ["hosts"],
+  "properties": {
+    "$schema": {
+      "description": "The JSON Schema of this file, for editors; ignored by Medic (any value is accepted)."
+    },
+    "hosts": {
+      "type": "array",
+      "description": "The hosts, in the order a rollout takes them (with `order: given`): each a name or `{name, labels, groups}`. Each name is listed once (M312; this schema cannot check that). An empty list is allowed, but a plan needs at least one host.",
+      "items": {
+        "$ref": "#/$defs/inventoryHost",
+        "description": "A host."
+      }
+    },
+    "groups": {
+      "type": "object",
+      "description": "Groups by name: the hosts each holds and the labels it gives them. A group name is letters, digits, `.`, `_`, `-`, starting with a letter or digit (M106). A host may also name its groups itself, so a group need not be declared here.",
+      "propertyNames": {
+        "$ref": "#/$defs/groupName"
+      },
+      "additionalProperties": {
+        "$ref": "#/$defs/inventoryGroup",
+        "description": "A group."
+      }
+    }
+  },
+  "additionalProperties": false,
+  "$defs": {
+    "groupName": {
+      "description": "A group name: letters, digits, `.`, `_`, `-`, starting with a letter or digit (M106 otherwise), e.g. `web`, `eu-west-1`, `canary`.",
+      "type": "string",
+      "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+      "examples": ["web", "eu-west-1", "canary"]
+    },
+    "hostName": {
+      "description": "A host or instance name. Empty text, wildcards (`*`, `?`), commas, control characters and `all` are not allowed (M311): list the hosts.",
+      "type": "string",
+      "minLength": 1,
+      "not": {
+        "anyOf": [
+          {
+            "pattern": "[*?,\\u0000-\\u001F\\u007F-\\u009F]"
+          },
+          {
+            "const": "all"
+          }
+        ]
+      },
+      "examples": ["web-1.example.com", "i-0abc123", "db-1"]
+    },
+    "inventoryGroup": {
+      "description": "One group of `groups`: its members and the labels it gives them.",
+      "type": "object",
+      "properties": {
+        "hosts": {
+          "type": "array",
+          "description": "Members of the group, by name; each must be listed under the top-level `hosts` (M309; this schema cannot check that).",
+          "items": {
+            "type": "string",
+            "description": "A host name listed under `hosts`."
+          }
+        },
+        "labels": {
+          "$ref": "#/$defs/stringMap",
+          "description": "Labels given to every member that has no label of that name: a host's own labels win, then those of its groups in the order of its groups."
+        }
+      },
+      "additionalProperties": false
+    },
+    "inventoryHost": {
+      "description": "A host: a name, or `{name, labels, groups}`.",
+      "anyOf": [
+        {
+          "$ref": "#/$defs/hostName"
+        },
+        {
+          "type": "object",
+          "description": "A host with labels or groups.",
+          "required": ["name"],
+          "properties": {
+            "name": {
+              "$ref": "#/$defs/hostName",
+              "description": "The host or instance name, seen by the steps as `${target}`."
+            },
+            "labels": {
+              "$ref": "#/$defs/stringMap",
+              "description": "The host's labels (service, cluster, region ...), string -> string, seen by the steps as `${target_<label>}`. They win over its groups' labels."
+            },
+            "groups": {
+              "type": "array",
+              "description": "The groups the host belongs to, first the one that gives it the `group` label (unless it has a `group` label). Groups whose `hosts` list it are added after these.",
+              "items": {
+                "$ref": "#/$defs/groupName",
+                "description": "A group name."
+              }
+            }
+          },
+          "additionalProperties": false
+        }
+      ]
+    },
+    "stringMap": {
+      "description": "A map of string keys to string values (quote values such as `\"no\"`, `\"0755\"`).",
+      "type": "object",
+      "additionalProperties": {
+        "type": "string",
+        "description": "A string value."
+      }
+    }
+  }
+}
+"""#,
     ]
 }
