@@ -1,0 +1,254 @@
+import ArgumentParser
+import Foundation
+import MedicDetect
+import MedicLoader
+import MedicModel
+
+struct BacktestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backtest",
+        abstract: "Replay metric history through anomaly rules: what would have fired, and when.",
+        discussion: """
+            Reads RULES (a rules file, or a folder) with the loader, so mistakes are reported with \
+            their file and line, then replays DATA through every rule, sample by sample, in file \
+            order, exactly as `medic watch` would see it live: `for`, cooldowns and resolution are \
+            measured on the samples' timestamps, never the clock. Nothing is run.
+
+            Printed for each incident, as it resolves (then those still active when the data \
+            ends): when it fired, the rule, the incident key (one incident per key: a flapping \
+            series is one incident), first seen, resolved, peak value, playbook and the \
+            parameters it would get; then a summary per rule. --json writes one JSON document.
+
+            Playbook triggers (trigger: condition + duration) act as rules too: those of \
+            playbooks under RULES, and with --root those of the library's playbooks \
+            (--no-triggers leaves them out). A trigger condition the engine cannot evaluate is \
+            reported and left out.
+
+            DATA formats (by extension, or --format; for - (standard input), from the first line):
+              .csv            timestamp,metric,value[,labels] with labels as host=a;path=/var,
+                              or NAB's timestamp,value with --metric NAME
+              .jsonl .json    {"ts": 1714557600, "metric": "disk_usage_percent",
+                               "labels": {"path": "/var"}, "value": 91.5} per line
+              .prom           Prometheus text exposition, every sample with a timestamp
+            Timestamps: RFC 3339 (2024-05-01T10:00:00Z, offsets, fractions), \
+            YYYY-MM-DD HH:MM:SS (UTC) or epoch seconds. DATA is read line by line, so files of \
+            any size replay in bounded memory.
+
+            A line that cannot be read is skipped and counted; the first \(reportedFailures) are \
+            reported as DATA:LINE: reason on standard error.
+
+            Exit status: 0 it ran (whether or not rules fired); 1 the rules have errors, DATA \
+            cannot be read, or (with --strict) some lines could not be; 2 usage.
+
+            Example:
+              $ cat rules/disk.yaml
+              rules:
+                - name: disk-filling
+                  metric: disk_usage_percent
+                  labels: {path: /var}
+                  detector: threshold
+                  params: {op: ">", value: 85}
+                  for: 5m
+                  severity: SEV2
+                  playbook: disk-space-cleanup-001
+                  parameters_from_labels: {paths: path}
+                  cooldown: 30m
+                  group_by: [host]
+              $ medic backtest rules/disk.yaml history.csv
+              $ medic backtest --root . rules/ history.jsonl --json | jq '.incidents[].fired'
+              $ zcat history.jsonl.gz | medic backtest rules/disk.yaml - --strict
+            """
+    )
+
+    static let reportedFailures = 5
+
+    @Argument(help: "A rules file, or a folder of rules files (and playbooks, whose triggers act as rules).")
+    var rules: String
+
+    @Argument(help: "The metric history: CSV, JSON lines or Prometheus text; - for standard input.")
+    var data: String
+
+    @Option(help: "The library root (playbooks/ actions/ rules/ policies/): rules' playbooks resolve against it, and its playbooks' triggers act as rules. Default: the library folders here, for references only.")
+    var root: String?
+
+    @Option(help: "DATA's format: csv, jsonl or prometheus (default: from its extension).")
+    var format: String?
+
+    @Option(help: "The metric of a CSV with only timestamp,value columns (NAB's format).")
+    var metric: String?
+
+    @Flag(help: "Leave playbook triggers out: only the rules files' rules.")
+    var noTriggers = false
+
+    @Option(help: "How long every series of an incident must stay normal before it resolves; 0 resolves on the first normal sample.")
+    var resolveAfter: String = "5m"
+
+    @Option(help: "Series each rule keeps state for; samples of further series are dropped and counted.")
+    var maxSeries: Int = 10_000
+
+    @Flag(help: "Write the result as one JSON document.")
+    var json = false
+
+    @Flag(help: "Exit 1 when some lines of DATA could not be read.")
+    var strict = false
+
+    func validate() throws {
+        if let format, SampleFormat(name: format) == nil {
+            throw ValidationError("--format '\(format)' is not csv, jsonl or prometheus")
+        }
+        if format == nil, data != "-", SampleFormat(path: data) == nil {
+            throw ValidationError("cannot tell the format of '\(data)' from its extension (.csv, .jsonl, .json, .prom); give --format csv, jsonl or prometheus")
+        }
+        _ = try resolveAfterSeconds()
+        guard maxSeries >= 1 else { throw ValidationError("--max-series must be at least 1") }
+        if let metric, !metric.isEmpty, !metric.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }) || metric.first!.isNumber {
+            throw ValidationError("--metric '\(metric)' is not a metric name (letters, digits, _ and :, not starting with a digit)")
+        }
+    }
+
+    private func resolveAfterSeconds() throws -> Double {
+        guard case .success(let interval) = Interval.parse(resolveAfter), interval.seconds.isFinite else {
+            throw ValidationError("--resolve-after '\(resolveAfter)' is not a duration such as 5m, 30s or 0")
+        }
+        return interval.seconds
+    }
+
+    func run() throws {
+        let catalog = try loadRules()
+        var engine = RuleEngine(rules: catalog.rules, triggers: noTriggers ? [] : catalog.triggers,
+                                configuration: .init(maxSeriesPerRule: maxSeries, resolveAfter: try resolveAfterSeconds()))
+        for rejection in engine.rejected { printError("medic backtest: left out: \(rejection)") }
+        guard !engine.statistics.isEmpty else {
+            printError("medic backtest: \(rules) holds no anomaly rules\(noTriggers ? "" : " and no playbook triggers") to replay")
+            throw ExitCode(1)
+        }
+        var replay = try Replay(source: data, format: format.flatMap(SampleFormat.init(name:)), metric: metric)
+        var report = BacktestReport(format: json ? .json : .text)
+        var output = OutputBuffer()
+        output.append(report.begin())
+        while let sample = try replay.next() {
+            for case .resolved(let incident) in engine.ingest(sample) {
+                output.append(report.incident(incident))
+                try output.flushIfFull()
+            }
+        }
+        // The end of the data: incidents whose series had all recovered resolve at their recovery.
+        for case .resolved(let incident) in engine.advance(to: .infinity) { output.append(report.incident(incident)) }
+        let active = engine.activeIncidents
+        for incident in active { output.append(report.incident(incident)) }
+        output.append(report.end(statistics: engine.statistics, active: active.count, rejected: engine.rejected, data: replay.summary))
+        try output.flush()
+        if replay.summary.skipped > Self.reportedFailures {
+            printError("\(replay.name): \(replay.summary.skipped - Self.reportedFailures) more lines could not be read")
+        }
+        if strict && replay.summary.skipped > 0 { throw ExitCode(1) }
+    }
+
+    /// The rules and triggers to replay, with the loader's diagnostics printed. A rule naming a
+    /// playbook that is not loaded (M310) does not stop a backtest: it is reported as a warning.
+    private func loadRules() throws -> (rules: [AnomalyRule], triggers: [PlaybookTrigger]) {
+        let context = CatalogLoader.libraryPaths(under: root ?? ".")
+        let loaded = CatalogLoader().load(paths: [rules], context: context)
+        let diagnostics = loaded.diagnostics.map { d -> Diagnostic in
+            var d = d
+            if d.code == .unknownPlaybook, d.severity == .error {
+                d.severity = .warning
+                d.hint = "the backtest runs without it; give --root with the playbook library to check the name"
+            }
+            return d
+        }
+        if !diagnostics.isEmpty { printError(DiagnosticRenderer.text(diagnostics)) }
+        if diagnostics.hasErrors {
+            printError("medic backtest: \(rules) has errors; nothing was replayed")
+            throw ExitCode(1)
+        }
+        // Rules: those under RULES (the library's are context only). Triggers: the playbooks under
+        // RULES, and the library's when --root names it.
+        let rules = loaded.files.filter { !$0.isContext }.flatMap(\.rules)
+        let playbooks = loaded.files.filter { !$0.isContext || root != nil }.compactMap(\.playbook)
+        return (rules, PlaybookTrigger.all(in: playbooks))
+    }
+}
+
+/// DATA read line by line into samples: the file (or standard input) streamed, its format
+/// known from the start or, on standard input, from its first line; unreadable lines counted
+/// and the first few reported.
+struct Replay {
+    let name: String
+    private var lines: LineStream
+    private let handle: FileHandle
+    private var parser: (any SampleLineParser)?
+    private let metric: String?
+    private var lineNumber = 0
+    private(set) var summary: BacktestReport.DataSummary
+
+    init(source: String, format: SampleFormat?, metric: String?) throws {
+        name = source == "-" ? "<stdin>" : source
+        summary = BacktestReport.DataSummary(source: name)
+        self.metric = metric
+        if source == "-" {
+            handle = FileHandle.standardInput
+        } else {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
+                printError("\(source): is a directory, not a data file")
+                throw ExitCode(1)
+            }
+            guard let opened = FileHandle(forReadingAtPath: source) else {
+                printError("\(source): cannot open the file (does it exist, and is it readable?)")
+                throw ExitCode(1)
+            }
+            handle = opened
+        }
+        lines = LineStream(handle: handle)
+        let known = format ?? (source == "-" ? nil : SampleFormat(path: source))
+        parser = known?.parser(metric: metric)
+    }
+
+    /// The next sample, skipping lines that hold none or cannot be read; nil at the end.
+    mutating func next() throws -> Sample? {
+        while true {
+            let line: LineStream.Line?
+            do {
+                line = try lines.next()
+            } catch {
+                printError("\(name):\(lineNumber + 1): cannot read the data: \(error)")
+                throw ExitCode(1)
+            }
+            guard let line else { return nil }
+            lineNumber += 1
+            summary.lines = lineNumber
+            guard case .text(let text) = line else {
+                fail(InputError(line: lineNumber, reason: "the line is longer than \(LineStream.maxLine) bytes"))
+                continue
+            }
+            if parser == nil {
+                guard !text.allSatisfy({ $0 == " " || $0 == "\t" }) else { continue }
+                parser = SampleFormat(firstLine: text[...]).parser(metric: metric)
+            }
+            switch parser!.parse(line: text, number: lineNumber) {
+            case .success(let sample?):
+                summary.samples += 1
+                return sample
+            case .success(nil):
+                continue
+            case .failure(let error):
+                // A CSV whose header cannot be read has no row that can be.
+                if let csv = parser as? CSVSampleParser, csv.columns == nil {
+                    let hint = error.reason.contains("no metric column") ? " (give --metric NAME)" : ""
+                    printError("\(name):\(error.line): \(error.reason)\(hint)")
+                    throw ExitCode(1)
+                }
+                fail(error)
+            }
+        }
+    }
+
+    private mutating func fail(_ error: InputError) {
+        summary.skipped += 1
+        if summary.errors.count < BacktestCommand.reportedFailures {
+            summary.errors.append(error)
+            printError("\(name):\(error.line): \(error.reason)")
+        }
+    }
+}
