@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(
             name: "MedicEngineTests",
             dependencies: [
-                "MedicEngine", "MedicLoader",
+                "MedicEngine", "MedicLoader", "MedicDetect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -61,7 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let interpreter = try engine.interpreter(root: ".")
         if !json {
-            FileHandle.standardOutput.write(Data("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n".utf8))
+            writeOut("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n")
         }
         let report = try await RunOutput.carryOut(json: json) { observe in
             try await interpreter.start(plan, in: store, observe: observe)

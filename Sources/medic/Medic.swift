@@ -27,7 +27,7 @@ struct Medic: AsyncParsableCommand {
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,
-        subcommands: [DemoCommand.self, Validate.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, ApproveCommand.self, DenyCommand.self, PauseCommand.self, ResumeAllCommand.self, SafeModeCommand.self, BreakerCommand.self, DetectCommand.self, BacktestCommand.self, Schema.self]
+        subcommands: [DemoCommand.self, Validate.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, ApproveCommand.self, DenyCommand.self, PauseCommand.self, ResumeAllCommand.self, SafeModeCommand.self, BreakerCommand.self, DetectCommand.self, BacktestCommand.self, WatchCommand.self, Schema.self]
     )
 }
 
@@ -61,7 +61,7 @@ enum MedicMain {
                 if !message.isEmpty { print(message) }
                 exit(0)
             }
-            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            if !message.isEmpty { writeOut(message + "\n", to: STDERR_FILENO) }
             exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }
@@ -69,5 +69,19 @@ enum MedicMain {
 
 /// Writes to standard error without buffering surprises.
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    writeOut(text.hasSuffix("\n") ? text : text + "\n", to: STDERR_FILENO)
+}
+
+/// Writes to a standard stream with write(2). FileHandle.write traps when the reader has gone
+/// (`medic watch | head`: EPIPE); here the output just ends, and Medic carries on.
+func writeOut(_ text: String, to descriptor: Int32 = STDOUT_FILENO) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        bytes = bytes.dropFirst(written)
+    }
 }

@@ -26,7 +26,7 @@ final class RunProgress: @unchecked Sendable {
             guard let rollout = self.rollout else { return line.map { $0 + "\n" } }
             return rolloutOutput(line, rollout: rollout, ended: record.event == .runFinished)
         }
-        if let text, !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
+        if let text, !text.isEmpty { writeOut(text) }
         if record.event == .runFinished { lock.withLock { ticker?.cancel(); ticker = nil } }
     }
 
@@ -87,7 +87,7 @@ final class RunProgress: @unchecked Sendable {
                 guard self.liveShown, let rollout = self.rollout else { return nil }
                 return "\r\u{1B}[K" + self.status(rollout)
             }
-            if let text { FileHandle.standardOutput.write(Data(text.utf8)) }
+            if let text { writeOut(text) }
         }
         ticker = timer
         timer.resume()

@@ -114,7 +114,7 @@ struct ResumeCommand: AsyncParsableCommand {
         let interpreter = try engine.interpreter(root: root)
         let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let confirm: (@Sendable (String) async -> Bool)? = interactive ? { @Sendable question in
-            FileHandle.standardOutput.write(Data("\(question) [y/N] ".utf8))
+            writeOut("\(question) [y/N] ")
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             return answer == "y" || answer == "yes"
         } : nil

@@ -31,7 +31,7 @@ public struct Interpreter: Sendable {
     /// request expires after `approvalTTL` seconds.
     public func start(_ plan: Plan, in store: RunStore, runID: String? = nil, seed: UInt64? = nil, mode: RunMode = .manual,
                       approvedBy: String? = nil,
-                      locks: TargetLocks? = nil, lockWait: Double = 0, approvalTTL: Double = 3600,
+                      locks: TargetLocks? = nil, lockWait: Double = 0, approvalTTL: Double = 3600, detection: Detection? = nil,
                       observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = runID ?? RunStore.newRunID(at: clock.now)
         let (journal, lock) = try store.create(runID: id)
@@ -44,6 +44,7 @@ public struct Interpreter: Sendable {
         started.host = ProcessInfo.processInfo.hostName
         started.seed = seed ?? UInt64.random(in: 0...UInt64.max)
         if let approvedBy { started.message = "approved by \(approvedBy)" }
+        started.detection = detection
         var execution = RunExecution(interpreter: self, journal: journal)
         try await execution.append(started)
         try await execution.admit(plan.gates, locks: locks, lockWait: lockWait, approvalTTL: approvalTTL)

@@ -99,6 +99,8 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     public var passed: Bool?
     /// `rollout_aborted`: target -> `succeeded`, `failed`, `not_started` ...
     public var states: [String: String]?
+    /// `run_started` of a run a rule started (`medic watch`): the incident, for MTTD.
+    public var detection: Detection?
 
     public init(event: Event, seq: Int = 0, at: String = "") {
         self.event = event
@@ -159,5 +161,33 @@ extension JournalRecord {
     /// The date an `at` (or any journal time) stands for; nil for text that is not one.
     static func date(_ timestamp: String) -> Date? {
         try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(timestamp)
+    }
+}
+
+/// What started an automated run: the incident an anomaly rule raised. With the run's own times
+/// it gives time to detect (`fired_at` - `first_seen`) and time to act (`detected_at` to the
+/// first step).
+public struct Detection: Sendable, Hashable, Codable {
+    public var rule: String
+    public var incidentKey: String
+    public var series: String
+    public var value: Double
+    public var severity: Severity
+    /// When the anomaly began and when the rule's `for` was complete: sample times, RFC 3339.
+    public var firstSeen: String
+    public var firedAt: String
+    /// When Medic acted on it (the wall clock), RFC 3339.
+    public var detectedAt: String
+
+    public init(rule: String, incidentKey: String, series: String, value: Double, severity: Severity, firstSeen: Date,
+                firedAt: Date, detectedAt: Date) {
+        self.rule = rule
+        self.incidentKey = incidentKey
+        self.series = series
+        self.value = value
+        self.severity = severity
+        self.firstSeen = JournalRecord.timestamp(firstSeen)
+        self.firedAt = JournalRecord.timestamp(firedAt)
+        self.detectedAt = JournalRecord.timestamp(detectedAt)
     }
 }

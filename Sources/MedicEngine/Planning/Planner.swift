@@ -18,6 +18,12 @@ public struct Planner: Sendable {
 
     /// `given`: parameter values as typed on a command line or sent by an alert (`name` -> text).
     public func plan(_ playbook: Playbook, given: [String: String] = [:], targets: [TargetSpec]? = nil) throws -> Plan {
+        try plan(playbook, values: given.mapValues { .scalar($0, quoted: false) }, targets: targets)
+    }
+
+    /// `values`: parameter values as a rule or an alert gives them (text, or lists and maps),
+    /// typed against the playbook's declarations as the command line's are.
+    public func plan(_ playbook: Playbook, values given: [String: StepArgument.RawValue], targets: [TargetSpec]? = nil) throws -> Plan {
         let inputs = try resolveInputs(of: playbook, given: given)
         var available = Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0) })
         var steps: [PlannedStep] = []
@@ -51,7 +57,7 @@ public struct Planner: Sendable {
     }
 
     /// The playbook's inputs: given values typed against their declaration, else defaults.
-    private func resolveInputs(of playbook: Playbook, given: [String: String]) throws -> [RenderedParameter] {
+    private func resolveInputs(of playbook: Playbook, given: [String: StepArgument.RawValue]) throws -> [RenderedParameter] {
         let declared = Set(playbook.parameters.map(\.name))
         if let unknown = given.keys.sorted().first(where: { !declared.contains($0) }) {
             let hint = Spelling.suggestion(for: unknown, among: declared).map { " (did you mean '\($0)'?)" } ?? ""
@@ -60,8 +66,8 @@ public struct Planner: Sendable {
         }
         var inputs: [RenderedParameter] = []
         for spec in playbook.parameters {
-            if let text = given[spec.name] {
-                switch spec.accept(.scalar(text, quoted: false)) {
+            if let value = given[spec.name] {
+                switch spec.accept(value) {
                 case .success(let value): inputs.append(RenderedParameter(name: spec.name, value: value.environmentValue, source: "given"))
                 case .failure(let error): throw PlanError("parameter '\(spec.name)': \(error.message)")
                 }

@@ -1,0 +1,148 @@
+import Foundation
+import MedicDetect
+import MedicModel
+
+/// What `medic watch` reports, in the order it happens.
+public enum WatchEvent: Sendable {
+    /// A series became anomalous; its rule's `for` has not passed yet.
+    case pending(PendingAnomaly)
+    /// A rule fired: a new incident, handed to the gates and the interpreter.
+    case incident(Incident)
+    /// A firing folded into an incident that is active, or a key cooling down.
+    case suppressed(Suppression)
+    /// A firing whose incident key already has a run going: it joins that run (none is started).
+    case folded(Incident, runID: String)
+    /// The incident names no playbook, or its playbook cannot be planned with its parameters.
+    case unhandled(Incident, reason: String)
+    /// `--dry-run`: the plan a run would follow, with the gates' verdicts.
+    case planned(Incident, Plan)
+    /// A run started for the incident (its journal is `runs/<runID>.jsonl`).
+    case runStarted(Incident, runID: String)
+    /// The run ended (or stopped at a gate, or waits for approval).
+    case runFinished(Incident, RunReport)
+    /// The run could not be carried on (its journal could not be written).
+    case runFailed(Incident, runID: String, error: String)
+    case resolved(Incident)
+}
+
+/// Rule-triggered remediation: samples in, incidents out, one run per incident through the
+/// gates (as an automated run) and the interpreter. One run at a time per incident key: a
+/// firing while that run is going is folded into it, never a second run. Time is the samples'
+/// (the rule engine's `for`, cooldowns); the runs themselves use the interpreter's clock.
+public actor Watcher {
+    public struct Options: Sendable {
+        /// Plan (with the gates' verdicts) instead of running.
+        public var dryRun = false
+        public var lockWait: Double = 0
+        public var approvalTTL: Double = 3600
+
+        public init(dryRun: Bool = false) { self.dryRun = dryRun }
+    }
+
+    private var engine: RuleEngine
+    private let catalog: Catalog
+    private let interpreter: Interpreter
+    private let store: RunStore
+    private let options: Options
+    private let report: @Sendable (WatchEvent) -> Void
+    private let observeRun: (@Sendable (JournalRecord) -> Void)?
+    /// Playbook and incident key -> the run going for it (two rules on one series that start
+    /// the same playbook share it; different playbooks do not).
+    private var active: [String: String] = [:]
+    private var runs: [String: Task<RunReport?, Never>] = [:]
+    private var outcomes: [String: RunOutcome?] = [:]
+
+    public init(engine: RuleEngine, catalog: Catalog, interpreter: Interpreter, store: RunStore, options: Options = Options(),
+                observeRun: (@Sendable (JournalRecord) -> Void)? = nil, report: @escaping @Sendable (WatchEvent) -> Void) {
+        self.engine = engine
+        self.catalog = catalog
+        self.interpreter = interpreter
+        self.store = store
+        self.options = options
+        self.observeRun = observeRun
+        self.report = report
+    }
+
+    /// Feeds one sample to the rules and acts on what they say.
+    public func ingest(_ sample: Sample) async {
+        for event in engine.ingest(sample) { await handle(event) }
+    }
+
+    /// Lets time pass with no sample (incidents resolve on quiet series).
+    public func advance(to time: Double) async {
+        for event in engine.advance(to: time) { await handle(event) }
+    }
+
+    /// Waits for every run started so far to end; returns each run's outcome (nil: none).
+    public func drain() async -> [String: RunOutcome?] {
+        while let (id, task) = runs.first {
+            let report = await task.value
+            runs[id] = nil
+            outcomes[id] = report?.outcome
+        }
+        return outcomes
+    }
+
+    private func handle(_ event: RuleEvent) async {
+        switch event {
+        case .pending(let pending): report(.pending(pending))
+        case .suppressed(let suppression): report(.suppressed(suppression))
+        case .resolved(let incident): report(.resolved(incident))
+        case .firing(let incident): await act(on: incident)
+        }
+    }
+
+    private func act(on incident: Incident) async {
+        let detectedAt = interpreter.clock.now
+        report(.incident(incident))
+        let key = (incident.playbook ?? "") + "\u{1F}" + incident.incidentKey
+        if let runID = active[key] {
+            return report(.folded(incident, runID: runID))
+        }
+        guard let id = incident.playbook else {
+            return report(.unhandled(incident, reason: "rule '\(incident.rule)' names no playbook: the incident is for people"))
+        }
+        guard let playbook = catalog.playbook(id: id) else {
+            return report(.unhandled(incident, reason: "rule '\(incident.rule)' names playbook '\(id)', which is not in the library"))
+        }
+        var plan: Plan
+        do {
+            plan = try Planner(catalog: catalog).plan(playbook, values: incident.parameters)
+        } catch {
+            return report(.unhandled(incident, reason: "playbook '\(id)' cannot be planned for this incident: \(error)"))
+        }
+        let runID = RunStore.newRunID(at: detectedAt)
+        // Claimed before the gates are asked, so a firing meanwhile is folded into this run.
+        active[key] = runID
+        let context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: store.directory, now: detectedAt,
+                                  lockWait: options.lockWait, evaluator: interpreter.verifier.evaluator)
+        plan.gates = await GatePipeline.standard.evaluate(context)
+        if options.dryRun {
+            active[key] = nil
+            return report(.planned(incident, plan))
+        }
+        let detection = Detection(
+            rule: incident.rule, incidentKey: incident.incidentKey, series: incident.seriesKey, value: incident.value,
+            severity: incident.severity, firstSeen: Date(timeIntervalSince1970: incident.firstSeen),
+            firedAt: Date(timeIntervalSince1970: incident.firedAt), detectedAt: detectedAt)
+        let (interpreter, store, options, report, observeRun) = (interpreter, store, options, report, observeRun)
+        report(.runStarted(incident, runID: runID))
+        runs[runID] = Task {
+            defer { Task { await self.release(key, runID: runID) } }
+            do {
+                let result = try await interpreter.start(
+                    plan, in: store, runID: runID, mode: .automated, locks: TargetLocks(stateDirectory: store.directory),
+                    lockWait: options.lockWait, approvalTTL: options.approvalTTL, detection: detection, observe: observeRun)
+                report(.runFinished(incident, result))
+                return result
+            } catch {
+                report(.runFailed(incident, runID: runID, error: "\(error)"))
+                return nil
+            }
+        }
+    }
+
+    private func release(_ key: String, runID: String) {
+        if active[key] == runID { active[key] = nil }
+    }
+}

@@ -1,0 +1,217 @@
+import ArgumentParser
+import Foundation
+import MedicDetect
+import MedicEngine
+import MedicLoader
+import MedicModel
+
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Watch metrics with the anomaly rules and start the matching playbook when one fires.",
+        discussion: """
+            The rules are the library's rules/ and every playbook's own trigger (condition + duration). \
+            Each sample goes through the rules; when a rule fires (its anomaly lasted its `for`), the \
+            incident's playbook is planned with the rule's parameters and started as an automated run \
+            through the safety gates, journaled like any run (its run_started names the incident, for \
+            MTTD). One run at a time per incident: firings while it goes are folded into it.
+
+            Samples come from --input (JSON lines, CSV or Prometheus text; `-` for standard input), \
+            which is replayed and ends the watch once the feed has ended and the runs it started have \
+            finished; or, without --input, every --interval from the metric sources (--metrics: \
+            built-in host metrics, commands, Prometheus, files) for each series the rules name, and \
+            from Prometheus text scraped from each --scrape URL. SIGINT or SIGTERM stops: the steps \
+            running are ended and their runs left interrupted, for `medic resume`.
+
+            Exit status: 0 the watch ended and every run it started succeeded, 1 a run did not \
+            succeed or the library has errors, 2 usage.
+
+            Examples:
+              medic watch --input feed.jsonl --dry-run     what would have been started, with the gates' verdicts
+              medic watch --input feed.jsonl               replay a feed for real
+              tail -f /var/log/metrics.jsonl | medic watch --input -
+              medic watch --interval 15s --scrape http://127.0.0.1:9100/metrics
+            """
+    )
+
+    @Option(help: "The directory holding playbooks/ actions/ rules/ policies/.")
+    var root: String = "."
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: ArgumentHelp("A feed of samples to replay (JSON lines, CSV or Prometheus text), or - for standard input.",
+                               valueName: "file"))
+    var input: String?
+
+    @Option(help: "The feed's format: jsonl, csv or prometheus. Default: from the file's extension, else its first line.")
+    var format: String?
+
+    @Option(help: ArgumentHelp("Without --input: a Prometheus text exposition to scrape every interval (repeatable).",
+                               valueName: "url"))
+    var scrape: [String] = []
+
+    @Option(help: "Without --input: time between two rounds of sampling (default 15s).")
+    var interval: String = "15s"
+
+    @Flag(name: .customLong("dry-run"), help: "Plan the runs (with each gate's verdict) instead of starting them.")
+    var dryRun = false
+
+    @Flag(help: "One JSON object per event (incidents, runs) instead of text lines.")
+    var json = false
+
+    @Option(name: .customLong("lock-wait"), help: "Seconds a run waits for a target another run holds (default 0).")
+    var lockWait: Double = 0
+
+    func validate() throws {
+        if input != nil && !scrape.isEmpty { throw ValidationError("--scrape samples live metrics; it cannot be combined with --input") }
+        if let format, SampleFormat(name: format) == nil {
+            throw ValidationError("--format '\(format)': use jsonl, csv or prometheus")
+        }
+        guard case .success(let every) = Interval.parse(interval), every.seconds > 0 else {
+            throw ValidationError("--interval '\(interval)' is not a duration above 0 (such as 15s or 1m)")
+        }
+        _ = every
+        guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
+    }
+
+    mutating func run() async throws {
+        let result = CatalogLoader().load(paths: CatalogLoader.libraryPaths(under: root))
+        if result.hasErrors {
+            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
+            printError("the library has errors; fix them (medic validate) first")
+            throw ExitCode(1)
+        }
+        let catalog = result.catalog
+        let rules = RuleEngine(catalog: catalog)
+        for rejection in rules.rejected { printError("warning: \(rejection)") }
+        guard !catalog.rules.isEmpty || !PlaybookTrigger.all(in: catalog.playbooks).isEmpty else {
+            throw ValidationError("nothing to watch: no rule under \(root)/rules and no playbook with a trigger")
+        }
+        let interpreter = try engine.interpreter(root: root)
+        let store = try engine.store()
+        var options = Watcher.Options(dryRun: dryRun)
+        options.lockWait = lockWait
+        let output = WatchOutput(json: json)
+        let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, store: store, options: options,
+                              report: output.show)
+        StopSignals.install()
+        if let input {
+            var replay = try Replay(source: input, format: format.flatMap(SampleFormat.init(name:)), metric: nil)
+            var last = -Double.infinity
+            while let sample = try replay.next() {
+                await watcher.ingest(sample)
+                last = max(last, sample.time)
+            }
+            if last.isFinite { await watcher.advance(to: last) }
+            let outcomes = await watcher.drain()
+            output.end(outcomes)
+            throw ExitCode(outcomes.values.allSatisfy { $0 == .succeeded } ? 0 : 1)
+        }
+        let sampler = LiveSampler(catalog: catalog, registry: try metricRegistry(file: engine.metrics, root: root), scrapeURLs: scrape)
+        let every = (try? Interval.parse(interval).get())?.seconds ?? 15
+        output.note("watching \(sampler.selectors.count) series\(scrape.isEmpty ? "" : " and \(scrape.count) scrape target(s)") every \(Interval(seconds: every)); Ctrl-C stops")
+        while true {
+            let now = Date().timeIntervalSince1970
+            let (samples, problems) = await sampler.round(at: now)
+            for problem in problems { output.note("cannot sample: \(problem)") }
+            for sample in samples { await watcher.ingest(sample) }
+            await watcher.advance(to: now)
+            try await Task.sleep(nanoseconds: UInt64(every * 1e9))
+        }
+    }
+}
+
+/// The watch's events as text lines or JSON objects, one per line, on standard output.
+final class WatchOutput: Sendable {
+    let json: Bool
+
+    init(json: Bool) { self.json = json }
+
+    var show: @Sendable (WatchEvent) -> Void { { [self] event in self.print(event) } }
+
+    func note(_ text: String) {
+        if json { emit(["event": "note", "message": text]) } else { line(text) }
+    }
+
+    func end(_ outcomes: [String: RunOutcome?]) {
+        let failed = outcomes.filter { $0.value != .succeeded }.count
+        if json {
+            emit(["event": "end", "runs": outcomes.count, "not_succeeded": failed])
+        } else {
+            line("feed ended: \(outcomes.count) run(s) started, \(failed) did not succeed")
+        }
+    }
+
+    private func print(_ event: WatchEvent) {
+        switch event {
+        case .pending(let p):
+            if json { emit(["event": "pending", "rule": p.rule, "series": p.seriesKey, "value": p.value, "since": p.since]) }
+            else { line("pending    \(p.rule) \(p.seriesKey)=\(MetricValue.number(p.value)) since \(Self.time(p.since))") }
+        case .incident(let i):
+            if json { emit(Self.fields(i, event: "incident")) }
+            else {
+                line("FIRING     \(i.rule) \(i.seriesKey)=\(MetricValue.number(i.value)) \(i.severity), anomalous since \(Self.time(i.firstSeen)), "
+                     + "fired \(Self.time(i.firedAt))" + (i.playbook.map { " -> \($0)" } ?? ""))
+            }
+        case .suppressed(let s):
+            if json { emit(["event": "suppressed", "rule": s.rule, "incident_key": s.incidentKey, "series": s.seriesKey, "reason": "\(s.reason)"]) }
+            else { line("suppressed \(s.rule) \(s.seriesKey): \(s.reason)") }
+        case .folded(let i, let runID):
+            if json { emit(["event": "folded", "incident_key": i.incidentKey, "run": runID]) }
+            else { line("folded     \(i.incidentKey) into run \(runID), which is still going") }
+        case .unhandled(let i, let reason):
+            if json { emit(["event": "unhandled", "incident_key": i.incidentKey, "reason": reason]) }
+            else { line("unhandled  \(i.incidentKey): \(reason)") }
+        case .planned(let i, let plan):
+            if json {
+                var object = Self.fields(i, event: "planned")
+                object["plan"] = (try? JSONSerialization.jsonObject(with: Data(PlanRenderer.json(plan).utf8))) ?? [:]
+                emit(object)
+            } else {
+                line("dry run    \(i.incidentKey): would start this plan:")
+                Swift.print(PlanRenderer.text(plan).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            }
+        case .runStarted(let i, let runID):
+            if json { emit(["event": "run_started", "incident_key": i.incidentKey, "run": runID, "playbook": i.playbook ?? ""]) }
+            else { line("run        \(runID) started: \(i.playbook ?? "?") for \(i.incidentKey)") }
+        case .runFinished(let i, let report):
+            let outcome = report.outcome?.rawValue ?? report.status.rawValue
+            if json { emit(["event": "run_finished", "incident_key": i.incidentKey, "run": report.runID, "outcome": outcome, "message": report.message ?? ""]) }
+            else if report.status == .pendingApproval {
+                line("run        \(report.runID) waits for approval: medic approve \(report.runID) --by NAME (or medic deny)")
+            } else {
+                line("run        \(report.runID) \(outcome): \(report.message ?? "")")
+            }
+        case .runFailed(let i, let runID, let error):
+            if json { emit(["event": "run_failed", "incident_key": i.incidentKey, "run": runID, "error": error]) }
+            else { line("run        \(runID) could not go on: \(error)") }
+        case .resolved(let i):
+            if json { emit(Self.fields(i, event: "resolved")) }
+            else { line("resolved   \(i.incidentKey) after \(i.firings) firing(s), peak \(MetricValue.number(i.peakValue))") }
+        }
+    }
+
+    private static func fields(_ i: Incident, event: String) -> [String: Any] {
+        var object: [String: Any] = [
+            "event": event, "rule": i.rule, "incident_key": i.incidentKey, "series": i.seriesKey, "metric": i.metric, "labels": i.labels,
+            "value": i.value, "score": i.score, "severity": "\(i.severity)", "first_seen": i.firstSeen, "fired_at": i.firedAt,
+            "firings": i.firings,
+        ]
+        if let playbook = i.playbook { object["playbook"] = playbook }
+        if let resolved = i.resolvedAt { object["resolved_at"] = resolved }
+        return object
+    }
+
+    private static func time(_ seconds: Double) -> String {
+        Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+    }
+
+    private func line(_ text: String) {
+        writeOut(text + "\n")
+    }
+
+    private func emit(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        writeOut(String(decoding: data, as: UTF8.self) + "\n")
+    }
+}

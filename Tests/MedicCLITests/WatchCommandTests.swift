@@ -1,0 +1,183 @@
+import Foundation
+import XCTest
+
+/// `medic watch` through the binary: a JSON lines feed starting a real run, a dry run from
+/// standard input, safe mode for a new incident type, live sampling stopped by SIGTERM.
+final class WatchCommandTests: XCTestCase {
+    private struct Workspace {
+        var dir: URL
+        var effects: String { dir.appendingPathComponent("effects").path }
+        var state: String { dir.appendingPathComponent("state").path }
+
+        func write(_ path: String, _ text: String) throws {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+
+        func medic(_ arguments: [String], stdin: String? = nil) throws -> MedicRun {
+            var arguments = arguments
+            if ["watch", "run"].contains(arguments.first) { arguments += ["--root", dir.path, "--state-dir", state] }
+            guard let stdin else { return try Medic.run(arguments, in: dir) }
+            try write("stdin.txt", stdin)
+            let process = Process()
+            process.executableURL = Medic.binary
+            process.arguments = arguments
+            process.currentDirectoryURL = dir
+            process.standardInput = try FileHandle(forReadingFrom: dir.appendingPathComponent("stdin.txt"))
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return MedicRun(status: process.terminationStatus, stdout: stdout, stderr: stderr, seconds: 0)
+        }
+
+        var lines: [String] {
+            ((try? String(contentsOfFile: effects, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+    }
+
+    private func workspace() throws -> Workspace {
+        let ws = Workspace(dir: try Medic.temporaryDirectory(self))
+        try ws.write("actions/a.yaml", """
+            actions:
+              clean:
+                type: infrastructure
+                risk_level: low
+                parameters: {path: required, log: required}
+                implementation: echo "cleaned ${path}" >> "${log}"
+            """)
+        try ws.write("playbooks/p.yaml", """
+            playbook_id: clean-001
+            name: Clean
+            version: 1.0.0
+            category: infrastructure
+            severity: SEV3
+            parameters:
+              path: {type: string, required: true}
+              log: {type: string, default: "\(ws.effects)"}
+            remediation_steps:
+              - {step: 1, name: clean, action: clean}
+            metadata: {}
+            """)
+        try ws.write("rules/r.yaml", """
+            rules:
+              - name: disk-filling
+                metric: disk_usage_percent
+                detector: threshold
+                params: {op: ">", value: 85}
+                for: 1m
+                severity: SEV3
+                playbook: clean-001
+                parameters_from_labels: {path: path}
+                group_by: [path]
+            """)
+        return ws
+    }
+
+    /// 93% on /var from t0 for 90 s, and 40% on /home: one incident, for /var.
+    private static let feed = [0, 30, 60, 90].map {
+        #"{"ts": \#(1_800_000_000 + $0), "metric": "disk_usage_percent", "labels": {"path": "/var"}, "value": 93}"# + "\n"
+            + #"{"ts": "2027-01-15T08:0\#($0 / 60):\#(String(format: "%02d", $0 % 60))Z", "metric": "disk_usage_percent", "labels": {"path": "/home"}, "value": 40}"#
+    }.joined(separator: "\n") + "\n"
+
+    func testAFeedThatFiresARuleStartsARealRunAndJournalsTheDetection() throws {
+        let ws = try workspace()
+        try ws.write("feed.jsonl", Self.feed)
+        // One manual run first: an automated run of a playbook that never succeeded here waits for a person (safe mode).
+        XCTAssertEqual(try ws.medic(["run", "clean-001", "--param", "path=/seed"]).status, 0)
+        let watch = try ws.medic(["watch", "--input", "feed.jsonl"])
+        XCTAssertEqual(watch.status, 0, watch.stdout + watch.stderr)
+        XCTAssertEqual(ws.lines, ["cleaned /seed", "cleaned /var"])
+        XCTAssertTrue(watch.stdout.contains("FIRING     disk-filling disk_usage_percent{path=\"/var\"}=93 SEV3"), watch.stdout)
+        XCTAssertTrue(watch.stdout.contains("succeeded: every step succeeded"), watch.stdout)
+        XCTAssertTrue(watch.stdout.contains("feed ended: 1 run(s) started, 0 did not succeed"), watch.stdout)
+        // The run's journal names the incident: MTTD is measurable.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: ws.state + "/runs").filter { $0.hasSuffix(".jsonl") }
+        let journals = try runs.map { try String(contentsOfFile: ws.state + "/runs/" + $0, encoding: .utf8) }
+        let watched = try XCTUnwrap(journals.first { $0.contains("\"detection\"") })
+        let started = try Medic.json(String(watched.split(separator: "\n")[0]))
+        let detection = try XCTUnwrap(started["detection"] as? [String: Any])
+        XCTAssertEqual(detection["rule"] as? String, "disk-filling")
+        XCTAssertEqual(detection["first_seen"] as? String, "2027-01-15T08:00:00.000Z")
+        XCTAssertEqual(detection["fired_at"] as? String, "2027-01-15T08:01:00.000Z")
+        XCTAssertEqual(started["mode"] as? String, "automated")
+    }
+
+    func testADryRunFromStandardInputPlansAndRunsNothing() throws {
+        let ws = try workspace()
+        let watch = try ws.medic(["watch", "--input", "-", "--dry-run", "--json"], stdin: Self.feed)
+        XCTAssertEqual(watch.status, 0, watch.stdout + watch.stderr)
+        let events = try watch.stdout.split(separator: "\n").map { try Medic.json(String($0)) }
+        XCTAssertEqual(events.compactMap { $0["event"] as? String }, ["pending", "incident", "planned", "end"])
+        let plan = try XCTUnwrap(events[2]["plan"] as? [String: Any])
+        XCTAssertEqual(plan["playbook_id"] as? String, "clean-001")
+        XCTAssertNotNil(plan["gates"] as? [[String: Any]])
+        XCTAssertEqual(ws.lines, [])
+        let journals = ((try? FileManager.default.contentsOfDirectory(atPath: ws.state + "/runs")) ?? []).filter { $0.hasSuffix(".jsonl") }
+        XCTAssertEqual(journals, [], "a dry run starts no run")
+    }
+
+    func testANewIncidentTypeWaitsForAPersonAndTheWatchSaysSo() throws {
+        let ws = try workspace()
+        try ws.write("feed.jsonl", Self.feed)
+        let watch = try ws.medic(["watch", "--input", "feed.jsonl"])
+        XCTAssertEqual(watch.status, 1, "a run that did not succeed")
+        XCTAssertTrue(watch.stdout.contains("waits for approval: medic approve"), watch.stdout)
+        XCTAssertEqual(ws.lines, [])
+    }
+
+    func testMistakesAreUsageErrors() throws {
+        let ws = try workspace()
+        let missing = try ws.medic(["watch", "--input", "nope.jsonl"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("nope.jsonl: cannot open the file"), missing.stderr)
+        XCTAssertEqual(try ws.medic(["watch", "--interval", "0s"]).status, 2)
+        XCTAssertEqual(try ws.medic(["watch", "--input", "x.jsonl", "--scrape", "http://127.0.0.1:1/metrics"]).status, 2)
+        try FileManager.default.removeItem(at: ws.dir.appendingPathComponent("rules"))
+        try ws.write("feed.jsonl", Self.feed)
+        let nothing = try ws.medic(["watch", "--input", "feed.jsonl"])
+        XCTAssertEqual(nothing.status, 2)
+        XCTAssertTrue(nothing.stderr.contains("nothing to watch"), nothing.stderr)
+    }
+
+    func testLiveSamplingFiresFromAMetricSourceAndSIGTERMStopsIt() throws {
+        let ws = try workspace()
+        try ws.write("rules/r.yaml", """
+            rules:
+              - name: disk-filling
+                metric: disk_usage_percent
+                labels: {path: /var}
+                detector: threshold
+                params: {op: ">", value: 85}
+                severity: SEV3
+                playbook: clean-001
+                parameters: {path: /var}
+            """)
+        try ws.write("values.json", #"{"disk_usage_percent": 97}"#)
+        try ws.write("metrics.yaml", """
+            metric_sources:
+              - {name: values, type: file, path: values.json, metrics: [disk_usage_percent]}
+            """)
+        XCTAssertEqual(try ws.medic(["run", "clean-001", "--param", "path=/seed"]).status, 0)
+        let process = Process()
+        process.executableURL = Medic.binary
+        process.arguments = ["watch", "--interval", "200ms", "--root", ws.dir.path, "--state-dir", ws.state]
+        process.currentDirectoryURL = ws.dir
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while ws.lines.count < 2 && Date() < deadline { usleep(50_000) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(ws.lines, ["cleaned /seed", "cleaned /var"], text)
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM, text)
+        XCTAssertTrue(text.contains("stopped by signal"), text)
+    }
+}
