@@ -17,6 +17,9 @@ import MedicLoader
 //                                           a rollout of one 10 ms step over N (1,000) targets, C (50) at a time,
 //                                           four stages, against the ideal; engine and the medic binary
 
+//   watch-latency [--trials N] [--history H] [--cold]
+//                                           the sample completing a rule's for -> the first step's start, p50/p99
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let json = arguments.contains("--json")
 
@@ -66,12 +69,15 @@ case "detect-throughput":
 case "rollout-1000":
     try RolloutBenchmark.run(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
                              rounds: Int(option("--rounds") ?? "") ?? 5, shell: !arguments.contains("--no-shell"))
+case "watch-latency":
+    try await WatchBenchmark.run(trials: Int(option("--trials") ?? "") ?? 200, history: Int(option("--history") ?? "") ?? 1,
+                                 cold: arguments.contains("--cold"))
 case "rollout-child":
     // The measured part of rollout-1000, in a process of its own (its peak memory is the figure).
     try await RolloutBenchmark.child(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
                                      stepSeconds: (Double(option("--step-ms") ?? "") ?? 10) / 1000,
                                      state: option("--state") ?? "", out: option("--out") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json]\n".utf8))
     exit(2)
 }

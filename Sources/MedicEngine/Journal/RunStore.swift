@@ -157,9 +157,19 @@ public final class RunStore: Sendable {
         var runs: [RunSummary] = []
         var problems: [String] = []
         for id in runIDs() {
+            let path = journalPath(id)
+            var info = stat()
+            let stamp = stat(path, &info) == 0 ? FinishedRuns.Stamp(size: Int64(info.st_size), modified: info.st_mtim) : nil
+            if let stamp, let known = FinishedRuns.shared.summary(path: path, stamp: stamp) {
+                runs.append(known)
+                continue
+            }
             do {
                 let (summary, contents, _) = try inspect(id)
                 problems += contents.problems
+                if let summary, let stamp, summary.status == .finished, contents.problems.isEmpty {
+                    FinishedRuns.shared.remember(summary, path: path, stamp: stamp)
+                }
                 if let summary { runs.append(summary) } else {
                     problems.append("\(journalPath(id)): no run_started record; not a run journal")
                 }
@@ -249,5 +259,35 @@ public final class RunLock: Sendable {
 extension String {
     func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}
+
+/// Summaries of finished runs, by journal, as long as the journal's size and time of change are
+/// those they were read at: nothing is appended after `run_finished`, so a long-lived process
+/// (`medic watch`, whose gates read the history before every run) decodes each finished
+/// journal once instead of at every evaluation.
+final class FinishedRuns: @unchecked Sendable {
+    struct Stamp: Equatable {
+        var size: Int64
+        var seconds: Int
+        var nanoseconds: Int
+
+        init(size: Int64, modified: timespec) {
+            self.size = size
+            seconds = modified.tv_sec
+            nanoseconds = modified.tv_nsec
+        }
+    }
+
+    static let shared = FinishedRuns()
+    private let lock = NSLock()
+    private var known: [String: (Stamp, RunSummary)] = [:]
+
+    func summary(path: String, stamp: Stamp) -> RunSummary? {
+        lock.withLock { known[path].flatMap { $0.0 == stamp ? $0.1 : nil } }
+    }
+
+    func remember(_ summary: RunSummary, path: String, stamp: Stamp) {
+        lock.withLock { known[path] = (stamp, summary) }
     }
 }
