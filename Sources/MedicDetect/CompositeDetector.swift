@@ -9,8 +9,16 @@ import MedicModel
 /// each component scores 0.5 at its own limit, a threshold of 0.5 fires when the weighted
 /// components are, on average, at their limits.
 ///
+/// `refractory` (seconds of sample time, default 0: off) damps the alerts that follow an alert.
+/// After an anomalous sample, for `refractory` seconds after it, a score that is not above the
+/// highest score of the episode is halved: it stays graded, but ranks below any fresh anomaly,
+/// so one lasting anomaly is one alert instead of a run of them, while a larger anomaly inside
+/// the period is reported whole. Each anomalous sample (damped or not) extends the period; the
+/// episode's peak is the highest score reported whole. The same idea as a rule's cooldown, but
+/// on the score, so a scorer that ranks scores (NAB) sees it.
+///
 /// Work per sample: the components' work. Memory per series: the components' memory plus
-/// `MemoryLayout<CompositeDetector>.size` (32 bytes) and, on the heap, 64 + 56 bytes per
+/// `MemoryLayout<CompositeDetector>.size` (56 bytes) and, on the heap, 64 + 56 bytes per
 /// component (its existential and weight, its share); a component larger than 24 bytes lives
 /// in a heap box of its own.
 public struct CompositeDetector: StreamingDetector {
@@ -25,15 +33,21 @@ public struct CompositeDetector: StreamingDetector {
     }
 
     public let threshold: Double
+    /// Seconds after an alert during which lower scores are halved (0: never).
+    public let refractory: Double
     private var components: [Component]
     /// Each component's weight over the total (Σ = 1), or all 0 when no weight is positive.
     private let shares: [Double]
     private var admission = SampleAdmission()
+    /// The time of the last anomalous sample (−∞: none) and the episode's highest score.
+    private var lastAlert = -Double.infinity
+    private var peak = 0.0
 
-    /// `threshold` is clamped to 0...1 (NaN: 0.5).
-    public init(_ components: [Component], threshold: Double = 0.5) {
+    /// `threshold` is clamped to 0...1 (NaN: 0.5), `refractory` to ≥ 0 (NaN: 0).
+    public init(_ components: [Component], threshold: Double = 0.5, refractory: Double = 0) {
         self.components = components
         self.threshold = ParameterRange.number(threshold, 0...1, default: 0.5)
+        self.refractory = ParameterRange.number(refractory, 0...Double.greatestFiniteMagnitude, default: 0)
         // Scaled by the largest weight first, so that no sum of huge weights overflows.
         let largest = components.map(\.weight).max() ?? 0
         let scaled = components.map { largest > 0 ? $0.weight / largest : 0 }
@@ -49,7 +63,17 @@ public struct CompositeDetector: StreamingDetector {
         for index in components.indices {
             weighted += shares[index] * components[index].detector.observe(time: time, value: value).score
         }
-        return DetectorOutput(anomalous: weighted > 0 && weighted >= threshold, score: weighted)
+        guard refractory > 0 else {
+            return DetectorOutput(anomalous: weighted > 0 && weighted >= threshold, score: weighted)
+        }
+        let inPeriod = time - lastAlert < refractory
+        if inPeriod && weighted <= peak { weighted /= 2 }
+        let anomalous = weighted > 0 && weighted >= threshold
+        if anomalous {
+            peak = inPeriod ? max(peak, weighted) : weighted
+            lastAlert = time
+        }
+        return DetectorOutput(anomalous: anomalous, score: weighted)
     }
 }
 

@@ -18,9 +18,10 @@ public enum Detectors {
             RateOfChangeDetector(change: change, within: within, direction: direction)
         case .seasonal(let low, let high, let minSamples):
             SeasonalDetector(low: low, high: high, minSamples: minSamples)
-        case .composite(let components, let threshold):
+        case .composite(let components, let threshold, let refractory):
             // The loader refuses a composite inside a composite; one built by hand still works.
-            CompositeDetector(components.map { .init(make($0.detector), weight: $0.weight) }, threshold: threshold)
+            CompositeDetector(components.map { .init(make($0.detector), weight: $0.weight) }, threshold: threshold,
+                              refractory: refractory?.seconds ?? 0)
         }
     }
 

@@ -17,6 +17,39 @@ final class CompositeDetectorTests: XCTestCase {
         XCTAssertEqual(CompositeSeverity(score: s30), .high)
     }
 
+    func testRefractoryHalvesScoresNotAboveTheAlertForItsPeriod() {
+        var d = CompositeDetector([.init(ThresholdDetector(op: .greater, value: 10))], threshold: 0.5, refractory: 300)
+        // > 10 scores 0.5 + 0.5·d/(d + 10): 30 → .8333, 20 → .75, 50 → .9, 5 → 0.
+        let s30 = 0.5 + 0.5 * 20 / 30, s20 = 0.75, s50 = 0.9
+        let outputs = feed(&d, samples: [(0, 30), (60, 20), (120, 50), (180, 30), (420, 30), (480, 5)])
+        assertOutputs(outputs, [
+            (true, s30),        // the alert; its period runs to 300
+            (false, s20 / 2),   // not above the alert's .8333: halved
+            (true, s50),        // above it: whole, a new peak, the period now runs to 420
+            (false, s30 / 2),   // not above .9: halved
+            (true, s30),        // 420 − 120 = 300: the period is over
+            normal0,
+        ])
+    }
+
+    func testADampedScoreStillAnomalousExtendsTheRefractoryPeriod() {
+        var d = CompositeDetector([.init(ThresholdDetector(op: .greater, value: 10))], threshold: 0.3, refractory: 300)
+        let s30 = 0.5 + 0.5 * 20 / 30
+        // 240: halved to .4167, still ≥ 0.3, so the period now runs from 240; 480 is inside it.
+        assertOutputs(feed(&d, samples: [(0, 30), (240, 30), (480, 30), (780, 30)]),
+                      [(true, s30), (true, s30 / 2), (true, s30 / 2), (true, s30)])
+    }
+
+    func testNoRefractoryByDefaultAndNaNOrNegativeMeansNone() {
+        for refractory in [0, -5, Double.nan] {
+            var d = CompositeDetector([.init(ThresholdDetector(op: .greater, value: 10))], refractory: refractory)
+            XCTAssertEqual(d.refractory, 0)
+            let s30 = 0.5 + 0.5 * 20 / 30
+            assertOutputs(feed(&d, [30, 30]), [(true, s30), (true, s30)])
+        }
+        XCTAssertEqual(CompositeDetector([]).refractory, 0)
+    }
+
     func testZeroNegativeAndNaNWeightsNeverFire() {
         var none = CompositeDetector([.init(ThresholdDetector(op: .greater, value: 0), weight: 0)], threshold: 0)
         assertOutputs(feed(&none, [1, 100]), [normal0, normal0])

@@ -23,9 +23,10 @@ final class DetectorsMakeTests: XCTestCase {
         let composite = try XCTUnwrap(Detectors.make(.composite(components: [
             .init(detector: .ewma(alpha: 0.2, threshold: 3, warmup: 30), weight: 0.6),
             .init(detector: .threshold(op: .greater, value: .duration(Interval(seconds: 2))), weight: 0.4),
-        ], threshold: 0.7)) as? CompositeDetector)
+        ], threshold: 0.7, refractory: Interval(seconds: 600))) as? CompositeDetector)
         XCTAssertEqual(composite.weights, [0.6, 0.4])
         XCTAssertEqual(composite.threshold, 0.7)
+        XCTAssertEqual(composite.refractory, 600)
     }
 
     static let rules = """
@@ -72,14 +73,21 @@ final class DetectorsMakeTests: XCTestCase {
                   params: {op: ">", value: 2s}
                   weight: 0.4
               threshold: 0.7
+              refractory: 8h
             severity: SEV1
+          - name: checkout-errors
+            metric: checkout_errors
+            detector: composite
+            params:
+              components: [{detector: ewma}]
+            severity: SEV2
         """
 
     func testBuildsDetectorsFromLoadedRulesWithTheLoadersDefaults() throws {
         let loaded = CatalogLoader(threads: 1).load(documents: [("rules/detect.yaml", Array(Self.rules.utf8))])
         XCTAssertFalse(loaded.hasErrors, "\(loaded.diagnostics)")
         let rules = Dictionary(uniqueKeysWithValues: loaded.catalog.rules.map { ($0.name, $0) })
-        XCTAssertEqual(rules.count, 7)
+        XCTAssertEqual(rules.count, 8)
 
         let average = try XCTUnwrap(Detectors.make(try XCTUnwrap(rules["queue-depth"]).detector) as? MovingAverageDetector)
         XCTAssertEqual([Double(average.window), average.k], [100, 3], "defaults: window 100, k 3")
@@ -93,6 +101,9 @@ final class DetectorsMakeTests: XCTestCase {
         XCTAssertEqual([seasonal.low, seasonal.high, Double(seasonal.minSamples)], [5, 95, 7])
         let composite = try XCTUnwrap(Detectors.make(try XCTUnwrap(rules["checkout"]).detector) as? CompositeDetector)
         XCTAssertEqual(composite.weights, [0.6, 0.4])
+        XCTAssertEqual(composite.refractory, 8 * 3600)
+        let plain = try XCTUnwrap(Detectors.make(try XCTUnwrap(rules["checkout-errors"]).detector) as? CompositeDetector)
+        XCTAssertEqual([plain.threshold, plain.refractory], [0.5, 0], "defaults: threshold 0.5, no refractory period")
 
         // The disk rule end to end: 90% is 90, and `for: 5m` holds it pending for 300 s.
         var disk = Detectors.make(try XCTUnwrap(rules["root-disk-full"]))

@@ -10,7 +10,7 @@ final class MemoryFootprintTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<IQRDetector>.size, 72)
         XCTAssertEqual(MemoryLayout<RateOfChangeDetector>.size, 112)
         XCTAssertEqual(MemoryLayout<SeasonalDetector>.size, 56)
-        XCTAssertEqual(MemoryLayout<CompositeDetector>.size, 32)
+        XCTAssertEqual(MemoryLayout<CompositeDetector>.size, 56)
         XCTAssertEqual(MemoryLayout<SustainedDetector>.size, 80)
         XCTAssertEqual(MemoryLayout<SampleAdmission>.size, 8)
     }

@@ -114,7 +114,7 @@ struct RuleDecoder {
             }
             return .seasonal(low: low, high: high, minSamples: f.integer("min_samples", min: 1) ?? 4)
         case .composite:
-            guard let f = fields(["components", "threshold"]) else { return nil }
+            guard let f = fields(["components", "threshold", "refractory"]) else { return nil }
             guard let list = f.required("components").flatMap({ context.list($0, "'components'") }) else { return nil }
             var components: [DetectorSpec.WeightedDetector] = []
             for item in list {
@@ -128,7 +128,8 @@ struct RuleDecoder {
                 components.append(.init(detector: spec, weight: c.number("weight", min: 0) ?? 1))
             }
             guard !components.isEmpty else { return nil }
-            return .composite(components: components, threshold: f.number("threshold", min: 0, max: 1) ?? 0.5)
+            return .composite(components: components, threshold: f.number("threshold", min: 0, max: 1) ?? 0.5,
+                              refractory: f.duration("refractory"))
         }
     }
 }

@@ -1781,6 +1781,10 @@ public enum EmbeddedSchemas {
                     "minimum": 0,
                     "maximum": 1,
                     "description": "Weighted score, 0..1, above which the composite reports."
+                  },
+                  "refractory": {
+                    "$ref": "#/$defs/duration",
+                    "description": "After an anomalous score, how long later scores not above it are halved (default: never)."
                   }
                 },
                 "additionalProperties": false

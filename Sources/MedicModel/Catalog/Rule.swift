@@ -20,7 +20,9 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
     case iqr(window: Int, multiplier: Double)
     case rateOfChange(change: Percentage, within: Interval, direction: ChangeDirection)
     case seasonal(low: Double, high: Double, minSamples: Int)
-    case composite(components: [WeightedDetector], threshold: Double)
+    /// `refractory`: after an anomalous score, how long later scores not above it are damped
+    /// (nil: never).
+    case composite(components: [WeightedDetector], threshold: Double, refractory: Interval? = nil)
 
     public struct WeightedDetector: Sendable, Hashable, Codable {
         public var detector: DetectorSpec
