@@ -177,4 +177,35 @@ final class WatcherTests: XCTestCase {
         XCTAssertTrue(h.events.names.contains("unhandled"), h.events.names.joined(separator: " "))
         XCTAssertTrue(h.shell.requests.isEmpty)
     }
+
+    func testLiveSamplingReadsTheSeriesTheRulesNameAndScrapesPrometheusText() async throws {
+        let server = try LoopbackHTTPServer { request in
+            guard request.uri == "/metrics" else { return .init(status: 404, body: "no") }
+            return .init(headers: [("Content-Type", "text/plain; version=0.0.4")], body: """
+                # HELP disk_usage_percent Disk usage.
+                # TYPE disk_usage_percent gauge
+                disk_usage_percent{path="/var"} 91.5
+                disk_usage_percent{path="/home"} 12
+                not a sample line
+                """)
+        }
+        defer { server.shutdown() }
+        let loaded = CatalogLoader().load(documents: library.map { ($0.0, Array($0.1.utf8)) })
+        let source = InMemoryMetricSource(["queue_depth": [.number(7)]])
+        let sampler = LiveSampler(catalog: loaded.catalog, registry: MetricRegistry(sources: [(patterns: ["queue_depth"], source: source)]),
+                                  scrapeURLs: [server.baseURL + "/metrics", server.baseURL + "/missing"])
+        XCTAssertEqual(sampler.selectors.map(\.description), ["disk_usage_percent", "queue_depth"])
+        let (samples, problems) = await sampler.round(at: 1_800_000_000)
+        // The rule's bare `disk_usage_percent` is also read from the built-in host metrics (the
+        // root filesystem, a real value); the scrape gives the labelled series.
+        let host = try XCTUnwrap(samples.first { $0.seriesKey == "disk_usage_percent" })
+        XCTAssertTrue((0...100).contains(host.value))
+        XCTAssertEqual(Set(samples.filter { $0.seriesKey != "disk_usage_percent" }.map { "\($0.seriesKey)=\($0.value)@\(Int($0.time))" }), [
+            "queue_depth=7.0@1800000000",
+            "disk_usage_percent{path=\"/var\"}=91.5@1800000000",
+            "disk_usage_percent{path=\"/home\"}=12.0@1800000000",
+        ])
+        XCTAssertEqual(problems.count, 1, "\(problems)")
+        XCTAssertTrue(problems.first?.contains("/missing: ") ?? false, "\(problems)")
+    }
 }
