@@ -187,6 +187,12 @@ final class StopFlag: @unchecked Sendable {
 /// The journal's JSON spelling: snake_case keys, sorted, one line per record.
 public enum JournalCodec {
     public static func encode(_ record: JournalRecord) throws -> [UInt8] {
+        if let fast = fastEncode(record) { return fast }
+        return try encodeWithFoundation(record)
+    }
+
+    /// Every record through JSONEncoder (what `fastEncode` must agree with).
+    static func encodeWithFoundation(_ record: JournalRecord) throws -> [UInt8] {
         Array(try encoder().encode(record))
     }
 

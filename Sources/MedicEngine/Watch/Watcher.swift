@@ -127,18 +127,19 @@ public actor Watcher {
             firedAt: Date(timeIntervalSince1970: incident.firedAt), detectedAt: detectedAt)
         let (interpreter, store, options, report, observeRun) = (interpreter, store, options, report, observeRun)
         report(.runStarted(incident, runID: runID))
-        runs[runID] = Task {
-            defer { Task { await self.release(key, runID: runID) } }
+        runs[runID] = Task.detached {
+            let result: RunReport?
             do {
-                let result = try await interpreter.start(
+                result = try await interpreter.start(
                     plan, in: store, runID: runID, mode: .automated, locks: TargetLocks(stateDirectory: store.directory),
                     lockWait: options.lockWait, approvalTTL: options.approvalTTL, detection: detection, observe: observeRun)
-                report(.runFinished(incident, result))
-                return result
+                report(.runFinished(incident, result!))
             } catch {
                 report(.runFailed(incident, runID: runID, error: "\(error)"))
-                return nil
+                result = nil
             }
+            await self.release(key, runID: runID)
+            return result
         }
     }
 
