@@ -250,19 +250,10 @@ extension RunExecution {
         try await settleInFlight()
         if state.rollbackFinished != nil { return }
         if state.rollbackItems == nil {
-            var items: [RollbackItem] = []
-            for number in state.ranOrder.reversed() {
-                if let step = plan.steps.first(where: { $0.number == number }), step.rollbackScript != nil {
-                    items.append(RollbackItem(kind: .actionRollback, step: number, name: step.name))
-                }
-            }
-            items += plan.rollback.steps.map { RollbackItem(kind: .playbookStep, step: $0.number, name: $0.name) }
-            var started = JournalRecord(event: .rollbackStarted)
-            started.rollback = items
-            started.message = "rollout aborted: " + reason
-            try await append(started)
+            try await startRollback(because: "rollout aborted: " + reason)
+        } else {
+            try await rollBack()
         }
-        try await rollBack()
     }
 
     /// When resuming: decides about the step this target had in flight.

@@ -237,6 +237,12 @@ struct RunExecution: Sendable {
             let why = plan.rollback.reason.map { " (\($0))" } ?? ""
             return try await failed(failure.reason + "; no rollback attempted: the playbook's rollback is not available\(why)")
         }
+        try await startRollback(because: failure.reason)
+    }
+
+    /// Journals what a rollback will undo — the `rollback` scripts of the steps that ran, newest
+    /// first, then the playbook's `rollback.steps` — and undoes it.
+    mutating func startRollback(because reason: String) async throws {
         var items: [RollbackItem] = []
         for number in state.ranOrder.reversed() {
             if let step = plan.steps.first(where: { $0.number == number }), step.rollbackScript != nil {
@@ -246,7 +252,7 @@ struct RunExecution: Sendable {
         items += plan.rollback.steps.map { RollbackItem(kind: .playbookStep, step: $0.number, name: $0.name) }
         var started = JournalRecord(event: .rollbackStarted)
         started.rollback = items
-        started.message = failure.reason
+        started.message = reason
         try await append(started)
         try await rollBack()
     }

@@ -18,26 +18,7 @@ public enum InventoryLoader {
     /// Never throws: every fault is a located diagnostic, and the inventory is nil when there is
     /// any error (a half-read inventory is never used).
     public static func load(path: String, limits: InputLimits = .default) -> (Inventory?, [Diagnostic]) {
-        let location = SourceLocation(file: path)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            return (nil, [Diagnostic(.fileUnreadable, "cannot open the file", at: location, hint: "check that it exists and is readable")])
-        }
-        defer { try? handle.close() }
-        let data: Data?
-        do {
-            data = try handle.read(upToCount: limits.maxFileSize + 1)
-        } catch {
-            return (nil, [Diagnostic(.fileUnreadable, "cannot read the file: \(error.localizedDescription)", at: location,
-                                     hint: "is it a directory or a device?")])
-        }
-        let bytes = data.map { [UInt8]($0) } ?? []
-        let (root, readDiagnostics) = DocumentReader(limits: limits).read(bytes: bytes, path: path)
-        guard let root else { return (nil, readDiagnostics) }
-        let context = DecodeContext(file: path, source: bytes)
-        let inventory = InventoryDecoder(context: context).decode(root)
-        let diagnostics = readDiagnostics + context.diagnostics
-        guard let inventory, !diagnostics.hasErrors else { return (nil, diagnostics) }
-        return (inventory, diagnostics)
+        StandaloneFile.load(path: path, limits: limits) { root, context in InventoryDecoder(context: context).decode(root) }
     }
 }
 

@@ -15,28 +15,11 @@ public enum MetricSourcesLoader {
     /// Loads and checks the file. Never throws: every fault is a located diagnostic, and the
     /// configuration is nil when there is any error (a half-read configuration is never used).
     public static func load(path: String, limits: InputLimits = .default) -> (MetricSourceConfig?, [Diagnostic]) {
-        let location = SourceLocation(file: path)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            return (nil, [Diagnostic(.fileUnreadable, "cannot open the file", at: location, hint: "check that it exists and is readable")])
-        }
-        defer { try? handle.close() }
-        let data: Data?
-        do {
-            // One byte past the limit, so that the reader reports a file that is too large.
-            data = try handle.read(upToCount: limits.maxFileSize + 1)
-        } catch {
-            return (nil, [Diagnostic(.fileUnreadable, "cannot read the file: \(error.localizedDescription)", at: location,
-                                     hint: "is it a directory or a device?")])
-        }
-        let bytes = data.map { [UInt8]($0) } ?? []
-        let (root, readDiagnostics) = DocumentReader(limits: limits).read(bytes: bytes, path: path)
-        guard let root else { return (nil, readDiagnostics) }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        let context = DecodeContext(file: path, source: bytes)
-        let bindings = MetricSourcesDecoder(context: context, folder: folder).decode(root)
-        let diagnostics = readDiagnostics + context.diagnostics
-        guard let bindings, !diagnostics.hasErrors else { return (nil, diagnostics) }
-        return (MetricSourceConfig(bindings: bindings, location: root.location), diagnostics)
+        return StandaloneFile.load(path: path, limits: limits) { root, context in
+            MetricSourcesDecoder(context: context, folder: folder).decode(root)
+                .map { MetricSourceConfig(bindings: $0, location: root.location) }
+        }
     }
 }
 
