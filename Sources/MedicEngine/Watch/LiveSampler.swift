@@ -38,19 +38,17 @@ public struct LiveSampler: Sendable {
     public func round(at time: Double) async -> (samples: [Sample], problems: [String]) {
         var samples: [Sample] = []
         var problems: [String] = []
-        if scrapeURLs.isEmpty || !selectors.isEmpty {
-            for selector in selectors {
-                do {
-                    switch try await registry.value(of: selector) {
-                    case .number(let value):
-                        samples.append(Sample(metric: selector.name, labels: selector.equalityLabels, time: time, value: value))
-                    case .text(let text):
-                        problems.append("\(selector) is text (\"\(text)\"), not a number")
-                    }
-                } catch {
-                    // A series nothing serves is expected while scraping: the exposition has it.
-                    if !(scrapeURLs.count > 0 && (error as? MetricError)?.isMissing == true) { problems.append("\(error)") }
+        for selector in selectors {
+            do {
+                switch try await registry.value(of: selector) {
+                case .number(let value):
+                    samples.append(Sample(metric: selector.name, labels: selector.equalityLabels, time: time, value: value))
+                case .text(let text):
+                    problems.append("\(selector) is text (\"\(text)\"), not a number")
                 }
+            } catch {
+                // A series nothing serves is expected while scraping: the exposition has it.
+                if scrapeURLs.isEmpty || (error as? MetricError)?.isMissing != true { problems.append("\(error)") }
             }
         }
         for url in scrapeURLs {
