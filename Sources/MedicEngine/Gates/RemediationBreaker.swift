@@ -135,7 +135,10 @@ public struct RemediationBreaker: Sendable {
 
     static func compute(_ playbookID: String, runs: [RunSummary], reset: Reset?, cooldown: TimeInterval, now: Date) -> Status {
         let resetAt = reset.flatMap { JournalRecord.date($0.at) }
-        let ordered = runs.sorted { (JournalRecord.date($0.startedAt) ?? .distantPast, $0.id) < (JournalRecord.date($1.startedAt) ?? .distantPast, $1.id) }
+        // Each start time parsed once, not at every comparison of the sort (a long history made
+        // this gate the slowest step between a rule firing and the first step).
+        let ordered = runs.map { (start: JournalRecord.date($0.startedAt) ?? .distantPast, run: $0) }
+            .sorted { ($0.start, $0.run.id) < ($1.start, $1.run.id) }.map(\.run)
         let counted: [Counted] = ordered.compactMap { run in
             guard run.status == .finished, let outcome = run.outcome, outcome != .refused else { return nil }
             let finished = JournalRecord.date(run.updatedAt) ?? JournalRecord.date(run.startedAt) ?? .distantPast
