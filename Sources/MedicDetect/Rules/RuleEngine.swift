@@ -33,9 +33,11 @@ import MedicModel
 /// a firing of the key is suppressed (`.suppressed(.cooldown)`) until the rule's `cooldown` has
 /// passed since `resolvedAt`; a series still firing then opens the next incident.
 ///
-/// **Bounds.** Each rule keeps at most `Configuration.maxSeriesPerRule` series; samples of further
-/// new series are dropped and counted (`RuleStatistics.droppedSamples`). Series are not
-/// forgotten, so the cap also bounds a long run's memory. Work per sample: a dictionary lookup
+/// **Bounds.** Each rule keeps at most `Configuration.maxSeriesPerRule` series. When a rule is
+/// full and a new series arrives, the series quiet for `idleSeriesAfter` that are neither pending
+/// nor firing are forgotten (`RuleStatistics.forgottenSeries`); if none is, the new series'
+/// samples are dropped and counted (`RuleStatistics.droppedSamples`). The cap bounds a long run's
+/// memory. Work per sample: a dictionary lookup
 /// per rule of its metric, that rule's detector, and O(log n) per incident that becomes quiet.
 public struct RuleEngine: Sendable {
     public struct Configuration: Sendable, Hashable {
@@ -50,10 +52,16 @@ public struct RuleEngine: Sendable {
         /// trigger condition (Prometheus's lookback delta, 5 minutes).
         public var lookback: Double
 
-        public init(maxSeriesPerRule: Int = 10_000, resolveAfter: Double = 300, lookback: Double = 300) {
+        /// A series that has sent no sample for this long (seconds of sample time) and is neither
+        /// pending nor firing is forgotten when its rule is full and a new series arrives, so a
+        /// long watch over series that come and go (pods) keeps taking new ones.
+        public var idleSeriesAfter: Double
+
+        public init(maxSeriesPerRule: Int = 10_000, resolveAfter: Double = 300, lookback: Double = 300, idleSeriesAfter: Double = 3600) {
             self.maxSeriesPerRule = maxSeriesPerRule
             self.resolveAfter = resolveAfter.isNaN ? 0 : max(0, resolveAfter)
             self.lookback = lookback.isNaN ? 0 : max(0, lookback)
+            self.idleSeriesAfter = idleSeriesAfter.isNaN ? 3600 : max(0, idleSeriesAfter)
         }
     }
 

@@ -14,6 +14,7 @@ struct RuleSlot: Sendable {
 
     let definition: RuleDefinition
     let maxSeries: Int
+    let idleSeriesAfter: Double
     private var series: [SeriesIdentity: SeriesState] = [:]
     /// Series of the rule's metric that its matchers refuse, remembered (up to `maxSeries`) so
     /// that regular expressions run once per series, not once per sample.
@@ -28,6 +29,7 @@ struct RuleSlot: Sendable {
     init(_ definition: RuleDefinition, configuration: RuleEngine.Configuration) {
         self.definition = definition
         maxSeries = max(1, configuration.maxSeriesPerRule)
+        idleSeriesAfter = configuration.idleSeriesAfter
         statistics = RuleStatistics(rule: definition.name, origin: definition.origin, severity: definition.severity,
                                     playbook: definition.playbook)
         if case .condition(let compiled, let matchers) = definition.body {
@@ -59,7 +61,7 @@ struct RuleSlot: Sendable {
                 return nil
             }
             statistics.samples += 1
-            guard series.count < maxSeries else {
+            guard series.count < maxSeries || forgetIdleSeries(now: sample.time) else {
                 statistics.droppedSamples += 1
                 return nil
             }
@@ -70,6 +72,18 @@ struct RuleSlot: Sendable {
         }
         statistics.samples += 1
         return observe(sample, identity, at: index, events: &events)
+    }
+
+    /// The rule is full: forgets every series quiet for `idleSeriesAfter` that is neither pending
+    /// nor firing (one pass frees them all, so a full rule is not scanned at every sample).
+    /// Whether there is room now.
+    private mutating func forgetIdleSeries(now: Double) -> Bool {
+        let cutoff = now - idleSeriesAfter
+        let before = series.count
+        series = series.filter { $0.value.detector.state != .inactive || !($0.value.admission.lastTime < cutoff) }
+        statistics.forgottenSeries += before - series.count
+        statistics.series = series.count
+        return series.count < maxSeries
     }
 
     private mutating func observe(_ sample: Sample, _ identity: SeriesIdentity, at index: Dictionary<SeriesIdentity, SeriesState>.Index,

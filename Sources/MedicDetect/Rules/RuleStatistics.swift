@@ -44,6 +44,8 @@ public struct RuleStatistics: Sendable, Hashable, Codable {
     /// Samples of new series refused because the rule already had
     /// `Configuration.maxSeriesPerRule` series.
     public var droppedSamples = 0
+    /// Series forgotten to make room: quiet for `Configuration.idleSeriesAfter`, not pending or firing.
+    public var forgottenSeries = 0
     /// Times a series became pending.
     public var pending = 0
     /// Incidents opened (`.firing` events).
