@@ -24,6 +24,10 @@ struct Medic: AsyncParsableCommand {
               medic run pod-restart-001 --param namespace=shop
                                              do it: journaled, verified, rolled back on failure
               medic runs / medic show RUN    what runs did; medic resume RUN continues one
+              medic plan restart-service-001 --inventory hosts.yaml
+                                             a rollout across targets, stage by stage
+              medic watch --input feed.jsonl --dry-run
+                                             what the anomaly rules would start
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,

@@ -50,7 +50,7 @@ struct WatchCommand: AsyncParsableCommand {
                                valueName: "url"))
     var scrape: [String] = []
 
-    @Option(help: "Without --input: time between two rounds of sampling (default 15s).")
+    @Option(help: "Without --input: time between two rounds of sampling.")
     var interval: String = "15s"
 
     @Flag(name: .customLong("dry-run"), help: "Plan the runs (with each gate's verdict) instead of starting them.")
@@ -59,7 +59,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object per event (incidents, runs) instead of text lines.")
     var json = false
 
-    @Option(name: .customLong("lock-wait"), help: "Seconds a run waits for a target another run holds (default 0).")
+    @Option(name: .customLong("lock-wait"), help: "Seconds a run waits for a target another run holds.")
     var lockWait: Double = 0
 
     func validate() throws {
