@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MedicModel", targets: ["MedicModel"]),
         .library(name: "MedicLoader", targets: ["MedicLoader"]),
         .library(name: "MedicDetect", targets: ["MedicDetect"]),
+        .library(name: "MedicKnowledge", targets: ["MedicKnowledge"]),
         .library(name: "MedicEngine", targets: ["MedicEngine"]),
     ],
     dependencies: [
@@ -30,6 +31,9 @@ let package = Package(
         // Streaming anomaly detectors, rule evaluation and the NAB scorer: pure computation over
         // samples, no I/O of its own.
         .target(name: "MedicDetect", dependencies: ["MedicModel"]),
+        // The knowledge base (reference §9): crash-safe JSON Lines files under the state
+        // directory; its own file I/O, no processes or network.
+        .target(name: "MedicKnowledge", dependencies: ["MedicModel"]),
         // The only layer that starts processes or touches the network.
         // One system call Swift cannot make directly (syscall(2) is variadic): pidfd_open.
         .target(name: "CMedicSystem"),
@@ -51,7 +55,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "MedicBench",
-            dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicEngine", "MedicTestSupport"]
+            dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicTestSupport"]
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).
         .target(name: "MedicTestSupport"),
@@ -62,6 +66,8 @@ let package = Package(
             dependencies: ["MedicModel", "MedicLoader", "MedicTestSupport"],
             exclude: ["Fixtures"]
         ),
+        // Its concurrent-appender test runs the built MedicBench (kb-append-child) as real processes.
+        .testTarget(name: "MedicKnowledgeTests", dependencies: ["MedicKnowledge"]),
         .testTarget(
             name: "MedicEngineTests",
             dependencies: [

@@ -20,6 +20,10 @@ import MedicLoader
 //   watch-latency [--trials N] [--history H] [--cold]
 //                                           the sample completing a rule's for -> the first step's start, p50/p99
 
+//   kb-append [--records N] [--batch B] [--rounds R]
+//                                           N (2,000) knowledge-base appends, fsync per record and B (100) per
+//                                           write+fsync, against a plain write+fsync loop of the same bytes
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let json = arguments.contains("--json")
 
@@ -77,7 +81,13 @@ case "rollout-child":
     try await RolloutBenchmark.child(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
                                      stepSeconds: (Double(option("--step-ms") ?? "") ?? 10) / 1000,
                                      state: option("--state") ?? "", out: option("--out") ?? "")
+case "kb-append":
+    try KnowledgeBenchmark.run(records: Int(option("--records") ?? "") ?? 2000, batch: Int(option("--batch") ?? "") ?? 100,
+                               rounds: Int(option("--rounds") ?? "") ?? 3)
+case "kb-append-child":
+    // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
+    try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

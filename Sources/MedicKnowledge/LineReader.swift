@@ -1,0 +1,134 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads a JSON Lines file a line at a time, in bounded memory.
+///
+/// First the tail is repaired under the writers' lock: a last line without its newline (a crash
+/// in the middle of a write) is appended to `<file>.torn` (never overwritten) and cut from the
+/// file, and reported. Then the whole lines present at that moment are streamed without the
+/// lock (appenders only add whole lines after them); a line that is not a JSON object is skipped
+/// and reported with its line number.
+enum LineReader {
+    static let chunkSize = 1 << 16
+
+    static func forEachLine(in path: String, validate: Bool,
+                            _ body: (_ line: ArraySlice<UInt8>, _ number: Int) throws -> Void) throws -> [KnowledgeProblem] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return [] }  // nothing appended yet
+            throw LineAppender.fault("cannot open", path)
+        }
+        defer { close(fd) }
+        let (end, torn) = try repairTail(path)
+        var problems: [KnowledgeProblem] = []
+        var number = 0
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        var offset: off_t = 0
+        func visit(_ line: ArraySlice<UInt8>) throws {
+            number += 1
+            if validate, let refusal = JSONLine.objectRefusal(line) {
+                problems.append(KnowledgeProblem(kind: .corruptLine, path: path, line: number,
+                                                 message: "\(refusal); line skipped"))
+                return
+            }
+            try body(line, number)
+        }
+        while offset < end {
+            let want = Int(min(off_t(chunkSize), end - offset))
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, offset) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw LineAppender.fault("cannot read", path)
+            }
+            if count == 0 { break }  // cut shorter by someone else meanwhile
+            offset += off_t(count)
+            var start = 0
+            while let newline = buffer[start..<count].firstIndex(of: JSONLine.newline) {
+                if pending.isEmpty {
+                    try visit(buffer[start..<newline])
+                } else {
+                    pending += buffer[start..<newline]
+                    try visit(pending[...])
+                    pending.removeAll(keepingCapacity: true)
+                }
+                start = newline + 1
+            }
+            pending += buffer[start..<count]
+        }
+        if let torn {
+            problems.append(KnowledgeProblem(kind: .tornLine, path: path, line: number + 1, message: torn))
+        }
+        return problems
+    }
+
+    /// Moves a torn last line of `path` to `path.torn` under the writers' lock. Returns the
+    /// length of whole lines, and the report of the torn line when there was one.
+    static func repairTail(_ path: String) throws -> (end: off_t, torn: String?) {
+        var fd = open(path, O_RDWR | O_CLOEXEC)
+        let writable = fd >= 0
+        if !writable { fd = open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw LineAppender.fault("cannot open", path) }
+        defer { close(fd) }
+        return try LineAppender.withLock(fd, path: path) {
+            var status = stat()
+            guard fstat(fd, &status) == 0 else { throw LineAppender.fault("cannot read the size of", path) }
+            let size = status.st_size
+            let cut = try endOfLastLine(fd, size: size, path: path)
+            guard cut < size else { return (size, nil) }
+            let fragment = try readRange(fd, from: cut, to: size, path: path)
+            let quarantine = path + ".torn"
+            guard writable else {
+                // A knowledge base we may only read: leave the file alone, still say so.
+                return (cut, "torn last line (\(fragment.count) bytes without a newline, a write cut short); "
+                    + "skipped, not quarantined: \(path) is not writable")
+            }
+            try LineAppender.append(fragment + [JSONLine.newline], to: quarantine, durable: true)
+            guard ftruncate(fd, cut) == 0, fsync(fd) == 0 else {
+                throw LineAppender.fault("cannot cut the torn last line from", path)
+            }
+            return (cut, "torn last line (\(fragment.count) bytes without a newline, a write cut short); "
+                + "moved to \(quarantine)")
+        }
+    }
+
+    /// The offset just past the last newline of the file (0 when there is none).
+    static func endOfLastLine(_ fd: Int32, size: off_t, path: String) throws -> off_t {
+        var end = size
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while end > 0 {
+            let start = max(0, end - off_t(buffer.count))
+            let bytes = try readRange(fd, from: start, to: end, path: path, into: &buffer)
+            if let last = bytes.lastIndex(of: JSONLine.newline) { return start + off_t(last) + 1 }
+            end = start
+        }
+        return 0
+    }
+
+    static func readRange(_ fd: Int32, from start: off_t, to end: off_t, path: String) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: Int(end - start))
+        return Array(try readRange(fd, from: start, to: end, path: path, into: &buffer))
+    }
+
+    /// Reads `start..<end` into the front of `buffer` (at least that long) and returns that part.
+    static func readRange(_ fd: Int32, from start: off_t, to end: off_t, path: String,
+                          into buffer: inout [UInt8]) throws -> ArraySlice<UInt8> {
+        let length = Int(end - start)
+        var done = 0
+        while done < length {
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, start + off_t(done)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw LineAppender.fault("cannot read", path)
+            }
+            if count == 0 { throw KnowledgeError("cannot read \(path): it got shorter while being read") }
+            done += count
+        }
+        return buffer[0..<length]
+    }
+}
