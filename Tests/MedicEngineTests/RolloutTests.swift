@@ -253,4 +253,23 @@ final class RolloutTests: XCTestCase {
         XCTAssertEqual(contents.records.filter { $0.event == .targetFinished }.count, 60)
         XCTAssertEqual(report.rollout?.targets.filter { $0.status == "succeeded" }.count, 60)
     }
+
+    func testAFailedCheckJournaledBeforeACrashStandsOnResume() async throws {
+        // The check after stage 1 fails (+10%); the process "dies" right after journaling it.
+        let h = harness(metrics: ["error_rate": [.number(2), .number(2.2), .number(2)]])
+        let plan = try plan(playbook(targets: 4, rollout: "  stages: [1, all]\n  abort_on: error_rate_increase > 5%"))
+        let store = try store()
+        let first = try await h.interpreter.start(plan, in: store)
+        let path = store.journalPath(first.runID)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let cut = try XCTUnwrap(lines.firstIndex { $0.contains("\"stage_checked\"") })
+        try (lines[...cut].joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        // On resume the error rate reads fine (2, no increase), but the journaled verdict stands.
+        let resumed = try await h.interpreter.resume(first.runID, in: store)
+        XCTAssertEqual(resumed.outcome, .rolledBack, resumed.message ?? "")
+        XCTAssertTrue(resumed.rollout?.aborted?.hasPrefix("stage 1 check failed: abort_on error_rate_increase > 5%: holds") ?? false,
+                      resumed.rollout?.aborted ?? "")
+        XCTAssertEqual(targets(h), ["h01"], "stage 2 never starts")
+        XCTAssertEqual(targets(h, .rollback), ["h01", "h01"], "undone by the first process, and again by the resumed one")
+    }
 }

@@ -17,6 +17,10 @@ extension RunExecution {
         if state.verifications.isEmpty && !state.verificationStarted {
             if state.baseline == nil { try await recordBaseline(rollout) }
             for stage in rollout.stages where state.stagesChecked[stage.number] != true {
+                // A check that failed before the process died stands: it is not asked again.
+                if state.stagesChecked[stage.number] == false {
+                    return try await abortRollout("stage \(stage.number) check failed: " + (state.stageCheckMessages[stage.number] ?? ""))
+                }
                 if let reason = try await run(stage, of: rollout) { return try await abortRollout(reason) }
             }
         }
@@ -93,7 +97,7 @@ extension RunExecution {
         checked.passed = passed
         checked.message = verdicts.isEmpty ? "no checks after this stage" : verdicts.joined(separator: "; ")
         try await append(checked)
-        return passed ? nil : "stage \(stage.number) check failed: " + verdicts.joined(separator: "; ")
+        return passed ? nil : "stage \(stage.number) check failed: " + checked.message!
     }
 
     /// Why the failed targets stop the rollout, or nil while they are within the budget.

@@ -58,8 +58,9 @@ struct RunState: Sendable {
     var stagesStarted: Set<Int> = []
     /// `stage_waiting`'s `until`, per stage.
     var stageWaitUntil: [Int: String] = [:]
-    /// `stage_checked`'s `passed`, per stage.
+    /// `stage_checked`'s `passed` and `message`, per stage.
     var stagesChecked: [Int: Bool] = [:]
+    var stageCheckMessages: [Int: String] = [:]
     /// Each finished target's outcome.
     var targetOutcomes: [String: RunOutcome] = [:]
     /// Targets that started and have not finished.
@@ -155,7 +156,10 @@ struct RunState: Sendable {
         case .stageWaiting:
             if let stage = record.stage { stageWaitUntil[stage] = record.until }
         case .stageChecked:
-            if let stage = record.stage { stagesChecked[stage] = record.passed ?? false }
+            if let stage = record.stage {
+                stagesChecked[stage] = record.passed ?? false
+                stageCheckMessages[stage] = record.message ?? ""
+            }
         case .rolloutAborted:
             abortReason = record.message ?? "aborted"
             abortTargets = record.targets ?? []
