@@ -15,11 +15,17 @@ enum JSONLine {
 
     /// Why `bytes` (one line, without its newline) is not a JSON object, or nil when it is.
     static func objectRefusal(_ bytes: ArraySlice<UInt8>) -> String? {
-        guard let first = bytes.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else {
-            return "an empty line, not a JSON object"
+        let verdict = bytes.withUnsafeBufferPointer { JSONSyntax.check($0) }
+        switch verdict {
+        case .object: return nil
+        case .notObject: return "not a JSON object"
+        case .invalid: return bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) ? "an empty line, not a JSON object" : "not valid JSON"
+        case .undecided: return foundationRefusal(bytes)
         }
-        // Anything else than an object is refused before parsing (cheap, and a clearer message).
-        guard first == UInt8(ascii: "{") else { return "not a JSON object" }
+    }
+
+    /// What JSONSerialization says (the reference `JSONSyntax` must agree with).
+    static func foundationRefusal(_ bytes: ArraySlice<UInt8>) -> String? {
         do {
             let value = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
             return value is [String: Any] ? nil : "not a JSON object"
