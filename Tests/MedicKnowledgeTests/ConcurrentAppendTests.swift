@@ -54,4 +54,37 @@ final class ConcurrentAppendTests: XCTestCase {
         }
         XCTAssertEqual(seen, Dictionary(uniqueKeysWithValues: (0..<processes).map { ("p\($0)", Set(0..<count)) }))
     }
+
+    /// A file size limit (RLIMIT_FSIZE, as a full disk) stops an append part-way: the write is
+    /// short, the file is cut back to its whole lines, and the appender says why.
+    func testAShortWriteIsCutBackToWholeLines() throws {
+        let bench = Self.bench
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("medic-kb-full-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let limit = 20_000
+        let errors = root.appendingPathExtension("err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errors) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // Python ignores SIGXFSZ, and exec keeps it ignored: the write returns short instead.
+        let setLimit = "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (\(limit), \(limit))); os.execv(sys.argv[1], sys.argv[1:])"
+        process.arguments = ["python3", "-c", setLimit, bench.path, "kb-append-child", "--dir", root.path, "--count", "100", "--tag", "full"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        let message = try String(contentsOf: errors, encoding: .utf8)
+        XCTAssertTrue(message.contains("cannot append to \(root.path)/incident-history.jsonl: only "), message)
+
+        let kb = try KnowledgeBase(directory: root.path, create: false)
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: kb.path(.incidentHistory))[.size] as? Int)
+        XCTAssertLessThan(size, limit)
+        let (records, problems) = try kb.read(.incidentHistory)
+        XCTAssertEqual(problems, [])
+        // Records 0-8 fit (three of about 5 KB); record 9 (5 KB) would have crossed the limit.
+        XCTAssertEqual(records.count, 9)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: kb.quarantinePath(.incidentHistory)))
+    }
 }
