@@ -10,7 +10,8 @@ import Darwin
 /// path) holding the files of reference §9.3.
 ///
 /// Appends are whole lines, each call one `write(2)` under an exclusive `flock`, `fsync`ed before
-/// it returns (unless `durable: false`); a failed append leaves the file as it was. Reads stream
+/// it returns (unless `durable: false`); a failed append leaves the file as it was; an append to
+/// a file left with a torn last line by a crash moves that line to quarantine first. Reads stream
 /// a line at a time; a torn last line is moved to `<file>.torn` and reported, a corrupt line is
 /// skipped and reported with its line number, and the rest loads. See docs/knowledge.md.
 public struct KnowledgeBase: Sendable {
@@ -52,24 +53,29 @@ public struct KnowledgeBase: Sendable {
     // MARK: - Appending
 
     /// Appends one record, a JSON object on one line (its bytes, without the newline).
-    /// Throws, writing nothing, when it is not one, or on an I/O fault.
-    public func append(_ line: [UInt8], to file: KnowledgeFile, durable: Bool = true) throws {
+    /// Throws, writing nothing, when it is not one, or on an I/O fault. Returns the torn last
+    /// line left by a writer that crashed, when the file ended with one: moved to the quarantine
+    /// file before this record was written, so the two are never glued together.
+    @discardableResult
+    public func append(_ line: [UInt8], to file: KnowledgeFile, durable: Bool = true) throws -> [KnowledgeProblem] {
         try appendBatch([line], to: file, durable: durable)
     }
 
     /// Appends a record encoded with `JSONEncoder` (sorted keys, on one line). (A label of its
     /// own: a `[UInt8]` is `Encodable` too, and must never be taken for a JSON array.)
-    public func append(encoding record: some Encodable, to file: KnowledgeFile, durable: Bool = true) throws {
+    @discardableResult
+    public func append(encoding record: some Encodable, to file: KnowledgeFile, durable: Bool = true) throws -> [KnowledgeProblem] {
         try append(try encode(record), to: file, durable: durable)
     }
 
     /// Appends `lines` in ONE write and one `fsync` (when `durable`): all or none of them. Every
     /// line is checked first; one that is not a single-line JSON object refuses the whole batch.
-    public func appendBatch(_ lines: [[UInt8]], to file: KnowledgeFile, durable: Bool = true) throws {
+    @discardableResult
+    public func appendBatch(_ lines: [[UInt8]], to file: KnowledgeFile, durable: Bool = true) throws -> [KnowledgeProblem] {
         guard file.isJSONLines else {
             throw KnowledgeError("\(file.name) is one JSON document, not lines: use replaceDocument")
         }
-        guard !lines.isEmpty else { return }
+        guard !lines.isEmpty else { return [] }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(lines.reduce(lines.count) { $0 + $1.count })
         for (index, line) in lines.enumerated() {
@@ -80,11 +86,14 @@ public struct KnowledgeBase: Sendable {
             bytes += line
             bytes.append(JSONLine.newline)
         }
-        try LineAppender.append(bytes, to: path(file), durable: durable)
+        guard let torn = try LineAppender.append(bytes, to: path(file), durable: durable) else { return [] }
+        return [KnowledgeProblem(kind: .tornLine, path: path(file), line: 0, message: torn)]
     }
 
     /// Appends records encoded with `JSONEncoder`, in one write (see `appendBatch(_:to:durable:)`).
-    public func appendBatch<Record: Encodable>(encoding records: [Record], to file: KnowledgeFile, durable: Bool = true) throws {
+    @discardableResult
+    public func appendBatch<Record: Encodable>(encoding records: [Record], to file: KnowledgeFile,
+                                               durable: Bool = true) throws -> [KnowledgeProblem] {
         try appendBatch(try records.map { try encode($0) }, to: file, durable: durable)
     }
 

@@ -37,7 +37,8 @@ public struct KnowledgeProblem: Sendable, Equatable, CustomStringConvertible {
     public var kind: Kind
     /// The path of the file read.
     public var path: String
-    /// The 1-based line number in the file.
+    /// The 1-based line number in the file; 0 when not known (a torn line found by an append,
+    /// which does not count the lines before it).
     public var line: Int
     public var message: String
 
@@ -48,5 +49,5 @@ public struct KnowledgeProblem: Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { "\(path):\(line): \(message)" }
+    public var description: String { line > 0 ? "\(path):\(line): \(message)" : "\(path): \(message)" }
 }

@@ -14,16 +14,30 @@ import Darwin
 /// `write(2)`, and `fsync`s when `durable`. The write is all-or-nothing: on an error or a short
 /// write the file is cut back to its length before the write (`ftruncate`) and the call throws,
 /// so the file only ever holds whole lines (a crash in the middle of the write leaves a torn last
-/// line, which the reader quarantines).
+/// line, which the next reader or appender moves to the quarantine file).
 enum LineAppender {
-    static func append(_ bytes: [UInt8], to path: String, durable: Bool) throws {
+    /// Appends `bytes` (whole lines). When `repairingTail`, a torn last line left by a writer
+    /// that crashed is first moved to the quarantine file (see `LineReader.quarantineTail`), so a
+    /// new record is never glued to it; its report is returned.
+    @discardableResult
+    static func append(_ bytes: [UInt8], to path: String, durable: Bool, repairingTail: Bool = true) throws -> String? {
         precondition(bytes.last == JSONLine.newline, "appended bytes end with a newline")
         let fd = try openForAppend(path)
         defer { close(fd) }
-        try withLock(fd, path: path) {
+        return try withLock(fd, path: path) {
             var status = stat()
             guard fstat(fd, &status) == 0 else { throw fault("cannot read the size of", path) }
-            let before = status.st_size
+            var before = status.st_size
+            let torn = repairingTail && before > 0 ? try lastByte(fd, at: before - 1, path: path) != JSONLine.newline : false
+            var report: String?
+            if torn {
+                let tail = try LineReader.quarantineTail(fd, size: before, path: path, writable: true)
+                guard tail.whole else {
+                    throw KnowledgeError("cannot append to \(path): it ends with a \(tail.report ?? "torn line")")
+                }
+                before = tail.end
+                report = tail.report
+            }
             var written: Int
             repeat {
                 written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -41,15 +55,27 @@ enum LineAppender {
                 _ = ftruncate(fd, before)
                 throw KnowledgeError("cannot make \(path) durable (fsync): \(reason)")
             }
+            return report
+        }
+    }
+
+    static func lastByte(_ fd: Int32, at offset: off_t, path: String) throws -> UInt8 {
+        var byte: UInt8 = 0
+        while true {
+            let count = pread(fd, &byte, 1, offset)
+            if count == 1 { return byte }
+            if count < 0 && errno == EINTR { continue }
+            throw count < 0 ? fault("cannot read", path) : KnowledgeError("cannot read \(path): it got shorter")
         }
     }
 
     /// Opens `path` for appending; a file created here has its directory entry made durable too.
     static func openForAppend(_ path: String) throws -> Int32 {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        // Read too: the last byte says whether a torn line must be moved first.
+        let fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
         if fd >= 0 { return fd }
         guard errno == ENOENT else { throw fault("cannot open", path) }
-        let created = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let created = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard created >= 0 else { throw fault("cannot create", path) }
         syncDirectory(of: path)
         return created

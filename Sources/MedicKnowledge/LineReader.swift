@@ -78,23 +78,43 @@ enum LineReader {
         return try LineAppender.withLock(fd, path: path) {
             var status = stat()
             guard fstat(fd, &status) == 0 else { throw LineAppender.fault("cannot read the size of", path) }
-            let size = status.st_size
-            let cut = try endOfLastLine(fd, size: size, path: path)
-            guard cut < size else { return (size, nil) }
-            let fragment = try readRange(fd, from: cut, to: size, path: path)
-            let quarantine = path + ".torn"
-            guard writable else {
-                // A knowledge base we may only read: leave the file alone, still say so.
-                return (cut, "torn last line (\(fragment.count) bytes without a newline, a write cut short); "
-                    + "skipped, not quarantined: \(path) is not writable")
-            }
-            try LineAppender.append(fragment + [JSONLine.newline], to: quarantine, durable: true)
-            guard ftruncate(fd, cut) == 0, fsync(fd) == 0 else {
-                throw LineAppender.fault("cannot cut the torn last line from", path)
-            }
-            return (cut, "torn last line (\(fragment.count) bytes without a newline, a write cut short); "
-                + "moved to \(quarantine)")
+            let tail = try quarantineTail(fd, size: status.st_size, path: path, writable: writable)
+            return (tail.end, tail.report)
         }
+    }
+
+    /// What `quarantineTail` did.
+    struct Tail {
+        /// The length of the whole lines.
+        var end: off_t
+        /// The report of a torn last line, when there was one.
+        var report: String?
+        /// Whether the file now ends at `end` (false: a torn line is still there).
+        var whole: Bool
+    }
+
+    /// Moves the bytes after the last newline of `fd` (`size` long, open for reading, and for
+    /// writing when `writable`) to `path.torn`, and cuts them off. Called holding the lock.
+    static func quarantineTail(_ fd: Int32, size: off_t, path: String, writable: Bool) throws -> Tail {
+        let cut = try endOfLastLine(fd, size: size, path: path)
+        guard cut < size else { return Tail(end: size, report: nil, whole: true) }
+        let fragment = try readRange(fd, from: cut, to: size, path: path)
+        let quarantine = path + ".torn"
+        let torn = "torn last line (\(fragment.count) bytes without a newline, a write cut short)"
+        guard writable else {
+            // A knowledge base we may only read: leave the file alone, still say so.
+            return Tail(end: cut, report: "\(torn); skipped, not quarantined: \(path) is not writable", whole: false)
+        }
+        do {
+            try LineAppender.append(fragment + [JSONLine.newline], to: quarantine, durable: true, repairingTail: false)
+        } catch {
+            // No quarantine (a read-only directory): the line stays in the file, still reported.
+            return Tail(end: cut, report: "\(torn); skipped, not quarantined: \(error)", whole: false)
+        }
+        guard ftruncate(fd, cut) == 0, fsync(fd) == 0 else {
+            throw LineAppender.fault("cannot cut the torn last line from", path)
+        }
+        return Tail(end: cut, report: "\(torn); moved to \(quarantine)", whole: true)
     }
 
     /// The offset just past the last newline of the file (0 when there is none).

@@ -104,12 +104,34 @@ final class KnowledgeStoreTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: kb.quarantinePath(.incidentHistory), encoding: .utf8), "{\"c\":\n{\"e\":[5,\n")
     }
 
+    func testAnAppendAfterACrashMovesTheTornLineFirst() throws {
+        try write("{\"a\":1}\n{\"b\":", to: .incidentHistory)
+        let problems = try kb.append(bytes(#"{"c":3}"#), to: .incidentHistory)
+        XCTAssertEqual(problems.map(\.kind), [.tornLine])
+        XCTAssertTrue(problems[0].description.contains("moved to \(kb.quarantinePath(.incidentHistory))"), problems[0].description)
+        XCTAssertEqual(try contents(.incidentHistory), "{\"a\":1}\n{\"c\":3}\n")
+        XCTAssertEqual(try String(contentsOfFile: kb.quarantinePath(.incidentHistory), encoding: .utf8), "{\"b\":\n")
+        XCTAssertEqual(try kb.append(bytes(#"{"d":4}"#), to: .incidentHistory), [])
+    }
+
     func testAFileOfOnlyATornLineIsEmptiedIntoQuarantine() throws {
         try write("{\"half", to: .incidentPatterns)
         let (records, problems) = try kb.read(.incidentPatterns)
         XCTAssertEqual(records, [])
         XCTAssertEqual(problems.map(\.line), [1])
         XCTAssertEqual(try contents(.incidentPatterns), "")
+    }
+
+    func testATornLineThatCannotBeQuarantinedIsReportedAndLeftInPlace() throws {
+        try write("{\"a\":1}\n{\"b\":", to: .incidentHistory)
+        // The quarantine file cannot be written: a directory stands at its path.
+        try FileManager.default.createDirectory(atPath: kb.quarantinePath(.incidentHistory), withIntermediateDirectories: false)
+        let (records, problems) = try kb.read(.incidentHistory)
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(problems.map(\.kind), [.tornLine])
+        XCTAssertEqual(problems.map(\.line), [2])
+        XCTAssertTrue(problems[0].message.contains("not quarantined"), problems[0].message)
+        XCTAssertEqual(try contents(.incidentHistory), "{\"a\":1}\n{\"b\":")
     }
 
     func testCorruptLineInTheMiddleIsSkippedWithItsLineNumber() throws {
