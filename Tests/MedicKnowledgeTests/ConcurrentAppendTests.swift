@@ -22,7 +22,7 @@ final class ConcurrentAppendTests: XCTestCase {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("medic-kb-procs-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let processes = 6, count = 150
-        let children = try (0..<processes).map { index -> Process in
+        let children = (0..<processes).map { index -> Process in
             let process = Process()
             process.executableURL = bench
             process.arguments = ["kb-append-child", "--dir", root.path, "--count", String(count), "--tag", "p\(index)"]
