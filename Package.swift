@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "MedicEngine",
             dependencies: [
-                "MedicModel", "MedicDetect", "CMedicSystem",
+                "MedicModel", "MedicDetect", "MedicKnowledge", "CMedicSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -12,6 +12,11 @@ public struct Interpreter: Sendable {
     public var executors: ExecutorSet
     public var verifier: Verifier
     public var clock: any EngineClock
+    /// Whether a finished run appends its incident record to `<state dir>/knowledge/incident-history.jsonl`.
+    public var recordsIncidents = true
+    /// Told why a finished run's incident record could not be written; the run's outcome stands.
+    /// By default a warning line on standard error.
+    public var incidentRecordFailed: @Sendable (String) -> Void = IncidentRecording.warnOnStandardError
 
     public init(executors: ExecutorSet, verifier: Verifier, clock: any EngineClock = SystemClock()) {
         self.executors = executors

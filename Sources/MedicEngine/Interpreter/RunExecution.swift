@@ -401,6 +401,11 @@ struct RunExecution: Sendable {
         record.outcome = outcome
         record.message = message
         try await append(record)
+        // The run is over and on disk; now the knowledge base learns of it (issue 7). Never at a
+        // target's end: a rollout's run is one incident.
+        if target == nil && interpreter.recordsIncidents {
+            IncidentRecording.append(records, journalPath: journal.path, failed: interpreter.incidentRecordFailed)
+        }
     }
 
     // MARK: - Resume

@@ -1,0 +1,128 @@
+import Foundation
+import MedicKnowledge
+import MedicModel
+
+/// The incident record of a finished run (reference §9.1), built from its journal, and its append
+/// to `<state dir>/knowledge/incident-history.jsonl` (issue 7 item 2).
+///
+/// Written once, right after the run's `run_finished` record is durable. A record that cannot be
+/// written (a read-only or full disk) never changes the run: its outcome stands, its journal is
+/// complete (no record may follow `run_finished`), and the failure goes to the interpreter's
+/// `incidentRecordFailed` (by default a warning on standard error). See docs/knowledge.md.
+enum IncidentRecording {
+    /// The knowledge base directory of the state directory holding `journalPath`
+    /// (`<state>/runs/<id>.jsonl`, `RunStore.journalPath`): `<state>/knowledge`.
+    static func knowledgeDirectory(ofJournal journalPath: String) -> String {
+        let runs = (journalPath as NSString).deletingLastPathComponent
+        return KnowledgeBase.defaultDirectory(inState: (runs as NSString).deletingLastPathComponent)
+    }
+
+    /// Appends the record of the run whose journal is `records` (ending with `run_finished`).
+    static func append(_ records: [JournalRecord], journalPath: String, failed: @Sendable (String) -> Void) {
+        let directory = knowledgeDirectory(ofJournal: journalPath)
+        guard let record = incident(from: records) else {
+            return failed("no incident record for \(journalPath): the journal has no run_started or run_finished record")
+        }
+        do {
+            let knowledge = try KnowledgeBase(directory: directory)
+            try knowledge.append(encoding: record, to: .incidentHistory)
+        } catch {
+            failed("the incident record of run \(record.runID) was not written to \(directory): \(error)")
+        }
+    }
+
+    /// The default for `Interpreter.incidentRecordFailed`: one line on standard error.
+    @Sendable static func warnOnStandardError(_ message: String) {
+        FileHandle.standardError.write(Data("medic: warning: \(message)\n".utf8))
+    }
+
+    /// The incident record of a finished run; nil when `records` has no `run_started` with a plan
+    /// or no `run_finished` with an outcome.
+    static func incident(from records: [JournalRecord]) -> IncidentRecord? {
+        guard let started = records.first(where: { $0.event == .runStarted }), let plan = started.plan,
+              let finished = records.last(where: { $0.event == .runFinished && $0.target == nil }),
+              let outcome = finished.outcome,
+              let runOutcome = IncidentRecord.RunOutcome(rawValue: outcome.rawValue) else { return nil }
+        let runID = started.run ?? ""
+        let start = JournalRecord.date(started.at)
+        let end = JournalRecord.date(finished.at)
+        func seconds(_ from: Date?, _ to: Date?) -> Double? {
+            guard let from, let to else { return nil }
+            return max(0, to.timeIntervalSince(from))
+        }
+
+        let detection: IncidentRecord.Detection
+        let detectedAt: Date?
+        let incidentStart: Date?
+        if let found = started.detection {
+            detectedAt = JournalRecord.date(found.firedAt)
+            incidentStart = JournalRecord.date(found.firstSeen)
+            detection = .init(method: .anomalyDetection, detectionTime: found.firedAt,
+                              timeToDetect: seconds(incidentStart, detectedAt),
+                              initialSeverity: found.severity.description, rule: found.rule)
+        } else {
+            detectedAt = start
+            incidentStart = start
+            detection = .init(method: .manual, detectionTime: started.at, initialSeverity: plan.severity.description)
+        }
+
+        let verificationPassed = records.last { $0.event == .verificationFinished }?.verification?.state == .success
+        let resolutionMethod: IncidentRecord.ResolutionMethod
+        switch runOutcome {
+        case .succeeded: resolutionMethod = .autoRemediation
+        case .rolledBack: resolutionMethod = .rollback
+        default: resolutionMethod = .manual
+        }
+        let remediationOutcome: IncidentRecord.RemediationOutcome?
+        switch runOutcome {
+        case .succeeded: remediationOutcome = .success
+        case .partiallySucceeded: remediationOutcome = .partialSuccess
+        case .refused: remediationOutcome = nil
+        default: remediationOutcome = .failed
+        }
+
+        var components = plan.targets.map(\.name)
+        for parameter in plan.parameters where ["service", "service_name", "component"].contains(parameter.name)
+            && !parameter.value.isEmpty && !components.contains(parameter.value) {
+            components.append(parameter.value)
+        }
+
+        return IncidentRecord(
+            incidentID: runID, timestamp: started.at, endedAt: finished.at, runID: runID,
+            mode: started.mode == .automated ? .automated : .manual, runOutcome: runOutcome,
+            detection: detection,
+            classification: .init(affectedComponents: components, blastRadius: plan.safety.blastRadius?.rawValue),
+            remediation: .init(playbookID: plan.playbookID, playbookVersion: plan.playbookVersion,
+                               executionTime: seconds(start, end) ?? 0, stepsExecuted: stepsExecuted(records, plan),
+                               outcome: remediationOutcome),
+            impact: .init(duration: seconds(incidentStart, end), servicesAffected: components),
+            resolution: .init(resolutionMethod: resolutionMethod,
+                              timeToResolution: runOutcome == .succeeded ? seconds(detectedAt, end) : nil,
+                              verificationPassed: verificationPassed),
+            metadata: .init(escalated: records.contains { $0.event == .escalated },
+                            approvalRequested: records.contains { $0.event == .approvalRequested },
+                            denied: records.contains { $0.event == .approvalDenied },
+                            host: started.host))
+    }
+
+    /// Each playbook step that ran (per target in a rollout), in the order they first ran: its last
+    /// attempt's result (the implementation, then the action's verification) and attempt count.
+    static func stepsExecuted(_ records: [JournalRecord], _ plan: Plan) -> [IncidentRecord.StepExecuted] {
+        struct Key: Hashable { var step: Int; var target: String? }
+        var order: [Key] = []
+        var steps: [Key: IncidentRecord.StepExecuted] = [:]
+        for record in records where record.event == .stepFinished {
+            guard let number = record.step, record.phase == .step || record.phase == .verification,
+                  let result = record.result else { continue }
+            let key = Key(step: number, target: record.target)
+            if steps[key] == nil {
+                order.append(key)
+                let name = plan.steps.first { $0.number == number }?.name ?? "step \(number)"
+                steps[key] = .init(step: number, name: name, target: record.target, succeeded: false, attempts: 0)
+            }
+            steps[key]!.succeeded = result.succeeded
+            steps[key]!.attempts = max(steps[key]!.attempts, record.attempt ?? 1)
+        }
+        return order.map { steps[$0]! }
+    }
+}
