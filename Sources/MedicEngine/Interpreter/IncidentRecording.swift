@@ -48,7 +48,8 @@ enum IncidentRecording {
         let end = JournalRecord.date(finished.at)
         func seconds(_ from: Date?, _ to: Date?) -> Double? {
             guard let from, let to else { return nil }
-            return max(0, to.timeIntervalSince(from))
+            // Journal times have milliseconds: so do the durations (no 0.0039999 from binary floating point).
+            return (max(0, to.timeIntervalSince(from)) * 1000).rounded() / 1000
         }
 
         let detection: IncidentRecord.Detection
