@@ -163,6 +163,24 @@ final class IncidentRecordingTests: XCTestCase {
         XCTAssertEqual(r.resolution.resolutionMethod, .manual)
     }
 
+    func testADeniedRunIsRecordedWhenDeniedAndNotWhileItWaits() async throws {
+        let clock = ManualClock()
+        let store = try store()
+        var waiting = try plan(steps: "  - {step: 1, name: make, action: plain}")
+        waiting.gates = [GateVerdict(gate: "approval", decision: .needsApproval, reason: "needs a person", needs: ["approval"])]
+        let interpreter = interpreter(clock)
+        let pending = try await interpreter.start(waiting, in: store)
+        XCTAssertNil(pending.outcome)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: store.directory + "/knowledge/incident-history.jsonl"),
+                       "a run waiting for approval has not ended")
+        _ = try await interpreter.deny(pending.runID, in: store, by: "alice", reason: "not a real incident")
+        let r = try XCTUnwrap(try incidents(store).first)
+        XCTAssertEqual(try incidents(store).count, 1)
+        XCTAssertEqual(r.runOutcome, .refused)
+        XCTAssertTrue(r.metadata.approvalRequested)
+        XCTAssertTrue(r.metadata.denied)
+    }
+
     func testEachRunAppendsExactlyOneRecord() async throws {
         let clock = ManualClock()
         let store = try store()
