@@ -1,0 +1,130 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The immune memory on disk: one JSON document, `immune-memory.json` in the knowledge base
+/// directory beside the §9.3 files, replaced whole and atomically (temporary file, `fsync`,
+/// rename, directory `fsync`), so a crash leaves the old memory or the new one.
+///
+/// Shape: `{"format": 1, "entries": [ImmuneMemoryEntry …]}`, entries sorted by signature id,
+/// dates RFC 3339 with milliseconds. The capacity is configuration, not stored.
+public enum ImmuneMemoryDocument {
+    public static let fileName = "immune-memory.json"
+    public static let format = 1
+
+    public static func path(in knowledgeBase: KnowledgeBase) -> String {
+        (knowledgeBase.directory as NSString).appendingPathComponent(fileName)
+    }
+
+    /// The memory saved in `knowledgeBase` (empty when never saved), with the evictions made if
+    /// it holds more than `capacity` entries. Throws `KnowledgeError` naming the file when it
+    /// cannot be read or is not a memory document; the file is left as it is (never emptied).
+    public static func load(from knowledgeBase: KnowledgeBase, capacity: Int = ImmuneMemory.defaultCapacity,
+                            at now: Date) throws -> (memory: ImmuneMemory, changes: [ImmuneMemoryChange]) {
+        let path = path(in: knowledgeBase)
+        guard FileManager.default.fileExists(atPath: path) else { return (ImmuneMemory(capacity: capacity), []) }
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw KnowledgeError("cannot read the immune memory \(path): \(KnowledgeBase.reason(error))")
+        }
+        let stored: Stored
+        do {
+            stored = try decoder().decode(Stored.self, from: bytes)
+        } catch {
+            throw KnowledgeError("the immune memory \(path) is corrupt (\(describe(error))); it was left as it is: "
+                                 + "repair it, or move it away to start with an empty memory")
+        }
+        guard stored.format == format else {
+            throw KnowledgeError("the immune memory \(path) has format \(stored.format); this Medic reads format \(format)")
+        }
+        return ImmuneMemory.holding(stored.entries, capacity: capacity, at: now)
+    }
+
+    /// Replaces the saved memory with `memory`. Throws `KnowledgeError` on an I/O fault, leaving
+    /// the previous document in place.
+    public static func save(_ memory: ImmuneMemory, to knowledgeBase: KnowledgeBase) throws {
+        let bytes: Data
+        do {
+            bytes = try encoder().encode(Stored(format: format, entries: memory.entries))
+        } catch {
+            throw KnowledgeError("cannot encode the immune memory: \(error)")
+        }
+        try replace(Array(bytes) + [UInt8(ascii: "\n")], at: path(in: knowledgeBase))
+    }
+
+    private struct Stored: Codable {
+        var format: Int
+        var entries: [ImmuneMemoryEntry]
+    }
+
+    private static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(timeStyle))
+        }
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = try? timeStyle.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an RFC 3339 time")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    private static func describe(_ error: Error) -> String {
+        guard let error = error as? DecodingError else { return KnowledgeBase.reason(error) }
+        switch error {
+        case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return (path.isEmpty ? "" : "at \(path): ") + context.debugDescription + (detail.map { ": \($0)" } ?? "")
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    /// The store's atomic replace (`KnowledgeBase.replaceDocument`) for a file that is not one of
+    /// the §9.3 `KnowledgeFile`s.
+    private static func replace(_ bytes: [UInt8], at target: String) throws {
+        let temporary = target + ".new-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LineAppender.fault("cannot create", temporary) }
+        var done = 0
+        while done < bytes.count {
+            let count = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                let failure = LineAppender.fault("cannot write", temporary)
+                close(fd)
+                unlink(temporary)
+                throw failure
+            }
+            done += count
+        }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard synced, rename(temporary, target) == 0 else {
+            let failure = LineAppender.fault("cannot replace", target)
+            unlink(temporary)
+            throw failure
+        }
+        LineAppender.syncDirectory(of: target)
+    }
+}
