@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import MedicEngine
+import MedicKnowledge
+
+struct MemoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "The immune memory: faults seen before and the remediation that cured them (seed-systems §1).",
+        discussion: """
+            Kept in <state-dir>/knowledge/immune-memory.json. See docs/knowledge.md, "Immune memory".
+
+            Examples:
+              medic memory list
+              medic memory show 3f2a9c
+              medic memory forget 3f2a9c --json
+            """,
+        subcommands: [MemoryListCommand.self, MemoryShowCommand.self, MemoryForgetCommand.self]
+    )
+}
+
+/// The options every `medic memory` subcommand shares.
+struct MemoryOptions: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
+    var stateDirectory: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
+
+    /// The saved memory (empty when there is no knowledge base). A corrupt document is an error (exit 1).
+    func load() throws -> (memory: ImmuneMemory, knowledgeBase: KnowledgeBase?) {
+        let directory = KnowledgeBase.defaultDirectory(inState: stateDirectoryPath)
+        guard FileManager.default.fileExists(atPath: directory) else { return (ImmuneMemory(), nil) }
+        do {
+            let knowledgeBase = try KnowledgeBase(directory: directory, create: false)
+            return (try ImmuneMemoryDocument.load(from: knowledgeBase, at: Date()).memory, knowledgeBase)
+        } catch let error as KnowledgeError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+
+    func printJSON(_ value: some Encodable) throws {
+        print(String(decoding: try MemoryRenderer.encoder().encode(value), as: UTF8.self))
+    }
+}
+
+struct MemoryListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "Every remembered fault: signature id, fault type, pattern, observations, success rate, last applied.",
+        discussion: "With --json: {\"entries\": [entry …]}, each entry as stored in immune-memory.json."
+    )
+
+    @OptionGroup var options: MemoryOptions
+
+    mutating func run() async throws {
+        let entries = try options.load().memory.entries
+        if options.json { return try options.printJSON(["entries": entries]) }
+        guard !entries.isEmpty else { return print("The immune memory is empty.") }
+        for entry in entries.sorted(by: { ($0.lastApplied, $0.id) > ($1.lastApplied, $1.id) }) {
+            print("\(entry.id.prefix(12))  \(entry.signature.faultType)  \(entry.signature.pattern)  "
+                  + "\(entry.observations) obs  \(MemoryRenderer.percent(entry.successRate))  "
+                  + "last applied \(MemoryRenderer.time(entry.lastApplied))")
+        }
+    }
+}
+
+struct MemoryShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "One remembered fault with its remediation actions.",
+        discussion: "ID is a signature id or a unique prefix of one. Exit 1 when no entry has it. With --json: the entry."
+    )
+
+    @Argument(help: "A signature id, or a unique prefix of one.")
+    var id: String
+
+    @OptionGroup var options: MemoryOptions
+
+    mutating func run() async throws {
+        guard let entry = try options.load().memory.entry(id: id) else {
+            printError("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
+            throw ExitCode(1)
+        }
+        if options.json { return try options.printJSON(entry) }
+        print(MemoryRenderer.text(entry), terminator: "")
+    }
+}
+
+struct MemoryForgetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forget",
+        abstract: "Removes a remembered fault, and publishes chaos.immune-memory.changed on the bus.",
+        discussion: """
+            The event is a CloudEvent (data: kind forgotten, signature_id) published like a bus step's, \
+            with source medic/runs/immune-memory. Exit 1 when no entry has the id. With --json: \
+            {"change": {"kind", "signature_id", "time"}, "event_id"}.
+            """
+    )
+
+    @Argument(help: "A signature id, or a unique prefix of one.")
+    var id: String
+
+    @Option(help: ArgumentHelp("Where the change event is published: outbox:PATH, webhook:URL or stdout.",
+                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
+    var bus: String?
+
+    @OptionGroup var options: MemoryOptions
+
+    mutating func run() async throws {
+        let transport: BusTransport
+        do {
+            transport = try bus.map(BusTransport.parse) ?? .outbox(path: options.stateDirectoryPath + "/outbox.jsonl")
+        } catch let error as ExecutorError {
+            throw ValidationError("--bus: \(error.description)")
+        }
+        var (memory, knowledgeBase) = try options.load()
+        guard let knowledgeBase, let change = memory.forget(id: id, at: Date()) else {
+            printError("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
+            throw ExitCode(1)
+        }
+        do {
+            try ImmuneMemoryDocument.save(memory, to: knowledgeBase)
+        } catch let error as KnowledgeError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+        let published = try await BusExecutor(transport: transport).execute(ExecutionRequest(
+            runID: "immune-memory", stepNumber: 0, stepName: change.kind.rawValue, action: "immune-memory",
+            purpose: .step, executor: .bus, topic: change.type, parameters: change.data, timeout: 30))
+        if !published.succeeded { printError("medic: warning: the change event was not published: \(published.summary)") }
+        if options.json {
+            return try options.printJSON(ForgetOutput(change: change, eventID: published.succeeded ? published.outputs["event_id"] : nil))
+        }
+        print("Forgot \(change.signatureID).")
+    }
+
+    private struct ForgetOutput: Encodable {
+        var change: ImmuneMemoryChange
+        var eventID: String?
+
+        private enum CodingKeys: String, CodingKey { case change, eventID = "event_id" }
+    }
+}
+
+/// `medic memory` as text and JSON.
+enum MemoryRenderer {
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(time(date))
+        }
+        return encoder
+    }
+
+    static func time(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
+
+    static func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
+
+    static func text(_ entry: ImmuneMemoryEntry) -> String {
+        let s = entry.signature
+        var out = """
+            Signature     \(s.id)
+            Fault type    \(s.faultType)
+            Components    \(s.components.isEmpty ? "-" : s.components.joined(separator: ", "))
+            Pattern       \(s.pattern)
+            Observations  \(entry.observations)
+            Success rate  \(percent(entry.successRate))
+            First seen    \(time(entry.firstSeen))
+            Last seen     \(time(entry.lastSeen))
+            Last applied  \(time(entry.lastApplied))
+            Learned from  \(entry.origin.rawValue) (last: \(entry.lastOrigin.rawValue)\(entry.lastOriginID.map { " \($0)" } ?? ""))
+            Actions
+
+            """
+        for action in entry.actions {
+            out += "  \(action.priority)  \(action.playbookID)  \(action.action)  timeout \(action.timeout)s\n"
+        }
+        return out
+    }
+}
