@@ -24,6 +24,8 @@ import MedicLoader
 //                                           N (2,000) knowledge-base appends, fsync per record and B (100) per
 //                                           write+fsync, against a plain write+fsync loop of the same bytes
 
+//   kb-stats-1m [--records N] [--rounds R]   medic kb stats's computation over N (1,000,000) incident records
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let json = arguments.contains("--json")
 
@@ -76,6 +78,12 @@ case "rollout-1000":
 case "watch-latency":
     try await WatchBenchmark.run(trials: Int(option("--trials") ?? "") ?? 200, history: Int(option("--history") ?? "") ?? 1,
                                  cold: arguments.contains("--cold"))
+case "kb-stats-1m":
+    try KnowledgeStatsBenchmark.run(records: Int(option("--records") ?? "") ?? 1_000_000, rounds: Int(option("--rounds") ?? "") ?? 3)
+case "kb-stats-child":
+    // The measured part of kb-stats-1m, in a process of its own (its peak memory is the figure).
+    try KnowledgeStatsBenchmark.child(directory: option("--dir") ?? "", out: option("--out") ?? "",
+                                      expect: Int(option("--expect") ?? "") ?? 0)
 case "rollout-child":
     // The measured part of rollout-1000, in a process of its own (its peak memory is the figure).
     try await RolloutBenchmark.child(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
@@ -88,6 +96,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

@@ -124,7 +124,7 @@ extension KnowledgeBase {
         let file = KnowledgeFile.incidentHistory
         let problems = try forEachLine(in: file) { line, number in
             do {
-                builder.add(try decoder.decode(IncidentRecord.self, from: Data(line)))
+                builder.add(try IncidentRecord(fastJSON: line) ?? decoder.decode(IncidentRecord.self, from: Data(line)))
             } catch {
                 undecodable.append(KnowledgeProblem(kind: .corruptLine, path: path(file), line: number,
                                                     message: "not an incident record (\(Self.reason(error))); line skipped"))
