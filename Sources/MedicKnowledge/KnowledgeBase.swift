@@ -155,7 +155,12 @@ public struct KnowledgeBase: Sendable {
         guard (try? JSONSerialization.jsonObject(with: Data(bytes), options: [])) != nil else {
             throw KnowledgeError("cannot replace \(path(file)): the document is not valid JSON")
         }
-        let target = path(file)
+        try Self.replaceAtomically(bytes, at: path(file))
+    }
+
+    /// Replaces the file at `target` whole: a temporary file beside it, written, `fsync`ed,
+    /// renamed over it, the directory `fsync`ed; a crash leaves the old file or the new one.
+    static func replaceAtomically(_ bytes: [UInt8], at target: String) throws {
         let temporary = target + ".new-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LineAppender.fault("cannot create", temporary) }

@@ -55,7 +55,7 @@ public enum ImmuneMemoryDocument {
         } catch {
             throw KnowledgeError("cannot encode the immune memory: \(error)")
         }
-        try replace(Array(bytes) + [UInt8(ascii: "\n")], at: path(in: knowledgeBase))
+        try KnowledgeBase.replaceAtomically(Array(bytes) + [UInt8(ascii: "\n")], at: path(in: knowledgeBase))
     }
 
     private struct Stored: Codable {
@@ -98,33 +98,5 @@ public enum ImmuneMemoryDocument {
         @unknown default:
             return "\(error)"
         }
-    }
-
-    /// The store's atomic replace (`KnowledgeBase.replaceDocument`) for a file that is not one of
-    /// the §9.3 `KnowledgeFile`s.
-    private static func replace(_ bytes: [UInt8], at target: String) throws {
-        let temporary = target + ".new-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LineAppender.fault("cannot create", temporary) }
-        var done = 0
-        while done < bytes.count {
-            let count = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                let failure = LineAppender.fault("cannot write", temporary)
-                close(fd)
-                unlink(temporary)
-                throw failure
-            }
-            done += count
-        }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard synced, rename(temporary, target) == 0 else {
-            let failure = LineAppender.fault("cannot replace", target)
-            unlink(temporary)
-            throw failure
-        }
-        LineAppender.syncDirectory(of: target)
     }
 }
