@@ -116,13 +116,16 @@ public struct OutcomeStatisticsBuilder: Sendable {
 
 extension KnowledgeBase {
     /// The statistics of `incident-history.jsonl` (records at or after `since`), streamed a line
-    /// at a time, with the problems found (torn or corrupt lines, records that do not decode).
+    /// at a time, with the problems found (a torn last line, lines that are not incident records).
     public func incidentStatistics(since: String? = nil) throws -> (statistics: OutcomeStatistics, problems: [KnowledgeProblem]) {
         var builder = OutcomeStatisticsBuilder(since: since)
         var undecodable: [KnowledgeProblem] = []
         let decoder = JSONDecoder()
         let file = KnowledgeFile.incidentHistory
-        let problems = try forEachLine(in: file) { line, number in
+        // Every line goes through a parser that refuses anything not an incident record (the
+        // small one, else JSONDecoder), so the store's own JSON check would only scan each line
+        // a second time: the lines are read without it, and a line neither accepts is reported.
+        let problems = try LineReader.forEachLine(in: path(file), validate: false) { line, number in
             do {
                 builder.add(try IncidentRecord(fastJSON: line) ?? decoder.decode(IncidentRecord.self, from: Data(line)))
             } catch {

@@ -114,5 +114,15 @@ final class OutcomeStatisticsTests: XCTestCase {
         XCTAssertEqual(statistics, self.statistics())
         XCTAssertEqual(problems.map(\.line), [4])
         XCTAssertEqual(problems.first?.kind, .corruptLine)
+        // A line that is not JSON at all (written past the store, which refuses it) is skipped
+        // and reported too, though statistics read the lines without the store's JSON check.
+        let file = try XCTUnwrap(FileHandle(forWritingAtPath: knowledge.path(.incidentHistory)))
+        try file.seekToEnd()
+        try file.write(contentsOf: Data("{\"v\":1, broken\n".utf8))
+        try file.close()
+        try knowledge.appendBatch(encoding: Array(records[0..<1]), to: .incidentHistory)
+        let (_, later) = try knowledge.incidentStatistics()
+        XCTAssertEqual(later.map(\.line), [4, records.count + 2])
+        XCTAssertTrue(later.allSatisfy { $0.kind == .corruptLine })
     }
 }
