@@ -1,3 +1,4 @@
+import MedicModel
 /// What the shell executor runs: POSIX sh text, with its parameters as environment variables.
 public struct ShellCommand: Sendable, Equatable {
     /// Script text, run as `/bin/sh -c SCRIPT`. Parameters are never spliced into it: the shell
@@ -52,4 +53,33 @@ public struct ShellResult: Sendable, Equatable {
 public struct ExecutorError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension ShellExecutor {
+    /// What a helper command (a metric source's, a targets command) printed, run off the threads
+    /// that run tasks. Throws the reason as text naming the command as `what` ("the command timed
+    /// out after 10s: <its last stderr line>", "... failed (exit 3): ...", "... was killed by
+    /// signal 9", "... could not run: ..."), for the caller to wrap in its own error.
+    static func output(of command: ShellCommand, what: String) async throws -> ShellResult {
+        let result: ShellResult
+        do {
+            result = try await BlockingWork.run { try ShellExecutor.run(command) }
+        } catch {
+            throw HelperCommandFailure(description: "\(what) could not run: \(error)")
+        }
+        let lastError = result.stderr.split(whereSeparator: \.isNewline).last.map { ": \($0)" } ?? ""
+        if result.timedOut {
+            throw HelperCommandFailure(description: "\(what) timed out after \(Interval.trim(command.timeout ?? 0))s\(lastError)")
+        }
+        if let signal = result.signal { throw HelperCommandFailure(description: "\(what) was killed by signal \(signal)\(lastError)") }
+        guard result.exitStatus == 0 else {
+            throw HelperCommandFailure(description: "\(what) failed (exit \(result.exitStatus ?? -1))\(lastError)")
+        }
+        return result
+    }
+}
+
+/// Why a helper command gave no output to use.
+struct HelperCommandFailure: Error, CustomStringConvertible {
+    var description: String
 }

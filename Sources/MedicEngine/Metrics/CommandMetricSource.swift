@@ -35,14 +35,10 @@ public struct CommandMetricSource: MetricSource {
                                  workingDirectory: workingDirectory, timeout: timeout, gracePeriod: 1, outputLimit: 16 << 10)
         let result: ShellResult
         do {
-            result = try await BlockingWork.run { try ShellExecutor.run(shell) }
-        } catch {
-            throw MetricError("cannot run the command: \(error)")
+            result = try await ShellExecutor.output(of: shell, what: "the command")
+        } catch let failure as HelperCommandFailure {
+            throw MetricError(failure.description)
         }
-        let lastError = result.stderr.split(whereSeparator: \.isNewline).last.map { ": \($0)" } ?? ""
-        if result.timedOut { throw MetricError("the command timed out after \(Interval.trim(timeout))s\(lastError)") }
-        if let signal = result.signal { throw MetricError("the command was killed by signal \(signal)\(lastError)") }
-        guard result.exitStatus == 0 else { throw MetricError("the command failed (exit \(result.exitStatus ?? -1))\(lastError)") }
         return Self.parse(result.stdout)
     }
 

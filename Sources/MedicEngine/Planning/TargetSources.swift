@@ -24,14 +24,9 @@ public enum TargetSources {
                                  outputLimit: 8 << 20)
         let result: ShellResult
         do {
-            result = try await BlockingWork.run { try ShellExecutor.run(shell) }
-        } catch {
-            throw PlanError("the targets command could not run: \(error)")
-        }
-        let lastError = result.stderr.split(whereSeparator: \.isNewline).last.map { ": \($0)" } ?? ""
-        if result.timedOut { throw PlanError("the targets command timed out after \(Interval.trim(timeout))s\(lastError)") }
-        guard result.exitStatus == 0 else {
-            throw PlanError("the targets command failed (\(result.signal.map { "signal \($0)" } ?? "exit \(result.exitStatus ?? -1)"))\(lastError)")
+            result = try await ShellExecutor.output(of: shell, what: "the targets command")
+        } catch let failure as HelperCommandFailure {
+            throw PlanError(failure.description)
         }
         if result.stdoutTruncated { throw PlanError("the targets command printed more than 8 MiB") }
         let targets = try parse(output: result.stdout)
