@@ -102,13 +102,17 @@ public struct IncidentRecord: Sendable, Hashable, Codable {
         /// Its last attempt (implementation, then the action's verification) succeeded.
         public var succeeded: Bool
         public var attempts: Int
+        /// Seconds spent in the step: every attempt of its implementation and of the action's
+        /// verification, summed (not its waits between retries); absent in older records.
+        public var duration: Double?
 
-        public init(step: Int, name: String, target: String? = nil, succeeded: Bool, attempts: Int) {
+        public init(step: Int, name: String, target: String? = nil, succeeded: Bool, attempts: Int, duration: Double? = nil) {
             self.step = step
             self.name = name
             self.target = target
             self.succeeded = succeeded
             self.attempts = attempts
+            self.duration = duration
         }
     }
 

@@ -38,8 +38,9 @@ extension IncidentRecord {
         for node in stepNodes {
             guard case .object(let e) = node, let step = e["step"]?.int, let name = e["name"]?.string,
                   let target = e.optionalString("target"), let succeeded = e["succeeded"]?.bool,
-                  let attempts = e["attempts"]?.int else { return nil }
-            steps.append(StepExecuted(step: step, name: name, target: target, succeeded: succeeded, attempts: attempts))
+                  let attempts = e["attempts"]?.int, let duration = e.optionalDouble("duration") else { return nil }
+            steps.append(StepExecuted(step: step, name: name, target: target, succeeded: succeeded, attempts: attempts,
+                                      duration: duration))
         }
         guard let duration = i.optionalDouble("duration"), let services = i["services_affected"]?.strings,
               let users = i.optionalInt("users_affected") else { return nil }

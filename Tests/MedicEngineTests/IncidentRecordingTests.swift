@@ -50,8 +50,8 @@ final class IncidentRecordingTests: XCTestCase {
     private func interpreter(_ clock: ManualClock, failing: Set<Int> = [], queueDepth: Double = 3) -> Interpreter {
         let shell = RecordingExecutor { request in
             failing.contains(request.stepNumber) && request.purpose == .step
-                ? ExecutionResult(succeeded: false, exitStatus: 3, summary: "exit 3")
-                : ExecutionResult(succeeded: true, exitStatus: 0, summary: "exit 0")
+                ? ExecutionResult(succeeded: false, exitStatus: 3, seconds: 0.25, summary: "exit 3")
+                : ExecutionResult(succeeded: true, exitStatus: 0, seconds: 0.5, summary: "exit 0")
         }
         let registry = MetricRegistry(sources: [(patterns: ["*"], source: InMemoryMetricSource(["queue_depth": [.number(queueDepth)]]))])
         return Interpreter(executors: ExecutorSet(shell: shell, bus: RecordingExecutor(), http: RecordingExecutor()),
@@ -93,7 +93,8 @@ final class IncidentRecordingTests: XCTestCase {
         // The only time that passes is verification's wait_time: 2m.
         XCTAssertEqual(r.remediation.executionTime, 120)
         XCTAssertEqual(r.remediation.outcome, .success)
-        XCTAssertEqual(r.remediation.stepsExecuted, [.init(step: 1, name: "make", succeeded: true, attempts: 1)])
+        XCTAssertEqual(r.remediation.stepsExecuted, [.init(step: 1, name: "make", succeeded: true, attempts: 1, duration: 0.5)])
+        XCTAssertEqual(r.classification.category, "infrastructure", "the playbook's category")
         XCTAssertEqual(r.resolution.resolutionMethod, .autoRemediation)
         XCTAssertEqual(r.resolution.timeToResolution, 120, "from the run's start (a manual run's detection) to its end")
         XCTAssertTrue(r.resolution.verificationPassed)
@@ -117,8 +118,9 @@ final class IncidentRecordingTests: XCTestCase {
         let r = try XCTUnwrap(try incidents(store).first)
         XCTAssertEqual(r.runOutcome, .rolledBack)
         XCTAssertEqual(r.remediation.outcome, .failed)
-        XCTAssertEqual(r.remediation.stepsExecuted, [.init(step: 1, name: "make", succeeded: true, attempts: 1),
-                                                     .init(step: 2, name: "poke", succeeded: false, attempts: 2)])
+        XCTAssertEqual(r.remediation.stepsExecuted, [.init(step: 1, name: "make", succeeded: true, attempts: 1, duration: 0.5),
+                                                     .init(step: 2, name: "poke", succeeded: false, attempts: 2, duration: 0.5)],
+                       "step 2: two attempts of 0.25 s (the retry's wait is not the step's time)")
         XCTAssertEqual(r.resolution.resolutionMethod, .rollback)
         XCTAssertNil(r.resolution.timeToResolution, "not resolved by the run")
         XCTAssertFalse(r.resolution.verificationPassed)

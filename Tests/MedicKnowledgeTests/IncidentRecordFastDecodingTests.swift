@@ -14,7 +14,7 @@ final class IncidentRecordFastDecodingTests: XCTestCase {
             classification: .init(category: odd ? "infrastructure" : nil, rootCause: nil, affectedComponents: odd ? ["a", "b/c"] : [],
                                   blastRadius: odd ? "single_service" : nil),
             remediation: .init(playbookID: "p-001", playbookVersion: "1.0.0", executionTime: 0.125,
-                               stepsExecuted: [.init(step: 1, name: "tab\there", target: odd ? "h1" : nil, succeeded: true, attempts: 2),
+                               stepsExecuted: [.init(step: 1, name: "tab\there", target: odd ? "h1" : nil, succeeded: true, attempts: 2, duration: odd ? 1.25 : nil),
                                                .init(step: 2, name: "é ✓ \u{1}", succeeded: false, attempts: 1)],
                                outcome: outcome == .refused ? nil : outcome == .succeeded ? .success : .failed),
             impact: .init(duration: odd ? nil : 60.25, servicesAffected: odd ? ["web"] : [], usersAffected: odd ? 1200 : nil),

@@ -92,7 +92,7 @@ enum IncidentRecording {
             incidentID: runID, timestamp: started.at, endedAt: finished.at, runID: runID,
             mode: started.mode == .automated ? .automated : .manual, runOutcome: runOutcome,
             detection: detection,
-            classification: .init(affectedComponents: components, blastRadius: plan.safety.blastRadius?.rawValue),
+            classification: .init(category: plan.category?.rawValue, affectedComponents: components, blastRadius: plan.safety.blastRadius?.rawValue),
             remediation: .init(playbookID: plan.playbookID, playbookVersion: plan.playbookVersion,
                                executionTime: seconds(start, end) ?? 0, stepsExecuted: stepsExecuted(records, plan),
                                outcome: remediationOutcome),
@@ -107,7 +107,8 @@ enum IncidentRecording {
     }
 
     /// Each playbook step that ran (per target in a rollout), in the order they first ran: its last
-    /// attempt's result (the implementation, then the action's verification) and attempt count.
+    /// attempt's result (the implementation, then the action's verification), attempt count and
+    /// the seconds all its attempts took.
     static func stepsExecuted(_ records: [JournalRecord], _ plan: Plan) -> [IncidentRecord.StepExecuted] {
         struct Key: Hashable { var step: Int; var target: String? }
         var order: [Key] = []
@@ -119,8 +120,9 @@ enum IncidentRecording {
             if steps[key] == nil {
                 order.append(key)
                 let name = plan.steps.first { $0.number == number }?.name ?? "step \(number)"
-                steps[key] = .init(step: number, name: name, target: record.target, succeeded: false, attempts: 0)
+                steps[key] = .init(step: number, name: name, target: record.target, succeeded: false, attempts: 0, duration: 0)
             }
+            steps[key]!.duration = ((steps[key]!.duration! + result.seconds) * 1000).rounded() / 1000
             steps[key]!.succeeded = result.succeeded
             steps[key]!.attempts = max(steps[key]!.attempts, record.attempt ?? 1)
         }

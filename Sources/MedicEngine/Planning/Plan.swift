@@ -6,6 +6,8 @@ public struct Plan: Sendable, Hashable, Codable {
     public var playbookID: String
     public var playbookVersion: String
     public var playbookName: String
+    /// The playbook's category (§3.2); nil in plans journaled before it was recorded.
+    public var category: Category? = nil
     /// The playbook's severity, which the severity policy gate reads (§5.1).
     public var severity: Severity
     /// The playbook's inputs after defaults and `--param` values, rendered for the environment.

@@ -43,6 +43,7 @@ public struct Planner: Sendable {
             rollback: PlannedRollback(available: playbook.rollback?.available ?? false, reason: playbook.rollback?.reason, steps: undo),
             escalation: playbook.escalation, safety: playbook.safety)
         result.preconditions = playbook.preconditions
+        result.category = playbook.category
         if !result.targets.isEmpty {
             var seen = Set<String>()
             if let twice = result.targets.first(where: { !seen.insert($0.name).inserted }) {
