@@ -1,5 +1,8 @@
 import ArgumentParser
+import Foundation
+import MedicDetect
 import MedicEngine
+import MedicModel
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,12 +19,20 @@ struct PlanCommand: AsyncParsableCommand {
             steps write to $MEDIC_OUTPUT are shown as such: they exist only at run time. \
             `medic run --dry-run` prints the same plan.
 
-            Exit status: 0 planned, 1 the catalog has errors, 2 usage (unknown playbook, a missing \
-            or mistyped --param).
+            --incident RULE plans what `medic watch` would do when that rule fires on a series \
+            with the --label values: the candidates (the rule's `playbook:` list and the cure the \
+            immune memory remembers for the fault) ranked by the knowledge base — success rate, \
+            average execution time, blast radius match, recency, weighted as reference §6.2 or \
+            the policies' playbook_selection — each score with its parts, then the plan of the \
+            first. An incident no playbook can take would be escalated to people: exit 1.
+
+            Exit status: 0 planned, 1 the catalog has errors or the incident has no applicable \
+            playbook, 2 usage (unknown playbook or rule, a missing or mistyped --param).
 
             Examples:
               medic plan disk-space-cleanup-001
               medic plan pod-restart-001 --param namespace=shop --param pod_selector=app=cart --json
+              medic plan --incident disk-filling --label host=web-1 --label mountpoint=/var
             """
     )
 
@@ -34,14 +45,80 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "A metric sources file, for conditions in preconditions. Default: metrics.yaml under --root when present.")
     var metrics: String?
 
+    @Option(help: ArgumentHelp("Plan for an incident of this anomaly rule (under --root) instead of a named playbook.",
+                               valueName: "rule"))
+    var incident: String?
+
+    @Option(name: .customLong("label"), help: ArgumentHelp("A label of the incident's series, NAME=VALUE (repeatable; with --incident).",
+                                                           valueName: "name=value"))
+    var labels: [String] = []
+
+    @Option(help: "The value of the sample that fired (with --incident). Default: 0")
+    var value: Double = 0
+
     @Flag(help: "Print the plan as JSON.")
     var json = false
 
     mutating func run() async throws {
+        if let incident { return try await planIncident(incident) }
+        guard labels.isEmpty else { throw ValidationError("--label describes an incident's series: give --incident RULE too") }
         let (ungated, catalog) = try await options.plan()
         let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
         let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(),
                                                evaluator: evaluator)
         print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
+    }
+
+    /// `--incident RULE`: the candidates ranked as `medic watch` would rank them, then the plan
+    /// of the first through the gates (as an automated run); the immune memory is only read.
+    private func planIncident(_ name: String) async throws {
+        guard options.playbook == nil else {
+            throw ValidationError("give a playbook or --incident RULE, not both: --incident ranks the rule's playbooks")
+        }
+        guard options.parameters.isEmpty else {
+            throw ValidationError("--param is not taken with --incident: the rule's parameters and parameters_from_labels give them")
+        }
+        var seriesLabels: [String: String] = [:]
+        for label in labels {
+            guard let eq = label.firstIndex(of: "="), eq != label.startIndex else { throw ValidationError("--label '\(label)' is not NAME=VALUE") }
+            seriesLabels[String(label[..<eq])] = String(label[label.index(after: eq)...])
+        }
+        let catalog = try options.loadCatalog()
+        guard let rule = catalog.rules.first(where: { $0.name == name }) else {
+            let hint = Spelling.suggestion(for: name, among: catalog.rules.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
+            throw ValidationError("no anomaly rule '\(name)' under '\(options.root)'\(hint)")
+        }
+        guard let simulated = Incident.simulated(rule: rule, labels: seriesLabels, value: value, at: Date().timeIntervalSince1970) else {
+            throw ValidationError("rule '\(name)' cannot be evaluated: its metric selector is invalid (medic validate says why)")
+        }
+        let state = stateDirectory ?? RunStore.defaultDirectory()
+        var selector = PlaybookSelector(catalog: catalog, stateDirectory: state)
+        selector.persistMemory = false
+        let (outcome, _, problems) = selector.select(simulated, targets: try await options.commandLineTargets(), now: Date())
+        for problem in problems { printError("medic: warning: \(problem)") }
+        switch outcome {
+        case .unmatched(let selection, let reason):
+            if json {
+                let object = UnmatchedOutput(unmatched: true, reason: reason, selection: selection)
+                print(PlanRenderer.encodeJSON(object), terminator: "")
+            } else {
+                print(PlanRenderer.selectionText(selection) + "No applicable remediation playbook: \(reason).\n"
+                      + "medic watch would escalate this incident to people (dev.medic.incident.escalated).")
+            }
+            throw ExitCode(1)
+        case .chosen(let ungated):
+            let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
+            var plan = ungated
+            let context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: state, now: Date(),
+                                      evaluator: evaluator)
+            plan.gates = await GatePipeline.standard.evaluate(context)
+            print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
+        }
+    }
+
+    private struct UnmatchedOutput: Encodable {
+        var unmatched: Bool
+        var reason: String
+        var selection: PlaybookSelection
     }
 }

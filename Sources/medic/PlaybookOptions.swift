@@ -7,7 +7,7 @@ import MedicModel
 /// The options that name a playbook and its inputs, shared by `plan` and `run`.
 struct PlaybookOptions: ParsableArguments {
     @Argument(help: "A playbook file, or a playbook_id under --root.")
-    var playbook: String
+    var playbook: String?
 
     @Option(name: .customLong("param"), help: "A playbook parameter, NAME=VALUE (repeatable).")
     var parameters: [String] = []
@@ -34,6 +34,7 @@ struct PlaybookOptions: ParsableArguments {
     /// Loads the library under --root (and the playbook file, when one is named), checks it and
     /// plans the playbook. A catalog with errors exits 1; a bad name or parameter is a usage error.
     func plan() async throws -> (Plan, Catalog) {
+        guard let playbook else { throw ValidationError("name the playbook to plan: a playbook file or a playbook_id under --root") }
         var given: [String: String] = [:]
         for parameter in parameters {
             guard let eq = parameter.firstIndex(of: "="), eq != parameter.startIndex else {
@@ -41,15 +42,8 @@ struct PlaybookOptions: ParsableArguments {
             }
             given[String(parameter[..<eq])] = String(parameter[parameter.index(after: eq)...])
         }
-        let library = CatalogLoader.libraryPaths(under: root)
         let isFile = FileManager.default.fileExists(atPath: playbook)
-        let result = CatalogLoader().load(paths: isFile ? [playbook] + library : library)
-        if result.hasErrors {
-            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
-            printError("the catalog has errors; fix them (medic validate) first")
-            throw ExitCode(1)
-        }
-        let catalog = result.catalog
+        let catalog = try loadCatalog(extra: isFile ? [playbook] : [])
         let chosen = isFile
             ? catalog.playbooks.first { $0.location.file == playbook }
             : catalog.playbook(id: playbook)
@@ -61,6 +55,27 @@ struct PlaybookOptions: ParsableArguments {
             let chosenTargets = try await givenTargets()
             let plan = try Planner(catalog: catalog).plan(chosen, given: given, targets: chosenTargets.isEmpty ? nil : chosenTargets)
             return (plan, catalog)
+        } catch let error as PlanError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The library under --root (and `extra` files), checked: a catalog with errors exits 1.
+    func loadCatalog(extra: [String] = []) throws -> Catalog {
+        let result = CatalogLoader().load(paths: extra + CatalogLoader.libraryPaths(under: root))
+        if result.hasErrors {
+            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
+            printError("the catalog has errors; fix them (medic validate) first")
+            throw ExitCode(1)
+        }
+        return result.catalog
+    }
+
+    /// The targets given on the command line, or nil when none (the playbooks' own apply).
+    func commandLineTargets() async throws -> [TargetSpec]? {
+        do {
+            let targets = try await givenTargets()
+            return targets.isEmpty ? nil : targets
         } catch let error as PlanError {
             throw ValidationError(error.description)
         }

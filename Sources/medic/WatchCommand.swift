@@ -159,9 +159,9 @@ final class WatchOutput: Sendable {
         case .folded(let i, let runID):
             if json { emit(["event": "folded", "incident_key": i.incidentKey, "run": runID]) }
             else { line("folded     \(i.incidentKey) into run \(runID), which is still going") }
-        case .unhandled(let i, let reason):
-            if json { emit(["event": "unhandled", "incident_key": i.incidentKey, "reason": reason]) }
-            else { line("unhandled  \(i.incidentKey): \(reason)") }
+        case .unhandled(let i, let reason, let escalated):
+            if json { emit(["event": "unhandled", "incident_key": i.incidentKey, "reason": reason, "escalated": escalated ? "true" : "false"]) }
+            else { line("unhandled  \(i.incidentKey): \(reason)\(escalated ? "; escalated to people" : "")") }
         case .planned(let i, let plan):
             if json {
                 var object = Self.fields(i, event: "planned")
@@ -171,9 +171,25 @@ final class WatchOutput: Sendable {
                 line("dry run    \(i.incidentKey): would start this plan:")
                 Swift.print(PlanRenderer.text(plan).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
             }
-        case .runStarted(let i, let runID):
-            if json { emit(["event": "run_started", "incident_key": i.incidentKey, "run": runID, "playbook": i.playbook ?? ""]) }
-            else { line("run        \(runID) started: \(i.playbook ?? "?") for \(i.incidentKey)") }
+        case .runStarted(let i, let runID, let plan):
+            if json {
+                var object: [String: Any] = ["event": "run_started", "incident_key": i.incidentKey, "run": runID, "playbook": plan.playbookID]
+                if let selection = plan.selection {
+                    object["remembered"] = selection.remembered != nil
+                    object["candidates"] = selection.ranking.map(\.playbookID)
+                }
+                emit(object)
+            } else {
+                var why = ""
+                if let selection = plan.selection, let first = selection.ranking.first {
+                    if first.remembered, let memory = selection.remembered {
+                        why = " (remembered cure: \(memory.match) match, success rate \(PlanRenderer.percent(memory.successRate)))"
+                    } else if selection.ranking.count > 1 {
+                        why = String(format: " (ranked first of %d, score %.3f)", selection.ranking.count, first.score)
+                    }
+                }
+                line("run        \(runID) started: \(plan.playbookID) for \(i.incidentKey)\(why)")
+            }
         case .runFinished(let i, let report):
             let outcome = report.outcome?.rawValue ?? report.status.rawValue
             if json { emit(["event": "run_finished", "incident_key": i.incidentKey, "run": report.runID, "outcome": outcome, "message": report.message ?? ""]) }

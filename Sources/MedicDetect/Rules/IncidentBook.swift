@@ -60,11 +60,12 @@ struct IncidentBook: Sendable {
             }
             cooldownUntil[f.incidentKey] = nil
         }
-        let incident = Incident(
+        var incident = Incident(
             rule: rule.name, incidentKey: f.incidentKey, seriesKey: f.sample.seriesKey, metric: f.sample.metric,
             labels: f.sample.labels, value: f.sample.value, score: f.score, severity: rule.severity, playbook: rule.playbook,
             parameters: rule.parameters(labels: f.sample.labels), firstSeen: f.firstSeen, firedAt: f.sample.time, firings: 1,
             lastValue: f.sample.value, lastSeen: f.sample.time, peakValue: f.sample.value, peakScore: f.score)
+        incident.alternatives = rule.alternatives
         active[f.incidentKey] = Active(incident: incident, firing: [f.member])
         statistics.incidents += 1
         events.append(.firing(incident))

@@ -15,6 +15,7 @@ struct RuleDefinition: Sendable {
     let origin: RuleOrigin
     let severity: Severity
     let playbook: String?
+    let alternatives: [String]
     let fixedParameters: [(String, StepArgument.RawValue)]
     let parametersFromLabels: [(parameter: String, label: String)]
     let cooldown: Double?
@@ -27,6 +28,7 @@ struct RuleDefinition: Sendable {
         self.origin = origin
         severity = rule.severity
         playbook = rule.playbook
+        alternatives = rule.alternatives
         fixedParameters = rule.parameters.map { ($0.name, $0.value) }
         parametersFromLabels = rule.parametersFromLabels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         cooldown = rule.cooldown?.seconds
@@ -40,6 +42,7 @@ struct RuleDefinition: Sendable {
         origin = .trigger
         severity = trigger.severity
         playbook = trigger.playbookID
+        alternatives = []
         fixedParameters = []
         parametersFromLabels = []
         cooldown = nil

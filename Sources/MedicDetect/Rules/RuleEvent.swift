@@ -80,6 +80,8 @@ public struct Incident: Sendable, Hashable, Codable {
     public var score: Double
     public var severity: Severity
     public var playbook: String?
+    /// The other playbooks the rule lists after `playbook` (candidates ranked with it).
+    public var alternatives: [String] = []
     /// The playbook's parameters: the rule's `parameters` as written, then each
     /// `parameters_from_labels` entry (parameter ← the series' label, as unquoted text so that
     /// the playbook's declared type reads it; a label the series lacks gives no parameter).
@@ -99,4 +101,7 @@ public struct Incident: Sendable, Hashable, Codable {
     public var peakScore: Double
     /// When the last firing series of the key went back to normal (set once resolved).
     public var resolvedAt: Double?
+
+    /// Every playbook the rule names for it, in the order written.
+    public var playbooks: [String] { (playbook.map { [$0] } ?? []) + alternatives }
 }

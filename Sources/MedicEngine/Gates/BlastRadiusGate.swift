@@ -18,19 +18,23 @@ public struct BlastRadiusEstimate: Sendable, Hashable, Codable {
         services = targets.isEmpty ? 1 : distinct("service")
         clusters = targets.isEmpty ? 1 : distinct("cluster")
         regions = targets.isEmpty ? 1 : distinct("region")
-        let computed: BlastRadius
-        if regions > 1 {
-            computed = .multiRegion
-        } else if clusters > 1 || services > 5 {
-            computed = .clusterWide
-        } else if services > 1 {
-            computed = .multipleServices
-        } else if instances > 1 {
-            computed = .singleService
-        } else {
-            computed = .singleInstance
-        }
-        level = max(computed, plan.safety.blastRadius ?? .singleInstance)
+        level = max(Self.level(instances: instances, services: services, clusters: clusters, regions: regions),
+                    plan.safety.blastRadius ?? .singleInstance)
+    }
+
+    /// The level §7.2's counts give for `targets` alone (none: one instance).
+    public static func computedLevel(targets: [TargetSpec]) -> BlastRadius {
+        func distinct(_ label: String) -> Int { max(1, Set(targets.map { $0.labels[label] ?? "" }).count) }
+        return targets.isEmpty ? .singleInstance
+            : level(instances: targets.count, services: distinct("service"), clusters: distinct("cluster"), regions: distinct("region"))
+    }
+
+    private static func level(instances: Int, services: Int, clusters: Int, regions: Int) -> BlastRadius {
+        if regions > 1 { return .multiRegion }
+        if clusters > 1 || services > 5 { return .clusterWide }
+        if services > 1 { return .multipleServices }
+        if instances > 1 { return .singleService }
+        return .singleInstance
     }
 
     var counts: String { "\(instances) instance(s), \(services) service(s), \(clusters) cluster(s), \(regions) region(s)" }

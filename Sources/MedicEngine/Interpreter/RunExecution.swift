@@ -405,6 +405,8 @@ struct RunExecution: Sendable {
         // target's end: a rollout's run is one incident.
         if target == nil && interpreter.recordsIncidents {
             IncidentRecording.append(records, journalPath: journal.path, failed: interpreter.incidentRecordFailed)
+            await ImmuneLearning.learn(records, journalPath: journal.path, now: interpreter.clock.now,
+                                       bus: interpreter.executors.bus, failed: interpreter.incidentRecordFailed)
         }
     }
 

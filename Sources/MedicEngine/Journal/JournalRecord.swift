@@ -207,6 +207,8 @@ public struct Detection: Sendable, Hashable, Codable {
     public var firedAt: String
     /// When Medic acted on it (the wall clock), RFC 3339.
     public var detectedAt: String
+    /// The fault as the immune memory knows it; the run's outcome teaches the memory (issue 7).
+    public var signature: IncidentFault? = nil
 
     public init(rule: String, incidentKey: String, series: String, value: Double, severity: Severity, firstSeen: Date,
                 firedAt: Date, detectedAt: Date) {

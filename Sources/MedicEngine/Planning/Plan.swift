@@ -26,6 +26,9 @@ public struct Plan: Sendable, Hashable, Codable {
     /// Each safety gate's verdict, in the pipeline's order (`GatePipeline`); empty until the
     /// gates have been evaluated against the state directory.
     public var gates: [GateVerdict] = []
+    /// How this playbook was chosen for an incident, among which candidates (§6.2); nil when a
+    /// person named the playbook.
+    public var selection: PlaybookSelection? = nil
 }
 
 /// A name and the exact text the step's environment will hold.

@@ -8,16 +8,49 @@ public enum PlanRenderer {
         "'" + value.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 
-    public static func json(_ plan: Plan) -> String {
+    public static func json(_ plan: Plan) -> String { encodeJSON(plan) }
+
+    /// Pretty, sorted, snake_case JSON: the spelling of the files and of validate --format json.
+    public static func encodeJSON(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase  // the spelling of the files and of validate --format json
-        guard let data = try? encoder.encode(plan) else { return "{}\n" }
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(value) else { return "{}\n" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
+    /// A rate as a percentage with one decimal.
+    public static func percent(_ rate: Double) -> String { String(format: "%.1f%%", rate * 100) }
+
+    /// Why this playbook: the ranking of the candidates with each score's parts (§6.2).
+    public static func selectionText(_ selection: PlaybookSelection) -> String {
+        let w = selection.weights
+        var out = "Chosen for incident \(selection.incidentKey) (rule \(selection.rule)), reach \(selection.incidentRadius.rawValue), "
+            + "among \(selection.ranking.count) candidate(s) ranked by success_rate \(number(w.successRate)), "
+            + "avg_execution_time \(number(w.avgExecutionTime)), blast_radius_match \(number(w.blastRadiusMatch)), "
+            + "recency \(number(w.recency)):\n"
+        if let memory = selection.remembered {
+            out += "  Immune memory: \(memory.match) match of \(memory.signatureID.prefix(12)), success rate \(percent(memory.successRate)) "
+                + "over \(memory.observations) observation(s): proposes \(memory.playbooks.joined(separator: ", ")) first\n"
+        }
+        for entry in selection.ranking {
+            out += "  \(entry.rank). \(entry.playbookID)  score \(String(format: "%.3f", entry.score))"
+                + (entry.remembered ? "  (remembered cure)" : "") + "\n"
+            for part in entry.parts {
+                let name = part.criterion.padding(toLength: 18, withPad: " ", startingAt: 0)
+                out += "       \(name) \(number(part.weight)) x \(String(format: "%.3f", part.score)) = "
+                    + "\(String(format: "%.3f", part.contribution))  \(part.basis)\n"
+            }
+        }
+        for skipped in selection.skipped { out += "  not ranked: \(skipped.playbookID) \(skipped.reason)\n" }
+        return out
+    }
+
+    private static func number(_ value: Double) -> String { String(format: "%g", value) }
+
     public static func text(_ plan: Plan) -> String {
         var out = "Plan for \(plan.playbookID) \(plan.playbookVersion): \(plan.playbookName)\n"
+        if let selection = plan.selection { out += selectionText(selection) }
         if !plan.parameters.isEmpty {
             out += "Parameters:\n"
             for p in plan.parameters { out += "  \(p.name)=\(shellQuoted(p.value))  (\(p.source))\n" }

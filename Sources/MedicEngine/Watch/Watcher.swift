@@ -12,12 +12,15 @@ public enum WatchEvent: Sendable {
     case suppressed(Suppression)
     /// A firing whose incident key already has a run going: it joins that run (none is started).
     case folded(Incident, runID: String)
-    /// The incident names no playbook, or its playbook cannot be planned with its parameters.
-    case unhandled(Incident, reason: String)
+    /// No playbook can remediate the incident (the rule names none the library can plan for it,
+    /// and the immune memory knows no cure): it is for people. `escalated`: the escalation was
+    /// published on the bus (`dev.medic.incident.escalated`; not in a dry run).
+    case unhandled(Incident, reason: String, escalated: Bool)
     /// `--dry-run`: the plan a run would follow, with the gates' verdicts.
     case planned(Incident, Plan)
-    /// A run started for the incident (its journal is `runs/<runID>.jsonl`).
-    case runStarted(Incident, runID: String)
+    /// A run of `plan` started for the incident (its journal is `runs/<runID>.jsonl`); the plan
+    /// says which playbook was chosen and why (`plan.selection`).
+    case runStarted(Incident, runID: String, plan: Plan)
     /// The run ended (or stopped at a gate, or waits for approval).
     case runFinished(Incident, RunReport)
     /// The run could not be carried on (its journal could not be written).
@@ -46,6 +49,7 @@ public actor Watcher {
     private let options: Options
     private let report: @Sendable (WatchEvent) -> Void
     private let observeRun: (@Sendable (JournalRecord) -> Void)?
+    private let selector: PlaybookSelector
     /// Playbook and incident key -> the run going for it (two rules on one series that start
     /// the same playbook share it; different playbooks do not).
     private var active: [String: String] = [:]
@@ -61,6 +65,9 @@ public actor Watcher {
         self.options = options
         self.observeRun = observeRun
         self.report = report
+        var selector = PlaybookSelector(catalog: catalog, stateDirectory: store.directory)
+        selector.persistMemory = !options.dryRun
+        self.selector = selector
     }
 
     /// Feeds one sample to the rules and acts on what they say.
@@ -99,17 +106,19 @@ public actor Watcher {
         if let runID = active[key] {
             return report(.folded(incident, runID: runID))
         }
-        guard let id = incident.playbook else {
-            return report(.unhandled(incident, reason: "rule '\(incident.rule)' names no playbook: the incident is for people"))
-        }
-        guard let playbook = catalog.playbook(id: id) else {
-            return report(.unhandled(incident, reason: "rule '\(incident.rule)' names playbook '\(id)', which is not in the library"))
+        // Candidates: the rule's playbooks and the immune memory's cure, ranked (§6.2).
+        let (outcome, memoryChanges, problems) = selector.select(incident, now: detectedAt)
+        for problem in problems { interpreter.incidentRecordFailed(problem) }
+        if !memoryChanges.isEmpty {
+            await ImmuneLearning.publish(memoryChanges, through: interpreter.executors.bus, failed: interpreter.incidentRecordFailed)
         }
         var plan: Plan
-        do {
-            plan = try Planner(catalog: catalog).plan(playbook, values: incident.parameters)
-        } catch {
-            return report(.unhandled(incident, reason: "playbook '\(id)' cannot be planned for this incident: \(error)"))
+        switch outcome {
+        case .chosen(let chosen):
+            plan = chosen
+        case .unmatched(_, let reason):
+            if options.dryRun { return report(.unhandled(incident, reason: reason, escalated: false)) }
+            return report(.unhandled(incident, reason: reason, escalated: await escalate(incident, reason: reason)))
         }
         let runID = RunStore.newRunID(at: detectedAt)
         // Claimed before the gates are asked, so a firing meanwhile is folded into this run.
@@ -121,12 +130,13 @@ public actor Watcher {
             active[key] = nil
             return report(.planned(incident, plan))
         }
-        let detection = Detection(
+        var detection = Detection(
             rule: incident.rule, incidentKey: incident.incidentKey, series: incident.seriesKey, value: incident.value,
             severity: incident.severity, firstSeen: Date(timeIntervalSince1970: incident.firstSeen),
             firedAt: Date(timeIntervalSince1970: incident.firedAt), detectedAt: detectedAt)
+        detection.signature = plan.selection?.signature
         let (interpreter, store, options, report, observeRun) = (interpreter, store, options, report, observeRun)
-        report(.runStarted(incident, runID: runID))
+        report(.runStarted(incident, runID: runID, plan: plan))
         runs[runID] = Task.detached {
             let result: RunReport?
             do {
@@ -140,6 +150,28 @@ public actor Watcher {
             }
             await self.release(key, runID: runID)
             return result
+        }
+    }
+
+    /// Hands an incident no playbook can remediate to people (§6.2 "No applicable remediation
+    /// playbook found"): a CloudEvent `dev.medic.incident.escalated` on the bus naming the rule,
+    /// the incident, why, and who to notify (the severity level's `notifications`, §5.1).
+    private func escalate(_ incident: Incident, reason: String) async -> Bool {
+        let notify = catalog.policies.severityLevels.first { $0.severity == incident.severity }?.notifications.map(\.recipient) ?? []
+        let request = ExecutionRequest(
+            runID: "incident", stepNumber: 0, stepName: "escalation", action: "escalate", purpose: .escalation, executor: .bus,
+            topic: "dev.medic.incident.escalated",
+            parameters: ["rule": incident.rule, "incident_key": incident.incidentKey, "series": incident.seriesKey,
+                         "severity": incident.severity.description, "value": String(incident.value), "reason": reason,
+                         "notify": notify.joined(separator: ",")],
+            timeout: 30)
+        do {
+            let result = try await interpreter.executors.bus.execute(request)
+            if !result.succeeded { interpreter.incidentRecordFailed("the escalation of \(incident.incidentKey) was not published: \(result.summary)") }
+            return result.succeeded
+        } catch {
+            interpreter.incidentRecordFailed("the escalation of \(incident.incidentKey) was not published: \(error)")
+            return false
         }
     }
 

@@ -58,6 +58,31 @@ public enum ImmuneMemoryDocument {
         try KnowledgeBase.replaceAtomically(Array(bytes) + [UInt8(ascii: "\n")], at: path(in: knowledgeBase))
     }
 
+    /// Loads the memory, lets `body` change it, and saves it if it changed, all under an
+    /// exclusive `flock` on `immune-memory.lock` beside it, so two processes learning at once
+    /// (a watch and a resumed run) never lose each other's change. Returns what `body` returns
+    /// and every change (evictions made while loading included), for the caller to publish.
+    public static func update<T>(in knowledgeBase: KnowledgeBase, capacity: Int = ImmuneMemory.defaultCapacity, at now: Date,
+                                 _ body: (inout ImmuneMemory) throws -> (T, [ImmuneMemoryChange])) throws -> (T, [ImmuneMemoryChange]) {
+        let lockPath = (knowledgeBase.directory as NSString).appendingPathComponent("immune-memory.lock")
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw KnowledgeError("cannot open the immune memory's lock \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw KnowledgeError("cannot lock the immune memory \(lockPath): \(String(cString: strerror(errno)))")
+            }
+        }
+        var (memory, loadChanges) = try load(from: knowledgeBase, capacity: capacity, at: now)
+        let before = memory
+        let (result, changes) = try body(&memory)
+        if memory != before || !loadChanges.isEmpty { try save(memory, to: knowledgeBase) }
+        loadChanges += changes
+        return (result, loadChanges)
+    }
+
     private struct Stored: Codable {
         var format: Int
         var entries: [ImmuneMemoryEntry]

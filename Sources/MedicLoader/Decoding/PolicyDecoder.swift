@@ -8,7 +8,7 @@ struct PolicyDecoder {
     static let blocks = [
         "severity_levels", "escalation_policies", "auto_escalation_triggers", "blast_radius_levels",
         "containment_strategies", "rollback_strategies", "verification_states", "knowledge_base_structure", "rate_limits",
-        "maintenance_windows",
+        "maintenance_windows", "playbook_selection",
     ]
 
     func decode(_ root: SourceNode) -> Policies {
@@ -32,7 +32,37 @@ struct PolicyDecoder {
         policies.knowledgeBase = entries("knowledge_base_structure").compactMap(knowledgeBaseFile)
         policies.rateLimits = entries("rate_limits").compactMap(rateLimit)
         policies.maintenanceWindows = entries("maintenance_windows").compactMap(maintenanceWindow)
+        if let node = f["playbook_selection"] { policies.playbookSelection = playbookSelection(node) }
         return policies
+    }
+
+    /// `playbook_selection: {criteria: {success_rate: 0.4, avg_execution_time: 0.2, blast_radius_match: 0.3, recency: 0.1}, recency_half_life: 30d}`
+    /// (§6.2). A criterion left out keeps the reference's weight.
+    private func playbookSelection(_ node: SourceNode) -> PlaybookSelectionPolicy? {
+        guard let f = context.fields(node, "'playbook_selection'", known: ["criteria", "recency_half_life"]) else { return nil }
+        var policy = PlaybookSelectionPolicy(location: node.location)
+        if let criteria = f["criteria"] {
+            let names = ["success_rate", "avg_execution_time", "blast_radius_match", "recency"]
+            guard let c = context.fields(criteria, "'criteria' of playbook_selection", known: names) else { return nil }
+            policy.successRate = c.number("success_rate", min: 0) ?? policy.successRate
+            policy.avgExecutionTime = c.number("avg_execution_time", min: 0) ?? policy.avgExecutionTime
+            policy.blastRadiusMatch = c.number("blast_radius_match", min: 0) ?? policy.blastRadiusMatch
+            policy.recency = c.number("recency", min: 0) ?? policy.recency
+            if policy.successRate + policy.avgExecutionTime + policy.blastRadiusMatch + policy.recency <= 0 {
+                context.report(.invalidValue, "the playbook_selection criteria weigh nothing: every weight is 0", at: criteria.location,
+                               hint: "give at least one criterion a weight above 0 (the reference: success_rate 0.4, avg_execution_time 0.2, blast_radius_match 0.3, recency 0.1)")
+                return nil
+            }
+        }
+        if let halfLife = f.duration("recency_half_life") {
+            guard halfLife.seconds > 0 else {
+                context.report(.badDuration, "'recency_half_life' must be longer than 0", at: f["recency_half_life"]?.location ?? node.location,
+                               hint: "such as 30d")
+                return nil
+            }
+            policy.recencyHalfLife = halfLife
+        }
+        return policy
     }
 
     private func responseTime(_ node: SourceNode?, _ what: String) -> ResponseTime? {

@@ -39,15 +39,34 @@ struct RuleDecoder {
                 context.report(.wrongType, "'parameters' must be a mapping, found \(paramsNode.kindDescription)", at: paramsNode.location)
             }
         }
+        // `playbook: ID` or `playbook: [ID, ...]` (candidates ranked by the knowledge base).
+        var playbooks: [String] = []
+        if let node = f["playbook"] {
+            if node.scalar != nil {
+                playbooks = context.string(node, "'playbook'").map { [$0] } ?? []
+            } else {
+                playbooks = context.strings(node, "'playbook'") ?? []
+                if playbooks.isEmpty, node.sequence != nil {
+                    context.report(.wrongType, "'playbook' lists no playbook", at: node.location,
+                                   hint: "name one playbook id, or several in a list; leave 'playbook' out for a rule that only reports")
+                }
+                var seen = Set<String>()
+                for id in playbooks where !seen.insert(id).inserted {
+                    context.report(.duplicateName, "'playbook' lists '\(id)' twice", at: node.location, hint: "list each playbook once")
+                }
+            }
+        }
         guard let name, let metricName, let spec, let severity else { return nil }
         let matchers = labels.sorted { $0.key < $1.key }.map { MetricSelector.LabelMatcher(label: $0.key, op: .equal, value: $0.value) }
-        return AnomalyRule(
+        var rule = AnomalyRule(
             name: name, description: f.text("description"), metric: MetricSelector(name: metricName, matchers: matchers),
-            detector: spec, sustain: f.duration("for"), severity: severity, playbook: f.string("playbook"),
+            detector: spec, sustain: f.duration("for"), severity: severity, playbook: playbooks.first,
             parameters: parameters,
             parametersFromLabels: f["parameters_from_labels"].flatMap { context.stringMap($0, "'parameters_from_labels'") } ?? [:],
             cooldown: f.duration("cooldown"), groupBy: f.strings("group_by") ?? [], location: node.location,
             playbookLocation: f["playbook"]?.location)
+        rule.alternatives = Array(playbooks.dropFirst())
+        return rule
     }
 
     /// A detector's parameters, with the defaults of docs/format.md filled in.

@@ -159,7 +159,7 @@ struct CatalogLint {
         var out: [Diagnostic] = []
         let playbooks = Dictionary(catalog.playbooks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for rule in catalog.rules {
-            guard let id = rule.playbook else { continue }
+          for id in rule.playbooks {
             guard let playbook = playbooks[id] else {
                 let hint = Spelling.didYouMean(id, among: playbooks.keys)
                     ?? (playbooks.isEmpty ? "no playbooks are loaded; add playbooks/ to the paths" : "check the playbook_id")
@@ -174,6 +174,7 @@ struct CatalogLint {
                     ?? (inputs.isEmpty ? "playbook '\(id)' declares no parameters" : "its parameters: \(inputs.joined(separator: ", "))")
                 out.append(Diagnostic(.unknownParameter, "playbook '\(id)' has no parameter '\(name)'", at: location, hint: hint))
             }
+          }
         }
         return out
     }

@@ -1868,9 +1868,12 @@ public enum EmbeddedSchemas {
           "description": "Severity of an incident the rule raises."
         },
         "playbook": {
-          "type": "string",
-          "description": "Id of the playbook to start (M310 if none is loaded).",
-          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"
+          "description": "Id of the playbook to start (M310 if none is loaded), or a list of candidate playbooks, ranked by the knowledge base when the rule fires (docs/knowledge.md, Ranking).",
+          "oneOf": [
+            {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+            {"type": "array", "minItems": 1, "uniqueItems": true,
+             "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}}
+          ]
         },
         "parameters": {
           "type": "object",
@@ -2075,6 +2078,28 @@ public enum EmbeddedSchemas {
         "description": "One limit."
       }
     },
+    "playbook_selection": {
+      "type": "object",
+      "description": "How candidate playbooks for an incident are ranked (reference 6.2): each criterion's weight; left-out criteria keep the reference's weight. Scores are the weighted mean of the parts.",
+      "additionalProperties": false,
+      "properties": {
+        "criteria": {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "Weights, at least one above 0.",
+          "properties": {
+            "success_rate": {"type": "number", "minimum": 0, "description": "Default 0.4."},
+            "avg_execution_time": {"type": "number", "minimum": 0, "description": "Default 0.2."},
+            "blast_radius_match": {"type": "number", "minimum": 0, "description": "Default 0.3."},
+            "recency": {"type": "number", "minimum": 0, "description": "Default 0.1."}
+          }
+        },
+        "recency_half_life": {
+          "$ref": "#/$defs/duration",
+          "description": "A success this long ago counts half as recent as one now, such as 30d (the default)."
+        }
+      }
+    },
     "maintenance_windows": {
       "type": "object",
       "description": "Weekly maintenance windows: name -> window. Actions marked maintenance_only run only inside one; outside, a run is deferred to the next.",
@@ -2135,6 +2160,11 @@ public enum EmbeddedSchemas {
     {
       "required": [
         "maintenance_windows"
+      ]
+    },
+    {
+      "required": [
+        "playbook_selection"
       ]
     }
   ],

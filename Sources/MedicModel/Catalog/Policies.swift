@@ -10,6 +10,8 @@ public struct Policies: Sendable, Hashable, Codable {
     public var knowledgeBase: [KnowledgeBaseFile] = []
     public var rateLimits: [RateLimitPolicy] = []
     public var maintenanceWindows: [MaintenanceWindow] = []
+    /// How candidate playbooks are ranked (§6.2); nil: the reference's weights.
+    public var playbookSelection: PlaybookSelectionPolicy?
 
     public init() {}
 
@@ -17,7 +19,7 @@ public struct Policies: Sendable, Hashable, Codable {
         severityLevels.isEmpty && escalationPolicies.isEmpty && autoEscalationTriggers.isEmpty
             && blastRadiusLevels.isEmpty && containmentStrategies.isEmpty && rollbackStrategies.isEmpty
             && verificationStates.isEmpty && knowledgeBase.isEmpty && rateLimits.isEmpty
-            && maintenanceWindows.isEmpty
+            && maintenanceWindows.isEmpty && playbookSelection == nil
     }
 
     public mutating func merge(_ other: Policies) {
@@ -31,6 +33,33 @@ public struct Policies: Sendable, Hashable, Codable {
         rateLimits += other.rateLimits
         maintenanceWindows += other.maintenanceWindows
         knowledgeBase += other.knowledgeBase
+        playbookSelection = other.playbookSelection ?? playbookSelection
+    }
+}
+
+/// `playbook_selection:` (§6.2 `select_playbook` criteria): the weight of each part of a
+/// candidate playbook's score. Scores are the weighted mean of the parts (weights need not sum
+/// to 1; they are divided by their sum).
+public struct PlaybookSelectionPolicy: Sendable, Hashable, Codable {
+    /// §6.2's weights.
+    public static let reference = PlaybookSelectionPolicy()
+
+    public var successRate: Double
+    public var avgExecutionTime: Double
+    public var blastRadiusMatch: Double
+    public var recency: Double
+    /// A success this long ago counts half as recent as one now (default 30 days).
+    public var recencyHalfLife: Interval
+    public var location: SourceLocation?
+
+    public init(successRate: Double = 0.4, avgExecutionTime: Double = 0.2, blastRadiusMatch: Double = 0.3, recency: Double = 0.1,
+                recencyHalfLife: Interval = Interval(seconds: 30 * 86_400), location: SourceLocation? = nil) {
+        self.successRate = successRate
+        self.avgExecutionTime = avgExecutionTime
+        self.blastRadiusMatch = blastRadiusMatch
+        self.recency = recency
+        self.recencyHalfLife = recencyHalfLife
+        self.location = location
     }
 }
 

@@ -55,7 +55,11 @@ public struct AnomalyRule: Sendable, Hashable, Codable {
     public var detector: DetectorSpec
     public var sustain: Interval?
     public var severity: Severity
+    /// The playbook to start (the first of `playbook:` when it lists several).
     public var playbook: String?
+    /// The other playbooks `playbook:` lists: candidates ranked with the first by the knowledge
+    /// base (§6.2); the first is only the tie-breaker.
+    public var alternatives: [String] = []
     public var parameters: [StepArgument]
     /// Playbook parameter name -> label whose value it takes (`paths: path`).
     public var parametersFromLabels: [String: String]
@@ -82,4 +86,7 @@ public struct AnomalyRule: Sendable, Hashable, Codable {
         self.location = location
         self.playbookLocation = playbookLocation
     }
+
+    /// Every playbook the rule names, in the order written.
+    public var playbooks: [String] { (playbook.map { [$0] } ?? []) + alternatives }
 }

@@ -1,0 +1,66 @@
+import Foundation
+import MedicKnowledge
+import MedicModel
+
+/// What a finished run teaches the immune memory (seed-systems §1, issue 7 item 6): a run that
+/// was started for an incident (its `run_started.detection` carries the fault's signature)
+/// remembers the steps it ran as the cure when it succeeded, and lowers the remembered success
+/// rate when it did not (a failure of an unknown fault teaches nothing). A refused run never
+/// acted and teaches nothing; neither does a run a person started without an incident.
+///
+/// Done right after the incident record, under the memory's lock; every change is published on
+/// the bus (`chaos.immune-memory.changed`) so other nodes can sync. Like the incident record, a
+/// failure here never changes the run: it is told to `Interpreter.incidentRecordFailed`.
+enum ImmuneLearning {
+    /// The lesson of a finished run; nil when it teaches nothing.
+    static func outcome(of records: [JournalRecord]) -> RemediationOutcome? {
+        guard let started = records.first(where: { $0.event == .runStarted }), let plan = started.plan,
+              let signature = started.detection?.signature?.signature,
+              let outcome = records.last(where: { $0.event == .runFinished && $0.target == nil })?.outcome,
+              outcome != .refused else { return nil }
+        var seen = Set<Int>()
+        var actions: [RemediationAction] = []
+        for record in records where record.event == .stepFinished && record.phase == .step {
+            guard let number = record.step, seen.insert(number).inserted,
+                  let step = plan.steps.first(where: { $0.number == number }) else { continue }
+            actions.append(RemediationAction(playbookID: plan.playbookID, action: step.name, priority: step.number,
+                                             timeout: step.timeout.seconds))
+        }
+        return RemediationOutcome(signature: signature, actions: actions, succeeded: outcome == .succeeded,
+                                  origin: .run, originID: started.run)
+    }
+
+    /// Teaches the memory in `<state>/knowledge` and publishes each change through `bus`.
+    static func learn(_ records: [JournalRecord], journalPath: String, now: Date, bus: any StepExecutor,
+                      failed: @Sendable (String) -> Void) async {
+        guard let lesson = outcome(of: records) else { return }
+        let directory = IncidentRecording.knowledgeDirectory(ofJournal: journalPath)
+        let changes: [ImmuneMemoryChange]
+        do {
+            let knowledge = try KnowledgeBase(directory: directory)
+            (_, changes) = try ImmuneMemoryDocument.update(in: knowledge, at: now) { memory in
+                ((), memory.learn(lesson, at: now))
+            }
+        } catch {
+            return failed("the immune memory did not learn from run \(lesson.originID ?? "?") in \(directory): \(error)")
+        }
+        await publish(changes, through: bus, failed: failed)
+    }
+
+    /// Publishes memory changes as CloudEvents (`chaos.immune-memory.changed`, source
+    /// `medic/runs/immune-memory`); a bus failure is told to `failed`, the change stands.
+    static func publish(_ changes: [ImmuneMemoryChange], through bus: any StepExecutor,
+                        failed: @Sendable (String) -> Void) async {
+        for change in changes {
+            let request = ExecutionRequest(
+                runID: "immune-memory", stepNumber: 0, stepName: change.kind.rawValue, action: "immune-memory",
+                purpose: .step, executor: .bus, topic: change.type, parameters: change.data, timeout: 30)
+            do {
+                let result = try await bus.execute(request)
+                if !result.succeeded { failed("the immune-memory change of \(change.signatureID) was not published: \(result.summary)") }
+            } catch {
+                failed("the immune-memory change of \(change.signatureID) was not published: \(error)")
+            }
+        }
+    }
+}
