@@ -130,3 +130,30 @@ final class FixtureTests: XCTestCase {
         }
     }
 }
+
+/// The ranking's inputs as the loader reads them: a rule's candidate list, the selection weights.
+final class PlaybookSelectionLoadingTests: XCTestCase {
+    func testARuleListsCandidatePlaybooksAndPoliciesWeighTheCriteria() throws {
+        let result = load([fixtures.appendingPathComponent("valid")])
+        let rule = try XCTUnwrap(result.catalog.rules.first { $0.name == "root-disk-filling" })
+        XCTAssertEqual(rule.playbook, "tmp-cleanup")
+        XCTAssertEqual(rule.alternatives, ["tmp-cleanup-json"])
+        XCTAssertEqual(rule.playbooks, ["tmp-cleanup", "tmp-cleanup-json"])
+        XCTAssertEqual(result.catalog.rules.first { $0.name == "web-error-spike" }?.alternatives, [], "a single playbook, as before")
+        let selection = try XCTUnwrap(result.catalog.policies.playbookSelection)
+        XCTAssertEqual(selection.successRate, 0.5)
+        XCTAssertEqual(selection.avgExecutionTime, 0.1)
+        XCTAssertEqual(selection.blastRadiusMatch, 0.3)
+        XCTAssertEqual(selection.recency, 0.1)
+        XCTAssertEqual(selection.recencyHalfLife.seconds, 14 * 86_400)
+    }
+
+    func testWeightsThatWeighNothingAreRefused() {
+        let result = CatalogLoader().load(documents: [("policies/p.yaml", Array("""
+            playbook_selection:
+              criteria: {success_rate: 0, avg_execution_time: 0, blast_radius_match: 0, recency: 0}
+            """.utf8))])
+        XCTAssertEqual(result.diagnostics.map(\.code), [.invalidValue], describe(result.diagnostics))
+        XCTAssertTrue(result.diagnostics.first?.message.contains("weigh nothing") == true)
+    }
+}

@@ -1871,7 +1871,7 @@ public enum EmbeddedSchemas {
           "description": "Id of the playbook to start (M310 if none is loaded), or a list of candidate playbooks, ranked by the knowledge base when the rule fires (docs/knowledge.md, Ranking).",
           "oneOf": [
             {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
-            {"type": "array", "minItems": 1, "uniqueItems": true,
+            {"type": "array", "minItems": 1,
              "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}}
           ]
         },
