@@ -23,6 +23,14 @@ struct WatchCommand: AsyncParsableCommand {
             from Prometheus text scraped from each --scrape URL. SIGINT or SIGTERM stops: the steps \
             running are ended and their runs left interrupted, for `medic resume`.
 
+            When a rule lists several playbooks (`playbook: [a, b]`), or the immune memory \
+            remembers a cure for the fault, the candidates are ranked by the knowledge base \
+            (reference §6.2; `medic plan --incident RULE` shows how) and the first goes through the \
+            gates; an incident no playbook can take is escalated on the bus \
+            (dev.medic.incident.escalated). Every --health-interval (and once when a replay ends) \
+            Medic checks its own health like `medic health` and raises an alert on the bus when \
+            remediation fails too often, a playbook's breaker trips, or the knowledge base is stale.
+
             Exit status: 0 the watch ended and every run it started succeeded, 1 a run did not \
             succeed or the library has errors, 2 usage.
 
@@ -62,6 +70,9 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("lock-wait"), help: "Seconds a run waits for a target another run holds.")
     var lockWait: Double = 0
 
+    @Option(name: .customLong("health-interval"), help: "Time between two self-monitoring checks (reference §10.4); 0 turns them off.")
+    var healthInterval: String = "1m"
+
     func validate() throws {
         if input != nil && !scrape.isEmpty { throw ValidationError("--scrape samples live metrics; it cannot be combined with --input") }
         if let format, SampleFormat(name: format) == nil {
@@ -72,6 +83,22 @@ struct WatchCommand: AsyncParsableCommand {
         }
         _ = every
         guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
+        guard case .success(let health) = Interval.parse(healthInterval), health.seconds >= 0 else {
+            throw ValidationError("--health-interval '\(healthInterval)' is not a duration (such as 1m; 0 turns the checks off)")
+        }
+        _ = health
+    }
+
+    /// One self-monitoring round (as `medic health`): alerts raised or cleared go on the bus;
+    /// what changed is said on the watch's output. Never stops the watch.
+    private func checkHealth(_ monitor: SelfMonitor, bus: any StepExecutor, output: WatchOutput) async {
+        do {
+            let evaluation = try await monitor.evaluateAndPublish(now: Date(), bus: bus)
+            for published in evaluation.published { output.note("health: \(published.type) \(published.key)") }
+            for failure in evaluation.failures { output.note("health: not published: \(failure)") }
+        } catch {
+            output.note("health: the self-monitoring check failed: \(error)")
+        }
     }
 
     mutating func run() async throws {
@@ -95,6 +122,9 @@ struct WatchCommand: AsyncParsableCommand {
         let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, store: store, options: options,
                               report: output.show)
         StopSignals.install()
+        let healthEvery = (try? Interval.parse(healthInterval).get())?.seconds ?? 60
+        let monitor = dryRun || healthEvery == 0 ? nil
+            : SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies)
         if let input {
             var replay = try Replay(source: input, format: format.flatMap(SampleFormat.init(name:)), metric: nil)
             var last = -Double.infinity
@@ -104,14 +134,20 @@ struct WatchCommand: AsyncParsableCommand {
             }
             if last.isFinite { await watcher.advance(to: last) }
             let outcomes = await watcher.drain()
+            if let monitor { await checkHealth(monitor, bus: interpreter.executors.bus, output: output) }
             output.end(outcomes)
             throw ExitCode(outcomes.values.allSatisfy { $0 == .succeeded } ? 0 : 1)
         }
         let sampler = LiveSampler(catalog: catalog, registry: try metricRegistry(file: engine.metrics, root: root), scrapeURLs: scrape)
         let every = (try? Interval.parse(interval).get())?.seconds ?? 15
         output.note("watching \(sampler.selectors.count) series\(scrape.isEmpty ? "" : " and \(scrape.count) scrape target(s)") every \(Interval(seconds: every)); Ctrl-C stops")
+        var nextHealthCheck = Date().timeIntervalSince1970
         while true {
             let now = Date().timeIntervalSince1970
+            if let monitor, now >= nextHealthCheck {
+                nextHealthCheck = now + healthEvery
+                await checkHealth(monitor, bus: interpreter.executors.bus, output: output)
+            }
             let (samples, problems) = await sampler.round(at: now)
             for problem in problems { output.note("cannot sample: \(problem)") }
             for sample in samples { await watcher.ingest(sample) }

@@ -130,6 +130,78 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertEqual(ws.lines, [])
     }
 
+    /// Self-monitoring and escalation through the binary: three watched runs fail, so when the
+    /// replay ends the remediation success rate is under 70% (1 of 4 in 30 minutes, with the
+    /// manual seed run) and the alert is on the bus; an incident no playbook can take is
+    /// escalated there too; a failure of a fault never cured teaches the immune memory nothing.
+    func testFailingRunsRaiseAHealthAlertAndAnUnownedIncidentIsEscalated() throws {
+        let ws = try workspace()
+        try ws.write("actions/q.yaml", """
+            actions:
+              drain:
+                type: application
+                risk_level: low
+                parameters: {queue: required}
+                implementation: test "${queue}" = seed
+            """)
+        try ws.write("playbooks/q.yaml", """
+            playbook_id: drain-001
+            name: Drain a queue
+            version: 1.0.0
+            category: application
+            severity: SEV3
+            parameters:
+              queue: {type: string, required: true}
+            remediation_steps:
+              - {step: 1, name: drain, action: drain}
+            metadata: {}
+            """)
+        try ws.write("rules/q.yaml", """
+            rules:
+              - name: queue-backlog
+                metric: queue_depth
+                detector: threshold
+                params: {op: ">", value: 100}
+                severity: SEV3
+                playbook: drain-001
+                parameters_from_labels: {queue: queue}
+                group_by: [queue]
+              - name: too-hot
+                metric: temperature
+                detector: threshold
+                params: {op: ">", value: 90}
+                severity: SEV2
+            """)
+        XCTAssertEqual(try ws.medic(["run", "drain-001", "--param", "queue=seed"]).status, 0)
+        let feed = ["q1", "q2", "q3"].enumerated().map { i, queue in
+            #"{"ts": \#(1_800_000_000 + i), "metric": "queue_depth", "labels": {"queue": "\#(queue)"}, "value": 500}"#
+        } + [#"{"ts": 1800000010, "metric": "temperature", "labels": {"rack": "r1"}, "value": 99}"#]
+        try ws.write("feed.jsonl", feed.joined(separator: "\n") + "\n")
+        let watch = try ws.medic(["watch", "--input", "feed.jsonl", "--json", "--lock-wait", "30"])
+        XCTAssertEqual(watch.status, 1, "runs failed: " + watch.stdout + watch.stderr)
+        let events = try watch.stdout.split(separator: "\n").map { try Medic.json(String($0)) }
+        let unhandled = try XCTUnwrap(events.first { $0["event"] as? String == "unhandled" })
+        XCTAssertEqual(unhandled["escalated"] as? String, "true")
+        let notes = events.compactMap { $0["event"] as? String == "note" ? $0["message"] as? String : nil }
+        XCTAssertTrue(notes.contains { $0.contains("remediation_failure_spike") }, notes.joined(separator: "\n"))
+
+        let outbox = try String(contentsOfFile: ws.state + "/outbox.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try Medic.json(String($0)) }
+        let types = outbox.compactMap { $0["type"] as? String }
+        XCTAssertTrue(types.contains("dev.medic.incident.escalated"), types.joined(separator: " "))
+        let alert = try XCTUnwrap(outbox.first {
+            $0["type"] as? String == "dev.medic.health.alert" && ($0["data"] as? [String: Any])?["alert"] as? String == "remediation_failure_spike"
+        })
+        XCTAssertEqual((alert["data"] as? [String: Any])?["severity"] as? String, "critical")
+        XCTAssertFalse(types.contains("chaos.immune-memory.changed"), "failures of unknown faults teach nothing")
+
+        // A second look publishes nothing new: the alert is already raised.
+        let health = try ws.medic(["health", "--state-dir", ws.state])
+        XCTAssertEqual(health.status, 1, health.stdout)
+        let again = try String(contentsOfFile: ws.state + "/outbox.jsonl", encoding: .utf8).split(separator: "\n").count
+        XCTAssertEqual(again, outbox.count)
+    }
+
     func testMistakesAreUsageErrors() throws {
         let ws = try workspace()
         let missing = try ws.medic(["watch", "--input", "nope.jsonl"])

@@ -54,7 +54,11 @@ public struct TargetLocks: Sendable {
 
     /// Takes every lock of `names` for `run`, waiting up to `wait` seconds for each; throws
     /// `JournalError` naming the holder when one stays taken (the locks already taken are released).
-    public func acquire(_ names: [String], run: String, wait: Double = 0, now: Date = Date()) throws -> TargetLease {
+    ///
+    /// Waiting polls every 100 ms and sleeps as a task, never holding a thread: runs waiting for
+    /// a target must not starve the run that holds it (a watch starts concurrent runs in one
+    /// process, whose thread pool has as many threads as cores).
+    public func acquire(_ names: [String], run: String, wait: Double = 0, now: Date = Date()) async throws -> TargetLease {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var held: [Int32] = []
         for name in names {
@@ -72,7 +76,7 @@ public struct TargetLocks: Sendable {
                     let who = holder.map { "run \($0.run) (pid \($0.pid) on \($0.host), since \($0.since))" } ?? "another run"
                     throw JournalError("target \(name) is being remediated by \(who)")
                 }
-                usleep(100_000)
+                try? await Task.sleep(nanoseconds: 100_000_000)
             }
             let holder = Holder(run: run, pid: getpid(), host: ProcessInfo.processInfo.hostName, since: JournalRecord.timestamp(now))
             if let data = try? JSONEncoder().encode(holder) {

@@ -89,7 +89,8 @@ public struct Interpreter: Sendable {
         if RunStore.status(of: contents.records) == .pendingApproval {
             throw JournalError("run \(id) is waiting for approval: `medic approve \(id) --by NAME` or `medic deny \(id) --by NAME`")
         }
-        let lease = try locks.map { try $0.acquire(TargetLocks.names(for: state.plan!), run: id, now: clock.now) }
+        var lease: TargetLease?
+        if let locks { lease = try await locks.acquire(TargetLocks.names(for: state.plan!), run: id, now: clock.now) }
         if let observe {
             // The run's opening record, again, so an observer knows the plan it continues.
             if let started = contents.records.first(where: { $0.event == .runStarted }) { observe(started) }

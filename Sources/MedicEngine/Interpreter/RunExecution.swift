@@ -342,7 +342,7 @@ struct RunExecution: Sendable {
         var lease: TargetLease?
         if let locks, GatePipeline.blocking(verdicts) == nil {
             do {
-                lease = try locks.acquire(TargetLocks.names(for: plan), run: journal.runID, wait: lockWait, now: interpreter.clock.now)
+                lease = try await locks.acquire(TargetLocks.names(for: plan), run: journal.runID, wait: lockWait, now: interpreter.clock.now)
             } catch let error as JournalError {
                 verdicts.removeAll { $0.gate == "target_lock" }
                 verdicts.append(.refuse("target_lock", error.description))
