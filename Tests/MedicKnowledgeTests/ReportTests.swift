@@ -274,6 +274,16 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(none.isEmpty)
     }
 
+    func testChartScalesEndOnRoundNumbers() {
+        XCTAssertEqual(SVGChart.niceDuration(1000), 1200)     // 16.7 min -> 20 min: ticks of 5 min
+        XCTAssertEqual(SVGChart.niceDuration(45), 60)         // 45 s -> 60 s
+        XCTAssertEqual(SVGChart.niceDuration(30), 40)         // 30 s -> 40 s: ticks of 10 s
+        XCTAssertEqual(SVGChart.niceDuration(5 * 3600), 6 * 3600)
+        XCTAssertEqual(SVGChart.niceDuration(0), 1)
+        XCTAssertEqual(SVGChart.niceCeiling(5), 6)
+        XCTAssertEqual(SVGChart.niceCeiling(1.7e308), 1.7e308)  // 2e308 would be infinite
+    }
+
     func testTimesAreReadAndWrittenAsRFC3339() {
         XCTAssertEqual(ReportTime.parse("1970-01-01T00:00:00Z"), 0)
         XCTAssertEqual(ReportTime.parse("2026-11-23T09:00:00.250+01:00"), ReportTime.parse("2026-11-23T08:00:00.250Z"))

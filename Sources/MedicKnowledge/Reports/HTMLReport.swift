@@ -38,7 +38,7 @@ public enum HTMLReport {
             .init(name: "MTTD", color: SVGChart.palette[1], values: report.trend.map(\.mttd)),
             .init(name: "MTTR", color: SVGChart.palette[0], values: report.trend.map(\.mttr)),
         ], empty: report.summary.incidents == 0 ? "No incidents in this period" : "No detected or resolved incidents in this period",
-           format: ReportFormat.duration)
+           format: ReportFormat.duration, scale: SVGChart.niceDuration)
         out += SVGChart.columns(title: "Incidents by \(unit)", labels: labels, counts: report.trend.map(\.incidents),
                                 empty: "No incidents in this period")
         var categories = report.categories.map { ($0.name, $0.incidents) }

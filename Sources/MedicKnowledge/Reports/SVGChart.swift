@@ -36,12 +36,12 @@ public enum SVGChart {
     /// Values over time (`labels` along x), y from 0 to a round number above the largest value,
     /// ticks spelled by `format`.
     public static func line(title: String, labels: [String], series: [Series], empty: String,
-                            format: (Double) -> String) -> String {
+                            format: (Double) -> String, scale: (Double) -> Double = niceCeiling) -> String {
         let values = series.flatMap { $0.values.compactMap { $0 } }.filter(\.isFinite)
         guard !labels.isEmpty, !values.isEmpty else { return noData(title: title, message: empty) }
         let height = 300.0, left = 80.0, right = 20.0, top = 40.0, bottom = 60.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let top_ = niceCeiling(values.max()!)
+        let top_ = scale(values.max()!)
         func x(_ i: Int) -> Double { left + (Double(i) + 0.5) * plotWidth / Double(labels.count) }
         func y(_ v: Double) -> Double { top + plotHeight - min(max(v, 0), top_) / top_ * plotHeight }
         var svg = open(title: title, height: height)
@@ -174,15 +174,25 @@ public enum SVGChart {
         return svg
     }
 
-    /// The smallest of 1, 2, 2.5, 5 × 10ⁿ at or above `value` (1 for 0 or less), so ticks are round.
-    static func niceCeiling(_ value: Double) -> Double {
+    /// The smallest of 1, 2, 4, 6, 8 × 10ⁿ at or above `value` (1 for 0 or less), so its
+    /// quarters (the ticks) are round.
+    public static func niceCeiling(_ value: Double) -> Double {
         guard value.isFinite, value > 0 else { return 1 }
         let magnitude = pow(10, (log10(value)).rounded(.down))
-        for factor in [1.0, 2, 2.5, 5, 10] where factor * magnitude >= value {
+        for factor in [1.0, 2, 4, 6, 8, 10] where factor * magnitude >= value {
             let nice = factor * magnitude
             return nice.isFinite ? nice : value
         }
         return value
+    }
+
+    /// `niceCeiling` in the unit a duration is read in (seconds, minutes, hours, days), so the
+    /// ticks of a chart of durations are 5 min, 10 min … rather than 4.2 min, 8.3 min.
+    public static func niceDuration(_ seconds: Double) -> Double {
+        guard seconds.isFinite, seconds > 0 else { return 1 }
+        let unit = seconds <= 60 ? 1.0 : seconds <= 3600 ? 60 : seconds <= 2 * 86_400 ? 3600 : 86_400
+        let nice = niceCeiling(seconds / unit) * unit
+        return nice.isFinite ? nice : seconds
     }
 
     static func count(_ value: Double) -> String {
