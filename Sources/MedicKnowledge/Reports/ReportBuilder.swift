@@ -44,14 +44,14 @@ public struct ReportBuilder: Sendable {
         buckets = Array(repeating: BucketTotals(), count: Int(kind.period / kind.bucket))
         // Most severe first (SEV0 before SEV1), then the earliest, then by run id.
         significant = BoundedList(limit: Report.listLimit) { a, b in
-            (a.severityRank, a.time, a.incident.runID) < (b.severityRank, b.time, b.incident.runID)
+            (a.severityRank, a.time, a.runID) < (b.severityRank, b.time, b.runID)
         }
         // The longest first, then the earliest, then by run id.
         slowest = BoundedList(limit: 3) { a, b in
-            let x = a.incident.executionTime, y = b.incident.executionTime
-            return x != y ? x > y : (a.time, a.incident.runID) < (b.time, b.incident.runID)
+            let x = a.executionTime, y = b.executionTime
+            return x != y ? x > y : (a.time, a.runID) < (b.time, b.runID)
         }
-        failedAuto = BoundedList(limit: Report.listLimit) { a, b in (a.time, a.incident.runID) < (b.time, b.incident.runID) }
+        failedAuto = BoundedList(limit: Report.listLimit) { a, b in (a.time, a.runID) < (b.time, b.runID) }
     }
 
     /// Counts `record` when its run started in the period.
@@ -61,14 +61,8 @@ public struct ReportBuilder: Sendable {
         guard time >= from, time < to else { return .outsidePeriod }
         statistics.add(record)
         let outcome = record.runOutcome, method = record.resolution.resolutionMethod
-        let category = record.classification.category.flatMap { $0.isEmpty ? nil : $0 } ?? "uncategorised"
-        let incident = Report.Incident(
-            runID: record.runID, incidentID: record.incidentID, timestamp: record.timestamp,
-            playbookID: record.remediation.playbookID, severity: record.detection.initialSeverity, category: category,
-            components: record.classification.affectedComponents, mode: record.mode, runOutcome: outcome,
-            executionTime: finite(record.remediation.executionTime) ?? 0,
-            timeToResolution: record.resolution.timeToResolution.flatMap(finite))
-        let ranked = Ranked(incident: incident, time: time, severityRank: Self.severityRank(record.detection.initialSeverity))
+        let category = Self.category(of: record)
+        let ranked = Ranked(record: record, time: time, severityRank: Self.severityRank(record.detection.initialSeverity))
 
         summary.incidents += 1
         if outcome.attempted { summary.attempted += 1 }
@@ -95,7 +89,7 @@ public struct ReportBuilder: Sendable {
         buckets[index].incidents += 1
         if method == .autoRemediation { buckets[index].autoRemediated += 1 }
         if let ttd = record.detection.timeToDetect.flatMap(finite) { buckets[index].detect.add(ttd) }
-        if let ttr = incident.timeToResolution { buckets[index].resolve.add(ttr) }
+        if let ttr = record.resolution.timeToResolution.flatMap(finite) { buckets[index].resolve.add(ttr) }
         return .counted
     }
 
@@ -164,6 +158,11 @@ public struct ReportBuilder: Sendable {
             .sorted { $0.incidents != $1.incidents ? $0.incidents > $1.incidents : Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
     }
 
+    /// `classification.category`, `uncategorised` when absent or empty.
+    static func category(of record: IncidentRecord) -> String {
+        record.classification.category.flatMap { $0.isEmpty ? nil : $0 } ?? "uncategorised"
+    }
+
     /// 0 for SEV0, 1 for SEV1 (any case, surrounding spaces ignored), 2 for anything else.
     static func severityRank(_ severity: String?) -> Int {
         switch severity?.trimmingCharacters(in: .whitespaces).uppercased() {
@@ -202,11 +201,24 @@ extension KnowledgeBase {
     }
 }
 
-/// An incident with what its lists sort on.
+/// An incident with what its lists sort on; the record is turned into a `Report.Incident` only
+/// if it stays in a list to the end.
 private struct Ranked: Sendable {
-    var incident: Report.Incident
+    var record: IncidentRecord
     var time: Double
     var severityRank: Int
+
+    var runID: String { record.runID }
+    var executionTime: Double { finite(record.remediation.executionTime) ?? 0 }
+
+    var incident: Report.Incident {
+        Report.Incident(
+            runID: record.runID, incidentID: record.incidentID, timestamp: record.timestamp,
+            playbookID: record.remediation.playbookID, severity: record.detection.initialSeverity,
+            category: ReportBuilder.category(of: record), components: record.classification.affectedComponents,
+            mode: record.mode, runOutcome: record.runOutcome, executionTime: executionTime,
+            timeToResolution: record.resolution.timeToResolution.flatMap(finite))
+    }
 }
 
 /// The first `limit` elements, in `precedes` order, of everything inserted, and how many were.

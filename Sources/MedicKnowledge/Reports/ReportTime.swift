@@ -6,7 +6,11 @@ public enum ReportTime {
     /// (`2026-11-23T08:00:00Z`, `2026-11-23T08:00:00.250+01:00`; `t` and `z` accepted); nil when
     /// it is not one (a date alone, a month 13, a missing offset).
     public static func parse(_ text: String) -> Double? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(bytes: $0) }
+    }
+
+    static func parse(bytes b: UnsafeBufferPointer<UInt8>) -> Double? {
         var i = 0
         func digits(_ count: Int) -> Int? {
             guard i + count <= b.count else { return nil }
