@@ -48,6 +48,15 @@ public struct KnowledgeUpdateSummary: Sendable, Equatable {
     public var state: KnowledgeUpdateState?
     /// Lines of the history skipped (torn, corrupt, not an incident record).
     public var problems: [KnowledgeProblem]
+
+    public init(updated: Bool, incidents: Int, derivation: KnowledgeDerivation?, state: KnowledgeUpdateState?,
+                problems: [KnowledgeProblem]) {
+        self.updated = updated
+        self.incidents = incidents
+        self.derivation = derivation
+        self.state = state
+        self.problems = problems
+    }
 }
 
 extension KnowledgeBase {
@@ -65,6 +74,7 @@ extension KnowledgeBase {
     /// the history ends where it ended at the last update (or is empty). The JSONL files are only
     /// ever appended to. A crash before the watermark is written makes the next update append its
     /// snapshots again (history with one extra snapshot, never a lost one).
+    @discardableResult
     public func update(at now: Date, configuration: KnowledgeUpdateConfiguration = KnowledgeUpdateConfiguration()) throws
         -> KnowledgeUpdateSummary {
         var builder = KnowledgeUpdateBuilder(now: now, configuration: configuration)
