@@ -10,17 +10,20 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
         commandName: "advise",
         abstract: "Optimisation hints from the incident history (reference §9.2): failing steps, slow steps, false positives.",
         discussion: """
-            Findings, per playbook (and step), over the incidents whose run started within --since:
-              low_success_rate          a step succeeded in less than 80% of its executions
-              slow_execution            a step's mean duration is more than 1.5x its median over the \
-            whole history; with --root, also a playbook whose mean execution time is more than 1.5x \
-            its metadata.avg_execution_time
-              high_false_positive_rate  more than 20% of its detected incidents were denied by a person
-            Exactly at a threshold is not a finding. A finding needs at least --min-executions \
-            executions (or runs, or detected incidents) behind it, so one failure is not one; \
-            step executions without a duration are ignored for timing. Each finding says the \
-            value, the threshold, the sample size and the recommendation of §9.2. The exact \
-            definitions are in docs/knowledge.md.
+            Findings, per playbook (and step), over the incidents whose run started
+            within --since:
+              low_success_rate: a step succeeded in less than 80% of its executions.
+              slow_execution: a step's mean duration is more than 1.5x its median over
+                the whole history; with --root, also a playbook whose mean execution
+                time is more than 1.5x its metadata.avg_execution_time.
+              high_false_positive_rate: more than 20% of its detected incidents were
+                denied by a person.
+
+            Exactly at a threshold is not a finding. A finding needs at least \
+            --min-executions executions (or runs, or detected incidents) behind it, so one \
+            failure is not one; step executions without a duration are ignored for timing. \
+            Each finding says the value, the threshold, the sample size and the \
+            recommendation of §9.2. The exact definitions are in docs/knowledge.md.
 
             Exit status: 0 no findings, 1 findings (like a linter), 2 a usage error or a --root \
             whose catalog has errors.

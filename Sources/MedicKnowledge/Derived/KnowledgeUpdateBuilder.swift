@@ -185,7 +185,7 @@ public struct KnowledgeUpdateBuilder: Sendable {
             let temporal = share.map { $0 >= c.temporalShare } ?? false
             let subject = key.kind == .rule ? "rule '\(key.signal)'" : "\(key.signal) incidents"
             var description = "\(subject) on \(key.component ?? "no named component"): \(seen.count) times in "
-                + "\(Self.number(days)) days"
+                + "\(Self.number(days)) day\(days == 1 ? "" : "s")"
             if temporal, let peak, let share {
                 description += ", \(Int((share * 100).rounded()))% of them between \(Self.hour(peak)) and \(Self.hour((peak + 1) % 24)) UTC"
             }
