@@ -15,8 +15,10 @@ struct KnowledgeCommand: AsyncParsableCommand {
             Examples:
               medic kb stats
               medic kb stats --since 7d --json
+              medic kb advise --since 30d
+              medic kb update
             """,
-        subcommands: [KnowledgeStatsCommand.self]
+        subcommands: [KnowledgeStatsCommand.self, KnowledgeAdviseCommand.self, KnowledgeUpdateCommand.self]
     )
 }
 
