@@ -8,14 +8,18 @@ struct MemoryCommand: AsyncParsableCommand {
         commandName: "memory",
         abstract: "The immune memory: faults seen before and the remediation that cured them (seed-systems §1).",
         discussion: """
-            Kept in <state-dir>/knowledge/immune-memory.json. See docs/knowledge.md, "Immune memory".
+            Kept in <state-dir>/knowledge/immune-memory.json. It learns from every run `medic watch` \
+            starts for an incident, and from chaos experiments (`medic memory learn`); when an \
+            incident matches a remembered fault, its cure is proposed first. See docs/knowledge.md, \
+            "Immune memory".
 
             Examples:
               medic memory list
               medic memory show 3f2a9c
+              medic memory learn experiment.json
               medic memory forget 3f2a9c --json
             """,
-        subcommands: [MemoryListCommand.self, MemoryShowCommand.self, MemoryForgetCommand.self]
+        subcommands: [MemoryListCommand.self, MemoryShowCommand.self, MemoryLearnCommand.self, MemoryForgetCommand.self]
     )
 }
 
@@ -87,6 +91,87 @@ struct MemoryShowCommand: AsyncParsableCommand {
         }
         if options.json { return try options.printJSON(entry) }
         print(MemoryRenderer.text(entry), terminator: "")
+    }
+}
+
+struct MemoryLearnCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learn",
+        abstract: "Teaches the memory what chaos experiments found, and publishes each change on the bus.",
+        discussion: """
+            FILE (or - for standard input) holds one experiment as a JSON object, a JSON array of \
+            them, or JSON lines:
+              {"experiment_id": "exp-42", "fault_type": "network-partition",
+               "components": ["storage-1", "storage-2"], "pattern": "network-partition:storage:2-nodes",
+               "succeeded": true,
+               "remediation": [{"playbook_id": "restart-service-001", "action": "restart", "priority": 1, "timeout": 30}]}
+            A success of a new fault creates an entry; a known fault counts one more observation, \
+            updates its success rate (EMA, alpha 0.3) and, on success, merges the actions; a \
+            failure of an unknown fault teaches nothing. All or nothing: an input with a fault \
+            changes nothing (exit 1, the line and field named). Each change is published as \
+            chaos.immune-memory.changed. With --json: {"changes": [...], "event_ids": [...]}.
+            """
+    )
+
+    @Argument(help: "The experiments' results: a JSON file, or - for standard input.")
+    var file: String
+
+    @Option(help: ArgumentHelp("Where the change events are published: outbox:PATH, webhook:URL or stdout.",
+                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
+    var bus: String?
+
+    @OptionGroup var options: MemoryOptions
+
+    mutating func run() async throws {
+        let transport: BusTransport
+        do {
+            transport = try bus.map(BusTransport.parse) ?? .outbox(path: options.stateDirectoryPath + "/outbox.jsonl")
+        } catch let error as ExecutorError {
+            throw ValidationError("--bus: \(error.description)")
+        }
+        let text: String
+        if file == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                printError("error: \(file): cannot read the file")
+                throw ExitCode(1)
+            }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        let changes: [ImmuneMemoryChange]
+        do {
+            let experiments = try ChaosExperimentResult.parse(text, source: file == "-" ? "<stdin>" : file)
+            let knowledgeBase = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: options.stateDirectoryPath))
+            let now = Date()
+            (_, changes) = try ImmuneMemoryDocument.update(in: knowledgeBase, at: now) { memory in
+                ((), experiments.flatMap { memory.learn($0.outcome, at: now) })
+            }
+        } catch let error as KnowledgeError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+        var eventIDs: [String] = []
+        let publisher = BusExecutor(transport: transport)
+        for change in changes {
+            let published = try await publisher.execute(ExecutionRequest(
+                runID: "immune-memory", stepNumber: 0, stepName: change.kind.rawValue, action: "immune-memory",
+                purpose: .step, executor: .bus, topic: change.type, parameters: change.data, timeout: 30))
+            if published.succeeded, let id = published.outputs["event_id"] { eventIDs.append(id) }
+            else { printError("medic: warning: the change event of \(change.signatureID) was not published: \(published.summary)") }
+        }
+        if options.json { return try options.printJSON(LearnOutput(changes: changes, eventIDs: eventIDs)) }
+        if changes.isEmpty { return print("Nothing learned: failures of faults the memory does not know teach nothing.") }
+        for change in changes {
+            print("\(change.kind.rawValue) \(change.signatureID.prefix(12))" + (change.successRate.map { " success rate \(MemoryRenderer.percent($0))" } ?? ""))
+        }
+    }
+
+    private struct LearnOutput: Encodable {
+        var changes: [ImmuneMemoryChange]
+        var eventIDs: [String]
+
+        private enum CodingKeys: String, CodingKey { case changes, eventIDs = "event_ids" }
     }
 }
 
