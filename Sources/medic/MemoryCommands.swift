@@ -51,6 +51,31 @@ struct MemoryOptions: ParsableArguments {
     }
 }
 
+/// `--bus` of the `medic memory` subcommands that change the memory.
+struct MemoryBusOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Where the change events are published: outbox:PATH, webhook:URL or stdout.",
+                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
+    var bus: String?
+
+    func publisher(stateDirectory: String) throws -> BusExecutor {
+        do {
+            return BusExecutor(transport: try bus.map(BusTransport.parse) ?? .outbox(path: stateDirectory + "/outbox.jsonl"))
+        } catch let error as ExecutorError {
+            throw ValidationError("--bus: \(error.description)")
+        }
+    }
+
+    /// Publishes the changes; a failure is a warning (the change stands). Returns the event ids.
+    func publish(_ changes: [ImmuneMemoryChange], stateDirectory: String) async throws -> [String] {
+        var ids: [String] = []
+        for (change, eventID, failure) in await ImmuneMemoryEvents.publish(changes, through: try publisher(stateDirectory: stateDirectory)) {
+            if let eventID { ids.append(eventID) }
+            if let failure { printError("medic: warning: the change event of \(change.signatureID) was not published: \(failure)") }
+        }
+        return ids
+    }
+}
+
 struct MemoryListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
@@ -116,19 +141,11 @@ struct MemoryLearnCommand: AsyncParsableCommand {
     @Argument(help: "The experiments' results: a JSON file, or - for standard input.")
     var file: String
 
-    @Option(help: ArgumentHelp("Where the change events are published: outbox:PATH, webhook:URL or stdout.",
-                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
-    var bus: String?
-
+    @OptionGroup var bus: MemoryBusOptions
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        let transport: BusTransport
-        do {
-            transport = try bus.map(BusTransport.parse) ?? .outbox(path: options.stateDirectoryPath + "/outbox.jsonl")
-        } catch let error as ExecutorError {
-            throw ValidationError("--bus: \(error.description)")
-        }
+        _ = try bus.publisher(stateDirectory: options.stateDirectoryPath)  // a bad --bus is a usage error before anything changes
         let text: String
         if file == "-" {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
@@ -151,15 +168,7 @@ struct MemoryLearnCommand: AsyncParsableCommand {
             printError("error: \(error.description)")
             throw ExitCode(1)
         }
-        var eventIDs: [String] = []
-        let publisher = BusExecutor(transport: transport)
-        for change in changes {
-            let published = try await publisher.execute(ExecutionRequest(
-                runID: "immune-memory", stepNumber: 0, stepName: change.kind.rawValue, action: "immune-memory",
-                purpose: .step, executor: .bus, topic: change.type, parameters: change.data, timeout: 30))
-            if published.succeeded, let id = published.outputs["event_id"] { eventIDs.append(id) }
-            else { printError("medic: warning: the change event of \(change.signatureID) was not published: \(published.summary)") }
-        }
+        let eventIDs = try await bus.publish(changes, stateDirectory: options.stateDirectoryPath)
         if options.json { return try options.printJSON(LearnOutput(changes: changes, eventIDs: eventIDs)) }
         if changes.isEmpty { return print("Nothing learned: failures of faults the memory does not know teach nothing.") }
         for change in changes {
@@ -189,36 +198,33 @@ struct MemoryForgetCommand: AsyncParsableCommand {
     @Argument(help: "A signature id, or a unique prefix of one.")
     var id: String
 
-    @Option(help: ArgumentHelp("Where the change event is published: outbox:PATH, webhook:URL or stdout.",
-                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
-    var bus: String?
-
+    @OptionGroup var bus: MemoryBusOptions
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        let transport: BusTransport
-        do {
-            transport = try bus.map(BusTransport.parse) ?? .outbox(path: options.stateDirectoryPath + "/outbox.jsonl")
-        } catch let error as ExecutorError {
-            throw ValidationError("--bus: \(error.description)")
+        _ = try bus.publisher(stateDirectory: options.stateDirectoryPath)
+        let directory = KnowledgeBase.defaultDirectory(inState: options.stateDirectoryPath)
+        let id = self.id
+        var change: ImmuneMemoryChange?
+        if FileManager.default.fileExists(atPath: directory) {
+            do {
+                // Under the memory's lock: a watch learning meanwhile is not undone.
+                (change, _) = try ImmuneMemoryDocument.update(in: try KnowledgeBase(directory: directory, create: false), at: Date()) { memory in
+                    let forgotten = memory.forget(id: id, at: Date())
+                    return (forgotten, [])
+                }
+            } catch let error as KnowledgeError {
+                printError("error: \(error.description)")
+                throw ExitCode(1)
+            }
         }
-        var (memory, knowledgeBase) = try options.load()
-        guard let knowledgeBase, let change = memory.forget(id: id, at: Date()) else {
+        guard let change else {
             printError("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
             throw ExitCode(1)
         }
-        do {
-            try ImmuneMemoryDocument.save(memory, to: knowledgeBase)
-        } catch let error as KnowledgeError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
-        }
-        let published = try await BusExecutor(transport: transport).execute(ExecutionRequest(
-            runID: "immune-memory", stepNumber: 0, stepName: change.kind.rawValue, action: "immune-memory",
-            purpose: .step, executor: .bus, topic: change.type, parameters: change.data, timeout: 30))
-        if !published.succeeded { printError("medic: warning: the change event was not published: \(published.summary)") }
+        let eventID = try await bus.publish([change], stateDirectory: options.stateDirectoryPath).first
         if options.json {
-            return try options.printJSON(ForgetOutput(change: change, eventID: published.succeeded ? published.outputs["event_id"] : nil))
+            return try options.printJSON(ForgetOutput(change: change, eventID: eventID))
         }
         print("Forgot \(change.signatureID).")
     }

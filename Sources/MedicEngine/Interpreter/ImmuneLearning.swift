@@ -47,20 +47,35 @@ enum ImmuneLearning {
         await publish(changes, through: bus, failed: failed)
     }
 
-    /// Publishes memory changes as CloudEvents (`chaos.immune-memory.changed`, source
-    /// `medic/runs/immune-memory`); a bus failure is told to `failed`, the change stands.
+    /// Publishes memory changes; a bus failure is told to `failed`, the change stands.
     static func publish(_ changes: [ImmuneMemoryChange], through bus: any StepExecutor,
                         failed: @Sendable (String) -> Void) async {
+        for (change, _, failure) in await ImmuneMemoryEvents.publish(changes, through: bus) {
+            if let failure { failed("the immune-memory change of \(change.signatureID) was not published: \(failure)") }
+        }
+    }
+}
+
+/// The immune memory's changes on the bus (seed-systems §1: "every change is published on the
+/// bus so other nodes can sync"): one CloudEvent `chaos.immune-memory.changed` per change,
+/// source `medic/runs/immune-memory`, data `{kind, signature_id, success_rate?}`. Used by the
+/// watch and the interpreter (learning, decay) and by `medic memory learn|forget`.
+public enum ImmuneMemoryEvents {
+    /// Publishes each change in order; for each, the event id, or why it was not published.
+    public static func publish(_ changes: [ImmuneMemoryChange], through bus: any StepExecutor) async
+        -> [(change: ImmuneMemoryChange, eventID: String?, failure: String?)] {
+        var results: [(ImmuneMemoryChange, String?, String?)] = []
         for change in changes {
             let request = ExecutionRequest(
                 runID: "immune-memory", stepNumber: 0, stepName: change.kind.rawValue, action: "immune-memory",
                 purpose: .step, executor: .bus, topic: change.type, parameters: change.data, timeout: 30)
             do {
                 let result = try await bus.execute(request)
-                if !result.succeeded { failed("the immune-memory change of \(change.signatureID) was not published: \(result.summary)") }
+                results.append(result.succeeded ? (change, result.outputs["event_id"], nil) : (change, nil, result.summary))
             } catch {
-                failed("the immune-memory change of \(change.signatureID) was not published: \(error)")
+                results.append((change, nil, "\(error)"))
             }
         }
+        return results
     }
 }
