@@ -79,25 +79,15 @@ public enum HTMLReport {
 
         out += "<section><h2>Action items</h2>"
         out += "<h3>Playbooks needing review (success rate below \(ReportFormat.percent(Report.reviewSuccessRate)), at least \(report.minimumRunsForReview) runs)</h3>"
-        out += report.playbooksNeedingReview.isEmpty ? none : table(
-            ["Playbook", "Executions", "Successes", "Success rate"],
-            report.playbooksNeedingReview.map { [$0.playbookID, "\($0.executions)", "\($0.successes)", ReportFormat.percent($0.successRate)] },
-            numeric: [false, true, true, true])
+        out += report.playbooksNeedingReview.isEmpty ? none : table(ReportTable.needingReview(report))
         out += "<h3>Failed auto-remediations to investigate</h3>" + incidents(report.failedAutoRemediations)
         out += "<p class=\"note\">Show one with <code>medic show RUN</code>.</p></section>\n"
 
         if report.kind == .weekly {
             out += "<section><h2>Trends per day</h2><p class=\"note\">Each day is 24 hours from the start shown (UTC).</p>"
-            out += table(["Day from", "Incidents", "Auto-remediated", "MTTD", "MTTR"], report.trend.map {
-                [$0.start, "\($0.incidents)", "\($0.autoRemediated)", ReportFormat.duration($0.mttd), ReportFormat.duration($0.mttr)]
-            }, numeric: [false, true, true, true, true])
+            out += table(ReportTable.trend(report))
             out += "<h2>Playbook performance</h2>"
-            out += report.playbooks.isEmpty ? "<p class=\"none\">No playbook ran in this period.</p>" : table(
-                ["Playbook", "Executions", "Refused", "Successes", "Success rate", "Rollback rate", "Avg time", "p95 time"],
-                report.playbooks.map {
-                    [$0.playbookID, "\($0.executions)", "\($0.refused)", "\($0.successes)", ReportFormat.percent($0.successRate),
-                     ReportFormat.percent($0.rollbackRate), ReportFormat.duration($0.averageTime), ReportFormat.duration($0.p95Time)]
-                }, numeric: [false, true, true, true, true, true, true, true])
+            out += report.playbooks.isEmpty ? "<p class=\"none\">No playbook ran in this period.</p>" : table(ReportTable.playbooks(report))
             out += "</section>\n"
         }
         return out + "</body>\n</html>\n"
@@ -134,6 +124,8 @@ public enum HTMLReport {
     static func counts(_ counts: [Report.Count], header: String) -> String {
         counts.isEmpty ? none : table([header, "Incidents"], counts.map { [$0.name, "\($0.incidents)"] }, numeric: [false, true])
     }
+
+    static func table(_ t: ReportTable) -> String { table(t.header, t.rows, numeric: t.numeric) }
 
     static func table(_ header: [String], _ rows: [[String]], numeric: [Bool], rowClasses: [String]? = nil) -> String {
         var out = "<table><thead><tr>" + header.map { "<th>\(e($0))</th>" }.joined() + "</tr></thead><tbody>"

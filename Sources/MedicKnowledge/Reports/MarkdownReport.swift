@@ -38,10 +38,7 @@ public enum MarkdownReport {
 
         out += "\n## Action items\n\n"
         out += "### Playbooks needing review (success rate below \(ReportFormat.percent(Report.reviewSuccessRate)), at least \(report.minimumRunsForReview) runs)\n\n"
-        out += report.playbooksNeedingReview.isEmpty ? "None in this period.\n" : table(
-            ["Playbook", "Executions", "Successes", "Success rate"],
-            report.playbooksNeedingReview.map { [$0.playbookID, "\($0.executions)", "\($0.successes)", ReportFormat.percent($0.successRate)] },
-            numeric: [false, true, true, true])
+        out += report.playbooksNeedingReview.isEmpty ? "None in this period.\n" : table(ReportTable.needingReview(report))
         out += "\n### Failed auto-remediations to investigate\n\n"
         out += incidents(report.failedAutoRemediations, none: "None in this period.")
         out += "\nShow one with `medic show RUN`.\n"
@@ -53,16 +50,9 @@ public enum MarkdownReport {
 
         if report.kind == .weekly {
             out += "\n## Trends per day\n\nEach day is 24 hours from the start shown (UTC).\n\n"
-            out += table(["Day from", "Incidents", "Auto-remediated", "MTTD", "MTTR"], report.trend.map {
-                [$0.start, "\($0.incidents)", "\($0.autoRemediated)", ReportFormat.duration($0.mttd), ReportFormat.duration($0.mttr)]
-            }, numeric: [false, true, true, true, true])
+            out += table(ReportTable.trend(report))
             out += "\n## Playbook performance\n\n"
-            out += report.playbooks.isEmpty ? "No playbook ran in this period.\n" : table(
-                ["Playbook", "Executions", "Refused", "Successes", "Success rate", "Rollback rate", "Avg time", "p95 time"],
-                report.playbooks.map {
-                    [$0.playbookID, "\($0.executions)", "\($0.refused)", "\($0.successes)", ReportFormat.percent($0.successRate),
-                     ReportFormat.percent($0.rollbackRate), ReportFormat.duration($0.averageTime), ReportFormat.duration($0.p95Time)]
-                }, numeric: [false, true, true, true, true, true, true, true])
+            out += report.playbooks.isEmpty ? "No playbook ran in this period.\n" : table(ReportTable.playbooks(report))
         } else {
             out += "\n## Top playbooks by usage (top \(Report.chartLimit))\n\n"
             out += topPlaybooks(report)
@@ -102,6 +92,8 @@ public enum MarkdownReport {
     }
 
     /// A GitHub table; every cell escaped, numeric columns right-aligned.
+    static func table(_ t: ReportTable) -> String { table(t.header, t.rows, numeric: t.numeric) }
+
     static func table(_ header: [String], _ rows: [[String]], numeric: [Bool]) -> String {
         var out = "| " + header.map(ReportFormat.markdown).joined(separator: " | ") + " |\n"
         out += "|" + numeric.map { $0 ? "---:|" : "---|" }.joined() + "\n"

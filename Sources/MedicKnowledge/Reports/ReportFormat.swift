@@ -105,3 +105,34 @@ public enum ReportFormat {
         return String(format: "%.2f", value)
     }
 }
+
+/// A table of a report as text cells, the same for every renderer (Markdown, HTML).
+struct ReportTable {
+    var header: [String]
+    var rows: [[String]]
+    /// Which columns are numbers (right-aligned).
+    var numeric: [Bool]
+
+    static func needingReview(_ report: Report) -> ReportTable {
+        ReportTable(header: ["Playbook", "Executions", "Successes", "Success rate"],
+                    rows: report.playbooksNeedingReview.map { [$0.playbookID, "\($0.executions)", "\($0.successes)", ReportFormat.percent($0.successRate)] },
+                    numeric: [false, true, true, true])
+    }
+
+    static func trend(_ report: Report) -> ReportTable {
+        ReportTable(header: ["Day from", "Incidents", "Auto-remediated", "MTTD", "MTTR"],
+                    rows: report.trend.map {
+                        [$0.start, "\($0.incidents)", "\($0.autoRemediated)", ReportFormat.duration($0.mttd), ReportFormat.duration($0.mttr)]
+                    },
+                    numeric: [false, true, true, true, true])
+    }
+
+    static func playbooks(_ report: Report) -> ReportTable {
+        ReportTable(header: ["Playbook", "Executions", "Refused", "Successes", "Success rate", "Rollback rate", "Avg time", "p95 time"],
+                    rows: report.playbooks.map {
+                        [$0.playbookID, "\($0.executions)", "\($0.refused)", "\($0.successes)", ReportFormat.percent($0.successRate),
+                         ReportFormat.percent($0.rollbackRate), ReportFormat.duration($0.averageTime), ReportFormat.duration($0.p95Time)]
+                    },
+                    numeric: [false, true, true, true, true, true, true, true])
+    }
+}
