@@ -159,8 +159,9 @@ struct JSONTreeParser {
                 guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
                 i += 1
                 guard let item = value() else { return nil }
-                // A repeated key: the last one counts, as with JSONDecoder.
-                if let at = members.members.firstIndex(where: { $0.key == key }) { members.members.remove(at: at) }
+                // A repeated key: which one counts differs between JSONDecoders (the first on
+                // Linux, the last on older Darwin Foundation), so the line is left to JSONDecoder.
+                if members.members.contains(where: { $0.key == key }) { return nil }
                 members.members.append((key, item))
                 skipSpace()
                 guard i < b.count else { return nil }
@@ -201,12 +202,27 @@ struct JSONTreeParser {
         return node
     }
 
+    /// RFC 8259's number, `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, and nothing looser
+    /// (`+1`, `01`, `.5`, `1.` are not JSON, and JSONDecoder refuses them).
     private mutating func number() -> JSONNode? {
         let start = i
+        func digits() -> Bool {
+            let first = i
+            while i < b.count, b[i] &- 0x30 < 10 { i += 1 }
+            return i > first
+        }
         if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
-        while i < b.count, (0x30...0x39).contains(b[i]) || b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: "e")
-            || b[i] == UInt8(ascii: "E") || b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
-        guard i > start, let value = Double(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)),
+        if i < b.count, b[i] == 0x30 { i += 1 } else { guard digits() else { return nil } }
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digits() else { return nil }
+        }
+        if i < b.count, b[i] | 0x20 == UInt8(ascii: "e") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            guard digits() else { return nil }
+        }
+        guard let value = Double(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)),
               value.isFinite else { return nil }
         return .number(value)
     }
@@ -215,20 +231,49 @@ struct JSONTreeParser {
         guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
         i += 1
         let start = i
-        var escaped = false
+        var escaped = false, ascii = true
         while i < b.count, b[i] != UInt8(ascii: "\"") {
             if b[i] == UInt8(ascii: "\\") { escaped = true; i += 1 }
             else if b[i] < 0x20 { return nil }
+            else if b[i] >= 0x80 { ascii = false }
             i += 1
         }
         guard i < b.count else { return nil }
         let raw = UnsafeBufferPointer(rebasing: b[start..<i])
         i += 1
+        // Bytes that are not UTF-8: not JSON (JSONDecoder refuses them), never "repaired".
+        guard ascii || Self.isValidUTF8(raw) else { return nil }
         guard escaped else { return String(decoding: raw, as: UTF8.self) }
         return Self.unescape(raw)
     }
 
-    private static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String? {
+    /// Whether `bytes` are well-formed UTF-8 (Unicode 15 table 3-7: no overlong form, no
+    /// surrogate, nothing above U+10FFFF, no cut sequence).
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var k = 0
+        while k < bytes.count {
+            let lead = bytes[k]
+            if lead < 0x80 { k += 1; continue }
+            let length: Int, low: UInt8, high: UInt8
+            switch lead {
+            case 0xC2...0xDF: (length, low, high) = (2, 0x80, 0xBF)
+            case 0xE0: (length, low, high) = (3, 0xA0, 0xBF)
+            case 0xE1...0xEC, 0xEE...0xEF: (length, low, high) = (3, 0x80, 0xBF)
+            case 0xED: (length, low, high) = (3, 0x80, 0x9F)
+            case 0xF0: (length, low, high) = (4, 0x90, 0xBF)
+            case 0xF1...0xF3: (length, low, high) = (4, 0x80, 0xBF)
+            case 0xF4: (length, low, high) = (4, 0x80, 0x8F)
+            default: return false
+            }
+            guard k + length <= bytes.count, (low...high).contains(bytes[k + 1]) else { return false }
+            for c in 2..<length where bytes[k + c] & 0xC0 != 0x80 { return false }
+            k += length
+        }
+        return true
+    }
+
+    /// A JSON string's contents (between its quotes) with its escapes undone; nil for a bad escape.
+    static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String? {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var k = 0

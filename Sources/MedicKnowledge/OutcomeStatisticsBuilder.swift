@@ -16,72 +16,150 @@ public struct OutcomeStatisticsBuilder: Sendable {
         var totalTime = 0.0
         var seen = 0
         var times: [Double] = []
+        /// By step number; the name is the first one seen for that number.
         var steps: [Int: (name: String, executions: Int, successes: Int)] = [:]
     }
 
-    private var playbooks: [String: Playbook] = [:]
+    /// The playbooks, numbered in the order first seen; `numbers` finds them by id, `spellings`
+    /// by the bytes of the id as a line wrote it (`add(_:of:)`).
+    private var playbooks: [Playbook] = []
+    private var ids: [String] = []
+    private var numbers: [String: Int] = [:]
+    private var spellings = ByteInterner()
+    private let sinceBytes: [UInt8]?
     private var incidents = 0, attempted = 0, succeeded = 0, rollbacks = 0, automated = 0, autoResolved = 0
     private var needingPeople = 0, detected = 0, denied = 0
     private var detectTotal = 0.0, detectCount = 0, resolveTotal = 0.0, resolveCount = 0
     private var random = SplitMix64(seed: 0x6d65_6469_63)
 
-    public init(since: String? = nil) { self.since = since }
+    public init(since: String? = nil) {
+        self.since = since
+        // Compared as bytes when both times are ASCII (then byte order is String order).
+        sinceBytes = since.flatMap { $0.utf8.allSatisfy { $0 < 0x80 } ? Array($0.utf8) : nil }
+    }
 
     /// Counts `record`, unless it is older than `since`.
     public mutating func add(_ record: IncidentRecord) {
         if let since, record.timestamp < since { return }
+        let book = number(of: record.remediation.playbookID)
         let outcome = record.runOutcome
-        let isDetected = record.detection.method != .manual
+        count(book: book, outcome: outcome, automated: record.mode == .automated, detected: record.detection.method != .manual,
+              escalated: record.metadata.escalated, approvalRequested: record.metadata.approvalRequested,
+              denied: record.metadata.denied, timeToDetect: record.detection.timeToDetect,
+              timeToResolution: record.resolution.timeToResolution, executionTime: record.remediation.executionTime)
+        guard outcome.attempted else { return }
+        for step in record.remediation.stepsExecuted {
+            if let at = playbooks[book].steps.index(forKey: step.step) {
+                playbooks[book].steps.values[at].executions += 1
+                if step.succeeded { playbooks[book].steps.values[at].successes += 1 }
+            } else {
+                playbooks[book].steps[step.step] = (step.name, 1, step.succeeded ? 1 : 0)
+            }
+        }
+    }
+
+    /// Counts the record `facts` were scanned from (`line`), unless it is older than `since`,
+    /// exactly as `add(_:)` counts that record. False (nothing counted) when a string of it
+    /// cannot be read after all: the caller reads the line the strict way.
+    mutating func add(_ facts: IncidentFacts, of line: UnsafeBufferPointer<UInt8>) -> Bool {
+        func text(_ span: ByteSpan) -> String? {
+            let raw = UnsafeBufferPointer(rebasing: line[span.start..<span.end])
+            return span.escaped ? JSONTreeParser.unescape(raw) : String(decoding: raw, as: UTF8.self)
+        }
+        if let since {
+            let raw = UnsafeBufferPointer(rebasing: line[facts.timestamp.start..<facts.timestamp.end])
+            if let sinceBytes, !facts.timestamp.escaped, raw.allSatisfy({ $0 < 0x80 }) {
+                if raw.lexicographicallyPrecedes(sinceBytes) { return true }
+            } else {
+                guard let timestamp = text(facts.timestamp) else { return false }
+                if timestamp < since { return true }
+            }
+        }
+        // Every string that may still fail to read is read before anything is counted.
+        if facts.outcome.attempted {
+            for step in facts.steps where step.name.escaped {
+                guard text(step.name) != nil else { return false }
+            }
+        }
+        let id = UnsafeBufferPointer(rebasing: line[facts.playbookID.start..<facts.playbookID.end])
+        let hash = ByteInterner.hash(id)
+        let book: Int
+        if let known = spellings.number(of: id, hash: hash) {
+            book = known
+        } else {
+            guard let name = text(facts.playbookID) else { return false }
+            book = number(of: name)
+            spellings.insert(id, hash: hash, number: book)
+        }
+        count(book: book, outcome: facts.outcome, automated: facts.automated, detected: facts.detected,
+              escalated: facts.escalated, approvalRequested: facts.approvalRequested, denied: facts.denied,
+              timeToDetect: facts.timeToDetect, timeToResolution: facts.timeToResolution, executionTime: facts.executionTime)
+        guard facts.outcome.attempted else { return true }
+        for step in facts.steps {
+            if let at = playbooks[book].steps.index(forKey: step.step) {
+                playbooks[book].steps.values[at].executions += 1
+                if step.succeeded { playbooks[book].steps.values[at].successes += 1 }
+            } else {
+                playbooks[book].steps[step.step] = (text(step.name)!, 1, step.succeeded ? 1 : 0)
+            }
+        }
+        return true
+    }
+
+    private mutating func number(of id: String) -> Int {
+        if let known = numbers[id] { return known }
+        playbooks.append(Playbook())
+        ids.append(id)
+        numbers[id] = playbooks.count - 1
+        return playbooks.count - 1
+    }
+
+    /// Everything of one record but its steps.
+    private mutating func count(book: Int, outcome: IncidentRecord.RunOutcome, automated isAutomated: Bool, detected isDetected: Bool,
+                                escalated: Bool, approvalRequested: Bool, denied isDenied: Bool, timeToDetect: Double?,
+                                timeToResolution: Double?, executionTime: Double) {
         incidents += 1
-        if record.mode == .automated { automated += 1 }
-        if record.mode == .automated && outcome == .succeeded { autoResolved += 1 }
-        if record.metadata.escalated || record.metadata.approvalRequested || outcome == .refused { needingPeople += 1 }
+        if isAutomated { automated += 1 }
+        if isAutomated && outcome == .succeeded { autoResolved += 1 }
+        if escalated || approvalRequested || outcome == .refused { needingPeople += 1 }
         if isDetected {
             detected += 1
-            if record.metadata.denied { denied += 1 }
+            if isDenied { denied += 1 }
         }
-        if let ttd = record.detection.timeToDetect {
-            detectTotal += ttd
+        if let timeToDetect {
+            detectTotal += timeToDetect
             detectCount += 1
         }
-        if let ttr = record.resolution.timeToResolution {
-            resolveTotal += ttr
+        if let timeToResolution {
+            resolveTotal += timeToResolution
             resolveCount += 1
         }
-        var book = playbooks[record.remediation.playbookID] ?? Playbook()
         if isDetected {
-            book.detected += 1
-            if record.metadata.denied { book.denied += 1 }
+            playbooks[book].detected += 1
+            if isDenied { playbooks[book].denied += 1 }
         }
-        if outcome.attempted {
-            attempted += 1
-            book.runs += 1
-            if outcome == .succeeded {
-                succeeded += 1
-                book.successes += 1
-            }
-            if outcome.rolledBack {
-                rollbacks += 1
-                book.rollbacks += 1
-            }
-            book.totalTime += record.remediation.executionTime
-            book.seen += 1
-            if book.times.count < Self.reservoirCapacity {
-                book.times.append(record.remediation.executionTime)
-            } else {
-                let slot = Int(random.next() % UInt64(book.seen))
-                if slot < Self.reservoirCapacity { book.times[slot] = record.remediation.executionTime }
-            }
-            for step in record.remediation.stepsExecuted {
-                var entry = book.steps[step.step] ?? (step.name, 0, 0)
-                entry.executions += 1
-                if step.succeeded { entry.successes += 1 }
-                book.steps[step.step] = entry
-            }
+        guard outcome.attempted else {
+            playbooks[book].refused += 1
+            return
+        }
+        attempted += 1
+        playbooks[book].runs += 1
+        if outcome == .succeeded {
+            succeeded += 1
+            playbooks[book].successes += 1
+        }
+        if outcome.rolledBack {
+            rollbacks += 1
+            playbooks[book].rollbacks += 1
+        }
+        playbooks[book].totalTime += executionTime
+        playbooks[book].seen += 1
+        if playbooks[book].times.count < Self.reservoirCapacity {
+            playbooks[book].times.append(executionTime)
         } else {
-            book.refused += 1
+            let slot = Int(random.next() % UInt64(playbooks[book].seen))
+            if slot < Self.reservoirCapacity { playbooks[book].times[slot] = executionTime }
         }
-        playbooks[record.remediation.playbookID] = book
     }
 
     /// The statistics of the records added so far.
@@ -96,8 +174,8 @@ public struct OutcomeStatisticsBuilder: Sendable {
             automationRate: rate(automated, incidents),
             manualInterventionRate: rate(needingPeople, incidents),
             falsePositiveRate: rate(denied, detected))
-        let books = playbooks.keys.sorted().map { id -> PlaybookStatistics in
-            let book = playbooks[id]!
+        let books = ids.indices.sorted { ids[$0] < ids[$1] }.map { number -> PlaybookStatistics in
+            let id = ids[number], book = playbooks[number]
             return PlaybookStatistics(
                 playbookID: id, runs: book.runs, refused: book.refused, successes: book.successes,
                 successRate: rate(book.successes, book.runs), rollbackRate: rate(book.rollbacks, book.runs),
@@ -122,12 +200,16 @@ extension KnowledgeBase {
         var undecodable: [KnowledgeProblem] = []
         let decoder = JSONDecoder()
         let file = KnowledgeFile.incidentHistory
-        // Every line goes through a parser that refuses anything not an incident record (the
-        // small one, else JSONDecoder), so the store's own JSON check would only scan each line
-        // a second time: the lines are read without it, and a line neither accepts is reported.
-        let problems = try LineReader.forEachLine(in: path(file), validate: false) { line, number in
+        var facts = IncidentFacts()
+        // Most lines are read in place by the scanner, which checks the whole record and keeps
+        // only what statistics count. Any other line goes the strict way of every reader (the
+        // small parser, else JSONDecoder), which counts it or says why it is not a record. (The
+        // store's own JSON check is not run: it would only scan each line a second time.)
+        let problems = try LineReader.forEachLineInPlace(in: path(file)) { line, number in
+            if IncidentLineScanner.scan(line, into: &facts), builder.add(facts, of: line) { return }
+            let bytes = Array(line)
             do {
-                builder.add(try IncidentRecord(fastJSON: line) ?? decoder.decode(IncidentRecord.self, from: Data(line)))
+                builder.add(try IncidentRecord(fastJSON: bytes[...]) ?? decoder.decode(IncidentRecord.self, from: Data(bytes)))
             } catch {
                 undecodable.append(KnowledgeProblem(kind: .corruptLine, path: path(file), line: number,
                                                     message: "not an incident record (\(Self.reason(error))); line skipped"))

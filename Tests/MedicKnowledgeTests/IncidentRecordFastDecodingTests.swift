@@ -52,6 +52,27 @@ final class IncidentRecordFastDecodingTests: XCTestCase {
         XCTAssertNil(IncidentRecord(fastJSON: Array(text.utf8)[...]))
     }
 
+    func testTheTreeParserRefusesWhatIsNotJSONAndRepeatedKeys() {
+        func parses(_ bytes: [UInt8]) -> Bool {
+            bytes.withUnsafeBufferPointer { buffer in
+                var parser = JSONTreeParser(buffer)
+                return parser.value() != nil && parser.atEnd
+            }
+        }
+        for text in [#"{"a":0}"#, #"{"a":-0.5e+3}"#, #"{"a":10E2}"#, #"{"a":"é✓😀"}"#] {
+            XCTAssertTrue(parses(Array(text.utf8)), text)
+        }
+        // Numbers JSON does not allow (JSONDecoder refuses them), and a repeated key (which one
+        // JSONDecoder keeps differs between platforms): left to JSONDecoder.
+        for text in [#"{"a":01}"#, #"{"a":+1}"#, #"{"a":.5}"#, #"{"a":1.}"#, #"{"a":1e}"#, #"{"a":-}"#, #"{"a":1,"a":2}"#] {
+            XCTAssertFalse(parses(Array(text.utf8)), text)
+        }
+        // Bytes that are not UTF-8 are refused, never repaired.
+        for bad: [UInt8] in [[0x80], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x9C], [0xFF]] {
+            XCTAssertFalse(parses(Array(#"{"a":"x"#.utf8) + bad + Array(#""}"#.utf8)), "\(bad)")
+        }
+    }
+
     func testEscapesAndSurrogatePairsReadAsTheirCharacters() {
         let line = #"{"s":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00"}"#
         let tree: JSONNode? = Array(line.utf8).withUnsafeBufferPointer { buffer in
