@@ -67,6 +67,9 @@ public actor Watcher {
         self.report = report
         var selector = PlaybookSelector(catalog: catalog, stateDirectory: store.directory)
         selector.persistMemory = !options.dryRun
+        // Read the knowledge base's history now, once: incidents then read only what was
+        // appended since (ranking stays cheap however long the history).
+        selector.history.refresh()
         self.selector = selector
     }
 
