@@ -14,8 +14,11 @@ public struct IncidentRecord: Sendable, Hashable, Codable {
     }
 
     /// Who started the run: a person (`medic run`) or Medic itself (`medic watch`).
+    /// `manual`: a person started the run; `automated`: `medic watch` did, for an incident;
+    /// `chaos`: it ran as part of a chaos experiment (`medic run --chaos-experiment`) — a test of
+    /// the playbook, counted in its figures but not as an incident in the KPIs.
     public enum Mode: String, Sendable, Hashable, Codable {
-        case manual, automated
+        case manual, automated, chaos
     }
 
     /// How the run ended, in the journal's spelling (`run_finished.outcome`).

@@ -46,6 +46,8 @@ public struct KPIs: Sendable, Equatable, Encodable {
     public var manualInterventionRate: Double?
     /// Denied detected incidents / detected incidents (method other than manual).
     public var falsePositiveRate: Double?
+    /// Runs of chaos experiments (mode `chaos`): in their playbooks' figures, not in the KPIs above.
+    public var chaosRuns: Int = 0
 
     enum CodingKeys: String, CodingKey {
         case incidents, attempted, mttd, mttr
@@ -55,6 +57,7 @@ public struct KPIs: Sendable, Equatable, Encodable {
         case automationRate = "automation_rate"
         case manualInterventionRate = "manual_intervention_rate"
         case falsePositiveRate = "false_positive_rate"
+        case chaosRuns = "chaos_runs"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -69,6 +72,7 @@ public struct KPIs: Sendable, Equatable, Encodable {
         try c.encode(automationRate, forKey: .automationRate)
         try c.encode(manualInterventionRate, forKey: .manualInterventionRate)
         try c.encode(falsePositiveRate, forKey: .falsePositiveRate)
+        try c.encode(chaosRuns, forKey: .chaosRuns)
     }
 }
 

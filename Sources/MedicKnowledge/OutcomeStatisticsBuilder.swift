@@ -28,7 +28,7 @@ public struct OutcomeStatisticsBuilder: Sendable {
     private var spellings = ByteInterner()
     private let sinceBytes: [UInt8]?
     private var incidents = 0, attempted = 0, succeeded = 0, rollbacks = 0, automated = 0, autoResolved = 0
-    private var needingPeople = 0, detected = 0, denied = 0
+    private var needingPeople = 0, detected = 0, denied = 0, chaosRuns = 0
     private var detectTotal = 0.0, detectCount = 0, resolveTotal = 0.0, resolveCount = 0
     private var random = SplitMix64(seed: 0x6d65_6469_63)
 
@@ -43,7 +43,8 @@ public struct OutcomeStatisticsBuilder: Sendable {
         if let since, record.timestamp < since { return }
         let book = number(of: record.remediation.playbookID)
         let outcome = record.runOutcome
-        count(book: book, outcome: outcome, automated: record.mode == .automated, detected: record.detection.method != .manual,
+        count(book: book, outcome: outcome, chaos: record.mode == .chaos, automated: record.mode == .automated,
+              detected: record.detection.method != .manual,
               escalated: record.metadata.escalated, approvalRequested: record.metadata.approvalRequested,
               denied: record.metadata.denied, timeToDetect: record.detection.timeToDetect,
               timeToResolution: record.resolution.timeToResolution, executionTime: record.remediation.executionTime)
@@ -91,7 +92,7 @@ public struct OutcomeStatisticsBuilder: Sendable {
             book = number(of: name)
             spellings.insert(id, hash: hash, number: book)
         }
-        count(book: book, outcome: facts.outcome, automated: facts.automated, detected: facts.detected,
+        count(book: book, outcome: facts.outcome, chaos: facts.chaos, automated: facts.automated, detected: facts.detected,
               escalated: facts.escalated, approvalRequested: facts.approvalRequested, denied: facts.denied,
               timeToDetect: facts.timeToDetect, timeToResolution: facts.timeToResolution, executionTime: facts.executionTime)
         guard facts.outcome.attempted else { return true }
@@ -114,10 +115,16 @@ public struct OutcomeStatisticsBuilder: Sendable {
         return playbooks.count - 1
     }
 
-    /// Everything of one record but its steps.
-    private mutating func count(book: Int, outcome: IncidentRecord.RunOutcome, automated isAutomated: Bool, detected isDetected: Bool,
+    /// Everything of one record but its steps. A chaos run counts in its playbook's figures only:
+    /// it was a test, not an incident, so the KPIs leave it out.
+    private mutating func count(book: Int, outcome: IncidentRecord.RunOutcome, chaos: Bool, automated isAutomated: Bool, detected isDetected: Bool,
                                 escalated: Bool, approvalRequested: Bool, denied isDenied: Bool, timeToDetect: Double?,
                                 timeToResolution: Double?, executionTime: Double) {
+        if chaos {
+            chaosRuns += 1
+            countPlaybook(book: book, outcome: outcome, executionTime: executionTime)
+            return
+        }
         incidents += 1
         if isAutomated { automated += 1 }
         if isAutomated && outcome == .succeeded { autoResolved += 1 }
@@ -138,20 +145,23 @@ public struct OutcomeStatisticsBuilder: Sendable {
             playbooks[book].detected += 1
             if isDenied { playbooks[book].denied += 1 }
         }
+        if outcome.attempted {
+            attempted += 1
+            if outcome == .succeeded { succeeded += 1 }
+            if outcome.rolledBack { rollbacks += 1 }
+        }
+        countPlaybook(book: book, outcome: outcome, executionTime: executionTime)
+    }
+
+    /// The playbook's own figures of one record.
+    private mutating func countPlaybook(book: Int, outcome: IncidentRecord.RunOutcome, executionTime: Double) {
         guard outcome.attempted else {
             playbooks[book].refused += 1
             return
         }
-        attempted += 1
         playbooks[book].runs += 1
-        if outcome == .succeeded {
-            succeeded += 1
-            playbooks[book].successes += 1
-        }
-        if outcome.rolledBack {
-            rollbacks += 1
-            playbooks[book].rollbacks += 1
-        }
+        if outcome == .succeeded { playbooks[book].successes += 1 }
+        if outcome.rolledBack { playbooks[book].rollbacks += 1 }
         playbooks[book].totalTime += executionTime
         playbooks[book].seen += 1
         if playbooks[book].times.count < Self.reservoirCapacity {
@@ -173,7 +183,7 @@ public struct OutcomeStatisticsBuilder: Sendable {
             rollbackRate: rate(rollbacks, attempted),
             automationRate: rate(automated, incidents),
             manualInterventionRate: rate(needingPeople, incidents),
-            falsePositiveRate: rate(denied, detected))
+            falsePositiveRate: rate(denied, detected), chaosRuns: chaosRuns)
         let books = ids.indices.sorted { ids[$0] < ids[$1] }.map { number -> PlaybookStatistics in
             let id = ids[number], book = playbooks[number]
             return PlaybookStatistics(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MedicEngine
+import MedicKnowledge
 import MedicModel
 
 struct RunCommand: AsyncParsableCommand {
@@ -14,6 +15,11 @@ struct RunCommand: AsyncParsableCommand {
             the run as interrupted and `medic resume RUN` continues it without running a finished \
             step twice. --dry-run prints the plan and runs nothing.
 
+            --chaos-experiment ID marks a run that remediates a fault a chaos experiment injected: \
+            its incident record has mode chaos (counted in the playbook's figures, not as an \
+            incident in the KPIs), and with --fault-type and --pattern (and --component ...) its \
+            outcome teaches the immune memory that fault's cure, as `medic memory learn` would.
+
             Exit status: 0 the run succeeded (verification SUCCESS), 1 it did not (failed, rolled \
             back, partially succeeded, escalated) or the catalog has errors, 2 usage.
 
@@ -21,6 +27,8 @@ struct RunCommand: AsyncParsableCommand {
               medic run disk-space-cleanup-001 --dry-run
               medic run pod-restart-001 --param namespace=shop --param pod_selector=app=cart
               medic run ./my-playbook.yaml --json --bus webhook:https://events.internal/medic
+              medic run restart-service-001 --param service_name=api --chaos-experiment exp-42 \\
+                  --fault-type process-kill --component api --pattern process-kill:api:1-instance
             """
     )
 
@@ -41,6 +49,40 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("approval-ttl"), help: "Seconds a request for approval waits before it expires (default 3600).")
     var approvalTTL: Double = 3600
 
+    @Option(name: .customLong("chaos-experiment"), help: ArgumentHelp("The run remediates a chaos experiment's fault: its id.", valueName: "id"))
+    var chaosExperiment: String?
+
+    @Option(name: .customLong("fault-type"), help: "With --chaos-experiment: the type of the fault injected (network-partition ...).")
+    var faultType: String?
+
+    @Option(name: .customLong("component"), help: "With --chaos-experiment: a component the fault affected (repeatable).")
+    var components: [String] = []
+
+    @Option(help: "With --chaos-experiment: the fault's pattern, such as network-partition:storage:3-nodes.")
+    var pattern: String?
+
+    func validate() throws {
+        if chaosExperiment == nil, faultType != nil || pattern != nil || !components.isEmpty {
+            throw ValidationError("--fault-type, --component and --pattern describe a chaos experiment's fault: give --chaos-experiment ID too")
+        }
+        if (faultType == nil) != (pattern == nil) {
+            throw ValidationError("give --fault-type and --pattern together: they make the fault's signature")
+        }
+        for (name, value) in [("--chaos-experiment", chaosExperiment), ("--fault-type", faultType), ("--pattern", pattern)]
+        where value?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+            throw ValidationError("\(name) must not be empty")
+        }
+    }
+
+    /// The chaos experiment the run belongs to, with its fault when given.
+    private var chaos: ChaosRun? {
+        guard let chaosExperiment else { return nil }
+        let fault = faultType.flatMap { type in
+            pattern.map { IncidentFault(FaultSignature(faultType: type, components: components, pattern: $0)) }
+        }
+        return ChaosRun(experimentID: chaosExperiment, fault: fault)
+    }
+
     mutating func run() async throws {
         let (ungated, catalog) = try await playbook.plan()
         guard approvalTTL > 0 else { throw ValidationError("--approval-ttl must be more than 0 seconds") }
@@ -54,9 +96,10 @@ struct RunCommand: AsyncParsableCommand {
         let store = try engine.store()
         let locks = TargetLocks(stateDirectory: store.directory)
         let (seed, mode, approvedBy, lockWait, ttl) = (seed, gateOptions.mode, gateOptions.approvedBy, gateOptions.lockWait, approvalTTL)
+        let chaos = chaos
         let report = try await RunOutput.carryOut(json: json) { observe in
             try await interpreter.start(plan, in: store, seed: seed, mode: mode, approvedBy: approvedBy, locks: locks,
-                                        lockWait: lockWait, approvalTTL: ttl, observe: observe)
+                                        lockWait: lockWait, approvalTTL: ttl, chaos: chaos, observe: observe)
         }
         if report.status == .pendingApproval, !json {
             print("Waiting for approval: medic approve \(report.runID) --by NAME (or medic deny \(report.runID) --by NAME)")

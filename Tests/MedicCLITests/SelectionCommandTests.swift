@@ -140,4 +140,28 @@ final class SelectionCommandTests: XCTestCase {
         XCTAssertTrue(list.stdout.contains("The immune memory is empty."), list.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: ws.state + "/outbox.jsonl"), "nothing was published")
     }
+
+    func testARunInAChaosExperimentIsCountedApartAndTeachesTheMemory() throws {
+        let ws = try workspace()
+        XCTAssertEqual(try ws.medic(["run", "clean-001", "--param", "path=/x", "--fault-type", "f", "--pattern", "p:q"]).status, 2,
+                       "a fault without --chaos-experiment")
+        XCTAssertEqual(try ws.medic(["run", "clean-001", "--param", "path=/x", "--chaos-experiment", "e", "--fault-type", "f"]).status, 2,
+                       "--fault-type without --pattern")
+        let run = try ws.medic(["run", "archive-001", "--param", "path=/var", "--chaos-experiment", "exp-9",
+                                "--fault-type", "disk-filling", "--component", "path=/var", "--pattern", "disk_usage_percent:sev3"])
+        XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+        let stats = try Medic.json(try ws.medic(["kb", "stats", "--json"]).stdout)
+        let kpis = try XCTUnwrap(stats["kpis"] as? [String: Any])
+        XCTAssertEqual(kpis["incidents"] as? Int, 0, "a chaos run is no incident")
+        XCTAssertEqual(kpis["chaos_runs"] as? Int, 1)
+        let playbooks = try XCTUnwrap(stats["playbooks"] as? [[String: Any]])
+        XCTAssertEqual(playbooks.first?["playbook_id"] as? String, "archive-001")
+        XCTAssertEqual(playbooks.first?["runs"] as? Int, 1)
+        // The fault it named is the one disk-filling on path=/var is: the next plan proposes the cure.
+        let plan = try Medic.json(try ws.medic(["plan", "--incident", "disk-filling", "--label", "path=/var", "--json"]).stdout)
+        XCTAssertEqual(plan["playbook_id"] as? String, "archive-001")
+        XCTAssertEqual(((plan["selection"] as? [String: Any])?["remembered"] as? [String: Any])?["match"] as? String, "exact")
+        let show = try ws.medic(["memory", "list"])
+        XCTAssertTrue(show.stdout.contains("disk-filling  disk_usage_percent:sev3  1 obs  100.0%"), show.stdout)
+    }
 }

@@ -299,4 +299,32 @@ final class PlaybookSelectionTests: XCTestCase {
         XCTAssertTrue(escalation.parameters["reason"]?.contains("names no playbook") == true)
         XCTAssertTrue(runStarted(h.events.events).isEmpty, "nothing ran")
     }
+
+    /// A run in a chaos experiment: recorded with mode chaos, and the fault it names learns its
+    /// cure (origin chaos_experiment, the experiment's id) — as a watched run's would.
+    func testAChaosRunIsRecordedAsSuchAndTeachesTheMemoryItsFault() async throws {
+        let catalog = try catalog()
+        let state = stateDirectory()
+        let store = try RunStore(directory: state)
+        let bus = RecordingExecutor()
+        let clock = SystemClock()
+        let interpreter = Interpreter(executors: ExecutorSet(shell: RecordingExecutor(), bus: bus, http: RecordingExecutor()),
+                                      verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
+                                      clock: clock)
+        let fault = FaultSignature(faultType: "disk-fill", components: ["web-1"], pattern: "disk-fill:var:90")
+        let plan = try Planner(catalog: catalog).plan(try XCTUnwrap(catalog.playbook(id: "clean-001")), given: ["path": "/var"])
+        let report = try await interpreter.start(plan, in: store, chaos: ChaosRun(experimentID: "exp-7", fault: IncidentFault(fault)))
+        XCTAssertEqual(report.outcome, .succeeded)
+        let kb = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: state), create: false)
+        let records = try kb.read(IncidentRecord.self, from: .incidentHistory)
+        XCTAssertEqual(records.records.map(\.mode), [.chaos])
+        let entry = try XCTUnwrap(try memory(state).entry(id: fault.id))
+        XCTAssertEqual(entry.origin, .chaosExperiment)
+        XCTAssertEqual(entry.lastOriginID, "exp-7")
+        XCTAssertEqual(entry.actions.map(\.playbookID), ["clean-001"])
+        XCTAssertEqual(bus.requests.filter { $0.topic == ImmuneMemoryChange.eventType }.count, 1)
+        // Without a fault, a chaos run is recorded but teaches nothing.
+        _ = try await interpreter.start(plan, in: store, chaos: ChaosRun(experimentID: "exp-8"))
+        XCTAssertEqual(try memory(state).count, 1)
+    }
 }

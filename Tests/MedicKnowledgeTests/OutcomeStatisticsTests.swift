@@ -125,4 +125,28 @@ final class OutcomeStatisticsTests: XCTestCase {
         XCTAssertEqual(later.map(\.line), [4, records.count + 2])
         XCTAssertTrue(later.allSatisfy { $0.kind == .corruptLine })
     }
+
+    /// A chaos experiment's run counts in its playbook's figures and not as an incident: the same
+    /// KPIs as without it, `chaos_runs` 1 — whether the scanner or the decoder reads the line.
+    func testAChaosRunCountsForItsPlaybookButNotInTheKPIs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-chaos-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let knowledge = try KnowledgeBase(directory: dir)
+        let chaos = record("B", .chaos, .succeeded, detected: false, ttr: 7, time: 70, steps: [(1, true)])
+        try knowledge.appendBatch(encoding: history + [chaos], to: .incidentHistory)
+        let (withChaos, problems) = try knowledge.incidentStatistics(since: "2026-03-01T00:00:00.000Z")
+        XCTAssertEqual(problems, [])
+        var kpis = withChaos.kpis
+        XCTAssertEqual(kpis.chaosRuns, 1)
+        kpis.chaosRuns = 0
+        XCTAssertEqual(kpis, statistics().kpis, "MTTR, rates and counts as if the chaos run were not there")
+        let b = try XCTUnwrap(withChaos.playbooks.first { $0.playbookID == "B" })
+        XCTAssertEqual([b.runs, b.successes], [3, 2])                          // 4, 5 and the chaos run; 4 and it succeeded
+        XCTAssertEqual(try XCTUnwrap(b.averageExecutionTime), 50, accuracy: 1e-9) // (50 + 30 + 70) / 3
+        XCTAssertEqual(b.steps.map(\.executions), [3])
+        // Read through JSONDecoder (the builder's other way in) it is the same.
+        var builder = OutcomeStatisticsBuilder(since: "2026-03-01T00:00:00.000Z")
+        for r in history + [chaos] { builder.add(try JSONDecoder().decode(IncidentRecord.self, from: JSONEncoder().encode(r))) }
+        XCTAssertEqual(builder.result(), withChaos)
+    }
 }

@@ -3,7 +3,8 @@ import MedicKnowledge
 import MedicModel
 
 /// What a finished run teaches the immune memory (seed-systems §1, issue 7 item 6): a run that
-/// was started for an incident (its `run_started.detection` carries the fault's signature)
+/// was started for an incident (its `run_started.detection` carries the fault's signature), or
+/// run in a chaos experiment that names the fault it injected (`run_started.chaos.fault`),
 /// remembers the steps it ran as the cure when it succeeded, and lowers the remembered success
 /// rate when it did not (a failure of an unknown fault teaches nothing). A refused run never
 /// acted and teaches nothing; neither does a run a person started without an incident.
@@ -15,7 +16,7 @@ enum ImmuneLearning {
     /// The lesson of a finished run; nil when it teaches nothing.
     static func outcome(of records: [JournalRecord]) -> RemediationOutcome? {
         guard let started = records.first(where: { $0.event == .runStarted }), let plan = started.plan,
-              let signature = started.detection?.signature?.signature,
+              let signature = (started.detection?.signature ?? started.chaos?.fault)?.signature,
               let outcome = records.last(where: { $0.event == .runFinished && $0.target == nil })?.outcome,
               outcome != .refused else { return nil }
         var seen = Set<Int>()
@@ -25,6 +26,10 @@ enum ImmuneLearning {
                   let step = plan.steps.first(where: { $0.number == number }) else { continue }
             actions.append(RemediationAction(playbookID: plan.playbookID, action: step.name, priority: step.number,
                                              timeout: step.timeout.seconds))
+        }
+        if let chaos = started.chaos {
+            return RemediationOutcome(signature: signature, actions: actions, succeeded: outcome == .succeeded,
+                                      origin: .chaosExperiment, originID: chaos.experimentID)
         }
         return RemediationOutcome(signature: signature, actions: actions, succeeded: outcome == .succeeded,
                                   origin: .run, originID: started.run)

@@ -90,7 +90,7 @@ enum IncidentRecording {
 
         return IncidentRecord(
             incidentID: runID, timestamp: started.at, endedAt: finished.at, runID: runID,
-            mode: started.mode == .automated ? .automated : .manual, runOutcome: runOutcome,
+            mode: started.chaos != nil ? .chaos : started.mode == .automated ? .automated : .manual, runOutcome: runOutcome,
             detection: detection,
             classification: .init(category: plan.category?.rawValue, affectedComponents: components, blastRadius: plan.safety.blastRadius?.rawValue),
             remediation: .init(playbookID: plan.playbookID, playbookVersion: plan.playbookVersion,

@@ -37,7 +37,7 @@ public struct Interpreter: Sendable {
     public func start(_ plan: Plan, in store: RunStore, runID: String? = nil, seed: UInt64? = nil, mode: RunMode = .manual,
                       approvedBy: String? = nil,
                       locks: TargetLocks? = nil, lockWait: Double = 0, approvalTTL: Double = 3600, detection: Detection? = nil,
-                      observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
+                      chaos: ChaosRun? = nil, observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = runID ?? RunStore.newRunID(at: clock.now)
         let (journal, lock) = try store.create(runID: id)
         if let observe { journal.observe(observe) }
@@ -50,6 +50,7 @@ public struct Interpreter: Sendable {
         started.seed = seed ?? UInt64.random(in: 0...UInt64.max)
         if let approvedBy { started.message = "approved by \(approvedBy)" }
         started.detection = detection
+        started.chaos = chaos
         var execution = RunExecution(interpreter: self, journal: journal)
         try await execution.append(started)
         try await execution.admit(plan.gates, locks: locks, lockWait: lockWait, approvalTTL: approvalTTL)

@@ -101,6 +101,8 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     public var states: [String: String]?
     /// `run_started` of a run a rule started (`medic watch`): the incident, for MTTD.
     public var detection: Detection?
+    /// `run_started` of a run of a chaos experiment (`medic run --chaos-experiment`).
+    public var chaos: ChaosRun?
 
     public init(event: Event, seq: Int = 0, at: String = "") {
         self.event = event
@@ -196,6 +198,19 @@ extension JournalRecord {
 /// What started an automated run: the incident an anomaly rule raised. With the run's own times
 /// it gives time to detect (`fired_at` - `first_seen`) and time to act (`detected_at` to the
 /// first step).
+/// A run carried out as part of a chaos experiment: which one, and the fault it injected, which
+/// the run's outcome teaches the immune memory (origin `chaos_experiment`).
+public struct ChaosRun: Sendable, Hashable, Codable {
+    public var experimentID: String
+    /// The fault injected; nil when not given (the run is recorded, the memory not taught).
+    public var fault: IncidentFault?
+
+    public init(experimentID: String, fault: IncidentFault? = nil) {
+        self.experimentID = experimentID
+        self.fault = fault
+    }
+}
+
 public struct Detection: Sendable, Hashable, Codable {
     public var rule: String
     public var incidentKey: String

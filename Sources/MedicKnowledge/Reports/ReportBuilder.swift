@@ -60,6 +60,8 @@ public struct ReportBuilder: Sendable {
         guard let time = ReportTime.parse(record.timestamp) else { return .unreadableTimestamp }
         guard time >= from, time < to else { return .outsidePeriod }
         statistics.add(record)
+        // A chaos experiment's run tested the playbook (its figures count it); it was no incident.
+        guard record.mode != .chaos else { return .counted }
         let outcome = record.runOutcome, method = record.resolution.resolutionMethod
         let category = Self.category(of: record)
         let ranked = Ranked(record: record, time: time, severityRank: Self.severityRank(record.detection.initialSeverity))

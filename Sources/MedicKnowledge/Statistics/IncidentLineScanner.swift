@@ -19,6 +19,8 @@ struct IncidentFacts {
 
     var timestamp = ByteSpan()
     var automated = false
+    /// `mode` is `chaos`: the playbook's figures count it, the KPIs do not.
+    var chaos = false
     var outcome = IncidentRecord.RunOutcome.succeeded
     /// `detection.method` is not `manual`.
     var detected = false
@@ -77,6 +79,7 @@ struct IncidentLineScanner {
             case 4 where s.named(key, "mode"):
                 guard s.once(1 << 5, &seen), let mode = s.oneOf(Self.modes) else { return false }
                 f.automated = mode == .automated
+                f.chaos = mode == .chaos
                 return true
             case 11 where s.named(key, "run_outcome"):
                 guard s.once(1 << 6, &seen), let outcome = s.oneOf(Self.runOutcomes) else { return false }
@@ -410,7 +413,7 @@ struct IncidentLineScanner {
         values.map { (Array($0.rawValue.utf8), $0) }
     }
 
-    private static let modes = spellings([IncidentRecord.Mode.manual, .automated])
+    private static let modes = spellings([IncidentRecord.Mode.manual, .automated, .chaos])
     private static let runOutcomes = spellings(IncidentRecord.RunOutcome.allCases)
     private static let methods = spellings([IncidentRecord.DetectionMethod.anomalyDetection, .healthCheck, .alert, .manual])
     private static let remediationOutcomes = spellings([IncidentRecord.RemediationOutcome.success, .partialSuccess, .failed])
