@@ -164,4 +164,33 @@ final class SelectionCommandTests: XCTestCase {
         let show = try ws.medic(["memory", "list"])
         XCTAssertTrue(show.stdout.contains("disk-filling  disk_usage_percent:sev3  1 obs  100.0%"), show.stdout)
     }
+
+    /// Eight processes learning at once (each its own fault): the memory's lock keeps every lesson.
+    func testConcurrentLearnersNeverLoseAChange() throws {
+        let ws = try workspace()
+        var processes: [Process] = []
+        for n in 0..<8 {
+            try ws.write("e\(n).json", """
+                {"fault_type": "fault-\(n)", "components": ["c"], "pattern": "p:\(n)", "succeeded": true,
+                 "remediation": [{"playbook_id": "clean-001", "action": "clean"}]}
+                """)
+            let process = Process()
+            process.executableURL = Medic.binary
+            process.arguments = ["memory", "learn", "e\(n).json", "--state-dir", ws.state]
+            process.currentDirectoryURL = ws.dir
+            process.standardOutput = FileHandle.nullDevice
+            processes.append(process)
+        }
+        for process in processes { try process.run() }
+        for process in processes {
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0)
+        }
+        let list = try Medic.json(try ws.medic(["memory", "list", "--json"]).stdout)
+        let entries = try XCTUnwrap(list["entries"] as? [[String: Any]])
+        XCTAssertEqual(Set(entries.compactMap { ($0["signature"] as? [String: Any])?["fault_type"] as? String }),
+                       Set((0..<8).map { "fault-\($0)" }))
+        let outbox = try String(contentsOfFile: ws.state + "/outbox.jsonl", encoding: .utf8)
+        XCTAssertEqual(outbox.split(separator: "\n").count, 8, "one change event each")
+    }
 }
