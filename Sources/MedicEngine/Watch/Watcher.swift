@@ -1,5 +1,6 @@
 import Foundation
 import MedicDetect
+import MedicKnowledge
 import MedicModel
 
 /// What `medic watch` reports, in the order it happens.
@@ -110,22 +111,23 @@ public actor Watcher {
             return report(.folded(incident, runID: runID))
         }
         // Candidates: the rule's playbooks and the immune memory's cure, ranked (§6.2).
+        // No suspension point from the check of `active` above to the claim below: the actor
+        // must not take another firing of this key in between (it would start a second run).
         let (outcome, memoryChanges, problems) = selector.select(incident, now: detectedAt)
         for problem in problems { interpreter.incidentRecordFailed(problem) }
-        if !memoryChanges.isEmpty {
-            await ImmuneLearning.publish(memoryChanges, through: interpreter.executors.bus, failed: interpreter.incidentRecordFailed)
-        }
         var plan: Plan
         switch outcome {
         case .chosen(let chosen):
             plan = chosen
         case .unmatched(_, let reason):
+            await publish(memoryChanges)
             if options.dryRun { return report(.unhandled(incident, reason: reason, escalated: false)) }
             return report(.unhandled(incident, reason: reason, escalated: await escalate(incident, reason: reason)))
         }
         let runID = RunStore.newRunID(at: detectedAt)
         // Claimed before the gates are asked, so a firing meanwhile is folded into this run.
         active[key] = runID
+        await publish(memoryChanges)
         let context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: store.directory, now: detectedAt,
                                   lockWait: options.lockWait, evaluator: interpreter.verifier.evaluator)
         plan.gates = await GatePipeline.standard.evaluate(context)
@@ -154,6 +156,12 @@ public actor Watcher {
             await self.release(key, runID: runID)
             return result
         }
+    }
+
+    /// The immune memory's changes that consulting it made (decay), on the bus.
+    private func publish(_ changes: [ImmuneMemoryChange]) async {
+        guard !changes.isEmpty else { return }
+        await ImmuneLearning.publish(changes, through: interpreter.executors.bus, failed: interpreter.incidentRecordFailed)
     }
 
     /// Hands an incident no playbook can remediate to people (§6.2 "No applicable remediation
