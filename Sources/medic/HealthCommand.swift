@@ -9,11 +9,14 @@ struct HealthCommand: AsyncParsableCommand {
         commandName: "health",
         abstract: "Medic's own health (reference §10.4): failing remediations, tripped breakers, a stale knowledge base.",
         discussion: """
-            Three checks over the state directory, each ok or ALERT with what it saw:
+            Four checks over the state directory, each ok or ALERT with what it saw:
 
             remediation_failure_spike (critical; notify sre_team, engineering_manager): under \
             70% of the attempted runs that ended in the last 30 minutes succeeded, judged from 3 \
             attempted runs (refused runs do not count).
+
+            false_positive_surge (medium; notify sre_lead): over 20% of the incidents anomaly \
+            rules raised that ended in the last hour were denied by a person, judged from 3.
 
             playbook_circuit_breaker_tripped (high; notify sre_team): a playbook's breaker is open \
             (medic breaker list); one alert per playbook.

@@ -142,8 +142,10 @@ final class SelfMonitorTests: XCTestCase {
         let state = stateDirectory()
         let knowledgeBase = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: state))
         _ = try knowledgeBase.appendBatch((0..<1000).map { Array(#"{"early":\#($0)}"#.utf8) }, to: .incidentHistory)
-        let records: [IncidentRecord] = (0..<240).map { record($0 % 2 == 0 ? .failed : .succeeded, endedAgo: Double(239 - $0) * 30) }
-        try append(records, in: state)  // one every 30 s over 2 hours
+        // One every 30 s over 3 hours: the checks look back 1 hour (false positives) plus the 1-hour
+        // order tolerance, so the reader stops an hour before the oldest record.
+        let records: [IncidentRecord] = (0..<360).map { record($0 % 2 == 0 ? .failed : .succeeded, endedAgo: Double(359 - $0) * 30) }
+        try append(records, in: state)
         let report = SelfMonitor(stateDirectory: state).report(now: now)
         XCTAssertEqual(report.problems, [])
         XCTAssertEqual(try check("remediation_failure_spike", in: report).observed, "31 of 61 attempted runs succeeded in the last 30m (50.8%)")
@@ -155,6 +157,43 @@ final class SelfMonitorTests: XCTestCase {
         let unreadable = SelfMonitor(stateDirectory: corrupt).report(now: now)
         XCTAssertEqual(unreadable.problems.count, 1)
         XCTAssertTrue(unreadable.problems[0].hasSuffix("1000 lines near the end not readable as incident records; skipped"), "\(unreadable.problems)")
+    }
+
+    // MARK: - false_positive_surge
+
+    /// A run an anomaly rule started (`detected`), denied by a person or not.
+    private func watched(_ denied: Bool, endedAgo ago: TimeInterval) -> IncidentRecord {
+        var r = record(denied ? .refused : .succeeded, endedAgo: ago)
+        r.detection.method = .anomalyDetection
+        r.metadata.denied = denied
+        return r
+    }
+
+    func testFalsePositiveSurgeOverTwentyPercentOfDetectedIncidentsInTheLastHour() throws {
+        let state = stateDirectory()
+        // In the hour: 4 detected, 1 denied (25%); a manual run does not count; 2 denied ones
+        // ended 61 minutes ago, outside the window.
+        try append([watched(true, endedAgo: 61 * 60), watched(true, endedAgo: 61 * 60),
+                    watched(true, endedAgo: 50 * 60), watched(false, endedAgo: 40 * 60), watched(false, endedAgo: 20 * 60),
+                    watched(false, endedAgo: 50), record(.succeeded, endedAgo: 30)], in: state)
+        let alerts = SelfMonitor(stateDirectory: state).check(now: now)
+        let surge = try XCTUnwrap(alerts.first { $0.name == "false_positive_surge" })
+        XCTAssertEqual(try XCTUnwrap(surge.value), 0.25, accuracy: 1e-12)
+        XCTAssertEqual(surge.observed, "1 of 4 detected incidents denied in the last 1h (25.0%)")
+        XCTAssertEqual(surge.severity, .sev2)
+        XCTAssertEqual(surge.notify, ["sre_lead"])
+        XCTAssertEqual(surge.action, "Adjust anomaly detection thresholds")
+    }
+
+    func testExactlyTwentyPercentOrTooFewDetectedIncidentsIsNoSurge() throws {
+        let state = stateDirectory()
+        try append([watched(true, endedAgo: 600)] + (1...4).map { watched(false, endedAgo: Double($0) * 60) }, in: state)
+        XCTAssertFalse(SelfMonitor(stateDirectory: state).check(now: now).contains { $0.name == "false_positive_surge" }, "1 of 5 is 20%")
+        let few = stateDirectory()
+        try append([watched(true, endedAgo: 600), watched(true, endedAgo: 60)], in: few)
+        let report = SelfMonitor(stateDirectory: few).report(now: now)
+        XCTAssertEqual(try check("false_positive_surge", in: report).verdict, .ok)
+        XCTAssertTrue(try check("false_positive_surge", in: report).observed.contains("not judged"))
     }
 
     // MARK: - knowledge_base_stale
@@ -181,7 +220,7 @@ final class SelfMonitorTests: XCTestCase {
         let state = stateDirectory()
         let report = SelfMonitor(stateDirectory: state).report(now: now)
         XCTAssertTrue(report.healthy)
-        XCTAssertEqual(report.checks.map(\.verdict), [.ok, .ok, .ok])
+        XCTAssertEqual(report.checks.map(\.verdict), [.ok, .ok, .ok, .ok])
         XCTAssertEqual(try check("knowledge_base_stale", in: report).observed, "not yet started: no incident record and no finished run")
         XCTAssertFalse(FileManager.default.fileExists(atPath: state), "a check creates nothing")
     }

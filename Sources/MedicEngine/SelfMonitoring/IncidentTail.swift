@@ -24,6 +24,10 @@ struct IncidentTail: Sendable {
         var endedAt: Date
         var attempted: Bool
         var succeeded: Bool
+        /// Started by an anomaly rule (detection method other than manual) ...
+        var detected = false
+        /// ... and a person denied it: a false positive (§10.1).
+        var denied = false
     }
 
     /// The records ended at or after `windowStart` (and not after `now`), the newest `ended_at`
@@ -37,12 +41,17 @@ struct IncidentTail: Sendable {
     }
 
     private struct Fields: Decodable {
+        struct Detection: Decodable { var method: IncidentRecord.DetectionMethod }
+        struct Metadata: Decodable { var denied: Bool? }
         var endedAt: String
         var runOutcome: IncidentRecord.RunOutcome
+        var detection: Detection?
+        var metadata: Metadata?
 
         enum CodingKeys: String, CodingKey {
             case endedAt = "ended_at"
             case runOutcome = "run_outcome"
+            case detection, metadata
         }
     }
 
@@ -63,7 +72,9 @@ struct IncidentTail: Sendable {
             }
             if ended >= windowStart && ended <= now {
                 result.window.append(Entry(endedAt: ended, attempted: fields.runOutcome.attempted,
-                                           succeeded: fields.runOutcome == .succeeded))
+                                           succeeded: fields.runOutcome == .succeeded,
+                                           detected: (fields.detection?.method ?? .manual) != .manual,
+                                           denied: fields.metadata?.denied ?? false))
             }
             // Nothing before this line ended after `ended + orderTolerance`.
             let newest = max(result.newest ?? ended, ended)

@@ -25,6 +25,12 @@ public struct SelfMonitor: Sendable {
         public var breakerCooldown: TimeInterval
         /// How far out of `ended_at` order incident records may be appended (1 h; see `IncidentTail`).
         public var recordOrderTolerance: TimeInterval
+        /// `false_positive_surge`: the window (1 h) ...
+        public var falsePositiveWindow: TimeInterval = 3600
+        /// ... the rate above which it alerts (0.20; exactly 20% does not) ...
+        public var maximumFalsePositiveRate: Double = 0.20
+        /// ... and the detected incidents the window must hold before the rate is judged (3).
+        public var minimumDetectedIncidents: Int = 3
 
         public init(failureSpikeWindow: TimeInterval = 30 * 60, minimumSuccessRate: Double = 0.70, minimumAttemptedRuns: Int = 3,
                     staleAfter: TimeInterval = 7 * 86400, breakerCooldown: TimeInterval = 3600,
@@ -42,6 +48,7 @@ public struct SelfMonitor: Sendable {
     public static let failureSpike = "remediation_failure_spike"
     public static let breakerTripped = "playbook_circuit_breaker_tripped"
     public static let knowledgeBaseStale = "knowledge_base_stale"
+    public static let falsePositiveSurge = "false_positive_surge"
 
     public let stateDirectory: String
     public let configuration: Configuration
@@ -68,7 +75,7 @@ public struct SelfMonitor: Sendable {
         var tailError = ""
         do {
             tail = try IncidentTail(path: historyPath, orderTolerance: configuration.recordOrderTolerance)
-                .read(windowStart: now.addingTimeInterval(-configuration.failureSpikeWindow), now: now)
+                .read(windowStart: now.addingTimeInterval(-max(configuration.failureSpikeWindow, configuration.falsePositiveWindow)), now: now)
             if let skipped = tail?.skippedLines, skipped > 0 {
                 problems.append("\(historyPath): \(skipped) line\(skipped == 1 ? "" : "s") near the end not readable as incident records; skipped")
             }
@@ -80,7 +87,8 @@ public struct SelfMonitor: Sendable {
         let breaker = RemediationBreaker(stateDirectory: stateDirectory, cooldown: configuration.breakerCooldown)
         let statuses = breaker.statuses(now: now)
         let checks = [
-            failureSpike(tail, error: tailError),
+            failureSpike(tail, error: tailError, now: now),
+            falsePositiveSurge(tail, error: tailError, now: now),
             breakerTripped(statuses),
             knowledgeBaseStale(tail, error: tailError, now: now, hasRuns: !statuses.isEmpty),
         ].map(withEscalation)
@@ -89,14 +97,15 @@ public struct SelfMonitor: Sendable {
 
     // MARK: - The checks
 
-    private func failureSpike(_ tail: IncidentTail.Result?, error: String) -> HealthCheckResult {
+    private func failureSpike(_ tail: IncidentTail.Result?, error: String, now: Date) -> HealthCheckResult {
         let window = HealthFormat.duration(configuration.failureSpikeWindow)
         let condition = "remediation success rate < \(HealthFormat.percent(configuration.minimumSuccessRate)) over the last \(window) "
             + "(at least \(configuration.minimumAttemptedRuns) attempted runs)"
         guard let tail else {
             return HealthCheckResult(name: Self.failureSpike, condition: condition, verdict: .unknown, observed: "cannot read the incident history: \(error)")
         }
-        let attempted = tail.window.filter(\.attempted)
+        let start = now.addingTimeInterval(-configuration.failureSpikeWindow)
+        let attempted = tail.window.filter { $0.attempted && $0.endedAt >= start }
         let succeeded = attempted.filter(\.succeeded).count
         guard !attempted.isEmpty else {
             return HealthCheckResult(name: Self.failureSpike, condition: condition, verdict: .ok,
@@ -117,6 +126,39 @@ public struct SelfMonitor: Sendable {
                                 action: "Investigate failing playbooks, consider disabling auto-remediation",
                                 condition: condition, observed: observed, value: rate)
         return HealthCheckResult(name: Self.failureSpike, condition: condition, verdict: .alert, observed: observed, value: rate, alerts: [alert])
+    }
+
+    /// §10.4 `false_positive_surge`: of the incidents anomaly rules raised that ended in the
+    /// window, the share a person denied (§10.1's false positives: not real issues) is over 20%.
+    private func falsePositiveSurge(_ tail: IncidentTail.Result?, error: String, now: Date) -> HealthCheckResult {
+        let window = HealthFormat.duration(configuration.falsePositiveWindow)
+        let condition = "false positive rate > \(HealthFormat.percent(configuration.maximumFalsePositiveRate)) over the last \(window) "
+            + "(denied / detected incidents; at least \(configuration.minimumDetectedIncidents) detected)"
+        guard let tail else {
+            return HealthCheckResult(name: Self.falsePositiveSurge, condition: condition, verdict: .unknown,
+                                     observed: "cannot read the incident history: \(error)")
+        }
+        let start = now.addingTimeInterval(-configuration.falsePositiveWindow)
+        let detected = tail.window.filter { $0.detected && $0.endedAt >= start }
+        guard !detected.isEmpty else {
+            return HealthCheckResult(name: Self.falsePositiveSurge, condition: condition, verdict: .ok,
+                                     observed: "no incident from an anomaly rule ended in the last \(window)")
+        }
+        let denied = detected.filter(\.denied).count
+        let rate = Double(denied) / Double(detected.count)
+        var observed = "\(denied) of \(detected.count) detected incident\(detected.count == 1 ? "" : "s") denied "
+            + "in the last \(window) (\(HealthFormat.percent(rate)))"
+        guard detected.count >= configuration.minimumDetectedIncidents else {
+            observed += "; fewer than \(configuration.minimumDetectedIncidents) detected incidents: not judged"
+            return HealthCheckResult(name: Self.falsePositiveSurge, condition: condition, verdict: .ok, observed: observed, value: rate)
+        }
+        guard rate > configuration.maximumFalsePositiveRate else {
+            return HealthCheckResult(name: Self.falsePositiveSurge, condition: condition, verdict: .ok, observed: observed, value: rate)
+        }
+        let alert = HealthAlert(name: Self.falsePositiveSurge, key: Self.falsePositiveSurge, severity: .sev2, notify: ["sre_lead"],
+                                action: "Adjust anomaly detection thresholds", condition: condition, observed: observed, value: rate)
+        return HealthCheckResult(name: Self.falsePositiveSurge, condition: condition, verdict: .alert, observed: observed, value: rate,
+                                 alerts: [alert])
     }
 
     /// One alert per playbook whose breaker is open: the breaker gate refuses its runs. A
