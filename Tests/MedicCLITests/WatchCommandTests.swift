@@ -105,6 +105,11 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertEqual(detection["first_seen"] as? String, "2027-01-15T08:00:00.000Z")
         XCTAssertEqual(detection["fired_at"] as? String, "2027-01-15T08:01:00.000Z")
         XCTAssertEqual(started["mode"] as? String, "automated")
+        // `medic show` names the incident and why its playbook was chosen.
+        let runID = try XCTUnwrap(started["run"] as? String)
+        let show = try ws.medic(["show", runID, "--state-dir", ws.state])
+        XCTAssertTrue(show.stdout.contains("Incident: disk-filling{path=\"/var\"} (rule disk-filling"), show.stdout)
+        XCTAssertTrue(show.stdout.contains("  1. clean-001  score"), show.stdout)
     }
 
     func testADryRunFromStandardInputPlansAndRunsNothing() throws {

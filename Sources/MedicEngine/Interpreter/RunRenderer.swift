@@ -33,7 +33,18 @@ public enum RunRenderer {
         var out = "Run \(report.runID): \(report.playbookID) \(report.playbookVersion)\n"
         out += "Status: \(report.outcome?.rawValue ?? report.status.rawValue)"
         if let message = report.message { out += " — \(message)" }
-        out += "\nJournal: \(report.journal)\n\nSteps:\n"
+        out += "\nJournal: \(report.journal)\n"
+        if let started = records.first(where: { $0.event == .runStarted }) {
+            if let d = started.detection {
+                out += "Incident: \(d.incidentKey) (rule \(d.rule), \(d.series)=\(MetricValue.number(d.value)), \(d.severity)), "
+                    + "anomalous since \(d.firstSeen), fired \(d.firedAt)\n"
+            }
+            if let chaos = started.chaos {
+                out += "Chaos experiment: \(chaos.experimentID)" + (chaos.fault.map { " (fault \($0.faultType), pattern \($0.pattern))" } ?? "") + "\n"
+            }
+            if let selection = started.plan?.selection { out += PlanRenderer.selectionText(selection) }
+        }
+        out += "\nSteps:\n"
         for step in report.steps {
             out += "  \(step.number). \(step.name) [\(step.action)]: \(step.status.rawValue)"
             if step.attempts > 1 { out += " after \(step.attempts) attempts" }
