@@ -284,6 +284,14 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(SVGChart.niceCeiling(1.7e308), 1.7e308)  // 2e308 would be infinite
     }
 
+    func testDurationsUnderASecondAreSpelledInMilliseconds() {
+        // A chart of quick remediations: its ticks must not all read 0.0 s.
+        XCTAssertEqual([0, 0.0025, 0.005, 0.075, 0.25, 1.5, 90].map { ReportFormat.duration($0) },
+                       ["0 s", "2.50 ms", "5.00 ms", "75.0 ms", "250 ms", "1.5 s", "1.5 min"])
+        XCTAssertEqual(ReportFormat.duration(0.0000004), "0.0004 ms")
+        XCTAssertEqual(ReportFormat.duration(nil), "-")
+    }
+
     func testTimesAreReadAndWrittenAsRFC3339() {
         XCTAssertEqual(ReportTime.parse("1970-01-01T00:00:00Z"), 0)
         XCTAssertEqual(ReportTime.parse("2026-11-23T09:00:00.250+01:00"), ReportTime.parse("2026-11-23T08:00:00.250Z"))

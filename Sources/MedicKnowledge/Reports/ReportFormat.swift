@@ -3,12 +3,17 @@ import Foundation
 /// How reports spell numbers and escape text: one place, so Markdown, HTML and SVG agree, and
 /// output does not depend on the locale.
 public enum ReportFormat {
-    /// Seconds for a person: `42.0 s`, `12.5 min`, `3.2 h`, `4.0 d`; `-` when absent.
+    /// Seconds for a person: `0 s`, `2.5 ms`, `42.0 s`, `12.5 min`, `3.2 h`, `4.0 d`; `-` when
+    /// absent. Under a second in milliseconds (a chart of quick remediations must not read
+    /// `0.0 s` on every tick).
     public static func duration(_ seconds: Double?) -> String {
         guard let seconds else { return "-" }
         guard seconds.isFinite else { return seconds.isNaN ? "-" : "overflow" }
         let sign = seconds < 0 ? "-" : ""
         let s = abs(seconds)
+        if s == 0 { return "0 s" }
+        if s < 0.001 { return sign + String(format: "%.2g ms", s * 1000) }
+        if s < 1 { return sign + String(format: s < 0.01 ? "%.2f ms" : s < 0.1 ? "%.1f ms" : "%.0f ms", s * 1000) }
         if s < 60 { return sign + String(format: "%.1f s", s) }
         if s < 3600 { return sign + String(format: "%.1f min", s / 60) }
         if s < 2 * 86_400 { return sign + String(format: "%.1f h", s / 3600) }
