@@ -24,43 +24,9 @@ final class PlaybookSelectionTests: XCTestCase {
                 risk_level: low
                 implementation: echo grow
             """),
-        ("playbooks/clean.yaml", """
-            playbook_id: clean-001
-            name: Clean
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-            remediation_steps:
-              - {step: 1, name: clean, action: clean}
-            metadata: {}
-            """),
-        ("playbooks/grow.yaml", """
-            playbook_id: grow-001
-            name: Grow the volume
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-            remediation_steps:
-              - {step: 1, name: grow, action: grow}
-            safety: {blast_radius: single_instance}
-            metadata: {}
-            """),
-        ("playbooks/remembered.yaml", """
-            playbook_id: archive-001
-            name: Archive old files
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-            remediation_steps:
-              - {step: 1, name: archive, action: clean}
-            metadata: {}
-            """),
+        ("playbooks/clean.yaml", playbook("clean-001", step: "clean", action: "clean")),
+        ("playbooks/grow.yaml", playbook("grow-001", step: "grow", action: "grow", extra: "safety: {blast_radius: single_instance}")),
+        ("playbooks/remembered.yaml", playbook("archive-001", step: "archive", action: "clean")),
         ("rules/r.yaml", """
             rules:
               - name: disk-filling
@@ -78,6 +44,23 @@ final class PlaybookSelectionTests: XCTestCase {
                 severity: SEV3
             """),
     ]
+
+    /// A playbook of one step taking the incident's `path`.
+    private static func playbook(_ id: String, step: String, action: String, extra: String = "") -> String {
+        """
+        playbook_id: \(id)
+        name: \(id)
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        parameters:
+          path: {type: string, required: true}
+        remediation_steps:
+          - {step: 1, name: \(step), action: \(action)}
+        \(extra)
+        metadata: {}
+        """
+    }
 
     private func catalog() throws -> Catalog {
         let loaded = CatalogLoader().load(documents: library.map { ($0.0, Array($0.1.utf8)) })
