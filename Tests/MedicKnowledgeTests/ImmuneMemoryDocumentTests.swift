@@ -80,4 +80,23 @@ final class ImmuneMemoryDocumentTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("format 2"), "\(error)")
         }
     }
+
+    /// The cache serves the memory while the document is the same file, and reads it again once
+    /// another writer (without this cache) replaced it.
+    func testACacheIsUsedOnlyWhileTheDocumentIsUnchanged() throws {
+        let kb = try knowledgeBase()
+        let cache = ImmuneMemoryCache()
+        func lesson(_ type: String) -> RemediationOutcome {
+            RemediationOutcome(signature: FaultSignature(faultType: type, components: [], pattern: "\(type):x"),
+                               actions: [RemediationAction(playbookID: "pb", action: "a", priority: 1)], succeeded: true, origin: .run)
+        }
+        _ = try ImmuneMemoryDocument.update(in: kb, at: start, cache: cache) { memory in ((), memory.learn(lesson("a"), at: start)) }
+        XCTAssertEqual(try ImmuneMemoryDocument.read(from: kb, at: start, cache: cache).count, 1)
+        // Another process (no cache) learns b: the document is replaced (a new inode).
+        _ = try ImmuneMemoryDocument.update(in: kb, at: start) { memory in ((), memory.learn(lesson("b"), at: start)) }
+        XCTAssertEqual(try ImmuneMemoryDocument.read(from: kb, at: start, cache: cache).count, 2, "the cache saw the file change")
+        _ = try ImmuneMemoryDocument.update(in: kb, at: start, cache: cache) { memory in ((), memory.learn(lesson("c"), at: start)) }
+        XCTAssertEqual(try ImmuneMemoryDocument.load(from: kb, at: start).memory.count, 3, "b was not lost to a stale cache")
+        XCTAssertEqual(try ImmuneMemoryDocument.read(from: kb, at: start, cache: cache).count, 3)
+    }
 }

@@ -86,6 +86,8 @@ public struct PlaybookSelector: Sendable {
     public let catalog: Catalog
     public let knowledgeDirectory: String
     public let history: PlaybookHistory
+    /// The memory as last read, reused while its document is unchanged.
+    public let memoryCache = ImmuneMemoryCache()
     public var memoryCapacity = ImmuneMemory.defaultCapacity
     /// Save the memory's decay when consulting it (a real incident); a dry run only reads.
     public var persistMemory = true
@@ -173,11 +175,11 @@ public struct PlaybookSelector: Sendable {
         }
         let knowledge = try KnowledgeBase(directory: knowledgeDirectory, create: false)
         if persistMemory {
-            return try ImmuneMemoryDocument.update(in: knowledge, capacity: memoryCapacity, at: now) { memory in
+            return try ImmuneMemoryDocument.update(in: knowledge, capacity: memoryCapacity, at: now, cache: memoryCache) { memory in
                 memory.match(signature, at: now)
             }
         }
-        var (memory, _) = try ImmuneMemoryDocument.load(from: knowledge, capacity: memoryCapacity, at: now)
+        var memory = try ImmuneMemoryDocument.read(from: knowledge, capacity: memoryCapacity, at: now, cache: memoryCache)
         return (memory.match(signature, at: now).match, [])
     }
 

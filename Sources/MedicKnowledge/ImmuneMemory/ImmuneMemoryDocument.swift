@@ -46,6 +46,17 @@ public enum ImmuneMemoryDocument {
         return ImmuneMemory.holding(stored.entries, capacity: capacity, at: now)
     }
 
+    /// The saved memory for reading only (nothing is written, no lock taken): from `cache` while
+    /// the document is unchanged, else loaded (and remembered in `cache`).
+    public static func read(from knowledgeBase: KnowledgeBase, capacity: Int = ImmuneMemory.defaultCapacity, at now: Date,
+                            cache: ImmuneMemoryCache) throws -> ImmuneMemory {
+        let path = path(in: knowledgeBase)
+        if let cached = cache.memory(ifUnchanged: path, capacity: capacity) { return cached }
+        let memory = try load(from: knowledgeBase, capacity: capacity, at: now).memory
+        cache.remember(memory, of: path, capacity: capacity)
+        return memory
+    }
+
     /// Replaces the saved memory with `memory`. Throws `KnowledgeError` on an I/O fault, leaving
     /// the previous document in place.
     public static func save(_ memory: ImmuneMemory, to knowledgeBase: KnowledgeBase) throws {
@@ -62,7 +73,12 @@ public enum ImmuneMemoryDocument {
     /// exclusive `flock` on `immune-memory.lock` beside it, so two processes learning at once
     /// (a watch and a resumed run) never lose each other's change. Returns what `body` returns
     /// and every change (evictions made while loading included), for the caller to publish.
+    ///
+    /// With a `cache`, the document is decoded only when it changed since the cache last saw it
+    /// (its inode, size and time of change): a watch consulting a memory of 10,000 entries for
+    /// every incident does not decode megabytes of JSON each time.
     public static func update<T>(in knowledgeBase: KnowledgeBase, capacity: Int = ImmuneMemory.defaultCapacity, at now: Date,
+                                 cache: ImmuneMemoryCache? = nil,
                                  _ body: (inout ImmuneMemory) throws -> (T, [ImmuneMemoryChange])) throws -> (T, [ImmuneMemoryChange]) {
         let lockPath = (knowledgeBase.directory as NSString).appendingPathComponent("immune-memory.lock")
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -75,10 +91,18 @@ public enum ImmuneMemoryDocument {
                 throw KnowledgeError("cannot lock the immune memory \(lockPath): \(String(cString: strerror(errno)))")
             }
         }
-        var (memory, loadChanges) = try load(from: knowledgeBase, capacity: capacity, at: now)
+        let path = path(in: knowledgeBase)
+        var memory: ImmuneMemory
+        var loadChanges: [ImmuneMemoryChange] = []
+        if let cached = cache?.memory(ifUnchanged: path, capacity: capacity) {
+            memory = cached
+        } else {
+            (memory, loadChanges) = try load(from: knowledgeBase, capacity: capacity, at: now)
+        }
         let before = memory
         let (result, changes) = try body(&memory)
         if memory != before || !loadChanges.isEmpty { try save(memory, to: knowledgeBase) }
+        cache?.remember(memory, of: path, capacity: capacity)
         loadChanges += changes
         return (result, loadChanges)
     }
@@ -123,5 +147,40 @@ public enum ImmuneMemoryDocument {
         @unknown default:
             return "\(error)"
         }
+    }
+}
+
+/// The immune memory as last read or written by this process, with the identity of the file it
+/// came from (device, inode, size, time of change): `ImmuneMemoryDocument.update` uses it instead
+/// of decoding the document again while the file is the same. A document replaced by another
+/// process (a rename: a new inode) or a different capacity is read again.
+public final class ImmuneMemoryCache: @unchecked Sendable {
+    private struct Stamp: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
+    }
+
+    private let lock = NSLock()
+    private var entry: (path: String, capacity: Int, stamp: Stamp, memory: ImmuneMemory)?
+
+    public init() {}
+
+    private static func stamp(_ path: String) -> Stamp? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Stamp(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+                     seconds: Int(info.st_ctim.tv_sec), nanoseconds: Int(info.st_ctim.tv_nsec))
+    }
+
+    func memory(ifUnchanged path: String, capacity: Int) -> ImmuneMemory? {
+        guard let stamp = Self.stamp(path) else { return nil }
+        return lock.withLock {
+            guard let entry, entry.path == path, entry.capacity == capacity, entry.stamp == stamp else { return nil }
+            return entry.memory
+        }
+    }
+
+    func remember(_ memory: ImmuneMemory, of path: String, capacity: Int) {
+        let stamp = Self.stamp(path)
+        lock.withLock { entry = stamp.map { (path, capacity, $0, memory) } }
     }
 }
