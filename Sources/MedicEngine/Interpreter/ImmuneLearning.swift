@@ -36,14 +36,14 @@ enum ImmuneLearning {
     }
 
     /// Teaches the memory in `<state>/knowledge` and publishes each change through `bus`.
-    static func learn(_ records: [JournalRecord], journalPath: String, now: Date, bus: any StepExecutor,
+    static func learn(_ records: [JournalRecord], journalPath: String, now: Date, bus: any StepExecutor, cache: ImmuneMemoryCache,
                       failed: @Sendable (String) -> Void) async {
         guard let lesson = outcome(of: records) else { return }
         let directory = IncidentRecording.knowledgeDirectory(ofJournal: journalPath)
         let changes: [ImmuneMemoryChange]
         do {
             let knowledge = try KnowledgeBase(directory: directory)
-            (_, changes) = try ImmuneMemoryDocument.update(in: knowledge, at: now) { memory in
+            (_, changes) = try ImmuneMemoryDocument.update(in: knowledge, at: now, cache: cache) { memory in
                 ((), memory.learn(lesson, at: now))
             }
         } catch {

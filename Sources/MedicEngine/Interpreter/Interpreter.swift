@@ -1,4 +1,5 @@
 import Foundation
+import MedicKnowledge
 import MedicModel
 
 #if canImport(Glibc)
@@ -17,6 +18,9 @@ public struct Interpreter: Sendable {
     /// Told why a finished run's incident record could not be written; the run's outcome stands.
     /// By default a warning line on standard error.
     public var incidentRecordFailed: @Sendable (String) -> Void = IncidentRecording.warnOnStandardError
+    /// The immune memory as this process last read or wrote it: learning at a run's end and a
+    /// watch's selection share it, so neither decodes an unchanged document again.
+    public var immuneMemoryCache = ImmuneMemoryCache()
 
     public init(executors: ExecutorSet, verifier: Verifier, clock: any EngineClock = SystemClock()) {
         self.executors = executors

@@ -406,7 +406,8 @@ struct RunExecution: Sendable {
         if target == nil && interpreter.recordsIncidents {
             IncidentRecording.append(records, journalPath: journal.path, failed: interpreter.incidentRecordFailed)
             await ImmuneLearning.learn(records, journalPath: journal.path, now: interpreter.clock.now,
-                                       bus: interpreter.executors.bus, failed: interpreter.incidentRecordFailed)
+                                       bus: interpreter.executors.bus, cache: interpreter.immuneMemoryCache,
+                                       failed: interpreter.incidentRecordFailed)
         }
     }
 

@@ -87,13 +87,14 @@ public struct PlaybookSelector: Sendable {
     public let knowledgeDirectory: String
     public let history: PlaybookHistory
     /// The memory as last read, reused while its document is unchanged.
-    public let memoryCache = ImmuneMemoryCache()
+    public let memoryCache: ImmuneMemoryCache
     public var memoryCapacity = ImmuneMemory.defaultCapacity
     /// Save the memory's decay when consulting it (a real incident); a dry run only reads.
     public var persistMemory = true
 
-    public init(catalog: Catalog, stateDirectory: String, history: PlaybookHistory? = nil) {
+    public init(catalog: Catalog, stateDirectory: String, history: PlaybookHistory? = nil, memoryCache: ImmuneMemoryCache = ImmuneMemoryCache()) {
         self.catalog = catalog
+        self.memoryCache = memoryCache
         knowledgeDirectory = KnowledgeBase.defaultDirectory(inState: stateDirectory)
         self.history = history ?? PlaybookHistory(knowledgeBase: knowledgeDirectory)
     }

@@ -66,7 +66,7 @@ public actor Watcher {
         self.options = options
         self.observeRun = observeRun
         self.report = report
-        var selector = PlaybookSelector(catalog: catalog, stateDirectory: store.directory)
+        var selector = PlaybookSelector(catalog: catalog, stateDirectory: store.directory, memoryCache: interpreter.immuneMemoryCache)
         selector.persistMemory = !options.dryRun
         // Read the knowledge base's history now, once: incidents then read only what was
         // appended since (ranking stays cheap however long the history).
