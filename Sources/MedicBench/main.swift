@@ -26,6 +26,10 @@ import MedicLoader
 
 //   kb-stats-1m [--records N] [--rounds R]   medic kb stats's computation over N (1,000,000) incident records
 
+//   select-memory [--entries N] [--incidents M]
+//                                           choose the playbook for M (100) incidents with an immune memory of N
+//                                           (10,000) entries: memory kept while unchanged vs read per incident
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let json = arguments.contains("--json")
 
@@ -89,6 +93,8 @@ case "rollout-child":
     try await RolloutBenchmark.child(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
                                      stepSeconds: (Double(option("--step-ms") ?? "") ?? 10) / 1000,
                                      state: option("--state") ?? "", out: option("--out") ?? "")
+case "select-memory":
+    try SelectionBenchmark.run(entries: Int(option("--entries") ?? "") ?? 10_000, incidents: Int(option("--incidents") ?? "") ?? 100)
 case "kb-append":
     try KnowledgeBenchmark.run(records: Int(option("--records") ?? "") ?? 2000, batch: Int(option("--batch") ?? "") ?? 100,
                                rounds: Int(option("--rounds") ?? "") ?? 3)
@@ -96,6 +102,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json]\n".utf8))
     exit(2)
 }
