@@ -77,7 +77,9 @@ struct KnowledgeStatsCommand: AsyncParsableCommand {
 enum KnowledgeStatsRenderer {
     static func text(_ s: OutcomeStatistics) -> String {
         let k = s.kpis
-        var out = "Incidents\(s.since.map { " since \($0)" } ?? ""): \(k.incidents) (\(k.attempted) attempted)\n\n"
+        var out = "Incidents\(s.since.map { " since \($0)" } ?? ""): \(k.incidents) (\(k.attempted) attempted)"
+        if k.chaosRuns > 0 { out += "; and \(k.chaosRuns) chaos experiment run(s), in the playbooks' figures only" }
+        out += "\n\n"
         let kpis: [(String, String)] = [
             ("MTTD (mean time to detect)", seconds(k.mttd)),
             ("MTTR (mean time to remediate)", seconds(k.mttr)),

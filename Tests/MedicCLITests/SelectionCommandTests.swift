@@ -154,6 +154,8 @@ final class SelectionCommandTests: XCTestCase {
         let kpis = try XCTUnwrap(stats["kpis"] as? [String: Any])
         XCTAssertEqual(kpis["incidents"] as? Int, 0, "a chaos run is no incident")
         XCTAssertEqual(kpis["chaos_runs"] as? Int, 1)
+        let text = try ws.medic(["kb", "stats"]).stdout
+        XCTAssertTrue(text.hasPrefix("Incidents: 0 (0 attempted); and 1 chaos experiment run(s), in the playbooks' figures only"), text)
         let playbooks = try XCTUnwrap(stats["playbooks"] as? [[String: Any]])
         XCTAssertEqual(playbooks.first?["playbook_id"] as? String, "archive-001")
         XCTAssertEqual(playbooks.first?["runs"] as? Int, 1)
