@@ -10,42 +10,9 @@ import MedicModel
 /// watch does it (the memory kept while its document is unchanged) against reading the
 /// document for every incident (a fresh cache each time), in the same run.
 enum SelectionBenchmark {
-    static let library: [(String, String)] = [
-        ("actions/a.yaml", """
-            actions:
-              clean:
-                type: infrastructure
-                risk_level: low
-                parameters: {path: required}
-                implementation: echo clean
-            """),
-        ("playbooks/p.yaml", """
-            playbook_id: clean-001
-            name: Clean
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-            remediation_steps:
-              - {step: 1, name: clean, action: clean}
-            metadata: {}
-            """),
-        ("rules/r.yaml", """
-            rules:
-              - name: disk-filling
-                metric: disk_usage_percent
-                detector: threshold
-                params: {op: ">", value: 85}
-                severity: SEV3
-                playbook: clean-001
-                parameters_from_labels: {path: path}
-                group_by: [host]
-            """),
-    ]
-
     static func run(entries: Int, incidents: Int) throws {
-        let loaded = CatalogLoader().load(documents: library.map { ($0.0, Array($0.1.utf8)) })
+        // The watch benchmark's library: one playbook, one rule (its `path` label is the parameter).
+        let loaded = CatalogLoader().load(documents: WatchBenchmark.library.map { ($0.0, Array($0.1.utf8)) })
         guard !loaded.hasErrors, let rule = loaded.catalog.rules.first else { fatalError(DiagnosticRenderer.text(loaded.diagnostics)) }
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

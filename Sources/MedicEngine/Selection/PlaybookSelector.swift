@@ -36,8 +36,6 @@ public struct PlaybookSelection: Sendable, Hashable, Codable {
     public var remembered: Remembered?
     public var ranking: [RankedPlaybook]
     public var skipped: [Skipped]
-    /// The first of the ranking; nil when nothing could be ranked (the incident escalates).
-    public var chosen: String? { ranking.first?.playbookID }
 }
 
 /// A fault signature as the journal and `medic plan --json` write it (their keys are converted
