@@ -108,10 +108,10 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         case .chosen(let ungated):
             let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
-            var plan = ungated
-            let context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: state, now: Date(),
-                                      evaluator: evaluator)
-            plan.gates = await GatePipeline.standard.evaluate(context)
+            // The gates as `medic watch` would meet them: an automated run (the other gate options apply).
+            var automated = gateOptions
+            automated.mode = .automated
+            let plan = try await automated.gated(ungated, catalog: catalog, stateDirectory: state, evaluator: evaluator)
             print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
         }
     }

@@ -71,6 +71,8 @@ final class SelectionCommandTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("  2. archive-001  score 0.600"), text.stdout)
         XCTAssertTrue(text.stdout.contains("success_rate       0.4 x 0.500 = 0.200  no run recorded and none declared: 0.5"), text.stdout)
         XCTAssertTrue(text.stdout.contains("path='/var'"), "the label became the parameter:\n" + text.stdout)
+        XCTAssertTrue(text.stdout.contains("safe_mode: needs_approval — a new incident type"),
+                      "the gates as an automated run meets them:\n" + text.stdout)
 
         // A chaos experiment found that archive-001 cures exactly this fault.
         let signature = try XCTUnwrap(try Medic.json(try ws.medic(["plan", "--incident", "disk-filling", "--label", "path=/var", "--json"]).stdout)["selection"]
