@@ -176,6 +176,10 @@ final class RunProgress: @unchecked Sendable {
             return "  interrupted: \(r.message ?? "")"
         case .runResumed:
             return "Resumed: \(r.message ?? "")"
+        case .orphansFound, .orphansEnded:
+            return "  \(r.message ?? "")"
+        case .stepProcess:
+            return nil
         case .runFinished:
             let outcome = r.outcome?.rawValue ?? "?"
             return "\(mark(r.outcome == .succeeded))Outcome: \(outcome) — \(r.message ?? "")"
@@ -214,7 +218,7 @@ final class RunProgress: @unchecked Sendable {
             }
         case .rollbackFinished where r.outcome != .rolledBack:
             return "  \(mark(false))target \(target): rollback failed: \(r.message ?? "")"
-        case .runResumed:
+        case .runResumed, .orphansFound, .orphansEnded:
             return "  target \(target): \(r.message ?? "")"
         default:
             break

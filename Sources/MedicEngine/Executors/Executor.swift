@@ -28,6 +28,9 @@ public struct ExecutionRequest: Sendable, Hashable {
     public var timeout: Double
     /// 1 for the first attempt, 2 for the first retry ...
     public var attempt: Int
+    /// `RUN/SEQ`, the `seq` of the attempt's `step_started`: a shell step's processes carry it as
+    /// `MEDIC_STEP` (and the run's id as `MEDIC_RUN_ID`), so that a later Medic can find them.
+    public var stepToken: String?
 
     public init(runID: String, stepNumber: Int, stepName: String, action: String, purpose: ExecutionPurpose,
                 executor: ExecutorKind, script: String? = nil, topic: String? = nil, request: HTTPRequestSpec? = nil,
@@ -83,6 +86,15 @@ public struct ExecutionResult: Sendable, Hashable, Codable {
 /// (no `/bin/sh`, an outbox that cannot be written), which the interpreter also treats as a failure.
 public protocol StepExecutor: Sendable {
     func execute(_ request: ExecutionRequest) async throws -> ExecutionResult
+    /// The same, telling `started` who the step's process is as soon as it exists, so the run's
+    /// journal can name it (`step_process`). An executor that starts no process never calls it.
+    func execute(_ request: ExecutionRequest, started: @escaping @Sendable (StepProcess) -> Void) async throws -> ExecutionResult
+}
+
+extension StepExecutor {
+    public func execute(_ request: ExecutionRequest, started: @escaping @Sendable (StepProcess) -> Void) async throws -> ExecutionResult {
+        try await execute(request)
+    }
 }
 
 /// The executors of a run, one per `ExecutorKind`.

@@ -22,7 +22,9 @@ public enum ShellExecutor {
         return dir.isEmpty ? "/tmp" : (dir.hasSuffix("/") && dir.count > 1 ? String(dir.dropLast()) : dir)
     }()
 
-    public static func run(_ command: ShellCommand) throws -> ShellResult {
+    /// Runs `command` to its end. `started` is told the shell's pid as soon as it exists (while it
+    /// is not reaped, so `/proc` still describes it).
+    public static func run(_ command: ShellCommand, started: ((Int32) -> Void)? = nil) throws -> ShellResult {
         // The step's $MEDIC_OUTPUT: a new file only this user can read (O_EXCL: never one that
         // someone else prepared), removed when the step is over.
         let outputFile = temporaryDirectory + "/medic-output-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -83,6 +85,7 @@ public enum ShellExecutor {
         }
 
         RunningSteps.shared.insert(pid)
+        started?(pid)
         var stdout = BoundedBuffer(limit: command.outputLimit), stderr = BoundedBuffer(limit: command.outputLimit)
         var open = [outPipe[0], errPipe[0]]
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }

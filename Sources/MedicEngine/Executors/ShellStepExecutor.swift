@@ -19,15 +19,28 @@ public struct ShellStepExecutor: StepExecutor {
     }
 
     public func execute(_ request: ExecutionRequest) async throws -> ExecutionResult {
+        try await execute(request, started: { _ in })
+    }
+
+    public func execute(_ request: ExecutionRequest, started: @escaping @Sendable (StepProcess) -> Void) async throws -> ExecutionResult {
         guard let script = request.script else {
             throw ExecutorError("step \(request.stepNumber) (\(request.stepName)): action '\(request.action)' has no \(request.purpose == .step ? "implementation" : request.purpose.rawValue) script")
         }
-        let command = ShellCommand(script: script, parameters: request.parameters, inheritedVariables: inheritedVariables,
+        // The marks a later Medic finds the step's processes by, set last so no parameter hides them.
+        var environment = request.parameters
+        environment[StepProcess.runVariable] = request.runID
+        if let token = request.stepToken { environment[StepProcess.stepVariable] = token }
+        let command = ShellCommand(script: script, parameters: environment, inheritedVariables: inheritedVariables,
                                    workingDirectory: workingDirectory, timeout: request.timeout, gracePeriod: gracePeriod)
+        let token = request.stepToken
         // The shell executor blocks while its process runs: run it on a pool thread (reused, and
         // one more for each step running at once) rather than on one of the few threads that run
         // every task.
-        let result = try await BlockingPool.shared.perform { try ShellExecutor.run(command) }
+        let result = try await BlockingPool.shared.perform {
+            try ShellExecutor.run(command) { pid in
+                if let process = StepProcess.current(pid, token: token) { started(process) }
+            }
+        }
         let summary: String
         if result.timedOut {
             summary = "timed out after \(Interval.trim(request.timeout))s"

@@ -109,6 +109,8 @@ public struct Interpreter: Sendable {
             interrupted.message = "the process that ran this run is gone and left no outcome"
             try await execution.append(interrupted)
         }
+        // Never two copies of one step: whatever the killed Medic's steps left running ends first.
+        try await execution.settleLeftovers()
         var resumed = JournalRecord(event: .runResumed)
         resumed.pid = getpid()
         resumed.message = "resumed"

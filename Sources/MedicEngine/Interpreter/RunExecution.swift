@@ -176,11 +176,18 @@ struct RunExecution: Sendable {
         started.item = item
         started.idempotent = idempotent
         try await append(started)
+        var request = request
+        request.stepToken = "\(journal.runID)/\(records.last?.seq ?? 0)"
+        let processes = ProcessRecords(journal: journal, intent: records.last!, clock: interpreter.clock)
         let result: ExecutionResult
         do {
-            result = try await interpreter.executors.executor(for: request.executor).execute(request)
+            result = try await interpreter.executors.executor(for: request.executor).execute(request, started: processes.record)
         } catch let error as ExecutorError {
             result = ExecutionResult(succeeded: false, summary: "could not run: \(error.description)")
+        }
+        for record in processes.written {
+            state.apply(record)
+            records.append(record)
         }
         var finished = JournalRecord(event: .stepFinished)
         finished.step = request.stepNumber

@@ -108,6 +108,7 @@ public enum RunRenderer {
         if let v = r.verification { parts.append("\(v.state.rawValue): \(v.summary)") }
         if let outcome = r.outcome { parts.append(outcome.rawValue) }
         if let items = r.rollback { parts.append("\(items.count) item(s)") }
+        if r.event == .stepProcess, let shell = r.processes?.first { parts.append("pid \(shell.pid)") }
         if let message = r.message { parts.append(message) }
         return parts.joined(separator: "  ")
     }

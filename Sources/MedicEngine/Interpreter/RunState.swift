@@ -33,6 +33,8 @@ struct RunState: Sendable {
     var scheduledAttempt: [Int: Int] = [:]
     var retriesUsed = 0
     var inFlight: InFlight?
+    /// Resume is running the action's verification of the step in flight to learn its outcome.
+    var checkingInFlight = false
     var verifications: [VerificationReport] = []
     var verificationStarted = false
     /// Set by `rollback_started`: what to undo, the failure that caused it.
@@ -92,12 +94,24 @@ struct RunState: Sendable {
             seed = record.seed ?? 0
         case .stepStarted:
             guard let step = record.step, let phase = record.phase else { return }
+            if phase == .verification, let flight = inFlight, flight.phase == .step, flight.step == step,
+               flight.attempt == (record.attempt ?? 1) {
+                // Resume checking whether the step in flight had its effect: the step stays in
+                // flight (its outcome unknown) until that check passes.
+                checkingInFlight = true
+                return
+            }
             inFlight = InFlight(step: step, phase: phase, attempt: record.attempt ?? 1, idempotent: record.idempotent ?? true)
             if phase == .step {
                 lastAttempt[step] = record.attempt ?? 1
                 failedAttempt[step] = nil
             }
         case .stepFinished:
+            if checkingInFlight && record.phase == .verification {
+                checkingInFlight = false
+                // A failed check leaves the step in flight: it says nothing about the attempt.
+                guard record.result?.succeeded == true else { return }
+            }
             inFlight = nil
             guard let step = record.step, let phase = record.phase, let result = record.result else { return }
             switch phase {
@@ -164,7 +178,8 @@ struct RunState: Sendable {
             abortReason = record.message ?? "aborted"
             abortTargets = record.targets ?? []
             rollbackReason = abortReason!
-        case .runInterrupted, .runResumed, .gatesEvaluated, .approvalRequested, .approvalGiven, .approvalDenied, .targetStarted:
+        case .runInterrupted, .runResumed, .gatesEvaluated, .approvalRequested, .approvalGiven, .approvalDenied, .targetStarted,
+             .stepProcess, .orphansFound, .orphansEnded:
             break
         }
     }

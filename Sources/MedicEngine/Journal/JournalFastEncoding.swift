@@ -11,7 +11,7 @@ extension JournalCodec {
     static func fastEncode(_ r: JournalRecord) -> [UInt8]? {
         guard r.plan == nil, r.verification == nil, r.rollback == nil, r.notify == nil, r.gates == nil, r.needs == nil,
               r.targets == nil, r.baseline == nil, r.states == nil, r.detection == nil,
-              r.chaos == nil else { return nil }
+              r.chaos == nil, r.processes == nil else { return nil }
         var w = JSONWriter()
         w.bytes.append(UInt8(ascii: "{"))
         w.field("at", r.at)
@@ -51,7 +51,7 @@ extension JournalCodec {
     static let fastEncodedFields: Set<String> = [
         "seq", "at", "event", "run", "plan", "pid", "host", "seed", "step", "phase", "item", "attempt", "idempotent", "result",
         "delay", "verification", "rollback", "notify", "gates", "outcome", "message", "needs", "until", "mode", "by", "role",
-        "target", "stage", "targets", "baseline", "passed", "states", "detection", "chaos",
+        "target", "stage", "targets", "baseline", "passed", "states", "detection", "chaos", "processes",
     ]
 }
 

@@ -13,6 +13,15 @@ public struct JournalRecord: Sendable, Hashable, Codable {
         case stepStarted = "step_started"
         /// Outcome: `step`, `phase`, `attempt`, `item`, `result`.
         case stepFinished = "step_finished"
+        /// A shell step's process exists: `step`, `phase`, `attempt`, `item`, `processes` (the
+        /// shell's identity). Written right after it started, without waiting for the disk (a
+        /// power cut that loses it ends the process too).
+        case stepProcess = "step_process"
+        /// Resume found processes that the run's earlier attempt left running: `processes`,
+        /// `until` (the earliest of their steps' timeouts), `message`. Before it waits.
+        case orphansFound = "orphans_found"
+        /// They are gone: `message` says whether they ended by themselves or were stopped.
+        case orphansEnded = "orphans_ended"
         /// `step`, `attempt` (the next one), `delay` seconds.
         case retryScheduled = "retry_scheduled"
         /// `message`: why a failed step does not stop the run (`on_failure: continue`).
@@ -103,6 +112,8 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     public var detection: Detection?
     /// `run_started` of a run of a chaos experiment (`medic run --chaos-experiment`).
     public var chaos: ChaosRun?
+    /// `step_process`: the step's shell; `orphans_found`: what an earlier attempt left running.
+    public var processes: [StepProcess]?
 
     public init(event: Event, seq: Int = 0, at: String = "") {
         self.event = event
