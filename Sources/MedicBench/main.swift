@@ -26,6 +26,10 @@ import MedicLoader
 
 //   kb-stats-1m [--records N] [--rounds R]   medic kb stats's computation over N (1,000,000) incident records
 
+//   kill-torture [--kills N] [--window S]   medic SIGKILLed at random moments (up to S (2) s into each run or
+//                                           resume) until N (1,000) kills, resumed until every run finishes:
+//                                           what the kills hit, what resume decided, the violations (none)
+
 //   select-memory [--entries N] [--incidents M]
 //                                           choose the playbook for M (100) incidents with an immune memory of N
 //                                           (10,000) entries: memory kept while unchanged vs read per incident
@@ -93,6 +97,8 @@ case "rollout-child":
     try await RolloutBenchmark.child(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
                                      stepSeconds: (Double(option("--step-ms") ?? "") ?? 10) / 1000,
                                      state: option("--state") ?? "", out: option("--out") ?? "")
+case "kill-torture":
+    try KillTortureBenchmark.run(kills: Int(option("--kills") ?? "") ?? 1000, window: 0.05...(Double(option("--window") ?? "") ?? 2.0))
 case "select-memory":
     try SelectionBenchmark.run(entries: Int(option("--entries") ?? "") ?? 10_000, incidents: Int(option("--incidents") ?? "") ?? 100)
 case "kb-append":
