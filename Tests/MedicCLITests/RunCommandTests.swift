@@ -261,18 +261,14 @@ final class RunCommandTests: XCTestCase {
             if session == nil { usleep(50_000) }
         }
         let sid = try XCTUnwrap(session, "the step never started")
+        XCTAssertFalse(ProcessTable.members(ofSession: sid).isEmpty, "the check below sees the step's processes while they run")
         process.terminate()  // SIGTERM
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
         // No process of the step's session is left: not the shell, not its sleeps.
         var left: [String] = []
         for _ in 0..<100 {
-            left = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
-                guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                      let close = stat.lastIndex(of: ")") else { return false }
-                let fields = stat[stat.index(after: close)...].split(separator: " ")
-                return fields.count > 3 && Int32(fields[3]) == sid && fields[0] != "Z"
-            }
+            left = ProcessTable.members(ofSession: sid).map(String.init)
             if left.isEmpty { break }
             usleep(50_000)
         }

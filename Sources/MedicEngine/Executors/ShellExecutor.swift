@@ -47,6 +47,10 @@ public enum ShellExecutor {
         }
         // Close-on-exec, so another step spawned at the same moment does not inherit these ends.
         for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // A step gets standard input, output and error, and no other descriptor of Medic's:
+        // not one Medic inherited without close-on-exec from whoever started it (a pipe its
+        // parent waits on would then stay open as long as the step's slowest descendant).
+        closeOnExecInherited()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -155,6 +159,16 @@ public enum ShellExecutor {
             exitStatus: signaled ? nil : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil, timedOut: timedOut,
             stdout: stdout.text, stderr: stderr.text, stdoutTruncated: stdout.truncated, stderrTruncated: stderr.truncated,
             seconds: elapsed(), outputs: outputs)
+    }
+
+    /// Marks every open descriptor above standard error close-on-exec.
+    private static func closeOnExecInherited() {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for entry in entries {
+            guard let fd = Int32(entry), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// Ends every shell step running in this process, as Medic must when it is itself told to

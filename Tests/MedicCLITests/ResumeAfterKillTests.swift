@@ -1,0 +1,266 @@
+import Foundation
+import XCTest
+
+/// What `medic resume` does after the Medic running a run was SIGKILLed at a chosen moment:
+/// the steps that Medic left running, a resume killed while checking the step in flight, an
+/// interrupted escalation and verification. Real processes, real kills.
+final class ResumeAfterKillTests: XCTestCase {
+    /// `kill_medic`: kills the Medic that runs it (its parent) when `${dir}/kill-<tag>` exists,
+    /// and waits until Medic is gone, so that Medic never sees it end.
+    private static let killer = #"if [ -e "${dir}/kill-${tag}" ]; then rm -f "${dir}/kill-${tag}"; kill -KILL "$PPID"; n=0; while [ "$(cut -d' ' -f4 /proc/$$/stat)" = "$PPID" ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n+1)); done; fi"#
+
+    private static let actions = """
+        actions:
+          record:
+            type: infrastructure
+            risk_level: low
+            parameters: {tag: required, log: required, dir: required}
+            implementation: echo "${tag}" >> "${log}"
+          slow_guarded:
+            type: infrastructure
+            risk_level: low
+            description: Takes a lock while it runs; a second copy alive at once writes 'overlap'.
+            parameters: {tag: required, log: required, dir: required}
+            implementation: |
+              exec 9>>"${dir}/lock-${tag}"
+              flock -n 9 || echo overlap >> "${log}"
+              echo "$$" > "${dir}/pid-${tag}"
+              sleep 2
+              echo "${tag}" >> "${log}"
+          hang:
+            type: infrastructure
+            risk_level: low
+            description: Never ends by itself; one child leaves Medic's variables behind (env -i).
+            parameters: {tag: required, log: required, dir: required}
+            implementation: |
+              sleep 600 &
+              echo "$!" > "${dir}/pid-child"
+              env -i /bin/sleep 600 &
+              echo "$!" > "${dir}/pid-bare"
+              echo "$$" > "${dir}/pid-${tag}"
+              wait
+          append_checked:
+            type: infrastructure
+            risk_level: medium
+            idempotent: false
+            parameters: {tag: required, log: required, dir: required}
+            implementation: |
+              echo "${tag}" >> "${log}"
+              \(killer)
+            verification: |
+              tag="${tag}-check"
+              \(killer)
+              grep -qx "${tag%-check}" "${log}"
+          fail:
+            type: infrastructure
+            risk_level: low
+            implementation: exit 3
+        """
+
+    private static let playbooks = """
+        playbook_id: slow-001
+        name: A slow middle step
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        parameters:
+          log: {type: string, required: true}
+          dir: {type: string, required: true}
+        remediation_steps:
+          - {step: 1, name: one, action: record, tag: one}
+          - {step: 2, name: two, action: slow_guarded, tag: two}
+          - {step: 3, name: three, action: record, tag: three}
+        metadata: {}
+        ---
+        playbook_id: hang-001
+        name: A step that outlives its timeout
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        parameters:
+          log: {type: string, required: true}
+          dir: {type: string, required: true}
+        remediation_steps:
+          - {step: 1, name: hang, action: hang, tag: hang, timeout: 2s}
+        metadata: {}
+        ---
+        playbook_id: checked-001
+        name: A step that is not idempotent, with a check
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        parameters:
+          log: {type: string, required: true}
+          dir: {type: string, required: true}
+        remediation_steps:
+          - {step: 1, name: once, action: append_checked, tag: once}
+          - {step: 2, name: after, action: record, tag: after}
+        metadata: {}
+        ---
+        playbook_id: escalating-001
+        name: Fails and escalates
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        remediation_steps:
+          - {step: 1, name: burn, action: fail}
+        escalation: {on_failure: true, notify: [oncall]}
+        metadata: {}
+        """
+
+    private struct Workspace {
+        var dir: URL
+        var log: String { dir.appendingPathComponent("effects.log").path }
+        var state: String { dir.appendingPathComponent("state").path }
+        var parameters: [String] { ["--param", "log=\(log)", "--param", "dir=\(dir.path)"] }
+
+        func medic(_ arguments: [String]) throws -> MedicRun {
+            var arguments = arguments + ["--state-dir", state]
+            if ["run", "resume"].contains(arguments.first) { arguments += ["--root", dir.path] }
+            return try Medic.run(arguments, in: dir)
+        }
+
+        func arm(_ tag: String) {
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent("kill-\(tag)").path, contents: nil))
+        }
+
+        var effects: [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+
+        func onlyRun() throws -> String {
+            let ids = try FileManager.default.contentsOfDirectory(atPath: state + "/runs").filter { $0.hasSuffix(".jsonl") }
+            XCTAssertEqual(ids.count, 1)
+            return String(try XCTUnwrap(ids.first).dropLast(6))
+        }
+
+        /// The events of the run's journal, in order.
+        func events(_ id: String) throws -> [[String: Any]] {
+            try String(contentsOfFile: state + "/runs/\(id).jsonl", encoding: .utf8).split(separator: "\n").map {
+                try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+        }
+
+        func pid(_ name: String) throws -> Int32 {
+            try XCTUnwrap(Int32((try String(contentsOfFile: dir.appendingPathComponent("pid-\(name)").path, encoding: .utf8))
+                .trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+
+        /// Starts `medic run` and SIGKILLs it once the journal says step `step`'s process exists
+        /// (and `ready` holds), leaving that step's processes running.
+        func runAndKill(_ playbook: String, atStep step: Int, ready: () -> Bool = { true }) throws {
+            let process = Process()
+            process.executableURL = Medic.binary
+            process.arguments = ["run", playbook, "--state-dir", state, "--root", dir.path] + parameters
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var seen = false
+            for _ in 0..<1000 where !seen {
+                usleep(10_000)
+                let ids = (try? FileManager.default.contentsOfDirectory(atPath: state + "/runs").filter { $0.hasSuffix(".jsonl") }) ?? []
+                if let id = ids.first, let text = try? String(contentsOfFile: state + "/runs/\(id)", encoding: .utf8) {
+                    seen = text.contains(#""event":"step_process""#) && text.contains(#""step":\#(step)"#) && ready()
+                }
+            }
+            XCTAssertTrue(seen, "step \(step) never started")
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    private func workspace() throws -> Workspace {
+        let dir = try Medic.temporaryDirectory(self)
+        for folder in ["actions", "playbooks"] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try Self.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
+        for (index, playbook) in Self.playbooks.components(separatedBy: "---\n").enumerated() {
+            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
+        }
+        return Workspace(dir: dir)
+    }
+
+    func testResumeWaitsForTheStepAKilledMedicLeftRunningBeforeRunningItAgain() throws {
+        let ws = try workspace()
+        try ws.runAndKill("slow-001", atStep: 2) { FileManager.default.fileExists(atPath: ws.dir.path + "/pid-two") }
+        let shell = try ws.pid("two")
+        XCTAssertTrue(ProcessTable.isAlive(shell), "the killed Medic's step goes on by itself")
+
+        let resumed = try ws.medic(["resume", try ws.onlyRun(), "--yes"])
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertFalse(ws.effects.contains("overlap"), "two copies of step 2 ran at once: \(ws.effects)")
+        // Step 2 is idempotent, so it runs again, but only after the first copy ended.
+        XCTAssertEqual(ws.effects, ["one", "two", "two", "three"])
+        XCTAssertTrue(resumed.stdout.contains("the earlier attempt left"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("ended by themselves") || resumed.stdout.contains("ended by itself"), resumed.stdout)
+
+        let events = try ws.events(try ws.onlyRun()).compactMap { $0["event"] as? String }
+        let found = try XCTUnwrap(events.firstIndex(of: "orphans_found"))
+        XCTAssertEqual(events[found + 1], "orphans_ended")
+        XCTAssertLessThan(found, try XCTUnwrap(events.firstIndex(of: "run_resumed")), "found and settled before the decision")
+        let shown = try ws.medic(["show", try ws.onlyRun()])
+        XCTAssertTrue(shown.stdout.contains("orphans_found") && shown.stdout.contains("step 2, attempt 1"), shown.stdout)
+    }
+
+    func testAStepStillRunningAtItsTimeoutIsStoppedBeforeResumeGoesOn() throws {
+        let ws = try workspace()
+        try ws.runAndKill("hang-001", atStep: 1) { FileManager.default.fileExists(atPath: ws.dir.path + "/pid-hang") }
+        let pids = try ["hang", "child", "bare"].map { try ws.pid($0) }
+        addTeardownBlock { for pid in pids { kill(pid, SIGKILL) } }
+        XCTAssertTrue(pids.allSatisfy(ProcessTable.isAlive))
+
+        let resumed = try ws.medic(["resume", try ws.onlyRun(), "--json"])
+        // The step ran again after the old copy was stopped, and timed out again itself.
+        XCTAssertEqual(resumed.status, 1, resumed.stdout + resumed.stderr)
+        for pid in pids {
+            XCTAssertFalse(ProcessTable.isAlive(pid), "process \(pid) of the killed Medic's step is still alive")
+        }
+        let records = try ws.events(try ws.onlyRun())
+        let found = try XCTUnwrap(records.first { $0["event"] as? String == "orphans_found" })
+        let foundPIDs = Set(((found["processes"] as? [[String: Any]]) ?? []).compactMap { ($0["pid"] as? NSNumber)?.int32Value })
+        // The child that dropped Medic's variables (env -i) is found by its session.
+        XCTAssertTrue(Set(pids).isSubset(of: foundPIDs), "found \(foundPIDs), expected \(pids)")
+        let ended = try XCTUnwrap(records.first { $0["event"] as? String == "orphans_ended" })
+        XCTAssertTrue((ended["message"] as? String)?.contains("SIGTERM") == true, "\(ended)")
+    }
+
+    func testAResumeKilledWhileCheckingTheStepInFlightDecidesAgainInsteadOfRunningIt() throws {
+        let ws = try workspace()
+        ws.arm("once")
+        XCTAssertEqual(try ws.medic(["run", "checked-001"] + ws.parameters).status, 9, "step 1 kills Medic after its effect")
+        XCTAssertEqual(ws.effects, ["once"])
+        let id = try ws.onlyRun()
+
+        // The resume runs step 1's action verification to learn its outcome, and is killed there.
+        ws.arm("once-check")
+        XCTAssertEqual(try ws.medic(["resume", id]).status, 9)
+        XCTAssertEqual(ws.effects, ["once"])
+
+        // The next resume checks again; it never runs the step, which is not idempotent, again.
+        let resumed = try ws.medic(["resume", id])
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertEqual(ws.effects, ["once", "after"], "the non-idempotent step ran once")
+        XCTAssertTrue(resumed.stdout.contains("verification passed, so it counts as done"), resumed.stdout)
+    }
+
+    func testAnInterruptedEscalationPublishesItsEventAgain() throws {
+        let ws = try workspace()
+        XCTAssertEqual(try ws.medic(["run", "escalating-001"]).status, 1)
+        let id = try ws.onlyRun()
+        // As a kill would leave it: the escalation's intent on disk, the event never published.
+        let journal = ws.state + "/runs/\(id).jsonl"
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let intent = try XCTUnwrap(lines.firstIndex { $0.contains(#""event":"step_started""#) && $0.contains(#""phase":"escalation""#) })
+        try (lines[...intent].joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
+        try "".write(toFile: ws.state + "/outbox.jsonl", atomically: true, encoding: .utf8)
+
+        let resumed = try ws.medic(["resume", id, "--json"])
+        XCTAssertEqual(resumed.status, 1, resumed.stderr)
+        XCTAssertEqual(try Medic.json(resumed.stdout)["outcome"] as? String, "failed", "a failed run handed to people")
+        let outbox = try String(contentsOfFile: ws.state + "/outbox.jsonl", encoding: .utf8)
+        XCTAssertEqual(outbox.split(separator: "\n").filter { $0.contains("dev.medic.run.escalated") }.count, 1, outbox)
+        let escalated = try ws.events(id).filter { $0["event"] as? String == "escalated" }
+        XCTAssertEqual(escalated.count, 1, "the escalation is journaled once; only its event is published again")
+    }
+}
