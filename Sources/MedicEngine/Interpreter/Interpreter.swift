@@ -83,7 +83,16 @@ public struct Interpreter: Sendable {
                        confirm: (@Sendable (String) async -> Bool)? = nil, locks: TargetLocks? = nil,
                        observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = try store.resolve(runID)
-        guard let (journal, lock, contents) = try store.reopen(runID: id) else {
+        // A Medic killed while starting a step leaves a copy of its descriptors, the run's lock
+        // among them, in the child for the instant before that child's exec: a resume started
+        // right then would find the run locked. Such a lock is gone within milliseconds; a run
+        // really running elsewhere holds it on.
+        var reopened = try store.reopen(runID: id)
+        for _ in 0..<40 where reopened == nil {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            reopened = try store.reopen(runID: id)
+        }
+        guard let (journal, lock, contents) = reopened else {
             throw JournalError("run \(id) is running in another process; it can be resumed only once that process is gone")
         }
         let state = RunState(replaying: contents.records)
