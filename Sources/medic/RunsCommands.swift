@@ -60,6 +60,8 @@ struct ShowCommand: AsyncParsableCommand {
     struct Shown: Encodable {
         var report: RunReport
         var records: [JournalRecord]
+        /// An interrupted run's processes that are still running (absent when none).
+        var leftRunning: [StepProcess]?
     }
 
     mutating func run() async throws {
@@ -70,8 +72,11 @@ struct ShowCommand: AsyncParsableCommand {
         let (_, contents, status) = try store.inspect(id)
         contents.problems.forEach { printError("warning: \($0)") }
         let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
-        print(json ? RunRenderer.json(Shown(report: report, records: contents.records))
-                   : RunRenderer.timeline(report, records: contents.records), terminator: "")
+        // A killed Medic's steps may still be running: say so, with what resume will do.
+        let left = status == .interrupted ? LeftRunning.find(runID: id, records: contents.records) : nil
+        print(json ? RunRenderer.json(Shown(report: report, records: contents.records, leftRunning: left?.processes))
+                   : RunRenderer.timeline(report, records: contents.records) + (left.map { "\nNote: \($0.summary)\n" } ?? ""),
+              terminator: "")
     }
 }
 

@@ -186,6 +186,8 @@ final class ResumeAfterKillTests: XCTestCase {
         try ws.runAndKill("slow-001", atStep: 2) { FileManager.default.fileExists(atPath: ws.dir.path + "/pid-two") }
         let shell = try ws.pid("two")
         XCTAssertTrue(ProcessTable.isAlive(shell), "the killed Medic's step goes on by itself")
+        let before = try ws.medic(["show", try ws.onlyRun()])
+        XCTAssertTrue(before.stdout.contains("still running from the killed Medic") && before.stdout.contains("pid \(shell)"), before.stdout)
 
         let resumed = try ws.medic(["resume", try ws.onlyRun(), "--yes"])
         XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)

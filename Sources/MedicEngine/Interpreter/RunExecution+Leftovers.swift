@@ -98,3 +98,23 @@ struct StepDeadlines: Sendable {
         return "\(processes.count) process\(processes.count == 1 ? "" : "es") of \(steps.joined(separator: "; ")) (pid \(pids)\(more))"
     }
 }
+
+/// What a killed Medic's steps left running, for `medic show` (read only: nothing is waited
+/// for or stopped).
+public struct LeftRunning: Sendable {
+    public var processes: [StepProcess]
+    /// "2 processes of step 2, attempt 1 (pid …); `medic resume` waits until … then stops them".
+    public var summary: String
+
+    /// Looks for an interrupted run's processes; nil when none is left (or the run has no plan).
+    public static func find(runID: String, records: [JournalRecord]) -> LeftRunning? {
+        guard let plan = records.first(where: { $0.event == .runStarted })?.plan else { return nil }
+        let deadlines = StepDeadlines(records: records, plan: plan)
+        let journaled = records.filter { $0.event == .stepProcess }.flatMap { $0.processes ?? [] }
+        let found = LeftoverProcesses(runID: runID, journaled: journaled, deadline: { deadlines.deadline(of: $0) }).find()
+        guard !found.isEmpty else { return nil }
+        let until = JournalRecord.timestamp(found.map { deadlines.deadline(of: $0.token) }.min() ?? Date())
+        return LeftRunning(processes: found, summary: "still running from the killed Medic: \(deadlines.describe(found)); "
+            + "`medic resume` waits for them until their step's timeout (\(until)), then stops them")
+    }
+}
