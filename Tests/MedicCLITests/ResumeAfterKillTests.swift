@@ -97,6 +97,19 @@ final class ResumeAfterKillTests: XCTestCase {
           - {step: 2, name: after, action: record, tag: after}
         metadata: {}
         ---
+        playbook_id: verified-001
+        name: One step, then a check of a metric
+        version: 1.0.0
+        category: infrastructure
+        severity: SEV3
+        parameters:
+          log: {type: string, required: true}
+          dir: {type: string, required: true}
+        remediation_steps:
+          - {step: 1, name: one, action: record, tag: one}
+        verification: {check: 'probe == 1'}
+        metadata: {}
+        ---
         playbook_id: escalating-001
         name: Fails and escalates
         version: 1.0.0
@@ -244,6 +257,38 @@ final class ResumeAfterKillTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
         XCTAssertEqual(ws.effects, ["once", "after"], "the non-idempotent step ran once")
         XCTAssertTrue(resumed.stdout.contains("verification passed, so it counts as done"), resumed.stdout)
+    }
+
+    func testAnInterruptedVerificationRunsAgain() throws {
+        let ws = try workspace()
+        // The metric's command kills the Medic evaluating it (its parent) while kill-probe exists,
+        // and counts its evaluations.
+        let metrics = """
+            metric_sources:
+              - name: probe
+                type: command
+                metrics: [probe]
+                command: |
+                  echo x >> evaluations
+                  if [ -e kill-probe ]; then rm -f kill-probe; kill -KILL "$PPID"; sleep 5; fi
+                  echo 1
+            """
+        try metrics.write(to: ws.dir.appendingPathComponent("metrics.yaml"), atomically: true, encoding: .utf8)
+        ws.arm("probe")
+        XCTAssertEqual(try ws.medic(["run", "verified-001"] + ws.parameters).status, 9, "killed during verification")
+        let id = try ws.onlyRun()
+        let events = try ws.events(id).compactMap { $0["event"] as? String }
+        XCTAssertEqual(events.last(where: { $0.hasPrefix("verification") }), "verification_started")
+
+        let resumed = try ws.medic(["resume", id, "--json"])
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertEqual(try Medic.json(resumed.stdout)["outcome"] as? String, "succeeded")
+        XCTAssertEqual(ws.effects, ["one"], "the step is not run again")
+        let after = try ws.events(id).compactMap { $0["event"] as? String }
+        XCTAssertEqual(after.filter { $0 == "verification_started" }.count, 2, "the interrupted verification runs again: \(after)")
+        XCTAssertEqual(after.filter { $0 == "verification_finished" }.count, 1)
+        let evaluations = try String(contentsOf: ws.dir.appendingPathComponent("evaluations"), encoding: .utf8)
+        XCTAssertEqual(evaluations.split(separator: "\n").count, 2, "evaluated once before the kill, once after")
     }
 
     func testAnInterruptedEscalationPublishesItsEventAgain() throws {
