@@ -24,7 +24,17 @@ What it checks, without the Swift loader:
      refused the way its code says, by the rules of step 3 (the Swift tests
      MetricSourcesFixtureTests and InventoryFixtureTests check that the loader refuses them too);
   5. the check-jsonschema CLI, if installed, agrees: it accepts every file of steps 2 and 4 and
-     rejects the schema-expressible fixtures of steps 3 and 4.
+     rejects the schema-expressible fixtures of steps 3 and 4;
+  6. the schemas see what Medic sees: every library fixture (valid/ and invalid/) goes through
+     the schemas and through the built loader (`medic validate --format json`, from $MEDIC or
+     .build/{debug,release}/medic), and the two verdicts must agree: a file Medic accepts is
+     schema-valid, a file Medic refuses is refused by the schema or by the strict reader of
+     step 3. The only exceptions are the fixtures in SCHEMA_BLIND, whose fault no JSON Schema of
+     one file can see (a reference to another file, the condition language, step numbering),
+     each with its reason; a listed fixture that the schema does refuse is a failure too, so the
+     list stays exact. Without a built binary this step fails under CI=true and is skipped
+     (with a note) otherwise. The standalone kinds of step 4 are not read by `medic validate`;
+     the Swift tests MetricSourcesFixtureTests and InventoryFixtureTests hold their loader side.
 Prints `schema-check: N passed, M failed`; exits 1 if anything failed.
 
 YAML is read as YAML 1.1 (PyYAML, like libyaml/Yams that Medic uses): `no` is false and `2.1` a
@@ -79,6 +89,24 @@ SCHEMA_EXPRESSIBLE = {
 LOAD_REJECTED = {"M003", "M004", "M005", "M006", "M007", "M011", "M012", "M013", "M014", "M104"}
 # check-jsonschema reads YAML 1.2, where these faults do not exist.
 YAML_1_1_ONLY = {"M105"}
+# Invalid library fixtures that Medic refuses and a schema cannot: (fixture name -> why). Step 6.
+SCHEMA_BLIND = {
+    "M205-bad-condition.yaml": "the condition language is parsed by the loader, not a regular expression",
+    "M301-duplicate-id": "cross-file: two files with one playbook_id",
+    "M302-unknown-action.yaml": "cross-file: the action library",
+    "M303-missing-parameter.yaml": "cross-file: the action's declared parameters",
+    "M304-unknown-parameter.yaml": "cross-file: the action's declared parameters",
+    "M305-parameter-value.yaml": "cross-file: the type the action declares for the parameter",
+    "M306-undeclared-variable.yaml": "`${name}` references inside shell text",
+    "M307-step-numbering.yaml": "step numbers in list order (1, 2, 3 ...)",
+    "M309-unresolved-reference.yaml": "cross-file: references between policies",
+    "M310-unknown-candidate-playbook.yaml": "cross-file: the playbooks a rule names",
+    "M310-unknown-playbook.yaml": "cross-file: the playbooks a rule names",
+    "M312-duplicate-rule-name.yaml": "uniqueness of names across list items",
+    "M312-rule-lists-a-playbook-twice.yaml": "uniqueness of items in a list of strings that may repeat elsewhere",
+    "M314-unknown-check.yaml": "a warning: the check names Medic carries out (refused with --strict)",
+    "M315-escalation-order.yaml": "escalation levels numbered in order",
+}
 
 POLICY_KEYS = ("severity_levels", "escalation_policies", "auto_escalation_triggers", "blast_radius_levels",
                "containment_strategies", "rollback_strategies", "verification_states",
@@ -491,6 +519,101 @@ def check_with_cli(tally, valid_by_kind, rejected_by_schema):
             tally.fail(what, f"exit {result.returncode}: {output[:300]}")
 
 
+def medic_binary():
+    """The built `medic`: $MEDIC, else the newest of .build/{debug,release}/medic."""
+    import os
+    if os.environ.get("MEDIC"):
+        return Path(os.environ["MEDIC"])
+    built = [p for p in (ROOT / ".build" / "debug" / "medic", ROOT / ".build" / "release" / "medic") if p.is_file()]
+    return max(built, key=lambda p: p.stat().st_mtime) if built else None
+
+
+def loader_verdicts(binary, paths, context):
+    """{file: [error codes]} for `paths`, read with `context` (files for references only), as
+    `medic validate --strict --format json` reports them (--strict: warnings count)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as empty_root:
+        command = [str(binary), "validate", "--root", empty_root, "--strict", "--format", "json"]
+        result = subprocess.run(command + [str(p) for p in paths + context], capture_output=True, text=True,
+                                cwd=ROOT, check=False)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"medic validate exited {result.returncode}: {(result.stdout + result.stderr)[:300]}")
+    document = json.loads(result.stdout)
+    verdicts = {}
+    for diagnostic in document.get("diagnostics", []):
+        file = (ROOT / diagnostic.get("file", "")).resolve()
+        verdicts.setdefault(file, []).append(diagnostic.get("code"))
+    return verdicts
+
+
+def schema_verdict(validators, path):
+    """None when the schema (or the strict reader) accepts the file, else why it refuses it."""
+    try:
+        data = read(path)
+        kind = kind_of(data)
+    except LoadFault as fault:
+        return f"refused when read ({fault.code})"
+    errors = list(validators[kind].iter_errors(data)) if kind in validators else []
+    return f"{kind} schema: {describe(best_match(errors))}" if errors else None
+
+
+def check_against_loader(tally, validators):
+    """Step 6: the schemas and the loader agree on every library fixture."""
+    import os
+    binary = medic_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            tally.fail("loader agreement", "no built medic binary (.build/debug/medic); run swift build first")
+        else:
+            print("  note  no built medic binary (swift build, or set MEDIC=...); loader agreement skipped")
+        return
+    actions = VALID_DIR / "actions.yaml"
+    try:
+        valid_files = data_files(VALID_DIR)
+        accepted = loader_verdicts(binary, valid_files, [])
+    except (RuntimeError, json.JSONDecodeError) as error:
+        tally.fail("loader agreement", str(error))
+        return
+    for path in valid_files:
+        what = f"{rel(path)} accepted by Medic"
+        codes = accepted.get(path.resolve(), [])
+        refusal = schema_verdict(validators, path)
+        if codes:
+            tally.fail(what, f"Medic reports {', '.join(sorted(set(codes)))} for a valid fixture")
+        elif refusal:
+            tally.fail(what, f"but the schema refuses it: {refusal}")
+        else:
+            tally.ok(f"{what} and by the schema")
+    blind_seen = set()
+    for entry in sorted(INVALID_DIR.iterdir()):
+        if entry.name.startswith(".") or entry.suffix.lower() in {".md", ".txt"} or not FIXTURE_NAME.match(entry.name):
+            continue
+        files = data_files(entry) if entry.is_dir() else [entry]
+        what = f"{rel(entry)} refused by Medic"
+        try:
+            refused = loader_verdicts(binary, files, [actions])
+        except (RuntimeError, json.JSONDecodeError) as error:
+            tally.fail(what, str(error))
+            continue
+        codes = sorted({code for path in files for code in refused.get(path.resolve(), [])})
+        if not codes:
+            tally.fail(what, "Medic accepts it: the fixture is not invalid")
+            continue
+        refusals = [r for r in (schema_verdict(validators, path) for path in files) if r]
+        if entry.name in SCHEMA_BLIND:
+            blind_seen.add(entry.name)
+            if refusals:
+                tally.fail(what, f"listed in SCHEMA_BLIND, but the schema refuses it ({refusals[0]}): remove it from the list")
+            else:
+                tally.ok(f"{what} ({', '.join(codes)}); schema-blind: {SCHEMA_BLIND[entry.name]}")
+        elif refusals:
+            tally.ok(f"{what} ({', '.join(codes)}) and by the schema")
+        else:
+            tally.fail(what, f"Medic refuses it with {', '.join(codes)}, but the schema accepts it")
+    for name in sorted(set(SCHEMA_BLIND) - blind_seen):
+        tally.fail(f"SCHEMA_BLIND {name}", "no such invalid fixture")
+
+
 def main():
     tally = Tally()
     print("schema-check: schemas")
@@ -505,6 +628,8 @@ def main():
         rejected += rejected_standalone
     print("schema-check: check-jsonschema cross-check")
     check_with_cli(tally, valid_by_kind, rejected)
+    print("schema-check: the schemas and the loader agree")
+    check_against_loader(tally, validators)
     print(f"schema-check: {tally.passed} passed, {tally.failed} failed")
     return 1 if tally.failed else 0
 

@@ -97,7 +97,7 @@ public struct CatalogLoader: Sendable {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         if let size = attributes?[.size] as? Int, size > reader.limits.maxFileSize {
             loaded.diagnostics = [Diagnostic(.fileTooLarge, "file is \(size) bytes, over the limit of \(reader.limits.maxFileSize) bytes",
-                                             at: location, hint: "split it into smaller files, or raise the limit with --max-file-size")]
+                                             at: SourceLocation(file: path, line: 1, column: 1), hint: "split it into smaller files, or raise the limit with --max-file-size")]
             return loaded
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {

@@ -60,6 +60,53 @@ final class ConditionTests: XCTestCase {
                                    .arithmetic(.add, a, .arithmetic(.multiply, b, .literal(.number(2))))))
     }
 
+    /// Usual precedence (docs/format.md, "Conditions"): products before sums, left to right
+    /// within one precedence, parentheses group arithmetic.
+    func testArithmeticPrecedenceAndParentheses() throws {
+        let a = Operand.reference(MetricSelector(name: "a")), d = Operand.reference(MetricSelector(name: "d"))
+        let two = Operand.literal(.number(2))
+        XCTAssertEqual(try parse("a + d * 2 == 5"),
+                       .comparison(.arithmetic(.add, a, .arithmetic(.multiply, d, two)), .equal, .literal(.number(5))))
+        XCTAssertEqual(try parse("(a + d) * 2 == 6"),
+                       .comparison(.arithmetic(.multiply, .arithmetic(.add, a, d), two), .equal, .literal(.number(6))))
+        XCTAssertEqual(try parse("a - d - 2 < 0"),
+                       .comparison(.arithmetic(.subtract, .arithmetic(.subtract, a, d), two), .less, .literal(.number(0))))
+        XCTAssertEqual(try parse("a - (d - 2) < 0"),
+                       .comparison(.arithmetic(.subtract, a, .arithmetic(.subtract, d, two)), .less, .literal(.number(0))))
+        XCTAssertEqual(try parse("((a + d)) / 2 > 1"),
+                       .comparison(.arithmetic(.divide, .arithmetic(.add, a, d), two), .greater, .literal(.number(1))))
+        // A parenthesis followed by AND encloses a condition, not a value.
+        XCTAssertEqual(try parse("(a > 1) AND (d + 2) > 3"),
+                       .all([.comparison(a, .greater, .literal(.number(1))),
+                             .comparison(.arithmetic(.add, d, two), .greater, .literal(.number(3)))]))
+        // The text of a parsed condition reads back as the same tree.
+        for text in ["(a + d) * 2 == 6", "a - (d - 2) < 0", "a / (d * 2) > 1", "a + d * 2 == 5", "(a - d) - 2 > 0"] {
+            let tree = try parse(text)
+            XCTAssertEqual(try parse(tree.description), tree, "\(text) printed as \(tree.description)")
+        }
+        if case .success(let tree) = Condition.parse("x > - - 5") { XCTFail("two signs accepted: \(tree.expression)") }
+    }
+
+    func testThirtyTwoLevelsOfNotAndParenthesesAreAllowed() {
+        for levels in [1, 31, 32] {
+            let nots = String(repeating: "NOT ", count: levels) + "a"
+            let groups = String(repeating: "(", count: levels) + "a > 1" + String(repeating: ")", count: levels)
+            let values = "x > " + String(repeating: "(", count: levels) + "1" + String(repeating: ")", count: levels)
+            let mixed = String(repeating: "NOT (", count: levels / 2) + "a" + String(repeating: ")", count: levels / 2)
+            for text in [nots, groups, values, mixed] {
+                if case .failure(let error) = Condition.parse(text) { XCTFail("\(levels) levels refused: \(error.message)") }
+            }
+        }
+        for text in [String(repeating: "NOT ", count: 33) + "a", String(repeating: "(", count: 33) + "a" + String(repeating: ")", count: 33),
+                     "x > " + String(repeating: "(", count: 33) + "1" + String(repeating: ")", count: 33)] {
+            guard case .failure(let error) = Condition.parse(text) else {
+                XCTFail("33 levels accepted")
+                continue
+            }
+            XCTAssertTrue(error.message.contains("nested too deeply"), error.message)
+        }
+    }
+
     func testNestingIsBounded() {
         let deep = String(repeating: "(", count: 10_000) + "a" + String(repeating: ")", count: 10_000)
         guard case .failure(let error) = Condition.parse(deep) else { return XCTFail("accepted") }

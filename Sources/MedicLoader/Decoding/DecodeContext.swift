@@ -77,20 +77,42 @@ final class DecodeContext {
         return nil
     }
 
+    /// A whole number as YAML 1.2 core reads one (`3`, `-1`, `0x1F`); `1_000` and `1:30` are
+    /// text there, so they are refused with the spelling to use.
     func integer(_ node: SourceNode, _ what: String, min: Int? = nil, max: Int? = nil) -> Int? {
-        guard let s = node.scalar, s.style == .plain, let value = Int(s.text.replacingUnderscores) else {
-            report(.wrongType, "\(what) must be a whole number, found \(node.kindDescription)", at: node.location)
+        guard let s = node.scalar, s.style == .plain, case .integer(let parsed) = PlainScalar.resolve(s.text) else {
+            report(.wrongType, "\(what) must be a whole number, found \(node.kindDescription)", at: node.location,
+                   hint: yaml11NumberHint(node))
+            return nil
+        }
+        guard let value = parsed else {
+            report(.outOfRange, "\(what) '\(s.text)' does not fit a 64-bit whole number", at: node.location)
             return nil
         }
         return checkRange(Double(value), node, what, min: min.map(Double.init), max: max.map(Double.init)) ? value : nil
     }
 
+    /// A finite number as YAML 1.2 core reads one: an integer or a float (`0.94`, `1e-3`).
     func number(_ node: SourceNode, _ what: String, min: Double? = nil, max: Double? = nil) -> Double? {
-        guard let s = node.scalar, s.style == .plain, let value = Double(s.text.replacingUnderscores), value.isFinite else {
-            report(.wrongType, "\(what) must be a number, found \(node.kindDescription)", at: node.location)
+        guard let s = node.scalar, s.style == .plain, let value = PlainScalar.resolve(s.text).numberValue else {
+            report(.wrongType, "\(what) must be a number, found \(node.kindDescription)", at: node.location,
+                   hint: yaml11NumberHint(node))
+            return nil
+        }
+        guard value.isFinite else {
+            report(.outOfRange, "\(what) must be a finite number, found '\(s.text)'", at: node.location)
             return nil
         }
         return checkRange(value, node, what, min: min, max: max) ? value : nil
+    }
+
+    /// For a plain scalar only YAML 1.1 reads as a number (`1_000`, `1:30`): how to write it.
+    private func yaml11NumberHint(_ node: SourceNode) -> String? {
+        guard let s = node.scalar, s.style == .plain, let type = ImplicitType.yaml11Reading(s.text), type != .yaml11Boolean else {
+            return nil
+        }
+        return type == .sexagesimal ? "YAML 1.2 reads '\(s.text)' as text; write the number in decimal"
+            : "YAML 1.2 reads '\(s.text)' as text; write it without '_': \(s.text.replacingUnderscores)"
     }
 
     private func checkRange(_ value: Double, _ node: SourceNode, _ what: String, min: Double?, max: Double?) -> Bool {
@@ -148,8 +170,17 @@ final class DecodeContext {
         }
     }
 
+    /// A duration; a plain number (YAML or JSON, `300`, `1e3`) is seconds, as the core schema reads it.
     func duration(_ node: SourceNode, _ what: String) -> Interval? {
-        parsed(node, what, .badDuration, Interval.parse)
+        if let s = node.scalar, s.style == .plain, let seconds = PlainScalar.resolve(s.text).numberValue {
+            guard seconds.isFinite, seconds >= 0 else {
+                report(.badDuration, "\(what): a duration must be a finite number of seconds, not negative, found '\(s.text)'",
+                       at: node.location, hint: "write a length of time such as 5m")
+                return nil
+            }
+            return Interval(seconds: seconds)
+        }
+        return parsed(node, what, .badDuration, Interval.parse)
     }
 
     func percentage(_ node: SourceNode, _ what: String, bareNumberAllowed: Bool = false) -> Percentage? {

@@ -99,9 +99,20 @@ struct PlaybookDecoder {
         let stepNumber: Int = number ?? index + 1
         return RemediationStep(
             number: stepNumber, name: name, action: action, timeout: f.duration("timeout"),
-            expectedRecovery: f["expected_recovery"].flatMap { context.percentage($0, "'expected_recovery'") },
+            expectedRecovery: f["expected_recovery"].flatMap(expectedRecovery),
             onFailure: f.enumValue("on_failure", FailurePolicy.self) ?? .abort, idempotent: f.bool("idempotent"),
             retry: f["retry"].flatMap(retry), arguments: arguments, location: f["action"]?.location ?? node.location)
+    }
+
+    /// A step cannot be expected to make things worse: a negative recovery is M206.
+    private func expectedRecovery(_ node: SourceNode) -> Percentage? {
+        guard let recovery = context.percentage(node, "'expected_recovery'") else { return nil }
+        guard recovery.low >= 0 else {
+            context.report(.outOfRange, "'expected_recovery' cannot be negative, found \(recovery)", at: node.location,
+                           hint: "write the improvement the step brings, such as 5% or 5-10%")
+            return nil
+        }
+        return recovery
     }
 
     private func retry(_ node: SourceNode) -> RetryPolicy? {
@@ -143,7 +154,8 @@ struct PlaybookDecoder {
         var policy = RolloutPolicy()
         if let stagesNode = f["stages"], let items = context.list(stagesNode, "'stages'") {
             policy.stages = items.compactMap(stage)
-            if policy.stages.isEmpty {
+            // An empty list is its own fault; stages refused one by one were reported already.
+            if items.isEmpty {
                 context.report(.missingKey, "'stages' is empty", at: stagesNode.location, hint: "for example [1%, 10%, 50%, 100%]")
             }
         }
@@ -172,7 +184,7 @@ struct PlaybookDecoder {
             return nil
         }
         if s.text == "all" { return .all }
-        if s.style == .plain, let count = Int(s.text) {
+        if s.style == .plain, case .integer(let count?) = PlainScalar.resolve(s.text) {
             guard count >= 1 else {
                 context.report(.outOfRange, "a stage count must be at least 1", at: node.location)
                 return nil

@@ -15,7 +15,8 @@ public struct DocumentReader: Sendable {
 
     /// Reads a document. Never throws for bad input: every fault is a diagnostic.
     public func read(bytes: [UInt8], path: String) -> (SourceNode?, [Diagnostic]) {
-        let file = SourceLocation(file: path)
+        // Faults of the whole file are placed at its start, so editors and SARIF viewers can show them.
+        let file = SourceLocation(file: path, line: 1, column: 1)
         if bytes.count > limits.maxFileSize {
             return (nil, [Diagnostic(.fileTooLarge,
                                      "file is \(bytes.count) bytes, over the limit of \(limits.maxFileSize) bytes",

@@ -223,13 +223,15 @@ struct JSONDocumentParser {
     }
 
     private mutating func number() throws -> String {
+        let start = here
         var text = ""
         while let c = current, c.isASCIIDigit || "+-.eE".unicodeScalars.contains(c) {
             text.unicodeScalars.append(c)
             advance()
         }
-        guard Double(text) != nil, !(text.hasPrefix("0") && text.count > 1 && !text.hasPrefix("0.") && !text.hasPrefix("0e") && !text.hasPrefix("0E")) else {
-            throw fail("'\(text)' is not a JSON number")
+        guard JSONNumberGrammar.matches(text) else {
+            throw Failure(diagnostic: Diagnostic(.jsonSyntax, "'\(text)' is not a JSON number", at: start,
+                                                 hint: "JSON numbers have no leading zeros, no '+', and a digit on both sides of a '.' (0.5, 2.0e3)"))
         }
         return text
     }

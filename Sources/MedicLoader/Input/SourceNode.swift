@@ -58,7 +58,7 @@ public struct SourceNode: Sendable {
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .scalar(let s):
-            if isNull { "nothing (null)" } else if s.style == .plain, let type = ImplicitType.of(s.text) {
+            if isNull { "nothing (null)" } else if s.style == .plain, PlainScalar.resolve(s.text) != .text, let type = ImplicitType.of(s.text) {
                 type.description
             } else { "text '\(s.text.count > 40 ? String(s.text.prefix(40)) + "…" : s.text)'" }
         }
@@ -72,7 +72,10 @@ public struct SourceNode: Sendable {
     }
 }
 
-/// How YAML 1.1 / 1.2 resolvers would read a plain scalar, where that is not a string.
+/// How a plain scalar is read where it is not text: by the YAML 1.2 core schema Medic types
+/// values with (`PlainScalar`), or by a YAML 1.1 resolver (PyYAML, older libyaml tools), which
+/// other programs reading the same file may use. A string is refused when either would read
+/// something else, so every tool sees the same text.
 public enum ImplicitType: Equatable, CustomStringConvertible {
     case boolean, yaml11Boolean, integer, octal, sexagesimal, float, null
 
@@ -85,50 +88,49 @@ public enum ImplicitType: Equatable, CustomStringConvertible {
         }
     }
 
-    /// nil when every YAML resolver reads the text as a string.
+    /// nil when both YAML 1.2 core and YAML 1.1 read the text as a string.
     public static func of(_ text: String) -> ImplicitType? {
-        // Fast path: text starting with a letter other than those of true/false/yes/no/on/off/
-        // null/y/n, or with a character no number starts with, is text for every resolver.
-        guard let first = text.utf8.first else { return .null }
-        switch first {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "~"),
-             UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "y"), UInt8(ascii: "Y"),
-             UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "o"), UInt8(ascii: "O"):
-            break
-        default:
-            return nil
+        switch PlainScalar.resolve(text) {
+        case .null: return .null
+        case .boolean: return .boolean
+        case .float: return .float
+        case .integer:
+            // YAML 1.1 reads 0755 as octal 493, YAML 1.2 core as 755.
+            let digits = text.utf8.drop { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
+            return digits.count > 1 && digits.first == UInt8(ascii: "0") && digits.allSatisfy { (0x30...0x37).contains($0) }
+                ? .octal : .integer
+        case .text: return yaml11Reading(text)
         }
-        if text.utf8.count > 40 { return nil }
+    }
+
+    /// The YAML 1.1 forms that YAML 1.2 core reads as text: the booleans `yes` `no` `on` `off`
+    /// `y` `n`, base-60 numbers (`1:30`), binary (`0b101`) and numbers with `_` (`1_000`).
+    static func yaml11Reading(_ text: String) -> ImplicitType? {
         switch text {
-        case "true", "True", "TRUE", "false", "False", "FALSE": return .boolean
-        case "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-             "y", "Y", "n", "N":
+        case "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N":
             return .yaml11Boolean
-        case "", "~", "null", "Null", "NULL": return .null
-        case ".inf", ".Inf", ".INF", "-.inf", "+.inf", ".nan", ".NaN", ".NAN": return .float
         default: break
         }
         let scalars = Array(text.unicodeScalars)
         var i = 0
-        if scalars[0] == "-" || scalars[0] == "+" { i = 1 }
-        guard i < scalars.count else { return nil }
+        if let first = scalars.first, first == "-" || first == "+" { i = 1 }
+        guard i < scalars.count, ("0"..."9").contains(scalars[i]) || scalars[i] == "." else { return nil }
         let body = scalars[i...]
         func allDigits(_ s: ArraySlice<Unicode.Scalar>) -> Bool {
             !s.isEmpty && s.allSatisfy { ("0"..."9").contains($0) || $0 == "_" } && ("0"..."9").contains(s.first!)
         }
-        if body.count > 2, body.first == "0", let x = body.dropFirst().first, x == "x" || x == "o" || x == "b" {
+        if body.count > 2, body.first == "0", body.dropFirst().first == "b",
+           body.dropFirst(2).allSatisfy({ $0 == "0" || $0 == "1" || $0 == "_" }) {
             return .integer
         }
-        if allDigits(body) {
-            return body.count > 1 && body.first == "0" && body.allSatisfy({ ("0"..."7").contains($0) || $0 == "_" })
-                ? .octal : .integer
-        }
-        // Sexagesimal (YAML 1.1): 1:30, 1:30:00
         let colonParts = body.split(separator: ":", omittingEmptySubsequences: false)
         if colonParts.count > 1, colonParts.allSatisfy({ allDigits($0) }) { return .sexagesimal }
-        if Double(String(String.UnicodeScalarView(body)).replacingUnderscores) != nil,
-           body.contains(where: { ("0"..."9").contains($0) }) {
-            return .float
+        if text.contains("_") {
+            switch PlainScalar.resolve(text.replacingUnderscores) {
+            case .integer: return .integer
+            case .float: return .float
+            default: return nil
+            }
         }
         return nil
     }

@@ -40,6 +40,9 @@ struct YAMLDocumentParser {
         var buffer = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         /// Anchored nodes and how many nodes each expands to.
         var anchors: [String: (node: SourceNode, size: Int)] = [:]
+        /// Anchors of the collections being composed, innermost last: an alias to one of them
+        /// would make a node contain itself.
+        var openAnchors: [String] = []
         var expanded = 0
 
         init(file: String, limits: InputLimits) {
@@ -59,7 +62,7 @@ struct YAMLDocumentParser {
                 event = try next()
                 if event.type == YAML_STREAM_END_EVENT {
                     yaml_event_delete(&event)
-                    diagnostics.append(Diagnostic(.emptyFile, "the file holds no YAML document", at: SourceLocation(file: file),
+                    diagnostics.append(Diagnostic(.emptyFile, "the file holds no YAML document", at: SourceLocation(file: file, line: 1, column: 1),
                                                   hint: "an empty file is not a playbook; delete it or write the document"))
                     return (nil, diagnostics)
                 }
@@ -147,6 +150,10 @@ struct YAMLDocumentParser {
             switch event.type {
             case YAML_ALIAS_EVENT:
                 let name = Self.text(event.data.alias.anchor) ?? ""
+                if openAnchors.contains(name) {
+                    throw fail(Diagnostic(.aliasExpansion, "alias '*\(name)' refers to the node that contains it", at: here,
+                                          hint: "a node cannot contain itself; write the value out"))
+                }
                 guard let anchored = anchors[name] else {
                     throw fail(Diagnostic(.yamlSyntax, "alias '*\(name)' names no anchor defined before it", at: here,
                                           hint: "define the anchor (&\(name)) before using the alias"))
@@ -165,22 +172,28 @@ struct YAMLDocumentParser {
                 }
                 checkTag(scalar.tag, at: event.start_mark)
                 let value = scalar.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: scalar.length), as: UTF8.self) } ?? ""
-                let style: SourceNode.ScalarStyle
+                var style: SourceNode.ScalarStyle
                 switch scalar.style {
                 case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
-                case YAML_PLAIN_SCALAR_STYLE:
-                    // An explicit !!str or ! makes text; !!int, !!bool ... keep the plain typing.
-                    let tag = Self.text(scalar.tag)
-                    style = tag == nil || (tag != "tag:yaml.org,2002:str" && tag != "!") ? .plain : .quoted
+                case YAML_PLAIN_SCALAR_STYLE: style = .plain
                 default: style = .quoted
                 }
-                let node = SourceNode(content: .scalar(.init(text: value, style: style)), location: here)
+                var text = value
+                if let tag = Self.text(scalar.tag) {
+                    if let typed = applyCoreTag(tag, to: value, at: here) {
+                        (text, style) = typed
+                    }
+                }
+                let node = SourceNode(content: .scalar(.init(text: text, style: style)), location: here)
                 if let anchor = Self.text(scalar.anchor) { anchors[anchor] = (node, 1) }
                 return (node, 1)
             case YAML_SEQUENCE_START_EVENT:
                 try checkDepth(depth, at: here)
                 checkTag(event.data.sequence_start.tag, at: event.start_mark)
+                checkCollectionTag(event.data.sequence_start.tag, "tag:yaml.org,2002:seq", "a list", at: here)
                 let anchor = Self.text(event.data.sequence_start.anchor)
+                if let anchor { openAnchors.append(anchor) }
+                defer { if anchor != nil { openAnchors.removeLast() } }
                 var items: [SourceNode] = []
                 var size = 1
                 while true {
@@ -199,7 +212,10 @@ struct YAMLDocumentParser {
             case YAML_MAPPING_START_EVENT:
                 try checkDepth(depth, at: here)
                 checkTag(event.data.mapping_start.tag, at: event.start_mark)
+                checkCollectionTag(event.data.mapping_start.tag, "tag:yaml.org,2002:map", "a mapping", at: here)
                 let anchor = Self.text(event.data.mapping_start.anchor)
+                if let anchor { openAnchors.append(anchor) }
+                defer { if anchor != nil { openAnchors.removeLast() } }
                 var pairs: [SourceNode.Pair] = []
                 var seen: [String: Int] = [:]
                 var size = 1
@@ -230,6 +246,15 @@ struct YAMLDocumentParser {
                                                       hint: "write the merged keys out in full, so the file shows what Medic reads"))
                         continue
                     }
+                    if key.style == .plain, PlainScalar.resolve(key.text) != .text {
+                        // Keys in Medic files are names: a key YAML reads as null, a boolean or a
+                        // number is refused rather than compared as text (`1` and "1" would clash).
+                        let type = ImplicitType.of(key.text)?.description ?? "not text"
+                        let hint = keyNode.isNull ? "write a name before the colon" : "quote it: \"\(key.text)\""
+                        diagnostics.append(Diagnostic(.implicitTyping, "key '\(key.text)' is read as \(type), not text; keys are names",
+                                                      at: keyNode.location, hint: hint))
+                        continue
+                    }
                     if let firstLine = seen[key.text] {
                         diagnostics.append(Diagnostic(.duplicateKey, "duplicate key '\(key.text)' (first at line \(firstLine))",
                                                       at: keyNode.location, hint: "a key may appear once per mapping; merge the two entries"))
@@ -244,6 +269,51 @@ struct YAMLDocumentParser {
             default:
                 throw fail(Diagnostic(.yamlSyntax, "unexpected YAML event", at: here))
             }
+        }
+
+        /// The text and style a core tag gives a scalar (`!!int "42"` is the number 42, `!!str 42`
+        /// the text 42), or nil when the tag leaves them as written. A value that does not fit its
+        /// tag (`!!int abc`) is reported (M103), never read some other way.
+        private mutating func applyCoreTag(_ tag: String, to text: String, at here: SourceLocation)
+            -> (String, SourceNode.ScalarStyle)? {
+            let core = "tag:yaml.org,2002:"
+            guard tag == "!" || tag.hasPrefix(core) else { return nil }
+            let name = tag == "!" ? "str" : String(tag.dropFirst(core.count))
+            let resolved = PlainScalar.resolve(text)
+            func mismatch(_ what: String) -> (String, SourceNode.ScalarStyle)? {
+                diagnostics.append(Diagnostic(.wrongType, "'\(text)' is not \(what), as its tag '!!\(name)' says", at: here,
+                                              hint: "correct the value, or remove the tag"))
+                return nil
+            }
+            switch name {
+            case "str": return (text, .quoted)
+            case "null":
+                return resolved == .null ? ("null", .plain) : mismatch("null")
+            case "bool":
+                guard case .boolean(let value) = resolved else { return mismatch("true or false") }
+                return (value ? "true" : "false", .plain)
+            case "int":
+                guard case .integer(let value) = resolved else { return mismatch("a whole number") }
+                return (value.map(String.init) ?? text, .plain)
+            case "float":
+                switch resolved {
+                case .float: return (text, .plain)
+                case .integer(let value): return ((value.map(String.init) ?? text) + ".0", .plain)
+                default: return mismatch("a number")
+                }
+            case "seq", "map":
+                return mismatch(name == "seq" ? "a list" : "a mapping")
+            default: return nil  // refused by checkTag
+            }
+        }
+
+        /// A collection may carry only its own core tag (or `!`).
+        private mutating func checkCollectionTag(_ pointer: UnsafeMutablePointer<yaml_char_t>?, _ own: String, _ what: String,
+                                                 at here: SourceLocation) {
+            guard let tag = Self.text(pointer), tag != own, tag != "!", YAMLDocumentParser.allowedTags.contains(tag) else { return }
+            let short = "!!" + tag.dropFirst("tag:yaml.org,2002:".count)
+            diagnostics.append(Diagnostic(.wrongType, "\(what) cannot carry the tag '\(short)'", at: here,
+                                          hint: "remove the tag"))
         }
 
         private mutating func checkDepth(_ depth: Int, at here: SourceLocation) throws {

@@ -104,7 +104,7 @@ public enum EmbeddedSchemas {
               },
               {
                 "type": "string",
-                "pattern": "^\\s*(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%\\s*$",
+                "pattern": "^\\s*\\+?(?:0*100(?:\\.0+)?|0*[1-9][0-9]?(?:\\.[0-9]+)?|0*\\.[0-9]*[1-9][0-9]*)%\\s*$",
                 "description": "A share of the targets, with `%` (a bare number is a count)."
               },
               {
@@ -132,7 +132,7 @@ public enum EmbeddedSchemas {
           "minimum": 1
         },
         "max_fail_percentage": {
-          "$ref": "#/$defs/percentage",
+          "$ref": "#/$defs/percentageOrNumber",
           "description": "The share of failed targets that stops the rollout."
         },
         "order": {
@@ -343,7 +343,7 @@ public enum EmbeddedSchemas {
     "bound": {
       "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
       "type": "string",
-      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?x|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*[xX]|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[kK][iI][bB]|[mM][iI][bB]|[gG][iI][bB]|[tT][iI][bB]|[kK][bB]|[mM][bB]|[gG][bB]|[tT][bB]|[bB])|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
       "examples": ["<90%", ">100MB", "> 30_days", ">=3"]
     },
     "condition": {
@@ -363,7 +363,7 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
@@ -553,7 +553,7 @@ public enum EmbeddedSchemas {
           "then": {
             "properties": {
               "default": {
-                "$ref": "#/$defs/percentage"
+                "$ref": "#/$defs/percentageOrNumber"
               }
             }
           }
@@ -605,21 +605,34 @@ public enum EmbeddedSchemas {
         "description": "A parameter declaration."
       }
     },
-    "percentage": {
-      "description": "A percentage (`5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`). A bare number is taken as percent.",
+    "percentageOrNumber": {
+      "description": "A percentage (`20%`) or a range (`5-10%`), or a bare number taken as percent (`20`, also quoted).",
       "anyOf": [
         {
           "type": "number",
-          "minimum": 0,
           "description": "Percent."
         },
         {
+          "$ref": "#/$defs/percentage"
+        },
+        {
           "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%?\\s*-\\s*)?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%\\s*$",
-          "description": "A percentage such as `5%` or a range such as `5-10%`."
+          "pattern": "^\\s*[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)\\s*$",
+          "description": "A bare number, taken as percent."
         }
-      ],
+      ]
+    },
+    "percentage": {
+      "description": "A percentage (`5%`, `-5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`), as text. A bare number is M202 (except where a bare number is allowed: `percentageOrNumber`).",
+      "type": "string",
+      "pattern": "^\\s*(?:[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%?\\s*-\\s*)?[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%\\s*$",
       "examples": ["5%", "0.1%", "5-10%"]
+    },
+    "recoveryPercentage": {
+      "description": "An expected improvement: a percentage or a range, not negative (`5%`, `5-10%`). A bare number is M202, a negative one M206.",
+      "type": "string",
+      "pattern": "^\\s*(?:\\+?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%?\\s*-\\s*)?\\+?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%\\s*$",
+      "examples": ["5%", "5-10%"]
     },
     "precondition": {
       "description": "A check that must hold before remediation: `{check: NAME}` (a named check such as `writable_filesystem`), `{condition: \"...\"}`, a condition string (`replication_lag < 10s`), or a one-key map `{NAME: value}`: a named check with an expected value (`replica_healthy: true`) or a metric with a bound (`memory_available: \">100MB\"`).",
@@ -692,23 +705,9 @@ public enum EmbeddedSchemas {
       "type": ["string", "number", "boolean"]
     },
     "severity": {
-      "description": "A severity: `critical high medium low info` or `SEV0 SEV1 SEV2 SEV3` (also `SEV0_CRITICAL SEV1_HIGH SEV2_MEDIUM SEV3_LOW`). critical=SEV0, high=SEV1, medium=SEV2, low=SEV3, info is below low. Anything else is M313.",
+      "description": "A severity: `critical high medium low info` or `SEV0 SEV1 SEV2 SEV3` (also `SEV0_CRITICAL SEV1_HIGH SEV2_MEDIUM SEV3_LOW`). critical=SEV0, high=SEV1, medium=SEV2, low=SEV3, info is below low. Every spelling in any letter case; a long name is read by its `SEVn` prefix (`SEV1_URGENT` is SEV1). Anything else is M313.",
       "type": "string",
-      "enum": [
-        "critical",
-        "high",
-        "medium",
-        "low",
-        "info",
-        "SEV0",
-        "SEV1",
-        "SEV2",
-        "SEV3",
-        "SEV0_CRITICAL",
-        "SEV1_HIGH",
-        "SEV2_MEDIUM",
-        "SEV3_LOW"
-      ]
+      "pattern": "^(?:[cC][rR][iI][tT][iI][cC][aA][lL]|[hH][iI][gG][hH]|[mM][eE][dD][iI][uU][mM]|[lL][oO][wW]|[iI][nN][fF][oO]|[Ss][Ee][Vv][0-3](?:_[\\s\\S]*)?)$"
     },
     "size": {
       "description": "An amount of bytes: a number and a unit, `B KB MB GB TB` (powers of 1000) or `KiB MiB GiB TiB` (powers of 1024), e.g. `100MB`, `512KiB`. A plain integer means bytes.",
@@ -744,14 +743,14 @@ public enum EmbeddedSchemas {
         "action": {
           "type": "string",
           "description": "Name of an action in the library (M302 if there is none).",
-          "pattern": "^[a-z][a-z0-9_]*$"
+          "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
         },
         "timeout": {
           "$ref": "#/$defs/duration",
           "description": "How long the step may run before it is stopped."
         },
         "expected_recovery": {
-          "$ref": "#/$defs/percentage",
+          "$ref": "#/$defs/recoveryPercentage",
           "description": "The improvement the step is expected to bring, e.g. `5-10%`."
         },
         "on_failure": {
@@ -886,9 +885,9 @@ public enum EmbeddedSchemas {
     },
     "actions": {
       "type": "object",
-      "description": "The actions: name (`^[a-z][a-z0-9_]*$`, unique across files, M312) -> action.",
+      "description": "The actions: name (letters, digits and `_`, not starting with a digit: `^[A-Za-z_][A-Za-z0-9_]*$`, M106; unique across files, M312) -> action.",
       "propertyNames": {
-        "pattern": "^[a-z][a-z0-9_]*$"
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
       },
       "additionalProperties": {
         "$ref": "#/$defs/action",
@@ -1095,7 +1094,7 @@ public enum EmbeddedSchemas {
     "bound": {
       "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
       "type": "string",
-      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?x|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*[xX]|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[kK][iI][bB]|[mM][iI][bB]|[gG][iI][bB]|[tT][iI][bB]|[kK][bB]|[mM][bB]|[gG][bB]|[tT][bB]|[bB])|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
       "examples": ["<90%", ">100MB", "> 30_days", ">=3"]
     },
     "condition": {
@@ -1115,7 +1114,7 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
@@ -1305,7 +1304,7 @@ public enum EmbeddedSchemas {
           "then": {
             "properties": {
               "default": {
-                "$ref": "#/$defs/percentage"
+                "$ref": "#/$defs/percentageOrNumber"
               }
             }
           }
@@ -1357,20 +1356,27 @@ public enum EmbeddedSchemas {
         "description": "A parameter declaration."
       }
     },
-    "percentage": {
-      "description": "A percentage (`5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`). A bare number is taken as percent.",
+    "percentageOrNumber": {
+      "description": "A percentage (`20%`) or a range (`5-10%`), or a bare number taken as percent (`20`, also quoted).",
       "anyOf": [
         {
           "type": "number",
-          "minimum": 0,
           "description": "Percent."
         },
         {
+          "$ref": "#/$defs/percentage"
+        },
+        {
           "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%?\\s*-\\s*)?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%\\s*$",
-          "description": "A percentage such as `5%` or a range such as `5-10%`."
+          "pattern": "^\\s*[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)\\s*$",
+          "description": "A bare number, taken as percent."
         }
-      ],
+      ]
+    },
+    "percentage": {
+      "description": "A percentage (`5%`, `-5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`), as text. A bare number is M202 (except where a bare number is allowed: `percentageOrNumber`).",
+      "type": "string",
+      "pattern": "^\\s*(?:[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%?\\s*-\\s*)?[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%\\s*$",
       "examples": ["5%", "0.1%", "5-10%"]
     },
     "precondition": {
@@ -1805,26 +1811,16 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
       "examples": ["5m", "300s", "7_days", "1h30m", 300]
     },
     "percentage": {
-      "description": "A percentage (`5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`). A bare number is taken as percent.",
-      "anyOf": [
-        {
-          "type": "number",
-          "minimum": 0,
-          "description": "Percent."
-        },
-        {
-          "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%?\\s*-\\s*)?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%\\s*$",
-          "description": "A percentage such as `5%` or a range such as `5-10%`."
-        }
-      ],
+      "description": "A percentage (`5%`, `-5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`), as text. A bare number is M202 (except where a bare number is allowed: `percentageOrNumber`).",
+      "type": "string",
+      "pattern": "^\\s*(?:[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%?\\s*-\\s*)?[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%\\s*$",
       "examples": ["5%", "0.1%", "5-10%"]
     },
     "rule": {
@@ -1908,23 +1904,9 @@ public enum EmbeddedSchemas {
       ]
     },
     "severity": {
-      "description": "A severity: `critical high medium low info` or `SEV0 SEV1 SEV2 SEV3` (also `SEV0_CRITICAL SEV1_HIGH SEV2_MEDIUM SEV3_LOW`). critical=SEV0, high=SEV1, medium=SEV2, low=SEV3, info is below low. Anything else is M313.",
+      "description": "A severity: `critical high medium low info` or `SEV0 SEV1 SEV2 SEV3` (also `SEV0_CRITICAL SEV1_HIGH SEV2_MEDIUM SEV3_LOW`). critical=SEV0, high=SEV1, medium=SEV2, low=SEV3, info is below low. Every spelling in any letter case; a long name is read by its `SEVn` prefix (`SEV1_URGENT` is SEV1). Anything else is M313.",
       "type": "string",
-      "enum": [
-        "critical",
-        "high",
-        "medium",
-        "low",
-        "info",
-        "SEV0",
-        "SEV1",
-        "SEV2",
-        "SEV3",
-        "SEV0_CRITICAL",
-        "SEV1_HIGH",
-        "SEV2_MEDIUM",
-        "SEV3_LOW"
-      ]
+      "pattern": "^(?:[cC][rR][iI][tT][iI][cC][aA][lL]|[hH][iI][gG][hH]|[mM][eE][dD][iI][uU][mM]|[lL][oO][wW]|[iI][nN][fF][oO]|[Ss][Ee][Vv][0-3](?:_[\\s\\S]*)?)$"
     },
     "size": {
       "description": "An amount of bytes: a number and a unit, `B KB MB GB TB` (powers of 1000) or `KiB MiB GiB TiB` (powers of 1024), e.g. `100MB`, `512KiB`. A plain integer means bytes.",
@@ -2258,7 +2240,7 @@ public enum EmbeddedSchemas {
     "bound": {
       "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
       "type": "string",
-      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?x|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*[xX]|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[kK][iI][bB]|[mM][iI][bB]|[gG][iI][bB]|[tT][iI][bB]|[kK][bB]|[mM][bB]|[gG][bB]|[tT][bB]|[bB])|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
       "examples": [
         "<90%",
         ">100MB",
@@ -2364,7 +2346,7 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],
@@ -2491,19 +2473,9 @@ public enum EmbeddedSchemas {
       }
     },
     "percentage": {
-      "description": "A percentage (`5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`). A bare number is taken as percent.",
-      "anyOf": [
-        {
-          "type": "number",
-          "minimum": 0,
-          "description": "Percent."
-        },
-        {
-          "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%?\\s*-\\s*)?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)%\\s*$",
-          "description": "A percentage such as `5%` or a range such as `5-10%`."
-        }
-      ],
+      "description": "A percentage (`5%`, `-5%`, `0.1%`, `100%`) or a range (`5-10%`, `5%-10%`), as text. A bare number is M202 (except where a bare number is allowed: `percentageOrNumber`).",
+      "type": "string",
+      "pattern": "^\\s*(?:[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%?\\s*-\\s*)?[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%\\s*$",
       "examples": [
         "5%",
         "0.1%",
@@ -2747,7 +2719,7 @@ public enum EmbeddedSchemas {
           "description": "Actions automation may run (only with `limited`).",
           "items": {
             "type": "string",
-            "pattern": "^[a-z][a-z0-9_]*$",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
             "description": "An action name."
           }
         }
@@ -3020,7 +2992,7 @@ public enum EmbeddedSchemas {
         },
         {
           "type": "string",
-          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)(?: ?(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+)[ _]?(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+)?|\\.[0-9]+))\\s*$",
+          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
           "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
         }
       ],

@@ -42,18 +42,21 @@ extension ParameterSpec {
             case .string: return .success(.string(text))
             case .list: return .success(.list([inferred(text, quoted: quoted)]))
             case .integer:
-                guard !quoted, let i = Int(text) else { return .failure(ValueError("'\(text)' is not a whole number")) }
+                guard !quoted, let i = PlainScalar.resolve(text).integerValue else {
+                    return .failure(ValueError("'\(text)' is not a whole number"))
+                }
                 return .success(.integer(i))
             case .number:
-                guard !quoted, let d = Double(text), d.isFinite else { return .failure(ValueError("'\(text)' is not a number")) }
+                guard !quoted, let d = PlainScalar.resolve(text).numberValue, d.isFinite else {
+                    return .failure(ValueError("'\(text)' is not a number"))
+                }
                 return .success(.number(d))
             case .boolean:
                 if quoted { return .failure(ValueError("'\(text)' is quoted text, not true or false", hint: "remove the quotes")) }
-                switch text {
-                case "true", "True", "TRUE": return .success(.boolean(true))
-                case "false", "False", "FALSE": return .success(.boolean(false))
-                default: return .failure(ValueError("'\(text)' is not true or false", hint: "write true or false"))
+                guard case .boolean(let b) = PlainScalar.resolve(text) else {
+                    return .failure(ValueError("'\(text)' is not true or false", hint: "write true or false"))
                 }
+                return .success(.boolean(b))
             case .duration: return Interval.parse(text).map { .duration($0) }
             case .percentage: return Percentage.parse(text, bareNumberAllowed: true).map { .percentage($0) }
             case .size: return ByteSize.parse(text).map { .size($0) }
@@ -61,18 +64,18 @@ extension ParameterSpec {
         }
     }
 
-    /// The type a scalar looks like: `true` boolean, `300` integer, `300s` duration, `5%`
+    /// The type a scalar looks like: `true` boolean, `300` integer, `1e3` number, `300s` duration, `5%`
     /// percentage, `100MB` size, otherwise text. Quoting makes `"true"` and `"300"` text, but a
     /// value with a unit (`"7_days"`) is the same quoted or not, as JSON has no other spelling.
     public static func inferred(_ text: String, quoted: Bool) -> ParameterValue {
         if !quoted {
-            switch text {
-            case "true", "True", "TRUE": return .boolean(true)
-            case "false", "False", "FALSE": return .boolean(false)
+            // Typed by the YAML 1.2 core schema, as the loader types every plain value.
+            switch PlainScalar.resolve(text) {
+            case .boolean(let b): return .boolean(b)
+            case .integer(let i?): return .integer(i)
+            case .float(let d) where d.isFinite: return .number(d)
             default: break
             }
-            if let i = Int(text) { return .integer(i) }
-            if let d = Double(text), d.isFinite, text.unicodeScalars.contains(where: { $0 == "." }) { return .number(d) }
         }
         // Values with units read the same quoted or not: JSON can only write them as strings.
         if let first = text.unicodeScalars.first, ("0"..."9").contains(first),

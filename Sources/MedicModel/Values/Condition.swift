@@ -65,8 +65,18 @@ public indirect enum Operand: Sendable, Hashable, Codable, CustomStringConvertib
         case .string(let s): "\"\(s)\""
         case .boolean(let b): b ? "true" : "false"
         case .reference(let m): m.description
-        case .arithmetic(let op, let a, let b): "\(a) \(op.rawValue) \(b)"
+        case .arithmetic(let op, let a, let b):
+            "\(Self.side(a, of: op, right: false)) \(op.rawValue) \(Self.side(b, of: op, right: true))"
         }
+    }
+
+    /// A side of an arithmetic operand, in parentheses where the precedence would otherwise
+    /// read it differently (`(a + b) * 2`, `a - (b - c)`), so the text parses back to the same tree.
+    private static func side(_ operand: Operand, of op: ArithmeticOperator, right: Bool) -> String {
+        guard case .arithmetic(let inner, _, _) = operand else { return operand.description }
+        let binds = { (o: ArithmeticOperator) in o == .multiply || o == .divide ? 2 : 1 }
+        let needs = binds(inner) < binds(op) || (right && binds(inner) == binds(op))
+        return needs ? "(\(operand))" : operand.description
     }
 }
 

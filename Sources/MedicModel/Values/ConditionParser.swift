@@ -12,14 +12,18 @@ struct ConditionParser {
     private let scalars: [Unicode.Scalar]
     private var tokens: [(token: Token, offset: Int)] = []
     private var index = 0
+    /// For each `(` token, the index of the `)` that closes it (nil when none does).
+    private var closing: [Int: Int] = [:]
     private var depth = 0
-    private static let maxDepth = 32
+    /// Levels of `NOT` and parentheses a condition may nest (docs/format.md).
+    static let maxNesting = 32
 
     init(_ text: String) { scalars = Array(text.unicodeScalars) }
 
     mutating func parse() -> Result<ConditionExpression, ValueError> {
         do {
             tokens = try tokenize()
+            closing = Self.closingParentheses(tokens.map(\.token))
             guard tokens.count > 1 else { throw ValueError("empty condition", hint: "write a condition such as disk_usage_percent > 85") }
             let expression = try parseOr()
             guard case .end = peek else {
@@ -55,14 +59,16 @@ struct ConditionParser {
     }
 
     private mutating func parseNot() throws -> ConditionExpression {
-        depth += 1
-        defer { depth -= 1 }
-        guard depth <= Self.maxDepth else { throw ValueError("condition nested too deeply", offset: offsetHere) }
         if isKeyword(["NOT", "not", "!"]) {
+            try enterNesting()
+            defer { depth -= 1 }
             index += 1
             return .not(try parseNot())
         }
-        if peek == .op("(") {
+        // `(a + b) * 2 > c` groups arithmetic: a parenthesis followed by an operator starts an operand.
+        if peek == .op("("), !groupsArithmetic(at: index) {
+            try enterNesting()
+            defer { depth -= 1 }
             let open = offsetHere
             index += 1
             let inner = try parseOr()
@@ -91,7 +97,32 @@ struct ConditionParser {
         return .truthy(lhs)
     }
 
-    /// `a + b * 2` is `a + (b * 2)`: products bind tighter than sums.
+    private mutating func enterNesting() throws {
+        depth += 1
+        guard depth <= Self.maxNesting else {
+            throw ValueError("condition nested too deeply (more than \(Self.maxNesting) levels of NOT and parentheses)", offset: offsetHere)
+        }
+    }
+
+    /// Whether the `(` at token `at` encloses arithmetic: its `)` is followed by an arithmetic or
+    /// comparison operator.
+    private func groupsArithmetic(at position: Int) -> Bool {
+        guard let close = closing[position], close + 1 < tokens.count, case .op(let next) = tokens[close + 1].token else { return false }
+        return ["+", "-", "*", "/"].contains(next) || ComparisonOperator(rawValue: next) != nil
+    }
+
+    private static func closingParentheses(_ tokens: [Token]) -> [Int: Int] {
+        var open: [Int] = []
+        var result: [Int: Int] = [:]
+        for (position, token) in tokens.enumerated() {
+            if token == .op("(") { open.append(position) }
+            if token == .op(")"), let start = open.popLast() { result[start] = position }
+        }
+        return result
+    }
+
+    /// `a + b * 2` is `a + (b * 2)`: products bind tighter than sums, and both group left to
+    /// right (`a - b - c` is `(a - b) - c`); parentheses group otherwise.
     private mutating func parseOperand() throws -> Operand {
         var lhs = try parseProduct()
         while case .op(let text) = peek, text == "+" || text == "-", let op = Operand.ArithmeticOperator(rawValue: text) {
@@ -124,9 +155,20 @@ struct ConditionParser {
         case .string(let text):
             index += 1
             return .string(text)
+        case .op("("):
+            try enterNesting()
+            defer { depth -= 1 }
+            index += 1
+            let inner = try parseOperand()
+            guard peek == .op(")") else {
+                throw ValueError("missing ')' for the '(' at column offset \(offset + 1)", offset: offsetHere)
+            }
+            index += 1
+            return inner
         case .op("-"):
             index += 1
-            guard case .literal(let q) = try parseTerm() else {
+            // One sign, on a number: the grammar's `["-"] number`, and no recursion a long run of signs could exhaust.
+            guard case .number = peek, case .literal(let q) = try parseTerm() else {
                 throw ValueError("'-' must be followed by a number", offset: offset)
             }
             return .literal(q.negated)

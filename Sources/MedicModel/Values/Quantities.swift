@@ -32,6 +32,9 @@ public struct Interval: Sendable, Hashable, Codable, CustomStringConvertible {
             if scanner.current == "-" {
                 return .failure(ValueError("a duration cannot be negative", offset: start, hint: "write a length of time such as 5m"))
             }
+            if scanner.current == "+" {
+                return .failure(ValueError("a duration takes no sign", offset: start, hint: "write a length of time such as 5m"))
+            }
             guard let number = scanner.number() else {
                 return .failure(ValueError("expected a number in duration '\(trimmed)'", offset: start,
                                            hint: "write a number and a unit, such as 5m, 30s or 7_days"))
