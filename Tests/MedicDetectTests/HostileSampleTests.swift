@@ -55,7 +55,7 @@ final class HostileSampleTests: XCTestCase {
     }
 
     func testExtremeValuesAndTimesNeverTrapNorLeaveTheUnitInterval() {
-        let values: [Double] = [1.7e308, -1.7e308, 5e-324, 0, -0.0, 1e-300, 1e300, -1, .greatestFiniteMagnitude]
+        let values: [Double] = [1.7e308, -1.7e308, .leastNonzeroMagnitude, 0, -0.0, 1e-300, 1e300, -1, .greatestFiniteMagnitude]
         for spec in Self.everyKind {
             var detector = Detectors.make(spec)
             var time = -1e300
