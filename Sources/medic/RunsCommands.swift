@@ -25,13 +25,13 @@ struct RunsCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let directory = stateDirectory ?? RunStore.defaultDirectory()
         guard FileManager.default.fileExists(atPath: directory + "/runs") else {
-            print(json ? "[]" : "No runs yet (no \(directory)/runs).")
+            printLine(json ? "[]" : "No runs yet (no \(directory)/runs).")
             return
         }
         let store = try RunStore(directory: directory)
         let (runs, problems) = store.list()
         problems.forEach { printError("warning: \($0)") }
-        print(json ? RunRenderer.json(runs) : RunRenderer.list(runs), terminator: "")
+        writeOut(json ? RunRenderer.json(runs) : RunRenderer.list(runs))
     }
 }
 
@@ -70,8 +70,8 @@ struct ShowCommand: AsyncParsableCommand {
         let (_, contents, status) = try store.inspect(id)
         contents.problems.forEach { printError("warning: \($0)") }
         let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
-        print(json ? RunRenderer.json(Shown(report: report, records: contents.records))
-                   : RunRenderer.timeline(report, records: contents.records), terminator: "")
+        writeOut(json ? RunRenderer.json(Shown(report: report, records: contents.records))
+                   : RunRenderer.timeline(report, records: contents.records))
     }
 }
 
