@@ -16,9 +16,9 @@ struct Medic: AsyncParsableCommand {
             Exit codes: 0 success, 1 findings or a failed run, 2 usage error.
 
             Start with:
-              medic demo                     a real remediation in a sandbox, on embedded defaults
+              medic demo                     a real remediation in a sandbox
               medic validate                 check the library folders here
-              medic list                     the playbooks, actions, rules and policies loaded
+              medic list                     what is loaded: playbooks, actions, rules
               medic validate --format sarif  the same, as SARIF 2.1.0 for CI code scanning
               medic plan pod-restart-001 --param namespace=shop
                                              what a run would do, step by step

@@ -31,7 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
 
             Examples:
               medic plan disk-space-cleanup-001
-              medic plan pod-restart-001 --param namespace=shop --param pod_selector=app=cart --json
+              medic plan pod-restart-001 --param namespace=shop --json
               medic plan --incident disk-filling --label host=web-1 --label mountpoint=/var
             """
     )

@@ -36,7 +36,7 @@ struct ReportCommand: AsyncParsableCommand {
               medic report daily                       the last 24 hours, files here
               medic report weekly --out reports/       the last 7 days, into reports/
               medic report daily --at 2026-11-23T08:00:00Z --state-dir /var/lib/medic
-              medic report weekly --json | jq .kpis    the report's figures as JSON, no files
+              medic report weekly --json | jq .kpis    the figures as JSON, no files
             """
     )
 

@@ -35,8 +35,8 @@ struct WatchCommand: AsyncParsableCommand {
             succeed or the library has errors, 2 usage.
 
             Examples:
-              medic watch --input feed.jsonl --dry-run     what would have been started, with the gates' verdicts
-              medic watch --input feed.jsonl               replay a feed for real
+              medic watch --input feed.jsonl --dry-run    what it would start
+              medic watch --input feed.jsonl              replay a feed for real
               tail -f /var/log/metrics.jsonl | medic watch --input -
               medic watch --interval 15s --scrape http://127.0.0.1:9100/metrics
             """
