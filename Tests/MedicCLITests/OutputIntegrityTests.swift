@@ -180,4 +180,20 @@ final class OutputIntegrityTests: XCTestCase {
         XCTAssertEqual((plan["steps"] as? [Any])?.count, 400)
         _ = try sameBothWays(["plan", "long-001", "--root", dir.path], in: dir, atLeast: 16 << 10)
     }
+
+    func testKnowledgeStatsOfManyPlaybooksAreWholeThroughAPipeAndToAFile() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        var lines: [String] = []
+        for n in 0..<3000 {
+            let mode = n % 2 == 0 ? "automated" : "manual"
+            let outcome = n % 3 == 0 ? "failed" : "succeeded"
+            lines.append(ReportHistory.line("r\(n)", "2026-11-22T09:00:00.000Z", "playbook-é-\(n % 1200)", mode, outcome,
+                                            ttr: 60, time: Double(n % 90), category: "network"))
+        }
+        let state = try ReportHistory.write(lines, in: dir)
+        let text = try sameBothWays(["kb", "stats", "--state-dir", state.path], in: dir)
+        XCTAssertEqual(text.components(separatedBy: "playbook-é-").count - 1, 1200, "every playbook once")
+        let json = try sameBothWays(["kb", "stats", "--state-dir", state.path, "--json"], in: dir)
+        XCTAssertEqual((try Medic.json(json)["playbooks"] as? [Any])?.count, 1200)
+    }
 }
