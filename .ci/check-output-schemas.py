@@ -121,6 +121,12 @@ def main():
             ("watch-event", "lines", ["watch", "--input", str(lib / "feed.jsonl"), "--dry-run", "--json", "--root", str(lib),
                                       "--state-dir", state]),
             ("kb-stats", None, ["kb", "stats", "--state-dir", state, "--json"]),
+            ("kb-advise", None, ["kb", "advise", "--state-dir", state, "--json"]),
+            ("kb-update", None, ["kb", "update", "--state-dir", state, "--json"]),
+            ("breaker", None, ["breaker", "list", "--state-dir", state, "--json"]),
+            ("health", None, ["health", "--state-dir", state, "--json"]),
+            ("memory-list", None, ["memory", "list", "--state-dir", state, "--json"]),
+            ("report", None, ["report", "daily", "--state-dir", state, "--json"]),
         ]
         for schema, mode, arguments in commands:
             what = "medic " + " ".join(a.replace(scratch, "$TMP") for a in arguments)
