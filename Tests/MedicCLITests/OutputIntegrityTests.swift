@@ -196,4 +196,23 @@ final class OutputIntegrityTests: XCTestCase {
         let json = try sameBothWays(["kb", "stats", "--state-dir", state.path, "--json"], in: dir)
         XCTAssertEqual((try Medic.json(json)["playbooks"] as? [Any])?.count, 1200)
     }
+
+    func testDetectAndBacktestOfALongSeriesAreWholeThroughAPipeAndToAFile() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        var csv = "timestamp,value\n"
+        for n in 0..<6000 { csv += "\(1_800_000_000 + 60 * n),\(n % 10 == 0 ? 99 : 40 + n % 7)\n" }
+        try write(csv, to: "series.csv", in: dir)
+        let scored = try sameBothWays(["detect", "--detector", "ewma", "--csv", "series.csv"], in: dir)
+        XCTAssertEqual(scored.split(separator: "\n").count, 6001, "a header and one row a sample")
+        try write("""
+            rules:
+              - name: spike
+                metric: series
+                detector: threshold
+                params: {op: ">", value: 90}
+                severity: SEV3
+            """, to: "rules/r.yaml", in: dir)
+        let replayed = try sameBothWays(["backtest", "rules", "series.csv", "--metric", "series"], in: dir)
+        XCTAssertTrue(replayed.contains("spike"), replayed)
+    }
 }
