@@ -149,14 +149,14 @@ struct LibraryListing: Encodable {
         out += Self.table(playbooks.map { p in
             var what = p.trigger.map { "trigger: \($0.condition)" + ($0.duration.map { " for \($0)" } ?? "") } ?? "no trigger"
             if !p.rules.isEmpty { what += "; rules: " + p.rules.joined(separator: ", ") }
-            return [p.id, p.version, p.severity, p.category, "\(p.steps) step(s)", what, p.place.text]
+            return [p.id, p.version, p.severity, p.category, "\(p.steps) step(s)", p.place.text, what]
         })
         out += "Actions (\(actions.count)):\n"
         out += Self.table(actions.map { [$0.name, $0.executor, "risk \($0.riskLevel)", $0.idempotent ? "idempotent" : "not idempotent", $0.place.text] })
         out += "Rules (\(rules.count)):\n"
         out += Self.table(rules.map { r in
-            [r.name, r.metric, r.detector, r.severity, r.duration.map { "for \($0)" } ?? "at once",
-             r.playbooks.isEmpty ? "no playbook" : "-> " + r.playbooks.joined(separator: ", "), r.place.text]
+            [r.name, r.detector, r.severity, r.duration.map { "for \($0)" } ?? "at once", r.place.text,
+             r.metric + (r.playbooks.isEmpty ? ", no playbook" : " -> " + r.playbooks.joined(separator: ", "))]
         })
         out += "Policies (\(policies.count)):\n"
         out += Self.table(policies.map { [$0.kind, $0.name, $0.severity ?? "", $0.place?.text ?? ""] })

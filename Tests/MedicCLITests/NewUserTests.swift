@@ -235,4 +235,28 @@ final class NewUserTests: XCTestCase {
         let result = try Medic.run(["plan", "checked-001", "--root", dir.path, "--state-dir", dir.appendingPathComponent("s").path], in: dir)
         XCTAssertTrue(result.stdout.contains("configure one in the metric sources file \(dir.path)/metrics.yaml"), result.stdout)
     }
+
+    func testListShowsWhatTheShippedLibraryDefines() throws {
+        let text = try Medic.run(["list"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.hasPrefix("Playbooks under . (21):\n"), text.stdout)
+        let line = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.hasPrefix("  disk-space-cleanup-001 ") })
+        XCTAssertTrue(line.hasSuffix("trigger: disk_usage_percent > 85 for 5m; rules: root-disk-filling"), String(line))
+        let json = try Medic.json(try Medic.run(["list", "--json"]).stdout)
+        let playbooks = try XCTUnwrap(json["playbooks"] as? [[String: Any]])
+        let cleanup = try XCTUnwrap(playbooks.first { $0["id"] as? String == "disk-space-cleanup-001" })
+        XCTAssertEqual(cleanup["severity"] as? String, "SEV1")
+        XCTAssertEqual(cleanup["rules"] as? [String], ["root-disk-filling"])
+        XCTAssertEqual((cleanup["trigger"] as? [String: Any])?["duration"] as? String, "5m")
+        XCTAssertTrue((json["actions"] as? [[String: Any]])?.contains { $0["name"] as? String == "restart_pod" } == true)
+        XCTAssertTrue((json["rules"] as? [[String: Any]])?.contains { $0["name"] as? String == "root-disk-filling" } == true)
+        XCTAssertTrue((json["policies"] as? [[String: Any]])?.contains { $0["kind"] as? String == "severity_level" } == true)
+
+        // A library with errors is listed as far as it loaded, and the exit status says so.
+        let dir = try Medic.temporaryDirectory(self)
+        try write("playbook_id: broken\n", to: "playbooks/b.yaml", in: dir)
+        let broken = try Medic.run(["list", "--root", dir.path], in: dir)
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.stderr.contains("has errors"), broken.stderr)
+    }
 }
