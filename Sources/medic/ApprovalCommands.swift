@@ -67,7 +67,7 @@ struct ApproveCommand: AsyncParsableCommand {
                                           }, observe: observe)
         }
         if report.status == .pendingApproval, !json {
-            print("Still waiting for approval: medic show \(report.runID) says what is missing.")
+            printLine("Still waiting for approval: medic show \(report.runID) says what is missing.")
         }
         throw ExitCode(report.status == .pendingApproval ? 0 : report.outcome?.exitCode ?? 1)
     }

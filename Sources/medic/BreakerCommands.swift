@@ -71,18 +71,18 @@ struct BreakerListCommand: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(["breakers": entries]), as: UTF8.self))
+            printLine(String(decoding: try encoder.encode(["breakers": entries]), as: UTF8.self))
             return
         }
         guard !entries.isEmpty else {
-            print("No runs in the state directory.")
+            printLine("No runs in the state directory.")
             return
         }
         for entry in entries {
             var line = "\(entry.playbook)  \(entry.state)  \(entry.failures) of the last \(entry.runs) runs failed, \(entry.consecutiveFailures) in a row"
             if let until = entry.until { line += "  until \(until)" }
-            print(line)
-            if let reason = entry.reason { print("    \(reason)") }
+            printLine(line)
+            if let reason = entry.reason { printLine("    \(reason)") }
         }
     }
 }

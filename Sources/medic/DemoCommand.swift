@@ -40,7 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         if printLibrary {
-            print("# actions/demo.yaml\n\(DemoLibrary.actions)\n# playbooks/demo-log-flood-001.yaml\n\(DemoLibrary.playbook)")
+            printLine("# actions/demo.yaml\n\(DemoLibrary.actions)\n# playbooks/demo-log-flood-001.yaml\n\(DemoLibrary.playbook)")
             return
         }
         let loaded = CatalogLoader().load(documents: [
@@ -68,7 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         if !json {
             let stateOption = engine.stateDirectory.map { " --state-dir \(PlanRenderer.shellQuoted($0))" } ?? ""
-            print("Next: medic runs\(stateOption)    medic show \(report.runID)\(stateOption)")
+            printLine("Next: medic runs\(stateOption)    medic show \(report.runID)\(stateOption)")
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }

@@ -259,7 +259,7 @@ struct OutputBuffer {
 
     mutating func flush() throws {
         guard !bytes.isEmpty else { return }
-        try FileHandle.standardOutput.write(contentsOf: bytes)
+        try StandardStream.output.write(bytes: bytes)
         bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -58,23 +58,28 @@ struct EngineOptions: ParsableArguments {
         }
         let executors = ExecutorSet(shell: ShellStepExecutor(inheritedVariables: ShellCommand.defaultInherited + passEnvironment,
                                                              workingDirectory: workdir),
-                                    bus: BusExecutor(transport: transport, clock: clock), http: HTTPExecutor())
+                                    bus: BusExecutor(transport: transport, clock: clock, standardOutput: busLine), http: HTTPExecutor())
         let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: clock)
-        return Interpreter(executors: executors, verifier: verifier, clock: clock)
+        var interpreter = Interpreter(executors: executors, verifier: verifier, clock: clock)
+        interpreter.incidentRecordFailed = { printError("medic: warning: \($0)") }
+        return interpreter
     }
 }
+
+/// The bus's `stdout` transport through the one writer of standard output.
+let busLine: @Sendable (Data) throws -> Void = { try StandardStream.output.write(bytes: Array($0)) }
 
 /// The metric sources of `file`, else of `metrics.yaml` under `root` when there is one, else the
 /// built-in host metrics alone. A file with errors prints them and exits 1.
 func metricRegistry(file: String?, root: String) throws -> MetricRegistry {
     let defaultMetrics = root + "/metrics.yaml"
     let metricsFile = file ?? (FileManager.default.fileExists(atPath: defaultMetrics) ? defaultMetrics : nil)
-    guard let metricsFile else { return MetricRegistry(config: nil) }
+    guard let metricsFile else { return MetricRegistry(config: nil, sourcesFile: defaultMetrics) }
     let (loaded, diagnostics) = MetricSourcesLoader.load(path: metricsFile)
     guard let loaded, !diagnostics.contains(where: { $0.severity == .error }) else {
         printError(DiagnosticRenderer.text(diagnostics))
         printError("the metric sources file has errors; fix them first")
         throw ExitCode(1)
     }
-    return MetricRegistry(config: loaded)
+    return MetricRegistry(config: loaded, sourcesFile: metricsFile)
 }

@@ -7,7 +7,7 @@ import MedicModel
 struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
-        abstract: "Medic's own health (reference §10.4): failing remediations, tripped breakers, a stale knowledge base.",
+        abstract: "Medic's own health (docs/running.md#self-monitoring): failing remediations, tripped breakers, a stale knowledge base.",
         discussion: """
             Four checks over the state directory, each ok or ALERT with what it saw:
 
@@ -65,7 +65,7 @@ struct HealthCommand: AsyncParsableCommand {
         let monitor = SelfMonitor(stateDirectory: state, escalationPolicies: escalationPolicies())
         let evaluation: HealthEvaluation
         do {
-            evaluation = try await monitor.evaluateAndPublish(now: Date(), bus: BusExecutor(transport: transport))
+            evaluation = try await monitor.evaluateAndPublish(now: Date(), bus: BusExecutor(transport: transport, standardOutput: busLine))
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)
@@ -76,9 +76,9 @@ struct HealthCommand: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(evaluation), as: UTF8.self))
+            printLine(String(decoding: try encoder.encode(evaluation), as: UTF8.self))
         } else {
-            print(Self.text(evaluation), terminator: "")
+            writeOut(Self.text(evaluation))
         }
         if !evaluation.report.healthy { throw ExitCode(1) }
     }

@@ -8,7 +8,7 @@ import MedicModel
 struct KnowledgeAdviseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "advise",
-        abstract: "Optimisation hints from the incident history (reference §9.2): failing steps, slow steps, false positives.",
+        abstract: "Optimisation hints from the incident history (docs/knowledge.md): failing steps, slow steps, false positives.",
         discussion: """
             Findings, per playbook (and step), over the incidents whose run started
             within --since:
@@ -23,7 +23,7 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
             --min-executions executions (or runs, or detected incidents) behind it, so one \
             failure is not one; step executions without a duration are ignored for timing. \
             Each finding says the value, the threshold, the sample size and the \
-            recommendation of §9.2. The exact definitions are in docs/knowledge.md.
+            recommendation. The exact definitions are in docs/knowledge.md.
 
             Exit status: 0 no findings, 1 findings (like a linter), 2 a usage error or a --root \
             whose catalog has errors.
@@ -79,9 +79,9 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(advice), as: UTF8.self))
+            printLine(String(decoding: try encoder.encode(advice), as: UTF8.self))
         } else {
-            print(KnowledgeAdviceRenderer.text(advice), terminator: "")
+            writeOut(KnowledgeAdviceRenderer.text(advice))
         }
         if !advice.findings.isEmpty { throw ExitCode(1) }
     }

@@ -7,7 +7,7 @@ import MedicModel
 struct KnowledgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kb",
-        abstract: "The knowledge base: what every run taught (reference §9, §10).",
+        abstract: "The knowledge base: what every run taught (docs/knowledge.md).",
         discussion: """
             Every finished run appends its incident record to \
             <state-dir>/knowledge/incident-history.jsonl. See docs/knowledge.md.
@@ -25,7 +25,7 @@ struct KnowledgeCommand: AsyncParsableCommand {
 struct KnowledgeStatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Per-playbook outcome statistics and the KPIs of reference §10.1 from the incident history.",
+        abstract: "Per-playbook outcome statistics and the KPIs (docs/knowledge.md) from the incident history.",
         discussion: """
             Per playbook: runs (attempted: every outcome but refused), refused, successes, success \
             rate, rollback rate, false-positive rate, average and p95 execution time, each step's \
@@ -66,9 +66,9 @@ struct KnowledgeStatsCommand: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(statistics), as: UTF8.self))
+            printLine(String(decoding: try encoder.encode(statistics), as: UTF8.self))
         } else {
-            print(KnowledgeStatsRenderer.text(statistics), terminator: "")
+            writeOut(KnowledgeStatsRenderer.text(statistics))
         }
     }
 }

@@ -7,7 +7,7 @@ import MedicModel
 struct KnowledgeUpdateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "update",
-        abstract: "Derive the other §9.3 files from the incident history (the daily aggregation of §9.4).",
+        abstract: "Derive the other knowledge-base files from the incident history (daily; docs/knowledge.md).",
         discussion: """
             Reads <state-dir>/knowledge/incident-history.jsonl and appends: one snapshot per \
             playbook to playbook-performance.jsonl (success rate, execution time, false-positive \
@@ -57,26 +57,26 @@ struct KnowledgeUpdateCommand: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(Report(summary)), as: UTF8.self))
+            printLine(String(decoding: try encoder.encode(Report(summary)), as: UTF8.self))
             return
         }
         guard let derivation = summary.derivation else {
             if summary.incidents == 0 {
-                print("No incidents recorded in \(directory); nothing to update.")
+                printLine("No incidents recorded in \(directory); nothing to update.")
             } else {
                 let since = summary.state.map { " (\($0.updatedAt))" } ?? ""
-                print("No new incidents since the last update\(since); nothing appended.")
+                printLine("No new incidents since the last update\(since); nothing appended.")
             }
             return
         }
-        print("""
+        printLine("""
             Updated \(directory) from \(summary.incidents) incident\(summary.incidents == 1 ? "" : "s"):
               playbook-performance.jsonl       +\(derivation.performance.count) snapshots
               remediation-effectiveness.jsonl  +\(derivation.effectiveness.count) lines
               incident-patterns.jsonl          +\(derivation.patterns.count) patterns
               root-causes.json                 \(derivation.rootCauses.rootCauses.count) categories
             """)
-        for pattern in derivation.patterns { print("  pattern \(pattern.patternID) (\(pattern.patternType.rawValue)): \(pattern.description)") }
+        for pattern in derivation.patterns { printLine("  pattern \(pattern.patternID) (\(pattern.patternType.rawValue)): \(pattern.description)") }
     }
 
     private struct Report: Encodable {

@@ -16,8 +16,9 @@ struct Medic: AsyncParsableCommand {
             Exit codes: 0 success, 1 findings or a failed run, 2 usage error.
 
             Start with:
-              medic demo                     a real remediation in a sandbox, on embedded defaults
+              medic demo                     a real remediation in a sandbox
               medic validate                 check the library folders here
+              medic list                     what is loaded: playbooks, actions, rules
               medic validate --format sarif  the same, as SARIF 2.1.0 for CI code scanning
               medic plan pod-restart-001 --param namespace=shop
                                              what a run would do, step by step
@@ -31,7 +32,7 @@ struct Medic: AsyncParsableCommand {
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,
-        subcommands: [DemoCommand.self, Validate.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, ApproveCommand.self, DenyCommand.self, PauseCommand.self, ResumeAllCommand.self, SafeModeCommand.self, BreakerCommand.self, DetectCommand.self, BacktestCommand.self, WatchCommand.self, KnowledgeCommand.self, MemoryCommand.self, ReportCommand.self, HealthCommand.self, Schema.self]
+        subcommands: [DemoCommand.self, Validate.self, ListCommand.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, ApproveCommand.self, DenyCommand.self, PauseCommand.self, ResumeAllCommand.self, SafeModeCommand.self, BreakerCommand.self, DetectCommand.self, BacktestCommand.self, WatchCommand.self, KnowledgeCommand.self, MemoryCommand.self, ReportCommand.self, HealthCommand.self, Schema.self]
     )
 }
 
@@ -51,41 +52,40 @@ enum MedicMain {
             files.rlim_cur = min(files.rlim_max, 1 << 20)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files)
         }
+        var parsed: ParsableCommand.Type?
         do {
             var command = try Medic.parseAsRoot()
+            parsed = type(of: command)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let error as ValidationError where parsed != nil && parsed != Medic.self {
+            // A usage error found while running: the usage shown is the subcommand's, as for one
+            // found while parsing.
+            printError(Medic.usageError(error.message, in: parsed!))
+            exit(2)
         } catch {
             let code = Medic.exitCode(for: error)
             let message = Medic.fullMessage(for: error)
             if code == .success {
-                if !message.isEmpty { print(message) }
+                if !message.isEmpty { printLine(message) }
                 exit(0)
             }
-            if !message.isEmpty { writeOut(message + "\n", to: STDERR_FILENO) }
+            if !message.isEmpty { printError(message) }
             exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }
 }
 
-/// Writes to standard error without buffering surprises.
-func printError(_ text: String) {
-    writeOut(text.hasSuffix("\n") ? text : text + "\n", to: STDERR_FILENO)
-}
-
-/// Writes to a standard stream with write(2). FileHandle.write traps when the reader has gone
-/// (`medic watch | head`: EPIPE); here the output just ends, and Medic carries on.
-func writeOut(_ text: String, to descriptor: Int32 = STDOUT_FILENO) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written < 0 {
-            if errno == EINTR { continue }
-            return
-        }
-        bytes = bytes.dropFirst(written)
+extension Medic {
+    /// "Error: MESSAGE", the usage of `subcommand` and where its help is, as argument-parser
+    /// words a usage error found while parsing.
+    static func usageError(_ message: String, in subcommand: ParsableCommand.Type) -> String {
+        let usage = usageString(for: subcommand)
+        // The usage starts with the command's path (`medic kb stats`), then its arguments.
+        let path = usage.split(separator: " ").prefix { !$0.hasPrefix("[") && !$0.hasPrefix("<") && !$0.hasPrefix("-") }
+        return "Error: \(message)\nUsage: \(usage)\n  See '\(path.joined(separator: " ")) --help' for more information."
     }
 }

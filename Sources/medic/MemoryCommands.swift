@@ -6,7 +6,7 @@ import MedicKnowledge
 struct MemoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memory",
-        abstract: "The immune memory: faults seen before and the remediation that cured them (seed-systems §1).",
+        abstract: "The immune memory: faults seen before and the remediation that cured them; docs/knowledge.md#immune-memory.",
         discussion: """
             Kept in <state-dir>/knowledge/immune-memory.json. It learns from every run `medic watch` \
             starts for an incident, and from chaos experiments (`medic memory learn`); when an \
@@ -47,7 +47,7 @@ struct MemoryOptions: ParsableArguments {
     }
 
     func printJSON(_ value: some Encodable) throws {
-        print(String(decoding: try MemoryRenderer.encoder().encode(value), as: UTF8.self))
+        printLine(String(decoding: try MemoryRenderer.encoder().encode(value), as: UTF8.self))
     }
 }
 
@@ -59,7 +59,8 @@ struct MemoryBusOptions: ParsableArguments {
 
     func publisher(stateDirectory: String) throws -> BusExecutor {
         do {
-            return BusExecutor(transport: try bus.map(BusTransport.parse) ?? .outbox(path: stateDirectory + "/outbox.jsonl"))
+            return BusExecutor(transport: try bus.map(BusTransport.parse) ?? .outbox(path: stateDirectory + "/outbox.jsonl"),
+                               standardOutput: busLine)
         } catch let error as ExecutorError {
             throw ValidationError("--bus: \(error.description)")
         }
@@ -88,9 +89,9 @@ struct MemoryListCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let entries = try options.load().memory.entries
         if options.json { return try options.printJSON(["entries": entries]) }
-        guard !entries.isEmpty else { return print("The immune memory is empty.") }
+        guard !entries.isEmpty else { return printLine("The immune memory is empty.") }
         for entry in entries.sorted(by: { ($0.lastApplied, $0.id) > ($1.lastApplied, $1.id) }) {
-            print("\(entry.id.prefix(12))  \(entry.signature.faultType)  \(entry.signature.pattern)  "
+            printLine("\(entry.id.prefix(12))  \(entry.signature.faultType)  \(entry.signature.pattern)  "
                   + "\(entry.observations) obs  \(MemoryRenderer.percent(entry.successRate))  "
                   + "last applied \(MemoryRenderer.time(entry.lastApplied))")
         }
@@ -115,7 +116,7 @@ struct MemoryShowCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if options.json { return try options.printJSON(entry) }
-        print(MemoryRenderer.text(entry), terminator: "")
+        writeOut(MemoryRenderer.text(entry))
     }
 }
 
@@ -170,9 +171,9 @@ struct MemoryLearnCommand: AsyncParsableCommand {
         }
         let eventIDs = try await bus.publish(changes, stateDirectory: options.stateDirectoryPath)
         if options.json { return try options.printJSON(LearnOutput(changes: changes, eventIDs: eventIDs)) }
-        if changes.isEmpty { return print("Nothing learned: failures of faults the memory does not know teach nothing.") }
+        if changes.isEmpty { return printLine("Nothing learned: failures of faults the memory does not know teach nothing.") }
         for change in changes {
-            print("\(change.kind.rawValue) \(change.signatureID.prefix(12))" + (change.successRate.map { " success rate \(MemoryRenderer.percent($0))" } ?? ""))
+            printLine("\(change.kind.rawValue) \(change.signatureID.prefix(12))" + (change.successRate.map { " success rate \(MemoryRenderer.percent($0))" } ?? ""))
         }
     }
 
@@ -226,7 +227,7 @@ struct MemoryForgetCommand: AsyncParsableCommand {
         if options.json {
             return try options.printJSON(ForgetOutput(change: change, eventID: eventID))
         }
-        print("Forgot \(change.signatureID).")
+        printLine("Forgot \(change.signatureID).")
     }
 
     private struct ForgetOutput: Encodable {

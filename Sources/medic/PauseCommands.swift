@@ -19,7 +19,7 @@ struct DecisionOptions: ParsableArguments {
     /// Runs `decide` and prints what it says; a state file that cannot be written exits 1.
     func record(_ decide: () throws -> String) throws {
         do {
-            print(try decide())
+            printLine(try decide())
         } catch let error as JournalError {
             printError("error: \(error.description)")
             throw ExitCode(1)

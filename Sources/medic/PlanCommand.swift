@@ -22,7 +22,7 @@ struct PlanCommand: AsyncParsableCommand {
             --incident RULE plans what `medic watch` would do when that rule fires on a series \
             with the --label values: the candidates (the rule's `playbook:` list and the cure the \
             immune memory remembers for the fault) ranked by the knowledge base — success rate, \
-            average execution time, blast radius match, recency, weighted as reference §6.2 or \
+            average execution time, blast radius match, recency, weighted as docs/knowledge.md (Ranking) says, or \
             the policies' playbook_selection — each score with its parts, then the plan of the \
             first. An incident no playbook can take would be escalated to people: exit 1.
 
@@ -31,7 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
 
             Examples:
               medic plan disk-space-cleanup-001
-              medic plan pod-restart-001 --param namespace=shop --param pod_selector=app=cart --json
+              medic plan pod-restart-001 --param namespace=shop --json
               medic plan --incident disk-filling --label host=web-1 --label mountpoint=/var
             """
     )
@@ -66,7 +66,7 @@ struct PlanCommand: AsyncParsableCommand {
         let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
         let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(),
                                                evaluator: evaluator)
-        print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
+        writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
     }
 
     /// `--incident RULE`: the candidates ranked as `medic watch` would rank them, then the plan
@@ -100,9 +100,9 @@ struct PlanCommand: AsyncParsableCommand {
         case .unmatched(let selection, let reason):
             if json {
                 let object = UnmatchedOutput(unmatched: true, reason: reason, selection: selection)
-                print(PlanRenderer.encodeJSON(object), terminator: "")
+                writeOut(PlanRenderer.encodeJSON(object))
             } else {
-                print(PlanRenderer.selectionText(selection) + "No applicable remediation playbook: \(reason).\n"
+                printLine(PlanRenderer.selectionText(selection) + "No applicable remediation playbook: \(reason).\n"
                       + "medic watch would escalate this incident to people (dev.medic.incident.escalated).")
             }
             throw ExitCode(1)
@@ -112,7 +112,7 @@ struct PlanCommand: AsyncParsableCommand {
             var automated = gateOptions
             automated.mode = .automated
             let plan = try await automated.gated(ungated, catalog: catalog, stateDirectory: state, evaluator: evaluator)
-            print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
+            writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
         }
     }
 

@@ -34,7 +34,9 @@ struct PlaybookOptions: ParsableArguments {
     /// Loads the library under --root (and the playbook file, when one is named), checks it and
     /// plans the playbook. A catalog with errors exits 1; a bad name or parameter is a usage error.
     func plan() async throws -> (Plan, Catalog) {
-        guard let playbook else { throw ValidationError("name the playbook to plan: a playbook file or a playbook_id under --root") }
+        guard let playbook else {
+            throw ValidationError("name a playbook: a playbook file or a playbook_id under --root (medic list shows them)")
+        }
         var given: [String: String] = [:]
         for parameter in parameters {
             guard let eq = parameter.firstIndex(of: "="), eq != parameter.startIndex else {
@@ -48,7 +50,8 @@ struct PlaybookOptions: ParsableArguments {
             ? catalog.playbooks.first { $0.location.file == playbook }
             : catalog.playbook(id: playbook)
         guard let chosen else {
-            let hint = Spelling.suggestion(for: playbook, among: catalog.playbooks.map(\.id)).map { " (did you mean '\($0)'?)" } ?? ""
+            if !isFile, Self.looksLikeAPath(playbook) { throw ValidationError("\(playbook): no such file") }
+            let hint = NameHint.hint(for: playbook, among: catalog.playbooks.map(\.id), listedBy: "medic list --root \(root)")
             throw ValidationError("no playbook '\(playbook)' under '\(root)'\(hint)")
         }
         do {
@@ -58,6 +61,12 @@ struct PlaybookOptions: ParsableArguments {
         } catch let error as PlanError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// A name with a folder or a file extension is meant as a file, never as a playbook_id
+    /// (ids are words and digits joined by hyphens).
+    static func looksLikeAPath(_ name: String) -> Bool {
+        name.contains("/") || [".yaml", ".yml", ".json"].contains { name.lowercased().hasSuffix($0) }
     }
 
     /// The library under --root (and `extra` files), checked: a catalog with errors exits 1.

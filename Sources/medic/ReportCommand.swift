@@ -8,7 +8,7 @@ extension Report.Kind: ExpressibleByArgument {}
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write the daily or weekly self-healing report (reference §10.2, §10.3) as Markdown and HTML.",
+        abstract: "Write the daily or weekly self-healing report (docs/reports.md) as Markdown and HTML.",
         discussion: """
             Reads the incident history (<state-dir>/knowledge/incident-history.jsonl) and writes \
             two files to --out: medic-report-KIND-DATE.md and medic-report-KIND-DATE.html (DATE: \
@@ -19,7 +19,7 @@ struct ReportCommand: AsyncParsableCommand {
             --at, charted by day, with a table per day and the performance of every playbook.
 
             Sections: summary (incidents, auto-remediated, manual intervention, open) and the \
-            KPIs of §10.1 against their targets; highlights (SEV0/SEV1 incidents, playbook \
+            KPIs (docs/knowledge.md) against their targets; highlights (SEV0/SEV1 incidents, playbook \
             failures); top issues (categories, services, slowest remediations); action items \
             (playbooks needing review, failed auto-remediations by run id); charts (MTTD/MTTR \
             trend, incidents by category, resolution methods, top playbooks by usage).
@@ -36,7 +36,7 @@ struct ReportCommand: AsyncParsableCommand {
               medic report daily                       the last 24 hours, files here
               medic report weekly --out reports/       the last 7 days, into reports/
               medic report daily --at 2026-11-23T08:00:00Z --state-dir /var/lib/medic
-              medic report weekly --json | jq .kpis    the report's figures as JSON, no files
+              medic report weekly --json | jq .kpis    the figures as JSON, no files
             """
     )
 

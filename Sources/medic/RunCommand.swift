@@ -25,10 +25,11 @@ struct RunCommand: AsyncParsableCommand {
 
             Examples:
               medic run disk-space-cleanup-001 --dry-run
-              medic run pod-restart-001 --param namespace=shop --param pod_selector=app=cart
-              medic run ./my-playbook.yaml --json --bus webhook:https://events.internal/medic
-              medic run restart-service-001 --param service_name=api --chaos-experiment exp-42 \\
-                  --fault-type process-kill --component api --pattern process-kill:api:1-instance
+              medic run pod-restart-001 --param namespace=shop
+              medic run ./my-playbook.yaml --json --bus webhook:https://hooks.example/m
+              medic run restart-service-001 --param service_name=api \\
+                --chaos-experiment exp-42 --fault-type process-kill \\
+                --component api --pattern process-kill:api:1-instance
             """
     )
 
@@ -90,7 +91,8 @@ struct RunCommand: AsyncParsableCommand {
         let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath,
                                                evaluator: interpreter.verifier.evaluator)
         if dryRun {
-            print(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan), terminator: "")
+            writeOut(json ? PlanRenderer.json(plan)
+                     : PlanRenderer.text(plan) + "\nDry run: nothing ran and nothing was journaled. Without --dry-run, medic run carries this plan out.\n")
             return
         }
         let store = try engine.store()
@@ -102,7 +104,7 @@ struct RunCommand: AsyncParsableCommand {
                                         lockWait: lockWait, approvalTTL: ttl, chaos: chaos, observe: observe)
         }
         if report.status == .pendingApproval, !json {
-            print("Waiting for approval: medic approve \(report.runID) --by NAME (or medic deny \(report.runID) --by NAME)")
+            printLine("Waiting for approval: medic approve \(report.runID) --by NAME (or medic deny \(report.runID) --by NAME)")
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }

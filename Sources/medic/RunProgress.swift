@@ -124,6 +124,8 @@ final class RunProgress: @unchecked Sendable {
         case .gatesEvaluated:
             let verdicts = r.gates ?? []
             let stopping = verdicts.filter { $0.decision != .pass }
+            // A run started without the safety gates (the demo, in its sandbox) journals none.
+            guard !verdicts.isEmpty else { return "  \(mark(nil))gates: none evaluated for this run" }
             guard !stopping.isEmpty else { return "  \(mark(true))gates: all \(verdicts.count) passed" }
             return stopping.map { "  \(mark(false))gate \($0.gate): \($0.decision.rawValue): \($0.reason)" }.joined(separator: "\n")
         case .approvalRequested:
@@ -251,9 +253,9 @@ enum RunOutput {
             throw ExitCode(1)
         }
         if json {
-            print(RunRenderer.json(report), terminator: "")
+            writeOut(RunRenderer.json(report))
         } else if let rollout = report.rollout {
-            print(RunRenderer.rolloutTable(rollout), terminator: "")
+            writeOut(RunRenderer.rolloutTable(rollout))
         }
         return report
     }

@@ -25,13 +25,13 @@ struct RunsCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let directory = stateDirectory ?? RunStore.defaultDirectory()
         guard FileManager.default.fileExists(atPath: directory + "/runs") else {
-            print(json ? "[]" : "No runs yet (no \(directory)/runs).")
+            printLine(json ? "[]" : "No runs yet (no \(directory)/runs).")
             return
         }
         let store = try RunStore(directory: directory)
         let (runs, problems) = store.list()
         problems.forEach { printError("warning: \($0)") }
-        print(json ? RunRenderer.json(runs) : RunRenderer.list(runs), terminator: "")
+        writeOut(json ? RunRenderer.json(runs) : RunRenderer.list(runs))
     }
 }
 
@@ -74,9 +74,8 @@ struct ShowCommand: AsyncParsableCommand {
         let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
         // A killed Medic's steps may still be running: say so, with what resume will do.
         let left = status == .interrupted ? LeftRunning.find(runID: id, records: contents.records) : nil
-        print(json ? RunRenderer.json(Shown(report: report, records: contents.records, leftRunning: left?.processes))
-                   : RunRenderer.timeline(report, records: contents.records) + (left.map { "\nNote: \($0.summary)\n" } ?? ""),
-              terminator: "")
+        writeOut(json ? RunRenderer.json(Shown(report: report, records: contents.records, leftRunning: left?.processes))
+                   : RunRenderer.timeline(report, records: contents.records) + (left.map { "\nNote: \($0.summary)\n" } ?? ""))
     }
 }
 

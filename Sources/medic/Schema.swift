@@ -23,6 +23,6 @@ struct Schema: ParsableCommand {
     }
 
     func run() throws {
-        print(EmbeddedSchemas.byKind[kind]!)
+        printLine(EmbeddedSchemas.byKind[kind]!)
     }
 }

@@ -64,13 +64,13 @@ struct Validate: AsyncParsableCommand {
 
         switch format {
         case .text:
-            print(DiagnosticRenderer.text(result.diagnostics), terminator: "")
-            if !quiet { print(Summary(files: checked, diagnostics: result.diagnostics, filesWithProblems: reportedFiles.count).text) }
+            writeOut(DiagnosticRenderer.text(result.diagnostics))
+            if !quiet { printLine(Summary(files: checked, diagnostics: result.diagnostics, filesWithProblems: reportedFiles.count).text) }
         case .json:
-            print(DiagnosticRenderer.json(result.diagnostics, files: fileCount), terminator: "")
+            writeOut(DiagnosticRenderer.json(result.diagnostics, files: fileCount))
         case .sarif:
             let base = FileManager.default.currentDirectoryPath
-            print(DiagnosticRenderer.sarif(result.diagnostics, toolVersion: Medic.version, baseDirectory: base), terminator: "")
+            writeOut(DiagnosticRenderer.sarif(result.diagnostics, toolVersion: Medic.version, baseDirectory: base))
         }
         let failing = result.diagnostics.contains { $0.severity == .error || (strict && $0.severity == .warning) }
         if failing { throw ExitCode(1) }

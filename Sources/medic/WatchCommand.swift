@@ -25,7 +25,7 @@ struct WatchCommand: AsyncParsableCommand {
 
             When a rule lists several playbooks (`playbook: [a, b]`), or the immune memory \
             remembers a cure for the fault, the candidates are ranked by the knowledge base \
-            (reference §6.2; `medic plan --incident RULE` shows how) and the first goes through the \
+            (docs/knowledge.md, Ranking; `medic plan --incident RULE` shows how) and the first goes through the \
             gates; an incident no playbook can take is escalated on the bus \
             (dev.medic.incident.escalated). Every --health-interval (and once when a replay ends) \
             Medic checks its own health like `medic health` and raises an alert on the bus when \
@@ -35,8 +35,8 @@ struct WatchCommand: AsyncParsableCommand {
             succeed or the library has errors, 2 usage.
 
             Examples:
-              medic watch --input feed.jsonl --dry-run     what would have been started, with the gates' verdicts
-              medic watch --input feed.jsonl               replay a feed for real
+              medic watch --input feed.jsonl --dry-run    what it would start
+              medic watch --input feed.jsonl              replay a feed for real
               tail -f /var/log/metrics.jsonl | medic watch --input -
               medic watch --interval 15s --scrape http://127.0.0.1:9100/metrics
             """
@@ -70,7 +70,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("lock-wait"), help: "Seconds a run waits for a target another run holds.")
     var lockWait: Double = 0
 
-    @Option(name: .customLong("health-interval"), help: "Time between two self-monitoring checks (reference §10.4); 0 turns them off.")
+    @Option(name: .customLong("health-interval"), help: "Time between two self-monitoring checks (docs/running.md#self-monitoring); 0 turns them off.")
     var healthInterval: String = "1m"
 
     func validate() throws {
@@ -163,7 +163,7 @@ final class WatchOutput: Sendable {
 
     init(json: Bool) { self.json = json }
 
-    var show: @Sendable (WatchEvent) -> Void { { [self] event in self.print(event) } }
+    var show: @Sendable (WatchEvent) -> Void { { [self] event in self.describe(event) } }
 
     func note(_ text: String) {
         if json { emit(["event": "note", "message": text]) } else { line(text) }
@@ -178,7 +178,7 @@ final class WatchOutput: Sendable {
         }
     }
 
-    private func print(_ event: WatchEvent) {
+    private func describe(_ event: WatchEvent) {
         switch event {
         case .pending(let p):
             if json { emit(["event": "pending", "rule": p.rule, "series": p.seriesKey, "value": p.value, "since": p.since]) }
@@ -204,8 +204,9 @@ final class WatchOutput: Sendable {
                 object["plan"] = (try? JSONSerialization.jsonObject(with: Data(PlanRenderer.json(plan).utf8))) ?? [:]
                 emit(object)
             } else {
-                line("dry run    \(i.incidentKey): would start this plan:")
-                Swift.print(PlanRenderer.text(plan).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+                // One write: the plan's lines stay together, below their heading.
+                let indented = PlanRenderer.text(plan).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+                line("dry run    \(i.incidentKey): would start this plan:\n" + indented)
             }
         case .runStarted(let i, let runID, let plan):
             if json {
@@ -259,7 +260,7 @@ final class WatchOutput: Sendable {
     }
 
     private func line(_ text: String) {
-        writeOut(text + "\n")
+        printLine(text)
     }
 
     private func emit(_ object: [String: Any]) {

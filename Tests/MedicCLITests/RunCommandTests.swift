@@ -208,7 +208,8 @@ final class RunCommandTests: XCTestCase {
         let dry = try ws.medic(["run", "four-steps-001", "--dry-run", "--param", "log=\(ws.log)", "--param", "dir=\(ws.dir.path)"])
         XCTAssertEqual(dry.status, 0, dry.stderr)
         let plan = try Medic.run(["plan", "four-steps-001", "--root", ws.dir.path, "--param", "log=\(ws.log)", "--param", "dir=\(ws.dir.path)"], in: ws.dir)
-        XCTAssertEqual(dry.stdout, plan.stdout, "--dry-run is the plan")
+        XCTAssertEqual(dry.stdout, plan.stdout + "\nDry run: nothing ran and nothing was journaled. Without --dry-run, medic run carries this plan out.\n",
+                       "--dry-run is the plan, and says that nothing ran")
         XCTAssertEqual(ws.effects, [])
         XCTAssertFalse(FileManager.default.fileExists(atPath: ws.state), "a dry run writes no state")
     }

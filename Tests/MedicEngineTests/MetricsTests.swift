@@ -276,7 +276,11 @@ final class MetricsTests: XCTestCase {
         let nobody = await metricError { try await registry.value(of: selector("queue_depth")) }
         XCTAssertEqual(nobody?.isMissing, true)
         XCTAssertEqual(nobody?.description, "no metric source serves 'queue_depth'; built-in: disk_usage_percent, disk_free_bytes, "
-                       + "path_size_bytes, memory_available, memory_usage_percent, cpu_usage, load1; configure one in the metric sources file")
+                       + "path_size_bytes, memory_available, memory_usage_percent, cpu_usage, load1; configure one in a metric sources file (docs/format.md, \"Metric sources\")")
+        let named = MetricRegistry(config: nil, host: HostMetrics(), sourcesFile: "/etc/medic/metrics.yaml")
+        let missing = await metricError { try await named.value(of: selector("queue_depth")) }
+        XCTAssertTrue(missing?.description.hasSuffix("configure one in the metric sources file /etc/medic/metrics.yaml "
+                                                     + "(docs/format.md, \"Metric sources\")") == true, missing?.description ?? "")
     }
 
     func testRegistryNamesTheSourceThatFailed() async throws {

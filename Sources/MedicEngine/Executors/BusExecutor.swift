@@ -48,10 +48,16 @@ public struct BusExecutor: StepExecutor {
     /// Gives each event its `time`.
     public var clock: any EngineClock
 
-    public init(transport: BusTransport, source: String = "medic", clock: any EngineClock = SystemClock()) {
+    /// Writes one event line for the `stdout` transport; a program with its own writer of
+    /// standard output passes it here, so events and its other lines never interleave.
+    public var standardOutput: @Sendable (Data) throws -> Void
+
+    public init(transport: BusTransport, source: String = "medic", clock: any EngineClock = SystemClock(),
+                standardOutput: @escaping @Sendable (Data) throws -> Void = { try FileHandle.standardOutput.write(contentsOf: $0) }) {
         self.transport = transport
         self.source = source
         self.clock = clock
+        self.standardOutput = standardOutput
     }
 
     /// The result's `outputs` hold `event_id`. Throws `ExecutorError` when the request has no
@@ -80,7 +86,7 @@ public struct BusExecutor: StepExecutor {
                                    summary: "published \(topic) to outbox \(path)")
         case .stdout:
             do {
-                try FileHandle.standardOutput.write(contentsOf: json + Data("\n".utf8))
+                try standardOutput(json + Data("\n".utf8))
             } catch {
                 throw ExecutorError("cannot write the event to standard output: \(error)")
             }

@@ -4,14 +4,8 @@ import MedicModel
 /// `medic run --json`, `medic runs` and `medic show`: runs as JSON (snake_case keys, like the
 /// files and the plan) or as readable text.
 public enum RunRenderer {
-    public static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        guard let data = try? encoder.encode(value) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
+    /// In the shapes of schemas/output/ (`OutputJSON`), dates as ISO 8601.
+    public static func json<T: Encodable>(_ value: T) -> String { OutputJSON.render(value, isoDates: true) }
 
     /// `medic runs`: one line a run, newest last.
     public static func list(_ runs: [RunSummary]) -> String {

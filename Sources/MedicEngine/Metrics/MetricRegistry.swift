@@ -14,10 +14,14 @@ public struct MetricRegistry: Sendable {
 
     let entries: [Entry]
     let host: any MetricSource
+    /// The metric sources file a missing source should be configured in, named by the error
+    /// (`config` was read from it, or it does not exist yet); nil: none is known.
+    let sourcesFile: String?
 
     /// The sources of a metric sources file (none when `config` is nil), with `host` for the
     /// names no binding claims. A query times out after the binding's `timeout`, else 10 s.
-    public init(config: MetricSourceConfig?, host: any MetricSource = HostMetrics()) {
+    public init(config: MetricSourceConfig?, host: any MetricSource = HostMetrics(), sourcesFile: String? = nil) {
+        self.sourcesFile = sourcesFile
         entries = (config?.bindings ?? []).map { binding in
             let timeout = binding.timeout?.seconds ?? 10
             let source: any MetricSource = switch binding.kind {
@@ -34,12 +38,14 @@ public struct MetricRegistry: Sendable {
     init(entries: [Entry], host: any MetricSource) {
         self.entries = entries
         self.host = host
+        sourcesFile = nil
     }
 
     /// Sources given directly, each with the names or globs it serves (tests, embedding).
     public init(sources: [(patterns: [String], source: any MetricSource)], host: any MetricSource = HostMetrics()) {
         entries = sources.enumerated().map { Entry(name: "#\($0.offset + 1)", patterns: $0.element.patterns, source: $0.element.source) }
         self.host = host
+        sourcesFile = nil
     }
 
     /// The name of the configured source that serves `metricName`; nil when the host metrics do
@@ -55,7 +61,8 @@ public struct MetricRegistry: Sendable {
         guard let entry = entries.first(where: { $0.patterns.contains { MetricSourceBinding.glob($0, matches: selector.name) } }) else {
             if let value = try await read(host, selector, sourceName: "host metrics") { return value }
             throw MetricError("no metric source serves '\(selector.name)'; built-in: \(HostMetrics.names.joined(separator: ", ")); "
-                              + "configure one in the metric sources file", isMissing: true)
+                              + "configure one in " + (sourcesFile.map { "the metric sources file \($0)" } ?? "a metric sources file")
+                              + " (docs/format.md, \"Metric sources\")", isMissing: true)
         }
         guard let value = try await read(entry.source, selector, sourceName: "metric source '\(entry.name)'") else {
             throw MetricError("metric source '\(entry.name)' has no series \(selector)", isMissing: true)

@@ -10,14 +10,9 @@ public enum PlanRenderer {
 
     public static func json(_ plan: Plan) -> String { encodeJSON(plan) }
 
-    /// Pretty, sorted, snake_case JSON: the spelling of the files and of validate --format json.
-    public static func encodeJSON(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(value) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
+    /// Pretty, sorted, snake_case JSON: the spelling of the files and of validate --format json,
+    /// in the shapes of schemas/output/ (`OutputJSON`).
+    public static func encodeJSON(_ value: some Encodable) -> String { OutputJSON.render(value) }
 
     /// A rate as a percentage with one decimal.
     public static func percent(_ rate: Double) -> String { String(format: "%.1f%%", rate * 100) }

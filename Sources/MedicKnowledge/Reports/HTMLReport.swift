@@ -24,7 +24,8 @@ public enum HTMLReport {
                               ("Manual intervention", s.manualIntervention), ("Open", s.open), ("Rolled back", s.rolledBack)] {
             out += "<div class=\"card\"><div class=\"number\">\(value)</div><div>\(e(name))</div></div>"
         }
-        out += "</div><p class=\"note\">\(e(MarkdownReport.definitions.replacingOccurrences(of: "`", with: "")))</p>\n"
+        let note = MarkdownReport.definitions + (MarkdownReport.startedByPeople(s).map { " " + $0 } ?? "")
+        out += "</div><p class=\"note\">\(e(note.replacingOccurrences(of: "`", with: "")))</p>\n"
         out += "<h3>KPIs (reference §10.1)</h3>"
         out += table(["KPI", "Value", "Target", "Status"], report.kpis.map {
             [$0.name, ReportFormat.value($0), ReportFormat.target($0), ReportFormat.status($0)]

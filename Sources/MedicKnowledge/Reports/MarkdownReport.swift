@@ -12,7 +12,7 @@ public enum MarkdownReport {
         out += table(["Incidents", "Auto-remediated", "Manual intervention", "Open", "Rolled back"],
                      [["\(s.incidents)", "\(s.autoRemediated)", "\(s.manualIntervention)", "\(s.open)", "\(s.rolledBack)"]],
                      numeric: [true, true, true, true, true])
-        out += "\n" + definitions + "\n\n"
+        out += "\n" + definitions + (startedByPeople(s).map { " " + $0 } ?? "") + "\n\n"
         out += "### KPIs (reference §10.1)\n\n"
         out += table(["KPI", "Value", "Target", "Status"], report.kpis.map {
             [$0.name, ReportFormat.value($0), ReportFormat.target($0), ReportFormat.status($0)]
@@ -67,6 +67,15 @@ public enum MarkdownReport {
         (escalated, or resolution method `manual`); Medic does not know whether people have \
         closed them since. Runs not yet finished have no record and are not counted.
         """
+
+    /// Why "Auto-remediated" may stand beside a low auto-remediation success rate: the runs
+    /// people started count in the first and not in the second. Nil when none did.
+    static func startedByPeople(_ s: Report.Summary) -> String? {
+        guard s.autoRemediatedStartedByPeople > 0 else { return nil }
+        return "Of the \(s.autoRemediated) auto-remediated, \(s.autoRemediatedStartedByPeople) had a run a person started "
+            + "(`medic run`): the auto-remediation success rate counts only the runs Medic started itself (`medic watch`), "
+            + "so it does not count \(s.autoRemediatedStartedByPeople == 1 ? "it" : "them") as resolved without people."
+    }
 
     static func topPlaybooks(_ report: Report) -> String {
         let top = report.playbooks.filter { $0.executions > 0 }.prefix(Report.chartLimit)

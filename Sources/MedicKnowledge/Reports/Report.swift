@@ -23,6 +23,10 @@ public struct Report: Sendable, Equatable, Encodable {
         public var attempted = 0
         /// Resolved by the playbook's run: resolution method `auto_remediation`.
         public var autoRemediated = 0
+        /// Of `autoRemediated`, the runs a person started (`medic run`, mode `manual`): resolved by
+        /// the playbook, yet not counted by the auto-remediation success rate, which counts only
+        /// the runs Medic started itself.
+        public var autoRemediatedStartedByPeople = 0
         /// People had to act after the start: escalated, approval asked, or refused.
         public var manualIntervention = 0
         /// Handed to people and not resolved by the run: not `succeeded`, and escalated or with

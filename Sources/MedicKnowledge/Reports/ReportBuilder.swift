@@ -73,6 +73,7 @@ public struct ReportBuilder: Sendable {
         switch method {
         case .autoRemediation:
             summary.autoRemediated += 1
+            if record.mode != .automated { summary.autoRemediatedStartedByPeople += 1 }
             resolution.autoRemediation += 1
         case .rollback:
             summary.rolledBack += 1

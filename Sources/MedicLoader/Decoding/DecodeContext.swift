@@ -135,8 +135,8 @@ final class DecodeContext {
             return nil
         }
         if let value = make(s.text) { return value }
+        // The message lists the choices; the hint adds only a close spelling, if there is one.
         let hint = Spelling.didYouMean(s.text, among: choices)
-            ?? "one of: \(choices.joined(separator: ", "))"
         report(code, "\(what) '\(s.text)' is not one of \(choices.joined(separator: ", "))", at: node.location, hint: hint)
         return nil
     }

@@ -85,7 +85,11 @@ struct CatalogLint {
         for argument in step.arguments {
             given.insert(argument.name)
             guard let spec = action.parameter(named: argument.name) else {
-                let hint = Spelling.didYouMean(argument.name, among: declared)
+                // A key a step does not know is read as an action parameter (`graceful: true`), so a
+                // misspelt step key (`timout`) arrives here: it is named as the step key it resembles.
+                let stepKey = Spelling.suggestion(for: argument.name, among: PlaybookDecoder.stepKeys)
+                    .map { "did you mean the step key '\($0)'?" }
+                let hint = Spelling.didYouMean(argument.name, among: declared) ?? stepKey
                     ?? (declared.isEmpty ? "action '\(action.name)' takes no parameters"
                         : "action '\(action.name)' takes: \(declared.joined(separator: ", "))")
                 out.append(Diagnostic(.unknownParameter, "action '\(action.name)' has no parameter '\(argument.name)'",
