@@ -219,7 +219,7 @@ struct Replay {
             lineNumber += 1
             summary.lines = lineNumber
             guard case .text(let text) = line else {
-                fail(InputError(line: lineNumber, reason: "the line is longer than \(LineStream.maxLine) bytes"))
+                fail(InputError(line: lineNumber, reason: line.problem ?? ""))
                 continue
             }
             if parser == nil {

@@ -162,7 +162,7 @@ enum SeriesScoring {
             guard let line else { break }
             lineNumber += 1
             guard case .text(let text) = line else {
-                fail("the line is longer than \(LineStream.maxLine) bytes")
+                fail(line.problem ?? "")
                 continue
             }
             if text.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
@@ -203,6 +203,17 @@ struct LineStream {
     enum Line {
         case text(String)
         case tooLong
+        /// Not UTF-8 at this byte offset: decoding it would alter a label or a value.
+        case notUTF8(offset: Int)
+
+        /// Why the line cannot be read (nil for text).
+        var problem: String? {
+            switch self {
+            case .text: nil
+            case .tooLong: "the line is longer than \(LineStream.maxLine) bytes"
+            case .notUTF8(let offset): "the line is not valid UTF-8 (at byte \(offset + 1)); Medic reads samples unchanged or not at all"
+            }
+        }
     }
 
     static let maxLine = 1 << 20
@@ -219,13 +230,13 @@ struct LineStream {
             if let newline = buffer[position...].firstIndex(of: 0x0A) {
                 let line = buffer[position..<newline]
                 position = newline + 1
-                return skipping ? .tooLong : .text(Self.text(line))
+                return skipping ? .tooLong : Self.text(line)
             }
             if atEnd {
                 guard position < buffer.count else { return skipping ? .tooLong : nil }
                 let line = buffer[position...]
                 position = buffer.count
-                return skipping ? .tooLong : .text(Self.text(line))
+                return skipping ? .tooLong : Self.text(line)
             }
             if buffer.count - position > Self.maxLine {
                 skipping = true
@@ -242,8 +253,18 @@ struct LineStream {
         }
     }
 
-    private static func text(_ line: ArraySlice<UInt8>) -> String {
-        String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
+    private static func text(_ line: ArraySlice<UInt8>) -> Line {
+        let bytes = line.last == 0x0D ? line.dropLast() : line
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return .text(String(decoding: bytes, as: UTF8.self))
+            case .error: return .notUTF8(offset: offset)
+            }
+        }
     }
 }
 

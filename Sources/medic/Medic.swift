@@ -51,6 +51,10 @@ enum MedicMain {
             files.rlim_cur = min(files.rlim_max, 1 << 20)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files)
         }
+        if let refusal = ArgumentEncoding.refusal(ArgumentEncoding.commandLine) {
+            printError("Error: \(refusal)")
+            exit(2)
+        }
         do {
             var command = try Medic.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
