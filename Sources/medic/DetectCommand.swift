@@ -28,7 +28,10 @@ struct DetectCommand: ParsableCommand {
                               direction=both (or increase, decrease)
               seasonal        low=5 high=95 min_samples=4
               composite       components (required: a YAML list as in a rules
-                              file), threshold=0.5
+                              file), threshold=0.5, refractory (a duration
+                              such as 8h: for that long after an anomaly,
+                              scores not above its peak are halved; default
+                              none)
 
             Exit status: 0 scored; 1 the file cannot be read, or rows could not be (each reported \
             as FILE:LINE: message on standard error, the other rows still scored); 2 usage (an \
