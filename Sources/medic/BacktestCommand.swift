@@ -118,6 +118,7 @@ struct BacktestCommand: ParsableCommand {
         var engine = RuleEngine(rules: catalog.rules, triggers: noTriggers ? [] : catalog.triggers,
                                 configuration: .init(maxSeriesPerRule: maxSeries, resolveAfter: try resolveAfterSeconds()))
         for rejection in engine.rejected { printError("medic backtest: left out: \(rejection)") }
+        for replaced in engine.replacedTriggers { printError("medic backtest: note: \(replaced)") }
         guard !engine.statistics.isEmpty else {
             printError("medic backtest: \(rules) holds no anomaly rules\(noTriggers ? "" : " and no playbook triggers") to replay")
             throw ExitCode(1)

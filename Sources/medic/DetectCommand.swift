@@ -248,10 +248,16 @@ struct LineStream {
                 buffer.removeSubrange(0..<position)
             }
             position = 0
-            if let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty {
-                buffer.append(contentsOf: chunk)
-            } else {
+            // read(2), not FileHandle.read(upToCount:), which waits for the whole count: a live
+            // feed on a pipe (`tail -f ... | medic watch --input -`) must be read as it comes.
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                buffer.append(contentsOf: chunk[0..<count])
+            } else if count == 0 {
                 atEnd = true
+            } else if errno != EINTR {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
         }
     }
