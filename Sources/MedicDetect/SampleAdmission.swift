@@ -1,3 +1,5 @@
+import Foundation
+
 /// The hostile-input rules, in one place: every detector of this module (and the sustained and
 /// composite wrappers) passes each sample through one `SampleAdmission` before anything else.
 ///
@@ -44,7 +46,8 @@ enum AnomalyScore {
         guard deviation > 0 else { return 0 }
         guard limit > 0 else { return beyond(distance: deviation, scale: magnitude(reference)) }
         let r = deviation / limit
-        return r <= 1 ? r / 2 : 1 - 1 / (2 * r)
+        if r <= 1 { return r / 2 }
+        return r <= exactRatio ? 1 - 1 / (2 * r) : farTail(logRatio: log(deviation) - log(limit))
     }
 
     /// A value that is past a bound (a threshold, a percentile band) by `distance` ≥ 0, against
@@ -52,7 +55,22 @@ enum AnomalyScore {
     /// beyond it, approaching 1. A zero scale makes any positive distance 1.
     static func beyond(distance: Double, scale: Double) -> Double {
         guard scale > 0 else { return distance > 0 ? 1 : 0.5 }
-        return 0.5 + 0.5 * distance / (distance + scale)
+        // `0.5 + 0.5·d/(d + s)` is `1 − 1/(2r)` with r = (d + s)/s.
+        guard distance / scale + 1 > exactRatio else { return 0.5 + 0.5 * distance / (distance + scale) }
+        return farTail(logRatio: log(distance) + log1p(scale / distance) - log(scale))
+    }
+
+    /// Up to this ratio `1 − 1/(2r)` is used as is; beyond, `farTail`. In double precision
+    /// `1 − 1/(2r)` rounds to exactly 1 once r passes 2⁵³, and a long run of zeros makes an
+    /// EWMA's σ decay far enough for r to reach 10⁹⁰: every such row would tie at 1.
+    static let exactRatio = 67_108_864.0  // 2²⁶
+
+    /// `1 − 1/(2R) / (1 + ln(r/R))` for r > R = `exactRatio`, from ln r (so that r itself cannot
+    /// overflow): continuous with `1 − 1/(2r)` at R, increasing, and for any finite deviation
+    /// at least 5·10⁻¹² below 1 (ln r ≤ 1455), so such rows still rank by size. An infinite
+    /// deviation scores 1.
+    static func farTail(logRatio: Double) -> Double {
+        1 - (0.5 / exactRatio) / (1 + max(0, logRatio - log(exactRatio)))
     }
 
     /// |x| as a scale: 1 when x is 0 (or not finite), so that a scale is never 0.

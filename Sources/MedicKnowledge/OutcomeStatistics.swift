@@ -34,13 +34,15 @@ public struct KPIs: Sendable, Equatable, Encodable {
     public var mttd: Double?
     /// Mean time to remediate, seconds: avg(time_to_resolution) over resolved records.
     public var mttr: Double?
-    /// Automated runs that succeeded / incidents.
+    /// Automated runs that succeeded with no person involved (no approval asked, not escalated,
+    /// not refused) / incidents.
     public var autoRemediationSuccessRate: Double?
     /// Succeeded / attempted.
     public var remediationAccuracy: Double?
     /// (rolled_back + rollback_failed) / attempted.
     public var rollbackRate: Double?
-    /// Automated runs / incidents.
+    /// Automated runs with no person involved (no approval asked, not escalated, not refused) /
+    /// incidents: never an incident `manualInterventionRate` counts, so the two add up to 1 at most.
     public var automationRate: Double?
     /// Incidents where people had to act after the start (escalated, approval asked, refused) / incidents.
     public var manualInterventionRate: Double?

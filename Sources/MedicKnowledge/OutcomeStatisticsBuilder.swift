@@ -126,9 +126,16 @@ public struct OutcomeStatisticsBuilder: Sendable {
             return
         }
         incidents += 1
-        if isAutomated { automated += 1 }
-        if isAutomated && outcome == .succeeded { autoResolved += 1 }
-        if escalated || approvalRequested || outcome == .refused { needingPeople += 1 }
+        // Every incident is at most one of: handled by Medic alone (an automated run that no
+        // person had to approve, take over or unblock), or needing people after the start. So
+        // the automation and manual intervention rates add up to 100% at most (manual runs that
+        // needed nobody afterwards are in neither).
+        let needsPeople = escalated || approvalRequested || outcome == .refused
+        if needsPeople { needingPeople += 1 }
+        if isAutomated && !needsPeople {
+            automated += 1
+            if outcome == .succeeded { autoResolved += 1 }
+        }
         if isDetected {
             detected += 1
             if isDenied { denied += 1 }

@@ -68,7 +68,7 @@ struct BacktestCommand: ParsableCommand {
     @Argument(help: "The metric history: CSV, JSON lines or Prometheus text; - for standard input.")
     var data: String
 
-    @Option(help: "The library root (playbooks/ actions/ rules/ policies/): rules' playbooks resolve against it, and its playbooks' triggers act as rules. Default: the library folders here, for references only.")
+    @Option(help: "The library root (playbooks/ actions/ rules/ policies/): rules' playbooks resolve against it, and its playbooks' triggers act as rules. Default: the folder holding the rules/ folder RULES is in (else the current one), for references only.")
     var root: String?
 
     @Option(help: "DATA's format: csv, jsonl or prometheus (default: from its extension).")
@@ -118,6 +118,7 @@ struct BacktestCommand: ParsableCommand {
         var engine = RuleEngine(rules: catalog.rules, triggers: noTriggers ? [] : catalog.triggers,
                                 configuration: .init(maxSeriesPerRule: maxSeries, resolveAfter: try resolveAfterSeconds()))
         for rejection in engine.rejected { printError("medic backtest: left out: \(rejection)") }
+        for replaced in engine.replacedTriggers { printError("medic backtest: note: \(replaced)") }
         guard !engine.statistics.isEmpty else {
             printError("medic backtest: \(rules) holds no anomaly rules\(noTriggers ? "" : " and no playbook triggers") to replay")
             throw ExitCode(1)
@@ -147,7 +148,7 @@ struct BacktestCommand: ParsableCommand {
     /// The rules and triggers to replay, with the loader's diagnostics printed. A rule naming a
     /// playbook that is not loaded (M310) does not stop a backtest: it is reported as a warning.
     private func loadRules() throws -> (rules: [AnomalyRule], triggers: [PlaybookTrigger]) {
-        let context = CatalogLoader.libraryPaths(under: root ?? ".")
+        let context = CatalogLoader.libraryPaths(under: root ?? Self.library(of: rules))
         let loaded = CatalogLoader().load(paths: [rules], context: context)
         let diagnostics = loaded.diagnostics.map { d -> Diagnostic in
             var d = d
@@ -167,6 +168,23 @@ struct BacktestCommand: ParsableCommand {
         let rules = loaded.files.filter { !$0.isContext }.flatMap(\.rules)
         let playbooks = loaded.files.filter { !$0.isContext || root != nil }.compactMap(\.playbook)
         return (rules, PlaybookTrigger.all(in: playbooks))
+    }
+}
+
+extension BacktestCommand {
+    /// The library RULES belongs to, when --root is not given: the folder holding the `rules/`
+    /// folder that RULES is or is in (`rules/`, `lib/rules/host.yaml`); else the current one.
+    static func library(of rules: String) -> String {
+        var url = URL(fileURLWithPath: rules).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        if !(FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            url = url.deletingLastPathComponent()
+        }
+        while url.path != "/" {
+            if url.lastPathComponent == "rules" { return url.deletingLastPathComponent().path }
+            url = url.deletingLastPathComponent()
+        }
+        return "."
     }
 }
 
@@ -219,7 +237,7 @@ struct Replay {
             lineNumber += 1
             summary.lines = lineNumber
             guard case .text(let text) = line else {
-                fail(InputError(line: lineNumber, reason: "the line is longer than \(LineStream.maxLine) bytes"))
+                fail(InputError(line: lineNumber, reason: line.problem ?? ""))
                 continue
             }
             if parser == nil {

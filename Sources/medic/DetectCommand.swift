@@ -28,7 +28,10 @@ struct DetectCommand: ParsableCommand {
                               direction=both (or increase, decrease)
               seasonal        low=5 high=95 min_samples=4
               composite       components (required: a YAML list as in a rules
-                              file), threshold=0.5
+                              file), threshold=0.5, refractory (a duration
+                              such as 8h: for that long after an anomaly,
+                              scores not above its peak are halved; default
+                              none)
 
             Exit status: 0 scored; 1 the file cannot be read, or rows could not be (each reported \
             as FILE:LINE: message on standard error, the other rows still scored); 2 usage (an \
@@ -162,7 +165,7 @@ enum SeriesScoring {
             guard let line else { break }
             lineNumber += 1
             guard case .text(let text) = line else {
-                fail("the line is longer than \(LineStream.maxLine) bytes")
+                fail(line.problem ?? "")
                 continue
             }
             if text.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
@@ -203,6 +206,17 @@ struct LineStream {
     enum Line {
         case text(String)
         case tooLong
+        /// Not UTF-8 at this byte offset: decoding it would alter a label or a value.
+        case notUTF8(offset: Int)
+
+        /// Why the line cannot be read (nil for text).
+        var problem: String? {
+            switch self {
+            case .text: nil
+            case .tooLong: "the line is longer than \(LineStream.maxLine) bytes"
+            case .notUTF8(let offset): "the line is not valid UTF-8 (at byte \(offset + 1)); Medic reads samples unchanged or not at all"
+            }
+        }
     }
 
     static let maxLine = 1 << 20
@@ -219,13 +233,13 @@ struct LineStream {
             if let newline = buffer[position...].firstIndex(of: 0x0A) {
                 let line = buffer[position..<newline]
                 position = newline + 1
-                return skipping ? .tooLong : .text(Self.text(line))
+                return skipping ? .tooLong : Self.text(line)
             }
             if atEnd {
                 guard position < buffer.count else { return skipping ? .tooLong : nil }
                 let line = buffer[position...]
                 position = buffer.count
-                return skipping ? .tooLong : .text(Self.text(line))
+                return skipping ? .tooLong : Self.text(line)
             }
             if buffer.count - position > Self.maxLine {
                 skipping = true
@@ -234,16 +248,32 @@ struct LineStream {
                 buffer.removeSubrange(0..<position)
             }
             position = 0
-            if let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty {
-                buffer.append(contentsOf: chunk)
-            } else {
+            // read(2), not FileHandle.read(upToCount:), which waits for the whole count: a live
+            // feed on a pipe (`tail -f ... | medic watch --input -`) must be read as it comes.
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                buffer.append(contentsOf: chunk[0..<count])
+            } else if count == 0 {
                 atEnd = true
+            } else if errno != EINTR {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
         }
     }
 
-    private static func text(_ line: ArraySlice<UInt8>) -> String {
-        String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
+    private static func text(_ line: ArraySlice<UInt8>) -> Line {
+        let bytes = line.last == 0x0D ? line.dropLast() : line
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return .text(String(decoding: bytes, as: UTF8.self))
+            case .error: return .notUTF8(offset: offset)
+            }
+        }
     }
 }
 

@@ -52,6 +52,10 @@ enum MedicMain {
             files.rlim_cur = min(files.rlim_max, 1 << 20)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files)
         }
+        if let refusal = ArgumentEncoding.refusal(ArgumentEncoding.commandLine) {
+            printError("Error: \(refusal)")
+            exit(2)
+        }
         var parsed: ParsableCommand.Type?
         do {
             var command = try Medic.parseAsRoot()

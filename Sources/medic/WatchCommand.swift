@@ -89,6 +89,14 @@ struct WatchCommand: AsyncParsableCommand {
         _ = health
     }
 
+    /// Whether `--input` is a recording (a regular file, also when given as `-` by `< FILE`),
+    /// replayed on its own clock, rather than a live stream (a pipe, a terminal).
+    static func isRecorded(_ input: String) -> Bool {
+        var info = stat()
+        let found = input == "-" ? fstat(STDIN_FILENO, &info) : stat(input, &info)
+        return found == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// One self-monitoring round (as `medic health`): alerts raised or cleared go on the bus;
     /// what changed is said on the watch's output. Never stops the watch.
     private func checkHealth(_ monitor: SelfMonitor, bus: any StepExecutor, output: WatchOutput) async {
@@ -111,12 +119,13 @@ struct WatchCommand: AsyncParsableCommand {
         let catalog = result.catalog
         let rules = RuleEngine(catalog: catalog)
         for rejection in rules.rejected { printError("warning: \(rejection)") }
+        for replaced in rules.replacedTriggers { printError("note: \(replaced)") }
         guard !catalog.rules.isEmpty || !PlaybookTrigger.all(in: catalog.playbooks).isEmpty else {
             throw ValidationError("nothing to watch: no rule under \(root)/rules and no playbook with a trigger")
         }
         let interpreter = try engine.interpreter(root: root)
         let store = try engine.store()
-        var options = Watcher.Options(dryRun: dryRun)
+        var options = Watcher.Options(dryRun: dryRun, replay: input.map(Self.isRecorded) ?? false)
         options.lockWait = lockWait
         let output = WatchOutput(json: json)
         let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, store: store, options: options,
@@ -234,6 +243,19 @@ final class WatchOutput: Sendable {
                 line("run        \(report.runID) waits for approval: medic approve \(report.runID) --by NAME (or medic deny)")
             } else {
                 line("run        \(report.runID) \(outcome): \(report.message ?? "")")
+            }
+        case .runDecided(let i, let report, let approvedBy, let deniedBy):
+            // Decided by a person, perhaps in another process, which ran it.
+            let outcome = report.outcome?.rawValue ?? report.status.rawValue
+            if json {
+                var object: [String: Any] = ["event": "run_finished", "incident_key": i.incidentKey, "run": report.runID, "outcome": outcome,
+                                             "message": report.message ?? ""]
+                if let approvedBy { object["approved_by"] = approvedBy }
+                if let deniedBy { object["denied_by"] = deniedBy }
+                emit(object)
+            } else {
+                let decision = deniedBy.map { " (denied by \($0))" } ?? approvedBy.map { " (approved by \($0))" } ?? ""
+                line("run        \(report.runID) \(outcome)\(decision): \(report.message ?? "")")
             }
         case .runFailed(let i, let runID, let error):
             if json { emit(["event": "run_failed", "incident_key": i.incidentKey, "run": runID, "error": error]) }

@@ -200,6 +200,19 @@ final class BacktestCommandTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("still active when the data ended"), run.stdout)
     }
 
+    func testTheShippedRulesResolveAgainstTheirOwnLibraryFromAnywhere() throws {
+        // RULES is the repository's rules/ folder; the current directory is elsewhere. Its
+        // playbooks are found beside it, so no M310 "not loaded" for any of its rules.
+        try write("history.csv", csv())
+        let rules = Medic.repositoryRoot.appendingPathComponent("rules").path
+        for given in [rules, rules + "/", rules + "/host.yaml"] {
+            let run = try Medic.run(["backtest", given, "history.csv"], in: directory)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertFalse(run.stderr.contains("M310"), run.stderr)
+            XCTAssertTrue(run.stdout.contains("root-disk-filling"), run.stdout)
+        }
+    }
+
     func testPlaybookTriggersActAsRulesWithRoot() throws {
         // The shipped library: disk-space-cleanup-001's trigger is disk_usage_percent > 85 for 5m.
         try write("history.csv", csv())

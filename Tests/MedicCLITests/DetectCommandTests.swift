@@ -123,5 +123,10 @@ final class DetectCommandTests: XCTestCase {
                      "medic detect --detector threshold --param 'op=>' --param value=90", "Exit status"] {
             XCTAssert(run.stdout.contains(text), text)
         }
+        // Every parameter of every detector is listed, the composite's refractory too.
+        for parameter in ["op", "value", "window", "k", "alpha", "threshold", "warmup", "multiplier", "change", "within", "direction",
+                          "low", "high", "min_samples", "components", "refractory"] {
+            XCTAssertNotNil(run.stdout.range(of: "\\b\(parameter)\\b", options: .regularExpression), parameter)
+        }
     }
 }

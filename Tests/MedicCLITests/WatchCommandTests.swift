@@ -126,6 +126,25 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertEqual(journals, [], "a dry run starts no run")
     }
 
+    /// The shipped library: rule root-disk-filling names disk-space-cleanup-001, which has its
+    /// own trigger on the same metric. A full root disk is one incident, planned once.
+    func testOneDiskEventOfTheShippedLibraryIsOneIncident() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        let feed = stride(from: 0, through: 480, by: 60).map {
+            #"{"ts": \#(1_800_000_000 + $0), "metric": "disk_usage_percent", "labels": {"path": "/", "instance": "web-1"}, "value": 95}"#
+        }.joined(separator: "\n") + "\n"
+        try feed.write(to: dir.appendingPathComponent("feed.jsonl"), atomically: true, encoding: .utf8)
+        let watch = try Medic.run(["watch", "--input", dir.appendingPathComponent("feed.jsonl").path, "--dry-run", "--json",
+                                   "--root", Medic.repositoryRoot.path, "--state-dir", dir.appendingPathComponent("state").path])
+        XCTAssertEqual(watch.status, 0, watch.stdout + watch.stderr)
+        let events = try watch.stdout.split(separator: "\n").map { try Medic.json(String($0)) }
+        let incidents = events.filter { $0["event"] as? String == "incident" }
+        XCTAssertEqual(incidents.map { $0["rule"] as? String }, ["root-disk-filling"], watch.stdout)
+        XCTAssertEqual(events.filter { ["planned", "unhandled"].contains($0["event"] as? String) }.count, 1, watch.stdout)
+        XCTAssertTrue(watch.stderr.contains("rule trigger:disk-space-cleanup-001: not evaluated: rule root-disk-filling names playbook"),
+                      watch.stderr)
+    }
+
     func testANewIncidentTypeWaitsForAPersonAndTheWatchSaysSo() throws {
         let ws = try workspace()
         try ws.write("feed.jsonl", Self.feed)
@@ -205,6 +224,80 @@ final class WatchCommandTests: XCTestCase {
         XCTAssertEqual(health.status, 1, health.stdout)
         let again = try String(contentsOfFile: ws.state + "/outbox.jsonl", encoding: .utf8).split(separator: "\n").count
         XCTAssertEqual(again, outbox.count)
+    }
+
+    /// A watched run waits for approval; a person approves it from another process, which runs
+    /// it: the watch reports how it ended, and the KPIs count a manual intervention, not automation.
+    func testARunApprovedFromAnotherProcessIsReportedByTheWatch() throws {
+        let ws = try workspace()
+        let process = Process()
+        process.executableURL = Medic.binary
+        process.arguments = ["watch", "--input", "-", "--root", ws.dir.path, "--state-dir", ws.state]
+        process.currentDirectoryURL = ws.dir
+        let feed = Pipe()
+        let output = ws.dir.appendingPathComponent("watch.out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardInput = feed
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: output)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        func text() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+        func wait(for needle: String) -> Bool {
+            let deadline = Date().addingTimeInterval(60)
+            while !text().contains(needle) && Date() < deadline { usleep(50_000) }
+            return text().contains(needle)
+        }
+        try feed.fileHandleForWriting.write(contentsOf: Data(Self.feed.utf8))
+        XCTAssertTrue(wait(for: "waits for approval"), text())
+        let runID = try XCTUnwrap(text().split(separator: "\n").first { $0.contains("waits for approval") }?.split(separator: " ")
+            .dropFirst().first.map(String.init))
+        let approve = try ws.medic(["approve", runID, "--by", "alice", "--root", ws.dir.path, "--state-dir", ws.state])
+        XCTAssertEqual(approve.status, 0, approve.stdout + approve.stderr)
+        XCTAssertEqual(ws.lines, ["cleaned /var"], "the approving process ran it")
+        XCTAssertTrue(wait(for: "run        \(runID) succeeded (approved by alice)"), text())
+        try feed.fileHandleForWriting.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "the run it started succeeded: " + text())
+        XCTAssertTrue(text().contains("feed ended: 1 run(s) started, 0 did not succeed"), text())
+
+        let stats = try Medic.json(try ws.medic(["kb", "stats", "--json", "--state-dir", ws.state]).stdout)
+        let kpis = try XCTUnwrap(stats["kpis"] as? [String: Any])
+        XCTAssertEqual(kpis["manual_intervention_rate"] as? Double, 1, "\(kpis)")
+        XCTAssertEqual(kpis["automation_rate"] as? Double, 0, "a person approved it: \(kpis)")
+    }
+
+    /// Rate limits in a replay count on the feed's clock: incidents 30 minutes apart meet a limit
+    /// of one run an hour, one 3 hours later does not; a second replay starts the same runs.
+    func testTwoReplaysOfOneFeedStartTheSameRuns() throws {
+        let ws = try workspace()
+        try ws.write("policies/limits.yaml", """
+            rate_limits:
+              clean:
+                scope: playbook
+                match: clean-001
+                max_runs: 1
+                window: 1h
+            """)
+        XCTAssertEqual(try ws.medic(["run", "clean-001", "--param", "path=/seed"]).status, 0)
+        // Three faults, on /var at 0, /srv at 30 min and /opt at 3 h, each 93% for 90 s, then 40%.
+        let feed = [(0, "/var"), (1_800, "/srv"), (10_800, "/opt")].flatMap { start, path in
+            stride(from: 0, through: 900, by: 30).map { offset in
+                #"{"ts": \#(1_800_000_000 + start + offset), "metric": "disk_usage_percent", "labels": {"path": "\#(path)"}, "value": \#(offset <= 90 ? 93 : 40)}"#
+            }
+        }.joined(separator: "\n") + "\n"
+        try ws.write("feed.jsonl", feed)
+        func outcomes() throws -> [String] {
+            let watch = try ws.medic(["watch", "--input", "feed.jsonl", "--json", "--lock-wait", "60"])
+            let events = try watch.stdout.split(separator: "\n").map { try Medic.json(String($0)) }
+            let started = events.filter { $0["event"] as? String == "run_started" }.compactMap { $0["run"] as? String }
+            let finished = Dictionary(events.filter { $0["event"] as? String == "run_finished" }
+                .compactMap { e in (e["run"] as? String).map { ($0, e["outcome"] as? String ?? "?") } }) { a, _ in a }
+            return started.map { finished[$0] ?? "none" }
+        }
+        let first = try outcomes()
+        XCTAssertEqual(first, ["succeeded", "refused", "succeeded"], "one run an hour on the feed's clock")
+        XCTAssertEqual(try outcomes(), first, "the second replay starts the same runs")
     }
 
     func testMistakesAreUsageErrors() throws {

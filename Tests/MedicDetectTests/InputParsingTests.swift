@@ -231,6 +231,14 @@ final class InputParsingTests: XCTestCase {
         XCTAssertEqual(batch.errors.map(\.line), [3])
     }
 
+    func testAScrapeLineThatIsNotUTF8IsAnErrorNotALabelWithReplacementCharacters() {
+        var p = PrometheusTextParser(defaultTime: 50)
+        let body = Array("up{zone=\"eu".utf8) + [0xFF] + Array("\"} 1\nup{zone=\"us\"} 0\n".utf8)
+        let batch = p.parseAll(body)
+        XCTAssertEqual(batch.samples, [Sample(metric: "up", labels: ["zone": "us"], time: 50, value: 0)])
+        XCTAssertEqual(batch.errors, [InputError(line: 1, reason: "the line is not valid UTF-8 (at byte 12)")])
+    }
+
     // MARK: Formats and times
 
     func testFormatsFromNamesPathsAndFirstLines() {

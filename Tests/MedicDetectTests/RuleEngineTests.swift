@@ -310,6 +310,34 @@ final class RuleEngineTests: XCTestCase {
         XCTAssertEqual(engine.statistics[0].origin, .trigger)
     }
 
+    func testARuleNamingAPlaybookReplacesThatPlaybooksTrigger() throws {
+        // The shipped pair: rule root-disk-filling {path="/"} and disk-space-cleanup-001's own
+        // trigger `disk_usage_percent > 85`, both for 5 minutes. One fault: one incident.
+        let explicit = rule("root-disk-filling", MetricSelector(name: "disk_usage_percent", matchers: [.init(label: "path", op: .equal, value: "/")]),
+                            for: 300, groupBy: ["host"], playbook: "disk-space-cleanup-001")
+        var listed = rule("either", MetricSelector(name: "queue_depth"), playbook: "drain-001")
+        listed.alternatives = ["scale-001"]
+        var engine = RuleEngine(rules: [explicit, listed], triggers: [
+            try trigger("disk_usage_percent > 85", for: 300, playbook: "disk-space-cleanup-001"),
+            try trigger("queue_depth > 5", playbook: "scale-001"),
+            try trigger("cpu_percent > 90", playbook: "other-001"),
+        ])
+        XCTAssertEqual(engine.replacedTriggers.map(\.rule), ["trigger:disk-space-cleanup-001", "trigger:scale-001"])
+        XCTAssertTrue(engine.replacedTriggers.first?.reason.contains("rule root-disk-filling names playbook disk-space-cleanup-001") == true,
+                      "\(engine.replacedTriggers)")
+        XCTAssertEqual(engine.statistics.map(\.rule), ["root-disk-filling", "either", "trigger:other-001"], "a playbook no rule names keeps its trigger")
+        XCTAssertEqual(engine.rejected, [])
+        let root = ["host": "a", "path": "/"]
+        let events = run(&engine, [disk(root, 0, 95), disk(root, 150, 95), disk(root, 300, 95), disk(root, 360, 96)])
+        XCTAssertEqual(incidents(events).map(\.rule), ["root-disk-filling"], "one fault, one incident")
+        // A rule the engine rejects replaces nothing: the trigger still watches.
+        let broken = rule("broken", MetricSelector(name: "disk_usage_percent", matchers: [.init(label: "path", op: .matches, value: "(")]),
+                          playbook: "disk-space-cleanup-001")
+        let fallback = RuleEngine(rules: [broken], triggers: [try trigger("disk_usage_percent > 85", playbook: "disk-space-cleanup-001")])
+        XCTAssertEqual(fallback.replacedTriggers, [])
+        XCTAssertEqual(fallback.statistics.map(\.rule), ["trigger:disk-space-cleanup-001"])
+    }
+
     func testTriggerNumbersMayComeFirstAndCarryUnits() throws {
         var engine = RuleEngine(rules: [], triggers: [
             try trigger("0.5s < p95_latency", playbook: "slow"),

@@ -71,6 +71,7 @@ final class WatcherTests: XCTestCase {
                 case .planned: "planned"
                 case .runStarted: "run_started"
                 case .runFinished: "run_finished"
+                case .runDecided: "run_decided"
                 case .runFailed: "run_failed"
                 case .resolved: "resolved"
                 }

@@ -58,9 +58,28 @@ final class OutcomeStatisticsTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(k.autoRemediationSuccessRate), 2.0 / 6, accuracy: 1e-9) // 1, 2 of 6
         XCTAssertEqual(try XCTUnwrap(k.remediationAccuracy), 0.6, accuracy: 1e-9)          // 1, 2, 4 of 5 attempted
         XCTAssertEqual(try XCTUnwrap(k.rollbackRate), 0.2, accuracy: 1e-9)                 // 3 of 5 attempted
-        XCTAssertEqual(try XCTUnwrap(k.automationRate), 4.0 / 6, accuracy: 1e-9)           // 1, 2, 3, 6 of 6
+        XCTAssertEqual(try XCTUnwrap(k.automationRate), 3.0 / 6, accuracy: 1e-9)           // 1, 2, 3 of 6 (6 asked a person)
         XCTAssertEqual(try XCTUnwrap(k.manualInterventionRate), 2.0 / 6, accuracy: 1e-9)   // 5 escalated, 6 asked/refused
         XCTAssertEqual(try XCTUnwrap(k.falsePositiveRate), 0.25, accuracy: 1e-9)           // 6 denied of 1, 2, 3, 6 detected
+    }
+
+    func testAnAutomatedRunAPersonApprovedIsManualInterventionNotAutomation() throws {
+        // A watched run that waited for approval and was approved, then succeeded: a person
+        // acted, so it is not "resolved without human intervention".
+        var builder = OutcomeStatisticsBuilder()
+        builder.add(record("A", .automated, .succeeded, detected: true, ttd: 5, ttr: 60, time: 10, steps: [(1, true)], approval: true))
+        var k = builder.result().kpis
+        XCTAssertEqual(k.manualInterventionRate, 1)
+        XCTAssertEqual(k.automationRate, 0)
+        XCTAssertEqual(k.autoRemediationSuccessRate, 0)
+        // The two rates count disjoint incidents, whatever the mix.
+        builder.add(record("A", .automated, .succeeded, detected: true, time: 10, steps: [(1, true)]))
+        builder.add(record("A", .automated, .failed, detected: true, time: 10, steps: [(1, false)], escalated: true))
+        builder.add(record("B", .manual, .succeeded, detected: false, time: 10, steps: [(1, true)]))
+        k = builder.result().kpis
+        XCTAssertEqual(k.automationRate, 0.25)          // the second only
+        XCTAssertEqual(k.manualInterventionRate, 0.5)   // approved, escalated
+        XCTAssertEqual(k.autoRemediationSuccessRate, 0.25)
     }
 
     func testPlaybookStatisticsMatchHandComputedValues() throws {

@@ -87,7 +87,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(kpis["auto_remediation_success_rate"]?.status, .missed)
         XCTAssertEqual(try XCTUnwrap(kpis["remediation_accuracy"]?.value), 0.5, accuracy: 1e-9) // 3 of 6 attempted
         XCTAssertEqual(try XCTUnwrap(kpis["rollback_rate"]?.value), 1.0 / 6, accuracy: 1e-9)
-        XCTAssertEqual(try XCTUnwrap(kpis["automation_rate"]?.value), 5.0 / 7, accuracy: 1e-9) // r1 r2 r3 r5 r6
+        XCTAssertEqual(try XCTUnwrap(kpis["automation_rate"]?.value), 3.0 / 7, accuracy: 1e-9) // r1 r2 r3 (r5 escalated, r6 asked)
         XCTAssertEqual(kpis["automation_rate"]?.status, .missed)                                // not > 75%
         XCTAssertEqual(try XCTUnwrap(kpis["manual_intervention_rate"]?.value), 3.0 / 7, accuracy: 1e-9)
         XCTAssertEqual(try XCTUnwrap(kpis["false_positive_rate"]?.value), 0.2, accuracy: 1e-9) // r6 of 5 detected

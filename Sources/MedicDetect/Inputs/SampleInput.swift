@@ -31,8 +31,9 @@ extension SampleLineParser {
         parse(line: line[...], number: number)
     }
 
-    /// Every line of `bytes` (LF or CRLF line ends; invalid UTF-8 read as U+FFFD), numbered from
-    /// `firstLine`. For bodies already in memory, such as one Prometheus scrape.
+    /// Every line of `bytes` (LF or CRLF line ends), numbered from `firstLine`. For bodies
+    /// already in memory, such as one Prometheus scrape. A line that is not valid UTF-8 is an
+    /// error, not read with U+FFFD in place of its bytes (that would alter a label value).
     public mutating func parseAll(_ bytes: [UInt8], firstLine: Int = 1) -> SampleBatch {
         var batch = SampleBatch()
         var number = firstLine
@@ -42,7 +43,14 @@ extension SampleLineParser {
             while end < bytes.count, bytes[end] != 0x0A { end += 1 }
             var lineEnd = end
             if lineEnd > start, bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            switch parse(line: String(decoding: bytes[start..<lineEnd], as: UTF8.self), number: number) {
+            let line = bytes[start..<lineEnd]
+            if let bad = Self.firstInvalidUTF8(line) {
+                batch.errors.append(InputError(line: number, reason: "the line is not valid UTF-8 (at byte \(bad + 1))"))
+                number += 1
+                start = end + 1
+                continue
+            }
+            switch parse(line: String(decoding: line, as: UTF8.self), number: number) {
             case .success(let sample?): batch.samples.append(sample)
             case .success(nil): break
             case .failure(let error): batch.errors.append(error)
@@ -51,6 +59,22 @@ extension SampleLineParser {
             start = end + 1
         }
         return batch
+    }
+}
+
+extension SampleLineParser {
+    /// The offset of the first byte of `bytes` that is not part of valid UTF-8; nil when all are.
+    static func firstInvalidUTF8(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
     }
 }
 

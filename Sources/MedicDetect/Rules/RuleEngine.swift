@@ -68,6 +68,9 @@ public struct RuleEngine: Sendable {
     public let configuration: Configuration
     /// Rules and triggers the engine could not take, with the reason; it runs without them.
     public let rejected: [RuleRejection]
+    /// Playbook triggers left out because a rule names their playbook (see `init`), each with
+    /// the rule that replaces it.
+    public let replacedTriggers: [RuleRejection]
     private var slots: [RuleSlot]
     /// Metric name → the slots that read it.
     private let slotsByMetric: [String: [Int]]
@@ -78,6 +81,12 @@ public struct RuleEngine: Sendable {
     /// `rules` from a rules file, `triggers` from playbooks. A rule whose regular expression does
     /// not compile, a trigger condition the engine cannot evaluate, and a second rule of one
     /// name are left out and listed in `rejected`.
+    ///
+    /// **A rule replaces its playbook's trigger.** When an accepted rule names a playbook (as its
+    /// `playbook`, or among the playbooks it lists), that playbook's own trigger is not evaluated:
+    /// the rule says which series, severity, parameters and cooldown the playbook is started
+    /// with, and evaluating both would open two incidents (and start two runs) for one fault.
+    /// Such triggers are listed in `replacedTriggers`. A playbook no rule names keeps its trigger.
     public init(rules: [AnomalyRule], triggers: [PlaybookTrigger] = [], configuration: Configuration = Configuration()) {
         self.configuration = configuration
         var definitions: [RuleDefinition] = []
@@ -94,7 +103,20 @@ public struct RuleEngine: Sendable {
                 rejected.append(RuleRejection(rule: rule.name, reason: error.reason, location: rule.location))
             }
         }
+        var replacing: [String: String] = [:]
+        for definition in definitions {
+            for playbook in [definition.playbook].compactMap({ $0 }) + definition.alternatives where replacing[playbook] == nil {
+                replacing[playbook] = definition.name
+            }
+        }
+        var replaced: [RuleRejection] = []
         for trigger in triggers {
+            if let rule = replacing[trigger.playbookID] {
+                replaced.append(RuleRejection(
+                    rule: trigger.ruleName, reason: "not evaluated: rule \(rule) names playbook \(trigger.playbookID) and replaces its trigger",
+                    location: trigger.location))
+                continue
+            }
             guard names.insert(trigger.ruleName).inserted else {
                 rejected.append(RuleRejection(rule: trigger.ruleName, reason: "a rule of this name is already loaded", location: trigger.location))
                 continue
@@ -114,6 +136,7 @@ public struct RuleEngine: Sendable {
             }
         }
         self.rejected = rejected
+        replacedTriggers = replaced
         slots = definitions.map { RuleSlot($0, configuration: configuration) }
         var byMetric: [String: [Int]] = [:]
         for (index, definition) in definitions.enumerated() {

@@ -61,6 +61,8 @@ public struct GateContext: Sendable {
     /// The runs of the state directory, read once for every gate that counts them (breaker, rate
     /// limits, safe mode); `GatePipeline.evaluate` fills it when nil.
     public var history: [RunSummary]?
+    /// Set in a replay: rate limits count on the feed's clock (nil: `now` and `history`).
+    public var rateLimitClock: RateLimitClock?
 
     public init(plan: Plan, catalog: Catalog, mode: RunMode, stateDirectory: String, now: Date = Date(), force: Bool = false,
                 approvedBy: String? = nil, lockWait: Double = 0, evaluator: ConditionEvaluator? = nil) {

@@ -15,7 +15,8 @@ public struct RateLimitGate: Gate {
         let limits = context.catalog.policies.rateLimits
         guard !limits.isEmpty else { return .pass(name, "no rate limits are defined") }
         let plan = context.plan
-        let runs = Self.countedRuns(context.history ?? RunStore.history(in: context.stateDirectory))
+        let now = context.rateLimitClock?.now ?? context.now
+        let runs = Self.countedRuns(context.rateLimitClock?.runs ?? context.history ?? RunStore.history(in: context.stateDirectory))
         var checked: [String] = []
         for limit in limits {
             let keys: [String]
@@ -24,7 +25,7 @@ public struct RateLimitGate: Gate {
             case .action: keys = Array(Set(plan.steps.map(\.action))).sorted()
             case .target: keys = TargetLocks.names(for: plan)
             }
-            let since = context.now.addingTimeInterval(-limit.window.seconds)
+            let since = now.addingTimeInterval(-limit.window.seconds)
             for key in keys where limit.matches(key) {
                 let recent = runs.filter { run in
                     guard run.started >= since else { return false }
@@ -53,5 +54,20 @@ public struct RateLimitGate: Gate {
             guard run.outcome != .refused, let started = JournalRecord.date(run.startedAt) else { return nil }
             return (run, started)
         }
+    }
+}
+
+/// The clock and the runs rate limits count in a replay of recorded samples (`medic watch
+/// --input FILE`): `now` is the sample time of the firing, and `runs` are the runs the replay
+/// itself started, each at the sample time of its own firing. So a replay meets the limits the
+/// live watch met when those samples arrived, and two replays of one feed start the same runs,
+/// whatever ran in the state directory meanwhile (which the replay's clock cannot place).
+public struct RateLimitClock: Sendable {
+    public var now: Date
+    public var runs: [RunSummary]
+
+    public init(now: Date, runs: [RunSummary]) {
+        self.now = now
+        self.runs = runs
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MedicKnowledge
 import MedicModel
 
 #if canImport(Glibc)
@@ -16,6 +17,16 @@ public struct TargetLocks: Sendable {
         public var pid: Int32
         public var host: String
         public var since: String
+        /// The target's whole name (its file name may be shortened); absent in older files.
+        public var target: String?
+
+        public init(run: String, pid: Int32, host: String, since: String, target: String? = nil) {
+            self.run = run
+            self.pid = pid
+            self.host = host
+            self.since = since
+            self.target = target
+        }
     }
 
     public let directory: String
@@ -28,12 +39,28 @@ public struct TargetLocks: Sendable {
         return Array(Set(names)).sorted()  // one order for everyone: no two runs wait on each other in a circle
     }
 
+    /// The lock file of a target. Every name gets a file of its own, whatever its length or
+    /// characters: the name's UTF-8 bytes outside `[A-Za-z0-9._-]` are written `%XX` (so the
+    /// mapping is one-to-one, and a leading dot is escaped too), and a name whose escaped form
+    /// is longer than `maxReadableName` bytes keeps a readable prefix followed by `~` and the
+    /// SHA-256 of the whole name (`~` never appears in an escaped name, so such a file cannot
+    /// be another name's). File names stay under NAME_MAX (255 bytes) with `.lock` added.
     func path(_ name: String) -> String {
-        let safe = name.unicodeScalars.map { scalar -> String in
-            let c = Character(scalar)
-            return c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "-" || c == "_") ? String(c) : String(format: "%%%02X", scalar.value)
-        }.joined()
-        return directory + "/" + (safe.hasPrefix(".") ? "%2E" + safe.dropFirst() : safe) + ".lock"
+        directory + "/" + Self.fileName(name)
+    }
+
+    static let maxReadableName = 200
+
+    static func fileName(_ name: String) -> String {
+        var escaped = ""
+        for byte in name.utf8 {
+            let allowed = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x2D || byte == 0x5F || (byte == 0x2E && !escaped.isEmpty)
+            escaped += allowed ? String(UnicodeScalar(byte)) : String(format: "%%%02X", byte)
+        }
+        guard escaped.utf8.count > maxReadableName else { return escaped + ".lock" }
+        let digest = SHA256.digest(Array(name.utf8)).map { String(format: "%02x", $0) }.joined()
+        return String(escaped.prefix(maxReadableName - 65)) + "~" + digest + ".lock"
     }
 
     /// Who holds each of `names` now (nil: free). Looks without taking anything.
@@ -78,7 +105,8 @@ public struct TargetLocks: Sendable {
                 }
                 try? await Task.sleep(nanoseconds: 100_000_000)
             }
-            let holder = Holder(run: run, pid: getpid(), host: ProcessInfo.processInfo.hostName, since: JournalRecord.timestamp(now))
+            let holder = Holder(run: run, pid: getpid(), host: ProcessInfo.processInfo.hostName, since: JournalRecord.timestamp(now),
+                                target: name)
             if let data = try? JSONEncoder().encode(holder) {
                 _ = ftruncate(fd, 0)
                 _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }

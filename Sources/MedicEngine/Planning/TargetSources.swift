@@ -29,6 +29,11 @@ public enum TargetSources {
             throw PlanError(failure.description)
         }
         if result.stdoutTruncated { throw PlanError("the targets command printed more than 8 MiB") }
+        // Its output was decoded with U+FFFD in place of bytes that are not UTF-8: a target
+        // name or label so altered would be a different target.
+        if result.stdout.unicodeScalars.contains("\u{FFFD}") {
+            throw PlanError("the targets command printed text that is not valid UTF-8 (or U+FFFD); target names and labels must be UTF-8")
+        }
         let targets = try parse(output: result.stdout)
         guard !targets.isEmpty else { throw PlanError("the targets command printed no target") }
         return targets

@@ -24,6 +24,10 @@ public enum WatchEvent: Sendable {
     case runStarted(Incident, runID: String, plan: Plan)
     /// The run ended (or stopped at a gate, or waits for approval).
     case runFinished(Incident, RunReport)
+    /// A run that waited for approval was decided by a person, from any process (`medic
+    /// approve` runs it in that process; `medic deny` ends it), and has ended there or was
+    /// interrupted there. `approvedBy` / `deniedBy`: the decision journaled last.
+    case runDecided(Incident, RunReport, approvedBy: String?, deniedBy: String?)
     /// The run could not be carried on (its journal could not be written).
     case runFailed(Incident, runID: String, error: String)
     case resolved(Incident)
@@ -39,8 +43,17 @@ public actor Watcher {
         public var dryRun = false
         public var lockWait: Double = 0
         public var approvalTTL: Double = 3600
+        /// A replay of recorded samples: rate limits count on the samples' clock, as the live
+        /// watch would have (see `RateLimitClock`), over the runs this watch started; otherwise
+        /// on the clock now, over the state directory's runs.
+        public var replay = false
+        /// Seconds between two looks at a run that waits for approval.
+        public var approvalPoll: Double = 1
 
-        public init(dryRun: Bool = false) { self.dryRun = dryRun }
+        public init(dryRun: Bool = false, replay: Bool = false) {
+            self.dryRun = dryRun
+            self.replay = replay
+        }
     }
 
     private var engine: RuleEngine
@@ -56,6 +69,13 @@ public actor Watcher {
     private var active: [String: String] = [:]
     private var runs: [String: Task<RunReport?, Never>] = [:]
     private var outcomes: [String: RunOutcome?] = [:]
+    /// Runs that wait for approval, followed until a person decides them (not waited for by
+    /// `drain`: a decision may take hours).
+    private var followers: [String: Task<Void, Never>] = [:]
+    /// The outcomes of runs that waited for approval and were decided since.
+    private var decided: [String: RunOutcome] = [:]
+    /// A replay's runs past the gates, each at the sample time of its firing (rate limits).
+    private var replayRuns: [RunSummary] = []
 
     public init(engine: RuleEngine, catalog: Catalog, interpreter: Interpreter, store: RunStore, options: Options = Options(),
                 observeRun: (@Sendable (JournalRecord) -> Void)? = nil, report: @escaping @Sendable (WatchEvent) -> Void) {
@@ -84,14 +104,15 @@ public actor Watcher {
         for event in engine.advance(to: time) { await handle(event) }
     }
 
-    /// Waits for every run started so far to end; returns each run's outcome (nil: none).
+    /// Waits for every run started so far to end; returns each run's outcome (nil: none, or
+    /// it waits for approval: that is not waited for).
     public func drain() async -> [String: RunOutcome?] {
         while let (id, task) = runs.first {
             let report = await task.value
             runs[id] = nil
             outcomes[id] = report?.outcome
         }
-        return outcomes
+        return outcomes.merging(decided.mapValues { Optional($0) }) { $1 }
     }
 
     private func handle(_ event: RuleEvent) async {
@@ -128,9 +149,18 @@ public actor Watcher {
         // Claimed before the gates are asked, so a firing meanwhile is folded into this run.
         active[key] = runID
         await publish(memoryChanges)
-        let context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: store.directory, now: detectedAt,
+        var context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: store.directory, now: detectedAt,
                                   lockWait: options.lockWait, evaluator: interpreter.verifier.evaluator)
+        let firedAt = Date(timeIntervalSince1970: incident.firedAt)
+        if options.replay { context.rateLimitClock = RateLimitClock(now: firedAt, runs: replayRuns) }
         plan.gates = await GatePipeline.standard.evaluate(context)
+        let blocking = GatePipeline.blocking(plan.gates)?.decision
+        if options.replay, blocking != .refuse, blocking != .deferred {
+            replayRuns.append(RunSummary(
+                id: runID, playbookID: plan.playbookID, playbookVersion: plan.playbookVersion, startedAt: JournalRecord.timestamp(firedAt),
+                updatedAt: JournalRecord.timestamp(firedAt), status: .running, outcome: nil, journal: store.journalPath(runID),
+                targets: TargetLocks.names(for: plan), actions: Array(Set(plan.steps.map(\.action))).sorted()))
+        }
         if options.dryRun {
             active[key] = nil
             return report(.planned(incident, plan))
@@ -153,8 +183,38 @@ public actor Watcher {
                 report(.runFailed(incident, runID: runID, error: "\(error)"))
                 result = nil
             }
-            await self.release(key, runID: runID)
+            if let result, result.status == .pendingApproval {
+                // Still this incident's run: later firings fold into it until it is decided.
+                await self.follow(result, key: key, incident: incident)
+            } else {
+                await self.release(key, runID: runID)
+            }
             return result
+        }
+    }
+
+    /// Follows a run that waits for approval: whoever decides it (`medic approve` runs it in
+    /// that process), the watch reports how it ended. Stops when the request expires undecided.
+    private func follow(_ pending: RunReport, key: String, incident: Incident) {
+        let (store, report, poll, clock) = (store, report, max(0.01, options.approvalPoll), interpreter.clock)
+        let runID = pending.runID
+        let until = (try? store.read(runID: runID))?.records.last { $0.event == .approvalRequested }?.until
+        followers[runID] = Task.detached {
+            while !Task.isCancelled {
+                if let (_, contents, status) = try? store.inspect(runID), status == .finished || status == .interrupted {
+                    let final = RunReport(records: contents.records, journal: store.journalPath(runID), status: status)
+                    await self.settle(runID, final.outcome)
+                    report(.runDecided(incident, final, approvedBy: contents.records.last { $0.event == .approvalGiven }?.by,
+                                       deniedBy: contents.records.last { $0.event == .approvalDenied }?.by))
+                    break
+                }
+                if let until, let deadline = JournalRecord.date(until), clock.now > deadline {
+                    report(.runFailed(incident, runID: runID, error: "nobody approved or denied it before its request expired at \(until)"))
+                    break
+                }
+                try? await Task.sleep(nanoseconds: UInt64(poll * 1e9))
+            }
+            await self.release(key, runID: runID)
         }
     }
 
@@ -186,7 +246,12 @@ public actor Watcher {
         }
     }
 
+    private func settle(_ runID: String, _ outcome: RunOutcome?) {
+        if let outcome { decided[runID] = outcome }
+    }
+
     private func release(_ key: String, runID: String) {
         if active[key] == runID { active[key] = nil }
+        followers[runID] = nil
     }
 }

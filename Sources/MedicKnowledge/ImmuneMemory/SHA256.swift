@@ -1,7 +1,7 @@
-/// SHA-256 (FIPS 180-4 §6.2), for fault signature ids. Small and dependency-free on purpose:
-/// it hashes a few hundred bytes per signature, so speed does not matter, and the package sets
-/// up no crypto library. Checked against the FIPS test vectors in `SHA256Tests`.
-enum SHA256 {
+/// SHA-256 (FIPS 180-4 §6.2), for fault signature ids and the file names of long target locks.
+/// Small and dependency-free on purpose: it hashes a few hundred bytes at a time, so speed does
+/// not matter, and the package sets up no crypto library. Checked against the FIPS test vectors in `SHA256Tests`.
+package enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -14,7 +14,7 @@ enum SHA256 {
     ]
 
     /// The 32-byte digest of `message`.
-    static func digest(_ message: [UInt8]) -> [UInt8] {
+    package static func digest(_ message: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
         // Padding (§5.1.1): a 1 bit, zeros to 56 mod 64 bytes, then the length in bits, big-endian.
         var data = message
