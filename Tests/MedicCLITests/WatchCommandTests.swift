@@ -236,7 +236,7 @@ final class WatchCommandTests: XCTestCase {
         process.currentDirectoryURL = ws.dir
         let feed = Pipe()
         let output = ws.dir.appendingPathComponent("watch.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: output.path, contents: nil))
         process.standardInput = feed
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: output)

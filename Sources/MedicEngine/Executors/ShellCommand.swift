@@ -45,8 +45,11 @@ public struct ShellResult: Sendable, Equatable {
     public var seconds: Double
     /// `key=value` lines the script wrote to the file named by `$MEDIC_OUTPUT`.
     public var outputs: [String: String]
+    /// Why the outputs could not be taken (bytes that are not UTF-8): the attempt then fails,
+    /// since later steps would miss them.
+    public var outputProblem: String? = nil
 
-    public var succeeded: Bool { exitStatus == 0 && !timedOut }
+    public var succeeded: Bool { exitStatus == 0 && !timedOut && outputProblem == nil }
 }
 
 /// A fault of Medic's own (not of the step): the process could not be started.

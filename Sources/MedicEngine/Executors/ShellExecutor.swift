@@ -154,11 +154,22 @@ public enum ShellExecutor {
         open.forEach { close($0) }
 
         let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
-        let outputs = (try? String(contentsOfFile: outputFile, encoding: .utf8)).map(Self.parseOutputs) ?? [:]
+        // Outputs pass unchanged or not at all: bytes that are not UTF-8 are never replaced.
+        var outputs: [String: String] = [:]
+        var outputProblem: String?
+        if let bytes = FileManager.default.contents(atPath: outputFile), !bytes.isEmpty {
+            if let text = String(validating: bytes, as: UTF8.self) {
+                outputs = parseOutputs(text)
+            } else {
+                let line = bytes.prefix { $0 != 0 }.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                    .firstIndex { String(validating: $0, as: UTF8.self) == nil }.map { $0 + 1 } ?? 1
+                outputProblem = "line \(line) of $MEDIC_OUTPUT is not UTF-8; no output of this step was taken"
+            }
+        }
         return ShellResult(
             exitStatus: signaled ? nil : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil, timedOut: timedOut,
             stdout: stdout.text, stderr: stderr.text, stdoutTruncated: stdout.truncated, stderrTruncated: stderr.truncated,
-            seconds: elapsed(), outputs: outputs)
+            seconds: elapsed(), outputs: outputs, outputProblem: outputProblem)
     }
 
     /// Marks every open descriptor above standard error close-on-exec.

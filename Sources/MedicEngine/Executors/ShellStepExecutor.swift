@@ -46,6 +46,8 @@ public struct ShellStepExecutor: StepExecutor {
             summary = "timed out after \(Interval.trim(request.timeout))s"
         } else if let signal = result.signal {
             summary = "killed by signal \(signal)"
+        } else if let problem = result.outputProblem, result.exitStatus == 0 {
+            summary = "exit 0, but \(problem)"
         } else {
             summary = "exit \(result.exitStatus ?? -1)"
         }
