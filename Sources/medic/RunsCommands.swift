@@ -8,7 +8,9 @@ struct RunsCommand: AsyncParsableCommand {
         abstract: "List the runs in the state directory, oldest first.",
         discussion: """
             A run whose process is gone without an outcome (killed, crashed, power lost) is marked \
-            interrupted here, in its journal; `medic resume RUN` continues it.
+            interrupted here, in its journal; `medic resume RUN` continues it. A run whose journal \
+            is damaged is listed damaged. A finished run whose incident record is missing from the \
+            knowledge base gets it here.
 
             Examples:
               medic runs
@@ -29,7 +31,8 @@ struct RunsCommand: AsyncParsableCommand {
             return
         }
         let store = try RunStore(directory: directory)
-        let (runs, problems) = store.list()
+        // `medic runs` is where a finished run whose incident record was lost gets it.
+        let (runs, problems) = store.list(reconcilingIncidents: true)
         problems.forEach { printError("warning: \($0)") }
         print(json ? RunRenderer.json(runs) : RunRenderer.list(runs), terminator: "")
     }
@@ -40,7 +43,8 @@ struct ShowCommand: AsyncParsableCommand {
         commandName: "show",
         abstract: "Show one run: its steps, verification, rollback and the timeline of its journal.",
         discussion: """
-            RUN is a run id from `medic runs`, or an unambiguous prefix of one.
+            RUN is a run id from `medic runs`, or an unambiguous prefix of one. A damaged journal \
+            is shown as far as it can be trusted, with each damaged line (file:line), and exit status 1.
 
             Examples:
               medic show 20261123-101500-3f9a1c0d
@@ -60,6 +64,14 @@ struct ShowCommand: AsyncParsableCommand {
     struct Shown: Encodable {
         var report: RunReport
         var records: [JournalRecord]
+        /// The lines that cannot be trusted (a damaged journal); absent when there are none.
+        var damage: [JournalDamage]?
+
+        init(report: RunReport, records: [JournalRecord], damage: [JournalDamage]) {
+            self.report = report
+            self.records = records
+            self.damage = damage.isEmpty ? nil : damage
+        }
     }
 
     mutating func run() async throws {
@@ -70,8 +82,18 @@ struct ShowCommand: AsyncParsableCommand {
         let (_, contents, status) = try store.inspect(id)
         contents.problems.forEach { printError("warning: \($0)") }
         let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
-        print(json ? RunRenderer.json(Shown(report: report, records: contents.records))
-                   : RunRenderer.timeline(report, records: contents.records), terminator: "")
+        var text = json ? RunRenderer.json(Shown(report: report, records: contents.records, damage: contents.damage))
+                        : RunRenderer.timeline(report, records: contents.records)
+        if !json && !contents.damage.isEmpty {
+            text += "\nDAMAGED: these lines of the journal cannot be trusted (shown above: only the records that can):\n"
+            text += contents.damage.map { "  \($0)\n" }.joined()
+            text += "`medic resume` and `medic approve`/`deny` refuse this run, and the gates that count runs refuse its playbook.\n"
+        }
+        print(text, terminator: "")
+        if let damage = contents.damageSummary {
+            printError("error: the journal of run \(id) is damaged: \(damage)")
+            throw ExitCode(1)
+        }
     }
 }
 

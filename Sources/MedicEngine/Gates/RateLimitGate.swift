@@ -15,7 +15,14 @@ public struct RateLimitGate: Gate {
         let limits = context.catalog.policies.rateLimits
         guard !limits.isEmpty else { return .pass(name, "no rate limits are defined") }
         let plan = context.plan
-        let runs = Self.countedRuns(context.history ?? RunStore.history(in: context.stateDirectory))
+        let history = context.history ?? RunStore.history(in: context.stateDirectory)
+        // A damaged run whose run_started is whole counts (its outcome is unknown); one whose
+        // run_started is damaged cannot be counted against anything.
+        if let damaged = RunStore.damageRefusal(in: history.filter { $0.playbookID == "?" }, playbookID: nil,
+                                                gate: "rate limits") {
+            return .refuse(name, damaged)
+        }
+        let runs = Self.countedRuns(history)
         var checked: [String] = []
         for limit in limits {
             let keys: [String]
