@@ -147,6 +147,37 @@ final class JournalDamageTests: XCTestCase {
         XCTAssertEqual(again.records.map(\.seq), Array(1...again.records.count))
     }
 
+    func testTheRateLimitGateCountsADamagedRunOrRefusesWhenItCannot() async throws {
+        let loaded = CatalogLoader().load(documents: [
+            ("actions/a.yaml", Array("actions:\n  plain: {type: infrastructure, risk_level: low, implementation: \"true\"}\n".utf8)),
+            ("playbooks/p.yaml", Array(("playbook_id: limited-001\nname: Limited\nversion: 1.0.0\ncategory: infrastructure\n"
+                + "severity: SEV3\nremediation_steps:\n  - {step: 1, name: one, action: plain}\nmetadata: {}\n").utf8)),
+            ("policies/p.yaml", Array("rate_limits:\n  once:\n    scope: playbook\n    match: limited-*\n    max_runs: 1\n    window: 1h\n".utf8)),
+        ])
+        XCTAssertFalse(loaded.hasErrors, DiagnosticRenderer.text(loaded.diagnostics))
+        let catalog = loaded.catalog
+        let plan = try Planner(catalog: catalog).plan(try XCTUnwrap(catalog.playbooks.first))
+        let store = try RunStore(directory: try directory().path + "/state")
+        let recorder = RecordingExecutor()
+        let interpreter = Interpreter(executors: ExecutorSet(shell: recorder, bus: recorder, http: recorder),
+                                      verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: SystemClock()))
+        let id = try await interpreter.start(plan, in: store).runID
+        let path = store.journalPath(id)
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        func verdict() async -> GateVerdict {
+            await RateLimitGate().evaluate(GateContext(plan: plan, catalog: catalog, mode: .manual, stateDirectory: store.directory))
+        }
+        let second = original.dropLast().lastIndex(of: UInt8(ascii: "\n"))! - 5
+        for (offset, expected, text) in [(second, GateVerdict.Decision.deferred, "rate limit 'once'"), (3, .refuse, "the journal of run \(id) is damaged")] {
+            var bytes = original
+            bytes[offset] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let found = await verdict()
+            XCTAssertEqual(found.decision, expected, "byte \(offset): \(found.reason)")
+            XCTAssertTrue(found.reason.contains(text), found.reason)
+        }
+    }
+
     func testRunsAreListedByStartTimeNotById() async throws {
         let dir = try directory()
         let store = try RunStore(directory: dir.path + "/state")

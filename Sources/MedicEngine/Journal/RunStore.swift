@@ -163,7 +163,8 @@ public final class RunStore: Sendable {
                 }
                 problems.append("\(path): a torn last line (\(torn.count) bytes, a write cut short by a crash) was moved to \(aside)")
             } else {
-                problems.append("\(path): the last line is torn (\(torn.count) bytes); it is set aside when the run is resumed")
+                problems.append("\(path): the last line is torn (\(torn.count) bytes)"
+                    + (scan.damage.isEmpty ? "; it is set aside when the run is resumed" : ""))
             }
         }
         return JournalContents(records: scan.records, problems: problems, damage: scan.damage)
