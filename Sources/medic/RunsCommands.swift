@@ -8,7 +8,9 @@ struct RunsCommand: AsyncParsableCommand {
         abstract: "List the runs in the state directory, oldest first.",
         discussion: """
             A run whose process is gone without an outcome (killed, crashed, power lost) is marked \
-            interrupted here, in its journal; `medic resume RUN` continues it.
+            interrupted here, in its journal; `medic resume RUN` continues it. A run whose journal \
+            is damaged is listed damaged. A finished run whose incident record is missing from the \
+            knowledge base gets it here.
 
             Examples:
               medic runs
@@ -29,7 +31,8 @@ struct RunsCommand: AsyncParsableCommand {
             return
         }
         let store = try RunStore(directory: directory)
-        let (runs, problems) = store.list()
+        // `medic runs` is where a finished run whose incident record was lost gets it.
+        let (runs, problems) = store.list(reconcilingIncidents: true)
         problems.forEach { printError("warning: \($0)") }
         writeOut(json ? RunRenderer.json(runs) : RunRenderer.list(runs))
     }
@@ -40,7 +43,8 @@ struct ShowCommand: AsyncParsableCommand {
         commandName: "show",
         abstract: "Show one run: its steps, verification, rollback and the timeline of its journal.",
         discussion: """
-            RUN is a run id from `medic runs`, or an unambiguous prefix of one.
+            RUN is a run id from `medic runs`, or an unambiguous prefix of one. A damaged journal \
+            is shown as far as it can be trusted, with each damaged line (file:line), and exit status 1.
 
             Examples:
               medic show 20261123-101500-3f9a1c0d
@@ -60,8 +64,17 @@ struct ShowCommand: AsyncParsableCommand {
     struct Shown: Encodable {
         var report: RunReport
         var records: [JournalRecord]
+        /// The lines that cannot be trusted (a damaged journal); absent when there are none.
+        var damage: [JournalDamage]?
         /// An interrupted run's processes that are still running (absent when none).
         var leftRunning: [StepProcess]?
+
+        init(report: RunReport, records: [JournalRecord], damage: [JournalDamage], leftRunning: [StepProcess]?) {
+            self.report = report
+            self.records = records
+            self.damage = damage.isEmpty ? nil : damage
+            self.leftRunning = leftRunning
+        }
     }
 
     mutating func run() async throws {
@@ -74,8 +87,19 @@ struct ShowCommand: AsyncParsableCommand {
         let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
         // A killed Medic's steps may still be running: say so, with what resume will do.
         let left = status == .interrupted ? LeftRunning.find(runID: id, records: contents.records) : nil
-        writeOut(json ? RunRenderer.json(Shown(report: report, records: contents.records, leftRunning: left?.processes))
-                   : RunRenderer.timeline(report, records: contents.records) + (left.map { "\nNote: \($0.summary)\n" } ?? ""))
+        var text = json ? RunRenderer.json(Shown(report: report, records: contents.records, damage: contents.damage,
+                                                 leftRunning: left?.processes))
+                        : RunRenderer.timeline(report, records: contents.records) + (left.map { "\nNote: \($0.summary)\n" } ?? "")
+        if !json && !contents.damage.isEmpty {
+            text += "\nDAMAGED: these lines of the journal cannot be trusted (shown above: only the records that can):\n"
+            text += contents.damage.map { "  \($0)\n" }.joined()
+            text += "`medic resume` and `medic approve`/`deny` refuse this run, and the gates that count runs refuse its playbook.\n"
+        }
+        writeOut(text)
+        if let damage = contents.damageSummary {
+            printError("error: the journal of run \(id) is damaged: \(damage)")
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -16,7 +16,14 @@ public struct RateLimitGate: Gate {
         guard !limits.isEmpty else { return .pass(name, "no rate limits are defined") }
         let plan = context.plan
         let now = context.rateLimitClock?.now ?? context.now
-        let runs = Self.countedRuns(context.rateLimitClock?.runs ?? context.history ?? RunStore.history(in: context.stateDirectory))
+        let history = context.rateLimitClock?.runs ?? context.history ?? RunStore.history(in: context.stateDirectory)
+        // A damaged run whose run_started is whole counts (its outcome is unknown); one whose
+        // run_started is damaged cannot be counted against anything.
+        if let damaged = RunStore.damageRefusal(in: history.filter { $0.playbookID == "?" }, playbookID: nil,
+                                                gate: "rate limits") {
+            return .refuse(name, damaged)
+        }
+        let runs = Self.countedRuns(history)
         var checked: [String] = []
         for limit in limits {
             let keys: [String]

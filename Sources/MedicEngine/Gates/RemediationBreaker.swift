@@ -209,6 +209,10 @@ public struct BreakerGate: Gate {
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
         let playbook = context.plan.playbookID
+        if let damaged = RunStore.damageRefusal(in: context.history ?? RunStore.history(in: context.stateDirectory),
+                                                playbookID: playbook, gate: "circuit breaker") {
+            return .refuse(name, damaged)
+        }
         let status = RemediationBreaker(stateDirectory: context.stateDirectory, cooldown: cooldown).status(of: playbook, now: context.now, runs: context.history)
         switch status.state {
         case .closed:

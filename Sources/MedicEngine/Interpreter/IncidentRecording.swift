@@ -2,19 +2,38 @@ import Foundation
 import MedicKnowledge
 import MedicModel
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The incident record of a finished run (reference §9.1), built from its journal, and its append
 /// to `<state dir>/knowledge/incident-history.jsonl` (issue 7 item 2).
 ///
-/// Written once, right after the run's `run_finished` record is durable. A record that cannot be
-/// written (a read-only or full disk) never changes the run: its outcome stands, its journal is
-/// complete (no record may follow `run_finished`), and the failure goes to the interpreter's
-/// `incidentRecordFailed` (by default a warning on standard error). See docs/knowledge.md.
+/// Written once, right after the run's `run_finished` record is durable, then marked done by an
+/// empty file `runs/<RUN>.recorded`. A record that cannot be written (a read-only or full disk)
+/// never changes the run: its outcome stands, its journal is complete (no record may follow
+/// `run_finished`), and the failure goes to the interpreter's `incidentRecordFailed` (by default
+/// a warning on standard error). A finished run without its mark (Medic was stopped before the
+/// record, or it could not be written) is reconciled by `medic runs` (`reconcile`), which writes
+/// the record only when the history does not hold one with the run's id. See docs/knowledge.md.
 enum IncidentRecording {
     /// The knowledge base directory of the state directory holding `journalPath`
     /// (`<state>/runs/<id>.jsonl`, `RunStore.journalPath`): `<state>/knowledge`.
     static func knowledgeDirectory(ofJournal journalPath: String) -> String {
         let runs = (journalPath as NSString).deletingLastPathComponent
         return KnowledgeBase.defaultDirectory(inState: (runs as NSString).deletingLastPathComponent)
+    }
+
+    /// The mark that the run of the journal at `journalPath` has its incident record.
+    static func markPath(ofJournal journalPath: String) -> String {
+        (journalPath.hasSuffix(".jsonl") ? String(journalPath.dropLast(".jsonl".count)) : journalPath) + ".recorded"
+    }
+
+    /// Marks the run recorded. Not made durable: a mark lost in a power cut only makes the next
+    /// reconciliation search the history, where it finds the record (which is durable).
+    private static func markRecorded(_ journalPath: String) {
+        let fd = open(markPath(ofJournal: journalPath), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        if fd >= 0 { close(fd) }
     }
 
     /// Appends the record of the run whose journal is `records` (ending with `run_finished`).
@@ -26,9 +45,62 @@ enum IncidentRecording {
         do {
             let knowledge = try KnowledgeBase(directory: directory)
             try knowledge.append(encoding: record, to: .incidentHistory)
+            markRecorded(journalPath)
         } catch {
             failed("the incident record of run \(record.runID) was not written to \(directory): \(error)")
         }
+    }
+
+    /// The run ids of the incident history, read once by a reconciliation.
+    struct RecordedRuns {
+        var ids: Set<String>?
+    }
+
+    /// Writes the incident record of the finished run `runID` of `store` when it has no mark and
+    /// the history holds no record with its id; marks it. Done holding the run's lock (a run
+    /// whose process still holds it is left to that process), and a run missing from the ids
+    /// read earlier is searched for again under the lock, so a record is never written twice.
+    /// Returns what was done, or why it could not be; nil when nothing needed doing.
+    static func reconcile(_ runID: String, in store: RunStore, recorded: inout RecordedRuns) -> String? {
+        let journalPath = store.journalPath(runID)
+        let mark = markPath(ofJournal: journalPath)
+        guard !FileManager.default.fileExists(atPath: mark), let lock = try? RunLock(path: store.lockPath(runID)) else { return nil }
+        defer { withExtendedLifetime(lock) {} }
+        guard !FileManager.default.fileExists(atPath: mark), let contents = try? store.read(runID: runID), contents.damage.isEmpty,
+              let record = incident(from: contents.records) else { return nil }
+        let directory = knowledgeDirectory(ofJournal: journalPath)
+        do {
+            let knowledge = try KnowledgeBase(directory: directory)
+            if recorded.ids == nil { recorded.ids = try runIDs(in: knowledge) }
+            // Read again when it seems missing: it may have been written since the first read.
+            var known = recorded.ids!.contains(runID)
+            if !known { known = try runIDs(in: knowledge).contains(runID) }
+            if known {
+                markRecorded(journalPath)
+                return nil
+            }
+            try knowledge.append(encoding: record, to: .incidentHistory)
+            markRecorded(journalPath)
+            recorded.ids!.insert(runID)
+            return "run \(runID) finished (\(record.runOutcome.rawValue)) but its incident record was missing from \(directory) "
+                + "(Medic stopped before writing it, or could not write it); it is written now"
+        } catch {
+            return "run \(runID) has no incident record in \(directory), and it cannot be written: \(error)"
+        }
+    }
+
+    /// The `run_id` of every record of the incident history.
+    private static func runIDs(in knowledge: KnowledgeBase) throws -> Set<String> {
+        struct Keyed: Decodable {
+            var runID: String?
+            enum CodingKeys: String, CodingKey { case runID = "run_id" }
+        }
+        var ids = Set<String>()
+        let decoder = JSONDecoder()
+        try knowledge.forEachLine(in: .incidentHistory) { line, _ in
+            if let id = (try? decoder.decode(Keyed.self, from: Data(line)))?.runID { ids.insert(id) }
+        }
+        return ids
     }
 
     /// The default for `Interpreter.incidentRecordFailed`: one line on standard error.

@@ -23,7 +23,12 @@ public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible 
 public final class RunJournal: @unchecked Sendable {
     public let runID: String
     public let path: String
-    private let fd: Int32
+    /// -1 until the first record is written, for a journal being created.
+    private var fd: Int32
+    /// A new run's journal: its first records go to `temporary`, which is made durable and then
+    /// renamed to `path`, its directory made durable too. So a journal never exists without its
+    /// first record, and a directory that cannot be made durable stops the run before anything.
+    private let creation: (temporary: String, directory: String)?
     private let lock = NSLock()
     private var nextSeq: Int
     private var observers: [@Sendable (JournalRecord) -> Void] = []
@@ -33,11 +38,21 @@ public final class RunJournal: @unchecked Sendable {
         self.runID = runID
         self.path = path
         nextSeq = lastSeq + 1
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        creation = nil
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw JournalError("cannot open the run journal \(path): \(String(cString: strerror(errno)))") }
     }
 
-    deinit { close(fd) }
+    /// A journal to create at `path` with its first append (see `creation`).
+    init(creating path: String, runID: String, temporary: String, directory: String) {
+        self.runID = runID
+        self.path = path
+        nextSeq = 1
+        creation = (temporary, directory)
+        fd = -1
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
 
     private static let stopping = StopFlag()
 
@@ -80,12 +95,19 @@ public final class RunJournal: @unchecked Sendable {
                 seq += 1
                 stamped.append(record)
             }
-            try writeAll(bytes)
-            guard !durable || fsync(fd) == 0 else {
-                throw JournalError("cannot make the run journal \(path) durable (fsync): \(String(cString: strerror(errno)))")
+            if fd < 0 {
+                try create(with: bytes)  // durable, whatever `durable` says
+                nextSeq = seq
+                durableSeq = seq - 1
+            } else {
+                try writeAll(bytes)
+                // The lines are in the file: the next record follows them, even if this sync fails.
+                nextSeq = seq
+                guard !durable || fsync(fd) == 0 else {
+                    throw JournalError("cannot make the run journal \(path) durable (fsync): \(String(cString: strerror(errno)))")
+                }
+                if durable { durableSeq = seq - 1 }
             }
-            nextSeq = seq
-            if durable { durableSeq = seq - 1 }
             return (stamped, observers)
         }
         for record in written { for watch in watchers { watch(record) } }
@@ -158,6 +180,56 @@ public final class RunJournal: @unchecked Sendable {
         }
     }
 
+    /// Writes a new journal's first records to its temporary file, makes them durable, renames
+    /// the file into place and makes the name durable. Any failure removes what was made: the
+    /// run has no journal, and stops before anything happened. Called under `lock`.
+    private func create(with bytes: [UInt8]) throws {
+        guard let (temporary, directory) = creation else { throw JournalError("the run journal \(path) is not open") }
+        func failure(_ what: String) -> JournalError {
+            JournalError("\(what): \(String(cString: strerror(errno))); the run stops before it began")
+        }
+        let file = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        guard file >= 0 else { throw failure("cannot create the run journal \(temporary)") }
+        var error: JournalError?
+        if let failed = Self.writeAll(bytes, to: file) {
+            errno = failed
+            error = failure("cannot write the run journal \(temporary)")
+        } else if fsync(file) != 0 {
+            error = failure("cannot make the run journal \(temporary) durable (fsync)")
+        } else if rename(temporary, path) != 0 {
+            error = failure("cannot rename \(temporary) to \(path)")
+        }
+        if let error {
+            close(file)
+            unlink(temporary)
+            throw error
+        }
+        let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder < 0 || fsync(folder) != 0 {
+            let reason = failure("cannot make the run journal's name durable (fsync of the directory \(directory))")
+            if folder >= 0 { close(folder) }
+            close(file)
+            unlink(path)
+            throw reason
+        }
+        close(folder)
+        fd = file
+    }
+
+    /// Writes `bytes` whole to `fd`; the errno of a failed write (nil when all were written).
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Int32? {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            offset += count
+        }
+        return nil
+    }
+
     private func writeAll(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
@@ -196,9 +268,10 @@ public enum JournalCodec {
         Array(try encoder().encode(record))
     }
 
-    /// A record encoded with `seq` 0 and `at` "" (keys sorted: it begins `{"at":"",`, and
-    /// `"seq":0` occurs once, outside any string, since no other type has a `seq`), with its
-    /// sequence number and time written in.
+    /// The journal line (without its newline) of a record encoded with `seq` 0 and `at` ""
+    /// (keys sorted: it begins `{"at":"",`, and `"seq":0` occurs once, outside any string, since
+    /// no other type has a `seq`): its sequence number and time written in, sealed with its
+    /// checksum (`JournalChecksum`).
     static func stamp(_ body: [UInt8], seq: Int, at: String) -> [UInt8] {
         let head = 8  // {"at":""
         let key: [UInt8] = Array(#""seq":0"#.utf8)
@@ -226,7 +299,7 @@ public enum JournalCodec {
         out.append(contentsOf: #""seq":"#.utf8)
         out.append(contentsOf: String(seq).utf8)
         out.append(contentsOf: body[(seqAt + key.count)...])
-        return out
+        return JournalChecksum.seal(out)
     }
 
     static func encoder() -> JSONEncoder {

@@ -13,6 +13,9 @@ public enum RunStatus: String, Sendable, Hashable, Codable {
     case interrupted
     /// A gate asked for approval: `medic approve` or `medic deny` decides.
     case pendingApproval = "pending_approval"
+    /// Its journal is damaged (`JournalDamage`): what it says cannot be trusted, so it is not
+    /// resumed, approved or denied, and the gates that count runs refuse rather than guess.
+    case damaged
 }
 
 /// One line of `medic runs`.
@@ -28,13 +31,23 @@ public struct RunSummary: Sendable, Hashable, Codable {
     /// What the run reaches: its target lock names and its steps' actions (for rate limits).
     public var targets: [String] = []
     public var actions: [String] = []
+    /// A damaged journal (status `damaged`): its first damaged line, `path:line: reason`.
+    public var damage: String?
 }
 
 /// A run's records as read from disk, with what could not be read.
 public struct JournalContents: Sendable {
     public var records: [JournalRecord]
-    /// Problems found (a torn last line moved aside, a line that does not decode), for people.
+    /// Problems found and dealt with (a torn last line moved aside), for people.
     public var problems: [String]
+    /// Lines that cannot be trusted; `records` holds only the lines that can.
+    public var damage: [JournalDamage] = []
+
+    /// The damage in one sentence: the first damaged line, and how many more there are.
+    public var damageSummary: String? {
+        guard let first = damage.first else { return nil }
+        return first.description + (damage.count > 1 ? " (and \(damage.count - 1) more damaged line(s))" : "")
+    }
 }
 
 /// The state directory (`.medic/` or `$MEDIC_HOME`): one journal per run under `runs/`, and a
@@ -71,26 +84,33 @@ public final class RunStore: Sendable {
     public func journalPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".jsonl" }
     func lockPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".lock" }
 
-    /// Creates a run's journal and takes its lock. The caller appends `run_started` first.
+    /// Takes a new run's lock and gives its journal, created with its first record (the caller
+    /// appends `run_started` first): until then there is no file, and a run killed before has
+    /// left none behind (see `RunJournal.creation`).
     public func create(runID: String) throws -> (RunJournal, RunLock) {
-        guard Self.isValidRunID(runID), !FileManager.default.fileExists(atPath: journalPath(runID)) else {
+        guard Self.isValidRunID(runID), let lock = try RunLock(path: lockPath(runID)) else {
             throw JournalError("cannot create run '\(runID)': the id is taken or not a valid name")
         }
-        guard let lock = try RunLock(path: lockPath(runID)) else {
-            throw JournalError("run '\(runID)' is locked by another process")
+        guard !FileManager.default.fileExists(atPath: journalPath(runID)) else {
+            throw JournalError("cannot create run '\(runID)': the id is taken or not a valid name")
         }
-        let journal = try RunJournal(runID: runID, path: journalPath(runID), lastSeq: 0)
-        // The new file's name must survive a crash too.
-        let dir = open(runsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 { _ = fsync(dir); close(dir) }
+        unlink(creationPath(runID))
+        let journal = RunJournal(creating: journalPath(runID), runID: runID, temporary: creationPath(runID), directory: runsDirectory)
         return (journal, lock)
     }
+
+    /// Where a new run's first records are written before the file is renamed to its journal.
+    func creationPath(_ runID: String) -> String { runsDirectory + "/" + runID + ".creating" }
 
     /// Takes the lock of an existing run to continue it; nil when another process holds it.
     public func reopen(runID: String) throws -> (RunJournal, RunLock, JournalContents)? {
         let runID = try resolve(runID)
         guard let lock = try RunLock(path: lockPath(runID)) else { return nil }
         let contents = try read(runID: runID, repair: true)
+        if let damage = contents.damageSummary {
+            throw JournalError("the journal of run \(runID) is damaged: \(damage). Medic does not continue a run whose journal "
+                + "it cannot trust; nothing was written. `medic show \(runID)` shows what can be read")
+        }
         let journal = try RunJournal(runID: runID, path: journalPath(runID), lastSeq: contents.records.last?.seq ?? 0)
         return (journal, lock, contents)
     }
@@ -112,21 +132,29 @@ public final class RunStore: Sendable {
         return names.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.filter(Self.isValidRunID).sorted()
     }
 
-    /// The records of a run. With `repair`, a torn last line (a crash during a write) is moved to
-    /// `<run>.torn` and cut from the journal; without it, it is only reported. Call with `repair`
-    /// only while holding the run's lock.
+    /// The records of a run, with its damaged lines (`JournalScan`). With `repair` (call it only
+    /// while holding the run's lock) and no damage, a torn last line (a crash during a write) is
+    /// moved to `<run>.torn` and cut from the journal, and a last record missing only its newline
+    /// gets it; without `repair` they are only reported. Damage is never repaired.
     public func read(runID: String, repair: Bool = false) throws -> JournalContents {
         let path = journalPath(runID)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw JournalError("cannot read the run journal \(path)")
         }
+        let scan = JournalScan(Array(data), path: path)
         var problems: [String] = []
-        var whole = data[...]
-        if let last = data.last, last != UInt8(ascii: "\n") {
-            let cut = (data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? data.startIndex
+        switch scan.tail {
+        case .none: break
+        case .unterminatedRecord:
+            if repair && scan.damage.isEmpty {
+                let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+                let done = fd >= 0 && write(fd, "\n", 1) == 1 && fsync(fd) == 0
+                if fd >= 0 { close(fd) }
+                guard done else { throw JournalError("cannot end the last record of \(path) with its newline: \(String(cString: strerror(errno)))") }
+            }
+        case .torn(let cut):
             let torn = data[cut...]
-            whole = data[..<cut]
-            if repair {
+            if repair && scan.damage.isEmpty {
                 let aside = runsDirectory + "/" + runID + ".torn"
                 let existing = FileManager.default.contents(atPath: aside) ?? Data()
                 guard FileManager.default.createFile(atPath: aside, contents: existing + torn + Data("\n".utf8)),
@@ -135,68 +163,11 @@ public final class RunStore: Sendable {
                 }
                 problems.append("\(path): a torn last line (\(torn.count) bytes, a write cut short by a crash) was moved to \(aside)")
             } else {
-                problems.append("\(path): the last line is torn (\(torn.count) bytes); it is set aside when the run is resumed")
+                problems.append("\(path): the last line is torn (\(torn.count) bytes)"
+                    + (scan.damage.isEmpty ? "; it is set aside when the run is resumed" : ""))
             }
         }
-        var records: [JournalRecord] = []
-        for (number, line) in String(decoding: whole, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where !line.isEmpty {
-            do {
-                records.append(try JournalCodec.decode(line))
-            } catch {
-                problems.append("\(path):\(number + 1): a record that does not decode was skipped: \(error)")
-            }
-        }
-        return JournalContents(records: records, problems: problems)
-    }
-
-    /// Every run, oldest first. A run whose process is gone without an outcome is marked
-    /// `interrupted` here (a `run_interrupted` record is appended), so the first Medic that
-    /// looks at the state directory after a crash records it. Problems found are returned.
-    public func list() -> (runs: [RunSummary], problems: [String]) {
-        var runs: [RunSummary] = []
-        var problems: [String] = []
-        for id in runIDs() {
-            let path = journalPath(id)
-            var info = stat()
-            let stamp = stat(path, &info) == 0 ? FinishedRuns.Stamp(size: Int64(info.st_size), modified: info.st_mtim) : nil
-            if let stamp, let known = FinishedRuns.shared.summary(path: path, stamp: stamp) {
-                runs.append(known)
-                continue
-            }
-            do {
-                let (summary, contents, _) = try inspect(id)
-                problems += contents.problems
-                if let summary, let stamp, summary.status == .finished, contents.problems.isEmpty {
-                    FinishedRuns.shared.remember(summary, path: path, stamp: stamp)
-                }
-                if let summary { runs.append(summary) } else {
-                    problems.append("\(journalPath(id)): no run_started record; not a run journal")
-                }
-            } catch {
-                problems.append("\(id): \(error)")
-            }
-        }
-        return (runs, problems)
-    }
-
-    /// One run as `list()` sees it: its records (a dead run marked `interrupted` first), its
-    /// status, and its summary (nil when the journal has no `run_started`).
-    public func inspect(_ id: String) throws -> (summary: RunSummary?, contents: JournalContents, status: RunStatus) {
-        var contents = try read(runID: id)
-        var status = Self.status(of: contents.records)
-        if status == .running, let lock = try RunLock(path: lockPath(id)) {
-            // Nobody holds the lock: the run's process died before it finished.
-            contents = try read(runID: id, repair: true)
-            let journal = try RunJournal(runID: id, path: journalPath(id), lastSeq: contents.records.last?.seq ?? 0)
-            var record = JournalRecord(event: .runInterrupted)
-            record.pid = getpid()
-            record.message = "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it"
-            contents.records.append(try journal.append(record))
-            status = .interrupted
-            withExtendedLifetime(lock) {}
-        }
-        return (Self.summary(id: id, records: contents.records, status: status, path: journalPath(id)), contents, status)
+        return JournalContents(records: scan.records, problems: problems, damage: scan.damage)
     }
 
     /// Every run of the state directory at `directory` (`list()`), or none, creating nothing,

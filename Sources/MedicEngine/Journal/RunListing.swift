@@ -1,0 +1,145 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RunStore {
+    /// Every run, oldest first: by the time of its `run_started`, then by id (runs started in
+    /// the same millisecond). A run whose process is gone without an outcome is marked
+    /// `interrupted` here (a `run_interrupted` record is appended), so the first Medic that looks
+    /// at the state directory after a crash records it; a damaged journal is listed `damaged`
+    /// and left as it is. What a run never started leaves (a journal with no record, a
+    /// `<run>.creating` file) is removed once no process holds the run's lock. With
+    /// `reconcilingIncidents`, a finished run whose incident record is missing from the
+    /// knowledge base gets it (`IncidentRecording.reconcile`). Problems found are returned.
+    public func list(reconcilingIncidents: Bool = false) -> (runs: [RunSummary], problems: [String]) {
+        var runs: [RunSummary] = []
+        var problems = removeAbandonedCreations()
+        for id in runIDs() {
+            let path = journalPath(id)
+            var info = stat()
+            let stamp = stat(path, &info) == 0 ? FinishedRuns.Stamp(size: Int64(info.st_size), modified: info.st_mtim) : nil
+            if let stamp, let known = FinishedRuns.shared.summary(path: path, stamp: stamp) {
+                runs.append(known)
+                continue
+            }
+            do {
+                let (summary, contents, _) = try inspect(id)
+                problems += contents.problems
+                if let damage = contents.damageSummary { problems.append("run \(id) is damaged: \(damage)") }
+                if let summary, let stamp, summary.status == .finished, contents.problems.isEmpty {
+                    FinishedRuns.shared.remember(summary, path: path, stamp: stamp)
+                }
+                if let summary {
+                    runs.append(summary)
+                } else if let removed = removeNeverStarted(id) {
+                    problems.append(removed)
+                }
+            } catch {
+                problems.append("\(id): \(error)")
+            }
+        }
+        let starts = Dictionary(runs.map { ($0.id, JournalRecord.date($0.startedAt) ?? .distantPast) }, uniquingKeysWith: { a, _ in a })
+        runs.sort { (starts[$0.id]!, $0.id) < (starts[$1.id]!, $1.id) }
+        if reconcilingIncidents {
+            var recorded = IncidentRecording.RecordedRuns()
+            for run in runs where run.status == .finished {
+                if let note = IncidentRecording.reconcile(run.id, in: self, recorded: &recorded) { problems.append(note) }
+            }
+        }
+        return (runs, problems)
+    }
+
+    /// One run as `list()` sees it: its records (a dead run marked `interrupted` first), its
+    /// status, and its summary (nil when the journal holds no record at all). A damaged journal
+    /// is only read: its status is `damaged`.
+    public func inspect(_ id: String) throws -> (summary: RunSummary?, contents: JournalContents, status: RunStatus) {
+        var contents = try read(runID: id)
+        if let damage = contents.damageSummary {
+            return (Self.damagedSummary(id: id, records: contents.records, path: journalPath(id), damage: damage), contents, .damaged)
+        }
+        guard !contents.records.isEmpty else { return (nil, contents, .running) }
+        var status = Self.status(of: contents.records)
+        if status == .running, let lock = try RunLock(path: lockPath(id)) {
+            // Nobody holds the lock: the run's process died before it finished.
+            contents = try read(runID: id, repair: true)
+            if let damage = contents.damageSummary {
+                return (Self.damagedSummary(id: id, records: contents.records, path: journalPath(id), damage: damage), contents, .damaged)
+            }
+            let journal = try RunJournal(runID: id, path: journalPath(id), lastSeq: contents.records.last?.seq ?? 0)
+            var record = JournalRecord(event: .runInterrupted)
+            record.pid = getpid()
+            record.message = "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it"
+            contents.records.append(try journal.append(record))
+            status = .interrupted
+            withExtendedLifetime(lock) {}
+        }
+        return (Self.summary(id: id, records: contents.records, status: status, path: journalPath(id)), contents, status)
+    }
+
+    /// A damaged run as `medic runs` lists it: what its `run_started` says when that line is
+    /// whole, else `?` and the start time its id tells.
+    static func damagedSummary(id: String, records: [JournalRecord], path: String, damage: String) -> RunSummary {
+        if var summary = summary(id: id, records: records, status: .damaged, path: path) {
+            summary.damage = damage
+            return summary
+        }
+        return RunSummary(id: id, playbookID: "?", playbookVersion: "?", startedAt: startTime(ofID: id) ?? "", updatedAt: "",
+                          status: .damaged, outcome: nil, journal: path, damage: damage)
+    }
+
+    /// `2026-11-23T10:15:00.000Z` for a run id `20261123-101500-...` (`newRunID`); nil for another id.
+    static func startTime(ofID id: String) -> String? {
+        let b = Array(id.utf8)
+        guard b.count >= 15, b[8] == UInt8(ascii: "-"), b[0..<8].allSatisfy({ (0x30...0x39).contains($0) }),
+              b[9..<15].allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        let s = String(decoding: b, as: UTF8.self)
+        func part(_ from: Int, _ to: Int) -> Substring { s.dropFirst(from).prefix(to - from) }
+        let text = "\(part(0, 4))-\(part(4, 6))-\(part(6, 8))T\(part(9, 11)):\(part(11, 13)):\(part(13, 15)).000Z"
+        return JournalRecord.date(text) == nil ? nil : text
+    }
+
+    /// Removes the journal of a run that never started (no record in it: an older Medic killed
+    /// before `run_started`, or a full disk), when no process holds the run's lock; what was
+    /// done, or nil.
+    func removeNeverStarted(_ id: String) -> String? {
+        guard let lock = try? RunLock(path: lockPath(id)), let contents = try? read(runID: id),
+              contents.records.isEmpty, contents.damage.isEmpty else { return nil }
+        defer { withExtendedLifetime(lock) {} }
+        guard unlink(journalPath(id)) == 0 else {
+            return "\(journalPath(id)): a journal with no record (a run that never started) could not be removed: \(String(cString: strerror(errno)))"
+        }
+        return "\(journalPath(id)): removed a journal with no record, left by a run that never started (stopped before run_started)"
+    }
+
+    /// Removes the `<run>.creating` files of runs killed while their journal was being created
+    /// (whose lock no process holds); problems, if any could not be removed.
+    func removeAbandonedCreations() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
+        var problems: [String] = []
+        for name in names where name.hasSuffix(".creating") {
+            let id = String(name.dropLast(".creating".count))
+            guard Self.isValidRunID(id), let lock = try? RunLock(path: lockPath(id)) else { continue }
+            if unlink(creationPath(id)) != 0 && errno != ENOENT {
+                problems.append("\(creationPath(id)): cannot remove the unfinished journal of a run that never started: \(String(cString: strerror(errno)))")
+            }
+            withExtendedLifetime(lock) {}
+        }
+        return problems
+    }
+}
+
+extension RunStore {
+    /// Why a gate that counts runs cannot judge, when a damaged run of `history` may be one it
+    /// counts: a run of `playbookID` (any playbook when nil), or one whose `run_started` is
+    /// damaged (its playbook is unknown). The gates fail closed: they refuse rather than count
+    /// a run whose outcome cannot be trusted, until a person has dealt with it.
+    static func damageRefusal(in history: [RunSummary], playbookID: String?, gate: String) -> String? {
+        guard let run = history.first(where: { run in
+            run.status == .damaged && (playbookID == nil || run.playbookID == playbookID || run.playbookID == "?")
+        }) else { return nil }
+        return "the journal of run \(run.id) is damaged (\(run.damage ?? run.journal)), so the \(gate) cannot count it: "
+            + "read it with `medic show \(run.id)`, then move \(run.journal) out of the state directory"
+    }
+}
