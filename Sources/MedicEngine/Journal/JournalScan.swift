@@ -28,9 +28,16 @@ struct JournalScan {
     var records: [JournalRecord] = []
     var damage: [JournalDamage] = []
     var tail = Tail.none
+    /// Written by a Medic from before journal lines were sealed: no line of the file carries a
+    /// checksum. Read line by line as then (a line that does not decode, or a `seq` out of
+    /// place, is still damage), and never appended to: one sealed line would make the rest look
+    /// damaged. A single changed byte cannot make a sealed journal look like one: every line
+    /// would have to lose its seal.
+    var legacy = false
 
     init(_ bytes: [UInt8], path: String) {
         let newline = UInt8(ascii: "\n")
+        legacy = !bytes.isEmpty && !Self.contains(bytes, Array(#","crc":""#.utf8))
         var start = 0
         var number = 0
         while let end = bytes[start...].firstIndex(of: newline) {
@@ -41,7 +48,14 @@ struct JournalScan {
         guard start < bytes.count else { return }
         let rest = bytes[start...]
         number += 1
-        if case .success = JournalChecksum.unseal(rest) {
+        if legacy {
+            if (try? JournalCodec.decode(Substring(String(decoding: rest, as: UTF8.self)))) != nil {
+                tail = .unterminatedRecord
+                check(rest, number: number, path: path)
+            } else {
+                tail = .torn(at: start)
+            }
+        } else if case .success = JournalChecksum.unseal(rest) {
             tail = .unterminatedRecord
             check(rest, number: number, path: path)
         } else if let end = Self.sealedRecordEnd(in: rest) {
@@ -56,9 +70,13 @@ struct JournalScan {
         func damaged(_ reason: String) { damage.append(JournalDamage(path: path, line: number, reason: reason)) }
         guard !line.isEmpty else { return damaged("an empty line") }
         let body: [UInt8]
-        switch JournalChecksum.unseal(line) {
-        case .success(let bytes): body = bytes
-        case .failure(let why): return damaged(why.description)
+        if legacy {
+            body = Array(line)
+        } else {
+            switch JournalChecksum.unseal(line) {
+            case .success(let bytes): body = bytes
+            case .failure(let why): return damaged(why.description)
+            }
         }
         let record: JournalRecord
         do {
@@ -74,6 +92,16 @@ struct JournalScan {
             return damaged("the first record is \(record.event.rawValue), not run_started")
         }
         records.append(record)
+    }
+
+    private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard bytes.count >= needle.count else { return false }
+        var index = 0
+        while index + needle.count <= bytes.count {
+            if bytes[index] == needle[0], bytes[index..<(index + needle.count)].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
     }
 
     /// The end of a sealed record at the start of `bytes` that has more bytes after it, if any.

@@ -61,7 +61,11 @@ extension RunStore {
         }
         guard !contents.records.isEmpty else { return (nil, contents, .running) }
         var status = Self.status(of: contents.records)
-        if status == .running, let lock = try RunLock(path: lockPath(id)) {
+        if status == .running && contents.legacy, let lock = try RunLock(path: lockPath(id)) {
+            // An earlier Medic's run whose process is gone: interrupted, but never appended to.
+            withExtendedLifetime(lock) {}
+            status = .interrupted
+        } else if status == .running, let lock = try RunLock(path: lockPath(id)) {
             // Nobody holds the lock: the run's process died before it finished.
             contents = try read(runID: id, repair: true)
             if let damage = contents.damageSummary {

@@ -42,6 +42,9 @@ public struct JournalContents: Sendable {
     public var problems: [String]
     /// Lines that cannot be trusted; `records` holds only the lines that can.
     public var damage: [JournalDamage] = []
+    /// Written before journal lines carried checksums (`JournalScan.legacy`): read, counted and
+    /// shown, never continued or appended to.
+    public var legacy = false
 
     /// The damage in one sentence: the first damaged line, and how many more there are.
     public var damageSummary: String? {
@@ -111,6 +114,10 @@ public final class RunStore: Sendable {
             throw JournalError("the journal of run \(runID) is damaged: \(damage). Medic does not continue a run whose journal "
                 + "it cannot trust; nothing was written. `medic show \(runID)` shows what can be read")
         }
+        if contents.legacy && Self.status(of: contents.records) != .finished {
+            throw JournalError("the journal of run \(runID) was written by an earlier Medic, before journal lines carried checksums; "
+                + "this Medic does not continue it: finish it with the Medic that started it, or move \(journalPath(runID)) out of the state directory")
+        }
         let journal = try RunJournal(runID: runID, path: journalPath(runID), lastSeq: contents.records.last?.seq ?? 0)
         return (journal, lock, contents)
     }
@@ -167,7 +174,10 @@ public final class RunStore: Sendable {
                     + (scan.damage.isEmpty ? "; it is set aside when the run is resumed" : ""))
             }
         }
-        return JournalContents(records: scan.records, problems: problems, damage: scan.damage)
+        if scan.legacy {
+            problems.append("\(path): written by an earlier Medic, before journal lines carried checksums; read without them")
+        }
+        return JournalContents(records: scan.records, problems: problems, damage: scan.damage, legacy: scan.legacy)
     }
 
     /// Every run of the state directory at `directory` (`list()`), or none, creating nothing,
