@@ -1,4 +1,5 @@
 import Foundation
+import MedicModel
 
 /// Arguments must be UTF-8. Swift reads the command line as UTF-8 and replaces bytes that are
 /// not with U+FFFD, so a parameter `caf\351` would reach a step as `caf\u{FFFD}`: a value changed
@@ -46,16 +47,7 @@ enum ArgumentEncoding {
     }
 
     static func firstInvalidByte(_ bytes: [UInt8]) -> Int? {
-        var parser = Unicode.UTF8.ForwardParser()
-        var iterator = bytes.makeIterator()
-        var offset = 0
-        while true {
-            switch parser.parseScalar(from: &iterator) {
-            case .valid(let encoded): offset += encoded.count
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
+        UTF8Validation.firstInvalidByte(in: bytes)
     }
 
     /// The argument as text, each byte that is not part of valid UTF-8 written `\ooo` (octal, as

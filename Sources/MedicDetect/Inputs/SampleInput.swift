@@ -1,3 +1,5 @@
+import MedicModel
+
 /// A line of metric data that could not be read: its 1-based line number and why.
 public struct InputError: Error, Sendable, Hashable, CustomStringConvertible {
     public var line: Int
@@ -65,16 +67,7 @@ extension SampleLineParser {
 extension SampleLineParser {
     /// The offset of the first byte of `bytes` that is not part of valid UTF-8; nil when all are.
     static func firstInvalidUTF8(_ bytes: ArraySlice<UInt8>) -> Int? {
-        var parser = Unicode.UTF8.ForwardParser()
-        var iterator = bytes.makeIterator()
-        var offset = 0
-        while true {
-            switch parser.parseScalar(from: &iterator) {
-            case .valid(let encoded): offset += encoded.count
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
+        UTF8Validation.firstInvalidByte(in: bytes)
     }
 }
 
