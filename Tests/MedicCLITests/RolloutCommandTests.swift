@@ -268,7 +268,8 @@ final class RolloutCommandTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && !output.text.contains("Rollout:") { usleep(50_000) }
         XCTAssertEqual(process.terminationStatus, 0, output.text)
-        XCTAssertTrue(output.text.contains("\r\u{1B}[K  stage 1/2: "), output.text)
+        XCTAssertTrue(output.text.contains("  stage 1/2: "), output.text)
+        XCTAssertTrue(output.text.contains("\r\u{1B}[K"), "the live line is redrawn in place: \(output.text)")
         XCTAssertTrue(output.text.contains("stage 2/2"), output.text)
         XCTAssertTrue(output.text.contains("Rollout:"), output.text)
     }
