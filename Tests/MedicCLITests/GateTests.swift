@@ -477,7 +477,7 @@ final class GateTests: XCTestCase {
         first.standardError = FileHandle.nullDevice
         try first.run()
         // Whatever happens, the step stops holding when the test ends.
-        addTeardownBlock { FileManager.default.createFile(atPath: ws.marker("first.release"), contents: nil) }
+        addTeardownBlock { _ = FileManager.default.createFile(atPath: ws.marker("first.release"), contents: nil) }
         let pid = try poll("the first run's step started") {
             (try? String(contentsOfFile: ws.marker("first"), encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
