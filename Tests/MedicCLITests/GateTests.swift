@@ -544,9 +544,12 @@ final class GateTests: XCTestCase {
         let ws = try workspace()
         let (step, first) = try holdWeb01(ws)
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
-        // The dead run's step lives on in its own session; let it end, so that only the lock is left.
+        // The dead run's step lives on in its own session; let it end, so that only the lock is
+        // left (Foundation's wait for the killed Medic also lasts until the step lets go of the
+        // descriptors it inherited).
         release(ws)
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationReason, .uncaughtSignal)
         _ = try poll("the dead run's step ended") { () -> Bool? in
             // Gone, or a zombie (ended, not yet reaped by whoever adopted it).
             guard let stat = try? String(contentsOfFile: "/proc/\(step)/stat", encoding: .utf8),
