@@ -8,7 +8,7 @@ import MedicLoader
 //   hostile                                 each hostile input through the medic binary: time, memory
 //   run-100-noop [--steps N] [--rounds R]   medic run of N (100) `true` steps vs a shell loop of /bin/true
 //   corpus --out DIR [--count N]            write the validate-10k files, to profile medic on them
-//   nab [--nab DIR]                         NAB subset scores: the published detectors reproduced, every built-in detector
+//   nab [--nab DIR]                         NAB scores (data/nab's sample unless --nab): the published detectors reproduced, every built-in detector
 //   detect-throughput [--series N] [--samples M]
 //                                           N (10,000) series × M (1,000,000) samples through threshold, EWMA and
 //                                           moving average on one thread: samples/s per core, bytes per series

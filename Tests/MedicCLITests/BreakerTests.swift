@@ -44,10 +44,8 @@ final class BreakerTests: XCTestCase {
         func inspect(_ result: MedicRun) throws -> (String?, [String: Any]?, Bool) {
             let report = try Medic.json(result.stdout)
             let journal = try XCTUnwrap(report["journal"] as? String)
-            let records = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
-                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            let gates = records.first { $0["event"] as? String == "gates_evaluated" }?["gates"] as? [[String: Any]] ?? []
-            let blocking = gates.first { $0["decision"] as? String != "pass" }
+            let records = try RunEvidence.lines(journal)
+            let blocking = try RunEvidence.gates(records).first { $0["decision"] as? String != "pass" }
             return (report["outcome"] as? String, blocking, records.contains { $0["event"] as? String == "step_started" && $0["phase"] as? String == "step" })
         }
     }
@@ -83,6 +81,13 @@ final class BreakerTests: XCTestCase {
         XCTAssertTrue(reason.contains("half-opens at "), reason)
         XCTAssertTrue(reason.contains("medic breaker reset flaky-001 --by NAME"), reason)
         XCTAssertFalse(started, "no step started")
+        // Operators were alerted on the bus, naming the breaker.
+        let runID = try XCTUnwrap(try Medic.json(refused.stdout)["run_id"] as? String)
+        let events = try RunEvidence.refusals(inState: ws.state, runID: runID)
+        XCTAssertEqual(events.map { $0["gate"] as? String }, ["breaker"])
+        XCTAssertEqual(events.first?["decision"] as? String, "refuse")
+        XCTAssertEqual(events.first?["playbook_id"] as? String, "flaky-001")
+        XCTAssertEqual(events.first?["reason"] as? String, "breaker: " + reason)
 
         let list = try ws.medic(["breaker", "list", "--json"])
         XCTAssertEqual(list.status, 0, list.stderr)

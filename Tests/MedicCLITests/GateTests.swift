@@ -36,7 +36,10 @@ final class GateTests: XCTestCase {
             type: infrastructure
             risk_level: low
             parameters: {path: required}
-            implementation: touch "${path}"; sleep 3
+            description: Writes its shell's pid to path, then holds its target until path.release exists (at most 120 s).
+            implementation: |
+              echo "$$" > "${path}"
+              n=0; while [ ! -e "${path}.release" ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done
         """
 
     private static func playbook(_ id: String, severity: String = "SEV2", action: String = "touch_file", extra: String = "",
@@ -133,6 +136,7 @@ final class GateTests: XCTestCase {
             Self.playbook("approve-die-001", action: "touch_then_die", extra: "safety: {require_approval: true}"),
             Self.playbook("limited-001"), Self.playbook("limited-002"), Self.playbook("window-001", action: "maintenance_touch"),
             Self.playbook("pre-missing-001", extra: "pre_conditions:\n  - {check: command_available, expected: no-such-tool-xyz}"),
+            Self.playbook("limited-pre-001", extra: "pre_conditions:\n  - 'queue_depth{queue=\"jobs\"} < 100'"),
         ]
         try #"{"queue_depth{queue=\"jobs\"}": 12}"#.write(to: dir.appendingPathComponent("metrics.json"), atomically: true, encoding: .utf8)
         try "metric_sources:\n  - {name: demo, type: file, path: metrics.json, metrics: [queue_depth]}\n"
@@ -151,15 +155,41 @@ final class GateTests: XCTestCase {
         }
     }
 
-    /// The outcome, the blocking gate's verdict, and whether any step started.
+    /// The gates in the order docs/running.md ("Safety gates") gives and every run journals them.
+    static let gateOrder = ["kill_switch", "severity_policy", "blast_radius", "safe_mode", "breaker", "rate_limit",
+                            "maintenance_window", "approval", "preconditions", "target_lock"]
+
+    /// The outcome, the first gate verdict that is not a pass, and whether any step started. On
+    /// the way it checks what every run promises: the gates were journaled in their order, and a
+    /// refused run alerted operators with one `dev.medic.run.refused` event naming the gate that
+    /// stopped it (the first refusal, else the first deferral), its decision and its reason.
     private func refusal(_ result: MedicRun, file: StaticString = #filePath, line: UInt = #line) throws -> (String?, [String: Any]?, Bool) {
         let report = try Medic.json(result.stdout)
         let journal = try XCTUnwrap(report["journal"] as? String, file: file, line: line)
-        let records = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
-            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        let gates = records.first { $0["event"] as? String == "gates_evaluated" }?["gates"] as? [[String: Any]] ?? []
+        let records = try RunEvidence.lines(journal, file: file, line: line)
+        let gates = try RunEvidence.gates(records, file: file, line: line)
+        XCTAssertEqual(gates.map { $0["gate"] as? String ?? "?" }, Self.gateOrder, "the gates' order", file: file, line: line)
         let blocking = gates.first { $0["decision"] as? String != "pass" }
-        return (report["outcome"] as? String, blocking, records.contains { $0["event"] as? String == "step_started" && $0["phase"] as? String == "step" })
+        let outcome = report["outcome"] as? String
+
+        let runID = try XCTUnwrap(report["run_id"] as? String, file: file, line: line)
+        let state = URL(fileURLWithPath: journal).deletingLastPathComponent().deletingLastPathComponent().path
+        let events = try RunEvidence.refusals(inState: state, runID: runID)
+        if outcome == "refused" {
+            let stopping = try XCTUnwrap(gates.first { $0["decision"] as? String == "refuse" } ?? gates.first { $0["decision"] as? String == "defer" },
+                                         "a refused run has a refusing or deferring gate", file: file, line: line)
+            XCTAssertEqual(events.count, 1, "one refusal event for run \(runID)", file: file, line: line)
+            let event = events.first ?? [:]
+            XCTAssertEqual(event["gate"] as? String, stopping["gate"] as? String, file: file, line: line)
+            XCTAssertEqual(event["decision"] as? String, stopping["decision"] as? String, file: file, line: line)
+            XCTAssertEqual(event["playbook_id"] as? String, report["playbook_id"] as? String, file: file, line: line)
+            let reason = try XCTUnwrap(stopping["reason"] as? String, file: file, line: line)
+            XCTAssertTrue((event["reason"] as? String)?.hasPrefix("\(stopping["gate"] as? String ?? "?"): \(reason)") == true,
+                          "the event carries the verdict's reason: \(event)", file: file, line: line)
+        } else {
+            XCTAssertEqual(events.count, 0, "no refusal event for a run that was not refused", file: file, line: line)
+        }
+        return (outcome, blocking, records.contains { $0["event"] as? String == "step_started" && $0["phase"] as? String == "step" })
     }
 
     func testTheKillSwitchRefusesUntilLiftedAndAPersonMayForceIt() throws {
@@ -212,6 +242,31 @@ final class GateTests: XCTestCase {
         XCTAssertFalse(started)
         XCTAssertEqual(try ws.run("plain-001", marker: "e", ["--mode", "automated"]).status, 0, "SEV2: enabled")
         XCTAssertEqual(["a", "d"].filter(ws.exists), [])
+    }
+
+    func testWhenSeveralGatesStopARunTheFirstRefusalInOrderIsTheOneReported() throws {
+        let ws = try workspace()
+        // Paused, and SEV1 automation is disabled: both refuse; the kill switch comes first.
+        XCTAssertEqual(try ws.medic(["pause", "--by", "alice"]).status, 0)
+        var (outcome, blocking, started) = try refusal(try ws.run("sev1-001", marker: "a", ["--mode", "automated"]))
+        XCTAssertEqual(outcome, "refused")
+        XCTAssertEqual(blocking?["gate"] as? String, "kill_switch")
+        XCTAssertFalse(started)
+        XCTAssertEqual(try ws.medic(["resume-all", "--by", "alice"]).status, 0)
+        // The rate limit defers and, later in the order, the preconditions refuse: the refusal stops it.
+        XCTAssertEqual(try ws.run("limited-pre-001", marker: "1").status, 0)
+        XCTAssertEqual(try ws.run("limited-pre-001", marker: "2").status, 0)
+        try #"{"queue_depth{queue=\"jobs\"}": 250}"#.write(to: ws.dir.appendingPathComponent("metrics.json"), atomically: true, encoding: .utf8)
+        let both = try ws.run("limited-pre-001", marker: "3")
+        (outcome, blocking, started) = try refusal(both)
+        XCTAssertEqual(outcome, "refused")
+        XCTAssertEqual(blocking?["gate"] as? String, "rate_limit", "the first verdict that is not a pass")
+        XCTAssertEqual(blocking?["decision"] as? String, "defer")
+        let runID = try XCTUnwrap(try Medic.json(both.stdout)["run_id"] as? String)
+        XCTAssertEqual(try RunEvidence.refusals(inState: ws.state, runID: runID).first?["gate"] as? String, "preconditions",
+                       "a refusal outranks an earlier deferral")
+        XCTAssertFalse(started)
+        XCTAssertEqual(["a", "3"].filter(ws.exists), [])
     }
 
     func testHighRiskStepsAndRequireApprovalWaitForApproval() throws {
@@ -411,8 +466,9 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(try ws.run("plain-001", marker: "5").status, 0, "not matched by limited-*")
     }
 
-    /// Starts a run that holds target web-01 for 3 s, and returns once its step has started.
-    private func holdWeb01(_ ws: Workspace) throws -> Process {
+    /// Starts a run that holds target web-01 until `release()`, and returns once its step has
+    /// started (failing the test if it never does): the step's shell pid and the process.
+    private func holdWeb01(_ ws: Workspace) throws -> (step: Int32, process: Process) {
         let first = Process()
         first.executableURL = Medic.binary
         first.arguments = ["run", "hold-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=\(ws.marker("first"))"]
@@ -420,15 +476,34 @@ final class GateTests: XCTestCase {
         first.standardOutput = FileHandle.nullDevice
         first.standardError = FileHandle.nullDevice
         try first.run()
-        for _ in 0..<200 where !ws.exists("first") { usleep(25_000) }
-        return first
+        // Whatever happens, the step stops holding when the test ends.
+        addTeardownBlock { _ = FileManager.default.createFile(atPath: ws.marker("first.release"), contents: nil) }
+        let pid = try poll("the first run's step started") {
+            (try? String(contentsOfFile: ws.marker("first"), encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        return (pid, first)
+    }
+
+    private func release(_ ws: Workspace) {
+        XCTAssertTrue(FileManager.default.createFile(atPath: ws.marker("first.release"), contents: nil))
+    }
+
+    /// Polls `probe` every 25 ms until it gives a value, for at most 60 s (a bound for a slow
+    /// machine, never a timing assertion); fails the test with `what` if it never does.
+    private func poll<T>(_ what: String, file: StaticString = #filePath, line: UInt = #line, _ probe: () throws -> T?) throws -> T {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let value = try probe() { return value }
+            usleep(25_000)
+        }
+        XCTFail("timed out waiting until \(what)", file: file, line: line)
+        throw CocoaError(.executableLoad)
     }
 
     func testTwoProcessesNeverRemediateOneTargetAtOnce() throws {
         let ws = try workspace()
-        // The first run holds web-01 for 3 s (its step sleeps); a second one started meanwhile is refused.
-        let first = try holdWeb01(ws)
-        XCTAssertTrue(ws.exists("first"), "the first run's step started")
+        // The first run holds web-01 until released; a second one started meanwhile is refused.
+        let (_, first) = try holdWeb01(ws)
 
         let second = try ws.run("plain-001", marker: "second")
         XCTAssertEqual(second.status, 1)
@@ -439,19 +514,48 @@ final class GateTests: XCTestCase {
         XCTAssertFalse(started)
         XCTAssertFalse(ws.exists("second"))
 
-        // With --lock-wait the next run waits for the lock, then goes on.
-        let waited = try ws.run("plain-001", marker: "third", ["--lock-wait", "30"])
+        // With --lock-wait the next run waits for the lock, then goes on. It is seen waiting (its
+        // gates found web-01 held) before the first run lets go, and its step runs only after.
+        let waiting = Process()
+        waiting.executableURL = Medic.binary
+        waiting.arguments = ["run", "plain-001", "--root", ws.dir.path, "--state-dir", ws.state, "--param", "path=\(ws.marker("third"))",
+                             "--lock-wait", "120"]
+        waiting.currentDirectoryURL = ws.dir
+        waiting.standardOutput = FileHandle.nullDevice
+        waiting.standardError = FileHandle.nullDevice
+        try waiting.run()
+        _ = try poll("the waiting run's gates found web-01 held") { () -> Bool? in
+            let runs = ws.state + "/runs"
+            let journals = try FileManager.default.contentsOfDirectory(atPath: runs).filter { $0.hasSuffix(".jsonl") }
+            return try journals.contains { name in
+                try String(contentsOfFile: runs + "/" + name, encoding: .utf8).contains("the run waits up to 120s for it")
+            } ? true : nil
+        }
+        XCTAssertFalse(ws.exists("third"), "the waiting run's step did not start while web-01 was held")
+        release(ws)
         first.waitUntilExit()
+        waiting.waitUntilExit()
         XCTAssertEqual(first.terminationStatus, 0)
-        XCTAssertEqual(waited.status, 0, waited.stdout)
+        XCTAssertEqual(waiting.terminationStatus, 0)
         XCTAssertTrue(ws.exists("third"))
     }
 
     func testADeadRunsLockIsTakenOver() throws {
         let ws = try workspace()
-        let first = try holdWeb01(ws)
+        let (step, first) = try holdWeb01(ws)
         kill(first.processIdentifier, SIGKILL)
+        // The dead run's step lives on in its own session; let it end, so that only the lock is
+        // left (Foundation's wait for the killed Medic also lasts until the step lets go of the
+        // descriptors it inherited).
+        release(ws)
         first.waitUntilExit()
+        XCTAssertEqual(first.terminationReason, .uncaughtSignal)
+        _ = try poll("the dead run's step ended") { () -> Bool? in
+            // Gone, or a zombie (ended, not yet reaped by whoever adopted it).
+            guard let stat = try? String(contentsOfFile: "/proc/\(step)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return true }
+            return stat[stat.index(after: close)...].split(separator: " ").first == "Z" ? true : nil
+        }
         let next = try ws.run("plain-001", marker: "next")
         XCTAssertEqual(next.status, 0, "the kernel freed the dead run's lock: \(next.stdout)")
     }

@@ -196,27 +196,82 @@ final class RolloutCommandTests: XCTestCase {
                                     "the stage's checks come after the wait's end, not before")
     }
 
-    func testOnATerminalALiveLineShowsTheStageTheCountsAndTheWait() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("needs script(1) for a terminal") }
-        let ws = try workspace(rollout: "stages: [1, all]\n  wait: 2s\n  max_concurrency: 2")
+    /// `medic run fleet-001` on a terminal (script(1) gives it one); `extra` shell words after it.
+    private func onATerminal(_ ws: Workspace) throws -> (Process, TerminalOutput) {
         let command = [Medic.binary.path, "run", "fleet-001", "--state-dir", ws.state, "--root", ws.dir.path,
                        "--param", "log=\(ws.log)", "--param", "dir=\(ws.dir.path)"].map(ShellWords.quote).joined(separator: " ")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
         process.arguments = ["-qec", command, "/dev/null"]
         process.currentDirectoryURL = ws.dir
-        let output = Pipe()
+        let output = TerminalOutput()
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
+        process.standardOutput = output.pipe
         process.environment = ["PATH": "/usr/bin:/bin", "TERM": "xterm"]
         try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process, output)
+    }
+
+    /// What a process wrote, gathered as it comes, so a test can wait for a line to appear.
+    private final class TerminalOutput: @unchecked Sendable {
+        let pipe = Pipe()
+        private let lock = NSLock()
+        private var data = Data()
+        init() {
+            pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let chunk = handle.availableData
+                guard let self else { return }
+                if chunk.isEmpty { handle.readabilityHandler = nil }
+                self.lock.withLock { self.data.append(chunk) }
+            }
+        }
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    }
+
+    func testOnATerminalALiveLineShowsTheStageTheCountsAndCountsTheWaitDown() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("needs script(1) for a terminal") }
+        // A wait of an hour: the live line is redrawn while it lasts, whatever the machine's pace.
+        let ws = try workspace(rollout: "stages: [1, all]\n  wait: 1h\n  max_concurrency: 2")
+        let (process, output) = try onATerminal(ws)
+        // The line is redrawn in place (carriage return, erase line), each time with what is left
+        // of the wait: wait (a generous bound) until two different counts were drawn.
+        let line = "\r\u{1B}[K  stage 1/2: 1/4 target(s) done, 0 failed, 0 running, 3 pending · waiting "
+        func counts() -> [Int] {
+            output.text.components(separatedBy: line).dropFirst().compactMap { drawn -> Int? in
+                let parts = drawn.prefix { $0 != "s" }.split(separator: "m")
+                guard parts.count == 2, let minutes = Int(parts[0]), let seconds = Int(parts[1]) else { return nil }
+                return minutes * 60 + seconds
+            }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && Set(counts()).count < 2 { usleep(50_000) }
+        let drawn = counts()
+        XCTAssertGreaterThanOrEqual(Set(drawn).count, 2, "the live line was redrawn with a new count: \(output.text)")
+        XCTAssertEqual(drawn, drawn.sorted(by: >), "the wait counts down")
+        XCTAssertLessThanOrEqual(drawn.first ?? .max, 3600)
+        // Stop the run (its Medic is the process whose arguments name this state directory).
+        let medic = try XCTUnwrap(((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> Int32? in
+            guard let pid = Int32(entry), let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let words = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words.first == Medic.binary.path && words.contains(ws.state) ? pid : nil
+        }.first, "the terminal's medic is running")
+        kill(medic, SIGTERM)
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, text)
-        // The live line is redrawn in place (carriage return, erase line) and counts the wait down.
-        XCTAssertTrue(text.contains("\r\u{1B}[K  stage 1/2: 1/4 target(s) done, 0 failed, 0 running, 3 pending · waiting 0m0"), text)
-        XCTAssertTrue(text.contains("stage 2/2"), text)
-        XCTAssertTrue(text.contains("Rollout:"), text)
+        XCTAssertEqual(ws.effects, ["mark h1 a"], "stopped during the wait after stage 1")
+    }
+
+    func testOnATerminalTheStagesAndTheSummaryAreShown() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("needs script(1) for a terminal") }
+        let ws = try workspace(rollout: "stages: [1, all]\n  max_concurrency: 2")
+        let (process, output) = try onATerminal(ws)
+        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !output.text.contains("Rollout:") { usleep(50_000) }
+        XCTAssertEqual(process.terminationStatus, 0, output.text)
+        XCTAssertTrue(output.text.contains("  stage 1/2: "), output.text)
+        XCTAssertTrue(output.text.contains("\r\u{1B}[K"), "the live line is redrawn in place: \(output.text)")
+        XCTAssertTrue(output.text.contains("stage 2/2"), output.text)
+        XCTAssertTrue(output.text.contains("Rollout:"), output.text)
     }
 
     func testTargetsFromFlagsAnInventoryWithGroupsAndACommand() throws {

@@ -121,13 +121,27 @@ final class DetectorsMakeTests: XCTestCase {
         let loaded = CatalogLoader(threads: 1).load(paths: [fixture])
         let rules = loaded.catalog.rules
         XCTAssertFalse(rules.isEmpty)
+        // Whether each rule's detector flags a jump from 1 to 1,000, held for 6 minutes, after a
+        // flat stretch long enough to fill every window of the fixture (iqr's is 200 samples).
+        let firesOnTheJump: [String: Bool] = [
+            "root-disk-filling": true,  // once the jump has lasted its `for: 5m`
+            "web-error-spike": true, "web-latency-drift": true, "queue-depth-unusual": true,
+            "request-size-outlier": true, "checkout-health": true,
+            // Seasonal compares a sample with the same hour of the week in earlier weeks: hours are no history.
+            "orders-off-season": false,
+        ]
+        XCTAssertEqual(Set(rules.map(\.name)), Set(firesOnTheJump.keys), "every rule of the fixture has its expectation")
         for rule in rules {
             var detector = Detectors.make(rule)
-            // Every rule's detector runs over a flat hour of samples and fires on nothing.
-            for minute in 0..<60 {
+            // Every rule's detector runs over a flat stretch of samples and fires on nothing.
+            for minute in 0..<300 {
                 let output = detector.observe(time: Double(minute) * 60, value: 1)
-                XCTAssert(output.score >= 0 && output.score <= 1, rule.name)
+                XCTAssertFalse(output.anomalous, "\(rule.name) fired on a flat series at minute \(minute)")
+                XCTAssertEqual(output.score, 0, "\(rule.name) at minute \(minute)")
             }
+            // ... and the detector is the rule's, not one that never fires.
+            let jump = (300...306).map { detector.observe(time: Double($0) * 60, value: 1000) }
+            XCTAssertEqual(jump.contains { $0.anomalous }, firesOnTheJump[rule.name], "\(rule.name) on the jump: \(jump.map(\.score))")
             XCTAssertEqual(detector.duration, rule.sustain?.seconds ?? 0, rule.name)
         }
     }

@@ -3,7 +3,7 @@ import MedicDetect
 import XCTest
 
 /// The NAB scorer on series small enough to score by hand, then on the published outputs of
-/// two NAB detectors, whose subset scores `shared/nab/README.md` gives.
+/// two NAB detectors, whose per-file scores NAB publishes (the sample in `data/nab`).
 ///
 /// The hand-computed series have 100 rows, so the first 15 are probation, and one window over
 /// rows 40...49 (10 rows) unless a test says otherwise. `S(x) = 2 / (1 + e^(5x)) − 1 = −tanh(5x/2)`,
@@ -172,43 +172,70 @@ final class NABScorerTests: XCTestCase {
         XCTAssertEqual(twice.windows, [1...2])
     }
 
-    // MARK: - The published detectors on the shared subset
+    // MARK: - The published detectors on the shipped sample
 
-    /// README.md's subset table: standard, reward low FP, reward low FN.
-    private let published: [String: [Double]] = [
-        "windowedGaussian": [37.7, 32.7, 40.9],
-        "numenta": [69.5, 62.9, 74.0],
-    ]
-
-    func testReproducesThePublishedSubsetScores() throws {
-        let directory = try Self.sharedNABDirectory()
+    /// Every row of NAB's published per-file score tables shipped in `data/nab` (README.md there):
+    /// the detector's published outputs for that file, scored alone at NAB's threshold, give NAB's
+    /// raw score for the file.
+    func testReproducesNABsPublishedPerFileScores() throws {
+        let directory = try Self.shippedNABDirectory()
         let corpus = try NABCorpus.load(from: directory)
-        XCTAssertEqual(corpus.series.count, 31)
-        XCTAssertEqual(corpus.windowCount, 53)
+        XCTAssertEqual(corpus.series.count, 4)
+        XCTAssertEqual(corpus.windowCount, 11)
         XCTAssertEqual(corpus.profiles.map(\.name), ["standard", "reward_low_FP_rate", "reward_low_FN_rate"])
-        for (detector, expected) in published {
+        XCTAssertEqual(NABPublishedResults.detectors(in: directory), ["numenta", "windowedGaussian"])
+        var checked = 0
+        for detector in NABPublishedResults.detectors(in: directory) {
             let outputs = try NABPublishedResults.outputs(of: detector, in: directory, for: corpus)
-            let result = try NABScorer.score(corpus: corpus, outputs: outputs)
-            XCTAssertEqual(result.scores.count, 3)
-            for (score, figure) in zip(result.scores, expected) {
-                XCTAssertEqual(score.normalised, figure, accuracy: 0.05, "\(detector) \(score.profile.name)")
+            for table in try Self.publishedScoreTables(of: detector, in: directory) where !table.isEmpty {
+                for row in table {
+                    let profile = try XCTUnwrap(corpus.profiles.first { $0.name == row.profile }, row.profile)
+                    let series = try XCTUnwrap(corpus.series.first { $0.key == row.file }, row.file)
+                    let score = try NABScorer.score(corpus: NABCorpus(series: [series], profiles: corpus.profiles),
+                                                    outputs: [row.file: try XCTUnwrap(outputs[row.file])],
+                                                    profile: profile, threshold: row.threshold)
+                    XCTAssertEqual(score.raw, row.score, accuracy: 1e-9, "\(detector) \(row.profile) \(row.file)")
+                    checked += 1
+                }
             }
         }
-        // The README's two figures given to two decimals.
-        let gaussian = try NABScorer.score(
-            corpus: corpus, outputs: NABPublishedResults.outputs(of: "windowedGaussian", in: directory, for: corpus))
-        let htm = try NABScorer.score(corpus: corpus, outputs: NABPublishedResults.outputs(of: "numenta", in: directory, for: corpus))
-        XCTAssertEqual(try XCTUnwrap(gaussian[profile: "standard"]).normalised, 37.70, accuracy: 0.005)
-        XCTAssertEqual(try XCTUnwrap(htm[profile: "standard"]).normalised, 69.52, accuracy: 0.005)
+        // windowedGaussian, standard: one row per file. The four files together have true
+        // positives, late and early, false positives near and far from windows, and missed windows.
+        XCTAssertEqual(checked, 4, "every published row was compared")
     }
 
-    /// `<package root>/../shared/nab`, where the repository's shared data sits beside the package.
-    static func sharedNABDirectory() throws -> URL {
+    /// A published row `Detector,Profile,File,Threshold,Score,...` of NAB's per-file score table.
+    private struct PublishedScore {
+        var profile: String
+        var file: String
+        var threshold: Double
+        var score: Double
+    }
+
+    /// `results/<detector>/<detector>_<profile>_scores.csv`, every one present, each row read strictly.
+    private static func publishedScoreTables(of detector: String, in directory: URL) throws -> [[PublishedScore]] {
+        let folder = directory.appendingPathComponent("results/\(detector)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix("_scores.csv") }.sorted()
+        return try names.map { name in
+            let lines = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+                .split(separator: "\n").dropFirst()
+            return try lines.map { line in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                guard fields.count == 10, fields[0] == detector, let threshold = Double(fields[3]), let score = Double(fields[4]) else {
+                    throw NABError.malformedRow(path: name, line: 0, reason: String(line))
+                }
+                return PublishedScore(profile: fields[1], file: fields[2], threshold: threshold, score: score)
+            }
+        }
+    }
+
+    /// `<package root>/data/nab`: the NAB sample the repository ships.
+    static func shippedNABDirectory() throws -> URL {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let directory = root.deletingLastPathComponent().appendingPathComponent("shared/nab").standardizedFileURL
+        let directory = root.appendingPathComponent("data/nab").standardizedFileURL
         guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("labels/combined_windows.json").path) else {
-            XCTFail("the NAB subset is missing: expected it at \(directory.path) (shared/nab beside the package root)")
+            XCTFail("the NAB sample is missing: expected it at \(directory.path)")
             throw CocoaError(.fileNoSuchFile)
         }
         return directory

@@ -298,10 +298,19 @@ final class InterpreterTests: XCTestCase {
     func testJournalRoundTripsEveryShippedPlan() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let result = CatalogLoader().load(paths: CatalogLoader.libraryFolders.map { root.appendingPathComponent($0).path })
+        XCTAssertGreaterThanOrEqual(result.catalog.playbooks.count, 20, "the shipped library loaded")
+        // Every shipped playbook is planned and round-tripped: one that cannot be planned fails
+        // the test rather than being skipped.
+        var roundTripped = 0
         for playbook in result.catalog.playbooks {
             var given: [String: String] = [:]
             for spec in playbook.parameters where spec.required && spec.defaultValue == nil { given[spec.name] = spec.allowedValues?.first ?? "3" }
-            guard let plan = try? Planner(catalog: result.catalog).plan(playbook, given: given) else { continue }
+            let plan: Plan
+            do { plan = try Planner(catalog: result.catalog).plan(playbook, given: given) } catch {
+                XCTFail("\(playbook.id) could not be planned with \(given): \(error)")
+                continue
+            }
+            roundTripped += 1
             var record = JournalRecord(event: .runStarted)
             record.plan = plan
             record.result = ExecutionResult(succeeded: true, outputs: ["PATH": "x", "original_replicas": "3"], summary: "s")
@@ -309,5 +318,6 @@ final class InterpreterTests: XCTestCase {
             XCTAssertFalse(line.contains("\n"), "one record, one line")
             XCTAssertEqual(try JournalCodec.decode(Substring(line)), record, playbook.id)
         }
+        XCTAssertEqual(roundTripped, result.catalog.playbooks.count, "every shipped plan was round-tripped")
     }
 }

@@ -65,6 +65,46 @@ final class RateLimitGateTests: XCTestCase {
         XCTAssertTrue(v["restart-db-1"]?.reason.contains("2 run(s) of target db-1 in the last 1h") == true, v["restart-db-1"]?.reason ?? "")
     }
 
+    /// The window slides on the gate's `now`: runs journaled at known instants (a manual clock)
+    /// stop counting once they are older than the window, and a deferral names that instant.
+    func testRunsLeaveTheWindowAsItsTimePasses() async throws {
+        let catalog = catalog(limits: "rate_limits:\n  hourly:\n    scope: playbook\n    match: restart-db-1\n    max_runs: 2\n    window: 1h\n")
+        let state = state()
+        let store = try RunStore(directory: state)
+        let recorder = RecordingExecutor()
+        let clock = ManualClock(start: Date(timeIntervalSince1970: 1_800_000_000))  // 2027-01-15T08:00:00Z
+        let interpreter = Interpreter(executors: ExecutorSet(shell: recorder, bus: recorder, http: recorder),
+                                      verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
+                                      clock: clock)
+        let plan = try Planner(catalog: catalog).plan(try XCTUnwrap(catalog.playbook(id: "restart-db-1")))
+        // Runs at 08:00 and 08:10.
+        let first = try await interpreter.start(plan, in: store)
+        clock.advance(seconds: 600)
+        let second = try await interpreter.start(plan, in: store)
+        XCTAssertEqual([first.outcome, second.outcome], [.succeeded, .succeeded])
+        XCTAssertEqual(store.list().runs.map(\.startedAt).sorted(), ["2027-01-15T08:00:00.000Z", "2027-01-15T08:10:00.000Z"],
+                       "the runs started when the manual clock said")
+
+        func verdict(at seconds: Double) async -> GateVerdict {
+            await RateLimitGate().evaluate(GateContext(plan: plan, catalog: catalog, mode: .manual, stateDirectory: state,
+                                                       now: Date(timeIntervalSince1970: 1_800_000_000 + seconds)))
+        }
+        // 08:10:01 and 08:59:59: both runs are within the hour.
+        for seconds in [601.0, 3599] {
+            let deferred = await verdict(at: seconds)
+            XCTAssertEqual(deferred.decision, .deferred, "at +\(seconds) s")
+            XCTAssertEqual(deferred.until, "2027-01-15T09:00:00.000Z", "until the 08:00 run leaves the window")
+            XCTAssertTrue(deferred.reason.contains("2 run(s) of playbook restart-db-1 in the last 1h"), deferred.reason)
+        }
+        // 09:00:01: the 08:00 run has left; 09:10:01: both have.
+        let one = await verdict(at: 3601)
+        XCTAssertEqual(one.decision, .pass)
+        XCTAssertTrue(one.reason.contains("hourly restart-db-1 1/2 per 1h"), one.reason)
+        let none = await verdict(at: 4201)
+        XCTAssertEqual(none.decision, .pass)
+        XCTAssertTrue(none.reason.contains("hourly restart-db-1 0/2 per 1h"), none.reason)
+    }
+
     func testAnActionLimitCountsEveryRunUsingThatAction() async throws {
         let catalog = catalog(limits: "rate_limits:\n  restarts:\n    scope: action\n    match: restart_*\n    max_runs: 2\n    window: 30m\n")
         let v = try await verdicts(catalog, after: ["restart-db-1", "restart-db-2"], state: state())

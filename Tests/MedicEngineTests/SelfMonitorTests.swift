@@ -50,9 +50,11 @@ final class SelfMonitorTests: XCTestCase {
         try XCTUnwrap(report.checks.first { $0.name == name }, "no check \(name)", file: file, line: line)
     }
 
-    /// The outbox's events, decoded.
+    /// The outbox's events, decoded: none when nothing was ever published (no file); a file that
+    /// exists but cannot be read fails the test instead of passing for an empty outbox.
     private func events(_ outbox: String) throws -> [CloudEvent] {
-        guard let text = try? String(contentsOfFile: outbox, encoding: .utf8) else { return [] }
+        guard FileManager.default.fileExists(atPath: outbox) else { return [] }
+        let text = try String(contentsOfFile: outbox, encoding: .utf8)
         return try text.split(separator: "\n").map { try CloudEvent.decode(structuredJSON: Data($0.utf8)) }
     }
 

@@ -129,15 +129,27 @@ final class WatcherTests: XCTestCase {
     }
 
     func testAFiringWhileItsKeysRunGoesIsFoldedIntoThatRun() async throws {
-        // The run's step takes a while (wall time); meanwhile the feed goes on: the incident
-        // resolves after 300 s of normal samples and the same key fires again (no cooldown).
+        // The run's step is held inside its executor until the test lets it go; meanwhile the feed
+        // goes on: the incident resolves after 300 s of normal samples and the same key fires
+        // again (no cooldown), while the first run is certainly still going.
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         let h = try await harness(shell: { _ in
-            Thread.sleep(forTimeInterval: 0.5)
+            entered.signal()
+            // Bounded, so that a broken watcher fails the test instead of hanging it.
+            _ = release.wait(timeout: .now() + 120)
             return ExecutionResult(succeeded: true, exitStatus: 0, summary: "exit 0")
         })
         for t in stride(from: 0.0, through: 60, by: 10) { await h.watcher.ingest(disk(95, at: t)) }
+        var running = false
+        for _ in 0..<6000 where !running {
+            running = entered.wait(timeout: .now()) == .success
+            if !running { try await Task.sleep(nanoseconds: 10_000_000) }
+        }
+        XCTAssertTrue(running, "the first run's step started")
         for t in stride(from: 70.0, through: 400, by: 10) { await h.watcher.ingest(disk(50, at: t)) }
         for t in stride(from: 410.0, through: 480, by: 10) { await h.watcher.ingest(disk(95, at: t)) }
+        XCTAssertEqual(h.events.names.filter { $0 == "run_finished" }.count, 0, "the first run was still going when its key fired again")
+        release.signal()
         _ = await h.watcher.drain()
         let names = h.events.names
         XCTAssertEqual(names.filter { $0 == "incident" }.count, 2, names.joined(separator: " "))

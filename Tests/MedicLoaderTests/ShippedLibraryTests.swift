@@ -42,17 +42,15 @@ final class ShippedLibraryTests: XCTestCase {
         }
     }
 
+    /// The reference's §3.1 example, copied byte for byte into `Fixtures/reference` (its README
+    /// says from where), is the playbook Medic ships.
     func testTheReferencePlaybookIsShippedExactlyAsWritten() throws {
-        let design = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/self-healing-design.md")
-        guard FileManager.default.fileExists(atPath: design.path) else {
-            throw XCTSkip("../shared/reference is not beside this checkout")
-        }
-        let text = try String(contentsOf: design, encoding: .utf8)
-        let start = try XCTUnwrap(text.range(of: "```yaml\nplaybook_id: \"disk-space-cleanup-001\""))
-        let body = text[text.index(start.lowerBound, offsetBy: "```yaml\n".count)...]
-        let block = String(body[..<(try XCTUnwrap(body.range(of: "\n```"))).lowerBound]) + "\n"
+        let reference = try String(contentsOf: fixtures.appendingPathComponent("reference/disk-space-cleanup-001.yaml"), encoding: .utf8)
+        XCTAssertTrue(reference.hasPrefix("playbook_id: \"disk-space-cleanup-001\"\n"), "the fixture is the reference's block")
         let shippedText = try String(contentsOf: repositoryRoot.appendingPathComponent("playbooks/disk-space-cleanup-001.yaml"), encoding: .utf8)
-        XCTAssertEqual(shippedText, block)
+        XCTAssertEqual(shippedText, reference)
+        let playbook = try XCTUnwrap(shipped.catalog.playbooks.first { $0.id == "disk-space-cleanup-001" })
+        XCTAssertEqual(playbook.steps.count, reference.components(separatedBy: "\n  - step: ").count - 1, "every step of the reference loaded")
     }
 
     func testEveryCategoryEntryOfTheReferenceHasAPlaybook() {

@@ -27,15 +27,35 @@ final class ConditionTests: XCTestCase {
         XCTAssertEqual(expression.references.map(\.name), ["a", "b", "c"])
     }
 
-    func testEveryConditionOfTheReferencePolicies() {
-        for text in [
-            "remediation_attempts >= 3", "affected_services > initial_count * 2",
-            "time_since_detection > 1h AND state == degraded", "customer_reports > 10 OR vip_customer_affected",
-            "data_consistency_check == failed", "security_alert == true", "severity < SEV1", "instances > 10",
-            "error_rate_increase > 5%", "disk_usage_percent < 75", "cpu_usage < 80%", "expiry > 30_days",
-            "x > -5", "a && b || c",
-        ] {
-            if case .failure(let error) = Condition.parse(text) { XCTFail("'\(text)': \(error.message)") }
+    func testEveryConditionOfTheReferencePolicies() throws {
+        func ref(_ name: String) -> Operand { .reference(MetricSelector(name: name)) }
+        func num(_ value: Double) -> Operand { .literal(.number(value)) }
+        func cmp(_ a: Operand, _ op: ComparisonOperator, _ b: Operand) -> ConditionExpression { .comparison(a, op, b) }
+        let cases: [(String, ConditionExpression)] = [
+            ("remediation_attempts >= 3", cmp(ref("remediation_attempts"), .greaterOrEqual, num(3))),
+            ("affected_services > initial_count * 2",
+             cmp(ref("affected_services"), .greater, .arithmetic(.multiply, ref("initial_count"), num(2)))),
+            ("time_since_detection > 1h AND state == degraded",
+             .all([cmp(ref("time_since_detection"), .greater, .literal(.duration(Interval(seconds: 3600)))),
+                   cmp(ref("state"), .equal, ref("degraded"))])),
+            ("customer_reports > 10 OR vip_customer_affected",
+             .any([cmp(ref("customer_reports"), .greater, num(10)), .truthy(ref("vip_customer_affected"))])),
+            ("data_consistency_check == failed", cmp(ref("data_consistency_check"), .equal, ref("failed"))),
+            ("security_alert == true", cmp(ref("security_alert"), .equal, .boolean(true))),
+            ("severity < SEV1", cmp(ref("severity"), .less, ref("SEV1"))),
+            ("instances > 10", cmp(ref("instances"), .greater, num(10))),
+            ("error_rate_increase > 5%", cmp(ref("error_rate_increase"), .greater, .literal(.percentage(5)))),
+            ("disk_usage_percent < 75", cmp(ref("disk_usage_percent"), .less, num(75))),
+            ("cpu_usage < 80%", cmp(ref("cpu_usage"), .less, .literal(.percentage(80)))),
+            ("expiry > 30_days", cmp(ref("expiry"), .greater, .literal(.duration(Interval(seconds: 30 * 86_400))))),
+            ("x > -5", cmp(ref("x"), .greater, num(-5))),
+            ("a && b || c", .any([.all([.truthy(ref("a")), .truthy(ref("b"))]), .truthy(ref("c"))])),
+        ]
+        for (text, expected) in cases {
+            switch Condition.parse(text) {
+            case .success(let condition): XCTAssertEqual(condition.expression, expected, "'\(text)' parsed as \(condition.expression)")
+            case .failure(let error): XCTFail("'\(text)': \(error.message)")
+            }
         }
     }
 

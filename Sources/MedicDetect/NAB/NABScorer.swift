@@ -1,7 +1,7 @@
 import Foundation
 
 /// NAB's scoring (Lavin and Ahmad, "Evaluating Real-time Anomaly Detection Algorithms", 2015;
-/// the rules as NAB v1.1 applies them, summarised in `shared/nab/README.md`):
+/// the rules as NAB v1.1 applies them, also summarised in `data/nab/README.md`):
 ///
 /// - The first 15% of each series' rows, at most 750, are a probation period and never count.
 /// - A row whose score is at or above the threshold is a detection.
