@@ -20,7 +20,7 @@ struct WatchCommand: AsyncParsableCommand {
             which is replayed and ends the watch once the feed has ended and the runs it started have \
             finished; or, without --input, every --interval from the metric sources (--metrics: \
             built-in host metrics, commands, Prometheus, files) for each series the rules name, and \
-            from Prometheus text scraped from each --scrape URL. SIGINT or SIGTERM stops: the steps \
+            from Prometheus text scraped from each --scrape URL. SIGINT, SIGTERM or SIGHUP stops: the steps \
             running are ended and their runs left interrupted, for `medic resume`.
 
             When a rule lists several playbooks (`playbook: [a, b]`), or the immune memory \
