@@ -49,59 +49,10 @@ final class JournalIntegrityTests: XCTestCase {
         metadata: {}
         """
 
-    struct Workspace {
-        var dir: URL
-        var log: String { dir.appendingPathComponent("effects.log").path }
-        var state: String { dir.appendingPathComponent("state").path }
-        var runs: String { state + "/runs" }
-
-        func arguments(_ arguments: [String]) -> [String] {
-            var arguments = arguments
-            arguments += ["--state-dir", state]
-            if arguments.first == "run" { arguments += ["--root", dir.path] }
-            return arguments
-        }
-
-        func medic(_ arguments: [String]) throws -> MedicRun { try Medic.run(self.arguments(arguments), in: dir) }
-
-        func medic(_ arguments: [String], faults: [String: String]) throws -> MedicRun {
-            try FaultInjection.medic(self.arguments(arguments), in: dir, faults: faults)
-        }
-
-        var runThree: [String] { ["run", "three-steps-001", "--param", "log=\(log)", "--param", "dir=\(dir.path)"] }
-
-        var effects: [String] {
-            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        }
-
-        func files(_ suffix: String) -> [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { $0.hasSuffix(suffix) }.sorted()
-        }
-
-        func onlyRun() throws -> String {
-            let ids = files(".jsonl")
-            XCTAssertEqual(ids.count, 1, "\(ids)")
-            return String(try XCTUnwrap(ids.first).dropLast(6))
-        }
-
-        var incidentRunIDs: [String] {
-            let text = (try? String(contentsOfFile: state + "/knowledge/incident-history.jsonl", encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { line in
-                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["run_id"] as? String
-            }
-        }
-    }
+    typealias Workspace = LibraryWorkspace
 
     private func workspace() throws -> Workspace {
-        let dir = try Medic.temporaryDirectory(self)
-        for folder in ["actions", "playbooks"] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try Self.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in Self.playbooks.components(separatedBy: "---\n").enumerated() {
-            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
-        }
-        return Workspace(dir: dir)
+        try LibraryWorkspace(self, actions: Self.actions, playbooks: Self.playbooks)
     }
 
     // MARK: - Damage
@@ -307,5 +258,20 @@ final class JournalIntegrityTests: XCTestCase {
         XCTAssertEqual(ws.incidentRunIDs, [id])
         _ = try ws.medic(["runs"])
         XCTAssertEqual(ws.incidentRunIDs, [id])
+    }
+}
+
+extension LibraryWorkspace {
+    func medic(_ arguments: [String], faults: [String: String]) throws -> MedicRun {
+        try FaultInjection.medic(self.arguments(arguments), in: dir, faults: faults)
+    }
+
+    var runThree: [String] { ["run", "three-steps-001", "--param", "log=\(log)", "--param", "dir=\(dir.path)"] }
+
+    var incidentRunIDs: [String] {
+        let text = (try? String(contentsOfFile: state + "/knowledge/incident-history.jsonl", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["run_id"] as? String
+        }
     }
 }

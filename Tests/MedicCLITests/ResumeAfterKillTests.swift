@@ -121,77 +121,10 @@ final class ResumeAfterKillTests: XCTestCase {
         metadata: {}
         """
 
-    private struct Workspace {
-        var dir: URL
-        var log: String { dir.appendingPathComponent("effects.log").path }
-        var state: String { dir.appendingPathComponent("state").path }
-        var parameters: [String] { ["--param", "log=\(log)", "--param", "dir=\(dir.path)"] }
-
-        func medic(_ arguments: [String]) throws -> MedicRun {
-            var arguments = arguments + ["--state-dir", state]
-            if ["run", "resume"].contains(arguments.first) { arguments += ["--root", dir.path] }
-            return try Medic.run(arguments, in: dir)
-        }
-
-        func arm(_ tag: String) {
-            XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent("kill-\(tag)").path, contents: nil))
-        }
-
-        var effects: [String] {
-            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        }
-
-        func onlyRun() throws -> String {
-            let ids = try FileManager.default.contentsOfDirectory(atPath: state + "/runs").filter { $0.hasSuffix(".jsonl") }
-            XCTAssertEqual(ids.count, 1)
-            return String(try XCTUnwrap(ids.first).dropLast(6))
-        }
-
-        /// The events of the run's journal, in order.
-        func events(_ id: String) throws -> [[String: Any]] {
-            try String(contentsOfFile: state + "/runs/\(id).jsonl", encoding: .utf8).split(separator: "\n").map {
-                try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-            }
-        }
-
-        func pid(_ name: String) throws -> Int32 {
-            try XCTUnwrap(Int32((try String(contentsOfFile: dir.appendingPathComponent("pid-\(name)").path, encoding: .utf8))
-                .trimmingCharacters(in: .whitespacesAndNewlines)))
-        }
-
-        /// Starts `medic run` and SIGKILLs it once the journal says step `step`'s process exists
-        /// (and `ready` holds), leaving that step's processes running.
-        func runAndKill(_ playbook: String, atStep step: Int, ready: () -> Bool = { true }) throws {
-            let process = Process()
-            process.executableURL = Medic.binary
-            process.arguments = ["run", playbook, "--state-dir", state, "--root", dir.path] + parameters
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var seen = false
-            for _ in 0..<1000 where !seen {
-                usleep(10_000)
-                let ids = (try? FileManager.default.contentsOfDirectory(atPath: state + "/runs").filter { $0.hasSuffix(".jsonl") }) ?? []
-                if let id = ids.first, let text = try? String(contentsOfFile: state + "/runs/\(id)", encoding: .utf8) {
-                    seen = text.contains(#""event":"step_process""#) && text.contains(#""step":\#(step)"#) && ready()
-                }
-            }
-            XCTAssertTrue(seen, "step \(step) never started")
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    private typealias Workspace = LibraryWorkspace
 
     private func workspace() throws -> Workspace {
-        let dir = try Medic.temporaryDirectory(self)
-        for folder in ["actions", "playbooks"] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try Self.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in Self.playbooks.components(separatedBy: "---\n").enumerated() {
-            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
-        }
-        return Workspace(dir: dir)
+        try LibraryWorkspace(self, actions: Self.actions, playbooks: Self.playbooks)
     }
 
     func testResumeWaitsForTheStepAKilledMedicLeftRunningBeforeRunningItAgain() throws {
@@ -309,5 +242,43 @@ final class ResumeAfterKillTests: XCTestCase {
         XCTAssertEqual(outbox.split(separator: "\n").filter { $0.contains("dev.medic.run.escalated") }.count, 1, outbox)
         let escalated = try ws.events(id).filter { $0["event"] as? String == "escalated" }
         XCTAssertEqual(escalated.count, 1, "the escalation is journaled once; only its event is published again")
+    }
+}
+
+private extension LibraryWorkspace {
+    var parameters: [String] { ["--param", "log=\(log)", "--param", "dir=\(dir.path)"] }
+
+    /// The events of the run's journal, in order.
+    func events(_ id: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: state + "/runs/\(id).jsonl", encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    func pid(_ name: String) throws -> Int32 {
+        try XCTUnwrap(Int32((try String(contentsOfFile: dir.appendingPathComponent("pid-\(name)").path, encoding: .utf8))
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    /// Starts `medic run` and SIGKILLs it once the journal says step `step`'s process exists
+    /// (and `ready` holds), leaving that step's processes running.
+    func runAndKill(_ playbook: String, atStep step: Int, ready: () -> Bool = { true }) throws {
+        let process = Process()
+        process.executableURL = Medic.binary
+        process.arguments = ["run", playbook, "--state-dir", state, "--root", dir.path] + parameters
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = false
+        for _ in 0..<1000 where !seen {
+            usleep(10_000)
+            let ids = (try? FileManager.default.contentsOfDirectory(atPath: state + "/runs").filter { $0.hasSuffix(".jsonl") }) ?? []
+            if let id = ids.first, let text = try? String(contentsOfFile: state + "/runs/\(id)", encoding: .utf8) {
+                seen = text.contains(#""event":"step_process""#) && text.contains(#""step":\#(step)"#) && ready()
+            }
+        }
+        XCTAssertTrue(seen, "step \(step) never started")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }

@@ -129,49 +129,10 @@ final class RunCommandTests: XCTestCase {
         metadata: {}
         """
 
-    private struct Workspace {
-        var dir: URL
-        var log: String { dir.appendingPathComponent("effects.log").path }
-        var state: String { dir.appendingPathComponent("state").path }
-
-        func medic(_ arguments: [String], fileSizeLimit: Int? = nil) throws -> MedicRun {
-            var arguments = arguments
-            if ["run", "resume"].contains(arguments.first) { arguments += ["--state-dir", state] }
-            if ["run"].contains(arguments.first) { arguments += ["--root", dir.path] }
-            if ["runs", "show"].contains(arguments.first) { arguments += ["--state-dir", state] }
-            return try Medic.run(arguments, in: dir, fileSizeLimit: fileSizeLimit)
-        }
-
-        func runFourSteps(killing: [String] = []) throws -> MedicRun {
-            for name in killing { arm(name) }
-            return try medic(["run", "four-steps-001", "--param", "log=\(log)", "--param", "dir=\(dir.path)"])
-        }
-
-        func arm(_ name: String) {
-            XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent("kill-\(name)").path, contents: nil))
-        }
-
-        var effects: [String] {
-            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        }
-
-        func onlyRun() throws -> String {
-            let ids = try FileManager.default.contentsOfDirectory(atPath: state + "/runs").filter { $0.hasSuffix(".jsonl") }
-            XCTAssertEqual(ids.count, 1)
-            return String(try XCTUnwrap(ids.first).dropLast(6))
-        }
-    }
+    private typealias Workspace = LibraryWorkspace
 
     private func workspace() throws -> Workspace {
-        let dir = try Medic.temporaryDirectory(self)
-        for folder in ["actions", "playbooks"] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try Self.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in Self.playbooks.components(separatedBy: "---\n").enumerated() {
-            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
-        }
-        return Workspace(dir: dir)
+        try LibraryWorkspace(self, actions: Self.actions, playbooks: Self.playbooks)
     }
 
     func testARunPrintsPlainProgressAndExitsByItsOutcome() throws {
@@ -449,4 +410,11 @@ final class DemoCommandTests: XCTestCase {
 /// POSIX sh single quotes, for a command line handed to script(1).
 enum ShellWords {
     static func quote(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'" }
+}
+
+private extension LibraryWorkspace {
+    func runFourSteps(killing: [String] = []) throws -> MedicRun {
+        for name in killing { arm(name) }
+        return try medic(["run", "four-steps-001", "--param", "log=\(log)", "--param", "dir=\(dir.path)"])
+    }
 }
