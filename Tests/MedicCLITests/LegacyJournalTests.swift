@@ -60,6 +60,7 @@ final class LegacyJournalTests: XCTestCase {
         XCTAssertEqual(runs.status, 0, runs.stderr)
         XCTAssertTrue(runs.stdout.contains(#""outcome":"succeeded""#) || runs.stdout.contains(#""outcome" : "succeeded""#), runs.stdout)
         XCTAssertFalse(runs.stdout.contains("damaged"), runs.stdout)
+        XCTAssertTrue(runs.stderr.contains("1 journal(s)") && runs.stderr.contains("written by an earlier Medic"), runs.stderr)
         let plan = try medic(["plan", "two-001"], dir)
         XCTAssertTrue(plan.stdout.contains("breaker: pass"), "an earlier Medic's journal does not stop the breaker: \(plan.stdout)")
     }

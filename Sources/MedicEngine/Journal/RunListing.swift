@@ -16,6 +16,7 @@ extension RunStore {
     public func list(reconcilingIncidents: Bool = false) -> (runs: [RunSummary], problems: [String]) {
         var runs: [RunSummary] = []
         var problems = removeAbandonedCreations()
+        var legacy = 0
         for id in runIDs() {
             let path = journalPath(id)
             var info = stat()
@@ -27,6 +28,7 @@ extension RunStore {
             do {
                 let (summary, contents, _) = try inspect(id)
                 problems += contents.problems
+                if contents.legacy { legacy += 1 }
                 if let damage = contents.damageSummary { problems.append("run \(id) is damaged: \(damage)") }
                 if let summary, let stamp, summary.status == .finished, contents.problems.isEmpty {
                     FinishedRuns.shared.remember(summary, path: path, stamp: stamp)
@@ -39,6 +41,10 @@ extension RunStore {
             } catch {
                 problems.append("\(id): \(error)")
             }
+        }
+        if legacy > 0 {
+            problems.append("\(legacy) journal(s) in \(runsDirectory) were written by an earlier Medic, before journal lines carried "
+                + "checksums: they are read and counted without them, and never continued")
         }
         let starts = Dictionary(runs.map { ($0.id, JournalRecord.date($0.startedAt) ?? .distantPast) }, uniquingKeysWith: { a, _ in a })
         runs.sort { (starts[$0.id]!, $0.id) < (starts[$1.id]!, $1.id) }

@@ -174,9 +174,6 @@ public final class RunStore: Sendable {
                     + (scan.damage.isEmpty ? "; it is set aside when the run is resumed" : ""))
             }
         }
-        if scan.legacy {
-            problems.append("\(path): written by an earlier Medic, before journal lines carried checksums; read without them")
-        }
         return JournalContents(records: scan.records, problems: problems, damage: scan.damage, legacy: scan.legacy)
     }
 
