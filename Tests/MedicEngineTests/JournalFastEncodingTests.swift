@@ -42,7 +42,13 @@ final class JournalFastEncodingTests: XCTestCase {
         misc.until = "2026-11-23T11:00:00.000Z"
         misc.passed = true
         misc.stage = 2
-        for record in [started, finished, misc] {
+        var process = JournalRecord(event: .stepProcess, seq: 44, at: "2026-11-23T10:15:00.200Z")
+        process.step = 3
+        process.phase = .step
+        process.attempt = 1
+        process.processes = [StepProcess(pid: 31337, startTicks: UInt64.max, bootID: "237b5dfc-bbb8-4ff2", token: "20261123-101500-3f9a1c0d/42"),
+                             StepProcess(pid: 2, startTicks: 0, bootID: "b", token: nil, command: "/bin/sh -c \"x\"\n é")]
+        for record in [started, finished, misc, process] {
             let fast = try XCTUnwrap(JournalCodec.fastEncode(record), "\(record.event)")
             let slow = try JournalCodec.encodeWithFoundation(record)
             let a = try JSONSerialization.jsonObject(with: Data(fast)) as? NSDictionary

@@ -11,7 +11,7 @@ extension JournalCodec {
     static func fastEncode(_ r: JournalRecord) -> [UInt8]? {
         guard r.plan == nil, r.verification == nil, r.rollback == nil, r.notify == nil, r.gates == nil, r.needs == nil,
               r.targets == nil, r.baseline == nil, r.states == nil, r.detection == nil,
-              r.chaos == nil, r.processes == nil else { return nil }
+              r.chaos == nil else { return nil }
         var w = JSONWriter()
         w.bytes.append(UInt8(ascii: "{"))
         w.field("at", r.at)
@@ -28,6 +28,10 @@ extension JournalCodec {
         w.field("passed", r.passed)
         w.field("phase", r.phase?.rawValue)
         w.field("pid", r.pid.map(Int.init))
+        if let processes = r.processes {
+            w.key("processes")
+            w.processes(processes)
+        }
         if let result = r.result {
             w.key("result")
             guard w.result(result) else { return nil }
@@ -123,6 +127,25 @@ struct JSONWriter {
         inner.bytes.append(UInt8(ascii: "}"))
         bytes.append(contentsOf: inner.bytes)
         return true
+    }
+
+    /// `StepProcess`es (a `step_process` record is written for every shell step), keys sorted.
+    mutating func processes(_ list: [StepProcess]) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, process) in list.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            var inner = JSONWriter()
+            inner.bytes.append(UInt8(ascii: "{"))
+            inner.field("boot_id", process.bootID)
+            inner.field("command", process.command)
+            inner.field("pid", Int(process.pid))
+            inner.key("start_ticks")
+            inner.bytes.append(contentsOf: String(process.startTicks).utf8)
+            inner.field("token", process.token)
+            inner.bytes.append(UInt8(ascii: "}"))
+            bytes.append(contentsOf: inner.bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     /// A JSON string: `"` and `\` escaped, control characters as `\n`, `\t` ... or `\u00XX`;
