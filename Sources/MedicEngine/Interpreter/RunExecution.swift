@@ -149,10 +149,9 @@ struct RunExecution: Sendable {
                                   item: Int? = nil, executor: ExecutorKind? = nil, script: String? = nil) async throws -> ExecutionResult {
         var parameters: [String: String] = [:]
         for p in step.environment {
-            if p.source.hasPrefix("output of") {
-                if let value = state.outputs[p.name] { parameters[p.name] = value }
-            } else {
-                parameters[p.name] = p.value
+            switch p.source {
+            case .outputOfStep: if let value = state.outputs[p.name] { parameters[p.name] = value }
+            case .default, .given, .step: parameters[p.name] = p.value
             }
         }
         if purpose != .step {
