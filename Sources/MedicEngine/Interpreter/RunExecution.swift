@@ -350,8 +350,8 @@ struct RunExecution: Sendable {
             do {
                 lease = try await locks.acquire(TargetLocks.names(for: plan), run: journal.runID, wait: lockWait, now: interpreter.clock.now)
             } catch let error as JournalError {
-                verdicts.removeAll { $0.gate == "target_lock" }
-                verdicts.append(.refuse("target_lock", error.description))
+                verdicts.removeAll { $0.gate == .targetLock }
+                verdicts.append(.refuse(.targetLock, error.description))
             }
         }
         var gates = JournalRecord(event: .gatesEvaluated)
@@ -395,7 +395,7 @@ struct RunExecution: Sendable {
         let alert = ExecutionRequest(
             runID: journal.runID, stepNumber: 0, stepName: "refusal", action: "alert", purpose: .escalation, executor: .bus,
             topic: "dev.medic.run.refused",
-            parameters: ["run_id": journal.runID, "playbook_id": plan.playbookID, "gate": verdict.gate,
+            parameters: ["run_id": journal.runID, "playbook_id": plan.playbookID, "gate": verdict.gate.rawValue,
                          "decision": verdict.decision.rawValue, "reason": why],
             timeout: 30)
         _ = try await perform(alert, idempotent: true)
