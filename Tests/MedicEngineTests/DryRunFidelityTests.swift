@@ -66,7 +66,7 @@ final class DryRunFidelityTests: XCTestCase {
                 // The environment is the plan's, with values from earlier outputs filled in.
                 var expected: [String: String] = [:]
                 for p in step.environment {
-                    expected[p.name] = p.source.hasPrefix("output of") ? outputs[p.name] : p.value
+                    expected[p.name] = p.source.isStepOutput ? outputs[p.name] : p.value
                 }
                 if let target {
                     expected["target"] = target.name

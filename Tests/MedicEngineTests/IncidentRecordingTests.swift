@@ -155,7 +155,7 @@ final class IncidentRecordingTests: XCTestCase {
         let clock = ManualClock()
         let store = try store()
         var refused = try plan(steps: "  - {step: 1, name: make, action: plain}")
-        refused.gates = [.refuse("pause", "Medic is paused")]
+        refused.gates = [.refuse(.killSwitch, "Medic is paused")]
         let report = try await interpreter(clock).start(refused, in: store)
         XCTAssertEqual(report.outcome, .refused)
         let r = try XCTUnwrap(try incidents(store).first)
@@ -169,7 +169,7 @@ final class IncidentRecordingTests: XCTestCase {
         let clock = ManualClock()
         let store = try store()
         var waiting = try plan(steps: "  - {step: 1, name: make, action: plain}")
-        waiting.gates = [GateVerdict(gate: "approval", decision: .needsApproval, reason: "needs a person", needs: ["approval"])]
+        waiting.gates = [GateVerdict(gate: .approval, decision: .needsApproval, reason: "needs a person", needs: ["approval"])]
         let interpreter = interpreter(clock)
         let pending = try await interpreter.start(waiting, in: store)
         XCTAssertNil(pending.outcome)

@@ -79,8 +79,8 @@ final class PlannerTests: XCTestCase {
         let playbook = try XCTUnwrap(result.catalog.playbook(id: "restart-one"))
         let planner = Planner(catalog: result.catalog)
         let plan = try planner.plan(playbook, given: ["service_name": "nginx", "grace": "2m"])
-        XCTAssertEqual(plan.parameters, [RenderedParameter(name: "service_name", value: "nginx", source: "given"),
-                                         RenderedParameter(name: "grace", value: "120", source: "given")])
+        XCTAssertEqual(plan.parameters, [RenderedParameter(name: "service_name", value: "nginx", source: .given),
+                                         RenderedParameter(name: "grace", value: "120", source: .given)])
         XCTAssertEqual(plan.steps.first?.environment.first { $0.name == "service_name" }?.value, "nginx")
         XCTAssertThrowsError(try planner.plan(playbook)) { XCTAssertTrue("\($0)".contains("service_name"), "\($0)") }
         XCTAssertThrowsError(try planner.plan(playbook, given: ["service_name": "x", "grace": "soon"])) {

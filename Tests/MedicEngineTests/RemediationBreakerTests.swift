@@ -105,7 +105,7 @@ final class RemediationBreakerTests: XCTestCase {
         // The gate says the same.
         let context = GateContext(plan: b.plan, catalog: b.catalog, mode: .automated, stateDirectory: b.store.directory, now: b.clock.now)
         let verdict = BreakerGate().evaluate(context)
-        XCTAssertEqual(verdict.gate, "breaker")
+        XCTAssertEqual(verdict.gate, .breaker)
         XCTAssertEqual(verdict.decision, .refuse)
         XCTAssertTrue(verdict.reason.contains("3 consecutive failures: runs"), verdict.reason)
         XCTAssertTrue(verdict.reason.contains("half-opens at \(JournalRecord.timestampForTests(until))"), verdict.reason)

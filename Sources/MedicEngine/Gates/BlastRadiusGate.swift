@@ -48,7 +48,7 @@ public struct BlastRadiusEstimate: Sendable, Hashable, Codable {
 /// The facts `approval_required_if` may test: `severity`, `instances`, `services`, `clusters`,
 /// `regions`, and `service_is_critical` (a target labelled `critical: "true"`).
 public struct BlastRadiusGate: Gate {
-    public let name = "blast_radius"
+    public let name = GateID.blastRadius
     public init() {}
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {

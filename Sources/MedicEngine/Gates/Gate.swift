@@ -12,8 +12,8 @@ public struct GateVerdict: Sendable, Hashable, Codable {
         case deferred = "defer"
     }
 
-    /// The gate's name: `kill_switch`, `severity_policy`, `approval`, `target_lock`.
-    public var gate: String
+    /// The gate's name: `kill_switch`, `severity_policy`, `approval`, `target_lock` ...
+    public var gate: GateID
     public var decision: Decision
     /// Why, in a sentence an operator can act on.
     public var reason: String
@@ -22,7 +22,7 @@ public struct GateVerdict: Sendable, Hashable, Codable {
     /// For `defer`: when the run may go on (RFC 3339).
     public var until: String?
 
-    public init(gate: String, decision: Decision, reason: String, needs: [String]? = nil, until: String? = nil) {
+    public init(gate: GateID, decision: Decision, reason: String, needs: [String]? = nil, until: String? = nil) {
         self.gate = gate
         self.decision = decision
         self.reason = reason
@@ -30,8 +30,8 @@ public struct GateVerdict: Sendable, Hashable, Codable {
         self.until = until
     }
 
-    public static func pass(_ gate: String, _ reason: String) -> GateVerdict { GateVerdict(gate: gate, decision: .pass, reason: reason) }
-    public static func refuse(_ gate: String, _ reason: String) -> GateVerdict { GateVerdict(gate: gate, decision: .refuse, reason: reason) }
+    public static func pass(_ gate: GateID, _ reason: String) -> GateVerdict { GateVerdict(gate: gate, decision: .pass, reason: reason) }
+    public static func refuse(_ gate: GateID, _ reason: String) -> GateVerdict { GateVerdict(gate: gate, decision: .refuse, reason: reason) }
 }
 
 /// Who started a run. Gates are stricter with automation than with a person at the CLI: the
@@ -80,22 +80,20 @@ public struct GateContext: Sendable {
 
 /// One safety gate: a pure look at the context and the state directory, no side effects.
 public protocol Gate: Sendable {
-    var name: String { get }
+    var name: GateID { get }
     func evaluate(_ context: GateContext) async -> GateVerdict
 }
 
-/// The gates, in their fixed order (docs/running.md, "Safety gates"): the kill switch first (it
-/// overrides everything), then what the playbook may do at its severity, at its blast radius
-/// (§7.1) and in safe mode (§7.3), then its remediation circuit breaker (`RemediationBreaker`:
-/// a playbook that keeps failing is stopped), then its rate limits and maintenance windows, then
-/// who must approve, then whether its preconditions hold, then whether its targets are free.
+/// The gates, in their fixed order, that of `GateID`'s cases (docs/running.md, "Safety gates"):
+/// the kill switch first (it overrides everything), then what the playbook may do at its
+/// severity, at its blast radius (§7.1) and in safe mode (§7.3), then its remediation circuit
+/// breaker (`RemediationBreaker`: a playbook that keeps failing is stopped), then its rate limits
+/// and maintenance windows, then who must approve, then whether its preconditions hold, then
+/// whether its targets are free.
 public struct GatePipeline: Sendable {
     public var gates: [any Gate]
 
-    public static let standard = GatePipeline(gates: [
-        KillSwitchGate(), SeverityPolicyGate(), BlastRadiusGate(), SafeModeGate(), BreakerGate(), RateLimitGate(),
-        MaintenanceWindowGate(), ApprovalGate(), PreconditionGate(), TargetLockGate(),
-    ])
+    public static let standard = GatePipeline(gates: GateID.allCases.map(\.standardGate))
 
     public init(gates: [any Gate]) { self.gates = gates }
 

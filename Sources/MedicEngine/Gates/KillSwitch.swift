@@ -56,7 +56,7 @@ public struct OperatorSwitch: Sendable {
 
 /// Gate 1: a paused Medic starts no automated run; a person may go through with `--force`.
 public struct KillSwitchGate: Gate {
-    public let name = "kill_switch"
+    public let name = GateID.killSwitch
     public init() {}
 
     public func evaluate(_ context: GateContext) -> GateVerdict {

@@ -24,7 +24,7 @@ extension MaintenanceWindow {
 /// maintenance window of the policies (`maintenance_windows`). Outside one the run is deferred
 /// until the next window opens, and the plan says when; with no window defined it is refused.
 public struct MaintenanceWindowGate: Gate {
-    public let name = "maintenance_window"
+    public let name = GateID.maintenanceWindow
     public init() {}
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {

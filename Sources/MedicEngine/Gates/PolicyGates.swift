@@ -5,7 +5,7 @@ import MedicModel
 /// policy's `allowed_actions` lists; `enabled` passes. A person's run is not automation: it
 /// passes, with the policy quoted.
 public struct SeverityPolicyGate: Gate {
-    public let name = "severity_policy"
+    public let name = GateID.severityPolicy
     public init() {}
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
@@ -34,7 +34,7 @@ public struct SeverityPolicyGate: Gate {
 /// Gate 3: who must approve. `safety.require_approval: true` and steps of risk `high` or
 /// `critical` need a person's approval (`--approved-by NAME` records it in the journal).
 public struct ApprovalGate: Gate {
-    public let name = "approval"
+    public let name = GateID.approval
     public init() {}
 
     public func evaluate(_ context: GateContext) -> GateVerdict {

@@ -10,7 +10,7 @@ import Glibc
 /// a condition that fails, or whose value cannot be read, refuses with what was seen. Named
 /// checks are `NamedChecks`. The first failing precondition refuses the run.
 public struct PreconditionGate: Gate {
-    public let name = "preconditions"
+    public let name = GateID.preconditions
     public init() {}
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {

@@ -8,7 +8,7 @@ import MedicModel
 /// them leaves the window. The counts come from the journals, so they hold across processes and
 /// restarts.
 public struct RateLimitGate: Gate {
-    public let name = "rate_limit"
+    public let name = GateID.rateLimit
     public init() {}
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {

@@ -203,7 +203,7 @@ public struct RemediationBreaker: Sendable {
 /// cooldown 1 h). Open refuses, with the numbers and when it half-opens; half-open passes one
 /// trial run; closed passes.
 public struct BreakerGate: Gate {
-    public let name = "breaker"
+    public let name = GateID.breaker
     public let cooldown: TimeInterval
     public init(cooldown: TimeInterval = 3600) { self.cooldown = cooldown }
 

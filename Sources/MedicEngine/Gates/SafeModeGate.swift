@@ -7,7 +7,7 @@ import MedicModel
 /// directory (until the knowledge base holds incident history, a playbook's own runs are its
 /// history). A person's run is not an incident: only the switch puts it in safe mode.
 public struct SafeModeGate: Gate {
-    public let name = "safe_mode"
+    public let name = GateID.safeMode
     public init() {}
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {

@@ -133,7 +133,7 @@ public final class TargetLease: Sendable {
 /// Gate 4: the run's targets are free (the run takes their locks before its first step; this
 /// verdict is what the plan shows, and the run's own acquisition has the last word).
 public struct TargetLockGate: Gate {
-    public let name = "target_lock"
+    public let name = GateID.targetLock
     public init() {}
 
     public func evaluate(_ context: GateContext) -> GateVerdict {

@@ -149,10 +149,9 @@ struct RunExecution: Sendable {
                                   item: Int? = nil, executor: ExecutorKind? = nil, script: String? = nil) async throws -> ExecutionResult {
         var parameters: [String: String] = [:]
         for p in step.environment {
-            if p.source.hasPrefix("output of") {
-                if let value = state.outputs[p.name] { parameters[p.name] = value }
-            } else {
-                parameters[p.name] = p.value
+            switch p.source {
+            case .outputOfStep: if let value = state.outputs[p.name] { parameters[p.name] = value }
+            case .default, .given, .step: parameters[p.name] = p.value
             }
         }
         if purpose != .step {
@@ -351,8 +350,8 @@ struct RunExecution: Sendable {
             do {
                 lease = try await locks.acquire(TargetLocks.names(for: plan), run: journal.runID, wait: lockWait, now: interpreter.clock.now)
             } catch let error as JournalError {
-                verdicts.removeAll { $0.gate == "target_lock" }
-                verdicts.append(.refuse("target_lock", error.description))
+                verdicts.removeAll { $0.gate == .targetLock }
+                verdicts.append(.refuse(.targetLock, error.description))
             }
         }
         var gates = JournalRecord(event: .gatesEvaluated)
@@ -396,7 +395,7 @@ struct RunExecution: Sendable {
         let alert = ExecutionRequest(
             runID: journal.runID, stepNumber: 0, stepName: "refusal", action: "alert", purpose: .escalation, executor: .bus,
             topic: "dev.medic.run.refused",
-            parameters: ["run_id": journal.runID, "playbook_id": plan.playbookID, "gate": verdict.gate,
+            parameters: ["run_id": journal.runID, "playbook_id": plan.playbookID, "gate": verdict.gate.rawValue,
                          "decision": verdict.decision.rawValue, "reason": why],
             timeout: 30)
         _ = try await perform(alert, idempotent: true)

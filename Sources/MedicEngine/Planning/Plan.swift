@@ -35,13 +35,79 @@ public struct Plan: Sendable, Hashable, Codable {
 public struct RenderedParameter: Sendable, Hashable, Codable {
     public var name: String
     public var value: String
-    /// Where the value comes from: `default`, `given`, `step`, or `output of step N` (known at run time).
-    public var source: String
+    /// Where the value comes from; its JSON key stays `source`.
+    public var source: ParameterOrigin
 
-    public init(name: String, value: String, source: String) {
+    public init(name: String, value: String, source: ParameterOrigin) {
         self.name = name
         self.value = value
         self.source = source
+    }
+}
+
+/// Where a rendered parameter's value comes from. Its JSON spelling, which journals and
+/// `medic plan --json` have always held and `medic plan` prints in parentheses, is `default`,
+/// `given`, `step` or `output of step N`.
+///
+/// Any other spelling is refused with a decoding error naming it: this Medic never wrote one,
+/// and a journal line that holds one is reported as damaged, like any line that cannot be read,
+/// rather than guessed at.
+public enum ParameterOrigin: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The declaration's default (the playbook's or the action's).
+    case `default`
+    /// Given for the run: `--param`, or the values a rule or an alert passes.
+    case given
+    /// The step's own argument, after `${name}` references were filled in.
+    case step
+    /// Written to `$MEDIC_OUTPUT` by step N: the value is known only once that step has run.
+    case outputOfStep(Int)
+
+    private static let outputPrefix = "output of step "
+
+    /// The origin `spelling` names, nil for any other text. A step number must be spelled as
+    /// `description` spells it (no sign, no leading zeros), so that it encodes back unchanged.
+    public init?(spelling: String) {
+        switch spelling {
+        case "default": self = .default
+        case "given": self = .given
+        case "step": self = .step
+        default:
+            guard spelling.hasPrefix(Self.outputPrefix) else { return nil }
+            let digits = String(spelling.dropFirst(Self.outputPrefix.count))
+            guard let number = Int(digits), String(number) == digits else { return nil }
+            self = .outputOfStep(number)
+        }
+    }
+
+    /// The JSON and text spelling.
+    public var description: String {
+        switch self {
+        case .default: return "default"
+        case .given: return "given"
+        case .step: return "step"
+        case .outputOfStep(let number): return Self.outputPrefix + String(number)
+        }
+    }
+
+    /// The value is an earlier step's output, known only at run time (the plan holds it empty).
+    public var isStepOutput: Bool {
+        if case .outputOfStep = self { return true }
+        return false
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let spelling = try container.decode(String.self)
+        guard let origin = ParameterOrigin(spelling: spelling) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "parameter source '\(spelling)' is none of default, given, step, output of step N")
+        }
+        self = origin
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 }
 

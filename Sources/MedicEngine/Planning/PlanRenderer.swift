@@ -130,9 +130,10 @@ public enum PlanRenderer {
         if step.maintenanceOnly { policy += ", maintenance window only" }
         out += "     \(policy)\n"
         for p in step.environment {
-            out += p.source.hasPrefix("output of")
-                ? "     \(p.name) = <\(p.source)>\n"
-                : "     \(p.name)=\(shellQuoted(p.value))\n"
+            switch p.source {
+            case .outputOfStep: out += "     \(p.name) = <\(p.source)>\n"
+            case .default, .given, .step: out += "     \(p.name)=\(shellQuoted(p.value))\n"
+            }
         }
         if !step.outputs.isEmpty { out += "     writes to $MEDIC_OUTPUT: \(step.outputs.joined(separator: ", "))\n" }
         if let topic = step.topic { out += "     publishes \(topic)\n" }

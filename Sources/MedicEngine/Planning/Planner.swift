@@ -32,7 +32,7 @@ public struct Planner: Sendable {
             steps.append(planned)
             // What a step writes is what later steps see, whatever was there before.
             for output in planned.outputs {
-                available[output] = RenderedParameter(name: output, value: "", source: "output of step \(step.number)")
+                available[output] = RenderedParameter(name: output, value: "", source: .outputOfStep(step.number))
             }
         }
         let undo = try (playbook.rollback?.steps ?? []).map { try plan($0, available: available) }
@@ -69,11 +69,11 @@ public struct Planner: Sendable {
         for spec in playbook.parameters {
             if let value = given[spec.name] {
                 switch spec.accept(value) {
-                case .success(let value): inputs.append(RenderedParameter(name: spec.name, value: value.environmentValue, source: "given"))
+                case .success(let value): inputs.append(RenderedParameter(name: spec.name, value: value.environmentValue, source: .given))
                 case .failure(let error): throw PlanError("parameter '\(spec.name)': \(error.message)")
                 }
             } else if let value = spec.defaultValue {
-                inputs.append(RenderedParameter(name: spec.name, value: value.environmentValue, source: "default"))
+                inputs.append(RenderedParameter(name: spec.name, value: value.environmentValue, source: .default))
             } else if spec.required {
                 throw PlanError("playbook '\(playbook.id)' needs parameter '\(spec.name)': give --param \(spec.name)=VALUE")
             }
@@ -94,7 +94,7 @@ public struct Planner: Sendable {
                 // gave (`--param size_mb=4`) outranks the action's default.
                 environment[spec.name] = inherited
             } else if let value = spec.defaultValue {
-                environment[spec.name] = RenderedParameter(name: spec.name, value: value.environmentValue, source: "default")
+                environment[spec.name] = RenderedParameter(name: spec.name, value: value.environmentValue, source: .default)
             } else if spec.required {
                 throw PlanError("step \(step.number) (\(step.name)): action '\(action.name)' needs '\(spec.name)'")
             }
@@ -114,7 +114,7 @@ public struct Planner: Sendable {
     /// the result is typed against the action's declaration.
     private func render(_ argument: StepArgument, spec: ParameterSpec, available: [String: RenderedParameter],
                         step: RemediationStep) throws -> RenderedParameter {
-        var pending: String?
+        var pending: ParameterOrigin?
         func substitute(_ raw: StepArgument.RawValue) -> StepArgument.RawValue {
             switch raw {
             case .scalar(let text, let quoted):
@@ -124,7 +124,7 @@ public struct Planner: Sendable {
                     result += rest[..<open.lowerBound]
                     let name = String(rest[open.upperBound..<close])
                     if let value = available[name] {
-                        if value.source.hasPrefix("output of") { pending = value.source }
+                        if value.source.isStepOutput { pending = value.source }
                         result += value.value
                     } else {
                         result += "${\(name)}"
@@ -139,7 +139,7 @@ public struct Planner: Sendable {
         let value = substitute(argument.value)
         if let pending { return RenderedParameter(name: spec.name, value: "", source: pending) }
         switch spec.accept(value) {
-        case .success(let typed): return RenderedParameter(name: spec.name, value: typed.environmentValue, source: "step")
+        case .success(let typed): return RenderedParameter(name: spec.name, value: typed.environmentValue, source: .step)
         case .failure(let error): throw PlanError("step \(step.number) (\(step.name)): parameter '\(spec.name)': \(error.message)")
         }
     }
