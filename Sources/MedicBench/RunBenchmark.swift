@@ -42,7 +42,8 @@ enum RunBenchmark {
             guard medic.status == 0 else { fatalError("medic run failed (exit \(medic.status)); the benchmark is invalid") }
             let journal = try FileManager.default.contentsOfDirectory(atPath: state + "/runs").first { $0.hasSuffix(".jsonl") }
             let records = try String(contentsOfFile: state + "/runs/" + (journal ?? ""), encoding: .utf8).split(separator: "\n").count
-            precondition(records == 2 * steps + 3, "expected \(2 * steps + 3) journal records, found \(records)")
+            // run_started, gates_evaluated, each step's step_started, step_process and step_finished, run_finished.
+            precondition(records == 3 * steps + 3, "expected \(3 * steps + 3) journal records, found \(records)")
             floors.append(floor.seconds)
             medics.append(medic.seconds)
             peak = max(peak, medic.peakRSS)
