@@ -21,6 +21,8 @@ let package = Package(
         // tests use SwiftNIO directly for their loopback servers.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // SHA-256 (already built for the HTTP client's TLS).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .target(name: "MedicModel"),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "MedicDetect", dependencies: ["MedicModel"]),
         // The knowledge base (reference §9): crash-safe JSON Lines files under the state
         // directory; its own file I/O, no processes or network.
-        .target(name: "MedicKnowledge", dependencies: ["MedicModel"]),
+        .target(name: "MedicKnowledge", dependencies: ["MedicModel", .product(name: "Crypto", package: "swift-crypto")]),
         // The only layer that starts processes or touches the network.
         // One system call Swift cannot make directly (syscall(2) is variadic): pidfd_open.
         .target(name: "CMedicSystem"),

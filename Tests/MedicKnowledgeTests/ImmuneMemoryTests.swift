@@ -24,7 +24,7 @@ final class ImmuneMemoryTests: XCTestCase {
     func testSignatureSortsComponentsAndIdIsSHA256OfFramedFields() {
         let a = signature("t", ["b", "a", "b"], "p")
         XCTAssertEqual(a.components, ["a", "b"])
-        XCTAssertEqual(a.id, SHA256.hex(Array("1:t,1:2,1:a,1:b,1:p,".utf8)))
+        XCTAssertEqual(a.id, SHA256Hex.of(Array("1:t,1:2,1:a,1:b,1:p,".utf8)))
         XCTAssertEqual(a.id, signature("t", ["a", "b"], "p").id)
         XCTAssertNotEqual(signature("a", ["b,c"], "d").id, signature("a", ["b", "c"], "d").id)
         XCTAssertNotEqual(signature("a:", [], "b").id, signature("a", [], ":b").id)

@@ -59,7 +59,7 @@ public struct TargetLocks: Sendable {
             escaped += allowed ? String(UnicodeScalar(byte)) : String(format: "%%%02X", byte)
         }
         guard escaped.utf8.count > maxReadableName else { return escaped + ".lock" }
-        let digest = SHA256.digest(Array(name.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256Hex.of(Array(name.utf8))
         return String(escaped.prefix(maxReadableName - 65)) + "~" + digest + ".lock"
     }
 

@@ -96,6 +96,6 @@ public struct IncidentPattern: Sendable, Equatable, Codable {
         frame(signal)
         frame(component == nil ? "0" : "1")
         if let component { frame(component) }
-        return String(SHA256.hex(message).prefix(16))
+        return String(SHA256Hex.of(message).prefix(16))
     }
 }

@@ -53,7 +53,7 @@ public struct FaultSignature: Sendable, Hashable, Codable {
         var message = netstring(faultType) + netstring(String(components.count))
         for component in components { message += netstring(component) }
         message += netstring(pattern)
-        return SHA256.hex(message)
+        return SHA256Hex.of(message)
     }
 
     private enum CodingKeys: String, CodingKey {
