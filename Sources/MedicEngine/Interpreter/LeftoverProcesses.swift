@@ -109,7 +109,9 @@ struct LeftoverProcesses: Sendable {
                     settlement.terminated.append(process.pid)
                 }
             }
-            try await Task.sleep(nanoseconds: 20_000_000)
+            // Each look reads every process's environment: a tenth of a second between looks
+            // keeps that cheap, and nothing here needs to be quicker (deadlines are seconds).
+            try await Task.sleep(nanoseconds: 100_000_000)
             alive = find()
             for process in alive where !seen.contains(process.pid) {
                 seen.insert(process.pid)
