@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // SHA-256 (already built for the HTTP client's TLS).
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // The CLI's diagnostics and progress lines (already built for the HTTP client).
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .target(name: "MedicModel"),
@@ -31,7 +33,7 @@ let package = Package(
             dependencies: ["MedicModel", .product(name: "Yams", package: "Yams")]
         ),
         // Streaming anomaly detectors, rule evaluation and the NAB scorer: pure computation over
-        // samples, no I/O of its own.
+        // samples; its only I/O reads sample feeds and series files line by line.
         .target(name: "MedicDetect", dependencies: ["MedicModel"]),
         // The knowledge base (reference §9): crash-safe JSON Lines files under the state
         // directory; its own file I/O, no processes or network.
@@ -42,7 +44,7 @@ let package = Package(
         .target(
             name: "MedicEngine",
             dependencies: [
-                "MedicModel", "MedicDetect", "MedicKnowledge", "CMedicSystem",
+                "MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "CMedicSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -53,6 +55,7 @@ let package = Package(
             dependencies: [
                 "MedicModel", "MedicLoader", "MedicDetect", "MedicEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -149,11 +149,11 @@ public actor Watcher {
         // Claimed before the gates are asked, so a firing meanwhile is folded into this run.
         active[key] = runID
         await publish(memoryChanges)
-        var context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: store.directory, now: detectedAt,
-                                  lockWait: options.lockWait, evaluator: interpreter.verifier.evaluator)
+        var gateRequest = GateRequest(mode: .automated, lockWait: options.lockWait)
         let firedAt = Date(timeIntervalSince1970: incident.firedAt)
-        if options.replay { context.rateLimitClock = RateLimitClock(now: firedAt, runs: replayRuns) }
-        plan.gates = await GatePipeline.standard.evaluate(context)
+        if options.replay { gateRequest.rateLimitClock = RateLimitClock(now: firedAt, runs: replayRuns) }
+        plan = await GateStage(catalog: catalog, stateDirectory: store.directory, evaluator: interpreter.verifier.evaluator)
+            .run(plan, gateRequest, now: detectedAt)
         let blocking = GatePipeline.blocking(plan.gates)?.decision
         if options.replay, blocking != .refuse, blocking != .deferred {
             replayRuns.append(RunSummary(
@@ -170,14 +170,15 @@ public actor Watcher {
             severity: incident.severity, firstSeen: Date(timeIntervalSince1970: incident.firstSeen),
             firedAt: Date(timeIntervalSince1970: incident.firedAt), detectedAt: detectedAt)
         detection.signature = plan.selection?.signature
-        let (interpreter, store, options, report, observeRun) = (interpreter, store, options, report, observeRun)
+        let execution = ExecutionStage(interpreter: interpreter, store: store)
+        let request = RunRequest(mode: .automated, runID: runID, lockWait: options.lockWait, approvalTTL: options.approvalTTL,
+                                 detection: detection)
+        let (report, observeRun) = (report, observeRun)
         report(.runStarted(incident, runID: runID, plan: plan))
         runs[runID] = Task.detached {
             let result: RunReport?
             do {
-                result = try await interpreter.start(
-                    plan, in: store, runID: runID, mode: .automated, locks: TargetLocks(stateDirectory: store.directory),
-                    lockWait: options.lockWait, approvalTTL: options.approvalTTL, detection: detection, observe: observeRun)
+                result = try await execution.run(plan, request, observe: observeRun)
                 report(.runFinished(incident, result!))
             } catch {
                 report(.runFailed(incident, runID: runID, error: "\(error)"))

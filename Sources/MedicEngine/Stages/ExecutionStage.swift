@@ -1,0 +1,54 @@
+import Foundation
+import MedicModel
+
+/// How a gated plan is to be run: who started it and what it may wait for.
+public struct RunRequest: Sendable {
+    public var mode: RunMode
+    /// The run's id; nil: a new one at the clock's now.
+    public var runID: String?
+    /// Seed of the retry jitter; nil: random.
+    public var seed: UInt64?
+    public var approvedBy: String?
+    public var lockWait: Double = 0
+    /// Seconds a request for approval waits before it expires.
+    public var approvalTTL: Double = 3600
+    /// The incident a rule detected, for a run `medic watch` started.
+    public var detection: Detection?
+    /// The chaos experiment whose fault the run remediates.
+    public var chaos: ChaosRun?
+
+    public init(mode: RunMode, runID: String? = nil, seed: UInt64? = nil, approvedBy: String? = nil, lockWait: Double = 0,
+                approvalTTL: Double = 3600, detection: Detection? = nil, chaos: ChaosRun? = nil) {
+        self.mode = mode
+        self.runID = runID
+        self.seed = seed
+        self.approvedBy = approvedBy
+        self.lockWait = lockWait
+        self.approvalTTL = approvalTTL
+        self.detection = detection
+        self.chaos = chaos
+    }
+}
+
+/// Carries a gated plan out through the interpreter, in a run store, holding its targets'
+/// locks in that store's state directory: the run's report. Learning happens as the run ends
+/// (its incident record and the immune memory's update are the interpreter's last writes).
+public struct ExecutionStage: Sendable {
+    public let interpreter: Interpreter
+    public let store: RunStore
+
+    public init(interpreter: Interpreter, store: RunStore) {
+        self.interpreter = interpreter
+        self.store = store
+    }
+
+    /// Runs `plan`; `observe` sees every journal record as it is written. Throws when the
+    /// journal cannot be written.
+    public func run(_ plan: Plan, _ request: RunRequest,
+                    observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
+        try await interpreter.start(
+            plan, in: store, runID: request.runID, seed: request.seed, mode: request.mode, approvedBy: request.approvedBy,
+            locks: TargetLocks(stateDirectory: store.directory), lockWait: request.lockWait, approvalTTL: request.approvalTTL,
+            detection: request.detection, chaos: request.chaos, observe: observe)
+    }
+}
