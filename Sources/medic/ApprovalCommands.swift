@@ -45,25 +45,23 @@ struct ApproveCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
-        let library = CatalogLoader().load(paths: CatalogLoader.libraryPaths(under: root))
-        if library.hasErrors {
-            printError(DiagnosticRenderer.text(library.diagnostics.filter { $0.severity == .error }))
-            printError("the catalog has errors; fix them (medic validate) first")
-            throw ExitCode(1)
+        let catalog: Catalog
+        do {
+            catalog = try CatalogStage().run(root: root)
+        } catch let failure as CatalogStage.Failure {
+            throw CommandFailure.catalog(failure)
         }
-        let catalog = library.catalog
         let store = try engine.store()
         let interpreter = try engine.interpreter(root: root)
-        let evaluator = interpreter.verifier.evaluator
         let directory = store.directory
+        let gates = GateStage(catalog: catalog, stateDirectory: directory, evaluator: interpreter.verifier.evaluator)
         let (runID, by, role, reason) = (runID, by, role, reason)
         let report = try await RunOutput.carryOut(json: json) { observe in
             try await interpreter.approve(runID, in: store, by: by, role: role, reason: reason, locks: TargetLocks(stateDirectory: directory),
                                           regate: { plan, mode, approvals in
-                                              var context = GateContext(plan: plan, catalog: catalog, mode: mode, stateDirectory: directory,
-                                                                        approvedBy: approvals.approvedBy, evaluator: evaluator)
-                                              context.signOffs = approvals.signOffs
-                                              return await GatePipeline.standard.evaluate(context)
+                                              let request = GateRequest(mode: mode, approvedBy: approvals.approvedBy,
+                                                                        signOffs: approvals.signOffs)
+                                              return await gates.run(plan, request, now: interpreter.clock.now).gates
                                           }, observe: observe)
         }
         if report.status == .pendingApproval, !json {

@@ -72,7 +72,7 @@ struct BacktestCommand: ParsableCommand {
     var root: String?
 
     @Option(help: "DATA's format: csv, jsonl or prometheus (default: from its extension).")
-    var format: String?
+    var format: SampleFormat?
 
     @Option(help: "The metric of a CSV with only timestamp,value columns (NAB's format).")
     var metric: String?
@@ -80,8 +80,9 @@ struct BacktestCommand: ParsableCommand {
     @Flag(help: "Leave playbook triggers out: only the rules files' rules.")
     var noTriggers = false
 
-    @Option(help: "How long every series of an incident must stay normal before it resolves; 0 resolves on the first normal sample.")
-    var resolveAfter: String = "5m"
+    @Option(help: ArgumentHelp("How long every series of an incident must stay normal before it resolves; 0 resolves on the first normal sample.",
+                               valueName: "duration"))
+    var resolveAfter = Interval(seconds: 300)
 
     @Option(help: "Series each rule keeps state for; samples of further series are dropped and counted.")
     var maxSeries: Int = 10_000
@@ -93,37 +94,35 @@ struct BacktestCommand: ParsableCommand {
     var strict = false
 
     func validate() throws {
-        if let format, SampleFormat(name: format) == nil {
-            throw ValidationError("--format '\(format)' is not csv, jsonl or prometheus")
-        }
         if format == nil, data != "-", SampleFormat(path: data) == nil {
             throw ValidationError("cannot tell the format of '\(data)' from its extension (.csv, .jsonl, .json, .prom); give --format csv, jsonl or prometheus")
         }
-        _ = try resolveAfterSeconds()
         guard maxSeries >= 1 else { throw ValidationError("--max-series must be at least 1") }
         if let metric, !metric.isEmpty, !metric.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }) || metric.first!.isNumber {
             throw ValidationError("--metric '\(metric)' is not a metric name (letters, digits, _ and :, not starting with a digit)")
         }
     }
 
-    private func resolveAfterSeconds() throws -> Double {
-        guard case .success(let interval) = Interval.parse(resolveAfter), interval.seconds.isFinite else {
-            throw ValidationError("--resolve-after '\(resolveAfter)' is not a duration such as 5m, 30s or 0")
-        }
-        return interval.seconds
-    }
-
     func run() throws {
         let catalog = try loadRules()
         var engine = RuleEngine(rules: catalog.rules, triggers: noTriggers ? [] : catalog.triggers,
-                                configuration: .init(maxSeriesPerRule: maxSeries, resolveAfter: try resolveAfterSeconds()))
-        for rejection in engine.rejected { printError("medic backtest: left out: \(rejection)") }
-        for replaced in engine.replacedTriggers { printError("medic backtest: note: \(replaced)") }
+                                configuration: .init(maxSeriesPerRule: maxSeries, resolveAfter: resolveAfter.seconds))
+        for rejection in engine.rejected { MedicLog.log.warning("medic backtest: left out: \(rejection)") }
+        for replaced in engine.replacedTriggers { MedicLog.log.notice("medic backtest: note: \(replaced)") }
         guard !engine.statistics.isEmpty else {
-            printError("medic backtest: \(rules) holds no anomaly rules\(noTriggers ? "" : " and no playbook triggers") to replay")
-            throw ExitCode(1)
+            throw CommandFailure("medic backtest: \(rules) holds no anomaly rules\(noTriggers ? "" : " and no playbook triggers") to replay")
         }
-        var replay = try Replay(source: data, format: format.flatMap(SampleFormat.init(name:)), metric: metric)
+        do {
+            try replay(into: &engine)
+        } catch let failure as SampleFeed.Failure {
+            throw CommandFailure(failure.description)
+        }
+    }
+
+    /// DATA through the rule engine: the report on standard output as the incidents resolve.
+    private func replay(into engine: inout RuleEngine) throws {
+        var replay = try SampleFeed(source: data, format: format, metric: metric, reportedFailures: Self.reportedFailures,
+                                    report: { MedicLog.log.warning("\($0)") })
         var report = BacktestReport(format: json ? .json : .text)
         var output = OutputBuffer()
         output.append(report.begin())
@@ -140,7 +139,7 @@ struct BacktestCommand: ParsableCommand {
         output.append(report.end(statistics: engine.statistics, active: active.count, rejected: engine.rejected, data: replay.summary))
         try output.flush()
         if replay.summary.skipped > Self.reportedFailures {
-            printError("\(replay.name): \(replay.summary.skipped - Self.reportedFailures) more lines could not be read")
+            MedicLog.log.warning("\(replay.name): \(replay.summary.skipped - Self.reportedFailures) more lines could not be read")
         }
         if strict && replay.summary.skipped > 0 { throw ExitCode(1) }
     }
@@ -158,11 +157,10 @@ struct BacktestCommand: ParsableCommand {
             }
             return d
         }
-        if !diagnostics.isEmpty { printError(DiagnosticRenderer.text(diagnostics)) }
         if diagnostics.hasErrors {
-            printError("medic backtest: \(rules) has errors; nothing was replayed")
-            throw ExitCode(1)
+            throw CommandFailure(DiagnosticRenderer.text(diagnostics), "medic backtest: \(rules) has errors; nothing was replayed")
         }
+        if !diagnostics.isEmpty { MedicLog.log.warning("\(DiagnosticRenderer.text(diagnostics))") }
         // Rules: those under RULES (the library's are context only). Triggers: the playbooks under
         // RULES, and the library's when --root names it.
         let rules = loaded.files.filter { !$0.isContext }.flatMap(\.rules)
@@ -185,88 +183,5 @@ extension BacktestCommand {
             url = url.deletingLastPathComponent()
         }
         return "."
-    }
-}
-
-/// DATA read line by line into samples: the file (or standard input) streamed, its format
-/// known from the start or, on standard input, from its first line; unreadable lines counted
-/// and the first few reported.
-struct Replay {
-    let name: String
-    private var lines: LineStream
-    private let handle: FileHandle
-    private var parser: (any SampleLineParser)?
-    private let metric: String?
-    private var lineNumber = 0
-    private(set) var summary: BacktestReport.DataSummary
-
-    init(source: String, format: SampleFormat?, metric: String?) throws {
-        name = source == "-" ? "<stdin>" : source
-        summary = BacktestReport.DataSummary(source: name)
-        self.metric = metric
-        if source == "-" {
-            handle = FileHandle.standardInput
-        } else {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
-                printError("\(source): is a directory, not a data file")
-                throw ExitCode(1)
-            }
-            guard let opened = FileHandle(forReadingAtPath: source) else {
-                printError("\(source): cannot open the file (does it exist, and is it readable?)")
-                throw ExitCode(1)
-            }
-            handle = opened
-        }
-        lines = LineStream(handle: handle)
-        let known = format ?? (source == "-" ? nil : SampleFormat(path: source))
-        parser = known?.parser(metric: metric)
-    }
-
-    /// The next sample, skipping lines that hold none or cannot be read; nil at the end.
-    mutating func next() throws -> Sample? {
-        while true {
-            let line: LineStream.Line?
-            do {
-                line = try lines.next()
-            } catch {
-                printError("\(name):\(lineNumber + 1): cannot read the data: \(error)")
-                throw ExitCode(1)
-            }
-            guard let line else { return nil }
-            lineNumber += 1
-            summary.lines = lineNumber
-            guard case .text(let text) = line else {
-                fail(InputError(line: lineNumber, reason: line.problem ?? ""))
-                continue
-            }
-            if parser == nil {
-                guard !text.allSatisfy({ $0 == " " || $0 == "\t" }) else { continue }
-                parser = SampleFormat(firstLine: text[...]).parser(metric: metric)
-            }
-            switch parser!.parse(line: text, number: lineNumber) {
-            case .success(let sample?):
-                summary.samples += 1
-                return sample
-            case .success(nil):
-                continue
-            case .failure(let error):
-                // A CSV whose header cannot be read has no row that can be.
-                if let csv = parser as? CSVSampleParser, csv.columns == nil {
-                    let hint = error.reason.contains("no metric column") ? " (give --metric NAME)" : ""
-                    printError("\(name):\(error.line): \(error.reason)\(hint)")
-                    throw ExitCode(1)
-                }
-                fail(error)
-            }
-        }
-    }
-
-    private mutating func fail(_ error: InputError) {
-        summary.skipped += 1
-        if summary.errors.count < BacktestCommand.reportedFailures {
-            summary.errors.append(error)
-            printError("\(name):\(error.line): \(error.reason)")
-        }
     }
 }

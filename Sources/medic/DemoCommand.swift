@@ -48,15 +48,15 @@ struct DemoCommand: AsyncParsableCommand {
             ("embedded:playbooks/demo-log-flood-001.yaml", Array(DemoLibrary.playbook.utf8)),
         ])
         guard !loaded.hasErrors, let playbook = loaded.catalog.playbooks.first else {
-            printError(DiagnosticRenderer.text(loaded.diagnostics))
-            throw ExitCode(1)
+            throw CommandFailure(DiagnosticRenderer.text(loaded.diagnostics))
         }
         let store = try engine.store()
         let sandbox = URL(fileURLWithPath: store.directory).standardizedFileURL.appendingPathComponent("demo-sandbox").path
         let plan: Plan
         do {
-            plan = try Planner(catalog: loaded.catalog).plan(playbook, given: ["sandbox": sandbox, "size_mb": String(sizeMB)])
-        } catch let error as PlanError {
+            plan = try PlanStage(catalog: loaded.catalog).run(PlanRequest(playbook: playbook,
+                                                                          parameters: ["sandbox": sandbox, "size_mb": String(sizeMB)]))
+        } catch PlanStage.Failure.invalid(let error) {
             throw ValidationError(error.description)
         }
         let interpreter = try engine.interpreter(root: ".")

@@ -32,8 +32,7 @@ struct EngineOptions: ParsableArguments {
         do {
             return try RunStore(directory: stateDirectoryPath)
         } catch let error as JournalError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+            throw CommandFailure("error: \(error.description)")
         }
     }
 
@@ -61,7 +60,7 @@ struct EngineOptions: ParsableArguments {
                                     bus: BusExecutor(transport: transport, clock: clock, standardOutput: busLine), http: HTTPExecutor())
         let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: clock)
         var interpreter = Interpreter(executors: executors, verifier: verifier, clock: clock)
-        interpreter.incidentRecordFailed = { printError("medic: warning: \($0)") }
+        interpreter.incidentRecordFailed = { MedicLog.log.warning("medic: warning: \($0)") }
         return interpreter
     }
 }
@@ -77,9 +76,7 @@ func metricRegistry(file: String?, root: String) throws -> MetricRegistry {
     guard let metricsFile else { return MetricRegistry(config: nil, sourcesFile: defaultMetrics) }
     let (loaded, diagnostics) = MetricSourcesLoader.load(path: metricsFile)
     guard let loaded, !diagnostics.contains(where: { $0.severity == .error }) else {
-        printError(DiagnosticRenderer.text(diagnostics))
-        printError("the metric sources file has errors; fix them first")
-        throw ExitCode(1)
+        throw CommandFailure.diagnostics(diagnostics, "the metric sources file has errors; fix them first")
     }
     return MetricRegistry(config: loaded, sourcesFile: metricsFile)
 }

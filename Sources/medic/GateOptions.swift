@@ -21,8 +21,10 @@ struct GateOptions: ParsableArguments {
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for a target another run holds (default 0: refuse at once).")
     var lockWait: Double = 0
 
-    /// The plan with each gate's verdict, against the state directory as it is now.
-    func gated(_ plan: Plan, catalog: Catalog, stateDirectory: String, evaluator: ConditionEvaluator) async throws -> Plan {
+    /// What these options ask of the gates; `mode` replaces --mode when given (an incident is
+    /// gated as the automated run `medic watch` would start).
+    func request(mode: RunMode? = nil) throws -> GateRequest {
+        let mode = mode ?? self.mode
         if force && mode == .automated { throw ValidationError("--force is for manual runs; an automated run never goes through a pause") }
         guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
         var given: [String: String] = [:]
@@ -32,12 +34,15 @@ struct GateOptions: ParsableArguments {
             }
             given[String(signOff[..<eq])] = String(signOff[signOff.index(after: eq)...])
         }
-        var context = GateContext(
-            plan: plan, catalog: catalog, mode: mode, stateDirectory: stateDirectory, force: force, approvedBy: approvedBy,
-            lockWait: lockWait, evaluator: evaluator)
-        context.signOffs = given
-        var plan = plan
-        plan.gates = await GatePipeline.standard.evaluate(context)
+        return GateRequest(mode: mode, force: force, approvedBy: approvedBy, signOffs: given, lockWait: lockWait)
+    }
+
+    /// `plan`, after a debug line saying which gate, if any, stops it.
+    static func logged(_ plan: Plan, mode: RunMode) -> Plan {
+        MedicLog.log.debug("medic: debug: gates evaluated", metadata: [
+            "playbook": "\(plan.playbookID)", "mode": "\(mode.rawValue)",
+            "blocking": "\(GatePipeline.blocking(plan.gates)?.gate.rawValue ?? "none")",
+        ])
         return plan
     }
 }

@@ -67,12 +67,11 @@ struct HealthCommand: AsyncParsableCommand {
         do {
             evaluation = try await monitor.evaluateAndPublish(now: Date(), bus: BusExecutor(transport: transport, standardOutput: busLine))
         } catch {
-            printError("error: \(error)")
-            throw ExitCode(1)
+            throw CommandFailure("error: \(error)")
         }
-        for problem in evaluation.report.problems { printError("medic: warning: \(problem)") }
-        for failure in evaluation.failures { printError("medic: warning: not published (retried at the next check): \(failure)") }
-        if evaluation.skippedBusy { printError("medic: warning: another health check of \(state) is publishing; this one published nothing") }
+        for problem in evaluation.report.problems { MedicLog.log.warning("medic: warning: \(problem)") }
+        for failure in evaluation.failures { MedicLog.log.warning("medic: warning: not published (retried at the next check): \(failure)") }
+        if evaluation.skippedBusy { MedicLog.log.warning("medic: warning: another health check of \(state) is publishing; this one published nothing") }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -90,8 +89,8 @@ struct HealthCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: folder) else { return [] }
         let result = CatalogLoader().load(paths: [folder])
         if result.hasErrors {
-            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
-            printError("medic: warning: the policies under \(folder) have errors; alerts carry no escalation policy")
+            MedicLog.log.warning("\(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))")
+            MedicLog.log.warning("medic: warning: the policies under \(folder) have errors; alerts carry no escalation policy")
             return []
         }
         return result.catalog.policies.escalationPolicies

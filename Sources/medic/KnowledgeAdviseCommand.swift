@@ -71,7 +71,7 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: directory) {
             let (result, problems) = try KnowledgeBase(directory: directory, create: false)
                 .advice(since: from, configuration: configuration, declaredAverages: declared)
-            for problem in problems { printError("medic: warning: \(problem)") }
+            for problem in problems { MedicLog.log.warning("medic: warning: \(problem)") }
             advice = result
         } else {
             advice = AdviceBuilder(since: from, configuration: configuration).result()
@@ -88,14 +88,16 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
 
     /// `metadata.avg_execution_time` (seconds) of each playbook of the library under `root`.
     static func declaredAverages(under root: String) throws -> [String: Double] {
-        let result = CatalogLoader().load(paths: CatalogLoader.libraryPaths(under: root))
-        if result.hasErrors {
-            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
-            printError("the catalog under '\(root)' has errors; fix them (medic validate) first")
-            throw ExitCode(2)
+        let catalog: Catalog
+        do {
+            catalog = try CatalogStage().run(root: root)
+        } catch let error as CatalogStage.Failure {
+            var failure = CommandFailure.catalog(error, "the catalog under '\(root)' has errors; fix them (medic validate) first")
+            failure.exitCode = 2
+            throw failure
         }
         var averages: [String: Double] = [:]
-        for playbook in result.catalog.playbooks {
+        for playbook in catalog.playbooks {
             if let average = playbook.metadata.avgExecutionTime { averages[playbook.id] = average.seconds }
         }
         return averages

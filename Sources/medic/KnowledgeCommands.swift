@@ -58,7 +58,7 @@ struct KnowledgeStatsCommand: AsyncParsableCommand {
         let statistics: OutcomeStatistics
         if FileManager.default.fileExists(atPath: directory) {
             let (result, problems) = try KnowledgeBase(directory: directory, create: false).incidentStatistics(since: from)
-            for problem in problems { printError("medic: warning: \(problem)") }
+            for problem in problems { MedicLog.log.warning("medic: warning: \(problem)") }
             statistics = result
         } else {
             statistics = OutcomeStatisticsBuilder(since: from).result()

@@ -49,7 +49,7 @@ struct KnowledgeUpdateCommand: AsyncParsableCommand {
             return
         }
         let summary = try KnowledgeBase(directory: directory, create: false).update(at: Date(), configuration: configuration)
-        for problem in summary.problems { printError("medic: warning: \(problem)") }
+        for problem in summary.problems { MedicLog.log.warning("medic: warning: \(problem)") }
         try output(summary, directory)
     }
 

@@ -35,9 +35,8 @@ struct ListCommand: ParsableCommand {
         let listing = LibraryListing(result.catalog, root: root)
         writeOut(json ? PlanRenderer.encodeJSON(listing) : listing.text)
         if result.hasErrors {
-            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
-            printError("the library under '\(root)' has errors (medic validate shows them all); listed as far as it loaded")
-            throw ExitCode(1)
+            throw CommandFailure.diagnostics(result.diagnostics.filter { $0.severity == .error },
+                                             "the library under '\(root)' has errors (medic validate shows them all); listed as far as it loaded")
         }
     }
 }

@@ -15,6 +15,17 @@ struct Medic: AsyncParsableCommand {
 
             Exit codes: 0 success, 1 findings or a failed run, 2 usage error.
 
+            Every command's output (reports, tables, --json) goes to standard output; its \
+            diagnostics (warnings, notes, failures) go to standard error through the log. \
+            Global options, accepted by every command anywhere before `--`:
+              --log-level LEVEL    trace, debug, info, notice, warning, error, critical
+                                   (default info: every warning and note;
+                                   $MEDIC_LOG_LEVEL sets the default)
+              --log-format FORMAT  human (the default: lines as they have always read) or
+                                   json (one object per line: timestamp, level, label,
+                                   message, metadata; $MEDIC_LOG_FORMAT sets
+                                   the default)
+
             Start with:
               medic demo                     a real remediation in a sandbox
               medic validate                 check the library folders here
@@ -56,15 +67,28 @@ enum MedicMain {
             printError("Error: \(refusal)")
             exit(2)
         }
+        let arguments: [String]
+        do {
+            arguments = try MedicLog.bootstrap(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+        } catch let failure as CommandFailure {
+            printError(failure.lines.joined(separator: "\n"))
+            exit(failure.exitCode)
+        } catch {
+            printError("Error: \(error)")
+            exit(2)
+        }
         var parsed: ParsableCommand.Type?
         do {
-            var command = try Medic.parseAsRoot()
+            var command = try Medic.parseAsRoot(arguments)
             parsed = type(of: command)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let failure as CommandFailure {
+            failure.render()
+            exit(failure.exitCode)
         } catch let error as ValidationError where parsed != nil && parsed != Medic.self {
             // A usage error found while running: the usage shown is the subcommand's, as for one
             // found while parsing.

@@ -41,8 +41,7 @@ struct MemoryOptions: ParsableArguments {
             let knowledgeBase = try KnowledgeBase(directory: directory, create: false)
             return (try ImmuneMemoryDocument.load(from: knowledgeBase, at: Date()).memory, knowledgeBase)
         } catch let error as KnowledgeError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+            throw CommandFailure("error: \(error.description)")
         }
     }
 
@@ -71,7 +70,7 @@ struct MemoryBusOptions: ParsableArguments {
         var ids: [String] = []
         for (change, eventID, failure) in await ImmuneMemoryEvents.publish(changes, through: try publisher(stateDirectory: stateDirectory)) {
             if let eventID { ids.append(eventID) }
-            if let failure { printError("medic: warning: the change event of \(change.signatureID) was not published: \(failure)") }
+            if let failure { MedicLog.log.warning("medic: warning: the change event of \(change.signatureID) was not published: \(failure)") }
         }
         return ids
     }
@@ -112,8 +111,7 @@ struct MemoryShowCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         guard let entry = try options.load().memory.entry(id: id) else {
-            printError("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
-            throw ExitCode(1)
+            throw CommandFailure("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
         }
         if options.json { return try options.printJSON(entry) }
         writeOut(MemoryRenderer.text(entry))
@@ -152,8 +150,7 @@ struct MemoryLearnCommand: AsyncParsableCommand {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         } else {
             guard let data = FileManager.default.contents(atPath: file) else {
-                printError("error: \(file): cannot read the file")
-                throw ExitCode(1)
+                throw CommandFailure("error: \(file): cannot read the file")
             }
             text = String(decoding: data, as: UTF8.self)
         }
@@ -166,8 +163,7 @@ struct MemoryLearnCommand: AsyncParsableCommand {
                 ((), experiments.flatMap { memory.learn($0.outcome, at: now) })
             }
         } catch let error as KnowledgeError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+            throw CommandFailure("error: \(error.description)")
         }
         let eventIDs = try await bus.publish(changes, stateDirectory: options.stateDirectoryPath)
         if options.json { return try options.printJSON(LearnOutput(changes: changes, eventIDs: eventIDs)) }
@@ -215,13 +211,11 @@ struct MemoryForgetCommand: AsyncParsableCommand {
                     return (forgotten, [])
                 }
             } catch let error as KnowledgeError {
-                printError("error: \(error.description)")
-                throw ExitCode(1)
+                throw CommandFailure("error: \(error.description)")
             }
         }
         guard let change else {
-            printError("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
-            throw ExitCode(1)
+            throw CommandFailure("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
         }
         let eventID = try await bus.publish([change], stateDirectory: options.stateDirectoryPath).first
         if options.json {

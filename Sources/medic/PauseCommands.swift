@@ -21,8 +21,7 @@ struct DecisionOptions: ParsableArguments {
         do {
             printLine(try decide())
         } catch let error as JournalError {
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+            throw CommandFailure("error: \(error.description)")
         }
     }
 }

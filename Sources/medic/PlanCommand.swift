@@ -63,10 +63,16 @@ struct PlanCommand: AsyncParsableCommand {
         if let incident { return try await planIncident(incident) }
         guard labels.isEmpty else { throw ValidationError("--label describes an incident's series: give --incident RULE too") }
         let (ungated, catalog) = try await options.plan()
-        let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
-        let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(),
-                                               evaluator: evaluator)
+        let plan = try await gated(ungated, catalog: catalog, mode: nil)
         writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
+    }
+
+    /// The gate stage over `plan` with the gate options (`mode` replacing --mode when given).
+    private func gated(_ plan: Plan, catalog: Catalog, mode: RunMode?) async throws -> Plan {
+        let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
+        let request = try gateOptions.request(mode: mode)
+        let stage = GateStage(catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(), evaluator: evaluator)
+        return GateOptions.logged(await stage.run(plan, request, now: SystemClock().now), mode: request.mode)
     }
 
     /// `--incident RULE`: the candidates ranked as `medic watch` would rank them, then the plan
@@ -88,14 +94,14 @@ struct PlanCommand: AsyncParsableCommand {
             let hint = Spelling.suggestion(for: name, among: catalog.rules.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
             throw ValidationError("no anomaly rule '\(name)' under '\(options.root)'\(hint)")
         }
-        guard let simulated = Incident.simulated(rule: rule, labels: seriesLabels, value: value, at: Date().timeIntervalSince1970) else {
+        guard let simulated = Incident.simulated(rule: rule, labels: seriesLabels, value: value, at: SystemClock().now.timeIntervalSince1970) else {
             throw ValidationError("rule '\(name)' cannot be evaluated: its metric selector is invalid (medic validate says why)")
         }
         let state = stateDirectory ?? RunStore.defaultDirectory()
         var selector = PlaybookSelector(catalog: catalog, stateDirectory: state)
         selector.persistMemory = false
-        let (outcome, _, problems) = selector.select(simulated, targets: try await options.commandLineTargets(), now: Date())
-        for problem in problems { printError("medic: warning: \(problem)") }
+        let (outcome, _, problems) = selector.select(simulated, targets: try await options.commandLineTargets(), now: SystemClock().now)
+        for problem in problems { MedicLog.log.warning("medic: warning: \(problem)") }
         switch outcome {
         case .unmatched(let selection, let reason):
             if json {
@@ -107,11 +113,8 @@ struct PlanCommand: AsyncParsableCommand {
             }
             throw ExitCode(1)
         case .chosen(let ungated):
-            let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
             // The gates as `medic watch` would meet them: an automated run (the other gate options apply).
-            var automated = gateOptions
-            automated.mode = .automated
-            let plan = try await automated.gated(ungated, catalog: catalog, stateDirectory: state, evaluator: evaluator)
+            let plan = try await gated(ungated, catalog: catalog, mode: .automated)
             writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
         }
     }

@@ -32,7 +32,8 @@ struct PlaybookOptions: ParsableArguments {
     var root: String = "."
 
     /// Loads the library under --root (and the playbook file, when one is named), checks it and
-    /// plans the playbook. A catalog with errors exits 1; a bad name or parameter is a usage error.
+    /// plans the playbook (the catalog and plan stages). A catalog with errors exits 1; a bad
+    /// name or parameter is a usage error.
     func plan() async throws -> (Plan, Catalog) {
         guard let playbook else {
             throw ValidationError("name a playbook: a playbook file or a playbook_id under --root (medic list shows them)")
@@ -44,40 +45,38 @@ struct PlaybookOptions: ParsableArguments {
             }
             given[String(parameter[..<eq])] = String(parameter[parameter.index(after: eq)...])
         }
-        let isFile = FileManager.default.fileExists(atPath: playbook)
-        let catalog = try loadCatalog(extra: isFile ? [playbook] : [])
-        let chosen = isFile
-            ? catalog.playbooks.first { $0.location.file == playbook }
-            : catalog.playbook(id: playbook)
-        guard let chosen else {
-            if !isFile, Self.looksLikeAPath(playbook) { throw ValidationError("\(playbook): no such file") }
-            let hint = NameHint.hint(for: playbook, among: catalog.playbooks.map(\.id), listedBy: "medic list --root \(root)")
-            throw ValidationError("no playbook '\(playbook)' under '\(root)'\(hint)")
-        }
+        let reference = PlaybookReference(playbook)
+        let catalog = try loadCatalog(extra: reference.extraFiles)
+        let stage = PlanStage(catalog: catalog)
         do {
-            let chosenTargets = try await givenTargets()
-            let plan = try Planner(catalog: catalog).plan(chosen, given: given, targets: chosenTargets.isEmpty ? nil : chosenTargets)
-            return (plan, catalog)
-        } catch let error as PlanError {
-            throw ValidationError(error.description)
+            let chosen = try stage.playbook(reference)
+            let chosenTargets = try await commandLineTargets()
+            return (try stage.run(PlanRequest(playbook: chosen, parameters: given, targets: chosenTargets)), catalog)
+        } catch let failure as PlanStage.Failure {
+            switch failure {
+            case .noSuchFile(let name):
+                throw ValidationError("\(name): no such file")
+            case .unknownPlaybook(let name, let known):
+                let hint = NameHint.hint(for: name, among: known, listedBy: "medic list --root \(root)")
+                throw ValidationError("no playbook '\(name)' under '\(root)'\(hint)")
+            case .invalid(let error):
+                throw ValidationError(error.description)
+            }
         }
-    }
-
-    /// A name with a folder or a file extension is meant as a file, never as a playbook_id
-    /// (ids are words and digits joined by hyphens).
-    static func looksLikeAPath(_ name: String) -> Bool {
-        name.contains("/") || [".yaml", ".yml", ".json"].contains { name.lowercased().hasSuffix($0) }
     }
 
     /// The library under --root (and `extra` files), checked: a catalog with errors exits 1.
     func loadCatalog(extra: [String] = []) throws -> Catalog {
-        let result = CatalogLoader().load(paths: extra + CatalogLoader.libraryPaths(under: root))
-        if result.hasErrors {
-            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
-            printError("the catalog has errors; fix them (medic validate) first")
-            throw ExitCode(1)
+        do {
+            let catalog = try CatalogStage().run(root: root, extraFiles: extra)
+            MedicLog.log.debug("medic: debug: catalog loaded", metadata: [
+                "root": "\(root)", "playbooks": "\(catalog.playbooks.count)", "actions": "\(catalog.actions.count)",
+                "rules": "\(catalog.rules.count)",
+            ])
+            return catalog
+        } catch let failure as CatalogStage.Failure {
+            throw CommandFailure.catalog(failure)
         }
-        return result.catalog
     }
 
     /// The targets given on the command line, or nil when none (the playbooks' own apply).
@@ -97,9 +96,7 @@ struct PlaybookOptions: ParsableArguments {
         if let inventory {
             let (loaded, diagnostics) = InventoryLoader.load(path: inventory)
             guard let loaded else {
-                printError(DiagnosticRenderer.text(diagnostics.filter { $0.severity == .error }))
-                printError("the inventory has errors; nothing was planned")
-                throw ExitCode(1)
+                throw CommandFailure.diagnostics(diagnostics.filter { $0.severity == .error }, "the inventory has errors; nothing was planned")
             }
             let known = Set(loaded.hosts.flatMap(\.groups))
             if let unknown = groups.first(where: { !known.contains($0) }) {

@@ -78,14 +78,13 @@ struct ReportCommand: AsyncParsableCommand {
             if FileManager.default.fileExists(atPath: knowledge) {
                 let base = try KnowledgeBase(directory: knowledge, create: false)
                 let (result, problems) = try base.incidentReport(kind, at: end, minimumRunsForReview: minimumRuns)
-                for problem in problems { printError("medic: warning: \(problem)") }
+                for problem in problems { MedicLog.log.warning("medic: warning: \(problem)") }
                 report = result
             } else {
                 report = ReportBuilder(kind: kind, at: end, minimumRunsForReview: minimumRuns).result()
             }
         } catch {
-            printError("medic: cannot read the incident history: \(error)")
-            throw ExitCode(1)
+            throw CommandFailure("medic: cannot read the incident history: \(error)")
         }
 
         if json {
@@ -97,8 +96,7 @@ struct ReportCommand: AsyncParsableCommand {
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
             } catch {
-                printError("medic: cannot write \(path): \((error as NSError).localizedDescription)")
-                throw ExitCode(1)
+                throw CommandFailure("medic: cannot write \(path): \((error as NSError).localizedDescription)")
             }
             writeOut(path + "\n")
         }

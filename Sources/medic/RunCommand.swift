@@ -88,20 +88,18 @@ struct RunCommand: AsyncParsableCommand {
         let (ungated, catalog) = try await playbook.plan()
         guard approvalTTL > 0 else { throw ValidationError("--approval-ttl must be more than 0 seconds") }
         let interpreter = try engine.interpreter(root: playbook.root)
-        let plan = try await gateOptions.gated(ungated, catalog: catalog, stateDirectory: engine.stateDirectoryPath,
-                                               evaluator: interpreter.verifier.evaluator)
+        let gates = GateStage(catalog: catalog, stateDirectory: engine.stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
+        let plan = GateOptions.logged(await gates.run(ungated, try gateOptions.request(), now: interpreter.clock.now), mode: gateOptions.mode)
         if dryRun {
             writeOut(json ? PlanRenderer.json(plan)
                      : PlanRenderer.text(plan) + "\nDry run: nothing ran and nothing was journaled. Without --dry-run, medic run carries this plan out.\n")
             return
         }
-        let store = try engine.store()
-        let locks = TargetLocks(stateDirectory: store.directory)
-        let (seed, mode, approvedBy, lockWait, ttl) = (seed, gateOptions.mode, gateOptions.approvedBy, gateOptions.lockWait, approvalTTL)
-        let chaos = chaos
+        let execution = ExecutionStage(interpreter: interpreter, store: try engine.store())
+        let request = RunRequest(mode: gateOptions.mode, seed: seed, approvedBy: gateOptions.approvedBy, lockWait: gateOptions.lockWait,
+                                 approvalTTL: approvalTTL, chaos: chaos)
         let report = try await RunOutput.carryOut(json: json) { observe in
-            try await interpreter.start(plan, in: store, seed: seed, mode: mode, approvedBy: approvedBy, locks: locks,
-                                        lockWait: lockWait, approvalTTL: ttl, chaos: chaos, observe: observe)
+            try await execution.run(plan, request, observe: observe)
         }
         if report.status == .pendingApproval, !json {
             printLine("Waiting for approval: medic approve \(report.runID) --by NAME (or medic deny \(report.runID) --by NAME)")

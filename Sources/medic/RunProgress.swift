@@ -249,8 +249,7 @@ enum RunOutput {
             report = try await start(RunProgress(enabled: !json).observer)
         } catch let error as JournalError {
             StopSignals.waitIfStopping()
-            printError("error: \(error.description)")
-            throw ExitCode(1)
+            throw CommandFailure("error: \(error.description)")
         }
         if json {
             writeOut(RunRenderer.json(report))

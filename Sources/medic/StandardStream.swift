@@ -62,3 +62,20 @@ func writeOut(_ text: String) { StandardStream.output.write(text) }
 
 /// `text` and a newline on standard output.
 func printLine(_ text: String) { StandardStream.output.write(text + "\n") }
+
+/// Standard output in 64 KiB writes; a write that fails (a closed pipe) throws.
+struct OutputBuffer {
+    private var bytes: [UInt8] = []
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func flushIfFull() throws {
+        if bytes.count >= 1 << 16 { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard !bytes.isEmpty else { return }
+        try StandardStream.output.write(bytes: bytes)
+        bytes.removeAll(keepingCapacity: true)
+    }
+}

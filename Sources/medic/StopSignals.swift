@@ -12,7 +12,7 @@ enum StopSignals {
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
-                printError("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
+                MedicLog.log.notice("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
                 RunJournal.stopAppending()
                 ShellExecutor.stopRunningSteps()
                 exit(128 + signo)

@@ -52,14 +52,14 @@ struct WatchCommand: AsyncParsableCommand {
     var input: String?
 
     @Option(help: "The feed's format: jsonl, csv or prometheus. Default: from the file's extension, else its first line.")
-    var format: String?
+    var format: SampleFormat?
 
     @Option(help: ArgumentHelp("Without --input: a Prometheus text exposition to scrape every interval (repeatable).",
                                valueName: "url"))
     var scrape: [String] = []
 
-    @Option(help: "Without --input: time between two rounds of sampling.")
-    var interval: String = "15s"
+    @Option(help: ArgumentHelp("Without --input: time between two rounds of sampling (above 0).", valueName: "duration"))
+    var interval = Interval(seconds: 15)
 
     @Flag(name: .customLong("dry-run"), help: "Plan the runs (with each gate's verdict) instead of starting them.")
     var dryRun = false
@@ -70,23 +70,17 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("lock-wait"), help: "Seconds a run waits for a target another run holds.")
     var lockWait: Double = 0
 
-    @Option(name: .customLong("health-interval"), help: "Time between two self-monitoring checks (docs/running.md#self-monitoring); 0 turns them off.")
-    var healthInterval: String = "1m"
+    @Option(name: .customLong("health-interval"),
+            help: ArgumentHelp("Time between two self-monitoring checks (docs/running.md#self-monitoring); 0 turns them off.",
+                               valueName: "duration"))
+    var healthInterval = Interval(seconds: 60)
 
     func validate() throws {
         if input != nil && !scrape.isEmpty { throw ValidationError("--scrape samples live metrics; it cannot be combined with --input") }
-        if let format, SampleFormat(name: format) == nil {
-            throw ValidationError("--format '\(format)': use jsonl, csv or prometheus")
-        }
-        guard case .success(let every) = Interval.parse(interval), every.seconds > 0 else {
+        guard interval.seconds > 0 else {
             throw ValidationError("--interval '\(interval)' is not a duration above 0 (such as 15s or 1m)")
         }
-        _ = every
         guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
-        guard case .success(let health) = Interval.parse(healthInterval), health.seconds >= 0 else {
-            throw ValidationError("--health-interval '\(healthInterval)' is not a duration (such as 1m; 0 turns the checks off)")
-        }
-        _ = health
     }
 
     /// Whether `--input` is a recording (a regular file, also when given as `-` by `< FILE`),
@@ -97,29 +91,16 @@ struct WatchCommand: AsyncParsableCommand {
         return found == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
-    /// One self-monitoring round (as `medic health`): alerts raised or cleared go on the bus;
-    /// what changed is said on the watch's output. Never stops the watch.
-    private func checkHealth(_ monitor: SelfMonitor, bus: any StepExecutor, output: WatchOutput) async {
-        do {
-            let evaluation = try await monitor.evaluateAndPublish(now: Date(), bus: bus)
-            for published in evaluation.published { output.note("health: \(published.type) \(published.key)") }
-            for failure in evaluation.failures { output.note("health: not published: \(failure)") }
-        } catch {
-            output.note("health: the self-monitoring check failed: \(error)")
-        }
-    }
-
     mutating func run() async throws {
-        let result = CatalogLoader().load(paths: CatalogLoader.libraryPaths(under: root))
-        if result.hasErrors {
-            printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
-            printError("the library has errors; fix them (medic validate) first")
-            throw ExitCode(1)
+        let catalog: Catalog
+        do {
+            catalog = try CatalogStage().run(root: root)
+        } catch let failure as CatalogStage.Failure {
+            throw CommandFailure.catalog(failure, "the library has errors; fix them (medic validate) first")
         }
-        let catalog = result.catalog
         let rules = RuleEngine(catalog: catalog)
-        for rejection in rules.rejected { printError("warning: \(rejection)") }
-        for replaced in rules.replacedTriggers { printError("note: \(replaced)") }
+        for rejection in rules.rejected { MedicLog.log.warning("warning: \(rejection)") }
+        for replaced in rules.replacedTriggers { MedicLog.log.notice("note: \(replaced)") }
         guard !catalog.rules.isEmpty || !PlaybookTrigger.all(in: catalog.playbooks).isEmpty else {
             throw ValidationError("nothing to watch: no rule under \(root)/rules and no playbook with a trigger")
         }
@@ -131,38 +112,34 @@ struct WatchCommand: AsyncParsableCommand {
         let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, store: store, options: options,
                               report: output.show)
         StopSignals.install()
-        let healthEvery = (try? Interval.parse(healthInterval).get())?.seconds ?? 60
-        let monitor = dryRun || healthEvery == 0 ? nil
-            : SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies)
+        let health = dryRun || healthInterval.seconds == 0 ? nil
+            : WatchHealthCheck(monitor: SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies),
+                               bus: interpreter.executors.bus)
         if let input {
-            var replay = try Replay(source: input, format: format.flatMap(SampleFormat.init(name:)), metric: nil)
-            var last = -Double.infinity
-            while let sample = try replay.next() {
-                await watcher.ingest(sample)
-                last = max(last, sample.time)
+            do {
+                var replay = try SampleFeed(source: input, format: format, metric: nil, reportedFailures: BacktestCommand.reportedFailures,
+                                            report: { MedicLog.log.warning("\($0)") })
+                var last = -Double.infinity
+                while let sample = try replay.next() {
+                    await watcher.ingest(sample)
+                    last = max(last, sample.time)
+                }
+                if last.isFinite { await watcher.advance(to: last) }
+            } catch let failure as SampleFeed.Failure {
+                throw CommandFailure(failure.description)
             }
-            if last.isFinite { await watcher.advance(to: last) }
             let outcomes = await watcher.drain()
-            if let monitor { await checkHealth(monitor, bus: interpreter.executors.bus, output: output) }
+            if let health {
+                for line in await health.run(now: interpreter.clock.now) { output.note(line) }
+            }
             output.end(outcomes)
             throw ExitCode(outcomes.values.allSatisfy { $0 == .succeeded } ? 0 : 1)
         }
         let sampler = LiveSampler(catalog: catalog, registry: try metricRegistry(file: engine.metrics, root: root), scrapeURLs: scrape)
-        let every = (try? Interval.parse(interval).get())?.seconds ?? 15
-        output.note("watching \(sampler.selectors.count) series\(scrape.isEmpty ? "" : " and \(scrape.count) scrape target(s)") every \(Interval(seconds: every)); Ctrl-C stops")
-        var nextHealthCheck = Date().timeIntervalSince1970
-        while true {
-            let now = Date().timeIntervalSince1970
-            if let monitor, now >= nextHealthCheck {
-                nextHealthCheck = now + healthEvery
-                await checkHealth(monitor, bus: interpreter.executors.bus, output: output)
-            }
-            let (samples, problems) = await sampler.round(at: now)
-            for problem in problems { output.note("cannot sample: \(problem)") }
-            for sample in samples { await watcher.ingest(sample) }
-            await watcher.advance(to: now)
-            try await Task.sleep(nanoseconds: UInt64(every * 1e9))
-        }
+        output.note("watching \(sampler.selectors.count) series\(scrape.isEmpty ? "" : " and \(scrape.count) scrape target(s)") every \(interval); Ctrl-C stops")
+        let live = LiveWatch(clock: interpreter.clock, interval: interval.seconds, sampler: sampler,
+                             health: health.map { ($0, healthInterval.seconds) }, note: { output.note($0) })
+        try await live.run(watcher)
     }
 }
 
