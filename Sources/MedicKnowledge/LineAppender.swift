@@ -22,9 +22,29 @@ enum LineAppender {
     @discardableResult
     static func append(_ bytes: [UInt8], to path: String, durable: Bool, repairingTail: Bool = true) throws -> String? {
         precondition(bytes.last == JSONLine.newline, "appended bytes end with a newline")
-        let fd = try openForAppend(path)
-        defer { close(fd) }
-        return try withLock(fd, path: path) {
+        while true {
+            let fd = try openForAppend(path)
+            defer { close(fd) }
+            // A prune replaces the file (a new one renamed over it) while holding this lock: a
+            // writer that opened the old file waits here, and must write to the new one.
+            let done: String?? = try withLock(fd, path: path) {
+                guard isCurrent(fd, path: path) else { return .none }
+                return .some(try appendHoldingLock(bytes, fd: fd, path: path, durable: durable, repairingTail: repairingTail))
+            }
+            if let report = done { return report }
+        }
+    }
+
+    /// Whether `fd` is still the file named `path` (not replaced or removed since it was opened).
+    static func isCurrent(_ fd: Int32, path: String) -> Bool {
+        var opened = stat(), named = stat()
+        guard fstat(fd, &opened) == 0 else { return true }
+        guard stat(path, &named) == 0 else { return false }
+        return opened.st_ino == named.st_ino && opened.st_dev == named.st_dev
+    }
+
+    private static func appendHoldingLock(_ bytes: [UInt8], fd: Int32, path: String, durable: Bool, repairingTail: Bool) throws -> String? {
+        do {
             var status = stat()
             guard fstat(fd, &status) == 0 else { throw fault("cannot read the size of", path) }
             var before = status.st_size
