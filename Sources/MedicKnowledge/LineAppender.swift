@@ -44,39 +44,37 @@ enum LineAppender {
     }
 
     private static func appendHoldingLock(_ bytes: [UInt8], fd: Int32, path: String, durable: Bool, repairingTail: Bool) throws -> String? {
-        do {
-            var status = stat()
-            guard fstat(fd, &status) == 0 else { throw fault("cannot read the size of", path) }
-            var before = status.st_size
-            let torn = repairingTail && before > 0 ? try lastByte(fd, at: before - 1, path: path) != JSONLine.newline : false
-            var report: String?
-            if torn {
-                let tail = try LineReader.quarantineTail(fd, size: before, path: path, writable: true)
-                guard tail.whole else {
-                    throw KnowledgeError("cannot append to \(path): it ends with a \(tail.report ?? "torn line")")
-                }
-                before = tail.end
-                report = tail.report
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw fault("cannot read the size of", path) }
+        var before = status.st_size
+        let torn = repairingTail && before > 0 ? try lastByte(fd, at: before - 1, path: path) != JSONLine.newline : false
+        var report: String?
+        if torn {
+            let tail = try LineReader.quarantineTail(fd, size: before, path: path, writable: true)
+            guard tail.whole else {
+                throw KnowledgeError("cannot append to \(path): it ends with a \(tail.report ?? "torn line")")
             }
-            var written: Int
-            repeat {
-                written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            } while written < 0 && errno == EINTR
-            if written != bytes.count {
-                let reason = written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(bytes.count) bytes written"
-                // A part of a line would be torn: cut it off so the file stays whole lines.
-                _ = ftruncate(fd, before)
-                throw KnowledgeError("cannot append to \(path): \(reason)")
-            }
-            if durable && fsync(fd) != 0 {
-                let reason = String(cString: strerror(errno))
-                // The lines may not be on disk: take them back rather than let the caller retry
-                // and write them twice.
-                _ = ftruncate(fd, before)
-                throw KnowledgeError("cannot make \(path) durable (fsync): \(reason)")
-            }
-            return report
+            before = tail.end
+            report = tail.report
         }
+        var written: Int
+        repeat {
+            written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        } while written < 0 && errno == EINTR
+        if written != bytes.count {
+            let reason = written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(bytes.count) bytes written"
+            // A part of a line would be torn: cut it off so the file stays whole lines.
+            _ = ftruncate(fd, before)
+            throw KnowledgeError("cannot append to \(path): \(reason)")
+        }
+        if durable && fsync(fd) != 0 {
+            let reason = String(cString: strerror(errno))
+            // The lines may not be on disk: take them back rather than let the caller retry
+            // and write them twice.
+            _ = ftruncate(fd, before)
+            throw KnowledgeError("cannot make \(path) durable (fsync): \(reason)")
+        }
+        return report
     }
 
     static func lastByte(_ fd: Int32, at offset: off_t, path: String) throws -> UInt8 {

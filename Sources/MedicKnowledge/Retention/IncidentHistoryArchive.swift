@@ -93,41 +93,51 @@ public struct IncidentHistoryArchive: Sendable {
         guard fd >= 0 else { throw Self.fault("cannot open \(historyPath)") }
         defer { close(fd) }
         return try LineAppender.withLock(fd, path: historyPath) {
-            var kept: [UInt8] = []
-            var pruned: [UInt8] = []
-            var newest = ""
-            try Self.forEachLine(of: historyPath) { line, terminated in
-                if terminated, let keyed = Self.idAndStart(of: line), keyed.start.utf8.count == cutoff.utf8.count,
-                   keyed.start < cutoff, !keepingRuns.contains(keyed.id) {
-                    let started = keyed.start
-                    pruned += line
-                    pruned.append(JSONLine.newline)
-                    outcome.pruned += 1
-                    newest = max(newest, started)
-                } else {
-                    // A torn last line (no newline) stays as it was, for the readers to quarantine.
-                    kept += line
-                    if terminated { kept.append(JSONLine.newline) }
-                    outcome.kept += 1
+            // The lines that stay and the lines that go are streamed to files beside the
+            // history and the archive: memory stays bounded by the longest line.
+            var keptLines: DurableReplacement?
+            var prunedLines: DurableReplacement?
+            if !dryRun {
+                keptLines = try DurableReplacement(temporary: replacementPath)
+                if !delete {
+                    try FileManager.default.createDirectory(atPath: archiveDirectory, withIntermediateDirectories: true)
+                    prunedLines = try DurableReplacement(temporary: archiveDirectory + "/incident-history.pruning.tmp")
                 }
             }
-            guard outcome.pruned > 0 else { return outcome }
-            if !delete {
-                outcome.segment = try freeSegmentName(newest: newest)
+            do {
+                var newest = ""
+                try Self.forEachLine(of: historyPath) { line, terminated in
+                    if terminated, let keyed = Self.idAndStart(of: line), keyed.start.utf8.count == cutoff.utf8.count,
+                       keyed.start < cutoff, !keepingRuns.contains(keyed.id) {
+                        try prunedLines?.append(line, newline: true)
+                        outcome.pruned += 1
+                        newest = max(newest, keyed.start)
+                    } else {
+                        // A torn last line (no newline) stays as it was, for the readers to quarantine.
+                        try keptLines?.append(line, newline: terminated)
+                        outcome.kept += 1
+                    }
+                }
+                if outcome.pruned > 0 && !delete { outcome.segment = try freeSegmentName(newest: newest) }
+                guard outcome.pruned > 0, let keptLines else {
+                    keptLines?.discard()
+                    prunedLines?.discard()
+                    return outcome
+                }
+                if let prunedLines, let segment = outcome.segment {
+                    try prunedLines.commit(as: segment + ".pending")
+                }
+                try keptLines.commit(as: historyPath)
+                if let segment = outcome.segment {
+                    guard rename(segment + ".pending", segment) == 0 else { throw Self.fault("cannot rename \(segment).pending to \(segment)") }
+                    Self.syncDirectory(archiveDirectory)
+                }
+                return outcome
+            } catch {
+                keptLines?.discard()
+                prunedLines?.discard()
+                throw error
             }
-            if dryRun { return outcome }
-            var pending: String?
-            if let segment = outcome.segment {
-                try FileManager.default.createDirectory(atPath: archiveDirectory, withIntermediateDirectories: true)
-                try Self.writeDurably(pruned, to: segment + ".tmp", then: segment + ".pending")
-                pending = segment + ".pending"
-            }
-            try Self.writeDurably(kept, to: replacementPath, then: historyPath)
-            if let pending, let segment = outcome.segment {
-                guard rename(pending, segment) == 0 else { throw Self.fault("cannot rename \(pending) to \(segment)") }
-                Self.syncDirectory(archiveDirectory)
-            }
-            return outcome
         }
     }
 
@@ -168,38 +178,6 @@ public struct IncidentHistoryArchive: Sendable {
             carry += chunk[start...]
         }
         if !carry.isEmpty { try body(carry, false) }
-    }
-
-    /// Writes `bytes` to `temporary`, `fsync`s it, renames it to `path` and `fsync`s the directory.
-    static func writeDurably(_ bytes: [UInt8], to temporary: String, then path: String) throws {
-        unlink(temporary)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fault("cannot create \(temporary)") }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                let error = fault("cannot write \(temporary)")
-                close(fd)
-                unlink(temporary)
-                throw error
-            }
-            offset += written
-        }
-        guard fsync(fd) == 0 else {
-            let error = fault("cannot make \(temporary) durable (fsync)")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let error = fault("cannot rename \(temporary) to \(path)")
-            unlink(temporary)
-            throw error
-        }
-        syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
     /// `fsync`s a directory, so the entries renamed into it are durable (best effort).
