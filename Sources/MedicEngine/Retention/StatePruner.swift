@@ -165,7 +165,7 @@ public struct StatePruner: Sendable {
                     let outcome = dryRun ? planned
                         : try incidentArchive.prune(startedBefore: cutoff, keepingRuns: unmarked, delete: deleting, dryRun: false)
                     report.keptIncidents = outcome.kept
-                    let why = "runs started before \(cutoff) (older than \(age))"
+                    let why = "their runs started more than \(age) ago"
                     let action = deleting
                         ? PruneAction(action: .deleteIncidents, path: incidentArchive.historyPath, reason: why, records: outcome.pruned)
                         : PruneAction(action: .archiveIncidents, path: outcome.segment ?? "?", reason: why, records: outcome.pruned)
