@@ -175,20 +175,24 @@ final class RetentionTests: XCTestCase {
         let now = Date()
         let since = HistoryTime.text(now.addingTimeInterval(-40 * 86_400))
         let windowBefore = try bench.statistics(since: since)
-        let policy = RetentionPolicy(runsMaxAge: Interval(seconds: 365 * 86_400), knowledgeMaxAge: Interval(seconds: 60 * 86_400))
+        // A run whose record is not marked written: `medic runs` would look for its record, so it stays.
+        XCTAssertEqual(unlink(bench.directory + "/runs/" + old[0] + ".recorded"), 0)
+        let policy = RetentionPolicy(runsMaxAge: Interval(seconds: 86_400), runsKeepAtLeast: 0, knowledgeMaxAge: Interval(seconds: 60 * 86_400))
         let report = StatePruner(stateDirectory: bench.directory, policy: policy, rateLimitWindow: nil, now: now).prune(dryRun: false)
         XCTAssertEqual(report.failures, [])
         let history = KnowledgeBase.defaultDirectory(inState: bench.directory) + "/incident-history.jsonl"
-        XCTAssertEqual(bench.historyIDs(history), recent)
+        XCTAssertEqual(bench.historyIDs(history), [old[0]] + recent)
         let segments = bench.files("archive/knowledge").filter { $0.hasSuffix(".jsonl") }
         XCTAssertEqual(segments.count, 1)
-        XCTAssertEqual(bench.historyIDs(bench.directory + "/archive/knowledge/" + segments.first!), old)
-        XCTAssertEqual(report.actions.last?.records, 6)
+        XCTAssertEqual(bench.historyIDs(bench.directory + "/archive/knowledge/" + segments.first!), Array(old.dropFirst()))
+        XCTAssertEqual(report.actions.last?.records, 5)
+        XCTAssertEqual(report.kept[.incidentRecordMissing], 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: bench.store.journalPath(old[0])))
         XCTAssertEqual(try bench.statistics(since: since), windowBefore, "a window the prune did not reach counts the same")
         // Appends go on in the new file.
         let knowledge = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: bench.directory))
         _ = try knowledge.append(Array(#"{"note":1}"#.utf8), to: .incidentHistory)
-        XCTAssertEqual(try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n").count, 5)
+        XCTAssertEqual(try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n").count, 6)
     }
 
     func testDeleteDisposalRemovesWithoutArchive() async throws {

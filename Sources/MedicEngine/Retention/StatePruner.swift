@@ -205,14 +205,15 @@ public struct StatePruner: Sendable {
     }
 
     /// Moves a side file of a run whose journal went into `archive/runs/` (removes a `.lock`,
-    /// or any side file when deleting). A `.lock` is removed only holding it.
+    /// or any side file when deleting). A `.lock` is removed only holding it, and left while
+    /// another process holds it.
     func completeSideFile(_ path: String, id: String, source: RetentionRunSource) throws {
         guard FileManager.default.fileExists(atPath: path) else { return }
         if path.hasSuffix(".lock") {
-            let taken = try source.withRunLock(id) {
+            // Held: a run is being created under that id (its lock comes before its journal); leave it.
+            _ = try source.withRunLock(id) {
                 try check(unlink(path), "cannot remove \(path)", missingIsFine: true)
             }
-            guard taken else { throw JournalError("another process holds \(path)") }
         } else if deleting {
             try check(unlink(path), "cannot remove \(path)", missingIsFine: true)
         } else {
