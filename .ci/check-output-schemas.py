@@ -127,6 +127,8 @@ def main():
             ("health", None, ["health", "--state-dir", state, "--json"]),
             ("memory-list", None, ["memory", "list", "--state-dir", state, "--json"]),
             ("report", None, ["report", "daily", "--state-dir", state, "--json"]),
+            ("prune", None, ["prune", "--dry-run", "--state-dir", state, "--library", str(lib), "--json"]),
+            ("prune", None, ["prune", "--state-dir", state, "--library", str(lib), "--json"]),
         ]
         for schema, mode, arguments in commands:
             what = "medic " + " ".join(a.replace(scratch, "$TMP") for a in arguments)

@@ -110,7 +110,7 @@ SCHEMA_BLIND = {
 
 POLICY_KEYS = ("severity_levels", "escalation_policies", "auto_escalation_triggers", "blast_radius_levels",
                "containment_strategies", "rollback_strategies", "verification_states",
-               "knowledge_base_structure", "rate_limits", "maintenance_windows", "playbook_selection")
+               "knowledge_base_structure", "rate_limits", "maintenance_windows", "playbook_selection", "retention")
 ALLOWED_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 FIXTURE_NAME = re.compile(r"^(M\d{3})-")
 

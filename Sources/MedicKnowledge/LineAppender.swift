@@ -22,41 +22,59 @@ enum LineAppender {
     @discardableResult
     static func append(_ bytes: [UInt8], to path: String, durable: Bool, repairingTail: Bool = true) throws -> String? {
         precondition(bytes.last == JSONLine.newline, "appended bytes end with a newline")
-        let fd = try openForAppend(path)
-        defer { close(fd) }
-        return try withLock(fd, path: path) {
-            var status = stat()
-            guard fstat(fd, &status) == 0 else { throw fault("cannot read the size of", path) }
-            var before = status.st_size
-            let torn = repairingTail && before > 0 ? try lastByte(fd, at: before - 1, path: path) != JSONLine.newline : false
-            var report: String?
-            if torn {
-                let tail = try LineReader.quarantineTail(fd, size: before, path: path, writable: true)
-                guard tail.whole else {
-                    throw KnowledgeError("cannot append to \(path): it ends with a \(tail.report ?? "torn line")")
-                }
-                before = tail.end
-                report = tail.report
+        while true {
+            let fd = try openForAppend(path)
+            defer { close(fd) }
+            // A prune replaces the file (a new one renamed over it) while holding this lock: a
+            // writer that opened the old file waits here, and must write to the new one.
+            let done: String?? = try withLock(fd, path: path) {
+                guard isCurrent(fd, path: path) else { return .none }
+                return .some(try appendHoldingLock(bytes, fd: fd, path: path, durable: durable, repairingTail: repairingTail))
             }
-            var written: Int
-            repeat {
-                written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            } while written < 0 && errno == EINTR
-            if written != bytes.count {
-                let reason = written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(bytes.count) bytes written"
-                // A part of a line would be torn: cut it off so the file stays whole lines.
-                _ = ftruncate(fd, before)
-                throw KnowledgeError("cannot append to \(path): \(reason)")
-            }
-            if durable && fsync(fd) != 0 {
-                let reason = String(cString: strerror(errno))
-                // The lines may not be on disk: take them back rather than let the caller retry
-                // and write them twice.
-                _ = ftruncate(fd, before)
-                throw KnowledgeError("cannot make \(path) durable (fsync): \(reason)")
-            }
-            return report
+            if let report = done { return report }
         }
+    }
+
+    /// Whether `fd` is still the file named `path` (not replaced or removed since it was opened).
+    static func isCurrent(_ fd: Int32, path: String) -> Bool {
+        var opened = stat(), named = stat()
+        guard fstat(fd, &opened) == 0 else { return true }
+        guard stat(path, &named) == 0 else { return false }
+        return opened.st_ino == named.st_ino && opened.st_dev == named.st_dev
+    }
+
+    private static func appendHoldingLock(_ bytes: [UInt8], fd: Int32, path: String, durable: Bool, repairingTail: Bool) throws -> String? {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw fault("cannot read the size of", path) }
+        var before = status.st_size
+        let torn = repairingTail && before > 0 ? try lastByte(fd, at: before - 1, path: path) != JSONLine.newline : false
+        var report: String?
+        if torn {
+            let tail = try LineReader.quarantineTail(fd, size: before, path: path, writable: true)
+            guard tail.whole else {
+                throw KnowledgeError("cannot append to \(path): it ends with a \(tail.report ?? "torn line")")
+            }
+            before = tail.end
+            report = tail.report
+        }
+        var written: Int
+        repeat {
+            written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        } while written < 0 && errno == EINTR
+        if written != bytes.count {
+            let reason = written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(bytes.count) bytes written"
+            // A part of a line would be torn: cut it off so the file stays whole lines.
+            _ = ftruncate(fd, before)
+            throw KnowledgeError("cannot append to \(path): \(reason)")
+        }
+        if durable && fsync(fd) != 0 {
+            let reason = String(cString: strerror(errno))
+            // The lines may not be on disk: take them back rather than let the caller retry
+            // and write them twice.
+            _ = ftruncate(fd, before)
+            throw KnowledgeError("cannot make \(path) durable (fsync): \(reason)")
+        }
+        return report
     }
 
     static func lastByte(_ fd: Int32, at offset: off_t, path: String) throws -> UInt8 {

@@ -8,7 +8,7 @@ struct PolicyDecoder {
     static let blocks = [
         "severity_levels", "escalation_policies", "auto_escalation_triggers", "blast_radius_levels",
         "containment_strategies", "rollback_strategies", "verification_states", "knowledge_base_structure", "rate_limits",
-        "maintenance_windows", "playbook_selection",
+        "maintenance_windows", "playbook_selection", "retention",
     ]
 
     func decode(_ root: SourceNode) -> Policies {
@@ -33,6 +33,7 @@ struct PolicyDecoder {
         policies.rateLimits = entries("rate_limits").compactMap(rateLimit)
         policies.maintenanceWindows = entries("maintenance_windows").compactMap(maintenanceWindow)
         if let node = f["playbook_selection"] { policies.playbookSelection = playbookSelection(node) }
+        if let node = f["retention"] { policies.retention = RetentionDecoder(context: context).decode(node) }
         return policies
     }
 

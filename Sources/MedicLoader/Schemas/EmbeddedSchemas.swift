@@ -2082,6 +2082,32 @@ public enum EmbeddedSchemas {
         }
       }
     },
+    "retention": {
+      "type": "object",
+      "description": "What `medic prune` keeps (docs/running.md, Retention). Every key may be left out and keeps its default. Unfinished runs, runs a gate still counts, and runs whose incident record is not written are never pruned, whatever this says.",
+      "additionalProperties": false,
+      "properties": {
+        "runs": {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "Finished runs' journals.",
+          "properties": {
+            "max_age": {"$ref": "#/$defs/duration", "description": "A finished run older than this (by when it finished) may be pruned. Default 90d."},
+            "keep_at_least": {"type": "integer", "minimum": 0, "description": "The newest this many finished runs are kept whatever their age. Default 100."},
+            "keep_at_most": {"type": "integer", "minimum": 0, "description": "Finished runs beyond the newest this many may be pruned whatever their age; at least keep_at_least. Default: no limit."}
+          }
+        },
+        "knowledge": {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "Incident records of knowledge/incident-history.jsonl.",
+          "properties": {
+            "max_age": {"$ref": "#/$defs/duration", "description": "An incident record whose run started longer ago than this is pruned; 30d at least (M206). Default: never."}
+          }
+        },
+        "disposal": {"enum": ["archive", "delete"], "description": "archive (the default): moved under <state-dir>/archive/; delete: removed."}
+      }
+    },
     "maintenance_windows": {
       "type": "object",
       "description": "Weekly maintenance windows: name -> window. Actions marked maintenance_only run only inside one; outside, a run is deferred to the next.",
@@ -2147,6 +2173,11 @@ public enum EmbeddedSchemas {
     {
       "required": [
         "playbook_selection"
+      ]
+    },
+    {
+      "required": [
+        "retention"
       ]
     }
   ],

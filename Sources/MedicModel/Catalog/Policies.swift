@@ -12,6 +12,8 @@ public struct Policies: Sendable, Hashable, Codable {
     public var maintenanceWindows: [MaintenanceWindow] = []
     /// How candidate playbooks are ranked (§6.2); nil: the reference's weights.
     public var playbookSelection: PlaybookSelectionPolicy?
+    /// What `medic prune` keeps; nil: `RetentionPolicy.defaults`.
+    public var retention: RetentionPolicy?
 
     public init() {}
 
@@ -19,7 +21,7 @@ public struct Policies: Sendable, Hashable, Codable {
         severityLevels.isEmpty && escalationPolicies.isEmpty && autoEscalationTriggers.isEmpty
             && blastRadiusLevels.isEmpty && containmentStrategies.isEmpty && rollbackStrategies.isEmpty
             && verificationStates.isEmpty && knowledgeBase.isEmpty && rateLimits.isEmpty
-            && maintenanceWindows.isEmpty && playbookSelection == nil
+            && maintenanceWindows.isEmpty && playbookSelection == nil && retention == nil
     }
 
     public mutating func merge(_ other: Policies) {
@@ -34,6 +36,7 @@ public struct Policies: Sendable, Hashable, Codable {
         maintenanceWindows += other.maintenanceWindows
         knowledgeBase += other.knowledgeBase
         playbookSelection = other.playbookSelection ?? playbookSelection
+        retention = other.retention ?? retention
     }
 }
 
