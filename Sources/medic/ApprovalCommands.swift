@@ -57,7 +57,7 @@ struct ApproveCommand: AsyncParsableCommand {
         let evaluator = interpreter.verifier.evaluator
         let directory = store.directory
         let (runID, by, role, reason) = (runID, by, role, reason)
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await interpreter.approve(runID, in: store, by: by, role: role, reason: reason, locks: TargetLocks(stateDirectory: directory),
                                           regate: { plan, mode, approvals in
                                               var context = GateContext(plan: plan, catalog: catalog, mode: mode, stateDirectory: directory,
@@ -97,7 +97,7 @@ struct DenyCommand: AsyncParsableCommand {
         let store = try engine.store()
         let interpreter = try engine.interpreter(root: ".")
         let (runID, by, reason) = (runID, by, reason)
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await interpreter.deny(runID, in: store, by: by, reason: reason, observe: observe)
         }
         _ = report

@@ -99,7 +99,7 @@ struct RunCommand: AsyncParsableCommand {
         let locks = TargetLocks(stateDirectory: store.directory)
         let (seed, mode, approvedBy, lockWait, ttl) = (seed, gateOptions.mode, gateOptions.approvedBy, gateOptions.lockWait, approvalTTL)
         let chaos = chaos
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await interpreter.start(plan, in: store, seed: seed, mode: mode, approvedBy: approvedBy, locks: locks,
                                         lockWait: lockWait, approvalTTL: ttl, chaos: chaos, observe: observe)
         }

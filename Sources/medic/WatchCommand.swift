@@ -101,7 +101,7 @@ struct WatchCommand: AsyncParsableCommand {
     /// what changed is said on the watch's output. Never stops the watch.
     private func checkHealth(_ monitor: SelfMonitor, bus: any StepExecutor, output: WatchOutput) async {
         do {
-            let evaluation = try await monitor.evaluateAndPublish(now: Date(), bus: bus)
+            let evaluation = try await monitor.evaluateAndPublish(bus: bus)
             for published in evaluation.published { output.note("health: \(published.type) \(published.key)") }
             for failure in evaluation.failures { output.note("health: not published: \(failure)") }
         } catch {
@@ -130,10 +130,11 @@ struct WatchCommand: AsyncParsableCommand {
         let output = WatchOutput(json: json)
         let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, store: store, options: options,
                               report: output.show)
-        StopSignals.install()
+        StopSignals.install(stopping: interpreter.environment.runningSteps)
         let healthEvery = (try? Interval.parse(healthInterval).get())?.seconds ?? 60
         let monitor = dryRun || healthEvery == 0 ? nil
-            : SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies)
+            : SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies,
+                          clock: interpreter.environment.clock)
         if let input {
             var replay = try Replay(source: input, format: format.flatMap(SampleFormat.init(name:)), metric: nil)
             var last = -Double.infinity
@@ -147,7 +148,8 @@ struct WatchCommand: AsyncParsableCommand {
             output.end(outcomes)
             throw ExitCode(outcomes.values.allSatisfy { $0 == .succeeded } ? 0 : 1)
         }
-        let sampler = LiveSampler(catalog: catalog, registry: try metricRegistry(file: engine.metrics, root: root), scrapeURLs: scrape)
+        let sampler = LiveSampler(catalog: catalog, registry: try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment),
+                                  scrapeURLs: scrape, client: interpreter.environment.http)
         let every = (try? Interval.parse(interval).get())?.seconds ?? 15
         output.note("watching \(sampler.selectors.count) series\(scrape.isEmpty ? "" : " and \(scrape.count) scrape target(s)") every \(Interval(seconds: every)); Ctrl-C stops")
         var nextHealthCheck = Date().timeIntervalSince1970
