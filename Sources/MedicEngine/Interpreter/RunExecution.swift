@@ -20,9 +20,10 @@ struct RunExecution: Sendable {
 
     var interpreter: Interpreter { runner.interpreter }
     var journal: RunJournal { runner.journal }
-    var state: RunState { runner.state }
+    // Read in place (`_read`): a plain getter would copy the whole state on every look.
+    var state: RunState { _read { yield runner.state } }
     /// Every record of the run, as written (those read back from disk first, when resuming).
-    var records: [JournalRecord] { runner.records }
+    var records: [JournalRecord] { _read { yield runner.records } }
     var plan: Plan { runner.plan }
 
     mutating func append(_ record: JournalRecord) async throws { try await runner.append(record) }

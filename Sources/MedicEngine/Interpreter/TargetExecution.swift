@@ -15,9 +15,10 @@ struct TargetExecution: Sendable {
         runner = StepRunner(interpreter: interpreter, journal: journal, records: records, target: target)
     }
 
-    var state: RunState { runner.state }
+    // Read in place (`_read`): a plain getter would copy the whole state on every look.
+    var state: RunState { _read { yield runner.state } }
     /// The run's `run_started` and this target's records.
-    var records: [JournalRecord] { runner.records }
+    var records: [JournalRecord] { _read { yield runner.records } }
     var plan: Plan { runner.plan }
 
     /// The target's steps, from wherever its records leave it, to its `target_finished`.
