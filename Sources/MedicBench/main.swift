@@ -30,6 +30,10 @@ import MedicLoader
 //                                           resume) until N (1,000) kills, resumed until every run finishes:
 //                                           what the kills hit, what resume decided, the violations (none)
 
+//   blocking-pool [--jobs N] [--steps M] [--rounds R]
+//                                           the engine's BlockingPool against NIOThreadPool: N (50) shell steps at
+//                                           once (a rollout wave), M (100) one after another
+
 //   select-memory [--entries N] [--incidents M]
 //                                           choose the playbook for M (100) incidents with an immune memory of N
 //                                           (10,000) entries: memory kept while unchanged vs read per incident
@@ -101,6 +105,9 @@ case "kill-torture":
     try KillTortureBenchmark.run(kills: Int(option("--kills") ?? "") ?? 1000, window: 0.05...(Double(option("--window") ?? "") ?? 2.0))
 case "select-memory":
     try SelectionBenchmark.run(entries: Int(option("--entries") ?? "") ?? 10_000, incidents: Int(option("--incidents") ?? "") ?? 100)
+case "blocking-pool":
+    try await BlockingPoolBenchmark.run(jobs: Int(option("--jobs") ?? "") ?? 50, steps: Int(option("--steps") ?? "") ?? 100,
+                                        rounds: Int(option("--rounds") ?? "") ?? 9)
 case "kb-append":
     try KnowledgeBenchmark.run(records: Int(option("--records") ?? "") ?? 2000, batch: Int(option("--batch") ?? "") ?? 100,
                                rounds: Int(option("--rounds") ?? "") ?? 3)
@@ -108,6 +115,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

@@ -175,7 +175,7 @@ public struct KillTorture {
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, medic, &actions, nil, argv, environ)
         guard spawned == 0 else { throw TortureError("cannot start \(medic): \(String(cString: strerror(spawned)))") }
-        let start = Date()
+        let start = ContinuousClock.now
         // Bounded whatever happens: a resume waits at most for a step's timeout (300 s).
         let limit = 600.0
         var status: Int32 = 0
@@ -184,7 +184,7 @@ public struct KillTorture {
             let reaped = waitpid(pid, &status, WNOHANG)
             if reaped == pid { break }
             if reaped == -1 && errno != EINTR { throw TortureError("waitpid: \(String(cString: strerror(errno)))") }
-            let elapsed = Date().timeIntervalSince(start)
+            let elapsed = Self.seconds(ContinuousClock.now - start)
             if !killed, let killAfter, elapsed >= killAfter {
                 kill(pid, SIGKILL)
                 killed = true
@@ -265,6 +265,11 @@ public struct KillTorture {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
+    }
+
+    /// A duration of the monotonic clock in seconds (the time a child has run, not the time of day).
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

@@ -56,7 +56,7 @@ struct ApproveCommand: AsyncParsableCommand {
         let directory = store.directory
         let gates = GateStage(catalog: catalog, stateDirectory: directory, evaluator: interpreter.verifier.evaluator)
         let (runID, by, role, reason) = (runID, by, role, reason)
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await interpreter.approve(runID, in: store, by: by, role: role, reason: reason, locks: TargetLocks(stateDirectory: directory),
                                           regate: { plan, mode, approvals in
                                               let request = GateRequest(mode: mode, approvedBy: approvals.approvedBy,
@@ -95,7 +95,7 @@ struct DenyCommand: AsyncParsableCommand {
         let store = try engine.store()
         let interpreter = try engine.interpreter(root: ".")
         let (runID, by, reason) = (runID, by, reason)
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await interpreter.deny(runID, in: store, by: by, reason: reason, observe: observe)
         }
         _ = report

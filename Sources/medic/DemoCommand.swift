@@ -63,7 +63,7 @@ struct DemoCommand: AsyncParsableCommand {
         if !json {
             writeOut("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n")
         }
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await interpreter.start(plan, in: store, observe: observe)
         }
         if !json {

@@ -36,7 +36,13 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
-    /// The interpreter with the real executors and metric sources these options describe.
+    /// The engine of this command: built once, on the wall clock, passed down to everything.
+    func environment() -> EngineEnvironment {
+        EngineEnvironment(stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
+    }
+
+    /// The interpreter with the real executors and metric sources these options describe, in a
+    /// new engine environment (`interpreter.environment`).
     func interpreter(root: String) throws -> Interpreter {
         let transport: BusTransport
         do {
@@ -50,18 +56,18 @@ struct EngineOptions: ParsableArguments {
                 throw ValidationError("--workdir '\(workdir)' is not a directory")
             }
         }
-        let registry = try metricRegistry(file: metrics, root: root)
-        let clock = SystemClock()
+        let environment = environment()
+        let registry = try metricRegistry(file: metrics, root: root, environment: environment)
         for name in passEnvironment where name.isEmpty || name.contains("=") {
             throw ValidationError("--pass-env '\(name)' is not a variable name")
         }
-        let executors = ExecutorSet(shell: ShellStepExecutor(inheritedVariables: ShellCommand.defaultInherited + passEnvironment,
+        let executors = ExecutorSet(shell: ShellStepExecutor(environment: environment,
+                                                             inheritedVariables: ShellCommand.defaultInherited + passEnvironment,
                                                              workingDirectory: workdir),
-                                    bus: BusExecutor(transport: transport, clock: clock, standardOutput: busLine), http: HTTPExecutor())
-        let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: clock)
-        var interpreter = Interpreter(executors: executors, verifier: verifier, clock: clock)
-        interpreter.incidentRecordFailed = { MedicLog.log.warning("medic: warning: \($0)") }
-        return interpreter
+                                    bus: BusExecutor(transport: transport, environment: environment, standardOutput: busLine),
+                                    http: HTTPExecutor(client: environment.http))
+        let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: environment.clock)
+        return Interpreter(executors: executors, verifier: verifier, environment: environment)
     }
 }
 
@@ -69,8 +75,9 @@ struct EngineOptions: ParsableArguments {
 let busLine: @Sendable (Data) throws -> Void = { try StandardStream.output.write(bytes: Array($0)) }
 
 /// The metric sources of `file`, else of `metrics.yaml` under `root` when there is one, else the
-/// built-in host metrics alone. A file with errors prints them and exits 1.
-func metricRegistry(file: String?, root: String) throws -> MetricRegistry {
+/// built-in host metrics alone. A file with errors prints them and exits 1. Its sources use the
+/// engine's HTTP client and running steps.
+func metricRegistry(file: String?, root: String, environment: EngineEnvironment = EngineEnvironment()) throws -> MetricRegistry {
     let defaultMetrics = root + "/metrics.yaml"
     let metricsFile = file ?? (FileManager.default.fileExists(atPath: defaultMetrics) ? defaultMetrics : nil)
     guard let metricsFile else { return MetricRegistry(config: nil, sourcesFile: defaultMetrics) }
@@ -78,5 +85,5 @@ func metricRegistry(file: String?, root: String) throws -> MetricRegistry {
     guard let loaded, !diagnostics.contains(where: { $0.severity == .error }) else {
         throw CommandFailure.diagnostics(diagnostics, "the metric sources file has errors; fix them first")
     }
-    return MetricRegistry(config: loaded, sourcesFile: metricsFile)
+    return MetricRegistry(config: loaded, sourcesFile: metricsFile, http: environment.http, runningSteps: environment.runningSteps)
 }

@@ -98,7 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         let execution = ExecutionStage(interpreter: interpreter, store: try engine.store())
         let request = RunRequest(mode: gateOptions.mode, seed: seed, approvedBy: gateOptions.approvedBy, lockWait: gateOptions.lockWait,
                                  approvalTTL: approvalTTL, chaos: chaos)
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await execution.run(plan, request, observe: observe)
         }
         if report.status == .pendingApproval, !json {

@@ -240,10 +240,11 @@ final class RunProgress: @unchecked Sendable {
 /// The shared end of `run`, `resume` and `demo`: progress lines (none with --json), the stop
 /// signals, a journal failure reported as such (exit 1), the JSON report when asked for.
 enum RunOutput {
-    static func carryOut(json: Bool, _ start: (@escaping @Sendable (JournalRecord) -> Void) async throws -> RunReport)
+    static func carryOut(json: Bool, stopping steps: RunningSteps,
+                         _ start: (@escaping @Sendable (JournalRecord) -> Void) async throws -> RunReport)
         async throws -> RunReport
     {
-        StopSignals.install()
+        StopSignals.install(stopping: steps)
         let report: RunReport
         do {
             report = try await start(RunProgress(enabled: !json).observer)

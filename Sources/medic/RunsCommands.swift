@@ -146,7 +146,7 @@ struct ResumeCommand: AsyncParsableCommand {
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             return answer == "y" || answer == "yes"
         } : nil
-        let report = try await RunOutput.carryOut(json: json) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
             try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, locks: TargetLocks(stateDirectory: store.directory),
                                          observe: observe)
         }

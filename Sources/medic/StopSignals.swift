@@ -7,14 +7,15 @@ import MedicEngine
 enum StopSignals {
     private nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
 
-    static func install() {
+    /// `steps`: the running steps of the command's engine (`EngineEnvironment.runningSteps`).
+    static func install(stopping steps: RunningSteps) {
         for signo in [SIGINT, SIGTERM, SIGHUP] {
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
                 MedicLog.log.notice("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
                 RunJournal.stopAppending()
-                ShellExecutor.stopRunningSteps()
+                steps.stop()
                 exit(128 + signo)
             }
             source.resume()

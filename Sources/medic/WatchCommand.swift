@@ -111,9 +111,10 @@ struct WatchCommand: AsyncParsableCommand {
         let output = WatchOutput(json: json)
         let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, store: store, options: options,
                               report: output.show)
-        StopSignals.install()
+        StopSignals.install(stopping: interpreter.environment.runningSteps)
         let health = dryRun || healthInterval.seconds == 0 ? nil
-            : WatchHealthCheck(monitor: SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies),
+            : WatchHealthCheck(monitor: SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies,
+                                                          clock: interpreter.environment.clock),
                                bus: interpreter.executors.bus)
         if let input {
             do {
@@ -135,7 +136,8 @@ struct WatchCommand: AsyncParsableCommand {
             output.end(outcomes)
             throw ExitCode(outcomes.values.allSatisfy { $0 == .succeeded } ? 0 : 1)
         }
-        let sampler = LiveSampler(catalog: catalog, registry: try metricRegistry(file: engine.metrics, root: root), scrapeURLs: scrape)
+        let sampler = LiveSampler(catalog: catalog, registry: try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment),
+                                  scrapeURLs: scrape, client: interpreter.environment.http)
         output.note("watching \(sampler.selectors.count) series\(scrape.isEmpty ? "" : " and \(scrape.count) scrape target(s)") every \(interval); Ctrl-C stops")
         let live = LiveWatch(clock: interpreter.clock, interval: interval.seconds, sampler: sampler,
                              health: health.map { ($0, healthInterval.seconds) }, note: { output.note($0) })

@@ -4,17 +4,15 @@ import Foundation
 /// task. A job takes an idle thread when there is one and starts a new thread when there is not,
 /// so fifty steps of a rollout run at once at once (Dispatch's global queue adds threads for
 /// blocked work only slowly on Linux), while one step after another reuses one thread. A thread
-/// idle for `idleTimeout` seconds ends.
-final class BlockingPool: @unchecked Sendable {
-    static let shared = BlockingPool()
-
+/// idle for `idleTimeout` seconds ends. One per engine environment (`EngineEnvironment.blockingPool`).
+public final class BlockingPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     /// Threads waiting for a job, or woken for one and not yet holding it.
     private var idle = 0
     private let idleTimeout: Double
 
-    init(idleTimeout: Double = 10) { self.idleTimeout = idleTimeout }
+    public init(idleTimeout: Double = 10) { self.idleTimeout = idleTimeout }
 
     func run(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
@@ -30,7 +28,7 @@ final class BlockingPool: @unchecked Sendable {
     }
 
     /// Runs `body` on a pool thread and returns its result.
-    func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
             run { continuation.resume(with: Result { try body() }) }
         }

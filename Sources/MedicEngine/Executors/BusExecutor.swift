@@ -51,13 +51,25 @@ public struct BusExecutor: StepExecutor {
     /// Writes one event line for the `stdout` transport; a program with its own writer of
     /// standard output passes it here, so events and its other lines never interleave.
     public var standardOutput: @Sendable (Data) throws -> Void
+    /// The engine's client (`EngineEnvironment.http`), for the webhook transport; by default one
+    /// of this executor's own.
+    public var client: EngineHTTPClient
 
     public init(transport: BusTransport, source: String = "medic", clock: any EngineClock = SystemClock(),
+                client: EngineHTTPClient = EngineHTTPClient(),
                 standardOutput: @escaping @Sendable (Data) throws -> Void = { try FileHandle.standardOutput.write(contentsOf: $0) }) {
         self.transport = transport
         self.source = source
         self.clock = clock
+        self.client = client
         self.standardOutput = standardOutput
+    }
+
+    /// The bus of an engine: its clock for the events' `time`, its HTTP client for a webhook.
+    public init(transport: BusTransport, environment: EngineEnvironment, source: String = "medic",
+                standardOutput: @escaping @Sendable (Data) throws -> Void = { try FileHandle.standardOutput.write(contentsOf: $0) }) {
+        self.init(transport: transport, source: source, clock: environment.clock, client: environment.http,
+                  standardOutput: standardOutput)
     }
 
     /// The result's `outputs` hold `event_id`. Throws `ExecutorError` when the request has no
@@ -98,7 +110,7 @@ public struct BusExecutor: StepExecutor {
             for (name, value) in headers.sorted(by: { $0.key < $1.key }) { outgoing.headers.add(name: name, value: value) }
             outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/cloudevents+json; charset=utf-8")
             outgoing.body = .bytes(ByteBuffer(bytes: json))
-            let outcome = await HTTPExchange.perform(outgoing, timeout: request.timeout, keepingLast: 4 << 10)
+            let outcome = await HTTPExchange.perform(outgoing, through: client, timeout: request.timeout, keepingLast: 4 << 10)
             let seconds = HTTPExecutor.seconds(since: started)
             switch outcome {
             case .answered(let status, let body) where (200..<300).contains(status):

@@ -4,7 +4,7 @@ import MedicModel
 import NIOCore
 import NIOHTTP1
 
-/// One request and its whole response over `EngineHTTPClient.shared`, within `timeout` seconds from
+/// One request and its whole response over an engine's `EngineHTTPClient`, within `timeout` seconds from
 /// the start: connecting, sending and reading the body all count. Never throws: a failure is an
 /// outcome that says what went wrong.
 enum HTTPExchange {
@@ -13,12 +13,13 @@ enum HTTPExchange {
         case failed(summary: String, timedOut: Bool)
     }
 
-    static func perform(_ request: HTTPClientRequest, timeout: Double, keepingLast limit: Int) async -> Outcome {
+    static func perform(_ request: HTTPClientRequest, through client: EngineHTTPClient, timeout: Double,
+                        keepingLast limit: Int) async -> Outcome {
         let seconds = min(max(timeout, 0), 1e9)
         let end = ContinuousClock.now + .seconds(seconds)
         let response: HTTPClientResponse
         do {
-            response = try await EngineHTTPClient.shared.execute(request, deadline: .now() + .nanoseconds(Int64(seconds * 1e9)))
+            response = try await client.execute(request, deadline: .now() + .nanoseconds(Int64(seconds * 1e9)))
         } catch {
             return failure(error, timeout: timeout, url: request.url)
         }

@@ -13,16 +13,19 @@ import NIOHTTP1
 /// header when it holds CR, LF or NUL. A refused or undefined reference, a URL that is not http or
 /// https, a connection error and a timeout are results with `succeeded == false`, never throws.
 ///
-/// Requests go through `EngineHTTPClient.shared`: a refused connection fails at once (retry it
+/// Requests go through the engine's `EngineHTTPClient`: a refused connection fails at once (retry it
 /// with the step's `retry`), and redirects are not followed (list a 3xx in `expect_status` to
 /// accept one).
 public struct HTTPExecutor: StepExecutor {
     /// Bytes of the response body kept in the result (the last ones), and the largest body
     /// `expect_json` reads.
     public var maxBodyBytes: Int
+    /// The engine's client (`EngineEnvironment.http`); by default one of this executor's own.
+    public var client: EngineHTTPClient
 
-    public init(maxBodyBytes: Int = 64 << 10) {
+    public init(maxBodyBytes: Int = 64 << 10, client: EngineHTTPClient = EngineHTTPClient()) {
         self.maxBodyBytes = maxBodyBytes
+        self.client = client
     }
 
     /// Throws `ExecutorError` only when the request has no `request` to send.
@@ -37,7 +40,7 @@ public struct HTTPExecutor: StepExecutor {
         }
 
         let started = ContinuousClock.now
-        let outcome = await HTTPExchange.perform(outgoing, timeout: request.timeout, keepingLast: maxBodyBytes)
+        let outcome = await HTTPExchange.perform(outgoing, through: client, timeout: request.timeout, keepingLast: maxBodyBytes)
         let seconds = Self.seconds(since: started)
         switch outcome {
         case .failed(let summary, let timedOut):

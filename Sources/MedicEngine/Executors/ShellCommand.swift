@@ -62,11 +62,12 @@ extension ShellExecutor {
     /// What a helper command (a metric source's, a targets command) printed, run off the threads
     /// that run tasks. Throws the reason as text naming the command as `what` ("the command timed
     /// out after 10s: <its last stderr line>", "... failed (exit 3): ...", "... was killed by
-    /// signal 9", "... could not run: ..."), for the caller to wrap in its own error.
-    static func output(of command: ShellCommand, what: String) async throws -> ShellResult {
+    /// signal 9", "... could not run: ..."), for the caller to wrap in its own error. While it
+    /// runs, its process group is in `running` (an engine's, so that stopping the engine ends it).
+    static func output(of command: ShellCommand, what: String, running: RunningSteps? = nil) async throws -> ShellResult {
         let result: ShellResult
         do {
-            result = try await BlockingWork.run { try ShellExecutor.run(command) }
+            result = try await BlockingWork.run { try ShellExecutor.run(command, running: running) }
         } catch {
             throw HelperCommandFailure(description: "\(what) could not run: \(error)")
         }

@@ -23,8 +23,9 @@ public enum ShellExecutor {
     }()
 
     /// Runs `command` to its end. `started` is told the shell's pid as soon as it exists (while it
-    /// is not reaped, so `/proc` still describes it).
-    public static func run(_ command: ShellCommand, started: ((Int32) -> Void)? = nil) throws -> ShellResult {
+    /// is not reaped, so `/proc` still describes it). While it runs, its process group is in
+    /// `running` (an engine's steps, which its `RunningSteps.stop` ends).
+    public static func run(_ command: ShellCommand, running: RunningSteps? = nil, started: ((Int32) -> Void)? = nil) throws -> ShellResult {
         // The step's $MEDIC_OUTPUT: a new file only this user can read (O_EXCL: never one that
         // someone else prepared), removed when the step is over.
         let outputFile = temporaryDirectory + "/medic-output-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -88,7 +89,7 @@ public enum ShellExecutor {
             throw ExecutorError("cannot start /bin/sh: \(String(cString: strerror(spawned)))")
         }
 
-        RunningSteps.shared.insert(pid)
+        running?.insert(pid)
         started?(pid)
         var stdout = BoundedBuffer(limit: command.outputLimit), stderr = BoundedBuffer(limit: command.outputLimit)
         var open = [outPipe[0], errPipe[0]]
@@ -145,7 +146,7 @@ public enum ShellExecutor {
         // The shell is gone; whatever it left in its group goes with it (a step owns its processes).
         kill(-pid, SIGKILL)
         // Forget the group before reaping its leader: once reaped, its id may be reused.
-        RunningSteps.shared.remove(pid)
+        running?.remove(pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         // Drain what is already in the pipes, without waiting on a writer that may never close them.
@@ -182,17 +183,6 @@ public enum ShellExecutor {
         }
     }
 
-    /// Ends every shell step running in this process, as Medic must when it is itself told to
-    /// stop (SIGINT, SIGTERM): SIGTERM to each step's process group, then SIGKILL after `grace`
-    /// seconds. Call `RunJournal.stopAppending()` first, so their runs stay without an outcome.
-    public static func stopRunningSteps(grace: Double = 1) {
-        let groups = RunningSteps.shared.all
-        guard !groups.isEmpty else { return }
-        for group in groups { kill(-group, SIGTERM) }
-        usleep(useconds_t(max(0, min(grace, 10)) * 1e6))
-        for group in RunningSteps.shared.all { kill(-group, SIGKILL) }
-    }
-
     /// `key=value` lines; later lines win; lines without `=` or with a bad key are ignored.
     static func parseOutputs(_ text: String) -> [String: String] {
         var outputs: [String: String] = [:]
@@ -208,15 +198,29 @@ public enum ShellExecutor {
     }
 }
 
-/// The process groups (the shells' pids) of the shell steps running now.
-final class RunningSteps: @unchecked Sendable {
-    static let shared = RunningSteps()
+/// The process groups (the shells' pids) of one engine's shell steps running now
+/// (`EngineEnvironment.runningSteps`): stopping an engine ends its steps and no other engine's.
+public final class RunningSteps: @unchecked Sendable {
     private let lock = NSLock()
     private var groups: Set<pid_t> = []
 
+    public init() {}
+
     func insert(_ group: pid_t) { _ = lock.withLock { groups.insert(group) } }
     func remove(_ group: pid_t) { _ = lock.withLock { groups.remove(group) } }
-    var all: [pid_t] { lock.withLock { Array(groups) } }
+    /// The process groups running now.
+    public var all: [pid_t] { lock.withLock { Array(groups) } }
+
+    /// Ends every shell step running now, as Medic must when it is itself told to stop (SIGINT,
+    /// SIGTERM): SIGTERM to each step's process group, then SIGKILL after `grace` seconds. Stop
+    /// the journal's appends first, so their runs stay without an outcome.
+    public func stop(grace: Double = 1) {
+        let groups = all
+        guard !groups.isEmpty else { return }
+        for group in groups { kill(-group, SIGTERM) }
+        usleep(useconds_t(max(0, min(grace, 10)) * 1e6))
+        for group in all { kill(-group, SIGKILL) }
+    }
 }
 
 /// Keeps the last `limit` bytes written to it.

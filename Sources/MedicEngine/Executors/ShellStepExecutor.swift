@@ -10,12 +10,27 @@ public struct ShellStepExecutor: StepExecutor {
     public var workingDirectory: String?
     /// Seconds between SIGTERM and SIGKILL when a step times out.
     public var gracePeriod: Double
+    /// The threads the blocking process runs on (the engine's `blockingPool`).
+    public var pool: BlockingPool
+    /// Where each step's process group is known while it runs (the engine's `runningSteps`).
+    public var runningSteps: RunningSteps
 
+    /// By default the executor has a pool and a registry of its own; an engine passes its
+    /// environment's (`init(environment:...)`), so that stopping the engine reaches its steps.
     public init(inheritedVariables: [String] = ShellCommand.defaultInherited, workingDirectory: String? = nil,
-                gracePeriod: Double = 5) {
+                gracePeriod: Double = 5, pool: BlockingPool = BlockingPool(), runningSteps: RunningSteps = RunningSteps()) {
         self.inheritedVariables = inheritedVariables
         self.workingDirectory = workingDirectory
         self.gracePeriod = gracePeriod
+        self.pool = pool
+        self.runningSteps = runningSteps
+    }
+
+    /// The shell executor of an engine: its blocking pool and its running-steps registry.
+    public init(environment: EngineEnvironment, inheritedVariables: [String] = ShellCommand.defaultInherited,
+                workingDirectory: String? = nil, gracePeriod: Double = 5) {
+        self.init(inheritedVariables: inheritedVariables, workingDirectory: workingDirectory, gracePeriod: gracePeriod,
+                  pool: environment.blockingPool, runningSteps: environment.runningSteps)
     }
 
     public func execute(_ request: ExecutionRequest) async throws -> ExecutionResult {
@@ -33,11 +48,12 @@ public struct ShellStepExecutor: StepExecutor {
         let command = ShellCommand(script: script, parameters: environment, inheritedVariables: inheritedVariables,
                                    workingDirectory: workingDirectory, timeout: request.timeout, gracePeriod: gracePeriod)
         let token = request.stepToken
+        let running = runningSteps
         // The shell executor blocks while its process runs: run it on a pool thread (reused, and
         // one more for each step running at once) rather than on one of the few threads that run
         // every task.
-        let result = try await BlockingPool.shared.perform {
-            try ShellExecutor.run(command) { pid in
+        let result = try await pool.perform {
+            try ShellExecutor.run(command, running: running) { pid in
                 if let process = StepProcess.current(pid, token: token) { started(process) }
             }
         }

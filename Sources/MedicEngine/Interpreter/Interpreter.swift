@@ -12,21 +12,40 @@ import Glibc
 public struct Interpreter: Sendable {
     public var executors: ExecutorSet
     public var verifier: Verifier
-    public var clock: any EngineClock
+    /// The engine this interpreter is part of: its clock, its immune memory cache, where its
+    /// warnings go (and what its executors were built with).
+    public var environment: EngineEnvironment
     /// Whether a finished run appends its incident record to `<state dir>/knowledge/incident-history.jsonl`.
     public var recordsIncidents = true
-    /// Told why a finished run's incident record could not be written; the run's outcome stands.
-    /// By default a warning line on standard error.
-    public var incidentRecordFailed: @Sendable (String) -> Void = IncidentRecording.warnOnStandardError
-    /// The immune memory as this process last read or wrote it: learning at a run's end and a
-    /// watch's selection share it, so neither decodes an unchanged document again.
-    public var immuneMemoryCache = ImmuneMemoryCache()
 
-    public init(executors: ExecutorSet, verifier: Verifier, clock: any EngineClock = SystemClock()) {
+    /// `executors` and `verifier` should be built from the same `environment` (its HTTP client,
+    /// blocking pool and running steps, its clock).
+    public init(executors: ExecutorSet, verifier: Verifier, environment: EngineEnvironment) {
         self.executors = executors
         self.verifier = verifier
-        self.clock = clock
+        self.environment = environment
     }
+
+    /// An interpreter with an environment of its own on `clock` (tests, embedding).
+    public init(executors: ExecutorSet, verifier: Verifier, clock: any EngineClock = SystemClock()) {
+        self.init(executors: executors, verifier: verifier, environment: EngineEnvironment(clock: clock))
+    }
+
+    /// The environment's clock.
+    public var clock: any EngineClock {
+        get { environment.clock }
+        set { environment.clock = newValue }
+    }
+
+    /// Told why a finished run's incident record could not be written; the run's outcome stands
+    /// (the environment's `warn`).
+    public var incidentRecordFailed: @Sendable (String) -> Void {
+        get { environment.warn }
+        set { environment.warn = newValue }
+    }
+
+    /// The environment's immune memory cache.
+    public var immuneMemoryCache: ImmuneMemoryCache { environment.immuneMemory }
 
     /// Starts a new run of `plan` in `store`. `observe` sees each record once it is on disk.
     /// Throws `JournalError` when the journal cannot be written: the run stops there, before

@@ -19,7 +19,8 @@ import Glibc
 /// **The rule**: each is given until its own step's timeout, counted from the step's journaled
 /// start (`step_started`), to end by itself, as the Medic that started it would have allowed;
 /// one still running then gets SIGTERM, and SIGKILL `grace` seconds later. Only once none is
-/// left does resume go on. Waiting is on the real clock: these are real processes.
+/// left does resume go on. The deadlines are read on the engine's clock (the journal's
+/// timestamps come from it); the looks between them are real pauses: these are real processes.
 struct LeftoverProcesses: Sendable {
     /// What was found and what became of it.
     struct Settlement: Sendable, Equatable {
@@ -50,6 +51,8 @@ struct LeftoverProcesses: Sendable {
     let journaled: [StepProcess]
     /// When the step a process belongs to reaches its timeout (by its `MEDIC_STEP` token).
     let deadline: @Sendable (String?) -> Date
+    /// The engine's clock: what "now" is against the deadlines.
+    let clock: any EngineClock
     var grace: Double = defaultGrace
     /// How long a process may survive SIGKILL (one in uninterruptible sleep) before resume gives up.
     var killWait: Double = 10
@@ -86,13 +89,13 @@ struct LeftoverProcesses: Sendable {
     /// SIGKILL for `killWait` seconds.
     func settle(_ found: [StepProcess]) async throws -> Settlement {
         var settlement = Settlement(found: found)
-        let start = Date()
+        let start = clock.now
         var termSent: [Int32: Date] = [:]
         var killSent: [Int32: Date] = [:]
         var alive = found
         var seen = Set(found.map(\.pid))
         while !alive.isEmpty {
-            let now = Date()
+            let now = clock.now
             for process in alive {
                 if let killedAt = killSent[process.pid] {
                     if now.timeIntervalSince(killedAt) > killWait {
@@ -118,7 +121,7 @@ struct LeftoverProcesses: Sendable {
                 settlement.found.append(process)
             }
         }
-        settlement.waited = Date().timeIntervalSince(start)
+        settlement.waited = clock.now.timeIntervalSince(start)
         return settlement
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import MedicModel
 
 /// A rollout: the plan's steps carried across its targets stage by stage (§7.3), each target a
-/// small run of its own inside the run's journal (its records carry its name), at most
+/// small run of its own inside the run's journal (`TargetExecution`: its records carry its name), at most
 /// `max_concurrency` targets at a time. Between stages: the wait, then `verify` and `abort_on`
 /// (a `NAME_increase` compares with the baseline journaled before stage 1). A failed check or
 /// more failed targets than `max_fail_percentage` allows aborts: no further target starts, those
@@ -138,8 +138,8 @@ extension RunExecution {
     /// given order; stops starting new ones once the failure budget is exceeded (those running
     /// finish). Every record a target writes joins the run's state as it comes back.
     private mutating func runTargets(_ names: [String], stage: Int?, rollout: PlannedRollout,
-                                     isDone: @escaping @Sendable (RunExecution) -> Bool,
-                                     work: @escaping @Sendable (inout RunExecution) async throws -> Void) async throws {
+                                     isDone: @escaping @Sendable (TargetExecution) -> Bool,
+                                     work: @escaping @Sendable (inout TargetExecution) async throws -> Void) async throws {
         guard !names.isEmpty else { return }
         let specs = Dictionary(plan.targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var own: [String: [JournalRecord]] = [:]
@@ -150,10 +150,10 @@ extension RunExecution {
         let opening = records.first { $0.event == .runStarted }.map { [$0] } ?? []
         // The executions to run, in order; a worker takes the next as soon as it is free (no
         // round trip through this task), and none is taken once the failure budget is exceeded.
-        var prepared: [RunExecution] = []
+        var prepared: [TargetExecution] = []
         for name in names {
             guard let spec = specs[name] else { continue }
-            var child = RunExecution(interpreter: interpreter, journal: journal, records: opening + (own[name] ?? []), target: spec)
+            var child = TargetExecution(interpreter: interpreter, journal: journal, records: opening + (own[name] ?? []), target: spec)
             child.answers = answers
             if !isDone(child) { prepared.append(child) }
         }
@@ -174,10 +174,7 @@ extension RunExecution {
                 }
             }
             for try await written in group {
-                for record in written {
-                    state.apply(record)
-                    records.append(record)
-                }
+                for record in written { runner.absorb(record) }
             }
         }
     }
@@ -224,87 +221,6 @@ extension RunExecution {
         try await append(finished)
         try await afterRollback(finished.outcome!)
     }
-
-    // MARK: - One target
-
-    /// A target's steps, from wherever its records leave it, to its `target_finished`.
-    mutating func runTarget(stage: Int) async throws {
-        if !records.contains(where: { $0.event == .targetStarted }) {
-            var started = JournalRecord(event: .targetStarted)
-            started.stage = stage
-            try await append(started)
-        }
-        try await settleInFlight()
-        try await proceed()
-    }
-
-    mutating func proceedTarget() async throws {
-        if state.targetOutcome != nil && state.rollbackItems == nil { return }
-        if let outcome = state.rollbackFinished { return try await afterRollback(outcome) }
-        if state.rollbackItems != nil { return try await rollBack() }
-        for step in plan.steps where !state.settled.contains(step.number) {
-            if let failure = try await run(step) { return try await fail(failure) }
-        }
-        try await finish(.succeeded, "every step succeeded")
-    }
-
-    /// Undoes a target that succeeded: its steps' action rollbacks newest first, then the
-    /// playbook's `rollback.steps`, with the target's own parameters and outputs.
-    mutating func undoTarget(because reason: String) async throws {
-        try await settleInFlight()
-        if state.rollbackFinished != nil { return }
-        if state.rollbackItems == nil {
-            try await startRollback(because: "rollout aborted: " + reason)
-        } else {
-            try await rollBack()
-        }
-    }
-
-    /// When resuming: decides about the step this target had in flight.
-    private mutating func settleInFlight() async throws {
-        guard let flight = state.inFlight else { return }
-        let decision = try await decide(flight, yes: answers?.yes ?? false, confirm: answers?.confirm)
-        var resumed = JournalRecord(event: .runResumed)
-        resumed.step = flight.step
-        resumed.phase = flight.phase
-        resumed.message = describe(decision, flight)
-        try await append(resumed)
-        try await settle(flight, decision)
-    }
-
-    /// A target's run cannot go on (a step whose outcome is unknown): the target ends escalated,
-    /// or, when it was being undone, its undo ends failed; the rollout decides about the run.
-    mutating func targetEscalated(_ outcome: RunOutcome, reason: String) async throws {
-        if state.targetOutcome != nil {
-            if state.rollbackItems != nil && state.rollbackFinished == nil {
-                var finished = JournalRecord(event: .rollbackFinished)
-                finished.outcome = .rollbackFailed
-                finished.message = reason
-                try await append(finished)
-            }
-            return
-        }
-        try await finish(outcome, reason)
-    }
-
-    /// The step environment of a target: `target` and `target_<label>` (a label's other
-    /// characters become `_`), and `${target}` / `${target_<label>}` in a value replaced by them.
-    static func withTarget(_ target: TargetSpec, _ parameters: [String: String]) -> [String: String] {
-        var own = ["target": target.name]
-        for (label, value) in target.labels {
-            own["target_" + String(label.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })] = value
-        }
-        var result = parameters
-        for (name, value) in parameters where value.contains("${target") {
-            var text = value
-            for (key, replacement) in own.sorted(by: { $0.key.count > $1.key.count }) {
-                text = text.replacingOccurrences(of: "${\(key)}", with: replacement)
-            }
-            result[name] = text
-        }
-        result.merge(own) { _, target in target }
-        return result
-    }
 }
 
 extension MetricRegistry {
@@ -340,18 +256,18 @@ struct IncreaseSource: MetricSource {
 /// The targets of a stage (or an undo) waiting for a worker, and the failures so far.
 final class TargetQueue: @unchecked Sendable {
     private let lock = NSLock()
-    private var pending: ArraySlice<RunExecution>
+    private var pending: ArraySlice<TargetExecution>
     private let budget: Int
     private var failed: Int
 
-    init(_ executions: [RunExecution], budget: Int, failed: Int) {
+    init(_ executions: [TargetExecution], budget: Int, failed: Int) {
         pending = executions[...]
         self.budget = budget
         self.failed = failed
     }
 
     /// The next target to work on; nil when none is left or the failures exceed the budget.
-    func next() -> RunExecution? {
+    func next() -> TargetExecution? {
         lock.withLock { failed > budget ? nil : pending.popFirst() }
     }
 

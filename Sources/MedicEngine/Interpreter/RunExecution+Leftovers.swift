@@ -9,10 +9,11 @@ extension RunExecution {
     mutating func settleLeftovers() async throws {
         let journaled = records.filter { $0.event == .stepProcess }.flatMap { $0.processes ?? [] }
         let deadlines = StepDeadlines(records: records, plan: plan)
-        let leftovers = LeftoverProcesses(runID: journal.runID, journaled: journaled, deadline: { deadlines.deadline(of: $0) })
+        let leftovers = LeftoverProcesses(runID: journal.runID, journaled: journaled, deadline: { deadlines.deadline(of: $0) },
+                                          clock: interpreter.clock)
         let found = leftovers.find()
         guard !found.isEmpty else { return }
-        let until = found.map { deadlines.deadline(of: $0.token) }.min() ?? Date()
+        let until = found.map { deadlines.deadline(of: $0.token) }.min() ?? interpreter.clock.now
         var record = JournalRecord(event: .orphansFound)
         record.processes = found
         record.until = JournalRecord.timestamp(until)
@@ -59,7 +60,7 @@ struct StepDeadlines: Sendable {
         return start.addingTimeInterval(timeout(of: intent))
     }
 
-    /// The timeout the attempt ran with, as `RunExecution.execute` gave it.
+    /// The timeout the attempt ran with, as `StepRunner.execute` gave it.
     func timeout(of intent: JournalRecord) -> Double {
         let number = intent.step ?? 0
         switch intent.phase {
@@ -107,13 +108,14 @@ public struct LeftRunning: Sendable {
     public var summary: String
 
     /// Looks for an interrupted run's processes; nil when none is left (or the run has no plan).
-    public static func find(runID: String, records: [JournalRecord]) -> LeftRunning? {
+    public static func find(runID: String, records: [JournalRecord], clock: any EngineClock = SystemClock()) -> LeftRunning? {
         guard let plan = records.first(where: { $0.event == .runStarted })?.plan else { return nil }
         let deadlines = StepDeadlines(records: records, plan: plan)
         let journaled = records.filter { $0.event == .stepProcess }.flatMap { $0.processes ?? [] }
-        let found = LeftoverProcesses(runID: runID, journaled: journaled, deadline: { deadlines.deadline(of: $0) }).find()
+        let found = LeftoverProcesses(runID: runID, journaled: journaled, deadline: { deadlines.deadline(of: $0) },
+                                      clock: clock).find()
         guard !found.isEmpty else { return nil }
-        let until = JournalRecord.timestamp(found.map { deadlines.deadline(of: $0.token) }.min() ?? Date())
+        let until = JournalRecord.timestamp(found.map { deadlines.deadline(of: $0.token) }.min() ?? clock.now)
         return LeftRunning(processes: found, summary: "still running from the killed Medic: \(deadlines.describe(found)); "
             + "`medic resume` waits for them until their step's timeout (\(until)), then stops them")
     }

@@ -17,13 +17,17 @@ public struct CommandMetricSource: MetricSource {
     public var workingDirectory: String?
     /// Variables of Medic's own environment the command sees (PATH, HOME ... by default).
     public var inheritedVariables: [String]
+    /// The engine's running steps (`EngineEnvironment.runningSteps`): stopping the engine ends
+    /// a command running then, as it ends the steps.
+    public var runningSteps: RunningSteps?
 
     public init(command: String, timeout: Double = 10, workingDirectory: String? = nil,
-                inheritedVariables: [String] = ShellCommand.defaultInherited) {
+                inheritedVariables: [String] = ShellCommand.defaultInherited, runningSteps: RunningSteps? = nil) {
         self.command = command
         self.timeout = timeout
         self.workingDirectory = workingDirectory
         self.inheritedVariables = inheritedVariables
+        self.runningSteps = runningSteps
     }
 
     public func value(of selector: MetricSelector) async throws -> MetricValue? {
@@ -35,7 +39,7 @@ public struct CommandMetricSource: MetricSource {
                                  workingDirectory: workingDirectory, timeout: timeout, gracePeriod: 1, outputLimit: 16 << 10)
         let result: ShellResult
         do {
-            result = try await ShellExecutor.output(of: shell, what: "the command")
+            result = try await ShellExecutor.output(of: shell, what: "the command", running: runningSteps)
         } catch let failure as HelperCommandFailure {
             throw MetricError(failure.description)
         }

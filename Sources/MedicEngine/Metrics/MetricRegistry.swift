@@ -20,14 +20,17 @@ public struct MetricRegistry: Sendable {
 
     /// The sources of a metric sources file (none when `config` is nil), with `host` for the
     /// names no binding claims. A query times out after the binding's `timeout`, else 10 s.
-    public init(config: MetricSourceConfig?, host: any MetricSource = HostMetrics(), sourcesFile: String? = nil) {
+    /// Prometheus sources query through `http` (the engine's client, `EngineEnvironment.http`);
+    /// command sources' processes are among `runningSteps` while they run (the engine's).
+    public init(config: MetricSourceConfig?, host: any MetricSource = HostMetrics(), sourcesFile: String? = nil,
+                http: EngineHTTPClient = EngineHTTPClient(), runningSteps: RunningSteps? = nil) {
         self.sourcesFile = sourcesFile
         entries = (config?.bindings ?? []).map { binding in
             let timeout = binding.timeout?.seconds ?? 10
             let source: any MetricSource = switch binding.kind {
-            case .prometheus: PrometheusMetricSource(baseURL: binding.url ?? "", timeout: timeout)
+            case .prometheus: PrometheusMetricSource(baseURL: binding.url ?? "", timeout: timeout, client: http)
             case .command: CommandMetricSource(command: binding.command ?? "", timeout: timeout,
-                                               workingDirectory: binding.workingDirectory)
+                                               workingDirectory: binding.workingDirectory, runningSteps: runningSteps)
             case .file: FileMetricSource(path: binding.path ?? "")
             }
             return Entry(name: binding.name, patterns: binding.metrics, source: source, scale: binding.scale)

@@ -15,13 +15,16 @@ public struct PrometheusMetricSource: MetricSource {
     public var baseURL: String
     /// Seconds for the whole request.
     public var timeout: Double
+    /// The engine's client (`EngineEnvironment.http`); by default one of this source's own.
+    public var client: EngineHTTPClient
 
     /// Largest response body read.
     static let maxBody = 4 << 20
 
-    public init(baseURL: String, timeout: Double = 10) {
+    public init(baseURL: String, timeout: Double = 10, client: EngineHTTPClient = EngineHTTPClient()) {
         self.baseURL = baseURL
         self.timeout = timeout
+        self.client = client
     }
 
     public func value(of selector: MetricSelector) async throws -> MetricValue? {
@@ -33,7 +36,7 @@ public struct PrometheusMetricSource: MetricSource {
         let status: UInt
         let body: [UInt8]
         do {
-            let response = try await EngineHTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             status = response.status.code
             body = Array(try await response.body.collect(upTo: Self.maxBody).readableBytesView)
         } catch {

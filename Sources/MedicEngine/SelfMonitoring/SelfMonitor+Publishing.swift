@@ -94,7 +94,8 @@ extension SelfMonitor {
     /// Delivery is at least once: a crash between publishing and saving `alerts.json` publishes again.
     ///
     /// Throws `JournalError` when `<state>/health` cannot be written.
-    public func evaluateAndPublish(now: Date = Date(), bus: any StepExecutor) async throws -> HealthEvaluation {
+    public func evaluateAndPublish(now: Date? = nil, bus: any StepExecutor) async throws -> HealthEvaluation {
+        let now = now ?? clock.now
         let report = report(now: now)
         // Healthy with nothing raised before: nothing to publish, nothing created.
         if report.alerts.isEmpty && !FileManager.default.fileExists(atPath: healthDirectory + "/alerts.json") {

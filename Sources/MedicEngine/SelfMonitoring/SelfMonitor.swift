@@ -56,18 +56,23 @@ public struct SelfMonitor: Sendable {
     /// `applies_to` names an alert, or its severity (`critical`, `SEV0` ...), adds its chain's
     /// level-1 `notify` to the alert.
     public let escalationPolicies: [EscalationPolicy]
+    /// The engine's clock: "now" when a check is not given one.
+    public let clock: any EngineClock
 
-    public init(stateDirectory: String, configuration: Configuration = Configuration(), escalationPolicies: [EscalationPolicy] = []) {
+    public init(stateDirectory: String, configuration: Configuration = Configuration(), escalationPolicies: [EscalationPolicy] = [],
+                clock: any EngineClock = SystemClock()) {
         self.stateDirectory = stateDirectory
         self.configuration = configuration
         self.escalationPolicies = escalationPolicies
+        self.clock = clock
     }
 
-    /// The alerts raised now (every check's), in check order.
-    public func check(now: Date = Date()) -> [HealthAlert] { report(now: now).alerts }
+    /// The alerts raised at `now` (by default the clock's), every check's, in check order.
+    public func check(now: Date? = nil) -> [HealthAlert] { report(now: now).alerts }
 
-    /// Every check with its verdict and what it saw.
-    public func report(now: Date = Date()) -> HealthReport {
+    /// Every check with its verdict and what it saw, at `now` (by default the clock's).
+    public func report(now: Date? = nil) -> HealthReport {
+        let now = now ?? clock.now
         var problems: [String] = []
         let historyPath = (KnowledgeBase.defaultDirectory(inState: stateDirectory) as NSString)
             .appendingPathComponent(KnowledgeFile.incidentHistory.name)

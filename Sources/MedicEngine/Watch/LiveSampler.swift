@@ -16,8 +16,11 @@ public struct LiveSampler: Sendable {
     public let registry: MetricRegistry
     public let scrapeURLs: [String]
     public var timeout: Double = 10
+    /// The engine's client (`EngineEnvironment.http`), for the scrapes.
+    public let client: EngineHTTPClient
 
-    public init(catalog: Catalog, registry: MetricRegistry, scrapeURLs: [String]) {
+    public init(catalog: Catalog, registry: MetricRegistry, scrapeURLs: [String], client: EngineHTTPClient = EngineHTTPClient()) {
+        self.client = client
         var selectors: [MetricSelector] = []
         for rule in catalog.rules {
             let selector = MetricSelector(name: rule.metric.name, matchers: rule.metric.matchers.filter { $0.op == .equal })
@@ -66,7 +69,7 @@ public struct LiveSampler: Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         request.headers.add(name: "Accept", value: "text/plain; version=0.0.4")
-        let response = try await EngineHTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+        let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
         guard response.status.code == 200 else { throw MetricError("HTTP \(response.status.code)") }
         let body = try await response.body.collect(upTo: 32 << 20)
         var parser = PrometheusTextParser(defaultTime: time)

@@ -230,15 +230,9 @@ public actor Watcher {
     /// the incident, why, and who to notify (the severity level's `notifications`, §5.1).
     private func escalate(_ incident: Incident, reason: String) async -> Bool {
         let notify = catalog.policies.severityLevels.first { $0.severity == incident.severity }?.notifications.map(\.recipient) ?? []
-        let request = ExecutionRequest(
-            runID: "incident", stepNumber: 0, stepName: "escalation", action: "escalate", purpose: .escalation, executor: .bus,
-            topic: "dev.medic.incident.escalated",
-            parameters: ["rule": incident.rule, "incident_key": incident.incidentKey, "series": incident.seriesKey,
-                         "severity": incident.severity.description, "value": String(incident.value), "reason": reason,
-                         "notify": notify.joined(separator: ",")],
-            timeout: 30)
+        let notice = BusNotice.incidentEscalated(incident, reason: reason, notify: notify)
         do {
-            let result = try await interpreter.executors.bus.execute(request)
+            let result = try await interpreter.executors.bus.execute(notice.request)
             if !result.succeeded { interpreter.incidentRecordFailed("the escalation of \(incident.incidentKey) was not published: \(result.summary)") }
             return result.succeeded
         } catch {

@@ -1,0 +1,51 @@
+import Foundation
+import MedicKnowledge
+
+/// Everything an engine shares between its runs, watches and metric sources that is not a
+/// parameter of one call: its clock, its HTTP client, its threads for blocking work, the shell
+/// steps it has running, its memory of the immune memory document, where its warnings go and its
+/// state directory. A front end (the CLI; later a server) builds one per engine and passes it
+/// down; nothing of it is process-wide, so two engines on two state directories can run in one
+/// process without seeing each other (stopping one ends its own steps only).
+public struct EngineEnvironment: Sendable {
+    /// Every "now" of the engine, and every wait it makes.
+    public var clock: any EngineClock
+    /// Where the engine's runs, journals and knowledge live; nil for an engine that is only given
+    /// stores call by call (tests, embedding).
+    public var stateDirectory: String?
+    /// The client of the http and bus executors and of the Prometheus metric sources, configured
+    /// for remediation (no connection retries, no redirects). `shutdown()` closes it.
+    public let http: EngineHTTPClient
+    /// The threads a shell step's process is waited on.
+    public let blockingPool: BlockingPool
+    /// The process groups of this engine's shell steps running now; `runningSteps.stop()` ends them.
+    public let runningSteps: RunningSteps
+    /// The immune memory as this engine last read or wrote it: learning at a run's end and a
+    /// watch's selection share it, so neither decodes an unchanged document again.
+    public let immuneMemory: ImmuneMemoryCache
+    /// Told what went wrong beside a run that goes on (an incident record not written, an event
+    /// not published). By default a `medic: warning:` line on standard error.
+    public var warn: @Sendable (String) -> Void
+
+    public init(stateDirectory: String? = nil, clock: any EngineClock = SystemClock(),
+                warn: @escaping @Sendable (String) -> Void = EngineEnvironment.warnOnStandardError) {
+        self.clock = clock
+        self.stateDirectory = stateDirectory
+        self.warn = warn
+        http = EngineHTTPClient()
+        blockingPool = BlockingPool()
+        runningSteps = RunningSteps()
+        immuneMemory = ImmuneMemoryCache()
+    }
+
+    /// A `medic: warning:` line on standard error.
+    @Sendable public static func warnOnStandardError(_ message: String) {
+        IncidentRecording.warnOnStandardError(message)
+    }
+
+    /// Ends what the environment started: the HTTP client's connections. Steps still running are
+    /// not touched (`runningSteps.stop()` ends them).
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+}
