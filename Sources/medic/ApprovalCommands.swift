@@ -61,7 +61,7 @@ struct ApproveCommand: AsyncParsableCommand {
             try await interpreter.approve(runID, in: store, by: by, role: role, reason: reason, locks: TargetLocks(stateDirectory: directory),
                                           regate: { plan, mode, approvals in
                                               var context = GateContext(plan: plan, catalog: catalog, mode: mode, stateDirectory: directory,
-                                                                        approvedBy: approvals.approvedBy, evaluator: evaluator)
+                                                                        now: Date(), approvedBy: approvals.approvedBy, evaluator: evaluator)
                                               context.signOffs = approvals.signOffs
                                               return await GatePipeline.standard.evaluate(context)
                                           }, observe: observe)

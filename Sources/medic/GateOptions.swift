@@ -33,7 +33,7 @@ struct GateOptions: ParsableArguments {
             given[String(signOff[..<eq])] = String(signOff[signOff.index(after: eq)...])
         }
         var context = GateContext(
-            plan: plan, catalog: catalog, mode: mode, stateDirectory: stateDirectory, force: force, approvedBy: approvedBy,
+            plan: plan, catalog: catalog, mode: mode, stateDirectory: stateDirectory, now: Date(), force: force, approvedBy: approvedBy,
             lockWait: lockWait, evaluator: evaluator)
         context.signOffs = given
         var plan = plan

@@ -6,6 +6,8 @@ import MedicEngine
 /// with 128 + the signal. The run keeps no outcome: `medic runs` shows it interrupted.
 enum StopSignals {
     private nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+    /// The store whose journals stop taking records at a signal (`EngineOptions.store()` sets it).
+    nonisolated(unsafe) static var store: RunStore?
 
     static func install() {
         for signo in [SIGINT, SIGTERM, SIGHUP] {
@@ -13,7 +15,7 @@ enum StopSignals {
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
                 printError("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
-                RunJournal.stopAppending()
+                store?.stopAppending()
                 ShellExecutor.stopRunningSteps()
                 exit(128 + signo)
             }
@@ -24,6 +26,6 @@ enum StopSignals {
 
     /// Called where a run ends with an error: while a stop is under way, its handler exits.
     static func waitIfStopping() {
-        while RunJournal.isStopping { sleep(1) }
+        while store?.isStopping == true { sleep(1) }
     }
 }

@@ -152,6 +152,7 @@ public actor Watcher {
         var context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: store.directory, now: detectedAt,
                                   lockWait: options.lockWait, evaluator: interpreter.verifier.evaluator)
         let firedAt = Date(timeIntervalSince1970: incident.firedAt)
+        context.runs = store
         if options.replay { context.rateLimitClock = RateLimitClock(now: firedAt, runs: replayRuns) }
         plan.gates = await GatePipeline.standard.evaluate(context)
         let blocking = GatePipeline.blocking(plan.gates)?.decision
