@@ -98,7 +98,7 @@ extension RunStore {
     /// listed here when nil), rewriting it when it is missing, damaged, torn or mostly old lines.
     /// Returns what was found in each journal read again. Call holding `index.withLock`.
     func verifyIndex(names given: [String]?) -> [String: Inspection] {
-        let names = given ?? ((try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? [])
+        let names = given ?? runsDirectoryNames()
         let ids = Self.journalIDs(in: names)
         var read = index.file.read()
         var parsed = read.flatMap { RunIndexFormat.entries($0.bytes[...]) }
@@ -121,7 +121,9 @@ extension RunStore {
             let entry = latest[id].flatMap { $0.removed ? nil : $0 }
             if let entry {
                 if entry.summary.status == .running || entry.stamp == nil {
-                    if (try? RunLock(path: lockPath(id))) == nil { continue }  // held: its process keeps the entry
+                    // Held: its process keeps the entry; read again only what it wrote since
+                    // (`medic runs` shows its latest record's time).
+                    if (try? RunLock(path: lockPath(id))) == nil, JournalStamp.of(journalPath(id)) == entry.stamp { continue }
                 } else if entry.clean, !entry.racy, JournalStamp.of(journalPath(id)) == entry.stamp {
                     continue
                 }
@@ -163,6 +165,21 @@ extension RunStore {
         }
         index.isVerified = true
         return results
+    }
+
+    /// The names in `runs/` (none when it cannot be read), read with `readdir`: a state
+    /// directory of 10,000 runs holds some 30,000 names, and `medic runs` lists them all.
+    func runsDirectoryNames() -> [String] {
+        guard let folder = opendir(runsDirectory) else { return [] }
+        defer { closedir(folder) }
+        var names: [String] = []
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// The run ids of the journals among a `runs/` folder's names, sorted.

@@ -14,7 +14,7 @@ extension RunStore {
     /// `reconcilingIncidents`, a finished run whose incident record is missing from the
     /// knowledge base gets it (`IncidentRecording.reconcile`). Problems found are returned.
     public func list(reconcilingIncidents: Bool = false) -> (runs: [RunSummary], problems: [String]) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
+        let names = runsDirectoryNames()
         var problems = removeAbandonedCreations(names)
         var legacy = 0
         let ids = Self.journalIDs(in: names)

@@ -157,7 +157,7 @@ public final class RunStore: Sendable {
     }
 
     public func runIDs() -> [String] {
-        Self.journalIDs(in: (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? [])
+        Self.journalIDs(in: runsDirectoryNames())
     }
 
     /// The records of a run, with its damaged lines (`JournalScan`). With `repair` (call it only
