@@ -53,32 +53,33 @@ enum WatchBenchmark {
         var value: UInt64? { lock.withLock { firstStep } }
     }
 
-    static func run(trials: Int, history: Int, cold: Bool) async throws {
-        let loaded = CatalogLoader().load(documents: library.map { ($0.0, Array($0.1.utf8)) })
-        guard !loaded.hasErrors else { fatalError(DiagnosticRenderer.text(loaded.diagnostics)) }
-        let catalog = loaded.catalog
-        let dir = try scratchDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let clock = SystemClock()
-        let recorder = RecordingExecutor()
-        let interpreter = Interpreter(executors: ExecutorSet(shell: recorder, bus: recorder, http: recorder),
+    /// Trials against one state directory, kept open as by a running watch: each feeds a new
+    /// watcher the samples of a rule's `for`, then times the last one to the first step.
+    final class Trials: Sendable {
+        let catalog: Catalog
+        let store: RunStore
+        let interpreter: Interpreter
+        let stepClock = StepClock()
+
+        init(catalog: Catalog, store: RunStore) {
+            self.catalog = catalog
+            self.store = store
+            let clock = SystemClock()
+            let recorder = RecordingExecutor()
+            interpreter = Interpreter(executors: ExecutorSet(shell: recorder, bus: recorder, http: recorder),
                                       verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
                                       clock: clock)
-        let stepClock = StepClock()
-        var latencies: [Double] = []
-        for trial in 0..<trials {
-            let store = try RunStore(directory: dir.appendingPathComponent("state-\(trial)").path)
-            let plan = try Planner(catalog: catalog).plan(catalog.playbook(id: "clean-001")!, given: ["path": "/seed"])
-            for _ in 0..<max(1, history) { _ = try await interpreter.start(plan, in: store) }
+        }
+
+        /// Milliseconds from the sample completing the rule's `for` to the first step's start.
+        func trial(_ trial: Int) async throws -> Double {
+            let stepClock = stepClock
             let watcher = Watcher(engine: RuleEngine(catalog: catalog), catalog: catalog, interpreter: interpreter, store: store,
                                   observeRun: { record in if record.event == .stepStarted { stepClock.mark() } }, report: { _ in })
             let t0 = 1_800_000_000.0 + Double(trial) * 1000
             for t in stride(from: 0.0, to: 60, by: 10) {
                 await watcher.ingest(Sample(metric: "disk_usage_percent", labels: ["path": "/var"], time: t0 + t, value: 93))
             }
-            // A watch that has been running read the history at its earlier evaluations: each
-            // finished journal is decoded once per process (`--cold` skips this).
-            if !cold { _ = RunStore.history(in: store.directory) }
             stepClock.reset()
             let start = DispatchTime.now().uptimeNanoseconds
             await watcher.ingest(Sample(metric: "disk_usage_percent", labels: ["path": "/var"], time: t0 + 60, value: 93))
@@ -86,11 +87,34 @@ enum WatchBenchmark {
             guard outcomes.count == 1, outcomes.values.first == .succeeded, let stepped = stepClock.value else {
                 fatalError("trial \(trial): the rule did not start a run that succeeded (\(outcomes))")
             }
-            latencies.append(Double(stepped - start) / 1e6)
+            return Double(stepped - start) / 1e6
+        }
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        sorted[min(sorted.count - 1, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
+    }
+
+    static func run(trials: Int, history: Int, cold: Bool) async throws {
+        let loaded = CatalogLoader().load(documents: library.map { ($0.0, Array($0.1.utf8)) })
+        guard !loaded.hasErrors else { fatalError(DiagnosticRenderer.text(loaded.diagnostics)) }
+        let catalog = loaded.catalog
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var latencies: [Double] = []
+        for trial in 0..<trials {
+            let store = try RunStore(directory: dir.appendingPathComponent("state-\(trial)").path)
+            let watch = Trials(catalog: catalog, store: store)
+            let plan = try Planner(catalog: catalog).plan(catalog.playbook(id: "clean-001")!, given: ["path": "/seed"])
+            for _ in 0..<max(1, history) { _ = try await watch.interpreter.start(plan, in: store) }
+            // A watch that has been running has read the history at its earlier evaluations
+            // (its store's index); `--cold` opens a store that never has.
+            let measured = cold ? Trials(catalog: catalog, store: try RunStore(directory: store.directory)) : watch
+            if !cold { store.refresh() }
+            latencies.append(try await measured.trial(trial))
         }
         latencies.sort()
-        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
-        let (p50, p99, worst) = (percentile(0.50), percentile(0.99), latencies.last ?? 0)
+        let (p50, p99, worst) = (percentile(latencies, 0.50), percentile(latencies, 0.99), latencies.last ?? 0)
         report("watch-latency", [
             ("trials", trials), ("history_runs", history), ("cold", cold), ("p50_ms", p50), ("p99_ms", p99), ("max_ms", worst),
         ], lines: [

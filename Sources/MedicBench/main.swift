@@ -20,6 +20,10 @@ import MedicLoader
 //   watch-latency [--trials N] [--history H] [--cold]
 //                                           the sample completing a rule's for -> the first step's start, p50/p99
 
+//   run-index [--runs N] [--small S] [--rounds R] [--trials T]
+//                                           medic runs, the gates and watch-latency with S (100) and N (10,000)
+//                                           finished runs, interleaved: the ratios and the targets
+
 //   kb-append [--records N] [--batch B] [--rounds R]
 //                                           N (2,000) knowledge-base appends, fsync per record and B (100) per
 //                                           write+fsync, against a plain write+fsync loop of the same bytes
@@ -90,6 +94,9 @@ case "rollout-1000":
 case "watch-latency":
     try await WatchBenchmark.run(trials: Int(option("--trials") ?? "") ?? 200, history: Int(option("--history") ?? "") ?? 1,
                                  cold: arguments.contains("--cold"))
+case "run-index":
+    try await RunIndexBenchmark.run(small: Int(option("--small") ?? "") ?? 100, large: Int(option("--runs") ?? "") ?? 10_000,
+                                    rounds: Int(option("--rounds") ?? "") ?? 5, trials: Int(option("--trials") ?? "") ?? 100)
 case "kb-stats-1m":
     try KnowledgeStatsBenchmark.run(records: Int(option("--records") ?? "") ?? 1_000_000, rounds: Int(option("--rounds") ?? "") ?? 3)
 case "kb-stats-child":
@@ -115,6 +122,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

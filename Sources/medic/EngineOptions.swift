@@ -30,7 +30,9 @@ struct EngineOptions: ParsableArguments {
 
     func store() throws -> RunStore {
         do {
-            return try RunStore(directory: stateDirectoryPath)
+            let store = try RunStore(directory: stateDirectoryPath)
+            StopSignals.store = store
+            return store
         } catch let error as JournalError {
             throw CommandFailure("error: \(error.description)")
         }

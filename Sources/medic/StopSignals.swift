@@ -6,6 +6,8 @@ import MedicEngine
 /// with 128 + the signal. The run keeps no outcome: `medic runs` shows it interrupted.
 enum StopSignals {
     private nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+    /// The store whose journals stop taking records at a signal (`EngineOptions.store()` sets it).
+    nonisolated(unsafe) static var store: RunStore?
 
     /// `steps`: the running steps of the command's engine (`EngineEnvironment.runningSteps`).
     static func install(stopping steps: RunningSteps) {
@@ -14,7 +16,7 @@ enum StopSignals {
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
                 MedicLog.log.notice("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
-                RunJournal.stopAppending()
+                store?.stopAppending()
                 steps.stop()
                 exit(128 + signo)
             }
@@ -25,6 +27,6 @@ enum StopSignals {
 
     /// Called where a run ends with an error: while a stop is under way, its handler exits.
     static func waitIfStopping() {
-        while RunJournal.isStopping { sleep(1) }
+        while store?.isStopping == true { sleep(1) }
     }
 }

@@ -165,7 +165,7 @@ final class JournalDamageTests: XCTestCase {
         let path = store.journalPath(id)
         let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         func verdict() async -> GateVerdict {
-            await RateLimitGate().evaluate(GateContext(plan: plan, catalog: catalog, mode: .manual, stateDirectory: store.directory))
+            await RateLimitGate().evaluate(GateContext(plan: plan, catalog: catalog, mode: .manual, stateDirectory: store.directory, now: Date()))
         }
         let second = original.dropLast().lastIndex(of: UInt8(ascii: "\n"))! - 5
         for (offset, expected, text) in [(second, GateVerdict.Decision.deferred, "rate limit 'once'"), (3, .refuse, "the journal of run \(id) is damaged")] {

@@ -45,7 +45,7 @@ final class RateLimitGateTests: XCTestCase {
         var result: [String: GateVerdict] = [:]
         for playbook in catalog.playbooks {
             let plan = try Planner(catalog: catalog).plan(playbook)
-            result[playbook.id] = await RateLimitGate().evaluate(GateContext(plan: plan, catalog: catalog, mode: .manual, stateDirectory: state))
+            result[playbook.id] = await RateLimitGate().evaluate(GateContext(plan: plan, catalog: catalog, mode: .manual, stateDirectory: state, now: Date()))
         }
         return result
     }

@@ -101,9 +101,9 @@ final class StageTests: XCTestCase {
                                                                    parameters: ["path": "/var/log"]))
         let state = stateDirectory()
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        try OperatorSwitch.killSwitch(stateDirectory: state).turnOn(by: "ops", reason: "incident review")
-        let stage = GateStage(catalog: catalog, stateDirectory: state, evaluator: nil)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
+        try OperatorSwitch.killSwitch(stateDirectory: state).turnOn(by: "ops", reason: "incident review", now: now)
+        let stage = GateStage(catalog: catalog, stateDirectory: state, evaluator: nil)
 
         let automated = await stage.run(plan, GateRequest(mode: .automated), now: now)
         XCTAssertEqual(automated.gates.count, GatePipeline.standard.gates.count)

@@ -15,7 +15,7 @@ final class TargetLockTests: XCTestCase {
         let locks = locks()
         let names = [String(repeating: "x", count: 300), String(repeating: "é", count: 200),
                      String(repeating: "x", count: 299) + "y", String(repeating: "🦀", count: 300)]
-        let lease = try await locks.acquire(names, run: "run-a")
+        let lease = try await locks.acquire(names, run: "run-a", now: Date())
         XCTAssertEqual(lease.names, names)
         let holders = locks.holders(of: names)
         XCTAssertEqual(holders.map { $0.holder?.run }, Array(repeating: "run-a", count: names.count), "each name is held")
@@ -26,7 +26,7 @@ final class TargetLockTests: XCTestCase {
         XCTAssertTrue(files.contains { $0.hasPrefix("xxxx") }, "a long name keeps a readable prefix: \(files)")
         // Held means held: another run cannot take one of them.
         do {
-            _ = try await locks.acquire([names[2]], run: "run-b")
+            _ = try await locks.acquire([names[2]], run: "run-b", now: Date())
             XCTFail("a held long name was taken twice")
         } catch {
             XCTAssertTrue("\(error)".contains("run-a"), "\(error)")
@@ -39,8 +39,8 @@ final class TargetLockTests: XCTestCase {
         // "a%2Fb" must differ too, and a leading dot must not make a hidden or relative name.
         let pairs = [("\u{10}0", "\u{100}"), ("a/b", "a%2Fb"), (".", "%2E"), ("..", "%2E.")]
         for (first, second) in pairs {
-            let lease = try await locks.acquire([first], run: "first")
-            let other = try await locks.acquire([second], run: "second")
+            let lease = try await locks.acquire([first], run: "first", now: Date())
+            let other = try await locks.acquire([second], run: "second", now: Date())
             XCTAssertEqual(locks.holders(of: [first, second]).map { $0.holder?.run }, ["first", "second"], "\(first) / \(second)")
             _ = (lease, other)
         }

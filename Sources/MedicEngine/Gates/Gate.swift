@@ -58,13 +58,18 @@ public struct GateContext: Sendable {
     public var evaluator: ConditionEvaluator?
     /// Sign-offs given (`--sign-off ROLE=NAME`): role -> who.
     public var signOffs: [String: String] = [:]
-    /// The runs of the state directory, read once for every gate that counts them (breaker, rate
-    /// limits, safe mode); `GatePipeline.evaluate` fills it when nil.
+    /// The runs of the state directory, for every gate that counts them (breaker, rate limits,
+    /// safe mode): the store's index (`RunStore` is a `RunHistory`), refreshed once per
+    /// evaluation by `GatePipeline.evaluate`, which opens the state directory's when nil.
+    public var runs: (any RunHistory)?
+    /// The state's stores (switches, locks, runs); nil: the file-backed ones of `stateDirectory`.
+    public var stores: StateStores?
+    /// The runs as a list, when given instead of `runs` (read whole by every question).
     public var history: [RunSummary]?
     /// Set in a replay: rate limits count on the feed's clock (nil: `now` and `history`).
     public var rateLimitClock: RateLimitClock?
 
-    public init(plan: Plan, catalog: Catalog, mode: RunMode, stateDirectory: String, now: Date = Date(), force: Bool = false,
+    public init(plan: Plan, catalog: Catalog, mode: RunMode, stateDirectory: String, now: Date, force: Bool = false,
                 approvedBy: String? = nil, lockWait: Double = 0, evaluator: ConditionEvaluator? = nil) {
         self.plan = plan
         self.catalog = catalog
@@ -75,6 +80,17 @@ public struct GateContext: Sendable {
         self.approvedBy = approvedBy
         self.lockWait = lockWait
         self.evaluator = evaluator
+    }
+}
+
+extension GateContext {
+    /// `runs`, else `history`, else the index of the state directory's runs (refreshed; none,
+    /// and nothing created, when the directory has no runs).
+    var runHistory: any RunHistory {
+        if let runs { return runs }
+        if let stores { return stores.runs }
+        if let history { return ListedRuns(history) }
+        return RunStore.runHistory(in: stateDirectory)
     }
 }
 
@@ -99,7 +115,9 @@ public struct GatePipeline: Sendable {
 
     public func evaluate(_ context: GateContext) async -> [GateVerdict] {
         var context = context
-        if context.history == nil { context.history = RunStore.history(in: context.stateDirectory) }
+        let runs = context.runHistory
+        runs.refresh()
+        context.runs = runs
         var verdicts: [GateVerdict] = []
         for gate in gates { verdicts.append(await gate.evaluate(context)) }
         return verdicts

@@ -38,7 +38,7 @@ public struct OperatorSwitch: Sendable {
             ?? Setting(by: "unknown", reason: "\(path) is not readable; turn the switch off to remove it", at: "?")
     }
 
-    public func turnOn(by: String, reason: String?, now: Date = Date()) throws {
+    public func turnOn(by: String, reason: String?, now: Date) throws {
         let setting = Setting(by: by, reason: reason, at: JournalRecord.timestamp(now))
         try StateFiles.writeAtomically(try JSONEncoder().encode(setting), to: path)
         try StateFiles.audit(in: stateDirectory, ["event": onEvent, "by": by, "reason": reason ?? "", "at": setting.at])
@@ -46,7 +46,7 @@ public struct OperatorSwitch: Sendable {
 
     /// Turns the switch off; false when it was off.
     @discardableResult
-    public func turnOff(by: String, reason: String? = nil, now: Date = Date()) throws -> Bool {
+    public func turnOff(by: String, reason: String? = nil, now: Date) throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
         guard unlink(path) == 0 else { throw JournalError("cannot remove \(path): \(String(cString: strerror(errno)))") }
         try StateFiles.audit(in: stateDirectory, ["event": offEvent, "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
@@ -60,7 +60,7 @@ public struct KillSwitchGate: Gate {
     public init() {}
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
-        guard let pause = OperatorSwitch.killSwitch(stateDirectory: context.stateDirectory).status() else {
+        guard let pause = context.flags.setting(.killSwitch) else {
             return .pass(name, "not paused")
         }
         let why = "Medic is paused (by \(pause.by) at \(pause.at)\(pause.reason.map { ": \($0)" } ?? ""))"

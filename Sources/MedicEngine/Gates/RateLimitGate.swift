@@ -16,15 +16,15 @@ public struct RateLimitGate: Gate {
         guard !limits.isEmpty else { return .pass(name, "no rate limits are defined") }
         let plan = context.plan
         let now = context.rateLimitClock?.now ?? context.now
-        let history = context.rateLimitClock?.runs ?? context.history ?? RunStore.history(in: context.stateDirectory)
+        let history: any RunHistory = context.rateLimitClock.map { ListedRuns($0.runs) } ?? context.runHistory
         // A damaged run whose run_started is whole counts (its outcome is unknown); one whose
         // run_started is damaged cannot be counted against anything.
-        if let damaged = RunStore.damageRefusal(in: history.filter { $0.playbookID == "?" }, playbookID: nil,
-                                                gate: "rate limits") {
+        if let damaged = RunStore.damageRefusal(in: history.damagedRuns().map(\.summary).filter { $0.playbookID == "?" },
+                                                playbookID: nil, gate: "rate limits") {
             return .refuse(name, damaged)
         }
-        let runs = Self.countedRuns(history)
         var checked: [String] = []
+        var windows: [Double: [IndexedRun]] = [:]
         for limit in limits {
             let keys: [String]
             switch limit.scope {
@@ -33,9 +33,11 @@ public struct RateLimitGate: Gate {
             case .target: keys = TargetLocks.names(for: plan)
             }
             let since = now.addingTimeInterval(-limit.window.seconds)
+            // Runs that count against limits: started in the window, and not stopped by a gate.
+            let runs = windows[limit.window.seconds] ?? history.runs(startedSince: since).filter { $0.summary.outcome != .refused }
+            windows[limit.window.seconds] = runs
             for key in keys where limit.matches(key) {
                 let recent = runs.filter { run in
-                    guard run.started >= since else { return false }
                     switch limit.scope {
                     case .playbook: return run.summary.playbookID == key
                     case .action: return run.summary.actions.contains(key)
@@ -53,14 +55,6 @@ public struct RateLimitGate: Gate {
             }
         }
         return .pass(name, checked.isEmpty ? "no rate limit applies" : checked.joined(separator: ", "))
-    }
-
-    /// Runs that count against limits: started, and not stopped by a gate.
-    static func countedRuns(_ history: [RunSummary]) -> [(summary: RunSummary, started: Date)] {
-        history.compactMap { run in
-            guard run.outcome != .refused, let started = JournalRecord.date(run.startedAt) else { return nil }
-            return (run, started)
-        }
     }
 }
 

@@ -88,7 +88,7 @@ public struct RemediationBreaker: Sendable {
     }
 
     /// Closes the playbook's breaker by hand: runs that finished before now no longer count.
-    public func reset(_ playbookID: String, by: String, reason: String?, now: Date = Date()) throws {
+    public func reset(_ playbookID: String, by: String, reason: String?, now: Date) throws {
         var all = resets()
         let reset = Reset(by: by, reason: reason, at: JournalRecord.timestamp(now))
         all[playbookID] = reset
@@ -99,23 +99,45 @@ public struct RemediationBreaker: Sendable {
                                                   "reason": reason ?? "", "at": reset.at])
     }
 
-    public func state(of playbookID: String, now: Date = Date()) -> BreakerState {
+    public func state(of playbookID: String, now: Date) -> BreakerState {
         status(of: playbookID, now: now).state
     }
 
     /// Every playbook that has runs in the state directory, by id.
-    public func all(now: Date = Date()) -> [(playbookID: String, state: BreakerState)] {
+    public func all(now: Date) -> [(playbookID: String, state: BreakerState)] {
         statuses(now: now).map { ($0.playbookID, $0.state) }
     }
 
     /// `runs`: the state directory's runs when the caller has read them already.
-    public func status(of playbookID: String, now: Date = Date(), runs known: [RunSummary]? = nil) -> Status {
-        let runs = (known ?? runs()).filter { $0.playbookID == playbookID }
-        return Self.compute(playbookID, runs: runs, reset: resets()[playbookID], cooldown: cooldown, now: now)
+    public func status(of playbookID: String, now: Date, runs known: [RunSummary]? = nil) -> Status {
+        status(of: playbookID, now: now, history: known.map(ListedRuns.init) ?? ListedRuns(runs()))
+    }
+
+    /// The playbook's breaker from `history` (refreshed by the caller). The replay of its
+    /// finished runs is kept in `history.breakerReplays` and continued with the runs that
+    /// finished since, as long as the runs it took stand, so a long history is replayed once.
+    public func status(of playbookID: String, now: Date, history: any RunHistory) -> Status {
+        status(of: playbookID, now: now, history: history, reset: resets()[playbookID])
+    }
+
+    /// With the playbook's manual reset in force as read by the caller (`OperatorFlags`).
+    func status(of playbookID: String, now: Date, history: any RunHistory, reset: Reset?) -> Status {
+        let resetAt = reset.flatMap { JournalRecord.date($0.at) }
+        var replay = history.breakerReplays?.replay(playbookID) ?? BreakerReplay(resetAt: resetAt, generation: -1)
+        var next = history.finishedRuns(of: playbookID, from: replay.taken)
+        if replay.generation != next.generation || replay.resetAt != resetAt || replay.taken > next.count {
+            replay = BreakerReplay(resetAt: resetAt, generation: next.generation)
+            next = history.finishedRuns(of: playbookID, from: 0)
+            replay.generation = next.generation
+        }
+        next.runs.forEach { replay.feed($0) }
+        history.breakerReplays?.keep(replay, for: playbookID)
+        let running = history.unfinishedRuns().filter { $0.summary.playbookID == playbookID && $0.summary.status == .running }
+        return replay.status(playbookID, reset: reset, cooldown: cooldown, now: now, running: running)
     }
 
     /// `status(of:now:)` of every playbook that has runs, by id.
-    public func statuses(now: Date = Date()) -> [Status] {
+    public func statuses(now: Date) -> [Status] {
         let runs = runs()
         let resets = resets()
         return Dictionary(grouping: runs, by: \.playbookID).sorted { $0.key < $1.key }.map {
@@ -126,76 +148,12 @@ public struct RemediationBreaker: Sendable {
     /// The runs of the state directory; none (and nothing created) when it has no runs directory.
     private func runs() -> [RunSummary] { RunStore.history(in: stateDirectory) }
 
-
-    private struct Counted {
-        var id: String
-        var failed: Bool
-        var finished: Date
-    }
-
     static func compute(_ playbookID: String, runs: [RunSummary], reset: Reset?, cooldown: TimeInterval, now: Date) -> Status {
-        let resetAt = reset.flatMap { JournalRecord.date($0.at) }
-        // Each start time parsed once, not at every comparison of the sort (a long history made
-        // this gate the slowest step between a rule firing and the first step).
-        let ordered = runs.map { (start: JournalRecord.date($0.startedAt) ?? .distantPast, run: $0) }
-            .sorted { ($0.start, $0.run.id) < ($1.start, $1.run.id) }.map(\.run)
-        let counted: [Counted] = ordered.compactMap { run in
-            guard run.status == .finished, let outcome = run.outcome, outcome != .refused else { return nil }
-            let finished = JournalRecord.date(run.updatedAt) ?? JournalRecord.date(run.startedAt) ?? .distantPast
-            if let resetAt, finished < resetAt { return nil }
-            return Counted(id: run.id, failed: outcome != .succeeded, finished: finished)
-        }
-
-        var window: [Counted] = []
-        var tripped: String?
-        var failedTrials: [String] = []
-        for run in counted {
-            if tripped != nil {
-                if run.failed {
-                    window.append(run)
-                    failedTrials.append(run.id)
-                } else {
-                    tripped = nil
-                    failedTrials = []
-                    window = [run]
-                }
-                continue
-            }
-            window.append(run)
-            tripped = tripReason(window.suffix(windowSize))
-        }
-        let openReason = (tripped ?? "") + (failedTrials.isEmpty ? "" : "; then the trial run"
-            + (failedTrials.count == 1 ? " " : "s ") + failedTrials.joined(separator: ", ") + " failed")
-
-        let recent = Array(window.suffix(windowSize))
-        let consecutive = recent.reversed().prefix { $0.failed }.count
-        var state = BreakerState.closed
-        if tripped != nil, let lastFailure = window.last(where: \.failed) {
-            let until = lastFailure.finished.addingTimeInterval(cooldown)
-            if now < until {
-                state = .open(until: until, reason: openReason)
-            } else {
-                let trial = ordered.last { $0.status == .running && (JournalRecord.date($0.startedAt) ?? .distantPast) >= until }
-                state = trial.map { .open(until: until, reason: "half-open since \(JournalRecord.timestamp(until)), and the trial run \($0.id) is still running (\(openReason))") }
-                    ?? .halfOpen(reason: "\(openReason); the cooldown ended at \(JournalRecord.timestamp(until))")
-            }
-        }
-        return Status(playbookID: playbookID, state: state, windowRuns: recent.count, windowFailures: recent.filter(\.failed).count,
-                      consecutiveFailures: consecutive, lastReset: reset)
-    }
-
-    /// Why these runs (the window's latest, oldest first) open the breaker, or nil.
-    private static func tripReason(_ runs: ArraySlice<Counted>) -> String? {
-        let last = runs.suffix(consecutiveLimit)
-        if last.count == consecutiveLimit && last.allSatisfy(\.failed) {
-            let streak = runs.reversed().prefix { $0.failed }.reversed()
-            return "\(streak.count) consecutive failures: runs " + streak.map(\.id).joined(separator: ", ")
-        }
-        let failures = runs.filter(\.failed).count
-        if runs.count >= minimumRuns && failures * 2 > runs.count {
-            return "\(failures) of the last \(runs.count) runs failed"
-        }
-        return nil
+        let history = ListedRuns(runs)
+        var replay = BreakerReplay(resetAt: reset.flatMap { JournalRecord.date($0.at) }, generation: 0)
+        history.finishedRuns(of: playbookID, from: 0).runs.forEach { replay.feed($0) }
+        let running = history.unfinishedRuns().filter { $0.summary.playbookID == playbookID && $0.summary.status == .running }
+        return replay.status(playbookID, reset: reset, cooldown: cooldown, now: now, running: running)
     }
 }
 
@@ -209,11 +167,12 @@ public struct BreakerGate: Gate {
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
         let playbook = context.plan.playbookID
-        if let damaged = RunStore.damageRefusal(in: context.history ?? RunStore.history(in: context.stateDirectory),
-                                                playbookID: playbook, gate: "circuit breaker") {
+        let history = context.runHistory
+        if let damaged = RunStore.damageRefusal(in: history.damagedRuns().map(\.summary), playbookID: playbook, gate: "circuit breaker") {
             return .refuse(name, damaged)
         }
-        let status = RemediationBreaker(stateDirectory: context.stateDirectory, cooldown: cooldown).status(of: playbook, now: context.now, runs: context.history)
+        let status = RemediationBreaker(stateDirectory: context.stateDirectory, cooldown: cooldown)
+            .status(of: playbook, now: context.now, history: history, reset: context.flags.breakerResets()[playbook])
         switch status.state {
         case .closed:
             return .pass(name, "closed: \(status.windowFailures) of the last \(status.windowRuns) runs failed, \(status.consecutiveFailures) in a row")

@@ -12,12 +12,10 @@ public struct SafeModeGate: Gate {
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {
         var why: String?
-        if let setting = OperatorSwitch.safeMode(stateDirectory: context.stateDirectory).status() {
+        if let setting = context.flags.setting(.safeMode) {
             why = "safe mode is on (by \(setting.by) at \(setting.at)\(setting.reason.map { ": \($0)" } ?? ""))"
         } else if context.mode == .automated {
-            let succeeded = (context.history ?? RunStore.history(in: context.stateDirectory))
-                .contains { $0.playbookID == context.plan.playbookID && $0.outcome == .succeeded }
-            if !succeeded { why = "a new incident type: no run of \(context.plan.playbookID) has succeeded here yet" }
+            if !context.runHistory.hasSucceeded(context.plan.playbookID) { why = "a new incident type: no run of \(context.plan.playbookID) has succeeded here yet" }
         }
         guard let why else { return .pass(name, context.mode == .automated ? "off; the playbook has succeeded here before" : "off") }
         let reach = BlastRadiusEstimate(plan: context.plan)

@@ -30,8 +30,13 @@ public struct TargetLocks: Sendable {
     }
 
     public let directory: String
+    /// Times a wait for a held lock (`acquire`'s `wait`) and sleeps between looks.
+    public let clock: any EngineClock
 
-    public init(stateDirectory: String) { directory = stateDirectory + "/locks" }
+    public init(stateDirectory: String, clock: any EngineClock = SystemClock()) {
+        directory = stateDirectory + "/locks"
+        self.clock = clock
+    }
 
     /// The names a plan locks: its targets, or this host when it names none.
     public static func names(for plan: Plan) -> [String] {
@@ -85,7 +90,7 @@ public struct TargetLocks: Sendable {
     /// Waiting polls every 100 ms and sleeps as a task, never holding a thread: runs waiting for
     /// a target must not starve the run that holds it (a watch starts concurrent runs in one
     /// process, whose thread pool has as many threads as cores).
-    public func acquire(_ names: [String], run: String, wait: Double = 0, now: Date = Date()) async throws -> TargetLease {
+    public func acquire(_ names: [String], run: String, wait: Double = 0, now: Date) async throws -> TargetLease {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var held: [Int32] = []
         for name in names {
@@ -94,16 +99,16 @@ public struct TargetLocks: Sendable {
                 held.forEach { close($0) }
                 throw JournalError("cannot open the lock of target \(name): \(String(cString: strerror(errno)))")
             }
-            let deadline = Date().addingTimeInterval(wait)
+            let deadline = clock.now.addingTimeInterval(wait)
             while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                guard Date() < deadline else {
+                guard clock.now < deadline else {
                     let holder = holders(of: [name]).first?.holder
                     close(fd)
                     held.forEach { close($0) }
                     let who = holder.map { "run \($0.run) (pid \($0.pid) on \($0.host), since \($0.since))" } ?? "another run"
                     throw JournalError("target \(name) is being remediated by \(who)")
                 }
-                try? await Task.sleep(nanoseconds: 100_000_000)
+                try? await clock.sleep(seconds: 0.1)
             }
             let holder = Holder(run: run, pid: getpid(), host: ProcessInfo.processInfo.hostName, since: JournalRecord.timestamp(now),
                                 target: name)
@@ -113,21 +118,24 @@ public struct TargetLocks: Sendable {
             }
             held.append(fd)
         }
-        return TargetLease(descriptors: held, names: names)
+        let descriptors = held
+        return TargetLease(names: names) { descriptors.forEach { close($0) } }
     }
 }
 
-/// Locks held for a run; released when the lease is released or the process ends.
+/// Locks held for a run; released when the lease is dropped (or, for file locks, when the
+/// process ends).
 public final class TargetLease: Sendable {
-    private let descriptors: [Int32]
     public let names: [String]
+    private let release: @Sendable () -> Void
 
-    init(descriptors: [Int32], names: [String]) {
-        self.descriptors = descriptors
+    /// `release` gives the locks back; called once, when the lease is dropped.
+    public init(names: [String], release: @escaping @Sendable () -> Void) {
         self.names = names
+        self.release = release
     }
 
-    deinit { descriptors.forEach { close($0) } }
+    deinit { release() }
 }
 
 /// Gate 4: the run's targets are free (the run takes their locks before its first step; this
@@ -137,7 +145,7 @@ public struct TargetLockGate: Gate {
     public init() {}
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
-        let locks = TargetLocks(stateDirectory: context.stateDirectory)
+        let locks = context.locks
         let names = TargetLocks.names(for: context.plan)
         let taken = locks.holders(of: names).compactMap { entry in entry.holder.map { (entry.name, $0) } }
         guard let (target, holder) = taken.first else { return .pass(name, "free: \(names.joined(separator: ", "))") }

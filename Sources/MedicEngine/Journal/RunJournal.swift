@@ -33,35 +33,68 @@ public final class RunJournal: @unchecked Sendable {
     private var nextSeq: Int
     private var observers: [@Sendable (JournalRecord) -> Void] = []
 
-    /// Opens (creating when needed) the journal at `path` for appending after `lastSeq`.
-    init(runID: String, path: String, lastSeq: Int) throws {
+    /// Set by the journal's store (`RunStore.stopAppending`): no more records.
+    private let stopping: StopFlag
+    /// The time of a record appended without one: the store's clock.
+    private let clock: any EngineClock
+    /// The store's index, told of each change of the run's status, and the run's entry as last
+    /// told (nil before `run_started`). Used under `lock`.
+    private let index: RunIndexFile?
+    private var indexed: RunSummary?
+
+    /// Opens the journal at `path` for appending after `lastSeq`; `summary` is the run's entry
+    /// in `index` as its records say it.
+    init(runID: String, path: String, lastSeq: Int, stopping: StopFlag, clock: any EngineClock, index: RunIndexFile?,
+         summary: RunSummary?) throws {
         self.runID = runID
+        self.clock = clock
         self.path = path
         nextSeq = lastSeq + 1
         creation = nil
+        self.stopping = stopping
+        self.index = index
+        indexed = summary
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw JournalError("cannot open the run journal \(path): \(String(cString: strerror(errno)))") }
     }
 
     /// A journal to create at `path` with its first append (see `creation`).
-    init(creating path: String, runID: String, temporary: String, directory: String) {
+    init(creating path: String, runID: String, temporary: String, directory: String, stopping: StopFlag, clock: any EngineClock,
+         index: RunIndexFile?) {
         self.runID = runID
+        self.clock = clock
         self.path = path
         nextSeq = 1
         creation = (temporary, directory)
+        self.stopping = stopping
+        self.index = index
         fd = -1
     }
 
     deinit { if fd >= 0 { close(fd) } }
 
-    private static let stopping = StopFlag()
+    /// The index entries `records` make (a change of the run's status), kept as the last told.
+    /// Called under `lock`.
+    private func indexEntries(_ records: [JournalRecord]) -> [RunSummary] {
+        guard index != nil else { return [] }
+        var entries: [RunSummary] = []
+        for record in records {
+            if let next = RunStore.indexedSummary(after: record, from: indexed, runID: runID) {
+                indexed = next
+                entries.append(next)
+            }
+        }
+        return entries
+    }
 
-    /// From now on no journal of this process takes a record: Medic is stopping (a signal), and
-    /// the steps it ends must stay "in flight" for `medic resume` to decide about.
-    public static func stopAppending() { stopping.set() }
-
-    /// Whether `stopAppending` was called.
-    public static var isStopping: Bool { stopping.isSet }
+    /// Tells the index the run's last entry, stamped with the journal as it is now (nil before
+    /// it exists). Called under `lock`.
+    private func tellIndex(_ entries: [RunSummary], written: Bool) {
+        guard let index, let last = entries.last else { return }
+        var info = stat()
+        let stamp = written && fd >= 0 && fstat(fd, &info) == 0 ? JournalStamp(info) : nil
+        index.append([RunIndexEntry(summary: last, stamp: stamp, racy: true)])
+    }
 
     /// Called after each record is on disk (progress output, tests).
     public func observe(_ observer: @escaping @Sendable (JournalRecord) -> Void) {
@@ -70,13 +103,13 @@ public final class RunJournal: @unchecked Sendable {
 
     /// Appends `records` (their `seq` and `at` are filled in here) and makes them durable.
     @discardableResult
-    public func append(_ records: [JournalRecord], now: Date = Date(), durable: Bool = true) throws -> [JournalRecord] {
-        guard !Self.stopping.isSet else {
+    public func append(_ records: [JournalRecord], now: Date? = nil, durable: Bool = true) throws -> [JournalRecord] {
+        guard !stopping.isSet else {
             throw JournalError("Medic is stopping (a signal): the run is left without an outcome, to be resumed")
         }
         // Encoded before taking the lock (targets of a rollout append from many threads at
         // once); only the sequence number and the time are filled in under it.
-        let at = JournalRecord.timestamp(now)
+        let at = JournalRecord.timestamp(now ?? clock.now)
         let bodies = try records.map { record -> [UInt8] in
             var blank = record
             blank.seq = 0
@@ -95,7 +128,11 @@ public final class RunJournal: @unchecked Sendable {
                 seq += 1
                 stamped.append(record)
             }
+            let entries = indexEntries(stamped)
             if fd < 0 {
+                // Told before the journal exists (the run's lock is held), so a reader of the
+                // index knows of every run without listing the journals.
+                tellIndex(entries, written: false)
                 try create(with: bytes)  // durable, whatever `durable` says
                 nextSeq = seq
                 durableSeq = seq - 1
@@ -103,6 +140,7 @@ public final class RunJournal: @unchecked Sendable {
                 try writeAll(bytes)
                 // The lines are in the file: the next record follows them, even if this sync fails.
                 nextSeq = seq
+                tellIndex(entries, written: true)
                 guard !durable || fsync(fd) == 0 else {
                     throw JournalError("cannot make the run journal \(path) durable (fsync): \(String(cString: strerror(errno)))")
                 }
@@ -115,7 +153,7 @@ public final class RunJournal: @unchecked Sendable {
     }
 
     @discardableResult
-    public func append(_ record: JournalRecord, now: Date = Date(), durable: Bool = true) throws -> JournalRecord {
+    public func append(_ record: JournalRecord, now: Date? = nil, durable: Bool = true) throws -> JournalRecord {
         try append([record], now: now, durable: durable)[0]
     }
 
@@ -135,7 +173,7 @@ public final class RunJournal: @unchecked Sendable {
     /// thread of its own, never on one of the few threads that run every task. A rollout's
     /// targets journal this way, so fifty targets at once cost a few syncs, not fifty.
     @discardableResult
-    public func appendDurably(_ records: [JournalRecord], now: Date = Date()) async throws -> [JournalRecord] {
+    public func appendDurably(_ records: [JournalRecord], now: Date? = nil) async throws -> [JournalRecord] {
         let written = try append(records, now: now, durable: false)
         guard let last = written.last?.seq else { return written }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in

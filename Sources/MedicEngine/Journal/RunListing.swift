@@ -14,40 +14,29 @@ extension RunStore {
     /// `reconcilingIncidents`, a finished run whose incident record is missing from the
     /// knowledge base gets it (`IncidentRecording.reconcile`). Problems found are returned.
     public func list(reconcilingIncidents: Bool = false) -> (runs: [RunSummary], problems: [String]) {
-        var runs: [RunSummary] = []
-        var problems = removeAbandonedCreations()
+        let names = runsDirectoryNames()
+        var problems = removeAbandonedCreations(names)
         var legacy = 0
-        for id in runIDs() {
-            let path = journalPath(id)
-            var info = stat()
-            let stamp = stat(path, &info) == 0 ? FinishedRuns.Stamp(size: Int64(info.st_size), modified: info.st_mtim) : nil
-            if let stamp, let known = FinishedRuns.shared.summary(path: path, stamp: stamp) {
-                runs.append(known)
+        let ids = Self.journalIDs(in: names)
+        // Every journal checked against its index entry; only those that changed are read.
+        let inspected = index.withLock { verifyIndex(names: names) }
+        for id in ids {
+            guard let found = inspected[id] else { continue }
+            if let error = found.error {
+                problems.append(error)
                 continue
             }
-            do {
-                let (summary, contents, _) = try inspect(id)
-                problems += contents.problems
-                if contents.legacy { legacy += 1 }
-                if let damage = contents.damageSummary { problems.append("run \(id) is damaged: \(damage)") }
-                if let summary, let stamp, summary.status == .finished, contents.problems.isEmpty {
-                    FinishedRuns.shared.remember(summary, path: path, stamp: stamp)
-                }
-                if let summary {
-                    runs.append(summary)
-                } else if let removed = removeNeverStarted(id) {
-                    problems.append(removed)
-                }
-            } catch {
-                problems.append("\(id): \(error)")
-            }
+            problems += found.problems
+            if found.legacy { legacy += 1 }
+            if let damage = found.damage { problems.append("run \(id) is damaged: \(damage)") }
+            if found.summary == nil, let removed = removeNeverStarted(id) { problems.append(removed) }
         }
         if legacy > 0 {
             problems.append("\(legacy) journal(s) in \(runsDirectory) were written by an earlier Medic, before journal lines carried "
                 + "checksums: they are read and counted without them, and never continued")
         }
-        let starts = Dictionary(runs.map { ($0.id, JournalRecord.date($0.startedAt) ?? .distantPast) }, uniquingKeysWith: { a, _ in a })
-        runs.sort { (starts[$0.id]!, $0.id) < (starts[$1.id]!, $1.id) }
+        let present = Set(ids)
+        let runs = index.all().map(\.summary).filter { present.contains($0.id) }
         if reconcilingIncidents {
             var recorded = IncidentRecording.RecordedRuns()
             for run in runs where run.status == .finished {
@@ -77,7 +66,7 @@ extension RunStore {
             if let damage = contents.damageSummary {
                 return (Self.damagedSummary(id: id, records: contents.records, path: journalPath(id), damage: damage), contents, .damaged)
             }
-            let journal = try RunJournal(runID: id, path: journalPath(id), lastSeq: contents.records.last?.seq ?? 0)
+            let journal = try appendingJournal(id, after: contents.records)
             var record = JournalRecord(event: .runInterrupted)
             record.pid = getpid()
             record.message = "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it"
@@ -125,8 +114,7 @@ extension RunStore {
 
     /// Removes the `<run>.creating` files of runs killed while their journal was being created
     /// (whose lock no process holds); problems, if any could not be removed.
-    func removeAbandonedCreations() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
+    func removeAbandonedCreations(_ names: [String]) -> [String] {
         var problems: [String] = []
         for name in names where name.hasSuffix(".creating") {
             let id = String(name.dropLast(".creating".count))

@@ -55,10 +55,15 @@ public struct JournalContents: Sendable {
 
 /// The state directory (`.medic/` or `$MEDIC_HOME`): one journal per run under `runs/`, and a
 /// lock file per run that its process holds while it runs (`flock`, released by the kernel when
-/// the process dies, so a SIGKILLed run is recognised by the next Medic that looks).
+/// the process dies, so a SIGKILLed run is recognised by the next Medic that looks), and the
+/// index of the runs (`runs/index`, `RunIndex`), which the questions about many runs read.
 public final class RunStore: Sendable {
     public let directory: String
     public var runsDirectory: String { directory + "/runs" }
+    /// The time of records appended without one, and of new run ids.
+    public let clock: any EngineClock
+    let index: RunIndex
+    private let stopping = StopFlag()
 
     /// `$MEDIC_HOME` when set and not empty, else `.medic` in the working directory.
     public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
@@ -67,8 +72,10 @@ public final class RunStore: Sendable {
     }
 
     /// Opens the state directory, creating it when missing.
-    public init(directory: String) throws {
+    public init(directory: String, clock: any EngineClock = SystemClock()) throws {
         self.directory = directory
+        self.clock = clock
+        index = RunIndex(runsDirectory: directory + "/runs")
         do {
             try FileManager.default.createDirectory(atPath: directory + "/runs", withIntermediateDirectories: true)
         } catch {
@@ -76,8 +83,16 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// From now on no journal of this store takes a record: Medic is stopping (a signal), and
+    /// the steps it ends must stay "in flight" for `medic resume` to decide about. Another store
+    /// (another state directory) in the same process is not affected.
+    public func stopAppending() { stopping.set() }
+
+    /// Whether `stopAppending` was called.
+    public var isStopping: Bool { stopping.isSet }
+
     /// A new run id: sortable by start time, unique on this host.
-    public static func newRunID(at date: Date = Date()) -> String {
+    public static func newRunID(at date: Date) -> String {
         let stamp = date.formatted(Date.VerbatimFormatStyle(
             format: "\(year: .defaultDigits)\(month: .twoDigits)\(day: .twoDigits)-\(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased))\(minute: .twoDigits)\(second: .twoDigits)",
             timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
@@ -98,7 +113,8 @@ public final class RunStore: Sendable {
             throw JournalError("cannot create run '\(runID)': the id is taken or not a valid name")
         }
         unlink(creationPath(runID))
-        let journal = RunJournal(creating: journalPath(runID), runID: runID, temporary: creationPath(runID), directory: runsDirectory)
+        let journal = RunJournal(creating: journalPath(runID), runID: runID, temporary: creationPath(runID), directory: runsDirectory,
+                                 stopping: stopping, clock: clock, index: index.file)
         return (journal, lock)
     }
 
@@ -118,8 +134,14 @@ public final class RunStore: Sendable {
             throw JournalError("the journal of run \(runID) was written by an earlier Medic, before journal lines carried checksums; "
                 + "this Medic does not continue it: finish it with the Medic that started it, or move \(journalPath(runID)) out of the state directory")
         }
-        let journal = try RunJournal(runID: runID, path: journalPath(runID), lastSeq: contents.records.last?.seq ?? 0)
+        let journal = try appendingJournal(runID, after: contents.records)
         return (journal, lock, contents)
+    }
+
+    /// The journal of an existing run, to append to after `records` (hold the run's lock).
+    func appendingJournal(_ runID: String, after records: [JournalRecord]) throws -> RunJournal {
+        try RunJournal(runID: runID, path: journalPath(runID), lastSeq: records.last?.seq ?? 0, stopping: stopping, clock: clock,
+                       index: index.file, summary: Self.summary(id: runID, records: records, status: Self.status(of: records), path: ""))
     }
 
     /// The full id of a run named by its id or an unambiguous prefix of it.
@@ -135,8 +157,7 @@ public final class RunStore: Sendable {
     }
 
     public func runIDs() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
-        return names.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.filter(Self.isValidRunID).sorted()
+        Self.journalIDs(in: runsDirectoryNames())
     }
 
     /// The records of a run, with its damaged lines (`JournalScan`). With `repair` (call it only
@@ -184,6 +205,16 @@ public final class RunStore: Sendable {
         guard FileManager.default.fileExists(atPath: directory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue,
               let store = try? RunStore(directory: directory) else { return [] }
         return store.list().runs
+    }
+
+    /// The index of the runs of the state directory at `directory`, refreshed; an empty history,
+    /// creating nothing, when it has no `runs/` folder.
+    public static func runHistory(in directory: String) -> any RunHistory {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue,
+              let store = try? RunStore(directory: directory) else { return ListedRuns([]) }
+        store.refresh()
+        return store
     }
 
     /// What the records say, before looking at the lock: `running` means "no outcome yet".
@@ -237,35 +268,5 @@ public final class RunLock: Sendable {
 extension String {
     func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}
-
-/// Summaries of finished runs, by journal, as long as the journal's size and time of change are
-/// those they were read at: nothing is appended after `run_finished`, so a long-lived process
-/// (`medic watch`, whose gates read the history before every run) decodes each finished
-/// journal once instead of at every evaluation.
-final class FinishedRuns: @unchecked Sendable {
-    struct Stamp: Equatable {
-        var size: Int64
-        var seconds: Int
-        var nanoseconds: Int
-
-        init(size: Int64, modified: timespec) {
-            self.size = size
-            seconds = modified.tv_sec
-            nanoseconds = modified.tv_nsec
-        }
-    }
-
-    static let shared = FinishedRuns()
-    private let lock = NSLock()
-    private var known: [String: (Stamp, RunSummary)] = [:]
-
-    func summary(path: String, stamp: Stamp) -> RunSummary? {
-        lock.withLock { known[path].flatMap { $0.0 == stamp ? $0.1 : nil } }
-    }
-
-    func remember(_ summary: RunSummary, path: String, stamp: Stamp) {
-        lock.withLock { known[path] = (stamp, summary) }
     }
 }

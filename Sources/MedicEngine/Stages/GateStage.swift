@@ -34,6 +34,9 @@ public struct GateStage: Sendable {
     /// Evaluates preconditions against the run's metric sources.
     public let evaluator: ConditionEvaluator?
     public var pipeline: GatePipeline = .standard
+    /// The runs the counting gates ask about; nil: the index of `stateDirectory`, read afresh.
+    /// A long-lived front end (a watch) passes its store, whose index it keeps following.
+    public var runs: (any RunHistory)?
 
     public init(catalog: Catalog, stateDirectory: String, evaluator: ConditionEvaluator?) {
         self.catalog = catalog
@@ -48,6 +51,7 @@ public struct GateStage: Sendable {
                                   evaluator: evaluator)
         context.signOffs = request.signOffs
         context.rateLimitClock = request.rateLimitClock
+        context.runs = runs
         var gated = plan
         gated.gates = await pipeline.evaluate(context)
         return gated

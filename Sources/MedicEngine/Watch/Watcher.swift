@@ -152,7 +152,10 @@ public actor Watcher {
         var gateRequest = GateRequest(mode: .automated, lockWait: options.lockWait)
         let firedAt = Date(timeIntervalSince1970: incident.firedAt)
         if options.replay { gateRequest.rateLimitClock = RateLimitClock(now: firedAt, runs: replayRuns) }
-        plan = await GateStage(catalog: catalog, stateDirectory: store.directory, evaluator: interpreter.verifier.evaluator)
+        var gates = GateStage(catalog: catalog, stateDirectory: store.directory, evaluator: interpreter.verifier.evaluator)
+        // The watch's own store: its index is read once and then followed, not read again per incident.
+        gates.runs = store
+        plan = await gates
             .run(plan, gateRequest, now: detectedAt)
         let blocking = GatePipeline.blocking(plan.gates)?.decision
         if options.replay, blocking != .refuse, blocking != .deferred {

@@ -1,0 +1,211 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Keeping the index true to the journals (see `RunIndex` for the rules).
+extension RunStore {
+    /// What reading one run's journal found, for `list()`.
+    struct Inspection {
+        var summary: RunSummary?
+        var problems: [String] = []
+        var legacy = false
+        var damage: String?
+        var error: String?
+    }
+
+    /// The index brought up to date: the first look of this store verifies it against every
+    /// journal (`verifyIndex`); a later one reads the lines appended since and checks the runs
+    /// without an outcome. A file replaced, shortened or damaged since is verified again.
+    func refreshIndex() {
+        index.withLock {
+            guard index.isVerified, let known = index.readPosition, let now = index.file.identity(), now.sameFile(as: known),
+                  now.size >= known.size else {
+                _ = verifyIndex(names: nil)
+                return
+            }
+            if now.size > known.size {
+                guard let read = index.file.read(from: known.size), read.identity.sameFile(as: known),
+                      let parsed = RunIndexFormat.entries(read.bytes[...]) else {
+                    _ = verifyIndex(names: nil)
+                    return
+                }
+                parsed.entries.forEach(index.apply)
+                // A line being written (or torn by a crash) is read again next time; a line
+                // appended after a torn one makes the file damaged, and it is rewritten.
+                let bytes = read.bytes
+                let consumed = parsed.torn ? (bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) : bytes.count
+                var position = known
+                position.size = known.size + consumed
+                index.readPosition = position
+            }
+            settleIndex()
+        }
+    }
+
+    /// Checks each run without an outcome: a `running` one whose lock is free (its process is
+    /// gone, or finished without its last index line), or any other whose journal changed, is
+    /// read again from its journal.
+    private func settleIndex() {
+        var changed: [RunIndexEntry] = []
+        for id in index.unsettledIDs {
+            guard let entry = index.entry(id) else { continue }
+            if entry.summary.status == .running || entry.stamp == nil {
+                guard let probe = try? RunLock(path: lockPath(id)) else { continue }  // held: its process keeps the entry
+                withExtendedLifetime(probe) {}
+            } else if JournalStamp.of(journalPath(id)) == entry.stamp {
+                continue
+            }
+            if let fresh = reindex(id, known: entry).entry {
+                index.apply(fresh)
+                changed.append(fresh)
+            }
+        }
+        index.file.append(changed)
+    }
+
+    /// The run's entry read again from its journal (`inspect`: a dead run is marked interrupted),
+    /// with what the reading found; `entry` is nil when nothing changed, a `removed` entry when
+    /// the run has no journal (or one that never started) and its lock is free.
+    func reindex(_ id: String, known: RunIndexEntry?) -> (entry: RunIndexEntry?, inspection: Inspection) {
+        let path = journalPath(id)
+        func removed() -> RunIndexEntry? {
+            guard var gone = known, !gone.removed else { return nil }
+            gone.removed = true
+            return gone
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            if let known, RunIndex.isClaim(known), (try? RunLock(path: lockPath(id))) == nil { return (nil, Inspection()) }
+            return (removed(), Inspection())
+        }
+        do {
+            let (summary, contents, _) = try inspect(id)
+            let inspection = Inspection(summary: summary, problems: contents.problems, legacy: contents.legacy,
+                                        damage: contents.damageSummary, error: nil)
+            guard var summary else { return (removed(), inspection) }
+            summary.journal = ""
+            let stamp = JournalStamp.of(path)
+            let entry = RunIndexEntry(summary: summary, stamp: stamp, clean: contents.problems.isEmpty && !contents.legacy
+                                      && contents.damage.isEmpty, racy: stamp?.isRecent ?? true)
+            return (entry == known ? nil : entry, inspection)
+        } catch {
+            return (removed(), Inspection(error: "\(id): \(error)"))
+        }
+    }
+
+    /// Verifies the index against the journals named in `names` (the `runs/` folder's entries;
+    /// listed here when nil), rewriting it when it is missing, damaged, torn or mostly old lines.
+    /// Returns what was found in each journal read again. Call holding `index.withLock`.
+    func verifyIndex(names given: [String]?) -> [String: Inspection] {
+        let names = given ?? runsDirectoryNames()
+        let ids = Self.journalIDs(in: names)
+        var read = index.file.read()
+        var parsed = read.flatMap { RunIndexFormat.entries($0.bytes[...]) }
+        if read != nil, parsed?.torn != false {
+            // Perhaps a line being written: look again holding the write lock.
+            index.file.locked {
+                read = index.file.read()
+                parsed = read.flatMap { RunIndexFormat.entries($0.bytes[...]) }
+            }
+        }
+        var rewrite = read == nil || parsed == nil || parsed?.torn == true
+        var latest: [String: RunIndexEntry] = [:]
+        for entry in parsed?.entries ?? [] { latest[entry.summary.id] = entry }
+        index.replaceAll(with: Array(latest.values))
+        if let read, !rewrite { index.readPosition = read.identity }
+
+        var results: [String: Inspection] = [:]
+        var changed: [RunIndexEntry] = []
+        for id in ids {
+            let entry = latest[id].flatMap { $0.removed ? nil : $0 }
+            if let entry {
+                if entry.summary.status == .running || entry.stamp == nil {
+                    // Held: its process keeps the entry; read again only what it wrote since
+                    // (`medic runs` shows its latest record's time).
+                    if (try? RunLock(path: lockPath(id))) == nil, JournalStamp.of(journalPath(id)) == entry.stamp { continue }
+                } else if entry.clean, !entry.racy, JournalStamp.of(journalPath(id)) == entry.stamp {
+                    continue
+                }
+            }
+            let (fresh, inspection) = reindex(id, known: entry)
+            results[id] = inspection
+            if let fresh {
+                index.apply(fresh)
+                changed.append(fresh)
+            }
+        }
+        let present = Set(ids)
+        for (id, entry) in latest where !entry.removed && !present.contains(id) {
+            if RunIndex.isClaim(entry), (try? RunLock(path: lockPath(id))) == nil { continue }  // its journal is being written
+            var gone = entry
+            gone.removed = true
+            index.apply(gone)
+            changed.append(gone)
+        }
+        let live = index.liveEntries.count
+        if !rewrite && (parsed?.entries.count ?? 0) > 3 * max(live, 64) { rewrite = true }
+        if rewrite {
+            index.file.locked {
+                // Lines appended meanwhile (runs changing status) are newer than what was read.
+                if let again = index.file.read() {
+                    if let before = read?.identity, again.identity.sameFile(as: before), !(parsed == nil),
+                       let tail = RunIndexFormat.entries(again.bytes[min(before.size, again.bytes.count)...]) {
+                        tail.entries.forEach(index.apply)
+                    } else if !again.identity.sameFile(as: read?.identity ?? again.identity) || read == nil,
+                              let theirs = RunIndexFormat.entries(again.bytes[...]), !theirs.torn {
+                        theirs.entries.forEach(index.apply)
+                        changed.forEach(index.apply)
+                    }
+                }
+                index.readPosition = index.file.rewrite(index.orderedEntries()) ? index.file.identity() : nil
+            }
+        } else {
+            index.file.append(changed)
+        }
+        index.isVerified = true
+        return results
+    }
+
+    /// The names in `runs/` (none when it cannot be read), read with `readdir`: a state
+    /// directory of 10,000 runs holds some 30,000 names, and `medic runs` lists them all.
+    func runsDirectoryNames() -> [String] {
+        guard let folder = opendir(runsDirectory) else { return [] }
+        defer { closedir(folder) }
+        var names: [String] = []
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The run ids of the journals among a `runs/` folder's names, sorted.
+    static func journalIDs(in names: [String]) -> [String] {
+        names.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.filter(isValidRunID).sorted()
+    }
+}
+
+extension RunStore {
+    /// The entry a journal writes when its run's status changes with `record`, given the entry
+    /// before it (nil before `run_started`); nil when the status stays as it was.
+    static func indexedSummary(after record: JournalRecord, from summary: RunSummary?, runID: String) -> RunSummary? {
+        let status: RunStatus
+        switch record.event {
+        case .runStarted:
+            return Self.summary(id: runID, records: [record], status: .running, path: "")
+        case .runFinished: status = .finished
+        case .runInterrupted: status = .interrupted
+        case .runResumed, .gatesEvaluated: status = .running
+        case .approvalRequested, .approvalGiven: status = .pendingApproval
+        default: return nil
+        }
+        guard var next = summary, next.status != status || status == .finished else { return nil }
+        next.status = status
+        next.updatedAt = record.at
+        next.outcome = status == .finished ? record.outcome : nil
+        return next
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// The stores of one engine, chosen in one place: the front end builds this value and hands it
+/// down; everything below asks the protocols. `files(in:)` gives the state directory's
+/// file-backed stores, today's behaviour and crash guarantees.
+public struct StateStores: Sendable {
+    /// The runs, their journals and index.
+    public var runs: RunStore
+    public var locks: any TargetLocking
+    public var flags: any OperatorFlags
+    public var audit: any AuditLog
+
+    public init(runs: RunStore, locks: any TargetLocking, flags: any OperatorFlags, audit: any AuditLog) {
+        self.runs = runs
+        self.locks = locks
+        self.flags = flags
+        self.audit = audit
+    }
+
+    /// The file-backed stores of the state directory at `directory` (created when missing),
+    /// timed by `clock`.
+    public static func files(in directory: String, clock: any EngineClock = SystemClock()) throws -> StateStores {
+        try StateStores(runs: RunStore(directory: directory, clock: clock), locks: TargetLocks(stateDirectory: directory, clock: clock),
+                        flags: FileFlags(stateDirectory: directory), audit: FileAuditLog(stateDirectory: directory))
+    }
+}
+
+/// The switches as files of the state directory: `paused.json`, `safe-mode.json` (`OperatorSwitch`)
+/// and `breakers.json` (`RemediationBreaker`), each replaced atomically (written beside, fsync'ed,
+/// renamed, the directory fsync'ed), each change appended to `audit.jsonl`.
+public struct FileFlags: OperatorFlags {
+    public let stateDirectory: String
+
+    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+
+    func file(_ flag: OperatorFlag) -> OperatorSwitch {
+        switch flag {
+        case .killSwitch: return .killSwitch(stateDirectory: stateDirectory)
+        case .safeMode: return .safeMode(stateDirectory: stateDirectory)
+        }
+    }
+
+    public func setting(_ flag: OperatorFlag) -> OperatorSwitch.Setting? { file(flag).status() }
+
+    public func turnOn(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws {
+        try file(flag).turnOn(by: by, reason: reason, now: now)
+    }
+
+    @discardableResult
+    public func turnOff(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws -> Bool {
+        try file(flag).turnOff(by: by, reason: reason, now: now)
+    }
+
+    public func breakerResets() -> [String: RemediationBreaker.Reset] { RemediationBreaker(stateDirectory: stateDirectory).resets() }
+
+    public func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) throws {
+        try RemediationBreaker(stateDirectory: stateDirectory).reset(playbookID, by: by, reason: reason, now: now)
+    }
+}
+
+/// The audit log as `<state>/audit.jsonl`: one JSON object a line, appended with one `write`
+/// and fsync'ed.
+public struct FileAuditLog: AuditLog {
+    public let stateDirectory: String
+
+    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+
+    public func record(_ fields: [String: String]) throws { try StateFiles.audit(in: stateDirectory, fields) }
+}
+
+extension GateContext {
+    /// `stores`, else the file-backed switches and locks of `stateDirectory` (the runs come from
+    /// `runHistory`).
+    var flags: any OperatorFlags { stores?.flags ?? FileFlags(stateDirectory: stateDirectory) }
+    var locks: any TargetLocking { stores?.locks ?? TargetLocks(stateDirectory: stateDirectory) }
+}
