@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "MedicDetect", targets: ["MedicDetect"]),
         .library(name: "MedicKnowledge", targets: ["MedicKnowledge"]),
         .library(name: "MedicEngine", targets: ["MedicEngine"]),
+        .library(name: "MedicEngineTestKit", targets: ["MedicEngineTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -52,6 +53,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // What tests and benchmarks drive the engine with, kept out of the production target: a
+        // clock that moves only when slept on, an executor that records instead of running.
+        .target(name: "MedicEngineTestKit", dependencies: ["MedicEngine"]),
         .executableTarget(
             name: "medic",
             dependencies: [
@@ -61,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "MedicBench",
-            dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicTestSupport"]
+            dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicEngineTestKit", "MedicTestSupport"]
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).
         .target(name: "MedicTestSupport"),
@@ -78,7 +82,7 @@ let package = Package(
         .testTarget(
             name: "MedicEngineTests",
             dependencies: [
-                "MedicEngine", "MedicLoader", "MedicDetect",
+                "MedicEngine", "MedicEngineTestKit", "MedicLoader", "MedicDetect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
