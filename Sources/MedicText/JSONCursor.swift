@@ -46,7 +46,7 @@ public struct JSONCursor {
 
     /// Moves past `word` (`true`, `false`, `null`) when its bytes are next. Only those bytes are
     /// compared: what follows is the caller's to check.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func take(literal word: StaticString) -> Bool {
         let count = word.utf8CodeUnitCount
         guard bytes.count - offset >= count else { return false }
