@@ -8,11 +8,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "medic", targets: ["medic"]),
+        .library(name: "MedicText", targets: ["MedicText"]),
         .library(name: "MedicModel", targets: ["MedicModel"]),
         .library(name: "MedicLoader", targets: ["MedicLoader"]),
         .library(name: "MedicDetect", targets: ["MedicDetect"]),
         .library(name: "MedicKnowledge", targets: ["MedicKnowledge"]),
         .library(name: "MedicEngine", targets: ["MedicEngine"]),
+        .library(name: "MedicEngineTestKit", targets: ["MedicEngineTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -27,29 +29,35 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // JSON text and RFC 3339 times read and written byte by byte: the one cursor and the one
+        // `Timestamp` every reader above uses. No dependencies.
+        .target(name: "MedicText"),
         .target(name: "MedicModel"),
         .target(
             name: "MedicLoader",
-            dependencies: ["MedicModel", .product(name: "Yams", package: "Yams")]
+            dependencies: ["MedicModel", "MedicText", .product(name: "Yams", package: "Yams")]
         ),
         // Streaming anomaly detectors, rule evaluation and the NAB scorer: pure computation over
         // samples; its only I/O reads sample feeds and series files line by line.
-        .target(name: "MedicDetect", dependencies: ["MedicModel"]),
+        .target(name: "MedicDetect", dependencies: ["MedicModel", "MedicText"]),
         // The knowledge base (reference §9): crash-safe JSON Lines files under the state
         // directory; its own file I/O, no processes or network.
-        .target(name: "MedicKnowledge", dependencies: ["MedicModel", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "MedicKnowledge", dependencies: ["MedicModel", "MedicText", .product(name: "Crypto", package: "swift-crypto")]),
         // The only layer that starts processes or touches the network.
         // One system call Swift cannot make directly (syscall(2) is variadic): pidfd_open.
         .target(name: "CMedicSystem"),
         .target(
             name: "MedicEngine",
             dependencies: [
-                "MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "CMedicSystem",
+                "MedicModel", "MedicText", "MedicLoader", "MedicDetect", "MedicKnowledge", "CMedicSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // What tests and benchmarks drive the engine with, kept out of the production target: a
+        // clock that moves only when slept on, an executor that records instead of running.
+        .target(name: "MedicEngineTestKit", dependencies: ["MedicEngine"]),
         .executableTarget(
             name: "medic",
             dependencies: [
@@ -60,11 +68,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "MedicBench",
-            dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicTestSupport",
+            dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicEngineTestKit", "MedicTestSupport",
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).
         .target(name: "MedicTestSupport"),
+        .testTarget(name: "MedicTextTests", dependencies: ["MedicText"]),
         .testTarget(name: "MedicModelTests", dependencies: ["MedicModel"]),
         .testTarget(name: "MedicDetectTests", dependencies: ["MedicDetect", "MedicModel", "MedicLoader"]),
         .testTarget(
@@ -73,11 +82,11 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         // Its concurrent-appender test runs the built MedicBench (kb-append-child) as real processes.
-        .testTarget(name: "MedicKnowledgeTests", dependencies: ["MedicKnowledge"]),
+        .testTarget(name: "MedicKnowledgeTests", dependencies: ["MedicKnowledge", "MedicText"]),
         .testTarget(
             name: "MedicEngineTests",
             dependencies: [
-                "MedicEngine", "MedicLoader", "MedicDetect",
+                "MedicEngine", "MedicEngineTestKit", "MedicLoader", "MedicDetect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import MedicEngine
+import MedicEngineTestKit
 import MedicLoader
 
 /// `run-parts`: where the time of a journaled shell step goes, in process (for profiling

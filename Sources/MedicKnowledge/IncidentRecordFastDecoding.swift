@@ -1,4 +1,5 @@
 import Foundation
+import MedicText
 
 /// `incident-history.jsonl` read without JSONDecoder, which costs about 22 µs a record on Linux:
 /// statistics over a million incidents must take seconds, not minutes. A small JSON parser
@@ -122,204 +123,78 @@ struct JSONObject {
     }
 }
 
-/// RFC 8259 JSON from UTF-8 bytes; nil at the first thing it does not accept.
+/// RFC 8259 JSON from UTF-8 bytes, read with `JSONCursor`; nil at the first thing it does not
+/// accept.
 struct JSONTreeParser {
-    private let b: UnsafeBufferPointer<UInt8>
-    private var i = 0
+    private var cursor: JSONCursor
     private var depth = 0
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) { b = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { cursor = JSONCursor(bytes) }
 
     var atEnd: Bool {
         mutating get {
-            skipSpace()
-            return i == b.count
+            cursor.skipWhitespace()
+            return cursor.atEnd
         }
     }
 
-    private mutating func skipSpace() {
-        while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 }
+    mutating func value() -> JSONNode? {
+        do throws(JSONTextError) {
+            return try node()
+        } catch {
+            return nil
+        }
     }
 
-    mutating func value() -> JSONNode? {
-        skipSpace()
-        guard i < b.count, depth < 64 else { return nil }
-        switch b[i] {
+    private mutating func node() throws(JSONTextError) -> JSONNode? {
+        cursor.skipWhitespace()
+        guard let byte = cursor.peek, depth < 64 else { return nil }
+        switch byte {
         case UInt8(ascii: "{"):
             depth += 1
             defer { depth -= 1 }
-            i += 1
+            cursor.offset += 1
             var members = JSONObject()
-            skipSpace()
-            if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            cursor.skipWhitespace()
+            if cursor.take(UInt8(ascii: "}")) { return .object(members) }
             while true {
-                skipSpace()
-                guard let key = string() else { return nil }
-                skipSpace()
-                guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
-                i += 1
-                guard let item = value() else { return nil }
+                cursor.skipWhitespace()
+                let key = try cursor.readString()
+                cursor.skipWhitespace()
+                try cursor.expect(UInt8(ascii: ":"))
+                guard let item = try node() else { return nil }
                 // A repeated key: which one counts differs between JSONDecoders (the first on
                 // Linux, the last on older Darwin Foundation), so the line is left to JSONDecoder.
                 if members.members.contains(where: { $0.key == key }) { return nil }
                 members.members.append((key, item))
-                skipSpace()
-                guard i < b.count else { return nil }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                if b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
-                return nil
+                cursor.skipWhitespace()
+                if cursor.take(UInt8(ascii: ",")) { continue }
+                try cursor.expect(UInt8(ascii: "}"))
+                return .object(members)
             }
         case UInt8(ascii: "["):
             depth += 1
             defer { depth -= 1 }
-            i += 1
+            cursor.offset += 1
             var items: [JSONNode] = []
-            skipSpace()
-            if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            cursor.skipWhitespace()
+            if cursor.take(UInt8(ascii: "]")) { return .array(items) }
             while true {
-                guard let item = value() else { return nil }
+                guard let item = try node() else { return nil }
                 items.append(item)
-                skipSpace()
-                guard i < b.count else { return nil }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-                return nil
+                cursor.skipWhitespace()
+                if cursor.take(UInt8(ascii: ",")) { continue }
+                try cursor.expect(UInt8(ascii: "]"))
+                return .array(items)
             }
         case UInt8(ascii: "\""):
-            return string().map { .string($0) }
-        case UInt8(ascii: "t"): return literal("true", .bool(true))
-        case UInt8(ascii: "f"): return literal("false", .bool(false))
-        case UInt8(ascii: "n"): return literal("null", .null)
-        default: return number()
+            return .string(try cursor.readString())
+        case UInt8(ascii: "t"): return cursor.take(literal: "true") ? .bool(true) : nil
+        case UInt8(ascii: "f"): return cursor.take(literal: "false") ? .bool(false) : nil
+        case UInt8(ascii: "n"): return cursor.take(literal: "null") ? .null : nil
+        default:
+            let number = try cursor.readNumber()
+            return number.isFinite ? .number(number) : nil
         }
-    }
-
-    private mutating func literal(_ word: StaticString, _ node: JSONNode) -> JSONNode? {
-        let count = word.utf8CodeUnitCount
-        guard i + count <= b.count else { return nil }
-        for k in 0..<count where b[i + k] != word.utf8Start[k] { return nil }
-        i += count
-        return node
-    }
-
-    /// RFC 8259's number, `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, and nothing looser
-    /// (`+1`, `01`, `.5`, `1.` are not JSON, and JSONDecoder refuses them).
-    private mutating func number() -> JSONNode? {
-        let start = i
-        func digits() -> Bool {
-            let first = i
-            while i < b.count, b[i] &- 0x30 < 10 { i += 1 }
-            return i > first
-        }
-        if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
-        if i < b.count, b[i] == 0x30 { i += 1 } else { guard digits() else { return nil } }
-        if i < b.count, b[i] == UInt8(ascii: ".") {
-            i += 1
-            guard digits() else { return nil }
-        }
-        if i < b.count, b[i] | 0x20 == UInt8(ascii: "e") {
-            i += 1
-            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
-            guard digits() else { return nil }
-        }
-        guard let value = Double(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)),
-              value.isFinite else { return nil }
-        return .number(value)
-    }
-
-    private mutating func string() -> String? {
-        guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
-        i += 1
-        let start = i
-        var escaped = false, ascii = true
-        while i < b.count, b[i] != UInt8(ascii: "\"") {
-            if b[i] == UInt8(ascii: "\\") { escaped = true; i += 1 }
-            else if b[i] < 0x20 { return nil }
-            else if b[i] >= 0x80 { ascii = false }
-            i += 1
-        }
-        guard i < b.count else { return nil }
-        let raw = UnsafeBufferPointer(rebasing: b[start..<i])
-        i += 1
-        // Bytes that are not UTF-8: not JSON (JSONDecoder refuses them), never "repaired".
-        guard ascii || Self.isValidUTF8(raw) else { return nil }
-        guard escaped else { return String(decoding: raw, as: UTF8.self) }
-        return Self.unescape(raw)
-    }
-
-    /// Whether `bytes` are well-formed UTF-8 (Unicode 15 table 3-7: no overlong form, no
-    /// surrogate, nothing above U+10FFFF, no cut sequence).
-    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var k = 0
-        while k < bytes.count {
-            let lead = bytes[k]
-            if lead < 0x80 { k += 1; continue }
-            let length: Int, low: UInt8, high: UInt8
-            switch lead {
-            case 0xC2...0xDF: (length, low, high) = (2, 0x80, 0xBF)
-            case 0xE0: (length, low, high) = (3, 0xA0, 0xBF)
-            case 0xE1...0xEC, 0xEE...0xEF: (length, low, high) = (3, 0x80, 0xBF)
-            case 0xED: (length, low, high) = (3, 0x80, 0x9F)
-            case 0xF0: (length, low, high) = (4, 0x90, 0xBF)
-            case 0xF1...0xF3: (length, low, high) = (4, 0x80, 0xBF)
-            case 0xF4: (length, low, high) = (4, 0x80, 0x8F)
-            default: return false
-            }
-            guard k + length <= bytes.count, (low...high).contains(bytes[k + 1]) else { return false }
-            for c in 2..<length where bytes[k + c] & 0xC0 != 0x80 { return false }
-            k += length
-        }
-        return true
-    }
-
-    /// A JSON string's contents (between its quotes) with its escapes undone; nil for a bad escape.
-    static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String? {
-        var out: [UInt8] = []
-        out.reserveCapacity(raw.count)
-        var k = 0
-        func hex4(_ at: Int) -> UInt32? {
-            guard at + 4 <= raw.count else { return nil }
-            var value: UInt32 = 0
-            for c in raw[at..<(at + 4)] {
-                let digit: UInt32
-                switch c {
-                case 0x30...0x39: digit = UInt32(c - 0x30)
-                case 0x41...0x46: digit = UInt32(c - 0x41 + 10)
-                case 0x61...0x66: digit = UInt32(c - 0x61 + 10)
-                default: return nil
-                }
-                value = value * 16 + digit
-            }
-            return value
-        }
-        while k < raw.count {
-            let c = raw[k]
-            guard c == UInt8(ascii: "\\") else { out.append(c); k += 1; continue }
-            guard k + 1 < raw.count else { return nil }
-            switch raw[k + 1] {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                guard var scalar = hex4(k + 2) else { return nil }
-                k += 4
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard k + 3 < raw.count, raw[k + 2] == UInt8(ascii: "\\"), raw[k + 3] == UInt8(ascii: "u"),
-                          let low = hex4(k + 4), (0xDC00...0xDFFF).contains(low) else { return nil }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    k += 6
-                }
-                guard let unicode = Unicode.Scalar(scalar) else { return nil }
-                out.append(contentsOf: Array(String(Character(unicode)).utf8))
-            default: return nil
-            }
-            k += 2
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

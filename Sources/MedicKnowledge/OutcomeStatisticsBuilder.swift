@@ -1,4 +1,5 @@
 import Foundation
+import MedicText
 
 /// Folds incident records, one at a time, into `OutcomeStatistics`: memory is bounded by the
 /// number of playbooks and steps, plus at most `reservoirCapacity` execution times per playbook
@@ -63,10 +64,8 @@ public struct OutcomeStatisticsBuilder: Sendable {
     /// exactly as `add(_:)` counts that record. False (nothing counted) when a string of it
     /// cannot be read after all: the caller reads the line the strict way.
     mutating func add(_ facts: IncidentFacts, of line: UnsafeBufferPointer<UInt8>) -> Bool {
-        func text(_ span: ByteSpan) -> String? {
-            let raw = UnsafeBufferPointer(rebasing: line[span.start..<span.end])
-            return span.escaped ? JSONTreeParser.unescape(raw) : String(decoding: raw, as: UTF8.self)
-        }
+        // The scanner checked every escape: a span's text always reads.
+        func text(_ span: ByteSpan) -> String? { JSONCursor(line).text(of: span) }
         if let since {
             let raw = UnsafeBufferPointer(rebasing: line[facts.timestamp.start..<facts.timestamp.end])
             if let sinceBytes, !facts.timestamp.escaped, raw.allSatisfy({ $0 < 0x80 }) {

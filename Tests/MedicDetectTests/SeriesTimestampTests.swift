@@ -18,6 +18,9 @@ final class SeriesTimestampTests: XCTestCase {
         XCTAssertEqual(SeriesTimestamp.parse("2016-02-29 12:00:00"), 1_456_747_200)
         XCTAssertEqual(SeriesTimestamp.parse("1970-01-01 00:00:00"), 0)
         XCTAssertEqual(SeriesTimestamp.parse("1969-12-31 23:00:00"), -3600)
+        // Before 1970 a fraction reads as the Double nearest its value.
+        XCTAssertEqual(SeriesTimestamp.parse("1969-12-31T23:59:59.850Z"), -0.15)
+        XCTAssertEqual(SeriesTimestamp.parse("1969-12-31T23:59:59.750Z"), -0.25)
     }
 
     func testRefusesWhatIsNotATime() {

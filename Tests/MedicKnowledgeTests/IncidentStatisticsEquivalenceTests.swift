@@ -1,5 +1,6 @@
 import Foundation
 @testable import MedicKnowledge
+import MedicText
 import XCTest
 
 /// `incidentStatistics` reads most lines with `IncidentLineScanner` and the rest the strict way;
@@ -258,10 +259,7 @@ final class IncidentStatisticsEquivalenceTests: XCTestCase {
             // What the scanner accepts is a record, and it read its figures as JSONDecoder does.
             let record = try XCTUnwrap(decoded, String(decoding: bytes, as: UTF8.self))
             try bytes.withUnsafeBufferPointer { b in
-                func text(_ span: ByteSpan) throws -> String {
-                    let raw = UnsafeBufferPointer(rebasing: b[span.start..<span.end])
-                    return try XCTUnwrap(span.escaped ? JSONTreeParser.unescape(raw) : String(decoding: raw, as: UTF8.self))
-                }
+                func text(_ span: ByteSpan) throws -> String { JSONCursor(b).text(of: span) }
                 XCTAssertEqual(try text(facts.timestamp), record.timestamp)
                 XCTAssertEqual(try text(facts.playbookID), record.remediation.playbookID)
                 XCTAssertEqual(facts.outcome, record.runOutcome)

@@ -297,6 +297,8 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(ReportTime.parse("2026-11-23T09:00:00.250+01:00"), ReportTime.parse("2026-11-23T08:00:00.250Z"))
         XCTAssertEqual(ReportTime.format(ReportTime.parse("2024-02-29T23:59:59.999Z")!), "2024-02-29T23:59:59.999Z")
         XCTAssertEqual(ReportTime.format(-1), "1969-12-31T23:59:59.000Z")
+        XCTAssertEqual(ReportTime.format(ReportTime.parse("1969-12-31T23:59:59.975Z")!), "1969-12-31T23:59:59.975Z")
+        XCTAssertEqual(ReportTime.format(.nan), "-")
         for bad in ["2026-11-23", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-23T08:00:00", "2026-11-23T08:00:00Zx", ""] {
             XCTAssertNil(ReportTime.parse(bad), bad)
         }

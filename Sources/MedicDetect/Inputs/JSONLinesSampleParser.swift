@@ -1,3 +1,5 @@
+import MedicText
+
 /// One sample per line as a JSON object:
 ///
 /// ```
@@ -18,36 +20,43 @@ public struct JSONLinesSampleParser: SampleLineParser {
     public init() {}
 
     public func parse(line: Substring, number: Int) -> Result<Sample?, InputError> {
-        var reader = JSONReader(Array(line.utf8))
-        reader.skipSpace()
-        if reader.atEnd { return .success(nil) }
-        do {
-            return .success(try reader.sample())
-        } catch let error as JSONReader.Failure {
-            return .failure(InputError(line: number, reason: error.reason))
-        } catch {
-            return .failure(InputError(line: number, reason: "\(error)"))
+        Array(line.utf8).withUnsafeBufferPointer { bytes in
+            var reader = JSONReader(bytes)
+            reader.skipSpace()
+            if reader.atEnd { return .success(nil) }
+            do {
+                return .success(try reader.sample())
+            } catch let error as JSONReader.Failure {
+                return .failure(InputError(line: number, reason: error.reason))
+            } catch {
+                return .failure(InputError(line: number, reason: "\(error)"))
+            }
         }
     }
 }
 
-/// A strict JSON reader over one line, just enough for a sample object.
+/// A strict JSON reader over one line, just enough for a sample object, on `JSONCursor`: the
+/// cursor reads, this says what a sample needs and words each error with its column.
 struct JSONReader {
     struct Failure: Error {
         var reason: String
     }
 
-    private let bytes: [UInt8]
-    private var i = 0
+    private var cursor: JSONCursor
     private static let maxDepth = 64
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { cursor = JSONCursor(bytes) }
 
-    var atEnd: Bool { i >= bytes.count }
+    private var bytes: UnsafeBufferPointer<UInt8> { cursor.bytes }
 
-    mutating func skipSpace() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D || bytes[i] == 0x0A { i += 1 }
+    private var i: Int {
+        get { cursor.offset }
+        set { cursor.offset = newValue }
     }
+
+    var atEnd: Bool { cursor.atEnd }
+
+    mutating func skipSpace() { cursor.skipWhitespace() }
 
     private func fail(_ reason: String) -> Failure {
         Failure(reason: reason + " (at column \(i + 1))")
@@ -170,9 +179,7 @@ struct JSONReader {
     }
 
     private mutating func null() throws -> Bool {
-        guard bytes[i...].starts(with: "null".utf8) else { return false }
-        i += 4
-        return true
+        cursor.take(literal: "null")
     }
 
     private mutating func stringOrNull() throws -> String? {
@@ -181,100 +188,37 @@ struct JSONReader {
         return try string()
     }
 
-    /// A JSON number per RFC 8259 (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`); nil when the
-    /// text here is not one (the position is then unspecified).
+    /// A JSON number per RFC 8259 (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`), infinite
+    /// when too large for a Double; nil when the text here is not one (the position is then
+    /// where the number stopped being one).
     private mutating func number() throws -> Double? {
-        let start = i
-        func digits() -> Int {
-            let from = i
+        do throws(JSONTextError) {
+            return try cursor.readNumber()
+        } catch {
+            i = error.offset
+            // A leading zero: past the digits after it, as "01" reads as one bad number.
             while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
-            return i - from
+            return nil
         }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        let intStart = i
-        let intDigits = digits()
-        guard intDigits > 0, !(intDigits > 1 && bytes[intStart] == 0x30) else { return nil }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1
-            guard digits() > 0 else { return nil }
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
-            guard digits() > 0 else { return nil }
-        }
-        return Double(String(decoding: bytes[start..<i], as: UTF8.self))
     }
 
     /// A JSON string (the opening quote here), escapes decoded, surrogate pairs joined.
     private mutating func string() throws -> String {
-        let open = i
-        i += 1
-        var out: [UInt8] = []
-        while i < bytes.count {
-            let b = bytes[i]
-            switch b {
-            case UInt8(ascii: "\""):
-                i += 1
-                return String(decoding: out, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                i += 1
-                guard i < bytes.count else { break }
-                let e = bytes[i]
-                i += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard bytes[i...].starts(with: [UInt8(ascii: "\\"), UInt8(ascii: "u")]) else {
-                            throw fail("a \\u escape starts a surrogate pair that is not completed")
-                        }
-                        i += 2
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("a \\u surrogate pair is not valid") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        throw fail("a \\u escape is half a surrogate pair")
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw fail("a \\u escape is not a character") }
-                    out.append(contentsOf: String(Character(u)).utf8)
-                default:
-                    i -= 2
-                    throw fail("'\\\(Character(Unicode.Scalar(e)))' is not a JSON escape")
-                }
-            case 0x00..<0x20:
-                throw fail("a control character inside a string must be escaped")
-            default:
-                out.append(b)
-                i += 1
+        do throws(JSONTextError) {
+            return try cursor.readString()
+        } catch {
+            i = error.offset
+            switch error.kind {
+            case .unterminatedString: throw fail("a string is not closed: missing '\"'")
+            case .controlCharacterInString: throw fail("a control character inside a string must be escaped")
+            case .invalidEscape: throw fail("'\\\(Character(Unicode.Scalar(bytes[i + 1])))' is not a JSON escape")
+            case .invalidUnicodeEscape: throw fail("a \\u escape needs four hexadecimal digits")
+            case .unpairedHighSurrogate: throw fail("a \\u escape starts a surrogate pair that is not completed")
+            case .invalidLowSurrogate: throw fail("a \\u surrogate pair is not valid")
+            case .loneLowSurrogate: throw fail("a \\u escape is half a surrogate pair")
+            default: throw fail("a string is not valid UTF-8")
             }
         }
-        i = open
-        throw fail("a string is not closed: missing '\"'")
-    }
-
-    private mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count else { throw fail("a \\u escape needs four hexadecimal digits") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[i]
-            let digit: UInt8
-            switch b {
-            case 0x30...0x39: digit = b - 0x30
-            case 0x41...0x46: digit = b - 0x41 + 10
-            case 0x61...0x66: digit = b - 0x61 + 10
-            default: throw fail("a \\u escape needs four hexadecimal digits")
-            }
-            value = value * 16 + UInt32(digit)
-            i += 1
-        }
-        return value
     }
 
     /// Any JSON value, read and dropped (for keys a sample does not use).
@@ -289,28 +233,18 @@ struct JSONReader {
         case UInt8(ascii: "["):
             i += 1
             skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
-                i += 1
-                return
-            }
+            if cursor.take(UInt8(ascii: "]")) { return }
             while true {
                 skipSpace()
                 try skipValue(depth: depth + 1)
                 skipSpace()
                 guard i < bytes.count else { throw fail("the list is not closed: missing ']'") }
-                if bytes[i] == UInt8(ascii: ",") {
-                    i += 1
-                    continue
-                }
-                guard bytes[i] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
-                i += 1
+                if cursor.take(UInt8(ascii: ",")) { continue }
+                guard cursor.take(UInt8(ascii: "]")) else { throw fail("expected ',' or ']'") }
                 return
             }
         default:
-            for word in ["true", "false", "null"] where bytes[i...].starts(with: word.utf8) {
-                i += word.utf8.count
-                return
-            }
+            for word: StaticString in ["true", "false", "null"] where cursor.take(literal: word) { return }
             guard try number() != nil else { throw fail("expected a JSON value") }
         }
     }

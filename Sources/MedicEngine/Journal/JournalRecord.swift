@@ -1,5 +1,6 @@
 import Foundation
 import MedicModel
+import MedicText
 
 /// One transition of a run, as one line of its journal. Every record has `seq`, `at` and
 /// `event`; the other fields belong to some events only (see `Event`).
@@ -166,43 +167,15 @@ public enum RunOutcome: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 extension JournalRecord {
-    /// `at` for now, in the journal's spelling.
+    /// `at` for now, in the journal's spelling: `2026-11-23T10:15:00.000Z` (UTC, milliseconds
+    /// cut, the text `Date.ISO8601FormatStyle(includingFractionalSeconds: true)` wrote).
     static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        Timestamp(date)?.rfc3339() ?? date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
-    /// The date an `at` (or any journal time) stands for; nil for text that is not one.
+    /// The date an `at` (or any journal time, RFC 3339) stands for; nil for text that is not one.
     static func date(_ timestamp: String) -> Date? {
-        fastDate(timestamp) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(timestamp))
-    }
-
-    /// The journal's own spelling, `YYYY-MM-DDTHH:MM:SS.mmmZ`, read without a date parser (the
-    /// gates read every run's times before each run: a long history made the parser show).
-    /// nil for any other spelling.
-    static func fastDate(_ text: String) -> Date? {
-        let b = Array(text.utf8)
-        guard b.count == 24, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b[19] == 0x2E,
-              b[23] == 0x5A else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for i in range {
-                guard (0x30...0x39).contains(b[i]) else { return nil }
-                value = value * 10 + Int(b[i] - 0x30)
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-              let minute = number(14..<16), let second = number(17..<19), let millis = number(20..<23),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
-        // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second) + Double(millis) / 1000
-        return Date(timeIntervalSince1970: seconds)
+        Timestamp(rfc3339: timestamp)?.date
     }
 }
 

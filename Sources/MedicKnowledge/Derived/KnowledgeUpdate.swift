@@ -1,4 +1,5 @@
 import Foundation
+import MedicText
 
 /// The watermark of `medic kb update`: how far into `incident-history.jsonl` the last update
 /// read. A small JSON document, `kb-update-state.json` in the knowledge base, replaced

@@ -1,4 +1,5 @@
 import Foundation
+import MedicText
 
 /// The settings of `medic kb update`.
 public struct KnowledgeUpdateConfiguration: Sendable, Equatable {
@@ -229,17 +230,14 @@ public struct KnowledgeUpdateBuilder: Sendable {
 }
 
 /// The one spelling of times in the derived files: RFC 3339, UTC, milliseconds (as the records).
-enum Timestamp {
-    private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
-    private static let plain = Date.ISO8601FormatStyle(timeZone: .gmt)
-
-    static func text(_ date: Date) -> String { date.formatted(style) }
+extension Timestamp {
+    static func text(_ date: Date) -> String {
+        Timestamp(date)?.rfc3339() ?? date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
 
     /// The UTC hour of an RFC 3339 time (any offset), nil when it is not one.
     static func hourOfDay(_ text: String) -> Int? {
-        guard let date = (try? style.parse(text)) ?? (try? plain.parse(text)) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.component(.hour, from: date)
+        guard let time = Timestamp(rfc3339: text) else { return nil }
+        return time.secondOfDay / 3600
     }
 }

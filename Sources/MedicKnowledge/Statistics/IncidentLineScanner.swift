@@ -1,11 +1,11 @@
 import Foundation
+import MedicText
 
 /// A byte range of the line being scanned: a string's contents, between its quotes.
-struct ByteSpan {
-    var start = 0, end = 0
-    /// It holds a backslash escape: its text is not its bytes.
-    var escaped = false
-    var count: Int { end - start }
+typealias ByteSpan = JSONStringSpan
+
+extension JSONStringSpan {
+    init() { self.init(start: 0, end: 0, escaped: false, ascii: true) }
 }
 
 /// What statistics read of one incident line, as small values and byte ranges of the line (no
@@ -43,10 +43,9 @@ struct IncidentFacts {
 /// the line the strict way (`IncidentRecord(fastJSON:)`, then JSONDecoder), which decides and
 /// reports it. So a line counts the same either way (`IncidentStatisticsEquivalenceTests`).
 struct IncidentLineScanner {
-    private let b: UnsafeBufferPointer<UInt8>
-    private var i = 0
+    private var cursor: JSONCursor
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) { b = bytes }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { cursor = JSONCursor(bytes) }
 
     /// Fills `facts` from `line` (one line without its newline); false when the line is left to
     /// the strict path (then `facts` is partly overwritten and meaningless).
@@ -54,8 +53,8 @@ struct IncidentLineScanner {
         var scanner = IncidentLineScanner(line)
         facts.steps.removeAll(keepingCapacity: true)
         guard scanner.record(&facts) else { return false }
-        scanner.skipSpace()
-        return scanner.i == line.count
+        scanner.cursor.skipWhitespace()
+        return scanner.cursor.atEnd
     }
 
     // MARK: - The record's shape
@@ -247,20 +246,13 @@ struct IncidentLineScanner {
 
     @inline(__always)
     private func named(_ key: ByteSpan, _ name: StaticString) -> Bool {
-        key.count == name.utf8CodeUnitCount && memcmp(b.baseAddress! + key.start, name.utf8Start, key.count) == 0
-    }
-
-    @inline(__always)
-    private mutating func skipSpace() {
-        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+        key.count == name.utf8CodeUnitCount && memcmp(cursor.bytes.baseAddress! + key.start, name.utf8Start, key.count) == 0
     }
 
     @inline(__always)
     private mutating func take(_ c: UInt8) -> Bool {
-        skipSpace()
-        guard i < b.count, b[i] == c else { return false }
-        i += 1
-        return true
+        cursor.skipWhitespace()
+        return cursor.take(c)
     }
 
     /// An object, `body` called at each member's value with its key (never escaped: such a key
@@ -271,15 +263,13 @@ struct IncidentLineScanner {
         guard take(UInt8(ascii: "{")) else { return false }
         if take(UInt8(ascii: "}")) { return true }
         while true {
-            skipSpace()
+            cursor.skipWhitespace()
             guard let key = string(), !key.escaped, take(UInt8(ascii: ":")) else { return false }
-            skipSpace()
+            cursor.skipWhitespace()
             guard body(&self, key, &seen) else { return false }
-            skipSpace()
-            guard i < b.count else { return false }
-            if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "}") { i += 1; return true }
-            return false
+            cursor.skipWhitespace()
+            if cursor.take(UInt8(ascii: ",")) { continue }
+            return cursor.take(UInt8(ascii: "}"))
         }
     }
 
@@ -289,107 +279,31 @@ struct IncidentLineScanner {
         guard take(UInt8(ascii: "[")) else { return false }
         if take(UInt8(ascii: "]")) { return true }
         while true {
-            skipSpace()
+            cursor.skipWhitespace()
             guard body(&self) else { return false }
-            skipSpace()
-            guard i < b.count else { return false }
-            if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "]") { i += 1; return true }
-            return false
+            cursor.skipWhitespace()
+            if cursor.take(UInt8(ascii: ",")) { continue }
+            return cursor.take(UInt8(ascii: "]"))
         }
     }
 
-    /// Any JSON value, checked and skipped (an unknown key's value).
+    /// Any JSON value, checked and skipped (an unknown key's value), nested at most 32 levels
+    /// counting from the record's.
     private mutating func skipValue(depth: Int) -> Bool {
-        skipSpace()
-        guard i < b.count, depth < 32 else { return false }
-        switch b[i] {
-        case UInt8(ascii: "{"):
-            var seen: UInt32 = 0
-            return members(&seen) { s, _, _ in s.skipValue(depth: depth + 1) }
-        case UInt8(ascii: "["): return elements { s in s.skipValue(depth: depth + 1) }
-        case UInt8(ascii: "\""): return string() != nil
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): return bool() != nil
-        case UInt8(ascii: "n"): return null()
-        default: return number() != nil
+        guard depth < 32 else { return false }
+        do throws(JSONTextError) {
+            try cursor.skipValue(depth: 32 - depth)
+            return true
+        } catch {
+            return false
         }
     }
 
     /// A string: its contents' span, or nil when it is not valid JSON (a control character, an
     /// unknown escape, a lone `\u` surrogate, bytes that are not UTF-8).
+    @inline(__always)
     private mutating func string() -> ByteSpan? {
-        guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
-        i += 1
-        var span = ByteSpan(start: i, end: i, escaped: false)
-        var ascii = true
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        while true {
-            // Eight bytes at a time while none is a quote, a backslash, a control character or
-            // above ASCII (a word "has a zero byte" test on each; a hit anywhere in the word
-            // stops the skip and the bytes are then looked at one by one).
-            while i + 8 <= b.count {
-                let word = UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self)
-                let quote = word ^ (0x22 &* ones), backslash = word ^ (0x5C &* ones)
-                let hit = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- 0x20 &* ones) & ~word) | word
-                if hit & highs != 0 { break }
-                i += 8
-            }
-            guard i < b.count else { return nil }
-            let c = b[i]
-            if c == UInt8(ascii: "\"") {
-                span.end = i
-                i += 1
-                // Bytes that are not UTF-8 are not JSON: left to the strict path, which refuses them.
-                guard ascii || JSONTreeParser.isValidUTF8(UnsafeBufferPointer(rebasing: b[span.start..<span.end])) else { return nil }
-                return span
-            }
-            if c == UInt8(ascii: "\\") {
-                span.escaped = true
-                guard i + 1 < b.count else { return nil }
-                switch b[i + 1] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    i += 2
-                case UInt8(ascii: "u"):
-                    guard let scalar = hex4(at: i + 2) else { return nil }
-                    i += 6
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        // A high surrogate must be followed by an escaped low one.
-                        guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u"),
-                              let low = hex4(at: i + 2), (0xDC00...0xDFFF).contains(low) else { return nil }
-                        i += 6
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        return nil
-                    }
-                default:
-                    return nil
-                }
-                continue
-            }
-            guard c >= 0x20 else { return nil }
-            if c >= 0x80 { ascii = false }
-            i += 1
-        }
-    }
-
-    /// The four hex digits at `at`, or nil.
-    private func hex4(at: Int) -> UInt32? {
-        guard at + 4 <= b.count else { return nil }
-        var value: UInt32 = 0
-        for k in at..<(at + 4) {
-            guard let digit = Self.hex(b[k]) else { return nil }
-            value = value << 4 | digit
-        }
-        return value
-    }
-
-    private static func hex(_ c: UInt8) -> UInt32? {
-        switch c {
-        case 0x30...0x39: UInt32(c - 0x30)
-        case 0x41...0x46: UInt32(c - 0x41 + 10)
-        case 0x61...0x66: UInt32(c - 0x61 + 10)
-        default: nil
-        }
+        try? cursor.scanString()
     }
 
     private mutating func optionalString() -> Bool { null() || string() != nil }
@@ -401,7 +315,9 @@ struct IncidentLineScanner {
     private mutating func oneOf<Value>(_ spellings: [(bytes: [UInt8], value: Value)]) -> Value? {
         guard let span = string(), !span.escaped else { return nil }
         for spelling in spellings where spelling.bytes.count == span.count {
-            let same = spelling.bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, b.baseAddress! + span.start, span.count) == 0 }
+            let same = spelling.bytes.withUnsafeBufferPointer {
+                memcmp($0.baseAddress!, cursor.bytes.baseAddress! + span.start, span.count) == 0
+            }
             if same { return spelling.value }
         }
         return nil
@@ -419,20 +335,12 @@ struct IncidentLineScanner {
     private static let remediationOutcomes = spellings([IncidentRecord.RemediationOutcome.success, .partialSuccess, .failed])
     private static let resolutionMethods = spellings([IncidentRecord.ResolutionMethod.autoRemediation, .manual, .rollback])
 
-    private mutating func null() -> Bool { literal("null") }
+    private mutating func null() -> Bool { cursor.take(literal: "null") }
 
     private mutating func bool() -> Bool? {
-        if literal("true") { return true }
-        if literal("false") { return false }
+        if cursor.take(literal: "true") { return true }
+        if cursor.take(literal: "false") { return false }
         return nil
-    }
-
-    @inline(__always)
-    private mutating func literal(_ word: StaticString) -> Bool {
-        let count = word.utf8CodeUnitCount
-        guard i + count <= b.count, memcmp(b.baseAddress! + i, word.utf8Start, count) == 0 else { return false }
-        i += count
-        return true
     }
 
     /// `null`, or a number into `value`.
@@ -443,78 +351,19 @@ struct IncidentLineScanner {
         return true
     }
 
-    private static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
-
-    /// A JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`), read as `Double(String)`
-    /// reads it (both are correctly rounded): exactly when its digits fit 2^53 and its decimal
-    /// exponent is within ±22 (Clinger's fast path), else by `Double(String)` itself. A number
-    /// too large for a Double is left to the strict path.
+    /// A JSON number, as `Double(String)` reads it; a number too large for a Double is left to
+    /// the strict path.
+    @inline(__always)
     private mutating func number() -> Double? {
-        let start = i
-        var negative = false
-        if i < b.count, b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
-        var mantissa: UInt64 = 0, digits = 0, exponent = 0
-        guard i < b.count, b[i] &- 0x30 < 10 else { return nil }
-        if b[i] == 0x30 {
-            i += 1
-        } else {
-            while i < b.count, b[i] &- 0x30 < 10 {
-                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(b[i] &- 0x30) } else { exponent += 1 }
-                digits += 1
-                i += 1
-            }
-        }
-        if i < b.count, b[i] == UInt8(ascii: ".") {
-            i += 1
-            guard i < b.count, b[i] &- 0x30 < 10 else { return nil }
-            while i < b.count, b[i] &- 0x30 < 10 {
-                if digits < 19 {
-                    mantissa = mantissa &* 10 &+ UInt64(b[i] &- 0x30)
-                    exponent -= 1
-                }
-                if mantissa != 0 { digits += 1 }
-                i += 1
-            }
-        }
-        var exact = digits <= 19
-        if i < b.count, b[i] | 0x20 == UInt8(ascii: "e") {
-            i += 1
-            var negativeExponent = false
-            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { negativeExponent = b[i] == UInt8(ascii: "-"); i += 1 }
-            guard i < b.count, b[i] &- 0x30 < 10 else { return nil }
-            var e = 0
-            while i < b.count, b[i] &- 0x30 < 10 {
-                if e < 100_000 { e = e * 10 + Int(b[i] &- 0x30) } else { exact = false }
-                i += 1
-            }
-            exponent += negativeExponent ? -e : e
-        }
-        if exact, mantissa <= 1 << 53, abs(exponent) <= 22 {
-            let magnitude = exponent >= 0 ? Double(mantissa) * Self.powersOfTen[exponent] : Double(mantissa) / Self.powersOfTen[-exponent]
-            return negative ? -magnitude : magnitude
-        }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
-        guard let value = Double(text), value.isFinite else { return nil }
+        guard let value = try? cursor.readNumber(), value.isFinite else { return nil }
         return value
     }
 
     /// A JSON integer without fraction or exponent, of at most 15 digits (what the record's
     /// `Int` fields hold); anything else is left to the strict path.
     private mutating func integer() -> Int? {
-        var negative = false
-        if i < b.count, b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
-        guard i < b.count, b[i] &- 0x30 < 10 else { return nil }
-        var value = 0, digits = 0
-        if b[i] == 0x30 {
-            i += 1
-        } else {
-            while i < b.count, b[i] &- 0x30 < 10 {
-                value = value &* 10 &+ Int(b[i] &- 0x30)
-                digits += 1
-                i += 1
-            }
-        }
-        guard digits <= 15, i == b.count || (b[i] != UInt8(ascii: ".") && b[i] | 0x20 != UInt8(ascii: "e")) else { return nil }
-        return negative ? -value : value
+        guard let number = try? cursor.scanNumber(), !number.hasFractionOrExponent, number.digits <= 15 else { return nil }
+        let value = Int(number.mantissa)
+        return number.negative ? -value : value
     }
 }

@@ -1,74 +1,106 @@
 import MedicModel
+import MedicText
 
 /// JSON text -> `SourceNode` with line and column for every value (Foundation's JSON reader
 /// gives no positions). Strict RFC 8259: no trailing commas, comments or single quotes.
 /// Strings become quoted scalars and other values plain ones, so typing rules match YAML's.
+/// `JSONCursor` reads the bytes; this builds the nodes and words each error where it is.
 struct JSONDocumentParser {
-    private let scalars: [Unicode.Scalar]
+    private let bytes: [UInt8]
     private let file: String
     private let limits: InputLimits
-    private var index = 0
-    private var line = 1
-    private var column = 1
-    private var nodes = 0
-
-    private struct Failure: Error {
-        var diagnostic: Diagnostic
-    }
 
     init(text: String, file: String, limits: InputLimits) {
-        self.scalars = Array(text.unicodeScalars)
+        self.bytes = Array(text.utf8)
         self.file = file
         self.limits = limits
     }
 
     mutating func parse() -> (SourceNode?, [Diagnostic]) {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONDocumentReader(cursor: JSONCursor(buffer), locator: JSONDocumentLocator(bytes: buffer), file: file, limits: limits)
+            return reader.parse()
+        }
+    }
+}
+
+/// The 1-based line and column (in Unicode scalars) of byte offsets, counted on from the last
+/// one asked for (node starts only move forward).
+struct JSONDocumentLocator {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0, line = 1, column = 1
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func position(of target: Int) -> (line: Int, column: Int) {
+        if target < offset { (offset, line, column) = (0, 1, 1) }
+        while offset < min(target, bytes.count) {
+            let byte = bytes[offset]
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+            offset += 1
+        }
+        return (line, column)
+    }
+}
+
+/// The parse itself, over the bytes for as long as `parse` runs.
+struct JSONDocumentReader {
+    var cursor: JSONCursor
+    var locator: JSONDocumentLocator
+    let file: String
+    let limits: InputLimits
+    var nodes = 0
+
+    struct Failure: Error {
+        var diagnostic: Diagnostic
+    }
+
+    var bytes: UnsafeBufferPointer<UInt8> { cursor.bytes }
+
+    mutating func parse() -> (SourceNode?, [Diagnostic]) {
         do {
-            skipWhitespace()
+            cursor.skipWhitespace()
             let root = try value(depth: 1)
-            skipWhitespace()
-            if index < scalars.count { throw fail("unexpected text after the JSON value", hint: "a file holds one JSON object") }
+            cursor.skipWhitespace()
+            if !cursor.atEnd { throw fail("unexpected text after the JSON value", hint: "a file holds one JSON object") }
             return (root, [])
         } catch let failure as Failure {
             return (nil, [failure.diagnostic])
         } catch {
-            return (nil, [Diagnostic(.jsonSyntax, "\(error)", at: here)])
+            return (nil, [Diagnostic(.jsonSyntax, "\(error)", at: location(of: cursor.offset))])
         }
     }
 
-    private var here: SourceLocation { SourceLocation(file: file, line: line, column: column) }
-
-    private func fail(_ message: String, hint: String? = nil, code: DiagnosticCode = .jsonSyntax) -> Failure {
-        Failure(diagnostic: Diagnostic(code, message, at: here, hint: hint))
+    mutating func location(of offset: Int) -> SourceLocation {
+        let (line, column) = locator.position(of: offset)
+        return SourceLocation(file: file, line: line, column: column)
     }
 
-    private var current: Unicode.Scalar? { index < scalars.count ? scalars[index] : nil }
-
-    private mutating func advance() {
-        if scalars[index] == "\n" {
-            line += 1
-            column = 1
-        } else {
-            column += 1
-        }
-        index += 1
+    mutating func fail(_ message: String, hint: String? = nil, code: DiagnosticCode = .jsonSyntax, at offset: Int? = nil) -> Failure {
+        Failure(diagnostic: Diagnostic(code, message, at: location(of: offset ?? cursor.offset), hint: hint))
     }
 
-    private mutating func skipWhitespace() {
-        while let c = current, c == " " || c == "\n" || c == "\t" || c == "\r" { advance() }
+    /// The character at `offset` quoted, or "the end of the file".
+    func describe(_ offset: Int) -> String {
+        guard offset < bytes.count else { return "the end of the file" }
+        var end = offset + 1
+        while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+        return "'\(String(decoding: UnsafeBufferPointer(rebasing: bytes[offset..<end]), as: UTF8.self))'"
     }
 
-    private mutating func expect(_ c: Unicode.Scalar, _ what: String) throws {
-        guard current == c else { throw fail("expected \(what), found \(describeCurrent)") }
-        advance()
+    mutating func expect(_ byte: UInt8, _ what: String) throws {
+        guard cursor.take(byte) else { throw fail("expected \(what), found \(describe(cursor.offset))") }
     }
 
-    private var describeCurrent: String {
-        guard let c = current else { return "the end of the file" }
-        return "'\(c)'"
-    }
+    static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- UInt8(ascii: "a") < 26 }
+    static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
-    private mutating func value(depth: Int) throws -> SourceNode {
+    mutating func value(depth: Int) throws -> SourceNode {
         nodes += 1
         if depth > limits.maxDepth {
             throw fail("nesting deeper than \(limits.maxDepth) levels", hint: "Medic files nest at most \(limits.maxDepth) levels",
@@ -77,167 +109,88 @@ struct JSONDocumentParser {
         if nodes > limits.maxNodes {
             throw fail("the document has more than \(limits.maxNodes) values", hint: "split it into smaller files", code: .aliasExpansion)
         }
-        let start = here
-        switch current {
-        case "{": return try object(depth: depth, start: start)
-        case "[": return try array(depth: depth, start: start)
-        case "\"": return SourceNode(content: .scalar(.init(text: try string(), style: .quoted)), location: start)
-        case .some(let c) where c == "-" || c.isASCIIDigit:
-            return SourceNode(content: .scalar(.init(text: try number(), style: .plain)), location: start)
-        case .some(let c) where c.isASCIILetter:
-            var word = ""
-            while let c = current, c.isASCIILetter {
-                word.unicodeScalars.append(c)
-                advance()
-            }
+        let start = location(of: cursor.offset)
+        switch cursor.peek {
+        case UInt8(ascii: "{"): return try object(depth: depth, start: start)
+        case UInt8(ascii: "["): return try array(depth: depth, start: start)
+        case UInt8(ascii: "\""): return SourceNode(content: .scalar(.init(text: try string(), style: .quoted)), location: start)
+        case .some(let c) where c == UInt8(ascii: "-") || Self.isDigit(c):
+            return SourceNode(content: .scalar(.init(text: try number(start: start), style: .plain)), location: start)
+        case .some(let c) where Self.isLetter(c):
+            let from = cursor.offset
+            while let c = cursor.peek, Self.isLetter(c) { cursor.offset += 1 }
+            let word = String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<cursor.offset]), as: UTF8.self)
             guard ["true", "false", "null"].contains(word) else {
                 throw Failure(diagnostic: Diagnostic(.jsonSyntax, "'\(word)' is not a JSON value", at: start,
                                                      hint: "strings need double quotes"))
             }
             return SourceNode(content: .scalar(.init(text: word, style: .plain)), location: start)
         default:
-            throw fail("expected a JSON value, found \(describeCurrent)")
+            throw fail("expected a JSON value, found \(describe(cursor.offset))")
         }
     }
 
-    private mutating func object(depth: Int, start: SourceLocation) throws -> SourceNode {
-        advance()
+    mutating func object(depth: Int, start: SourceLocation) throws -> SourceNode {
+        cursor.offset += 1
         var pairs: [SourceNode.Pair] = []
         var seen: [String: SourceLocation] = [:]
-        skipWhitespace()
-        if current == "}" {
-            advance()
-            return SourceNode(content: .mapping([]), location: start)
-        }
+        cursor.skipWhitespace()
+        if cursor.take(UInt8(ascii: "}")) { return SourceNode(content: .mapping([]), location: start) }
         while true {
-            skipWhitespace()
-            if current == "}" { throw fail("trailing comma before '}'", hint: "remove the comma after the last member") }
-            let keyLocation = here
-            guard current == "\"" else { throw fail("expected a member name in double quotes, found \(describeCurrent)") }
+            cursor.skipWhitespace()
+            if cursor.peek == UInt8(ascii: "}") { throw fail("trailing comma before '}'", hint: "remove the comma after the last member") }
+            let keyLocation = location(of: cursor.offset)
+            guard cursor.peek == UInt8(ascii: "\"") else {
+                throw fail("expected a member name in double quotes, found \(describe(cursor.offset))")
+            }
             let key = try string()
             if let first = seen[key] {
                 throw Failure(diagnostic: Diagnostic(.duplicateKey, "duplicate key '\(key)' (first at line \(first.line ?? 0))",
                                                      at: keyLocation, hint: "a key may appear once per object; merge the two entries"))
             }
             seen[key] = keyLocation
-            skipWhitespace()
-            try expect(":", "':' after the member name")
-            skipWhitespace()
+            cursor.skipWhitespace()
+            try expect(UInt8(ascii: ":"), "':' after the member name")
+            cursor.skipWhitespace()
             let member = try value(depth: depth + 1)
             let keyNode = SourceNode(content: .scalar(.init(text: key, style: .quoted)), location: keyLocation)
             pairs.append(.init(key: key, keyNode: keyNode, value: member))
-            skipWhitespace()
-            if current == "," { advance(); continue }
-            try expect("}", "',' or '}'")
+            cursor.skipWhitespace()
+            if cursor.take(UInt8(ascii: ",")) { continue }
+            try expect(UInt8(ascii: "}"), "',' or '}'")
             return SourceNode(content: .mapping(pairs), location: start)
         }
     }
 
-    private mutating func array(depth: Int, start: SourceLocation) throws -> SourceNode {
-        advance()
+    mutating func array(depth: Int, start: SourceLocation) throws -> SourceNode {
+        cursor.offset += 1
         var items: [SourceNode] = []
-        skipWhitespace()
-        if current == "]" {
-            advance()
-            return SourceNode(content: .sequence([]), location: start)
-        }
+        cursor.skipWhitespace()
+        if cursor.take(UInt8(ascii: "]")) { return SourceNode(content: .sequence([]), location: start) }
         while true {
-            skipWhitespace()
-            if current == "]" { throw fail("trailing comma before ']'", hint: "remove the comma after the last element") }
+            cursor.skipWhitespace()
+            if cursor.peek == UInt8(ascii: "]") { throw fail("trailing comma before ']'", hint: "remove the comma after the last element") }
             items.append(try value(depth: depth + 1))
-            skipWhitespace()
-            if current == "," { advance(); continue }
-            try expect("]", "',' or ']'")
+            cursor.skipWhitespace()
+            if cursor.take(UInt8(ascii: ",")) { continue }
+            try expect(UInt8(ascii: "]"), "',' or ']'")
             return SourceNode(content: .sequence(items), location: start)
         }
     }
 
-    private mutating func string() throws -> String {
-        advance()
-        var text = ""
-        var length = 0
-        while let c = current, c != "\"" {
-            if c.value < 0x20 { throw fail("control character in a string", hint: "escape it, e.g. \\n") }
-            if c == "\\" {
-                advance()
-                guard let e = current else { break }
-                switch e {
-                case "\"", "\\", "/": text.unicodeScalars.append(e)
-                case "b": text.unicodeScalars.append("\u{08}")
-                case "f": text.unicodeScalars.append("\u{0C}")
-                case "n": text.unicodeScalars.append("\n")
-                case "r": text.unicodeScalars.append("\r")
-                case "t": text.unicodeScalars.append("\t")
-                case "u":
-                    var code: UInt32 = try hex4()
-                    if (0xD800..<0xDC00).contains(code) {
-                        guard current == "\\" else { throw fail("unpaired surrogate in \\u escape") }
-                        advance()
-                        guard current == "u" else { throw fail("unpaired surrogate in \\u escape") }
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate in \\u escape") }
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        text.unicodeScalars.append(Unicode.Scalar(code)!)
-                        continue
-                    }
-                    guard let scalar = Unicode.Scalar(code) else { throw fail("invalid \\u escape") }
-                    text.unicodeScalars.append(scalar)
-                    continue
-                default: throw fail("invalid escape '\\\(e)'")
-                }
-                advance()
-            } else {
-                text.unicodeScalars.append(c)
-                advance()
-            }
-            length += 1
-            if length > limits.maxScalarLength {
-                throw fail("a string over the limit of \(limits.maxScalarLength) characters", code: .scalarTooLong)
-            }
-        }
-        guard current == "\"" else { throw fail("unterminated string") }
-        advance()
-        return text
-    }
-
-    /// Reads the four hex digits after `\u` (the `u` is current).
-    private mutating func hex4() throws -> UInt32 {
-        advance()
-        var code: UInt32 = 0
-        for _ in 0..<4 {
-            guard let c = current, let digit = c.properties.numericType != nil ? UInt32(String(c)) : hexLetter(c) else {
-                throw fail("expected four hex digits after \\u")
-            }
-            code = code * 16 + digit
-            advance()
-        }
-        return code
-    }
-
-    private func hexLetter(_ c: Unicode.Scalar) -> UInt32? {
-        switch c {
-        case "a"..."f": c.value - 87
-        case "A"..."F": c.value - 55
-        default: nil
-        }
-    }
-
-    private mutating func number() throws -> String {
-        let start = here
-        var text = ""
-        while let c = current, c.isASCIIDigit || "+-.eE".unicodeScalars.contains(c) {
-            text.unicodeScalars.append(c)
-            advance()
-        }
-        guard JSONNumberGrammar.matches(text) else {
+    /// The number here: the run of number characters must be one JSON number, whole.
+    mutating func number(start: SourceLocation) throws -> String {
+        let from = cursor.offset
+        var end = from
+        while end < bytes.count, Self.isDigit(bytes[end]) || "+-.eE".utf8.contains(bytes[end]) { end += 1 }
+        var check = JSONCursor(bytes, offset: from)
+        let whole = (try? check.scanNumber()) != nil && check.offset == end
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<end]), as: UTF8.self)
+        cursor.offset = end
+        guard whole else {
             throw Failure(diagnostic: Diagnostic(.jsonSyntax, "'\(text)' is not a JSON number", at: start,
                                                  hint: "JSON numbers have no leading zeros, no '+', and a digit on both sides of a '.' (0.5, 2.0e3)"))
         }
         return text
     }
-}
-
-extension Unicode.Scalar {
-    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
-    fileprivate var isASCIILetter: Bool { ("a"..."z").contains(self) || ("A"..."Z").contains(self) }
 }

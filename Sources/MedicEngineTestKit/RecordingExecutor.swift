@@ -1,7 +1,8 @@
 import Foundation
+import MedicEngine
 
 /// An executor that runs nothing: it records every request and answers with `respond`
-/// (success by default). For tests and for checking that a run does exactly what its plan says.
+/// (success by default). For tests, and for benchmarks of the engine without the cost of a step.
 public final class RecordingExecutor: StepExecutor, @unchecked Sendable {
     private let lock = NSLock()
     private var recorded: [ExecutionRequest] = []
