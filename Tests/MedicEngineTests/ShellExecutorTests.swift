@@ -22,6 +22,22 @@ final class ShellExecutorTests: XCTestCase {
         }
     }
 
+    /// Once an engine's steps are being stopped (a signal), no new step of that engine starts:
+    /// a step spawned after the stop collected the running groups would outlive Medic.
+    func testNoStepStartsAfterItsEngineIsStopped() throws {
+        let steps = RunningSteps(), other = RunningSteps()
+        steps.stop(grace: 0)
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("medic-stopped-\(UUID().uuidString)").path
+        defer { unlink(marker) }
+        XCTAssertThrowsError(try ShellExecutor.run(ShellCommand(script: "touch \"$MARK\"", parameters: ["MARK": marker]), running: steps)) {
+            XCTAssertTrue("\($0)".contains("stopping"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the step ran after its engine was stopped")
+        // Another engine's steps are not affected.
+        XCTAssertEqual(try ShellExecutor.run(ShellCommand(script: "touch \"$MARK\"", parameters: ["MARK": marker]), running: other).exitStatus, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker))
+    }
+
     func testParametersAreEnvironmentNeverCode() throws {
         let dir = try scratch()
         let marker = dir.appendingPathComponent("pwned").path

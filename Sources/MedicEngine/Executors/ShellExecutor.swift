@@ -79,8 +79,14 @@ public enum ShellExecutor {
             envp.forEach { free($0) }
         }
         let start = DispatchTime.now().uptimeNanoseconds
+        guard running?.willSpawn() ?? true else {
+            (outPipe + errPipe).forEach { close($0) }
+            throw ExecutorError("Medic is stopping: the step was not started")
+        }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+        // Registered before anything else can happen: a stop under way waits for it.
+        running?.didSpawn(spawned == 0 ? pid : nil)
         close(outPipe[1])
         close(errPipe[1])
         guard spawned == 0 else {
@@ -89,7 +95,6 @@ public enum ShellExecutor {
             throw ExecutorError("cannot start /bin/sh: \(String(cString: strerror(spawned)))")
         }
 
-        running?.insert(pid)
         started?(pid)
         var stdout = BoundedBuffer(limit: command.outputLimit), stderr = BoundedBuffer(limit: command.outputLimit)
         var open = [outPipe[0], errPipe[0]]
@@ -201,20 +206,48 @@ public enum ShellExecutor {
 /// The process groups (the shells' pids) of one engine's shell steps running now
 /// (`EngineEnvironment.runningSteps`): stopping an engine ends its steps and no other engine's.
 public final class RunningSteps: @unchecked Sendable {
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var groups: Set<pid_t> = []
+    /// Spawns between `willSpawn` and `didSpawn`: a step whose pid is not known yet.
+    private var spawning = 0
+    private var stopped = false
 
     public init() {}
 
-    func insert(_ group: pid_t) { _ = lock.withLock { groups.insert(group) } }
-    func remove(_ group: pid_t) { _ = lock.withLock { groups.remove(group) } }
+    /// Called right before a spawn; false once `stop` was called (the step must not start).
+    func willSpawn() -> Bool {
+        condition.withLock {
+            guard !stopped else { return false }
+            spawning += 1
+            return true
+        }
+    }
+
+    /// Called right after the spawn that `willSpawn` allowed, with its process group (nil: it failed).
+    func didSpawn(_ group: pid_t?) {
+        condition.withLock {
+            if let group { groups.insert(group) }
+            spawning -= 1
+            condition.broadcast()
+        }
+    }
+
+    func insert(_ group: pid_t) { _ = condition.withLock { groups.insert(group) } }
+    func remove(_ group: pid_t) { _ = condition.withLock { groups.remove(group) } }
     /// The process groups running now.
-    public var all: [pid_t] { lock.withLock { Array(groups) } }
+    public var all: [pid_t] { condition.withLock { Array(groups) } }
 
     /// Ends every shell step running now, as Medic must when it is itself told to stop (SIGINT,
     /// SIGTERM): SIGTERM to each step's process group, then SIGKILL after `grace` seconds. Stop
-    /// the journal's appends first, so their runs stay without an outcome.
+    /// the journal's appends first, so their runs stay without an outcome. No step starts after
+    /// this, and a step being spawned at this moment (its process may already run, its pid not
+    /// yet registered) is waited for, up to 2 s, so that it is ended with the others.
     public func stop(grace: Double = 1) {
+        condition.withLock {
+            stopped = true
+            let until = Date(timeIntervalSinceNow: 2)
+            while spawning > 0 && condition.wait(until: until) {}
+        }
         let groups = all
         guard !groups.isEmpty else { return }
         for group in groups { kill(-group, SIGTERM) }
