@@ -155,6 +155,14 @@ final class JournalIntegrityTests: XCTestCase {
         XCTAssertTrue(started, "the run's step never started")
         let id = try ws.onlyRun()
         let path = ws.runs + "/\(id).jsonl"
+        // The step may write its pid before its run journals the shell (`step_process`): the
+        // journal is still until the step ends only after that record.
+        var journaled = false
+        for _ in 0..<1200 where !journaled {
+            journaled = (try? String(contentsOfFile: path, encoding: .utf8))?.contains("\"step_process\"") == true
+            if !journaled { usleep(50_000) }
+        }
+        XCTAssertTrue(journaled, "the run never journaled its step's process")
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let resumed = try ws.medic(["resume", id, "--yes"])
         XCTAssertEqual(resumed.status, 1, resumed.stdout + resumed.stderr)
