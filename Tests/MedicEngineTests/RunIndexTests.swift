@@ -1,10 +1,11 @@
 import Foundation
 import MedicEngine
+import MedicEngineTestKit
 import MedicLoader
 import MedicModel
 import XCTest
 
-/// The index of runs (`runs/index`) against the journals it summarises: deleted, cut at every
+/// The index of runs (`runs/.index`) against the journals it summarises: deleted, cut at every
 /// byte, with changed bytes, it is rebuilt and answers as the journals do; runs another process
 /// (the `medic` binary) starts, finishes or leaves interrupted are seen by a store kept open;
 /// the breaker continued from its kept replay says what a replay of the whole history says.
@@ -75,7 +76,7 @@ final class RunIndexTests: XCTestCase {
     }
 
     private var state: String { dir.appendingPathComponent("state").path }
-    private var indexPath: String { state + "/runs/index" }
+    private var indexPath: String { state + "/runs/.index" }
 
     /// Runs of plain-001 a minute apart, succeeding or failing as `pattern` says (S or F), and
     /// one refused by a gate.

@@ -33,7 +33,7 @@ extension Array where Element == RunOrderKey {
     }
 }
 
-/// The index of a state directory's runs (`runs/index`), kept by one `RunStore`: what the
+/// The index of a state directory's runs (`runs/.index`), kept by one `RunStore`: what the
 /// questions of the gates, `watch` and `medic runs` need, answered in memory.
 ///
 /// The journals are the only source of truth; the index summarises them and is never the only

@@ -36,7 +36,7 @@ struct JournalStamp: Equatable, Sendable {
     }
 }
 
-/// One line of `runs/index`: a run's summary as its journal said it at `stamp` (nil: written by
+/// One line of `runs/.index`: a run's summary as its journal said it at `stamp` (nil: written by
 /// the run's process, holding its lock, before the journal existed), or (`removed`) the news
 /// that a run has no journal any more.
 struct RunIndexEntry: Equatable, Sendable {
@@ -54,7 +54,7 @@ struct RunIndexEntry: Equatable, Sendable {
     var racy = false
 }
 
-/// The spelling of `runs/index`: one line per entry, a later line for the same run replacing an
+/// The spelling of `runs/.index`: one line per entry, a later line for the same run replacing an
 /// earlier one; each line tab-separated fields, `%`, tab, newline and `,` written `%XX`, lists
 /// comma-separated, and the line's CRC-32C in hex last, so a changed byte or a line cut short by
 /// a crash is found (and the index rebuilt from the journals, which it only summarises).
@@ -183,7 +183,7 @@ extension Array {
     }
 }
 
-/// Writing `runs/index`. Every write holds an exclusive `flock` on `runs/index.lock`: an
+/// Writing `runs/.index`. Every write holds an exclusive `flock` on `runs/.index.lock`: an
 /// appended line is one `write(2)` to the file as it is, and a rewrite (a rebuild, a
 /// compaction) writes a new file and renames it over the old, so no line is appended to a file
 /// that is being replaced. Nothing is fsync'ed: the index is a summary of the journals, and an
@@ -193,8 +193,8 @@ struct RunIndexFile {
     let lockPath: String
 
     init(runsDirectory: String) {
-        path = runsDirectory + "/index"
-        lockPath = runsDirectory + "/index.lock"
+        path = runsDirectory + "/.index"
+        lockPath = runsDirectory + "/.index.lock"
     }
 
     /// Runs `body` holding the index's write lock; nil when the lock file cannot be opened.

@@ -56,7 +56,7 @@ public struct JournalContents: Sendable {
 /// The state directory (`.medic/` or `$MEDIC_HOME`): one journal per run under `runs/`, and a
 /// lock file per run that its process holds while it runs (`flock`, released by the kernel when
 /// the process dies, so a SIGKILLed run is recognised by the next Medic that looks), and the
-/// index of the runs (`runs/index`, `RunIndex`), which the questions about many runs read.
+/// index of the runs (`runs/.index`, `RunIndex`), which the questions about many runs read.
 public final class RunStore: Sendable {
     public let directory: String
     public var runsDirectory: String { directory + "/runs" }

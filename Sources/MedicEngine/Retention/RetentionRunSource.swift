@@ -51,6 +51,8 @@ struct RetentionRunSource {
         for name in names {
             for suffix in [".lock", ".torn", ".recorded"] where name.hasSuffix(suffix) {
                 let id = String(name.dropLast(suffix.count))
+                // Only a run's side files: never the index's (`.index.lock`) or another file of the folder.
+                guard RunStore.isValidRunID(id) else { continue }
                 if !present.contains(id + ".jsonl") && !present.contains(id + ".creating") {
                     orphans.append((id: id, path: runsDirectory + "/" + name))
                 }
