@@ -1,6 +1,7 @@
 import Foundation
 import MedicDetect
 import MedicEngine
+import MedicEngineTestKit
 import MedicLoader
 import MedicModel
 import XCTest

@@ -1,5 +1,6 @@
 import Foundation
 import MedicEngine
+import MedicEngineTestKit
 import MedicKnowledge
 import MedicLoader
 import MedicModel

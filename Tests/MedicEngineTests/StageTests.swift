@@ -1,5 +1,6 @@
 import Foundation
 import MedicEngine
+import MedicEngineTestKit
 import MedicLoader
 import MedicModel
 import XCTest
