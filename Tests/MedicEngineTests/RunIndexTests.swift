@@ -116,6 +116,25 @@ final class RunIndexTests: XCTestCase {
         return (listed.runs, since, succeeded)
     }
 
+    /// A run may be called `index` (`--run-id`): its journal and lock are its own, never the
+    /// index's, and the index still lists it beside the others.
+    func testARunNamedIndexIsARunLikeAnyOther() async throws {
+        let store = try RunStore(directory: state, clock: clock)
+        try await runs("S", in: store)
+        let plan = try Planner(catalog: catalog).plan(try XCTUnwrap(catalog.playbook(id: "plain-001")), given: ["log": dir.path + "/log"])
+        let shell = RecordingExecutor { _ in ExecutionResult(succeeded: true, exitStatus: 0, summary: "exit") }
+        let interpreter = Interpreter(executors: ExecutorSet(shell: shell, bus: RecordingExecutor(), http: RecordingExecutor()),
+                                      verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
+                                      clock: clock)
+        clock.advance(seconds: 60)
+        _ = try await interpreter.start(plan, in: store, runID: "index", seed: 1)
+        try await runs("F", in: store)
+        let listed = try answers().list
+        XCTAssertEqual(listed.map(\.id), ["run-001", "index", "run-002"])
+        XCTAssertEqual(listed.map(\.outcome), [.succeeded, .succeeded, .failed])
+        XCTAssertEqual(listed, try fromJournals(store))
+    }
+
     func testTheIndexIsRebuiltAfterItIsDeletedCutAtAnyByteOrChanged() async throws {
         let store = try RunStore(directory: state, clock: clock)
         try await runs("SFRSF", in: store)
