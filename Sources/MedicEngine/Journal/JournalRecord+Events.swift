@@ -1,11 +1,10 @@
 import Foundation
 import MedicModel
 
-/// One factory per event: the only way to build a record outside the journal, so that a record
+/// One factory per event: the only way to build a record outside MedicEngine, so that a record
 /// always carries the fields its event needs (required ones are not optional here). `seq` and
-/// `at` are the journal's to set when it appends the record. A record of a rollout target's gets
-/// its `target` from the target's runner as it is appended (`step_process` excepted: it copies
-/// its intent's).
+/// `at` are the journal's to set when it appends the record. A rollout target's records get their
+/// `target` from the target's runner as they are appended (`step_process` copies its intent's).
 extension JournalRecord {
     public static func runStarted(run: String, plan: Plan, mode: RunMode, pid: Int32, host: String, seed: UInt64,
                                   message: String? = nil, detection: Detection? = nil, chaos: ChaosRun? = nil) -> JournalRecord {

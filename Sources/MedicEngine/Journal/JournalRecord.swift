@@ -116,7 +116,7 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     /// `step_process`: the step's shell; `orphans_found`: what an earlier attempt left running.
     public var processes: [StepProcess]?
 
-    /// Not public: outside the journal a record is built whole, by its event's factory
+    /// Not public: outside MedicEngine a record is built whole, by its event's factory
     /// (`JournalRecord+Events.swift`).
     init(event: Event, seq: Int = 0, at: String = "") {
         self.event = event
