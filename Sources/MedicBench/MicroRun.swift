@@ -21,10 +21,7 @@ enum MicroRun {
         let (journal, lock) = try store.create(runID: "bench")
         let appended = try Measure.seconds {
             for n in 0..<count {
-                var record = JournalRecord(event: .stepStarted)
-                record.step = n
-                record.phase = .step
-                try journal.append(record)
+                try journal.append(.stepStarted(step: n, phase: .step, attempt: 1, item: nil, idempotent: false))
             }
         }
         withExtendedLifetime(lock) {}

@@ -125,12 +125,10 @@ enum RunIndexBenchmark {
                 let id = RunStore.newRunID(at: started)
                 do {
                     let (journal, lock) = try store.create(runID: id)
-                    var start = JournalRecord(event: .runStarted)
-                    start.run = id
-                    start.plan = runPlan
-                    start.mode = .automated
-                    var finish = JournalRecord(event: .runFinished)
-                    finish.outcome = failures[(n / 10) % failures.count] ? .failed : .succeeded
+                    let start = JournalRecord.runStarted(run: id, plan: runPlan, mode: .automated, pid: getpid(), host: "bench",
+                                                         seed: UInt64(n))
+                    let finish = JournalRecord.runFinished(outcome: failures[(n / 10) % failures.count] ? .failed : .succeeded,
+                                                           message: "done")
                     try journal.append([start], now: started)
                     try journal.append([finish], now: started.addingTimeInterval(30), durable: false)
                     withExtendedLifetime(lock) {}

@@ -312,8 +312,7 @@ final class InterpreterTests: XCTestCase {
                 continue
             }
             roundTripped += 1
-            var record = JournalRecord(event: .runStarted)
-            record.plan = plan
+            var record = JournalRecord.runStarted(run: "r", plan: plan, mode: .manual, pid: 1, host: "h", seed: 1)
             record.result = ExecutionResult(succeeded: true, outputs: ["PATH": "x", "original_replicas": "3"], summary: "s")
             let line = String(decoding: try JournalCodec.encode(record), as: UTF8.self)
             XCTAssertFalse(line.contains("\n"), "one record, one line")

@@ -178,9 +178,7 @@ final class RemediationBreakerTests: XCTestCase {
         b.clock.advance(seconds: 3601)
         // A trial run in progress: its journal is started and its process (this one) holds its lock.
         let (journal, lock) = try b.store.create(runID: "trial-run")
-        var started = JournalRecord(event: .runStarted)
-        started.run = "trial-run"
-        started.plan = b.plan
+        let started = JournalRecord.runStarted(run: "trial-run", plan: b.plan, mode: .manual, pid: getpid(), host: "h", seed: 1)
         _ = try journal.append(started, now: b.clock.now)
         guard let (_, reason) = openUntil(b.state) else { return }
         XCTAssertTrue(reason.contains("the trial run trial-run is still running"), reason)

@@ -20,11 +20,7 @@ extension Interpreter {
                         regate: @Sendable (Plan, RunMode, Approvals) async -> [GateVerdict],
                         observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await decide(runID, in: store, observe: observe) { execution in
-            var given = JournalRecord(event: .approvalGiven)
-            given.by = by
-            given.role = role
-            given.message = reason
-            try await execution.append(given)
+            try await execution.append(.approvalGiven(by: by, role: role, message: reason))
             try StateFiles.audit(in: store.directory, [
                 "event": "approved", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "role": role ?? "", "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),
@@ -41,10 +37,7 @@ extension Interpreter {
     public func deny(_ runID: String, in store: RunStore, by: String, reason: String? = nil,
                      observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await decide(runID, in: store, observe: observe) { execution in
-            var denied = JournalRecord(event: .approvalDenied)
-            denied.by = by
-            denied.message = reason
-            try await execution.append(denied)
+            try await execution.append(.approvalDenied(by: by, message: reason))
             try StateFiles.audit(in: store.directory, [
                 "event": "denied", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),

@@ -64,16 +64,9 @@ public struct Interpreter: Sendable {
         let id = runID ?? RunStore.newRunID(at: clock.now)
         let (journal, lock) = try store.create(runID: id)
         if let observe { journal.observe(observe) }
-        var started = JournalRecord(event: .runStarted)
-        started.run = id
-        started.plan = plan
-        started.mode = mode
-        started.pid = getpid()
-        started.host = ProcessInfo.processInfo.hostName
-        started.seed = seed ?? UInt64.random(in: 0...UInt64.max)
-        if let approvedBy { started.message = "approved by \(approvedBy)" }
-        started.detection = detection
-        started.chaos = chaos
+        let started = JournalRecord.runStarted(run: id, plan: plan, mode: mode, pid: getpid(), host: ProcessInfo.processInfo.hostName,
+                                               seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                                               message: approvedBy.map { "approved by \($0)" }, detection: detection, chaos: chaos)
         var execution = RunExecution(interpreter: self, journal: journal)
         try await execution.append(started)
         try await execution.admit(plan.gates, locks: locks, lockWait: lockWait, approvalTTL: approvalTTL)
@@ -132,25 +125,17 @@ public struct Interpreter: Sendable {
         var execution = RunExecution(interpreter: self, journal: journal, records: contents.records)
         execution.answers = .init(yes: yes, confirm: confirm)
         if RunStore.status(of: contents.records) != .interrupted {
-            var interrupted = JournalRecord(event: .runInterrupted)
-            interrupted.pid = getpid()
-            interrupted.message = "the process that ran this run is gone and left no outcome"
-            try await execution.append(interrupted)
+            try await execution.append(.runInterrupted(pid: getpid(), message: "the process that ran this run is gone and left no outcome"))
         }
         // Never two copies of one step: whatever the killed Medic's steps left running ends first.
         try await execution.settleLeftovers()
-        var resumed = JournalRecord(event: .runResumed)
-        resumed.pid = getpid()
-        resumed.message = "resumed"
         if let flight = state.inFlight {
             let decision = try await execution.decide(flight, yes: yes, confirm: confirm)
-            resumed.step = flight.step
-            resumed.phase = flight.phase
-            resumed.message = execution.describe(decision, flight)
-            try await execution.append(resumed)
+            try await execution.append(.runResumed(pid: getpid(), step: flight.step, phase: flight.phase,
+                                                   message: execution.describe(decision, flight)))
             try await execution.settle(flight, decision)
         } else {
-            try await execution.append(resumed)
+            try await execution.append(.runResumed(pid: getpid(), step: nil, phase: nil, message: "resumed"))
         }
         try await execution.proceed()
         withExtendedLifetime(lock) {}

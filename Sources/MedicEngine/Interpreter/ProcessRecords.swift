@@ -19,13 +19,7 @@ final class ProcessRecords: @unchecked Sendable {
 
     var record: @Sendable (StepProcess) -> Void {
         { [self] process in
-            var record = JournalRecord(event: .stepProcess)
-            record.step = intent.step
-            record.phase = intent.phase
-            record.attempt = intent.attempt
-            record.item = intent.item
-            record.target = intent.target
-            record.processes = [process]
+            let record = JournalRecord.stepProcess(of: intent, processes: [process])
             guard let written = try? journal.append(record, now: clock.now, durable: false) else { return }
             lock.withLock { records.append(written) }
         }

@@ -33,11 +33,8 @@ extension RunExecution {
     private mutating func run(_ stage: PlannedStage, of rollout: PlannedRollout) async throws -> String? {
         let n = stage.number
         if !state.stagesStarted.contains(n) {
-            var started = JournalRecord(event: .stageStarted)
-            started.stage = n
-            started.targets = stage.targets
-            started.message = "(\(stage.size)): \(stage.targets.count) target(s), at most \(rollout.maxConcurrency) at a time"
-            try await append(started)
+            try await append(.stageStarted(stage: n, targets: stage.targets,
+                                           message: "(\(stage.size)): \(stage.targets.count) target(s), at most \(rollout.maxConcurrency) at a time"))
         }
         // Targets that were running when a previous process died go first.
         let pending = stage.targets.filter { state.targetOutcomes[$0] == nil }
@@ -51,12 +48,8 @@ extension RunExecution {
                 until = date
             } else {
                 until = interpreter.clock.now.addingTimeInterval(wait.seconds)
-                var waiting = JournalRecord(event: .stageWaiting)
-                waiting.stage = n
-                waiting.until = JournalRecord.timestamp(until)
-                waiting.delay = wait.seconds
-                waiting.message = "waiting \(wait) after stage \(n) before its checks"
-                try await append(waiting)
+                try await append(.stageWaiting(stage: n, until: JournalRecord.timestamp(until), delay: wait.seconds,
+                                               message: "waiting \(wait) after stage \(n) before its checks"))
             }
             let left = until.timeIntervalSince(interpreter.clock.now)
             if left > 0 { try await interpreter.clock.sleep(seconds: left) }
@@ -92,12 +85,9 @@ extension RunExecution {
                 verdicts.append("abort_on \(abortOn.source): cannot be decided (\(reason))")
             }
         }
-        var checked = JournalRecord(event: .stageChecked)
-        checked.stage = stage.number
-        checked.passed = passed
-        checked.message = verdicts.isEmpty ? "no checks after this stage" : verdicts.joined(separator: "; ")
-        try await append(checked)
-        return passed ? nil : "stage \(stage.number) check failed: " + checked.message!
+        let message = verdicts.isEmpty ? "no checks after this stage" : verdicts.joined(separator: "; ")
+        try await append(.stageChecked(stage: stage.number, passed: passed, message: message))
+        return passed ? nil : "stage \(stage.number) check failed: " + message
     }
 
     /// Why the failed targets stop the rollout, or nil while they are within the budget.
@@ -124,12 +114,10 @@ extension RunExecution {
                 problems.append("\(error)")
             }
         }
-        var record = JournalRecord(event: .baselineRecorded)
-        record.baseline = values
-        record.message = rollout.baselines.isEmpty ? "no check compares with a baseline"
+        let message = rollout.baselines.isEmpty ? "no check compares with a baseline"
             : problems.isEmpty ? "before the rollout: " + values.keys.sorted().map { "\($0)=\(MetricValue.number(values[$0]!))" }.joined(separator: ", ")
             : "unreadable before the rollout (the checks that compare with it cannot be decided): " + problems.joined(separator: "; ")
-        try await append(record)
+        try await append(.baselineRecorded(baseline: values, message: message))
     }
 
     // MARK: - Targets
@@ -187,11 +175,8 @@ extension RunExecution {
             for name in rollout.targets {
                 states[name] = state.targetOutcomes[name]?.rawValue ?? (state.targetsRunning.contains(name) ? "interrupted" : "not_started")
             }
-            var aborted = JournalRecord(event: .rolloutAborted)
-            aborted.message = reason
-            aborted.states = states
-            aborted.targets = plan.rollback.available ? state.remediatedOrder.reversed() : []
-            try await append(aborted)
+            try await append(.rolloutAborted(message: reason, states: states,
+                                             targets: plan.rollback.available ? state.remediatedOrder.reversed() : []))
         }
         try await undoTargets(rollout)
     }
@@ -209,14 +194,13 @@ extension RunExecution {
             try await $0.undoTarget(because: reason)
         }
         let failedUndo = state.abortTargets.filter { state.undone[$0] != .rolledBack }
-        var finished = JournalRecord(event: .rollbackFinished)
+        let finished: JournalRecord
         if failedUndo.isEmpty {
-            finished.outcome = .rolledBack
-            finished.message = state.abortTargets.isEmpty ? "no target was remediated: nothing to undo"
-                : "undid \(state.abortTargets.count) target(s), newest first"
+            finished = .rollbackFinished(outcome: .rolledBack, message: state.abortTargets.isEmpty ? "no target was remediated: nothing to undo"
+                : "undid \(state.abortTargets.count) target(s), newest first")
         } else {
-            finished.outcome = .rollbackFailed
-            finished.message = "rollback failed on \(failedUndo.count) target(s): " + failedUndo.prefix(10).joined(separator: ", ")
+            finished = .rollbackFinished(outcome: .rollbackFailed,
+                                         message: "rollback failed on \(failedUndo.count) target(s): " + failedUndo.prefix(10).joined(separator: ", "))
         }
         try await append(finished)
         try await afterRollback(finished.outcome!)

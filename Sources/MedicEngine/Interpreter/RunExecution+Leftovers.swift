@@ -14,17 +14,13 @@ extension RunExecution {
         let found = leftovers.find()
         guard !found.isEmpty else { return }
         let until = found.map { deadlines.deadline(of: $0.token) }.min() ?? interpreter.clock.now
-        var record = JournalRecord(event: .orphansFound)
-        record.processes = found
-        record.until = JournalRecord.timestamp(until)
-        record.message = "the earlier attempt left \(deadlines.describe(found)) running; waiting for "
-            + (found.count == 1 ? "it" : "them") + " to end by the step's timeout (\(record.until!)), then SIGTERM, "
-            + "SIGKILL \(Interval.trim(leftovers.grace))s later"
-        try await append(record)
+        let untilText = JournalRecord.timestamp(until)
+        try await append(.orphansFound(processes: found, until: untilText,
+                                       message: "the earlier attempt left \(deadlines.describe(found)) running; waiting for "
+            + (found.count == 1 ? "it" : "them") + " to end by the step's timeout (\(untilText)), then SIGTERM, "
+            + "SIGKILL \(Interval.trim(leftovers.grace))s later"))
         let settlement = try await leftovers.settle(found)
-        var ended = JournalRecord(event: .orphansEnded)
-        ended.message = settlement.summary
-        try await append(ended)
+        try await append(.orphansEnded(message: settlement.summary))
     }
 }
 

@@ -62,15 +62,11 @@ struct RunExecution: Sendable {
                 case .uncertain: break
                 }
             }
-            var started = JournalRecord(event: .verificationStarted)
-            started.message = state.verifications.isEmpty
+            try await append(.verificationStarted(message: state.verifications.isEmpty
                 ? "checking \(verification.check.source)"
-                : "UNCERTAIN; extending monitoring once: checking \(verification.check.source) again"
-            try await append(started)
+                : "UNCERTAIN; extending monitoring once: checking \(verification.check.source) again"))
             let report = await interpreter.verifier.verify(verification, parameters: runParameters())
-            var finished = JournalRecord(event: .verificationFinished)
-            finished.verification = report
-            try await append(finished)
+            try await append(.verificationFinished(verification: report))
         }
     }
 
@@ -116,11 +112,7 @@ struct RunExecution: Sendable {
     mutating func escalate(_ outcome: RunOutcome, reason: String) async throws {
         let escalation = plan.escalation
         if state.escalatedOutcome == nil {
-            var record = JournalRecord(event: .escalated)
-            record.outcome = outcome
-            record.notify = escalation?.notify ?? []
-            record.message = reason
-            try await append(record)
+            try await append(.escalated(outcome: outcome, notify: escalation?.notify ?? [], message: reason))
         }
         if !state.escalationPublished {
             try await runner.publish(.runEscalated(journal.runID, playbookID: plan.playbookID, outcome: outcome, reason: reason,
@@ -143,9 +135,7 @@ struct RunExecution: Sendable {
                 verdicts.append(.refuse(.targetLock, error.description))
             }
         }
-        var gates = JournalRecord(event: .gatesEvaluated)
-        gates.gates = verdicts
-        try await append(gates)
+        try await append(.gatesEvaluated(gates: verdicts))
         if let blocking = GatePipeline.blocking(verdicts) {
             if blocking.decision == .needsApproval {
                 try await requestApproval(verdicts.filter { $0.decision == .needsApproval }, ttl: approvalTTL)
@@ -161,13 +151,11 @@ struct RunExecution: Sendable {
     /// Leaves the run waiting for people: an `approval_requested` record saying what is needed and
     /// until when, and a CloudEvent `dev.medic.run.approval_requested` on the bus.
     mutating func requestApproval(_ verdicts: [GateVerdict], ttl: Double) async throws {
-        var request = JournalRecord(event: .approvalRequested)
-        request.needs = verdicts.flatMap { $0.needs ?? [] }
-        request.until = JournalRecord.timestamp(interpreter.clock.now.addingTimeInterval(ttl))
-        request.message = verdicts.map { "\($0.gate): \($0.reason)" }.joined(separator: "; ")
-        try await append(request)
-        try await runner.publish(.approvalRequested(journal.runID, playbookID: plan.playbookID, needs: request.needs ?? [],
-                                                    until: request.until ?? "", reason: request.message ?? ""))
+        let needs = verdicts.flatMap { $0.needs ?? [] }
+        let until = JournalRecord.timestamp(interpreter.clock.now.addingTimeInterval(ttl))
+        let reason = verdicts.map { "\($0.gate): \($0.reason)" }.joined(separator: "; ")
+        try await append(.approvalRequested(needs: needs, until: until, message: reason))
+        try await runner.publish(.approvalRequested(journal.runID, playbookID: plan.playbookID, needs: needs, until: until, reason: reason))
     }
 
     /// Ends a run a gate stopped, before its first step, and alerts operators: a CloudEvent
@@ -181,10 +169,7 @@ struct RunExecution: Sendable {
     }
 
     mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
-        var record = JournalRecord(event: .runFinished)
-        record.outcome = outcome
-        record.message = message
-        try await append(record)
+        try await append(.runFinished(outcome: outcome, message: message))
         // The run is over and on disk; now the knowledge base learns of it (a rollout's run is
         // one incident: never at a target's end).
         if interpreter.recordsIncidents {

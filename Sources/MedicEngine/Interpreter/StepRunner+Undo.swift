@@ -14,10 +14,7 @@ extension StepRunner {
             }
         }
         items += plan.rollback.steps.map { RollbackItem(kind: .playbookStep, step: $0.number, name: $0.name) }
-        var started = JournalRecord(event: .rollbackStarted)
-        started.rollback = items
-        started.message = reason
-        try await append(started)
+        try await append(.rollbackStarted(rollback: items, message: reason))
         return try await rollBack()
     }
 
@@ -38,13 +35,11 @@ extension StepRunner {
             }
         }
         let failedItems = items.indices.filter { state.rollbackResults[$0] != true }
-        var finished = JournalRecord(event: .rollbackFinished)
+        let finished: JournalRecord
         if failedItems.isEmpty {
-            finished.outcome = .rolledBack
-            finished.message = items.isEmpty ? "nothing to undo" : "undid \(items.count) item(s)"
+            finished = .rollbackFinished(outcome: .rolledBack, message: items.isEmpty ? "nothing to undo" : "undid \(items.count) item(s)")
         } else {
-            finished.outcome = .rollbackFailed
-            finished.message = "rollback failed: " + failedItems.map { "\(items[$0].kind == .actionRollback ? "undo of step" : "rollback step") \(items[$0].step) (\(items[$0].name))" }.joined(separator: ", ")
+            finished = .rollbackFinished(outcome: .rollbackFailed, message: "rollback failed: " + failedItems.map { "\(items[$0].kind == .actionRollback ? "undo of step" : "rollback step") \(items[$0].step) (\(items[$0].name))" }.joined(separator: ", "))
         }
         try await append(finished)
         return finished.outcome!

@@ -87,12 +87,8 @@ struct StepRunner: Sendable {
                 let budget = plan.safety.maxRetries.map { $0 - state.retriesUsed } ?? Int.max
                 if let policy = step.retry, attempt < maxAttempts && budget > 0 {
                     let delay = RetrySchedule(policy: policy, seed: state.seed).delay(afterAttempt: attempt, step: n)
-                    var retry = JournalRecord(event: .retryScheduled)
-                    retry.step = n
-                    retry.attempt = attempt + 1
-                    retry.delay = delay
-                    retry.message = "attempt \(attempt) of \(maxAttempts) failed (\(failed.summary)); next in \(Interval.trim(delay))s"
-                    try await append(retry)
+                    try await append(.retryScheduled(step: n, attempt: attempt + 1, delay: delay,
+                                                     message: "attempt \(attempt) of \(maxAttempts) failed (\(failed.summary)); next in \(Interval.trim(delay))s"))
                     try await interpreter.clock.sleep(seconds: delay)
                     attempt += 1
                 } else {
@@ -104,10 +100,7 @@ struct StepRunner: Sendable {
                     }
                     switch step.onFailure {
                     case .continue:
-                        var skipped = JournalRecord(event: .stepSkipped)
-                        skipped.step = n
-                        skipped.message = why + "; on_failure: continue, so the run goes on"
-                        try await append(skipped)
+                        try await append(.stepSkipped(step: n, message: why + "; on_failure: continue, so the run goes on"))
                         return nil
                     case .abort: return Failure(reason: why, rollback: false)
                     case .rollback: return Failure(reason: why, rollback: true)
@@ -160,13 +153,8 @@ struct StepRunner: Sendable {
     /// Journals the intent (`step_started`), runs the request (naming its processes in
     /// `step_process` records as they start), journals the outcome (`step_finished`).
     mutating func perform(_ request: ExecutionRequest, item: Int? = nil, idempotent: Bool) async throws -> ExecutionResult {
-        var started = JournalRecord(event: .stepStarted)
-        started.step = request.stepNumber
-        started.phase = request.purpose
-        started.attempt = request.attempt
-        started.item = item
-        started.idempotent = idempotent
-        try await append(started)
+        try await append(.stepStarted(step: request.stepNumber, phase: request.purpose, attempt: request.attempt, item: item,
+                                      idempotent: idempotent))
         var request = request
         request.stepToken = "\(journal.runID)/\(records.last?.seq ?? 0)"
         let processes = ProcessRecords(journal: journal, intent: records.last!, clock: interpreter.clock)
@@ -177,13 +165,8 @@ struct StepRunner: Sendable {
             result = ExecutionResult(succeeded: false, summary: "could not run: \(error.description)")
         }
         for record in processes.written { absorb(record) }
-        var finished = JournalRecord(event: .stepFinished)
-        finished.step = request.stepNumber
-        finished.phase = request.purpose
-        finished.attempt = request.attempt
-        finished.item = item
-        finished.result = result
-        try await append(finished)
+        try await append(.stepFinished(step: request.stepNumber, phase: request.purpose, attempt: request.attempt, item: item,
+                                       result: result))
         return result
     }
 

@@ -24,9 +24,7 @@ struct TargetExecution: Sendable {
     /// The target's steps, from wherever its records leave it, to its `target_finished`.
     mutating func runTarget(stage: Int) async throws {
         if !records.contains(where: { $0.event == .targetStarted }) {
-            var started = JournalRecord(event: .targetStarted)
-            started.stage = stage
-            try await runner.append(started)
+            try await runner.append(.targetStarted(stage: stage))
         }
         try await settleInFlight()
         try await proceed()
@@ -58,11 +56,7 @@ struct TargetExecution: Sendable {
     private mutating func settleInFlight() async throws {
         guard let flight = state.inFlight else { return }
         let decision = try await runner.decide(flight, yes: answers?.yes ?? false, confirm: answers?.confirm)
-        var resumed = JournalRecord(event: .runResumed)
-        resumed.step = flight.step
-        resumed.phase = flight.phase
-        resumed.message = runner.describe(decision, flight)
-        try await runner.append(resumed)
+        try await runner.append(.runResumed(pid: nil, step: flight.step, phase: flight.phase, message: runner.describe(decision, flight)))
         switch decision {
         case .rerun, .verified: return  // rerun: the step loop runs it; verified: its record settled it
         case .unknown: try await escalated(.escalated, reason: runner.unknownOutcomeReason(flight))
@@ -89,10 +83,7 @@ struct TargetExecution: Sendable {
     private mutating func escalated(_ outcome: RunOutcome, reason: String) async throws {
         if state.targetOutcome != nil {
             if state.rollbackItems != nil && state.rollbackFinished == nil {
-                var finished = JournalRecord(event: .rollbackFinished)
-                finished.outcome = .rollbackFailed
-                finished.message = reason
-                try await runner.append(finished)
+                try await runner.append(.rollbackFinished(outcome: .rollbackFailed, message: reason))
             }
             return
         }
@@ -100,9 +91,6 @@ struct TargetExecution: Sendable {
     }
 
     private mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
-        var record = JournalRecord(event: .targetFinished)
-        record.outcome = outcome
-        record.message = message
-        try await runner.append(record)
+        try await runner.append(.targetFinished(outcome: outcome, message: message))
     }
 }

@@ -5,7 +5,7 @@ import MedicText
 /// One transition of a run, as one line of its journal. Every record has `seq`, `at` and
 /// `event`; the other fields belong to some events only (see `Event`).
 public struct JournalRecord: Sendable, Hashable, Codable {
-    public enum Event: String, Sendable, Hashable, Codable {
+    public enum Event: String, Sendable, Hashable, Codable, CaseIterable {
         /// `run`, `plan`, `mode`, `pid`, `host`, `seed`, `message` (who approved, when given).
         case runStarted = "run_started"
         /// `gates`: every gate's verdict, before the first step.
@@ -116,7 +116,9 @@ public struct JournalRecord: Sendable, Hashable, Codable {
     /// `step_process`: the step's shell; `orphans_found`: what an earlier attempt left running.
     public var processes: [StepProcess]?
 
-    public init(event: Event, seq: Int = 0, at: String = "") {
+    /// Not public: outside MedicEngine a record is built whole, by its event's factory
+    /// (`JournalRecord+Events.swift`).
+    init(event: Event, seq: Int = 0, at: String = "") {
         self.event = event
         self.seq = seq
         self.at = at

@@ -67,9 +67,8 @@ extension RunStore {
                 return (Self.damagedSummary(id: id, records: contents.records, path: journalPath(id), damage: damage), contents, .damaged)
             }
             let journal = try appendingJournal(id, after: contents.records)
-            var record = JournalRecord(event: .runInterrupted)
-            record.pid = getpid()
-            record.message = "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it"
+            let record = JournalRecord.runInterrupted(
+                pid: getpid(), message: "the process that ran this run is gone (killed or crashed) and left no outcome; `medic resume \(id)` continues it")
             contents.records.append(try journal.append(record))
             status = .interrupted
             withExtendedLifetime(lock) {}
