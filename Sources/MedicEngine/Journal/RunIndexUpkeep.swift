@@ -117,14 +117,20 @@ extension RunStore {
 
         var results: [String: Inspection] = [:]
         var changed: [RunIndexEntry] = []
+        // Each journal's stamp taken relative to the folder (no walk of its whole path per run).
+        let folder = open(runsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if folder >= 0 { close(folder) } }
+        func stamp(_ id: String) -> JournalStamp? {
+            folder >= 0 ? JournalStamp.of(id + ".jsonl", in: folder) : JournalStamp.of(journalPath(id))
+        }
         for id in ids {
             let entry = latest[id].flatMap { $0.removed ? nil : $0 }
             if let entry {
                 if entry.summary.status == .running || entry.stamp == nil {
                     // Held: its process keeps the entry; read again only what it wrote since
                     // (`medic runs` shows its latest record's time).
-                    if (try? RunLock(path: lockPath(id))) == nil, JournalStamp.of(journalPath(id)) == entry.stamp { continue }
-                } else if entry.clean, !entry.racy, JournalStamp.of(journalPath(id)) == entry.stamp {
+                    if (try? RunLock(path: lockPath(id))) == nil, stamp(id) == entry.stamp { continue }
+                } else if entry.clean, !entry.racy, stamp(id) == entry.stamp {
                     continue
                 }
             }
