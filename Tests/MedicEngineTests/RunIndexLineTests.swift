@@ -43,6 +43,34 @@ final class RunIndexLineTests: XCTestCase {
         XCTAssertFalse(read.torn)
     }
 
+    func testTheLatestEntriesAreEachRunsLastLine() throws {
+        var later = entries()
+        later[0].summary.status = .interrupted
+        later[0].summary.outcome = nil
+        later[1].summary.playbookVersion = "2"
+        let lines = entries() + [later[1], later[0]]
+        // Each run's last line, in the order of those lines, as reading every line says.
+        func expected(_ written: [RunIndexEntry]) -> [RunIndexEntry] {
+            var last: [String: Int] = [:]
+            for (n, entry) in written.enumerated() { last[entry.summary.id] = n }
+            return last.values.sorted().map { written[$0] }
+        }
+        let bytes = lines.flatMap(RunIndexFormat.line)
+        let latest = try XCTUnwrap(RunIndexFormat.latestEntries(bytes[...]))
+        XCTAssertEqual(latest.entries, expected(lines))
+        XCTAssertEqual(latest.entries.count, 2, "two runs")
+        XCTAssertEqual(latest.entries.last, later[0])
+        XCTAssertEqual(latest.lines, 7)
+        XCTAssertFalse(latest.torn)
+        let cut = try XCTUnwrap(RunIndexFormat.latestEntries(bytes.dropLast(5)))
+        XCTAssertEqual(cut.entries, expected(Array(lines.dropLast())))
+        XCTAssertEqual(cut.lines, 6)
+        XCTAssertTrue(cut.torn)
+        var changed = bytes
+        changed[10] ^= 0x01
+        XCTAssertNil(RunIndexFormat.latestEntries(changed[...]), "an earlier line changed is damage too")
+    }
+
     func testALineChangedOrSpelledOtherwiseIsNoEntry() throws {
         let line = Array(RunIndexFormat.line(entries()[1]).dropLast())
         for position in line.indices {

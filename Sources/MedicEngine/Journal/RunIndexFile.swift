@@ -91,11 +91,11 @@ enum RunIndexFormat {
         return bytes
     }
 
-    /// The entry of one line (without its newline); nil when the line is not one whole entry.
-    /// Read in one pass over its bytes (`medic runs` reads every line of the index): the CRC's
-    /// eight lowercase hex digits as `line` writes them, then the fields between the tabs, each
-    /// made a string only once it is known to be needed.
-    static func entry(_ line: ArraySlice<UInt8>) -> RunIndexEntry? {
+    /// The fields of one line (without its newline) whose CRC, number of fields, version and run
+    /// id are as `line` writes them; nil otherwise. Read in one pass over its bytes (`medic runs`
+    /// reads every line of the index): the CRC's eight lowercase hex digits, then the fields
+    /// between the tabs, none made a string here.
+    static func sealedFields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>]? {
         guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
         let bodyEnd = line.endIndex - 9
         var crc: UInt32 = 0
@@ -132,6 +132,14 @@ enum RunIndexFormat {
             }
         }
         guard fields[0].elementsEqual(version), isValidRunID(fields[1]) else { return nil }
+        return fields
+    }
+
+    /// The entry of one line (without its newline); nil when the line is not one whole entry.
+    static func entry(_ line: ArraySlice<UInt8>) -> RunIndexEntry? { sealedFields(line).flatMap(entry(fields:)) }
+
+    /// The entry of a sealed line's fields; nil when one of them is not as `line` writes it.
+    private static func entry(fields: [ArraySlice<UInt8>]) -> RunIndexEntry? {
         func text(_ i: Int) -> String? { unescape(fields[i]) }
         func list(_ i: Int) -> [String]? {
             let field = fields[i]
@@ -193,6 +201,36 @@ enum RunIndexFormat {
             value = value * 10 + Int(byte - 0x30)
         }
         return negative ? -value : value
+    }
+
+    /// The latest entry of each run in `bytes` (in the order of those lines), how many lines
+    /// there are, and whether the last is cut short; nil as for `entries`, when a line is not
+    /// sealed as `line` seals it. Every line's CRC, fields, version and run id are checked; only
+    /// each run's latest line is read further (an index holds some three lines per run: its
+    /// claim, its start, its end), so a sealed earlier line whose content would not read is not
+    /// noticed, and is dropped at the next rewrite.
+    static func latestEntries(_ bytes: ArraySlice<UInt8>) -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? {
+        var lines: [[ArraySlice<UInt8>]] = []
+        var latest: [ArraySlice<UInt8>: Int] = [:]
+        var start = bytes.startIndex
+        var torn = false
+        while start < bytes.endIndex {
+            guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else {
+                torn = true
+                break
+            }
+            guard let fields = sealedFields(bytes[start..<end]) else { return nil }
+            latest[fields[1]] = lines.count
+            lines.append(fields)
+            start = end + 1
+        }
+        var entries: [RunIndexEntry] = []
+        entries.reserveCapacity(latest.count)
+        for position in latest.values.sorted() {
+            guard let entry = entry(fields: lines[position]) else { return nil }
+            entries.append(entry)
+        }
+        return (entries, lines.count, torn)
     }
 
     /// Every whole entry of `bytes`, in order, or nil when a line is not one (a changed byte, a

@@ -101,12 +101,12 @@ extension RunStore {
         let names = given ?? runsDirectoryNames()
         let ids = Self.journalIDs(in: names)
         var read = index.file.read()
-        var parsed = read.flatMap { RunIndexFormat.entries($0.bytes[...]) }
+        var parsed = read.flatMap { RunIndexFormat.latestEntries($0.bytes[...]) }
         if read != nil, parsed?.torn != false {
             // Perhaps a line being written: look again holding the write lock.
             index.file.locked {
                 read = index.file.read()
-                parsed = read.flatMap { RunIndexFormat.entries($0.bytes[...]) }
+                parsed = read.flatMap { RunIndexFormat.latestEntries($0.bytes[...]) }
             }
         }
         var rewrite = read == nil || parsed == nil || parsed?.torn == true
@@ -150,7 +150,7 @@ extension RunStore {
             changed.append(gone)
         }
         let live = index.liveEntries.count
-        if !rewrite && (parsed?.entries.count ?? 0) > 3 * max(live, 64) { rewrite = true }
+        if !rewrite && (parsed?.lines ?? 0) > 3 * max(live, 64) { rewrite = true }
         if rewrite {
             index.file.locked {
                 // Lines appended meanwhile (runs changing status) are newer than what was read.
