@@ -206,8 +206,8 @@ enum RunIndexFormat {
     /// The latest entry of each run in `bytes` (in the order of those lines), how many lines
     /// there are, and whether the last is cut short; nil as for `entries`, when a line is not
     /// sealed as `line` seals it. Every line's CRC, fields, version and run id are checked; only
-    /// each run's latest line is read further (an index holds some three lines per run: its
-    /// claim, its start, its end), so a sealed earlier line whose content would not read is not
+    /// each run's latest line is read further (a run writes some three lines: its claim,
+    /// its start, its end), so a sealed earlier line whose content would not read is not
     /// noticed, and is dropped at the next rewrite.
     static func latestEntries(_ bytes: ArraySlice<UInt8>) -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? {
         var lines: [[ArraySlice<UInt8>]] = []
