@@ -34,7 +34,7 @@ struct RunsCommand: AsyncParsableCommand {
         // `medic runs` is where a finished run whose incident record was lost gets it.
         let (runs, problems) = store.list(reconcilingIncidents: true)
         problems.forEach { printError("warning: \($0)") }
-        writeOut(json ? RunRenderer.json(runs) : RunRenderer.list(runs))
+        writeOut(json ? RunRenderer.runsJSON(runs) : RunRenderer.list(runs))
     }
 }
 

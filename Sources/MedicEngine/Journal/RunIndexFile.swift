@@ -27,6 +27,12 @@ struct JournalStamp: Equatable, Sendable {
         return stat(path, &info) == 0 ? JournalStamp(info) : nil
     }
 
+    /// The stamp of the file `name` in the folder open as `folder`; nil when it does not exist.
+    static func of(_ name: String, in folder: Int32) -> JournalStamp? {
+        var info = stat()
+        return fstatat(folder, name, &info, 0) == 0 ? JournalStamp(info) : nil
+    }
+
     /// Whether the journal changed less than two seconds ago by the file system's clock (the
     /// real time, whatever clock the engine runs on: these are the file system's timestamps).
     var isRecent: Bool {
@@ -85,39 +91,146 @@ enum RunIndexFormat {
         return bytes
     }
 
+    /// The fields of one line (without its newline) whose CRC, number of fields, version and run
+    /// id are as `line` writes them; nil otherwise. Read in one pass over its bytes (`medic runs`
+    /// reads every line of the index): the CRC's eight lowercase hex digits, then the fields
+    /// between the tabs, none made a string here.
+    static func sealedFields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>]? {
+        guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
+        let bodyEnd = line.endIndex - 9
+        var crc: UInt32 = 0
+        for byte in line[(bodyEnd + 1)...] {
+            switch byte {
+            case 0x30...0x39: crc = crc << 4 | UInt32(byte - 0x30)
+            case 0x61...0x66: crc = crc << 4 | UInt32(byte - 0x61 + 10)
+            default: return nil
+            }
+        }
+        let body = line[..<bodyEnd]
+        guard JournalChecksum.crc32c(body) == crc else { return nil }
+        // The bounds of the fields: exactly `fieldCount - 1` of them, tab-separated.
+        var ends = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var found = 0
+        let complete: Bool = withUnsafeMutableBytes(of: &ends) { raw in
+            let bounds = raw.bindMemory(to: Int.self)
+            for i in body.indices where body[i] == tab {
+                guard found < bounds.count - 1 else { return false }
+                bounds[found] = i
+                found += 1
+            }
+            guard found == bounds.count - 1 else { return false }
+            bounds[found] = bodyEnd
+            return true
+        }
+        guard complete else { return nil }
+        let fields: [ArraySlice<UInt8>] = withUnsafeBytes(of: &ends) { raw in
+            let bounds = raw.bindMemory(to: Int.self)
+            var start = body.startIndex
+            return bounds.map { end in
+                defer { start = end + 1 }
+                return body[start..<end]
+            }
+        }
+        guard fields[0].elementsEqual(version), isValidRunID(fields[1]) else { return nil }
+        return fields
+    }
+
     /// The entry of one line (without its newline); nil when the line is not one whole entry.
-    static func entry(_ line: ArraySlice<UInt8>) -> RunIndexEntry? {
-        guard line.count > 9, line[line.endIndex - 9] == UInt8(ascii: "\t") else { return nil }
-        let body = line[..<(line.endIndex - 9)]
-        guard let crc = UInt32(String(decoding: line[(line.endIndex - 8)...], as: UTF8.self), radix: 16),
-              String(decoding: line[(line.endIndex - 8)...], as: UTF8.self) == String(crc, radix: 16).leftPadded(to: 8),
-              JournalChecksum.crc32c(body) == crc else { return nil }
-        let fields = body.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
-        guard fields.count == fieldCount - 1, fields[0].elementsEqual(version) else { return nil }
+    static func entry(_ line: ArraySlice<UInt8>) -> RunIndexEntry? { sealedFields(line).flatMap(entry(fields:)) }
+
+    /// The entry of a sealed line's fields; nil when one of them is not as `line` writes it.
+    private static func entry(fields: [ArraySlice<UInt8>]) -> RunIndexEntry? {
         func text(_ i: Int) -> String? { unescape(fields[i]) }
         func list(_ i: Int) -> [String]? {
-            fields[i].isEmpty ? [] : fields[i].split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map(unescape).allOrNil()
+            let field = fields[i]
+            if field.isEmpty { return [] }
+            if !field.contains(UInt8(ascii: ",")) { return unescape(field).map { [$0] } }
+            return field.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map(unescape).allOrNil()
         }
-        guard let id = text(1), RunStore.isValidRunID(id), let playbook = text(2), let version = text(3), let started = text(4),
-              let updated = text(5), let statusText = text(6), let outcomeText = text(7), let targets = list(8), let actions = list(9),
-              let damage = text(10), let flag = text(14), ["", "u", "r"].contains(flag) else { return nil }
-        let removed = statusText == "removed"
-        guard let status = removed ? RunStatus.finished : RunStatus(rawValue: statusText) else { return nil }
+        let flag = fields[14]
+        guard flag.isEmpty || (flag.count == 1 && (flag.first == UInt8(ascii: "u") || flag.first == UInt8(ascii: "r"))) else { return nil }
+        let removed = fields[6].elementsEqual(removedStatus)
+        guard let id = text(1), let playbook = text(2), let version = text(3), let started = text(4), let updated = text(5),
+              let statusText = removed ? "finished" : text(6), let status = RunStatus(rawValue: statusText), let targets = list(8),
+              let actions = list(9), let damage = text(10) else { return nil }
         var outcome: RunOutcome?
-        if !outcomeText.isEmpty {
-            guard let known = RunOutcome(rawValue: outcomeText) else { return nil }
+        if !fields[7].isEmpty {
+            guard let known = text(7).flatMap(RunOutcome.init(rawValue:)) else { return nil }
             outcome = known
         }
         var stamp: JournalStamp?
         if !fields[11].isEmpty || !fields[12].isEmpty || !fields[13].isEmpty {
-            guard let size = text(11).flatMap({ Int64($0) }), let seconds = text(12).flatMap({ Int($0) }),
-                  let nanoseconds = text(13).flatMap({ Int($0) }) else { return nil }
+            guard let size = number(fields[11]).map(Int64.init), let seconds = number(fields[12]),
+                  let nanoseconds = number(fields[13]) else { return nil }
             stamp = JournalStamp(size: size, seconds: seconds, nanoseconds: nanoseconds)
         }
         let summary = RunSummary(id: id, playbookID: playbook, playbookVersion: version, startedAt: started, updatedAt: updated,
                                  status: status, outcome: outcome, journal: "", targets: targets, actions: actions,
                                  damage: damage.isEmpty ? nil : damage)
-        return RunIndexEntry(summary: summary, stamp: stamp, removed: removed, clean: flag != "u", racy: flag == "r")
+        let flagged = flag.first
+        return RunIndexEntry(summary: summary, stamp: stamp, removed: removed, clean: flagged != UInt8(ascii: "u"),
+                             racy: flagged == UInt8(ascii: "r"))
+    }
+
+    private static let tab = UInt8(ascii: "\t")
+    private static let removedStatus: [UInt8] = Array("removed".utf8)
+
+    /// A run id as `RunStore.isValidRunID` accepts it, read from its bytes (ASCII letters,
+    /// digits, `-`, `_`, `.`; 1 to 100 of them; not starting with `.`).
+    static func isValidRunID(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard (1...100).contains(bytes.count), bytes.first != UInt8(ascii: ".") else { return false }
+        return bytes.allSatisfy { byte in
+            (0x61...0x7A).contains(byte) || (0x41...0x5A).contains(byte) || (0x30...0x39).contains(byte)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+        }
+    }
+
+    /// A decimal integer as `Int(_:)` reads it (an optional sign, then digits); nil otherwise.
+    static func number(_ bytes: ArraySlice<UInt8>) -> Int? {
+        if bytes.contains(UInt8(ascii: "%")) || bytes.count > 18 { return unescape(bytes).flatMap { Int($0) } }
+        var digits = bytes[...]
+        var negative = false
+        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+            negative = sign == UInt8(ascii: "-")
+            digits = digits.dropFirst()
+        }
+        guard !digits.isEmpty else { return nil }
+        var value = 0
+        for byte in digits {
+            guard (0x30...0x39).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return negative ? -value : value
+    }
+
+    /// The latest entry of each run in `bytes` (in the order of those lines), how many lines
+    /// there are, and whether the last is cut short; nil as for `entries`, when a line is not
+    /// sealed as `line` seals it. Every line's CRC, fields, version and run id are checked; only
+    /// each run's latest line is read further (a run writes some three lines: its claim,
+    /// its start, its end), so a sealed earlier line whose content would not read is not
+    /// noticed, and is dropped at the next rewrite.
+    static func latestEntries(_ bytes: ArraySlice<UInt8>) -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? {
+        var lines: [[ArraySlice<UInt8>]] = []
+        var latest: [ArraySlice<UInt8>: Int] = [:]
+        var start = bytes.startIndex
+        var torn = false
+        while start < bytes.endIndex {
+            guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else {
+                torn = true
+                break
+            }
+            guard let fields = sealedFields(bytes[start..<end]) else { return nil }
+            latest[fields[1]] = lines.count
+            lines.append(fields)
+            start = end + 1
+        }
+        var entries: [RunIndexEntry] = []
+        entries.reserveCapacity(latest.count)
+        for position in latest.values.sorted() {
+            guard let entry = entry(fields: lines[position]) else { return nil }
+            entries.append(entry)
+        }
+        return (entries, lines.count, torn)
     }
 
     /// Every whole entry of `bytes`, in order, or nil when a line is not one (a changed byte, a

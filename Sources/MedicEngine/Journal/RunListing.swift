@@ -38,8 +38,11 @@ extension RunStore {
         let present = Set(ids)
         let runs = index.all().map(\.summary).filter { present.contains($0.id) }
         if reconcilingIncidents {
+            // A run whose mark was among the folder's names is recorded (a mark is never taken
+            // back): only the others are looked at, each checked again under its lock.
+            let marked = Set(names.lazy.filter { $0.hasSuffix(".recorded") }.map { $0.dropLast(".recorded".count) })
             var recorded = IncidentRecording.RecordedRuns()
-            for run in runs where run.status == .finished {
+            for run in runs where run.status == .finished && !marked.contains(Substring(run.id)) {
                 if let note = IncidentRecording.reconcile(run.id, in: self, recorded: &recorded) { problems.append(note) }
             }
         }
