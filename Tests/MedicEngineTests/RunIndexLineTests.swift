@@ -2,7 +2,7 @@ import Foundation
 @testable import MedicEngine
 import XCTest
 
-/// A line of `runs/index` read back is the entry written, whatever its text holds; a line with
+/// A line of `runs/.index` read back is the entry written, whatever its text holds; a line with
 /// a changed byte, a CRC spelled otherwise or the wrong number of fields is no entry.
 final class RunIndexLineTests: XCTestCase {
     private func entries() -> [RunIndexEntry] {
