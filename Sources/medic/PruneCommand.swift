@@ -40,18 +40,20 @@ struct PruneCommand: AsyncParsableCommand {
     var library: String = "."
 
     mutating func run() async throws {
-        let loaded = CatalogLoader().load(paths: CatalogLoader.libraryPaths(under: library))
-        if loaded.hasErrors {
-            printError(DiagnosticRenderer.text(loaded.diagnostics.filter { $0.severity == .error }))
-            printError("the catalog under '\(library)' has errors; fix them (medic validate) first: nothing was pruned")
-            throw ExitCode(2)
+        let catalog: Catalog
+        do {
+            catalog = try CatalogStage().run(root: library)
+        } catch let failure as CatalogStage.Failure {
+            var refusal = CommandFailure.catalog(failure, "the catalog under '\(library)' has errors; fix them (medic validate) first: nothing was pruned")
+            refusal.exitCode = 2
+            throw refusal
         }
         let state = stateDirectory ?? RunStore.defaultDirectory()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: state, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("the state directory '\(state)' does not exist: nothing to prune")
         }
-        let policies = loaded.catalog.policies
+        let policies = catalog.policies
         let longestWindow = policies.rateLimits.map(\.window).max { $0.seconds < $1.seconds }
         let pruner = StatePruner(stateDirectory: state,
                                  policy: policies.retention ?? .defaults, rateLimitWindow: longestWindow, now: Date())
@@ -59,8 +61,8 @@ struct PruneCommand: AsyncParsableCommand {
         let report = pruner.prune(dryRun: dryRun) { action in
             if !json { printLine(action.line) }
         }
-        for problem in report.problems { printError("medic: warning: \(problem)") }
-        for failure in report.failures { printError("medic: error: \(failure)") }
+        for problem in report.problems { MedicLog.log.warning("medic: warning: \(problem)") }
+        for failure in report.failures { MedicLog.log.error("medic: error: \(failure)") }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

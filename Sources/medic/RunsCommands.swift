@@ -33,7 +33,7 @@ struct RunsCommand: AsyncParsableCommand {
         let store = try RunStore(directory: directory)
         // `medic runs` is where a finished run whose incident record was lost gets it.
         let (runs, problems) = store.list(reconcilingIncidents: true)
-        problems.forEach { printError("warning: \($0)") }
+        problems.forEach { MedicLog.log.warning("warning: \($0)") }
         writeOut(json ? RunRenderer.runsJSON(runs) : RunRenderer.list(runs))
     }
 }
@@ -83,7 +83,7 @@ struct ShowCommand: AsyncParsableCommand {
         do { id = try store.resolve(runID) } catch let error as JournalError { throw ValidationError(error.description) }
         // Through inspect(), so a dead run is recorded as interrupted before it is shown.
         let (_, contents, status) = try store.inspect(id)
-        contents.problems.forEach { printError("warning: \($0)") }
+        contents.problems.forEach { MedicLog.log.warning("warning: \($0)") }
         let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
         // A killed Medic's steps may still be running: say so, with what resume will do.
         let left = status == .interrupted ? LeftRunning.find(runID: id, records: contents.records) : nil
@@ -97,8 +97,7 @@ struct ShowCommand: AsyncParsableCommand {
         }
         writeOut(text)
         if let damage = contents.damageSummary {
-            printError("error: the journal of run \(id) is damaged: \(damage)")
-            throw ExitCode(1)
+            throw CommandFailure("error: the journal of run \(id) is damaged: \(damage)")
         }
     }
 }
