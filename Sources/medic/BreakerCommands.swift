@@ -102,7 +102,7 @@ struct BreakerResetCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let (decision, playbook) = (decision, playbook)
         try decision.record {
-            try RemediationBreaker(stateDirectory: decision.stateDirectoryPath).reset(playbook, by: decision.by, reason: decision.reason, now: Date())
+            try StateStores.flags(in: decision.stateDirectoryPath).resetBreaker(playbook, by: decision.by, reason: decision.reason, now: Date())
             return "The circuit breaker of \(playbook) is closed (reset by \(decision.by)); earlier runs no longer count."
         }
     }

@@ -46,7 +46,7 @@ struct PauseCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let decision = decision
         try decision.record {
-            try OperatorSwitch.killSwitch(stateDirectory: decision.stateDirectoryPath).turnOn(by: decision.by, reason: decision.reason, now: Date())
+            try StateStores.flags(in: decision.stateDirectoryPath).turnOn(.killSwitch, by: decision.by, reason: decision.reason, now: Date())
             return "Paused by \(decision.by): automated runs are refused until `medic resume-all --by NAME`."
         }
     }
@@ -63,7 +63,7 @@ struct ResumeAllCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let decision = decision
         try decision.record {
-            try OperatorSwitch.killSwitch(stateDirectory: decision.stateDirectoryPath).turnOff(by: decision.by, reason: decision.reason, now: Date())
+            try StateStores.flags(in: decision.stateDirectoryPath).turnOff(.killSwitch, by: decision.by, reason: decision.reason, now: Date())
                 ? "Resumed by \(decision.by): automated runs may start again." : "Medic was not paused."
         }
     }
@@ -94,13 +94,13 @@ struct SafeModeCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let (decision, setting) = (decision, setting)
         try decision.record {
-            let safeMode = OperatorSwitch.safeMode(stateDirectory: decision.stateDirectoryPath)
+            let flags = StateStores.flags(in: decision.stateDirectoryPath)
             switch setting {
             case .on:
-                try safeMode.turnOn(by: decision.by, reason: decision.reason, now: Date())
+                try flags.turnOn(.safeMode, by: decision.by, reason: decision.reason, now: Date())
                 return "Safe mode on (by \(decision.by)): runs reach one instance of one service, with approval."
             case .off:
-                return try safeMode.turnOff(by: decision.by, reason: decision.reason, now: Date()) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
+                return try flags.turnOff(.safeMode, by: decision.by, reason: decision.reason, now: Date()) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
             }
         }
     }

@@ -21,8 +21,12 @@ public struct StateStores: Sendable {
     /// timed by `clock`.
     public static func files(in directory: String, clock: any EngineClock = SystemClock()) throws -> StateStores {
         try StateStores(runs: RunStore(directory: directory, clock: clock), locks: TargetLocks(stateDirectory: directory, clock: clock),
-                        flags: FileFlags(stateDirectory: directory), audit: FileAuditLog(stateDirectory: directory))
+                        flags: flags(in: directory), audit: FileAuditLog(stateDirectory: directory))
     }
+
+    /// The switches alone, for a command that changes one and needs no other store (`pause`,
+    /// `safe-mode`, `breaker reset`): the same implementation `files(in:)` chooses.
+    public static func flags(in directory: String) -> any OperatorFlags { FileFlags(stateDirectory: directory) }
 }
 
 /// The switches as files of the state directory: `paused.json`, `safe-mode.json` (`OperatorSwitch`)
