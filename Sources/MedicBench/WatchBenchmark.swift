@@ -11,39 +11,7 @@ import MedicModel
 /// call. Each trial uses a state directory holding `history` earlier runs of the playbook
 /// (safe mode needs one success); the step executor records and returns at once.
 enum WatchBenchmark {
-    static let library: [(String, String)] = [
-        ("actions/a.yaml", """
-            actions:
-              clean:
-                type: infrastructure
-                risk_level: low
-                parameters: {path: required}
-                implementation: echo clean
-            """),
-        ("playbooks/p.yaml", """
-            playbook_id: clean-001
-            name: Clean
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-            remediation_steps:
-              - {step: 1, name: clean, action: clean}
-            metadata: {}
-            """),
-        ("rules/r.yaml", """
-            rules:
-              - name: disk-filling
-                metric: disk_usage_percent
-                detector: threshold
-                params: {op: ">", value: 85}
-                for: 1m
-                severity: SEV3
-                playbook: clean-001
-                parameters_from_labels: {path: path}
-            """),
-    ]
+    static let library = CleanLibrary.files(rules: CleanLibrary.rules(forDuration: "1m", groupByPath: false))
 
     /// Collects when the first step started, per run.
     final class StepClock: @unchecked Sendable {

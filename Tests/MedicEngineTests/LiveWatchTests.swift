@@ -9,40 +9,7 @@ import XCTest
 /// `medic watch` without a feed, through the library: rounds of sampling on the injected clock,
 /// driven by a `ManualClock` so that no test waits for real time.
 final class LiveWatchTests: XCTestCase {
-    private let library: [(String, String)] = [
-        ("actions/a.yaml", """
-            actions:
-              clean:
-                type: infrastructure
-                risk_level: low
-                parameters: {path: required}
-                implementation: echo clean
-            """),
-        ("playbooks/p.yaml", """
-            playbook_id: clean-001
-            name: Clean
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-            remediation_steps:
-              - {step: 1, name: clean, action: clean}
-            metadata: {}
-            """),
-        ("rules/r.yaml", """
-            rules:
-              - name: disk-filling
-                metric: disk_usage_percent
-                detector: threshold
-                params: {op: ">", value: 85}
-                for: 60s
-                severity: SEV3
-                playbook: clean-001
-                parameters_from_labels: {path: path}
-                group_by: [path]
-            """),
-    ]
+    private let library = CleanLibrary.files()
 
     /// Collects what the loop and the watcher say, from any task.
     final class Lines: @unchecked Sendable {

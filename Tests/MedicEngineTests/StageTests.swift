@@ -7,26 +7,8 @@ import XCTest
 
 /// The stages every front end shares, through the library: load, plan, gate, execute.
 final class StageTests: XCTestCase {
-    private let action = """
-        actions:
-          clean:
-            type: infrastructure
-            risk_level: low
-            parameters: {path: required}
-            implementation: echo clean
-        """
-    private let playbook = """
-        playbook_id: clean-001
-        name: Clean
-        version: 1.0.0
-        category: infrastructure
-        severity: SEV3
-        parameters:
-          path: {type: string, required: true}
-        remediation_steps:
-          - {step: 1, name: clean, action: clean}
-        metadata: {}
-        """
+    private let action = CleanLibrary.action
+    private let playbook = CleanLibrary.playbook
 
     /// A library folder with the action and `playbooks` written as given; removed after the test.
     private func library(playbooks: [String: String]) throws -> String {

@@ -9,45 +9,13 @@ import XCTest
 /// Rule-triggered runs through the library: samples in, a run per incident through the gates
 /// and the interpreter (recording executors, a real journal), folding, dry runs, detection times.
 final class WatcherTests: XCTestCase {
-    private let library: [(String, String)] = [
-        ("actions/a.yaml", """
-            actions:
-              clean:
-                type: infrastructure
-                risk_level: low
-                parameters: {path: required}
-                implementation: echo clean
-            """),
-        ("playbooks/p.yaml", """
-            playbook_id: clean-001
-            name: Clean
-            version: 1.0.0
-            category: infrastructure
+    private let library = CleanLibrary.files(rules: CleanLibrary.rules(extraRules: """
+          - name: nobody-owns-it
+            metric: queue_depth
+            detector: threshold
+            params: {op: ">", value: 100}
             severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-            remediation_steps:
-              - {step: 1, name: clean, action: clean}
-            metadata: {}
-            """),
-        ("rules/r.yaml", """
-            rules:
-              - name: disk-filling
-                metric: disk_usage_percent
-                detector: threshold
-                params: {op: ">", value: 85}
-                for: 60s
-                severity: SEV3
-                playbook: clean-001
-                parameters_from_labels: {path: path}
-                group_by: [path]
-              - name: nobody-owns-it
-                metric: queue_depth
-                detector: threshold
-                params: {op: ">", value: 100}
-                severity: SEV3
-            """),
-    ]
+        """))
 
     private struct Harness {
         var watcher: Watcher
