@@ -28,9 +28,12 @@ struct CommandFailure: Error {
     }
 
     /// A catalog with errors: never planned, run or watched.
-    static func catalog(_ failure: CatalogStage.Failure, _ consequence: String = "the catalog has errors; fix them (medic validate) first")
-        -> CommandFailure {
-        diagnostics(failure.errors, consequence)
+    /// `exitCode` 2 where the library is an argument of a command that does not run it (advise, prune).
+    static func catalog(_ failure: CatalogStage.Failure, _ consequence: String = "the catalog has errors; fix them (medic validate) first",
+                        exitCode: Int32 = 1) -> CommandFailure {
+        var refusal = diagnostics(failure.errors, consequence)
+        refusal.exitCode = exitCode
+        return refusal
     }
 
     /// Shows the failure; called once, by `MedicMain`.

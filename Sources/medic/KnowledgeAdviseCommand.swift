@@ -92,9 +92,7 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
         do {
             catalog = try CatalogStage().run(root: root)
         } catch let error as CatalogStage.Failure {
-            var failure = CommandFailure.catalog(error, "the catalog under '\(root)' has errors; fix them (medic validate) first")
-            failure.exitCode = 2
-            throw failure
+            throw CommandFailure.catalog(error, "the catalog under '\(root)' has errors; fix them (medic validate) first", exitCode: 2)
         }
         var averages: [String: Double] = [:]
         for playbook in catalog.playbooks {

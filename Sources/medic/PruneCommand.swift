@@ -44,9 +44,7 @@ struct PruneCommand: AsyncParsableCommand {
         do {
             catalog = try CatalogStage().run(root: library)
         } catch let failure as CatalogStage.Failure {
-            var refusal = CommandFailure.catalog(failure, "the catalog under '\(library)' has errors; fix them (medic validate) first: nothing was pruned")
-            refusal.exitCode = 2
-            throw refusal
+            throw CommandFailure.catalog(failure, "the catalog under '\(library)' has errors; fix them (medic validate) first: nothing was pruned", exitCode: 2)
         }
         let state = stateDirectory ?? RunStore.defaultDirectory()
         var isDirectory: ObjCBool = false
