@@ -140,6 +140,9 @@ struct LibraryListing: Encodable {
         if let selection = p.playbookSelection {
             entries.append(.init(kind: "playbook_selection", name: "playbook_selection", place: selection.location.map(Place.init)))
         }
+        if let retention = p.retention {
+            entries.append(.init(kind: "retention", name: "retention", place: retention.location.map(Place.init)))
+        }
         return entries
     }
 

@@ -251,6 +251,9 @@ final class NewUserTests: XCTestCase {
         XCTAssertTrue((json["actions"] as? [[String: Any]])?.contains { $0["name"] as? String == "restart_pod" } == true)
         XCTAssertTrue((json["rules"] as? [[String: Any]])?.contains { $0["name"] as? String == "root-disk-filling" } == true)
         XCTAssertTrue((json["policies"] as? [[String: Any]])?.contains { $0["kind"] as? String == "severity_level" } == true)
+        // The retention policy `medic prune` follows is listed where it is defined.
+        let retention = try XCTUnwrap((json["policies"] as? [[String: Any]])?.first { $0["kind"] as? String == "retention" })
+        XCTAssertTrue(((retention["place"] as? [String: Any])?["file"] as? String)?.hasSuffix("policies/retention.yaml") == true, "\(retention)")
 
         // A library with errors is listed as far as it loaded, and the exit status says so.
         let dir = try Medic.temporaryDirectory(self)
