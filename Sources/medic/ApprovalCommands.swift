@@ -56,13 +56,14 @@ struct ApproveCommand: AsyncParsableCommand {
         let directory = store.directory
         let gates = GateStage(catalog: catalog, stateDirectory: directory, evaluator: interpreter.verifier.evaluator)
         let (runID, by, role, reason) = (runID, by, role, reason)
+        let execution = ExecutionStage(interpreter: interpreter, store: store)
         let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
-            try await interpreter.approve(runID, in: store, by: by, role: role, reason: reason, locks: TargetLocks(stateDirectory: directory),
-                                          regate: { plan, mode, approvals in
-                                              let request = GateRequest(mode: mode, approvedBy: approvals.approvedBy,
-                                                                        signOffs: approvals.signOffs)
-                                              return await gates.run(plan, request, now: interpreter.clock.now).gates
-                                          }, observe: observe)
+            try await execution.approve(runID, by: by, role: role, reason: reason,
+                                        regate: { plan, mode, approvals in
+                                            let request = GateRequest(mode: mode, approvedBy: approvals.approvedBy,
+                                                                      signOffs: approvals.signOffs)
+                                            return await gates.run(plan, request, now: interpreter.clock.now).gates
+                                        }, observe: observe)
         }
         if report.status == .pendingApproval, !json {
             printLine("Still waiting for approval: medic show \(report.runID) says what is missing.")
@@ -95,8 +96,9 @@ struct DenyCommand: AsyncParsableCommand {
         let store = try engine.store()
         let interpreter = try engine.interpreter(root: ".")
         let (runID, by, reason) = (runID, by, reason)
+        let execution = ExecutionStage(interpreter: interpreter, store: store)
         let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
-            try await interpreter.deny(runID, in: store, by: by, reason: reason, observe: observe)
+            try await execution.deny(runID, by: by, reason: reason, observe: observe)
         }
         _ = report
     }

@@ -145,9 +145,9 @@ struct ResumeCommand: AsyncParsableCommand {
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             return answer == "y" || answer == "yes"
         } : nil
+        let execution = ExecutionStage(interpreter: interpreter, store: store)
         let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
-            try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, locks: TargetLocks(stateDirectory: store.directory),
-                                         observe: observe)
+            try await execution.resume(runID, yes: yes, confirm: confirm, observe: observe)
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)
     }

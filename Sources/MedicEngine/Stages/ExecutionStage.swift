@@ -48,7 +48,31 @@ public struct ExecutionStage: Sendable {
                     observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await interpreter.start(
             plan, in: store, runID: request.runID, seed: request.seed, mode: request.mode, approvedBy: request.approvedBy,
-            locks: TargetLocks(stateDirectory: store.directory), lockWait: request.lockWait, approvalTTL: request.approvalTTL,
+            locks: locks, lockWait: request.lockWait, approvalTTL: request.approvalTTL,
             detection: request.detection, chaos: request.chaos, observe: observe)
     }
+
+    /// Continues an interrupted run (`Interpreter.resume`), taking its targets' locks again
+    /// first: a step that finished never runs again; one in flight is decided by `yes`/`confirm`.
+    public func resume(_ runID: String, yes: Bool = false, confirm: (@Sendable (String) async -> Bool)? = nil,
+                       observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
+        try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, locks: locks, observe: observe)
+    }
+
+    /// Approves a run waiting for approval (`Interpreter.approve`): `regate` puts its plan
+    /// through the gates again, and the run goes on holding its targets' locks.
+    public func approve(_ runID: String, by: String, role: String? = nil, reason: String? = nil,
+                        regate: @Sendable (Plan, RunMode, Approvals) async -> [GateVerdict],
+                        observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
+        try await interpreter.approve(runID, in: store, by: by, role: role, reason: reason, locks: locks, regate: regate, observe: observe)
+    }
+
+    /// Denies a run waiting for approval: it ends `denied`, nothing of it runs.
+    public func deny(_ runID: String, by: String, reason: String? = nil,
+                     observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
+        try await interpreter.deny(runID, in: store, by: by, reason: reason, observe: observe)
+    }
+
+    /// The target locks of the store's state directory, which every run of this stage holds.
+    private var locks: TargetLocks { TargetLocks(stateDirectory: store.directory) }
 }
