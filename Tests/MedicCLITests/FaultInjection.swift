@@ -109,38 +109,7 @@ enum FaultInjection {
     /// Runs `medic` with the fault library loaded and `faults` in its environment.
     static func medic(_ arguments: [String], in directory: URL, faults: [String: String], timeout: Double = 60,
                       file: StaticString = #filePath, line: UInt = #line) throws -> MedicRun {
-        let out = directory.appendingPathComponent("fault-out-\(UUID().uuidString)")
-        let err = directory.appendingPathComponent("fault-err-\(UUID().uuidString)")
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = Medic.binary
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["LD_PRELOAD"] = try library()
-        for (name, value) in faults { environment[name] = value }
-        process.environment = environment
-        process.currentDirectoryURL = directory
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        let start = Date()
-        try process.run()
-        let finished = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            process.waitUntilExit()
-            finished.signal()
-        }
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
-            XCTFail("medic \(arguments.joined(separator: " ")) did not finish within \(timeout) s", file: file, line: line)
-            finished.wait()
-        }
-        return MedicRun(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
-                        stderr: try String(contentsOf: err, encoding: .utf8), seconds: Date().timeIntervalSince(start))
+        try Medic.run(arguments, in: directory, timeout: timeout,
+                      environment: faults.merging(["LD_PRELOAD": try library()]) { fault, _ in fault }, file: file, line: line)
     }
 }

@@ -25,7 +25,9 @@ enum Medic {
 
     /// Runs medic with `arguments`; fails the test if it has not finished after `timeout` seconds.
     /// `fileSizeLimit`: bytes any file medic writes may reach (RLIMIT_FSIZE, as a full disk would stop it).
+    /// `environment`: variables set for medic on top of the test's own environment.
     static func run(_ arguments: [String], in directory: URL? = nil, timeout: Double = 60, fileSizeLimit: Int? = nil,
+                    environment: [String: String] = [:],
                     file: StaticString = #filePath, line: UInt = #line) throws -> MedicRun {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("medic-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -50,6 +52,9 @@ enum Medic {
             process.arguments = ["python3", "-c", limit, binary.path] + arguments
         }
         process.currentDirectoryURL = directory ?? repositoryRoot
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+        }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice
