@@ -71,7 +71,7 @@ struct BacktestCommand: ParsableCommand {
     @Option(help: "The library root (playbooks/ actions/ rules/ policies/): rules' playbooks resolve against it, and its playbooks' triggers act as rules. Default: the folder holding the rules/ folder RULES is in (else the current one), for references only.")
     var root: String?
 
-    @Option(help: "DATA's format: csv, jsonl or prometheus (default: from its extension).")
+    @Option(help: "DATA's format: \(SampleFormat.acceptedForms). Default: from its extension.", transform: SampleFormat.argument)
     var format: SampleFormat?
 
     @Option(help: "The metric of a CSV with only timestamp,value columns (NAB's format).")
@@ -80,8 +80,9 @@ struct BacktestCommand: ParsableCommand {
     @Flag(help: "Leave playbook triggers out: only the rules files' rules.")
     var noTriggers = false
 
-    @Option(help: ArgumentHelp("How long every series of an incident must stay normal before it resolves; 0 resolves on the first normal sample.",
-                               valueName: "duration"))
+    @Option(help: ArgumentHelp("How long every series of an incident must stay normal before it resolves; 0 resolves on the first normal sample; \(Interval.acceptedForms). Default: 5m.",
+                               valueName: "duration"),
+            transform: Interval.argument)
     var resolveAfter = Interval(seconds: 300)
 
     @Option(help: "Series each rule keeps state for; samples of further series are dropped and counted.")

@@ -21,6 +21,11 @@ struct GateOptions: ParsableArguments {
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for a target another run holds (default 0: refuse at once).")
     var lockWait: Double = 0
 
+    /// Refuses a bad --lock-wait or --sign-off before the command loads or plans anything.
+    func validate() throws {
+        _ = try request()
+    }
+
     /// What these options ask of the gates; `mode` replaces --mode when given (an incident is
     /// gated as the automated run `medic watch` would start).
     func request(mode: RunMode? = nil) throws -> GateRequest {

@@ -45,8 +45,9 @@ struct HealthCommand: AsyncParsableCommand {
     var stateDirectory: String?
 
     @Option(help: ArgumentHelp("Where alerts are published: outbox:PATH, webhook:URL or stdout.",
-                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
-    var bus: String?
+                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"),
+            transform: BusTransport.argument)
+    var bus: BusTransport?
 
     @Option(help: "The directory whose policies/ hold the escalation policies.")
     var root: String = "."
@@ -56,16 +57,11 @@ struct HealthCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let state = stateDirectory ?? RunStore.defaultDirectory()
-        let transport: BusTransport
-        do {
-            transport = try bus.map(BusTransport.parse) ?? .outbox(path: state + "/outbox.jsonl")
-        } catch let error as ExecutorError {
-            throw ValidationError("--bus: \(error.description)")
-        }
+        let transport = bus ?? .outbox(path: state + "/outbox.jsonl")
         let monitor = SelfMonitor(stateDirectory: state, escalationPolicies: escalationPolicies())
         let evaluation: HealthEvaluation
         do {
-            evaluation = try await monitor.evaluateAndPublish(now: Date(), bus: BusExecutor(transport: transport, standardOutput: busLine))
+            evaluation = try await monitor.evaluateAndPublish(now: SystemClock().now, bus: BusExecutor(transport: transport, standardOutput: busLine))
         } catch {
             throw CommandFailure("error: \(error)")
         }

@@ -35,8 +35,9 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Only incidents whose run started within this long before now (30d, 24h), or 'all'.")
-    var since: String = "30d"
+    @Option(help: "Only incidents whose run started within this long before now: \(Lookback.acceptedForms). Default: 30d.",
+            transform: Lookback.argument)
+    var since: Lookback = .last(Interval(seconds: 30 * 86400))
 
     @Option(name: .customLong("min-executions"), help: "The least executions, runs or detected incidents behind a finding.")
     var minimumExecutions: Int = AdviceConfiguration.defaultMinimumExecutions
@@ -55,15 +56,7 @@ struct KnowledgeAdviseCommand: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
-        var from: String?
-        if since != "all" {
-            switch Interval.parse(since) {
-            case .success(let interval):
-                from = Date().addingTimeInterval(-interval.seconds).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-            case .failure(let error):
-                throw ValidationError("--since '\(since)': \(error.message) (or 'all')")
-            }
-        }
+        let from = since.start(before: SystemClock().now)
         let configuration = AdviceConfiguration(minimumExecutions: minimumExecutions)
         let declared = try root.map(Self.declaredAverages(under:)) ?? [:]
         let directory = KnowledgeBase.defaultDirectory(inState: stateDirectory ?? RunStore.defaultDirectory())

@@ -35,8 +35,9 @@ struct KnowledgeStatsCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Only incidents whose run started within this long before now (7d, 24h, 30m). Default: all.")
-    var since: String?
+    @Option(help: "Only incidents whose run started within this long before now: \(Lookback.acceptedForms). Default: all.",
+            transform: Lookback.argument)
+    var since: Lookback = .all
 
     @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
     var stateDirectory: String?
@@ -45,15 +46,7 @@ struct KnowledgeStatsCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
-        var from: String?
-        if let since {
-            switch Interval.parse(since) {
-            case .success(let interval):
-                from = Date().addingTimeInterval(-interval.seconds).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-            case .failure(let error):
-                throw ValidationError("--since '\(since)': \(error.message)")
-            }
-        }
+        let from = since.start(before: SystemClock().now)
         let directory = KnowledgeBase.defaultDirectory(inState: stateDirectory ?? RunStore.defaultDirectory())
         let statistics: OutcomeStatistics
         if FileManager.default.fileExists(atPath: directory) {

@@ -27,8 +27,9 @@ struct KnowledgeUpdateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "How far back to look for recurring incidents (30d, 7d).")
-    var window: String = "30d"
+    @Option(help: "How far back to look for recurring incidents: \(PositiveInterval.acceptedForms). Default: 30d.",
+            transform: PositiveInterval.argument)
+    var window = PositiveInterval(Interval(seconds: 30 * 86400))
 
     @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
     var stateDirectory: String?
@@ -37,18 +38,15 @@ struct KnowledgeUpdateCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
+        let now = SystemClock().now
         var configuration = KnowledgeUpdateConfiguration()
-        switch Interval.parse(window) {
-        case .success(let interval) where interval.seconds > 0: configuration.patternWindow = interval.seconds
-        case .success: throw ValidationError("--window '\(window)' must be longer than 0")
-        case .failure(let error): throw ValidationError("--window '\(window)': \(error.message)")
-        }
+        configuration.patternWindow = window.interval.seconds
         let directory = KnowledgeBase.defaultDirectory(inState: stateDirectory ?? RunStore.defaultDirectory())
         guard FileManager.default.fileExists(atPath: directory) else {
             try output(KnowledgeUpdateSummary(updated: false, incidents: 0, derivation: nil, state: nil, problems: []), directory)
             return
         }
-        let summary = try KnowledgeBase(directory: directory, create: false).update(at: Date(), configuration: configuration)
+        let summary = try KnowledgeBase(directory: directory, create: false).update(at: now, configuration: configuration)
         for problem in summary.problems { MedicLog.log.warning("medic: warning: \(problem)") }
         try output(summary, directory)
     }

@@ -34,12 +34,12 @@ struct MemoryOptions: ParsableArguments {
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
     /// The saved memory (empty when there is no knowledge base). A corrupt document is an error (exit 1).
-    func load() throws -> (memory: ImmuneMemory, knowledgeBase: KnowledgeBase?) {
+    func load(at now: Date) throws -> (memory: ImmuneMemory, knowledgeBase: KnowledgeBase?) {
         let directory = KnowledgeBase.defaultDirectory(inState: stateDirectoryPath)
         guard FileManager.default.fileExists(atPath: directory) else { return (ImmuneMemory(), nil) }
         do {
             let knowledgeBase = try KnowledgeBase(directory: directory, create: false)
-            return (try ImmuneMemoryDocument.load(from: knowledgeBase, at: Date()).memory, knowledgeBase)
+            return (try ImmuneMemoryDocument.load(from: knowledgeBase, at: now).memory, knowledgeBase)
         } catch let error as KnowledgeError {
             throw CommandFailure("error: \(error.description)")
         }
@@ -53,22 +53,18 @@ struct MemoryOptions: ParsableArguments {
 /// `--bus` of the `medic memory` subcommands that change the memory.
 struct MemoryBusOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where the change events are published: outbox:PATH, webhook:URL or stdout.",
-                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
-    var bus: String?
+                               discussion: "Default: outbox:<state-dir>/outbox.jsonl"),
+            transform: BusTransport.argument)
+    var bus: BusTransport?
 
-    func publisher(stateDirectory: String) throws -> BusExecutor {
-        do {
-            return BusExecutor(transport: try bus.map(BusTransport.parse) ?? .outbox(path: stateDirectory + "/outbox.jsonl"),
-                               standardOutput: busLine)
-        } catch let error as ExecutorError {
-            throw ValidationError("--bus: \(error.description)")
-        }
+    func publisher(stateDirectory: String) -> BusExecutor {
+        BusExecutor(transport: bus ?? .outbox(path: stateDirectory + "/outbox.jsonl"), standardOutput: busLine)
     }
 
     /// Publishes the changes; a failure is a warning (the change stands). Returns the event ids.
     func publish(_ changes: [ImmuneMemoryChange], stateDirectory: String) async throws -> [String] {
         var ids: [String] = []
-        for (change, eventID, failure) in await ImmuneMemoryEvents.publish(changes, through: try publisher(stateDirectory: stateDirectory)) {
+        for (change, eventID, failure) in await ImmuneMemoryEvents.publish(changes, through: publisher(stateDirectory: stateDirectory)) {
             if let eventID { ids.append(eventID) }
             if let failure { MedicLog.log.warning("medic: warning: the change event of \(change.signatureID) was not published: \(failure)") }
         }
@@ -86,7 +82,7 @@ struct MemoryListCommand: AsyncParsableCommand {
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        let entries = try options.load().memory.entries
+        let entries = try options.load(at: SystemClock().now).memory.entries
         if options.json { return try options.printJSON(["entries": entries]) }
         guard !entries.isEmpty else { return printLine("The immune memory is empty.") }
         for entry in entries.sorted(by: { ($0.lastApplied, $0.id) > ($1.lastApplied, $1.id) }) {
@@ -110,7 +106,7 @@ struct MemoryShowCommand: AsyncParsableCommand {
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        guard let entry = try options.load().memory.entry(id: id) else {
+        guard let entry = try options.load(at: SystemClock().now).memory.entry(id: id) else {
             throw CommandFailure("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
         }
         if options.json { return try options.printJSON(entry) }
@@ -144,7 +140,6 @@ struct MemoryLearnCommand: AsyncParsableCommand {
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        _ = try bus.publisher(stateDirectory: options.stateDirectoryPath)  // a bad --bus is a usage error before anything changes
         let text: String
         if file == "-" {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
@@ -158,7 +153,7 @@ struct MemoryLearnCommand: AsyncParsableCommand {
         do {
             let experiments = try ChaosExperimentResult.parse(text, source: file == "-" ? "<stdin>" : file)
             let knowledgeBase = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: options.stateDirectoryPath))
-            let now = Date()
+            let now = SystemClock().now  // once the input is read: the learning's one time
             (_, changes) = try ImmuneMemoryDocument.update(in: knowledgeBase, at: now) { memory in
                 ((), experiments.flatMap { memory.learn($0.outcome, at: now) })
             }
@@ -199,15 +194,15 @@ struct MemoryForgetCommand: AsyncParsableCommand {
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        _ = try bus.publisher(stateDirectory: options.stateDirectoryPath)
+        let now = SystemClock().now
         let directory = KnowledgeBase.defaultDirectory(inState: options.stateDirectoryPath)
         let id = self.id
         var change: ImmuneMemoryChange?
         if FileManager.default.fileExists(atPath: directory) {
             do {
                 // Under the memory's lock: a watch learning meanwhile is not undone.
-                (change, _) = try ImmuneMemoryDocument.update(in: try KnowledgeBase(directory: directory, create: false), at: Date()) { memory in
-                    let forgotten = memory.forget(id: id, at: Date())
+                (change, _) = try ImmuneMemoryDocument.update(in: try KnowledgeBase(directory: directory, create: false), at: now) { memory in
+                    let forgotten = memory.forget(id: id, at: now)
                     return (forgotten, [])
                 }
             } catch let error as KnowledgeError {

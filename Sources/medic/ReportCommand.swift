@@ -49,8 +49,8 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
     var stateDirectory: String?
 
-    @Option(help: "The end of the period, RFC 3339 (2026-11-23T08:00:00Z). Default: now.")
-    var at: String?
+    @Option(help: "The end of the period: \(DateTimeArgument.acceptedForms). Default: now.", transform: DateTimeArgument.argument)
+    var at: DateTimeArgument?
 
     @Option(name: .customLong("min-runs"), help: "Runs in the period a playbook needs before its success rate puts it under review.")
     var minimumRuns = 3
@@ -59,15 +59,7 @@ struct ReportCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
-        let end: Double
-        if let at {
-            guard let parsed = ReportTime.parse(at) else {
-                throw ValidationError("--at '\(at)' is not an RFC 3339 date-time, e.g. 2026-11-23T08:00:00Z")
-            }
-            end = parsed
-        } else {
-            end = (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000
-        }
+        let end = at?.secondsSince1970 ?? (SystemClock().now.timeIntervalSince1970 * 1000).rounded(.down) / 1000
         guard minimumRuns >= 1 else { throw ValidationError("--min-runs must be at least 1") }
         let directory = out ?? FileManager.default.currentDirectoryPath
         if !json { try Self.prepare(directory) }

@@ -63,6 +63,7 @@ struct RunCommand: AsyncParsableCommand {
     var pattern: String?
 
     func validate() throws {
+        guard approvalTTL > 0 else { throw ValidationError("--approval-ttl must be more than 0 seconds") }
         if chaosExperiment == nil, faultType != nil || pattern != nil || !components.isEmpty {
             throw ValidationError("--fault-type, --component and --pattern describe a chaos experiment's fault: give --chaos-experiment ID too")
         }
@@ -86,7 +87,6 @@ struct RunCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (ungated, catalog) = try await playbook.plan()
-        guard approvalTTL > 0 else { throw ValidationError("--approval-ttl must be more than 0 seconds") }
         let interpreter = try engine.interpreter(root: playbook.root)
         let gates = GateStage(catalog: catalog, stateDirectory: engine.stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
         let plan = GateOptions.logged(await gates.run(ungated, try gateOptions.request(), now: interpreter.clock.now), mode: gateOptions.mode)

@@ -41,21 +41,17 @@ struct Validate: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the problems, not the summary.")
     var quiet = false
 
-    @Option(help: "Largest file to read, in bytes (or with a unit: 4MiB).")
-    var maxFileSize: String = "4MiB"
+    @Option(help: "Largest file to read: \(FileSizeLimit.acceptedForms). Default: 4MiB.", transform: FileSizeLimit.argument)
+    var maxFileSize = FileSizeLimit(bytes: 4 << 20)
 
     mutating func run() async throws {
-        let parsed = Int(maxFileSize).map { Result<ByteSize, ValueError>.success(ByteSize(bytes: Double($0))) } ?? ByteSize.parse(maxFileSize)
-        guard case .success(let size) = parsed, size.bytes >= 1, size.bytes < Double(Int.max) else {
-            throw ValidationError("--max-file-size '\(maxFileSize)' is not a size such as 4194304, 4MiB or 10MB")
-        }
         let library = CatalogLoader.libraryPaths(under: root)
         let named = paths.isEmpty ? library : paths
         if paths.isEmpty && named.isEmpty {
             throw ValidationError("no playbooks/ actions/ rules/ policies/ under '\(root)'; give --root or the paths to check")
         }
         let context = paths.isEmpty ? [] : library
-        let loader = CatalogLoader(limits: InputLimits(maxFileSize: Int(size.bytes)))
+        let loader = CatalogLoader(limits: InputLimits(maxFileSize: maxFileSize.bytes))
         let result = loader.load(paths: named, context: context)
         let reportedFiles = Set(result.diagnostics.map(\.location.file))
         // The library folders read for context are not part of what was asked to be checked.

@@ -51,14 +51,17 @@ struct WatchCommand: AsyncParsableCommand {
                                valueName: "file"))
     var input: String?
 
-    @Option(help: "The feed's format: jsonl, csv or prometheus. Default: from the file's extension, else its first line.")
+    @Option(help: "The feed's format: \(SampleFormat.acceptedForms). Default: from the file's extension, else its first line.",
+            transform: SampleFormat.argument)
     var format: SampleFormat?
 
     @Option(help: ArgumentHelp("Without --input: a Prometheus text exposition to scrape every interval (repeatable).",
                                valueName: "url"))
     var scrape: [String] = []
 
-    @Option(help: ArgumentHelp("Without --input: time between two rounds of sampling (above 0).", valueName: "duration"))
+    @Option(help: ArgumentHelp("Without --input: time between two rounds of sampling (above 0), \(Interval.acceptedForms). Default: 15s.",
+                               valueName: "duration"),
+            transform: Interval.argument)
     var interval = Interval(seconds: 15)
 
     @Flag(name: .customLong("dry-run"), help: "Plan the runs (with each gate's verdict) instead of starting them.")
@@ -71,8 +74,9 @@ struct WatchCommand: AsyncParsableCommand {
     var lockWait: Double = 0
 
     @Option(name: .customLong("health-interval"),
-            help: ArgumentHelp("Time between two self-monitoring checks (docs/running.md#self-monitoring); 0 turns them off.",
-                               valueName: "duration"))
+            help: ArgumentHelp("Time between two self-monitoring checks (docs/running.md#self-monitoring), \(Interval.acceptedForms); 0 turns them off. Default: 1m.",
+                               valueName: "duration"),
+            transform: Interval.argument)
     var healthInterval = Interval(seconds: 60)
 
     func validate() throws {

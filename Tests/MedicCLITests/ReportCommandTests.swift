@@ -90,7 +90,7 @@ final class ReportCommandTests: XCTestCase {
         let state = try ReportHistory.write(ReportHistory.sample, in: dir)
         let badAt = try Medic.run(["report", "daily", "--at", "yesterday", "--state-dir", state.path, "--out", dir.path], in: dir)
         XCTAssertEqual(badAt.status, 2)
-        XCTAssertTrue(badAt.stderr.contains("--at 'yesterday' is not an RFC 3339 date-time"), badAt.stderr)
+        XCTAssertTrue(badAt.stderr.contains("The value 'yesterday' is invalid for '--at <at>': expected an RFC 3339 date-time"), badAt.stderr)
         let file = dir.appendingPathComponent("a-file")
         try Data().write(to: file)
         let badOut = try Medic.run(["report", "daily", "--at", at, "--state-dir", state.path, "--out", file.path], in: dir)
