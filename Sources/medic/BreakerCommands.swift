@@ -54,7 +54,7 @@ struct BreakerListCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let breaker = RemediationBreaker(stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
-        let entries = breaker.statuses(now: Date()).map { status -> Entry in
+        let entries = breaker.statuses(now: SystemClock().now).map { status -> Entry in
             var entry = Entry(playbook: status.playbookID, state: status.state.name, failures: status.windowFailures,
                               runs: status.windowRuns, consecutiveFailures: status.consecutiveFailures,
                               resetBy: status.lastReset?.by, resetAt: status.lastReset?.at)
@@ -101,8 +101,8 @@ struct BreakerResetCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (decision, playbook) = (decision, playbook)
-        try decision.record {
-            try StateStores.flags(in: decision.stateDirectoryPath).resetBreaker(playbook, by: decision.by, reason: decision.reason, now: Date())
+        try decision.record { now in
+            try StateStores.flags(in: decision.stateDirectoryPath).resetBreaker(playbook, by: decision.by, reason: decision.reason, now: now)
             return "The circuit breaker of \(playbook) is closed (reset by \(decision.by)); earlier runs no longer count."
         }
     }

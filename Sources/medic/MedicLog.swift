@@ -114,6 +114,8 @@ struct StandardErrorLogHandler: LogHandler {
     }
 
     /// `{"label":…,"level":…,"message":…,"metadata":{…},"timestamp":…}` on one line.
+    /// The timestamp is the wall clock's when the line is written, not a command's clock: a log
+    /// line says when it was emitted, and a reader lines it up with other programs' logs.
     static func json(_ event: LogEvent, label: String, metadata: Logger.Metadata) -> String {
         let object: [String: Any] = [
             "timestamp": Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),

@@ -16,10 +16,12 @@ struct DecisionOptions: ParsableArguments {
 
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
-    /// Runs `decide` and prints what it says; a state file that cannot be written exits 1.
-    func record(_ decide: () throws -> String) throws {
+    /// Runs `decide` at the command's one reading of the wall clock (the decision's recorded
+    /// time) and prints what it says; a state file that cannot be written exits 1.
+    func record(_ decide: (_ now: Date) throws -> String) throws {
+        let now = SystemClock().now
         do {
-            printLine(try decide())
+            printLine(try decide(now))
         } catch let error as JournalError {
             throw CommandFailure("error: \(error.description)")
         }
@@ -45,8 +47,8 @@ struct PauseCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let decision = decision
-        try decision.record {
-            try StateStores.flags(in: decision.stateDirectoryPath).turnOn(.killSwitch, by: decision.by, reason: decision.reason, now: Date())
+        try decision.record { now in
+            try StateStores.flags(in: decision.stateDirectoryPath).turnOn(.killSwitch, by: decision.by, reason: decision.reason, now: now)
             return "Paused by \(decision.by): automated runs are refused until `medic resume-all --by NAME`."
         }
     }
@@ -62,8 +64,8 @@ struct ResumeAllCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let decision = decision
-        try decision.record {
-            try StateStores.flags(in: decision.stateDirectoryPath).turnOff(.killSwitch, by: decision.by, reason: decision.reason, now: Date())
+        try decision.record { now in
+            try StateStores.flags(in: decision.stateDirectoryPath).turnOff(.killSwitch, by: decision.by, reason: decision.reason, now: now)
                 ? "Resumed by \(decision.by): automated runs may start again." : "Medic was not paused."
         }
     }
@@ -93,14 +95,14 @@ struct SafeModeCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (decision, setting) = (decision, setting)
-        try decision.record {
+        try decision.record { now in
             let flags = StateStores.flags(in: decision.stateDirectoryPath)
             switch setting {
             case .on:
-                try flags.turnOn(.safeMode, by: decision.by, reason: decision.reason, now: Date())
+                try flags.turnOn(.safeMode, by: decision.by, reason: decision.reason, now: now)
                 return "Safe mode on (by \(decision.by)): runs reach one instance of one service, with approval."
             case .off:
-                return try flags.turnOff(.safeMode, by: decision.by, reason: decision.reason, now: Date()) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
+                return try flags.turnOff(.safeMode, by: decision.by, reason: decision.reason, now: now) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
             }
         }
     }

@@ -60,24 +60,26 @@ struct PlanCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
-        if let incident { return try await planIncident(incident) }
+        // One reading of the clock: the simulated incident, its selection and the gates agree on "now".
+        let now = SystemClock().now
+        if let incident { return try await planIncident(incident, now: now) }
         guard labels.isEmpty else { throw ValidationError("--label describes an incident's series: give --incident RULE too") }
         let (ungated, catalog) = try await options.plan()
-        let plan = try await gated(ungated, catalog: catalog, mode: nil)
+        let plan = try await gated(ungated, catalog: catalog, mode: nil, now: now)
         writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
     }
 
-    /// The gate stage over `plan` with the gate options (`mode` replacing --mode when given).
-    private func gated(_ plan: Plan, catalog: Catalog, mode: RunMode?) async throws -> Plan {
+    /// The gate stage over `plan` at `now` with the gate options (`mode` replacing --mode when given).
+    private func gated(_ plan: Plan, catalog: Catalog, mode: RunMode?, now: Date) async throws -> Plan {
         let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
         let request = try gateOptions.request(mode: mode)
         let stage = GateStage(catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(), evaluator: evaluator)
-        return GateOptions.logged(await stage.run(plan, request, now: SystemClock().now), mode: request.mode)
+        return GateOptions.logged(await stage.run(plan, request, now: now), mode: request.mode)
     }
 
     /// `--incident RULE`: the candidates ranked as `medic watch` would rank them, then the plan
     /// of the first through the gates (as an automated run); the immune memory is only read.
-    private func planIncident(_ name: String) async throws {
+    private func planIncident(_ name: String, now: Date) async throws {
         guard options.playbook == nil else {
             throw ValidationError("give a playbook or --incident RULE, not both: --incident ranks the rule's playbooks")
         }
@@ -94,13 +96,13 @@ struct PlanCommand: AsyncParsableCommand {
             let hint = Spelling.suggestion(for: name, among: catalog.rules.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
             throw ValidationError("no anomaly rule '\(name)' under '\(options.root)'\(hint)")
         }
-        guard let simulated = Incident.simulated(rule: rule, labels: seriesLabels, value: value, at: SystemClock().now.timeIntervalSince1970) else {
+        guard let simulated = Incident.simulated(rule: rule, labels: seriesLabels, value: value, at: now.timeIntervalSince1970) else {
             throw ValidationError("rule '\(name)' cannot be evaluated: its metric selector is invalid (medic validate says why)")
         }
         let state = stateDirectory ?? RunStore.defaultDirectory()
         var selector = PlaybookSelector(catalog: catalog, stateDirectory: state)
         selector.persistMemory = false
-        let (outcome, _, problems) = selector.select(simulated, targets: try await options.commandLineTargets(), now: SystemClock().now)
+        let (outcome, _, problems) = selector.select(simulated, targets: try await options.commandLineTargets(), now: now)
         for problem in problems { MedicLog.log.warning("medic: warning: \(problem)") }
         switch outcome {
         case .unmatched(let selection, let reason):
@@ -114,7 +116,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         case .chosen(let ungated):
             // The gates as `medic watch` would meet them: an automated run (the other gate options apply).
-            let plan = try await gated(ungated, catalog: catalog, mode: .automated)
+            let plan = try await gated(ungated, catalog: catalog, mode: .automated, now: now)
             writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
         }
     }

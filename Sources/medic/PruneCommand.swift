@@ -54,7 +54,7 @@ struct PruneCommand: AsyncParsableCommand {
         let policies = catalog.policies
         let longestWindow = policies.rateLimits.map(\.window).max { $0.seconds < $1.seconds }
         let pruner = StatePruner(stateDirectory: state,
-                                 policy: policies.retention ?? .defaults, rateLimitWindow: longestWindow, now: Date())
+                                 policy: policies.retention ?? .defaults, rateLimitWindow: longestWindow, now: SystemClock().now)
         let json = json
         let report = pruner.prune(dryRun: dryRun) { action in
             if !json { printLine(action.line) }

@@ -57,6 +57,8 @@ final class RunProgress: @unchecked Sendable {
             return out
         }
         var out = line.map { $0 + "\n" } ?? ""
+        // Wall time, not the run's clock: it only paces how often a person reading a log sees a
+        // status line, and decides nothing the journal records.
         if running > 0, Date().timeIntervalSince(lastStatus) >= 10 {
             lastStatus = Date()
             out += status(rollout) + "\n"
@@ -70,7 +72,7 @@ final class RunProgress: @unchecked Sendable {
         var text = "  stage \(stage)/\(rollout.stages.count): \(done)/\(total) target(s) done, \(failedTargets) failed, "
             + "\(running) running, \(pending) pending"
         if let until = waitingUntil {
-            let left = max(0, Int(until.timeIntervalSinceNow.rounded(.up)))
+            let left = max(0, Int(until.timeIntervalSinceNow.rounded(.up)))  // a countdown shown, on wall time likewise
             text += " · waiting \(left / 60)m\(String(format: "%02d", left % 60))s before the stage's checks"
         }
         return text
