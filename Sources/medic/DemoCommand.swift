@@ -12,9 +12,10 @@ struct DemoCommand: AsyncParsableCommand {
             The demo playbook and its actions are built into Medic. It fills a sandbox directory \
             (<state-dir>/demo-sandbox) with log files, as a runaway service would, then compresses \
             the old ones and truncates the oversized active ones, and verifies the result with the \
-            built-in host metrics path_size_bytes and disk_usage_percent. It runs through the same \
-            interpreter, shell executor and journal as `medic run`; nothing outside the sandbox is \
-            touched. Afterwards `medic runs` and `medic show RUN` tell what it did.
+            built-in host metrics path_size_bytes and disk_usage_percent. It goes through the same \
+            stages as `medic run`: the safety gates (a `medic pause` refuses it too, unless \
+            --force), the host's target lock, the shell executor and the journal; nothing outside \
+            the sandbox is touched. Afterwards `medic runs` and `medic show RUN` tell what it did.
 
             Examples:
               medic demo
@@ -27,6 +28,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("size-mb"), help: "How many MiB of logs to write into the sandbox (1...1024).")
     var sizeMB = 8
+
+    @Flag(help: "Run although Medic is paused (`medic pause`).")
+    var force = false
 
     @Flag(help: "Print the run's report as JSON at the end instead of progress lines.")
     var json = false
@@ -43,28 +47,36 @@ struct DemoCommand: AsyncParsableCommand {
             printLine("# actions/demo.yaml\n\(DemoLibrary.actions)\n# playbooks/demo-log-flood-001.yaml\n\(DemoLibrary.playbook)")
             return
         }
-        let loaded = CatalogLoader().load(documents: [
-            ("embedded:actions/demo.yaml", Array(DemoLibrary.actions.utf8)),
-            ("embedded:playbooks/demo-log-flood-001.yaml", Array(DemoLibrary.playbook.utf8)),
-        ])
-        guard !loaded.hasErrors, let playbook = loaded.catalog.playbooks.first else {
-            throw CommandFailure(DiagnosticRenderer.text(loaded.diagnostics))
+        // The stages of `medic run`: catalog, plan, gates, execution (target locks included).
+        let catalog: Catalog
+        do {
+            catalog = try CatalogStage().run(documents: [
+                ("embedded:actions/demo.yaml", Array(DemoLibrary.actions.utf8)),
+                ("embedded:playbooks/demo-log-flood-001.yaml", Array(DemoLibrary.playbook.utf8)),
+            ])
+        } catch let failure as CatalogStage.Failure {
+            throw CommandFailure(DiagnosticRenderer.text(failure.errors))
         }
+        guard let playbook = catalog.playbooks.first else { throw CommandFailure("error: the embedded demo library has no playbook") }
         let store = try engine.store()
         let sandbox = URL(fileURLWithPath: store.directory).standardizedFileURL.appendingPathComponent("demo-sandbox").path
-        let plan: Plan
+        let ungated: Plan
         do {
-            plan = try PlanStage(catalog: loaded.catalog).run(PlanRequest(playbook: playbook,
-                                                                          parameters: ["sandbox": sandbox, "size_mb": String(sizeMB)]))
+            ungated = try PlanStage(catalog: catalog).run(PlanRequest(playbook: playbook,
+                                                                      parameters: ["sandbox": sandbox, "size_mb": String(sizeMB)]))
         } catch PlanStage.Failure.invalid(let error) {
             throw ValidationError(error.description)
         }
         let interpreter = try engine.interpreter(root: ".")
+        let request = GateRequest(mode: .manual, force: force)
+        let gates = GateStage(catalog: catalog, stateDirectory: engine.stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
+        let plan = GateOptions.logged(await gates.run(ungated, request, now: interpreter.clock.now), mode: request.mode)
         if !json {
             writeOut("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n")
         }
+        let execution = ExecutionStage(interpreter: interpreter, store: store)
         let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
-            try await interpreter.start(plan, in: store, observe: observe)
+            try await execution.run(plan, RunRequest(mode: request.mode), observe: observe)
         }
         if !json {
             let stateOption = engine.stateDirectory.map { " --state-dir \(PlanRenderer.shellQuoted($0))" } ?? ""

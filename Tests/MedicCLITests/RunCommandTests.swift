@@ -390,6 +390,22 @@ final class DemoCommandTests: XCTestCase {
         XCTAssertTrue(runs.stdout.contains("succeeded  demo-log-flood-001 1.0.0"), runs.stdout)
     }
 
+    /// The demo goes through the stages of `medic run`: a pause refuses it like any run a person
+    /// starts without --force (nothing is flooded), and once resumed it runs gated.
+    func testTheDemoMeetsTheGatesOfARun() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        let state = dir.appendingPathComponent("state").path
+        XCTAssertEqual(try Medic.run(["pause", "--by", "alice", "--state-dir", state], in: dir).status, 0)
+        let refused = try Medic.run(["demo", "--state-dir", state, "--size-mb", "1", "--json"], in: dir)
+        XCTAssertEqual(refused.status, 1, refused.stdout + refused.stderr)
+        XCTAssertEqual(try Medic.json(refused.stdout)["outcome"] as? String, "refused", refused.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: state + "/demo-sandbox"), "a refused demo flooded its sandbox")
+
+        let forced = try Medic.run(["demo", "--state-dir", state, "--size-mb", "1", "--force", "--json"], in: dir)
+        XCTAssertEqual(forced.status, 0, forced.stdout + forced.stderr)
+        XCTAssertEqual(try Medic.json(forced.stdout)["outcome"] as? String, "succeeded", forced.stdout)
+    }
+
     func testTheEmbeddedLibraryIsValid() throws {
         let dir = try Medic.temporaryDirectory(self)
         let printed = try Medic.run(["demo", "--print-library"], in: dir)
