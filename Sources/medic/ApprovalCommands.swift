@@ -51,8 +51,8 @@ struct ApproveCommand: AsyncParsableCommand {
         } catch let failure as CatalogStage.Failure {
             throw CommandFailure.catalog(failure)
         }
+        let interpreter = try engine.interpreter(root: root)  // first: a bad engine option creates no state directory
         let store = try engine.store()
-        let interpreter = try engine.interpreter(root: root)
         let directory = store.directory
         let gates = GateStage(catalog: catalog, stateDirectory: directory, evaluator: interpreter.verifier.evaluator)
         let (runID, by, role, reason) = (runID, by, role, reason)
@@ -93,8 +93,8 @@ struct DenyCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
+        let interpreter = try engine.interpreter(root: ".")  // first: a bad engine option creates no state directory
         let store = try engine.store()
-        let interpreter = try engine.interpreter(root: ".")
         let (runID, by, reason) = (runID, by, reason)
         let execution = ExecutionStage(interpreter: interpreter, store: store)
         let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in

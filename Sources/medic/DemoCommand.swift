@@ -58,6 +58,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw CommandFailure(DiagnosticRenderer.text(failure.errors))
         }
         guard let playbook = catalog.playbooks.first else { throw CommandFailure("error: the embedded demo library has no playbook") }
+        let interpreter = try engine.interpreter(root: ".")  // first: a bad engine option creates no state directory
         let store = try engine.store()
         let sandbox = URL(fileURLWithPath: store.directory).standardizedFileURL.appendingPathComponent("demo-sandbox").path
         let ungated: Plan
@@ -67,7 +68,6 @@ struct DemoCommand: AsyncParsableCommand {
         } catch PlanStage.Failure.invalid(let error) {
             throw ValidationError(error.description)
         }
-        let interpreter = try engine.interpreter(root: ".")
         let request = GateRequest(mode: .manual, force: force)
         let gates = GateStage(catalog: catalog, stateDirectory: engine.stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
         let plan = GateOptions.logged(await gates.run(ungated, request, now: interpreter.clock.now), mode: request.mode)

@@ -137,8 +137,8 @@ struct ResumeCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
+        let interpreter = try engine.interpreter(root: root)  // first: a bad engine option creates no state directory
         let store = try engine.store()
-        let interpreter = try engine.interpreter(root: root)
         let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let confirm: (@Sendable (String) async -> Bool)? = interactive ? { @Sendable question in
             writeOut("\(question) [y/N] ")

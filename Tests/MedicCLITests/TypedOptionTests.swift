@@ -36,6 +36,20 @@ final class TypedOptionTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: state), "a refused command created the state directory")
     }
 
+    /// The engine's options (--bus, --workdir) are checked before the state directory is created.
+    func testABadEngineOptionCreatesNoStateDirectory() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        let state = dir.appendingPathComponent("state").path
+        for arguments in [["demo", "--bus", "carrier-pigeon"], ["resume", "20260101-000000-00000000", "--bus", "carrier-pigeon"],
+                          ["approve", "20260101-000000-00000000", "--by", "a", "--workdir", dir.appendingPathComponent("none").path],
+                          ["deny", "20260101-000000-00000000", "--by", "a", "--bus", "outbox:"]] {
+            let run = try Medic.run(arguments + ["--state-dir", state], in: dir)
+            XCTAssertEqual(run.status, 2, "\(arguments): \(run.stdout + run.stderr)")
+            XCTAssertTrue(run.stderr.contains(arguments.contains("--bus") ? "--bus" : "--workdir"), "\(arguments): \(run.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: state), "\(arguments) created the state directory")
+        }
+    }
+
     func testEveryDocumentedFormIsAccepted() throws {
         let dir = try Medic.temporaryDirectory(self)
         let state = dir.appendingPathComponent("state").path
