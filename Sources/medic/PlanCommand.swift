@@ -50,8 +50,9 @@ struct PlanCommand: AsyncParsableCommand {
     var incident: String?
 
     @Option(name: .customLong("label"), help: ArgumentHelp("A label of the incident's series, NAME=VALUE (repeatable; with --incident).",
-                                                           valueName: "name=value"))
-    var labels: [String] = []
+                                                           valueName: "name=value"),
+            transform: NamedValue.argument)
+    var labels: [NamedValue] = []
 
     @Option(help: "The value of the sample that fired (with --incident). Default: 0")
     var value: Double = 0
@@ -86,11 +87,7 @@ struct PlanCommand: AsyncParsableCommand {
         guard options.parameters.isEmpty else {
             throw ValidationError("--param is not taken with --incident: the rule's parameters and parameters_from_labels give them")
         }
-        var seriesLabels: [String: String] = [:]
-        for label in labels {
-            guard let eq = label.firstIndex(of: "="), eq != label.startIndex else { throw ValidationError("--label '\(label)' is not NAME=VALUE") }
-            seriesLabels[String(label[..<eq])] = String(label[label.index(after: eq)...])
-        }
+        let seriesLabels = NamedValue.dictionary(labels)
         let catalog = try options.loadCatalog()
         guard let rule = catalog.rules.first(where: { $0.name == name }) else {
             let hint = Spelling.suggestion(for: name, among: catalog.rules.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""

@@ -9,8 +9,8 @@ struct PlaybookOptions: ParsableArguments {
     @Argument(help: "A playbook file, or a playbook_id under --root.")
     var playbook: String?
 
-    @Option(name: .customLong("param"), help: "A playbook parameter, NAME=VALUE (repeatable).")
-    var parameters: [String] = []
+    @Option(name: .customLong("param"), help: "A playbook parameter, NAME=VALUE (repeatable).", transform: NamedValue.argument)
+    var parameters: [NamedValue] = []
 
     @Option(name: .customLong("target"), help: ArgumentHelp(
         "A target to remediate, NAME[,LABEL=VALUE...] (repeatable); replaces the playbook's targets.",
@@ -38,13 +38,7 @@ struct PlaybookOptions: ParsableArguments {
         guard let playbook else {
             throw ValidationError("name a playbook: a playbook file or a playbook_id under --root (medic list shows them)")
         }
-        var given: [String: String] = [:]
-        for parameter in parameters {
-            guard let eq = parameter.firstIndex(of: "="), eq != parameter.startIndex else {
-                throw ValidationError("--param '\(parameter)' is not NAME=VALUE")
-            }
-            given[String(parameter[..<eq])] = String(parameter[parameter.index(after: eq)...])
-        }
+        let given = NamedValue.dictionary(parameters)
         let reference = PlaybookReference(playbook)
         let catalog = try loadCatalog(extra: reference.extraFiles)
         let stage = PlanStage(catalog: catalog)

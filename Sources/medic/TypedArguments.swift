@@ -137,3 +137,22 @@ extension BusTransport: DescribedArgument {
 
     static var acceptedForms: String { "stdout, outbox:PATH or webhook:URL (an http or https URL)" }
 }
+
+/// `NAME=VALUE`, split at the first `=`: the name is not empty, the value may be (and may hold `=`).
+struct NamedValue: DescribedArgument, Sendable {
+    var name: String
+    var value: String
+
+    init?(argument: String) {
+        guard let eq = argument.firstIndex(of: "="), eq != argument.startIndex else { return nil }
+        name = String(argument[..<eq])
+        value = String(argument[argument.index(after: eq)...])
+    }
+
+    static var acceptedForms: String { "NAME=VALUE" }
+
+    /// The pairs as a dictionary: a name given twice keeps its last value.
+    static func dictionary(_ pairs: [NamedValue]) -> [String: String] {
+        Dictionary(pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+    }
+}

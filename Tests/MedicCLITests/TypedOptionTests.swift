@@ -25,6 +25,9 @@ final class TypedOptionTests: XCTestCase {
             (["watch", "--health-interval", "hourly", "--state-dir", state], "--health-interval", "a duration such as"),
             (["watch", "--input", "feed.txt", "--format", "xml", "--state-dir", state], "--format", "jsonl (or json, ndjson), csv or prometheus"),
             (["backtest", "rules.yaml", "data.csv", "--resolve-after", "later"], "--resolve-after", "a duration such as"),
+            (["plan", "p-001", "--param", "novalue", "--state-dir", state], "--param", "NAME=VALUE"),
+            (["run", "p-001", "--param", "=x", "--state-dir", state], "--param", "NAME=VALUE"),
+            (["plan", "--incident", "disk-filling", "--label", "novalue", "--state-dir", state], "--label", "NAME=VALUE"),
         ]
         for (arguments, option, forms) in cases {
             let run = try Medic.run(arguments, in: dir)
