@@ -51,13 +51,12 @@ struct ApproveCommand: AsyncParsableCommand {
         } catch let failure as CatalogStage.Failure {
             throw CommandFailure.catalog(failure)
         }
-        let store = try engine.store()
         let interpreter = try engine.interpreter(root: root)
-        let directory = store.directory
+        let directory = engine.stateDirectoryPath
         let gates = GateStage(catalog: catalog, stateDirectory: directory, evaluator: interpreter.verifier.evaluator)
         let (runID, by, role, reason) = (runID, by, role, reason)
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.approve(runID, by: by, role: role, reason: reason,
                                         regate: { plan, mode, approvals in
                                             let request = GateRequest(mode: mode, approvedBy: approvals.approvedBy,
@@ -93,11 +92,10 @@ struct DenyCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
-        let store = try engine.store()
         let interpreter = try engine.interpreter(root: ".")
         let (runID, by, reason) = (runID, by, reason)
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.deny(runID, by: by, reason: reason, observe: observe)
         }
         _ = report

@@ -50,8 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard !loaded.hasErrors, let playbook = loaded.catalog.playbooks.first else {
             throw CommandFailure(DiagnosticRenderer.text(loaded.diagnostics))
         }
-        let store = try engine.store()
-        let sandbox = URL(fileURLWithPath: store.directory).standardizedFileURL.appendingPathComponent("demo-sandbox").path
+        let sandbox = URL(fileURLWithPath: engine.stateDirectoryPath).standardizedFileURL.appendingPathComponent("demo-sandbox").path
         let plan: Plan
         do {
             plan = try PlanStage(catalog: loaded.catalog).run(PlanRequest(playbook: playbook,
@@ -63,7 +62,8 @@ struct DemoCommand: AsyncParsableCommand {
         if !json {
             writeOut("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n")
         }
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let store = try engine.stores(of: interpreter).runs
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await interpreter.start(plan, in: store, observe: observe)
         }
         if !json {

@@ -137,7 +137,6 @@ struct ResumeCommand: AsyncParsableCommand {
     var json = false
 
     mutating func run() async throws {
-        let store = try engine.store()
         let interpreter = try engine.interpreter(root: root)
         let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let confirm: (@Sendable (String) async -> Bool)? = interactive ? { @Sendable question in
@@ -145,8 +144,8 @@ struct ResumeCommand: AsyncParsableCommand {
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             return answer == "y" || answer == "yes"
         } : nil
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.resume(runID, yes: yes, confirm: confirm, observe: observe)
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)
