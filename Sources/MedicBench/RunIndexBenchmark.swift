@@ -60,7 +60,7 @@ enum RunIndexBenchmark {
         for _ in 0..<(rounds * 20) {
             for (index, store) in open.enumerated() {
                 var context = GateContext(plan: plan, catalog: catalog, mode: .automated, stateDirectory: store.directory, now: Date())
-                context.runs = store
+                context.stores = .files(store)
                 var verdicts: [GateVerdict] = []
                 let seconds = await Measure.seconds { verdicts = await GatePipeline.standard.evaluate(context) }
                 guard GatePipeline.blocking(verdicts) == nil else { fatalError("the gates stopped the run: \(verdicts)") }

@@ -43,7 +43,8 @@ enum WatchBenchmark {
         /// Milliseconds from the sample completing the rule's `for` to the first step's start.
         func trial(_ trial: Int) async throws -> Double {
             let stepClock = stepClock
-            let watcher = Watcher(engine: RuleEngine(catalog: catalog), catalog: catalog, interpreter: interpreter, store: store,
+            let watcher = Watcher(engine: RuleEngine(catalog: catalog), catalog: catalog, interpreter: interpreter,
+                                  stores: .files(store), stateDirectory: store.directory,
                                   observeRun: { record in if record.event == .stepStarted { stepClock.mark() } }, report: { _ in })
             let t0 = 1_800_000_000.0 + Double(trial) * 1000
             for t in stride(from: 0.0, to: 60, by: 10) {

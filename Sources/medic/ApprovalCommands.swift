@@ -52,12 +52,11 @@ struct ApproveCommand: AsyncParsableCommand {
             throw CommandFailure.catalog(failure)
         }
         let interpreter = try engine.interpreter(root: root)  // first: a bad engine option creates no state directory
-        let store = try engine.store()
-        let directory = store.directory
+        let directory = engine.stateDirectoryPath
         let gates = GateStage(catalog: catalog, stateDirectory: directory, evaluator: interpreter.verifier.evaluator)
         let (runID, by, role, reason) = (runID, by, role, reason)
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.approve(runID, by: by, role: role, reason: reason,
                                         regate: { plan, mode, approvals in
                                             let request = GateRequest(mode: mode, approvedBy: approvals.approvedBy,
@@ -94,10 +93,9 @@ struct DenyCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let interpreter = try engine.interpreter(root: ".")  // first: a bad engine option creates no state directory
-        let store = try engine.store()
         let (runID, by, reason) = (runID, by, reason)
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.deny(runID, by: by, reason: reason, observe: observe)
         }
         _ = report

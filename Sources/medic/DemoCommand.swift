@@ -59,8 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         guard let playbook = catalog.playbooks.first else { throw CommandFailure("error: the embedded demo library has no playbook") }
         let interpreter = try engine.interpreter(root: ".")  // first: a bad engine option creates no state directory
-        let store = try engine.store()
-        let sandbox = URL(fileURLWithPath: store.directory).standardizedFileURL.appendingPathComponent("demo-sandbox").path
+        let sandbox = URL(fileURLWithPath: engine.stateDirectoryPath).standardizedFileURL.appendingPathComponent("demo-sandbox").path
         let ungated: Plan
         do {
             ungated = try PlanStage(catalog: catalog).run(PlanRequest(playbook: playbook,
@@ -74,8 +73,8 @@ struct DemoCommand: AsyncParsableCommand {
         if !json {
             writeOut("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n")
         }
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.run(plan, RunRequest(mode: request.mode), observe: observe)
         }
         if !json {

@@ -28,24 +28,30 @@ struct EngineOptions: ParsableArguments {
 
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
-    func store() throws -> RunStore {
+    /// The engine of this command: built once, on the wall clock, with the file-backed stores of
+    /// the state directory (created when missing), passed down to everything.
+    func environment() throws -> EngineEnvironment {
+        let clock = SystemClock()
+        let stores: StateStores
         do {
-            let store = try RunStore(directory: stateDirectoryPath)
-            StopSignals.store = store
-            return store
+            stores = try StateStores.files(in: stateDirectoryPath, clock: clock)
         } catch let error as JournalError {
             throw CommandFailure("error: \(error.description)")
         }
+        return EngineEnvironment(stateDirectory: stateDirectoryPath, stores: stores, clock: clock,
+                                 warn: { MedicLog.log.warning("medic: warning: \($0)") })
     }
 
-    /// The engine of this command: built once, on the wall clock, passed down to everything.
-    func environment() -> EngineEnvironment {
-        EngineEnvironment(stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
+    /// The stores of `interpreter`'s engine (`interpreter(root:)` gives it the state directory's).
+    func stores(of interpreter: Interpreter) throws -> StateStores {
+        guard let stores = interpreter.environment.stores else { throw CommandFailure("error: the engine has no state stores") }
+        return stores
     }
 
     /// The interpreter with the real executors and metric sources these options describe, in a
-    /// new engine environment (`interpreter.environment`).
-    func interpreter(root: String) throws -> Interpreter {
+    /// new engine environment (`interpreter.environment`), with the state directory's stores
+    /// unless `openingState` is false (a dry run writes no state).
+    func interpreter(root: String, openingState: Bool = true) throws -> Interpreter {
         let transport: BusTransport
         do {
             transport = try bus.map(BusTransport.parse) ?? .outbox(path: stateDirectoryPath + "/outbox.jsonl")
@@ -58,11 +64,12 @@ struct EngineOptions: ParsableArguments {
                 throw ValidationError("--workdir '\(workdir)' is not a directory")
             }
         }
-        let environment = environment()
-        let registry = try metricRegistry(file: metrics, root: root, environment: environment)
         for name in passEnvironment where name.isEmpty || name.contains("=") {
             throw ValidationError("--pass-env '\(name)' is not a variable name")
         }
+        let environment = openingState ? try environment() : EngineEnvironment(
+            stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
+        let registry = try metricRegistry(file: metrics, root: root, environment: environment)
         let executors = ExecutorSet(shell: ShellStepExecutor(environment: environment,
                                                              inheritedVariables: ShellCommand.defaultInherited + passEnvironment,
                                                              workingDirectory: workdir),

@@ -87,7 +87,7 @@ struct RunCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (ungated, catalog) = try await playbook.plan()
-        let interpreter = try engine.interpreter(root: playbook.root)
+        let interpreter = try engine.interpreter(root: playbook.root, openingState: !dryRun)
         let gates = GateStage(catalog: catalog, stateDirectory: engine.stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
         let plan = GateOptions.logged(await gates.run(ungated, try gateOptions.request(), now: interpreter.clock.now), mode: gateOptions.mode)
         if dryRun {
@@ -95,10 +95,10 @@ struct RunCommand: AsyncParsableCommand {
                      : PlanRenderer.text(plan) + "\nDry run: nothing ran and nothing was journaled. Without --dry-run, medic run carries this plan out.\n")
             return
         }
-        let execution = ExecutionStage(interpreter: interpreter, store: try engine.store())
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
         let request = RunRequest(mode: gateOptions.mode, seed: seed, approvedBy: gateOptions.approvedBy, lockWait: gateOptions.lockWait,
                                  approvalTTL: approvalTTL, chaos: chaos)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.run(plan, request, observe: observe)
         }
         if report.status == .pendingApproval, !json {

@@ -242,16 +242,16 @@ final class RunProgress: @unchecked Sendable {
 /// The shared end of `run`, `resume` and `demo`: progress lines (none with --json), the stop
 /// signals, a journal failure reported as such (exit 1), the JSON report when asked for.
 enum RunOutput {
-    static func carryOut(json: Bool, stopping steps: RunningSteps,
+    static func carryOut(json: Bool, stopping engine: EngineEnvironment,
                          _ start: (@escaping @Sendable (JournalRecord) -> Void) async throws -> RunReport)
         async throws -> RunReport
     {
-        StopSignals.install(stopping: steps)
+        StopSignals.install(stopping: engine)
         let report: RunReport
         do {
             report = try await start(RunProgress(enabled: !json).observer)
         } catch let error as JournalError {
-            StopSignals.waitIfStopping()
+            StopSignals.waitIfStopping(engine)
             throw CommandFailure("error: \(error.description)")
         }
         if json {

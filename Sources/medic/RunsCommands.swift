@@ -138,15 +138,14 @@ struct ResumeCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let interpreter = try engine.interpreter(root: root)  // first: a bad engine option creates no state directory
-        let store = try engine.store()
         let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let confirm: (@Sendable (String) async -> Bool)? = interactive ? { @Sendable question in
             writeOut("\(question) [y/N] ")
             let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
             return answer == "y" || answer == "yes"
         } : nil
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
-        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment.runningSteps) { observe in
+        let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
+        let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in
             try await execution.resume(runID, yes: yes, confirm: confirm, observe: observe)
         }
         throw ExitCode(report.outcome?.exitCode ?? 1)

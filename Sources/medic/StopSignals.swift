@@ -6,17 +6,17 @@ import MedicEngine
 /// with 128 + the signal. The run keeps no outcome: `medic runs` shows it interrupted.
 enum StopSignals {
     private nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
-    /// The store whose journals stop taking records at a signal (`EngineOptions.store()` sets it).
-    nonisolated(unsafe) static var store: RunStore?
 
-    /// `steps`: the running steps of the command's engine (`EngineEnvironment.runningSteps`).
-    static func install(stopping steps: RunningSteps) {
+    /// At a signal, the journals of `engine`'s run store stop taking records, then its running
+    /// steps (`EngineEnvironment.runningSteps`) are ended.
+    static func install(stopping engine: EngineEnvironment) {
+        let (runs, steps) = (engine.stores?.runs, engine.runningSteps)
         for signo in [SIGINT, SIGTERM, SIGHUP] {
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
                 MedicLog.log.notice("medic: stopped by signal \(signo); ending the running steps. `medic runs` shows the run as interrupted; `medic resume RUN` continues it.")
-                store?.stopAppending()
+                runs?.stopAppending()
                 steps.stop()
                 exit(128 + signo)
             }
@@ -25,8 +25,8 @@ enum StopSignals {
         }
     }
 
-    /// Called where a run ends with an error: while a stop is under way, its handler exits.
-    static func waitIfStopping() {
-        while store?.isStopping == true { sleep(1) }
+    /// Called where a run of `engine` ends with an error: while a stop is under way, its handler exits.
+    static func waitIfStopping(_ engine: EngineEnvironment) {
+        while engine.stores?.runs.isStopping == true { sleep(1) }
     }
 }

@@ -109,15 +109,15 @@ struct WatchCommand: AsyncParsableCommand {
             throw ValidationError("nothing to watch: no rule under \(root)/rules and no playbook with a trigger")
         }
         let interpreter = try engine.interpreter(root: root)
-        let store = try engine.store()
+        let stores = try engine.stores(of: interpreter)
         var options = Watcher.Options(dryRun: dryRun, replay: input.map(Self.isRecorded) ?? false)
         options.lockWait = lockWait
         let output = WatchOutput(json: json)
-        let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, store: store, options: options,
+        let watcher = Watcher(engine: rules, catalog: catalog, interpreter: interpreter, stores: stores, stateDirectory: engine.stateDirectoryPath, options: options,
                               report: output.show)
-        StopSignals.install(stopping: interpreter.environment.runningSteps)
+        StopSignals.install(stopping: interpreter.environment)
         let health = dryRun || healthInterval.seconds == 0 ? nil
-            : WatchHealthCheck(monitor: SelfMonitor(stateDirectory: store.directory, escalationPolicies: catalog.policies.escalationPolicies,
+            : WatchHealthCheck(monitor: SelfMonitor(stateDirectory: engine.stateDirectoryPath, escalationPolicies: catalog.policies.escalationPolicies,
                                                           clock: interpreter.environment.clock),
                                bus: interpreter.executors.bus)
         if let input {

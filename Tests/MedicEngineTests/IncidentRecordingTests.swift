@@ -176,7 +176,8 @@ final class IncidentRecordingTests: XCTestCase {
         XCTAssertNil(pending.outcome)
         XCTAssertFalse(FileManager.default.fileExists(atPath: store.directory + "/knowledge/incident-history.jsonl"),
                        "a run waiting for approval has not ended")
-        _ = try await interpreter.deny(pending.runID, in: store, by: "alice", reason: "not a real incident")
+        _ = try await interpreter.deny(pending.runID, in: store, audit: FileAuditLog(stateDirectory: store.directory), by: "alice",
+                                       reason: "not a real incident")
         let r = try XCTUnwrap(try incidents(store).first)
         XCTAssertEqual(try incidents(store).count, 1)
         XCTAssertEqual(r.runOutcome, .refused)

@@ -29,7 +29,7 @@ final class LiveWatchTests: XCTestCase {
                                       verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
                                       clock: clock)
         return Watcher(engine: RuleEngine(catalog: loaded.catalog), catalog: loaded.catalog, interpreter: interpreter,
-                       store: try RunStore(directory: dir.path), options: Watcher.Options(dryRun: true)) { event in
+                       stores: try .files(in: dir.path, clock: clock), stateDirectory: dir.path, options: Watcher.Options(dryRun: true)) { event in
             switch event {
             case .pending: events.add("pending")
             case .incident(let incident): events.add("incident at \(incident.firedAt)")

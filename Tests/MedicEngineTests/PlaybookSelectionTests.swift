@@ -167,7 +167,8 @@ final class PlaybookSelectionTests: XCTestCase {
             XCTAssertEqual(seeded.outcome, .succeeded)
         }
         let log = WatcherTests.EventLog()
-        let watcher = Watcher(engine: RuleEngine(catalog: catalog), catalog: catalog, interpreter: interpreter, store: store, report: log.add)
+        let watcher = Watcher(engine: RuleEngine(catalog: catalog), catalog: catalog, interpreter: interpreter, stores: .files(store),
+                              stateDirectory: store.directory, report: log.add)
         return Harness(watcher: watcher, bus: bus, state: state, events: log)
     }
 

@@ -109,7 +109,7 @@ final class StageTests: XCTestCase {
         let interpreter = Interpreter(executors: ExecutorSet(shell: shell, bus: RecordingExecutor(), http: RecordingExecutor()),
                                       verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
                                       clock: clock)
-        let report = try await ExecutionStage(interpreter: interpreter, store: store)
+        let report = try await ExecutionStage(interpreter: interpreter, stores: .files(store))
             .run(plan, RunRequest(mode: .manual, runID: "stage-run-1", seed: 7))
         XCTAssertEqual(report.runID, "stage-run-1")
         XCTAssertEqual(report.outcome, .succeeded)

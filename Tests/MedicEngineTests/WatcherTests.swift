@@ -71,8 +71,8 @@ final class WatcherTests: XCTestCase {
             XCTAssertEqual(seed.outcome, .succeeded)
         }
         let log = EventLog()
-        let watcher = Watcher(engine: RuleEngine(catalog: loaded.catalog), catalog: loaded.catalog, interpreter: interpreter, store: store,
-                              options: Watcher.Options(dryRun: dryRun), report: log.add)
+        let watcher = Watcher(engine: RuleEngine(catalog: loaded.catalog), catalog: loaded.catalog, interpreter: interpreter,
+                              stores: .files(store), stateDirectory: store.directory, options: Watcher.Options(dryRun: dryRun), report: log.add)
         return Harness(watcher: watcher, shell: shell, store: store, events: log)
     }
 

@@ -3,15 +3,19 @@ import MedicKnowledge
 
 /// Everything an engine shares between its runs, watches and metric sources that is not a
 /// parameter of one call: its clock, its HTTP client, its threads for blocking work, the shell
-/// steps it has running, its memory of the immune memory document, where its warnings go and its
-/// state directory. A front end (the CLI; later a server) builds one per engine and passes it
+/// steps it has running, its memory of the immune memory document, where its warnings go, its
+/// state stores and the directory of its knowledge base and outbox. A front end (the CLI; later a server) builds one per engine and passes it
 /// down; nothing of it is process-wide, so two engines on two state directories can run in one
 /// process without seeing each other (stopping one ends its own steps only).
 public struct EngineEnvironment: Sendable {
     /// Every "now" of the engine, and every wait it makes.
     public var clock: any EngineClock
-    /// Where the engine's runs, journals and knowledge live; nil for an engine that is only given
-    /// stores call by call (tests, embedding).
+    /// The engine's runs, target locks, switches and audit log, chosen once by the front end
+    /// (`StateStores.files(in:clock:)`; a server passes its database stores here). Nil for an
+    /// engine that is only given stores call by call (tests, embedding).
+    public var stores: StateStores?
+    /// Where the files still kept by path live (the knowledge base, the bus outbox); nil as
+    /// `stores`.
     public var stateDirectory: String?
     /// The client of the http and bus executors and of the Prometheus metric sources, configured
     /// for remediation (no connection retries, no redirects). `shutdown()` closes it.
@@ -27,10 +31,11 @@ public struct EngineEnvironment: Sendable {
     /// not published). By default a `medic: warning:` line on standard error.
     public var warn: @Sendable (String) -> Void
 
-    public init(stateDirectory: String? = nil, clock: any EngineClock = SystemClock(),
+    public init(stateDirectory: String? = nil, stores: StateStores? = nil, clock: any EngineClock = SystemClock(),
                 warn: @escaping @Sendable (String) -> Void = EngineEnvironment.warnOnStandardError) {
         self.clock = clock
         self.stateDirectory = stateDirectory
+        self.stores = stores
         self.warn = warn
         http = EngineHTTPClient()
         blockingPool = BlockingPool()

@@ -58,15 +58,12 @@ public struct GateContext: Sendable {
     public var evaluator: ConditionEvaluator?
     /// Sign-offs given (`--sign-off ROLE=NAME`): role -> who.
     public var signOffs: [String: String] = [:]
-    /// The runs of the state directory, for every gate that counts them (breaker, rate limits,
-    /// safe mode): the store's index (`RunStore` is a `RunHistory`), refreshed once per
-    /// evaluation by `GatePipeline.evaluate`, which opens the state directory's when nil.
-    public var runs: (any RunHistory)?
-    /// The state's stores (switches, locks, runs); nil: the file-backed ones of `stateDirectory`.
+    /// The state's stores, which every gate asks (the switches, the target locks, the runs the
+    /// breaker, rate limits and safe mode count); nil: the file-backed ones of `stateDirectory`,
+    /// opened once per evaluation by `GatePipeline.evaluate`. A long-lived front end (a watch)
+    /// passes its own, whose run index it keeps following.
     public var stores: StateStores?
-    /// The runs as a list, when given instead of `runs` (read whole by every question).
-    public var history: [RunSummary]?
-    /// Set in a replay: rate limits count on the feed's clock (nil: `now` and `history`).
+    /// Set in a replay: rate limits count on the feed's clock (nil: `now` and the stores' runs).
     public var rateLimitClock: RateLimitClock?
 
     public init(plan: Plan, catalog: Catalog, mode: RunMode, stateDirectory: String, now: Date, force: Bool = false,
@@ -80,17 +77,6 @@ public struct GateContext: Sendable {
         self.approvedBy = approvedBy
         self.lockWait = lockWait
         self.evaluator = evaluator
-    }
-}
-
-extension GateContext {
-    /// `runs`, else `history`, else the index of the state directory's runs (refreshed; none,
-    /// and nothing created, when the directory has no runs).
-    var runHistory: any RunHistory {
-        if let runs { return runs }
-        if let stores { return stores.runs }
-        if let history { return ListedRuns(history) }
-        return RunStore.runHistory(in: stateDirectory)
     }
 }
 
@@ -115,9 +101,8 @@ public struct GatePipeline: Sendable {
 
     public func evaluate(_ context: GateContext) async -> [GateVerdict] {
         var context = context
-        let runs = context.runHistory
-        runs.refresh()
-        context.runs = runs
+        if context.stores == nil { context.stores = StateStores.existing(in: context.stateDirectory) }
+        context.runHistory.refresh()
         var verdicts: [GateVerdict] = []
         for gate in gates { verdicts.append(await gate.evaluate(context)) }
         return verdicts

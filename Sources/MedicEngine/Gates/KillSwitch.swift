@@ -7,7 +7,7 @@ import Glibc
 /// An operator's switch kept in one file of the state directory, which every Medic process
 /// sharing the directory reads before a run: the kill switch (`medic pause` / `resume-all`,
 /// `paused.json`) and safe mode (`medic safe-mode on|off`, `safe-mode.json`). Turning it on or
-/// off is written to `audit.jsonl`: who, when, why.
+/// off is written to the audit log (`audit.jsonl` by default): who, when, why.
 public struct OperatorSwitch: Sendable {
     /// Who turned the switch on, when and why.
     public struct Setting: Sendable, Hashable, Codable {
@@ -20,14 +20,19 @@ public struct OperatorSwitch: Sendable {
     let file: String
     let onEvent: String
     let offEvent: String
+    /// Where each change is recorded.
+    let audit: any AuditLog
     var path: String { stateDirectory + "/" + file }
 
-    public static func killSwitch(stateDirectory: String) -> OperatorSwitch {
-        OperatorSwitch(stateDirectory: stateDirectory, file: "paused.json", onEvent: "paused", offEvent: "resumed")
+    /// `audit`: nil, the state directory's `audit.jsonl` (`FileAuditLog`).
+    public static func killSwitch(stateDirectory: String, audit: (any AuditLog)? = nil) -> OperatorSwitch {
+        OperatorSwitch(stateDirectory: stateDirectory, file: "paused.json", onEvent: "paused", offEvent: "resumed",
+                       audit: audit ?? FileAuditLog(stateDirectory: stateDirectory))
     }
 
-    public static func safeMode(stateDirectory: String) -> OperatorSwitch {
-        OperatorSwitch(stateDirectory: stateDirectory, file: "safe-mode.json", onEvent: "safe_mode_on", offEvent: "safe_mode_off")
+    public static func safeMode(stateDirectory: String, audit: (any AuditLog)? = nil) -> OperatorSwitch {
+        OperatorSwitch(stateDirectory: stateDirectory, file: "safe-mode.json", onEvent: "safe_mode_on", offEvent: "safe_mode_off",
+                       audit: audit ?? FileAuditLog(stateDirectory: stateDirectory))
     }
 
     /// The setting in force, if the switch is on. A file that cannot be read still counts as on:
@@ -41,7 +46,7 @@ public struct OperatorSwitch: Sendable {
     public func turnOn(by: String, reason: String?, now: Date) throws {
         let setting = Setting(by: by, reason: reason, at: JournalRecord.timestamp(now))
         try StateFiles.writeAtomically(try JSONEncoder().encode(setting), to: path)
-        try StateFiles.audit(in: stateDirectory, ["event": onEvent, "by": by, "reason": reason ?? "", "at": setting.at])
+        try audit.record(["event": onEvent, "by": by, "reason": reason ?? "", "at": setting.at])
     }
 
     /// Turns the switch off; false when it was off.
@@ -49,7 +54,7 @@ public struct OperatorSwitch: Sendable {
     public func turnOff(by: String, reason: String? = nil, now: Date) throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
         guard unlink(path) == 0 else { throw JournalError("cannot remove \(path): \(String(cString: strerror(errno)))") }
-        try StateFiles.audit(in: stateDirectory, ["event": offEvent, "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
+        try audit.record(["event": offEvent, "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
         return true
     }
 }

@@ -16,7 +16,7 @@ public struct RateLimitGate: Gate {
         guard !limits.isEmpty else { return .pass(name, "no rate limits are defined") }
         let plan = context.plan
         let now = context.rateLimitClock?.now ?? context.now
-        let history: any RunHistory = context.rateLimitClock.map { ListedRuns($0.runs) } ?? context.runHistory
+        let history: any RunHistory = context.rateLimitClock?.runs ?? context.runHistory
         // A damaged run whose run_started is whole counts (its outcome is unknown); one whose
         // run_started is damaged cannot be counted against anything.
         if let damaged = RunStore.damageRefusal(in: history.damagedRuns().map(\.summary).filter { $0.playbookID == "?" },
@@ -65,10 +65,11 @@ public struct RateLimitGate: Gate {
 /// whatever ran in the state directory meanwhile (which the replay's clock cannot place).
 public struct RateLimitClock: Sendable {
     public var now: Date
-    public var runs: [RunSummary]
+    /// The replay's runs, as the history the limits count in.
+    public var runs: ListedRuns
 
     public init(now: Date, runs: [RunSummary]) {
         self.now = now
-        self.runs = runs
+        self.runs = ListedRuns(runs)
     }
 }

@@ -74,11 +74,20 @@ public struct RemediationBreaker: Sendable {
 
     public let stateDirectory: String
     public let cooldown: TimeInterval
+    /// The runs it counts; nil: those of the state directory, listed afresh at each look.
+    public let history: (any RunHistory)?
+    /// Where a reset is recorded.
+    let audit: any AuditLog
     var path: String { stateDirectory + "/breakers.json" }
 
-    public init(stateDirectory: String, cooldown: TimeInterval = 3600) {
+    /// `history`: the runs to count (refreshed at each look); nil, the state directory's.
+    /// `audit`: nil, the state directory's `audit.jsonl` (`FileAuditLog`).
+    public init(stateDirectory: String, cooldown: TimeInterval = 3600, history: (any RunHistory)? = nil,
+                audit: (any AuditLog)? = nil) {
         self.stateDirectory = stateDirectory
         self.cooldown = cooldown
+        self.history = history
+        self.audit = audit ?? FileAuditLog(stateDirectory: stateDirectory)
     }
 
     /// The manual resets in force, by playbook id. An unreadable file counts as none.
@@ -95,8 +104,7 @@ public struct RemediationBreaker: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try StateFiles.writeAtomically(try encoder.encode(all), to: path)
-        try StateFiles.audit(in: stateDirectory, ["event": "breaker_reset", "playbook": playbookID, "by": by,
-                                                  "reason": reason ?? "", "at": reset.at])
+        try audit.record(["event": "breaker_reset", "playbook": playbookID, "by": by, "reason": reason ?? "", "at": reset.at])
     }
 
     public func state(of playbookID: String, now: Date) -> BreakerState {
@@ -145,8 +153,13 @@ public struct RemediationBreaker: Sendable {
         }
     }
 
-    /// The runs of the state directory; none (and nothing created) when it has no runs directory.
-    private func runs() -> [RunSummary] { RunStore.history(in: stateDirectory) }
+    /// The runs of `history`, else of the state directory (none, and nothing created, when it
+    /// has no runs directory).
+    private func runs() -> [RunSummary] {
+        guard let history else { return RunStore.history(in: stateDirectory) }
+        history.refresh()
+        return history.runs(startedSince: .distantPast).map(\.summary)
+    }
 
     static func compute(_ playbookID: String, runs: [RunSummary], reset: Reset?, cooldown: TimeInterval, now: Date) -> Status {
         let history = ListedRuns(runs)

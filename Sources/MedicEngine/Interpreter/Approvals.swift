@@ -10,18 +10,18 @@ public struct Approvals: Sendable, Hashable {
 
 extension Interpreter {
     /// Records an approval of a run that is `pending_approval` (`by`, for `role` when it is a
-    /// sign-off), in its journal and in `<state>/audit.jsonl`. Then `regate` evaluates the gates
+    /// sign-off), in its journal and in `audit`. Then `regate` evaluates the gates
     /// again, in the run's mode, with every approval given so far; when they all pass, the run is
     /// carried out from its first step in this process; when approval is still missing it stays
     /// pending; a refusal (a pause, a lock, a breaker opened since) ends it `refused`. A request
     /// past its expiry ends the run `refused` instead.
-    public func approve(_ runID: String, in store: RunStore, by: String, role: String? = nil, reason: String? = nil,
-                        locks: TargetLocks? = nil,
+    public func approve(_ runID: String, in store: any RunStoring, audit: any AuditLog, by: String, role: String? = nil,
+                        reason: String? = nil, locks: (any TargetLocking)? = nil,
                         regate: @Sendable (Plan, RunMode, Approvals) async -> [GateVerdict],
                         observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await decide(runID, in: store, observe: observe) { execution in
             try await execution.append(.approvalGiven(by: by, role: role, message: reason))
-            try StateFiles.audit(in: store.directory, [
+            try audit.record([
                 "event": "approved", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "role": role ?? "", "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),
             ])
@@ -33,12 +33,12 @@ extension Interpreter {
         }
     }
 
-    /// Refuses a run that is `pending_approval`: journaled, audited, and the run ends `refused`.
-    public func deny(_ runID: String, in store: RunStore, by: String, reason: String? = nil,
+    /// Refuses a run that is `pending_approval`: journaled, recorded in `audit`, and the run ends `refused`.
+    public func deny(_ runID: String, in store: any RunStoring, audit: any AuditLog, by: String, reason: String? = nil,
                      observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await decide(runID, in: store, observe: observe) { execution in
             try await execution.append(.approvalDenied(by: by, message: reason))
-            try StateFiles.audit(in: store.directory, [
+            try audit.record([
                 "event": "denied", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),
             ])
@@ -47,7 +47,7 @@ extension Interpreter {
     }
 
     /// Opens a pending run under its lock, ends it if its request expired, else applies `body`.
-    private func decide(_ runID: String, in store: RunStore, observe: (@Sendable (JournalRecord) -> Void)?,
+    private func decide(_ runID: String, in store: any RunStoring, observe: (@Sendable (JournalRecord) -> Void)?,
                         _ body: (inout RunExecution) async throws -> Void) async throws -> RunReport {
         let id = try store.resolve(runID)
         guard let (journal, lock, contents) = try store.reopen(runID: id) else {

@@ -57,9 +57,9 @@ public struct Interpreter: Sendable {
     /// its end; a target another run holds refuses the run the same way. When the only thing
     /// missing is approval, the run waits as `pending_approval` for `approve` or `deny`; the
     /// request expires after `approvalTTL` seconds.
-    public func start(_ plan: Plan, in store: RunStore, runID: String? = nil, seed: UInt64? = nil, mode: RunMode = .manual,
+    public func start(_ plan: Plan, in store: any RunStoring, runID: String? = nil, seed: UInt64? = nil, mode: RunMode = .manual,
                       approvedBy: String? = nil,
-                      locks: TargetLocks? = nil, lockWait: Double = 0, approvalTTL: Double = 3600, detection: Detection? = nil,
+                      locks: (any TargetLocking)? = nil, lockWait: Double = 0, approvalTTL: Double = 3600, detection: Detection? = nil,
                       chaos: ChaosRun? = nil, observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = runID ?? RunStore.newRunID(at: clock.now)
         let (journal, lock) = try store.create(runID: id)
@@ -91,8 +91,8 @@ public struct Interpreter: Sendable {
     /// agrees; otherwise the run is escalated as "outcome unknown". Never re-runs a settled step.
     /// With `locks`, the run's target locks are taken again first; a target another run holds
     /// throws `JournalError` and leaves the run as it was.
-    public func resume(_ runID: String, in store: RunStore, yes: Bool = false,
-                       confirm: (@Sendable (String) async -> Bool)? = nil, locks: TargetLocks? = nil,
+    public func resume(_ runID: String, in store: any RunStoring, yes: Bool = false,
+                       confirm: (@Sendable (String) async -> Bool)? = nil, locks: (any TargetLocking)? = nil,
                        observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = try store.resolve(runID)
         // A Medic killed while starting a step leaves a copy of its descriptors, the run's lock
@@ -116,7 +116,7 @@ public struct Interpreter: Sendable {
             throw JournalError("run \(id) is waiting for approval: `medic approve \(id) --by NAME` or `medic deny \(id) --by NAME`")
         }
         var lease: TargetLease?
-        if let locks { lease = try await locks.acquire(TargetLocks.names(for: state.plan!), run: id, now: clock.now) }
+        if let locks { lease = try await locks.acquire(TargetLocks.names(for: state.plan!), run: id, wait: 0, now: clock.now) }
         if let observe {
             // The run's opening record, again, so an observer knows the plan it continues.
             if let started = contents.records.first(where: { $0.event == .runStarted }) { observe(started) }

@@ -5,13 +5,13 @@ import Foundation
 /// which the page cache does; a power cut that loses it ends the process as well. A record that
 /// cannot be written is left out: resume still finds the step's processes by their environment.
 final class ProcessRecords: @unchecked Sendable {
-    private let journal: RunJournal
+    private let journal: any RunJournaling
     private let intent: JournalRecord
     private let clock: any EngineClock
     private let lock = NSLock()
     private var records: [JournalRecord] = []
 
-    init(journal: RunJournal, intent: JournalRecord, clock: any EngineClock) {
+    init(journal: any RunJournaling, intent: JournalRecord, clock: any EngineClock) {
         self.journal = journal
         self.intent = intent
         self.clock = clock

@@ -14,12 +14,12 @@ struct RunExecution: Sendable {
     /// Set when resuming, for the targets of a rollout that had a step in flight.
     var answers: ResumeAnswers?
 
-    init(interpreter: Interpreter, journal: RunJournal, records: [JournalRecord] = []) {
+    init(interpreter: Interpreter, journal: any RunJournaling, records: [JournalRecord] = []) {
         runner = StepRunner(interpreter: interpreter, journal: journal, records: records)
     }
 
     var interpreter: Interpreter { runner.interpreter }
-    var journal: RunJournal { runner.journal }
+    var journal: any RunJournaling { runner.journal }
     // Read in place (`_read`): a plain getter would copy the whole state on every look.
     var state: RunState { _read { yield runner.state } }
     /// Every record of the run, as written (those read back from disk first, when resuming).
@@ -124,7 +124,7 @@ struct RunExecution: Sendable {
     /// Journals the gate verdicts and, when they all pass, takes the target locks and carries the
     /// run out, holding the locks to its end. A refusal or deferral ends the run `refused`; when
     /// approval is all that is missing, the run is left `pending_approval`.
-    mutating func admit(_ gateVerdicts: [GateVerdict], locks: TargetLocks?, lockWait: Double, approvalTTL: Double) async throws {
+    mutating func admit(_ gateVerdicts: [GateVerdict], locks: (any TargetLocking)?, lockWait: Double, approvalTTL: Double) async throws {
         var verdicts = gateVerdicts
         var lease: TargetLease?
         if let locks, GatePipeline.blocking(verdicts) == nil {

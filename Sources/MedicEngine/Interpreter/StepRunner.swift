@@ -21,7 +21,7 @@ struct StepRunner: Sendable {
     }
 
     let interpreter: Interpreter
-    let journal: RunJournal
+    let journal: any RunJournaling
     /// In a rollout, the target whose steps these are; nil for the run as a whole.
     let target: TargetSpec?
     var state: RunState
@@ -29,7 +29,7 @@ struct StepRunner: Sendable {
     /// target's runner holds the run's `run_started` and that target's records.
     var records: [JournalRecord]
 
-    init(interpreter: Interpreter, journal: RunJournal, records: [JournalRecord] = [], target: TargetSpec? = nil) {
+    init(interpreter: Interpreter, journal: any RunJournaling, records: [JournalRecord] = [], target: TargetSpec? = nil) {
         self.interpreter = interpreter
         self.journal = journal
         self.records = records

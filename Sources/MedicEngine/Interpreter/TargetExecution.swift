@@ -11,7 +11,7 @@ struct TargetExecution: Sendable {
     /// Set when resuming: how to answer for a step this target had in flight.
     var answers: StepRunner.ResumeAnswers?
 
-    init(interpreter: Interpreter, journal: RunJournal, records: [JournalRecord], target: TargetSpec) {
+    init(interpreter: Interpreter, journal: any RunJournaling, records: [JournalRecord], target: TargetSpec) {
         runner = StepRunner(interpreter: interpreter, journal: journal, records: records, target: target)
     }
 

@@ -58,13 +58,16 @@ public struct SelfMonitor: Sendable {
     public let escalationPolicies: [EscalationPolicy]
     /// The engine's clock: "now" when a check is not given one.
     public let clock: any EngineClock
+    /// The runs the breaker and staleness checks read; nil: the state directory's, listed afresh.
+    public let runs: (any RunHistory)?
 
     public init(stateDirectory: String, configuration: Configuration = Configuration(), escalationPolicies: [EscalationPolicy] = [],
-                clock: any EngineClock = SystemClock()) {
+                clock: any EngineClock = SystemClock(), runs: (any RunHistory)? = nil) {
         self.stateDirectory = stateDirectory
         self.configuration = configuration
         self.escalationPolicies = escalationPolicies
         self.clock = clock
+        self.runs = runs
     }
 
     /// The alerts raised at `now` (by default the clock's), every check's, in check order.
@@ -89,7 +92,7 @@ public struct SelfMonitor: Sendable {
             tailError = "\(error)"
             problems.append(tailError)
         }
-        let breaker = RemediationBreaker(stateDirectory: stateDirectory, cooldown: configuration.breakerCooldown)
+        let breaker = RemediationBreaker(stateDirectory: stateDirectory, cooldown: configuration.breakerCooldown, history: runs)
         let statuses = breaker.statuses(now: now)
         let checks = [
             failureSpike(tail, error: tailError, now: now),
@@ -218,7 +221,14 @@ public struct SelfMonitor: Sendable {
 
     /// When the state directory's first finished run ended (the breaker's run list is cached per process).
     private func earliestRunEnd() -> Date? {
-        RunStore.history(in: stateDirectory).filter { $0.status == .finished }.compactMap { JournalRecord.date($0.updatedAt) }.min()
+        let finished: [RunSummary]
+        if let runs {
+            runs.refresh()
+            finished = runs.runs(startedSince: .distantPast).map(\.summary).filter { $0.status == .finished }
+        } else {
+            finished = RunStore.history(in: stateDirectory).filter { $0.status == .finished }
+        }
+        return finished.compactMap { JournalRecord.date($0.updatedAt) }.min()
     }
 
     // MARK: - Escalation policies

@@ -30,16 +30,17 @@ public struct RunRequest: Sendable {
     }
 }
 
-/// Carries a gated plan out through the interpreter, in a run store, holding its targets'
-/// locks in that store's state directory: the run's report. Learning happens as the run ends
-/// (its incident record and the immune memory's update are the interpreter's last writes).
+/// Carries a gated plan out through the interpreter, in the stores' runs, holding its targets'
+/// locks of the stores, recording approvals in their audit log: the run's report. Learning
+/// happens as the run ends (its incident record and the immune memory's update are the
+/// interpreter's last writes).
 public struct ExecutionStage: Sendable {
     public let interpreter: Interpreter
-    public let store: RunStore
+    public let stores: StateStores
 
-    public init(interpreter: Interpreter, store: RunStore) {
+    public init(interpreter: Interpreter, stores: StateStores) {
         self.interpreter = interpreter
-        self.store = store
+        self.stores = stores
     }
 
     /// Runs `plan`; `observe` sees every journal record as it is written. Throws when the
@@ -47,7 +48,7 @@ public struct ExecutionStage: Sendable {
     public func run(_ plan: Plan, _ request: RunRequest,
                     observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await interpreter.start(
-            plan, in: store, runID: request.runID, seed: request.seed, mode: request.mode, approvedBy: request.approvedBy,
+            plan, in: stores.runs, runID: request.runID, seed: request.seed, mode: request.mode, approvedBy: request.approvedBy,
             locks: locks, lockWait: request.lockWait, approvalTTL: request.approvalTTL,
             detection: request.detection, chaos: request.chaos, observe: observe)
     }
@@ -56,7 +57,7 @@ public struct ExecutionStage: Sendable {
     /// first: a step that finished never runs again; one in flight is decided by `yes`/`confirm`.
     public func resume(_ runID: String, yes: Bool = false, confirm: (@Sendable (String) async -> Bool)? = nil,
                        observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
-        try await interpreter.resume(runID, in: store, yes: yes, confirm: confirm, locks: locks, observe: observe)
+        try await interpreter.resume(runID, in: stores.runs, yes: yes, confirm: confirm, locks: locks, observe: observe)
     }
 
     /// Approves a run waiting for approval (`Interpreter.approve`): `regate` puts its plan
@@ -64,15 +65,15 @@ public struct ExecutionStage: Sendable {
     public func approve(_ runID: String, by: String, role: String? = nil, reason: String? = nil,
                         regate: @Sendable (Plan, RunMode, Approvals) async -> [GateVerdict],
                         observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
-        try await interpreter.approve(runID, in: store, by: by, role: role, reason: reason, locks: locks, regate: regate, observe: observe)
+        try await interpreter.approve(runID, in: stores.runs, audit: stores.audit, by: by, role: role, reason: reason, locks: locks, regate: regate, observe: observe)
     }
 
     /// Denies a run waiting for approval: it ends `denied`, nothing of it runs.
     public func deny(_ runID: String, by: String, reason: String? = nil,
                      observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
-        try await interpreter.deny(runID, in: store, by: by, reason: reason, observe: observe)
+        try await interpreter.deny(runID, in: stores.runs, audit: stores.audit, by: by, reason: reason, observe: observe)
     }
 
-    /// The target locks of the store's state directory, which every run of this stage holds.
-    private var locks: TargetLocks { TargetLocks(stateDirectory: store.directory) }
+    /// The target locks every run of this stage holds.
+    private var locks: any TargetLocking { stores.locks }
 }

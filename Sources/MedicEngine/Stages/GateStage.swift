@@ -34,9 +34,10 @@ public struct GateStage: Sendable {
     /// Evaluates preconditions against the run's metric sources.
     public let evaluator: ConditionEvaluator?
     public var pipeline: GatePipeline = .standard
-    /// The runs the counting gates ask about; nil: the index of `stateDirectory`, read afresh.
-    /// A long-lived front end (a watch) passes its store, whose index it keeps following.
-    public var runs: (any RunHistory)?
+    /// The stores the gates ask (`GateContext.stores`); nil: the file-backed ones of
+    /// `stateDirectory`, opened afresh. A long-lived front end (a watch) passes its own, whose
+    /// run index it keeps following.
+    public var stores: StateStores?
 
     public init(catalog: Catalog, stateDirectory: String, evaluator: ConditionEvaluator?) {
         self.catalog = catalog
@@ -51,7 +52,7 @@ public struct GateStage: Sendable {
                                   evaluator: evaluator)
         context.signOffs = request.signOffs
         context.rateLimitClock = request.rateLimitClock
-        context.runs = runs
+        context.stores = stores
         var gated = plan
         gated.gates = await pipeline.evaluate(context)
         return gated

@@ -5,12 +5,12 @@ import Foundation
 /// file-backed stores, today's behaviour and crash guarantees.
 public struct StateStores: Sendable {
     /// The runs, their journals and index.
-    public var runs: RunStore
+    public var runs: any RunStoring
     public var locks: any TargetLocking
     public var flags: any OperatorFlags
     public var audit: any AuditLog
 
-    public init(runs: RunStore, locks: any TargetLocking, flags: any OperatorFlags, audit: any AuditLog) {
+    public init(runs: any RunStoring, locks: any TargetLocking, flags: any OperatorFlags, audit: any AuditLog) {
         self.runs = runs
         self.locks = locks
         self.flags = flags
@@ -20,8 +20,24 @@ public struct StateStores: Sendable {
     /// The file-backed stores of the state directory at `directory` (created when missing),
     /// timed by `clock`.
     public static func files(in directory: String, clock: any EngineClock = SystemClock()) throws -> StateStores {
-        try StateStores(runs: RunStore(directory: directory, clock: clock), locks: TargetLocks(stateDirectory: directory, clock: clock),
-                        flags: flags(in: directory), audit: FileAuditLog(stateDirectory: directory))
+        files(try RunStore(directory: directory, clock: clock))
+    }
+
+    /// The file-backed stores of the state directory of `runs`, an open run store, on its clock.
+    public static func files(_ runs: RunStore) -> StateStores {
+        let audit = FileAuditLog(stateDirectory: runs.directory)
+        return StateStores(runs: runs, locks: TargetLocks(stateDirectory: runs.directory, clock: runs.clock),
+                           flags: FileFlags(stateDirectory: runs.directory, audit: audit), audit: audit)
+    }
+
+    /// The file-backed stores of `directory` when it holds runs; nil, and nothing created, when
+    /// it does not (a state directory no run has used yet).
+    public static func existing(in directory: String) -> StateStores? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory + "/runs", isDirectory: &isDirectory), isDirectory.boolValue else {
+            return nil
+        }
+        return try? files(in: directory)
     }
 
     /// The switches alone, for a command that changes one and needs no other store (`pause`,
@@ -34,13 +50,19 @@ public struct StateStores: Sendable {
 /// renamed, the directory fsync'ed), each change appended to `audit.jsonl`.
 public struct FileFlags: OperatorFlags {
     public let stateDirectory: String
+    /// Where each change is recorded.
+    public let audit: any AuditLog
 
-    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+    /// `audit`: nil, the state directory's `audit.jsonl` (`FileAuditLog`).
+    public init(stateDirectory: String, audit: (any AuditLog)? = nil) {
+        self.stateDirectory = stateDirectory
+        self.audit = audit ?? FileAuditLog(stateDirectory: stateDirectory)
+    }
 
     func file(_ flag: OperatorFlag) -> OperatorSwitch {
         switch flag {
-        case .killSwitch: return .killSwitch(stateDirectory: stateDirectory)
-        case .safeMode: return .safeMode(stateDirectory: stateDirectory)
+        case .killSwitch: return .killSwitch(stateDirectory: stateDirectory, audit: audit)
+        case .safeMode: return .safeMode(stateDirectory: stateDirectory, audit: audit)
         }
     }
 
@@ -58,7 +80,7 @@ public struct FileFlags: OperatorFlags {
     public func breakerResets() -> [String: RemediationBreaker.Reset] { RemediationBreaker(stateDirectory: stateDirectory).resets() }
 
     public func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) throws {
-        try RemediationBreaker(stateDirectory: stateDirectory).reset(playbookID, by: by, reason: reason, now: now)
+        try RemediationBreaker(stateDirectory: stateDirectory, audit: audit).reset(playbookID, by: by, reason: reason, now: now)
     }
 }
 
@@ -73,8 +95,12 @@ public struct FileAuditLog: AuditLog {
 }
 
 extension GateContext {
-    /// `stores`, else the file-backed switches and locks of `stateDirectory` (the runs come from
-    /// `runHistory`).
+    /// The stores' switches, else the file-backed ones of `stateDirectory`.
     var flags: any OperatorFlags { stores?.flags ?? FileFlags(stateDirectory: stateDirectory) }
+    /// The stores' target locks, else the file-backed ones of `stateDirectory`.
     var locks: any TargetLocking { stores?.locks ?? TargetLocks(stateDirectory: stateDirectory) }
+    /// The stores' runs, else the index of the state directory's runs (refreshed; none, and
+    /// nothing created, when the directory has no runs). `GatePipeline.evaluate` opens the
+    /// state directory's stores once, so its gates see one state.
+    var runHistory: any RunHistory { stores?.runs ?? RunStore.runHistory(in: stateDirectory) }
 }

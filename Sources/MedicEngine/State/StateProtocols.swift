@@ -30,6 +30,14 @@ public protocol RunJournaling: AnyObject, Sendable {
     func appendDurably(_ records: [JournalRecord], now: Date?) async throws -> [JournalRecord]
 }
 
+extension RunJournaling {
+    /// Appends one record (`append(_:now:durable:)`).
+    @discardableResult
+    public func append(_ record: JournalRecord, now: Date?, durable: Bool) throws -> JournalRecord {
+        try append([record], now: now, durable: durable)[0]
+    }
+}
+
 extension RunJournal: RunJournaling {}
 
 /// A run's claim: while it is held no other process writes to the run. It is released when it
@@ -65,6 +73,8 @@ public protocol RunStoring: RunHistory {
     func reopen(runID: String) throws -> (Journal, Claim, JournalContents)?
     /// The full id of a run named by its id or an unambiguous prefix.
     func resolve(_ idOrPrefix: String) throws -> String
+    /// Where the run's records are kept (a file's path), for people.
+    func journalPath(_ id: String) -> String
     func read(runID: String, repair: Bool) throws -> JournalContents
     /// One run as `list` sees it (a dead run is marked interrupted first).
     func inspect(_ id: String) throws -> (summary: RunSummary?, contents: JournalContents, status: RunStatus)
@@ -72,6 +82,11 @@ public protocol RunStoring: RunHistory {
     func list(reconcilingIncidents: Bool) -> (runs: [RunSummary], problems: [String])
     func stopAppending()
     var isStopping: Bool { get }
+}
+
+extension RunStoring {
+    /// The run's records as they are, repairing nothing.
+    public func read(runID: String) throws -> JournalContents { try read(runID: runID, repair: false) }
 }
 
 extension RunStore: RunStoring {}
@@ -96,8 +111,11 @@ public protocol TargetLocking: Sendable {
 extension TargetLocks: TargetLocking {}
 
 /// The operators' switches every Medic sharing the state reads before a run: the kill switch
-/// (`medic pause`), safe mode, and the breakers' manual resets (maintenance windows are policy,
-/// in the catalog).
+/// (`medic pause`), safe mode, and the breakers' manual resets.
+///
+/// Maintenance windows are not among them: they are policy, declared in the catalog
+/// (`maintenance_windows`, `MaintenanceWindowGate`), versioned with the playbooks and the same
+/// for every Medic loading that catalog; there is no maintenance switch here to look for.
 ///
 /// Guarantees:
 /// - **Atomic**: a reader sees a switch's old setting or its new one, never a part.

@@ -59,7 +59,9 @@ public actor Watcher {
     private var engine: RuleEngine
     private let catalog: Catalog
     private let interpreter: Interpreter
-    private let store: RunStore
+    private let stores: StateStores
+    /// The state directory of the knowledge base the selection reads and the gates' context.
+    private let stateDirectory: String
     private let options: Options
     private let report: @Sendable (WatchEvent) -> Void
     private let observeRun: (@Sendable (JournalRecord) -> Void)?
@@ -77,16 +79,20 @@ public actor Watcher {
     /// A replay's runs past the gates, each at the sample time of its firing (rate limits).
     private var replayRuns: [RunSummary] = []
 
-    public init(engine: RuleEngine, catalog: Catalog, interpreter: Interpreter, store: RunStore, options: Options = Options(),
+    /// `stores`: where the watch's runs go and what its gates ask; `stateDirectory`: where its
+    /// knowledge base is (the selection's history and immune memory).
+    public init(engine: RuleEngine, catalog: Catalog, interpreter: Interpreter, stores: StateStores, stateDirectory: String,
+                options: Options = Options(),
                 observeRun: (@Sendable (JournalRecord) -> Void)? = nil, report: @escaping @Sendable (WatchEvent) -> Void) {
         self.engine = engine
         self.catalog = catalog
         self.interpreter = interpreter
-        self.store = store
+        self.stores = stores
+        self.stateDirectory = stateDirectory
         self.options = options
         self.observeRun = observeRun
         self.report = report
-        var selector = PlaybookSelector(catalog: catalog, stateDirectory: store.directory, memoryCache: interpreter.immuneMemoryCache)
+        var selector = PlaybookSelector(catalog: catalog, stateDirectory: stateDirectory, memoryCache: interpreter.immuneMemoryCache)
         selector.persistMemory = !options.dryRun
         // Read the knowledge base's history now, once: incidents then read only what was
         // appended since (ranking stays cheap however long the history).
@@ -152,16 +158,16 @@ public actor Watcher {
         var gateRequest = GateRequest(mode: .automated, lockWait: options.lockWait)
         let firedAt = Date(timeIntervalSince1970: incident.firedAt)
         if options.replay { gateRequest.rateLimitClock = RateLimitClock(now: firedAt, runs: replayRuns) }
-        var gates = GateStage(catalog: catalog, stateDirectory: store.directory, evaluator: interpreter.verifier.evaluator)
-        // The watch's own store: its index is read once and then followed, not read again per incident.
-        gates.runs = store
+        var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
+        // The watch's own stores: the run index is read once and then followed, not read again per incident.
+        gates.stores = stores
         plan = await gates
             .run(plan, gateRequest, now: detectedAt)
         let blocking = GatePipeline.blocking(plan.gates)?.decision
         if options.replay, blocking != .refuse, blocking != .deferred {
             replayRuns.append(RunSummary(
                 id: runID, playbookID: plan.playbookID, playbookVersion: plan.playbookVersion, startedAt: JournalRecord.timestamp(firedAt),
-                updatedAt: JournalRecord.timestamp(firedAt), status: .running, outcome: nil, journal: store.journalPath(runID),
+                updatedAt: JournalRecord.timestamp(firedAt), status: .running, outcome: nil, journal: stores.runs.journalPath(runID),
                 targets: TargetLocks.names(for: plan), actions: Array(Set(plan.steps.map(\.action))).sorted()))
         }
         if options.dryRun {
@@ -173,7 +179,7 @@ public actor Watcher {
             severity: incident.severity, firstSeen: Date(timeIntervalSince1970: incident.firstSeen),
             firedAt: Date(timeIntervalSince1970: incident.firedAt), detectedAt: detectedAt)
         detection.signature = plan.selection?.signature
-        let execution = ExecutionStage(interpreter: interpreter, store: store)
+        let execution = ExecutionStage(interpreter: interpreter, stores: stores)
         let request = RunRequest(mode: .automated, runID: runID, lockWait: options.lockWait, approvalTTL: options.approvalTTL,
                                  detection: detection)
         let (report, observeRun) = (report, observeRun)
@@ -200,7 +206,7 @@ public actor Watcher {
     /// Follows a run that waits for approval: whoever decides it (`medic approve` runs it in
     /// that process), the watch reports how it ended. Stops when the request expires undecided.
     private func follow(_ pending: RunReport, key: String, incident: Incident) {
-        let (store, report, poll, clock) = (store, report, max(0.01, options.approvalPoll), interpreter.clock)
+        let (store, report, poll, clock) = (stores.runs, report, max(0.01, options.approvalPoll), interpreter.clock)
         let runID = pending.runID
         let until = (try? store.read(runID: runID))?.records.last { $0.event == .approvalRequested }?.until
         followers[runID] = Task.detached {
