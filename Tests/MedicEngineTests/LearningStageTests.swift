@@ -74,8 +74,8 @@ final class LearningStageTests: XCTestCase {
         XCTAssertNil(learned.incident)
         XCTAssertNil(learned.remediation)
         XCTAssertEqual(learned.warnings.count, 2, "\(learned.warnings)")
-        XCTAssertTrue(learned.warnings[0].contains("was not written to \(blocked)"), learned.warnings[0])
-        XCTAssertTrue(learned.warnings[1].contains("did not learn"), learned.warnings[1])
+        XCTAssertTrue(learned.warnings.first?.contains("was not written to \(blocked)") == true, "\(learned.warnings)")
+        XCTAssertTrue(learned.warnings.last?.contains("did not learn") == true, "\(learned.warnings)")
 
         // A bus that refuses: the memory learned, the change is not published, and says so.
         let directory = scratch()
@@ -84,7 +84,7 @@ final class LearningStageTests: XCTestCase {
         XCTAssertNotNil(published.incident)
         XCTAssertEqual(published.memoryChanges.count, 1)
         XCTAssertEqual(published.warnings.count, 1)
-        XCTAssertTrue(published.warnings[0].contains("was not published: the relay is down"), published.warnings[0])
+        XCTAssertTrue(published.warnings.first?.contains("was not published: the relay is down") == true, "\(published.warnings)")
     }
 
     func testARunThatTeachesNothingIsStillRecorded() async throws {
