@@ -61,13 +61,6 @@ public struct KnowledgeBase: Sendable {
         try appendBatch([line], to: file, durable: durable)
     }
 
-    /// Appends a record encoded with `JSONEncoder` (sorted keys, on one line). (A label of its
-    /// own: a `[UInt8]` is `Encodable` too, and must never be taken for a JSON array.)
-    @discardableResult
-    public func append(encoding record: some Encodable, to file: KnowledgeFile, durable: Bool = true) throws -> [KnowledgeProblem] {
-        try append(try encode(record), to: file, durable: durable)
-    }
-
     /// Appends `lines` in ONE write and one `fsync` (when `durable`): all or none of them. Every
     /// line is checked first; one that is not a single-line JSON object refuses the whole batch.
     @discardableResult
@@ -90,14 +83,8 @@ public struct KnowledgeBase: Sendable {
         return [KnowledgeProblem(kind: .tornLine, path: path(file), line: 0, message: torn)]
     }
 
-    /// Appends records encoded with `JSONEncoder`, in one write (see `appendBatch(_:to:durable:)`).
-    @discardableResult
-    public func appendBatch<Record: Encodable>(encoding records: [Record], to file: KnowledgeFile,
-                                               durable: Bool = true) throws -> [KnowledgeProblem] {
-        try appendBatch(try records.map { try encode($0) }, to: file, durable: durable)
-    }
-
-    private func encode(_ record: some Encodable) throws -> [UInt8] {
+    /// A record encoded with `JSONEncoder`: sorted keys, on one line.
+    static func encode(_ record: some Encodable) throws -> [UInt8] {
         do {
             return Array(try JSONLine.encoder().encode(record))
         } catch {
@@ -118,6 +105,18 @@ public struct KnowledgeBase: Sendable {
             throw KnowledgeError("\(file.name) is one JSON document, not lines: use readDocument")
         }
         return try LineReader.forEachLine(in: path(file), validate: true, body)
+    }
+
+    /// Each whole line of `file` appended after `position` (a byte offset), unchecked, in order;
+    /// where to continue (just after the last whole line: a line still being written is read
+    /// next time). A file shorter than `position` was replaced (a prune) or removed: it is read
+    /// from its start, after a call of `restarting`. Takes no lock and repairs nothing.
+    public func forEachLine(in file: KnowledgeFile, after position: KnowledgePosition, restarting: () -> Void,
+                            _ body: (_ line: ArraySlice<UInt8>) throws -> Void) throws -> KnowledgePosition {
+        guard file.isJSONLines else {
+            throw KnowledgeError("\(file.name) is one JSON document, not lines: use readDocument")
+        }
+        return KnowledgePosition(try LineReader.followLines(in: path(file), after: position.value, restarting: restarting, body))
     }
 
     /// Every record of `file` (each a JSON object's bytes, without the newline), with the

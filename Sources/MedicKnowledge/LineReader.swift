@@ -67,6 +67,58 @@ enum LineReader {
         return problems
     }
 
+    /// The whole lines of `path` after byte `offset`, unchecked, without the lock (`body` gets
+    /// each without its newline); returns the offset just after the last whole line. A file
+    /// shorter than `offset` (replaced or removed) is read from its start, after a call of
+    /// `restarting`. An absent file has no lines.
+    static func followLines(in path: String, after offset: UInt64, restarting: () -> Void,
+                            _ body: (_ line: ArraySlice<UInt8>) throws -> Void) throws -> UInt64 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            guard errno == ENOENT else { throw LineAppender.fault("cannot open", path) }
+            if offset > 0 { restarting() }
+            return 0
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw LineAppender.fault("cannot read the size of", path) }
+        let size = UInt64(info.st_size)
+        var next = offset
+        if size < offset {
+            restarting()
+            next = 0
+        }
+        var position = next
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        while position < size {
+            let want = Int(min(UInt64(buffer.count), size - position))
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(position)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw LineAppender.fault("cannot read", path)
+            }
+            if got == 0 { break }  // cut shorter by someone else meanwhile
+            let chunkStart = position
+            position += UInt64(got)
+            var start = 0
+            while let newline = buffer[start..<got].firstIndex(of: JSONLine.newline) {
+                if pending.isEmpty {
+                    try body(buffer[start..<newline])
+                } else {
+                    pending += buffer[start..<newline]
+                    try body(pending[...])
+                    pending.removeAll(keepingCapacity: true)
+                }
+                // Whole lines only: a line still being written is read again next time.
+                next = chunkStart + UInt64(newline + 1)
+                start = newline + 1
+            }
+            pending += buffer[start..<got]
+        }
+        return next
+    }
+
     /// The chunk of `forEachLineInPlace` (grown for a longer line).
     static let inPlaceChunkSize = 1 << 20
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MedicEngine
+import MedicKnowledge
 import MedicLoader
 import MedicModel
 
@@ -33,12 +34,13 @@ struct EngineOptions: ParsableArguments {
     func environment() throws -> EngineEnvironment {
         let clock = SystemClock()
         let stores: StateStores
+        let memory = ImmuneMemoryCache()
         do {
-            stores = try StateStores.files(in: stateDirectoryPath, clock: clock)
+            stores = try StateStores.files(in: stateDirectoryPath, clock: clock, immuneMemoryCache: memory)
         } catch let error as JournalError {
             throw CommandFailure("error: \(error.description)")
         }
-        return EngineEnvironment(stateDirectory: stateDirectoryPath, stores: stores, clock: clock,
+        return EngineEnvironment(stateDirectory: stateDirectoryPath, stores: stores, clock: clock, immuneMemory: memory,
                                  warn: { MedicLog.log.warning("medic: warning: \($0)") })
     }
 

@@ -22,7 +22,8 @@ final class StateStoresTests: XCTestCase {
         let files = try RunStore(directory: state, clock: clock)
         let audit = RecordingAudit(FileAuditLog(stateDirectory: state), calls)
         let stores = StateStores(runs: RecordingRuns(files, calls), locks: RecordingLocks(TargetLocks(stateDirectory: state, clock: clock), calls),
-                                 flags: RecordingFlags(FileFlags(stateDirectory: state, audit: audit), calls), audit: audit)
+                                 flags: RecordingFlags(FileFlags(stateDirectory: state, audit: audit), calls), audit: audit,
+                                 knowledge: StateStores.knowledge(in: state), outbox: StateStores.outbox(at: StateStores.defaultOutboxPath(in: state)))
 
         let catalog = try CatalogStage().run(root: root.path)
         let ungated = try PlanStage(catalog: catalog).run(PlanRequest(playbook: try XCTUnwrap(catalog.playbook(id: "clean-001")),

@@ -31,7 +31,10 @@ public struct EngineEnvironment: Sendable {
     /// not published). By default a `medic: warning:` line on standard error.
     public var warn: @Sendable (String) -> Void
 
+    /// `immuneMemory`: the cache `stores.knowledge` was built with, when it was (so the engine
+    /// keeps one memory of the document).
     public init(stateDirectory: String? = nil, stores: StateStores? = nil, clock: any EngineClock = SystemClock(),
+                immuneMemory: ImmuneMemoryCache = ImmuneMemoryCache(),
                 warn: @escaping @Sendable (String) -> Void = EngineEnvironment.warnOnStandardError) {
         self.clock = clock
         self.stateDirectory = stateDirectory
@@ -40,7 +43,7 @@ public struct EngineEnvironment: Sendable {
         http = EngineHTTPClient()
         blockingPool = BlockingPool()
         runningSteps = RunningSteps()
-        immuneMemory = ImmuneMemoryCache()
+        self.immuneMemory = immuneMemory
     }
 
     /// A `medic: warning:` line on standard error.

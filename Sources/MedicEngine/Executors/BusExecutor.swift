@@ -3,10 +3,6 @@ import Foundation
 import MedicModel
 import NIOCore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where the `bus` executor publishes its events.
 public enum BusTransport: Sendable, Hashable {
     /// Appends one line per event to a JSON Lines file, for a relay or a test to read.
@@ -42,7 +38,13 @@ public enum BusTransport: Sendable, Hashable {
 /// A webhook that answers with a status other than 2xx or cannot be reached is a step that ran
 /// and failed; an outbox that cannot be written throws `ExecutorError` (Medic's own fault).
 public struct BusExecutor: StepExecutor {
-    public var transport: BusTransport
+    /// Setting it to `.outbox(path:)` chooses the file-backed outbox at that path.
+    public var transport: BusTransport {
+        didSet { outbox = Self.outbox(for: transport) }
+    }
+    /// The store the `outbox` transport appends to: the file-backed one at the transport's path
+    /// (`StateStores.outbox(at:)`), or the one given to `init(outbox:...)`.
+    public private(set) var outbox: (any EventOutbox)?
     /// The producer's name; each event's `source` is `<source>/runs/<run id>`.
     public var source: String
     /// Gives each event its `time`.
@@ -59,10 +61,23 @@ public struct BusExecutor: StepExecutor {
                 client: EngineHTTPClient = EngineHTTPClient(),
                 standardOutput: @escaping @Sendable (Data) throws -> Void = { try FileHandle.standardOutput.write(contentsOf: $0) }) {
         self.transport = transport
+        outbox = Self.outbox(for: transport)
         self.source = source
         self.clock = clock
         self.client = client
         self.standardOutput = standardOutput
+    }
+
+    /// The bus of an engine that publishes to `outbox` (its transport `.outbox(path:)` names the
+    /// outbox's `location`).
+    public init(outbox: any EventOutbox, environment: EngineEnvironment, source: String = "medic") {
+        self.init(transport: .outbox(path: outbox.location), environment: environment, source: source)
+        self.outbox = outbox
+    }
+
+    private static func outbox(for transport: BusTransport) -> (any EventOutbox)? {
+        guard case .outbox(let path) = transport else { return nil }
+        return StateStores.outbox(at: path)
     }
 
     /// The bus of an engine: its clock for the events' `time`, its HTTP client for a webhook.
@@ -93,9 +108,11 @@ public struct BusExecutor: StepExecutor {
 
         switch transport {
         case .outbox(let path):
-            try await Self.offThread { try Self.append(json + Data("\n".utf8), toOutbox: path) }
+            let outbox = outbox ?? StateStores.outbox(at: path)
+            let stored = OutboxEvent(id: event.id, json: Array(json))
+            try await Self.offThread { try outbox.append(stored) }
             return ExecutionResult(succeeded: true, seconds: HTTPExecutor.seconds(since: started), outputs: outputs,
-                                   summary: "published \(topic) to outbox \(path)")
+                                   summary: "published \(topic) to outbox \(outbox.location)")
         case .stdout:
             do {
                 try standardOutput(json + Data("\n".utf8))
@@ -132,48 +149,6 @@ public struct BusExecutor: StepExecutor {
             return "(invalid url)"
         }
         return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
-    }
-
-    /// Appends `line` with one write(2), so that concurrent appenders (tasks or processes) never
-    /// interleave, then fsyncs it. Creates missing parent directories (mode 0700); the file is
-    /// created with mode 0600.
-    static func append(_ line: Data, toOutbox path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try makeDirectories(directory, for: path) }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw outboxError("cannot open outbox", path, errno) }
-        defer { close(fd) }
-        let written = line.withUnsafeBytes { buffer -> Int in
-            var result: Int
-            repeat { result = write(fd, buffer.baseAddress, buffer.count) } while result < 0 && errno == EINTR
-            return result
-        }
-        guard written >= 0 else { throw outboxError("cannot write outbox", path, errno) }
-        guard written == line.count else {
-            throw ExecutorError("cannot write outbox \(path): short write (\(written) of \(line.count) bytes)")
-        }
-        guard fsync(fd) == 0 else { throw outboxError("cannot fsync outbox", path, errno) }
-    }
-
-    private static func makeDirectories(_ directory: String, for path: String) throws {
-        if mkdir(directory, 0o700) == 0 { return }
-        switch errno {
-        case EEXIST:
-            return  // a directory, or open(2) says what it is instead
-        case ENOENT:
-            let parent = (directory as NSString).deletingLastPathComponent
-            guard !parent.isEmpty, parent != directory else { throw outboxError("cannot create the directory of outbox", path, ENOENT) }
-            try makeDirectories(parent, for: path)
-            guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-                throw outboxError("cannot create directory \(directory) for outbox", path, errno)
-            }
-        case let code:
-            throw outboxError("cannot create directory \(directory) for outbox", path, code)
-        }
-    }
-
-    private static func outboxError(_ what: String, _ path: String, _ code: Int32) -> ExecutorError {
-        ExecutorError("\(what) \(path): \(String(cString: strerror(code)))")
     }
 
     /// Runs blocking file I/O on a thread of its own, not on one of the few that run every task.

@@ -2,16 +2,17 @@ import Foundation
 import MedicKnowledge
 import MedicModel
 
-/// What a finished run teaches the immune memory (seed-systems §1, issue 7 item 6): a run that
+/// What a finished run teaches the immune memory (seed-systems §1): a run that
 /// was started for an incident (its `run_started.detection` carries the fault's signature), or
 /// run in a chaos experiment that names the fault it injected (`run_started.chaos.fault`),
 /// remembers the steps it ran as the cure when it succeeded, and lowers the remembered success
 /// rate when it did not (a failure of an unknown fault teaches nothing). A refused run never
 /// acted and teaches nothing; neither does a run a person started without an incident.
 ///
-/// Done right after the incident record, under the memory's lock; every change is published on
-/// the bus (`chaos.immune-memory.changed`) so other nodes can sync. Like the incident record, a
-/// failure here never changes the run: it is told to `Interpreter.incidentRecordFailed`.
+/// Done by the `LearningStage` right after the incident record, as one update of the memory
+/// (`ImmuneMemoryStore`); every change is published on the bus (`chaos.immune-memory.changed`) so
+/// other nodes can sync. Like the incident record, a failure here never changes the run: it is
+/// one of the stage's warnings.
 enum ImmuneLearning {
     /// The lesson of a finished run; nil when it teaches nothing.
     static func outcome(of records: [JournalRecord]) -> RemediationOutcome? {
@@ -35,28 +36,29 @@ enum ImmuneLearning {
                                   origin: .run, originID: started.run)
     }
 
-    /// Teaches the memory in `<state>/knowledge` and publishes each change through `bus`.
-    static func learn(_ records: [JournalRecord], journalPath: String, now: Date, bus: any StepExecutor, cache: ImmuneMemoryCache,
-                      failed: @Sendable (String) -> Void) async {
-        guard let lesson = outcome(of: records) else { return }
-        let directory = IncidentRecording.knowledgeDirectory(ofJournal: journalPath)
-        let changes: [ImmuneMemoryChange]
+    /// Teaches `memory` the `lesson`: the memory's changes (to publish), or why it did not learn.
+    static func learn(_ lesson: RemediationOutcome, into memory: any ImmuneMemoryStore, now: Date)
+        -> (changes: [ImmuneMemoryChange], failure: String?) {
         do {
-            let knowledge = try KnowledgeBase(directory: directory)
-            (_, changes) = try ImmuneMemoryDocument.update(in: knowledge, at: now, cache: cache) { memory in
+            let (_, changes) = try memory.update(capacity: ImmuneMemory.defaultCapacity, at: now) { memory in
                 ((), memory.learn(lesson, at: now))
             }
+            return (changes, nil)
         } catch {
-            return failed("the immune memory did not learn from run \(lesson.originID ?? "?") in \(directory): \(error)")
+            return ([], "the immune memory did not learn from run \(lesson.originID ?? "?") in \(memory.location): \(error)")
         }
-        await publish(changes, through: bus, failed: failed)
     }
 
     /// Publishes memory changes; a bus failure is told to `failed`, the change stands.
     static func publish(_ changes: [ImmuneMemoryChange], through bus: any StepExecutor,
                         failed: @Sendable (String) -> Void) async {
-        for (change, _, failure) in await ImmuneMemoryEvents.publish(changes, through: bus) {
-            if let failure { failed("the immune-memory change of \(change.signatureID) was not published: \(failure)") }
+        for failure in await publishingFailures(changes, through: bus) { failed(failure) }
+    }
+
+    /// Publishes memory changes: why each one that was not published was not (the change stands).
+    static func publishingFailures(_ changes: [ImmuneMemoryChange], through bus: any StepExecutor) async -> [String] {
+        await ImmuneMemoryEvents.publish(changes, through: bus).compactMap { change, _, failure in
+            failure.map { "the immune-memory change of \(change.signatureID) was not published: \($0)" }
         }
     }
 }

@@ -7,21 +7,20 @@ import Glibc
 #endif
 
 /// The incident record of a finished run (reference §9.1), built from its journal, and its append
-/// to `<state dir>/knowledge/incident-history.jsonl` (issue 7 item 2).
+/// to the incident history of the knowledge base (`KnowledgeStore`; by default
+/// `<state dir>/knowledge/incident-history.jsonl`).
 ///
 /// Written once, right after the run's `run_finished` record is durable, then marked done by an
 /// empty file `runs/<RUN>.recorded`. A record that cannot be written (a read-only or full disk)
 /// never changes the run: its outcome stands, its journal is complete (no record may follow
-/// `run_finished`), and the failure goes to the interpreter's `incidentRecordFailed` (by default
-/// a warning on standard error). A finished run without its mark (Medic was stopped before the
+/// `run_finished`), and the failure is a warning of the `LearningStage` (the interpreter tells it to
+/// `incidentRecordFailed`: by default a line on standard error). A finished run without its mark (Medic was stopped before the
 /// record, or it could not be written) is reconciled by `medic runs` (`reconcile`), which writes
 /// the record only when the history does not hold one with the run's id. See docs/knowledge.md.
 enum IncidentRecording {
-    /// The knowledge base directory of the state directory holding `journalPath`
-    /// (`<state>/runs/<id>.jsonl`, `RunStore.journalPath`): `<state>/knowledge`.
-    static func knowledgeDirectory(ofJournal journalPath: String) -> String {
-        let runs = (journalPath as NSString).deletingLastPathComponent
-        return KnowledgeBase.defaultDirectory(inState: (runs as NSString).deletingLastPathComponent)
+    /// The state directory holding `journalPath` (`<state>/runs/<id>.jsonl`, `RunStore.journalPath`).
+    static func stateDirectory(ofJournal journalPath: String) -> String {
+        ((journalPath as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
     }
 
     /// The mark that the run of the journal at `journalPath` has its incident record.
@@ -36,18 +35,19 @@ enum IncidentRecording {
         if fd >= 0 { close(fd) }
     }
 
-    /// Appends the record of the run whose journal is `records` (ending with `run_finished`).
-    static func append(_ records: [JournalRecord], journalPath: String, failed: @Sendable (String) -> Void) {
-        let directory = knowledgeDirectory(ofJournal: journalPath)
+    /// Appends the record of the run whose journal is `records` (ending with `run_finished`) to
+    /// `knowledge`, and marks the run recorded: the record written, or why none was.
+    static func append(_ records: [JournalRecord], journalPath: String,
+                       to knowledge: any KnowledgeStore) -> (record: IncidentRecord?, failure: String?) {
         guard let record = incident(from: records) else {
-            return failed("no incident record for \(journalPath): the journal has no run_started or run_finished record")
+            return (nil, "no incident record for \(journalPath): the journal has no run_started or run_finished record")
         }
         do {
-            let knowledge = try KnowledgeBase(directory: directory)
             try knowledge.append(encoding: record, to: .incidentHistory)
             markRecorded(journalPath)
+            return (record, nil)
         } catch {
-            failed("the incident record of run \(record.runID) was not written to \(directory): \(error)")
+            return (nil, "the incident record of run \(record.runID) was not written to \(knowledge.location): \(error)")
         }
     }
 
@@ -68,9 +68,9 @@ enum IncidentRecording {
         defer { withExtendedLifetime(lock) {} }
         guard !FileManager.default.fileExists(atPath: mark), let contents = try? store.read(runID: runID), contents.damage.isEmpty,
               let record = incident(from: contents.records) else { return nil }
-        let directory = knowledgeDirectory(ofJournal: journalPath)
+        let knowledge = StateStores.knowledge(in: store.directory).records
+        let directory = knowledge.location
         do {
-            let knowledge = try KnowledgeBase(directory: directory)
             if recorded.ids == nil { recorded.ids = try runIDs(in: knowledge) }
             // Read again when it seems missing: it may have been written since the first read.
             var known = recorded.ids!.contains(runID)
@@ -90,7 +90,7 @@ enum IncidentRecording {
     }
 
     /// The `run_id` of every record of the incident history.
-    private static func runIDs(in knowledge: KnowledgeBase) throws -> Set<String> {
+    private static func runIDs(in knowledge: any KnowledgeStore) throws -> Set<String> {
         struct Keyed: Decodable {
             var runID: String?
             enum CodingKeys: String, CodingKey { case runID = "run_id" }

@@ -15,8 +15,11 @@ public struct Interpreter: Sendable {
     /// The engine this interpreter is part of: its clock, its immune memory cache, where its
     /// warnings go (and what its executors were built with).
     public var environment: EngineEnvironment
-    /// Whether a finished run appends its incident record to `<state dir>/knowledge/incident-history.jsonl`.
+    /// Whether a finished run goes through the `LearningStage` (its incident record, the immune memory).
     public var recordsIncidents = true
+    /// The knowledge base and immune memory runs learn into and a watch's selection reads; nil:
+    /// the file-backed ones of the run store's state directory (`StateStores.knowledge(in:)`).
+    public var knowledge: KnowledgeStores?
 
     /// `executors` and `verifier` should be built from the same `environment` (its HTTP client,
     /// blocking pool and running steps, its clock).
@@ -46,6 +49,13 @@ public struct Interpreter: Sendable {
 
     /// The environment's immune memory cache.
     public var immuneMemoryCache: ImmuneMemoryCache { environment.immuneMemory }
+
+    /// `knowledge`, else the environment's (`stores.knowledge`), else the file-backed knowledge
+    /// stores of `stateDirectory` with the
+    /// environment's immune memory cache.
+    public func knowledgeStores(stateDirectory: String) -> KnowledgeStores {
+        knowledge ?? environment.stores?.knowledge ?? StateStores.knowledge(in: stateDirectory, immuneMemoryCache: environment.immuneMemory)
+    }
 
     /// Starts a new run of `plan` in `store`. `observe` sees each record once it is on disk.
     /// Throws `JournalError` when the journal cannot be written: the run stops there, before

@@ -173,10 +173,8 @@ struct RunExecution: Sendable {
         // The run is over and on disk; now the knowledge base learns of it (a rollout's run is
         // one incident: never at a target's end).
         if interpreter.recordsIncidents {
-            IncidentRecording.append(records, journalPath: journal.path, failed: interpreter.incidentRecordFailed)
-            await ImmuneLearning.learn(records, journalPath: journal.path, now: interpreter.clock.now,
-                                       bus: interpreter.executors.bus, cache: interpreter.immuneMemoryCache,
-                                       failed: interpreter.incidentRecordFailed)
+            let learned = await interpreter.learningStage(forJournal: journal.path).learn(FinishedRun(records: records, journal: journal.path))
+            learned.warnings.forEach(interpreter.incidentRecordFailed)
         }
     }
 

@@ -82,19 +82,25 @@ public struct PlaybookSelector: Sendable {
     }
 
     public let catalog: Catalog
-    public let knowledgeDirectory: String
+    /// The immune memory consulted, and the knowledge base whose history ranks the candidates.
+    public let knowledge: KnowledgeStores
+    /// The incident history of `knowledge.records`, followed from one selection to the next.
     public let history: PlaybookHistory
-    /// The memory as last read, reused while its document is unchanged.
-    public let memoryCache: ImmuneMemoryCache
     public var memoryCapacity = ImmuneMemory.defaultCapacity
     /// Save the memory's decay when consulting it (a real incident); a dry run only reads.
     public var persistMemory = true
 
-    public init(catalog: Catalog, stateDirectory: String, history: PlaybookHistory? = nil, memoryCache: ImmuneMemoryCache = ImmuneMemoryCache()) {
+    public init(catalog: Catalog, knowledge: KnowledgeStores, history: PlaybookHistory? = nil) {
         self.catalog = catalog
-        self.memoryCache = memoryCache
-        knowledgeDirectory = KnowledgeBase.defaultDirectory(inState: stateDirectory)
-        self.history = history ?? PlaybookHistory(knowledgeBase: knowledgeDirectory)
+        self.knowledge = knowledge
+        self.history = history ?? PlaybookHistory(store: knowledge.records)
+    }
+
+    /// The selector of the state directory's file-backed knowledge stores
+    /// (`StateStores.knowledge(in:immuneMemoryCache:)`), the memory kept in `memoryCache` while
+    /// its document is unchanged.
+    public init(catalog: Catalog, stateDirectory: String, history: PlaybookHistory? = nil, memoryCache: ImmuneMemoryCache = ImmuneMemoryCache()) {
+        self.init(catalog: catalog, knowledge: StateStores.knowledge(in: stateDirectory, immuneMemoryCache: memoryCache), history: history)
     }
 
     /// Selects for `incident`; `targets` replace the playbooks' own (as `--target` does). Returns
@@ -168,17 +174,16 @@ public struct PlaybookSelector: Sendable {
         return (.chosen(plan), changes, problems)
     }
 
+    /// An empty memory (never saved) has nothing to match and nothing to decay: it is only read,
+    /// so consulting it writes nothing.
     private func consultMemory(_ signature: FaultSignature, now: Date) throws -> (ImmuneMemory.Match?, [ImmuneMemoryChange]) {
-        guard FileManager.default.fileExists(atPath: (knowledgeDirectory as NSString).appendingPathComponent(ImmuneMemoryDocument.fileName)) else {
-            return (nil, [])
-        }
-        let knowledge = try KnowledgeBase(directory: knowledgeDirectory, create: false)
+        var memory = try knowledge.immuneMemory.read(capacity: memoryCapacity, at: now)
+        guard memory.count > 0 else { return (nil, []) }
         if persistMemory {
-            return try ImmuneMemoryDocument.update(in: knowledge, capacity: memoryCapacity, at: now, cache: memoryCache) { memory in
+            return try knowledge.immuneMemory.update(capacity: memoryCapacity, at: now) { memory in
                 memory.match(signature, at: now)
             }
         }
-        var memory = try ImmuneMemoryDocument.read(from: knowledge, capacity: memoryCapacity, at: now, cache: memoryCache)
         return (memory.match(signature, at: now).match, [])
     }
 

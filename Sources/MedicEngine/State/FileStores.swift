@@ -1,4 +1,5 @@
 import Foundation
+import MedicKnowledge
 
 /// The stores of one engine, chosen in one place: the front end builds this value and hands it
 /// down; everything below asks the protocols. `files(in:)` gives the state directory's
@@ -9,25 +10,34 @@ public struct StateStores: Sendable {
     public var locks: any TargetLocking
     public var flags: any OperatorFlags
     public var audit: any AuditLog
+    /// The knowledge base and immune memory: what runs learn into and selection reads.
+    public var knowledge: KnowledgeStores
+    /// Where the bus's `outbox` transport appends its events.
+    public var outbox: any EventOutbox
 
-    public init(runs: any RunStoring, locks: any TargetLocking, flags: any OperatorFlags, audit: any AuditLog) {
+    public init(runs: any RunStoring, locks: any TargetLocking, flags: any OperatorFlags, audit: any AuditLog,
+                knowledge: KnowledgeStores, outbox: any EventOutbox) {
         self.runs = runs
         self.locks = locks
         self.flags = flags
         self.audit = audit
+        self.knowledge = knowledge
+        self.outbox = outbox
     }
 
     /// The file-backed stores of the state directory at `directory` (created when missing),
-    /// timed by `clock`.
-    public static func files(in directory: String, clock: any EngineClock = SystemClock()) throws -> StateStores {
-        files(try RunStore(directory: directory, clock: clock))
+    /// timed by `clock`; the immune memory kept in `immuneMemoryCache` between reads.
+    public static func files(in directory: String, clock: any EngineClock = SystemClock(),
+                             immuneMemoryCache: ImmuneMemoryCache = ImmuneMemoryCache()) throws -> StateStores {
+        files(try RunStore(directory: directory, clock: clock), immuneMemoryCache: immuneMemoryCache)
     }
 
     /// The file-backed stores of the state directory of `runs`, an open run store, on its clock.
-    public static func files(_ runs: RunStore) -> StateStores {
+    public static func files(_ runs: RunStore, immuneMemoryCache: ImmuneMemoryCache = ImmuneMemoryCache()) -> StateStores {
         let audit = FileAuditLog(stateDirectory: runs.directory)
         return StateStores(runs: runs, locks: TargetLocks(stateDirectory: runs.directory, clock: runs.clock),
-                           flags: FileFlags(stateDirectory: runs.directory, audit: audit), audit: audit)
+                           flags: FileFlags(stateDirectory: runs.directory, audit: audit), audit: audit,
+                           knowledge: knowledge(in: runs.directory, immuneMemoryCache: immuneMemoryCache), outbox: outbox(at: defaultOutboxPath(in: runs.directory)))
     }
 
     /// The file-backed stores of `directory` when it holds runs; nil, and nothing created, when
@@ -39,6 +49,21 @@ public struct StateStores: Sendable {
         }
         return try? files(in: directory)
     }
+
+    /// The knowledge stores of the state directory at `directory`, for a front end or engine part
+    /// that needs no other store (selection, learning by default): the same implementation
+    /// `files(in:)` chooses, `<state>/knowledge/`, created by the first write. Share `cache`
+    /// within one engine (`EngineEnvironment.immuneMemory`).
+    public static func knowledge(in directory: String, immuneMemoryCache cache: ImmuneMemoryCache = ImmuneMemoryCache()) -> KnowledgeStores {
+        .files(in: KnowledgeBase.defaultDirectory(inState: directory), immuneMemoryCache: cache)
+    }
+
+    /// The outbox at `path` (the bus's `outbox:PATH` transport): the same implementation
+    /// `files(in:)` chooses.
+    public static func outbox(at path: String) -> any EventOutbox { FileOutbox(path: path) }
+
+    /// `<state>/outbox.jsonl`, where the bus publishes unless told otherwise.
+    public static func defaultOutboxPath(in directory: String) -> String { (directory as NSString).appendingPathComponent("outbox.jsonl") }
 
     /// The switches alone, for a command that changes one and needs no other store (`pause`,
     /// `safe-mode`, `breaker reset`): the same implementation `files(in:)` chooses.

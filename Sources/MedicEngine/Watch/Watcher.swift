@@ -92,7 +92,7 @@ public actor Watcher {
         self.options = options
         self.observeRun = observeRun
         self.report = report
-        var selector = PlaybookSelector(catalog: catalog, stateDirectory: stateDirectory, memoryCache: interpreter.immuneMemoryCache)
+        var selector = PlaybookSelector(catalog: catalog, knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory))
         selector.persistMemory = !options.dryRun
         // Read the knowledge base's history now, once: incidents then read only what was
         // appended since (ranking stays cheap however long the history).

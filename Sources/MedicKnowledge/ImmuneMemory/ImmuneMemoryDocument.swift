@@ -47,13 +47,14 @@ public enum ImmuneMemoryDocument {
     }
 
     /// The saved memory for reading only (nothing is written, no lock taken): from `cache` while
-    /// the document is unchanged, else loaded (and remembered in `cache`).
+    /// the document is unchanged, else loaded (and remembered in `cache`, unless loading it
+    /// evicted entries: an update after this read must still find, save and report them).
     public static func read(from knowledgeBase: KnowledgeBase, capacity: Int = ImmuneMemory.defaultCapacity, at now: Date,
                             cache: ImmuneMemoryCache) throws -> ImmuneMemory {
         let path = path(in: knowledgeBase)
         if let cached = cache.memory(ifUnchanged: path, capacity: capacity) { return cached }
-        let memory = try load(from: knowledgeBase, capacity: capacity, at: now).memory
-        cache.remember(memory, of: path, capacity: capacity)
+        let (memory, evictions) = try load(from: knowledgeBase, capacity: capacity, at: now)
+        if evictions.isEmpty { cache.remember(memory, of: path, capacity: capacity) }
         return memory
     }
 

@@ -27,24 +27,31 @@ public struct PlaybookTrackRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// Each playbook's track record, read from `incident-history.jsonl` and kept up to date by
-/// reading only what was appended since the last `refresh()` (a running `medic watch` ranks every
-/// incident without rereading the history). A line that is not an incident record is skipped
-/// and counted; a torn last line is left for later (it is not complete yet, or the store will
-/// quarantine it). A file that shrank (replaced, cut) is read again from its start.
+/// Each playbook's track record, read from the incident history of a `KnowledgeStore` and kept
+/// up to date by reading only what was appended since the last `refresh()` (a running `medic
+/// watch` ranks every incident without rereading the history). A line that is not an incident
+/// record is skipped and counted; a torn last line is left for later (it is not complete yet, or
+/// the store will quarantine it). A history that was replaced (a prune) is read again from its
+/// start.
 public final class PlaybookHistory: @unchecked Sendable {
-    public let path: String
+    public let store: any KnowledgeStore
     private let lock = NSLock()
-    private var offset: UInt64 = 0
+    private var position = KnowledgePosition.start
     private var records: [String: PlaybookTrackRecord] = [:]
     private var skipped = 0
 
-    public init(knowledgeBase directory: String) {
-        path = (directory as NSString).appendingPathComponent(KnowledgeFile.incidentHistory.rawValue)
+    public init(store: any KnowledgeStore) {
+        self.store = store
+    }
+
+    /// The history of the knowledge base directory `directory` (`FileKnowledgeStore`).
+    public convenience init(knowledgeBase directory: String) {
+        self.init(store: FileKnowledgeStore(directory: directory))
     }
 
     /// Reads what was appended since the last call; returns how many lines were skipped so far
-    /// because they were not incident records.
+    /// because they were not incident records. A history that cannot be read now is read on
+    /// the next call; the records read so far stand.
     @discardableResult
     public func refresh() -> Int {
         lock.withLock {
@@ -58,50 +65,19 @@ public final class PlaybookHistory: @unchecked Sendable {
         lock.withLock { records[playbookID] }
     }
 
+    /// Applies what was appended to a copy, kept only when the whole read succeeded: a read
+    /// that fails part way is made again next time, never counted twice.
     private func readAppended() {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { (offset, records, skipped) = (0, [:], 0) }
-            return
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return }
-        let size = UInt64(info.st_size)
-        if size < offset { (offset, records, skipped) = (0, [:], 0) }
-        guard size > offset else { return }
-        var pending: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var position = offset
+        var (working, workingSkipped) = (records, skipped)
         let decoder = JSONDecoder()
-        while position < size {
-            let want = Int(min(UInt64(buffer.count), size - position))
-            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(position)) }
-            guard got > 0 else { break }
-            let chunkStart = position
-            position += UInt64(got)
-            var start = 0
-            for i in 0..<got where buffer[i] == UInt8(ascii: "\n") {
-                if pending.isEmpty {
-                    take(buffer[start..<i], decoder)
-                } else {
-                    pending += buffer[start..<i]
-                    take(pending[...], decoder)
-                    pending.removeAll(keepingCapacity: true)
-                }
-                // Complete lines only: a line still being written is read again next time.
-                offset = chunkStart + UInt64(i + 1)
-                start = i + 1
-            }
-            pending += buffer[start..<got]
+        let next = try? store.forEachLine(in: .incidentHistory, after: position, restarting: { (working, workingSkipped) = ([:], 0) }) { line in
+            guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
+            let record = IncidentRecord(fastJSON: line) ?? (try? decoder.decode(IncidentRecord.self, from: Data(line)))
+            guard let record else { workingSkipped += 1; return }
+            working[record.remediation.playbookID, default: PlaybookTrackRecord()].add(record)
         }
-    }
-
-    private func take(_ line: ArraySlice<UInt8>, _ decoder: JSONDecoder) {
-        guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
-        let record = IncidentRecord(fastJSON: line) ?? (try? decoder.decode(IncidentRecord.self, from: Data(line)))
-        guard let record else { skipped += 1; return }
-        records[record.remediation.playbookID, default: PlaybookTrackRecord()].add(record)
+        guard let next else { return }
+        (records, skipped, position) = (working, workingSkipped, next)
     }
 
     private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
