@@ -70,11 +70,14 @@ enum RunIndexBenchmark {
 
         // The watch: trials alternate between the two histories, each against a store kept open.
         var latency: [Int: [Double]] = [:]
+        var journalFloor: [Double] = [], spawnFloor: [Double] = []
         let watches = try stores.map { try WatchBenchmark.Trials(catalog: catalog, store: RunStore(directory: $0.directory)) }
         for trial in 0..<trials {
             for (index, watch) in watches.enumerated() {
                 latency[stores[index].runs, default: []].append(try await watch.trial(trial))
+                journalFloor.append(WatchBenchmark.Floor.journal(in: watch.store.directory + "/floor"))
             }
+            spawnFloor.append(WatchBenchmark.Floor.spawn())
         }
 
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] * 1000 }
@@ -102,6 +105,12 @@ enum RunIndexBenchmark {
         fields += [("gates_ratio", gateRatio), ("watch_p99_ratio", watchRatio)]
         lines.append(String(format: "  medic runs with %d runs %.1f ms (target < 100 ms); gates %.2fx (target <= 1.5x); watch p99 %.2fx (target <= 1.5x, p99 < 5 ms)",
                             large, median(listed[large]!), gateRatio, watchRatio))
+        let floor = { (values: [Double]) in (WatchBenchmark.percentile(values.sorted(), 0.5), p99(values)) }
+        let (journal50, journal99) = floor(journalFloor), (spawn50, spawn99) = floor(spawnFloor)
+        fields += [("journal_floor_p50_ms", journal50), ("journal_floor_p99_ms", journal99),
+                   ("spawn_floor_p50_ms", spawn50), ("spawn_floor_p99_ms", spawn99)]
+        lines.append(String(format: "  floors, between the watch trials: the journal's writes and fsyncs alone p50 %.2f ms p99 %.2f ms; "
+                            + "spawn of /bin/true p50 %.2f ms p99 %.2f ms", journal50, journal99, spawn50, spawn99))
         report("run-index", fields, lines: lines)
     }
 

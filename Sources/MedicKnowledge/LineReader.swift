@@ -124,15 +124,20 @@ enum LineReader {
 
     /// `forEachLine` without the JSON check and without copying: `body` gets each whole line
     /// (1-based number) where it lies in the read buffer, valid only during the call. The tail
-    /// is repaired first, under the lock, and reported exactly as `forEachLine` does.
-    static func forEachLineInPlace(in path: String,
+    /// is repaired first, under the lock, and reported exactly as `forEachLine` does. `opened`
+    /// is called with the descriptor before anything is read (-1 when the file does not exist).
+    static func forEachLineInPlace(in path: String, opened: (Int32) throws -> Void = { _ in },
                                    _ body: (_ line: UnsafeBufferPointer<UInt8>, _ number: Int) throws -> Void) throws -> [KnowledgeProblem] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
-            if errno == ENOENT { return [] }  // nothing appended yet
+            if errno == ENOENT {  // nothing appended yet
+                try opened(-1)
+                return []
+            }
             throw LineAppender.fault("cannot open", path)
         }
         defer { close(fd) }
+        try opened(fd)
         let (end, torn) = try repairTail(path)
         var number = 0
         var buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: inPlaceChunkSize)

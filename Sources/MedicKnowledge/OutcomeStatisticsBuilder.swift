@@ -12,7 +12,7 @@ public struct OutcomeStatisticsBuilder: Sendable {
     /// fixed-width spelling) are left out.
     public let since: String?
 
-    private struct Playbook: Sendable {
+    struct Playbook: Sendable {
         var runs = 0, refused = 0, successes = 0, rollbacks = 0, detected = 0, denied = 0
         var totalTime = 0.0
         var seen = 0
@@ -23,14 +23,14 @@ public struct OutcomeStatisticsBuilder: Sendable {
 
     /// The playbooks, numbered in the order first seen; `numbers` finds them by id, `spellings`
     /// by the bytes of the id as a line wrote it (`add(_:of:)`).
-    private var playbooks: [Playbook] = []
-    private var ids: [String] = []
+    var playbooks: [Playbook] = []
+    var ids: [String] = []
     private var numbers: [String: Int] = [:]
     private var spellings = ByteInterner()
     private let sinceBytes: [UInt8]?
-    private var incidents = 0, attempted = 0, succeeded = 0, rollbacks = 0, automated = 0, autoResolved = 0
-    private var needingPeople = 0, detected = 0, denied = 0, chaosRuns = 0
-    private var detectTotal = 0.0, detectCount = 0, resolveTotal = 0.0, resolveCount = 0
+    var incidents = 0, attempted = 0, succeeded = 0, rollbacks = 0, automated = 0, autoResolved = 0
+    var needingPeople = 0, detected = 0, denied = 0, chaosRuns = 0
+    var detectTotal = 0.0, detectCount = 0, resolveTotal = 0.0, resolveCount = 0
     private var random = SplitMix64(seed: 0x6d65_6469_63)
 
     public init(since: String? = nil) {
@@ -106,7 +106,7 @@ public struct OutcomeStatisticsBuilder: Sendable {
         return true
     }
 
-    private mutating func number(of id: String) -> Int {
+    mutating func number(of id: String) -> Int {
         if let known = numbers[id] { return known }
         playbooks.append(Playbook())
         ids.append(id)
@@ -169,6 +169,11 @@ public struct OutcomeStatisticsBuilder: Sendable {
         if outcome == .succeeded { playbooks[book].successes += 1 }
         if outcome.rolledBack { playbooks[book].rollbacks += 1 }
         playbooks[book].totalTime += executionTime
+        sample(executionTime, book: book)
+    }
+
+    /// Puts one execution time of `book` in its reservoir.
+    mutating func sample(_ executionTime: Double, book: Int) {
         playbooks[book].seen += 1
         if playbooks[book].times.count < Self.reservoirCapacity {
             playbooks[book].times.append(executionTime)
@@ -211,27 +216,75 @@ public struct OutcomeStatisticsBuilder: Sendable {
 extension KnowledgeBase {
     /// The statistics of `incident-history.jsonl` (records at or after `since`), streamed a line
     /// at a time, with the problems found (a torn last line, lines that are not incident records).
+    /// The figures of records `medic prune` took out (`PrunedIncidentLedger`) are added in when
+    /// every one of a prune's records is at or after `since` (always without `since`).
     public func incidentStatistics(since: String? = nil) throws -> (statistics: OutcomeStatistics, problems: [KnowledgeProblem]) {
+        // A prune that replaces the history between its open and the ledger's read is seen by
+        // the history no longer being the file named: read again (a prune holds the history's
+        // lock while it writes, so this settles at once).
+        for _ in 0..<8 {
+            if let result = try incidentStatisticsOnce(since: since) { return result }
+        }
+        throw KnowledgeError("\(path(.incidentHistory)) kept being replaced while it was read")
+    }
+
+    private func incidentStatisticsOnce(since: String?) throws -> (statistics: OutcomeStatistics, problems: [KnowledgeProblem])? {
         var builder = OutcomeStatisticsBuilder(since: since)
         var undecodable: [KnowledgeProblem] = []
         let decoder = JSONDecoder()
         let file = KnowledgeFile.incidentHistory
         var facts = IncidentFacts()
+        let ledger = PrunedIncidentLedger(knowledgeDirectory: directory)
         // Most lines are read in place by the scanner, which checks the whole record and keeps
         // only what statistics count. Any other line goes the strict way of every reader (the
         // small parser, else JSONDecoder), which counts it or says why it is not a record. (The
         // store's own JSON check is not run: it would only scan each line a second time.)
-        let problems = try LineReader.forEachLineInPlace(in: path(file)) { line, number in
-            if IncidentLineScanner.scan(line, into: &facts), builder.add(facts, of: line) { return }
-            let bytes = Array(line)
-            do {
-                builder.add(try IncidentRecord(fastJSON: bytes[...]) ?? decoder.decode(IncidentRecord.self, from: Data(bytes)))
-            } catch {
-                undecodable.append(KnowledgeProblem(kind: .corruptLine, path: path(file), line: number,
-                                                    message: "not an incident record (\(Self.reason(error))); line skipped"))
+        let problems: [KnowledgeProblem]
+        do {
+            problems = try LineReader.forEachLineInPlace(in: path(file), opened: { fd in
+                undecodable += try addPrunedFigures(to: &builder, historyDescriptor: fd, ledger: ledger)
+            }) { line, number in
+                if IncidentLineScanner.scan(line, into: &facts), builder.add(facts, of: line) { return }
+                let bytes = Array(line)
+                do {
+                    builder.add(try IncidentRecord(fastJSON: bytes[...]) ?? decoder.decode(IncidentRecord.self, from: Data(bytes)))
+                } catch {
+                    undecodable.append(KnowledgeProblem(kind: .corruptLine, path: path(file), line: number,
+                                                        message: "not an incident record (\(Self.reason(error))); line skipped"))
+                }
             }
+        } catch is HistoryReplaced {
+            return nil
         }
         return (builder.result(), (problems + undecodable).sorted { $0.line < $1.line })
+    }
+
+    private struct HistoryReplaced: Error {}
+
+    /// Adds the ledger's figures that count for the history open on `fd` (-1: there is none)
+    /// and whose records are all at or after the builder's `since`. Under the writers' lock
+    /// (shared), the ledger matches the history opened: a prune holds it from before it writes
+    /// its entry to after it has replaced the history. A ledger that cannot be read is reported.
+    private func addPrunedFigures(to builder: inout OutcomeStatisticsBuilder, historyDescriptor fd: Int32,
+                                  ledger: PrunedIncidentLedger) throws -> [KnowledgeProblem] {
+        let history = path(.incidentHistory)
+        if fd >= 0 {
+            while flock(fd, LOCK_SH) != 0 {
+                guard errno == EINTR else { throw LineAppender.fault("cannot lock", history) }
+            }
+        }
+        defer { if fd >= 0 { _ = flock(fd, LOCK_UN) } }
+        if fd >= 0, !LineAppender.isCurrent(fd, path: history) { throw HistoryReplaced() }
+        let inode = fd >= 0 ? PrunedIncidentLedger.inode(of: fd) ?? 0 : 0
+        do {
+            for entry in try ledger.counted(historyInode: inode) where builder.since.map({ entry.from >= $0 }) ?? true {
+                builder.add(entry.figures)
+            }
+            return []
+        } catch {
+            return [KnowledgeProblem(kind: .corruptLine, path: ledger.path, line: 0,
+                                     message: "\(error); the figures of pruned incident records are not counted")]
+        }
     }
 }
 

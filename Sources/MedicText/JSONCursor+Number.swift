@@ -31,64 +31,67 @@ public struct JSONNumber: Sendable, Equatable {
 
 extension JSONCursor {
     /// Reads a number, RFC 8259's `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?` and nothing
-    /// looser (`+1`, `01`, `.5`, `1.` are not JSON).
+    /// looser (`+1`, `01`, `.5`, `1.` are not JSON). It moves only when it succeeds: the scan runs
+    /// on locals, so that its position and digits stay in registers.
     @inlinable
     public mutating func scanNumber() throws(JSONTextError) -> JSONNumber {
+        let bytes = self.bytes, count = bytes.count
         let start = offset
-        var number = JSONNumber(start: start, end: start, negative: false, mantissa: 0, exponent: 0, digits: 0, exact: true,
-                                hasFractionOrExponent: false)
-        if offset < bytes.count, bytes[offset] == UInt8(ascii: "-") { number.negative = true; offset += 1 }
-        guard offset < bytes.count, bytes[offset] &- 0x30 < 10 else {
-            guard offset == start else { throw error(.invalidNumber, at: offset) }
-            throw offset < bytes.count ? error(.unexpectedByte(bytes[offset]), at: offset) : error(.unexpectedEnd, at: offset)
+        var at = start, negative = false
+        var mantissa: UInt64 = 0, exponent = 0, digits = 0, hasFractionOrExponent = false
+        if at < count, bytes[at] == UInt8(ascii: "-") { negative = true; at &+= 1 }
+        guard at < count, bytes[at] &- 0x30 < 10 else {
+            guard at == start else { throw error(.invalidNumber, at: at) }
+            throw at < count ? error(.unexpectedByte(bytes[at]), at: at) : error(.unexpectedEnd, at: at)
         }
-        if bytes[offset] == 0x30 {
-            offset += 1
-            if offset < bytes.count, bytes[offset] &- 0x30 < 10 { throw error(.invalidNumber, at: offset) }
+        if bytes[at] == 0x30 {
+            at &+= 1
+            if at < count, bytes[at] &- 0x30 < 10 { throw error(.invalidNumber, at: at) }
         } else {
-            while offset < bytes.count, bytes[offset] &- 0x30 < 10 {
-                if number.digits < 19 {
-                    number.mantissa = number.mantissa &* 10 &+ UInt64(bytes[offset] &- 0x30)
+            while at < count, bytes[at] &- 0x30 < 10 {
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(bytes[at] &- 0x30)
                 } else {
-                    number.exponent += 1
+                    exponent += 1
                 }
-                number.digits += 1
-                offset += 1
+                digits += 1
+                at &+= 1
             }
         }
-        if offset < bytes.count, bytes[offset] == UInt8(ascii: ".") {
-            number.hasFractionOrExponent = true
-            offset += 1
-            guard offset < bytes.count, bytes[offset] &- 0x30 < 10 else { throw error(.invalidNumber, at: offset) }
-            while offset < bytes.count, bytes[offset] &- 0x30 < 10 {
-                if number.digits < 19 {
-                    number.mantissa = number.mantissa &* 10 &+ UInt64(bytes[offset] &- 0x30)
-                    number.exponent -= 1
+        if at < count, bytes[at] == UInt8(ascii: ".") {
+            hasFractionOrExponent = true
+            at &+= 1
+            guard at < count, bytes[at] &- 0x30 < 10 else { throw error(.invalidNumber, at: at) }
+            while at < count, bytes[at] &- 0x30 < 10 {
+                if digits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(bytes[at] &- 0x30)
+                    exponent -= 1
                 }
                 // Leading zeros of a fraction (0.001) are not significant.
-                if number.mantissa != 0 { number.digits += 1 }
-                offset += 1
+                if mantissa != 0 { digits += 1 }
+                at &+= 1
             }
         }
-        number.exact = number.digits <= 19
-        if offset < bytes.count, bytes[offset] | 0x20 == UInt8(ascii: "e") {
-            number.hasFractionOrExponent = true
-            offset += 1
+        var exact = digits <= 19
+        if at < count, bytes[at] | 0x20 == UInt8(ascii: "e") {
+            hasFractionOrExponent = true
+            at &+= 1
             var negativeExponent = false
-            if offset < bytes.count, bytes[offset] == UInt8(ascii: "+") || bytes[offset] == UInt8(ascii: "-") {
-                negativeExponent = bytes[offset] == UInt8(ascii: "-")
-                offset += 1
+            if at < count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") {
+                negativeExponent = bytes[at] == UInt8(ascii: "-")
+                at &+= 1
             }
-            guard offset < bytes.count, bytes[offset] &- 0x30 < 10 else { throw error(.invalidNumber, at: offset) }
+            guard at < count, bytes[at] &- 0x30 < 10 else { throw error(.invalidNumber, at: at) }
             var e = 0
-            while offset < bytes.count, bytes[offset] &- 0x30 < 10 {
-                if e < 100_000 { e = e * 10 + Int(bytes[offset] &- 0x30) } else { number.exact = false }
-                offset += 1
+            while at < count, bytes[at] &- 0x30 < 10 {
+                if e < 100_000 { e = e * 10 + Int(bytes[at] &- 0x30) } else { exact = false }
+                at &+= 1
             }
-            number.exponent += negativeExponent ? -e : e
+            exponent += negativeExponent ? -e : e
         }
-        number.end = offset
-        return number
+        offset = at
+        return JSONNumber(start: start, end: at, negative: negative, mantissa: mantissa, exponent: exponent, digits: digits,
+                          exact: exact, hasFractionOrExponent: hasFractionOrExponent)
     }
 
     /// Reads a number as the nearest Double, as `Double(String)` reads its text (both are

@@ -20,27 +20,56 @@ public struct JSONStringSpan: Sendable, Equatable {
 extension JSONCursor {
     /// Reads a string (the opening quote next) and checks it whole: escapes, surrogate pairs,
     /// no control character, UTF-8. Returns where its contents are, without building them.
+    ///
+    /// The loop here is the whole scan of a string without a backslash (nearly every string
+    /// Medic reads), on locals so that the position stays in a register; the first backslash
+    /// hands the rest of the string to `scanEscapedString`.
     @inlinable
     public mutating func scanString() throws(JSONTextError) -> JSONStringSpan {
+        let bytes = self.bytes, count = bytes.count
         let open = offset
-        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
-            throw offset < bytes.count ? error(.unexpectedByte(bytes[offset]), at: offset) : error(.unexpectedEnd, at: offset)
+        guard open < count, bytes[open] == UInt8(ascii: "\"") else {
+            throw open < count ? error(.unexpectedByte(bytes[open]), at: open) : error(.unexpectedEnd, at: open)
         }
-        offset += 1
-        var span = JSONStringSpan(start: offset, end: offset, escaped: false, ascii: true)
+        let start = open + 1
+        var at = start, ascii = true
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         while true {
             // Eight bytes at a time while none is a quote, a backslash, a control character or
             // above ASCII (a word "has a zero byte" test on each; a hit anywhere in the word
             // stops the skip and the bytes are then looked at one by one).
-            while offset + 8 <= bytes.count {
-                let word = UnsafeRawPointer(bytes.baseAddress! + offset).loadUnaligned(as: UInt64.self)
+            while at &+ 8 <= count {
+                let word = UnsafeRawPointer(bytes.baseAddress.unsafelyUnwrapped + at).loadUnaligned(as: UInt64.self)
                 let quote = word ^ (0x22 &* ones), backslash = word ^ (0x5C &* ones)
                 let hit = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- 0x20 &* ones) & ~word) | word
                 if hit & highs != 0 { break }
-                offset += 8
+                at &+= 8
             }
-            guard offset < bytes.count else { throw error(.unterminatedString, at: open) }
+            guard at < count else { throw error(.unterminatedString, at: open) }
+            let byte = bytes[at]
+            if byte == UInt8(ascii: "\"") {
+                offset = at &+ 1
+                guard ascii || Self.isValidUTF8(UnsafeBufferPointer(rebasing: bytes[start..<at])) else {
+                    throw error(.invalidUTF8, at: open)
+                }
+                return JSONStringSpan(start: start, end: at, escaped: false, ascii: ascii)
+            }
+            if byte == UInt8(ascii: "\\") {
+                offset = at
+                return try scanEscapedString(open: open, ascii: ascii)
+            }
+            guard byte >= 0x20 else { throw error(.controlCharacterInString, at: at) }
+            if byte >= 0x80 { ascii = false }
+            at &+= 1
+        }
+    }
+
+    /// The rest of a string `scanString` began, from its first backslash (at `offset`) on: the
+    /// same checks, one byte at a time, escapes included.
+    @usableFromInline
+    mutating func scanEscapedString(open: Int, ascii: Bool) throws(JSONTextError) -> JSONStringSpan {
+        var span = JSONStringSpan(start: open + 1, end: open + 1, escaped: true, ascii: ascii)
+        while offset < bytes.count {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
                 span.end = offset
@@ -51,7 +80,6 @@ extension JSONCursor {
                 return span
             }
             if byte == UInt8(ascii: "\\") {
-                span.escaped = true
                 try escape(open: open)
                 continue
             }
@@ -59,6 +87,7 @@ extension JSONCursor {
             if byte >= 0x80 { span.ascii = false }
             offset += 1
         }
+        throw error(.unterminatedString, at: open)
     }
 
     /// Checks the escape at `offset` (a backslash) and moves past it.

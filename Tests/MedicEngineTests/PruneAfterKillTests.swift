@@ -37,6 +37,8 @@ final class PruneAfterKillTests: XCTestCase {
         let pendingJournal = try Data(contentsOf: URL(fileURLWithPath: bench.store.journalPath(pending)))
         let allRecords = Set(bench.historyIDs(KnowledgeBase.historyPath(bench.directory)))
         XCTAssertEqual(allRecords, Set(finished))
+        let totals = try statistics(of: template)
+        XCTAssertEqual(totals.kpis.incidents, finished.count)
 
         // The uninterrupted prune, for the end state and for the length of the kill window.
         let reference = try copy(template, "reference")
@@ -44,6 +46,7 @@ final class PruneAfterKillTests: XCTestCase {
         XCTAssertEqual(try launch(reference, library: library, killAfter: nil).status, 0)
         let duration = Date().timeIntervalSince(started)
         let expected = try state(of: reference)
+        XCTAssertEqual(try statistics(of: reference), totals, "the whole history's figures are those before the prune")
         XCTAssertFalse(expected.archived.isEmpty, "the reference prune archived runs")
         XCTAssertFalse(expected.segments.isEmpty, "the reference prune archived incident records")
 
@@ -55,15 +58,31 @@ final class PruneAfterKillTests: XCTestCase {
             if first.killed { kills += 1 }
             try checkNothingLost(folder, finished: finished, records: allRecords, pending: pending, pendingJournal: pendingJournal,
                                  context: "round \(round), killed after \(killAfter) s")
+            XCTAssertEqual(try statistics(of: folder), totals, "round \(round), killed after \(killAfter) s: the same figures")
             let second = try launch(folder, library: library, killAfter: nil)
             XCTAssertEqual(second.status, 0, "round \(round): the next prune finishes: \(second.stderr)")
             let end = try state(of: folder)
             XCTAssertEqual(end, expected, "round \(round): the same end as an uninterrupted prune")
             try checkNothingLost(folder, finished: finished, records: allRecords, pending: pending, pendingJournal: pendingJournal,
                                  context: "round \(round), after the next prune")
+            XCTAssertEqual(try statistics(of: folder), totals, "round \(round), after the next prune: the same figures")
             try? FileManager.default.removeItem(at: folder)
         }
         XCTAssertGreaterThan(kills, 0, "at least one prune was killed part-way")
+    }
+
+    /// `medic kb stats`'s figures over the whole history (the pruned records' from the ledger).
+    /// Means are rounded to 9 digits: the pruned records' times are added in another order.
+    private func statistics(of folder: URL) throws -> OutcomeStatistics {
+        let knowledge = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: folder.path), create: false)
+        var figures = try knowledge.incidentStatistics().statistics
+        func rounded(_ value: Double?) -> Double? { value.map { Double(String(format: "%.9g", $0))! } }
+        figures.kpis.mttd = rounded(figures.kpis.mttd)
+        figures.kpis.mttr = rounded(figures.kpis.mttr)
+        for index in figures.playbooks.indices {
+            figures.playbooks[index].averageExecutionTime = rounded(figures.playbooks[index].averageExecutionTime)
+        }
+        return figures
     }
 
     private struct StateFiles: Equatable {

@@ -24,6 +24,9 @@ final class DurableReplacement {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// The new file's inode: the one its final name will have once committed.
+    var inode: UInt64? { fd >= 0 ? PrunedIncidentLedger.inode(of: fd) : nil }
+
     func append(_ line: [UInt8], newline: Bool) throws {
         buffer += line
         if newline { buffer.append(JSONLine.newline) }

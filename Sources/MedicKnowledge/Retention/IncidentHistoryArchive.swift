@@ -12,14 +12,17 @@ import Darwin
 /// their lines byte for byte. The order makes every moment of a kill safe, and the next prune
 /// (`recover`) finishes the job:
 /// 1. the segment is written as `<segment>.pending` (temporary file, `fsync`, rename, directory `fsync`);
-/// 2. the history is replaced by the kept lines (temporary file, `fsync`, rename, directory
+/// 2. the statistics of the records that go are added to `PrunedIncidentLedger`, marked with
+///    the inode of the replacement history written beside it (they count once it is in place);
+/// 3. the history is replaced by the kept lines (temporary file, `fsync`, rename, directory
 ///    `fsync`), under the writers' `flock` so no append falls in between (an appender that
 ///    opened the old file writes to the new one, `LineAppender.isCurrent`);
-/// 3. `<segment>.pending` is renamed to `<segment>`.
-/// A `.pending` segment whose records are still in the history was left between 1 and 2: it is
-/// removed. One whose records are gone from the history was left between 2 and 3: it is
-/// completed. So each record is in the history or in a segment, exactly once. With `delete`,
-/// step 2 alone runs: the records are gone for good.
+/// 4. the ledger's entry is unmarked, and `<segment>.pending` is renamed to `<segment>`.
+/// A `.pending` segment whose records are still in the history was left before 3: it is
+/// removed. One whose records are gone from the history was left after 3: it is completed. So
+/// each record is in the history or in a segment, exactly once, and its figures count once, from
+/// the history or from the ledger. With `delete`, steps 2 to 4 run without a segment: the
+/// records are gone for good, their figures kept.
 ///
 /// Callers hold `<state-dir>/archive/prune.lock` so that two prunes never run at once.
 public struct IncidentHistoryArchive: Sendable {
@@ -42,12 +45,15 @@ public struct IncidentHistoryArchive: Sendable {
 
     public var historyPath: String { knowledgeDirectory + "/" + KnowledgeFile.incidentHistory.name }
     var replacementPath: String { knowledgeDirectory + "/." + KnowledgeFile.incidentHistory.name + ".pruning" }
+    var ledger: PrunedIncidentLedger { PrunedIncidentLedger(knowledgeDirectory: knowledgeDirectory) }
 
     /// Finishes what a prune killed part-way left: each `.pending` segment is completed or
     /// removed (above), and a half-written replacement of the history is removed. Returns one
     /// sentence per thing done (or, with `dryRun`, that would be done).
     public func recover(dryRun: Bool) throws -> [String] {
-        var done: [String] = []
+        // The ledger first: a marked entry is judged against the history in place, before the
+        // replacement a kill left (whose inode it may carry) is removed.
+        var done = try ledger.recover(dryRun: dryRun)
         if FileManager.default.fileExists(atPath: replacementPath) {
             done.append("remove \(replacementPath) (a replacement of the history a killed prune did not finish)")
             if !dryRun { unlink(replacementPath) }
@@ -105,13 +111,16 @@ public struct IncidentHistoryArchive: Sendable {
                 }
             }
             do {
-                var newest = ""
+                var newest = "", earliest = ""
+                var figures = OutcomeStatisticsBuilder()
                 try Self.forEachLine(of: historyPath) { line, terminated in
-                    if terminated, let keyed = Self.idAndStart(of: line), keyed.start.utf8.count == cutoff.utf8.count,
-                       keyed.start < cutoff, !keepingRuns.contains(keyed.id) {
+                    if terminated, let record = Self.record(of: line), record.timestamp.utf8.count == cutoff.utf8.count,
+                       record.timestamp < cutoff, !keepingRuns.contains(record.runID) {
                         try prunedLines?.append(line, newline: true)
+                        figures.add(record)
                         outcome.pruned += 1
-                        newest = max(newest, keyed.start)
+                        newest = max(newest, record.timestamp)
+                        earliest = earliest.isEmpty ? record.timestamp : min(earliest, record.timestamp)
                     } else {
                         // A torn last line (no newline) stays as it was, for the readers to quarantine.
                         try keptLines?.append(line, newline: terminated)
@@ -124,10 +133,19 @@ public struct IncidentHistoryArchive: Sendable {
                     prunedLines?.discard()
                     return outcome
                 }
+                // A ledger that cannot be read stops the prune before anything moves: the figures
+                // of the records would be lost.
+                let before = try ledger.entries()
                 if let prunedLines, let segment = outcome.segment {
                     try prunedLines.commit(as: segment + ".pending")
                 }
+                guard let inode = keptLines.inode else { throw Self.fault("cannot read the inode of \(keptLines.temporary)") }
+                var entry = PrunedIncidentLedger.Entry(from: earliest, until: newest, records: outcome.pruned, segment: outcome.segment,
+                                                       pendingHistoryInode: inode, figures: figures.prunedFigures())
+                try ledger.write(before + [entry])
                 try keptLines.commit(as: historyPath)
+                entry.pendingHistoryInode = nil
+                try ledger.write(before + [entry])
                 if let segment = outcome.segment {
                     guard rename(segment + ".pending", segment) == 0 else { throw Self.fault("cannot rename \(segment).pending to \(segment)") }
                     Self.syncDirectory(archiveDirectory)
@@ -194,11 +212,10 @@ public struct IncidentHistoryArchive: Sendable {
 
     // MARK: - Records
 
-    static func runID(of line: [UInt8]) -> String? { idAndStart(of: line)?.id }
+    static func runID(of line: [UInt8]) -> String? { record(of: line)?.runID }
 
-    /// The run id and start of an incident record (a line that decodes as `IncidentRecord`).
-    static func idAndStart(of line: [UInt8]) -> (id: String, start: String)? {
-        guard let record = try? JSONDecoder().decode(IncidentRecord.self, from: Data(line)) else { return nil }
-        return (record.runID, record.timestamp)
+    /// The incident record of a line, nil when it decodes as none.
+    static func record(of line: [UInt8]) -> IncidentRecord? {
+        try? JSONDecoder().decode(IncidentRecord.self, from: Data(line))
     }
 }
