@@ -52,8 +52,9 @@ final class ServeProcess: @unchecked Sendable {
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
     }
 
-    func get(_ path: String) async throws -> Answer {
-        try await send(HTTPClientRequest(url: baseURL + path))
+    /// `timeout`: seconds to wait for the answer (a request left unanswered that long fails).
+    func get(_ path: String, timeout: Int64 = 60) async throws -> Answer {
+        try await send(HTTPClientRequest(url: baseURL + path), timeout: timeout)
     }
 
     func post(_ path: String, body: Data, contentType: String? = "application/json") async throws -> Answer {
@@ -64,8 +65,8 @@ final class ServeProcess: @unchecked Sendable {
         return try await send(request)
     }
 
-    private func send(_ request: HTTPClientRequest) async throws -> Answer {
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+    private func send(_ request: HTTPClientRequest, timeout: Int64 = 60) async throws -> Answer {
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
         let body = try await response.body.collect(upTo: 4 << 20)
         return Answer(status: Int(response.status.code), body: String(buffer: body))
     }

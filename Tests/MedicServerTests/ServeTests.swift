@@ -262,9 +262,10 @@ final class ServeTests: XCTestCase {
         _ = try await ServeProcess.poll("the run to start") { ws.effects.contains("started") ? true : nil }
         kill(serve.process.processIdentifier, SIGTERM)
         // The server stops taking requests but the run goes on until it is released.
+        // Refused, or accepted by the kernel's backlog and never answered: either way not served.
         var closed = false
         for _ in 0..<1200 where !closed {
-            closed = (try? await serve.get("/healthz")) == nil
+            closed = (try? await serve.get("/healthz", timeout: 5)) == nil
             if !closed { try await Task.sleep(nanoseconds: 50_000_000) }
         }
         XCTAssertTrue(closed, "the listener closed at SIGTERM")
