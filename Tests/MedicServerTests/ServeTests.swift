@@ -312,6 +312,23 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(ws.journals, [runID + ".jsonl"])
     }
 
+    func testAConfigurationWithErrorsIsRefusedWithEachErrorLocated() throws {
+        let ws = try workspace()
+        let bad = ws.dir.appendingPathComponent("bad.yaml")
+        try """
+            routes:
+              - match: {alertname: DiskFull}
+                playbook: no-such-playbook
+                target_lable: instance
+            """.write(to: bad, atomically: true, encoding: .utf8)
+        let (status, stderr) = try MedicCommand.status(["serve", "--root", ws.dir.path, "--state-dir", ws.state, "--config", bad.path,
+                                                        "--listen", "127.0.0.1:0"], in: ws.dir)
+        XCTAssertEqual(status, 1, stderr)
+        XCTAssertTrue(stderr.contains("bad.yaml:3:"), "the unknown playbook, located: \(stderr)")
+        XCTAssertTrue(stderr.contains("no-such-playbook"), stderr)
+        XCTAssertTrue(stderr.contains("bad.yaml:4:") && stderr.contains("target_lable"), "the unknown key, located: \(stderr)")
+    }
+
     func testListeningBeyondLoopbackIsRefusedUntilTokensExist() throws {
         let ws = try workspace()
         for address in ["0.0.0.0:0", "[::]:0", "192.0.2.10:9797"] {
