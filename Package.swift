@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         // The CLI's diagnostics and progress lines (already built for the HTTP client).
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // `medic serve`: the HTTP server and the service group that shuts it down gracefully.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // JSON text and RFC 3339 times read and written byte by byte: the one cursor and the one
@@ -58,10 +61,21 @@ let package = Package(
         // What tests and benchmarks drive the engine with, kept out of the production target: a
         // clock that moves only when slept on, an executor that records instead of running.
         .target(name: "MedicEngineTestKit", dependencies: ["MedicEngine"]),
+        // `medic serve`: HTTP endpoints over the stages, its incident store, run as a ServiceGroup.
+        .target(
+            name: "MedicServer",
+            dependencies: [
+                "MedicModel", "MedicText", "MedicLoader", "MedicEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "medic",
             dependencies: [
-                "MedicModel", "MedicLoader", "MedicDetect", "MedicEngine",
+                "MedicModel", "MedicLoader", "MedicDetect", "MedicEngine", "MedicServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,6 +107,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MedicCLITests", dependencies: ["MedicLoader", "MedicTestSupport"]),
+        // Runs the built `medic serve` as a process and talks to it over real HTTP.
+        .testTarget(
+            name: "MedicServerTests",
+            dependencies: [
+                "MedicServer", "MedicEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

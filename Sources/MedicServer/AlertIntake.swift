@@ -1,0 +1,128 @@
+import Foundation
+import MedicEngine
+import MedicModel
+import MedicText
+
+/// Turns an Alertmanager post into durable incidents: each firing alert opens its incident
+/// (routed to a playbook, its parameters and its target, or recorded as unhandled), each
+/// resolved alert resolves its incident. It starts nothing itself; it says which incidents are
+/// new, for the caller to hand to the runner once they are durable.
+public struct AlertIntake: Sendable {
+    public let catalog: Catalog
+    public let configuration: ServeConfiguration
+    public let store: any IncidentStoring
+
+    public init(catalog: Catalog, configuration: ServeConfiguration, store: any IncidentStoring) {
+        self.catalog = catalog
+        self.configuration = configuration
+        self.store = store
+    }
+
+    /// What became of one alert of a post.
+    public struct Outcome: Sendable {
+        public enum Kind: String, Sendable {
+            /// A new incident: its run is to be started (or none, if unhandled).
+            case opened
+            /// The incident existed (a repeat or a retry): nothing starts.
+            case existing
+            case resolved
+            /// A resolved alert whose firing Medic never recorded.
+            case unknown
+        }
+
+        public var kind: Kind
+        public var key: String
+        public var incident: AlertIncident?
+    }
+
+    /// Records every alert of `payload`; throws when the store cannot make one durable (the
+    /// alerts before it are kept: a retry of the post finds them and starts nothing again).
+    public func accept(_ payload: AlertmanagerPayload, now: Date) throws -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for alert in payload.alerts {
+            let key = Self.key(alert)
+            switch alert.status {
+            case .resolved:
+                let time = alert.endsAt ?? Timestamp(now)
+                let resolved = try store.resolve(key: key, at: (time ?? Timestamp(seconds: 0)).rfc3339())
+                outcomes.append(Outcome(kind: resolved == nil ? .unknown : .resolved, key: key, incident: resolved))
+            case .firing:
+                let opened = try store.open(incident(alert, key: key, payload: payload, now: now))
+                outcomes.append(Outcome(kind: opened.created ? .opened : .existing, key: key, incident: opened.incident))
+            }
+        }
+        return outcomes
+    }
+
+    /// `<fingerprint>-<startsAt in ms>`: the same for every post about one firing of one alert.
+    public static func key(_ alert: AlertmanagerPayload.Alert) -> String {
+        alert.fingerprint + "-" + String(alert.startsAt.millisecondsSince1970)
+    }
+
+    /// The incident a firing alert opens, with the decision on how it is handled.
+    func incident(_ alert: AlertmanagerPayload.Alert, key: String, payload: AlertmanagerPayload, now: Date) -> AlertIncident {
+        var incident = AlertIncident(
+            key: key, fingerprint: alert.fingerprint, groupKey: payload.groupKey, receiver: payload.receiver, status: .firing,
+            labels: alert.labels, annotations: alert.annotations, startsAt: alert.startsAt.rfc3339(), generatorURL: alert.generatorURL,
+            openedAt: (Timestamp(now) ?? Timestamp(seconds: 0)).rfc3339(), resolvedAt: nil, handling: .unhandled, reason: nil,
+            route: nil, playbook: nil, parameters: [:], target: nil, runID: nil)
+        let alertname = alert.labels["alertname"] ?? ""
+        if let index = configuration.routes.firstIndex(where: { $0.matches(alert.labels) }) {
+            let route = configuration.routes[index]
+            incident.handling = .route
+            incident.route = index
+            incident.playbook = route.playbook
+            for (parameter, label) in route.parametersFromLabels.sorted(by: { $0.key < $1.key }) {
+                guard let value = alert.labels[label] else {
+                    return unhandled(incident, "route \(index + 1) takes parameter '\(parameter)' from label '\(label)', which the alert does not have")
+                }
+                incident.parameters[parameter] = value
+            }
+            if let label = route.targetLabel {
+                guard let target = alert.labels[label], !target.isEmpty else {
+                    return unhandled(incident, "route \(index + 1) takes the target from label '\(label)', which the alert does not have")
+                }
+                incident.target = target
+            }
+        } else if catalog.playbook(id: alertname) != nil {
+            incident.handling = .alertname
+            incident.playbook = alertname
+        } else {
+            return unhandled(incident, "no route matches the alert's labels and no playbook has the id '\(alertname)' (its alertname)")
+        }
+        // Planned now, so a playbook that cannot take these inputs is recorded as unhandled
+        // with the planner's reason rather than failing later in the background.
+        do {
+            _ = try plan(incident)
+        } catch {
+            return unhandled(incident, "playbook '\(incident.playbook ?? "")' cannot be planned: \(Self.describe(error))")
+        }
+        incident.runID = RunStore.newRunID(at: now)
+        return incident
+    }
+
+    /// The ungated plan of a handled incident.
+    public func plan(_ incident: AlertIncident) throws -> Plan {
+        let stage = PlanStage(catalog: catalog)
+        let playbook = try stage.playbook(.id(incident.playbook ?? ""))
+        return try stage.run(PlanRequest(playbook: playbook, parameters: incident.parameters,
+                                         targets: incident.target.map { [TargetSpec(name: $0)] }))
+    }
+
+    private func unhandled(_ incident: AlertIncident, _ reason: String) -> AlertIncident {
+        var incident = incident
+        incident.handling = .unhandled
+        incident.reason = reason
+        incident.runID = nil
+        return incident
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case PlanStage.Failure.invalid(let planError): "\(planError)"
+        case PlanStage.Failure.unknownPlaybook(let id, _): "no playbook has the id '\(id)'"
+        case PlanStage.Failure.noSuchFile(let path): "no such file: \(path)"
+        default: "\(error)"
+        }
+    }
+}

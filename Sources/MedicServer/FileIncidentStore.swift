@@ -1,0 +1,130 @@
+import Foundation
+
+/// The incidents of a state directory: `incidents/<key>.json`, one JSON document per incident.
+///
+/// How it keeps `IncidentStoring`'s guarantees: an incident is written whole to a temporary
+/// file in the same folder and fsync'ed, then `link(2)`ed to its name, which fails for every
+/// caller but one when the name exists (the atomic claim, across processes too); the folder is
+/// fsync'ed before `open` returns. A change (`resolve`) is written beside, fsync'ed and renamed
+/// over the old document under the folder's `flock`, so readers see the old one or the new one.
+/// Temporary files a crash left (`.tmp-*`) are never read as incidents.
+public struct FileIncidentStore: IncidentStoring {
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let directory: String
+
+    /// The store under `stateDirectory` (its `incidents/` folder is created when missing).
+    public init(stateDirectory: String) throws {
+        directory = stateDirectory + "/incidents"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw Failure(description: "cannot create \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    public func path(key: String) -> String { directory + "/" + key + ".json" }
+
+    public func open(_ incident: AlertIncident) throws -> (incident: AlertIncident, created: Bool) {
+        let temporary = try writeTemporary(incident)
+        defer { unlink(temporary) }
+        if link(temporary, path(key: incident.key)) == 0 {
+            try syncDirectory()
+            return (incident, true)
+        }
+        let error = errno
+        guard error == EEXIST else { throw Failure(description: "cannot create \(path(key: incident.key)): \(String(cString: strerror(error)))") }
+        guard let stored = try self.incident(key: incident.key) else {
+            throw Failure(description: "\(path(key: incident.key)) exists but cannot be read")
+        }
+        return (stored, false)
+    }
+
+    public func resolve(key: String, at time: String) throws -> AlertIncident? {
+        try whileLocked {
+            guard var stored = try incident(key: key) else { return nil }
+            guard stored.status != .resolved else { return stored }
+            stored.status = .resolved
+            stored.resolvedAt = time
+            let temporary = try writeTemporary(stored)
+            guard rename(temporary, path(key: key)) == 0 else {
+                let error = errno
+                unlink(temporary)
+                throw Failure(description: "cannot replace \(path(key: key)): \(String(cString: strerror(error)))")
+            }
+            try syncDirectory()
+            return stored
+        }
+    }
+
+    public func incident(key: String) throws -> AlertIncident? {
+        guard let data = FileManager.default.contents(atPath: path(key: key)) else { return nil }
+        do {
+            return try JSONDecoder().decode(AlertIncident.self, from: data)
+        } catch {
+            throw Failure(description: "\(path(key: key)) is damaged: \(error)")
+        }
+    }
+
+    public func all() -> (incidents: [AlertIncident], problems: [String]) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var incidents: [AlertIncident] = [], problems: [String] = []
+        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
+            do {
+                if let found = try incident(key: String(name.dropLast(5))) { incidents.append(found) }
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        return (incidents, problems)
+    }
+
+    /// `incident` written whole and fsync'ed under a fresh temporary name: that name.
+    private func writeTemporary(_ incident: AlertIncident) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(incident) + Data("\n".utf8)
+        let temporary = directory + "/.tmp-" + UUID().uuidString
+        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(description: "cannot write in \(directory): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { bytes -> Bool in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+        guard written, fsync(fd) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(error)))")
+        }
+        return temporary
+    }
+
+    private func syncDirectory() throws {
+        let fd = Foundation.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(directory): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure(description: "cannot sync \(directory): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Runs `body` holding the folder's write lock (`.lock`, flock: released with its holder).
+    private func whileLocked<T>(_ body: () throws -> T) throws -> T {
+        let fd = Foundation.open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(directory)/.lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw Failure(description: "cannot lock \(directory)/.lock: \(String(cString: strerror(errno)))") }
+        }
+        return try body()
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import MedicEngine
+import MedicModel
+import MedicText
+import ServiceLifecycle
+
+/// Carries alert incidents out in the background, through the stages `watch` uses: plan, the
+/// gates as an automated run, execution (which journals, verifies and learns). One run per
+/// incident: the incident's run id is fixed when it is opened, and the run store's atomic claim
+/// of a run id refuses a second start.
+///
+/// As a service of the server's `ServiceGroup`: when it starts it picks up the incidents left
+/// durable without a run (a server stopped between its answer and the run's start); at a
+/// graceful shutdown it starts nothing more, lets the runs in flight finish for `grace`
+/// seconds, then stops the run store's journals and ends their steps, so they are left
+/// interrupted (for `medic resume`).
+public actor IncidentRunner: Service {
+    private let intake: AlertIntake
+    private let interpreter: Interpreter
+    private let store: RunStore
+    private let grace: Double
+    private let logger: Logger
+    /// The runs going in this process, by run id.
+    private var runs: [String: Task<Void, Never>] = [:]
+    private var stopping = false
+
+    public init(intake: AlertIntake, interpreter: Interpreter, store: RunStore, grace: Double, logger: Logger) {
+        self.intake = intake
+        self.interpreter = interpreter
+        self.store = store
+        self.grace = grace
+        self.logger = logger
+    }
+
+    /// The number of runs going now.
+    public var inFlight: Int { runs.count }
+
+    /// Starts the incident's run unless it has none, is resolved, is going here or has a journal
+    /// already, or the server is stopping (then the next start picks it up). Returns at once.
+    public func start(_ incident: AlertIncident) {
+        guard !stopping, incident.status == .firing, let runID = incident.runID, runs[runID] == nil,
+              !FileManager.default.fileExists(atPath: store.journalPath(runID)) else { return }
+        let (intake, interpreter, store, logger) = (intake, interpreter, store, logger)
+        runs[runID] = Task.detached {
+            do {
+                var plan = try intake.plan(incident)
+                var gates = GateStage(catalog: intake.catalog, stateDirectory: store.directory, evaluator: interpreter.verifier.evaluator)
+                gates.runs = store
+                plan = await gates.run(plan, GateRequest(mode: .automated), now: interpreter.clock.now)
+                let request = RunRequest(mode: .automated, runID: runID, detection: Self.detection(incident, now: interpreter.clock.now))
+                logger.info("run started", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "playbook": "\(plan.playbookID)"])
+                let report = try await ExecutionStage(interpreter: interpreter, store: store).run(plan, request)
+                logger.info("run ended", metadata: ["incident": "\(incident.key)", "run": "\(runID)",
+                                                     "outcome": "\(report.outcome?.rawValue ?? report.status.rawValue)"])
+            } catch {
+                logger.error("run could not go on", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "error": "\(error)"])
+            }
+            await self.finished(runID)
+        }
+    }
+
+    /// Starts the run of every firing incident of `incidents` that has none yet: the number started.
+    @discardableResult
+    public func recover(from incidents: any IncidentStoring) -> Int {
+        let (found, problems) = incidents.all()
+        for problem in problems { logger.warning("medic: warning: \(problem)") }
+        var started = 0
+        for incident in found.sorted(by: { $0.openedAt < $1.openedAt }) {
+            let before = runs.count
+            start(incident)
+            if runs.count > before { started += 1 }
+        }
+        if started > 0 { logger.notice("picked up \(started) incident(s) whose run had not started") }
+        return started
+    }
+
+    public nonisolated func run() async throws {
+        // Suspends until the group shuts down gracefully (a signal); throws when it is cancelled.
+        let cancelled = (try? await gracefulShutdown()) == nil
+        await drain(waiting: cancelled ? 0 : grace)
+    }
+
+    /// Starts nothing more; waits up to `waiting` seconds for the runs going, then ends the rest.
+    public func drain(waiting: Double) async {
+        stopping = true
+        let deadline = Date().addingTimeInterval(waiting)
+        while !runs.isEmpty, Date() < deadline, !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+        guard !runs.isEmpty else { return }
+        logger.notice("medic serve: \(runs.count) run(s) still going after the grace period; ending their steps, they are left interrupted (medic resume RUN continues one)")
+        store.stopAppending()
+        interpreter.environment.runningSteps.stop()
+        for task in runs.values { await task.value }
+    }
+
+    private func finished(_ runID: String) {
+        runs[runID] = nil
+    }
+
+    /// The alert as the journal's detection: the rule is `alertmanager:<alertname>`, the series
+    /// the alert's labels, times its start and Medic's opening of it.
+    static func detection(_ incident: AlertIncident, now: Date) -> Detection {
+        let startsAt = JournalRecordTime.date(incident.startsAt) ?? now
+        let labels = incident.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
+        return Detection(rule: "alertmanager:" + (incident.labels["alertname"] ?? ""), incidentKey: incident.key, series: "{\(labels)}",
+                         value: 1, severity: incident.labels["severity"].flatMap(Severity.init(text:)) ?? .sev2, firstSeen: startsAt,
+                         firedAt: startsAt, detectedAt: JournalRecordTime.date(incident.openedAt) ?? now)
+    }
+}
+
+/// RFC 3339 text to a date, as the incident store writes it.
+enum JournalRecordTime {
+    static func date(_ text: String) -> Date? { Timestamp(rfc3339: text)?.date }
+}

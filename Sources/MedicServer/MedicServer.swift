@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import Logging
+import MedicEngine
+import MedicModel
+import NIOCore
+import ServiceLifecycle
+
+/// `medic serve`: the HTTP front end of the engine. One `ServiceGroup` holds the HTTP server and
+/// the incident runner; SIGTERM or SIGINT shuts them down gracefully in reverse order: the server
+/// stops taking requests and answers those it has, then the runner lets its runs finish within
+/// the grace period and ends the rest (docs/serving.md, "Stopping").
+public struct MedicServer: Sendable {
+    public struct Settings: Sendable {
+        public var listen: ListenAddress = .default
+        /// Seconds the runs in flight have to finish at a graceful shutdown.
+        public var grace: Double = 30
+        /// The largest request body read, in bytes (larger ones: 413).
+        public var maxBodyBytes = 1 << 20
+
+        public init(listen: ListenAddress = .default, grace: Double = 30) {
+            self.listen = listen
+            self.grace = grace
+        }
+    }
+
+    public let catalog: Catalog
+    public let configuration: ServeConfiguration
+    public let interpreter: Interpreter
+    public let store: RunStore
+    public let incidents: FileIncidentStore
+    public let settings: Settings
+    public let logger: Logger
+
+    public init(catalog: Catalog, configuration: ServeConfiguration, interpreter: Interpreter, store: RunStore,
+                incidents: FileIncidentStore, settings: Settings, logger: Logger) {
+        self.catalog = catalog
+        self.configuration = configuration
+        self.interpreter = interpreter
+        self.store = store
+        self.incidents = incidents
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Serves until a graceful shutdown has ended; `listening` is told the address bound (with
+    /// the port the system chose for port 0). Throws when the address cannot be bound.
+    public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
+        let intake = AlertIntake(catalog: catalog, configuration: configuration, store: incidents)
+        let runner = IncidentRunner(intake: intake, interpreter: interpreter, store: store, grace: settings.grace, logger: logger)
+        let routes = ServerRoutes(intake: intake, runner: runner, store: store, incidents: incidents, clock: interpreter.clock,
+                                  maxBodyBytes: settings.maxBodyBytes, logger: logger)
+        let router = Router(context: BasicRequestContext.self)
+        routes.install(on: router)
+        let host = settings.listen.host
+        let app = Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: settings.listen.port), serverName: "medic"),
+            onServerRunning: { channel in
+                await runner.recover(from: incidents)
+                listening(ListenAddress(host: host, port: channel.localAddress?.port ?? settings.listen.port))
+            },
+            logger: logger)
+        // Shut down in reverse order: the HTTP server first (no new incident while the runner
+        // drains), then the runner.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: runner), .init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import MedicLoader
+import MedicModel
+
+/// `medic serve --config medic.yaml`: what the server does besides the defaults. So far only
+/// the alert routes (docs/serving.md, "Configuration").
+///
+/// ```yaml
+/// routes:
+///   - match: {alertname: ServiceDown, team: web}   # every label given must be equal
+///     playbook: restart-service-001
+///     parameters_from_labels: {service: job}       # parameter: label
+///     target_label: instance                       # the label naming the target
+/// ```
+public struct ServeConfiguration: Sendable, Equatable {
+    public struct Route: Sendable, Equatable {
+        public var match: [String: String]
+        public var playbook: String
+        public var parametersFromLabels: [String: String]
+        public var targetLabel: String?
+        public var location: SourceLocation
+
+        public init(match: [String: String], playbook: String, parametersFromLabels: [String: String] = [:], targetLabel: String? = nil,
+                    location: SourceLocation = SourceLocation(file: "")) {
+            self.match = match
+            self.playbook = playbook
+            self.parametersFromLabels = parametersFromLabels
+            self.targetLabel = targetLabel
+            self.location = location
+        }
+
+        /// Whether every label of `match` has its value in `labels`.
+        public func matches(_ labels: [String: String]) -> Bool {
+            match.allSatisfy { labels[$0.key] == $0.value }
+        }
+    }
+
+    public var routes: [Route] = []
+
+    public init(routes: [Route] = []) { self.routes = routes }
+
+    /// The configuration of `path`, checked against `catalog` (every route's playbook exists);
+    /// nil with the errors when there is any (a half-read configuration is never used).
+    public static func load(path: String, catalog: Catalog) -> (ServeConfiguration?, [Diagnostic]) {
+        let start = SourceLocation(file: path, line: 1, column: 1)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return (nil, [Diagnostic(.fileUnreadable, "cannot read the configuration file", at: start, hint: "check the path given to --config")])
+        }
+        let (root, read) = DocumentReader().read(bytes: Array(data), path: path)
+        guard let root, !read.hasErrors else { return (nil, read) }
+        var decoder = Decoder(catalog: catalog)
+        let configuration = decoder.configuration(root)
+        return (decoder.diagnostics.hasErrors ? nil : configuration, read + decoder.diagnostics)
+    }
+
+    private struct Decoder {
+        let catalog: Catalog
+        var diagnostics: [Diagnostic] = []
+
+        init(catalog: Catalog) { self.catalog = catalog }
+
+        mutating func configuration(_ root: SourceNode) -> ServeConfiguration {
+            var configuration = ServeConfiguration()
+            guard let pairs = mapping(root, "the configuration", known: ["$schema", "routes"]) else { return configuration }
+            guard let routes = pairs.first(where: { $0.key == "routes" })?.value else { return configuration }
+            guard let items = routes.sequence else {
+                report(.wrongType, "'routes' must be a list of routes, found \(routes.kindDescription)", routes)
+                return configuration
+            }
+            for item in items {
+                if let route = route(item) { configuration.routes.append(route) }
+            }
+            return configuration
+        }
+
+        mutating func route(_ node: SourceNode) -> Route? {
+            guard let pairs = mapping(node, "a route", known: ["match", "playbook", "parameters_from_labels", "target_label"]) else { return nil }
+            let field = { (name: String) in pairs.first { $0.key == name }?.value }
+            guard let matchNode = field("match") else {
+                report(.missingKey, "a route needs 'match', the labels an alert must have", node)
+                return nil
+            }
+            guard let playbookNode = field("playbook") else {
+                report(.missingKey, "a route needs 'playbook', the id of the playbook to run", node)
+                return nil
+            }
+            guard let match = stringMap(matchNode, "'match'"), let playbook = string(playbookNode, "'playbook'") else { return nil }
+            if match.isEmpty { report(.invalidValue, "'match' must name at least one label", matchNode) }
+            if catalog.playbook(id: playbook) == nil {
+                report(.unknownPlaybook, "route playbook '\(playbook)' is not a playbook of the library", playbookNode)
+            }
+            let parameters = field("parameters_from_labels").map { stringMap($0, "'parameters_from_labels'") } ?? [:]
+            let target = field("target_label").map { string($0, "'target_label'") } ?? nil
+            guard let parameters else { return nil }
+            return Route(match: match, playbook: playbook, parametersFromLabels: parameters, targetLabel: target, location: node.location)
+        }
+
+        /// The pairs of a mapping; `known` (nil: any key) lists the keys it may have.
+        mutating func mapping(_ node: SourceNode, _ what: String, known: Set<String>?) -> [SourceNode.Pair]? {
+            guard let pairs = node.mapping else {
+                report(.wrongType, "\(what) must be a mapping, found \(node.kindDescription)", node)
+                return nil
+            }
+            var seen: Set<String> = []
+            for pair in pairs {
+                if let known, !known.contains(pair.key) {
+                    report(.unknownKey, "unknown key '\(pair.key)' in \(what) (known: \(known.sorted().joined(separator: ", ")))", pair.keyNode)
+                }
+                if !seen.insert(pair.key).inserted { report(.duplicateKey, "'\(pair.key)' is given twice in \(what)", pair.keyNode) }
+            }
+            return pairs
+        }
+
+        mutating func string(_ node: SourceNode, _ what: String) -> String? {
+            guard let scalar = node.scalar, !node.isNull, scalar.style != .plain || ImplicitType.of(scalar.text) == nil else {
+                report(.wrongType, "\(what) must be text, found \(node.kindDescription)", node)
+                return nil
+            }
+            return scalar.text
+        }
+
+        mutating func stringMap(_ node: SourceNode, _ what: String) -> [String: String]? {
+            guard let pairs = mapping(node, what, known: nil) else { return nil }
+            var result: [String: String] = [:]
+            for pair in pairs {
+                guard let value = string(pair.value, "'\(pair.key)' of \(what)") else { return nil }
+                result[pair.key] = value
+            }
+            return result
+        }
+
+        mutating func report(_ code: DiagnosticCode, _ message: String, _ node: SourceNode) {
+            diagnostics.append(Diagnostic(code, message, at: node.location))
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import Logging
+import MedicEngine
+import NIOCore
+
+/// The endpoints of `medic serve` (docs/serving.md): health, readiness and the Alertmanager
+/// webhook. Every error is a JSON object `{"error": MESSAGE, "field": PATH}` (`field` only when
+/// one field of the request is at fault).
+struct ServerRoutes: Sendable {
+    let intake: AlertIntake
+    let runner: IncidentRunner
+    let store: RunStore
+    let incidents: FileIncidentStore
+    let clock: any EngineClock
+    let maxBodyBytes: Int
+    let logger: Logger
+
+    func install(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
+        router.get("/readyz") { _, _ in readiness() }
+        router.post("/api/v1/alerts") { request, _ in await alerts(request) }
+    }
+
+    /// Ready when the catalog is loaded (it is: the server does not start without it) and the
+    /// state directory and its incident store can be written.
+    func readiness() -> Response {
+        let directories: [String] = [store.directory, incidents.directory]
+        let writable = directories.allSatisfy { access($0, W_OK) == 0 }
+        let checks: [String: Any] = ["catalog": ["loaded": true, "playbooks": intake.catalog.playbooks.count],
+                                     "state": ["writable": writable, "directory": store.directory]]
+        return Self.json(writable ? .ok : .serviceUnavailable, ["ready": writable, "checks": checks])
+    }
+
+    func alerts(_ request: Request) async -> Response {
+        guard Self.isJSON(request.headers[.contentType]) else {
+            return Self.error(.unsupportedMediaType, "the body must be JSON (Content-Type: application/json), found \(request.headers[.contentType].map { "'\($0)'" } ?? "no Content-Type")")
+        }
+        let body: ByteBuffer
+        switch await Self.collect(request, limit: maxBodyBytes) {
+        case .tooLarge: return Self.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
+        case .failed(let error): return Self.error(.badRequest, "the body could not be read: \(error)")
+        case .body(let read): body = read
+        }
+        let payload: AlertmanagerPayload
+        do throws(AlertmanagerPayload.Rejection) {
+            payload = try AlertmanagerPayload.decode(Data(body.readableBytesView))
+        } catch {
+            return Self.error(.badRequest, error.field.isEmpty ? error.message : "\(error.field): \(error.message)",
+                              field: error.field.isEmpty ? nil : error.field)
+        }
+        let outcomes: [AlertIntake.Outcome]
+        do {
+            outcomes = try intake.accept(payload, now: clock.now)
+        } catch {
+            // Not durable, so not acknowledged: Alertmanager retries a 5xx.
+            logger.error("medic: error: alerts not recorded: \(error)")
+            return Self.error(.serviceUnavailable, "the incidents could not be recorded: \(error)")
+        }
+        for outcome in outcomes where outcome.kind == .opened {
+            if let incident = outcome.incident { await runner.start(incident) }
+        }
+        return Self.json(.ok, ["incidents": outcomes.map(Self.describe)])
+    }
+
+    enum Collected {
+        case body(ByteBuffer)
+        case tooLarge
+        case failed(String)
+    }
+
+    /// The request's body, unless it is over `limit` bytes: a declared length over it is refused
+    /// before anything is read, and a body without one is read only up to the limit.
+    static func collect(_ request: Request, limit: Int) async -> Collected {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { return .tooLarge }
+        var collected = ByteBuffer()
+        do {
+            for try await part in request.body {
+                guard collected.readableBytes + part.readableBytes <= limit else { return .tooLarge }
+                collected.writeImmutableBuffer(part)
+            }
+        } catch {
+            return .failed("\(error)")
+        }
+        return .body(collected)
+    }
+
+    /// `application/json`, with any parameters (`; charset=utf-8`), in any case.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return media == "application/json"
+    }
+
+    static func describe(_ outcome: AlertIntake.Outcome) -> [String: Any] {
+        var object: [String: Any] = ["key": outcome.key, "outcome": outcome.kind.rawValue]
+        if let incident = outcome.incident {
+            object["status"] = incident.status.rawValue
+            object["handling"] = incident.handling.rawValue
+            if let playbook = incident.playbook { object["playbook"] = playbook }
+            if let target = incident.target { object["target"] = target }
+            if let run = incident.runID { object["run"] = run }
+            if let reason = incident.reason { object["reason"] = reason }
+        }
+        return object
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String, field: String? = nil) -> Response {
+        var object: [String: Any] = ["error": message]
+        if let field { object["field"] = field }
+        return json(status, object)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+    }
+}
