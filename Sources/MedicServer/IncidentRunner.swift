@@ -18,17 +18,20 @@ import ServiceLifecycle
 public actor IncidentRunner: Service {
     private let intake: AlertIntake
     private let interpreter: Interpreter
-    private let store: RunStore
+    private let stores: StateStores
+    private let stateDirectory: String
     private let grace: Double
     private let logger: Logger
     /// The runs going in this process, by run id.
     private var runs: [String: Task<Void, Never>] = [:]
     private var stopping = false
 
-    public init(intake: AlertIntake, interpreter: Interpreter, store: RunStore, grace: Double, logger: Logger) {
+    public init(intake: AlertIntake, interpreter: Interpreter, stores: StateStores, stateDirectory: String, grace: Double,
+                logger: Logger) {
         self.intake = intake
         self.interpreter = interpreter
-        self.store = store
+        self.stores = stores
+        self.stateDirectory = stateDirectory
         self.grace = grace
         self.logger = logger
     }
@@ -40,17 +43,17 @@ public actor IncidentRunner: Service {
     /// already, or the server is stopping (then the next start picks it up). Returns at once.
     public func start(_ incident: AlertIncident) {
         guard !stopping, incident.status == .firing, let runID = incident.runID, runs[runID] == nil,
-              !FileManager.default.fileExists(atPath: store.journalPath(runID)) else { return }
-        let (intake, interpreter, store, logger) = (intake, interpreter, store, logger)
+              !FileManager.default.fileExists(atPath: stores.runs.journalPath(runID)) else { return }
+        let (intake, interpreter, stores, stateDirectory, logger) = (intake, interpreter, stores, stateDirectory, logger)
         runs[runID] = Task.detached {
             do {
                 var plan = try intake.plan(incident)
-                var gates = GateStage(catalog: intake.catalog, stateDirectory: store.directory, evaluator: interpreter.verifier.evaluator)
-                gates.runs = store
+                var gates = GateStage(catalog: intake.catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
+                gates.stores = stores
                 plan = await gates.run(plan, GateRequest(mode: .automated), now: interpreter.clock.now)
                 let request = RunRequest(mode: .automated, runID: runID, detection: Self.detection(incident, now: interpreter.clock.now))
                 logger.info("run started", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "playbook": "\(plan.playbookID)"])
-                let report = try await ExecutionStage(interpreter: interpreter, store: store).run(plan, request)
+                let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request)
                 logger.info("run ended", metadata: ["incident": "\(incident.key)", "run": "\(runID)",
                                                      "outcome": "\(report.outcome?.rawValue ?? report.status.rawValue)"])
             } catch {
@@ -84,13 +87,13 @@ public actor IncidentRunner: Service {
     /// Starts nothing more; waits up to `waiting` seconds for the runs going, then ends the rest.
     public func drain(waiting: Double) async {
         stopping = true
-        let deadline = Date().addingTimeInterval(waiting)
-        while !runs.isEmpty, Date() < deadline, !Task.isCancelled {
+        let deadline = interpreter.clock.now.addingTimeInterval(waiting)
+        while !runs.isEmpty, interpreter.clock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(nanoseconds: 50_000_000)
         }
         guard !runs.isEmpty else { return }
         logger.notice("medic serve: \(runs.count) run(s) still going after the grace period; ending their steps, they are left interrupted (medic resume RUN continues one)")
-        store.stopAppending()
+        stores.runs.stopAppending()
         interpreter.environment.runningSteps.stop()
         for task in runs.values { await task.value }
     }

@@ -27,17 +27,21 @@ public struct MedicServer: Sendable {
     public let catalog: Catalog
     public let configuration: ServeConfiguration
     public let interpreter: Interpreter
-    public let store: RunStore
+    /// The engine's state: runs, locks, switches, audit, knowledge.
+    public let stores: StateStores
+    /// The state directory (readiness checks that it can be written).
+    public let stateDirectory: String
     public let incidents: FileIncidentStore
     public let settings: Settings
     public let logger: Logger
 
-    public init(catalog: Catalog, configuration: ServeConfiguration, interpreter: Interpreter, store: RunStore,
-                incidents: FileIncidentStore, settings: Settings, logger: Logger) {
+    public init(catalog: Catalog, configuration: ServeConfiguration, interpreter: Interpreter, stores: StateStores,
+                stateDirectory: String, incidents: FileIncidentStore, settings: Settings, logger: Logger) {
         self.catalog = catalog
         self.configuration = configuration
         self.interpreter = interpreter
-        self.store = store
+        self.stores = stores
+        self.stateDirectory = stateDirectory
         self.incidents = incidents
         self.settings = settings
         self.logger = logger
@@ -47,8 +51,8 @@ public struct MedicServer: Sendable {
     /// the port the system chose for port 0). Throws when the address cannot be bound.
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let intake = AlertIntake(catalog: catalog, configuration: configuration, store: incidents)
-        let runner = IncidentRunner(intake: intake, interpreter: interpreter, store: store, grace: settings.grace, logger: logger)
-        let routes = ServerRoutes(intake: intake, runner: runner, store: store, incidents: incidents, clock: interpreter.clock,
+        let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger)
+        let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let router = Router(context: BasicRequestContext.self)
         routes.install(on: router)

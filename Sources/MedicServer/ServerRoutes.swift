@@ -10,7 +10,7 @@ import NIOCore
 struct ServerRoutes: Sendable {
     let intake: AlertIntake
     let runner: IncidentRunner
-    let store: RunStore
+    let stateDirectory: String
     let incidents: FileIncidentStore
     let clock: any EngineClock
     let maxBodyBytes: Int
@@ -25,10 +25,10 @@ struct ServerRoutes: Sendable {
     /// Ready when the catalog is loaded (it is: the server does not start without it) and the
     /// state directory and its incident store can be written.
     func readiness() -> Response {
-        let directories: [String] = [store.directory, incidents.directory]
+        let directories: [String] = [stateDirectory, incidents.directory]
         let writable = directories.allSatisfy { access($0, W_OK) == 0 }
         let checks: [String: Any] = ["catalog": ["loaded": true, "playbooks": intake.catalog.playbooks.count],
-                                     "state": ["writable": writable, "directory": store.directory]]
+                                     "state": ["writable": writable, "directory": stateDirectory]]
         return Self.json(writable ? .ok : .serviceUnavailable, ["ready": writable, "checks": checks])
     }
 

@@ -66,15 +66,16 @@ struct ServeCommand: AsyncParsableCommand {
             configuration = loaded
         }
         let interpreter = try engine.interpreter(root: root)
-        let store = try engine.store()
+        let stores = try engine.stores(of: interpreter)
         let incidents: FileIncidentStore
         do {
-            incidents = try FileIncidentStore(stateDirectory: store.directory)
+            incidents = try FileIncidentStore(stateDirectory: engine.stateDirectoryPath)
         } catch {
             throw CommandFailure("error: \(error)")
         }
         let settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)
-        let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, store: store,
+        let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
+                                 stateDirectory: engine.stateDirectoryPath,
                                  incidents: incidents, settings: settings, logger: MedicLog.log)
         do {
             try await server.run { address in printLine("medic serve: listening on http://\(address)") }
