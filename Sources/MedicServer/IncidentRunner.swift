@@ -63,6 +63,18 @@ public actor IncidentRunner: Service {
         }
     }
 
+    /// Carries out `work` on the run `runID` in the background as one of the runs going (an
+    /// approved run goes on after the request that approved it; a shutdown treats it as any
+    /// other run). False when the server is stopping or this run is being carried out already.
+    public func carryOut(_ runID: String, _ work: @escaping @Sendable () async -> Void) -> Bool {
+        guard !stopping, runs[runID] == nil else { return false }
+        runs[runID] = Task.detached {
+            await work()
+            await self.finished(runID)
+        }
+        return true
+    }
+
     /// Starts the run of every firing incident of `incidents` that has none yet: the number started.
     @discardableResult
     public func recover(from incidents: any IncidentStoring) -> Int {

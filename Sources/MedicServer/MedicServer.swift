@@ -17,6 +17,10 @@ public struct MedicServer: Sendable {
         public var grace: Double = 30
         /// The largest request body read, in bytes (larger ones: 413).
         public var maxBodyBytes = 1 << 20
+        /// The bearer tokens; none: every caller is the anonymous viewer (loopback only).
+        public var tokens = AccessTokens()
+        /// The API requests one identity may make in a minute (more: 429).
+        public var ratePerMinute = 600
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -56,6 +60,11 @@ public struct MedicServer: Sendable {
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let router = Router(context: BasicRequestContext.self)
         routes.install(on: router)
+        let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
+        APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, catalog: catalog, stateDirectory: stateDirectory,
+                     maxBodyBytes: settings.maxBodyBytes).install(on: router)
+        APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, catalog: catalog, incidents: incidents,
+                           stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes).install(on: router)
         let host = settings.listen.host
         let app = Application(
             router: router,

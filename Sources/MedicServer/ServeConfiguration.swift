@@ -36,8 +36,13 @@ public struct ServeConfiguration: Sendable, Equatable {
     }
 
     public var routes: [Route] = []
+    /// The bearer tokens file (`tokens:`), relative paths read from the configuration's folder.
+    public var tokensFile: String?
 
-    public init(routes: [Route] = []) { self.routes = routes }
+    public init(routes: [Route] = [], tokensFile: String? = nil) {
+        self.routes = routes
+        self.tokensFile = tokensFile
+    }
 
     /// The configuration of `path`, checked against `catalog` (every route's playbook exists);
     /// nil with the errors when there is any (a half-read configuration is never used).
@@ -49,7 +54,10 @@ public struct ServeConfiguration: Sendable, Equatable {
         let (root, read) = DocumentReader().read(bytes: Array(data), path: path)
         guard let root, !read.hasErrors else { return (nil, read) }
         var decoder = Decoder(catalog: catalog)
-        let configuration = decoder.configuration(root)
+        var configuration = decoder.configuration(root)
+        if let tokens = configuration.tokensFile, !tokens.hasPrefix("/") {
+            configuration.tokensFile = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(tokens).path
+        }
         return (decoder.diagnostics.hasErrors ? nil : configuration, read + decoder.diagnostics)
     }
 
@@ -61,7 +69,8 @@ public struct ServeConfiguration: Sendable, Equatable {
 
         mutating func configuration(_ root: SourceNode) -> ServeConfiguration {
             var configuration = ServeConfiguration()
-            guard let pairs = mapping(root, "the configuration", known: ["$schema", "routes"]) else { return configuration }
+            guard let pairs = mapping(root, "the configuration", known: ["$schema", "routes", "tokens"]) else { return configuration }
+            if let tokens = pairs.first(where: { $0.key == "tokens" })?.value { configuration.tokensFile = string(tokens, "'tokens'") }
             guard let routes = pairs.first(where: { $0.key == "routes" })?.value else { return configuration }
             guard let items = routes.sequence else {
                 report(.wrongType, "'routes' must be a list of routes, found \(routes.kindDescription)", routes)

@@ -15,8 +15,10 @@ struct ServeCommand: AsyncParsableCommand {
             GET /readyz, POST /api/v1/alerts (Alertmanager's webhook, payload version 4). A firing alert \
             becomes an incident, durable before the answer, routed to a playbook by --config's routes \
             (else the playbook whose id is its alertname) and run through the gates as an automated run \
-            in the background; a resolved alert resolves it. Only loopback addresses are served: bearer \
-            tokens, needed for any other, are not built yet.
+            in the background; a resolved alert resolves it. The REST API (/api/v1/runs, approvals, \
+            switches, breakers, plans, incidents) takes bearer tokens from --tokens or the configuration's \
+            `tokens:` (made by `medic token create`); without tokens every caller may only read, and only \
+            loopback addresses are served.
 
             SIGTERM or SIGINT: stop taking requests, let the runs going finish within --grace seconds, \
             then end their steps (left interrupted, for `medic resume`) and exit 0. docs/serving.md \
@@ -39,6 +41,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The address to listen on: HOST:PORT, loopback only (default 127.0.0.1:9797).", valueName: "host:port"))
     var listen: String = ListenAddress.default.description
 
+    @Option(help: ArgumentHelp("The bearer tokens file (medic token create), instead of the configuration's `tokens:`.", valueName: "file"))
+    var tokens: String?
+
+    @Option(help: ArgumentHelp("The API requests one identity may make in a minute, in bursts of as many (more: 429).", valueName: "n"))
+    var rateLimit: Int = 600
+
     @Option(help: ArgumentHelp("Seconds the runs going at a SIGTERM have to finish before their steps are ended.", valueName: "seconds"))
     var grace: Double = 30
 
@@ -46,9 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard let address = ListenAddress(listen) else {
             throw ValidationError("--listen '\(listen)' is not HOST:PORT with a port from 0 to 65535 (such as 127.0.0.1:9797)")
         }
-        guard address.isLoopback else {
-            throw ValidationError("--listen '\(listen)' is not a loopback address: serving other hosts requires tokens (not built yet), so only 127.0.0.0/8, ::1 and localhost are allowed")
-        }
+        guard address.isLoopback || tokens != nil || config != nil else { throw Self.notLoopback(listen) }
+        guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be 1 or more requests a minute") }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be 0 or more seconds") }
     }
 
@@ -65,6 +72,17 @@ struct ServeCommand: AsyncParsableCommand {
             guard let loaded else { throw CommandFailure.diagnostics(diagnostics, "the configuration has errors; fix them first") }
             configuration = loaded
         }
+        var settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)
+        settings.ratePerMinute = rateLimit
+        if let file = tokens ?? configuration.tokensFile {
+            do {
+                settings.tokens = try AccessTokens.load(path: file)
+            } catch {
+                throw CommandFailure("error: \(error)", "the tokens file has errors; fix it first")
+            }
+        }
+        // Beyond loopback, anyone who reaches the port is a caller: only with tokens to tell who.
+        guard settings.listen.isLoopback || !settings.tokens.isEmpty else { throw Self.notLoopback(listen) }
         let interpreter = try engine.interpreter(root: root)
         let stores = try engine.stores(of: interpreter)
         let incidents: FileIncidentStore
@@ -73,7 +91,6 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("error: \(error)")
         }
-        let settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,
                                  incidents: incidents, settings: settings, logger: MedicLog.log)
@@ -85,5 +102,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try? await interpreter.environment.shutdown()
         MedicLog.log.notice("medic serve: stopped")
+    }
+
+    static func notLoopback(_ listen: String) -> ValidationError {
+        ValidationError("--listen '\(listen)' is not a loopback address: serving other hosts requires tokens (--tokens FILE or the configuration's `tokens:`, made by `medic token create`), so without them only 127.0.0.0/8, ::1 and localhost are allowed")
     }
 }

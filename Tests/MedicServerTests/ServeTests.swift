@@ -329,7 +329,8 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(stderr.contains("bad.yaml:4:") && stderr.contains("target_lable"), "the unknown key, located: \(stderr)")
     }
 
-    func testListeningBeyondLoopbackIsRefusedUntilTokensExist() throws {
+    /// Accepted with tokens: `APIAccessTests.testListeningBeyondLoopbackIsAcceptedWithTokens`.
+    func testListeningBeyondLoopbackIsRefusedWithoutTokens() throws {
         let ws = try workspace()
         for address in ["0.0.0.0:0", "[::]:0", "192.0.2.10:9797"] {
             let (status, stderr) = try MedicCommand.status(["serve", "--listen", address] + ws.arguments, in: ws.dir)
