@@ -109,40 +109,55 @@ struct APIOperationRoutes: Sendable {
         case .refused(let response): return response
         case .body(let read): body = read
         }
+        let ungated: Plan, mode: RunMode
+        switch Self.plan(body, catalog: catalog) {
+        case .refused(let response): return response
+        case .plan(let plan, let asked): (ungated, mode) = (plan, asked)
+        }
+        var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
+        gates.stores = stores
+        let gated = await gates.run(ungated, GateRequest(mode: mode), now: interpreter.clock.now)
+        return ServerRoutes.json(.ok, ["plan": APIRunRoutes.objects(PlanRenderer.json(gated))])
+    }
+
+    enum Planned {
+        case plan(Plan, RunMode)
+        case refused(Response)
+    }
+
+    /// The ungated plan a body asks for: `playbook`, `parameters`, `target`, `mode`; else the answer refusing it.
+    static func plan(_ body: APIRequestBody, catalog: Catalog) -> Planned {
         let id: String
         switch body.text("playbook") {
         case .value(let text): id = text
-        case .absent: return ServerRoutes.error(.badRequest, "a plan needs 'playbook', the id of a playbook of the library", field: "playbook")
-        case .wrong(let response): return response
+        case .absent: return .refused(ServerRoutes.error(.badRequest, "a plan needs 'playbook', the id of a playbook of the library", field: "playbook"))
+        case .wrong(let response): return .refused(response)
         }
-        guard let playbook = catalog.playbook(id: id) else { return ServerRoutes.error(.notFound, "no playbook '\(id)' in the library") }
+        guard let playbook = catalog.playbook(id: id) else { return .refused(ServerRoutes.error(.notFound, "no playbook '\(id)' in the library")) }
         var parameters: [String: String] = [:]
         if let given = body.object["parameters"] {
-            guard let map = given as? [String: Any] else { return ServerRoutes.error(.badRequest, "'parameters' must be an object", field: "parameters") }
+            guard let map = given as? [String: Any] else { return .refused(ServerRoutes.error(.badRequest, "'parameters' must be an object", field: "parameters")) }
             // Text only, as `medic plan --param NAME=VALUE` gives them: the planner reads each by its declared type.
             for (key, value) in map {
                 guard let text = value as? String else {
-                    return ServerRoutes.error(.badRequest, "'parameters.\(key)' must be text (the planner reads it by its declared type)", field: "parameters.\(key)")
+                    return .refused(ServerRoutes.error(.badRequest, "'parameters.\(key)' must be text (the planner reads it by its declared type)", field: "parameters.\(key)"))
                 }
                 parameters[key] = text
             }
         }
         let (target, badTarget) = body.optionalText("target")
         let (modeText, badMode) = body.optionalText("mode")
-        if let refusal = badTarget ?? badMode { return refusal }
+        if let refusal = badTarget ?? badMode { return .refused(refusal) }
         guard let mode = modeText.map({ RunMode(rawValue: $0) }) ?? .manual else {
-            return ServerRoutes.error(.badRequest, "'mode' must be manual or automated", field: "mode")
+            return .refused(ServerRoutes.error(.badRequest, "'mode' must be manual or automated", field: "mode"))
         }
         let ungated: Plan
         do {
             ungated = try PlanStage(catalog: catalog).run(PlanRequest(playbook: playbook, parameters: parameters, targets: target.map { [TargetSpec(name: $0)] }))
         } catch {
-            return ServerRoutes.error(.badRequest, AlertIntake.describe(error), field: "parameters")
+            return .refused(ServerRoutes.error(.badRequest, AlertIntake.describe(error), field: "parameters"))
         }
-        var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
-        gates.stores = stores
-        let gated = await gates.run(ungated, GateRequest(mode: mode), now: interpreter.clock.now)
-        return ServerRoutes.json(.ok, ["plan": APIRunRoutes.objects(PlanRenderer.json(gated))])
+        return .plan(ungated, mode)
     }
 
     /// Newest first; `status` (firing or resolved) narrows it.

@@ -84,9 +84,8 @@ struct APIRunRoutes: Sendable {
         let (role, badRole) = body.optionalText("role")
         if let refusal = badReason ?? badRole { return refusal }
         guard let id = resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
-        if let refusal = waiting(id, approver: identity) { return refusal }
         let (interpreter, stores, catalog, stateDirectory) = (interpreter, stores, catalog, stateDirectory)
-        return await decide(id, recorded: { $0.event == .approvalGiven && $0.by == identity.name }) { observe in
+        return await decide(id, refusal: { waiting(id, approver: identity) }, recorded: { $0.event == .approvalGiven && $0.by == identity.name }) { observe in
             var gateStage = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
             gateStage.stores = stores
             let gates = gateStage
@@ -113,22 +112,24 @@ struct APIRunRoutes: Sendable {
         case .wrong(let response): return response
         }
         guard let id = resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
-        if let refusal = waiting(id, approver: nil) { return refusal }
         let (interpreter, stores) = (interpreter, stores)
-        return await decide(id, recorded: { $0.event == .approvalDenied }) { observe in
+        return await decide(id, refusal: { waiting(id, approver: nil) }, recorded: { $0.event == .approvalDenied }) { observe in
             _ = try await ExecutionStage(interpreter: interpreter, stores: stores).deny(id, by: identity.name, reason: reason, observe: observe)
         } answer: {
             ServerRoutes.json(.ok, ["run": id, "denied_by": identity.name, "reason": reason])
         }
     }
 
-    /// 409 unless the run waits for approval, and (for `approver`) unless that identity has not
-    /// approved it yet since it last asked: each person counts once, so a policy's two sign-offs
-    /// take two people.
+    /// 409 unless the run waits for approval; for `approver`, 403 when that identity requested
+    /// the run (a run waiting for approval takes a second person), and 409 when it has approved
+    /// it already since it last asked: each person counts once, so two sign-offs take two people.
     private func waiting(_ id: String, approver: AccessIdentity?) -> Response? {
         guard let (_, contents, status) = try? stores.runs.inspect(id) else { return ServerRoutes.error(.notFound, "run '\(id)' cannot be read") }
         guard status == .pendingApproval else {
             return ServerRoutes.error(.conflict, "run \(id) is not waiting for approval (\(status.rawValue))")
+        }
+        if let approver, RunRequesters(stateDirectory: stateDirectory).requester(of: id) == approver.name {
+            return ServerRoutes.error(.forbidden, "'\(approver.name)' requested run \(id) and cannot approve it; another approver must")
         }
         if let approver {
             let since = contents.records.lastIndex { $0.event == .approvalRequested } ?? contents.records.startIndex
@@ -141,22 +142,31 @@ struct APIRunRoutes: Sendable {
 
     /// Carries `work` out in the background as one of the server's runs, answering with
     /// `answer` once the journal has the record `recorded` looks for, or with the error that
-    /// stopped it first (409: the run changed meanwhile).
-    private func decide(_ id: String, recorded: @escaping @Sendable (JournalRecord) -> Bool,
+    /// stopped it first (409: the run changed meanwhile). While this server is still finishing
+    /// an earlier decision on the run (a request's run, an approval that left it waiting), it
+    /// waits for that to end, up to 10 s, checking `refusal` again each time.
+    private func decide(_ id: String, refusal: () -> Response?, recorded: @escaping @Sendable (JournalRecord) -> Bool,
                         _ work: @escaping @Sendable (@escaping @Sendable (JournalRecord) -> Void) async throws -> Void,
                         answer: () -> Response) async -> Response {
         let outcome = OneAnswer()
-        let started = await runner.carryOut(id) {
-            do {
-                try await work { record in if recorded(record) { outcome.give(nil) } }
-                outcome.give("the run ended without recording the decision")
-            } catch {
-                outcome.give("\(error)")
+        for _ in 0..<200 {
+            if let refused = refusal() { return refused }
+            let started = await runner.carryOut(id) {
+                do {
+                    try await work { record in if recorded(record) { outcome.give(nil) } }
+                    outcome.give("the run ended without recording the decision")
+                } catch {
+                    outcome.give("\(error)")
+                }
             }
+            guard started else {
+                try? await Task.sleep(nanoseconds: 50_000_000)
+                continue
+            }
+            if let failure = await outcome.value() { return ServerRoutes.error(.conflict, failure) }
+            return answer()
         }
-        guard started else { return ServerRoutes.error(.conflict, "run \(id) is being decided already, or the server is stopping") }
-        if let failure = await outcome.value() { return ServerRoutes.error(.conflict, failure) }
-        return answer()
+        return ServerRoutes.error(.conflict, "run \(id) is being decided already, or the server is stopping")
     }
 
     /// The full id of a run named by its id or an unambiguous prefix; nil when none is.

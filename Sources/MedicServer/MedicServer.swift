@@ -63,6 +63,8 @@ public struct MedicServer: Sendable {
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
         APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, catalog: catalog, stateDirectory: stateDirectory,
                      maxBodyBytes: settings.maxBodyBytes).install(on: router)
+        APIRunRequests(access: access, runner: runner, interpreter: interpreter, stores: stores, catalog: catalog, stateDirectory: stateDirectory,
+                       maxBodyBytes: settings.maxBodyBytes).install(on: router)
         APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, catalog: catalog, incidents: incidents,
                            stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes).install(on: router)
         let host = settings.listen.host

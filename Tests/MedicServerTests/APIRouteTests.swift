@@ -45,6 +45,39 @@ final class APIRouteTests: XCTestCase {
         XCTAssertEqual(ws.effects, ["signed-001", "signed-001"], "the step, on each of the two targets")
     }
 
+    func testTheRequesterOfARunCannotApproveItAnotherApproverMust() async throws {
+        let ws = try APIWorkspace(self)
+        let alice = try ws.token("alice", "operator", "approver")
+        let bob = try ws.token("bob", "approver")
+        let viewer = try ws.token("vic", "viewer")
+        let serve = try await ServeProcess(self, in: ws.dir, arguments: ws.arguments + ["--tokens", ws.tokensFile])
+        let refused = try await serve.call(.POST, "/api/v1/runs", token: viewer, json: ["playbook": "approve-001"])
+        XCTAssertEqual(refused.status, 403, "requesting a run is an operator's: \(refused.body)")
+        let requested = try await serve.call(.POST, "/api/v1/runs", token: alice, json: ["playbook": "approve-001"])
+        XCTAssertEqual(requested.status, 202, requested.body)
+        XCTAssertEqual(requested.json["requested_by"] as? String, "alice", requested.body)
+        let run = try XCTUnwrap(requested.json["run"] as? String, requested.body)
+        let waiting = try await ServeProcess.poll("the requested run to wait for approval") { () -> Bool? in
+            ws.journal(run).contains { $0["event"] as? String == "approval_requested" } ? true : nil
+        }
+        XCTAssertTrue(waiting)
+        let own = try await serve.call(.POST, "/api/v1/runs/\(run)/approve", token: alice, json: ["reason": "mine, and fine"])
+        XCTAssertEqual(own.status, 403, own.body)
+        XCTAssertFalse(ws.journal(run).contains { $0["event"] as? String == "approval_given" }, "\(ws.journal(run))")
+        XCTAssertEqual(ws.effects, [])
+        let other = try await serve.call(.POST, "/api/v1/runs/\(run)/approve", token: bob, json: ["reason": "checked"])
+        XCTAssertEqual(other.status, 200, other.body)
+        let outcome = try await ServeProcess.poll("the run to finish (stderr: \(serve.stderr))") { ws.outcome(run) }
+        XCTAssertEqual(outcome, "succeeded")
+        XCTAssertEqual(ws.effects, ["approve-001"])
+        let plain = try await serve.call(.POST, "/api/v1/runs", token: alice, json: ["playbook": "plain-001"])
+        let plainRun = try XCTUnwrap(plain.json["run"] as? String, plain.body)
+        let plainOutcome = try await ServeProcess.poll("a run needing no approval to finish") { ws.outcome(plainRun) }
+        XCTAssertEqual(plainOutcome, "succeeded")
+        let unknown = try await serve.call(.POST, "/api/v1/runs", token: alice, json: ["playbook": "nope-001"])
+        XCTAssertEqual(unknown.status, 404, unknown.body)
+    }
+
     func testDenyNeedsAReasonEndsTheRunAndIsAudited() async throws {
         let ws = try APIWorkspace(self)
         let carol = try ws.token("carol", "approver")
