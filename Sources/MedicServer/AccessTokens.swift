@@ -4,12 +4,8 @@ import Foundation
 /// What an identity may do over the API. A route needs one role; `admin` holds every role, and
 /// any role may read (`viewer`). `operator` and `approver` are separate on purpose: whoever works
 /// the switches does not thereby approve runs (docs/serving.md, "Tokens and roles").
-public enum AccessRole: String, Sendable, CaseIterable, Codable, Comparable {
+public enum AccessRole: String, Sendable, CaseIterable, Codable {
     case viewer, `operator`, approver, admin
-
-    public static func < (a: AccessRole, b: AccessRole) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
 }
 
 /// Who made a request: a token's name and roles, or the anonymous local reader.
@@ -66,20 +62,20 @@ public struct AccessTokens: Sendable, Equatable {
         var entries: [Entry] = []
         var names: Set<String> = []
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            let where_ = "\(path):\(index + 1)"
+            let at = "\(path):\(index + 1)"
             guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) else { continue }
             let entry: Entry
             do {
                 entry = try JSONDecoder().decode(Entry.self, from: Data(line))
             } catch {
-                throw Problem(description: "\(where_): not a token entry {\"name\", \"roles\", \"sha256\"}: \(Self.describe(error))")
+                throw Problem(description: "\(at): not a token entry {\"name\", \"roles\", \"sha256\"}: \(Self.describe(error))")
             }
-            if let problem = Self.check(name: entry.name) { throw Problem(description: "\(where_): \(problem)") }
-            guard !entry.roles.isEmpty else { throw Problem(description: "\(where_): '\(entry.name)' has no role") }
+            if let problem = Self.check(name: entry.name) { throw Problem(description: "\(at): \(problem)") }
+            guard !entry.roles.isEmpty else { throw Problem(description: "\(at): '\(entry.name)' has no role") }
             guard entry.sha256.count == 64, entry.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-                throw Problem(description: "\(where_): the sha256 of '\(entry.name)' is not 64 lowercase hex digits")
+                throw Problem(description: "\(at): the sha256 of '\(entry.name)' is not 64 lowercase hex digits")
             }
-            guard names.insert(entry.name).inserted else { throw Problem(description: "\(where_): the name '\(entry.name)' is given twice") }
+            guard names.insert(entry.name).inserted else { throw Problem(description: "\(at): the name '\(entry.name)' is given twice") }
             entries.append(entry)
         }
         return AccessTokens(entries: entries)
