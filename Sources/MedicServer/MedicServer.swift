@@ -56,6 +56,8 @@ public struct MedicServer: Sendable {
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let router = Router(context: BasicRequestContext.self)
         routes.install(on: router)
+        IncidentAckRoutes(acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit), clock: interpreter.clock,
+                          maxBodyBytes: settings.maxBodyBytes).install(on: router)
         let host = settings.listen.host
         let app = Application(
             router: router,
