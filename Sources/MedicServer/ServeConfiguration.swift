@@ -36,6 +36,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     }
 
     public var routes: [Route] = []
+    /// `escalation` and `channels` (EscalationConfiguration.swift).
+    public var escalation = EscalationSettings()
 
     public init(routes: [Route] = []) { self.routes = routes }
 
@@ -61,7 +63,9 @@ public struct ServeConfiguration: Sendable, Equatable {
 
         mutating func configuration(_ root: SourceNode) -> ServeConfiguration {
             var configuration = ServeConfiguration()
-            guard let pairs = mapping(root, "the configuration", known: ["$schema", "routes"]) else { return configuration }
+            guard let pairs = mapping(root, "the configuration", known: Set(["$schema", "routes"]).union(EscalationSettings.keys)) else { return configuration }
+            let (escalation, problems) = EscalationSettings.decode(pairs, catalog: catalog)
+            (configuration.escalation, diagnostics) = (escalation, diagnostics + problems)
             guard let routes = pairs.first(where: { $0.key == "routes" })?.value else { return configuration }
             guard let items = routes.sequence else {
                 report(.wrongType, "'routes' must be a list of routes, found \(routes.kindDescription)", routes)
