@@ -37,6 +37,14 @@ public struct EscalationRecord: Sendable, Equatable, Codable {
     public var levels: [Level]
     /// The auto-escalation trigger that brought the next level forward, once (§5.4).
     public var trigger: String?
+    /// The follow-ups sent to the channels that track an incident (PagerDuty): `acknowledged`,
+    /// `resolved`; each is sent, then added here.
+    public var followUps: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case incident, policy, severity, levels, trigger
+        case followUps = "follow_ups"
+    }
 }
 
 /// Where the escalation scheduler keeps its state, so that a restart neither skips nor repeats a level.

@@ -108,7 +108,7 @@ public actor EscalationScheduler: Service {
             } ?? record
             logger.notice("escalation: \(key): \(trigger): level \(record.levels[next].level) now")
         }
-        while let index = record.levels.firstIndex(where: { $0.state == .pending || $0.state == .claimed }) {
+        levels: while let index = record.levels.firstIndex(where: { $0.state == .pending || $0.state == .claimed }) {
             let level = record.levels[index]
             if let stop = stopReason(level, incident) {
                 record = try ledger.update(key) {
@@ -119,7 +119,7 @@ public actor EscalationScheduler: Service {
                 continue
             }
             if level.state == .pending {
-                guard Self.date(level.due) <= now else { return }
+                guard Self.date(level.due) <= now else { break levels }
                 // The claim is durable before any channel is called.
                 record = try ledger.update(key) {
                     guard $0.levels[index].state == .pending else { return false }
@@ -136,7 +136,30 @@ public actor EscalationScheduler: Service {
             } ?? record
             logger.notice("escalation: \(key): level \(level.level) sent to \(level.notify) by \(level.methods.joined(separator: " + "))")
         }
-        finished.insert(key)
+        let trackers = trackingChannels(record)
+        for (kind, done) in [(Notification.Kind.acknowledged, incident.acknowledgement != nil || incident.status == .resolved),
+                             (.resolved, incident.status == .resolved)] where done && !(record.followUps ?? []).contains(kind.rawValue) {
+            var followUp = notification(record.levels.last(where: { $0.state == .sent }) ?? record.levels[0], record: record, incident: incident)
+            followUp.kind = kind
+            followUp.dedupKey = "\(record.incident)/\(kind.rawValue)"
+            for channel in trackers { try await channel.send(followUp) }
+            record = try ledger.update(key) {
+                $0.followUps = ($0.followUps ?? []) + [kind.rawValue]
+                return true
+            } ?? record
+        }
+        // Done once nothing is left to send: every level, and the resolution to a tracking channel.
+        let open = record.levels.contains { $0.state == .pending || $0.state == .claimed }
+        if !open, trackers.isEmpty || incident.status == .resolved { finished.insert(key) }
+    }
+
+    /// The channels that keep the incident's state (PagerDuty) that a sent level went through.
+    func trackingChannels(_ record: EscalationRecord) -> [NotificationChannel] {
+        let methods = Set(record.levels.filter { $0.state == .sent || $0.state == .claimed }.flatMap(\.methods))
+        return methods.sorted().compactMap { method in
+            guard let channel = settings.channels[method], case .pagerDuty = channel else { return nil }
+            return channel
+        }
     }
 
     /// Why the level is not to be sent any more, or nil.
@@ -168,17 +191,21 @@ public actor EscalationScheduler: Service {
     }
 
     private func send(_ level: EscalationRecord.Level, record: EscalationRecord, incident: AlertIncident) async throws {
-        let notification = Notification(
-            kind: .escalation, dedupKey: "\(record.incident)/level-\(level.level)", incident: record.incident, level: level.level,
-            notify: level.notify, method: level.methods.joined(separator: " + "), severity: record.severity, policy: record.policy,
-            summary: incident.annotations["summary"] ?? incident.labels["alertname"] ?? record.incident, reason: record.trigger,
-            labels: incident.labels)
+        let notification = notification(level, record: record, incident: incident)
         for method in level.methods {
             guard let channel = settings.channels[method] else { throw NotificationChannel.Failure(description: "no channel carries '\(method)'") }
             var one = notification
             one.method = method
             try await channel.send(one)
         }
+    }
+
+    func notification(_ level: EscalationRecord.Level, record: EscalationRecord, incident: AlertIncident) -> Notification {
+        Notification(
+            kind: .escalation, dedupKey: "\(record.incident)/level-\(level.level)", incident: record.incident, level: level.level,
+            notify: level.notify, method: level.methods.joined(separator: " + "), severity: record.severity, policy: record.policy,
+            summary: incident.annotations["summary"] ?? incident.labels["alertname"] ?? record.incident, reason: record.trigger,
+            labels: incident.labels)
     }
 
     static func text(_ date: Date) -> String { (Timestamp(date) ?? Timestamp(seconds: 0)).rfc3339() }

@@ -294,6 +294,20 @@ final class EscalationTests: XCTestCase {
         XCTAssertTrue(message.hasPrefix("To: oncall@example.com, lead@example.com\n"), message)
         XCTAssertTrue(message.contains("X-Medic-Dedup-Key: \(key)/level-1"), message)
         _ = try await ServeProcess.poll("level 1 marked sent") { lib.levelState(key, 1) == "sent" ? true : nil }
+
+        // PagerDuty follows the incident: acknowledge, then resolve, under the same dedup key.
+        let ack = try await serve.post("/api/v1/incidents/\(key)/ack", body: Data(#"{"by": "alice"}"#.utf8))
+        XCTAssertEqual(ack.status, 200, ack.body)
+        let acknowledged = try await lib.receiver.wait(for: 2, at: "/pd")
+        XCTAssertEqual(acknowledged[1].json["event_action"] as? String, "acknowledge")
+        XCTAssertEqual(acknowledged[1].json["dedup_key"] as? String, key)
+        XCTAssertEqual(acknowledged[1].json["routing_key"] as? String, "R0UTINGKEY")
+        let resolve = try await serve.post("/api/v1/incidents/\(key)/resolve", body: Data(#"{"by": "alice"}"#.utf8))
+        XCTAssertEqual(resolve.status, 200, resolve.body)
+        let resolved = try await lib.receiver.wait(for: 3, at: "/pd")
+        XCTAssertEqual(resolved[2].json["event_action"] as? String, "resolve")
+        XCTAssertEqual(resolved[2].json["dedup_key"] as? String, key)
+        XCTAssertNil(resolved[2].json["payload"])
     }
 
     func testAConfigurationNamingAMissingPolicyOrChannelIsRefused() async throws {
