@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MedicEngine
 import NIOCore
 
 /// Where a notification goes: the executors of the escalation levels' methods.
@@ -13,6 +14,9 @@ public enum NotificationChannel: Sendable, Equatable {
     /// A program with the sendmail interface: the message on standard input, the recipients as
     /// arguments, run directly (never through a shell).
     case email(command: String, recipients: [String])
+    /// The engine's bus (`--bus`): a CloudEvent `dev.medic.incident.escalated` (or
+    /// `.acknowledged` / `.resolved`) whose data is the notification's fields.
+    case bus
 }
 
 /// One notification about an incident.
@@ -52,8 +56,22 @@ extension NotificationChannel {
 
     /// Sends `notification`; throws unless the receiver took it (2xx, or exit 0 for email).
     /// Bounded: 10 s for an HTTP answer, 30 s for the email command.
-    public func send(_ notification: Notification) async throws {
+    public func send(_ notification: Notification, bus: any StepExecutor) async throws {
         switch self {
+        case .bus:
+            let fields = notification.json.mapValues { value -> String in
+                if let text = value as? String { return text }
+                if let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) {
+                    return String(decoding: data, as: UTF8.self)
+                }
+                return "\(value)"
+            }
+            let request = ExecutionRequest(runID: notification.incident, stepNumber: notification.level, stepName: "escalation",
+                                           action: "escalate", purpose: .escalation, executor: .bus,
+                                           topic: "dev.medic.incident.\(notification.kind == .escalation ? "escalated" : notification.kind.rawValue)",
+                                           parameters: fields, timeout: 30)
+            let result = try await bus.execute(request)
+            guard result.succeeded else { throw Failure(description: "the bus did not take it: \(result.summary)") }
         case .webhook(let url):
             try await post(url, notification.json, headers: ["Idempotency-Key": notification.dedupKey])
         case .slack(let url):

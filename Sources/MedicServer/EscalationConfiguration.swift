@@ -12,6 +12,7 @@ import MedicModel
 ///   slack: {type: slack, url: "https://hooks.slack.com/services/..."}
 ///   pagerduty: {type: pagerduty, routing_key: "R0UT1NGKEY", url: "https://events.pagerduty.com/v2/enqueue"}
 ///   email: {type: email, command: /usr/sbin/sendmail, to: [oncall@example.com]}
+///   sms: {type: bus}                           # a CloudEvent on the engine's bus (--bus)
 /// ```
 public struct EscalationSettings: Sendable, Equatable {
     /// Severity → the id of an escalation policy of the library (§5.3).
@@ -68,7 +69,7 @@ public struct EscalationSettings: Sendable, Equatable {
             guard let pairs = mapping(node, "channel '\(method)'", known: ["type", "url", "routing_key", "command", "to"]) else { return nil }
             let field = { (name: String) in pairs.first { $0.key == name }?.value }
             guard let typeNode = field("type"), let type = string(typeNode, "'type' of channel '\(method)'") else {
-                if field("type") == nil { report(.missingKey, "channel '\(method)' needs 'type' (webhook, slack, pagerduty, email)", node) }
+                if field("type") == nil { report(.missingKey, "channel '\(method)' needs 'type' (webhook, slack, pagerduty, email, bus)", node) }
                 return nil
             }
             switch type {
@@ -100,8 +101,9 @@ public struct EscalationSettings: Sendable, Equatable {
                     report(.invalidValue, "a recipient may not be empty or start with '-'", item)
                 }
                 return .email(command: command, recipients: recipients)
+            case "bus": return .bus
             default:
-                report(.invalidValue, "unknown channel type '\(type)' (webhook, slack, pagerduty, email)", typeNode)
+                report(.invalidValue, "unknown channel type '\(type)' (webhook, slack, pagerduty, email, bus)", typeNode)
                 return nil
             }
         }

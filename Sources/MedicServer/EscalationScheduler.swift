@@ -22,6 +22,8 @@ public actor EscalationScheduler: Service {
     let ledger: EscalationLedger
     let stores: StateStores
     let clock: any EngineClock
+    /// The bus executor the `bus` channel publishes through.
+    let bus: any StepExecutor
     let logger: Logger
     /// Incident keys already looked at (a record begun, or nothing to escalate).
     private var seen: Set<String> = []
@@ -31,13 +33,14 @@ public actor EscalationScheduler: Service {
     private var retryAfter: [String: Date] = [:]
 
     public init(settings: EscalationSettings, catalog: Catalog, incidents: FileIncidentStore, ledger: EscalationLedger, stores: StateStores,
-                clock: any EngineClock, logger: Logger) {
+                clock: any EngineClock, bus: any StepExecutor, logger: Logger) {
         self.settings = settings
         self.catalog = catalog
         self.incidents = incidents
         self.ledger = ledger
         self.stores = stores
         self.clock = clock
+        self.bus = bus
         self.logger = logger
     }
 
@@ -142,7 +145,7 @@ public actor EscalationScheduler: Service {
             var followUp = notification(record.levels.last(where: { $0.state == .sent }) ?? record.levels[0], record: record, incident: incident)
             followUp.kind = kind
             followUp.dedupKey = "\(record.incident)/\(kind.rawValue)"
-            for channel in trackers { try await channel.send(followUp) }
+            for channel in trackers { try await channel.send(followUp, bus: bus) }
             record = try ledger.update(key) {
                 $0.followUps = ($0.followUps ?? []) + [kind.rawValue]
                 return true
@@ -196,7 +199,7 @@ public actor EscalationScheduler: Service {
             guard let channel = settings.channels[method] else { throw NotificationChannel.Failure(description: "no channel carries '\(method)'") }
             var one = notification
             one.method = method
-            try await channel.send(one)
+            try await channel.send(one, bus: bus)
         }
     }
 

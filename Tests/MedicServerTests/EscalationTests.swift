@@ -80,7 +80,7 @@ final class EscalationTests: XCTestCase {
             name: Every channel
             applies_to: [test]
             escalation_chain:
-              - {level: 1, delay: 0s, notify: on_call, method: slack + pagerduty + email}
+              - {level: 1, delay: 0s, notify: on_call, method: slack + pagerduty + email + bus}
           test_trigger:
             name: Late unless a run fails
             applies_to: [test]
@@ -160,6 +160,7 @@ final class EscalationTests: XCTestCase {
               slack: {type: slack, url: "\(receiver.url)/slack"}
               pagerduty: {type: pagerduty, routing_key: R0UTINGKEY, url: "\(receiver.url)/pd"}
               email: {type: email, command: "\(sendmail.path)", to: [oncall@example.com, lead@example.com]}
+              bus: {type: bus}
             """.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
         return Library(dir: dir, receiver: receiver)
     }
@@ -294,6 +295,13 @@ final class EscalationTests: XCTestCase {
         XCTAssertTrue(message.hasPrefix("To: oncall@example.com, lead@example.com\n"), message)
         XCTAssertTrue(message.contains("X-Medic-Dedup-Key: \(key)/level-1"), message)
         _ = try await ServeProcess.poll("level 1 marked sent") { lib.levelState(key, 1) == "sent" ? true : nil }
+
+        // The bus: the server's default, the state directory's outbox.
+        let outbox = (try? String(contentsOfFile: lib.state + "/outbox.jsonl", encoding: .utf8)) ?? ""
+        let events = outbox.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let escalated = try XCTUnwrap(events.first { $0["type"] as? String == "dev.medic.incident.escalated" }, outbox)
+        let data = try XCTUnwrap(escalated["data"] as? [String: Any], "\(escalated)")
+        XCTAssertTrue("\(data)".contains("\(key)/level-1"), "the dedup key is in the event: \(escalated)")
 
         // PagerDuty follows the incident: acknowledge, then resolve, under the same dedup key.
         let ack = try await serve.post("/api/v1/incidents/\(key)/ack", body: Data(#"{"by": "alice"}"#.utf8))
