@@ -65,8 +65,8 @@ final class EscalationTests: XCTestCase {
                 method: email + slack
         """
 
-    /// Short delays, so a test sees several levels; 10 s between the first and the others
-    /// leaves the test time to act (ack, resolve, kill) before they are due.
+    /// Short delays, so a test sees several levels; 20 s between the first and the others
+    /// leaves the test time to act (ack, resolve, kill) before they are due, even on a loaded machine.
     static let testPolicies = """
         escalation_policies:
           test_chain:
@@ -74,8 +74,8 @@ final class EscalationTests: XCTestCase {
             applies_to: [test]
             escalation_chain:
               - {level: 1, delay: 0s, notify: on_call, method: webhook}
-              - {level: 2, delay: 10s, condition: not_acknowledged, notify: lead, method: webhook}
-              - {level: 3, delay: 10s, condition: not_resolved, notify: manager, method: webhook}
+              - {level: 2, delay: 20s, condition: not_acknowledged, notify: lead, method: webhook}
+              - {level: 3, delay: 20s, condition: not_resolved, notify: manager, method: webhook}
           test_channels:
             name: Every channel
             applies_to: [test]
