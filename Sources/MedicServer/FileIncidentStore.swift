@@ -82,7 +82,7 @@ public struct FileIncidentStore: IncidentStoring {
     }
 
     /// `incident` written whole and fsync'ed under a fresh temporary name: that name.
-    private func writeTemporary(_ incident: AlertIncident) throws -> String {
+    func writeTemporary(_ incident: AlertIncident) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(incident) + Data("\n".utf8)
@@ -110,7 +110,7 @@ public struct FileIncidentStore: IncidentStoring {
         return temporary
     }
 
-    private func syncDirectory() throws {
+    func syncDirectory() throws {
         let fd = Foundation.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(description: "cannot open \(directory): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -118,7 +118,7 @@ public struct FileIncidentStore: IncidentStoring {
     }
 
     /// Runs `body` holding the folder's write lock (`.lock`, flock: released with its holder).
-    private func whileLocked<T>(_ body: () throws -> T) throws -> T {
+    func whileLocked<T>(_ body: () throws -> T) throws -> T {
         let fd = Foundation.open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot open \(directory)/.lock: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

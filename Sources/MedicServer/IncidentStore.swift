@@ -39,11 +39,15 @@ public struct AlertIncident: Sendable, Equatable, Codable {
     /// The id the incident's run has (or will have: the run is started after the incident is
     /// durable, so a restart in between finds an incident whose run has no journal yet).
     public var runID: String?
+    /// Who acknowledged it and when (RFC 3339), with their note: a person taking it on.
+    public var acknowledgement: PersonDecision? = nil
+    /// Who resolved it by hand (`medic resolve`, `POST .../resolve`); nil when the alert resolved it.
+    public var resolution: PersonDecision? = nil
 
     enum CodingKeys: String, CodingKey {
         case key, fingerprint, status, labels, annotations, reason, route, playbook, parameters, target, handling, receiver
         case groupKey = "group_key", startsAt = "starts_at", generatorURL = "generator_url", openedAt = "opened_at"
-        case resolvedAt = "resolved_at", runID = "run_id"
+        case resolvedAt = "resolved_at", runID = "run_id", acknowledgement, resolution
     }
 }
 

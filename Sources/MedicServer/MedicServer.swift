@@ -67,6 +67,8 @@ public struct MedicServer: Sendable {
                        maxBodyBytes: settings.maxBodyBytes).install(on: router)
         APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, catalog: catalog, incidents: incidents,
                            stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes).install(on: router)
+        IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit), clock: interpreter.clock,
+                          maxBodyBytes: settings.maxBodyBytes).install(on: router)
         let host = settings.listen.host
         let app = Application(
             router: router,
@@ -79,9 +81,17 @@ public struct MedicServer: Sendable {
         // Shut down in reverse order: the HTTP server first (no new incident while the runner
         // drains), then the runner.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: runner), .init(service: app)],
+            services: [.init(service: runner)] + (try escalation(incidents)) + [.init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// The escalation scheduler, when the configuration maps a severity to a policy.
+    func escalation(_ incidents: FileIncidentStore) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        guard !configuration.escalation.policies.isEmpty else { return [] }
+        let ledger = try EscalationLedger(stateDirectory: stateDirectory)
+        return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,
+                                                   stores: stores, clock: interpreter.clock, bus: interpreter.executors.bus, logger: logger))]
     }
 }

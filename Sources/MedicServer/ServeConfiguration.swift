@@ -38,6 +38,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var routes: [Route] = []
     /// The bearer tokens file (`tokens:`), relative paths read from the configuration's folder.
     public var tokensFile: String?
+    /// `escalation` and `channels` (EscalationConfiguration.swift).
+    public var escalation = EscalationSettings()
 
     public init(routes: [Route] = [], tokensFile: String? = nil) {
         self.routes = routes
@@ -69,8 +71,12 @@ public struct ServeConfiguration: Sendable, Equatable {
 
         mutating func configuration(_ root: SourceNode) -> ServeConfiguration {
             var configuration = ServeConfiguration()
-            guard let pairs = mapping(root, "the configuration", known: ["$schema", "routes", "tokens"]) else { return configuration }
+            guard let pairs = mapping(root, "the configuration", known: Set(["$schema", "routes", "tokens"]).union(EscalationSettings.keys)) else {
+                return configuration
+            }
             if let tokens = pairs.first(where: { $0.key == "tokens" })?.value { configuration.tokensFile = string(tokens, "'tokens'") }
+            let (escalation, problems) = EscalationSettings.decode(pairs, catalog: catalog)
+            (configuration.escalation, diagnostics) = (escalation, diagnostics + problems)
             guard let routes = pairs.first(where: { $0.key == "routes" })?.value else { return configuration }
             guard let items = routes.sequence else {
                 report(.wrongType, "'routes' must be a list of routes, found \(routes.kindDescription)", routes)

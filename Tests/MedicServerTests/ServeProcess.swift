@@ -57,9 +57,11 @@ final class ServeProcess: @unchecked Sendable {
         try await send(HTTPClientRequest(url: baseURL + path), timeout: timeout)
     }
 
-    func post(_ path: String, body: Data, contentType: String? = "application/json") async throws -> Answer {
+    /// `token`: sent as `Authorization: Bearer TOKEN`.
+    func post(_ path: String, body: Data, contentType: String? = "application/json", token: String? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         request.body = .bytes(ByteBuffer(bytes: body))
         return try await send(request)
@@ -98,4 +100,17 @@ final class ServeProcess: @unchecked Sendable {
         var seconds: Double
         var description: String { "waited \(seconds) s for \(what)" }
     }
+}
+
+extension ServeProcess {
+    /// `medic token create NAME --role ROLE` into `dir/tokens.jsonl` (`tokenArguments(in:)` gives
+    /// it to `medic serve`): the token printed.
+    static func token(_ name: String, role: String = "operator", in dir: URL) throws -> String {
+        let output = try MedicCommand.run(["token", "create", name, "--role", role] + tokenArguments(in: dir), in: dir)
+        let token = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(token.hasPrefix("medic_"), "medic token create printed: \(output)")
+        return token
+    }
+
+    static func tokenArguments(in dir: URL) -> [String] { ["--tokens", dir.appendingPathComponent("tokens.jsonl").path] }
 }

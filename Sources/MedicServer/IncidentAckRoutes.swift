@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import MedicEngine
+import NIOCore
+
+/// `POST /api/v1/incidents/{key}/ack` and `/resolve`: a person acknowledges or resolves an
+/// incident, as the authenticated identity (role operator). The body is `{"note": TEXT}` (optional;
+/// a `by` in it is ignored: who acted is the token's name, never a name the caller typed). Answers `200` with the
+/// incident, `400` (with `field`) for a bad body or key, `404` when no incident has the key,
+/// `409` when the incident is resolved already (or, for ack, acknowledged already).
+struct IncidentAckRoutes: Sendable {
+    let access: AccessControl
+    let acknowledgement: IncidentAcknowledgement
+    let clock: any EngineClock
+    let maxBodyBytes: Int
+
+    func install(on router: Router<BasicRequestContext>) {
+        router.post("/api/v1/incidents/:key/ack", use: access.require(.operator) { request, context, identity in
+            await handle(.acknowledge, request, key: context.parameters.get("key") ?? "", by: identity.name)
+        })
+        router.post("/api/v1/incidents/:key/resolve", use: access.require(.operator) { request, context, identity in
+            await handle(.resolve, request, key: context.parameters.get("key") ?? "", by: identity.name)
+        })
+    }
+
+    func handle(_ action: IncidentAcknowledgement.Action, _ request: Request, key: String, by: String) async -> Response {
+        guard ServerRoutes.isJSON(request.headers[.contentType]) else {
+            return ServerRoutes.error(.unsupportedMediaType, "the body must be JSON (Content-Type: application/json), found \(request.headers[.contentType].map { "'\($0)'" } ?? "no Content-Type")")
+        }
+        let body: ByteBuffer
+        switch await ServerRoutes.collect(request, limit: maxBodyBytes) {
+        case .tooLarge: return ServerRoutes.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
+        case .failed(let error): return ServerRoutes.error(.badRequest, "the body could not be read: \(error)")
+        case .body(let read): body = read
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] else {
+            return ServerRoutes.error(.badRequest, "the body is not a JSON object")
+        }
+        for field in object.keys where field != "by" && field != "note" {
+            return ServerRoutes.error(.badRequest, "unknown field '\(field)' (allowed: by, note)", field: field)
+        }
+        let note: String?
+        switch object["note"] {
+        case nil, is NSNull: note = nil
+        case let text as String: note = text
+        default: return ServerRoutes.error(.badRequest, "'note' must be a string", field: "note")
+        }
+        let outcome: IncidentAcknowledgement.Outcome
+        do {
+            outcome = try acknowledgement.perform(action, key: key, by: by, note: note, now: clock.now)
+        } catch {
+            return ServerRoutes.error(.serviceUnavailable, "the incident could not be changed: \(error)")
+        }
+        switch outcome {
+        case .done(let incident): return ServerRoutes.json(.ok, ["incident": Self.describe(incident)])
+        case .notFound(let why): return ServerRoutes.error(.notFound, why)
+        case .conflict(let why): return ServerRoutes.error(.conflict, why)
+        case .invalid(let why, let field): return ServerRoutes.error(.badRequest, why, field: field)
+        }
+    }
+
+    /// The incident as stored (its JSON document).
+    static func describe(_ incident: AlertIncident) -> Any {
+        let encoder = JSONEncoder()
+        guard let data = try? encoder.encode(incident), let object = try? JSONSerialization.jsonObject(with: data) else { return [:] as [String: Any] }
+        return object
+    }
+}
