@@ -3286,5 +3286,65 @@ public enum EmbeddedSchemas {
   }
 }
 """#,
+        "serve": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://medic.dev/schemas/serve.schema.json",
+  "title": "Medic serve configuration",
+  "description": "The configuration of `medic serve` (docs/serving.md, Configuration), read from the file given by --config and checked by `medic validate FILE` when FILE is named medic.yaml, medic.yml or medic.json, or by `medic validate --config FILE`. Unknown keys are errors (M101). Each route's playbook must be a playbook of the library (M310; this schema cannot check that).",
+  "type": "object",
+  "properties": {
+    "$schema": {
+      "description": "The JSON Schema of this file, for editors; ignored by Medic (any value is accepted)."
+    },
+    "routes": {
+      "type": "array",
+      "description": "The alert routes, tried in order: the first whose `match` labels all equal the alert's labels gives its playbook, parameters and target. An alert no route matches runs the playbook whose id is its `alertname`, if there is one. An empty list is allowed.",
+      "items": {
+        "$ref": "#/$defs/alertRoute",
+        "description": "A route."
+      }
+    }
+  },
+  "additionalProperties": false,
+  "$defs": {
+    "alertRoute": {
+      "type": "object",
+      "description": "Maps the alerts whose labels match to a playbook of the library.",
+      "required": ["match", "playbook"],
+      "properties": {
+        "match": {
+          "type": "object",
+          "description": "Labels and their values: every label given must equal the alert's label. At least one.",
+          "minProperties": 1,
+          "additionalProperties": {
+            "type": "string",
+            "description": "The value the alert's label must have."
+          }
+        },
+        "playbook": {
+          "type": "string",
+          "description": "The `playbook_id` of a playbook of the library (M310 otherwise).",
+          "minLength": 1
+        },
+        "parameters_from_labels": {
+          "type": "object",
+          "description": "Playbook parameter: the alert label giving its value. An alert without one of these labels is recorded as unhandled.",
+          "additionalProperties": {
+            "type": "string",
+            "description": "The alert label whose value the parameter takes."
+          }
+        },
+        "target_label": {
+          "type": "string",
+          "description": "The alert label whose value is the run's one target (`${target}` in the steps). An alert without it is recorded as unhandled.",
+          "minLength": 1
+        }
+      },
+      "additionalProperties": false
+    }
+  }
+}
+"""#,
     ]
 }
