@@ -8,13 +8,18 @@ import MedicText
 /// resolved alert resolves its incident. It starts nothing itself; it says which incidents are
 /// new, for the caller to hand to the runner once they are durable.
 public struct AlertIntake: Sendable {
-    public let catalog: Catalog
-    public let configuration: ServeConfiguration
+    /// The catalog and configuration in force (replaced whole at a reload).
+    public let library: ServedLibrary
     public let store: any IncidentStoring
+    public var catalog: Catalog { library.current.catalog }
+    public var configuration: ServeConfiguration { library.current.configuration }
 
     public init(catalog: Catalog, configuration: ServeConfiguration, store: any IncidentStoring) {
-        self.catalog = catalog
-        self.configuration = configuration
+        self.init(library: ServedLibrary(catalog: catalog, configuration: configuration), store: store)
+    }
+
+    public init(library: ServedLibrary, store: any IncidentStoring) {
+        self.library = library
         self.store = store
     }
 
@@ -39,6 +44,8 @@ public struct AlertIntake: Sendable {
     /// alerts before it are kept: a retry of the post finds them and starts nothing again).
     public func accept(_ payload: AlertmanagerPayload, now: Date) throws -> [Outcome] {
         var outcomes: [Outcome] = []
+        // One snapshot for the whole post: a reload meanwhile applies to the next post.
+        let served = library.current
         for alert in payload.alerts {
             let key = Self.key(alert)
             switch alert.status {
@@ -47,7 +54,7 @@ public struct AlertIntake: Sendable {
                 let resolved = try store.resolve(key: key, at: (time ?? Timestamp(seconds: 0)).rfc3339())
                 outcomes.append(Outcome(kind: resolved == nil ? .unknown : .resolved, key: key, incident: resolved))
             case .firing:
-                let opened = try store.open(incident(alert, key: key, payload: payload, now: now))
+                let opened = try store.open(incident(alert, key: key, payload: payload, now: now, served: served))
                 outcomes.append(Outcome(kind: opened.created ? .opened : .existing, key: key, incident: opened.incident))
             }
         }
@@ -60,7 +67,9 @@ public struct AlertIntake: Sendable {
     }
 
     /// The incident a firing alert opens, with the decision on how it is handled.
-    func incident(_ alert: AlertmanagerPayload.Alert, key: String, payload: AlertmanagerPayload, now: Date) -> AlertIncident {
+    func incident(_ alert: AlertmanagerPayload.Alert, key: String, payload: AlertmanagerPayload, now: Date,
+                  served: ServedLibrary.Snapshot) -> AlertIncident {
+        let (catalog, configuration) = (served.catalog, served.configuration)
         var incident = AlertIncident(
             key: key, fingerprint: alert.fingerprint, groupKey: payload.groupKey, receiver: payload.receiver, status: .firing,
             labels: alert.labels, annotations: alert.annotations, startsAt: alert.startsAt.rfc3339(), generatorURL: alert.generatorURL,
@@ -93,7 +102,7 @@ public struct AlertIntake: Sendable {
         // Planned now, so a playbook that cannot take these inputs is recorded as unhandled
         // with the planner's reason rather than failing later in the background.
         do {
-            _ = try plan(incident)
+            _ = try plan(incident, catalog: catalog)
         } catch {
             return unhandled(incident, "playbook '\(incident.playbook ?? "")' cannot be planned: \(Self.describe(error))")
         }
@@ -102,8 +111,8 @@ public struct AlertIntake: Sendable {
     }
 
     /// The ungated plan of a handled incident.
-    public func plan(_ incident: AlertIncident) throws -> Plan {
-        let stage = PlanStage(catalog: catalog)
+    public func plan(_ incident: AlertIncident, catalog: Catalog? = nil) throws -> Plan {
+        let stage = PlanStage(catalog: catalog ?? self.catalog)
         let playbook = try stage.playbook(.id(incident.playbook ?? ""))
         return try stage.run(PlanRequest(playbook: playbook, parameters: incident.parameters,
                                          targets: incident.target.map { [TargetSpec(name: $0)] }))

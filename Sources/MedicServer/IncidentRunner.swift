@@ -47,8 +47,10 @@ public actor IncidentRunner: Service {
         let (intake, interpreter, stores, stateDirectory, logger) = (intake, interpreter, stores, stateDirectory, logger)
         runs[runID] = Task.detached {
             do {
-                var plan = try intake.plan(incident)
-                var gates = GateStage(catalog: intake.catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
+                // The catalog in force when the run starts, for the plan and the gates alike.
+                let catalog = intake.library.current.catalog
+                var plan = try intake.plan(incident, catalog: catalog)
+                var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
                 gates.stores = stores
                 plan = await gates.run(plan, GateRequest(mode: .automated), now: interpreter.clock.now)
                 let request = RunRequest(mode: .automated, runID: runID, detection: Self.detection(incident, now: interpreter.clock.now))

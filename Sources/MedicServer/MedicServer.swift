@@ -17,6 +17,9 @@ public struct MedicServer: Sendable {
         public var grace: Double = 30
         /// The largest request body read, in bytes (larger ones: 413).
         public var maxBodyBytes = 1 << 20
+        /// Where SIGHUP reads the library and the configuration again (nil root: SIGHUP is not trapped).
+        public var libraryRoot: String?
+        public var configurationPath: String?
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -50,7 +53,8 @@ public struct MedicServer: Sendable {
     /// Serves until a graceful shutdown has ended; `listening` is told the address bound (with
     /// the port the system chose for port 0). Throws when the address cannot be bound.
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
-        let intake = AlertIntake(catalog: catalog, configuration: configuration, store: incidents)
+        let library = ServedLibrary(catalog: catalog, configuration: configuration)
+        let intake = AlertIntake(library: library, store: incidents)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger)
         let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
@@ -65,10 +69,15 @@ public struct MedicServer: Sendable {
                 listening(ListenAddress(host: host, port: channel.localAddress?.port ?? settings.listen.port))
             },
             logger: logger)
-        // Shut down in reverse order: the HTTP server first (no new incident while the runner
-        // drains), then the runner.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner), .init(service: app)]
+        if let root = settings.libraryRoot {
+            // Trapped before the server listens, so a SIGHUP sent once it does never ends it.
+            services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger)))
+        }
+        // Shut down in reverse order: the reload first, the HTTP server next (no new incident
+        // while the runner drains), then the runner.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: runner), .init(service: app)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

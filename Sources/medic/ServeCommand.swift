@@ -18,6 +18,9 @@ struct ServeCommand: AsyncParsableCommand {
             in the background; a resolved alert resolves it. Only loopback addresses are served: bearer \
             tokens, needed for any other, are not built yet.
 
+            SIGHUP: read the library and --config again and put them in force for the next alert; \
+            with any error, keep the ones in force and log each error located.
+
             SIGTERM or SIGINT: stop taking requests, let the runs going finish within --grace seconds, \
             then end their steps (left interrupted, for `medic resume`) and exit 0. docs/serving.md \
             has the whole story.
@@ -73,7 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("error: \(error)")
         }
-        let settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)
+        var settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)
+        (settings.libraryRoot, settings.configurationPath) = (root, config)
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,
                                  incidents: incidents, settings: settings, logger: MedicLog.log)
