@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "MedicServer",
             dependencies: [
-                "MedicModel", "MedicText", "MedicLoader", "MedicEngine",
+                "MedicModel", "MedicText", "MedicLoader", "MedicEngine", "MedicDetect",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

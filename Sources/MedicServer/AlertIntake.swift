@@ -11,6 +11,8 @@ public struct AlertIntake: Sendable {
     /// The catalog and configuration in force (replaced whole at a reload).
     public let library: ServedLibrary
     public let store: any IncidentStoring
+    /// The runs going, by playbook and targets: an alert for one of them folds into it.
+    public let going: RemediationsGoing
     public var catalog: Catalog { library.current.catalog }
     public var configuration: ServeConfiguration { library.current.configuration }
 
@@ -18,9 +20,10 @@ public struct AlertIntake: Sendable {
         self.init(library: ServedLibrary(catalog: catalog, configuration: configuration), store: store)
     }
 
-    public init(library: ServedLibrary, store: any IncidentStoring) {
+    public init(library: ServedLibrary, store: any IncidentStoring, going: RemediationsGoing = RemediationsGoing()) {
         self.library = library
         self.store = store
+        self.going = going
     }
 
     /// What became of one alert of a post.
@@ -54,7 +57,16 @@ public struct AlertIntake: Sendable {
                 let resolved = try store.resolve(key: key, at: (time ?? Timestamp(seconds: 0)).rfc3339())
                 outcomes.append(Outcome(kind: resolved == nil ? .unknown : .resolved, key: key, incident: resolved))
             case .firing:
-                let opened = try store.open(incident(alert, key: key, payload: payload, now: now, served: served))
+                let candidate = incident(alert, key: key, payload: payload, now: now, served: served)
+                let opened: (incident: AlertIncident, created: Bool)
+                do {
+                    opened = try store.open(candidate)
+                } catch {
+                    if candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
+                    throw error
+                }
+                // A repeat or a retry: the run claimed for the candidate will not start.
+                if !opened.created, candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
                 outcomes.append(Outcome(kind: opened.created ? .opened : .existing, key: key, incident: opened.incident))
             }
         }
@@ -101,12 +113,20 @@ public struct AlertIntake: Sendable {
         }
         // Planned now, so a playbook that cannot take these inputs is recorded as unhandled
         // with the planner's reason rather than failing later in the background.
+        let plan: Plan
         do {
-            _ = try plan(incident, catalog: catalog)
+            plan = try self.plan(incident, catalog: catalog)
         } catch {
             return unhandled(incident, "playbook '\(incident.playbook ?? "")' cannot be planned: \(Self.describe(error))")
         }
-        incident.runID = RunStore.newRunID(at: now)
+        let runID = RunStore.newRunID(at: now)
+        if let going = going.claim(plan, runID: runID, owner: key) {
+            incident.runID = going
+            incident.foldedInto = going
+            incident.reason = "one fault with run \(going), going for \(RemediationsGoing.remedy(of: plan)): folded into it"
+            return incident
+        }
+        incident.runID = runID
         return incident
     }
 

@@ -39,11 +39,14 @@ public struct AlertIncident: Sendable, Equatable, Codable {
     /// The id the incident's run has (or will have: the run is started after the incident is
     /// durable, so a restart in between finds an incident whose run has no journal yet).
     public var runID: String?
+    /// Set when the run handling it was started by another trigger (an anomaly rule's firing
+    /// or another alert) for the same playbook on the same targets: `runID` is that run.
+    public var foldedInto: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case key, fingerprint, status, labels, annotations, reason, route, playbook, parameters, target, handling, receiver
         case groupKey = "group_key", startsAt = "starts_at", generatorURL = "generator_url", openedAt = "opened_at"
-        case resolvedAt = "resolved_at", runID = "run_id"
+        case resolvedAt = "resolved_at", runID = "run_id", foldedInto = "folded_into"
     }
 }
 

@@ -20,6 +20,8 @@ public struct MedicServer: Sendable {
         /// Where SIGHUP reads the library and the configuration again (nil root: SIGHUP is not trapped).
         public var libraryRoot: String?
         public var configurationPath: String?
+        /// The anomaly rules evaluated over live metrics (nil: none, `--no-rules`).
+        public var rules: ServeRuleWatch.Settings?
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -54,7 +56,8 @@ public struct MedicServer: Sendable {
     /// the port the system chose for port 0). Throws when the address cannot be bound.
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let library = ServedLibrary(catalog: catalog, configuration: configuration)
-        let intake = AlertIntake(library: library, store: incidents)
+        let going = RemediationsGoing()
+        let intake = AlertIntake(library: library, store: incidents, going: going)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger)
         let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
@@ -69,13 +72,20 @@ public struct MedicServer: Sendable {
                 listening(ListenAddress(host: host, port: channel.localAddress?.port ?? settings.listen.port))
             },
             logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner), .init(service: app)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner)]
+        if let rules = settings.rules,
+           let watch = ServeRuleWatch(catalog: catalog, settings: rules, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory,
+                                      going: going, grace: settings.grace, logger: logger) {
+            services.append(.init(service: watch))
+        }
+        services.append(.init(service: app))
         if let root = settings.libraryRoot {
             // Trapped before the server listens, so a SIGHUP sent once it does never ends it.
             services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger)))
         }
         // Shut down in reverse order: the reload first, the HTTP server next (no new incident
-        // while the runner drains), then the runner.
+        // while the runs drain), then the rules (no new firing; their runs get the grace), then
+        // the runner.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -18,6 +18,11 @@ struct ServeCommand: AsyncParsableCommand {
             in the background; a resolved alert resolves it. Only loopback addresses are served: bearer \
             tokens, needed for any other, are not built yet.
 
+            The library's anomaly rules are evaluated over live metrics as `medic watch` evaluates them \
+            (every --interval, through the metric sources of --metrics; --no-rules turns this off). A \
+            trigger that would start a playbook on targets a run going already remediates with that \
+            playbook, a rule's firing or an alert, folds into that run: one fault, one run.
+
             SIGHUP: read the library and --config again and put them in force for the next alert; \
             with any error, keep the ones in force and log each error located.
 
@@ -45,6 +50,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds the runs going at a SIGTERM have to finish before their steps are ended.", valueName: "seconds"))
     var grace: Double = 30
 
+    @Flag(name: .customLong("no-rules"), help: "Do not evaluate the library's anomaly rules over live metrics (alerts only).")
+    var noRules = false
+
+    @Option(help: ArgumentHelp("Time between two rounds of sampling for the rules (above 0), \(Interval.acceptedForms). Default: 15s.",
+                               valueName: "duration"),
+            transform: Interval.argument)
+    var interval = Interval(seconds: 15)
+
     func validate() throws {
         guard let address = ListenAddress(listen) else {
             throw ValidationError("--listen '\(listen)' is not HOST:PORT with a port from 0 to 65535 (such as 127.0.0.1:9797)")
@@ -53,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--listen '\(listen)' is not a loopback address: serving other hosts requires tokens (not built yet), so only 127.0.0.0/8, ::1 and localhost are allowed")
         }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be 0 or more seconds") }
+        guard interval.seconds > 0 else { throw ValidationError("--interval '\(interval)' is not a duration above 0 (such as 15s or 1m)") }
     }
 
     mutating func run() async throws {
@@ -78,6 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)
         (settings.libraryRoot, settings.configurationPath) = (root, config)
+        if !noRules {
+            settings.rules = .init(interval: interval.seconds, registry: try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment))
+        }
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,
                                  incidents: incidents, settings: settings, logger: MedicLog.log)
