@@ -73,10 +73,9 @@ public struct MedicServer: Sendable {
             },
             logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner)]
-        if let rules = settings.rules,
-           let watch = ServeRuleWatch(catalog: catalog, settings: rules, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory,
-                                      going: going, grace: settings.grace, logger: logger) {
-            services.append(.init(service: watch))
+        if let rules = settings.rules {
+            services.append(.init(service: ServeRuleWatch(library: library, settings: rules, interpreter: interpreter, stores: stores,
+                                                          stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger)))
         }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {

@@ -7,7 +7,7 @@ import XCTest
 final class ServeRulesTests: XCTestCase {
     /// ServeTests' library plus a rule starting linger-001 (which waits for a `release` file)
     /// when `fault_level` is above 0, read from `state.json` through the metric sources file.
-    func workspace(faultLevel: Int) throws -> ServeTests.Workspace {
+    func workspace(faultLevel: Int, withRule: Bool = true) throws -> ServeTests.Workspace {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-rules-\(UUID().uuidString)")
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         for folder in ["actions", "playbooks", "rules"] {
@@ -18,15 +18,7 @@ final class ServeRulesTests: XCTestCase {
             try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
         }
         try ServeTests.config.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
-        try """
-            rules:
-              - name: fault-seen
-                metric: fault_level
-                detector: threshold
-                params: {op: ">", value: 0}
-                severity: SEV3
-                playbook: linger-001
-            """.write(to: dir.appendingPathComponent("rules/fault.yaml"), atomically: true, encoding: .utf8)
+        if withRule { try Self.rule.write(to: dir.appendingPathComponent("rules/fault.yaml"), atomically: true, encoding: .utf8) }
         try """
             metric_sources:
               - {name: state, type: file, path: state.json, metrics: [fault_level]}
@@ -44,6 +36,16 @@ final class ServeRulesTests: XCTestCase {
         return ws
     }
 
+    static let rule = """
+        rules:
+          - name: fault-seen
+            metric: fault_level
+            detector: threshold
+            params: {op: ">", value: 0}
+            severity: SEV3
+            playbook: linger-001
+        """
+
     func setFault(_ level: Int, in dir: URL) throws {
         try "{\"fault_level\": \(level)}".write(to: dir.appendingPathComponent("state.json"), atomically: true, encoding: .utf8)
     }
@@ -55,7 +57,7 @@ final class ServeRulesTests: XCTestCase {
     func testARuleFiringStartsItsPlaybookAndAnAlertForTheSameFaultFoldsIntoThatRun() async throws {
         let ws = try workspace(faultLevel: 1)
         let serve = try await ServeProcess(self, in: ws.dir, arguments: arguments(ws))
-        XCTAssertTrue(serve.stderr.contains("rules: watching 1 series"), serve.stderr)
+        _ = try await ServeProcess.poll("the rules to be watched (stderr: \(serve.stderr))") { serve.stderr.contains("rules: watching 1 series") ? true : nil }
         let ruleRun = try await ServeProcess.poll("the rule's run (stderr: \(serve.stderr))") { ws.journals.first?.replacingOccurrences(of: ".jsonl", with: "") }
         _ = try await ServeProcess.poll("the rule's run to start its step") { ws.effects.contains("started") ? true : nil }
         XCTAssertEqual((ws.journal(ruleRun).first?["detection"] as? [String: Any])?["rule"] as? String, "fault-seen", "\(ws.journal(ruleRun))")
@@ -108,5 +110,21 @@ final class ServeRulesTests: XCTestCase {
         XCTAssertEqual(status, 0, serve.stderr)
         XCTAssertEqual(ws.journals, [run + ".jsonl"], "no rule run")
         XCTAssertFalse(serve.stderr.contains("fault-seen"), serve.stderr)
+    }
+
+    func testSIGHUPPutsTheRulesOfTheReloadedLibraryInForce() async throws {
+        let ws = try workspace(faultLevel: 1, withRule: false)
+        let serve = try await ServeProcess(self, in: ws.dir, arguments: arguments(ws))
+        _ = try await ServeProcess.poll("the rules to be looked for (stderr: \(serve.stderr))") { serve.stderr.contains("rules: none in the library") ? true : nil }
+        XCTAssertEqual(ws.journals, [], "no rule, no run")
+        XCTAssertTrue(FileManager.default.createFile(atPath: ws.dir.appendingPathComponent("release").path, contents: nil))
+        try Self.rule.write(to: ws.dir.appendingPathComponent("rules/fault.yaml"), atomically: true, encoding: .utf8)
+        kill(serve.process.processIdentifier, SIGHUP)
+        let run = try await ServeProcess.poll("the new rule's run (stderr: \(serve.stderr))") { ws.journals.first?.replacingOccurrences(of: ".jsonl", with: "") }
+        let finished = try await ServeProcess.poll("run \(run) to finish (stderr: \(serve.stderr))") { ws.finished(run) }
+        XCTAssertEqual(finished["outcome"] as? String, "succeeded", "\(ws.journal(run))")
+        XCTAssertEqual((ws.journal(run).first?["detection"] as? [String: Any])?["rule"] as? String, "fault-seen")
+        let status = try await serve.stop()
+        XCTAssertEqual(status, 0, serve.stderr)
     }
 }
