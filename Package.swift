@@ -65,9 +65,10 @@ let package = Package(
         .target(
             name: "MedicServer",
             dependencies: [
-                "MedicModel", "MedicText", "MedicLoader", "MedicEngine",
+                "MedicModel", "MedicText", "MedicLoader", "MedicEngine", "MedicDetect",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -17,12 +17,13 @@ What it checks, without the Swift loader:
        - any other code (cross-file and semantic faults the schema cannot see): the file is
          well-formed and schema-valid, so that its one fault is the one in its name;
   4. the standalone files, read by `medic run` rather than `medic validate` and found by the
-     option that names them, not by their keys: the metric sources file (--metrics) and the
-     inventory (--inventory). For each KIND in STANDALONE, every file under
+     option that names them, not by their keys: the metric sources file (--metrics), the
+     inventory (--inventory) and the configuration of `medic serve` (--config). For each KIND in STANDALONE, every file under
      Tests/MedicLoaderTests/Fixtures/KIND/valid/ is well-formed and valid against
      schemas/KIND.schema.json, and every file under .../KIND/invalid/, named `<CODE>-<slug>`, is
      refused the way its code says, by the rules of step 3 (the Swift tests
-     MetricSourcesFixtureTests and InventoryFixtureTests check that the loader refuses them too);
+     MetricSourcesFixtureTests, InventoryFixtureTests and ServeConfigurationFixtureTests check
+     that the loader refuses them too);
   5. the check-jsonschema CLI, if installed, agrees: it accepts every file of steps 2 and 4 and
      rejects the schema-expressible fixtures of steps 3 and 4;
   6. the schemas see what Medic sees: every library fixture (valid/ and invalid/) goes through
@@ -62,7 +63,7 @@ SCHEMA_DIR = ROOT / "schemas"
 KINDS = ("playbook", "actions", "rules", "policies")
 # Schemas of files outside the library: no `kind:` key, not found by their top-level keys, and
 # checked against their own fixture folders, Fixtures/<kind>/{valid,invalid}.
-STANDALONE = ("metric-sources", "inventory")
+STANDALONE = ("metric-sources", "inventory", "serve")
 SHIPPED_DIRS = ("playbooks", "actions", "rules", "policies")
 FIXTURES = ROOT / "Tests" / "MedicLoaderTests" / "Fixtures"
 VALID_DIR = FIXTURES / "valid"

@@ -11,7 +11,9 @@ struct APIOperationRoutes: Sendable {
     let access: AccessControl
     let interpreter: Interpreter
     let stores: StateStores
-    let catalog: Catalog
+    /// The library in force (a SIGHUP may replace it); `catalog` is its catalog now.
+    let library: ServedLibrary
+    var catalog: Catalog { library.current.catalog }
     let incidents: FileIncidentStore
     let stateDirectory: String
     let maxBodyBytes: Int

@@ -13,7 +13,9 @@ struct APIRunRoutes: Sendable {
     let runner: IncidentRunner
     let interpreter: Interpreter
     let stores: StateStores
-    let catalog: Catalog
+    /// The library in force (a SIGHUP may replace it); `catalog` is its catalog now.
+    let library: ServedLibrary
+    var catalog: Catalog { library.current.catalog }
     let stateDirectory: String
     let maxBodyBytes: Int
 

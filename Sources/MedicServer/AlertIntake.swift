@@ -8,14 +8,22 @@ import MedicText
 /// resolved alert resolves its incident. It starts nothing itself; it says which incidents are
 /// new, for the caller to hand to the runner once they are durable.
 public struct AlertIntake: Sendable {
-    public let catalog: Catalog
-    public let configuration: ServeConfiguration
+    /// The catalog and configuration in force (replaced whole at a reload).
+    public let library: ServedLibrary
     public let store: any IncidentStoring
+    /// The runs going, by playbook and targets: an alert for one of them folds into it.
+    public let going: RemediationsGoing
+    public var catalog: Catalog { library.current.catalog }
+    public var configuration: ServeConfiguration { library.current.configuration }
 
     public init(catalog: Catalog, configuration: ServeConfiguration, store: any IncidentStoring) {
-        self.catalog = catalog
-        self.configuration = configuration
+        self.init(library: ServedLibrary(catalog: catalog, configuration: configuration), store: store)
+    }
+
+    public init(library: ServedLibrary, store: any IncidentStoring, going: RemediationsGoing = RemediationsGoing()) {
+        self.library = library
         self.store = store
+        self.going = going
     }
 
     /// What became of one alert of a post.
@@ -39,6 +47,8 @@ public struct AlertIntake: Sendable {
     /// alerts before it are kept: a retry of the post finds them and starts nothing again).
     public func accept(_ payload: AlertmanagerPayload, now: Date) throws -> [Outcome] {
         var outcomes: [Outcome] = []
+        // One snapshot for the whole post: a reload meanwhile applies to the next post.
+        let served = library.current
         for alert in payload.alerts {
             let key = Self.key(alert)
             switch alert.status {
@@ -47,7 +57,16 @@ public struct AlertIntake: Sendable {
                 let resolved = try store.resolve(key: key, at: (time ?? Timestamp(seconds: 0)).rfc3339())
                 outcomes.append(Outcome(kind: resolved == nil ? .unknown : .resolved, key: key, incident: resolved))
             case .firing:
-                let opened = try store.open(incident(alert, key: key, payload: payload, now: now))
+                let candidate = incident(alert, key: key, payload: payload, now: now, served: served)
+                let opened: (incident: AlertIncident, created: Bool)
+                do {
+                    opened = try store.open(candidate)
+                } catch {
+                    if candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
+                    throw error
+                }
+                // A repeat or a retry: the run claimed for the candidate will not start.
+                if !opened.created, candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
                 outcomes.append(Outcome(kind: opened.created ? .opened : .existing, key: key, incident: opened.incident))
             }
         }
@@ -60,7 +79,9 @@ public struct AlertIntake: Sendable {
     }
 
     /// The incident a firing alert opens, with the decision on how it is handled.
-    func incident(_ alert: AlertmanagerPayload.Alert, key: String, payload: AlertmanagerPayload, now: Date) -> AlertIncident {
+    func incident(_ alert: AlertmanagerPayload.Alert, key: String, payload: AlertmanagerPayload, now: Date,
+                  served: ServedLibrary.Snapshot) -> AlertIncident {
+        let (catalog, configuration) = (served.catalog, served.configuration)
         var incident = AlertIncident(
             key: key, fingerprint: alert.fingerprint, groupKey: payload.groupKey, receiver: payload.receiver, status: .firing,
             labels: alert.labels, annotations: alert.annotations, startsAt: alert.startsAt.rfc3339(), generatorURL: alert.generatorURL,
@@ -92,18 +113,26 @@ public struct AlertIntake: Sendable {
         }
         // Planned now, so a playbook that cannot take these inputs is recorded as unhandled
         // with the planner's reason rather than failing later in the background.
+        let plan: Plan
         do {
-            _ = try plan(incident)
+            plan = try self.plan(incident, catalog: catalog)
         } catch {
             return unhandled(incident, "playbook '\(incident.playbook ?? "")' cannot be planned: \(Self.describe(error))")
         }
-        incident.runID = RunStore.newRunID(at: now)
+        let runID = RunStore.newRunID(at: now)
+        if let going = going.claim(plan, runID: runID, owner: key) {
+            incident.runID = going
+            incident.foldedInto = going
+            incident.reason = "one fault with run \(going), going for \(RemediationsGoing.remedy(of: plan)): folded into it"
+            return incident
+        }
+        incident.runID = runID
         return incident
     }
 
     /// The ungated plan of a handled incident.
-    public func plan(_ incident: AlertIncident) throws -> Plan {
-        let stage = PlanStage(catalog: catalog)
+    public func plan(_ incident: AlertIncident, catalog: Catalog? = nil) throws -> Plan {
+        let stage = PlanStage(catalog: catalog ?? self.catalog)
         let playbook = try stage.playbook(.id(incident.playbook ?? ""))
         return try stage.run(PlanRequest(playbook: playbook, parameters: incident.parameters,
                                          targets: incident.target.map { [TargetSpec(name: $0)] }))

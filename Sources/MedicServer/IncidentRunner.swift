@@ -42,13 +42,18 @@ public actor IncidentRunner: Service {
     /// Starts the incident's run unless it has none, is resolved, is going here or has a journal
     /// already, or the server is stopping (then the next start picks it up). Returns at once.
     public func start(_ incident: AlertIncident) {
-        guard !stopping, incident.status == .firing, let runID = incident.runID, runs[runID] == nil,
-              !FileManager.default.fileExists(atPath: stores.runs.journalPath(runID)) else { return }
+        // A folded incident's run is another trigger's, already going.
+        guard incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil else { return }
+        guard !stopping, incident.status == .firing, !FileManager.default.fileExists(atPath: stores.runs.journalPath(runID)) else {
+            return intake.going.release(runID: runID)
+        }
         let (intake, interpreter, stores, stateDirectory, logger) = (intake, interpreter, stores, stateDirectory, logger)
         runs[runID] = Task.detached {
             do {
-                var plan = try intake.plan(incident)
-                var gates = GateStage(catalog: intake.catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
+                // The catalog in force when the run starts, for the plan and the gates alike.
+                let catalog = intake.library.current.catalog
+                var plan = try intake.plan(incident, catalog: catalog)
+                var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
                 gates.stores = stores
                 plan = await gates.run(plan, GateRequest(mode: .automated), now: interpreter.clock.now)
                 let request = RunRequest(mode: .automated, runID: runID, detection: Self.detection(incident, now: interpreter.clock.now))
@@ -59,6 +64,7 @@ public actor IncidentRunner: Service {
             } catch {
                 logger.error("run could not go on", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "error": "\(error)"])
             }
+            intake.going.release(runID: runID)
             await self.finished(runID)
         }
     }

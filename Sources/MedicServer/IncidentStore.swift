@@ -43,11 +43,14 @@ public struct AlertIncident: Sendable, Equatable, Codable {
     public var acknowledgement: PersonDecision? = nil
     /// Who resolved it by hand (`medic resolve`, `POST .../resolve`); nil when the alert resolved it.
     public var resolution: PersonDecision? = nil
+    /// Set when the run handling it was started by another trigger (an anomaly rule's firing
+    /// or another alert) for the same playbook on the same targets: `runID` is that run.
+    public var foldedInto: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case key, fingerprint, status, labels, annotations, reason, route, playbook, parameters, target, handling, receiver
         case groupKey = "group_key", startsAt = "starts_at", generatorURL = "generator_url", openedAt = "opened_at"
-        case resolvedAt = "resolved_at", runID = "run_id", acknowledgement, resolution
+        case resolvedAt = "resolved_at", runID = "run_id", acknowledgement, resolution, foldedInto = "folded_into"
     }
 }
 

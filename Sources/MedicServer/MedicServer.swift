@@ -21,6 +21,11 @@ public struct MedicServer: Sendable {
         public var tokens = AccessTokens()
         /// The API requests one identity may make in a minute (more: 429).
         public var ratePerMinute = 600
+        /// Where SIGHUP reads the library and the configuration again (nil root: SIGHUP is not trapped).
+        public var libraryRoot: String?
+        public var configurationPath: String?
+        /// The anomaly rules evaluated over live metrics (nil: none, `--no-rules`).
+        public var rules: ServeRuleWatch.Settings?
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -54,18 +59,20 @@ public struct MedicServer: Sendable {
     /// Serves until a graceful shutdown has ended; `listening` is told the address bound (with
     /// the port the system chose for port 0). Throws when the address cannot be bound.
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
-        let intake = AlertIntake(catalog: catalog, configuration: configuration, store: incidents)
+        let library = ServedLibrary(catalog: catalog, configuration: configuration)
+        let going = RemediationsGoing()
+        let intake = AlertIntake(library: library, store: incidents, going: going)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger)
         let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let router = Router(context: BasicRequestContext.self)
         routes.install(on: router)
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
-        APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, catalog: catalog, stateDirectory: stateDirectory,
+        APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
                      maxBodyBytes: settings.maxBodyBytes).install(on: router)
-        APIRunRequests(access: access, runner: runner, interpreter: interpreter, stores: stores, catalog: catalog, stateDirectory: stateDirectory,
+        APIRunRequests(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
                        maxBodyBytes: settings.maxBodyBytes).install(on: router)
-        APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, catalog: catalog, incidents: incidents,
+        APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, library: library, incidents: incidents,
                            stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes).install(on: router)
         IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit), clock: interpreter.clock,
                           maxBodyBytes: settings.maxBodyBytes).install(on: router)
@@ -78,10 +85,21 @@ public struct MedicServer: Sendable {
                 listening(ListenAddress(host: host, port: channel.localAddress?.port ?? settings.listen.port))
             },
             logger: logger)
-        // Shut down in reverse order: the HTTP server first (no new incident while the runner
-        // drains), then the runner.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner)] + (try escalation(incidents))
+        if let rules = settings.rules {
+            services.append(.init(service: ServeRuleWatch(library: library, settings: rules, interpreter: interpreter, stores: stores,
+                                                          stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger)))
+        }
+        services.append(.init(service: app))
+        if let root = settings.libraryRoot {
+            // Trapped before the server listens, so a SIGHUP sent once it does never ends it.
+            services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger)))
+        }
+        // Shut down in reverse order: the reload first, the HTTP server next (no new incident
+        // while the runs drain), then the rules (no new firing; their runs get the grace), then
+        // the escalation scheduler, then the runner.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: runner)] + (try escalation(incidents)) + [.init(service: app)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -63,6 +63,18 @@ public struct ServeConfiguration: Sendable, Equatable {
         return (decoder.diagnostics.hasErrors ? nil : configuration, read + decoder.diagnostics)
     }
 
+    /// The file names `medic validate` reads as a serve configuration, not as a library file.
+    public static let fileNames: Set<String> = ["medic.yaml", "medic.yml", "medic.json"]
+
+    public static func isConfigurationFile(_ path: String) -> Bool {
+        fileNames.contains(URL(fileURLWithPath: path).lastPathComponent)
+    }
+
+    /// Every problem of the configuration files at `paths`, each checked against `catalog`.
+    public static func check(paths: [String], catalog: Catalog) -> [Diagnostic] {
+        paths.flatMap { load(path: $0, catalog: catalog).1.sortedForReport() }
+    }
+
     private struct Decoder {
         let catalog: Catalog
         var diagnostics: [Diagnostic] = []
@@ -79,7 +91,8 @@ public struct ServeConfiguration: Sendable, Equatable {
             (configuration.escalation, diagnostics) = (escalation, diagnostics + problems)
             guard let routes = pairs.first(where: { $0.key == "routes" })?.value else { return configuration }
             guard let items = routes.sequence else {
-                report(.wrongType, "'routes' must be a list of routes, found \(routes.kindDescription)", routes)
+                report(.wrongType, "'routes' must be a list of routes, found \(routes.kindDescription)", routes,
+                       hint: "write each route as an item: '- match: {alertname: NAME}' then 'playbook: ID'")
                 return configuration
             }
             for item in items {
@@ -92,20 +105,29 @@ public struct ServeConfiguration: Sendable, Equatable {
             guard let pairs = mapping(node, "a route", known: ["match", "playbook", "parameters_from_labels", "target_label"]) else { return nil }
             let field = { (name: String) in pairs.first { $0.key == name }?.value }
             guard let matchNode = field("match") else {
-                report(.missingKey, "a route needs 'match', the labels an alert must have", node)
+                report(.missingKey, "a route needs 'match', the labels an alert must have", node, hint: "add 'match: {alertname: NAME}'")
                 return nil
             }
             guard let playbookNode = field("playbook") else {
-                report(.missingKey, "a route needs 'playbook', the id of the playbook to run", node)
+                report(.missingKey, "a route needs 'playbook', the id of the playbook to run", node,
+                       hint: "add 'playbook: ID' with the playbook_id of a playbook of the library")
                 return nil
             }
             guard let match = stringMap(matchNode, "'match'"), let playbook = string(playbookNode, "'playbook'") else { return nil }
-            if match.isEmpty { report(.invalidValue, "'match' must name at least one label", matchNode) }
+            if match.isEmpty {
+                report(.invalidValue, "'match' must name at least one label", matchNode,
+                       hint: "a route matching every alert is not allowed; name a label such as alertname")
+            }
             if catalog.playbook(id: playbook) == nil {
-                report(.unknownPlaybook, "route playbook '\(playbook)' is not a playbook of the library", playbookNode)
+                report(.unknownPlaybook, "route playbook '\(playbook)' is not a playbook of the library", playbookNode,
+                       hint: Spelling.didYouMean(playbook, among: catalog.playbooks.map(\.id))
+                           ?? "use the playbook_id of a playbook of the library (under --root; medic list shows them)")
             }
             let parameters = field("parameters_from_labels").map { stringMap($0, "'parameters_from_labels'") } ?? [:]
             let target = field("target_label").map { string($0, "'target_label'") } ?? nil
+            if let targetNode = field("target_label"), target?.isEmpty == true {
+                report(.invalidValue, "'target_label' must name a label, found an empty text", targetNode, hint: "write the label, such as instance")
+            }
             guard let parameters else { return nil }
             return Route(match: match, playbook: playbook, parametersFromLabels: parameters, targetLabel: target, location: node.location)
         }
@@ -113,22 +135,31 @@ public struct ServeConfiguration: Sendable, Equatable {
         /// The pairs of a mapping; `known` (nil: any key) lists the keys it may have.
         mutating func mapping(_ node: SourceNode, _ what: String, known: Set<String>?) -> [SourceNode.Pair]? {
             guard let pairs = node.mapping else {
-                report(.wrongType, "\(what) must be a mapping, found \(node.kindDescription)", node)
+                report(.wrongType, "\(what) must be a mapping, found \(node.kindDescription)", node, hint: "write it as 'key: value' lines or {key: value}")
                 return nil
             }
             var seen: Set<String> = []
             for pair in pairs {
                 if let known, !known.contains(pair.key) {
-                    report(.unknownKey, "unknown key '\(pair.key)' in \(what) (known: \(known.sorted().joined(separator: ", ")))", pair.keyNode)
+                    let allowed = known.filter { $0 != "$schema" }.sorted()
+                    report(.unknownKey, "unknown key '\(pair.key)' in \(what)", pair.keyNode,
+                           hint: Spelling.didYouMean(pair.key, among: allowed) ?? "the keys allowed here are: \(allowed.joined(separator: ", "))")
                 }
-                if !seen.insert(pair.key).inserted { report(.duplicateKey, "'\(pair.key)' is given twice in \(what)", pair.keyNode) }
+                if !seen.insert(pair.key).inserted {
+                    report(.duplicateKey, "'\(pair.key)' is given twice in \(what)", pair.keyNode, hint: "keep one of them")
+                }
             }
             return pairs
         }
 
         mutating func string(_ node: SourceNode, _ what: String) -> String? {
-            guard let scalar = node.scalar, !node.isNull, scalar.style != .plain || ImplicitType.of(scalar.text) == nil else {
-                report(.wrongType, "\(what) must be text, found \(node.kindDescription)", node)
+            guard let scalar = node.scalar, !node.isNull else {
+                report(.wrongType, "\(what) must be text, found \(node.kindDescription)", node, hint: "write one text value")
+                return nil
+            }
+            if scalar.style == .plain, let implicit = ImplicitType.of(scalar.text) {
+                report(.implicitTyping, "\(what) must be text, but YAML reads '\(scalar.text)' as \(implicit)", node,
+                       hint: "quote it: \"\(scalar.text)\"")
                 return nil
             }
             return scalar.text
@@ -144,8 +175,8 @@ public struct ServeConfiguration: Sendable, Equatable {
             return result
         }
 
-        mutating func report(_ code: DiagnosticCode, _ message: String, _ node: SourceNode) {
-            diagnostics.append(Diagnostic(code, message, at: node.location))
+        mutating func report(_ code: DiagnosticCode, _ message: String, _ node: SourceNode, hint: String) {
+            diagnostics.append(Diagnostic(code, message, at: node.location, hint: hint))
         }
     }
 }

@@ -6,14 +6,15 @@ struct Schema: ParsableCommand {
         abstract: "Print the JSON Schema (2020-12) of a file kind, for editors and other validators.",
         discussion: """
             KIND is one of: playbook, actions, rules, policies; metric-sources (the metric sources \
-            file that run, resume and demo read with --metrics); or inventory (the hosts, labels and \
-            groups that plan and run read with --inventory). The same schemas ship under schemas/.
+            file that run, resume and demo read with --metrics); inventory (the hosts, labels and \
+            groups that plan and run read with --inventory); or serve (the configuration that serve \
+            reads with --config). The same schemas ship under schemas/.
             For YAML editors with the YAML language server, start a file with
               # yaml-language-server: $schema=../schemas/playbook.schema.json
             """
     )
 
-    @Argument(help: "playbook, actions, rules, policies, metric-sources or inventory.")
+    @Argument(help: "playbook, actions, rules, policies, metric-sources, inventory or serve.")
     var kind: String
 
     func validate() throws {

@@ -20,6 +20,14 @@ struct ServeCommand: AsyncParsableCommand {
             `tokens:` (made by `medic token create`); without tokens every caller may only read, and only \
             loopback addresses are served.
 
+            The library's anomaly rules are evaluated over live metrics as `medic watch` evaluates them \
+            (every --interval, through the metric sources of --metrics; --no-rules turns this off). A \
+            trigger that would start a playbook on targets a run going already remediates with that \
+            playbook, a rule's firing or an alert, folds into that run: one fault, one run.
+
+            SIGHUP: read the library and --config again and put them in force for the next alert; \
+            with any error, keep the ones in force and log each error located.
+
             SIGTERM or SIGINT: stop taking requests, let the runs going finish within --grace seconds, \
             then end their steps (left interrupted, for `medic resume`) and exit 0. docs/serving.md \
             has the whole story.
@@ -50,6 +58,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds the runs going at a SIGTERM have to finish before their steps are ended.", valueName: "seconds"))
     var grace: Double = 30
 
+    @Flag(name: .customLong("no-rules"), help: "Do not evaluate the library's anomaly rules over live metrics (alerts only).")
+    var noRules = false
+
+    @Option(help: ArgumentHelp("Time between two rounds of sampling for the rules (above 0), \(Interval.acceptedForms). Default: 15s.",
+                               valueName: "duration"),
+            transform: Interval.argument)
+    var interval = Interval(seconds: 15)
+
     func validate() throws {
         guard let address = ListenAddress(listen) else {
             throw ValidationError("--listen '\(listen)' is not HOST:PORT with a port from 0 to 65535 (such as 127.0.0.1:9797)")
@@ -57,6 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard address.isLoopback || tokens != nil || config != nil else { throw Self.notLoopback(listen) }
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be 1 or more requests a minute") }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be 0 or more seconds") }
+        guard interval.seconds > 0 else { throw ValidationError("--interval '\(interval)' is not a duration above 0 (such as 15s or 1m)") }
     }
 
     mutating func run() async throws {
@@ -90,6 +107,10 @@ struct ServeCommand: AsyncParsableCommand {
             incidents = try FileIncidentStore(stateDirectory: engine.stateDirectoryPath)
         } catch {
             throw CommandFailure("error: \(error)")
+        }
+        (settings.libraryRoot, settings.configurationPath) = (root, config)
+        if !noRules {
+            settings.rules = .init(interval: interval.seconds, registry: try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment))
         }
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,

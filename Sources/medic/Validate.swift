@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MedicLoader
 import MedicModel
+import MedicServer
 
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +11,9 @@ struct Validate: AsyncParsableCommand {
             Reads YAML (.yaml, .yml) and JSON (.json) files; directories are searched recursively. \
             With no PATH, reads playbooks/ actions/ rules/ policies/ under --root. When PATHs are \
             given, those folders under --root are still read so that references resolve (a step's \
-            action, a rule's playbook), but only the named files are reported.
+            action, a rule's playbook), but only the named files are reported. A PATH named \
+            medic.yaml, medic.yml or medic.json, and --config FILE, is read as the configuration \
+            of `medic serve`, its routes checked against the library.
 
             Every problem of every file is reported, each as
               path:line:col: error[CODE]: message
@@ -35,6 +38,9 @@ struct Validate: AsyncParsableCommand {
     @Option(help: "Output format: text, json or sarif.")
     var format: DiagnosticFormat = .text
 
+    @Option(help: ArgumentHelp("A `medic serve` configuration to check (repeatable).", valueName: "file"))
+    var config: [String] = []
+
     @Flag(help: "Fail (exit 1) on warnings too.")
     var strict = false
 
@@ -46,22 +52,26 @@ struct Validate: AsyncParsableCommand {
 
     mutating func run() async throws {
         let library = CatalogLoader.libraryPaths(under: root)
-        let named = paths.isEmpty ? library : paths
-        if paths.isEmpty && named.isEmpty {
+        let configurations = config + paths.filter(ServeConfiguration.isConfigurationFile)
+        let libraryFiles = paths.filter { !ServeConfiguration.isConfigurationFile($0) }
+        let named = paths.isEmpty && config.isEmpty ? library : libraryFiles
+        if paths.isEmpty && config.isEmpty && named.isEmpty {
             throw ValidationError("no playbooks/ actions/ rules/ policies/ under '\(root)'; give --root or the paths to check")
         }
-        let context = paths.isEmpty ? [] : library
+        let context = paths.isEmpty && config.isEmpty ? [] : library
         let loader = CatalogLoader(limits: InputLimits(maxFileSize: maxFileSize.bytes))
-        let result = loader.load(paths: named, context: context)
+        var result = loader.load(paths: named, context: context)
+        result.diagnostics += ServeConfiguration.check(paths: configurations, catalog: result.catalog)
         let reportedFiles = Set(result.diagnostics.map(\.location.file))
         // The library folders read for context are not part of what was asked to be checked.
         let checked = result.files.filter { !$0.isContext }
-        let fileCount = checked.count
+        let fileCount = checked.count + configurations.count
 
         switch format {
         case .text:
             writeOut(DiagnosticRenderer.text(result.diagnostics))
-            if !quiet { printLine(Summary(files: checked, diagnostics: result.diagnostics, filesWithProblems: reportedFiles.count).text) }
+            if !quiet { printLine(Summary(files: checked, diagnostics: result.diagnostics, filesWithProblems: reportedFiles.count,
+                                           configurations: configurations.count).text) }
         case .json:
             writeOut(DiagnosticRenderer.json(result.diagnostics, files: fileCount))
         case .sarif:
@@ -80,6 +90,7 @@ struct Summary {
     let files: [LoadedFile]
     let diagnostics: [Diagnostic]
     let filesWithProblems: Int
+    var configurations = 0
 
     var text: String {
         let playbooks = files.compactMap(\.playbook)
@@ -93,10 +104,11 @@ struct Summary {
         }
         let errors = diagnostics.filter { $0.severity == .error }.count
         let warnings = diagnostics.filter { $0.severity == .warning }.count
-        var lines = [
+        var lines = files.isEmpty && configurations > 0 ? [] : [
             "Checked \(count(files.count, "file")): \(count(playbooks.count, "playbook")), \(count(actions, "action")), "
                 + "\(count(rules, "rule")), \(count(policyEntries, "policy entry", "policy entries")).",
         ]
+        if configurations > 0 { lines.append("Checked \(count(configurations, "serve configuration")).") }
         if !playbooks.isEmpty {
             let byCategory = Dictionary(grouping: playbooks, by: \.category)
             let parts = Category.allCases.compactMap { c in byCategory[c].map { "\(c.rawValue) \($0.count)" } }

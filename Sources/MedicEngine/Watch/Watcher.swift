@@ -11,7 +11,8 @@ public enum WatchEvent: Sendable {
     case incident(Incident)
     /// A firing folded into an incident that is active, or a key cooling down.
     case suppressed(Suppression)
-    /// A firing whose incident key already has a run going: it joins that run (none is started).
+    /// A firing whose incident key already has a run going, or whose plan another run going
+    /// remediates (`Options.claimRun`): it joins that run (none is started).
     case folded(Incident, runID: String)
     /// No playbook can remediate the incident (the rule names none the library can plan for it,
     /// and the immune memory knows no cure): it is for people. `escalated`: the escalation was
@@ -49,6 +50,11 @@ public actor Watcher {
         public var replay = false
         /// Seconds between two looks at a run that waits for approval.
         public var approvalPoll: Double = 1
+        /// Asked before a run starts, with its plan and run id: the id of a run going elsewhere
+        /// that remediates the same fault (the firing then folds into it and starts nothing),
+        /// or nil, which claims the plan for the run until `releaseRun` is told its id.
+        public var claimRun: (@Sendable (Plan, String) -> String?)?
+        public var releaseRun: (@Sendable (String) -> Void)?
 
         public init(dryRun: Bool = false, replay: Bool = false) {
             self.dryRun = dryRun
@@ -152,6 +158,10 @@ public actor Watcher {
             return report(.unhandled(incident, reason: reason, escalated: await escalate(incident, reason: reason)))
         }
         let runID = RunStore.newRunID(at: detectedAt)
+        if !options.dryRun, let claim = options.claimRun, let going = claim(plan, runID) {
+            await publish(memoryChanges)
+            return report(.folded(incident, runID: going))
+        }
         // Claimed before the gates are asked, so a firing meanwhile is folded into this run.
         active[key] = runID
         await publish(memoryChanges)
@@ -255,6 +265,7 @@ public actor Watcher {
     }
 
     private func release(_ key: String, runID: String) {
+        options.releaseRun?(runID)
         if active[key] == runID { active[key] = nil }
         followers[runID] = nil
     }

@@ -3286,5 +3286,172 @@ public enum EmbeddedSchemas {
   }
 }
 """#,
+        "serve": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://medic.dev/schemas/serve.schema.json",
+  "title": "Medic serve configuration",
+  "description": "The configuration of `medic serve` (docs/serving.md, Configuration), read from the file given by --config and checked by `medic validate FILE` when FILE is named medic.yaml, medic.yml or medic.json, or by `medic validate --config FILE`. Unknown keys are errors (M101). Each route's playbook must be a playbook of the library (M310; this schema cannot check that).",
+  "type": "object",
+  "properties": {
+    "$schema": {
+      "description": "The JSON Schema of this file, for editors; ignored by Medic (any value is accepted)."
+    },
+    "routes": {
+      "type": "array",
+      "description": "The alert routes, tried in order: the first whose `match` labels all equal the alert's labels gives its playbook, parameters and target. An alert no route matches runs the playbook whose id is its `alertname`, if there is one. An empty list is allowed.",
+      "items": {
+        "$ref": "#/$defs/alertRoute",
+        "description": "A route."
+      }
+    },
+    "tokens": {
+      "type": "string",
+      "minLength": 1,
+      "description": "The bearer tokens file (JSON Lines made by `medic token create`), read from the configuration's folder when relative; `--tokens` overrides it. Without tokens every caller may only read, and only loopback addresses are served."
+    },
+    "escalation": {
+      "type": "object",
+      "description": "Escalation of incidents (docs/escalation.md): the policy of the library that each severity follows.",
+      "properties": {
+        "policies": {
+          "type": "object",
+          "description": "Severity (SEV0, SEV1, SEV2, SEV3) → the id of an escalation policy of the library.",
+          "propertyNames": {
+            "enum": ["SEV0", "SEV1", "SEV2", "SEV3"]
+          },
+          "additionalProperties": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The id of an escalation policy of the library."
+          }
+        }
+      },
+      "additionalProperties": false
+    },
+    "channels": {
+      "type": "object",
+      "description": "Notification method of the escalation policies (phone_call, sms, pagerduty, email, slack, ...) → the channel carrying it.",
+      "additionalProperties": {
+        "$ref": "#/$defs/channel"
+      }
+    }
+  },
+  "additionalProperties": false,
+  "$defs": {
+    "alertRoute": {
+      "type": "object",
+      "description": "Maps the alerts whose labels match to a playbook of the library.",
+      "required": ["match", "playbook"],
+      "properties": {
+        "match": {
+          "type": "object",
+          "description": "Labels and their values: every label given must equal the alert's label. At least one.",
+          "minProperties": 1,
+          "additionalProperties": {
+            "type": "string",
+            "description": "The value the alert's label must have."
+          }
+        },
+        "playbook": {
+          "type": "string",
+          "description": "The `playbook_id` of a playbook of the library (M310 otherwise).",
+          "minLength": 1
+        },
+        "parameters_from_labels": {
+          "type": "object",
+          "description": "Playbook parameter: the alert label giving its value. An alert without one of these labels is recorded as unhandled.",
+          "additionalProperties": {
+            "type": "string",
+            "description": "The alert label whose value the parameter takes."
+          }
+        },
+        "target_label": {
+          "type": "string",
+          "description": "The alert label whose value is the run's one target (`${target}` in the steps). An alert without it is recorded as unhandled.",
+          "minLength": 1
+        }
+      },
+      "additionalProperties": false
+    },
+    "channel": {
+      "type": "object",
+      "description": "A notification channel.",
+      "required": ["type"],
+      "properties": {
+        "type": {
+          "enum": ["webhook", "slack", "pagerduty", "email", "bus"],
+          "description": "webhook: a JSON POST; slack: a Slack-compatible incoming webhook; pagerduty: PagerDuty Events API v2; email: a program with the sendmail interface; bus: the engine's bus."
+        },
+        "url": {
+          "type": "string",
+          "pattern": "^https?://",
+          "description": "webhook and slack: where to post (http or https); pagerduty: the Events API's address (default https://events.pagerduty.com/v2/enqueue)."
+        },
+        "routing_key": {
+          "type": "string",
+          "minLength": 1,
+          "description": "pagerduty: the integration key of a PagerDuty service."
+        },
+        "command": {
+          "type": "string",
+          "pattern": "^/",
+          "description": "email: the absolute path of a program with the sendmail interface, run directly (never through a shell)."
+        },
+        "to": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": "^[^-]",
+            "description": "A recipient."
+          },
+          "description": "email: the recipients."
+        }
+      },
+      "additionalProperties": false,
+      "allOf": [
+        {
+          "if": {
+            "properties": {
+              "type": {
+                "enum": ["webhook", "slack"]
+              }
+            }
+          },
+          "then": {
+            "required": ["url"]
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "type": {
+                "const": "pagerduty"
+              }
+            }
+          },
+          "then": {
+            "required": ["routing_key"]
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "type": {
+                "const": "email"
+              }
+            }
+          },
+          "then": {
+            "required": ["command", "to"]
+          }
+        }
+      ]
+    }
+  }
+}
+"""#,
     ]
 }
