@@ -56,6 +56,10 @@ public struct MedicServer: Sendable {
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let router = Router(context: BasicRequestContext.self)
         routes.install(on: router)
+        let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
+        for problem in events.damage { logger.warning("medic: warning: \(problem)") }
+        ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,
+                          maxBodyBytes: settings.maxBodyBytes).install(on: router)
         let host = settings.listen.host
         let app = Application(
             router: router,
