@@ -51,10 +51,13 @@ public struct MedicServer: Sendable {
     /// the port the system chose for port 0). Throws when the address cannot be bound.
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let intake = AlertIntake(catalog: catalog, configuration: configuration, store: incidents)
-        let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger)
+        let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
+        let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
+                                    metrics: metrics)
         let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let router = Router(context: BasicRequestContext.self)
+        metrics.install(on: router)  // first: its middleware sees the routes added after it
         routes.install(on: router)
         let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
         for problem in events.damage { logger.warning("medic: warning: \(problem)") }
