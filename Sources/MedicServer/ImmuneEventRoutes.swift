@@ -112,26 +112,40 @@ struct ImmuneEventRoutes: Sendable {
     }
 }
 
-/// Publishes stored events on the engine's bus, one at a time in the background, in the order
-/// stored: `immune.event_published` for each, and `immune.critical_event` too for a CRITICAL
-/// one. Publishing never holds up or fails a post: a bus that fails or cannot be reached is
+/// Publishes stored events on the engine's bus in the background, up to `concurrency` at a
+/// time, started in the order stored: `immune.event_published` for each, and
+/// `immune.critical_event` too (after it) for a CRITICAL one. Publishing never holds up or fails a post: a bus that fails or cannot be reached is
 /// logged as a warning and the event stays stored. Delivery is at most once: the events waiting
 /// (at most `capacity`; beyond that one is dropped with a warning) are lost if the process ends.
 final class ImmuneEventPublisher: Sendable {
     static let publishedTopic = "immune.event_published"
     static let criticalTopic = "immune.critical_event"
+    /// The events being published at once.
+    static let concurrency = 4
 
     let logger: Logger
     private let continuation: AsyncStream<ImmuneEvent>.Continuation
 
-    init(bus: any StepExecutor, logger: Logger, capacity: Int = 10_000) {
+    init(bus: any StepExecutor, logger: Logger, capacity: Int = 100_000) {
         self.logger = logger
         let (stream, continuation) = AsyncStream.makeStream(of: ImmuneEvent.self, bufferingPolicy: .bufferingOldest(capacity))
         self.continuation = continuation
         Task.detached {
-            for await event in stream {
-                await Self.send(event, topic: Self.publishedTopic, via: bus, logger: logger)
-                if event.severity == .critical { await Self.send(event, topic: Self.criticalTopic, via: bus, logger: logger) }
+            // A few at a time: a transport's cost per event (the outbox's fsync, a webhook's
+            // round trip) would otherwise bound the rate of publishing far below that of storing.
+            await withTaskGroup(of: Void.self) { group in
+                var going = 0
+                for await event in stream {
+                    if going == Self.concurrency {
+                        await group.next()
+                        going -= 1
+                    }
+                    group.addTask {
+                        await Self.send(event, topic: Self.publishedTopic, via: bus, logger: logger)
+                        if event.severity == .critical { await Self.send(event, topic: Self.criticalTopic, via: bus, logger: logger) }
+                    }
+                    going += 1
+                }
             }
         }
     }

@@ -117,7 +117,8 @@ public final class FileImmuneEventStore: ImmuneEventStoring, @unchecked Sendable
         }
         self.damage = damage
         torn = contents.last.map { $0 != UInt8(ascii: "\n") } ?? false
-        let writer = Thread { [unowned self] in self.writeBatches() }
+        // The thread keeps the store: both last as long as the process.
+        let writer = Thread { self.writeBatches() }
         writer.name = "medic-immune-events"
         writer.start()
     }
