@@ -22,18 +22,21 @@ public actor IncidentRunner: Service {
     private let stateDirectory: String
     private let grace: Double
     private let logger: Logger
+    /// Sees the journal records of the runs started (nil: no metrics).
+    private let metrics: ServerMetrics?
     /// The runs going in this process, by run id.
     private var runs: [String: Task<Void, Never>] = [:]
     private var stopping = false
 
     public init(intake: AlertIntake, interpreter: Interpreter, stores: StateStores, stateDirectory: String, grace: Double,
-                logger: Logger) {
+                logger: Logger, metrics: ServerMetrics? = nil) {
         self.intake = intake
         self.interpreter = interpreter
         self.stores = stores
         self.stateDirectory = stateDirectory
         self.grace = grace
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// The number of runs going now.
@@ -47,7 +50,7 @@ public actor IncidentRunner: Service {
         guard !stopping, incident.status == .firing, !FileManager.default.fileExists(atPath: stores.runs.journalPath(runID)) else {
             return intake.going.release(runID: runID)
         }
-        let (intake, interpreter, stores, stateDirectory, logger) = (intake, interpreter, stores, stateDirectory, logger)
+        let (intake, interpreter, stores, stateDirectory, logger, metrics) = (intake, interpreter, stores, stateDirectory, logger, metrics)
         runs[runID] = Task.detached {
             do {
                 // The catalog in force when the run starts, for the plan and the gates alike.
@@ -58,7 +61,8 @@ public actor IncidentRunner: Service {
                 plan = await gates.run(plan, GateRequest(mode: .automated), now: interpreter.clock.now)
                 let request = RunRequest(mode: .automated, runID: runID, detection: Self.detection(incident, now: interpreter.clock.now))
                 logger.info("run started", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "playbook": "\(plan.playbookID)"])
-                let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request)
+                let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request,
+                                                                                        observe: metrics?.runObserver(playbook: plan.playbookID))
                 logger.info("run ended", metadata: ["incident": "\(incident.key)", "run": "\(runID)",
                                                      "outcome": "\(report.outcome?.rawValue ?? report.status.rawValue)"])
             } catch {

@@ -62,10 +62,13 @@ public struct MedicServer: Sendable {
         let library = ServedLibrary(catalog: catalog, configuration: configuration)
         let going = RemediationsGoing()
         let intake = AlertIntake(library: library, store: incidents, going: going)
-        let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger)
+        let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
+        let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
+                                    metrics: metrics)
         let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger)
         let router = Router(context: BasicRequestContext.self)
+        metrics.install(on: router)  // first: its middleware sees the routes added after it
         routes.install(on: router)
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
         APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
@@ -75,6 +78,10 @@ public struct MedicServer: Sendable {
         APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, library: library, incidents: incidents,
                            stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes).install(on: router)
         IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit), clock: interpreter.clock,
+                          maxBodyBytes: settings.maxBodyBytes).install(on: router)
+        let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
+        for problem in events.damage { logger.warning("medic: warning: \(problem)") }
+        ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,
                           maxBodyBytes: settings.maxBodyBytes).install(on: router)
         let host = settings.listen.host
         let app = Application(

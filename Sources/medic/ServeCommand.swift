@@ -12,7 +12,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Listens on 127.0.0.1:9797 (--listen HOST:PORT; port 0 picks a free port) and prints \
             `medic serve: listening on http://HOST:PORT` once it takes requests. Endpoints: GET /healthz, \
-            GET /readyz, POST /api/v1/alerts (Alertmanager's webhook, payload version 4). A firing alert \
+            GET /readyz, GET /metrics (Prometheus), POST /api/v1/events and GET /api/v1/health (immune \
+            events), POST /api/v1/alerts (Alertmanager's webhook, payload version 4). A firing alert \
             becomes an incident, durable before the answer, routed to a playbook by --config's routes \
             (else the playbook whose id is its alertname) and run through the gates as an automated run \
             in the background; a resolved alert resolves it. The REST API (/api/v1/runs, approvals, \
