@@ -13,7 +13,7 @@ struct EngineOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp(
         "Where bus steps and escalations publish their CloudEvents: outbox:PATH, webhook:URL or stdout.",
-        discussion: "Default: outbox:<state-dir>/outbox.jsonl"),
+        discussion: "Default: the state directory's outbox, <state-dir>/outbox.jsonl"),
             transform: BusTransport.argument)
     var bus: BusTransport?
 
@@ -53,18 +53,33 @@ struct EngineOptions: ParsableArguments {
         return stores
     }
 
+    /// The gate stage of `catalog` for `interpreter`'s engine: its gates ask that engine's stores
+    /// (none for a dry run's engine, whose gates read the state directory and create nothing).
+    func gates(_ catalog: Catalog, for interpreter: Interpreter) -> GateStage {
+        var stage = GateStage(catalog: catalog, stateDirectory: stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
+        stage.stores = interpreter.environment.stores
+        return stage
+    }
+
     /// The interpreter with the real executors and metric sources these options describe, in a
     /// new engine environment (`interpreter.environment`), with the state directory's stores
-    /// unless `openingState` is false (a dry run writes no state).
+    /// unless `openingState` is false (a dry run writes no state). Its bus publishes to `--bus`,
+    /// else to the stores' outbox (the same file for a dry run's engine, which has no stores).
     func interpreter(root: String, openingState: Bool = true) throws -> Interpreter {
         let environment = openingState ? try environment() : EngineEnvironment(
             stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
         let registry = try metricRegistry(file: metrics, root: root, environment: environment)
-        let transport = bus ?? .outbox(path: stateDirectoryPath + "/outbox.jsonl")
+        let busExecutor: BusExecutor
+        if bus == nil, let outbox = environment.stores?.outbox {
+            busExecutor = BusExecutor(outbox: outbox, environment: environment)
+        } else {
+            busExecutor = BusExecutor(transport: bus ?? .outbox(path: StateStores.defaultOutboxPath(in: stateDirectoryPath)),
+                                      environment: environment, standardOutput: busLine)
+        }
         let executors = ExecutorSet(shell: ShellStepExecutor(environment: environment,
                                                              inheritedVariables: ShellCommand.defaultInherited + passEnvironment.map(\.name),
                                                              workingDirectory: workdir?.path),
-                                    bus: BusExecutor(transport: transport, environment: environment, standardOutput: busLine),
+                                    bus: busExecutor,
                                     http: HTTPExecutor(client: environment.http))
         let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: environment.clock)
         return Interpreter(executors: executors, verifier: verifier, environment: environment)
