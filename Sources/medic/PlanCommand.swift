@@ -63,19 +63,20 @@ struct PlanCommand: AsyncParsableCommand {
     mutating func run() async throws {
         // One reading of the clock: the simulated incident, its selection and the gates agree on "now".
         let now = SystemClock().now
-        // The state is only read: the stores of a state directory that holds runs, else none
-        // (the gates then see no runs, and nothing is created).
-        let stores = StateStores.existing(in: statePath)
-        if let incident { return try await planIncident(incident, stores: stores, now: now) }
+        if let incident { return try await planIncident(incident, now: now) }
         guard labels.isEmpty else { throw ValidationError("--label describes an incident's series: give --incident RULE too") }
         let (ungated, catalog) = try await options.plan()
-        let plan = try await gated(ungated, catalog: catalog, stores: stores, mode: nil, now: now)
+        let plan = try await gated(ungated, catalog: catalog, stores: readStores(), mode: nil, now: now)
         writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
     }
 
-    /// The gate stage over `plan` at `now` with the gate options (`mode` replacing --mode when given).
     private var statePath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
+    /// The state is only read: the stores of a state directory that holds runs, else none (the
+    /// gates then see no runs, and nothing is created). Opened once the command line is checked.
+    private func readStores() -> StateStores? { StateStores.existing(in: statePath) }
+
+    /// The gate stage over `plan` at `now` with the gate options (`mode` replacing --mode when given).
     private func gated(_ plan: Plan, catalog: Catalog, stores: StateStores?, mode: RunMode?, now: Date) async throws -> Plan {
         let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
         let request = try gateOptions.request(mode: mode)
@@ -86,7 +87,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     /// `--incident RULE`: the candidates ranked as `medic watch` would rank them, then the plan
     /// of the first through the gates (as an automated run); the immune memory is only read.
-    private func planIncident(_ name: String, stores: StateStores?, now: Date) async throws {
+    private func planIncident(_ name: String, now: Date) async throws {
         guard options.playbook == nil else {
             throw ValidationError("give a playbook or --incident RULE, not both: --incident ranks the rule's playbooks")
         }
@@ -102,6 +103,7 @@ struct PlanCommand: AsyncParsableCommand {
         guard let simulated = Incident.simulated(rule: rule, labels: seriesLabels, value: value, at: now.timeIntervalSince1970) else {
             throw ValidationError("rule '\(name)' cannot be evaluated: its metric selector is invalid (medic validate says why)")
         }
+        let stores = readStores()
         var selector = PlaybookSelector(catalog: catalog, knowledge: stores?.knowledge ?? StateStores.knowledge(in: statePath))
         selector.persistMemory = false
         let (outcome, _, problems) = selector.select(simulated, targets: try await options.commandLineTargets(), now: now)
