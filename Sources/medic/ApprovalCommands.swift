@@ -52,8 +52,7 @@ struct ApproveCommand: AsyncParsableCommand {
             throw CommandFailure.catalog(failure)
         }
         let interpreter = try engine.interpreter(root: root)  // first: a bad engine option creates no state directory
-        let directory = engine.stateDirectoryPath
-        let gates = GateStage(catalog: catalog, stateDirectory: directory, evaluator: interpreter.verifier.evaluator)
+        let gates = engine.gates(catalog, for: interpreter)
         let (runID, by, role, reason) = (runID, by, role, reason)
         let execution = ExecutionStage(interpreter: interpreter, stores: try engine.stores(of: interpreter))
         let report = try await RunOutput.carryOut(json: json, stopping: interpreter.environment) { observe in

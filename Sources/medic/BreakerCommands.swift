@@ -53,7 +53,11 @@ struct BreakerListCommand: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
-        let breaker = RemediationBreaker(stateDirectory: stateDirectory ?? RunStore.defaultDirectory())
+        let directory = stateDirectory ?? RunStore.defaultDirectory()
+        // Counted from the stores' run index; a state directory without runs has no breakers, and
+        // nothing is created to say so.
+        let stores = StateStores.existing(in: directory)
+        let breaker = RemediationBreaker(stateDirectory: directory, history: stores?.runs ?? ListedRuns([]))
         let entries = breaker.statuses(now: SystemClock().now).map { status -> Entry in
             var entry = Entry(playbook: status.playbookID, state: status.state.name, failures: status.windowFailures,
                               runs: status.windowRuns, consecutiveFailures: status.consecutiveFailures,

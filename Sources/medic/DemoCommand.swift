@@ -68,7 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let request = GateRequest(mode: .manual, force: force)
-        let gates = GateStage(catalog: catalog, stateDirectory: engine.stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
+        let gates = engine.gates(catalog, for: interpreter)
         let plan = GateOptions.logged(await gates.run(ungated, request, now: interpreter.clock.now), mode: request.mode)
         if !json {
             writeOut("Demo: a log flood in \(sandbox), remediated by \(plan.playbookID) (\(plan.steps.count) steps, verified by host metrics)\n")

@@ -48,21 +48,23 @@ struct DetectCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "threshold, moving_average, ewma, iqr, rate_of_change, seasonal or composite.")
-    var detector: String
+    // The detectors are listed once: in the discussion, and in the refusal of an unknown one.
+    @Option(help: "The detector that scores the series (the list below); --param gives its parameters.", transform: DetectorKind.named)
+    var detector: DetectorKind
 
-    @Option(name: .customLong("param"), help: "A detector parameter as key=value (repeatable), e.g. --param window=60.")
-    var params: [String] = []
+    @Option(name: .customLong("param"), help: "A detector parameter as key=value (repeatable), e.g. --param window=60.",
+            transform: DetectorParameter.argument)
+    var params: [DetectorParameter] = []
 
     @Option(help: "The series: CSV with a header line and timestamp,value rows.")
     var csv: String
 
     func validate() throws {
-        _ = try DetectorParameters.spec(detector: detector, params: params)
+        _ = try DetectorParameters.spec(detector: detector.rawValue, params: params.map(\.text))
     }
 
     func run() throws {
-        var detector = Detectors.make(try DetectorParameters.spec(detector: detector, params: params))
+        var detector = Detectors.make(try DetectorParameters.spec(detector: detector.rawValue, params: params.map(\.text)))
         let scoring = SeriesScoring(write: { try StandardStream.output.write(bytes: $0) }, report: { MedicLog.log.warning("\($0)") })
         let failures: Int
         do {

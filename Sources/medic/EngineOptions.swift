@@ -13,19 +13,22 @@ struct EngineOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp(
         "Where bus steps and escalations publish their CloudEvents: outbox:PATH, webhook:URL or stdout.",
-        discussion: "Default: outbox:<state-dir>/outbox.jsonl"))
-    var bus: String?
+        discussion: "Default: the state directory's outbox, <state-dir>/outbox.jsonl"),
+            transform: BusTransport.argument)
+    var bus: BusTransport?
 
     @Option(help: "A metric sources file (which source serves which metric). Default: metrics.yaml under --root when present.")
     var metrics: String?
 
-    @Option(help: "The working directory of shell steps. Default: Medic's own.")
-    var workdir: String?
+    @Option(help: "The working directory of shell steps, an existing directory. Default: Medic's own.",
+            transform: WorkingDirectory.argument)
+    var workdir: WorkingDirectory?
 
     @Option(name: .customLong("pass-env"), help: ArgumentHelp(
         "A variable of Medic's environment that shell steps may see (repeatable).",
-        discussion: "Always passed: \(ShellCommand.defaultInherited.joined(separator: " ")). Nothing else is, unless named here."))
-    var passEnvironment: [String] = []
+        discussion: "Always passed: \(ShellCommand.defaultInherited.joined(separator: " ")). Nothing else is, unless named here."),
+            transform: VariableName.argument)
+    var passEnvironment: [VariableName] = []
 
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
@@ -50,32 +53,33 @@ struct EngineOptions: ParsableArguments {
         return stores
     }
 
+    /// The gate stage of `catalog` for `interpreter`'s engine: its gates ask that engine's stores
+    /// (none for a dry run's engine, whose gates read the state directory and create nothing).
+    func gates(_ catalog: Catalog, for interpreter: Interpreter) -> GateStage {
+        var stage = GateStage(catalog: catalog, stateDirectory: stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
+        stage.stores = interpreter.environment.stores
+        return stage
+    }
+
     /// The interpreter with the real executors and metric sources these options describe, in a
     /// new engine environment (`interpreter.environment`), with the state directory's stores
-    /// unless `openingState` is false (a dry run writes no state).
+    /// unless `openingState` is false (a dry run writes no state). Its bus publishes to `--bus`,
+    /// else to the stores' outbox (the same file for a dry run's engine, which has no stores).
     func interpreter(root: String, openingState: Bool = true) throws -> Interpreter {
-        let transport: BusTransport
-        do {
-            transport = try bus.map(BusTransport.parse) ?? .outbox(path: stateDirectoryPath + "/outbox.jsonl")
-        } catch let error as ExecutorError {
-            throw ValidationError("--bus: \(error.description)")
-        }
-        if let workdir {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: workdir, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("--workdir '\(workdir)' is not a directory")
-            }
-        }
-        for name in passEnvironment where name.isEmpty || name.contains("=") {
-            throw ValidationError("--pass-env '\(name)' is not a variable name")
-        }
         let environment = openingState ? try environment() : EngineEnvironment(
             stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
         let registry = try metricRegistry(file: metrics, root: root, environment: environment)
+        let busExecutor: BusExecutor
+        if bus == nil, let outbox = environment.stores?.outbox {
+            busExecutor = BusExecutor(outbox: outbox, environment: environment)
+        } else {
+            busExecutor = BusExecutor(transport: bus ?? .outbox(path: StateStores.defaultOutboxPath(in: stateDirectoryPath)),
+                                      environment: environment, standardOutput: busLine)
+        }
         let executors = ExecutorSet(shell: ShellStepExecutor(environment: environment,
-                                                             inheritedVariables: ShellCommand.defaultInherited + passEnvironment,
-                                                             workingDirectory: workdir),
-                                    bus: BusExecutor(transport: transport, environment: environment, standardOutput: busLine),
+                                                             inheritedVariables: ShellCommand.defaultInherited + passEnvironment.map(\.name),
+                                                             workingDirectory: workdir?.path),
+                                    bus: busExecutor,
                                     http: HTTPExecutor(client: environment.http))
         let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: environment.clock)
         return Interpreter(executors: executors, verifier: verifier, environment: environment)

@@ -15,13 +15,14 @@ struct GateOptions: ParsableArguments {
     @Option(name: .customLong("approved-by"), help: "Who approved this run, for steps and playbooks that need approval.")
     var approvedBy: String?
 
-    @Option(name: .customLong("sign-off"), help: "A sign-off a blast radius level requires, ROLE=NAME (repeatable).")
-    var signOffs: [String] = []
+    @Option(name: .customLong("sign-off"), help: "A sign-off a blast radius level requires, ROLE=NAME (repeatable).",
+            transform: SignOff.argument)
+    var signOffs: [SignOff] = []
 
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for a target another run holds (default 0: refuse at once).")
     var lockWait: Double = 0
 
-    /// Refuses a bad --lock-wait or --sign-off before the command loads or plans anything.
+    /// Refuses a bad --lock-wait or --force before the command loads or plans anything.
     func validate() throws {
         _ = try request()
     }
@@ -32,14 +33,7 @@ struct GateOptions: ParsableArguments {
         let mode = mode ?? self.mode
         if force && mode == .automated { throw ValidationError("--force is for manual runs; an automated run never goes through a pause") }
         guard lockWait >= 0 else { throw ValidationError("--lock-wait must be 0 or more seconds") }
-        var given: [String: String] = [:]
-        for signOff in signOffs {
-            guard let eq = signOff.firstIndex(of: "="), eq != signOff.startIndex, signOff.index(after: eq) != signOff.endIndex else {
-                throw ValidationError("--sign-off '\(signOff)' is not ROLE=NAME")
-            }
-            given[String(signOff[..<eq])] = String(signOff[signOff.index(after: eq)...])
-        }
-        return GateRequest(mode: mode, force: force, approvedBy: approvedBy, signOffs: given, lockWait: lockWait)
+        return GateRequest(mode: mode, force: force, approvedBy: approvedBy, signOffs: SignOff.dictionary(signOffs), lockWait: lockWait)
     }
 
     /// `plan`, after a debug line saying which gate, if any, stops it.

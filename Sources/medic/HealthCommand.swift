@@ -57,11 +57,14 @@ struct HealthCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let state = stateDirectory ?? RunStore.defaultDirectory()
-        let transport = bus ?? .outbox(path: state + "/outbox.jsonl")
-        let monitor = SelfMonitor(stateDirectory: state, escalationPolicies: escalationPolicies())
+        // The runs are read from the stores' run index; a state directory without runs has none.
+        let stores = StateStores.existing(in: state)
+        let monitor = SelfMonitor(stateDirectory: state, escalationPolicies: escalationPolicies(), runs: stores?.runs ?? ListedRuns([]))
+        let publisher = bus.map { BusExecutor(transport: $0, standardOutput: busLine) }
+            ?? BusExecutor(outbox: stores?.outbox ?? StateStores.outbox(at: StateStores.defaultOutboxPath(in: state)), environment: EngineEnvironment())
         let evaluation: HealthEvaluation
         do {
-            evaluation = try await monitor.evaluateAndPublish(now: SystemClock().now, bus: BusExecutor(transport: transport, standardOutput: busLine))
+            evaluation = try await monitor.evaluateAndPublish(now: SystemClock().now, bus: publisher)
         } catch {
             throw CommandFailure("error: \(error)")
         }

@@ -96,6 +96,8 @@ struct LibraryListing: Encodable {
         var name: String
         var severity: String?
         var place: Place?
+        /// What the entry says, in a line (the retention policy's ages).
+        var summary: String?
     }
 
     var root: String
@@ -141,7 +143,8 @@ struct LibraryListing: Encodable {
             entries.append(.init(kind: "playbook_selection", name: "playbook_selection", place: selection.location.map(Place.init)))
         }
         if let retention = p.retention {
-            entries.append(.init(kind: "retention", name: "retention", place: retention.location.map(Place.init)))
+            entries.append(.init(kind: "retention", name: "retention", place: retention.location.map(Place.init),
+                                 summary: retentionSummary(retention)))
         }
         return entries
     }
@@ -161,8 +164,18 @@ struct LibraryListing: Encodable {
              r.metric + (r.playbooks.isEmpty ? ", no playbook" : " -> " + r.playbooks.joined(separator: ", "))]
         })
         out += "Policies (\(policies.count)):\n"
-        out += Self.table(policies.map { [$0.kind, $0.name, $0.severity ?? "", $0.place?.text ?? ""] })
+        out += Self.table(policies.map { [$0.kind, $0.name, $0.severity ?? "", $0.place?.text ?? "", $0.summary ?? ""] })
         return out
+    }
+
+    /// The retention policy in a line: how long runs, incident records and the archive are kept.
+    static func retentionSummary(_ r: RetentionPolicy) -> String {
+        let runs = "runs: finished more than \(r.runsMaxAge) ago go, the newest \(r.runsKeepAtLeast) stay"
+            + (r.runsKeepAtMost.map { ", at most \($0) stay" } ?? "")
+        let records = "incident records: " + (r.knowledgeMaxAge.map { "started more than \($0) ago go" } ?? "kept for ever")
+        let archive = r.disposal == .delete ? "removed" : "archived, "
+            + (r.archiveMaxAge.map { "the archive's files removed \($0) after their last write" } ?? "the archive kept for ever")
+        return "\(runs); \(records); what goes is \(archive)"
     }
 
     /// Rows as aligned columns, two spaces in; "  (none)" for no rows.

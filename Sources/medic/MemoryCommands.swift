@@ -33,13 +33,24 @@ struct MemoryOptions: ParsableArguments {
 
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
-    /// The saved memory (empty when there is no knowledge base). A corrupt document is an error (exit 1).
-    func load(at now: Date) throws -> (memory: ImmuneMemory, knowledgeBase: KnowledgeBase?) {
-        let directory = KnowledgeBase.defaultDirectory(inState: stateDirectoryPath)
-        guard FileManager.default.fileExists(atPath: directory) else { return (ImmuneMemory(), nil) }
+    /// The state directory's knowledge stores: the memory is read and changed only through
+    /// them (`ImmuneMemoryStore`), which create nothing to read.
+    var knowledge: KnowledgeStores { StateStores.knowledge(in: stateDirectoryPath) }
+
+    /// The saved memory (empty when there is none). A corrupt document is an error (exit 1).
+    func load(at now: Date) throws -> ImmuneMemory {
         do {
-            let knowledgeBase = try KnowledgeBase(directory: directory, create: false)
-            return (try ImmuneMemoryDocument.load(from: knowledgeBase, at: now).memory, knowledgeBase)
+            return try knowledge.immuneMemory.read(capacity: ImmuneMemory.defaultCapacity, at: now)
+        } catch let error as KnowledgeError {
+            throw CommandFailure("error: \(error.description)")
+        }
+    }
+
+    /// Changes the saved memory under its lock (`ImmuneMemoryStore.update`). A corrupt document
+    /// or a knowledge base that cannot be written is an error (exit 1).
+    func update<T>(at now: Date, _ body: (inout ImmuneMemory) throws -> (T, [ImmuneMemoryChange])) throws -> (T, [ImmuneMemoryChange]) {
+        do {
+            return try knowledge.immuneMemory.update(capacity: ImmuneMemory.defaultCapacity, at: now, body)
         } catch let error as KnowledgeError {
             throw CommandFailure("error: \(error.description)")
         }
@@ -57,8 +68,12 @@ struct MemoryBusOptions: ParsableArguments {
             transform: BusTransport.argument)
     var bus: BusTransport?
 
+    /// The `--bus` transport, else the state directory's outbox store (`StateStores.outbox`).
     func publisher(stateDirectory: String) -> BusExecutor {
-        BusExecutor(transport: bus ?? .outbox(path: stateDirectory + "/outbox.jsonl"), standardOutput: busLine)
+        guard let bus else {
+            return BusExecutor(outbox: StateStores.outbox(at: StateStores.defaultOutboxPath(in: stateDirectory)), environment: EngineEnvironment())
+        }
+        return BusExecutor(transport: bus, standardOutput: busLine)
     }
 
     /// Publishes the changes; a failure is a warning (the change stands). Returns the event ids.
@@ -82,7 +97,7 @@ struct MemoryListCommand: AsyncParsableCommand {
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        let entries = try options.load(at: SystemClock().now).memory.entries
+        let entries = try options.load(at: SystemClock().now).entries
         if options.json { return try options.printJSON(["entries": entries]) }
         guard !entries.isEmpty else { return printLine("The immune memory is empty.") }
         for entry in entries.sorted(by: { ($0.lastApplied, $0.id) > ($1.lastApplied, $1.id) }) {
@@ -106,7 +121,7 @@ struct MemoryShowCommand: AsyncParsableCommand {
     @OptionGroup var options: MemoryOptions
 
     mutating func run() async throws {
-        guard let entry = try options.load(at: SystemClock().now).memory.entry(id: id) else {
+        guard let entry = try options.load(at: SystemClock().now).entry(id: id) else {
             throw CommandFailure("error: no immune-memory entry has the signature id '\(id)' (or it is an ambiguous prefix)")
         }
         if options.json { return try options.printJSON(entry) }
@@ -149,16 +164,15 @@ struct MemoryLearnCommand: AsyncParsableCommand {
             }
             text = String(decoding: data, as: UTF8.self)
         }
-        let changes: [ImmuneMemoryChange]
+        let experiments: [ChaosExperimentResult]
         do {
-            let experiments = try ChaosExperimentResult.parse(text, source: file == "-" ? "<stdin>" : file)
-            let knowledgeBase = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: options.stateDirectoryPath))
-            let now = SystemClock().now  // once the input is read: the learning's one time
-            (_, changes) = try ImmuneMemoryDocument.update(in: knowledgeBase, at: now) { memory in
-                ((), experiments.flatMap { memory.learn($0.outcome, at: now) })
-            }
+            experiments = try ChaosExperimentResult.parse(text, source: file == "-" ? "<stdin>" : file)
         } catch let error as KnowledgeError {
             throw CommandFailure("error: \(error.description)")
+        }
+        let now = SystemClock().now  // once the input is read: the learning's one time
+        let (_, changes) = try options.update(at: now) { memory in
+            ((), experiments.flatMap { memory.learn($0.outcome, at: now) })
         }
         let eventIDs = try await bus.publish(changes, stateDirectory: options.stateDirectoryPath)
         if options.json { return try options.printJSON(LearnOutput(changes: changes, eventIDs: eventIDs)) }
@@ -195,18 +209,14 @@ struct MemoryForgetCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let now = SystemClock().now
-        let directory = KnowledgeBase.defaultDirectory(inState: options.stateDirectoryPath)
         let id = self.id
         var change: ImmuneMemoryChange?
-        if FileManager.default.fileExists(atPath: directory) {
-            do {
-                // Under the memory's lock: a watch learning meanwhile is not undone.
-                (change, _) = try ImmuneMemoryDocument.update(in: try KnowledgeBase(directory: directory, create: false), at: now) { memory in
-                    let forgotten = memory.forget(id: id, at: now)
-                    return (forgotten, [])
-                }
-            } catch let error as KnowledgeError {
-                throw CommandFailure("error: \(error.description)")
+        // Read first, so that forgetting what is not there writes nothing (nor creates the
+        // knowledge base); then under the memory's lock, so a watch learning meanwhile is not undone.
+        if try options.load(at: now).entry(id: id) != nil {
+            (change, _) = try options.update(at: now) { memory in
+                let forgotten = memory.forget(id: id, at: now)
+                return (forgotten, [])
             }
         }
         guard let change else {

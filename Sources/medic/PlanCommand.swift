@@ -66,15 +66,22 @@ struct PlanCommand: AsyncParsableCommand {
         if let incident { return try await planIncident(incident, now: now) }
         guard labels.isEmpty else { throw ValidationError("--label describes an incident's series: give --incident RULE too") }
         let (ungated, catalog) = try await options.plan()
-        let plan = try await gated(ungated, catalog: catalog, mode: nil, now: now)
+        let plan = try await gated(ungated, catalog: catalog, stores: readStores(), mode: nil, now: now)
         writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
     }
 
+    private var statePath: String { stateDirectory ?? RunStore.defaultDirectory() }
+
+    /// The state is only read: the stores of a state directory that holds runs, else none (the
+    /// gates then see no runs, and nothing is created). Opened once the command line is checked.
+    private func readStores() -> StateStores? { StateStores.existing(in: statePath) }
+
     /// The gate stage over `plan` at `now` with the gate options (`mode` replacing --mode when given).
-    private func gated(_ plan: Plan, catalog: Catalog, mode: RunMode?, now: Date) async throws -> Plan {
+    private func gated(_ plan: Plan, catalog: Catalog, stores: StateStores?, mode: RunMode?, now: Date) async throws -> Plan {
         let evaluator = ConditionEvaluator(metrics: try metricRegistry(file: metrics, root: options.root))
         let request = try gateOptions.request(mode: mode)
-        let stage = GateStage(catalog: catalog, stateDirectory: stateDirectory ?? RunStore.defaultDirectory(), evaluator: evaluator)
+        var stage = GateStage(catalog: catalog, stateDirectory: statePath, evaluator: evaluator)
+        stage.stores = stores
         return GateOptions.logged(await stage.run(plan, request, now: now), mode: request.mode)
     }
 
@@ -96,8 +103,8 @@ struct PlanCommand: AsyncParsableCommand {
         guard let simulated = Incident.simulated(rule: rule, labels: seriesLabels, value: value, at: now.timeIntervalSince1970) else {
             throw ValidationError("rule '\(name)' cannot be evaluated: its metric selector is invalid (medic validate says why)")
         }
-        let state = stateDirectory ?? RunStore.defaultDirectory()
-        var selector = PlaybookSelector(catalog: catalog, stateDirectory: state)
+        let stores = readStores()
+        var selector = PlaybookSelector(catalog: catalog, knowledge: stores?.knowledge ?? StateStores.knowledge(in: statePath))
         selector.persistMemory = false
         let (outcome, _, problems) = selector.select(simulated, targets: try await options.commandLineTargets(), now: now)
         for problem in problems { MedicLog.log.warning("medic: warning: \(problem)") }
@@ -113,7 +120,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         case .chosen(let ungated):
             // The gates as `medic watch` would meet them: an automated run (the other gate options apply).
-            let plan = try await gated(ungated, catalog: catalog, mode: .automated, now: now)
+            let plan = try await gated(ungated, catalog: catalog, stores: stores, mode: .automated, now: now)
             writeOut(json ? PlanRenderer.json(plan) : PlanRenderer.text(plan))
         }
     }

@@ -14,8 +14,9 @@ struct PlaybookOptions: ParsableArguments {
 
     @Option(name: .customLong("target"), help: ArgumentHelp(
         "A target to remediate, NAME[,LABEL=VALUE...] (repeatable); replaces the playbook's targets.",
-        discussion: "For example --target web-1,service=web,region=eu-west-1. The steps see the name as ${target} and each label as ${target_LABEL}."))
-    var targets: [String] = []
+        discussion: "For example --target web-1,service=web,region=eu-west-1. The steps see the name as ${target} and each label as ${target_LABEL}."),
+            transform: TargetArgument.argument)
+    var targets: [TargetArgument] = []
 
     @Option(help: ArgumentHelp("An inventory file (YAML or JSON: hosts with labels and groups) whose hosts are the targets.",
                                valueName: "file"))
@@ -86,7 +87,7 @@ struct PlaybookOptions: ParsableArguments {
     /// The targets of --target, --inventory (with --group) and --targets-command, in that order;
     /// empty when none is given (the playbook's own targets, if any, apply).
     private func givenTargets() async throws -> [TargetSpec] {
-        var result = try targets.map(TargetSources.parse(flag:))
+        var result = targets.map(\.target)
         if let inventory {
             let (loaded, diagnostics) = InventoryLoader.load(path: inventory)
             guard let loaded else {

@@ -88,7 +88,7 @@ struct RunCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let (ungated, catalog) = try await playbook.plan()
         let interpreter = try engine.interpreter(root: playbook.root, openingState: !dryRun)
-        let gates = GateStage(catalog: catalog, stateDirectory: engine.stateDirectoryPath, evaluator: interpreter.verifier.evaluator)
+        let gates = engine.gates(catalog, for: interpreter)
         let plan = GateOptions.logged(await gates.run(ungated, try gateOptions.request(), now: interpreter.clock.now), mode: gateOptions.mode)
         if dryRun {
             writeOut(json ? PlanRenderer.json(plan)

@@ -30,9 +30,9 @@ struct RunsCommand: AsyncParsableCommand {
             printLine(json ? "[]" : "No runs yet (no \(directory)/runs).")
             return
         }
-        let store = try RunStore(directory: directory)
+        let stores = try StateStores.files(in: directory)
         // `medic runs` is where a finished run whose incident record was lost gets it.
-        let (runs, problems) = store.list(reconcilingIncidents: true)
+        let (runs, problems) = stores.runs.list(reconcilingIncidents: true)
         problems.forEach { MedicLog.log.warning("warning: \($0)") }
         writeOut(json ? RunRenderer.runsJSON(runs) : RunRenderer.list(runs))
     }
@@ -78,7 +78,7 @@ struct ShowCommand: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
-        let store = try RunStore(directory: stateDirectory ?? RunStore.defaultDirectory())
+        let store = try StateStores.files(in: stateDirectory ?? RunStore.defaultDirectory()).runs
         let id: String
         do { id = try store.resolve(runID) } catch let error as JournalError { throw ValidationError(error.description) }
         // Through inspect(), so a dead run is recorded as interrupted before it is shown.

@@ -118,7 +118,7 @@ struct WatchCommand: AsyncParsableCommand {
         StopSignals.install(stopping: interpreter.environment)
         let health = dryRun || healthInterval.seconds == 0 ? nil
             : WatchHealthCheck(monitor: SelfMonitor(stateDirectory: engine.stateDirectoryPath, escalationPolicies: catalog.policies.escalationPolicies,
-                                                          clock: interpreter.environment.clock),
+                                                          clock: interpreter.environment.clock, runs: stores.runs),
                                bus: interpreter.executors.bus)
         if let input {
             do {

@@ -94,7 +94,7 @@ final class DetectCommandTests: XCTestCase {
             (["--detector", "threshold"], "detector threshold needs 'params: {op, value}'"),
             (["--detector", "moving_average", "--param", "window=1"], "'window' must be at least 2, found 1"),
             (["--detector", "ewma", "--param", "speed=2"], "unknown key 'speed'"),
-            (["--detector", "ewma", "--param", "alpha"], "--param 'alpha' is not key=value"),
+            (["--detector", "ewma", "--param", "alpha"], "The value 'alpha' is invalid for '--param <param>': expected KEY=VALUE"),
             (["--detector", "ewma", "--param", "alpha=0.1", "--param", "alpha=0.2"], "--param alpha is given twice"),
             (["--detector", "seasonal", "--param", "low=90", "--param", "high=10"], "must be below 'high'"),
             (["--detector", "composite", "--param", "components=[{detector: composite}]"], "a composite cannot contain a composite"),

@@ -39,6 +39,90 @@ final class TypedOptionTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: state), "a refused command created the state directory")
     }
 
+    /// The options of the commands that run playbooks and detectors: each bad value is refused by
+    /// argument-parser, naming the option and its forms, before any state is created.
+    func testARunOrDetectorOptionWithABadValueIsAUsageErrorNamingItsForms() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        let state = dir.appendingPathComponent("state").path
+        let csv = dir.appendingPathComponent("series.csv").path
+        try "timestamp,value\n0,1\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let missing = dir.appendingPathComponent("no-such-dir").path, file = csv
+        let bus = "stdout, outbox:PATH or webhook:URL", target = "NAME[,LABEL=VALUE...]"
+        let cases: [([String], String, String)] = [
+            (["run", "p-001", "--bus", "carrier-pigeon"], "--bus", bus),
+            (["watch", "--bus", "outbox:"], "--bus", bus),
+            (["approve", "20260101-000000-00000000", "--by", "a", "--bus", "webhook:ftp://x"], "--bus", bus),
+            (["run", "p-001", "--workdir", missing], "--workdir", "an existing directory"),
+            (["resume", "20260101-000000-00000000", "--workdir", file], "--workdir", "an existing directory"),
+            (["run", "p-001", "--pass-env", "HOME=/tmp"], "--pass-env", "a variable name"),
+            (["demo", "--pass-env", ""], "--pass-env", "a variable name"),
+            (["run", "p-001", "--sign-off", "sre_lead="], "--sign-off", "ROLE=NAME"),
+            (["plan", "p-001", "--sign-off", "=alice"], "--sign-off", "ROLE=NAME"),
+            (["plan", "p-001", "--sign-off", "alice"], "--sign-off", "ROLE=NAME"),
+            (["plan", "p-001", "--target", "web-1,region"], "--target", target),
+            (["run", "p-001", "--target", "web-*"], "--target", target),
+            (["plan", "p-001", "--target", "all"], "--target", target),
+            (["detect", "--detector", "kalman", "--csv", csv], "--detector", "threshold, moving_average, ewma, iqr"),
+            (["detect", "--detector", "ewma", "--param", "alpha", "--csv", csv], "--param", "KEY=VALUE"),
+            (["detect", "--detector", "ewma", "--param", "9lives=1", "--csv", csv], "--param", "KEY=VALUE"),
+            (["detect", "--detector", "ewma", "--param", "alpha=0.1\n0.2", "--csv", csv], "--param", "KEY=VALUE"),
+        ]
+        for (arguments, option, forms) in cases {
+            let run = try Medic.run(arguments + (arguments.first == "detect" ? [] : ["--state-dir", state]), in: dir)
+            XCTAssertEqual(run.status, 2, "\(arguments): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains("is invalid for '\(option) "), "\(arguments): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains("expected \(forms)"), "\(arguments): \(run.stderr)")
+            XCTAssertEqual(run.stdout, "", "\(arguments)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: state), "a refused command created the state directory")
+        let typo = try Medic.run(["detect", "--detector", "thresold", "--csv", csv], in: dir)
+        XCTAssertTrue(typo.stderr.contains("(did you mean 'threshold'?)"), typo.stderr)
+    }
+
+    /// The accepted forms reach the run: the step works in --workdir and sees the --pass-env
+    /// variable; --target and --sign-off reach the plan.
+    func testTheRunOptionsAcceptedFormsReachTheRun() throws {
+        let ws = try LibraryWorkspace(self, actions: """
+            actions:
+              where_am_i:
+                type: infrastructure
+                risk_level: low
+                description: Says where it runs and what it sees.
+                parameters: {log: required}
+                implementation: |
+                  pwd >> "${log}"
+                  printenv MEDIC_TYPED_VARIABLE >> "${log}" || echo unset >> "${log}"
+            """, playbooks: """
+            playbook_id: where-001
+            name: Where
+            version: 1.0.0
+            category: infrastructure
+            severity: SEV3
+            parameters:
+              log: {type: string, required: true}
+            remediation_steps:
+              - {step: 1, name: where, action: where_am_i}
+            metadata: {}
+            """)
+        let workdir = ws.dir.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
+        let run = try Medic.run(ws.arguments(["run", "where-001", "--param", "log=\(ws.log)", "--workdir", workdir.path,
+                                              "--pass-env", "MEDIC_TYPED_VARIABLE"]),
+                                in: ws.dir, environment: ["MEDIC_TYPED_VARIABLE": "seen"])
+        XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+        XCTAssertEqual(ws.effects.count, 2, "\(ws.effects)")
+        XCTAssertEqual(ws.effects.first.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path },
+                       workdir.resolvingSymlinksInPath().path)
+        XCTAssertEqual(ws.effects.last, "seen")
+
+        let plan = try ws.medic(["plan", "where-001", "--root", ws.dir.path, "--param", "log=\(ws.log)", "--json",
+                                 "--target", "web-1,zone=eu,service=web", "--sign-off", "sre_lead=erin"])
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let targets = try XCTUnwrap(Medic.json(plan.stdout)["targets"] as? [[String: Any]], plan.stdout)
+        XCTAssertEqual(targets.first?["name"] as? String, "web-1")
+        XCTAssertEqual(targets.first?["labels"] as? [String: String], ["zone": "eu", "service": "web"])
+    }
+
     /// The engine's options (--bus, --workdir) are checked before the state directory is created.
     func testABadEngineOptionCreatesNoStateDirectory() throws {
         let dir = try Medic.temporaryDirectory(self)

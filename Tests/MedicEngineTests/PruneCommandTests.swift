@@ -78,6 +78,69 @@ final class PruneCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: bench.store.journalPath(ids[0])), "the held run stays")
     }
 
+    /// `retention.archive.max_age`: archived journals, their side files and incident segments
+    /// last written longer ago are removed (the dry run says so and removes nothing); younger
+    /// ones, the lock and files Medic did not put there stay. Without the key, the archive is
+    /// kept for ever.
+    func testArchivedFilesOlderThanTheArchivesMaxAgeAreRemoved() async throws {
+        let bench = try RetentionTests.Bench(self, daysAgo: 200)
+        for _ in 0..<14 { try await bench.run() }
+        let policy = "retention:\n  runs: {max_age: 30d, keep_at_least: 0}\n  knowledge: {max_age: 60d}\n"
+        let keeping = try library(policy)
+        let first = try medic(["prune", "--state-dir", bench.directory, "--library", keeping])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let runs = bench.directory + "/archive/runs", knowledge = bench.directory + "/archive/knowledge"
+        let journals = bench.files("archive/runs").filter { $0.hasSuffix(".jsonl") }.sorted()
+        let segments = bench.files("archive/knowledge").filter { $0.hasSuffix(".jsonl") }
+        XCTAssertEqual(journals.count, 4, "\(bench.files("archive/runs"))")
+        XCTAssertEqual(segments.count, 1, "\(bench.files("archive/knowledge"))")
+        try "a person's note".write(toFile: runs + "/notes.txt", atomically: true, encoding: .utf8)
+        // Everything in the archive last written 500 days ago, but the newest journal.
+        let old = Date().addingTimeInterval(-500 * 86_400)
+        for folder in [runs, knowledge] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name != journals.last {
+                try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: folder + "/" + name)
+            }
+        }
+        let before = bench.files("archive/runs").union(bench.files("archive/knowledge"))
+
+        let unset = try medic(["prune", "--state-dir", bench.directory, "--library", keeping, "--json"])
+        XCTAssertEqual(unset.status, 0, unset.stderr)
+        XCTAssertFalse(unset.stdout.contains("remove_archived"), "no archive.max_age: kept for ever\n\(unset.stdout)")
+
+        let expiring = try library(policy + "  archive: {max_age: 400d}\n")
+        let dry = try medic(["prune", "--dry-run", "--state-dir", bench.directory, "--library", expiring])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertEqual(bench.files("archive/runs").union(bench.files("archive/knowledge")), before, "a dry run removes nothing")
+        let real = try medic(["prune", "--state-dir", bench.directory, "--library", expiring])
+        XCTAssertEqual(real.status, 0, real.stderr)
+        let removed = real.stdout.split(separator: "\n").filter { $0.hasPrefix("remove archived ") }
+        XCTAssertEqual(dry.stdout.split(separator: "\n").filter { $0.hasPrefix("remove archived ") }, removed)
+        XCTAssertTrue(removed.allSatisfy { $0.hasSuffix(": archived, last written more than 400d ago") }, real.stdout)
+        let expected = Set(journals.dropLast()).union(before.filter { $0.hasSuffix(".recorded") || $0.hasSuffix(".torn") })
+            .map { runs + "/" + $0 } + segments.map { knowledge + "/" + $0 }
+        XCTAssertEqual(Set(removed.map { String($0.dropFirst("remove archived ".count).prefix { $0 != ":" }) }), Set(expected), real.stdout)
+        // Journals before side files, so a kill between them leaves only side files.
+        let firstSideFile = removed.firstIndex { !$0.contains(".jsonl:") } ?? removed.endIndex
+        XCTAssertFalse(removed[firstSideFile...].contains { $0.contains("/archive/runs/") && $0.contains(".jsonl:") }, real.stdout)
+
+        XCTAssertEqual(bench.files("archive/runs").filter { $0.hasSuffix(".jsonl") }, [journals.last!], "the young journal stays")
+        XCTAssertTrue(bench.files("archive/runs").contains("notes.txt"))
+        XCTAssertEqual(bench.files("archive/knowledge").filter { $0.hasSuffix(".jsonl") }, [])
+        XCTAssertTrue(bench.files("archive").contains("prune.lock"))
+        let again = try medic(["prune", "--state-dir", bench.directory, "--library", expiring])
+        XCTAssertFalse(again.stdout.contains("remove archived"), again.stdout)
+
+        // `medic list` says how long the archive is kept.
+        for (lib, says) in [(keeping, "what goes is archived, the archive kept for ever"),
+                            (expiring, "what goes is archived, the archive's files removed 400d after their last write")] {
+            let listed = try medic(["list", "--root", lib])
+            XCTAssertEqual(listed.status, 0, listed.stderr)
+            let line = listed.stdout.split(separator: "\n").first { $0.hasPrefix("  retention") }
+            XCTAssertTrue(line?.hasSuffix(says) == true, listed.stdout)
+        }
+    }
+
     func testUsageAndABrokenLibraryPruneNothing() async throws {
         let bench = try RetentionTests.Bench(self, daysAgo: 100)
         for _ in 0..<12 { try await bench.run() }

@@ -14,6 +14,7 @@ final class RetentionPolicyTests: XCTestCase {
               runs: {max_age: 10d, keep_at_least: 5, keep_at_most: 50}
               knowledge: {max_age: 400d}
               disposal: delete
+              archive: {max_age: 730d}
             """)
         XCTAssertEqual(full.diagnostics.map(\.code), [])
         let policy = try XCTUnwrap(full.catalog.policies.retention)
@@ -22,12 +23,14 @@ final class RetentionPolicyTests: XCTestCase {
         XCTAssertEqual(policy.runsKeepAtMost, 50)
         XCTAssertEqual(policy.knowledgeMaxAge?.seconds, 400 * 86_400)
         XCTAssertEqual(policy.disposal, .delete)
+        XCTAssertEqual(policy.archiveMaxAge?.seconds, 730 * 86_400)
 
         let partial = try XCTUnwrap(load("retention:\n  runs: {keep_at_least: 7}\n").catalog.policies.retention)
         XCTAssertEqual(partial.runsMaxAge, RetentionPolicy.defaults.runsMaxAge)
         XCTAssertEqual(partial.runsKeepAtLeast, 7)
         XCTAssertNil(partial.knowledgeMaxAge, "incident records are kept for ever unless a max_age is given")
         XCTAssertEqual(partial.disposal, .archive)
+        XCTAssertNil(partial.archiveMaxAge, "the archive is kept for ever unless a max_age is given")
         XCTAssertNil(load("severity_levels: {}\n").catalog.policies.retention)
     }
 
@@ -42,5 +45,9 @@ final class RetentionPolicyTests: XCTestCase {
         XCTAssertEqual(load("retention:\n  disposal: shred\n").diagnostics.map(\.code), [.invalidValue])
         XCTAssertEqual(load("retention:\n  runs: {max_age: 0s}\n").diagnostics.map(\.code), [.badDuration])
         XCTAssertEqual(load("retention:\n  keep: 3\n").diagnostics.map(\.code), [.unknownKey])
+        XCTAssertEqual(load("retention:\n  archive: {max_age: 0}\n").diagnostics.map(\.code), [.badDuration])
+        XCTAssertEqual(load("retention:\n  archive: {max_age: soon}\n").diagnostics.map(\.code), [.badDuration])
+        XCTAssertEqual(load("retention:\n  archive: {keep: 3}\n").diagnostics.map(\.code), [.unknownKey])
+        XCTAssertNil(load("retention:\n  archive: {max_age: 0}\n").catalog.policies.retention)
     }
 }

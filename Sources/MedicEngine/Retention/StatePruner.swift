@@ -19,6 +19,8 @@ public struct PruneAction: Sendable, Hashable, Codable {
         case deleteIncidents = "delete_incidents"
         /// What a killed prune left of the knowledge base, finished.
         case completeIncidents = "complete_incidents"
+        /// A file of the archive older than `retention.archive.max_age`, removed.
+        case removeArchived = "remove_archived"
     }
 
     public var action: Kind
@@ -40,6 +42,7 @@ public struct PruneAction: Sendable, Hashable, Codable {
         case .archiveIncidents: return "archive \(records ?? 0) incident record(s) to \(path): \(reason)"
         case .deleteIncidents: return "delete \(records ?? 0) incident record(s) from \(path): \(reason)"
         case .completeIncidents: return reason
+        case .removeArchived: return "remove archived \(path): \(reason)"
         }
     }
 }
@@ -175,6 +178,12 @@ public struct StatePruner: Sendable {
             } catch {
                 report.failures.append("could not prune \(incidentArchive.historyPath): \(error)")
             }
+        }
+
+        // 4. The archive itself.
+        if let age = policy.archiveMaxAge {
+            for action in expiredArchive(olderThan: age) { perform(action) { try removeArchived(action.path) } }
+            if !dryRun { [archivedRuns, incidentArchive.archiveDirectory].forEach(IncidentHistoryArchive.syncDirectory) }
         }
         return report
     }

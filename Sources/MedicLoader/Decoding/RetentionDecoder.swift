@@ -7,13 +7,14 @@ import MedicModel
 ///   runs: {max_age: 90d, keep_at_least: 100, keep_at_most: 10000}
 ///   knowledge: {max_age: 400d}
 ///   disposal: archive        # or delete
+///   archive: {max_age: 365d}
 /// ```
 /// Every key may be left out; it keeps `RetentionPolicy.defaults`' value.
 struct RetentionDecoder {
     let context: DecodeContext
 
     func decode(_ node: SourceNode) -> RetentionPolicy? {
-        guard let f = context.fields(node, "'retention'", known: ["runs", "knowledge", "disposal"]) else { return nil }
+        guard let f = context.fields(node, "'retention'", known: ["runs", "knowledge", "disposal", "archive"]) else { return nil }
         var policy = RetentionPolicy(location: node.location)
         var valid = true
         if let runs = f["runs"] {
@@ -49,6 +50,13 @@ struct RetentionDecoder {
                 } else if k["max_age"] != nil {
                     valid = false
                 }
+            } else {
+                valid = false
+            }
+        }
+        if let archive = f["archive"] {
+            if let a = context.fields(archive, "'archive' of retention", known: ["max_age"]) {
+                if let age = positiveDuration(a, "max_age") { policy.archiveMaxAge = age } else if a["max_age"] != nil { valid = false }
             } else {
                 valid = false
             }

@@ -2105,7 +2105,15 @@ public enum EmbeddedSchemas {
             "max_age": {"$ref": "#/$defs/duration", "description": "An incident record whose run started longer ago than this is pruned; 30d at least (M206). Default: never."}
           }
         },
-        "disposal": {"enum": ["archive", "delete"], "description": "archive (the default): moved under <state-dir>/archive/; delete: removed."}
+        "disposal": {"enum": ["archive", "delete"], "description": "archive (the default): moved under <state-dir>/archive/; delete: removed."},
+        "archive": {
+          "type": "object",
+          "additionalProperties": false,
+          "description": "What medic prune moved under <state-dir>/archive/.",
+          "properties": {
+            "max_age": {"$ref": "#/$defs/duration", "description": "An archived journal or incident segment last written longer ago than this (a journal when its run ended, a segment when the prune wrote it) is removed. Default: kept for ever."}
+          }
+        }
       }
     },
     "maintenance_windows": {

@@ -6,7 +6,7 @@
 /// never pruned, whatever these say (`medic prune` decides that, not the policy). Incident
 /// records of the knowledge base are pruned only when `knowledgeMaxAge` is set, by the time
 /// their run started. What goes is moved under `<state-dir>/archive/` unless `disposal` is
-/// `delete`.
+/// `delete`; what is in the archive is removed once it is older than `archiveMaxAge`, when set.
 public struct RetentionPolicy: Sendable, Hashable, Codable {
     /// What `medic prune` does with what it prunes.
     public enum Disposal: String, Sendable, Hashable, Codable, CaseIterable {
@@ -29,15 +29,21 @@ public struct RetentionPolicy: Sendable, Hashable, Codable {
     /// nil: incident records are kept for ever (the whole-history figures need them).
     public var knowledgeMaxAge: Interval?
     public var disposal: Disposal
+    /// nil: the archive is kept for ever. Else an archived journal or incident segment last
+    /// written longer ago than this (a journal when its run ended, a segment when the prune
+    /// wrote it) is removed by `medic prune`.
+    public var archiveMaxAge: Interval?
     public var location: SourceLocation?
 
     public init(runsMaxAge: Interval = Interval(seconds: 90 * 86_400), runsKeepAtLeast: Int = 100, runsKeepAtMost: Int? = nil,
-                knowledgeMaxAge: Interval? = nil, disposal: Disposal = .archive, location: SourceLocation? = nil) {
+                knowledgeMaxAge: Interval? = nil, disposal: Disposal = .archive, archiveMaxAge: Interval? = nil,
+                location: SourceLocation? = nil) {
         self.runsMaxAge = runsMaxAge
         self.runsKeepAtLeast = runsKeepAtLeast
         self.runsKeepAtMost = runsKeepAtMost
         self.knowledgeMaxAge = knowledgeMaxAge
         self.disposal = disposal
+        self.archiveMaxAge = archiveMaxAge
         self.location = location
     }
 }
