@@ -307,7 +307,7 @@ public enum EmbeddedOpenAPI {
             "required": false,
             "schema": {
               "type": "string",
-              "pattern": "^[0-9]+[smhd]$",
+              "pattern": "^\\+?[0-9]+[smhd]$",
               "default": "1h"
             },
             "description": "A whole number and a unit: `90s`, `15m`, `1h`, `7d`; 1 s to 30 days."
@@ -1806,7 +1806,10 @@ public enum EmbeddedOpenAPI {
             "type": "string"
           },
           "truncatedAlerts": {
-            "type": "integer"
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "status": {
             "enum": [
@@ -1818,25 +1821,40 @@ public enum EmbeddedOpenAPI {
             "type": "string"
           },
           "groupLabels": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "additionalProperties": {
               "type": "string"
-            }
+            },
+            "description": "null is read as absent: empty."
           },
           "commonLabels": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "additionalProperties": {
               "type": "string"
-            }
+            },
+            "description": "null is read as absent: empty."
           },
           "commonAnnotations": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "additionalProperties": {
               "type": "string"
-            }
+            },
+            "description": "null is read as absent: empty."
           },
           "externalURL": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "alerts": {
             "type": "array",
@@ -1868,22 +1886,32 @@ public enum EmbeddedOpenAPI {
             }
           },
           "annotations": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "additionalProperties": {
               "type": "string"
-            }
+            },
+            "description": "null is read as absent: empty."
           },
           "startsAt": {
             "type": "string",
             "format": "date-time"
           },
           "endsAt": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "format": "date-time",
-            "description": "`0001-01-01T00:00:00Z` (Alertmanager's zero time) is read as no end."
+            "description": "`0001-01-01T00:00:00Z` (Alertmanager's zero time), like null, is read as no end."
           },
           "generatorURL": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "fingerprint": {
             "type": "string",
@@ -1947,19 +1975,28 @@ public enum EmbeddedOpenAPI {
         ],
         "properties": {
           "id": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "minLength": 1,
-            "description": "1 to 256 bytes, no control characters; the idempotency key. Without one, the server gives a UUID."
+            "description": "1 to 256 bytes of UTF-8, no control characters (400 otherwise); the idempotency key. Without one (or null), the server gives a UUID."
           },
           "agent_id": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "minLength": 1,
-            "description": "As `id`."
+            "description": "As `id`; null is absent."
           },
           "module": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "minLength": 1,
-            "description": "As `id`."
+            "description": "As `id`; null is absent."
           },
           "severity": {
             "enum": [
