@@ -70,6 +70,7 @@ public struct MedicServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         metrics.install(on: router)  // first: its middleware sees the routes added after it
         routes.install(on: router)
+        OpenAPIRoute().install(on: router)
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
         APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
                      maxBodyBytes: settings.maxBodyBytes).install(on: router)
