@@ -65,12 +65,12 @@ public struct MedicServer: Sendable {
         let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
                                     metrics: metrics)
-        let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
-                                  maxBodyBytes: settings.maxBodyBytes, logger: logger)
-        let router = Router(context: BasicRequestContext.self)
-        metrics.install(on: router)  // first: its middleware sees the routes added after it
-        routes.install(on: router)
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
+        let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
+                                  maxBodyBytes: settings.maxBodyBytes, logger: logger, accessControl: access)
+        let router = Router(context: BasicRequestContext.self)
+        metrics.install(on: router, access: access)  // first: its middleware sees the routes added after it
+        routes.install(on: router)
         APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
                      maxBodyBytes: settings.maxBodyBytes).install(on: router)
         APIRunRequests(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
@@ -82,7 +82,7 @@ public struct MedicServer: Sendable {
         let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
         for problem in events.damage { logger.warning("medic: warning: \(problem)") }
         ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,
-                          maxBodyBytes: settings.maxBodyBytes).install(on: router)
+                          maxBodyBytes: settings.maxBodyBytes, access: access).install(on: router)
         let host = settings.listen.host
         let app = Application(
             router: router,

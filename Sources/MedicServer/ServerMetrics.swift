@@ -32,15 +32,16 @@ public final class ServerMetrics: Sendable {
         self.clock = clock
     }
 
-    /// The middleware that counts every request, then `GET /metrics`. Install it before the
+    /// The middleware that counts every request, then `GET /metrics` (a viewer's, when tokens
+    /// are configured; never rate limited, so that a scrape is not lost). Install it before the
     /// other routes: Hummingbird gives a route the middleware added before it.
-    func install(on router: Router<BasicRequestContext>) {
+    func install(on router: Router<BasicRequestContext>, access: AccessControl) {
         router.add(middleware: RequestMetricsMiddleware(metrics: self))
-        router.get("/metrics") { _, _ in
+        router.get("/metrics", use: access.require(.viewer, limited: false) { _, _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.exposition())))
-        }
+        })
     }
 
     /// Adds `amount` to the counter `medic_<name>_total` with `labels`: for other parts of the
