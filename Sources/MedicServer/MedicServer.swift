@@ -92,10 +92,11 @@ public struct MedicServer: Sendable {
                 listening(ListenAddress(host: host, port: channel.localAddress?.port ?? settings.listen.port))
             },
             logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner)] + (try escalation(incidents))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner)] + (try escalation(incidents, metrics: metrics))
         if let rules = settings.rules {
             services.append(.init(service: ServeRuleWatch(library: library, settings: rules, interpreter: interpreter, stores: stores,
-                                                          stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger)))
+                                                          stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger,
+                                                          metrics: metrics)))
         }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
@@ -113,10 +114,11 @@ public struct MedicServer: Sendable {
     }
 
     /// The escalation scheduler, when the configuration maps a severity to a policy.
-    func escalation(_ incidents: FileIncidentStore) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    func escalation(_ incidents: FileIncidentStore, metrics: ServerMetrics) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard !configuration.escalation.policies.isEmpty else { return [] }
         let ledger = try EscalationLedger(stateDirectory: stateDirectory)
         return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,
-                                                   stores: stores, clock: interpreter.clock, bus: interpreter.executors.bus, logger: logger))]
+                                                   stores: stores, clock: interpreter.clock, bus: interpreter.executors.bus, logger: logger,
+                                                   metrics: metrics))]
     }
 }
