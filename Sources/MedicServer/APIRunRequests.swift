@@ -69,12 +69,14 @@ struct APIRunRequests: Sendable {
         }
         let (interpreter, stores, catalog, stateDirectory) = (interpreter, stores, catalog, stateDirectory)
         let outcome = OneAnswer()
+        let counted = runner.metrics?.runObserver(playbook: planned.playbookID)
         let started = await runner.carryOut(runID) {
             do {
                 var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
                 gates.stores = stores
                 let gated = await gates.run(planned, GateRequest(mode: .manual), now: interpreter.clock.now)
                 _ = try await ExecutionStage(interpreter: interpreter, stores: stores).run(gated, RunRequest(mode: .manual, runID: runID)) { record in
+                    counted?(record)
                     if record.event == .runStarted { outcome.give(nil) }
                 }
                 outcome.give("the run ended before it was journaled")

@@ -151,11 +151,16 @@ struct APIRunRoutes: Sendable {
                         _ work: @escaping @Sendable (@escaping @Sendable (JournalRecord) -> Void) async throws -> Void,
                         answer: () -> Response) async -> Response {
         let outcome = OneAnswer()
+        // The decided run goes on here: the metrics see it as one of the server's runs.
+        let counted = runner.metrics?.runObserver(continued: true)
         for _ in 0..<200 {
             if let refused = refusal() { return refused }
             let started = await runner.carryOut(id) {
                 do {
-                    try await work { record in if recorded(record) { outcome.give(nil) } }
+                    try await work { record in
+                        counted?(record)
+                        if recorded(record) { outcome.give(nil) }
+                    }
                     outcome.give("the run ended without recording the decision")
                 } catch {
                     outcome.give("\(error)")

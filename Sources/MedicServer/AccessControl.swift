@@ -9,7 +9,9 @@ import NIOCore
 /// rate) before the wrapped handler runs, and hands it the authenticated identity otherwise.
 ///
 /// Without tokens configured (the server then listens on loopback only) every caller is
-/// `AccessIdentity.anonymous`: a viewer, refused (403) every mutating route.
+/// `AccessIdentity.anonymous`: a viewer, refused (403) every mutating route, except the
+/// ingestion routes (`openWithoutTokens`), which stay open on loopback so that an Alertmanager
+/// on the same host needs no setup.
 public struct AccessControl: Sendable {
     public let tokens: AccessTokens
     let limiter: RateLimiter
@@ -28,9 +30,13 @@ public struct AccessControl: Sendable {
     }
 
     /// What a request with this `Authorization` header may do on a route needing `role`.
-    public func decide(authorization: String?, role: AccessRole) -> Decision {
+    /// `openWithoutTokens`: without tokens configured the anonymous caller is let through whatever
+    /// `role` is. `limited`: false for the routes a machine calls at its own pace (the webhook,
+    /// the events, the scrape), where a 429 would lose alerts or samples rather than slow a person.
+    public func decide(authorization: String?, role: AccessRole, openWithoutTokens: Bool = false, limited: Bool = true) -> Decision {
         let identity: AccessIdentity
         if tokens.isEmpty {
+            if openWithoutTokens { return .allowed(.anonymous) }
             identity = .anonymous
         } else {
             guard let authorization else { return .unauthenticated("this endpoint needs a bearer token (Authorization: Bearer TOKEN)") }
@@ -47,16 +53,17 @@ public struct AccessControl: Sendable {
             let why = tokens.isEmpty ? "; no tokens are configured, so callers may only read (see medic token create)" : ""
             return .forbidden("'\(identity.name)' does not hold the role \(role.rawValue)\(why)")
         }
-        if let wait = limiter.take(identity.name) { return .limited(retryAfter: wait) }
+        if limited, let wait = limiter.take(identity.name) { return .limited(retryAfter: wait) }
         return .allowed(identity)
     }
 
     /// The handler that checks `role` first (see the type's comment).
     public func require<Context: RequestContext>(
-        _ role: AccessRole, _ handler: @escaping @Sendable (Request, Context, AccessIdentity) async throws -> Response
+        _ role: AccessRole, openWithoutTokens: Bool = false, limited: Bool = true,
+        _ handler: @escaping @Sendable (Request, Context, AccessIdentity) async throws -> Response
     ) -> @Sendable (Request, Context) async throws -> Response {
         { request, context in
-            switch decide(authorization: request.headers[.authorization], role: role) {
+            switch decide(authorization: request.headers[.authorization], role: role, openWithoutTokens: openWithoutTokens, limited: limited) {
             case .allowed(let identity):
                 return try await handler(request, context, identity)
             case .unauthenticated(let message):

@@ -3,9 +3,11 @@ import Foundation
 
 /// What an identity may do over the API. A route needs one role; `admin` holds every role, and
 /// any role may read (`viewer`). `operator` and `approver` are separate on purpose: whoever works
-/// the switches does not thereby approve runs (docs/serving.md, "Tokens and roles").
+/// the switches does not thereby approve runs (docs/serving.md, "Tokens and roles"). `sender`
+/// posts alerts and immune events, which start remediations, and nothing else: the token an
+/// Alertmanager or an agent keeps in its configuration changes no switch and approves no run.
 public enum AccessRole: String, Sendable, CaseIterable, Codable {
-    case viewer, `operator`, approver, admin
+    case viewer, `operator`, approver, sender, admin
 }
 
 /// Who made a request: a token's name and roles, or the anonymous local reader.

@@ -80,7 +80,7 @@ public enum EmbeddedOpenAPI {
       "get": {
         "operationId": "getMetrics",
         "summary": "Prometheus metrics",
-        "description": "The server's metrics in the Prometheus text format, version 0.0.4 (docs/serving.md, \"Metrics\").",
+        "description": "Role: `viewer` (any token) when tokens are configured; open without tokens. Not rate limited. The server's metrics in the Prometheus text format, version 0.0.4 (docs/serving.md, \"Metrics\").",
         "responses": {
           "200": {
             "description": "The metrics.",
@@ -91,9 +91,19 @@ public enum EmbeddedOpenAPI {
                 }
               }
             }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
           }
         },
-        "security": []
+        "security": [
+          {
+            "bearer": []
+          }
+        ]
       }
     },
     "/openapi.json": {
@@ -120,7 +130,7 @@ public enum EmbeddedOpenAPI {
       "post": {
         "operationId": "postAlerts",
         "summary": "Alertmanager webhook",
-        "description": "Alertmanager's webhook, payload version 4. Each firing alert opens (or finds) an incident; the answer is sent once every alert of the post is durable. No token.",
+        "description": "Alertmanager's webhook, payload version 4. Each firing alert opens (or finds) an incident; the answer is sent once every alert of the post is durable. Role: `sender` (or `admin`) when tokens are configured; open without tokens (loopback only). Not rate limited.",
         "responses": {
           "200": {
             "description": "Every alert is durable.",
@@ -154,6 +164,12 @@ public enum EmbeddedOpenAPI {
               }
             }
           },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
           "413": {
             "$ref": "#/components/responses/TooLarge"
           },
@@ -171,7 +187,11 @@ public enum EmbeddedOpenAPI {
             }
           }
         },
-        "security": [],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
         "requestBody": {
           "required": true,
           "description": "Needs `Content-Type: application/json`.",
@@ -189,10 +209,10 @@ public enum EmbeddedOpenAPI {
       "post": {
         "operationId": "postEvent",
         "summary": "Store an immune event",
-        "description": "Stores one immune event and publishes it on the bus in the background. The `id` is the idempotency key. No token.",
+        "description": "Stores one immune event and publishes it on the bus in the background. The `id` is the idempotency key. Role: `sender` (or `admin`) when tokens are configured; open without tokens (loopback only). Not rate limited.",
         "responses": {
-          "201": {
-            "description": "Stored.",
+          "200": {
+            "description": "An event with this `id` and the same report was stored already: nothing is stored (`stored` is false).",
             "content": {
               "application/json": {
                 "schema": {
@@ -201,8 +221,8 @@ public enum EmbeddedOpenAPI {
               }
             }
           },
-          "200": {
-            "description": "An event with this `id` and the same report was stored already: nothing is stored (`stored` is false).",
+          "201": {
+            "description": "Stored.",
             "content": {
               "application/json": {
                 "schema": {
@@ -220,6 +240,12 @@ public enum EmbeddedOpenAPI {
                 }
               }
             }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
           },
           "409": {
             "description": "Another event (a different report) is stored under the `id` posted; `field` is `id`.",
@@ -248,7 +274,11 @@ public enum EmbeddedOpenAPI {
             }
           }
         },
-        "security": [],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
         "requestBody": {
           "required": true,
           "description": "Needs `Content-Type: application/json`.",
@@ -266,7 +296,7 @@ public enum EmbeddedOpenAPI {
       "get": {
         "operationId": "getHealth",
         "summary": "Immune events summary",
-        "description": "The immune events whose `created_at` is within the window before now (a later one counts too), counted by severity and by type. No token.",
+        "description": "The immune events whose `created_at` is within the window before now (a later one counts too), counted by severity and by type. Role: `viewer` (any token) when tokens are configured; open without tokens.",
         "responses": {
           "200": {
             "description": "The summary.",
@@ -288,6 +318,15 @@ public enum EmbeddedOpenAPI {
               }
             }
           },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
           "500": {
             "description": "The server's clock cannot be read.",
             "content": {
@@ -299,7 +338,11 @@ public enum EmbeddedOpenAPI {
             }
           }
         },
-        "security": [],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
         "parameters": [
           {
             "name": "window",
@@ -2417,7 +2460,7 @@ public enum EmbeddedOpenAPI {
         }
       },
       "Forbidden": {
-        "description": "The identity does not hold the role the route needs. Without tokens configured, the caller is the anonymous viewer and every change is a 403.",
+        "description": "The identity does not hold the role the route needs. Without tokens configured, the caller is the anonymous viewer and every change is a 403, except posting alerts and immune events.",
         "content": {
           "application/json": {
             "schema": {
@@ -2493,7 +2536,7 @@ public enum EmbeddedOpenAPI {
       "bearer": {
         "type": "http",
         "scheme": "bearer",
-        "description": "`Authorization: Bearer TOKEN`, a token made by `medic token create`. Without tokens configured, every caller is the anonymous viewer."
+        "description": "`Authorization: Bearer TOKEN`, a token made by `medic token create` with roles viewer, operator, approver, sender (posts alerts and immune events) and admin (every role). Without tokens configured, every caller is the anonymous viewer, who may also post alerts and immune events."
       }
     }
   }

@@ -25,6 +25,8 @@ public actor EscalationScheduler: Service {
     /// The bus executor the `bus` channel publishes through.
     let bus: any StepExecutor
     let logger: Logger
+    /// Counts the levels sent, by level and channel (nil: no metrics).
+    let metrics: ServerMetrics?
     /// Incident keys already looked at (a record begun, or nothing to escalate).
     private var seen: Set<String> = []
     /// Records with nothing left to do.
@@ -33,7 +35,7 @@ public actor EscalationScheduler: Service {
     private var retryAfter: [String: Date] = [:]
 
     public init(settings: EscalationSettings, catalog: Catalog, incidents: FileIncidentStore, ledger: EscalationLedger, stores: StateStores,
-                clock: any EngineClock, bus: any StepExecutor, logger: Logger) {
+                clock: any EngineClock, bus: any StepExecutor, logger: Logger, metrics: ServerMetrics? = nil) {
         self.settings = settings
         self.catalog = catalog
         self.incidents = incidents
@@ -42,6 +44,7 @@ public actor EscalationScheduler: Service {
         self.clock = clock
         self.bus = bus
         self.logger = logger
+        self.metrics = metrics
     }
 
     public nonisolated func run() async throws {
@@ -200,6 +203,7 @@ public actor EscalationScheduler: Service {
             var one = notification
             one.method = method
             try await channel.send(one, bus: bus)
+            metrics?.escalationSent(level: level.level, method: method)
         }
     }
 

@@ -12,12 +12,13 @@ struct ImmuneEventRoutes: Sendable {
     let publisher: ImmuneEventPublisher
     let clock: any EngineClock
     let maxBodyBytes: Int
+    let access: AccessControl
 
     /// Every route of the immune events API; registered in one place so that they can be put
     /// behind authentication together.
     func install(on router: Router<BasicRequestContext>) {
-        router.post("/api/v1/events") { request, _ in await post(request) }
-        router.get("/api/v1/health") { request, _ in health(request) }
+        router.post("/api/v1/events", use: access.require(.sender, openWithoutTokens: true, limited: false) { request, _, _ in await post(request) })
+        router.get("/api/v1/health", use: access.require(.viewer) { request, _, _ in health(request) })
     }
 
     func post(_ request: Request) async -> Response {

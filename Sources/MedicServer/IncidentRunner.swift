@@ -22,8 +22,9 @@ public actor IncidentRunner: Service {
     private let stateDirectory: String
     private let grace: Double
     private let logger: Logger
-    /// Sees the journal records of the runs started (nil: no metrics).
-    private let metrics: ServerMetrics?
+    /// Sees the journal records of the runs started (nil: no metrics); the routes that carry a
+    /// run out (`carryOut`) give it theirs too.
+    let metrics: ServerMetrics?
     /// The runs going in this process, by run id.
     private var runs: [String: Task<Void, Never>] = [:]
     private var stopping = false

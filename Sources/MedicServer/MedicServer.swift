@@ -65,13 +65,13 @@ public struct MedicServer: Sendable {
         let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
                                     metrics: metrics)
+        let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
         let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
-                                  maxBodyBytes: settings.maxBodyBytes, logger: logger)
+                                  maxBodyBytes: settings.maxBodyBytes, logger: logger, accessControl: access)
         let router = Router(context: BasicRequestContext.self)
-        metrics.install(on: router)  // first: its middleware sees the routes added after it
+        metrics.install(on: router, access: access)  // first: its middleware sees the routes added after it
         routes.install(on: router)
         OpenAPIRoute().install(on: router)
-        let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
         APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
                      maxBodyBytes: settings.maxBodyBytes).install(on: router)
         APIRunRequests(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
@@ -83,7 +83,7 @@ public struct MedicServer: Sendable {
         let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
         for problem in events.damage { logger.warning("medic: warning: \(problem)") }
         ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,
-                          maxBodyBytes: settings.maxBodyBytes).install(on: router)
+                          maxBodyBytes: settings.maxBodyBytes, access: access).install(on: router)
         let host = settings.listen.host
         let app = Application(
             router: router,
@@ -93,10 +93,11 @@ public struct MedicServer: Sendable {
                 listening(ListenAddress(host: host, port: channel.localAddress?.port ?? settings.listen.port))
             },
             logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner)] + (try escalation(incidents))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runner)] + (try escalation(incidents, metrics: metrics))
         if let rules = settings.rules {
             services.append(.init(service: ServeRuleWatch(library: library, settings: rules, interpreter: interpreter, stores: stores,
-                                                          stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger)))
+                                                          stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger,
+                                                          metrics: metrics)))
         }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
@@ -114,10 +115,11 @@ public struct MedicServer: Sendable {
     }
 
     /// The escalation scheduler, when the configuration maps a severity to a policy.
-    func escalation(_ incidents: FileIncidentStore) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    func escalation(_ incidents: FileIncidentStore, metrics: ServerMetrics) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard !configuration.escalation.policies.isEmpty else { return [] }
         let ledger = try EscalationLedger(stateDirectory: stateDirectory)
         return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,
-                                                   stores: stores, clock: interpreter.clock, bus: interpreter.executors.bus, logger: logger))]
+                                                   stores: stores, clock: interpreter.clock, bus: interpreter.executors.bus, logger: logger,
+                                                   metrics: metrics))]
     }
 }

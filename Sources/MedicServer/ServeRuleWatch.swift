@@ -33,9 +33,11 @@ public struct ServeRuleWatch: Service {
     private let going: RemediationsGoing
     private let grace: Double
     private let logger: Logger
+    /// Sees the journal records of the rules' runs (nil: no metrics).
+    private let metrics: ServerMetrics?
 
     public init(library: ServedLibrary, settings: Settings, interpreter: Interpreter, stores: StateStores, stateDirectory: String,
-                going: RemediationsGoing, grace: Double, logger: Logger) {
+                going: RemediationsGoing, grace: Double, logger: Logger, metrics: ServerMetrics? = nil) {
         self.library = library
         self.settings = settings
         self.interpreter = interpreter
@@ -44,6 +46,7 @@ public struct ServeRuleWatch: Service {
         self.going = going
         self.grace = grace
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// The rules of one load of the library: its watcher and what it samples (nil: no rule and
@@ -60,12 +63,13 @@ public struct ServeRuleWatch: Service {
             logger.notice("medic serve: rules: none in the library, nothing is sampled")
             return nil
         }
-        let (going, logger) = (going, logger)
+        let (going, logger, metrics) = (going, logger, metrics)
         let engine = RuleEngine(catalog: catalog)
         for rejection in engine.rejected { logger.warning("medic serve: rules: warning: \(rejection)") }
         var options = Watcher.Options()
         options.claimRun = { plan, runID in going.claim(plan, runID: runID) }
         options.releaseRun = { runID in going.release(runID: runID) }
+        if let metrics { options.observeEachRun = { plan in metrics.runObserver(playbook: plan.playbookID) } }
         let watcher = Watcher(engine: engine, catalog: catalog, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory,
                               options: options, report: { Self.log($0, logger) })
         let sampler = LiveSampler(catalog: catalog, registry: settings.registry, scrapeURLs: [], client: interpreter.environment.http)

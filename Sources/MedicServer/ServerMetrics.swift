@@ -32,15 +32,16 @@ public final class ServerMetrics: Sendable {
         self.clock = clock
     }
 
-    /// The middleware that counts every request, then `GET /metrics`. Install it before the
+    /// The middleware that counts every request, then `GET /metrics` (a viewer's, when tokens
+    /// are configured; never rate limited, so that a scrape is not lost). Install it before the
     /// other routes: Hummingbird gives a route the middleware added before it.
-    func install(on router: Router<BasicRequestContext>) {
+    func install(on router: Router<BasicRequestContext>, access: AccessControl) {
         router.add(middleware: RequestMetricsMiddleware(metrics: self))
-        router.get("/metrics") { _, _ in
+        router.get("/metrics", use: access.require(.viewer, limited: false) { _, _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.exposition())))
-        }
+        })
     }
 
     /// Adds `amount` to the counter `medic_<name>_total` with `labels`: for other parts of the
@@ -66,30 +67,44 @@ public final class ServerMetrics: Sendable {
 
     /// What the metrics take from one run's journal: its outcome, its steps' durations, its
     /// gates' verdicts, and the times to detect and to recover when it came from a detection.
-    public func runObserver(playbook: String) -> @Sendable (JournalRecord) -> Void {
-        let firstSeen = FirstSeen()
-        return { record in self.observe(record, playbook: playbook, firstSeen: firstSeen) }
+    /// `playbook` nil: the one of the plan in its `run_started`. `continued`: the run was started
+    /// before (one decided after waiting for approval, whose `run_started` the observer is shown
+    /// again), so its time to detect, counted at its start, is not counted twice.
+    public func runObserver(playbook: String? = nil, continued: Bool = false) -> @Sendable (JournalRecord) -> Void {
+        let run = ObservedRun(playbook: playbook)
+        return { record in self.observe(record, run: run, continued: continued) }
     }
 
-    /// The detection's first-seen time of one run, from its `run_started` (`run_finished` has no detection).
-    final class FirstSeen: @unchecked Sendable {
+    /// What one run's later records need from its `run_started`: the playbook, and the
+    /// detection's first-seen time (`run_finished` has no detection).
+    final class ObservedRun: @unchecked Sendable {  // fields only under `lock`
         private let lock = NSLock()
-        private var text: String?
-        var value: String? {
-            get { lock.withLock { text } }
-            set { lock.withLock { text = newValue } }
+        private var playbookID: String?
+        private var firstSeenText: String?
+
+        init(playbook: String?) { playbookID = playbook }
+
+        var playbook: String {
+            get { lock.withLock { playbookID ?? "unknown" } }
+            set { lock.withLock { if playbookID == nil { playbookID = newValue } } }
+        }
+        var firstSeen: String? {
+            get { lock.withLock { firstSeenText } }
+            set { lock.withLock { firstSeenText = newValue } }
         }
     }
 
-    func observe(_ record: JournalRecord, playbook: String, firstSeen: FirstSeen) {
+    func observe(_ record: JournalRecord, run: ObservedRun, continued: Bool) {
+        if record.event == .runStarted, let plan = record.plan { run.playbook = plan.playbookID }
+        let playbook = run.playbook
         switch record.event {
         case .runStarted:
             // Time to detect: from the fault first seen to Medic acting on it.
-            if let detection = record.detection, let first = Self.date(detection.firstSeen), let detected = Self.date(detection.detectedAt) {
+            if !continued, let detection = record.detection, let first = Self.date(detection.firstSeen), let detected = Self.date(detection.detectedAt) {
                 registry.makeValueHistogram(descriptor: Self.name("time_to_detect", unit: "seconds", help: "MTTD: seconds from a fault first seen to its detection by Medic, per run started from a detection."),
                                             labels: [("playbook", playbook)], buckets: Self.recoveryBuckets).record(max(0, detected.timeIntervalSince(first)))
             }
-            if let detection = record.detection { firstSeen.value = detection.firstSeen }
+            if let detection = record.detection { run.firstSeen = detection.firstSeen }
         case .gatesEvaluated:
             for verdict in record.gates ?? [] {
                 count("gate_verdicts", help: "Gate verdicts of the runs started, by gate and verdict.",
@@ -105,13 +120,18 @@ public final class ServerMetrics: Sendable {
             let outcome = record.outcome?.rawValue ?? "unknown"
             count("runs", help: "Runs finished, by playbook and outcome.", labels: [("playbook", playbook), ("outcome", outcome)])
             // Time to recover: from the fault first seen to the run that fixed it.
-            if record.outcome == .succeeded, let first = firstSeen.value.flatMap(Self.date), let finished = Self.date(record.at) {
+            if record.outcome == .succeeded, let first = run.firstSeen.flatMap(Self.date), let finished = Self.date(record.at) {
                 registry.makeValueHistogram(descriptor: Self.name("time_to_recover", unit: "seconds", help: "MTTR: seconds from a fault first seen to the end of the run that fixed it (outcome succeeded)."),
                                             labels: [("playbook", playbook)], buckets: Self.recoveryBuckets).record(max(0, finished.timeIntervalSince(first)))
             }
         default:
             return
         }
+    }
+
+    /// One escalation level sent through one channel (`method`: its name in the configuration's `channels`).
+    func escalationSent(level: Int, method: String) {
+        count("escalations", help: "Escalation levels sent, by level and channel.", labels: [("level", String(level)), ("method", method)])
     }
 
     /// One request answered: counted by route, method and code, and timed.

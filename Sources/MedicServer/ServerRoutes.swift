@@ -5,7 +5,7 @@ import MedicEngine
 import NIOCore
 
 /// The endpoints of `medic serve` (docs/serving.md): health, readiness and the Alertmanager
-/// webhook. Every error is a JSON object `{"error": MESSAGE, "field": PATH}` (`field` only when
+/// webhook, which needs the `sender` role when tokens are configured and is open without them. Every error is a JSON object `{"error": MESSAGE, "field": PATH}` (`field` only when
 /// one field of the request is at fault).
 struct ServerRoutes: Sendable {
     let intake: AlertIntake
@@ -15,11 +15,12 @@ struct ServerRoutes: Sendable {
     let clock: any EngineClock
     let maxBodyBytes: Int
     let logger: Logger
+    let accessControl: AccessControl
 
     func install(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
         router.get("/readyz") { _, _ in readiness() }
-        router.post("/api/v1/alerts") { request, _ in await alerts(request) }
+        router.post("/api/v1/alerts", use: accessControl.require(.sender, openWithoutTokens: true, limited: false) { request, _, _ in await alerts(request) })
     }
 
     /// Ready when the catalog is loaded (it is: the server does not start without it) and the

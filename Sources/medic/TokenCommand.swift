@@ -20,19 +20,21 @@ struct TokenCreateCommand: AsyncParsableCommand {
             created readable by its owner only (0600). `medic serve --tokens FILE` (or the \
             configuration's `tokens: FILE`) then takes `Authorization: Bearer TOKEN` as NAME.
 
-            Roles: viewer (read), operator (kill switch, safe mode, breaker resets), approver \
-            (approve and deny runs), admin (everything).
+            Roles: viewer (read, and scrape /metrics), operator (kill switch, safe mode, breaker \
+            resets, incidents), approver (approve and deny runs), sender (post alerts and immune \
+            events: the token of an Alertmanager or an agent), admin (everything).
 
             Examples:
               medic token create alice --role approver --tokens /etc/medic/tokens.jsonl
               medic token create ci --role viewer --role operator
+              medic token create alertmanager --role sender
             """
     )
 
     @Argument(help: "Who the token is (recorded as the approver, in the audit log): letters, digits, . - _ @.")
     var name: String
 
-    @Option(name: .customLong("role"), help: ArgumentHelp("A role: viewer, operator, approver or admin (repeatable).", valueName: "role"))
+    @Option(name: .customLong("role"), help: ArgumentHelp("A role: viewer, operator, approver, sender or admin (repeatable).", valueName: "role"))
     var roles: [String] = []
 
     @Option(help: ArgumentHelp("The tokens file.", valueName: "file"))
@@ -40,9 +42,9 @@ struct TokenCreateCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let problem = AccessTokens.check(name: name) { throw ValidationError(problem) }
-        guard !roles.isEmpty else { throw ValidationError("give at least one --role (viewer, operator, approver, admin)") }
+        guard !roles.isEmpty else { throw ValidationError("give at least one --role (viewer, operator, approver, sender, admin)") }
         for role in roles where AccessRole(rawValue: role) == nil {
-            throw ValidationError("--role '\(role)' is not a role: viewer, operator, approver or admin")
+            throw ValidationError("--role '\(role)' is not a role: viewer, operator, approver, sender or admin")
         }
     }
 

@@ -214,8 +214,9 @@ final class APIRouteTests: XCTestCase {
     func testIncidentsAreListedNewestFirstWithTheirStatusFilter() async throws {
         let ws = try APIWorkspace(self)
         let vic = try ws.token("vic", "viewer")
+        let sender = try ws.token("alertmanager", "sender")
         let serve = try await ServeProcess(self, in: ws.dir, arguments: ws.arguments + ["--tokens", ws.tokensFile])
-        let posted = try await serve.post("/api/v1/alerts", body: ServeTests.post(labels: ["alertname": "DiskFull"], fingerprint: "f1"))
+        let posted = try await serve.post("/api/v1/alerts", body: ServeTests.post(labels: ["alertname": "DiskFull"], fingerprint: "f1"), token: sender)
         XCTAssertEqual(posted.status, 200, posted.body)
         let list = try await serve.call(.GET, "/api/v1/incidents", token: vic)
         XCTAssertEqual(list.status, 200, list.body)

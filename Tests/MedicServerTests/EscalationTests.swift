@@ -114,6 +114,8 @@ final class EscalationTests: XCTestCase {
         let receiver: LoopbackReceiver
         /// An operator's token (the configuration's `tokens:` file), for ack and resolve.
         let token: String
+        /// A sender's token, for the alerts.
+        let sender: String
         var state: String { dir.appendingPathComponent("state").path }
         var arguments: [String] { ["--root", dir.path, "--state-dir", state, "--workdir", dir.path, "--config", dir.appendingPathComponent("medic.yaml").path] }
 
@@ -150,6 +152,7 @@ final class EscalationTests: XCTestCase {
             """.write(to: sendmail, atomically: true, encoding: .utf8)
         chmod(sendmail.path, 0o755)
         let token = try ServeProcess.token("alice", in: dir)
+        let sender = try ServeProcess.token("alertmanager", role: "sender", in: dir)
         try """
             tokens: tokens.jsonl
             routes:
@@ -166,14 +169,14 @@ final class EscalationTests: XCTestCase {
               email: {type: email, command: "\(sendmail.path)", to: [oncall@example.com, lead@example.com]}
               bus: {type: bus}
             """.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
-        return Library(dir: dir, receiver: receiver, token: token)
+        return Library(dir: dir, receiver: receiver, token: token, sender: sender)
     }
 
     /// Opens an incident of `severity` that no playbook handles: its key.
-    func open(_ serve: ServeProcess, severity: String, fingerprint: String, alertname: String = "DiskFull",
+    func open(_ serve: ServeProcess, _ lib: Library, severity: String, fingerprint: String, alertname: String = "DiskFull",
               labels: [String: String] = [:]) async throws -> String {
         let body = ServeTests.post(labels: ["alertname": alertname, "severity": severity].merging(labels) { $1 }, fingerprint: fingerprint)
-        let answer = try await serve.post("/api/v1/alerts", body: body)
+        let answer = try await serve.post("/api/v1/alerts", body: body, token: lib.sender)
         XCTAssertEqual(answer.status, 200, answer.body)
         return try XCTUnwrap((answer.json["incidents"] as? [[String: Any]])?.first?["key"] as? String, answer.body)
     }
@@ -183,7 +186,7 @@ final class EscalationTests: XCTestCase {
     func testLevelsFireInOrderAndAnAcknowledgementStopsTheNotAcknowledgedOnes() async throws {
         let lib = try await library()
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await open(serve, severity: "SEV1", fingerprint: "chain1")
+        let key = try await open(serve, lib, severity: "SEV1", fingerprint: "chain1")
         let first = try await lib.receiver.wait(for: 1, at: "/hook")
         XCTAssertEqual(first[0].json["notify"] as? String, "on_call")
         XCTAssertEqual(first[0].json["incident"] as? String, key)
@@ -200,7 +203,7 @@ final class EscalationTests: XCTestCase {
     func testAResolutionStopsEveryLevelLeft() async throws {
         let lib = try await library()
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await open(serve, severity: "SEV1", fingerprint: "chain2")
+        let key = try await open(serve, lib, severity: "SEV1", fingerprint: "chain2")
         _ = try await lib.receiver.wait(for: 1, at: "/hook")
         let resolve = try await serve.post("/api/v1/incidents/\(key)/resolve", body: Data(#"{"note": "fixed"}"#.utf8), token: lib.token)
         XCTAssertEqual(resolve.status, 200, resolve.body)
@@ -213,7 +216,7 @@ final class EscalationTests: XCTestCase {
     func testAServerKilledBetweenTwoLevelsSendsTheNextOnceAndNeverRepeatsTheLast() async throws {
         let lib = try await library()
         let first = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await open(first, severity: "SEV1", fingerprint: "chain3")
+        let key = try await open(first, lib, severity: "SEV1", fingerprint: "chain3")
         _ = try await lib.receiver.wait(for: 1, at: "/hook")
         _ = try await ServeProcess.poll("level 1 marked sent") { lib.levelState(key, 1) == "sent" ? true : nil }
         let killed = try await first.stop(with: SIGKILL)
@@ -229,7 +232,7 @@ final class EscalationTests: XCTestCase {
         let lib = try await library()
         lib.receiver.holding = true
         let first = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await open(first, severity: "SEV1", fingerprint: "claim1")
+        let key = try await open(first, lib, severity: "SEV1", fingerprint: "claim1")
         _ = try await lib.receiver.wait(for: 1, at: "/hook")
         XCTAssertEqual(lib.levelState(key, 1), "claimed", "claimed before the channel was called, not marked while it hangs")
         _ = try await first.stop(with: SIGKILL)
@@ -245,7 +248,7 @@ final class EscalationTests: XCTestCase {
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
         // restart-service-001 has never succeeded here: safe mode holds its automated run, so the
         // run ends refused (a gate refused an automated run), which escalates one level.
-        let key = try await open(serve, severity: "SEV3", fingerprint: "trig1", alertname: "ServiceDown",
+        let key = try await open(serve, lib, severity: "SEV3", fingerprint: "trig1", alertname: "ServiceDown",
                                  labels: ["job": "cart", "instance": "web-1"])
         let sent = try await lib.receiver.wait(for: 1, at: "/hook")
         XCTAssertEqual(sent[0].json["level"] as? Int, 1)
@@ -261,7 +264,7 @@ final class EscalationTests: XCTestCase {
         XCTAssertEqual(seeded, 0, seedErr)
         XCTAssertTrue(FileManager.default.createFile(atPath: lib.dir.appendingPathComponent("broken").path, contents: nil))
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await open(serve, severity: "SEV3", fingerprint: "trig2", alertname: "flaky-001")
+        let key = try await open(serve, lib, severity: "SEV3", fingerprint: "trig2", alertname: "flaky-001")
         let sent = try await lib.receiver.wait(for: 1, at: "/hook")
         XCTAssertEqual(sent[0].json["level"] as? Int, 1)
         let reason = sent[0].json["reason"] as? String ?? ""
@@ -272,7 +275,7 @@ final class EscalationTests: XCTestCase {
     func testEachChannelCarriesItsPayload() async throws {
         let lib = try await library()
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await open(serve, severity: "SEV2", fingerprint: "chan1")
+        let key = try await open(serve, lib, severity: "SEV2", fingerprint: "chan1")
         let slack = try await lib.receiver.wait(for: 1, at: "/slack")
         let text = try XCTUnwrap(slack[0].json["text"] as? String, String(decoding: slack[0].body, as: UTF8.self))
         XCTAssertTrue(text.contains(key) && text.contains("SEV2"), text)

@@ -6,7 +6,7 @@ import XCTest
 final class IncidentAckTests: XCTestCase {
     struct Library {
         let dir: URL
-        /// The operators' tokens by name (alice, bob, carol, dave, frank), and a viewer's (vera).
+        /// The operators' tokens by name (alice, bob, carol, dave, frank), a viewer's (vera) and a sender's (sam).
         let tokens: [String: String]
         var state: String { dir.appendingPathComponent("state").path }
         var arguments: [String] {
@@ -39,12 +39,14 @@ final class IncidentAckTests: XCTestCase {
         var tokens: [String: String] = [:]
         for name in ["alice", "bob", "carol", "dave", "frank"] { tokens[name] = try ServeProcess.token(name, in: dir) }
         tokens["vera"] = try ServeProcess.token("vera", role: "viewer", in: dir)
+        tokens["sam"] = try ServeProcess.token("sam", role: "sender", in: dir)
         return Library(dir: dir, tokens: tokens)
     }
 
     /// Opens an incident no playbook handles (so no run starts): its key.
-    func openIncident(_ serve: ServeProcess, fingerprint: String) async throws -> String {
-        let answer = try await serve.post("/api/v1/alerts", body: ServeTests.post(labels: ["alertname": "DiskFull"], fingerprint: fingerprint))
+    func openIncident(_ serve: ServeProcess, _ lib: Library, fingerprint: String) async throws -> String {
+        let answer = try await serve.post("/api/v1/alerts", body: ServeTests.post(labels: ["alertname": "DiskFull"], fingerprint: fingerprint),
+                                          token: lib.tokens["sam"])
         XCTAssertEqual(answer.status, 200, answer.body)
         return try XCTUnwrap((answer.json["incidents"] as? [[String: Any]])?.first?["key"] as? String, answer.body)
     }
@@ -54,7 +56,7 @@ final class IncidentAckTests: XCTestCase {
     func testAPersonAcknowledgesThenResolvesAnIncidentOverHTTPRecordedOnItAndAudited() async throws {
         let lib = try library()
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await openIncident(serve, fingerprint: "ack1")
+        let key = try await openIncident(serve, lib, fingerprint: "ack1")
         let (alice, bob, carol, dave, viewer) = (lib.tokens["alice"], lib.tokens["bob"], lib.tokens["carol"], lib.tokens["dave"], lib.tokens["vera"])
         let anonymous = try await serve.post("/api/v1/incidents/\(key)/ack", body: Self.body(["note": "x"]))
         XCTAssertEqual(anonymous.status, 401, anonymous.body)
@@ -94,7 +96,7 @@ final class IncidentAckTests: XCTestCase {
     func testBadAcknowledgementsGetTheirErrorCodesAndChangeNothing() async throws {
         let lib = try library()
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await openIncident(serve, fingerprint: "bad1")
+        let key = try await openIncident(serve, lib, fingerprint: "bad1")
         let token = lib.tokens["alice"]
         let before = lib.incident(key)
         let cases: [(String, Data, String?, Int, String?)] = [
@@ -119,7 +121,7 @@ final class IncidentAckTests: XCTestCase {
     func testMedicAckAndResolveWorkOnTheServersStoreByKeyOrItsStart() async throws {
         let lib = try library()
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
-        let key = try await openIncident(serve, fingerprint: "cli1")
+        let key = try await openIncident(serve, lib, fingerprint: "cli1")
         let state = ["--state-dir", lib.state]
 
         let (unknown, unknownErr) = try MedicCommand.status(["ack", "zzz", "--by", "erin"] + state, in: lib.dir)

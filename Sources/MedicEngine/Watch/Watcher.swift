@@ -55,6 +55,9 @@ public actor Watcher {
         /// or nil, which claims the plan for the run until `releaseRun` is told its id.
         public var claimRun: (@Sendable (Plan, String) -> String?)?
         public var releaseRun: (@Sendable (String) -> Void)?
+        /// Made for each run started, with its plan: sees that run's journal records only (the
+        /// init's `observeRun` sees every run's, interleaved).
+        public var observeEachRun: (@Sendable (Plan) -> @Sendable (JournalRecord) -> Void)?
 
         public init(dryRun: Bool = false, replay: Bool = false) {
             self.dryRun = dryRun
@@ -192,12 +195,16 @@ public actor Watcher {
         let execution = ExecutionStage(interpreter: interpreter, stores: stores)
         let request = RunRequest(mode: .automated, runID: runID, lockWait: options.lockWait, approvalTTL: options.approvalTTL,
                                  detection: detection)
-        let (report, observeRun) = (report, observeRun)
+        let report = report
+        var observe = observeRun
+        if let thisRun = options.observeEachRun?(plan) {
+            observe = observeRun.map { everyRun in { @Sendable record in everyRun(record); thisRun(record) } } ?? thisRun
+        }
         report(.runStarted(incident, runID: runID, plan: plan))
         runs[runID] = Task.detached {
             let result: RunReport?
             do {
-                result = try await execution.run(plan, request, observe: observeRun)
+                result = try await execution.run(plan, request, observe: observe)
                 report(.runFinished(incident, result!))
             } catch {
                 report(.runFailed(incident, runID: runID, error: "\(error)"))
