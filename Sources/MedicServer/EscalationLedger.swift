@@ -126,30 +126,4 @@ extension FileIncidentStore {
             throw Failure(description: "cannot create \(directory): \(error.localizedDescription)")
         }
     }
-
-    /// `data` written whole and fsync'ed under a fresh temporary name of the folder: that name.
-    func writeTemporary(data: Data) throws -> String {
-        let temporary = directory + "/.tmp-" + UUID().uuidString
-        let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure(description: "cannot write in \(directory): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var offset = 0
-        let written = data.withUnsafeBytes { bytes -> Bool in
-            while offset < bytes.count {
-                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
-        guard written, fsync(fd) == 0 else {
-            let error = errno
-            unlink(temporary)
-            throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(error)))")
-        }
-        return temporary
-    }
 }

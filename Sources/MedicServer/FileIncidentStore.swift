@@ -85,13 +85,17 @@ public struct FileIncidentStore: IncidentStoring {
     func writeTemporary(_ incident: AlertIncident) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(incident) + Data("\n".utf8)
+        return try writeTemporary(data: try encoder.encode(incident) + Data("\n".utf8))
+    }
+
+    /// `data` written whole and fsync'ed under a fresh temporary name of the folder: that name.
+    func writeTemporary(data: Data) throws -> String {
         let temporary = directory + "/.tmp-" + UUID().uuidString
         let fd = Foundation.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot write in \(directory): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        var offset = 0
         let written = data.withUnsafeBytes { bytes -> Bool in
-            var offset = 0
             while offset < bytes.count {
                 let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if n < 0 {
