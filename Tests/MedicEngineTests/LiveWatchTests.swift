@@ -55,14 +55,20 @@ final class LiveWatchTests: XCTestCase {
         XCTAssertEqual(events.lines, ["pending", "incident at \(start + 60)", "planned clean-001"])
     }
 
-    func testWhatCannotBeSampledIsNotedAndTheLoopGoesOn() async throws {
+    func testWhatCannotBeSampledIsNotedWhenItStartsAndEndsAndTheLoopGoesOn() async throws {
         let clock = ManualClock()
         let events = Lines()
-        let live = LiveWatch(clock: clock, interval: 15, round: { _ in ([], ["disk_usage_percent{path=\"/var\"}: no source serves it"]) },
-                             note: { events.add("note: \($0)") })
-        try await live.run(try watcher(clock: clock, events: events), rounds: 2)
-        XCTAssertEqual(events.lines, Array(repeating: "note: cannot sample: disk_usage_percent{path=\"/var\"}: no source serves it", count: 2))
-        XCTAssertEqual(clock.slept, [15])
+        let problem = "disk_usage_percent{path=\"/var\"}: no source serves it"
+        let start = clock.now.timeIntervalSince1970
+        // Rounds 1-3 cannot sample the series, round 4 can, round 5 cannot again.
+        let live = LiveWatch(clock: clock, interval: 15, round: { time in
+            let round = Int((time - start) / 15) + 1
+            return ([], round == 4 ? [] : [problem])
+        }, note: { events.add("note: \($0)") })
+        try await live.run(try watcher(clock: clock, events: events), rounds: 5)
+        XCTAssertEqual(events.lines, ["note: cannot sample: \(problem)", "note: sampling again: \(problem)", "note: cannot sample: \(problem)"],
+                       "a problem is noted when it starts and when it ends, not every round")
+        XCTAssertEqual(clock.slept, [15, 15, 15, 15])
     }
 
     func testTheLoopStopsWhenItsTaskIsCancelled() async throws {

@@ -41,6 +41,9 @@ public struct LiveWatch: Sendable {
     public func run(_ watcher: Watcher, rounds: Int = .max) async throws {
         var nextHealthCheck = clock.now.timeIntervalSince1970
         var done = 0
+        // What could not be sampled last round: a problem is noted when it appears and when it
+        // ends, not every round (a service running for weeks would repeat it every interval).
+        var failing: Set<String> = []
         while done < rounds {
             let now = clock.now.timeIntervalSince1970
             if let health, now >= nextHealthCheck {
@@ -48,7 +51,10 @@ public struct LiveWatch: Sendable {
                 for line in await health.check.run(now: Date(timeIntervalSince1970: now)) { note(line) }
             }
             let (samples, problems) = await round(now)
-            for problem in problems { note("cannot sample: \(problem)") }
+            for problem in problems where !failing.contains(problem) { note("cannot sample: \(problem)") }
+            let failingNow = Set(problems)
+            for problem in failing.subtracting(failingNow).sorted() { note("sampling again: \(problem)") }
+            failing = failingNow
             for sample in samples { await watcher.ingest(sample) }
             await watcher.advance(to: now)
             done += 1
