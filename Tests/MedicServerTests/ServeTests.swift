@@ -332,7 +332,8 @@ final class ServeTests: XCTestCase {
     /// Accepted with tokens: `APIAccessTests.testListeningBeyondLoopbackIsAcceptedWithTokens`.
     func testListeningBeyondLoopbackIsRefusedWithoutTokens() throws {
         let ws = try workspace()
-        for address in ["0.0.0.0:0", "[::]:0", "192.0.2.10:9797"] {
+        // "½" and "²" are numbers to Swift's `isNumber` but not digits: refused, never a crash.
+        for address in ["0.0.0.0:0", "[::]:0", "192.0.2.10:9797", "½.0.0.1:0", "127.0.0.²:0"] {
             let (status, stderr) = try MedicCommand.status(["serve", "--listen", address] + ws.arguments, in: ws.dir)
             XCTAssertEqual(status, 2, "\(address): \(stderr)")
             XCTAssertTrue(stderr.contains("tokens"), "\(address): \(stderr)")
