@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MedicEngine
 
 /// What an identity may do over the API. A route needs one role; `admin` holds every role, and
 /// any role may read (`viewer`). `operator` and `approver` are separate on purpose: whoever works
@@ -100,8 +101,15 @@ public struct AccessTokens: Sendable, Equatable {
     }
 
     /// Adds an entry to `path`, created readable by its owner only (0600) when missing. The
-    /// file is rewritten whole and renamed into place, so a reader never sees half an entry.
+    /// file is rewritten whole and renamed into place, so a reader never sees half an entry,
+    /// under an exclusive lock on `<path>.lock`, so two `token create` at once keep both entries.
     public static func append(_ entry: Entry, to path: String) throws(Problem) {
+        let lock = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw Problem(description: "\(path).lock: cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw Problem(description: "\(path).lock: cannot lock: \(String(cString: strerror(errno)))") }
+        }
         var current = AccessTokens()
         if FileManager.default.fileExists(atPath: path) { current = try load(path: path) }
         guard !current.entries.contains(where: { $0.name == entry.name }) else {
@@ -114,15 +122,11 @@ public struct AccessTokens: Sendable, Equatable {
             guard let data = try? encoder.encode(line) else { throw Problem(description: "cannot encode the entry of '\(line.name)'") }
             text += data + Data("\n".utf8)
         }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Problem(description: "\(temporary): cannot create: \(String(cString: strerror(errno)))") }
-        let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == text.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw Problem(description: "\(path): cannot write: \(String(cString: strerror(errno)))")
+        do {
+            // Absolute, so that the folder to create and fsync is never "" for a bare file name.
+            try StateFiles.writeAtomically(text, to: URL(fileURLWithPath: path).path)
+        } catch {
+            throw Problem(description: "\(path): \(error)")
         }
     }
 

@@ -79,10 +79,10 @@ public struct KillSwitchGate: Gate {
 }
 
 /// Small durable files of the state directory.
-enum StateFiles {
-    /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and
-    /// fsyncs the directory: readers see the old content or the new, never a part.
-    static func writeAtomically(_ data: Data, to path: String) throws {
+public enum StateFiles {
+    /// Writes `data` to a temporary file beside `path` (mode 0600), fsyncs it, renames it over
+    /// `path` and fsyncs the directory: readers see the old content or the new, never a part.
+    public static func writeAtomically(_ data: Data, to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let temporary = path + ".tmp-\(getpid())"
