@@ -43,10 +43,28 @@ public struct AlertIntake: Sendable {
         public var incident: AlertIncident?
     }
 
-    /// Records every alert of `payload`; throws when the store cannot make one durable (the
-    /// alerts before it are kept: a retry of the post finds them and starts nothing again).
+    /// A post whose alerts were recorded only in part: `recorded`, the outcomes of the alerts
+    /// made durable before `cause` stopped the rest. Their runs must still be started (a retry
+    /// of the post finds them existing and starts nothing).
+    public struct PartlyRecorded: Error, CustomStringConvertible {
+        public let recorded: [Outcome]
+        public let cause: any Error
+        public var description: String { "\(cause)" }
+    }
+
+    /// Records every alert of `payload`; throws `PartlyRecorded` when the store cannot make one
+    /// durable (the alerts before it are kept, with their outcomes in the error).
     public func accept(_ payload: AlertmanagerPayload, now: Date) throws -> [Outcome] {
         var outcomes: [Outcome] = []
+        do {
+            try accept(payload, now: now, into: &outcomes)
+        } catch {
+            throw PartlyRecorded(recorded: outcomes, cause: error)
+        }
+        return outcomes
+    }
+
+    private func accept(_ payload: AlertmanagerPayload, now: Date, into outcomes: inout [Outcome]) throws {
         // One snapshot for the whole post: a reload meanwhile applies to the next post.
         let served = library.current
         for alert in payload.alerts {
@@ -70,7 +88,6 @@ public struct AlertIntake: Sendable {
                 outcomes.append(Outcome(kind: opened.created ? .opened : .existing, key: key, incident: opened.incident))
             }
         }
-        return outcomes
     }
 
     /// `<fingerprint>-<startsAt in ms>`: the same for every post about one firing of one alert.

@@ -144,8 +144,9 @@ public actor EscalationScheduler: Service {
         }
         let trackers = trackingChannels(record)
         for (kind, done) in [(Notification.Kind.acknowledged, incident.acknowledgement != nil || incident.status == .resolved),
-                             (.resolved, incident.status == .resolved)] where done && !(record.followUps ?? []).contains(kind.rawValue) {
-            var followUp = notification(record.levels.last(where: { $0.state == .sent }) ?? record.levels[0], record: record, incident: incident)
+                             (.resolved, incident.status == .resolved)] where done && !trackers.isEmpty && !(record.followUps ?? []).contains(kind.rawValue) {
+            guard let level = record.levels.last(where: { $0.state == .sent }) ?? record.levels.first else { break }
+            var followUp = notification(level, record: record, incident: incident)
             followUp.kind = kind
             followUp.dedupKey = "\(record.incident)/\(kind.rawValue)"
             for channel in trackers { try await channel.send(followUp, bus: bus) }

@@ -31,7 +31,14 @@ public struct FileIncidentStore: IncidentStoring {
         let temporary = try writeTemporary(incident)
         defer { unlink(temporary) }
         if link(temporary, path(key: incident.key)) == 0 {
-            try syncDirectory()
+            do {
+                try syncDirectory()
+            } catch {
+                // Not durable, so not acknowledged: take the name back so that the retry opens it
+                // (and starts its run) instead of finding it and starting nothing.
+                unlink(path(key: incident.key))
+                throw error
+            }
             return (incident, true)
         }
         let error = errno

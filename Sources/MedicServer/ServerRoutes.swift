@@ -54,7 +54,11 @@ struct ServerRoutes: Sendable {
         do {
             outcomes = try intake.accept(payload, now: clock.now)
         } catch {
-            // Not durable, so not acknowledged: Alertmanager retries a 5xx.
+            // Not durable, so not acknowledged: Alertmanager retries a 5xx. The incidents opened
+            // before the failure are durable: their runs start now, as the retry will not.
+            for outcome in (error as? AlertIntake.PartlyRecorded)?.recorded ?? [] where outcome.kind == .opened {
+                if let incident = outcome.incident { await runner.start(incident) }
+            }
             logger.error("medic: error: alerts not recorded: \(error)")
             return Self.error(.serviceUnavailable, "the incidents could not be recorded: \(error)")
         }
