@@ -96,7 +96,7 @@ public actor EscalationScheduler: Service {
         guard let id = settings.policies[severity], let policy = catalog.policies.escalationPolicies.first(where: { $0.id == id }) else { return }
         let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? clock.now
         let levels = policy.chain.sorted { $0.level < $1.level }.map {
-            EscalationRecord.Level(level: $0.level, due: Self.text(opened.addingTimeInterval($0.delay.seconds)), condition: $0.condition,
+            EscalationRecord.Level(level: $0.level, due: JournalRecord.timestamp(opened.addingTimeInterval($0.delay.seconds)), condition: $0.condition,
                                    notify: $0.notify, methods: $0.methods, state: .pending)
         }
         _ = try ledger.begin(EscalationRecord(incident: incident.key, policy: id, severity: "\(severity)", levels: levels, trigger: nil))
@@ -109,7 +109,7 @@ public actor EscalationScheduler: Service {
            let next = record.levels.firstIndex(where: { $0.state == .pending }) {
             record = try ledger.update(key) {
                 $0.trigger = trigger
-                if Self.date($0.levels[next].due) > now { $0.levels[next].due = Self.text(now) }
+                if (JournalRecord.date($0.levels[next].due) ?? .distantPast) > now { $0.levels[next].due = JournalRecord.timestamp(now) }
                 return true
             } ?? record
             logger.notice("escalation: \(key): \(trigger): level \(record.levels[next].level) now")
@@ -125,19 +125,19 @@ public actor EscalationScheduler: Service {
                 continue
             }
             if level.state == .pending {
-                guard Self.date(level.due) <= now else { break levels }
+                guard (JournalRecord.date(level.due) ?? .distantPast) <= now else { break levels }
                 // The claim is durable before any channel is called.
                 record = try ledger.update(key) {
                     guard $0.levels[index].state == .pending else { return false }
                     $0.levels[index].state = .claimed
-                    $0.levels[index].claimedAt = Self.text(now)
+                    $0.levels[index].claimedAt = JournalRecord.timestamp(now)
                     return true
                 } ?? record
             }
             try await send(level, record: record, incident: incident)
             record = try ledger.update(key) {
                 $0.levels[index].state = .sent
-                $0.levels[index].sentAt = Self.text(clock.now)
+                $0.levels[index].sentAt = JournalRecord.timestamp(clock.now)
                 return true
             } ?? record
             logger.notice("escalation: \(key): level \(level.level) sent to \(level.notify) by \(level.methods.joined(separator: " + "))")
@@ -215,7 +215,4 @@ public actor EscalationScheduler: Service {
             summary: incident.annotations["summary"] ?? incident.labels["alertname"] ?? record.incident, reason: record.trigger,
             labels: incident.labels)
     }
-
-    static func text(_ date: Date) -> String { (Timestamp(date) ?? Timestamp(seconds: 0)).rfc3339() }
-    static func date(_ text: String) -> Date { Timestamp(rfc3339: text)?.date ?? .distantPast }
 }

@@ -128,15 +128,11 @@ public actor IncidentRunner: Service {
     /// The alert as the journal's detection: the rule is `alertmanager:<alertname>`, the series
     /// the alert's labels, times its start and Medic's opening of it.
     static func detection(_ incident: AlertIncident, now: Date) -> Detection {
-        let startsAt = JournalRecordTime.date(incident.startsAt) ?? now
+        let startsAt = JournalRecord.date(incident.startsAt) ?? now
         let labels = incident.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
         return Detection(rule: "alertmanager:" + (incident.labels["alertname"] ?? ""), incidentKey: incident.key, series: "{\(labels)}",
                          value: 1, severity: incident.labels["severity"].flatMap(Severity.init(text:)) ?? .sev2, firstSeen: startsAt,
-                         firedAt: startsAt, detectedAt: JournalRecordTime.date(incident.openedAt) ?? now)
+                         firedAt: startsAt, detectedAt: JournalRecord.date(incident.openedAt) ?? now)
     }
 }
 
-/// RFC 3339 text to a date, as the incident store writes it.
-enum JournalRecordTime {
-    static func date(_ text: String) -> Date? { Timestamp(rfc3339: text)?.date }
-}

@@ -100,7 +100,7 @@ public final class ServerMetrics: Sendable {
         switch record.event {
         case .runStarted:
             // Time to detect: from the fault first seen to Medic acting on it.
-            if !continued, let detection = record.detection, let first = Self.date(detection.firstSeen), let detected = Self.date(detection.detectedAt) {
+            if !continued, let detection = record.detection, let first = JournalRecord.date(detection.firstSeen), let detected = JournalRecord.date(detection.detectedAt) {
                 registry.makeValueHistogram(descriptor: Self.name("time_to_detect", unit: "seconds", help: "MTTD: seconds from a fault first seen to its detection by Medic, per run started from a detection."),
                                             labels: [("playbook", playbook)], buckets: Self.recoveryBuckets).record(max(0, detected.timeIntervalSince(first)))
             }
@@ -120,7 +120,7 @@ public final class ServerMetrics: Sendable {
             let outcome = record.outcome?.rawValue ?? "unknown"
             count("runs", help: "Runs finished, by playbook and outcome.", labels: [("playbook", playbook), ("outcome", outcome)])
             // Time to recover: from the fault first seen to the run that fixed it.
-            if record.outcome == .succeeded, let first = run.firstSeen.flatMap(Self.date), let finished = Self.date(record.at) {
+            if record.outcome == .succeeded, let first = run.firstSeen.flatMap(JournalRecord.date), let finished = JournalRecord.date(record.at) {
                 registry.makeValueHistogram(descriptor: Self.name("time_to_recover", unit: "seconds", help: "MTTR: seconds from a fault first seen to the end of the run that fixed it (outcome succeeded)."),
                                             labels: [("playbook", playbook)], buckets: Self.recoveryBuckets).record(max(0, finished.timeIntervalSince(first)))
             }
@@ -146,7 +146,6 @@ public final class ServerMetrics: Sendable {
         MetricNameDescriptor(namespace: "medic", metricName: name, unitName: unit, helpText: help)
     }
 
-    static func date(_ text: String) -> Date? { Timestamp(rfc3339: text)?.date }
 }
 
 /// Counts and times every request, by the route it matched (`unmatched` for none, so that

@@ -171,12 +171,12 @@ public enum RunOutcome: String, Sendable, Hashable, Codable, CaseIterable {
 extension JournalRecord {
     /// `at` for now, in the journal's spelling: `2026-11-23T10:15:00.000Z` (UTC, milliseconds
     /// cut, the text `Date.ISO8601FormatStyle(includingFractionalSeconds: true)` wrote).
-    static func timestamp(_ date: Date) -> String {
+    public static func timestamp(_ date: Date) -> String {
         Timestamp(date)?.rfc3339() ?? date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     /// The date an `at` (or any journal time, RFC 3339) stands for; nil for text that is not one.
-    static func date(_ timestamp: String) -> Date? {
+    public static func date(_ timestamp: String) -> Date? {
         Timestamp(rfc3339: timestamp)?.date
     }
 }
