@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "MedicKnowledge", targets: ["MedicKnowledge"]),
         .library(name: "MedicEngine", targets: ["MedicEngine"]),
         .library(name: "MedicEngineTestKit", targets: ["MedicEngineTestKit"]),
+        .library(name: "MedicPostgres", targets: ["MedicPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -33,6 +34,8 @@ let package = Package(
         // `medic serve`'s GET /metrics: a Prometheus registry per server, fed through swift-metrics.
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // Shared state for several `medic serve` instances (docs/high-availability.md).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // JSON text and RFC 3339 times read and written byte by byte: the one cursor and the one
@@ -80,10 +83,21 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The state in PostgreSQL, for several Medic servers sharing it: versioned migrations,
+        // leases with fencing tokens the database checks.
+        .target(
+            name: "MedicPostgres",
+            dependencies: [
+                "MedicEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "medic",
             dependencies: [
-                "MedicModel", "MedicLoader", "MedicDetect", "MedicEngine", "MedicServer",
+                "MedicModel", "MedicLoader", "MedicDetect", "MedicEngine", "MedicServer", "MedicPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -124,6 +138,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Runs a real PostgreSQL (initdb + pg_ctl in a temporary folder) and talks to it.
+        .testTarget(
+            name: "MedicPostgresTests",
+            dependencies: [
+                "MedicPostgres", "MedicEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ],

@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The database's schema, in versions applied in order by `medic migrate`.
+///
+/// Guarantees:
+/// - **All or nothing**: the pending migrations are applied in one transaction; a failure leaves
+///   the schema as it was.
+/// - **One at a time**: concurrent `migrate` calls (several servers starting at once) are
+///   serialised by a transaction-scoped advisory lock; each migration is applied once.
+/// - **Never downwards**: a database whose schema is newer than this Medic knows is refused,
+///   by `migrate` and by `requireCurrent`, before anything is read or written.
+public enum SchemaMigrations {
+    public struct Migration: Sendable, Equatable {
+        public let version: Int
+        public let name: String
+        /// Run in order, each one statement.
+        public let statements: [String]
+    }
+
+    /// Every migration, oldest first; versions are 1, 2, ... without gaps.
+    public static let all: [Migration] = [leasesAndRunRecords]
+
+    public static var latest: Int { all.last?.version ?? 0 }
+
+    /// The schema a database has and what `migrate` would apply to it.
+    public struct Status: Sendable, Equatable {
+        public var version: Int
+        public var pending: [Migration]
+    }
+
+    /// A database this Medic must not use as it is.
+    public enum Refusal: Error, CustomStringConvertible, Equatable {
+        case newer(found: Int, known: Int)
+        case older(found: Int, needed: Int)
+
+        public var description: String {
+            switch self {
+            case let .newer(found, known):
+                return "the database's schema is version \(found), newer than this Medic knows (\(known)); run a Medic at least as new as the one that migrated it"
+            case let .older(found, needed):
+                return "the database's schema is version \(found); this Medic needs \(needed): run `medic migrate --store ...` first"
+            }
+        }
+    }
+
+    /// One number for every Medic's advisory lock on migrations ("medic" in ASCII).
+    static let lockKey: Int64 = 0x6D_65_64_69_63
+
+    public static func status(of database: StateDatabase) async throws -> Status {
+        let version = try await current(database.client, logger: database.logger, location: database.location)
+        return Status(version: version, pending: all.filter { $0.version > version })
+    }
+
+    /// Applies the pending migrations (none with `dryRun`): the version before, and what was
+    /// (or would be) applied.
+    @discardableResult
+    public static func migrate(_ database: StateDatabase, dryRun: Bool = false) async throws -> (from: Int, applied: [Migration]) {
+        if dryRun {
+            let status = try await status(of: database)
+            if status.version > latest { throw Refusal.newer(found: status.version, known: latest) }
+            return (status.version, status.pending)
+        }
+        let logger = database.logger
+        let location = database.location
+        do {
+            return try await database.client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: """
+                    CREATE TABLE IF NOT EXISTS medic_schema (
+                        version    integer PRIMARY KEY,
+                        name       text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
+                    )
+                    """), logger: logger)
+                var version = 0
+                for try await (found) in try await connection.query("SELECT coalesce(max(version), 0) FROM medic_schema", logger: logger)
+                    .decode(Int.self) { version = found }
+                if version > latest { throw Refusal.newer(found: version, known: latest) }
+                let pending = all.filter { $0.version > version }
+                for migration in pending {
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("INSERT INTO medic_schema (version, name) VALUES (\(migration.version), \(migration.name))",
+                                               logger: logger)
+                }
+                return (version, pending)
+            }
+        } catch {
+            let cause = unwrap(error)
+            if let refusal = cause as? Refusal { throw refusal }
+            throw PostgresFailure("migrating the schema", cause, location: location)
+        }
+    }
+
+    /// Throws `Refusal` unless the database's schema is the one this Medic knows.
+    public static func requireCurrent(_ database: StateDatabase) async throws {
+        let version = try await current(database.client, logger: database.logger, location: database.location)
+        if version > latest { throw Refusal.newer(found: version, known: latest) }
+        if version < latest { throw Refusal.older(found: version, needed: latest) }
+    }
+
+    static func current(_ client: PostgresClient, logger: Logger, location: PostgresLocation) async throws -> Int {
+        do {
+            var exists = false
+            for try await (found) in try await client.query("SELECT to_regclass('medic_schema') IS NOT NULL", logger: logger).decode(Bool.self) {
+                exists = found
+            }
+            guard exists else { return 0 }
+            var version = 0
+            for try await (found) in try await client.query("SELECT coalesce(max(version), 0) FROM medic_schema", logger: logger).decode(Int.self) {
+                version = found
+            }
+            return version
+        } catch {
+            throw PostgresFailure("reading the schema's version", error, location: location)
+        }
+    }
+
+    /// The error a transaction's closure threw, out of the wrapper the client puts around it.
+    static func unwrap(_ error: any Error) -> any Error {
+        if let failed = error as? PostgresTransactionError {
+            return failed.closureError ?? failed.beginError ?? failed.commitError ?? failed.rollbackError ?? error
+        }
+        return error
+    }
+
+    // MARK: - The migrations
+
+    /// Target leases with fencing tokens, and run records every write of which carries its
+    /// lease's token: the database rejects a write whose token is no longer the lease's.
+    static let leasesAndRunRecords = Migration(version: 1, name: "leases and fenced run records", statements: [
+        "CREATE SEQUENCE medic_fencing_tokens AS bigint",
+        """
+        CREATE TABLE medic_leases (
+            name        text PRIMARY KEY,
+            owner       text NOT NULL,
+            token       bigint NOT NULL,
+            acquired_at timestamptz NOT NULL,
+            expires_at  timestamptz NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE medic_run_records (
+            run_id     text NOT NULL,
+            seq        integer NOT NULL CHECK (seq > 0),
+            record     text NOT NULL,
+            lease      text NOT NULL,
+            token      bigint NOT NULL,
+            written_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (run_id, seq)
+        )
+        """,
+        // The fencing check, in the database: a record is written only under the lease's current
+        // token, and only as the run's next record. The lease row is locked FOR SHARE until the
+        // writer commits, so a takeover (which updates the row) waits for a write in progress and
+        // every write after it sees the new token.
+        """
+        CREATE FUNCTION medic_run_record_check() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            IF TG_OP <> 'INSERT' THEN
+                RAISE EXCEPTION 'run records are append-only (run %, seq %)', OLD.run_id, OLD.seq
+                    USING ERRCODE = 'MD003';
+            END IF;
+            PERFORM 1 FROM medic_leases WHERE name = NEW.lease AND token = NEW.token FOR SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'stale fencing token % for lease %', NEW.token, NEW.lease
+                    USING ERRCODE = 'MD001', HINT = 'another Medic holds the lease now: this one stops writing';
+            END IF;
+            IF NEW.seq <> (SELECT coalesce(max(seq), 0) + 1 FROM medic_run_records WHERE run_id = NEW.run_id) THEN
+                RAISE EXCEPTION 'run % record % is out of order', NEW.run_id, NEW.seq USING ERRCODE = 'MD002';
+            END IF;
+            RETURN NEW;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER medic_run_records_checked BEFORE INSERT OR UPDATE ON medic_run_records
+            FOR EACH ROW EXECUTE FUNCTION medic_run_record_check()
+        """,
+    ])
+}

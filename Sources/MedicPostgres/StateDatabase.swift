@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// A connection pool to the shared state's database, running for as long as this value is kept
+/// and not shut down. Every store of the database shares one.
+public final class StateDatabase: Sendable {
+    public let location: PostgresLocation
+    public let client: PostgresClient
+    public let logger: Logger
+    private let running: Task<Void, Never>
+
+    /// Starts the pool (it connects on the first query). `connectTimeout`: how long one attempt
+    /// to reach the server may take before the query waiting on it fails.
+    /// `logger` defaults to one at warning level: the pool tells at info level of every
+    /// connection it opens and closes.
+    public init(_ location: PostgresLocation, logger: Logger? = nil, connectTimeout: Duration = .seconds(10)) {
+        let logger = logger ?? {
+            var logger = Logger(label: "medic.postgres")
+            logger.logLevel = .warning
+            return logger
+        }()
+        var configuration = location.configuration
+        configuration.options.connectTimeout = connectTimeout
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.location = location
+        self.client = client
+        self.logger = logger
+        running = Task { await client.run() }
+    }
+
+    /// Throws a `PostgresFailure` saying why when the server cannot be reached within `seconds`
+    /// (refused, no such host, no answer), before any statement is sent. The pool itself would
+    /// keep retrying a server that refuses, so a command checks this first.
+    public func reach(within seconds: Double) async throws {
+        let timeout = TimeAmount.milliseconds(Int64(max(seconds, 0.001) * 1000))
+        do {
+            let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(timeout)
+            let channel: any Channel
+            if let socketFolder = location.socketFolder {
+                channel = try await bootstrap.connect(unixDomainSocketPath: "\(socketFolder)/.s.PGSQL.\(location.port)").get()
+            } else {
+                channel = try await bootstrap.connect(host: location.host, port: location.port).get()
+            }
+            try? await channel.close()
+        } catch {
+            throw PostgresFailure("reaching the database", error, location: location)
+        }
+    }
+
+    /// `operation`, or a `PostgresFailure` once `seconds` have passed without its answer.
+    public func answer<T: Sendable>(within seconds: Double, doing: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let location = location
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(max(seconds, 0) * 1_000_000_000))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw PostgresFailure(doing, Timeout(seconds: seconds), location: location)
+            }
+            return value
+        }
+    }
+
+    struct Timeout: Error, CustomStringConvertible {
+        let seconds: Double
+        var description: String { "no answer within \(seconds) s" }
+    }
+
+    /// Closes every connection; no query runs after.
+    public func shutdown() async {
+        running.cancel()
+        await running.value
+    }
+}
+
+/// What the database answered when it refused a statement, said for people.
+public struct PostgresFailure: Error, CustomStringConvertible {
+    public let description: String
+    /// The server's SQLSTATE, when the server answered.
+    public let sqlState: String?
+
+    init(_ doing: String, _ error: any Error, location: PostgresLocation) {
+        if let error = error as? PSQLError {
+            sqlState = error.serverInfo?[.sqlState]
+            if let message = error.serverInfo?[.message] {
+                description = "\(doing) on \(location): the database said: \(message) (SQLSTATE \(sqlState ?? "?"))"
+            } else {
+                description = "\(doing) on \(location): \(error.code)\(error.underlying.map { " (\($0))" } ?? "")"
+            }
+        } else {
+            sqlState = nil
+            description = "\(doing) on \(location): \(error)"
+        }
+    }
+}
