@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "MedicEngine", targets: ["MedicEngine"]),
         .library(name: "MedicEngineTestKit", targets: ["MedicEngineTestKit"]),
         .library(name: "MedicPostgres", targets: ["MedicPostgres"]),
+        .library(name: "MedicResilience", targets: ["MedicResilience"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -36,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         // Shared state for several `medic serve` instances (docs/high-availability.md).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Latency percentiles of the resilience guards, in bounded memory.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // JSON text and RFC 3339 times read and written byte by byte: the one cursor and the one
@@ -83,6 +86,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Circuit breakers, bulkheads, retries and timeouts on an injected clock: usable on its
+        // own, it depends on nothing else of Medic.
+        .target(name: "MedicResilience", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
         // The state in PostgreSQL, for several Medic servers sharing it: versioned migrations,
         // leases with fencing tokens the database checks.
         .target(
@@ -140,6 +146,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "MedicResilienceTests", dependencies: ["MedicResilience"]),
         // Runs a real PostgreSQL (initdb + pg_ctl in a temporary folder) and talks to it.
         .testTarget(
             name: "MedicPostgresTests",

@@ -1,0 +1,181 @@
+import Foundation
+
+/// A circuit breaker: stops calling what keeps failing, tries again after a while.
+///
+/// - **closed**: calls pass; `failureThreshold` failures in a row open it.
+/// - **open**: calls are refused until `resetTimeout` has passed, then it is half-open.
+/// - **half-open**: at most `halfOpenMaxTrials` calls at once go through as trials;
+///   `successThreshold` successes in a row close it, one failure opens it again.
+///
+/// `reset()` closes it by hand, `forceOpen()` holds it open until reset. Each change of state is
+/// told to the observers with its reason. Every time is the injected clock's.
+public final class CircuitBreaker: @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var failureThreshold: Int
+        public var successThreshold: Int
+        /// Seconds an open breaker waits before letting trials through.
+        public var resetTimeout: Double
+        public var halfOpenMaxTrials: Int
+
+        public init(failureThreshold: Int = 5, successThreshold: Int = 2, resetTimeout: Double = 30, halfOpenMaxTrials: Int = 1) {
+            self.failureThreshold = max(1, failureThreshold)
+            self.successThreshold = max(1, successThreshold)
+            self.resetTimeout = max(0, resetTimeout)
+            self.halfOpenMaxTrials = max(1, halfOpenMaxTrials)
+        }
+    }
+
+    public enum State: Sendable, Equatable {
+        case closed
+        /// Refusing calls until `until` (the clock's seconds); `forced` until reset by hand.
+        case open(until: Double, forced: Bool)
+        case halfOpen
+
+        public var name: String {
+            switch self {
+            case .closed: return "closed"
+            case .open: return "open"
+            case .halfOpen: return "half_open"
+            }
+        }
+    }
+
+    /// A change of state, with why.
+    public struct Transition: Sendable, Equatable {
+        public var key: String
+        public var from: String
+        public var to: String
+        public var reason: String
+        public var at: Double
+    }
+
+    /// Leave to make one call; give it back with `record`.
+    public struct Permit: Sendable {
+        fileprivate let trial: Bool
+        fileprivate let generation: UInt64
+    }
+
+    public let key: String
+    public let clock: any ResilienceClock
+    private let lock = NSLock()
+    private var configuration: Configuration
+    private var state: State = .closed
+    private var failuresInARow = 0
+    private var successesInARow = 0
+    private var trialsInFlight = 0
+    /// Grows at each change of state: a call permitted before a change does not count after it.
+    private var generation: UInt64 = 0
+    private var observers: [@Sendable (Transition) -> Void] = []
+
+    public init(key: String, configuration: Configuration = Configuration(), clock: any ResilienceClock) {
+        self.key = key
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    /// The state now (an open breaker whose timeout passed reads half-open).
+    public var currentState: State {
+        lock.withLock {
+            if case .open(let until, false) = state, clock.now >= until { return .halfOpen }
+            return state
+        }
+    }
+
+    public var currentConfiguration: Configuration { lock.withLock { configuration } }
+
+    /// New thresholds and timeouts; the state is kept (an open breaker keeps its deadline).
+    public func reconfigure(_ configuration: Configuration) {
+        lock.withLock { self.configuration = configuration }
+    }
+
+    public func observe(_ observer: @escaping @Sendable (Transition) -> Void) {
+        lock.withLock { observers.append(observer) }
+    }
+
+    /// A permit to call, or nil: the breaker is open (or half-open with its trials taken).
+    public func permit() -> Permit? {
+        var told: [Transition] = []
+        let granted: Permit? = lock.withLock {
+            let now = clock.now
+            if case .open(let until, let forced) = state {
+                guard !forced, now >= until else { return nil }
+                told.append(move(to: .halfOpen, "the reset timeout of \(configuration.resetTimeout) s passed: trial calls", now))
+            }
+            switch state {
+            case .closed:
+                return Permit(trial: false, generation: generation)
+            case .halfOpen:
+                guard trialsInFlight < configuration.halfOpenMaxTrials else { return nil }
+                trialsInFlight += 1
+                return Permit(trial: true, generation: generation)
+            case .open:
+                return nil
+            }
+        }
+        tell(told)
+        return granted
+    }
+
+    /// The outcome of a permitted call.
+    public func record(_ permit: Permit, success: Bool) {
+        var told: [Transition] = []
+        lock.withLock {
+            let now = clock.now
+            if permit.trial && permit.generation == generation { trialsInFlight = max(0, trialsInFlight - 1) }
+            guard permit.generation == generation else { return }  // a call from before the last change
+            switch state {
+            case .closed:
+                if success {
+                    failuresInARow = 0
+                } else {
+                    failuresInARow += 1
+                    if failuresInARow >= configuration.failureThreshold {
+                        told.append(move(to: .open(until: now + configuration.resetTimeout, forced: false),
+                                         "\(failuresInARow) failures in a row", now))
+                    }
+                }
+            case .halfOpen:
+                if success {
+                    successesInARow += 1
+                    if successesInARow >= configuration.successThreshold {
+                        told.append(move(to: .closed, "\(successesInARow) trial calls succeeded", now))
+                    }
+                } else {
+                    told.append(move(to: .open(until: now + configuration.resetTimeout, forced: false), "a trial call failed", now))
+                }
+            case .open:
+                break
+            }
+        }
+        tell(told)
+    }
+
+    /// Closes the breaker by hand.
+    public func reset(reason: String = "reset by hand") {
+        let told: [Transition] = lock.withLock { state == .closed ? [] : [move(to: .closed, reason, clock.now)] }
+        tell(told)
+    }
+
+    /// Opens the breaker by hand, until `reset`.
+    public func forceOpen(reason: String = "opened by hand") {
+        let told: [Transition] = lock.withLock { [move(to: .open(until: .infinity, forced: true), reason, clock.now)] }
+        tell(told)
+    }
+
+    /// Under `lock`.
+    private func move(to next: State, _ reason: String, _ now: Double) -> Transition {
+        let from = state.name
+        state = next
+        generation &+= 1
+        failuresInARow = 0
+        successesInARow = 0
+        trialsInFlight = 0
+        return Transition(key: key, from: from, to: next.name, reason: reason, at: now)
+    }
+
+    private func tell(_ transitions: [Transition]) {
+        guard !transitions.isEmpty else { return }
+        let watchers = lock.withLock { observers }
+        for transition in transitions { for watch in watchers { watch(transition) } }
+    }
+}
