@@ -146,8 +146,8 @@ public final class ResilienceGuard: @unchecked Sendable {
         public var bulkhead: Bulkhead.Snapshot
         public var calls: Int, successes: Int, failures: Int, attempts: Int, retries: Int, timeouts: Int
         public var rejectedByBulkhead: Int, rejectedByBreaker: Int
-        /// Call latency (the whole call, retries included) in seconds: p50, p90, p99, max.
-        public var p50: Double, p90: Double, p99: Double, max: Double
+        /// Call latency (the whole call, retries included) in seconds: p50, p95, p99, max.
+        public var p50: Double, p95: Double, p99: Double, max: Double
 
         /// Successes over finished calls (1 when none finished).
         public var successRate: Double { successes + failures == 0 ? 1 : Double(successes) / Double(successes + failures) }
@@ -164,7 +164,7 @@ public final class ResilienceGuard: @unchecked Sendable {
             return Snapshot(key: key, breaker: state, bulkhead: places, calls: counts.calls, successes: counts.successes,
                             failures: counts.failures, attempts: counts.attempts, retries: counts.retries, timeouts: counts.timeouts,
                             rejectedByBulkhead: counts.rejectedByBulkhead, rejectedByBreaker: counts.rejectedByBreaker,
-                            p50: empty ? 0 : seconds(latency.valueAtPercentile(50)), p90: empty ? 0 : seconds(latency.valueAtPercentile(90)),
+                            p50: empty ? 0 : seconds(latency.valueAtPercentile(50)), p95: empty ? 0 : seconds(latency.valueAtPercentile(95)),
                             p99: empty ? 0 : seconds(latency.valueAtPercentile(99)), max: empty ? 0 : seconds(latency.max))
         }
     }
