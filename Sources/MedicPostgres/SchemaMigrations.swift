@@ -20,7 +20,7 @@ public enum SchemaMigrations {
     }
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
-    public static let all: [Migration] = [leasesAndRunRecords]
+    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -180,5 +180,55 @@ public enum SchemaMigrations {
         CREATE TRIGGER medic_run_records_checked BEFORE INSERT OR UPDATE ON medic_run_records
             FOR EACH ROW EXECUTE FUNCTION medic_run_record_check()
         """,
+    ])
+
+    /// Incidents claimed by key, the operators' switches, the audit log and the event outbox.
+    static let incidentsFlagsAuditOutbox = Migration(version: 2, name: "incidents, switches, audit log and outbox", statements: [
+        """
+        CREATE TABLE medic_incidents (
+            key        text PRIMARY KEY,
+            body       text NOT NULL,
+            version    integer NOT NULL DEFAULT 1,
+            opened_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+            changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
+        """
+        CREATE TABLE medic_switches (
+            name   text PRIMARY KEY,
+            set_by text NOT NULL,
+            reason text,
+            set_at text NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE medic_audit (
+            id     bigserial PRIMARY KEY,
+            at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+            fields jsonb NOT NULL
+        )
+        """,
+        """
+        CREATE FUNCTION medic_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'MD003';
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER medic_audit_kept BEFORE UPDATE OR DELETE ON medic_audit
+            FOR EACH ROW EXECUTE FUNCTION medic_audit_append_only()
+        """,
+        """
+        CREATE TABLE medic_outbox (
+            id            bigserial PRIMARY KEY,
+            event_id      text NOT NULL UNIQUE,
+            event         text NOT NULL,
+            created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+            dispatched_at timestamptz,
+            attempts      integer NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE INDEX medic_outbox_waiting ON medic_outbox (id) WHERE dispatched_at IS NULL",
     ])
 }
