@@ -20,7 +20,7 @@ public enum SchemaMigrations {
     }
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
-    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox]
+    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -230,5 +230,29 @@ public enum SchemaMigrations {
         )
         """,
         "CREATE INDEX medic_outbox_waiting ON medic_outbox (id) WHERE dispatched_at IS NULL",
+    ])
+
+    /// Who holds a target lease (run, process, host), the breakers' manual resets, and the
+    /// escalation levels claimed by one instance each.
+    static let targetsBreakersEscalation = Migration(version: 3, name: "target holders, breaker resets, escalation claims", statements: [
+        "ALTER TABLE medic_leases ADD COLUMN holder text",
+        """
+        CREATE TABLE medic_breaker_resets (
+            playbook text PRIMARY KEY,
+            set_by   text NOT NULL,
+            reason   text,
+            set_at   text NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE medic_escalation_claims (
+            incident      text NOT NULL,
+            level         integer NOT NULL CHECK (level > 0),
+            claimed_by    text NOT NULL,
+            claimed_until timestamptz NOT NULL,
+            sent_at       timestamptz,
+            PRIMARY KEY (incident, level)
+        )
+        """,
     ])
 }
