@@ -139,6 +139,44 @@ final class WebPageTests: XCTestCase {
         XCTAssertEqual(away.location, "/")
     }
 
+    func testAnOperatorAcknowledgesAndResolvesAnIncidentAndResetsABreakerFromThePage() async throws {
+        let ws = try APIWorkspace(self)
+        let olga = try ws.token("olga", "operator")
+        let sender = try ws.token("alertmanager", "sender")
+        let serve = try await ServeProcess(self, in: ws.dir, arguments: ws.arguments + ["--tokens", ws.tokensFile])
+        let posted = try await serve.post("/api/v1/alerts", body: ServeTests.post(labels: ["alertname": "DiskFull", "instance": "db-1"]), token: sender)
+        XCTAssertEqual(posted.status, 200, posted.body)
+        let key = try XCTUnwrap((posted.json["incidents"] as? [[String: Any]])?.first?["key"] as? String, posted.body)
+
+        let browser = WebVisitor(serve)
+        let page = try await browser.logIn(olga)
+        let csrf = try XCTUnwrap(page.field("csrf"))
+        XCTAssertTrue(page.body.contains("id=\"incident-\(key)\""), page.body)
+        XCTAssertTrue(page.body.contains("<span>instance=db-1</span>"), page.body)
+        let ack = try await browser.post("/actions/incidents/\(key)/ack", [("csrf", csrf), ("note", "on it"), ("by", "mallory")])
+        XCTAssertEqual(ack.status, 303, ack.body)
+        let acknowledged = try await browser.get("/")
+        XCTAssertTrue(acknowledged.body.contains("Done: incident \(key) acknowledged"), acknowledged.body)
+        XCTAssertTrue(acknowledged.body.contains("by olga at"), acknowledged.body)
+        XCTAssertFalse(acknowledged.body.contains("/actions/incidents/\(key)/ack"), "acknowledged once: no second ack form")
+        // The API's own refusal comes back as the flash: a second acknowledgement is a conflict.
+        _ = try await browser.post("/actions/incidents/\(key)/ack", [("csrf", csrf)])
+        let twice = try await browser.get("/")
+        XCTAssertTrue(twice.body.contains("Refused (409)"), twice.body)
+
+        let resolve = try await browser.post("/actions/incidents/\(key)/resolve", [("csrf", csrf), ("note", "disk cleaned")])
+        XCTAssertEqual(resolve.status, 303, resolve.body)
+        let resolved = try await browser.get("/")
+        XCTAssertFalse(resolved.body.contains("id=\"incident-\(key)\""), "a resolved incident is not open: \(resolved.body)")
+
+        let reset = try await browser.post("/actions/breakers/plain-001/reset", [("csrf", csrf), ("reason", "fixed upstream")])
+        XCTAssertEqual(reset.status, 303, reset.body)
+        let events = ws.audit.map { "\($0["event"] as? String ?? "?") \($0["by"] as? String ?? "?")" }
+        XCTAssertEqual(events.filter { !$0.hasPrefix("breaker") }, ["incident_acknowledged olga", "incident_resolved olga"], "\(ws.audit)")
+        XCTAssertEqual(events.filter { $0.hasPrefix("breaker") }.count, 1, "\(ws.audit)")
+        XCTAssertTrue(events.allSatisfy { $0.hasSuffix(" olga") }, "\(ws.audit)")
+    }
+
     func testWithoutTokensThePageReadsAsTheAnonymousViewerAndShowsOutsideTextAsText() async throws {
         let ws = try APIWorkspace(self)
         let serve = try await ServeProcess(self, in: ws.dir, arguments: ws.arguments)
