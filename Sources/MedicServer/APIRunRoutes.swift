@@ -177,7 +177,7 @@ struct APIRunRoutes: Sendable {
     }
 
     /// The full id of a run named by its id or an unambiguous prefix; nil when none is.
-    private func resolve(_ id: String) -> String? {
+    func resolve(_ id: String) -> String? {
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { return nil }
         return try? stores.runs.resolve(id)
     }

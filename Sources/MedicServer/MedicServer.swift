@@ -80,6 +80,15 @@ public struct MedicServer: Sendable {
                            stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes).install(on: router)
         IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit), clock: interpreter.clock,
                           maxBodyBytes: settings.maxBodyBytes).install(on: router)
+        // The web page calls the API routes' own functions for its actions (docs/serving.md, "The web page").
+        WebRoutes(access: access,
+                  runs: APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
+                                     maxBodyBytes: settings.maxBodyBytes),
+                  operations: APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, library: library, incidents: incidents,
+                                                 stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes),
+                  acknowledgements: IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit),
+                                                      clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes),
+                  clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes).install(on: router)
         let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
         for problem in events.damage { logger.warning("medic: warning: \(problem)") }
         ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,

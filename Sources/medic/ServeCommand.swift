@@ -19,7 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
             in the background; a resolved alert resolves it. The REST API (/api/v1/runs, approvals, \
             switches, breakers, plans, incidents) takes bearer tokens from --tokens or the configuration's \
             `tokens:` (made by `medic token create`); without tokens every caller may only read, and only \
-            loopback addresses are served.
+            loopback addresses are served. GET / is a web page for the people on call, with the same \
+            roles: log in with a token.
 
             The library's anomaly rules are evaluated over live metrics as `medic watch` evaluates them \
             (every --interval, through the metric sources of --metrics; --no-rules turns this off). A \
