@@ -20,7 +20,7 @@ public enum SchemaMigrations {
     }
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
-    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation]
+    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -254,5 +254,21 @@ public enum SchemaMigrations {
             PRIMARY KEY (incident, level)
         )
         """,
+    ])
+
+    /// The runs: each id claimed once, with the summary its journal's records make (the index).
+    static let runs = Migration(version: 4, name: "runs", statements: [
+        """
+        CREATE TABLE medic_runs (
+            run_id     text PRIMARY KEY,
+            created_by text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            status     text,
+            playbook   text,
+            started_at text,
+            summary    text
+        )
+        """,
+        "CREATE INDEX medic_runs_playbook ON medic_runs (playbook, started_at)",
     ])
 }

@@ -199,7 +199,7 @@ extension RunStore {
 extension RunStore {
     /// The entry a journal writes when its run's status changes with `record`, given the entry
     /// before it (nil before `run_started`); nil when the status stays as it was.
-    static func indexedSummary(after record: JournalRecord, from summary: RunSummary?, runID: String) -> RunSummary? {
+    public static func indexedSummary(after record: JournalRecord, from summary: RunSummary?, runID: String) -> RunSummary? {
         let status: RunStatus
         switch record.event {
         case .runStarted:

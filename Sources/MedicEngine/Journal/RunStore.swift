@@ -218,7 +218,7 @@ public final class RunStore: Sendable {
     }
 
     /// What the records say, before looking at the lock: `running` means "no outcome yet".
-    static func status(of records: [JournalRecord]) -> RunStatus {
+    public static func status(of records: [JournalRecord]) -> RunStatus {
         for record in records.reversed() {
             switch record.event {
             case .runFinished: return .finished
@@ -232,7 +232,7 @@ public final class RunStore: Sendable {
         return .running
     }
 
-    static func summary(id: String, records: [JournalRecord], status: RunStatus, path: String) -> RunSummary? {
+    public static func summary(id: String, records: [JournalRecord], status: RunStatus, path: String) -> RunSummary? {
         guard let start = records.first(where: { $0.event == .runStarted }), let plan = start.plan else { return nil }
         let outcome = records.last(where: { $0.event == .runFinished })?.outcome
         return RunSummary(id: id, playbookID: plan.playbookID, playbookVersion: plan.playbookVersion, startedAt: start.at,
@@ -240,7 +240,7 @@ public final class RunStore: Sendable {
                           journal: path, targets: TargetLocks.names(for: plan), actions: Array(Set(plan.steps.map(\.action))).sorted())
     }
 
-    static func isValidRunID(_ id: String) -> Bool {
+    public static func isValidRunID(_ id: String) -> Bool {
         !id.isEmpty && id.count <= 100 && id.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == "."
         } && !id.hasPrefix(".")

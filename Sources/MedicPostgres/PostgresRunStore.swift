@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import MedicEngine
+import PostgresNIO
+
+/// Runs in the database: each run id claimed once, its journal's records written under the
+/// run's lease (`run:<id>`) and fenced by its token, and the run's summary (what `medic runs`
+/// lists) kept in the same transaction as the records that change it.
+///
+/// Guarantees:
+/// - **Atomic claim of a run id** (`create`): of any number of instances creating one id,
+///   exactly one succeeds; an id once used is never given again.
+/// - **Exclusive owner**: a run is written only by the holder of its lease; `reopen` takes a run
+///   over only once its lease expired (its instance died or stopped renewing), with a new token,
+///   so the old holder's late writes are rejected by the database.
+/// - **Records and summary together**: an append and the summary it changes commit together.
+/// - A run with no outcome whose lease expired reads `interrupted` (`list`, `inspect`).
+public struct PostgresRunStore: Sendable {
+    public let database: StateDatabase
+    /// This instance, as lease owner.
+    public let owner: String
+    /// How long a run's lease lasts without renewal.
+    public let leaseSeconds: Double
+
+    public init(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30) {
+        self.database = database
+        self.owner = owner
+        self.leaseSeconds = leaseSeconds
+    }
+
+    public static func leaseName(_ runID: String) -> String { "run:" + runID }
+
+    /// Claims `runID` and takes its lease: the journal to append to, beginning with `run_started`.
+    public func create(runID: String) async throws -> PostgresRunJournal {
+        guard RunStore.isValidRunID(runID) else { throw JournalError("cannot create run '\(runID)': not a valid name") }
+        do {
+            var claimed = false
+            let rows = try await database.client.query(
+                "INSERT INTO medic_runs (run_id, created_by) VALUES (\(runID), \(owner)) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+                logger: database.logger)
+            for try await _ in rows.decode(String.self) { claimed = true }
+            guard claimed else { throw JournalError("cannot create run '\(runID)': the id is taken") }
+        } catch let error as JournalError {
+            throw error
+        } catch {
+            throw PostgresFailure("claiming run \(runID)", error, location: database.location)
+        }
+        guard let lease = try await PostgresLeases(database).acquire(Self.leaseName(runID), owner: owner, seconds: leaseSeconds) else {
+            throw JournalError("cannot create run '\(runID)': its lease is held")
+        }
+        return PostgresRunJournal(store: self, runID: runID, lease: lease, lastSeq: 0, summary: nil)
+    }
+
+    /// Takes over a run whose lease expired (or was released): its journal, appending after the
+    /// records returned. nil while another instance holds the lease.
+    public func reopen(runID: String) async throws -> (PostgresRunJournal, [JournalRecord])? {
+        guard let lease = try await PostgresLeases(database).acquire(Self.leaseName(runID), owner: owner, seconds: leaseSeconds) else {
+            return nil
+        }
+        let records = try await PostgresRunRecords(database).records(of: runID)
+        guard !records.isEmpty else { throw JournalError("run \(runID) has no records in \(database.location)") }
+        let summary = RunStore.summary(id: runID, records: records, status: RunStore.status(of: records), path: "")
+        return (PostgresRunJournal(store: self, runID: runID, lease: lease, lastSeq: records.last?.seq ?? 0, summary: summary), records)
+    }
+
+    public func read(runID: String) async throws -> [JournalRecord] {
+        try await PostgresRunRecords(database).records(of: runID)
+    }
+
+    /// Every run with records, oldest first; a run without an outcome whose lease expired is
+    /// `interrupted`.
+    public func list() async throws -> [RunSummary] {
+        do {
+            var runs: [RunSummary] = []
+            let rows = try await database.client.query("""
+                SELECT r.summary, (l.name IS NOT NULL AND l.expires_at > now()) AS held
+                FROM medic_runs r LEFT JOIN medic_leases l ON l.name = 'run:' || r.run_id
+                WHERE r.summary IS NOT NULL ORDER BY r.started_at, r.run_id
+                """, logger: database.logger)
+            for try await (text, held) in rows.decode((String, Bool).self) {
+                var summary = try JSONDecoder().decode(RunSummary.self, from: Data(text.utf8))
+                if summary.status == .running && !held { summary.status = .interrupted }
+                runs.append(summary)
+            }
+            return runs
+        } catch {
+            throw PostgresFailure("listing the runs", error, location: database.location)
+        }
+    }
+}
+
+/// One run's journal in the database, written by the holder of its lease.
+public actor PostgresRunJournal {
+    public nonisolated let runID: String
+    private let store: PostgresRunStore
+    public private(set) var lease: Lease
+    private var nextSeq: Int
+    private var summary: RunSummary?
+
+    init(store: PostgresRunStore, runID: String, lease: Lease, lastSeq: Int, summary: RunSummary?) {
+        self.store = store
+        self.runID = runID
+        self.lease = lease
+        nextSeq = lastSeq + 1
+        self.summary = summary
+    }
+
+    /// Appends `records` (their `seq` and `at` filled in here) with the summary they make, in one
+    /// transaction; committed when it returns. Throws `PostgresRunRecords.Refused.staleToken`
+    /// when the lease was taken over: this instance must stop the run.
+    @discardableResult
+    public func append(_ records: [JournalRecord], now: Date) async throws -> [JournalRecord] {
+        let at = JournalRecord.timestamp(now)
+        var stamped: [JournalRecord] = []
+        var next = summary
+        for (offset, var record) in records.enumerated() {
+            record.seq = nextSeq + offset
+            record.at = at
+            if let changed = RunStore.indexedSummary(after: record, from: next, runID: runID) { next = changed }
+            stamped.append(record)
+        }
+        let lines = try stamped.map { String(decoding: try JournalCodec.encode($0), as: UTF8.self) }
+        let seqs = stamped.map(\.seq)
+        let database = store.database, lease = lease, runID = runID
+        let summaryText = try next.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let logger = database.logger
+        do {
+            try await database.client.withTransaction(logger: logger) { connection in
+                try await connection.query("""
+                    INSERT INTO medic_run_records (run_id, seq, record, lease, token)
+                    SELECT \(runID), entry.seq, entry.record, \(lease.name), \(lease.token)
+                    FROM unnest(\(seqs)::integer[], \(lines)::text[]) WITH ORDINALITY AS entry(seq, record, position)
+                    ORDER BY entry.position
+                    """, logger: logger)
+                if let summaryText, let next {
+                    try await connection.query("""
+                        UPDATE medic_runs SET summary = \(summaryText), status = \(next.status.rawValue), playbook = \(next.playbookID),
+                            started_at = \(next.startedAt)
+                        WHERE run_id = \(runID)
+                        """, logger: logger)
+                }
+            }
+        } catch {
+            let failure = PostgresFailure("writing records of run \(runID)", SchemaMigrations.unwrap(error), location: database.location)
+            switch failure.sqlState {
+            case "MD001": throw PostgresRunRecords.Refused.staleToken(lease: lease.name, token: lease.token)
+            case "MD002", "23505": throw PostgresRunRecords.Refused.outOfOrder(run: runID, seq: seqs.first ?? 0)
+            default: throw failure
+            }
+        }
+        nextSeq += stamped.count
+        summary = next
+        return stamped
+    }
+
+    /// Extends the run's lease; false when it was lost (taken over): stop the run.
+    public func renew() async throws -> Bool {
+        guard let renewed = try await PostgresLeases(store.database).renew(lease, seconds: store.leaseSeconds) else { return false }
+        lease = renewed
+        return true
+    }
+
+    /// Gives the lease up (the run finished, or this instance stops).
+    public func release() async throws {
+        try await PostgresLeases(store.database).release(lease)
+    }
+}
