@@ -111,6 +111,7 @@ let package = Package(
         .executableTarget(
             name: "MedicBench",
             dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicEngineTestKit", "MedicTestSupport",
+                           "MedicResilience",
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).

@@ -38,6 +38,9 @@ import MedicLoader
 //                                           the engine's BlockingPool against NIOThreadPool: N (50) shell steps at
 //                                           once (a rollout wave), M (100) one after another
 
+//   guard-overhead [--calls N] [--rounds R]  a call through a resilience guard (breaker closed, bulkhead free)
+//                                           against the same call bare, interleaved: ns per call
+
 //   select-memory [--entries N] [--incidents M]
 //                                           choose the playbook for M (100) incidents with an immune memory of N
 //                                           (10,000) entries: memory kept while unchanged vs read per incident
@@ -118,10 +121,12 @@ case "blocking-pool":
 case "kb-append":
     try KnowledgeBenchmark.run(records: Int(option("--records") ?? "") ?? 2000, batch: Int(option("--batch") ?? "") ?? 100,
                                rounds: Int(option("--rounds") ?? "") ?? 3)
+case "guard-overhead":
+    try await GuardOverheadBenchmark.run(calls: Int(option("--calls") ?? "") ?? 200_000, rounds: Int(option("--rounds") ?? "") ?? 9)
 case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | guard-overhead [--calls N] [--rounds R] [--json]\n".utf8))
     exit(2)
 }
