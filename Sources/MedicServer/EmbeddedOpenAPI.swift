@@ -350,10 +350,10 @@ public enum EmbeddedOpenAPI {
             "required": false,
             "schema": {
               "type": "string",
-              "pattern": "^\\+?[0-9]+[smhd]$",
+              "pattern": "^\\+?0*(([1-9]|[12][0-9]|30)d|([1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43[01][0-9]{2}|43200)m|([1-9][0-9]{0,5}|1[0-9]{6}|2[0-4][0-9]{5}|25[0-8][0-9]{4}|259[01][0-9]{3}|2592000)s)$",
               "default": "1h"
             },
-            "description": "A whole number and a unit: `90s`, `15m`, `1h`, `7d`; 1 s to 30 days."
+            "description": "A whole number and a unit: `90s`, `15m`, `1h`, `7d`; 1 s to 30 days (the pattern says exactly that: `0s` and `31d` are 400)."
           }
         ]
       }
@@ -1607,9 +1607,10 @@ public enum EmbeddedOpenAPI {
             "in": "path",
             "required": true,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[A-Za-z0-9_-]{1,200}$"
             },
-            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`."
+            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`, or an unambiguous prefix of one: 1 to 200 letters, digits, `-` and `_` (400 otherwise)."
           }
         ],
         "requestBody": {
@@ -1728,9 +1729,10 @@ public enum EmbeddedOpenAPI {
             "in": "path",
             "required": true,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[A-Za-z0-9_-]{1,200}$"
             },
-            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`."
+            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`, or an unambiguous prefix of one: 1 to 200 letters, digits, `-` and `_` (400 otherwise)."
           }
         ],
         "requestBody": {
@@ -1943,11 +1945,15 @@ public enum EmbeddedOpenAPI {
             "format": "date-time"
           },
           "endsAt": {
-            "type": [
-              "string",
-              "null"
+            "anyOf": [
+              {
+                "type": "string",
+                "format": "date-time"
+              },
+              {
+                "type": "null"
+              }
             ],
-            "format": "date-time",
             "description": "`0001-01-01T00:00:00Z` (Alertmanager's zero time), like null, is read as no end."
           },
           "generatorURL": {
@@ -2023,7 +2029,9 @@ public enum EmbeddedOpenAPI {
               "null"
             ],
             "minLength": 1,
-            "description": "1 to 256 bytes of UTF-8, no control characters (400 otherwise); the idempotency key. Without one (or null), the server gives a UUID."
+            "description": "1 to 256 bytes of UTF-8 without control characters (Unicode category Cc), else 400; the idempotency key. The schema's `maxLength` is 64 characters, which always fit in 256 bytes (a character takes 1 to 4); longer text within 256 bytes is accepted too. Without an `id` (or null), the server gives a UUID.",
+            "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+            "maxLength": 64
           },
           "agent_id": {
             "type": [
@@ -2031,7 +2039,9 @@ public enum EmbeddedOpenAPI {
               "null"
             ],
             "minLength": 1,
-            "description": "As `id`; null is absent."
+            "description": "As `id`; null is absent.",
+            "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+            "maxLength": 64
           },
           "module": {
             "type": [
@@ -2039,7 +2049,9 @@ public enum EmbeddedOpenAPI {
               "null"
             ],
             "minLength": 1,
-            "description": "As `id`; null is absent."
+            "description": "As `id`; null is absent.",
+            "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+            "maxLength": 64
           },
           "severity": {
             "enum": [
