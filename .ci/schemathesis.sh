@@ -4,14 +4,14 @@
 # Fails (exit 1) on any finding. Run from the repository after `swift build` (CI runs it after
 # `swift test`, which built .build/debug/medic); MEDIC_BINARY names another binary.
 #
-#   .ci/schemathesis.sh                 # the pinned version, the fixed seed, 40 examples an operation
+#   .ci/schemathesis.sh                 # the pinned version, the fixed seed, 100 examples an operation
 #   SCHEMATHESIS_EXAMPLES=200 SCHEMATHESIS_SEED=7 .ci/schemathesis.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 medic=${MEDIC_BINARY:-$root/.build/debug/medic}
 version=4.32.5
-examples=${SCHEMATHESIS_EXAMPLES:-40}
+examples=${SCHEMATHESIS_EXAMPLES:-100}
 seed=${SCHEMATHESIS_SEED:-1}
 
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "schemathesis==$version"

@@ -1925,7 +1925,10 @@ public enum EmbeddedOpenAPI {
             "type": [
               "integer",
               "null"
-            ]
+            ],
+            "minimum": 0,
+            "maximum": 9223372036854775807,
+            "description": "Alertmanager's count of the alerts it left out; absent or null is 0. A number that is not whole, below 0 or above 2^63 - 1 is a 400 naming the field."
           },
           "status": {
             "enum": [
