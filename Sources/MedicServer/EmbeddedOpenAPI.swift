@@ -2393,7 +2393,7 @@ public enum EmbeddedOpenAPI {
           "timeline": {
             "type": "array",
             "items": {
-              "type": "object"
+              "$ref": "#/components/schemas/JournalRecord"
             },
             "description": "Every record of the run's journal, in order."
           },
@@ -2975,6 +2975,38 @@ public enum EmbeddedOpenAPI {
               "$ref": "#/components/schemas/PlanPrecondition"
             },
             "description": "The action's pre_conditions."
+          }
+        }
+      },
+      "JournalRecord": {
+        "type": "object",
+        "required": [
+          "seq",
+          "at",
+          "event"
+        ],
+        "properties": {
+          "seq": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The record's sequence number."
+          },
+          "at": {
+            "type": "string",
+            "description": "When it was written (ISO 8601, UTC)."
+          },
+          "event": {
+            "type": "string",
+            "description": "run_started, gates_evaluated, step_started, step_finished, run_finished ..."
+          },
+          "plan": {
+            "type": "object",
+            "required": [
+              "playbook_id",
+              "steps",
+              "preconditions"
+            ],
+            "description": "In run_started: the plan the run follows (schemas/output/plan.schema.json)."
           }
         }
       }

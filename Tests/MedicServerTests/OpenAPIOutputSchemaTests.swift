@@ -1,9 +1,9 @@
 import Foundation
 import XCTest
 
-/// The OpenAPI document describes a run of `GET /api/v1/runs` and the plan of
-/// `POST /api/v1/plans` with the JSON Schemas of `medic runs --json` and `medic plan --json`
-/// (schemas/output/), copied in so that Schemathesis checks the answers against them: the
+/// The OpenAPI document describes a run of `GET /api/v1/runs`, a record of a run's timeline and
+/// the plan of `POST /api/v1/plans` with the JSON Schemas of `medic runs --json`,
+/// `medic show --json` and `medic plan --json` (schemas/output/), copied in so that Schemathesis checks the answers against them: the
 /// copies must stay those schemas, `$ref`s into `$defs` pointing at components instead.
 final class OpenAPIOutputSchemaTests: XCTestCase {
     static let planDefinitions = ["rendered": "PlanRendered", "duration": "PlanDuration", "precondition": "PlanPrecondition", "step": "PlanStep"]
@@ -15,6 +15,11 @@ final class OpenAPIOutputSchemaTests: XCTestCase {
 
         let runs = try object(at: root.appendingPathComponent("schemas/output/runs.schema.json"))
         XCTAssertEqual(schemas["RunSummary"] as? NSDictionary, runs["items"] as? NSDictionary, "RunSummary is not runs.schema.json's item")
+        let show = try object(at: root.appendingPathComponent("schemas/output/show.schema.json"))
+        let records = (show["properties"] as? [String: Any])?["records"] as? [String: Any]
+        XCTAssertEqual(schemas["JournalRecord"] as? NSDictionary, records?["items"] as? NSDictionary, "JournalRecord is not show.schema.json's record")
+        let timeline = ((schemas["RunDetail"] as? [String: Any])?["properties"] as? [String: Any])?["timeline"] as? [String: Any]
+        XCTAssertEqual(timeline?["items"] as? NSDictionary, ["$ref": "#/components/schemas/JournalRecord"] as NSDictionary)
 
         var plan = try object(at: root.appendingPathComponent("schemas/output/plan.schema.json"))
         let definitions = try XCTUnwrap(plan["$defs"] as? [String: Any])
