@@ -84,7 +84,17 @@ public struct AlertmanagerPayload: Sendable, Equatable, Decodable {
             throw DecodingError.dataCorruptedError(forKey: .version, in: c, debugDescription: "expected \"4\", the payload version Medic reads")
         }
         groupKey = try c.decode(String.self, forKey: .groupKey)
-        truncatedAlerts = try c.decodeIfPresent(Int.self, forKey: .truncatedAlerts) ?? 0
+        // Read as a decimal first: Foundation's decoder reports a number that does not fit an Int
+        // as invalid JSON, naming no field.
+        if let count = try c.decodeIfPresent(Decimal.self, forKey: .truncatedAlerts) {
+            guard let whole = Int(count.description), whole >= 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .truncatedAlerts, in: c,
+                                                       debugDescription: "expected a whole number from 0 to \(Int.max), found \(count)")
+            }
+            truncatedAlerts = whole
+        } else {
+            truncatedAlerts = 0
+        }
         status = try c.decode(AlertStatus.self, forKey: .status)
         receiver = try c.decode(String.self, forKey: .receiver)
         groupLabels = try c.decodeIfPresent([String: String].self, forKey: .groupLabels) ?? [:]

@@ -350,10 +350,10 @@ public enum EmbeddedOpenAPI {
             "required": false,
             "schema": {
               "type": "string",
-              "pattern": "^\\+?[0-9]+[smhd]$",
+              "pattern": "^\\+?0*(([1-9]|[12][0-9]|30)d|([1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43[01][0-9]{2}|43200)m|([1-9][0-9]{0,5}|1[0-9]{6}|2[0-4][0-9]{5}|25[0-8][0-9]{4}|259[01][0-9]{3}|2592000)s)$",
               "default": "1h"
             },
-            "description": "A whole number and a unit: `90s`, `15m`, `1h`, `7d`; 1 s to 30 days."
+            "description": "A whole number and a unit: `90s`, `15m`, `1h`, `7d`; 1 s to 30 days (the pattern says exactly that: `0s` and `31d` are 400)."
           }
         ]
       }
@@ -382,6 +382,29 @@ public enum EmbeddedOpenAPI {
                     }
                   }
                 }
+              }
+            },
+            "links": {
+              "GetFirstRun": {
+                "operationId": "getRun",
+                "parameters": {
+                  "id": "$response.body#/runs/0/id"
+                },
+                "description": "The first run listed."
+              },
+              "ApproveFirstRun": {
+                "operationId": "approveRun",
+                "parameters": {
+                  "id": "$response.body#/runs/0/id"
+                },
+                "description": "The first run listed."
+              },
+              "DenyFirstRun": {
+                "operationId": "denyRun",
+                "parameters": {
+                  "id": "$response.body#/runs/0/id"
+                },
+                "description": "The first run listed."
               }
             }
           },
@@ -486,6 +509,29 @@ public enum EmbeddedOpenAPI {
                     }
                   }
                 }
+              }
+            },
+            "links": {
+              "GetRequestedRun": {
+                "operationId": "getRun",
+                "parameters": {
+                  "id": "$response.body#/run"
+                },
+                "description": "The run requested."
+              },
+              "ApproveRequestedRun": {
+                "operationId": "approveRun",
+                "parameters": {
+                  "id": "$response.body#/run"
+                },
+                "description": "The run requested."
+              },
+              "DenyRequestedRun": {
+                "operationId": "denyRun",
+                "parameters": {
+                  "id": "$response.body#/run"
+                },
+                "description": "The run requested."
               }
             }
           },
@@ -1195,6 +1241,15 @@ public enum EmbeddedOpenAPI {
                   }
                 }
               }
+            },
+            "links": {
+              "ResetFirstBreaker": {
+                "operationId": "resetBreaker",
+                "parameters": {
+                  "playbook": "$response.body#/breakers/0/playbook"
+                },
+                "description": "The first breaker listed."
+              }
             }
           },
           "401": {
@@ -1349,7 +1404,7 @@ public enum EmbeddedOpenAPI {
                   ],
                   "properties": {
                     "plan": {
-                      "type": "object"
+                      "$ref": "#/components/schemas/Plan"
                     }
                   }
                 }
@@ -1473,6 +1528,22 @@ public enum EmbeddedOpenAPI {
                     }
                   }
                 }
+              }
+            },
+            "links": {
+              "AckFirstIncident": {
+                "operationId": "ackIncident",
+                "parameters": {
+                  "key": "$response.body#/incidents/0/key"
+                },
+                "description": "The first incident listed."
+              },
+              "ResolveFirstIncident": {
+                "operationId": "resolveIncident",
+                "parameters": {
+                  "key": "$response.body#/incidents/0/key"
+                },
+                "description": "The first incident listed."
               }
             }
           },
@@ -1607,9 +1678,10 @@ public enum EmbeddedOpenAPI {
             "in": "path",
             "required": true,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[A-Za-z0-9_-]{1,200}$"
             },
-            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`."
+            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`, or an unambiguous prefix of one: 1 to 200 letters, digits, `-` and `_` (400 otherwise)."
           }
         ],
         "requestBody": {
@@ -1728,9 +1800,10 @@ public enum EmbeddedOpenAPI {
             "in": "path",
             "required": true,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[A-Za-z0-9_-]{1,200}$"
             },
-            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`."
+            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`, or an unambiguous prefix of one: 1 to 200 letters, digits, `-` and `_` (400 otherwise)."
           }
         ],
         "requestBody": {
@@ -1852,7 +1925,10 @@ public enum EmbeddedOpenAPI {
             "type": [
               "integer",
               "null"
-            ]
+            ],
+            "minimum": 0,
+            "maximum": 9223372036854775807,
+            "description": "Alertmanager's count of the alerts it left out; absent or null is 0. A number that is not whole, below 0 or above 2^63 - 1 is a 400 naming the field."
           },
           "status": {
             "enum": [
@@ -1943,11 +2019,15 @@ public enum EmbeddedOpenAPI {
             "format": "date-time"
           },
           "endsAt": {
-            "type": [
-              "string",
-              "null"
+            "anyOf": [
+              {
+                "type": "string",
+                "format": "date-time"
+              },
+              {
+                "type": "null"
+              }
             ],
-            "format": "date-time",
             "description": "`0001-01-01T00:00:00Z` (Alertmanager's zero time), like null, is read as no end."
           },
           "generatorURL": {
@@ -2023,7 +2103,9 @@ public enum EmbeddedOpenAPI {
               "null"
             ],
             "minLength": 1,
-            "description": "1 to 256 bytes of UTF-8, no control characters (400 otherwise); the idempotency key. Without one (or null), the server gives a UUID."
+            "description": "1 to 256 bytes of UTF-8 without control characters (Unicode category Cc), else 400; the idempotency key. The schema's `maxLength` is 64 characters, which always fit in 256 bytes (a character takes 1 to 4); longer text within 256 bytes is accepted too. Without an `id` (or null), the server gives a UUID.",
+            "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+            "maxLength": 64
           },
           "agent_id": {
             "type": [
@@ -2031,7 +2113,9 @@ public enum EmbeddedOpenAPI {
               "null"
             ],
             "minLength": 1,
-            "description": "As `id`; null is absent."
+            "description": "As `id`; null is absent.",
+            "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+            "maxLength": 64
           },
           "module": {
             "type": [
@@ -2039,7 +2123,9 @@ public enum EmbeddedOpenAPI {
               "null"
             ],
             "minLength": 1,
-            "description": "As `id`; null is absent."
+            "description": "As `id`; null is absent.",
+            "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+            "maxLength": 64
           },
           "severity": {
             "enum": [
@@ -2223,7 +2309,63 @@ public enum EmbeddedOpenAPI {
       },
       "RunSummary": {
         "type": "object",
-        "description": "A run as `medic runs --json` gives it (schemas/output/runs.schema.json)."
+        "required": [
+          "id",
+          "playbook_id",
+          "playbook_version",
+          "started_at",
+          "updated_at",
+          "status",
+          "journal"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "The run's id."
+          },
+          "playbook_id": {
+            "type": "string",
+            "description": "The playbook run."
+          },
+          "playbook_version": {
+            "type": "string",
+            "description": "Its version."
+          },
+          "started_at": {
+            "type": "string",
+            "description": "When it started (ISO 8601, UTC)."
+          },
+          "updated_at": {
+            "type": "string",
+            "description": "The time of its last journal record."
+          },
+          "status": {
+            "type": "string",
+            "description": "running, finished, interrupted, pending_approval ..."
+          },
+          "outcome": {
+            "type": "string",
+            "description": "When finished: succeeded, failed, rolled_back, escalated, refused ..."
+          },
+          "journal": {
+            "type": "string",
+            "description": "The path of the run's journal."
+          },
+          "targets": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The targets it locked."
+          },
+          "actions": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The actions its steps run."
+          }
+        }
       },
       "RunDetail": {
         "type": "object",
@@ -2251,7 +2393,7 @@ public enum EmbeddedOpenAPI {
           "timeline": {
             "type": "array",
             "items": {
-              "type": "object"
+              "$ref": "#/components/schemas/JournalRecord"
             },
             "description": "Every record of the run's journal, in order."
           },
@@ -2437,6 +2579,434 @@ public enum EmbeddedOpenAPI {
           },
           "folded_into": {
             "type": "string"
+          }
+        }
+      },
+      "Plan": {
+        "title": "medic plan --json, medic run --dry-run --json",
+        "description": "What a run of a playbook would do. Keys may be added in later versions; the ones here keep their meaning. Durations are {\"seconds\": N}; a condition is its text as written.",
+        "type": "object",
+        "required": [
+          "playbook_id",
+          "playbook_version",
+          "playbook_name",
+          "severity",
+          "parameters",
+          "targets",
+          "steps",
+          "rollback",
+          "safety",
+          "preconditions",
+          "gates"
+        ],
+        "properties": {
+          "playbook_id": {
+            "type": "string",
+            "description": "The playbook's id."
+          },
+          "playbook_version": {
+            "type": "string",
+            "description": "The playbook's version."
+          },
+          "playbook_name": {
+            "type": "string",
+            "description": "The playbook's name."
+          },
+          "category": {
+            "type": "string",
+            "description": "The playbook's category."
+          },
+          "severity": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "0 = SEV0 (critical), 1 = SEV1, 2 = SEV2, 3 = SEV3, 4 = info."
+          },
+          "parameters": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PlanRendered"
+            },
+            "description": "The playbook's inputs after defaults and --param."
+          },
+          "targets": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "name"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string",
+                  "description": "The target's name."
+                }
+              }
+            },
+            "description": "The targets (empty: the steps run once, on this host)."
+          },
+          "rollout": {
+            "type": "object",
+            "description": "With targets: stages, concurrency and checks."
+          },
+          "steps": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PlanStep"
+            },
+            "description": "The remediation steps, in order."
+          },
+          "verification": {
+            "type": "object",
+            "required": [
+              "check"
+            ],
+            "description": "How the run checks that the remediation worked.",
+            "properties": {
+              "check": {
+                "type": "string",
+                "description": "The condition, as written."
+              }
+            }
+          },
+          "rollback": {
+            "type": "object",
+            "required": [
+              "available",
+              "steps"
+            ],
+            "description": "What a failure would undo.",
+            "properties": {
+              "available": {
+                "type": "boolean",
+                "description": "Whether the playbook can be rolled back."
+              },
+              "reason": {
+                "type": "string",
+                "description": "Why, as the playbook says."
+              },
+              "steps": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/PlanStep"
+                },
+                "description": "The playbook's own rollback steps."
+              }
+            }
+          },
+          "escalation": {
+            "type": "object",
+            "description": "Who is told when the run fails."
+          },
+          "safety": {
+            "type": "object",
+            "description": "The playbook's safety settings."
+          },
+          "preconditions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PlanPrecondition"
+            },
+            "description": "The playbook's pre_conditions."
+          },
+          "gates": {
+            "type": "array",
+            "description": "Each safety gate's verdict, in the order they are evaluated.",
+            "items": {
+              "type": "object",
+              "required": [
+                "gate",
+                "decision",
+                "reason"
+              ],
+              "properties": {
+                "gate": {
+                  "enum": [
+                    "kill_switch",
+                    "severity_policy",
+                    "blast_radius",
+                    "safe_mode",
+                    "breaker",
+                    "rate_limit",
+                    "maintenance_window",
+                    "approval",
+                    "preconditions",
+                    "target_lock"
+                  ],
+                  "description": "The gate's name; the gates are evaluated in this order."
+                },
+                "decision": {
+                  "enum": [
+                    "pass",
+                    "needs_approval",
+                    "refuse",
+                    "defer"
+                  ],
+                  "description": "What the gate decided."
+                },
+                "reason": {
+                  "type": "string",
+                  "description": "Why."
+                },
+                "needs": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  },
+                  "description": "The approvals or sign-offs it asks for."
+                },
+                "until": {
+                  "type": "string",
+                  "description": "When a deferral ends."
+                }
+              }
+            }
+          },
+          "selection": {
+            "type": "object",
+            "description": "With --incident: how the playbook was chosen among the candidates."
+          }
+        }
+      },
+      "PlanRendered": {
+        "type": "object",
+        "required": [
+          "name",
+          "value",
+          "source"
+        ],
+        "description": "A name and the exact text the step's environment will hold.",
+        "properties": {
+          "name": {
+            "type": "string",
+            "description": "The parameter's name."
+          },
+          "value": {
+            "type": "string",
+            "description": "Its value, as the environment holds it."
+          },
+          "source": {
+            "type": "string",
+            "description": "default, given, step, or output of step N."
+          }
+        }
+      },
+      "PlanDuration": {
+        "type": "object",
+        "required": [
+          "seconds"
+        ],
+        "description": "A duration.",
+        "properties": {
+          "seconds": {
+            "type": "number",
+            "minimum": 0,
+            "description": "In seconds."
+          }
+        },
+        "additionalProperties": false
+      },
+      "PlanPrecondition": {
+        "description": "A named check Medic carries out, or a condition over metrics.",
+        "anyOf": [
+          {
+            "type": "object",
+            "required": [
+              "check"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "check": {
+                "type": "object",
+                "required": [
+                  "name"
+                ],
+                "description": "A named check.",
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "description": "The check's name."
+                  },
+                  "expected": {
+                    "description": "The value it expects, as written."
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "condition"
+            ],
+            "additionalProperties": false,
+            "properties": {
+              "condition": {
+                "type": "string",
+                "description": "The condition, as written."
+              }
+            }
+          }
+        ]
+      },
+      "PlanStep": {
+        "type": "object",
+        "required": [
+          "number",
+          "name",
+          "action",
+          "executor",
+          "risk_level",
+          "environment",
+          "timeout",
+          "on_failure",
+          "idempotent",
+          "maintenance_only",
+          "outputs",
+          "preconditions"
+        ],
+        "description": "One step as it will run.",
+        "properties": {
+          "number": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The step's number."
+          },
+          "name": {
+            "type": "string",
+            "description": "The step's name."
+          },
+          "action": {
+            "type": "string",
+            "description": "The action it runs."
+          },
+          "executor": {
+            "enum": [
+              "shell",
+              "bus",
+              "http"
+            ],
+            "description": "Which executor runs it."
+          },
+          "risk_level": {
+            "type": "string",
+            "description": "The action's risk level."
+          },
+          "environment": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PlanRendered"
+            },
+            "description": "The step's environment, by name."
+          },
+          "script": {
+            "type": "string",
+            "description": "The shell implementation."
+          },
+          "verification_script": {
+            "type": "string",
+            "description": "The action's verification."
+          },
+          "rollback_script": {
+            "type": "string",
+            "description": "The action's rollback."
+          },
+          "topic": {
+            "type": "string",
+            "description": "The bus topic."
+          },
+          "request": {
+            "type": "object",
+            "description": "The HTTP request."
+          },
+          "timeout": {
+            "$ref": "#/components/schemas/PlanDuration"
+          },
+          "retry": {
+            "type": "object",
+            "required": [
+              "attempts"
+            ],
+            "description": "The retry policy.",
+            "properties": {
+              "attempts": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "How many attempts in all."
+              },
+              "backoff": {
+                "type": "string",
+                "description": "exponential, linear or jittered."
+              },
+              "initial": {
+                "$ref": "#/components/schemas/PlanDuration"
+              },
+              "max": {
+                "$ref": "#/components/schemas/PlanDuration"
+              }
+            }
+          },
+          "on_failure": {
+            "enum": [
+              "abort",
+              "continue",
+              "rollback"
+            ],
+            "description": "What a failure of the step does."
+          },
+          "idempotent": {
+            "type": "boolean",
+            "description": "Whether running it twice is safe."
+          },
+          "maintenance_only": {
+            "type": "boolean",
+            "description": "Whether it runs only in a maintenance window."
+          },
+          "outputs": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The outputs it writes."
+          },
+          "preconditions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PlanPrecondition"
+            },
+            "description": "The action's pre_conditions."
+          }
+        }
+      },
+      "JournalRecord": {
+        "type": "object",
+        "required": [
+          "seq",
+          "at",
+          "event"
+        ],
+        "properties": {
+          "seq": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The record's sequence number."
+          },
+          "at": {
+            "type": "string",
+            "description": "When it was written (ISO 8601, UTC)."
+          },
+          "event": {
+            "type": "string",
+            "description": "run_started, gates_evaluated, step_started, step_finished, run_finished ..."
+          },
+          "plan": {
+            "type": "object",
+            "required": [
+              "playbook_id",
+              "steps",
+              "preconditions"
+            ],
+            "description": "In run_started: the plan the run follows (schemas/output/plan.schema.json)."
           }
         }
       }
