@@ -114,11 +114,7 @@ public actor EscalationScheduler: Service {
     }
 
     /// The incident's severity: its alert's `severity` label, else its playbook's, else SEV2.
-    func severity(_ incident: AlertIncident) -> Severity {
-        if let label = incident.labels["severity"].flatMap(Severity.init(text:)) { return label }
-        if let id = incident.playbook, let playbook = catalog.playbook(id: id) { return playbook.severity }
-        return .sev2
-    }
+    func severity(_ incident: AlertIncident) -> Severity { incident.severity(in: catalog) }
 
     private func begin(_ incident: AlertIncident) throws {
         guard incident.status == .firing else { return }

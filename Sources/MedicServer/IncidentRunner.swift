@@ -67,7 +67,8 @@ public actor IncidentRunner: Service {
                 if let why = try Self.withheld(incident.key, runID: runID, store: intake.store) {
                     logger.notice("run not started: \(why)", metadata: ["incident": "\(incident.key)", "run": "\(runID)"])
                 } else {
-                    let request = RunRequest(mode: .automated, runID: runID, detection: Self.detection(incident, now: interpreter.clock.now))
+                    let request = RunRequest(mode: .automated, runID: runID,
+                                             detection: Self.detection(incident, severity: incident.severity(in: catalog), now: interpreter.clock.now))
                     logger.info("run started", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "playbook": "\(plan.playbookID)"])
                     let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request,
                                                                                             observe: metrics?.runObserver(playbook: plan.playbookID))
@@ -202,12 +203,13 @@ public actor IncidentRunner: Service {
     }
 
     /// The alert as the journal's detection: the rule is `alertmanager:<alertname>`, the series
-    /// the alert's labels, times its start and Medic's opening of it.
-    static func detection(_ incident: AlertIncident, now: Date) -> Detection {
+    /// the alert's labels, the severity the escalation uses too, times its start and Medic's
+    /// opening of it.
+    static func detection(_ incident: AlertIncident, severity: Severity, now: Date) -> Detection {
         let startsAt = JournalRecord.date(incident.startsAt) ?? now
         let labels = incident.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
         return Detection(rule: "alertmanager:" + (incident.labels["alertname"] ?? ""), incidentKey: incident.key, series: "{\(labels)}",
-                         value: 1, severity: incident.labels["severity"].flatMap(Severity.init(text:)) ?? .sev2, firstSeen: startsAt,
+                         value: 1, severity: severity, firstSeen: startsAt,
                          firedAt: startsAt, detectedAt: JournalRecord.date(incident.openedAt) ?? now)
     }
 }

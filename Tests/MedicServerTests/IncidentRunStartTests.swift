@@ -114,4 +114,21 @@ final class IncidentRunStartTests: XCTestCase {
         XCTAssertEqual(ws.journals, [], "no run started")
         XCTAssertEqual(ws.effects, [])
     }
+
+    func testTheRunRecordsTheSeverityTheEscalationUsesTheLabelElseThePlaybooks() async throws {
+        let ws = try workspace()
+        XCTAssertTrue(FileManager.default.createFile(atPath: ws.dir.appendingPathComponent("release").path, contents: nil))
+        let serve = try await ServeProcess(self, in: ws.dir, arguments: ws.arguments)
+        var severities: [String] = []
+        for (fingerprint, labels) in [("nolabel1", ["alertname": "linger-001"]), ("label1", ["alertname": "linger-001", "severity": "critical"])] {
+            let answer = try await serve.post("/api/v1/alerts", body: ServeTests.post(labels: labels, fingerprint: fingerprint))
+            let run = try XCTUnwrap((answer.json["incidents"] as? [[String: Any]])?.first?["run"] as? String, answer.body)
+            _ = try await ServeProcess.poll("run \(run) to finish (stderr: \(serve.stderr))") { ws.finished(run) }
+            let detection = try XCTUnwrap(ws.journal(run).first?["detection"] as? [String: Any], "\(ws.journal(run))")
+            severities.append("\(detection["severity"] ?? "none")")
+        }
+        // linger-001 is a SEV3 playbook; `critical` is SEV0. Severity is written as its number or its code.
+        XCTAssertTrue(["3", "SEV3"].contains(severities[0]), "without a label, the playbook's severity: \(severities)")
+        XCTAssertTrue(["0", "SEV0"].contains(severities[1]), "the label first: \(severities)")
+    }
 }
