@@ -7,7 +7,8 @@ import NIOCore
 /// Who asked for each run requested over the API: `<state>/requesters/<run id>`, holding the
 /// identity's name, written and fsync'ed before the run starts. The approval route reads it:
 /// the requester of a run cannot approve it, so a run that waits for approval takes a second
-/// person. A run with no such file (from an alert, or from the CLI) has no requester.
+/// person. A run with no such file (from an alert, or from the CLI) has no requester. `medic
+/// prune` removes a run's file with the run; a request whose run never started removes its own.
 struct RunRequesters: Sendable {
     let directory: String
 
@@ -25,6 +26,11 @@ struct RunRequesters: Sendable {
         }
         let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 { _ = fsync(folder); close(folder) }
+    }
+
+    /// Removes the file of a run that never started (no journal: nothing to approve).
+    func forget(_ runID: String) {
+        unlink(directory + "/" + runID)
     }
 
     func requester(of runID: String) -> String? {
@@ -84,8 +90,14 @@ struct APIRunRequests: Sendable {
                 outcome.give("\(error)")
             }
         }
-        guard started else { return ServerRoutes.error(.serviceUnavailable, "the server is stopping") }
-        if let failure = await outcome.value() { return ServerRoutes.error(.serviceUnavailable, "the run could not start: \(failure)") }
+        guard started else {
+            RunRequesters(stateDirectory: stateDirectory).forget(runID)
+            return ServerRoutes.error(.serviceUnavailable, "the server is stopping")
+        }
+        if let failure = await outcome.value() {
+            if (try? stores.runs.read(runID: runID)) == nil { RunRequesters(stateDirectory: stateDirectory).forget(runID) }
+            return ServerRoutes.error(.serviceUnavailable, "the run could not start: \(failure)")
+        }
         return ServerRoutes.json(.accepted, ["run": runID, "playbook": planned.playbookID, "requested_by": identity.name])
     }
 }

@@ -1,7 +1,6 @@
-import AsyncHTTPClient
 import Foundation
 import MedicEngine
-import NIOCore
+import MedicModel
 
 /// Where a notification goes: the executors of the escalation levels' methods.
 public enum NotificationChannel: Sendable, Equatable {
@@ -54,32 +53,70 @@ extension NotificationChannel {
         public var description: String
     }
 
-    /// Sends `notification`; throws unless the receiver took it (2xx, or exit 0 for email).
-    /// Bounded: 10 s for an HTTP answer, 30 s for the email command.
-    public func send(_ notification: Notification, bus: any StepExecutor) async throws {
+    /// Seconds one attempt may take when the configuration sets no `timeout`: 10 for an HTTP
+    /// answer, 30 for the email command and the bus.
+    var defaultTimeout: Double {
+        switch self {
+        case .webhook, .slack, .pagerDuty: 10
+        case .email, .bus: 30
+        }
+    }
+
+    /// One attempt at sending `notification` through the engine's executors, bounded by
+    /// `timeout` seconds; throws unless the receiver took it (a 2xx, exit 0, the bus's yes).
+    /// `ChannelDelivery` retries it and keeps the channel's breaker.
+    func sendOnce(_ notification: Notification, through executors: ExecutorSet, timeout: Double, attempt: Int) async throws {
+        var request = ExecutionRequest(runID: notification.incident, stepNumber: notification.level, stepName: "escalation",
+                                       action: "notify", purpose: .escalation, executor: .http, timeout: timeout, attempt: attempt)
+        let executor: any StepExecutor
         switch self {
         case .bus:
-            let fields = notification.json.mapValues { value -> String in
+            request.executor = .bus
+            request.topic = "dev.medic.incident.\(notification.kind == .escalation ? "escalated" : notification.kind.rawValue)"
+            request.parameters = notification.json.mapValues { value -> String in
                 if let text = value as? String { return text }
                 if let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) {
                     return String(decoding: data, as: UTF8.self)
                 }
                 return "\(value)"
             }
-            let request = ExecutionRequest(runID: notification.incident, stepNumber: notification.level, stepName: "escalation",
-                                           action: "escalate", purpose: .escalation, executor: .bus,
-                                           topic: "dev.medic.incident.\(notification.kind == .escalation ? "escalated" : notification.kind.rawValue)",
-                                           parameters: fields, timeout: 30)
-            let result = try await bus.execute(request)
-            guard result.succeeded else { throw Failure(description: "the bus did not take it: \(result.summary)") }
-        case .webhook(let url):
-            try await post(url, notification.json, headers: ["Idempotency-Key": notification.dedupKey])
-        case .slack(let url):
-            try await post(url, ["text": notification.text], headers: [:])
-        case .pagerDuty(let url, let routingKey):
-            try await post(url, Self.pagerDutyEvent(notification, routingKey: routingKey), headers: [:])
+            executor = executors.bus
+        case .webhook, .slack, .pagerDuty:
+            let (spec, parameters) = try httpRequest(notification)
+            request.request = spec
+            request.parameters = parameters
+            executor = executors.http
         case .email(let command, let recipients):
-            try await Self.mail(notification, command: command, recipients: recipients)
+            let (script, parameters) = Self.mail(notification, command: command, recipients: recipients)
+            request.executor = .shell
+            request.script = script
+            request.parameters = parameters
+            executor = executors.shell
+        }
+        let result = try await executor.execute(request)
+        guard result.succeeded else {
+            // An HTTP answer's summary lists every 2xx expected: its status says it all.
+            let why = request.executor == .http ? result.exitStatus.map { "answered \($0)" } ?? result.summary : result.summary
+            throw Failure(description: "\(describe) did not take it: \(why)")
+        }
+    }
+
+    /// The JSON POST of an HTTP channel, with its parameters (see `post`).
+    private func httpRequest(_ notification: Notification) throws -> (HTTPRequestSpec, [String: String]) {
+        switch self {
+        case .webhook(let url): try Self.post(url, notification.json, headers: ["Idempotency-Key": notification.dedupKey])
+        case .slack(let url): try Self.post(url, ["text": notification.text], headers: [:])
+        case .pagerDuty(let url, let routingKey): try Self.post(url, Self.pagerDutyEvent(notification, routingKey: routingKey), headers: [:])
+        case .email, .bus: throw Failure(description: "\(describe) is not an HTTP channel")
+        }
+    }
+
+    /// Where it sends, for people.
+    var describe: String {
+        switch self {
+        case .webhook(let url), .slack(let url), .pagerDuty(let url, _): url.absoluteString
+        case .email(let command, _): command
+        case .bus: "the bus"
         }
     }
 
@@ -99,21 +136,32 @@ extension NotificationChannel {
         return event
     }
 
-    private func post(_ url: URL, _ object: [String: Any], headers: [String: String]) async throws {
-        let body = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        _ = try? await response.body.collect(upTo: 1 << 16)
-        guard (200..<300).contains(Int(response.status.code)) else {
-            throw Failure(description: "\(url.absoluteString) answered \(response.status.code)")
+    /// A JSON POST for the engine's http executor, any 2xx taken. The executor substitutes
+    /// `${name}` in the body and the headers: each name the text holds is given as a parameter
+    /// whose value is itself, so the notification goes out exactly as written.
+    static func post(_ url: URL, _ object: [String: Any], headers: [String: String]) throws -> (HTTPRequestSpec, [String: String]) {
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        let spec = HTTPRequestSpec(method: "POST", url: url.absoluteString, headers: headers.merging(["Content-Type": "application/json"]) { $1 },
+                                   body: body, expectStatus: Array(200..<300))
+        var parameters: [String: String] = [:]
+        for text in [body] + headers.values {
+            var rest = text[...]
+            while let open = rest.range(of: "${") {
+                let after = rest[open.upperBound...]
+                guard let close = after.firstIndex(of: "}") else { break }
+                let name = String(after[..<close])
+                parameters[name] = "${" + name + "}"
+                rest = after
+            }
         }
+        return (spec, parameters)
     }
 
-    static func mail(_ notification: Notification, command: String, recipients: [String]) async throws {
+    /// The email as a script for the engine's shell executor: the message on the command's
+    /// standard input, the recipients as its arguments. The command, the recipients and the
+    /// message are environment variables the script quotes, never text of the script, so no
+    /// value is ever read by the shell as code.
+    static func mail(_ notification: Notification, command: String, recipients: [String]) -> (script: String, parameters: [String: String]) {
         let message = """
             To: \(recipients.joined(separator: ", "))
             Subject: \(notification.text.replacingOccurrences(of: "\n", with: " ").prefix(200))
@@ -125,30 +173,14 @@ extension NotificationChannel {
             \(String(decoding: (try? JSONSerialization.data(withJSONObject: notification.json, options: [.sortedKeys, .prettyPrinted])) ?? Data(), as: UTF8.self))
 
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command)
+        var parameters = ["MEDIC_MAIL_COMMAND": command, "MEDIC_MAIL_MESSAGE": message]
+        var arguments: [String] = []
+        for (index, recipient) in recipients.enumerated() {
+            parameters["MEDIC_MAIL_TO_\(index)"] = recipient
+            arguments.append("\"$MEDIC_MAIL_TO_\(index)\"")
+        }
         // -i: a line of a single dot does not end the message (sendmail, and every program with its interface).
-        process.arguments = ["-i", "--"] + recipients
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let ended = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { ended.continuation.yield($0.terminationStatus); ended.continuation.finish() }
-        do {
-            try process.run()
-        } catch {
-            throw Failure(description: "cannot run \(command): \(error.localizedDescription)")
-        }
-        try? input.fileHandleForWriting.write(contentsOf: Data(message.utf8))
-        try? input.fileHandleForWriting.close()
-        let timeout = Task {
-            try await Task.sleep(nanoseconds: 30_000_000_000)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        defer { timeout.cancel() }
-        var status: Int32 = -1
-        for await code in ended.stream { status = code }
-        guard status == 0 else { throw Failure(description: "\(command) exited with \(status)") }
+        let script = "printf '%s' \"$MEDIC_MAIL_MESSAGE\" | \"$MEDIC_MAIL_COMMAND\" -i -- " + arguments.joined(separator: " ")
+        return (script, parameters)
     }
 }

@@ -8,7 +8,7 @@ import MedicModel
 /// escalation:
 ///   policies: {SEV0: policy_001, SEV1: policy_001, SEV2: policy_002}  # severity: policy of the library
 /// channels:                                    # a method of the policies' levels: where it goes
-///   phone_call: {type: webhook, url: "http://pager.example/hook"}
+///   phone_call: {type: webhook, url: "http://pager.example/hook", timeout: 5s}   # per attempt
 ///   slack: {type: slack, url: "https://hooks.slack.com/services/..."}
 ///   pagerduty: {type: pagerduty, routing_key: "R0UT1NGKEY", url: "https://events.pagerduty.com/v2/enqueue"}
 ///   email: {type: email, command: /usr/sbin/sendmail, to: [oncall@example.com]}
@@ -19,6 +19,8 @@ public struct EscalationSettings: Sendable, Equatable {
     public var policies: [Severity: String] = [:]
     /// Method (`phone_call`, `sms`, `pagerduty`, `email`, `slack`, ...) → the channel carrying it.
     public var channels: [String: NotificationChannel] = [:]
+    /// Method → seconds one attempt of its channel may take (`timeout:`), where set.
+    public var timeouts: [String: Double] = [:]
 
     public init(policies: [Severity: String] = [:], channels: [String: NotificationChannel] = [:]) {
         self.policies = policies
@@ -35,6 +37,7 @@ public struct EscalationSettings: Sendable, Equatable {
         if let channels = pairs.first(where: { $0.key == "channels" })?.value, let items = reader.mapping(channels, "'channels'", known: nil) {
             for item in items {
                 if let channel = reader.channel(item.value, method: item.key) { settings.channels[item.key] = channel }
+                if let timeout = reader.timeout(item.value, method: item.key) { settings.timeouts[item.key] = timeout }
             }
         }
         if let escalation = pairs.first(where: { $0.key == "escalation" })?.value,
@@ -66,7 +69,7 @@ public struct EscalationSettings: Sendable, Equatable {
         var diagnostics: [Diagnostic] = []
 
         mutating func channel(_ node: SourceNode, method: String) -> NotificationChannel? {
-            guard let pairs = mapping(node, "channel '\(method)'", known: ["type", "url", "routing_key", "command", "to"]) else { return nil }
+            guard let pairs = mapping(node, "channel '\(method)'", known: ["type", "url", "routing_key", "command", "to", "timeout"]) else { return nil }
             let field = { (name: String) in pairs.first { $0.key == name }?.value }
             guard let typeNode = field("type"), let type = string(typeNode, "'type' of channel '\(method)'") else {
                 if field("type") == nil { report(.missingKey, "channel '\(method)' needs 'type' (webhook, slack, pagerduty, email, bus)", node) }
@@ -106,6 +109,18 @@ public struct EscalationSettings: Sendable, Equatable {
                 report(.invalidValue, "unknown channel type '\(type)' (webhook, slack, pagerduty, email, bus)", typeNode)
                 return nil
             }
+        }
+
+        /// The channel's `timeout:` (a duration above 0, at most an hour), when it has one.
+        mutating func timeout(_ node: SourceNode, method: String) -> Double? {
+            guard let value = node.mapping?.first(where: { $0.key == "timeout" })?.value else { return nil }
+            guard let text = string(value, "'timeout' of channel '\(method)'") else { return nil }
+            switch Interval.parse(text) {
+            case .success(let interval) where interval.seconds > 0 && interval.seconds <= 3600: return interval.seconds
+            case .success: report(.invalidValue, "'timeout' of channel '\(method)' must be above 0 and at most 1h", value)
+            case .failure(let error): report(.invalidValue, "'timeout' of channel '\(method)': \(error.message)", value)
+            }
+            return nil
         }
 
         mutating func url(_ urlNode: SourceNode?, channel: SourceNode, method: String) -> URL? {

@@ -1,4 +1,5 @@
 import Foundation
+import MedicEngine
 
 /// The escalation of one incident: its policy's levels, each with its due time and state.
 public struct EscalationRecord: Sendable, Equatable, Codable {
@@ -56,8 +57,9 @@ public struct EscalationRecord: Sendable, Equatable, Codable {
 ///   level left `claimed` (the process died between the claim and the mark) is sent again at
 ///   the next start: at least once, with the same dedup key, which the channels pass on
 ///   (`Idempotency-Key`, PagerDuty's `dedup_key`, `X-Medic-Dedup-Key`) so a receiver drops the repeat.
-/// - **Durable, whole**: each change is written whole, fsync'ed and renamed over the record, under
-///   the folder's lock, before the call returns.
+/// - **Durable, whole**: each change is written whole, fsync'ed and renamed over the record, and
+///   the folder fsync'ed (`StateFiles.writeAtomically`), under the folder's lock, before the call
+///   returns.
 public struct EscalationLedger: Sendable {
     public let store: FileIncidentStore
 
@@ -103,16 +105,15 @@ public struct EscalationLedger: Sendable {
             .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }
     }
 
+    /// Holding the folder's lock (one writer of a record at a time, as `writeAtomically` needs).
     private func write(_ record: EscalationRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let temporary = try store.writeTemporary(data: try encoder.encode(record) + Data("\n".utf8))
-        guard rename(temporary, store.path(key: record.incident)) == 0 else {
-            let error = errno
-            unlink(temporary)
-            throw FileIncidentStore.Failure(description: "cannot replace \(store.path(key: record.incident)): \(String(cString: strerror(error)))")
+        do {
+            try StateFiles.writeAtomically(try encoder.encode(record) + Data("\n".utf8), to: store.path(key: record.incident))
+        } catch {
+            throw FileIncidentStore.Failure(description: "cannot replace \(store.path(key: record.incident)): \(error)")
         }
-        try store.syncDirectory()
     }
 }
 

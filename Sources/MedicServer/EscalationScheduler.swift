@@ -22,27 +22,35 @@ public actor EscalationScheduler: Service {
     let ledger: EscalationLedger
     let stores: StateStores
     let clock: any EngineClock
-    /// The bus executor the `bus` channel publishes through.
-    let bus: any StepExecutor
+    /// Carries the notifications through the engine's executors, with retries and breakers.
+    let delivery: ChannelDelivery
     let logger: Logger
     /// Counts the levels sent, by level and channel (nil: no metrics).
     let metrics: ServerMetrics?
+    // The memory below holds keys of files on disk only: each pass drops the keys whose
+    // incident or record is gone, so it never outgrows the state directory.
     /// Incident keys already looked at (a record begun, or nothing to escalate).
     private var seen: Set<String> = []
     /// Records with nothing left to do.
     private var finished: Set<String> = []
     /// A failed send is tried again after this time (in-memory: a restart tries at once).
     private var retryAfter: [String: Date] = [:]
+    /// The records being advanced now, each by a task of its own: a channel that is slow to
+    /// answer delays its own incident only.
+    private var advancing: [String: Task<Void, Never>] = [:]
+    /// §5.4's verdict on the runs that have ended (their journal will not change): the trigger,
+    /// or nil for none. Dropped with the record's incident once it is finished.
+    private var endedRuns: [String: String?] = [:]
 
     public init(settings: EscalationSettings, catalog: Catalog, incidents: FileIncidentStore, ledger: EscalationLedger, stores: StateStores,
-                clock: any EngineClock, bus: any StepExecutor, logger: Logger, metrics: ServerMetrics? = nil) {
+                clock: any EngineClock, delivery: ChannelDelivery, logger: Logger, metrics: ServerMetrics? = nil) {
         self.settings = settings
         self.catalog = catalog
         self.incidents = incidents
         self.ledger = ledger
         self.stores = stores
         self.clock = clock
-        self.bus = bus
+        self.delivery = delivery
         self.logger = logger
         self.metrics = metrics
     }
@@ -54,12 +62,16 @@ public actor EscalationScheduler: Service {
                 try await Task.sleep(nanoseconds: 100_000_000)
             }
         }
+        await stop()
     }
 
-    /// One pass: records begun for new incidents, then every level due sent or skipped.
+    /// One pass: records begun for new incidents, then every record with a level due advanced,
+    /// each in a task of its own (one at a time per record).
     public func tick() async {
         let now = clock.now
-        for key in incidentKeys() where !seen.contains(key) {
+        let keys = incidentKeys()
+        seen.formIntersection(keys)
+        for key in keys where !seen.contains(key) {
             do {
                 if let incident = try incidents.incident(key: key) { try begin(incident) }
                 seen.insert(key)
@@ -67,15 +79,33 @@ public actor EscalationScheduler: Service {
                 logger.warning("medic: warning: escalation of \(key) could not begin: \(error)")
             }
         }
-        for key in ledger.incidents() where !finished.contains(key) {
+        let records = Set(ledger.incidents())
+        finished.formIntersection(records)
+        retryAfter = retryAfter.filter { records.contains($0.key) }
+        for key in records where !finished.contains(key) && advancing[key] == nil {
             if let after = retryAfter[key], after > now { continue }
-            do {
-                try await advance(key, now: now)
-            } catch {
-                logger.warning("medic: warning: escalation of \(key): \(error)")
-                retryAfter[key] = now.addingTimeInterval(5)
-            }
+            advancing[key] = Task { await self.advanceOnce(key, now: now) }
         }
+    }
+
+    /// Waits for the records being advanced (a test's, or the service's end).
+    public func settle() async {
+        while let task = advancing.values.first { await task.value }
+    }
+
+    private func stop() async {
+        for task in advancing.values { task.cancel() }
+        await settle()
+    }
+
+    private func advanceOnce(_ key: String, now: Date) async {
+        do {
+            try await advance(key, now: now)
+        } catch {
+            logger.warning("medic: warning: escalation of \(key): \(error)")
+            retryAfter[key] = clock.now.addingTimeInterval(5)
+        }
+        advancing[key] = nil
     }
 
     private func incidentKeys() -> [String] {
@@ -84,11 +114,7 @@ public actor EscalationScheduler: Service {
     }
 
     /// The incident's severity: its alert's `severity` label, else its playbook's, else SEV2.
-    func severity(_ incident: AlertIncident) -> Severity {
-        if let label = incident.labels["severity"].flatMap(Severity.init(text:)) { return label }
-        if let id = incident.playbook, let playbook = catalog.playbook(id: id) { return playbook.severity }
-        return .sev2
-    }
+    func severity(_ incident: AlertIncident) -> Severity { incident.severity(in: catalog) }
 
     private func begin(_ incident: AlertIncident) throws {
         guard incident.status == .firing else { return }
@@ -149,7 +175,7 @@ public actor EscalationScheduler: Service {
             var followUp = notification(level, record: record, incident: incident)
             followUp.kind = kind
             followUp.dedupKey = "\(record.incident)/\(kind.rawValue)"
-            for channel in trackers { try await channel.send(followUp, bus: bus) }
+            for (method, channel) in trackers { try await delivery.send(followUp, method: method, channel: channel) }
             record = try ledger.update(key) {
                 $0.followUps = ($0.followUps ?? []) + [kind.rawValue]
                 return true
@@ -157,15 +183,18 @@ public actor EscalationScheduler: Service {
         }
         // Done once nothing is left to send: every level, and the resolution to a tracking channel.
         let open = record.levels.contains { $0.state == .pending || $0.state == .claimed }
-        if !open, trackers.isEmpty || incident.status == .resolved { finished.insert(key) }
+        if !open, trackers.isEmpty || incident.status == .resolved {
+            finished.insert(key)
+            if let runID = incident.runID { endedRuns[runID] = nil }
+        }
     }
 
     /// The channels that keep the incident's state (PagerDuty) that a sent level went through.
-    func trackingChannels(_ record: EscalationRecord) -> [NotificationChannel] {
+    func trackingChannels(_ record: EscalationRecord) -> [(method: String, channel: NotificationChannel)] {
         let methods = Set(record.levels.filter { $0.state == .sent || $0.state == .claimed }.flatMap(\.methods))
         return methods.sorted().compactMap { method in
             guard let channel = settings.channels[method], case .pagerDuty = channel else { return nil }
-            return channel
+            return (method, channel)
         }
     }
 
@@ -176,25 +205,26 @@ public actor EscalationScheduler: Service {
         return nil
     }
 
-    /// §5.4's triggers seen in the incident's run: the reason, or nil.
+    /// §5.4's triggers seen in the incident's run: the reason, or nil. Read through the run
+    /// store; once the run has ended its verdict is kept, and its journal not read again.
     func autoEscalation(_ incident: AlertIncident) -> String? {
-        guard let runID = incident.runID, incident.status == .firing,
-              let text = try? String(contentsOfFile: stores.runs.journalPath(runID), encoding: .utf8) else { return nil }
-        var held = false
-        for line in text.split(separator: "\n").reversed() {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
-            if object["event"] as? String == "approval_requested" { held = true }
-            guard object["event"] as? String == "run_finished" else { continue }
-            switch object["outcome"] as? String {
-            case "failed": return "remediation failed (run \(runID))"
-            case "rollback_failed": return "rollback failed (run \(runID))"
-            case "rolled_back": return "remediation failed and was rolled back (run \(runID))"
-            case "refused": return "a gate refused the automated run (run \(runID))"
-            case "escalated", "partially_succeeded": return "the run was escalated (run \(runID))"
-            default: return nil
-            }
+        guard let runID = incident.runID, incident.status == .firing else { return nil }
+        if let verdict = endedRuns[runID] { return verdict }
+        guard let records = try? stores.runs.read(runID: runID).records else { return nil }
+        guard let finished = records.last(where: { $0.event == .runFinished }) else {
+            return records.contains { $0.event == .approvalRequested }
+                ? "a gate held the automated run for a person's approval (run \(runID))" : nil
         }
-        return held ? "a gate held the automated run for a person's approval (run \(runID))" : nil
+        let verdict: String? = switch finished.outcome {
+        case .failed: "remediation failed (run \(runID))"
+        case .rollbackFailed: "rollback failed (run \(runID))"
+        case .rolledBack: "remediation failed and was rolled back (run \(runID))"
+        case .refused: "a gate refused the automated run (run \(runID))"
+        case .escalated, .partiallySucceeded: "the run was escalated (run \(runID))"
+        default: nil
+        }
+        endedRuns[runID] = .some(verdict)
+        return verdict
     }
 
     private func send(_ level: EscalationRecord.Level, record: EscalationRecord, incident: AlertIncident) async throws {
@@ -203,7 +233,7 @@ public actor EscalationScheduler: Service {
             guard let channel = settings.channels[method] else { throw NotificationChannel.Failure(description: "no channel carries '\(method)'") }
             var one = notification
             one.method = method
-            try await channel.send(one, bus: bus)
+            try await delivery.send(one, method: method, channel: channel)
             metrics?.escalationSent(level: level.level, method: method)
         }
     }

@@ -1,12 +1,14 @@
 import Foundation
+import MedicEngine
 
 /// The incidents of a state directory: `incidents/<key>.json`, one JSON document per incident.
 ///
 /// How it keeps `IncidentStoring`'s guarantees: an incident is written whole to a temporary
 /// file in the same folder and fsync'ed, then `link(2)`ed to its name, which fails for every
 /// caller but one when the name exists (the atomic claim, across processes too); the folder is
-/// fsync'ed before `open` returns. A change (`resolve`) is written beside, fsync'ed and renamed
-/// over the old document under the folder's `flock`, so readers see the old one or the new one.
+/// fsync'ed before `open` returns. A change (`resolve`, `update`) is written beside, fsync'ed and
+/// renamed over the old document, and the folder fsync'ed (`StateFiles.writeAtomically`), under
+/// the folder's `flock`, so readers see the old one or the new one.
 /// Temporary files a crash left (`.tmp-*`) are never read as incidents.
 public struct FileIncidentStore: IncidentStoring {
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -55,13 +57,7 @@ public struct FileIncidentStore: IncidentStoring {
             guard stored.status != .resolved else { return stored }
             stored.status = .resolved
             stored.resolvedAt = time
-            let temporary = try writeTemporary(stored)
-            guard rename(temporary, path(key: key)) == 0 else {
-                let error = errno
-                unlink(temporary)
-                throw Failure(description: "cannot replace \(path(key: key)): \(String(cString: strerror(error)))")
-            }
-            try syncDirectory()
+            try replace(stored)
             return stored
         }
     }
@@ -137,5 +133,26 @@ public struct FileIncidentStore: IncidentStoring {
             guard errno == EINTR else { throw Failure(description: "cannot lock \(directory)/.lock: \(String(cString: strerror(errno)))") }
         }
         return try body()
+    }
+
+    /// `incident` written over its document (call it holding the folder's lock: the temporary
+    /// file beside it is named by the process, one writer at a time).
+    func replace(_ incident: AlertIncident) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            try StateFiles.writeAtomically(try encoder.encode(incident) + Data("\n".utf8), to: path(key: incident.key))
+        } catch {
+            throw Failure(description: "cannot replace \(path(key: incident.key)): \(error)")
+        }
+    }
+
+    public func update(key: String, _ change: (inout AlertIncident) throws -> String?) throws -> IncidentUpdate? {
+        try whileLocked {
+            guard var stored = try incident(key: key) else { return nil }
+            if let refusal = try change(&stored) { return .refused(refusal) }
+            try replace(stored)
+            return .changed(stored)
+        }
     }
 }

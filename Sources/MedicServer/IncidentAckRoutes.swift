@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MedicEngine
-import NIOCore
 
 /// `POST /api/v1/incidents/{key}/ack` and `/resolve`: a person acknowledges or resolves an
 /// incident, as the authenticated identity (role operator). The body is `{"note": TEXT}` (optional;
@@ -24,23 +23,14 @@ struct IncidentAckRoutes: Sendable {
     }
 
     func handle(_ action: IncidentAcknowledgement.Action, _ request: Request, key: String, by: String) async -> Response {
-        guard ServerRoutes.isJSON(request.headers[.contentType]) else {
-            return ServerRoutes.error(.unsupportedMediaType, "the body must be JSON (Content-Type: application/json), found \(request.headers[.contentType].map { "'\($0)'" } ?? "no Content-Type")")
-        }
-        let body: ByteBuffer
-        switch await ServerRoutes.collect(request, limit: maxBodyBytes) {
-        case .tooLarge: return ServerRoutes.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
-        case .failed(let error): return ServerRoutes.error(.badRequest, "the body could not be read: \(error)")
+        // As every API route: an empty body is `{}`; a body needs `application/json`.
+        let body: APIRequestBody
+        switch await APIRequestBody.read(request, limit: maxBodyBytes, known: ["by", "note"]) {
+        case .refused(let response): return response
         case .body(let read): body = read
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] else {
-            return ServerRoutes.error(.badRequest, "the body is not a JSON object")
-        }
-        for field in object.keys where field != "by" && field != "note" {
-            return ServerRoutes.error(.badRequest, "unknown field '\(field)' (allowed: by, note)", field: field)
-        }
         let note: String?
-        switch object["note"] {
+        switch body.object["note"] {
         case nil, is NSNull: note = nil
         case let text as String: note = text
         default: return ServerRoutes.error(.badRequest, "'note' must be a string", field: "note")

@@ -16,8 +16,11 @@ public struct PersonDecision: Sendable, Equatable, Codable {
 }
 
 /// People acknowledging and resolving incidents, for the HTTP API and the CLI alike, on the
-/// durable incident store: the change is durable, then written to the audit log, before it is
-/// reported done.
+/// durable incident store. Every change is audited: once the change is decided, under the
+/// store's lock, its audit record is written first, then the change. An audit log that cannot be
+/// written refuses the change (it throws and nothing changes), so no change is ever left
+/// unaudited; a change that cannot be written after its record throws too, and its record is
+/// followed by one saying it failed (`incident_change_failed`, when that can be written).
 ///
 /// - **Acknowledge**: a firing incident not yet acknowledged gets `acknowledgement`. A resolved
 ///   one, or one acknowledged already, is a conflict (the first acknowledgement stays).
@@ -39,10 +42,10 @@ public struct IncidentAcknowledgement: Sendable {
         case invalid(String, field: String)
     }
 
-    public let store: FileIncidentStore
+    public let store: any IncidentStoring
     public let audit: any AuditLog
 
-    public init(store: FileIncidentStore, audit: any AuditLog) {
+    public init(store: any IncidentStoring, audit: any AuditLog) {
         self.store = store
         self.audit = audit
     }
@@ -58,7 +61,7 @@ public struct IncidentAcknowledgement: Sendable {
     /// The key of the one incident whose key is `text` or starts with it; nil when none or several do.
     public func resolveKey(_ text: String) -> (key: String?, candidates: [String]) {
         guard Self.isWellFormed(key: text) else { return (nil, []) }
-        if FileManager.default.fileExists(atPath: store.path(key: text)) { return (text, [text]) }
+        if (try? store.incident(key: text)) != nil { return (text, [text]) }
         let matches = store.all().incidents.map(\.key).filter { $0.hasPrefix(text) }.sorted()
         return (matches.count == 1 ? matches[0] : nil, matches)
     }
@@ -71,57 +74,57 @@ public struct IncidentAcknowledgement: Sendable {
         guard !person.isEmpty else { return .invalid("who \(action.rawValue)s must be named", field: "by") }
         let at = (Timestamp(now) ?? Timestamp(seconds: 0)).rfc3339()
         let decision = PersonDecision(by: person, at: at, note: note.flatMap { $0.isEmpty ? nil : $0 })
-        let outcome = try store.update(key: key) { incident -> String? in
-            if incident.status == .resolved {
-                let who = incident.resolution.map { " by \($0.by)" } ?? " by its alert"
-                return "incident \(key) is resolved already (at \(incident.resolution?.at ?? incident.resolvedAt ?? "?")\(who))"
-            }
-            switch action {
-            case .acknowledge:
-                if let existing = incident.acknowledgement {
-                    return "incident \(key) is acknowledged already (by \(existing.by) at \(existing.at))"
+        var fields = ["event": action.auditEvent, "incident": key, "by": person, "at": at]
+        if let note = decision.note { fields["note"] = note }
+        let outcome: IncidentUpdate?
+        do {
+            outcome = try store.update(key: key) { incident -> String? in
+                if let refusal = Self.refusal(action, incident) { return refusal }
+                switch action {
+                case .acknowledge:
+                    incident.acknowledgement = decision
+                case .resolve:
+                    incident.status = .resolved
+                    incident.resolvedAt = at
+                    incident.resolution = decision
                 }
-                incident.acknowledgement = decision
-            case .resolve:
-                incident.status = .resolved
-                incident.resolvedAt = at
-                incident.resolution = decision
+                // Audited before it is written: a failure here writes nothing.
+                do {
+                    try audit.record(fields)
+                } catch {
+                    throw Unaudited(cause: error)
+                }
+                return nil
             }
-            return nil
+        } catch let unaudited as Unaudited {
+            throw unaudited
+        } catch {
+            try? audit.record(["event": "incident_change_failed", "incident": key, "by": person, "at": at,
+                               "change": action.auditEvent, "error": "\(error)"])
+            throw error
         }
         switch outcome {
         case .none: return .notFound("no incident has the key '\(key)'")
         case .some(.refused(let why)): return .conflict(why)
-        case .some(.changed(let incident)):
-            var fields = ["event": action.auditEvent, "incident": key, "by": person, "at": at]
-            if let note = decision.note { fields["note"] = note }
-            try audit.record(fields)
-            return .done(incident)
+        case .some(.changed(let incident)): return .done(incident)
         }
     }
-}
 
-extension FileIncidentStore {
-    public enum Update: Sendable {
-        case changed(AlertIncident)
-        case refused(String)
+    /// Why `action` does not apply to `incident` now, or nil.
+    static func refusal(_ action: Action, _ incident: AlertIncident) -> String? {
+        if incident.status == .resolved {
+            let who = incident.resolution.map { " by \($0.by)" } ?? " by its alert"
+            return "incident \(incident.key) is resolved already (at \(incident.resolution?.at ?? incident.resolvedAt ?? "?")\(who))"
+        }
+        if action == .acknowledge, let existing = incident.acknowledgement {
+            return "incident \(incident.key) is acknowledged already (by \(existing.by) at \(existing.at))"
+        }
+        return nil
     }
 
-    /// Changes the incident `key` under the folder's lock: `change` edits it, or returns why it
-    /// refuses (and nothing is written). The change is written whole, fsync'ed and renamed over
-    /// the old document before this returns. nil when no incident has the key.
-    public func update(key: String, _ change: (inout AlertIncident) -> String?) throws -> Update? {
-        try whileLocked {
-            guard var stored = try incident(key: key) else { return nil }
-            if let refusal = change(&stored) { return .refused(refusal) }
-            let temporary = try writeTemporary(stored)
-            guard rename(temporary, path(key: key)) == 0 else {
-                let error = errno
-                unlink(temporary)
-                throw Failure(description: "cannot replace \(path(key: key)): \(String(cString: strerror(error)))")
-            }
-            try syncDirectory()
-            return .changed(stored)
-        }
+    /// The audit log could not be written: the change was not made.
+    public struct Unaudited: Error, CustomStringConvertible {
+        public let cause: any Error
+        public var description: String { "the audit log could not be written, so nothing was changed: \(cause)" }
     }
 }

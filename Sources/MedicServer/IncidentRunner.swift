@@ -43,12 +43,16 @@ public actor IncidentRunner: Service {
     /// The number of runs going now.
     public var inFlight: Int { runs.count }
 
-    /// Starts the incident's run unless it has none, is resolved, is going here or has a journal
-    /// already, or the server is stopping (then the next start picks it up). Returns at once.
+    /// Starts the incident's run unless it has none, is resolved or acknowledged, is going here
+    /// or has a journal already, or the server is stopping (then the next start picks it up).
+    /// Returns at once. The incident is read again just before the run is journaled: a person
+    /// who resolved or acknowledged it meanwhile has taken it on, so the run does not start, and
+    /// the incident's `reason` says why (a decision after that moment finds the run going, and
+    /// does not stop it).
     public func start(_ incident: AlertIncident) {
         // A folded incident's run is another trigger's, already going.
         guard incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil else { return }
-        guard !stopping, incident.status == .firing, !FileManager.default.fileExists(atPath: stores.runs.journalPath(runID)) else {
+        guard !stopping, Self.withholding(incident) == nil, !Self.hasJournal(runID, in: stores.runs) else {
             return intake.going.release(runID: runID)
         }
         let (intake, interpreter, stores, stateDirectory, logger, metrics) = (intake, interpreter, stores, stateDirectory, logger, metrics)
@@ -60,18 +64,51 @@ public actor IncidentRunner: Service {
                 var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
                 gates.stores = stores
                 plan = await gates.run(plan, GateRequest(mode: .automated), now: interpreter.clock.now)
-                let request = RunRequest(mode: .automated, runID: runID, detection: Self.detection(incident, now: interpreter.clock.now))
-                logger.info("run started", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "playbook": "\(plan.playbookID)"])
-                let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request,
-                                                                                        observe: metrics?.runObserver(playbook: plan.playbookID))
-                logger.info("run ended", metadata: ["incident": "\(incident.key)", "run": "\(runID)",
-                                                     "outcome": "\(report.outcome?.rawValue ?? report.status.rawValue)"])
+                if let why = try Self.withheld(incident.key, runID: runID, store: intake.store) {
+                    logger.notice("run not started: \(why)", metadata: ["incident": "\(incident.key)", "run": "\(runID)"])
+                } else {
+                    let request = RunRequest(mode: .automated, runID: runID,
+                                             detection: Self.detection(incident, severity: incident.severity(in: catalog), now: interpreter.clock.now))
+                    logger.info("run started", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "playbook": "\(plan.playbookID)"])
+                    let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request,
+                                                                                            observe: metrics?.runObserver(playbook: plan.playbookID))
+                    logger.info("run ended", metadata: ["incident": "\(incident.key)", "run": "\(runID)",
+                                                         "outcome": "\(report.outcome?.rawValue ?? report.status.rawValue)"])
+                }
             } catch {
                 logger.error("run could not go on", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "error": "\(error)"])
             }
             intake.going.release(runID: runID)
             await self.finished(runID)
         }
+    }
+
+    /// Why the incident's run is not to start now that people have decided about it (resolved
+    /// by its alert or a person, or acknowledged: a person took it on), or nil.
+    static func withholding(_ incident: AlertIncident) -> String? {
+        if incident.status == .resolved {
+            return "the incident was resolved" + (incident.resolution.map { " by \($0.by) at \($0.at)" } ?? " by its alert") + " before its run started"
+        }
+        if let ack = incident.acknowledgement { return "the incident was acknowledged by \(ack.by) at \(ack.at) before its run started" }
+        return nil
+    }
+
+    /// Reads the incident again: why its run `runID` is withheld, recorded durably as the
+    /// incident's `reason`, or nil when it is to start.
+    static func withheld(_ key: String, runID: String, store: any IncidentStoring) throws -> String? {
+        guard let current = try store.incident(key: key), let why = withholding(current) else { return nil }
+        let reason = "run \(runID) not started: \(why)"
+        _ = try store.update(key: key) { incident in
+            guard incident.reason != reason else { return "recorded already" }
+            incident.reason = reason
+            return nil
+        }
+        return reason
+    }
+
+    /// Whether the run store has a journal for `runID` (a run once started).
+    static func hasJournal(_ runID: String, in runs: any RunStoring) -> Bool {
+        (try? runs.read(runID: runID)) != nil
     }
 
     /// Carries out `work` on the run `runID` in the background as one of the runs going (an
@@ -86,19 +123,59 @@ public actor IncidentRunner: Service {
         return true
     }
 
-    /// Starts the run of every firing incident of `incidents` that has none yet: the number started.
+    /// Starts the run of every firing incident of `incidents` that has none yet: the number
+    /// started. Each run started claims its playbook on its targets in `RemediationsGoing`, as
+    /// an alert's run does, so an alert or a rule for the same fault folds into it. An incident
+    /// whose fault a run picked up before it already remediates is folded into that run, durably.
     @discardableResult
     public func recover(from incidents: any IncidentStoring) -> Int {
         let (found, problems) = incidents.all()
         for problem in problems { logger.warning("medic: warning: \(problem)") }
         var started = 0
         for incident in found.sorted(by: { $0.openedAt < $1.openedAt }) {
+            guard incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping,
+                  !Self.hasJournal(runID, in: stores.runs) else { continue }
+            if Self.withholding(incident) != nil {
+                record(withheld: incident, runID: runID, store: incidents)
+                continue
+            }
+            if let plan = try? intake.plan(incident), let going = intake.going.claim(plan, runID: runID, owner: incident.key) {
+                fold(incident, into: going, remedy: RemediationsGoing.remedy(of: plan), store: incidents)
+                continue
+            }
             let before = runs.count
             start(incident)
             if runs.count > before { started += 1 }
         }
         if started > 0 { logger.notice("picked up \(started) incident(s) whose run had not started") }
         return started
+    }
+
+    /// Records why the run of `incident`, which people have decided about, never starts.
+    private func record(withheld incident: AlertIncident, runID: String, store: any IncidentStoring) {
+        do {
+            if let why = try Self.withheld(incident.key, runID: runID, store: store) {
+                logger.notice("run not started: \(why)", metadata: ["incident": "\(incident.key)", "run": "\(runID)"])
+            }
+        } catch {
+            logger.warning("medic: warning: incident \(incident.key): why its run \(runID) did not start could not be recorded: \(error)")
+        }
+    }
+
+    /// Records that `incident`'s fault is the run `going`'s: its run will never start.
+    private func fold(_ incident: AlertIncident, into going: String, remedy: String, store: any IncidentStoring) {
+        do {
+            _ = try store.update(key: incident.key) { stored in
+                guard stored.foldedInto == nil else { return "folded already" }
+                stored.runID = going
+                stored.foldedInto = going
+                stored.reason = "one fault with run \(going), going for \(remedy): folded into it"
+                return nil
+            }
+            logger.notice("incident \(incident.key) folded into run \(going), going for the same fault")
+        } catch {
+            logger.warning("medic: warning: incident \(incident.key) could not be folded into run \(going): \(error)")
+        }
     }
 
     public nonisolated func run() async throws {
@@ -126,12 +203,13 @@ public actor IncidentRunner: Service {
     }
 
     /// The alert as the journal's detection: the rule is `alertmanager:<alertname>`, the series
-    /// the alert's labels, times its start and Medic's opening of it.
-    static func detection(_ incident: AlertIncident, now: Date) -> Detection {
+    /// the alert's labels, the severity the escalation uses too, times its start and Medic's
+    /// opening of it.
+    static func detection(_ incident: AlertIncident, severity: Severity, now: Date) -> Detection {
         let startsAt = JournalRecord.date(incident.startsAt) ?? now
         let labels = incident.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
         return Detection(rule: "alertmanager:" + (incident.labels["alertname"] ?? ""), incidentKey: incident.key, series: "{\(labels)}",
-                         value: 1, severity: incident.labels["severity"].flatMap(Severity.init(text:)) ?? .sev2, firstSeen: startsAt,
+                         value: 1, severity: severity, firstSeen: startsAt,
                          firedAt: startsAt, detectedAt: JournalRecord.date(incident.openedAt) ?? now)
     }
 }

@@ -60,7 +60,7 @@ public struct AlertIncident: Sendable, Equatable, Codable {
 /// - **Atomic claim of an incident key** (`open`): of any number of callers, in any number of
 ///   processes, opening one key, exactly one creates the incident (`created: true`); every other
 ///   gets the incident as it is stored (`created: false`) and starts nothing.
-/// - **Durable before it returns**: `open` and `resolve` return only once the incident, as they
+/// - **Durable before it returns**: `open`, `resolve` and `update` return only once the incident, as they
 ///   leave it, survives a crash of the process and of the machine. An HTTP answer sent after
 ///   them never announces an incident a crash can lose.
 /// - **Whole**: a reader sees an incident as one writer left it, never a part of it.
@@ -71,7 +71,20 @@ public protocol IncidentStoring: Sendable {
     /// Marks the incident resolved at `at` (RFC 3339); nil when no incident has the key. An
     /// incident already resolved is left as it is.
     func resolve(key: String, at: String) throws -> AlertIncident?
+    /// Changes the incident `key` as one step: no other `resolve` or `update` of it runs
+    /// between the read `change` is given and the write of what it leaves. `change` edits the
+    /// incident, or returns why it refuses (then nothing is written); a throw from it writes
+    /// nothing either. nil when no incident has the key.
+    func update(key: String, _ change: (inout AlertIncident) throws -> String?) throws -> IncidentUpdate?
     func incident(key: String) throws -> AlertIncident?
     /// Every incident, in no particular order (damaged ones are reported, not returned).
     func all() -> (incidents: [AlertIncident], problems: [String])
+}
+
+/// What `IncidentStoring.update` did.
+public enum IncidentUpdate: Sendable, Equatable {
+    /// The change is durable: the incident as it is now.
+    case changed(AlertIncident)
+    /// The change refused, with why; nothing was written.
+    case refused(String)
 }

@@ -128,7 +128,9 @@ public struct MedicServer: Sendable {
         guard !configuration.escalation.policies.isEmpty else { return [] }
         let ledger = try EscalationLedger(stateDirectory: stateDirectory)
         return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,
-                                                   stores: stores, clock: interpreter.clock, bus: interpreter.executors.bus, logger: logger,
+                                                   stores: stores, clock: interpreter.clock,
+                                                   delivery: ChannelDelivery(executors: interpreter.executors, clock: interpreter.clock,
+                                                                             timeouts: configuration.escalation.timeouts), logger: logger,
                                                    metrics: metrics))]
     }
 }

@@ -19,6 +19,12 @@ final class LoopbackReceiver: @unchecked Sendable {
     private(set) var port = 0
     private var task: Task<Void, Never>?
     private var held = false
+    private var failures = 0
+    /// The number of requests still to be answered 500 (each recorded), before the 2xx ones.
+    var failing: Int {
+        get { lock.withLock { failures } }
+        set { lock.withLock { failures = newValue } }
+    }
     /// While true, every request is recorded and left unanswered.
     var holding: Bool {
         get { lock.withLock { held } }
@@ -34,7 +40,13 @@ final class LoopbackReceiver: @unchecked Sendable {
             let body = try await request.body.collect(upTo: 1 << 20)
             let delivery = Delivery(path: request.uri.path, idempotencyKey: request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value,
                                     contentType: request.headers[.contentType], body: Data(body.readableBytesView))
-            lock.withLock { received.append(delivery) }
+            let fails: Bool = lock.withLock {
+                received.append(delivery)
+                guard failures > 0 else { return false }
+                failures -= 1
+                return true
+            }
+            if fails { return Response(status: .internalServerError) }
             // Held: no answer until released (bounded), as a receiver that hangs.
             for _ in 0..<1200 where holding { try await Task.sleep(nanoseconds: 50_000_000) }
             return Response(status: .accepted)

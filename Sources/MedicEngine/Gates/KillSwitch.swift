@@ -82,21 +82,33 @@ public struct KillSwitchGate: Gate {
 public enum StateFiles {
     /// Writes `data` to a temporary file beside `path` (mode 0600), fsyncs it, renames it over
     /// `path` and fsyncs the directory: readers see the old content or the new, never a part.
+    /// Throws when any of these fails, the folder's fsync included (the new content may then be
+    /// in place without being durable). The temporary file is named by the process: one writer
+    /// of a path at a time in a process (callers serialise, e.g. under a lock).
     public static func writeAtomically(_ data: Data, to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
+        var offset = 0
+        while offset < data.count {
+            let n = data.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            offset += n
+        }
+        let synced = offset == data.count && fsync(fd) == 0
         close(fd)
-        guard written == data.count, synced, rename(temporary, path) == 0 else {
+        guard synced, rename(temporary, path) == 0 else {
+            let error = errno
             unlink(temporary)
-            throw JournalError("cannot write \(path): \(String(cString: strerror(errno)))")
+            throw JournalError("cannot write \(path): \(String(cString: strerror(error)))")
         }
         let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 { _ = fsync(dir); close(dir) }
+        guard dir >= 0 else { throw JournalError("cannot open \(directory) to sync it: \(String(cString: strerror(errno)))") }
+        defer { close(dir) }
+        guard fsync(dir) == 0 else { throw JournalError("cannot sync \(directory): \(String(cString: strerror(errno)))") }
     }
 
     /// Appends one audit record (who, when, what, why) to `<state>/audit.jsonl`, fsync'ed.

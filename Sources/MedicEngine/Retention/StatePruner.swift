@@ -209,6 +209,10 @@ public struct StatePruner: Sendable {
                 try completeSideFile(source.sidePath(id, suffix), id: id, source: source)
             }
             try check(unlink(source.sidePath(id, "lock")), "cannot remove \(source.sidePath(id, "lock"))", missingIsFine: true)
+            // Who requested the run over medic serve's API: it only matters while the run can
+            // still be approved, and a pruned run is finished.
+            let requester = stateDirectory + "/requesters/" + id
+            if unlink(requester) == 0 { IncidentHistoryArchive.syncDirectory(stateDirectory + "/requesters") }
         }
         guard taken else { throw JournalError("another process holds the lock of run \(id)") }
     }
