@@ -1648,7 +1648,7 @@ public enum EmbeddedOpenAPI {
             "$ref": "#/components/responses/NotJSON"
           },
           "503": {
-            "description": "The incident could not be changed.",
+            "description": "The change or its audit record could not be written: nothing changed (an audit log that cannot be written refuses the change).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1685,8 +1685,8 @@ public enum EmbeddedOpenAPI {
           }
         ],
         "requestBody": {
-          "required": true,
-          "description": "Needs `Content-Type: application/json` and a JSON object, `{}` at least (an empty body is a 400).",
+          "required": false,
+          "description": "Optional: `{}` or `{\"note\": TEXT}` with `Content-Type: application/json`; an empty body is read as `{}` and needs no Content-Type.",
           "content": {
             "application/json": {
               "schema": {
@@ -1770,7 +1770,7 @@ public enum EmbeddedOpenAPI {
             "$ref": "#/components/responses/NotJSON"
           },
           "503": {
-            "description": "The incident could not be changed.",
+            "description": "The change or its audit record could not be written: nothing changed (an audit log that cannot be written refuses the change).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1807,8 +1807,8 @@ public enum EmbeddedOpenAPI {
           }
         ],
         "requestBody": {
-          "required": true,
-          "description": "Needs `Content-Type: application/json` and a JSON object, `{}` at least (an empty body is a 400).",
+          "required": false,
+          "description": "Optional: `{}` or `{\"note\": TEXT}` with `Content-Type: application/json`; an empty body is read as `{}` and needs no Content-Type.",
           "content": {
             "application/json": {
               "schema": {
