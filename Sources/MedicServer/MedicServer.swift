@@ -70,6 +70,7 @@ public struct MedicServer: Sendable {
                                   maxBodyBytes: settings.maxBodyBytes, logger: logger, accessControl: access)
         let router = Router(context: BasicRequestContext.self)
         metrics.install(on: router, access: access)  // first: its middleware sees the routes added after it
+        router.add(middleware: MethodNotAllowedMiddleware())
         routes.install(on: router)
         OpenAPIRoute().install(on: router)
         APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
