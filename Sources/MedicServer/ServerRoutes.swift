@@ -52,7 +52,7 @@ struct ServerRoutes: Sendable {
         }
         let outcomes: [AlertIntake.Outcome]
         do {
-            outcomes = try intake.accept(payload, now: clock.now)
+            outcomes = try await intake.accept(payload, now: clock.now)
         } catch {
             // Not durable, so not acknowledged: Alertmanager retries a 5xx. The incidents opened
             // before the failure are durable: their runs start now, as the retry will not.
