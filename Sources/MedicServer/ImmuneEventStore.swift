@@ -53,9 +53,14 @@ public final class FileImmuneEventStore: ImmuneEventStoring, @unchecked Sendable
     /// An event being committed, with the posts of the same id that came meanwhile.
     private final class Waiting: @unchecked Sendable {
         let event: ImmuneEvent
+        /// Its line, written by the poster so that the committer only writes.
+        let line: [UInt8]
         /// Concurrent posts of the same id, with their reports: answered once the first's batch is durable.
         var joined: [(report: ImmuneEvent, continuation: CheckedContinuation<ImmuneEventStoreOutcome?, any Error>)] = []
-        init(_ event: ImmuneEvent) { self.event = event }
+        init(_ event: ImmuneEvent) {
+            self.event = event
+            line = event.jsonLine() + [UInt8(ascii: "\n")]
+        }
     }
 
     private let fd: Int32
@@ -152,10 +157,7 @@ public final class FileImmuneEventStore: ImmuneEventStoring, @unchecked Sendable
     /// posts that joined an event of it are answered too.
     private func commit(_ batch: [Waiting]) -> [Result<ImmuneEventStoreOutcome, any Error>] {
         var bytes: [UInt8] = torn ? [UInt8(ascii: "\n")] : []
-        for waiting in batch {
-            bytes += waiting.event.jsonLine()
-            bytes.append(UInt8(ascii: "\n"))
-        }
+        for waiting in batch { bytes += waiting.line }
         let failure = writeAndSync(bytes)
         torn = failure != nil
         lock.lock()

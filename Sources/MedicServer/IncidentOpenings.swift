@@ -22,7 +22,8 @@ import Foundation
 final class IncidentOpenings: @unchecked Sendable {
     let directory: String
     var logPath: String { directory + "/.opened.jsonl" }
-    private let committer: GroupCommit<AlertIncident, (incident: AlertIncident, created: Bool)>
+    /// Each incident with its document, encoded by the caller so that the committer only writes.
+    private let committer: GroupCommit<(incident: AlertIncident, document: Data), (incident: AlertIncident, created: Bool)>
     /// Only the committer thread touches these.
     private var logFD: Int32 = -1
     private var durable: Set<String> = []
@@ -40,7 +41,7 @@ final class IncidentOpenings: @unchecked Sendable {
     }
 
     func open(_ incident: AlertIncident) async throws -> (incident: AlertIncident, created: Bool) {
-        try await committer.submit(incident)
+        try await committer.submit((incident, try Self.encode(incident)))
     }
 
     /// The batches committed so far.
@@ -48,7 +49,8 @@ final class IncidentOpenings: @unchecked Sendable {
 
     private func path(_ key: String) -> String { directory + "/" + key + ".json" }
 
-    private func commit(_ batch: [AlertIncident]) -> [Result<(incident: AlertIncident, created: Bool), any Error>] {
+    private func commit(_ submitted: [(incident: AlertIncident, document: Data)]) -> [Result<(incident: AlertIncident, created: Bool), any Error>] {
+        let batch = submitted.map(\.incident)
         if logFD < 0 {
             do {
                 try openLog()
@@ -62,7 +64,7 @@ final class IncidentOpenings: @unchecked Sendable {
         var createdKeys: Set<String> = []
         for (index, incident) in batch.enumerated() {
             do {
-                let data = try Self.encode(incident)
+                let data = submitted[index].document
                 switch try claim(incident, data: data) {
                 case .created:
                     created.append((index, data))

@@ -65,7 +65,7 @@ struct ServerRoutes: Sendable {
         for outcome in outcomes where outcome.kind == .opened {
             if let incident = outcome.incident { await runner.start(incident) }
         }
-        return Self.json(.ok, ["incidents": outcomes.map(Self.describe)])
+        return AlertIntake.Outcome.answer(outcomes)
     }
 
     enum Collected {
