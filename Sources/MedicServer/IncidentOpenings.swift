@@ -23,21 +23,15 @@ final class IncidentOpenings: @unchecked Sendable {
     let directory: String
     var logPath: String { directory + "/.opened.jsonl" }
     /// Each incident with its document, encoded by the caller so that the committer only writes.
-    private let committer: GroupCommit<(incident: AlertIncident, document: Data), (incident: AlertIncident, created: Bool)>
+    /// Set once in `init`; the committer and the openings then last as long as the process.
+    private var committer: GroupCommit<(incident: AlertIncident, document: Data), (incident: AlertIncident, created: Bool)>!
     /// Only the committer thread touches these.
     private var logFD: Int32 = -1
     private var durable: Set<String> = []
 
     init(directory: String) {
         self.directory = directory
-        let state = CommitterState()
-        committer = GroupCommit(name: "medic-incidents") { batch in state.openings!.commit(batch) }
-        state.openings = self
-    }
-
-    /// Holds the openings for the committer's closure, set once the openings exist.
-    private final class CommitterState: @unchecked Sendable {
-        var openings: IncidentOpenings?
+        committer = GroupCommit(name: "medic-incidents") { batch in self.commit(batch) }
     }
 
     func open(_ incident: AlertIncident) async throws -> (incident: AlertIncident, created: Bool) {
