@@ -112,7 +112,8 @@ let package = Package(
             name: "MedicBench",
             dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicEngineTestKit", "MedicTestSupport",
                            "MedicResilience",
-                           .product(name: "NIOPosix", package: "swift-nio")]
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).
         .target(name: "MedicTestSupport"),

@@ -41,6 +41,14 @@ import MedicLoader
 //   guard-overhead [--calls N] [--rounds R]  a call through a resilience guard (breaker closed, bulkhead free)
 //                                           against the same call bare, interleaved: ns per call
 
+//   serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC]
+//                                           wrk against a release medic serve: new alerts, a 50-group storm and
+//                                           immune events, interleaved with a bare Hummingbird route (the floor)
+
+//   alert-storm [--posts N] [--clients C]   N (10,000) Alertmanager posts over 50 groups, each twice and 1 in 5
+//                                           three times, from C (64) clients, against a release medic serve:
+//                                           runs started (50), acknowledgement p50/p99
+
 //   select-memory [--entries N] [--incidents M]
 //                                           choose the playbook for M (100) incidents with an immune memory of N
 //                                           (10,000) entries: memory kept while unchanged vs read per incident
@@ -118,6 +126,12 @@ case "select-memory":
 case "blocking-pool":
     try await BlockingPoolBenchmark.run(jobs: Int(option("--jobs") ?? "") ?? 50, steps: Int(option("--steps") ?? "") ?? 100,
                                         rounds: Int(option("--rounds") ?? "") ?? 9)
+case "serve-throughput":
+    try await ServeThroughputBenchmark.run(seconds: Int(option("--seconds") ?? "") ?? 10, connections: Int(option("--connections") ?? "") ?? 64,
+                                           threads: Int(option("--threads") ?? "") ?? 2, rounds: Int(option("--rounds") ?? "") ?? 3,
+                                           baseline: option("--baseline"))
+case "alert-storm":
+    try await AlertStormBenchmark.run(posts: Int(option("--posts") ?? "") ?? 10_000, clients: Int(option("--clients") ?? "") ?? 64)
 case "kb-append":
     try KnowledgeBenchmark.run(records: Int(option("--records") ?? "") ?? 2000, batch: Int(option("--batch") ?? "") ?? 100,
                                rounds: Int(option("--rounds") ?? "") ?? 3)
@@ -127,6 +141,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | guard-overhead [--calls N] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

@@ -13,6 +13,8 @@ public struct AlertIntake: Sendable {
     public let store: any IncidentStoring
     /// The runs going, by playbook and targets: an alert for one of them folds into it.
     public let going: RemediationsGoing
+    /// The lead incident of each Alertmanager group: the group's later alerts fold into its run.
+    public let groups: AlertGroups
     public var catalog: Catalog { library.current.catalog }
     public var configuration: ServeConfiguration { library.current.configuration }
 
@@ -20,10 +22,12 @@ public struct AlertIntake: Sendable {
         self.init(library: ServedLibrary(catalog: catalog, configuration: configuration), store: store)
     }
 
-    public init(library: ServedLibrary, store: any IncidentStoring, going: RemediationsGoing = RemediationsGoing()) {
+    public init(library: ServedLibrary, store: any IncidentStoring, going: RemediationsGoing = RemediationsGoing(),
+                groups: AlertGroups = AlertGroups()) {
         self.library = library
         self.store = store
         self.going = going
+        self.groups = groups
     }
 
     /// What became of one alert of a post.
@@ -54,17 +58,17 @@ public struct AlertIntake: Sendable {
 
     /// Records every alert of `payload`; throws `PartlyRecorded` when the store cannot make one
     /// durable (the alerts before it are kept, with their outcomes in the error).
-    public func accept(_ payload: AlertmanagerPayload, now: Date) throws -> [Outcome] {
+    public func accept(_ payload: AlertmanagerPayload, now: Date) async throws -> [Outcome] {
         var outcomes: [Outcome] = []
         do {
-            try accept(payload, now: now, into: &outcomes)
+            try await accept(payload, now: now, into: &outcomes)
         } catch {
             throw PartlyRecorded(recorded: outcomes, cause: error)
         }
         return outcomes
     }
 
-    private func accept(_ payload: AlertmanagerPayload, now: Date, into outcomes: inout [Outcome]) throws {
+    private func accept(_ payload: AlertmanagerPayload, now: Date, into outcomes: inout [Outcome]) async throws {
         // One snapshot for the whole post: a reload meanwhile applies to the next post.
         let served = library.current
         for alert in payload.alerts {
@@ -78,13 +82,19 @@ public struct AlertIntake: Sendable {
                 let candidate = incident(alert, key: key, payload: payload, now: now, served: served)
                 let opened: (incident: AlertIncident, created: Bool)
                 do {
-                    opened = try store.open(candidate)
+                    opened = try await store.open(candidate)
                 } catch {
-                    if candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
+                    // Unless a concurrent post of the same alert made it durable, its claims end.
+                    if (try? store.incident(key: key)) ?? nil == nil {
+                        if candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
+                        if let group = Self.group(of: candidate) { groups.release(group, key: key) }
+                    }
                     throw error
                 }
                 // A repeat or a retry: the run claimed for the candidate will not start.
-                if !opened.created, candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
+                if !opened.created, candidate.foldedInto == nil, let runID = candidate.runID, runID != opened.incident.runID {
+                    going.release(runID: runID)
+                }
                 outcomes.append(Outcome(kind: opened.created ? .opened : .existing, key: key, incident: opened.incident))
             }
         }
@@ -136,8 +146,47 @@ public struct AlertIntake: Sendable {
         } catch {
             return unhandled(incident, "playbook '\(incident.playbook ?? "")' cannot be planned: \(Self.describe(error))")
         }
+        guard let group = Self.group(of: incident) else { return claimRun(incident, plan: plan, now: now) }
+        var lead = groups.lead(of: group, store: store)
+        while true {
+            if let current = lead, current.key == key {
+                // A repeat of the lead's alert, perhaps while its first post is being opened: the
+                // same run, so that whichever post opens the incident, the group has that run.
+                incident.runID = current.runID
+                if current.folded {
+                    incident.foldedInto = current.runID
+                    incident.reason = "one fault with run \(current.runID), going for \(RemediationsGoing.remedy(of: plan)): folded into it"
+                }
+                return incident
+            }
+            if let current = lead {
+                // A lead not stored yet is being opened by a concurrent post: it is firing.
+                let stored = try? store.incident(key: current.key)
+                if stored?.status != .resolved {
+                    incident.runID = current.runID
+                    incident.foldedInto = current.runID
+                    incident.reason = "alert group \(incident.groupKey): folded into run \(current.runID) of incident \(current.key), "
+                        + "for the same playbook and target"
+                    return incident
+                }
+            }
+            // This alert leads the group (it is the first, a repeat of the lead, or the lead was resolved).
+            let claimed = claimRun(incident, plan: plan, now: now)
+            guard let runID = claimed.runID else { return claimed }
+            let claim = AlertGroups.Lead(key: key, runID: runID, folded: claimed.foldedInto != nil)
+            guard let other = groups.claim(group, lead: claim, replacing: lead) else { return claimed }
+            // Another alert of the group claimed it meanwhile: decide again against that lead.
+            if claimed.foldedInto == nil { going.release(runID: runID) }
+            lead = other
+        }
+    }
+
+    /// The run of a handled incident: the run going for the same playbook on the same targets
+    /// (folded into it), else a new run claimed for it.
+    private func claimRun(_ incident: AlertIncident, plan: Plan, now: Date) -> AlertIncident {
+        var incident = incident
         let runID = RunStore.newRunID(at: now)
-        if let going = going.claim(plan, runID: runID, owner: key) {
+        if let going = going.claim(plan, runID: runID, owner: incident.key) {
             incident.runID = going
             incident.foldedInto = going
             incident.reason = "one fault with run \(going), going for \(RemediationsGoing.remedy(of: plan)): folded into it"
@@ -145,6 +194,10 @@ public struct AlertIntake: Sendable {
         }
         incident.runID = runID
         return incident
+    }
+
+    static func group(of incident: AlertIncident) -> String? {
+        AlertGroups.group(groupKey: incident.groupKey, playbook: incident.playbook, target: incident.target)
     }
 
     /// The ungated plan of a handled incident.

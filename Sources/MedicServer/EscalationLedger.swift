@@ -126,5 +126,6 @@ extension FileIncidentStore {
         } catch {
             throw Failure(description: "cannot create \(directory): \(error.localizedDescription)")
         }
+        openings = IncidentOpenings(directory: directory)
     }
 }

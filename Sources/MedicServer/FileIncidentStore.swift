@@ -3,12 +3,13 @@ import MedicEngine
 
 /// The incidents of a state directory: `incidents/<key>.json`, one JSON document per incident.
 ///
-/// How it keeps `IncidentStoring`'s guarantees: an incident is written whole to a temporary
-/// file in the same folder and fsync'ed, then `link(2)`ed to its name, which fails for every
-/// caller but one when the name exists (the atomic claim, across processes too); the folder is
-/// fsync'ed before `open` returns. A change (`resolve`, `update`) is written beside, fsync'ed and
-/// renamed over the old document, and the folder fsync'ed (`StateFiles.writeAtomically`), under
-/// the folder's `flock`, so readers see the old one or the new one.
+/// How it keeps `IncidentStoring`'s guarantees: `open` writes an incident whole to a temporary
+/// file in the same folder and `link(2)`s it to its name, which fails for every caller but one
+/// when the name exists (the atomic claim, across processes too); it is made durable by group
+/// commit, through the folder's log of openings, before `open` returns (`IncidentOpenings`). A
+/// change (`resolve`, `update`) is written beside, fsync'ed and renamed over the old document,
+/// and the folder fsync'ed (`StateFiles.writeAtomically`), under the folder's `flock`, so
+/// readers see the old one or the new one.
 /// Temporary files a crash left (`.tmp-*`) are never read as incidents.
 public struct FileIncidentStore: IncidentStoring {
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -16,8 +17,11 @@ public struct FileIncidentStore: IncidentStoring {
     }
 
     public let directory: String
+    /// The group commit of `open`: one per store, so each store is one committer.
+    let openings: IncidentOpenings
 
-    /// The store under `stateDirectory` (its `incidents/` folder is created when missing).
+    /// The store under `stateDirectory` (its `incidents/` folder is created when missing). The
+    /// incidents that a crash lost after they were acknowledged are written again from the log of openings.
     public init(stateDirectory: String) throws {
         directory = stateDirectory + "/incidents"
         do {
@@ -25,31 +29,18 @@ public struct FileIncidentStore: IncidentStoring {
         } catch {
             throw Failure(description: "cannot create \(directory): \(error.localizedDescription)")
         }
+        openings = IncidentOpenings(directory: directory)
+        try openings.replayLog()
     }
 
     public func path(key: String) -> String { directory + "/" + key + ".json" }
 
-    public func open(_ incident: AlertIncident) throws -> (incident: AlertIncident, created: Bool) {
-        let temporary = try writeTemporary(incident)
-        defer { unlink(temporary) }
-        if link(temporary, path(key: incident.key)) == 0 {
-            do {
-                try syncDirectory()
-            } catch {
-                // Not durable, so not acknowledged: take the name back so that the retry opens it
-                // (and starts its run) instead of finding it and starting nothing.
-                unlink(path(key: incident.key))
-                throw error
-            }
-            return (incident, true)
-        }
-        let error = errno
-        guard error == EEXIST else { throw Failure(description: "cannot create \(path(key: incident.key)): \(String(cString: strerror(error)))") }
-        guard let stored = try self.incident(key: incident.key) else {
-            throw Failure(description: "\(path(key: incident.key)) exists but cannot be read")
-        }
-        return (stored, false)
+    public func open(_ incident: AlertIncident) async throws -> (incident: AlertIncident, created: Bool) {
+        try await openings.open(incident)
     }
+
+    /// The batches `open` committed so far in this process (fewer than the incidents opened: they shared fsyncs).
+    public var openBatches: Int { openings.batches }
 
     public func resolve(key: String, at time: String) throws -> AlertIncident? {
         try whileLocked {

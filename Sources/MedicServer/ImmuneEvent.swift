@@ -106,17 +106,17 @@ public struct ImmuneEvent: Sendable, Equatable {
     /// The event as one JSON object: the stored line (without its newline) and the bus's data.
     /// Keys sorted; absent optional fields are left out.
     public func jsonLine() -> [UInt8] {
-        var object: [String: Any] = ["id": id, "severity": severity.rawValue, "type": type.rawValue, "message": message,
-                                     "created_at": createdAt.rfc3339()]
-        if let agentID { object["agent_id"] = agentID }
-        if let module { object["module"] = module }
-        var bytes = Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
-        // meta is spliced in already serialized: it is free JSON and is kept byte for byte.
-        if meta != "null" {
-            bytes.removeLast()  // the closing brace
-            bytes += Array(",\"meta\":\(meta)}".utf8)
-        }
-        return bytes
+        // Keys sorted, then meta, spliced in already serialized: it is free JSON, kept byte for byte.
+        var object = JSONObjectBytes()
+        object.field("agent_id", agentID)
+        object.field("created_at", createdAt.rfc3339())
+        object.field("id", id)
+        object.field("message", message)
+        object.field("module", module)
+        object.field("severity", severity.rawValue)
+        object.field("type", type.rawValue)
+        if meta != "null" { object.field("meta", json: Array(meta.utf8)) }
+        return object.closed()
     }
 
     /// Reads a line written by `jsonLine()`; nil for anything else.

@@ -48,12 +48,21 @@ struct ImmuneEventRoutes: Sendable {
         switch outcome {
         case .stored(let stored):
             publisher.publish(stored)
-            return ServerRoutes.json(.created, ["id": stored.id, "stored": true, "created_at": stored.createdAt.rfc3339()])
+            return JSONObjectBytes.response(.created, Self.answer(stored, stored: true))
         case .existing(let stored):
-            return ServerRoutes.json(.ok, ["id": stored.id, "stored": false, "created_at": stored.createdAt.rfc3339()])
+            return JSONObjectBytes.response(.ok, Self.answer(stored, stored: false))
         case .conflict(let stored):
             return ServerRoutes.error(.conflict, "id: another event is stored under '\(stored.id)'", field: "id")
         }
+    }
+
+    /// `{"created_at", "id", "stored"}`: the answer to a post.
+    static func answer(_ event: ImmuneEvent, stored: Bool) -> JSONObjectBytes {
+        var object = JSONObjectBytes()
+        object.field("created_at", event.createdAt.rfc3339())
+        object.field("id", event.id)
+        object.field("stored", stored)
+        return object
     }
 
     /// Counts by severity and by type of the events created in the window before now, each

@@ -36,12 +36,12 @@ public struct ImmuneEventStoreError: Error, CustomStringConvertible, Sendable {
     public var description: String
 }
 
-/// The immune events as a JSON Lines file, one event a line, with **group commit**: the posts
-/// that arrive while one batch is written and fsync'ed wait together and go out as the next
-/// batch, in one `write(2)` and one `fsync(2)`. So a burst of concurrent posts costs a few
-/// fsyncs, not one each, and no post waits for more than two batches.
+/// The immune events as a JSON Lines file, one event a line, with **group commit**
+/// (`GroupCommit`): the posts that arrive while one batch is written and fsync'ed wait together
+/// and go out as the next batch, in one `write(2)` and one `fsync(2)`. So a burst of concurrent
+/// posts costs a few fsyncs, not one each, and no post waits for more than two batches.
 ///
-/// One writer thread does all the writing. The ids stored and the events (for the health
+/// One committer thread does all the writing. The ids stored and the events (for the health
 /// summary) are kept in memory, read from the file when the store is opened; an `flock` on the
 /// file keeps a second server from writing the same store. The store lives as long as the process.
 public final class FileImmuneEventStore: ImmuneEventStoring, @unchecked Sendable {
@@ -50,25 +50,29 @@ public final class FileImmuneEventStore: ImmuneEventStoring, @unchecked Sendable
     public let damage: [String]
     public var location: String { path }
 
-    private final class Waiting {
+    /// An event being committed, with the posts of the same id that came meanwhile.
+    private final class Waiting: @unchecked Sendable {
         let event: ImmuneEvent
-        /// The first post's continuation, then those of concurrent posts of the same id with their reports.
-        var continuations: [(report: ImmuneEvent, continuation: CheckedContinuation<ImmuneEventStoreOutcome, any Error>)]
-        init(_ event: ImmuneEvent, _ continuation: CheckedContinuation<ImmuneEventStoreOutcome, any Error>) {
+        /// Its line, written by the poster so that the committer only writes.
+        let line: [UInt8]
+        /// Concurrent posts of the same id, with their reports: answered once the first's batch is durable.
+        var joined: [(report: ImmuneEvent, continuation: CheckedContinuation<ImmuneEventStoreOutcome?, any Error>)] = []
+        init(_ event: ImmuneEvent) {
             self.event = event
-            continuations = [(event, continuation)]
+            line = event.jsonLine() + [UInt8(ascii: "\n")]
         }
     }
 
     private let fd: Int32
-    /// Guards everything below; the writer thread waits on it for work.
-    private let condition = NSCondition()
+    /// Guards `stored`, `storedIndex`, `inFlight` and the `joined` of each waiting event.
+    private let lock = NSLock()
     private var stored: [ImmuneEvent] = []
     private var storedIndex: [String: Int] = [:]
     private var inFlight: [String: Waiting] = [:]
-    private var queue: [Waiting] = []
-    /// Whether the file may end inside a line (a crash, or a failed write): the next batch starts with a newline.
+    /// Whether the file may end inside a line (a crash, or a failed write): the next batch starts
+    /// with a newline. Only the committer touches it once the store is open.
     private var torn = false
+    private var committer: GroupCommit<Waiting, ImmuneEventStoreOutcome>!
 
     /// Opens (creating) `<stateDirectory>/events/events.jsonl` and reads the events in it.
     /// Throws when it cannot be created, read or locked.
@@ -117,76 +121,67 @@ public final class FileImmuneEventStore: ImmuneEventStoring, @unchecked Sendable
         }
         self.damage = damage
         torn = contents.last.map { $0 != UInt8(ascii: "\n") } ?? false
-        // The thread keeps the store: both last as long as the process.
-        let writer = Thread { self.writeBatches() }
-        writer.name = "medic-immune-events"
-        writer.start()
+        // The committer's thread keeps the store: both last as long as the process.
+        committer = GroupCommit(name: "medic-immune-events") { batch in self.commit(batch) }
     }
 
     public func store(_ event: ImmuneEvent) async throws -> ImmuneEventStoreOutcome {
-        try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
+        let first = Waiting(event)
+        let answered: ImmuneEventStoreOutcome? = try await withCheckedThrowingContinuation { continuation in
+            lock.lock()
             if let index = storedIndex[event.id] {
                 let existing = stored[index]
-                condition.unlock()
+                lock.unlock()
                 continuation.resume(returning: existing.sameReport(as: event) ? .existing(existing) : .conflict(existing))
             } else if let waiting = inFlight[event.id] {
-                // Answered with the first's outcome once its batch is durable (see `writeBatches`).
-                waiting.continuations.append((event, continuation))
-                condition.unlock()
+                // Answered with the first's outcome once its batch is durable (see `commit`).
+                waiting.joined.append((event, continuation))
+                lock.unlock()
             } else {
-                let waiting = Waiting(event, continuation)
-                inFlight[event.id] = waiting
-                queue.append(waiting)
-                condition.signal()
-                condition.unlock()
+                inFlight[event.id] = first
+                lock.unlock()
+                continuation.resume(returning: nil)
             }
         }
+        if let answered { return answered }
+        return try await committer.submit(first)
     }
 
     public func events(since: Timestamp) -> [ImmuneEvent] {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return stored.filter { $0.createdAt >= since }
     }
 
-    /// The writer thread: takes every event waiting, writes them in one write and one fsync,
-    /// then answers them all.
-    private func writeBatches() {
-        while true {
-            condition.lock()
-            while queue.isEmpty { condition.wait() }
-            let batch = queue
-            queue = []
-            var bytes: [UInt8] = torn ? [UInt8(ascii: "\n")] : []
-            condition.unlock()
-            for waiting in batch {
-                bytes += waiting.event.jsonLine()
-                bytes.append(UInt8(ascii: "\n"))
+    /// One batch (on the committer's thread): written in one write and one fsync, then the
+    /// posts that joined an event of it are answered too.
+    private func commit(_ batch: [Waiting]) -> [Result<ImmuneEventStoreOutcome, any Error>] {
+        var bytes: [UInt8] = torn ? [UInt8(ascii: "\n")] : []
+        for waiting in batch { bytes += waiting.line }
+        let failure = writeAndSync(bytes)
+        torn = failure != nil
+        lock.lock()
+        var joined: [(report: ImmuneEvent, continuation: CheckedContinuation<ImmuneEventStoreOutcome?, any Error>, stored: ImmuneEvent)] = []
+        for waiting in batch {
+            inFlight[waiting.event.id] = nil
+            if failure == nil {
+                storedIndex[waiting.event.id] = stored.count
+                stored.append(waiting.event)
             }
-            let failure = writeAndSync(bytes)
-            condition.lock()
-            torn = failure != nil
-            for waiting in batch {
-                inFlight[waiting.event.id] = nil
-                if failure == nil {
-                    storedIndex[waiting.event.id] = stored.count
-                    stored.append(waiting.event)
-                }
+            joined += waiting.joined.map { ($0.report, $0.continuation, waiting.event) }
+        }
+        lock.unlock()
+        for (report, continuation, event) in joined {
+            if let failure {
+                continuation.resume(throwing: failure)
+            } else {
+                // A concurrent post of the same id: its own report is not kept, only compared.
+                continuation.resume(returning: report.sameReport(as: event) ? .existing(event) : .conflict(event))
             }
-            condition.unlock()
-            for waiting in batch {
-                for (index, (report, continuation)) in waiting.continuations.enumerated() {
-                    if let failure {
-                        continuation.resume(throwing: failure)
-                    } else if index == 0 {
-                        continuation.resume(returning: .stored(waiting.event))
-                    } else {
-                        // A concurrent post of the same id: its own report is not kept, only compared.
-                        continuation.resume(returning: report.sameReport(as: waiting.event) ? .existing(waiting.event) : .conflict(waiting.event))
-                    }
-                }
-            }
+        }
+        return batch.map { waiting -> Result<ImmuneEventStoreOutcome, any Error> in
+            if let failure { return .failure(failure) }
+            return .success(.stored(waiting.event))
         }
     }
 

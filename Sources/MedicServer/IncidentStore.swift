@@ -67,7 +67,7 @@ public struct AlertIncident: Sendable, Equatable, Codable {
 /// - **Bad input changes nothing**: a failure throws and leaves the store as it was.
 public protocol IncidentStoring: Sendable {
     /// Opens `incident` unless one with its key exists: (the stored incident, whether this call created it).
-    func open(_ incident: AlertIncident) throws -> (incident: AlertIncident, created: Bool)
+    func open(_ incident: AlertIncident) async throws -> (incident: AlertIncident, created: Bool)
     /// Marks the incident resolved at `at` (RFC 3339); nil when no incident has the key. An
     /// incident already resolved is left as it is.
     func resolve(key: String, at: String) throws -> AlertIncident?

@@ -21,6 +21,9 @@ public struct MedicServer: Sendable {
         public var tokens = AccessTokens()
         /// The API requests one identity may make in a minute (more: 429).
         public var ratePerMinute = 600
+        /// Seconds a connection may go without a whole request part before it is closed, so a
+        /// client that sends its headers a byte at a time (slowloris) does not hold it for ever.
+        public var idleTimeout: Double = 30
         /// Where SIGHUP reads the library and the configuration again (nil root: SIGHUP is not trapped).
         public var libraryRoot: String?
         public var configurationPath: String?
@@ -97,6 +100,7 @@ public struct MedicServer: Sendable {
         let host = settings.listen.host
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: settings.listen.port), serverName: "medic"),
             onServerRunning: { channel in
                 await runner.recover(from: incidents)

@@ -52,7 +52,7 @@ struct ServerRoutes: Sendable {
         }
         let outcomes: [AlertIntake.Outcome]
         do {
-            outcomes = try intake.accept(payload, now: clock.now)
+            outcomes = try await intake.accept(payload, now: clock.now)
         } catch {
             // Not durable, so not acknowledged: Alertmanager retries a 5xx. The incidents opened
             // before the failure are durable: their runs start now, as the retry will not.
@@ -65,7 +65,7 @@ struct ServerRoutes: Sendable {
         for outcome in outcomes where outcome.kind == .opened {
             if let incident = outcome.incident { await runner.start(incident) }
         }
-        return Self.json(.ok, ["incidents": outcomes.map(Self.describe)])
+        return AlertIntake.Outcome.answer(outcomes)
     }
 
     enum Collected {

@@ -60,6 +60,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds the runs going at a SIGTERM have to finish before their steps are ended.", valueName: "seconds"))
     var grace: Double = 30
 
+    @Option(help: ArgumentHelp("Seconds a connection may stay without a whole request part (a header block, a body chunk) before it is closed.",
+                               valueName: "seconds"))
+    var idleTimeout: Double = 30
+
     @Flag(name: .customLong("no-rules"), help: "Do not evaluate the library's anomaly rules over live metrics (alerts only).")
     var noRules = false
 
@@ -75,6 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard address.isLoopback || tokens != nil || config != nil else { throw Self.notLoopback(listen) }
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be 1 or more requests a minute") }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be 0 or more seconds") }
+        guard idleTimeout > 0, idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout must be above 0 and at most 86400 seconds") }
         guard interval.seconds > 0 else { throw ValidationError("--interval '\(interval)' is not a duration above 0 (such as 15s or 1m)") }
     }
 
@@ -93,6 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)
         settings.ratePerMinute = rateLimit
+        settings.idleTimeout = idleTimeout
         if let file = tokens ?? configuration.tokensFile {
             do {
                 settings.tokens = try AccessTokens.load(path: file)
