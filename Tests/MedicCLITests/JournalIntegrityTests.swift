@@ -189,8 +189,9 @@ final class JournalIntegrityTests: XCTestCase {
 
     func testAFailedFsyncOfTheJournalStopsTheRunBeforeTheStepItAnnounces() throws {
         let ws = try workspace()
-        // Syncs of the journal: run_started, gates_evaluated, step 1's intent, then step 2's, which fails.
-        let run = try ws.medic(ws.runThree, faults: ["MEDIC_FAULT_FSYNC": "journal:3"])
+        // Syncs of the journal: run_started, step 1's intent (which makes gates_evaluated durable
+        // with it), then step 2's, which fails.
+        let run = try ws.medic(ws.runThree, faults: ["MEDIC_FAULT_FSYNC": "journal:2"])
         XCTAssertEqual(run.status, 1, run.stdout + run.stderr)
         XCTAssertTrue(run.stderr.contains("durable (fsync): Input/output error"), run.stderr)
         XCTAssertEqual(ws.effects, ["s1"], "step 2 did not start: its intent is not known to be on disk")

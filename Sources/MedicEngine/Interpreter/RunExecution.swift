@@ -26,7 +26,7 @@ struct RunExecution: Sendable {
     var records: [JournalRecord] { _read { yield runner.records } }
     var plan: Plan { runner.plan }
 
-    mutating func append(_ record: JournalRecord) async throws { try await runner.append(record) }
+    mutating func append(_ record: JournalRecord, durable: Bool? = nil) async throws { try await runner.append(record, durable: durable) }
 
     // MARK: - Phases
 
@@ -135,8 +135,14 @@ struct RunExecution: Sendable {
                 verdicts.append(.refuse(.targetLock, error.description))
             }
         }
-        try await append(.gatesEvaluated(gates: verdicts))
-        if let blocking = GatePipeline.blocking(verdicts) {
+        // Verdicts that let the run go on need no fsync of their own: nothing happens before the
+        // first step's intent (or the run's outcome), whose fsync makes them durable with it. A
+        // power cut in between leaves the journal with `run_started` alone, as a kill while
+        // waiting for the target locks does; `resume` takes it from there. Verdicts that stop the
+        // run are followed by its outcome or its approval request, made durable at once.
+        let blocking = GatePipeline.blocking(verdicts)
+        try await append(.gatesEvaluated(gates: verdicts), durable: blocking != nil)
+        if let blocking {
             if blocking.decision == .needsApproval {
                 try await requestApproval(verdicts.filter { $0.decision == .needsApproval }, ttl: approvalTTL)
             } else {

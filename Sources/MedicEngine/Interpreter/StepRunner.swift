@@ -44,10 +44,15 @@ struct StepRunner: Sendable {
     /// records carry its name; their syncs are shared with the other targets running at the same
     /// time (group commit), and `target_started` / `target_finished` ride on the next sync, as a
     /// step's outcome does.
-    mutating func append(_ record: JournalRecord) async throws {
+    /// `durable`: whether this record needs its own `fsync` (nil: the rule above). A record may
+    /// go without one only when the next record written is an intent, whose `fsync` makes it
+    /// durable too before any side effect.
+    mutating func append(_ record: JournalRecord, durable: Bool? = nil) async throws {
         var record = record
         let written: JournalRecord
-        if let target {
+        if let durable, target == nil {
+            written = try journal.append(record, now: interpreter.clock.now, durable: durable)
+        } else if let target {
             record.target = target.name
             if [.stepFinished, .targetStarted, .targetFinished].contains(record.event) {
                 written = try journal.append(record, now: interpreter.clock.now, durable: false)
