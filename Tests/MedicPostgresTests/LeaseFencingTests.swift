@@ -6,27 +6,7 @@ import XCTest
 
 /// Leases and fencing tokens against a real PostgreSQL, with several instances (each its own
 /// connection pool, as separate servers would have).
-final class LeaseFencingTests: XCTestCase {
-    nonisolated(unsafe) static var server: LocalPostgres?
-    nonisolated(unsafe) static var startFailure: (any Error)?
-
-    override class func setUp() {
-        do { server = try LocalPostgres() } catch { startFailure = error }
-    }
-
-    override class func tearDown() { server = nil }
-
-    /// `count` instances on one fresh, migrated database.
-    private func instances(_ count: Int) async throws -> [StateDatabase] {
-        if let skip = Self.startFailure as? XCTSkip { throw skip }
-        guard let server = Self.server else { throw Self.startFailure ?? LocalPostgres.Failure("no server") }
-        let location = try server.freshDatabase()
-        let databases = (0..<count).map { _ in StateDatabase(location) }
-        addTeardownBlock { for database in databases { await database.shutdown() } }
-        try await SchemaMigrations.migrate(databases[0])
-        return databases
-    }
-
+final class LeaseFencingTests: PostgresTestCase {
     private func record(_ seq: Int, _ message: String) -> JournalRecord {
         var record = JournalRecord.stepSkipped(step: 1, message: message)
         record.seq = seq
@@ -36,7 +16,7 @@ final class LeaseFencingTests: XCTestCase {
 
     /// 8 instances race for each of 1,000 free names: each name gets exactly one holder.
     func testOfEightInstancesAcquiringAFreeNameExactlyOneGetsIt() async throws {
-        let databases = try await instances(8)
+        let databases = try await databases(8)
         let trials = 1_000
         let winners = try await withThrowingTaskGroup(of: [Int: Int64].self) { group in
             for (number, database) in databases.enumerated() {
@@ -64,7 +44,7 @@ final class LeaseFencingTests: XCTestCase {
     /// Over many short lease periods, the holders' periods (by the database's clock) never
     /// overlap, and each later holder's token is greater.
     func testHoldersOfOneNameNeverOverlapInTime() async throws {
-        let databases = try await instances(4)
+        let databases = try await databases(4)
         let deadline = Date().addingTimeInterval(4)
         let grants = try await withThrowingTaskGroup(of: [Lease].self) { group in
             for (number, database) in databases.enumerated() {
@@ -94,7 +74,7 @@ final class LeaseFencingTests: XCTestCase {
     /// An instance that paused past its lease: its renewal fails and the database rejects its
     /// late writes; the new holder's writes go on.
     func testALateWriteUnderATakenOverLeaseIsRejectedByTheDatabase() async throws {
-        let databases = try await instances(2)
+        let databases = try await databases(2)
         let (first, second) = (PostgresLeases(databases[0]), PostgresLeases(databases[1]))
         let (firstRecords, secondRecords) = (PostgresRunRecords(databases[0]), PostgresRunRecords(databases[1]))
         let old = try await XCTUnwrapAsync(try await first.acquire("run-1", owner: "a", seconds: 0.5))
@@ -130,7 +110,7 @@ final class LeaseFencingTests: XCTestCase {
     }
 
     func testRenewKeepsTheTokenAndReleaseFreesTheName() async throws {
-        let databases = try await instances(2)
+        let databases = try await databases(2)
         let (first, second) = (PostgresLeases(databases[0]), PostgresLeases(databases[1]))
         let lease = try await XCTUnwrapAsync(try await first.acquire("target", owner: "a", seconds: 60))
         let renewed = try await XCTUnwrapAsync(try await first.renew(lease, seconds: 120))
@@ -147,7 +127,7 @@ final class LeaseFencingTests: XCTestCase {
 
     /// Records are numbered without gap or repeat, append-only, and one append is all or nothing.
     func testRunRecordsKeepTheirSequence() async throws {
-        let databases = try await instances(1)
+        let databases = try await databases(1)
         let leases = PostgresLeases(databases[0]), records = PostgresRunRecords(databases[0])
         let lease = try await XCTUnwrapAsync(try await leases.acquire("run-2", owner: "a", seconds: 60))
         try await records.append([record(1, "a"), record(2, "b")], run: "run-2", under: lease)

@@ -5,22 +5,15 @@ import XCTest
 
 /// Runs in a real PostgreSQL: claimed once, written under their lease, taken over when their
 /// instance stops renewing, listed from the summaries their records make.
-final class PostgresRunStoreTests: XCTestCase {
-    nonisolated(unsafe) static var server: LocalPostgres?
-    nonisolated(unsafe) static var startFailure: (any Error)?
+final class PostgresRunStoreTests: PostgresTestCase {
     /// The records of a real run of a one-step playbook by the `medic` binary (its file journal).
     nonisolated(unsafe) static var sample: [JournalRecord] = []
+    nonisolated(unsafe) static var sampleFailure: (any Error)?
 
     override class func setUp() {
-        do {
-            server = try LocalPostgres()
-            sample = try realRun()
-        } catch {
-            startFailure = error
-        }
+        super.setUp()
+        do { sample = try realRun() } catch { sampleFailure = error }
     }
-
-    override class func tearDown() { server = nil }
 
     static func realRun() throws -> [JournalRecord] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("medic-pg-run-\(UUID().uuidString)")
@@ -58,13 +51,8 @@ final class PostgresRunStoreTests: XCTestCase {
     }
 
     private func instances(_ count: Int, lease: Double = 30) async throws -> [PostgresRunStore] {
-        if let skip = Self.startFailure as? XCTSkip { throw skip }
-        guard let server = Self.server else { throw Self.startFailure ?? LocalPostgres.Failure("no server") }
-        let location = try server.freshDatabase()
-        let databases = (0..<count).map { _ in StateDatabase(location) }
-        addTeardownBlock { for database in databases { await database.shutdown() } }
-        try await SchemaMigrations.migrate(databases[0])
-        return databases.enumerated().map { PostgresRunStore($1, owner: "instance-\($0)", leaseSeconds: lease) }
+        if let sampleFailure = Self.sampleFailure { throw sampleFailure }
+        return try await databases(count).enumerated().map { PostgresRunStore($1, owner: "instance-\($0)", leaseSeconds: lease) }
     }
 
     func testARunIdIsClaimedOnceAndItsSummaryFollowsItsRecords() async throws {

@@ -4,22 +4,9 @@ import PostgresNIO
 import XCTest
 
 /// `SchemaMigrations` and `medic migrate` against a real PostgreSQL.
-final class SchemaMigrationTests: XCTestCase {
-    nonisolated(unsafe) static var server: LocalPostgres?
-    nonisolated(unsafe) static var startFailure: (any Error)?
-
-    override class func setUp() {
-        do { server = try LocalPostgres() } catch { startFailure = error }
-    }
-
-    override class func tearDown() { server = nil }
-
-    private func database() throws -> (LocalPostgres, StateDatabase) {
-        if let skip = Self.startFailure as? XCTSkip { throw skip }
-        guard let server = Self.server else { throw Self.startFailure ?? LocalPostgres.Failure("no server") }
-        let database = StateDatabase(try server.freshDatabase())
-        addTeardownBlock { await database.shutdown() }
-        return (server, database)
+final class SchemaMigrationTests: PostgresTestCase {
+    private func database() async throws -> (LocalPostgres, StateDatabase) {
+        (try server(), try await databases(1, migrated: false)[0])
     }
 
     private func versions(_ database: StateDatabase) async throws -> [Int] {
@@ -39,7 +26,7 @@ final class SchemaMigrationTests: XCTestCase {
     }
 
     func testAFreshDatabaseIsMigratedOnceAndThenIsCurrent() async throws {
-        let (_, database) = try database()
+        let (_, database) = try await database()
         let before = try await SchemaMigrations.status(of: database)
         XCTAssertEqual(before.version, 0)
         XCTAssertEqual(before.pending, SchemaMigrations.all)
@@ -72,7 +59,7 @@ final class SchemaMigrationTests: XCTestCase {
 
     /// Several servers starting at once all migrate; each migration is applied once.
     func testConcurrentMigrationsApplyEachVersionOnce() async throws {
-        let (server, database) = try database()
+        let (server, database) = try await database()
         let others = (0..<5).map { _ in StateDatabase(database.location) }
         addTeardownBlock { for other in others { await other.shutdown() } }
         _ = server
@@ -88,7 +75,7 @@ final class SchemaMigrationTests: XCTestCase {
 
     /// A schema from a newer Medic is refused before anything is changed.
     func testANewerSchemaIsRefusedAndLeftAlone() async throws {
-        let (_, database) = try database()
+        let (_, database) = try await database()
         try await SchemaMigrations.migrate(database)
         let newer = SchemaMigrations.latest + 1
         try await database.client.query("INSERT INTO medic_schema (version, name) VALUES (\(newer), 'from the future')")
@@ -114,7 +101,7 @@ final class SchemaMigrationTests: XCTestCase {
     /// A migration that fails part way leaves nothing of itself: not the objects it made before
     /// the failure, not its version.
     func testAFailedMigrationLeavesTheSchemaAsItWas() async throws {
-        let (_, database) = try database()
+        let (_, database) = try await database()
         // An object in the way of the first migration's second statement.
         try await database.client.query("CREATE TABLE medic_leases (unrelated integer)")
         do {
@@ -135,7 +122,7 @@ final class SchemaMigrationTests: XCTestCase {
     // MARK: - medic migrate
 
     func testTheMigrateCommand() async throws {
-        let (server, database) = try database()
+        let (server, database) = try await database()
         let address = server.address(database.location)
         let dry = try MedicBinary.run(["migrate", "--store", address, "--dry-run", "--json"])
         XCTAssertEqual(dry.status, 0, dry.stderr)

@@ -6,28 +6,9 @@ import XCTest
 
 /// Incidents, switches, the audit log and the outbox in a real PostgreSQL, with several
 /// instances (connection pools) at once.
-final class SharedStateStoresTests: XCTestCase {
-    nonisolated(unsafe) static var server: LocalPostgres?
-    nonisolated(unsafe) static var startFailure: (any Error)?
-
-    override class func setUp() {
-        do { server = try LocalPostgres() } catch { startFailure = error }
-    }
-
-    override class func tearDown() { server = nil }
-
-    private func instances(_ count: Int) async throws -> [StateDatabase] {
-        if let skip = Self.startFailure as? XCTSkip { throw skip }
-        guard let server = Self.server else { throw Self.startFailure ?? LocalPostgres.Failure("no server") }
-        let location = try server.freshDatabase()
-        let databases = (0..<count).map { _ in StateDatabase(location) }
-        addTeardownBlock { for database in databases { await database.shutdown() } }
-        try await SchemaMigrations.migrate(databases[0])
-        return databases
-    }
-
+final class SharedStateStoresTests: PostgresTestCase {
     func testOfEightInstancesOpeningOneIncidentExactlyOneCreatesIt() async throws {
-        let databases = try await instances(8)
+        let databases = try await databases(8)
         let keys = (0..<200).map { "fp\($0)-1733472000000" }
         let outcomes = try await withThrowingTaskGroup(of: [(String, Bool, String)].self) { group in
             for (number, database) in databases.enumerated() {
@@ -56,7 +37,7 @@ final class SharedStateStoresTests: XCTestCase {
     /// Four instances each add 50 to one counter kept in an incident, by read, change, write
     /// with the version read, and again on a conflict: none of the 200 additions is lost.
     func testConcurrentUpdatesLoseNothing() async throws {
-        let databases = try await instances(4)
+        let databases = try await databases(4)
         _ = try await PostgresIncidents(databases[0]).open(key: "k", body: "0")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for database in databases {
@@ -80,7 +61,7 @@ final class SharedStateStoresTests: XCTestCase {
     }
 
     func testSwitchesAreChangedWithTheirAuditRecordAndTheAuditLogIsAppendOnly() async throws {
-        let databases = try await instances(2)
+        let databases = try await databases(2)
         let switches = PostgresOperatorSwitches(databases[0]), other = PostgresOperatorSwitches(databases[1])
         let audit = PostgresAuditLog(databases[1])
         let now = Date(timeIntervalSince1970: 1_765_000_000)
@@ -119,7 +100,7 @@ final class SharedStateStoresTests: XCTestCase {
     }
 
     func testDispatchersOnFourInstancesPublishEachEventOnceAndAFailedPublishIsRetried() async throws {
-        let databases = try await instances(4)
+        let databases = try await databases(4)
         let events = (0..<1000).map { OutboxEvent(id: "evt-\($0)", json: Array("{\"id\":\"evt-\($0)\"}".utf8)) }
         try await PostgresOutbox(databases[0]).enqueue(Array(events[0..<600]))
         try await PostgresOutbox(databases[1]).enqueue(Array(events[500..<1000]))  // 100 stored twice: kept once
@@ -158,7 +139,7 @@ final class SharedStateStoresTests: XCTestCase {
 
     /// An event stored in a transaction that rolls back is never published.
     func testAnEventOfARolledBackChangeIsNeverStored() async throws {
-        let databases = try await instances(1)
+        let databases = try await databases(1)
         struct Abandon: Error {}
         let logger = databases[0].logger
         do {

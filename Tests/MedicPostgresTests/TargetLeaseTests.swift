@@ -4,26 +4,7 @@ import MedicPostgres
 import XCTest
 
 /// Target leases, breaker resets and escalation claims on a real PostgreSQL, several instances.
-final class TargetLeaseTests: XCTestCase {
-    nonisolated(unsafe) static var server: LocalPostgres?
-    nonisolated(unsafe) static var startFailure: (any Error)?
-
-    override class func setUp() {
-        do { server = try LocalPostgres() } catch { startFailure = error }
-    }
-
-    override class func tearDown() { server = nil }
-
-    private func instances(_ count: Int) async throws -> [StateDatabase] {
-        if let skip = Self.startFailure as? XCTSkip { throw skip }
-        guard let server = Self.server else { throw Self.startFailure ?? LocalPostgres.Failure("no server") }
-        let location = try server.freshDatabase()
-        let databases = (0..<count).map { _ in StateDatabase(location) }
-        addTeardownBlock { for database in databases { await database.shutdown() } }
-        try await SchemaMigrations.migrate(databases[0])
-        return databases
-    }
-
+final class TargetLeaseTests: PostgresTestCase {
     private static func holder(_ run: String) -> TargetLocks.Holder {
         TargetLocks.Holder(run: run, pid: 42, host: "host-\(run)", since: "2026-12-06T09:00:00Z")
     }
@@ -31,7 +12,7 @@ final class TargetLeaseTests: XCTestCase {
     /// Eight instances take overlapping pairs of targets, named in different orders: a pair is
     /// had whole by one run or not at all, never split between two.
     func testTargetsAreTakenAllOrNoneByOneRun() async throws {
-        let databases = try await instances(8)
+        let databases = try await databases(8)
         let outcome = try await withThrowingTaskGroup(of: [(Int, [Lease]?)].self) { group in
             for (number, database) in databases.enumerated() {
                 group.addTask {
@@ -67,7 +48,7 @@ final class TargetLeaseTests: XCTestCase {
     }
 
     func testAWaitingRunGetsTheTargetsOnceTheyAreReleased() async throws {
-        let databases = try await instances(2)
+        let databases = try await databases(2)
         let first = PostgresTargetLeases(databases[0]), second = PostgresTargetLeases(databases[1])
         let held = try await XCTUnwrapAsync(try await first.acquire(["web-01", "db-01"], holder: Self.holder("a"), owner: "i1", seconds: 600))
         let refused = try await second.acquire(["db-01"], holder: Self.holder("b"), owner: "i2", seconds: 600, wait: 0)
@@ -82,7 +63,7 @@ final class TargetLeaseTests: XCTestCase {
     }
 
     func testBreakerResetsAreAudited() async throws {
-        let databases = try await instances(2)
+        let databases = try await databases(2)
         try await PostgresBreakerResets(databases[0]).reset("restart-web-001", by: "carol", reason: "fixed upstream",
                                                             now: Date(timeIntervalSince1970: 1_765_000_000))
         let resets = try await PostgresBreakerResets(databases[1]).resets()
@@ -95,7 +76,7 @@ final class TargetLeaseTests: XCTestCase {
     /// One instance claims a due level; a claim whose instance died (never marked sent) is taken
     /// again once it expires; a level marked sent is never claimed again.
     func testEachEscalationLevelIsSentByOneInstance() async throws {
-        let databases = try await instances(4)
+        let databases = try await databases(4)
         let claims = try await withThrowingTaskGroup(of: Bool.self) { group in
             for (number, database) in databases.enumerated() {
                 group.addTask { try await PostgresEscalationClaims(database).claim(incident: "inc-1", level: 1, instance: "i\(number)", seconds: 0.3) }
