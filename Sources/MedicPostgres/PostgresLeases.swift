@@ -23,7 +23,7 @@ public struct Lease: Sendable, Equatable {
 ///   only while the lease is still that token's (a lease taken over is not renewed back), and
 ///   the database rejects a run record carrying a token that is no longer its lease's
 ///   (`PostgresRunRecords`), however late the write arrives.
-/// - **Times from one clock**: expiry is computed and compared by the database (`now()`), never
+/// - **Times from one clock**: expiry is computed and compared by the database (`clock_timestamp()`), never
 ///   by an instance's own clock.
 public struct PostgresLeases: Sendable {
     public let database: StateDatabase
@@ -35,10 +35,10 @@ public struct PostgresLeases: Sendable {
     public func acquire(_ name: String, owner: String, seconds: Double) async throws -> Lease? {
         try await one("acquiring the lease \(name)", """
             INSERT INTO medic_leases AS held (name, owner, token, acquired_at, expires_at)
-            VALUES (\(name), \(owner), nextval('medic_fencing_tokens'), now(), now() + make_interval(secs => \(seconds)))
+            VALUES (\(name), \(owner), nextval('medic_fencing_tokens'), clock_timestamp(), clock_timestamp() + make_interval(secs => \(seconds)))
             ON CONFLICT (name) DO UPDATE
-                SET owner = excluded.owner, token = excluded.token, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-                WHERE held.expires_at <= now()
+                SET owner = excluded.owner, token = excluded.token, acquired_at = clock_timestamp(), expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+                WHERE held.expires_at <= clock_timestamp()
             RETURNING name, owner, token, expires_at
             """)
     }
@@ -47,8 +47,8 @@ public struct PostgresLeases: Sendable {
     /// taken over, or released): its holder has lost it and must stop writing.
     public func renew(_ lease: Lease, seconds: Double) async throws -> Lease? {
         try await one("renewing the lease \(lease.name)", """
-            UPDATE medic_leases SET expires_at = now() + make_interval(secs => \(seconds))
-            WHERE name = \(lease.name) AND token = \(lease.token) AND expires_at > now()
+            UPDATE medic_leases SET expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+            WHERE name = \(lease.name) AND token = \(lease.token) AND expires_at > clock_timestamp()
             RETURNING name, owner, token, expires_at
             """)
     }
@@ -56,7 +56,7 @@ public struct PostgresLeases: Sendable {
     /// Gives `lease` up (nothing when it is no longer this token's).
     public func release(_ lease: Lease) async throws {
         do {
-            try await database.client.query("DELETE FROM medic_leases WHERE name = \(lease.name) AND token = \(lease.token)",
+            try await database.client.perform("DELETE FROM medic_leases WHERE name = \(lease.name) AND token = \(lease.token)",
                                              logger: database.logger)
         } catch {
             throw PostgresFailure("releasing the lease \(lease.name)", error, location: database.location)
@@ -66,7 +66,7 @@ public struct PostgresLeases: Sendable {
     /// The unexpired lease on `name`, if any.
     public func holder(of name: String) async throws -> Lease? {
         try await one("reading the lease \(name)", """
-            SELECT name, owner, token, expires_at FROM medic_leases WHERE name = \(name) AND expires_at > now()
+            SELECT name, owner, token, expires_at FROM medic_leases WHERE name = \(name) AND expires_at > clock_timestamp()
             """)
     }
 

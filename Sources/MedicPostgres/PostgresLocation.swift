@@ -2,13 +2,16 @@ import Foundation
 import PostgresNIO
 
 /// Where the shared state lives: a PostgreSQL address as operators write it for libpq,
-/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require][&host=/socket/dir]`.
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-full][&host=/socket/dir]`.
 ///
 /// The password may instead come from the environment (`PGPASSWORD`), so that it appears in no
 /// process listing. `host=` in the query names a folder holding the server's Unix socket
 /// (`.s.PGSQL.<port>`), as libpq reads it. `sslmode` defaults to `prefer`, as libpq's does.
 public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
-    public enum TLSMode: String, Sendable, Equatable { case disable, prefer, require }
+    /// As libpq reads `sslmode`: `prefer` and `require` encrypt without checking the server's
+    /// certificate (a self-signed one, as Debian's server has by default, is accepted);
+    /// `verify-full` checks its chain and its host name.
+    public enum TLSMode: String, Sendable, Equatable { case disable, prefer, require, verifyFull = "verify-full" }
 
     public var host: String
     public var port: Int
@@ -55,7 +58,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             switch item.name {
             case "sslmode":
                 guard let mode = item.value.flatMap(TLSMode.init(rawValue:)) else {
-                    throw Invalid(description: "sslmode '\(item.value ?? "")' is not one of disable, prefer, require")
+                    throw Invalid(description: "sslmode '\(item.value ?? "")' is not one of disable, prefer, require, verify-full")
                 }
                 tls = mode
             case "host":
@@ -83,11 +86,13 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         return "postgres://\(user)@\(host.isEmpty ? "" : host):\(port)/\(database)\(place)"
     }
 
-    /// `text` with any password replaced, for a message about an address that did not parse.
+    /// `text` as a message may show it: everything between `://` and the last `@` (the user and
+    /// any password, however oddly written: `#`, `%`, spaces) replaced by `***`, whether or not
+    /// the rest parses.
     static func redacted(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.password != nil else { return text }
-        components.password = "***"
-        return components.string ?? text
+        guard let scheme = text.range(of: "://") else { return text.contains("@") ? "***" : text }
+        guard let at = text[scheme.upperBound...].lastIndex(of: "@") else { return text }
+        return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
     }
 
     /// The client configuration for this address.
@@ -96,11 +101,14 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             return PostgresClient.Configuration(unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
                                                 password: password, database: database)
         }
+        var unchecked = TLSConfiguration.makeClientConfiguration()
+        unchecked.certificateVerification = .none
         let mode: PostgresClient.Configuration.TLS
         switch tls {
         case .disable: mode = .disable
-        case .prefer: mode = .prefer(.makeClientConfiguration())
-        case .require: mode = .require(.makeClientConfiguration())
+        case .prefer: mode = .prefer(unchecked)
+        case .require: mode = .require(unchecked)
+        case .verifyFull: mode = .require(.makeClientConfiguration())
         }
         return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: mode)
     }

@@ -13,7 +13,7 @@ public struct PostgresAuditLog: Sendable {
     public func record(_ fields: [String: String]) async throws {
         let json = try Self.json(fields)
         do {
-            try await database.client.query("INSERT INTO medic_audit (fields) VALUES (\(json)::jsonb)", logger: database.logger)
+            try await database.client.perform("INSERT INTO medic_audit (fields) VALUES (\(json)::jsonb)", logger: database.logger)
         } catch {
             throw PostgresFailure("writing the audit log", error, location: database.location)
         }
@@ -80,11 +80,11 @@ public struct PostgresOperatorSwitches: Sendable {
         let logger = database.logger
         do {
             try await database.client.withTransaction(logger: logger) { connection in
-                try await connection.query("""
+                try await connection.perform("""
                     INSERT INTO medic_switches (name, set_by, reason, set_at) VALUES (\(flag.rawValue), \(by), \(reason), \(at))
                     ON CONFLICT (name) DO UPDATE SET set_by = excluded.set_by, reason = excluded.reason, set_at = excluded.set_at
                     """, logger: logger)
-                try await connection.query("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger)
+                try await connection.perform("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger)
             }
         } catch {
             throw PostgresFailure("turning \(flag.rawValue) on", SchemaMigrations.unwrap(error), location: database.location)
@@ -102,7 +102,7 @@ public struct PostgresOperatorSwitches: Sendable {
                 var removed = false
                 let rows = try await connection.query("DELETE FROM medic_switches WHERE name = \(flag.rawValue) RETURNING name", logger: logger)
                 for try await _ in rows.decode(String.self) { removed = true }
-                if removed { try await connection.query("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger) }
+                if removed { try await connection.perform("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger) }
                 return removed
             }
         } catch {

@@ -25,7 +25,7 @@ public struct PostgresOutbox: Sendable {
     public static func enqueue(_ events: [OutboxEvent], on connection: PostgresConnection, logger: Logger) async throws {
         guard !events.isEmpty else { return }
         let ids = events.map(\.id), bodies = events.map { String(decoding: $0.json, as: UTF8.self) }
-        try await connection.query("""
+        try await connection.perform("""
             INSERT INTO medic_outbox (event_id, event)
             SELECT entry.id, entry.event FROM unnest(\(ids)::text[], \(bodies)::text[]) WITH ORDINALITY AS entry(id, event, position)
             ORDER BY entry.position
@@ -69,7 +69,7 @@ public struct PostgresOutbox: Sendable {
                 } catch {
                     throw PublishFailed(cause: error, rows: rowIDs)
                 }
-                try await connection.query(
+                try await connection.perform(
                     "UPDATE medic_outbox SET dispatched_at = clock_timestamp(), attempts = attempts + 1 WHERE id = ANY(\(rowIDs)::bigint[])",
                     logger: logger)
                 return batch

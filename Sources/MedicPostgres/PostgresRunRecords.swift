@@ -41,7 +41,7 @@ public struct PostgresRunRecords: Sendable {
         let seqs = records.map(\.seq)
         let lines = try records.map { String(decoding: try JournalCodec.encode($0), as: UTF8.self) }
         do {
-            try await database.client.query("""
+            try await database.client.perform("""
                 INSERT INTO medic_run_records (run_id, seq, record, lease, token)
                 SELECT \(run), entry.seq, entry.record, \(lease.name), \(lease.token)
                 FROM unnest(\(seqs)::integer[], \(lines)::text[]) WITH ORDINALITY AS entry(seq, record, position)

@@ -30,25 +30,39 @@ public struct PostgresRunStore: Sendable {
 
     public static func leaseName(_ runID: String) -> String { "run:" + runID }
 
-    /// Claims `runID` and takes its lease: the journal to append to, beginning with `run_started`.
+    /// Claims `runID` and takes its lease, in one transaction (a crash in between leaves neither):
+    /// the journal to append to, beginning with `run_started`.
     public func create(runID: String) async throws -> PostgresRunJournal {
         guard RunStore.isValidRunID(runID) else { throw JournalError("cannot create run '\(runID)': not a valid name") }
+        let logger = database.logger, owner = owner, seconds = leaseSeconds, name = Self.leaseName(runID)
+        struct Taken: Error {}
         do {
-            var claimed = false
-            let rows = try await database.client.query(
-                "INSERT INTO medic_runs (run_id, created_by) VALUES (\(runID), \(owner)) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
-                logger: database.logger)
-            for try await _ in rows.decode(String.self) { claimed = true }
-            guard claimed else { throw JournalError("cannot create run '\(runID)': the id is taken") }
-        } catch let error as JournalError {
-            throw error
+            let lease: Lease = try await database.client.withTransaction(logger: logger) { connection in
+                var claimed = false
+                for try await _ in try await connection.query(
+                    "INSERT INTO medic_runs (run_id, created_by) VALUES (\(runID), \(owner)) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+                    logger: logger).decode(String.self) { claimed = true }
+                guard claimed else { throw Taken() }
+                var lease: Lease?
+                for try await (name, owner, token, expires) in try await connection.query("""
+                    INSERT INTO medic_leases AS held (name, owner, token, acquired_at, expires_at)
+                    VALUES (\(name), \(owner), nextval('medic_fencing_tokens'), clock_timestamp(), clock_timestamp() + make_interval(secs => \(seconds)))
+                    ON CONFLICT (name) DO UPDATE
+                        SET owner = excluded.owner, token = excluded.token, acquired_at = clock_timestamp(), expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+                        WHERE held.expires_at <= clock_timestamp()
+                    RETURNING name, owner, token, expires_at
+                    """, logger: logger).decode((String, String, Int64, Date).self) {
+                    lease = Lease(name: name, owner: owner, token: token, expiresAt: expires)
+                }
+                guard let lease else { throw Taken() }
+                return lease
+            }
+            return PostgresRunJournal(store: self, runID: runID, lease: lease, lastSeq: 0, summary: nil)
         } catch {
-            throw PostgresFailure("claiming run \(runID)", error, location: database.location)
+            let cause = SchemaMigrations.unwrap(error)
+            if cause is Taken { throw JournalError("cannot create run '\(runID)': the id is taken") }
+            throw PostgresFailure("claiming run \(runID)", cause, location: database.location)
         }
-        guard let lease = try await PostgresLeases(database).acquire(Self.leaseName(runID), owner: owner, seconds: leaseSeconds) else {
-            throw JournalError("cannot create run '\(runID)': its lease is held")
-        }
-        return PostgresRunJournal(store: self, runID: runID, lease: lease, lastSeq: 0, summary: nil)
     }
 
     /// Takes over a run whose lease expired (or was released): its journal, appending after the
@@ -73,7 +87,7 @@ public struct PostgresRunStore: Sendable {
         do {
             var runs: [RunSummary] = []
             let rows = try await database.client.query("""
-                SELECT r.summary, (l.name IS NOT NULL AND l.expires_at > now()) AS held
+                SELECT r.summary, (l.name IS NOT NULL AND l.expires_at > clock_timestamp()) AS held
                 FROM medic_runs r LEFT JOIN medic_leases l ON l.name = 'run:' || r.run_id
                 WHERE r.summary IS NOT NULL ORDER BY r.started_at, r.run_id
                 """, logger: database.logger)
@@ -110,6 +124,8 @@ public actor PostgresRunJournal {
     /// when the lease was taken over: this instance must stop the run.
     @discardableResult
     public func append(_ records: [JournalRecord], now: Date) async throws -> [JournalRecord] {
+        // Nothing to write writes nothing: no summary goes in without a record the fencing check saw.
+        guard !records.isEmpty else { return [] }
         let at = JournalRecord.timestamp(now)
         var stamped: [JournalRecord] = []
         var next = summary
@@ -126,14 +142,14 @@ public actor PostgresRunJournal {
         let logger = database.logger
         do {
             try await database.client.withTransaction(logger: logger) { connection in
-                try await connection.query("""
+                try await connection.perform("""
                     INSERT INTO medic_run_records (run_id, seq, record, lease, token)
                     SELECT \(runID), entry.seq, entry.record, \(lease.name), \(lease.token)
                     FROM unnest(\(seqs)::integer[], \(lines)::text[]) WITH ORDINALITY AS entry(seq, record, position)
                     ORDER BY entry.position
                     """, logger: logger)
                 if let summaryText, let next {
-                    try await connection.query("""
+                    try await connection.perform("""
                         UPDATE medic_runs SET summary = \(summaryText), status = \(next.status.rawValue), playbook = \(next.playbookID),
                             started_at = \(next.startedAt)
                         WHERE run_id = \(runID)

@@ -17,9 +17,14 @@ public struct PostgresTargetLeases: Sendable {
 
     public init(_ database: StateDatabase) { self.database = database }
 
-    /// The leases of `names` for `holder`'s run, for `seconds`; nil when one stayed held for `wait` seconds.
+    /// A target's lease name: `target:` and the target, apart from the runs' leases (`run:<id>`),
+    /// so that no target name can stand for a run's lease.
+    public static func leaseName(_ target: String) -> String { "target:" + target }
+
+    /// The leases of `names` for `holder`'s run, for `seconds` (named `leaseName(target)`); nil
+    /// when one stayed held for `wait` seconds.
     public func acquire(_ names: [String], holder: TargetLocks.Holder, owner: String, seconds: Double, wait: Double = 0) async throws -> [Lease]? {
-        let sorted = Array(Set(names)).sorted()
+        let sorted = Array(Set(names)).sorted().map(Self.leaseName)
         let holderJSON = String(decoding: try JSONEncoder().encode(holder), as: UTF8.self)
         let giveUp = ContinuousClock.now + .milliseconds(Int64(max(wait, 0) * 1000))
         var pause: UInt64 = 20_000_000
@@ -42,11 +47,11 @@ public struct PostgresTargetLeases: Sendable {
                     var taken: Lease?
                     let rows = try await connection.query("""
                         INSERT INTO medic_leases AS held (name, owner, token, acquired_at, expires_at, holder)
-                        VALUES (\(name), \(owner), nextval('medic_fencing_tokens'), now(), now() + make_interval(secs => \(seconds)), \(holder))
+                        VALUES (\(name), \(owner), nextval('medic_fencing_tokens'), clock_timestamp(), clock_timestamp() + make_interval(secs => \(seconds)), \(holder))
                         ON CONFLICT (name) DO UPDATE
-                            SET owner = excluded.owner, token = excluded.token, acquired_at = excluded.acquired_at,
-                                expires_at = excluded.expires_at, holder = excluded.holder
-                            WHERE held.expires_at <= now()
+                            SET owner = excluded.owner, token = excluded.token, acquired_at = clock_timestamp(),
+                                expires_at = clock_timestamp() + make_interval(secs => \(seconds)), holder = excluded.holder
+                            WHERE held.expires_at <= clock_timestamp()
                         RETURNING name, owner, token, expires_at
                         """, logger: logger)
                     for try await (name, owner, token, expires) in rows.decode((String, String, Int64, Date).self) {
@@ -68,13 +73,14 @@ public struct PostgresTargetLeases: Sendable {
     public func holders(of names: [String]) async throws -> [(name: String, holder: TargetLocks.Holder?)] {
         do {
             var found: [String: TargetLocks.Holder] = [:]
+            let leases = names.map(Self.leaseName)
             let rows = try await database.client.query(
-                "SELECT name, holder FROM medic_leases WHERE name = ANY(\(names)::text[]) AND expires_at > now() AND holder IS NOT NULL",
+                "SELECT name, holder FROM medic_leases WHERE name = ANY(\(leases)::text[]) AND expires_at > clock_timestamp() AND holder IS NOT NULL",
                 logger: database.logger)
             for try await (name, holder) in rows.decode((String, String).self) {
                 found[name] = try JSONDecoder().decode(TargetLocks.Holder.self, from: Data(holder.utf8))
             }
-            return names.map { ($0, found[$0]) }
+            return names.map { ($0, found[Self.leaseName($0)]) }
         } catch {
             throw PostgresFailure("reading the targets' holders", error, location: database.location)
         }
@@ -123,11 +129,11 @@ public struct PostgresBreakerResets: Sendable {
         let logger = database.logger
         do {
             try await database.client.withTransaction(logger: logger) { connection in
-                try await connection.query("""
+                try await connection.perform("""
                     INSERT INTO medic_breaker_resets (playbook, set_by, reason, set_at) VALUES (\(playbook), \(by), \(reason), \(at))
                     ON CONFLICT (playbook) DO UPDATE SET set_by = excluded.set_by, reason = excluded.reason, set_at = excluded.set_at
                     """, logger: logger)
-                try await connection.query("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger)
+                try await connection.perform("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger)
             }
         } catch {
             throw PostgresFailure("resetting the breaker of \(playbook)", SchemaMigrations.unwrap(error), location: database.location)
@@ -150,9 +156,9 @@ public struct PostgresEscalationClaims: Sendable {
             var claimed = false
             let rows = try await database.client.query("""
                 INSERT INTO medic_escalation_claims AS held (incident, level, claimed_by, claimed_until)
-                VALUES (\(incident), \(level), \(instance), now() + make_interval(secs => \(seconds)))
-                ON CONFLICT (incident, level) DO UPDATE SET claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until
-                    WHERE held.sent_at IS NULL AND held.claimed_until <= now()
+                VALUES (\(incident), \(level), \(instance), clock_timestamp() + make_interval(secs => \(seconds)))
+                ON CONFLICT (incident, level) DO UPDATE SET claimed_by = excluded.claimed_by, claimed_until = clock_timestamp() + make_interval(secs => \(seconds))
+                    WHERE held.sent_at IS NULL AND held.claimed_until <= clock_timestamp()
                 RETURNING level
                 """, logger: database.logger)
             for try await _ in rows.decode(Int.self) { claimed = true }

@@ -56,7 +56,10 @@ public enum SchemaMigrations {
     /// Applies the pending migrations (none with `dryRun`): the version before, and what was
     /// (or would be) applied.
     @discardableResult
-    public static func migrate(_ database: StateDatabase, dryRun: Bool = false) async throws -> (from: Int, applied: [Migration]) {
+    ///
+    /// `lockTimeout`: seconds to wait for another migrator (or any lock a statement needs) before
+    /// giving up; the transaction then rolls back, so "not changed" is always true of a failure.
+    public static func migrate(_ database: StateDatabase, dryRun: Bool = false, lockTimeout: Double = 60) async throws -> (from: Int, applied: [Migration]) {
         if dryRun {
             let status = try await status(of: database)
             if status.version > latest { throw Refusal.newer(found: status.version, known: latest) }
@@ -66,8 +69,10 @@ public enum SchemaMigrations {
         let location = database.location
         do {
             return try await database.client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-                try await connection.query(PostgresQuery(unsafeSQL: """
+                let milliseconds = String(Int(max(lockTimeout, 0.001) * 1000))
+                try await connection.perform(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(milliseconds)ms'"), logger: logger)
+                try await connection.perform("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                try await connection.perform(PostgresQuery(unsafeSQL: """
                     CREATE TABLE IF NOT EXISTS medic_schema (
                         version    integer PRIMARY KEY,
                         name       text NOT NULL,
@@ -81,9 +86,9 @@ public enum SchemaMigrations {
                 let pending = all.filter { $0.version > version }
                 for migration in pending {
                     for statement in migration.statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.perform(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query("INSERT INTO medic_schema (version, name) VALUES (\(migration.version), \(migration.name))",
+                    try await connection.perform("INSERT INTO medic_schema (version, name) VALUES (\(migration.version), \(migration.name))",
                                                logger: logger)
                 }
                 return (version, pending)
@@ -154,9 +159,9 @@ public enum SchemaMigrations {
         )
         """,
         // The fencing check, in the database: a record is written only under the lease's current
-        // token, and only as the run's next record. The lease row is locked FOR SHARE until the
-        // writer commits, so a takeover (which updates the row) waits for a write in progress and
-        // every write after it sees the new token.
+        // token while it has not expired, and only as the run's next record. The lease row is
+        // locked FOR SHARE until the writer commits, so a takeover (which updates the row) waits
+        // for a write in progress and every write after it sees the new token.
         """
         CREATE FUNCTION medic_run_record_check() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
         BEGIN
@@ -164,10 +169,10 @@ public enum SchemaMigrations {
                 RAISE EXCEPTION 'run records are append-only (run %, seq %)', OLD.run_id, OLD.seq
                     USING ERRCODE = 'MD003';
             END IF;
-            PERFORM 1 FROM medic_leases WHERE name = NEW.lease AND token = NEW.token FOR SHARE;
+            PERFORM 1 FROM medic_leases WHERE name = NEW.lease AND token = NEW.token AND expires_at > clock_timestamp() FOR SHARE;
             IF NOT FOUND THEN
-                RAISE EXCEPTION 'stale fencing token % for lease %', NEW.token, NEW.lease
-                    USING ERRCODE = 'MD001', HINT = 'another Medic holds the lease now: this one stops writing';
+                RAISE EXCEPTION 'fencing token % for lease % is stale or expired', NEW.token, NEW.lease
+                    USING ERRCODE = 'MD001', HINT = 'the lease expired or another Medic holds it now: this one stops writing';
             END IF;
             IF NEW.seq <> (SELECT coalesce(max(seq), 0) + 1 FROM medic_run_records WHERE run_id = NEW.run_id) THEN
                 RAISE EXCEPTION 'run % record % is out of order', NEW.run_id, NEW.seq USING ERRCODE = 'MD002';
@@ -177,8 +182,19 @@ public enum SchemaMigrations {
         $$
         """,
         """
-        CREATE TRIGGER medic_run_records_checked BEFORE INSERT OR UPDATE ON medic_run_records
+        CREATE TRIGGER medic_run_records_checked BEFORE INSERT OR UPDATE OR DELETE ON medic_run_records
             FOR EACH ROW EXECUTE FUNCTION medic_run_record_check()
+        """,
+        """
+        CREATE FUNCTION medic_no_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION '% is append-only: it is never truncated', TG_TABLE_NAME USING ERRCODE = 'MD003';
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER medic_run_records_kept BEFORE TRUNCATE ON medic_run_records
+            FOR EACH STATEMENT EXECUTE FUNCTION medic_no_truncate()
         """,
     ])
 
@@ -218,6 +234,10 @@ public enum SchemaMigrations {
         """
         CREATE TRIGGER medic_audit_kept BEFORE UPDATE OR DELETE ON medic_audit
             FOR EACH ROW EXECUTE FUNCTION medic_audit_append_only()
+        """,
+        """
+        CREATE TRIGGER medic_audit_not_truncated BEFORE TRUNCATE ON medic_audit
+            FOR EACH STATEMENT EXECUTE FUNCTION medic_no_truncate()
         """,
         """
         CREATE TABLE medic_outbox (

@@ -50,28 +50,6 @@ public final class StateDatabase: Sendable {
         }
     }
 
-    /// `operation`, or a `PostgresFailure` once `seconds` have passed without its answer.
-    public func answer<T: Sendable>(within seconds: Double, doing: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        let location = location
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(nanoseconds: UInt64(max(seconds, 0) * 1_000_000_000))
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw PostgresFailure(doing, Timeout(seconds: seconds), location: location)
-            }
-            return value
-        }
-    }
-
-    struct Timeout: Error, CustomStringConvertible {
-        let seconds: Double
-        var description: String { "no answer within \(seconds) s" }
-    }
-
     /// Closes every connection; no query runs after.
     public func shutdown() async {
         running.cancel()
@@ -97,5 +75,22 @@ public struct PostgresFailure: Error, CustomStringConvertible {
             sqlState = nil
             description = "\(doing) on \(location): \(error)"
         }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement whose rows (if any) are not wanted, reading them to the end: an error the
+    /// server reports while executing it (a lock timeout, a trigger's refusal) is thrown here,
+    /// not left in an unread row stream for the next statement to trip over ("current
+    /// transaction is aborted").
+    func perform(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
+    }
+}
+
+extension PostgresClient {
+    /// `PostgresConnection.perform` on a pooled connection.
+    func perform(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
     }
 }

@@ -14,7 +14,7 @@ struct MigrateCommand: AsyncParsableCommand {
             no migration.
 
             The address is libpq's: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, with \
-            ?sslmode=disable|prefer|require (default prefer) and ?host=/socket/folder for a Unix \
+            ?sslmode=disable|prefer|require|verify-full (default prefer: encrypted if the server offers it, its certificate not checked, as libpq does) and ?host=/socket/folder for a Unix \
             socket. Leave the password out of the address and set PGPASSWORD to keep it out of \
             process listings.
 
@@ -33,14 +33,18 @@ struct MigrateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object: {\"store\", \"dry_run\", \"from\", \"to\", \"applied\": [{\"version\", \"name\"}]}.")
     var json = false
 
-    @Option(help: ArgumentHelp("Seconds to wait for the database to answer a connection (the migration then has a minute more).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds to wait for the database to answer a connection.", valueName: "seconds"))
     var connectTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Seconds to wait for another Medic's migration (or any lock) before giving up, the schema unchanged.", valueName: "seconds"))
+    var lockTimeout: Double = 60
 
     func validate() throws {
         guard store ?? ProcessInfo.processInfo.environment["MEDIC_STORE"] != nil else {
             throw ValidationError("give --store postgres://USER@HOST[:PORT]/DATABASE (or set MEDIC_STORE)")
         }
         guard connectTimeout > 0, connectTimeout <= 3600 else { throw ValidationError("--connect-timeout must be between 0 and 3600 seconds") }
+        guard lockTimeout > 0, lockTimeout <= 86400 else { throw ValidationError("--lock-timeout must be between 0 and 86400 seconds") }
     }
 
     mutating func run() async throws {
@@ -55,10 +59,7 @@ struct MigrateCommand: AsyncParsableCommand {
         let outcome: Result<(from: Int, applied: [SchemaMigrations.Migration]), any Error>
         do {
             try await database.reach(within: connectTimeout)
-            let dryRun = dryRun
-            outcome = .success(try await database.answer(within: connectTimeout + 60, doing: "migrating the schema") {
-                try await SchemaMigrations.migrate(database, dryRun: dryRun)
-            })
+            outcome = .success(try await SchemaMigrations.migrate(database, dryRun: dryRun, lockTimeout: lockTimeout))
         } catch {
             outcome = .failure(error)
         }

@@ -109,6 +109,30 @@ final class LeaseFencingTests: PostgresTestCase {
         XCTAssertEqual(kept.map(\.message), ["start", "step 1", "resumed"])
     }
 
+    /// An instance paused past its lease writes nothing once it wakes, even before anyone has
+    /// taken the lease over.
+    func testAWriteAfterTheLeaseExpiredIsRejectedEvenWithoutATakeover() async throws {
+        let databases = try await databases(1)
+        let leases = PostgresLeases(databases[0]), records = PostgresRunRecords(databases[0])
+        let lease = try await XCTUnwrapAsync(try await leases.acquire("run-9", owner: "a", seconds: 0.3))
+        try await records.append([record(1, "start")], run: "run-9", under: lease)
+        var expired = false
+        let giveUp = Date().addingTimeInterval(30)
+        while !expired, Date() < giveUp {
+            expired = try await leases.holder(of: "run-9") == nil
+            if !expired { try await Task.sleep(nanoseconds: 50_000_000) }
+        }
+        XCTAssertTrue(expired)
+        do {
+            try await records.append([record(2, "late")], run: "run-9", under: lease)
+            XCTFail("a write under an expired lease must be rejected")
+        } catch let refusal as PostgresRunRecords.Refused {
+            XCTAssertEqual(refusal, .staleToken(lease: "run-9", token: lease.token))
+        }
+        let renewed = try await leases.renew(lease, seconds: 60)
+        XCTAssertNil(renewed, "an expired lease is not renewed")
+    }
+
     func testRenewKeepsTheTokenAndReleaseFreesTheName() async throws {
         let databases = try await databases(2)
         let (first, second) = (PostgresLeases(databases[0]), PostgresLeases(databases[1]))
@@ -141,12 +165,17 @@ final class LeaseFencingTests: PostgresTestCase {
         }
         let kept = try await records.records(of: "run-2")
         XCTAssertEqual(kept.map(\.seq), [1, 2], "a refused append left nothing, not even its valid first record")
-        do {
-            try await databases[0].client.query("UPDATE medic_run_records SET record = 'x' WHERE run_id = 'run-2'")
-            XCTFail("records are append-only")
-        } catch let error as PSQLError {
-            XCTAssertEqual(error.serverInfo?[.sqlState], "MD003")
+        for statement in ["UPDATE medic_run_records SET record = 'x' WHERE run_id = 'run-2'",
+                          "DELETE FROM medic_run_records WHERE run_id = 'run-2' AND seq = 2", "TRUNCATE medic_run_records"] {
+            do {
+                try await databases[0].client.query(PostgresQuery(unsafeSQL: statement))
+                XCTFail("records are append-only: \(statement)")
+            } catch let error as PSQLError {
+                XCTAssertEqual(error.serverInfo?[.sqlState], "MD003", statement)
+            }
         }
+        let still = try await records.records(of: "run-2")
+        XCTAssertEqual(still.map(\.seq), [1, 2])
     }
 }
 

@@ -146,6 +146,22 @@ final class SchemaMigrationTests: PostgresTestCase {
         XCTAssertEqual((report["applied"] as? [Any])?.count, 0)
     }
 
+    /// Another migrator holds the migrations' lock longer than `--lock-timeout`: the command
+    /// gives up, says the schema was not changed, and it was not.
+    func testAMigrationThatWaitsPastItsLockTimeoutChangesNothing() async throws {
+        let (server, database) = try await database()
+        let address = server.address(database.location)
+        let result: MedicBinary.Result = try await database.client.withTransaction(logger: database.logger) { connection in
+            for try await _ in try await connection.query("SELECT pg_advisory_xact_lock(\(Int64(0x6D_65_64_69_63)))", logger: database.logger) {}
+            return try MedicBinary.run(["migrate", "--store", address, "--lock-timeout", "1"])
+        }
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("lock timeout"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("the schema was not changed"), result.stderr)
+        let status = try await SchemaMigrations.status(of: database)
+        XCTAssertEqual(status.version, 0)
+    }
+
     func testTheMigrateCommandRefusesBadAddressesAndUnreachableServers() throws {
         let usage = try MedicBinary.run(["migrate", "--store", "mysql://root@db/medic"])
         XCTAssertEqual(usage.status, 2, usage.stderr)
@@ -154,6 +170,12 @@ final class SchemaMigrationTests: PostgresTestCase {
         XCTAssertEqual(secret.status, 2, secret.stderr)
         XCTAssertTrue(secret.stderr.contains("names no database"), secret.stderr)
         XCTAssertFalse(secret.stderr.contains("s3cret"), "the password is never printed: \(secret.stderr)")
+        // A password that breaks the address's syntax is not printed either.
+        for odd in ["postgres://medic:pa#s3cret@db/medic?sslmode=bogus", "postgres://medic:pa s3cret@db:99999/medic", "mysql://medic:s3cret@db/medic"] {
+            let refused = try MedicBinary.run(["migrate", "--store", odd])
+            XCTAssertEqual(refused.status, 2, refused.stderr)
+            XCTAssertFalse(refused.stderr.contains("s3cret"), "the password is never printed: \(refused.stderr)")
+        }
         let none = try MedicBinary.run(["migrate"], environment: ["MEDIC_STORE": nil])
         XCTAssertEqual(none.status, 2, none.stderr)
 

@@ -80,7 +80,7 @@ final class SharedStateStoresTests: PostgresTestCase {
         let records = try await audit.records()
         XCTAssertEqual(records.map { $0["event"] }, ["paused", "resumed"], "\(records)")
         XCTAssertEqual(records.map { $0["by"] }, ["alice", "bob"])
-        for statement in ["UPDATE medic_audit SET fields = '{}'::jsonb", "DELETE FROM medic_audit"] {
+        for statement in ["UPDATE medic_audit SET fields = '{}'::jsonb", "DELETE FROM medic_audit", "TRUNCATE medic_audit"] {
             do {
                 try await databases[0].client.query(PostgresQuery(unsafeSQL: statement))
                 XCTFail("\(statement) must be refused")

@@ -41,8 +41,8 @@ final class TargetLeaseTests: PostgresTestCase {
             }
             let names = ["t\(trial)-db", "t\(trial)-web", "t\(trial)-cache"]
             let holders = try await PostgresTargetLeases(databases[0]).holders(of: names)
-            for (name, holder) in holders where owners[name] != nil {
-                XCTAssertEqual(holder.map { "instance-\($0.run.dropFirst(4))" }, owners[name], name)
+            for (name, holder) in holders where owners[PostgresTargetLeases.leaseName(name)] != nil {
+                XCTAssertEqual(holder.map { "instance-\($0.run.dropFirst(4))" }, owners[PostgresTargetLeases.leaseName(name)], name)
             }
         }
     }
@@ -57,7 +57,7 @@ final class TargetLeaseTests: PostgresTestCase {
         let waiting = Task { [second, runB] in try await second.acquire(["db-01"], holder: runB, owner: "i2", seconds: 600, wait: 60) }
         try await first.release(held)
         let got = try await waiting.value
-        XCTAssertEqual(got?.map(\.name), ["db-01"])
+        XCTAssertEqual(got?.map(\.name), ["target:db-01"], "a target's lease is named apart from the runs' leases")
         let holders = try await first.holders(of: ["db-01", "web-01"])
         XCTAssertEqual(holders.map(\.holder?.run), ["b", nil])
     }
