@@ -150,9 +150,23 @@ public final class CircuitBreaker: @unchecked Sendable {
         tell(told)
     }
 
-    /// Closes the breaker by hand.
+    /// Gives back a permit whose call ended without an outcome to count (it was cancelled): a
+    /// trial's place is freed, nothing is recorded.
+    public func release(_ permit: Permit) {
+        lock.withLock {
+            if permit.trial && permit.generation == generation { trialsInFlight = max(0, trialsInFlight - 1) }
+        }
+    }
+
+    /// Closes the breaker by hand (a closed one starts its count of failures again).
     public func reset(reason: String = "reset by hand") {
-        let told: [Transition] = lock.withLock { state == .closed ? [] : [move(to: .closed, reason, clock.now)] }
+        let told: [Transition] = lock.withLock {
+            guard state != .closed else {
+                failuresInARow = 0
+                return []
+            }
+            return [move(to: .closed, reason, clock.now)]
+        }
         tell(told)
     }
 

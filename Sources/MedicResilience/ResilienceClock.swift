@@ -59,7 +59,8 @@ public final class ManualResilienceClock: ResilienceClock, @unchecked Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 lock.withLock {
-                    sleepers.append(Sleeper(id: id, deadline: current + Self.nanoseconds(seconds), continuation: continuation))
+                    sleepers.append(Sleeper(id: id, deadline: current.addingReportingOverflow(Self.nanoseconds(seconds)).overflow ? .max
+                                           : current + Self.nanoseconds(seconds), continuation: continuation))
                 }
                 // Cancelled before it was registered: the handler found nothing to wake.
                 if Task.isCancelled { self.cancel(id) }
@@ -80,7 +81,8 @@ public final class ManualResilienceClock: ResilienceClock, @unchecked Sendable {
     /// Moves time forward by `seconds` and wakes every sleeper whose deadline has come, earliest first.
     public func advance(by seconds: Double) {
         let due: [Sleeper] = lock.withLock {
-            current += Self.nanoseconds(seconds)
+            let (sum, overflow) = current.addingReportingOverflow(Self.nanoseconds(seconds))
+            current = overflow ? .max : sum
             let due = sleepers.filter { $0.deadline <= current }.sorted { ($0.deadline, $0.id) < ($1.deadline, $1.id) }
             sleepers.removeAll { $0.deadline <= current }
             return due

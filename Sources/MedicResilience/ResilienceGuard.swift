@@ -19,6 +19,14 @@ public struct GuardConfiguration: Sendable {
     }
 }
 
+/// The tasks of a call's attempts given up at their timeout.
+final class AbandonedAttempts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running: [Task<Void, Never>] = []
+    func add(_ task: Task<Void, Never>) { lock.withLock { running.append(task) } }
+    var tasks: [Task<Void, Never>] { lock.withLock { running } }
+}
+
 /// One destination's guard: a call goes bulkhead → breaker → retry → (timeout) → the call.
 ///
 /// The bulkhead holds one place for the whole call, retries included; the breaker gives one
@@ -26,6 +34,12 @@ public struct GuardConfiguration: Sendable {
 /// attempt is a success; one whose retries ran out, one failure); each attempt has the timeout;
 /// waits between attempts are the retry policy's, on the injected clock, and no attempt starts
 /// after the policy's deadline. A refusal by the bulkhead or the breaker is not retried.
+///
+/// A call cancelled by its caller counts for the breaker as neither success nor failure. An
+/// attempt given up at its timeout keeps the call's bulkhead place until it really ends (an
+/// operation that ignores cancellation goes on); a retry after a timeout runs beside it, so an
+/// operation that must never overlap itself should not count `ResilienceError.timedOut` as
+/// retryable.
 public final class ResilienceGuard: @unchecked Sendable {
     public let key: String
     public let bulkhead: Bulkhead
@@ -39,7 +53,7 @@ public final class ResilienceGuard: @unchecked Sendable {
     private var latency: Histogram<UInt64>
 
     struct Counts {
-        var calls = 0, successes = 0, failures = 0, attempts = 0, retries = 0, timeouts = 0
+        var calls = 0, successes = 0, failures = 0, attempts = 0, retries = 0, timeouts = 0, cancelled = 0
         var rejectedByBulkhead = 0, rejectedByBreaker = 0
     }
 
@@ -74,7 +88,20 @@ public final class ResilienceGuard: @unchecked Sendable {
             lock.withLock { counts.rejectedByBulkhead += 1 }
             throw refusal
         }
-        defer { bulkhead.leave() }
+        // The call's place is given back when the call ends, or, if an attempt was given up at its
+        // timeout and is still running (an operation that ignores cancellation), when that ends.
+        let abandoned = AbandonedAttempts()
+        defer {
+            let running = abandoned.tasks
+            if running.isEmpty {
+                bulkhead.leave()
+            } else {
+                Task { [bulkhead] in
+                    for task in running { await task.value }
+                    bulkhead.leave()
+                }
+            }
+        }
         guard let permit = breaker.permit() else {
             lock.withLock { counts.rejectedByBreaker += 1 }
             throw ResilienceError.circuitOpen(key: key, state: breaker.currentState.name)
@@ -91,12 +118,17 @@ public final class ResilienceGuard: @unchecked Sendable {
             var attemptLimit = limit
             if let deadline = policy.deadline {
                 let left = deadline - (clock.now - started)
+                // No attempt starts once the deadline has passed (a clock that overslept a wait).
+                if left <= 0 && attempt > 1 {
+                    finish(permit, success: false, started: started)
+                    throw ResilienceError.deadlineExceeded(key: key, attempts: attempt - 1, last: "no time left for another attempt")
+                }
                 attemptLimit = min(attemptLimit ?? left, left)
             }
             do {
                 let value: T
                 if let attemptLimit {
-                    value = try await withTimeout(max(attemptLimit, 0), key: key, clock: clock, operation)
+                    value = try await withTimeout(max(attemptLimit, 0), key: key, clock: clock, abandoned: { abandoned.add($0) }, operation)
                 } else {
                     value = try await operation()
                 }
@@ -105,7 +137,10 @@ public final class ResilienceGuard: @unchecked Sendable {
             } catch {
                 if case ResilienceError.timedOut = error { lock.withLock { counts.timeouts += 1 } }
                 if error is CancellationError || Task.isCancelled {
-                    finish(permit, success: false, started: started)
+                    // Cancelled by the caller: not the destination's failure. The breaker counts
+                    // nothing and a trial's place is freed.
+                    breaker.release(permit)
+                    lock.withLock { counts.cancelled += 1 }
                     throw error
                 }
                 guard policy.retryable(error), attempt < policy.maxAttempts else {
@@ -123,7 +158,8 @@ public final class ResilienceGuard: @unchecked Sendable {
                 do {
                     try await clock.sleep(for: wait)
                 } catch {
-                    finish(permit, success: false, started: started)
+                    breaker.release(permit)
+                    lock.withLock { counts.cancelled += 1 }
                     throw error
                 }
             }
@@ -145,6 +181,8 @@ public final class ResilienceGuard: @unchecked Sendable {
         public var breaker: String
         public var bulkhead: Bulkhead.Snapshot
         public var calls: Int, successes: Int, failures: Int, attempts: Int, retries: Int, timeouts: Int
+        /// Calls cancelled by their caller: counted as neither success nor failure.
+        public var cancelled: Int
         public var rejectedByBulkhead: Int, rejectedByBreaker: Int
         /// Call latency (the whole call, retries included) in seconds: p50, p95, p99, max.
         public var p50: Double, p95: Double, p99: Double, max: Double
@@ -163,6 +201,7 @@ public final class ResilienceGuard: @unchecked Sendable {
             let empty = latency.totalCount == 0
             return Snapshot(key: key, breaker: state, bulkhead: places, calls: counts.calls, successes: counts.successes,
                             failures: counts.failures, attempts: counts.attempts, retries: counts.retries, timeouts: counts.timeouts,
+                            cancelled: counts.cancelled,
                             rejectedByBulkhead: counts.rejectedByBulkhead, rejectedByBreaker: counts.rejectedByBreaker,
                             p50: empty ? 0 : seconds(latency.valueAtPercentile(50)), p95: empty ? 0 : seconds(latency.valueAtPercentile(95)),
                             p99: empty ? 0 : seconds(latency.valueAtPercentile(99)), max: empty ? 0 : seconds(latency.max))

@@ -87,14 +87,18 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// Runs `operation`, and gives up waiting for it after `seconds` of `clock`: throws
 /// `ResilienceError.timedOut` at once and cancels it (an operation that ignores cancellation
 /// goes on alone, its result dropped). Cancelling the caller cancels the operation.
+///
+/// `abandoned`, when given, is handed the task of an operation given up at its timeout, so that
+/// the caller can keep what it holds for it (a bulkhead's place) until it really ends.
 public func withTimeout<T: Sendable>(_ seconds: Double, key: String, clock: any ResilienceClock,
+                                     abandoned: (@Sendable (Task<Void, Never>) -> Void)? = nil,
                                      _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     let outcome = OnceResult<T>()
-    let work = Task { outcome.finish(await Result(awaiting: { try await operation() })) }
+    let work = Task { _ = outcome.finish(await Result(awaiting: { try await operation() })) }
     let timer = Task {
         do {
             try await clock.sleep(for: seconds)
-            outcome.finish(.failure(ResilienceError.timedOut(key: key, seconds: seconds)))
+            if outcome.finish(.failure(ResilienceError.timedOut(key: key, seconds: seconds))) { abandoned?(work) }
         } catch {}
     }
     defer {
@@ -121,14 +125,17 @@ final class OnceResult<T: Sendable>: @unchecked Sendable {
     private var result: Result<T, any Error>?
     private var waiter: CheckedContinuation<T, any Error>?
 
-    func finish(_ result: Result<T, any Error>) {
-        let resume: CheckedContinuation<T, any Error>? = lock.withLock {
-            guard self.result == nil else { return nil }
+    /// Sets the result unless one was set: whether this call set it.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let (first, resume): (Bool, CheckedContinuation<T, any Error>?) = lock.withLock {
+            guard self.result == nil else { return (false, nil) }
             self.result = result
             defer { waiter = nil }
-            return waiter
+            return (true, waiter)
         }
         resume?.resume(with: result)
+        return first
     }
 
     func value() async throws -> T {

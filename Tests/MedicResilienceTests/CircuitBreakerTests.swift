@@ -82,7 +82,16 @@ final class CircuitBreakerTests: XCTestCase {
         XCTAssertNotNil(breaker.permit())
         XCTAssertEqual(transitions.all.map(\.reason), ["dependency under maintenance", "maintenance over"])
         breaker.reset()
-        XCTAssertEqual(transitions.all.count, 2, "resetting a closed breaker changes nothing")
+        XCTAssertEqual(transitions.all.count, 2, "resetting a closed breaker is no transition")
+    }
+
+    func testResettingAClosedBreakerStartsItsCountAgain() {
+        let clock = ManualResilienceClock()
+        let (breaker, _) = breaker(.init(failureThreshold: 3), clock: clock)
+        fail(breaker, 2)
+        breaker.reset()
+        fail(breaker, 2)
+        XCTAssertEqual(breaker.currentState, .closed, "2 failures after the reset, not 4")
     }
 
     func testReconfigureKeepsTheState() {

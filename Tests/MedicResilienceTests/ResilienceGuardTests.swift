@@ -173,6 +173,59 @@ final class ResilienceGuardTests: XCTestCase {
         XCTAssertEqual(guards.guarding("shell:b").breaker.currentState.name, "open", "the breaker's state is kept")
     }
 
+    /// A call its caller cancels is not the destination's failure: a half-open breaker's trial
+    /// is freed, and the breaker stays half-open.
+    func testACancelledTrialNeitherReopensTheBreakerNorHoldsItsPlace() async throws {
+        let clock = ManualResilienceClock()
+        let guarded = ResilienceGuard(key: "k", configuration: .init(breaker: .init(failureThreshold: 1, successThreshold: 1, resetTimeout: 5),
+                                                                     retry: .never, timeout: nil), clock: clock)
+        do { _ = try await guarded.call { () -> Int in throw Boom(attempt: 1) } } catch {}
+        XCTAssertEqual(guarded.snapshot.breaker, "open")
+        clock.advance(by: 5)
+        let trial = Task { try await guarded.call { () -> Int in try await clock.sleep(for: 3600); return 1 } }
+        let started = await clock.waitForSleepers(1)
+        XCTAssertTrue(started)
+        trial.cancel()
+        do {
+            _ = try await trial.value
+            XCTFail("a cancelled call throws")
+        } catch is CancellationError {}
+        XCTAssertEqual(guarded.breaker.currentState, .halfOpen, "a cancellation is not a failed trial")
+        let next = try await guarded.call { 2 }
+        XCTAssertEqual(next, 2, "the trial's place was given back")
+        XCTAssertEqual(guarded.snapshot.breaker, "closed")
+        XCTAssertEqual(guarded.snapshot.cancelled, 1)
+    }
+
+    /// An attempt given up at its timeout that goes on (it ignores cancellation) keeps its call's
+    /// bulkhead place until it really ends: the bulkhead bounds what runs, not what is awaited.
+    func testAnAttemptGivenUpAtItsTimeoutKeepsItsPlaceUntilItEnds() async throws {
+        let clock = ManualResilienceClock()
+        let guarded = ResilienceGuard(key: "k", configuration: .init(bulkhead: .init(maxConcurrent: 1, maxQueued: 0), retry: .never, timeout: 1),
+                                      clock: clock)
+        let gate = Gate()
+        let stuck = Task { try await guarded.call { () -> Int in await gate.wait(); return 1 } }
+        let sleeping = await clock.waitForSleepers(1)
+        XCTAssertTrue(sleeping)
+        clock.advance(by: 1)
+        do {
+            _ = try await stuck.value
+            XCTFail("the call times out")
+        } catch let error as ResilienceError {
+            guard case .timedOut = error else { return XCTFail("\(error)") }
+        }
+        do {
+            _ = try await guarded.call { 2 }
+            XCTFail("the place is still held by the attempt that goes on")
+        } catch let refusal as ResilienceError {
+            guard case .bulkheadFull = refusal else { return XCTFail("\(refusal)") }
+        }
+        gate.open()
+        try await untilTrue { guarded.bulkhead.snapshot.running == 0 }
+        let after = try await guarded.call { 3 }
+        XCTAssertEqual(after, 3)
+    }
+
     func testLatencyPercentilesComeFromTheCallsTimes() async throws {
         let clock = ManualResilienceClock()
         let guarded = ResilienceGuard(key: "k", configuration: .init(retry: .never, timeout: nil), clock: clock)
