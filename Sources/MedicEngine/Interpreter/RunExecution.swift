@@ -137,9 +137,10 @@ struct RunExecution: Sendable {
         }
         // Verdicts that let the run go on need no fsync of their own: nothing happens before the
         // first step's intent (or the run's outcome), whose fsync makes them durable with it. A
-        // power cut in between leaves the journal with `run_started` alone, as a kill while
-        // waiting for the target locks does; `resume` takes it from there. Verdicts that stop the
-        // run are followed by its outcome or its approval request, made durable at once.
+        // power cut in between leaves the journal as it was before the gates were evaluated
+        // (`run_started`, or after an approval `approval_given`), as a kill while waiting for the
+        // target locks does. Verdicts that stop the run (or make it wait for approval) are made
+        // durable at once, and so is what follows them.
         let blocking = GatePipeline.blocking(verdicts)
         try await append(.gatesEvaluated(gates: verdicts), durable: blocking != nil)
         if let blocking {
