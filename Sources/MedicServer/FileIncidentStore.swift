@@ -21,15 +21,17 @@ public struct FileIncidentStore: IncidentStoring {
     let openings: IncidentOpenings
 
     /// The store under `stateDirectory` (its `incidents/` folder is created when missing). The
-    /// incidents that a crash lost after they were acknowledged are written again from the log of openings.
-    public init(stateDirectory: String) throws {
+    /// incidents that a crash lost after they were acknowledged are written again from the log of
+    /// openings, which is emptied (each incident it names fsync'ed where it lies) every
+    /// `logCompactedAfter` incidents opened.
+    public init(stateDirectory: String, logCompactedAfter: Int = 1_000) throws {
         directory = stateDirectory + "/incidents"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw Failure(description: "cannot create \(directory): \(error.localizedDescription)")
         }
-        openings = IncidentOpenings(directory: directory)
+        openings = IncidentOpenings(directory: directory, compactAfter: logCompactedAfter)
         try openings.replayLog()
     }
 

@@ -28,9 +28,16 @@ final class IncidentOpenings: @unchecked Sendable {
     /// Only the committer thread touches these.
     private var logFD: Int32 = -1
     private var durable: Set<String> = []
+    /// Lines appended to the log since it was last emptied.
+    private var logged = 0
+    /// After this many lines the committer empties the log (each incident it names fsync'ed where
+    /// it lies, then the log truncated): what a restart must settle, and the memory of what is
+    /// durable, stay bounded, at the cost of one pause of that many fsyncs.
+    let compactAfter: Int
 
-    init(directory: String) {
+    init(directory: String, compactAfter: Int = 1_000) {
         self.directory = directory
+        self.compactAfter = max(1, compactAfter)
         committer = GroupCommit(name: "medic-incidents") { batch in self.commit(batch) }
     }
 
@@ -75,6 +82,7 @@ final class IncidentOpenings: @unchecked Sendable {
         if !created.isEmpty {
             do {
                 try appendToLog(created.reduce(into: Data()) { $0 += $1.line })
+                logged += created.count
             } catch {
                 for (index, _) in created { unlink(path(batch[index].key)) }
                 // The incidents of this batch answered as existing may be those just taken back.
@@ -92,7 +100,24 @@ final class IncidentOpenings: @unchecked Sendable {
         for (index, answer) in answers.enumerated() {
             if case .success = answer { durable.insert(batch[index].key) }
         }
+        if logged >= compactAfter { compactLog() }
         return answers
+    }
+
+    /// Empties the log once every incident it names is fsync'ed where it lies. A failure leaves
+    /// the log as it was (it is tried again after the next batch): nothing it names is lost.
+    private func compactLog() {
+        do {
+            try Self.whileLocked(logFD, LOCK_EX) {
+                try Self.settle(directory: directory, log: logFD, fsyncing: true)
+                guard ftruncate(logFD, 0) == 0, fsync(logFD) == 0 else {
+                    throw FileIncidentStore.Failure(description: "cannot empty \(logPath): \(String(cString: strerror(errno)))")
+                }
+            }
+            logged = 0
+            // Every incident known so far is fsync'ed: the next sight of one costs one fsync more.
+            durable.removeAll(keepingCapacity: true)
+        } catch {}
     }
 
     private enum Claim {

@@ -24,6 +24,26 @@ final class IncidentGroupCommitTests: XCTestCase {
         return try! JSONDecoder().decode(AlertIncident.self, from: JSONSerialization.data(withJSONObject: object))
     }
 
+    /// The log of openings does not grow for the life of the server: every `logCompactedAfter`
+    /// incidents it is emptied, its incidents made durable where they lie, and none is lost.
+    func testTheLogOfOpeningsIsEmptiedAsItGrowsAndKeepsEveryIncident() async throws {
+        let state = try state()
+        let store = try FileIncidentStore(stateDirectory: state, logCompactedAfter: 10)
+        for number in 0..<35 {
+            let opened = try await store.open(Self.incident("k-\(number)"))
+            XCTAssertTrue(opened.created)
+        }
+        let log = (try? String(contentsOfFile: state + "/incidents/.opened.jsonl", encoding: .utf8)) ?? ""
+        let lines = log.split(separator: "\n").count
+        XCTAssertLessThan(lines, 10, "the log was emptied as it grew: \(lines) lines")
+        let all = store.all()
+        XCTAssertEqual(all.incidents.count, 35)
+        XCTAssertEqual(all.problems, [])
+        // A repeat of an incident from before a compaction is found, not opened again.
+        let again = try await store.open(Self.incident("k-0"))
+        XCTAssertFalse(again.created)
+    }
+
     func testConcurrentOpensOfOneKeyThroughTwoStoresCreateItExactlyOnceAndShareFsyncs() async throws {
         let state = try state()
         let stores = [try FileIncidentStore(stateDirectory: state), try FileIncidentStore(stateDirectory: state)]
