@@ -26,6 +26,10 @@ final class WebSessions: @unchecked Sendable {  // `sessions` only under `lock`
     static let lifetime: TimeInterval = 8 * 3600
     /// The most sessions kept: a login beyond it ends the one closest to its expiry.
     static let capacity = 10_000
+    /// The most sessions one identity holds at once: its next login ends its own oldest, so that
+    /// a token logging in again and again (any token, a sender's too) can crowd out only its own
+    /// sessions, never another person's.
+    static let perIdentity = 20
 
     let clock: any EngineClock
     private let lock = NSLock()
@@ -40,6 +44,10 @@ final class WebSessions: @unchecked Sendable {  // `sessions` only under `lock`
         let session = Session(identity: identity, csrf: Self.randomHex(bytes: 32), expires: now.addingTimeInterval(Self.lifetime))
         lock.withLock {
             sessions = sessions.filter { $0.value.expires > now }
+            let own = sessions.filter { $0.value.identity.name == identity.name }
+            if own.count >= Self.perIdentity, let oldest = own.min(by: { $0.value.expires < $1.value.expires })?.key {
+                sessions[oldest] = nil
+            }
             if sessions.count >= Self.capacity, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires })?.key {
                 sessions[oldest] = nil
             }

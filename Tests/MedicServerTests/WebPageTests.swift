@@ -61,6 +61,25 @@ final class WebPageTests: XCTestCase {
         XCTAssertEqual(ended.location, "/login")
     }
 
+    /// One token logging in again and again ends only its own oldest sessions: another person's
+    /// session goes on.
+    func testLoggingInOverAndOverEndsOnlyTheSameIdentitysOldestSessions() async throws {
+        let ws = try APIWorkspace(self)
+        let olga = try ws.token("olga", "operator")
+        let sender = try ws.token("alertmanager", "sender")
+        let serve = try await ServeProcess(self, in: ws.dir, arguments: ws.arguments + ["--tokens", ws.tokensFile])
+        let person = WebVisitor(serve)
+        try await person.logIn(olga)
+        let first = WebVisitor(serve)
+        try await first.logIn(sender)
+        for _ in 0..<25 { try await WebVisitor(serve).logIn(sender) }
+        let still = try await person.get("/")
+        XCTAssertEqual(still.status, 200, "another identity's logins never end this session: \(still.location ?? still.body)")
+        let evicted = try await first.get("/")
+        XCTAssertEqual(evicted.status, 303, "the same identity's oldest session ended")
+        XCTAssertEqual(evicted.location, "/login")
+    }
+
     func testAFormPostWithoutTheSessionsCSRFTokenIsRefusedAndChangesNothing() async throws {
         let ws = try APIWorkspace(self)
         let olga = try ws.token("olga", "operator")
