@@ -9,27 +9,7 @@ import XCTest
 final class IncidentRunStartTests: XCTestCase {
     /// ServeTests' library with one manual run of linger-001 done (so safe mode lets its
     /// automated runs go); linger-001 waits for a `release` file.
-    func workspace() throws -> ServeTests.Workspace {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-runstart-\(UUID().uuidString)")
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        for folder in ["actions", "playbooks"] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try ServeTests.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in ServeTests.playbooks.enumerated() {
-            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
-        }
-        try ServeTests.config.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
-        var ws = ServeTests.Workspace(dir: dir)
-        let release = dir.appendingPathComponent("release").path
-        XCTAssertTrue(FileManager.default.createFile(atPath: release, contents: nil))
-        let (status, stderr) = try MedicCommand.status(["run", "linger-001", "--root", dir.path, "--state-dir", ws.state, "--workdir", dir.path], in: dir)
-        XCTAssertEqual(status, 0, "seed run: \(stderr)")
-        try FileManager.default.removeItem(atPath: release)
-        try FileManager.default.removeItem(at: dir.appendingPathComponent("effects.log"))
-        ws.seeded = ws.journals
-        return ws
-    }
+    func workspace() throws -> ServeTests.Workspace { try ServeTests.workspace(for: self, seeds: [["linger-001"]]) }
 
     /// What a server killed between its answer and the run's start leaves: the incident of a
     /// firing `linger-001` alert, durable, and no journal. Its key and run id.

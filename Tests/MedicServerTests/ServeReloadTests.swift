@@ -7,29 +7,7 @@ final class ServeReloadTests: XCTestCase {
     /// The library of ServeTests (restart-service-001 and linger-001, each run once by hand so
     /// that safe mode lets automated runs of them go) with its configuration: ServiceDown is
     /// routed to restart-service-001.
-    func workspace() throws -> ServeTests.Workspace {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-reload-\(UUID().uuidString)")
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        for folder in ["actions", "playbooks"] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try ServeTests.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in ServeTests.playbooks.enumerated() {
-            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
-        }
-        try ServeTests.config.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
-        var ws = ServeTests.Workspace(dir: dir)
-        let release = dir.appendingPathComponent("release").path
-        XCTAssertTrue(FileManager.default.createFile(atPath: release, contents: nil))
-        for seed in [["restart-service-001", "--param", "service=seed", "--target", "seed"], ["linger-001"]] {
-            let (status, stderr) = try MedicCommand.status(["run"] + seed + ["--root", dir.path, "--state-dir", ws.state, "--workdir", dir.path], in: dir)
-            XCTAssertEqual(status, 0, "seed run \(seed): \(stderr)")
-        }
-        try FileManager.default.removeItem(atPath: release)
-        try FileManager.default.removeItem(at: dir.appendingPathComponent("effects.log"))
-        ws.seeded = ws.journals
-        return ws
-    }
+    func workspace() throws -> ServeTests.Workspace { try ServeTests.workspace(for: self) }
 
     private func firstIncident(_ answer: ServeProcess.Answer) throws -> [String: Any] {
         XCTAssertEqual(answer.status, 200, answer.body)

@@ -83,30 +83,37 @@ final class ServeTests: XCTestCase {
         }
     }
 
-    func workspace() throws -> Workspace {
+    func workspace() throws -> Workspace { try Self.workspace(for: self) }
+
+    /// The seed runs of `workspace(for:)`: one manual run of each playbook.
+    static let everyPlaybookOnce = [["restart-service-001", "--param", "service=seed", "--target", "seed"], ["linger-001"]]
+
+    /// This library and its configuration in a temporary folder of `test`, with `seeds` run by
+    /// hand first: an automated run of a playbook that never succeeded here is a new incident
+    /// type, which safe mode holds for a person's approval. The seed runs are left out of
+    /// `journals` and their effects cleared.
+    static func workspace(for test: XCTestCase, seeds: [[String]] = everyPlaybookOnce) throws -> Workspace {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-serve-\(UUID().uuidString)")
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        test.addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         for folder in ["actions", "playbooks"] {
             try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
-        try Self.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in Self.playbooks.enumerated() {
+        try actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
+        for (index, playbook) in playbooks.enumerated() {
             try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
         }
-        try Self.config.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
-        // One manual run of each playbook first: an automated run of a playbook that never
-        // succeeded here is a new incident type, which safe mode holds for a person's approval.
+        try config.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
         var ws = Workspace(dir: dir)
         let release = dir.appendingPathComponent("release").path
         XCTAssertTrue(FileManager.default.createFile(atPath: release, contents: nil))
-        for seed in [["restart-service-001", "--param", "service=seed", "--target", "seed"], ["linger-001"]] {
+        for seed in seeds {
             let (status, stderr) = try MedicCommand.status(["run"] + seed + ["--root", dir.path, "--state-dir", ws.state, "--workdir", dir.path], in: dir)
             XCTAssertEqual(status, 0, "seed run \(seed): \(stderr)")
         }
         try FileManager.default.removeItem(atPath: release)
         try FileManager.default.removeItem(at: dir.appendingPathComponent("effects.log"))
         ws.seeded = ws.journals
-        XCTAssertEqual(ws.seeded.count, 2)
+        XCTAssertEqual(ws.seeded.count, seeds.count)
         return ws
     }
 
