@@ -37,7 +37,7 @@ public struct PostgresLeases: Sendable {
             INSERT INTO medic_leases AS held (name, owner, token, acquired_at, expires_at)
             VALUES (\(name), \(owner), nextval('medic_fencing_tokens'), clock_timestamp(), clock_timestamp() + make_interval(secs => \(seconds)))
             ON CONFLICT (name) DO UPDATE
-                SET owner = excluded.owner, token = excluded.token, acquired_at = clock_timestamp(), expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+                SET owner = excluded.owner, token = nextval('medic_fencing_tokens'), acquired_at = clock_timestamp(), expires_at = clock_timestamp() + make_interval(secs => \(seconds))
                 WHERE held.expires_at <= clock_timestamp()
             RETURNING name, owner, token, expires_at
             """)

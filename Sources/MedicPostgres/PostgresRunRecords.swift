@@ -37,23 +37,39 @@ public struct PostgresRunRecords: Sendable {
 
     /// Appends `records` (their `seq` set, the next ones of `run`) under `lease`.
     public func append(_ records: [JournalRecord], run: String, under lease: Lease) async throws {
-        guard let first = records.first else { return }
+        guard !records.isEmpty else { return }
+        let logger = database.logger
+        do {
+            try await database.client.withConnection { connection in
+                try await Self.insert(records, run: run, under: lease, on: connection, logger: logger)
+            }
+        } catch {
+            throw Self.refusal(error, run: run, lease: lease, firstSeq: records[0].seq, location: database.location)
+        }
+    }
+
+    /// The one insert of records, on `connection` (in the caller's transaction, if any): the
+    /// database's trigger checks each against its lease and the run's sequence.
+    static func insert(_ records: [JournalRecord], run: String, under lease: Lease, on connection: PostgresConnection,
+                       logger: Logger) async throws {
         let seqs = records.map(\.seq)
         let lines = try records.map { String(decoding: try JournalCodec.encode($0), as: UTF8.self) }
-        do {
-            try await database.client.perform("""
-                INSERT INTO medic_run_records (run_id, seq, record, lease, token)
-                SELECT \(run), entry.seq, entry.record, \(lease.name), \(lease.token)
-                FROM unnest(\(seqs)::integer[], \(lines)::text[]) WITH ORDINALITY AS entry(seq, record, position)
-                ORDER BY entry.position
-                """, logger: database.logger)
-        } catch {
-            let failure = PostgresFailure("writing records of run \(run)", error, location: database.location)
-            switch failure.sqlState {
-            case "MD001": throw Refused.staleToken(lease: lease.name, token: lease.token)
-            case "MD002", "23505": throw Refused.outOfOrder(run: run, seq: first.seq)
-            default: throw failure
-            }
+        try await connection.perform("""
+            INSERT INTO medic_run_records (run_id, seq, record, lease, token)
+            SELECT \(run), entry.seq, entry.record, \(lease.name), \(lease.token)
+            FROM unnest(\(seqs)::integer[], \(lines)::text[]) WITH ORDINALITY AS entry(seq, record, position)
+            ORDER BY entry.position
+            """, logger: logger)
+    }
+
+    /// What an insert's failure means: the trigger's refusals as `Refused`, anything else as a
+    /// `PostgresFailure`.
+    static func refusal(_ error: any Error, run: String, lease: Lease, firstSeq: Int, location: PostgresLocation) -> any Error {
+        let failure = PostgresFailure("writing records of run \(run)", SchemaMigrations.unwrap(error), location: location)
+        switch failure.sqlState {
+        case "MD001": return Refused.staleToken(lease: lease.name, token: lease.token)
+        case "MD002", "23505": return Refused.outOfOrder(run: run, seq: firstSeq)
+        default: return failure
         }
     }
 

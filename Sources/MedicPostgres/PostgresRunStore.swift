@@ -48,7 +48,7 @@ public struct PostgresRunStore: Sendable {
                     INSERT INTO medic_leases AS held (name, owner, token, acquired_at, expires_at)
                     VALUES (\(name), \(owner), nextval('medic_fencing_tokens'), clock_timestamp(), clock_timestamp() + make_interval(secs => \(seconds)))
                     ON CONFLICT (name) DO UPDATE
-                        SET owner = excluded.owner, token = excluded.token, acquired_at = clock_timestamp(), expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+                        SET owner = excluded.owner, token = nextval('medic_fencing_tokens'), acquired_at = clock_timestamp(), expires_at = clock_timestamp() + make_interval(secs => \(seconds))
                         WHERE held.expires_at <= clock_timestamp()
                     RETURNING name, owner, token, expires_at
                     """, logger: logger).decode((String, String, Int64, Date).self) {
@@ -135,19 +135,12 @@ public actor PostgresRunJournal {
             if let changed = RunStore.indexedSummary(after: record, from: next, runID: runID) { next = changed }
             stamped.append(record)
         }
-        let lines = try stamped.map { String(decoding: try JournalCodec.encode($0), as: UTF8.self) }
-        let seqs = stamped.map(\.seq)
-        let database = store.database, lease = lease, runID = runID
+        let database = store.database, lease = lease, runID = runID, written = stamped
         let summaryText = try next.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         let logger = database.logger
         do {
             try await database.client.withTransaction(logger: logger) { connection in
-                try await connection.perform("""
-                    INSERT INTO medic_run_records (run_id, seq, record, lease, token)
-                    SELECT \(runID), entry.seq, entry.record, \(lease.name), \(lease.token)
-                    FROM unnest(\(seqs)::integer[], \(lines)::text[]) WITH ORDINALITY AS entry(seq, record, position)
-                    ORDER BY entry.position
-                    """, logger: logger)
+                try await PostgresRunRecords.insert(written, run: runID, under: lease, on: connection, logger: logger)
                 if let summaryText, let next {
                     try await connection.perform("""
                         UPDATE medic_runs SET summary = \(summaryText), status = \(next.status.rawValue), playbook = \(next.playbookID),
@@ -157,12 +150,7 @@ public actor PostgresRunJournal {
                 }
             }
         } catch {
-            let failure = PostgresFailure("writing records of run \(runID)", SchemaMigrations.unwrap(error), location: database.location)
-            switch failure.sqlState {
-            case "MD001": throw PostgresRunRecords.Refused.staleToken(lease: lease.name, token: lease.token)
-            case "MD002", "23505": throw PostgresRunRecords.Refused.outOfOrder(run: runID, seq: seqs.first ?? 0)
-            default: throw failure
-            }
+            throw PostgresRunRecords.refusal(error, run: runID, lease: lease, firstSeq: stamped[0].seq, location: database.location)
         }
         nextSeq += stamped.count
         summary = next
