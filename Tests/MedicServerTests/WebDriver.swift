@@ -125,7 +125,7 @@ final class WebDriver: @unchecked Sendable {  // used by one test at a time
             do {
                 _ = try await command(.GET, "/session/\(session)/element/\(old)/name", nil)
                 return nil
-            } catch let failure as Failure where failure.description.contains("stale element reference") || failure.description.contains("no such element") {
+            } catch let failure as Failure where Self.gone.contains(where: failure.description.contains) {
                 return true
             }
         }
@@ -133,6 +133,11 @@ final class WebDriver: @unchecked Sendable {  // used by one test at a time
             try await execute("return document.readyState") as? String == "complete" ? true : nil
         }
     }
+
+    /// What the driver answers about an element of a document that has been replaced: the
+    /// standard "stale element reference", "no such element", or, when the new document is
+    /// still being built, Chromium's inspector saying the node is not in the document.
+    static let gone = ["stale element reference", "no such element", "does not belong to the document"]
 
     func text(_ element: String) async throws -> String {
         try await command(.GET, "/session/\(session)/element/\(element)/text", nil) as? String ?? ""
