@@ -134,7 +134,7 @@ enum RolloutBenchmark {
         guard report?.outcome == .succeeded, report?.rollout?.targets.allSatisfy({ $0.status == "succeeded" }) == true else {
             fatalError("the rollout did not succeed: \(report?.message ?? "?")")
         }
-        let records = try store.read(runID: report!.runID).records
+        let records = try await store.read(runID: report!.runID).records
         precondition(records.filter { $0.event == .targetFinished }.count == targets, "every target journaled")
         try String(seconds).write(toFile: out, atomically: true, encoding: .utf8)
     }

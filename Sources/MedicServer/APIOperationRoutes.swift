@@ -19,25 +19,25 @@ struct APIOperationRoutes: Sendable {
     let maxBodyBytes: Int
 
     func install(on router: Router<BasicRequestContext>) {
-        router.get("/api/v1/switches", use: access.require(.viewer) { _, _, _ in switches() })
+        router.get("/api/v1/switches", use: access.require(.viewer) { _, _, _ in await switches() })
         router.put("/api/v1/switches/:name", use: access.require(.operator) { request, context, identity in
             await turn(context.parameters.get("name") ?? "", on: true, request, identity)
         })
         router.delete("/api/v1/switches/:name", use: access.require(.operator) { request, context, identity in
             await turn(context.parameters.get("name") ?? "", on: false, request, identity)
         })
-        router.get("/api/v1/breakers", use: access.require(.viewer) { _, _, _ in breakers() })
+        router.get("/api/v1/breakers", use: access.require(.viewer) { _, _, _ in await breakers() })
         router.post("/api/v1/breakers/:playbook/reset", use: access.require(.operator) { request, context, identity in
             await resetBreaker(context.parameters.get("playbook") ?? "", request, identity)
         })
         router.post("/api/v1/plans", use: access.require(.viewer) { request, _, _ in await plan(request) })
-        router.get("/api/v1/incidents", use: access.require(.viewer) { request, _, _ in listIncidents(request) })
+        router.get("/api/v1/incidents", use: access.require(.viewer) { request, _, _ in await listIncidents(request) })
     }
 
-    func switches() -> Response {
+    func switches() async -> Response {
         var object: [String: Any] = [:]
         for flag in OperatorFlag.allCases {
-            object[flag.rawValue] = stores.flags.setting(flag).map { ["on": true, "by": $0.by, "reason": $0.reason ?? NSNull(), "at": $0.at] as [String: Any] }
+            object[flag.rawValue] = await stores.flags.setting(flag).map { ["on": true, "by": $0.by, "reason": $0.reason ?? NSNull(), "at": $0.at] as [String: Any] }
                 ?? ["on": false]
         }
         return ServerRoutes.json(.ok, ["switches": object])
@@ -57,19 +57,19 @@ struct APIOperationRoutes: Sendable {
         if let bad { return bad }
         do {
             if on {
-                try stores.flags.turnOn(flag, by: identity.name, reason: reason, now: interpreter.clock.now)
+                try await stores.flags.turnOn(flag, by: identity.name, reason: reason, now: interpreter.clock.now)
                 return ServerRoutes.json(.ok, ["switch": flag.rawValue, "on": true, "by": identity.name])
             }
-            let was = try stores.flags.turnOff(flag, by: identity.name, reason: reason, now: interpreter.clock.now)
+            let was = try await stores.flags.turnOff(flag, by: identity.name, reason: reason, now: interpreter.clock.now)
             return ServerRoutes.json(.ok, ["switch": flag.rawValue, "on": false, "was_on": was, "by": identity.name])
         } catch {
             return ServerRoutes.error(.serviceUnavailable, "the switch could not be changed: \(error)")
         }
     }
 
-    func breakers() -> Response {
+    func breakers() async -> Response {
         let breaker = RemediationBreaker(stateDirectory: stateDirectory, history: stores.runs)
-        let entries = breaker.statuses(now: interpreter.clock.now).map { status -> [String: Any] in
+        let entries = await breaker.statuses(now: interpreter.clock.now).map { status -> [String: Any] in
             var entry: [String: Any] = ["playbook": status.playbookID, "state": status.state.name, "failures": status.windowFailures,
                                         "runs": status.windowRuns, "consecutive_failures": status.consecutiveFailures]
             if let reset = status.lastReset { entry["reset_by"] = reset.by; entry["reset_at"] = reset.at }
@@ -95,7 +95,7 @@ struct APIOperationRoutes: Sendable {
         let (reason, bad) = body.optionalText("reason")
         if let bad { return bad }
         do {
-            try stores.flags.resetBreaker(playbook, by: identity.name, reason: reason, now: interpreter.clock.now)
+            try await stores.flags.resetBreaker(playbook, by: identity.name, reason: reason, now: interpreter.clock.now)
         } catch {
             return ServerRoutes.error(.serviceUnavailable, "the breaker could not be reset: \(error)")
         }
@@ -163,7 +163,7 @@ struct APIOperationRoutes: Sendable {
     }
 
     /// Newest first; `status` (firing or resolved) narrows it.
-    func listIncidents(_ request: Request) -> Response {
+    func listIncidents(_ request: Request) async -> Response {
         let status = request.uri.queryParameters.get("status")
         if let status, AlertIncident.Status(rawValue: status) == nil {
             return ServerRoutes.error(.badRequest, "'status' must be firing or resolved", field: "status")

@@ -95,7 +95,7 @@ struct APIRunRequests: Sendable {
             return ServerRoutes.error(.serviceUnavailable, "the server is stopping")
         }
         if let failure = await outcome.value() {
-            if (try? stores.runs.read(runID: runID)) == nil { RunRequesters(stateDirectory: stateDirectory).forget(runID) }
+            if (try? await stores.runs.read(runID: runID)) == nil { RunRequesters(stateDirectory: stateDirectory).forget(runID) }
             return ServerRoutes.error(.serviceUnavailable, "the run could not start: \(failure)")
         }
         return ServerRoutes.json(.accepted, ["run": runID, "playbook": planned.playbookID, "requested_by": identity.name])

@@ -22,8 +22,8 @@ struct APIRunRoutes: Sendable {
     static let statuses = ["running", "finished", "interrupted", "pending_approval", "damaged"]
 
     func install(on router: Router<BasicRequestContext>) {
-        router.get("/api/v1/runs", use: access.require(.viewer) { request, _, _ in list(request) })
-        router.get("/api/v1/runs/:id", use: access.require(.viewer) { _, context, _ in show(context.parameters.get("id") ?? "") })
+        router.get("/api/v1/runs", use: access.require(.viewer) { request, _, _ in await list(request) })
+        router.get("/api/v1/runs/:id", use: access.require(.viewer) { _, context, _ in await show(context.parameters.get("id") ?? "") })
         router.post("/api/v1/runs/:id/approve", use: access.require(.approver) { request, context, identity in
             await approve(context.parameters.get("id") ?? "", request, identity)
         })
@@ -34,7 +34,7 @@ struct APIRunRoutes: Sendable {
 
     /// Newest first; `playbook`, `status`, `since` (RFC 3339, runs started then or later) and
     /// `limit` (1 to 1000, default 100) narrow it.
-    func list(_ request: Request) -> Response {
+    func list(_ request: Request) async -> Response {
         let query = request.uri.queryParameters
         var since: Date?
         if let text = query.get("since") {
@@ -55,16 +55,16 @@ struct APIRunRoutes: Sendable {
             limit = value
         }
         let playbook = query.get("playbook")
-        let runs = stores.runs.list(reconcilingIncidents: false).runs.reversed().filter { run in
+        let runs = await stores.runs.list(reconcilingIncidents: false).runs.reversed().filter { run in
             (playbook == nil || run.playbookID == playbook) && (status == nil || run.status.rawValue == status)
                 && (since == nil || (Timestamp(rfc3339: run.startedAt)?.date).map { $0 >= since! } == true)
         }
         return ServerRoutes.json(.ok, ["runs": Self.objects(RunRenderer.runsJSON(Array(runs.prefix(limit))))])
     }
 
-    func show(_ id: String) -> Response {
-        guard let id = resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
-        guard let (summary, contents, status) = try? stores.runs.inspect(id) else {
+    func show(_ id: String) async -> Response {
+        guard let id = await resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
+        guard let (summary, contents, status) = try? await stores.runs.inspect(id) else {
             return ServerRoutes.error(.notFound, "run '\(id)' cannot be read")
         }
         var object: [String: Any] = ["id": id, "status": status.rawValue, "timeline": Self.objects(RunRenderer.json(contents.records))]
@@ -85,9 +85,9 @@ struct APIRunRoutes: Sendable {
         let (reason, badReason) = body.optionalText("reason")
         let (role, badRole) = body.optionalText("role")
         if let refusal = badReason ?? badRole { return refusal }
-        guard let id = resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
+        guard let id = await resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
         let (interpreter, stores, catalog, stateDirectory) = (interpreter, stores, catalog, stateDirectory)
-        return await decide(id, refusal: { waiting(id, approver: identity) }, recorded: { $0.event == .approvalGiven && $0.by == identity.name }) { observe in
+        return await decide(id, refusal: { await waiting(id, approver: identity) }, recorded: { $0.event == .approvalGiven && $0.by == identity.name }) { observe in
             var gateStage = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
             gateStage.stores = stores
             let gates = gateStage
@@ -113,9 +113,9 @@ struct APIRunRoutes: Sendable {
         case .absent: return ServerRoutes.error(.badRequest, "a denial needs a 'reason'", field: "reason")
         case .wrong(let response): return response
         }
-        guard let id = resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
+        guard let id = await resolve(id) else { return ServerRoutes.error(.notFound, "no run '\(id)'") }
         let (interpreter, stores) = (interpreter, stores)
-        return await decide(id, refusal: { waiting(id, approver: nil) }, recorded: { $0.event == .approvalDenied }) { observe in
+        return await decide(id, refusal: { await waiting(id, approver: nil) }, recorded: { $0.event == .approvalDenied }) { observe in
             _ = try await ExecutionStage(interpreter: interpreter, stores: stores).deny(id, by: identity.name, reason: reason, observe: observe)
         } answer: {
             ServerRoutes.json(.ok, ["run": id, "denied_by": identity.name, "reason": reason])
@@ -125,8 +125,8 @@ struct APIRunRoutes: Sendable {
     /// 409 unless the run waits for approval; for `approver`, 403 when that identity requested
     /// the run (a run waiting for approval takes a second person), and 409 when it has approved
     /// it already since it last asked: each person counts once, so two sign-offs take two people.
-    private func waiting(_ id: String, approver: AccessIdentity?) -> Response? {
-        guard let (_, contents, status) = try? stores.runs.inspect(id) else { return ServerRoutes.error(.notFound, "run '\(id)' cannot be read") }
+    private func waiting(_ id: String, approver: AccessIdentity?) async -> Response? {
+        guard let (_, contents, status) = try? await stores.runs.inspect(id) else { return ServerRoutes.error(.notFound, "run '\(id)' cannot be read") }
         guard status == .pendingApproval else {
             return ServerRoutes.error(.conflict, "run \(id) is not waiting for approval (\(status.rawValue))")
         }
@@ -147,14 +147,14 @@ struct APIRunRoutes: Sendable {
     /// stopped it first (409: the run changed meanwhile). While this server is still finishing
     /// an earlier decision on the run (a request's run, an approval that left it waiting), it
     /// waits for that to end, up to 10 s, checking `refusal` again each time.
-    private func decide(_ id: String, refusal: () -> Response?, recorded: @escaping @Sendable (JournalRecord) -> Bool,
+    private func decide(_ id: String, refusal: () async -> Response?, recorded: @escaping @Sendable (JournalRecord) -> Bool,
                         _ work: @escaping @Sendable (@escaping @Sendable (JournalRecord) -> Void) async throws -> Void,
                         answer: () -> Response) async -> Response {
         let outcome = OneAnswer()
         // The decided run goes on here: the metrics see it as one of the server's runs.
         let counted = runner.metrics?.runObserver(continued: true)
         for _ in 0..<200 {
-            if let refused = refusal() { return refused }
+            if let refused = await refusal() { return refused }
             let started = await runner.carryOut(id) {
                 do {
                     try await work { record in
@@ -177,9 +177,9 @@ struct APIRunRoutes: Sendable {
     }
 
     /// The full id of a run named by its id or an unambiguous prefix; nil when none is.
-    func resolve(_ id: String) -> String? {
+    func resolve(_ id: String) async -> String? {
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { return nil }
-        return try? stores.runs.resolve(id)
+        return try? await stores.runs.resolve(id)
     }
 
     static func objects(_ json: String) -> Any {

@@ -36,14 +36,19 @@ public final class AlertGroups: @unchecked Sendable {
     }
 
     /// The group's lead, reading every lead from `store` the first time.
-    func lead(of group: String, store: any IncidentStoring) -> Lead? {
-        lock.lock()
-        defer { lock.unlock() }
-        if !loaded {
-            loaded = true
-            load(store.all().incidents)
+    func lead(of group: String, store: any IncidentStoring) async -> Lead? {
+        // The store is read outside the lock (it may wait on a database); of several first
+        // callers reading it at once, the first to take the lock loads what it read.
+        if lock.withLock({ !loaded }) {
+            let incidents = await store.all().incidents
+            lock.withLock {
+                if !loaded {
+                    loaded = true
+                    load(incidents)
+                }
+            }
         }
-        return leads[group]
+        return lock.withLock { leads[group] }
     }
 
     /// Makes `lead` the group's lead if its lead is still `replacing` (nil: none): nil then.

@@ -76,16 +76,16 @@ public struct AlertIntake: Sendable {
             switch alert.status {
             case .resolved:
                 let time = alert.endsAt ?? Timestamp(now)
-                let resolved = try store.resolve(key: key, at: (time ?? Timestamp(seconds: 0)).rfc3339())
+                let resolved = try await store.resolve(key: key, at: (time ?? Timestamp(seconds: 0)).rfc3339())
                 outcomes.append(Outcome(kind: resolved == nil ? .unknown : .resolved, key: key, incident: resolved))
             case .firing:
-                let candidate = incident(alert, key: key, payload: payload, now: now, served: served)
+                let candidate = await incident(alert, key: key, payload: payload, now: now, served: served)
                 let opened: (incident: AlertIncident, created: Bool)
                 do {
                     opened = try await store.open(candidate)
                 } catch {
                     // Unless a concurrent post of the same alert made it durable, its claims end.
-                    if (try? store.incident(key: key)) ?? nil == nil {
+                    if (try? await store.incident(key: key)) ?? nil == nil {
                         if candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
                         if let group = Self.group(of: candidate) { groups.release(group, key: key) }
                     }
@@ -107,7 +107,7 @@ public struct AlertIntake: Sendable {
 
     /// The incident a firing alert opens, with the decision on how it is handled.
     func incident(_ alert: AlertmanagerPayload.Alert, key: String, payload: AlertmanagerPayload, now: Date,
-                  served: ServedLibrary.Snapshot) -> AlertIncident {
+                  served: ServedLibrary.Snapshot) async -> AlertIncident {
         let (catalog, configuration) = (served.catalog, served.configuration)
         var incident = AlertIncident(
             key: key, fingerprint: alert.fingerprint, groupKey: payload.groupKey, receiver: payload.receiver, status: .firing,
@@ -147,7 +147,7 @@ public struct AlertIntake: Sendable {
             return unhandled(incident, "playbook '\(incident.playbook ?? "")' cannot be planned: \(Self.describe(error))")
         }
         guard let group = Self.group(of: incident) else { return claimRun(incident, plan: plan, now: now) }
-        var lead = groups.lead(of: group, store: store)
+        var lead = await groups.lead(of: group, store: store)
         while true {
             if let current = lead, current.key == key {
                 // A repeat of the lead's alert, perhaps while its first post is being opened: the
@@ -161,7 +161,7 @@ public struct AlertIntake: Sendable {
             }
             if let current = lead {
                 // A lead not stored yet is being opened by a concurrent post: it is firing.
-                let stored = try? store.incident(key: current.key)
+                let stored = try? await store.incident(key: current.key)
                 if stored?.status != .resolved {
                     incident.runID = current.runID
                     incident.foldedInto = current.runID

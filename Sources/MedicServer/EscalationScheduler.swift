@@ -130,8 +130,8 @@ public actor EscalationScheduler: Service {
 
     private func advance(_ key: String, now: Date) async throws {
         guard var record = try ledger.record(key) else { return }
-        guard let incident = try incidents.incident(key: key) else { return }
-        if record.trigger == nil, let trigger = autoEscalation(incident),
+        guard let incident = try await incidents.incident(key: key) else { return }
+        if record.trigger == nil, let trigger = await autoEscalation(incident),
            let next = record.levels.firstIndex(where: { $0.state == .pending }) {
             record = try ledger.update(key) {
                 $0.trigger = trigger
@@ -207,10 +207,10 @@ public actor EscalationScheduler: Service {
 
     /// §5.4's triggers seen in the incident's run: the reason, or nil. Read through the run
     /// store; once the run has ended its verdict is kept, and its journal not read again.
-    func autoEscalation(_ incident: AlertIncident) -> String? {
+    func autoEscalation(_ incident: AlertIncident) async -> String? {
         guard let runID = incident.runID, incident.status == .firing else { return nil }
         if let verdict = endedRuns[runID] { return verdict }
-        guard let records = try? stores.runs.read(runID: runID).records else { return nil }
+        guard let records = try? await stores.runs.read(runID: runID).records else { return nil }
         guard let finished = records.last(where: { $0.event == .runFinished }) else {
             return records.contains { $0.event == .approvalRequested }
                 ? "a gate held the automated run for a person's approval (run \(runID))" : nil

@@ -119,13 +119,30 @@ public struct FileIncidentStore: IncidentStoring {
 
     /// Runs `body` holding the folder's write lock (`.lock`, flock: released with its holder).
     func whileLocked<T>(_ body: () throws -> T) throws -> T {
+        let fd = try lockFolder()
+        defer { close(fd) }
+        return try body()
+    }
+
+    /// `whileLocked` for a body that waits (the lock is held across its suspensions).
+    func whileLocked<T>(_ body: () async throws -> T) async throws -> T {
+        let fd = try lockFolder()
+        defer { close(fd) }
+        return try await body()
+    }
+
+    /// The folder's `.lock`, opened and locked: closing it releases the lock.
+    private func lockFolder() throws -> Int32 {
         let fd = Foundation.open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot open \(directory)/.lock: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw Failure(description: "cannot lock \(directory)/.lock: \(String(cString: strerror(errno)))") }
+            guard errno == EINTR else {
+                let error = errno
+                close(fd)
+                throw Failure(description: "cannot lock \(directory)/.lock: \(String(cString: strerror(error)))")
+            }
         }
-        return try body()
+        return fd
     }
 
     /// `incident` written over its document (call it holding the folder's lock: the temporary
@@ -140,10 +157,10 @@ public struct FileIncidentStore: IncidentStoring {
         }
     }
 
-    public func update(key: String, _ change: (inout AlertIncident) throws -> String?) throws -> IncidentUpdate? {
-        try whileLocked {
+    public func update(key: String, _ change: (inout AlertIncident) async throws -> String?) async throws -> IncidentUpdate? {
+        try await whileLocked {
             guard var stored = try incident(key: key) else { return nil }
-            if let refusal = try change(&stored) { return .refused(refusal) }
+            if let refusal = try await change(&stored) { return .refused(refusal) }
             try replace(stored)
             return .changed(stored)
         }

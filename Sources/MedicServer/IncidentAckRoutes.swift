@@ -37,7 +37,7 @@ struct IncidentAckRoutes: Sendable {
         }
         let outcome: IncidentAcknowledgement.Outcome
         do {
-            outcome = try acknowledgement.perform(action, key: key, by: by, note: note, now: clock.now)
+            outcome = try await acknowledgement.perform(action, key: key, by: by, note: note, now: clock.now)
         } catch {
             return ServerRoutes.error(.serviceUnavailable, "the incident could not be changed: \(error)")
         }

@@ -59,14 +59,14 @@ public struct IncidentAcknowledgement: Sendable {
     }
 
     /// The key of the one incident whose key is `text` or starts with it; nil when none or several do.
-    public func resolveKey(_ text: String) -> (key: String?, candidates: [String]) {
+    public func resolveKey(_ text: String) async -> (key: String?, candidates: [String]) {
         guard Self.isWellFormed(key: text) else { return (nil, []) }
-        if (try? store.incident(key: text)) != nil { return (text, [text]) }
-        let matches = store.all().incidents.map(\.key).filter { $0.hasPrefix(text) }.sorted()
+        if (try? await store.incident(key: text)) != nil { return (text, [text]) }
+        let matches = await store.all().incidents.map(\.key).filter { $0.hasPrefix(text) }.sorted()
         return (matches.count == 1 ? matches[0] : nil, matches)
     }
 
-    public func perform(_ action: Action, key: String, by: String, note: String?, now: Date) throws -> Outcome {
+    public func perform(_ action: Action, key: String, by: String, note: String?, now: Date) async throws -> Outcome {
         guard Self.isWellFormed(key: key) else {
             return .invalid("'\(key)' is not an incident key (letters, digits, '-' and '_')", field: "key")
         }
@@ -78,7 +78,7 @@ public struct IncidentAcknowledgement: Sendable {
         if let note = decision.note { fields["note"] = note }
         let outcome: IncidentUpdate?
         do {
-            outcome = try store.update(key: key) { incident -> String? in
+            outcome = try await store.update(key: key) { incident -> String? in
                 if let refusal = Self.refusal(action, incident) { return refusal }
                 switch action {
                 case .acknowledge:
@@ -90,7 +90,7 @@ public struct IncidentAcknowledgement: Sendable {
                 }
                 // Audited before it is written: a failure here writes nothing.
                 do {
-                    try audit.record(fields)
+                    try await audit.record(fields)
                 } catch {
                     throw Unaudited(cause: error)
                 }
@@ -99,7 +99,7 @@ public struct IncidentAcknowledgement: Sendable {
         } catch let unaudited as Unaudited {
             throw unaudited
         } catch {
-            try? audit.record(["event": "incident_change_failed", "incident": key, "by": person, "at": at,
+            try? await audit.record(["event": "incident_change_failed", "incident": key, "by": person, "at": at,
                                "change": action.auditEvent, "error": "\(error)"])
             throw error
         }

@@ -49,12 +49,14 @@ public actor IncidentRunner: Service {
     /// who resolved or acknowledged it meanwhile has taken it on, so the run does not start, and
     /// the incident's `reason` says why (a decision after that moment finds the run going, and
     /// does not stop it).
-    public func start(_ incident: AlertIncident) {
+    public func start(_ incident: AlertIncident) async {
         // A folded incident's run is another trigger's, already going.
         guard incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil else { return }
-        guard !stopping, Self.withholding(incident) == nil, !Self.hasJournal(runID, in: stores.runs) else {
+        guard !stopping, Self.withholding(incident) == nil, !(await Self.hasJournal(runID, in: stores.runs)) else {
             return intake.going.release(runID: runID)
         }
+        // Reading the run store let another call in: it may have started this run meanwhile.
+        guard runs[runID] == nil else { return }
         let (intake, interpreter, stores, stateDirectory, logger, metrics) = (intake, interpreter, stores, stateDirectory, logger, metrics)
         runs[runID] = Task.detached {
             do {
@@ -64,7 +66,7 @@ public actor IncidentRunner: Service {
                 var gates = GateStage(catalog: catalog, stateDirectory: stateDirectory, evaluator: interpreter.verifier.evaluator)
                 gates.stores = stores
                 plan = await gates.run(plan, GateRequest(mode: .automated), now: interpreter.clock.now)
-                if let why = try Self.withheld(incident.key, runID: runID, store: intake.store) {
+                if let why = try await Self.withheld(incident.key, runID: runID, store: intake.store) {
                     logger.notice("run not started: \(why)", metadata: ["incident": "\(incident.key)", "run": "\(runID)"])
                 } else {
                     let request = RunRequest(mode: .automated, runID: runID,
@@ -95,10 +97,10 @@ public actor IncidentRunner: Service {
 
     /// Reads the incident again: why its run `runID` is withheld, recorded durably as the
     /// incident's `reason`, or nil when it is to start.
-    static func withheld(_ key: String, runID: String, store: any IncidentStoring) throws -> String? {
-        guard let current = try store.incident(key: key), let why = withholding(current) else { return nil }
+    static func withheld(_ key: String, runID: String, store: any IncidentStoring) async throws -> String? {
+        guard let current = try await store.incident(key: key), let why = withholding(current) else { return nil }
         let reason = "run \(runID) not started: \(why)"
-        _ = try store.update(key: key) { incident in
+        _ = try await store.update(key: key) { incident in
             guard incident.reason != reason else { return "recorded already" }
             incident.reason = reason
             return nil
@@ -107,8 +109,8 @@ public actor IncidentRunner: Service {
     }
 
     /// Whether the run store has a journal for `runID` (a run once started).
-    static func hasJournal(_ runID: String, in runs: any RunStoring) -> Bool {
-        (try? runs.read(runID: runID)) != nil
+    static func hasJournal(_ runID: String, in runs: any RunStoring) async -> Bool {
+        (try? await runs.read(runID: runID)) != nil
     }
 
     /// Carries out `work` on the run `runID` in the background as one of the runs going (an
@@ -128,23 +130,23 @@ public actor IncidentRunner: Service {
     /// an alert's run does, so an alert or a rule for the same fault folds into it. An incident
     /// whose fault a run picked up before it already remediates is folded into that run, durably.
     @discardableResult
-    public func recover(from incidents: any IncidentStoring) -> Int {
-        let (found, problems) = incidents.all()
+    public func recover(from incidents: any IncidentStoring) async -> Int {
+        let (found, problems) = await incidents.all()
         for problem in problems { logger.warning("medic: warning: \(problem)") }
         var started = 0
         for incident in found.sorted(by: { $0.openedAt < $1.openedAt }) {
             guard incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping,
-                  !Self.hasJournal(runID, in: stores.runs) else { continue }
+                  !(await Self.hasJournal(runID, in: stores.runs)) else { continue }
             if Self.withholding(incident) != nil {
-                record(withheld: incident, runID: runID, store: incidents)
+                await record(withheld: incident, runID: runID, store: incidents)
                 continue
             }
             if let plan = try? intake.plan(incident), let going = intake.going.claim(plan, runID: runID, owner: incident.key) {
-                fold(incident, into: going, remedy: RemediationsGoing.remedy(of: plan), store: incidents)
+                await fold(incident, into: going, remedy: RemediationsGoing.remedy(of: plan), store: incidents)
                 continue
             }
             let before = runs.count
-            start(incident)
+            await start(incident)
             if runs.count > before { started += 1 }
         }
         if started > 0 { logger.notice("picked up \(started) incident(s) whose run had not started") }
@@ -152,9 +154,9 @@ public actor IncidentRunner: Service {
     }
 
     /// Records why the run of `incident`, which people have decided about, never starts.
-    private func record(withheld incident: AlertIncident, runID: String, store: any IncidentStoring) {
+    private func record(withheld incident: AlertIncident, runID: String, store: any IncidentStoring) async {
         do {
-            if let why = try Self.withheld(incident.key, runID: runID, store: store) {
+            if let why = try await Self.withheld(incident.key, runID: runID, store: store) {
                 logger.notice("run not started: \(why)", metadata: ["incident": "\(incident.key)", "run": "\(runID)"])
             }
         } catch {
@@ -163,9 +165,9 @@ public actor IncidentRunner: Service {
     }
 
     /// Records that `incident`'s fault is the run `going`'s: its run will never start.
-    private func fold(_ incident: AlertIncident, into going: String, remedy: String, store: any IncidentStoring) {
+    private func fold(_ incident: AlertIncident, into going: String, remedy: String, store: any IncidentStoring) async {
         do {
-            _ = try store.update(key: incident.key) { stored in
+            _ = try await store.update(key: incident.key) { stored in
                 guard stored.foldedInto == nil else { return "folded already" }
                 stored.runID = going
                 stored.foldedInto = going

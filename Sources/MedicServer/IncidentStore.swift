@@ -70,15 +70,15 @@ public protocol IncidentStoring: Sendable {
     func open(_ incident: AlertIncident) async throws -> (incident: AlertIncident, created: Bool)
     /// Marks the incident resolved at `at` (RFC 3339); nil when no incident has the key. An
     /// incident already resolved is left as it is.
-    func resolve(key: String, at: String) throws -> AlertIncident?
+    func resolve(key: String, at: String) async throws -> AlertIncident?
     /// Changes the incident `key` as one step: no other `resolve` or `update` of it runs
     /// between the read `change` is given and the write of what it leaves. `change` edits the
     /// incident, or returns why it refuses (then nothing is written); a throw from it writes
     /// nothing either. nil when no incident has the key.
-    func update(key: String, _ change: (inout AlertIncident) throws -> String?) throws -> IncidentUpdate?
-    func incident(key: String) throws -> AlertIncident?
+    func update(key: String, _ change: (inout AlertIncident) async throws -> String?) async throws -> IncidentUpdate?
+    func incident(key: String) async throws -> AlertIncident?
     /// Every incident, in no particular order (damaged ones are reported, not returned).
-    func all() -> (incidents: [AlertIncident], problems: [String])
+    func all() async -> (incidents: [AlertIncident], problems: [String])
 }
 
 /// What `IncidentStoring.update` did.

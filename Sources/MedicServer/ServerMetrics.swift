@@ -40,7 +40,7 @@ public final class ServerMetrics: Sendable {
         router.get("/metrics", use: access.require(.viewer, limited: false) { _, _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: self.exposition())))
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: await self.exposition())))
         })
     }
 
@@ -52,11 +52,11 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The exposition text, with the gauges read from the state first.
-    public func exposition() -> [UInt8] {
+    public func exposition() async -> [UInt8] {
         let now = clock.now
-        let open = incidents.all().incidents.filter { $0.status == .firing }.count
+        let open = await incidents.all().incidents.filter { $0.status == .firing }.count
         registry.makeGauge(descriptor: Self.name("open_incidents", unit: "", help: "Alert incidents firing now (opened, not resolved).")).set(to: Double(open))
-        for (playbook, state) in breaker.all(now: now) {
+        for (playbook, state) in await breaker.all(now: now) {
             for name in ["closed", "open", "half_open"] {
                 registry.makeGauge(descriptor: Self.name("breaker_state", unit: "", help: "1 for the state each playbook's remediation breaker is in, 0 for the others."),
                                    labels: [("playbook", playbook), ("state", name)]).set(to: state.name == name ? 1 : 0)

@@ -5,24 +5,26 @@ import MedicEngine
 /// waiting for approval, the open incidents, the breakers and the latest runs.
 struct WebDashboard {
     let stores: StateStores
-    let incidents: FileIncidentStore
+    let incidents: any IncidentStoring
     let stateDirectory: String
     let clock: any EngineClock
 
     /// The latest runs shown, newest first.
     static let recentRuns = 50
 
-    func render(_ viewer: WebViewer) -> String {
-        let runs = Array(stores.runs.list(reconcilingIncidents: false).runs.reversed())
-        return switches(viewer) + approvals(runs.filter { $0.status == .pendingApproval }, viewer) + openIncidents(viewer)
+    func render(_ viewer: WebViewer) async -> String {
+        let runs = Array(await stores.runs.list(reconcilingIncidents: false).runs.reversed())
+        return await switches(viewer) + approvals(runs.filter { $0.status == .pendingApproval }, viewer) + openIncidents(viewer)
             + breakers(viewer) + recent(Array(runs.prefix(Self.recentRuns)))
     }
 
-    func switches(_ viewer: WebViewer) -> String {
+    func switches(_ viewer: WebViewer) async -> String {
+        var settings: [OperatorFlag: OperatorSwitch.Setting] = [:]
+        for flag in OperatorFlag.allCases { settings[flag] = await stores.flags.setting(flag) }
         let rows = OperatorFlag.allCases.map { flag -> String in
             let title = flag == .killSwitch ? "Kill switch" : "Safe mode"
             let path = "/actions/switches/\(flag.rawValue)"
-            guard let setting = stores.flags.setting(flag) else {
+            guard let setting = settings[flag] else {
                 return "<tr id=\"switch-\(flag.rawValue)\"><td>\(title)</td><td>off</td><td></td><td>"
                     + WebPage.form(viewer, .operator, action: path + "/on", className: "turn-on", back: "/",
                                    fields: WebPage.input("reason", placeholder: "reason"), button: "Turn on")
@@ -37,9 +39,11 @@ struct WebDashboard {
         return WebPage.table(id: "switches", title: "Switches", empty: "", header: ["switch", "state", "set", ""], rows: rows)
     }
 
-    func approvals(_ pending: [RunSummary], _ viewer: WebViewer) -> String {
+    func approvals(_ pending: [RunSummary], _ viewer: WebViewer) async -> String {
+        var journals: [String: [JournalRecord]] = [:]
+        for run in pending { journals[run.id] = (try? await stores.runs.inspect(run.id))?.contents.records ?? [] }
         let rows = pending.map { run -> String in
-            let records = (try? stores.runs.inspect(run.id))?.contents.records ?? []
+            let records = journals[run.id] ?? []
             let since = records.lastIndex { $0.event == .approvalRequested } ?? records.startIndex
             let asked = records.indices.contains(since) ? records[since] : nil
             var waits = asked?.message ?? "approval"
@@ -55,8 +59,8 @@ struct WebDashboard {
                              header: ["run", "playbook", "started", "waits for", "approved by", ""], rows: rows)
     }
 
-    func openIncidents(_ viewer: WebViewer) -> String {
-        let open = incidents.all().incidents.filter { $0.status == .firing }.sorted { $0.openedAt > $1.openedAt }
+    func openIncidents(_ viewer: WebViewer) async -> String {
+        let open = await incidents.all().incidents.filter { $0.status == .firing }.sorted { $0.openedAt > $1.openedAt }
         let rows = open.map { incident -> String in
             let labels = incident.labels.sorted { $0.key < $1.key }
                 .map { "<span>\(HTML.escape($0.key))=\(HTML.escape($0.value))</span>" }.joined()
@@ -81,9 +85,9 @@ struct WebDashboard {
                              header: ["incident", "labels", "opened", "handling", "run", "acknowledged", ""], rows: rows)
     }
 
-    func breakers(_ viewer: WebViewer) -> String {
+    func breakers(_ viewer: WebViewer) async -> String {
         let breaker = RemediationBreaker(stateDirectory: stateDirectory, history: stores.runs)
-        let rows = breaker.statuses(now: clock.now).map { status -> String in
+        let rows = await breaker.statuses(now: clock.now).map { status -> String in
             var state = status.state.name
             switch status.state {
             case .closed: break
@@ -111,8 +115,8 @@ struct WebDashboard {
     }
 
     /// One run: its state, the approval forms while it waits, and its journal as `medic show` prints it.
-    func run(_ id: String, _ viewer: WebViewer) -> String? {
-        guard let (summary, contents, status) = try? stores.runs.inspect(id) else { return nil }
+    func run(_ id: String, _ viewer: WebViewer) async -> String? {
+        guard let (summary, contents, status) = try? await stores.runs.inspect(id) else { return nil }
         let report = RunReport(records: contents.records, journal: summary?.journal ?? id, status: status)
         var out = "<section id=\"run\"><h2>Run \(HTML.escape(id))</h2><p>Playbook <strong>\(HTML.escape(report.playbookID))</strong>, "
             + "status <strong id=\"run-status\">\(Self.state(status, report.outcome))</strong></p>"

@@ -40,10 +40,13 @@ struct WebRoutes: Sendable {
     }
 
     func install(on router: Router<BasicRequestContext>) {
-        router.get("/", use: { request, _ in page(request) { viewer in dashboard.render(viewer) } })
+        router.get("/", use: { request, _ in await page(request) { viewer in await dashboard.render(viewer) } })
         router.get("/runs/:id", use: { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            return page(request) { viewer in runs.resolve(id).flatMap { dashboard.run($0, viewer) } }
+            return await page(request) { viewer in
+                guard let id = await runs.resolve(id) else { return nil }
+                return await dashboard.run(id, viewer)
+            }
         })
         router.get("/login", use: { request, _ in loginPage(request, message: nil, status: .ok) })
         router.post("/login", use: { request, _ in await login(request) })
@@ -88,9 +91,9 @@ struct WebRoutes: Sendable {
     }
 
     /// A page for a viewer (a stranger is sent to the login form); `content` nil: 404.
-    func page(_ request: Request, _ content: (WebViewer) -> String?) -> Response {
+    func page(_ request: Request, _ content: (WebViewer) async -> String?) async -> Response {
         guard case .viewer(let viewer, let sessionID) = visitor(request) else { return Self.redirect("/login") }
-        guard let body = content(viewer) else {
+        guard let body = await content(viewer) else {
             return Self.html(.notFound, WebPage.document(title: "Not found", viewer: viewer, flash: nil, body: "<p>No such run.</p>"))
         }
         let flash = sessionID.flatMap { sessions.takeFlash($0) }

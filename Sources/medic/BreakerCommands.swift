@@ -58,7 +58,7 @@ struct BreakerListCommand: AsyncParsableCommand {
         // nothing is created to say so.
         let stores = StateStores.existing(in: directory)
         let breaker = RemediationBreaker(stateDirectory: directory, history: stores?.runs ?? ListedRuns([]))
-        let entries = breaker.statuses(now: SystemClock().now).map { status -> Entry in
+        let entries = await breaker.statuses(now: SystemClock().now).map { status -> Entry in
             var entry = Entry(playbook: status.playbookID, state: status.state.name, failures: status.windowFailures,
                               runs: status.windowRuns, consecutiveFailures: status.consecutiveFailures,
                               resetBy: status.lastReset?.by, resetAt: status.lastReset?.at)
@@ -105,8 +105,8 @@ struct BreakerResetCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (decision, playbook) = (decision, playbook)
-        try decision.record { now in
-            try StateStores.flags(in: decision.stateDirectoryPath).resetBreaker(playbook, by: decision.by, reason: decision.reason, now: now)
+        try await decision.record { now in
+            try await StateStores.flags(in: decision.stateDirectoryPath).resetBreaker(playbook, by: decision.by, reason: decision.reason, now: now)
             return "The circuit breaker of \(playbook) is closed (reset by \(decision.by)); earlier runs no longer count."
         }
     }

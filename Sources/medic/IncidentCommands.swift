@@ -17,7 +17,7 @@ struct IncidentDecisionOptions: ParsableArguments {
 
     @OptionGroup var engine: EngineOptions
 
-    func perform(_ action: IncidentAcknowledgement.Action) throws {
+    func perform(_ action: IncidentAcknowledgement.Action) async throws {
         // Read-only first: a state directory without incidents is left as it is, not created.
         let folder = engine.stateDirectoryPath + "/incidents"
         var isDirectory: ObjCBool = false
@@ -33,7 +33,7 @@ struct IncidentDecisionOptions: ParsableArguments {
             throw CommandFailure("error: \(error)")
         }
         let decisions = IncidentAcknowledgement(store: store, audit: stores.audit)
-        let (key, candidates) = decisions.resolveKey(incident)
+        let (key, candidates) = await decisions.resolveKey(incident)
         guard let key else {
             if candidates.count > 1 {
                 throw CommandFailure("error: '\(incident)' is the start of \(candidates.count) incident keys: \(candidates.prefix(5).joined(separator: ", "))")
@@ -42,7 +42,7 @@ struct IncidentDecisionOptions: ParsableArguments {
         }
         let outcome: IncidentAcknowledgement.Outcome
         do {
-            outcome = try decisions.perform(action, key: key, by: by, note: note, now: interpreter.clock.now)
+            outcome = try await decisions.perform(action, key: key, by: by, note: note, now: interpreter.clock.now)
         } catch {
             throw CommandFailure("error: \(error)")
         }
@@ -58,7 +58,7 @@ struct IncidentDecisionOptions: ParsableArguments {
     }
 }
 
-struct AckCommand: ParsableCommand {
+struct AckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ack",
         abstract: "Acknowledge an incident of medic serve: someone has taken it on.",
@@ -74,10 +74,10 @@ struct AckCommand: ParsableCommand {
 
     @OptionGroup var options: IncidentDecisionOptions
 
-    func run() throws { try options.perform(.acknowledge) }
+    func run() async throws { try await options.perform(.acknowledge) }
 }
 
-struct ResolveCommand: ParsableCommand {
+struct ResolveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resolve",
         abstract: "Resolve an incident of medic serve by hand.",
@@ -94,5 +94,5 @@ struct ResolveCommand: ParsableCommand {
 
     @OptionGroup var options: IncidentDecisionOptions
 
-    func run() throws { try options.perform(.resolve) }
+    func run() async throws { try await options.perform(.resolve) }
 }

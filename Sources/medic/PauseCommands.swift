@@ -18,10 +18,10 @@ struct DecisionOptions: ParsableArguments {
 
     /// Runs `decide` at the command's one reading of the wall clock (the decision's recorded
     /// time) and prints what it says; a state file that cannot be written exits 1.
-    func record(_ decide: (_ now: Date) throws -> String) throws {
+    func record(_ decide: (_ now: Date) async throws -> String) async throws {
         let now = SystemClock().now
         do {
-            printLine(try decide(now))
+            printLine(try await decide(now))
         } catch let error as JournalError {
             throw CommandFailure("error: \(error.description)")
         }
@@ -47,8 +47,8 @@ struct PauseCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let decision = decision
-        try decision.record { now in
-            try StateStores.flags(in: decision.stateDirectoryPath).turnOn(.killSwitch, by: decision.by, reason: decision.reason, now: now)
+        try await decision.record { now in
+            try await StateStores.flags(in: decision.stateDirectoryPath).turnOn(.killSwitch, by: decision.by, reason: decision.reason, now: now)
             return "Paused by \(decision.by): automated runs are refused until `medic resume-all --by NAME`."
         }
     }
@@ -64,8 +64,8 @@ struct ResumeAllCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let decision = decision
-        try decision.record { now in
-            try StateStores.flags(in: decision.stateDirectoryPath).turnOff(.killSwitch, by: decision.by, reason: decision.reason, now: now)
+        try await decision.record { now in
+            try await StateStores.flags(in: decision.stateDirectoryPath).turnOff(.killSwitch, by: decision.by, reason: decision.reason, now: now)
                 ? "Resumed by \(decision.by): automated runs may start again." : "Medic was not paused."
         }
     }
@@ -95,14 +95,14 @@ struct SafeModeCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let (decision, setting) = (decision, setting)
-        try decision.record { now in
+        try await decision.record { now in
             let flags = StateStores.flags(in: decision.stateDirectoryPath)
             switch setting {
             case .on:
-                try flags.turnOn(.safeMode, by: decision.by, reason: decision.reason, now: now)
+                try await flags.turnOn(.safeMode, by: decision.by, reason: decision.reason, now: now)
                 return "Safe mode on (by \(decision.by)): runs reach one instance of one service, with approval."
             case .off:
-                return try flags.turnOff(.safeMode, by: decision.by, reason: decision.reason, now: now) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
+                return try await flags.turnOff(.safeMode, by: decision.by, reason: decision.reason, now: now) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
             }
         }
     }

@@ -32,7 +32,7 @@ struct RunsCommand: AsyncParsableCommand {
         }
         let stores = try StateStores.files(in: directory)
         // `medic runs` is where a finished run whose incident record was lost gets it.
-        let (runs, problems) = stores.runs.list(reconcilingIncidents: true)
+        let (runs, problems) = await stores.runs.list(reconcilingIncidents: true)
         problems.forEach { MedicLog.log.warning("warning: \($0)") }
         writeOut(json ? RunRenderer.runsJSON(runs) : RunRenderer.list(runs))
     }
@@ -80,9 +80,9 @@ struct ShowCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let store = try StateStores.files(in: stateDirectory ?? RunStore.defaultDirectory()).runs
         let id: String
-        do { id = try store.resolve(runID) } catch let error as JournalError { throw ValidationError(error.description) }
+        do { id = try await store.resolve(runID) } catch let error as JournalError { throw ValidationError(error.description) }
         // Through inspect(), so a dead run is recorded as interrupted before it is shown.
-        let (_, contents, status) = try store.inspect(id)
+        let (_, contents, status) = try await store.inspect(id)
         contents.problems.forEach { MedicLog.log.warning("warning: \($0)") }
         let report = RunReport(records: contents.records, journal: store.journalPath(id), status: status)
         // A killed Medic's steps may still be running: say so, with what resume will do.

@@ -95,8 +95,8 @@ final class EngineEnvironmentTests: XCTestCase {
         // Each state directory holds its own run, journaled on its own engine's clock.
         XCTAssertEqual(first.store.runIDs(), [stopped.runID])
         XCTAssertEqual(second.store.runIDs(), [finished.runID])
-        let firstRecords = try first.store.read(runID: stopped.runID).records
-        let secondRecords = try second.store.read(runID: finished.runID).records
+        let firstRecords = try await first.store.read(runID: stopped.runID).records
+        let secondRecords = try await second.store.read(runID: finished.runID).records
         XCTAssertTrue(firstRecords.allSatisfy { $0.at.hasPrefix("2027-01-15") }, firstRecords.map(\.at).joined(separator: " "))
         XCTAssertTrue(secondRecords.allSatisfy { $0.at.hasPrefix("2033-05-18") }, secondRecords.map(\.at).joined(separator: " "))
         XCTAssertTrue(first.environment.runningSteps.all.isEmpty)

@@ -204,7 +204,8 @@ final class IncidentRecordingTests: XCTestCase {
         interpreter.incidentRecordFailed = { told.add($0) }
         let report = try await interpreter.start(try plan(steps: "  - {step: 1, name: make, action: plain}"), in: store)
         XCTAssertEqual(report.outcome, .succeeded, "the run's outcome stands")
-        XCTAssertEqual(try store.read(runID: report.runID).records.last?.event, .runFinished)
+        let records = try await store.read(runID: report.runID).records
+        XCTAssertEqual(records.last?.event, .runFinished)
         XCTAssertEqual(told.messages.count, 1)
         XCTAssertTrue(told.messages.first?.contains("was not written") ?? false, told.messages.first ?? "")
     }

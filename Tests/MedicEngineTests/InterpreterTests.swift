@@ -93,7 +93,7 @@ final class InterpreterTests: XCTestCase {
         let plan = try Planner(catalog: catalog).plan(playbook)
         let store = try store()
         let report = try await h.interpreter.start(plan, in: store, seed: seed)
-        return (report, try store.read(runID: report.runID).records)
+        return (report, try await store.read(runID: report.runID).records)
     }
 
     private static func failing(_ steps: Set<Int>, purpose: ExecutionPurpose = .step) -> @Sendable (ExecutionRequest) -> ExecutionResult {

@@ -35,7 +35,7 @@ final class LearningStageTests: XCTestCase {
         let report = try await interpreter.start(plan, in: store, chaos: ChaosRun(experimentID: "exp-3", fault: IncidentFault(fault)))
         XCTAssertEqual(report.outcome, failing ? .failed : .succeeded)
         XCTAssertFalse(FileManager.default.fileExists(atPath: KnowledgeBase.defaultDirectory(inState: store.directory)), "nothing learned yet")
-        return (FinishedRun(records: try store.read(runID: report.runID).records, journal: report.journal), store)
+        return (FinishedRun(records: try await store.read(runID: report.runID).records, journal: report.journal), store)
     }
 
     func testAFinishedRunIsRecordedAndTeachesTheMemoryAndEachChangeIsPublished() async throws {
@@ -119,7 +119,7 @@ final class LearningStageTests: XCTestCase {
         XCTAssertEqual(warnings.messages, [])
 
         // The stage on the same journal, into another knowledge base, writes the same record.
-        let run = FinishedRun(records: try store.read(runID: report.runID).records, journal: report.journal)
+        let run = FinishedRun(records: try await store.read(runID: report.runID).records, journal: report.journal)
         let again = await LearningStage(knowledge: .files(in: elsewhere), bus: RecordingExecutor(), clock: clock).learn(run)
         let written = try KnowledgeBase(directory: given, create: false).read(IncidentRecord.self, from: .incidentHistory).records
         XCTAssertEqual(written, [try XCTUnwrap(again.incident)])

@@ -63,7 +63,7 @@ final class RemediationBreakerTests: XCTestCase {
             return ids
         }
 
-        var state: BreakerState { breaker.state(of: "flaky-001", now: clock.now) }
+        var state: BreakerState { get async { await breaker.state(of: "flaky-001", now: clock.now) } }
     }
 
     private func bench() throws -> Bench {
@@ -85,78 +85,89 @@ final class RemediationBreakerTests: XCTestCase {
 
     func testThreeConsecutiveFailuresOpenItThenItHalfOpensAfterTheCooldown() async throws {
         let b = try bench()
-        XCTAssertEqual(b.state, .closed, "no runs")
+        let v1 = await b.state
+        XCTAssertEqual(v1, .closed, "no runs")
         try await b.runs("SFF")
-        XCTAssertEqual(b.state, .closed, "2 of 3 failed, but fewer than 4 runs and only 2 in a row")
+        let v2 = await b.state
+        XCTAssertEqual(v2, .closed, "2 of 3 failed, but fewer than 4 runs and only 2 in a row")
         let ids = try await b.runs("F")
-        guard let (until, reason) = openUntil(b.state) else { return }
+        guard let (until, reason) = openUntil(await b.state) else { return }
         let failures = b.store.list().runs.suffix(3).map(\.id)
         XCTAssertEqual(failures.last, ids.last)
         XCTAssertEqual(reason, "3 consecutive failures: runs " + failures.joined(separator: ", "))
         XCTAssertEqual(until, b.clock.now.addingTimeInterval(3600), "an hour after the latest failure")
 
-        XCTAssertEqual(b.breaker.state(of: "flaky-001", now: until.addingTimeInterval(-1)), .open(until: until, reason: reason))
-        guard case .halfOpen(let why) = b.breaker.state(of: "flaky-001", now: until) else {
+        let v3 = await b.breaker.state(of: "flaky-001", now: until.addingTimeInterval(-1))
+        XCTAssertEqual(v3, .open(until: until, reason: reason))
+        guard case .halfOpen(let why) = await b.breaker.state(of: "flaky-001", now: until) else {
             return XCTFail("half-open once the cooldown is over")
         }
         XCTAssertTrue(why.contains(reason), why)
-        XCTAssertEqual(b.breaker.state(of: "other-001", now: until), .closed, "per playbook")
-        XCTAssertEqual(b.breaker.all(now: until).map(\.playbookID), ["flaky-001"])
+        let v4 = await b.breaker.state(of: "other-001", now: until)
+        XCTAssertEqual(v4, .closed, "per playbook")
+        let v5 = await b.breaker.all(now: until)
+        XCTAssertEqual(v5.map(\.playbookID), ["flaky-001"])
 
         // The gate says the same.
         let context = GateContext(plan: b.plan, catalog: b.catalog, mode: .automated, stateDirectory: b.store.directory, now: b.clock.now)
-        let verdict = BreakerGate().evaluate(context)
+        let verdict = await BreakerGate().evaluate(context)
         XCTAssertEqual(verdict.gate, .breaker)
         XCTAssertEqual(verdict.decision, .refuse)
         XCTAssertTrue(verdict.reason.contains("3 consecutive failures: runs"), verdict.reason)
         XCTAssertTrue(verdict.reason.contains("half-opens at \(JournalRecord.timestampForTests(until))"), verdict.reason)
         var later = context
         later.now = until
-        XCTAssertEqual(BreakerGate().evaluate(later).decision, .pass)
-        XCTAssertTrue(BreakerGate().evaluate(later).reason.contains("trial run"))
+        let v6 = await BreakerGate().evaluate(later)
+        XCTAssertEqual(v6.decision, .pass)
+        let v7 = await BreakerGate().evaluate(later)
+        XCTAssertTrue(v7.reason.contains("trial run"))
 
         // A run the gate refuses does not count.
         let refused = try await b.run(false, gates: [verdict])
         XCTAssertEqual(refused.outcome, .refused)
-        XCTAssertEqual(b.breaker.state(of: "flaky-001", now: until.addingTimeInterval(-1)), .open(until: until, reason: reason))
+        let v8 = await b.breaker.state(of: "flaky-001", now: until.addingTimeInterval(-1))
+        XCTAssertEqual(v8, .open(until: until, reason: reason))
     }
 
     func testMoreThanHalfOfTheLastTenFailedOpensIt() async throws {
         let b = try bench()
         // Never 3 in a row; 4 of 10 after ten runs, 5 of 10 after eleven, 6 of 10 after twelve.
         try await b.runs("SSSSFFSFFS")
-        XCTAssertEqual(b.state, .closed)
+        let v9 = await b.state
+        XCTAssertEqual(v9, .closed)
         try await b.runs("F")
-        XCTAssertEqual(b.state, .closed, "5 of 10 is not more than half")
+        let v10 = await b.state
+        XCTAssertEqual(v10, .closed, "5 of 10 is not more than half")
         try await b.runs("F")
-        guard let (_, reason) = openUntil(b.state) else { return }
+        guard let (_, reason) = openUntil(await b.state) else { return }
         XCTAssertEqual(reason, "6 of the last 10 runs failed")
-        let status = b.breaker.status(of: "flaky-001", now: b.clock.now)
+        let status = await b.breaker.status(of: "flaky-001", now: b.clock.now)
         XCTAssertEqual([status.windowRuns, status.windowFailures, status.consecutiveFailures], [10, 6, 2])
     }
 
     func testTheRateNeedsAtLeastFourRuns() async throws {
         let b = try bench()
         try await b.runs("FSF")
-        XCTAssertEqual(b.state, .closed, "2 of 3: too few runs to judge a rate")
+        let v11 = await b.state
+        XCTAssertEqual(v11, .closed, "2 of 3: too few runs to judge a rate")
         try await b.runs("F")
-        guard let (_, reason) = openUntil(b.state) else { return }
+        guard let (_, reason) = openUntil(await b.state) else { return }
         XCTAssertEqual(reason, "3 of the last 4 runs failed")
     }
 
     func testAFailedTrialOpensItAgainWithANewCooldown() async throws {
         let b = try bench()
         try await b.runs("FFF")
-        guard let (until, _) = openUntil(b.state) else { return }
+        guard let (until, _) = openUntil(await b.state) else { return }
         b.clock.advance(seconds: 3600)
-        guard case .halfOpen = b.state else { return XCTFail("half-open: \(b.state)") }
+        guard case .halfOpen = await b.state else { return XCTFail("half-open: \(await b.state)") }
         let trial = try await b.run(false)
-        guard let (again, reason) = openUntil(b.state) else { return }
+        guard let (again, reason) = openUntil(await b.state) else { return }
         XCTAssertEqual(again, b.clock.now.addingTimeInterval(3600), "a new cooldown from the trial's failure")
         XCTAssertGreaterThan(again, until)
         XCTAssertTrue(reason.hasSuffix("; then the trial run \(trial.runID) failed"), reason)
         b.clock.advance(seconds: 3600)
-        guard case .halfOpen = b.state else { return XCTFail("half-open again: \(b.state)") }
+        guard case .halfOpen = await b.state else { return XCTFail("half-open again: \(await b.state)") }
     }
 
     func testASuccessfulTrialClosesItAndForgetsTheHistoryBeforeIt() async throws {
@@ -164,11 +175,13 @@ final class RemediationBreakerTests: XCTestCase {
         try await b.runs("FFF")
         b.clock.advance(seconds: 3600)
         try await b.runs("S")
-        XCTAssertEqual(b.state, .closed)
+        let v12 = await b.state
+        XCTAssertEqual(v12, .closed)
         try await b.runs("FF")
-        XCTAssertEqual(b.state, .closed, "S F F: the failures before the trial no longer count")
+        let v13 = await b.state
+        XCTAssertEqual(v13, .closed, "S F F: the failures before the trial no longer count")
         try await b.runs("F")
-        guard let (_, reason) = openUntil(b.state) else { return }
+        guard let (_, reason) = openUntil(await b.state) else { return }
         XCTAssertTrue(reason.hasPrefix("3 consecutive failures"), reason)
     }
 
@@ -180,7 +193,7 @@ final class RemediationBreakerTests: XCTestCase {
         let (journal, lock) = try b.store.create(runID: "trial-run")
         let started = JournalRecord.runStarted(run: "trial-run", plan: b.plan, mode: .manual, pid: getpid(), host: "h", seed: 1)
         _ = try journal.append(started, now: b.clock.now)
-        guard let (_, reason) = openUntil(b.state) else { return }
+        guard let (_, reason) = openUntil(await b.state) else { return }
         XCTAssertTrue(reason.contains("the trial run trial-run is still running"), reason)
         withExtendedLifetime(lock) {}
     }
@@ -188,11 +201,13 @@ final class RemediationBreakerTests: XCTestCase {
     func testAResetClosesItAndEarlierRunsNoLongerCount() async throws {
         let b = try bench()
         try await b.runs("FFF")
-        guard openUntil(b.state) != nil else { return }
+        guard openUntil(await b.state) != nil else { return }
         b.clock.advance(seconds: 1)
-        try b.breaker.reset("flaky-001", by: "alice", reason: "fixed the disk", now: b.clock.now)
-        XCTAssertEqual(b.state, .closed)
-        XCTAssertEqual(b.breaker.status(of: "flaky-001", now: b.clock.now).lastReset?.by, "alice")
+        try await b.breaker.reset("flaky-001", by: "alice", reason: "fixed the disk", now: b.clock.now)
+        let v14 = await b.state
+        XCTAssertEqual(v14, .closed)
+        let v15 = await b.breaker.status(of: "flaky-001", now: b.clock.now)
+        XCTAssertEqual(v15.lastReset?.by, "alice")
         let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.store.directory + "/breakers.json"))) as? [String: [String: String]]
         XCTAssertEqual(stored?["flaky-001"]?["by"], "alice")
         XCTAssertEqual(stored?["flaky-001"]?["reason"], "fixed the disk")
@@ -200,9 +215,10 @@ final class RemediationBreakerTests: XCTestCase {
         XCTAssertTrue(audit.contains(#""by":"alice","event":"breaker_reset","playbook":"flaky-001","reason":"fixed the disk""#), audit)
 
         try await b.runs("FF")
-        XCTAssertEqual(b.state, .closed, "two failures since the reset")
+        let v16 = await b.state
+        XCTAssertEqual(v16, .closed, "two failures since the reset")
         try await b.runs("F")
-        guard let (_, reason) = openUntil(b.state) else { return }
+        guard let (_, reason) = openUntil(await b.state) else { return }
         XCTAssertTrue(reason.hasPrefix("3 consecutive failures"), reason)
     }
 }

@@ -64,8 +64,8 @@ final class RetentionTests: XCTestCase {
             Set((try? FileManager.default.contentsOfDirectory(atPath: directory + "/" + folder)) ?? [])
         }
 
-        func breaker(now: Date) -> RemediationBreaker.Status {
-            RemediationBreaker(stateDirectory: directory).status(of: "tidy-001", now: now)
+        func breaker(now: Date) async -> RemediationBreaker.Status {
+            await RemediationBreaker(stateDirectory: directory).status(of: "tidy-001", now: now)
         }
 
         func statistics(since: String? = nil) throws -> String {
@@ -98,8 +98,8 @@ final class RetentionTests: XCTestCase {
         try bytes.write(to: URL(fileURLWithPath: damagedPath))
         let pendingBytes = try Data(contentsOf: URL(fileURLWithPath: bench.store.journalPath(pending)))
         let now = Date()
-        let breakerBefore = bench.breaker(now: now)
-        let breakerLaterBefore = bench.breaker(now: now.addingTimeInterval(7200))
+        let breakerBefore = await bench.breaker(now: now)
+        let breakerLaterBefore = await bench.breaker(now: now.addingTimeInterval(7200))
         let statisticsBefore = try bench.statistics()
 
         let policy = RetentionPolicy(runsMaxAge: Interval(seconds: 30 * 86_400), runsKeepAtLeast: 0)
@@ -119,8 +119,10 @@ final class RetentionTests: XCTestCase {
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: bench.store.journalPath(pending))), pendingBytes)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: damagedPath)), bytes)
-        XCTAssertEqual(bench.breaker(now: now), breakerBefore)
-        XCTAssertEqual(bench.breaker(now: now.addingTimeInterval(7200)), breakerLaterBefore)
+        let breakerAfter = await bench.breaker(now: now)
+        XCTAssertEqual(breakerAfter, breakerBefore)
+        let breakerLaterAfter = await bench.breaker(now: now.addingTimeInterval(7200))
+        XCTAssertEqual(breakerLaterAfter, breakerLaterBefore)
         XCTAssertEqual(try bench.statistics(), statisticsBefore, "pruning journals leaves the incident records alone")
 
         // Nothing more to do: a second prune prunes nothing.

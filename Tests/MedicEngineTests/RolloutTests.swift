@@ -196,7 +196,7 @@ final class RolloutTests: XCTestCase {
         XCTAssertEqual(targets(h, .rollback), ["h03", "h02", "h01"], "undone newest first")
         XCTAssertEqual(report.outcome, .rolledBack)
         XCTAssertNotNil(report.escalation)
-        let records = try store.read(runID: report.runID).records
+        let records = try await store.read(runID: report.runID).records
         XCTAssertEqual(records.first { $0.event == .baselineRecorded }?.baseline, ["error_rate": 2])
         let aborted = try XCTUnwrap(records.first { $0.event == .rolloutAborted })
         XCTAssertTrue(aborted.message?.contains("error_rate_increase=10") ?? false, aborted.message ?? "")
@@ -249,7 +249,7 @@ final class RolloutTests: XCTestCase {
         XCTAssertEqual(report.outcome, .succeeded)
         XCTAssertEqual(Set(targets(h)), Set(names(1...60)))
         XCTAssertEqual(targets(h).prefix(6).sorted(), names(1...6), "stage 1 before stage 2")
-        let contents = try store.read(runID: report.runID)
+        let contents = try await store.read(runID: report.runID)
         XCTAssertEqual(contents.records.map(\.seq), Array(1...contents.records.count), "whole lines, numbered without a gap")
         XCTAssertEqual(contents.records.filter { $0.event == .targetFinished }.count, 60)
         XCTAssertEqual(report.rollout?.targets.filter { $0.status == "succeeded" }.count, 60)

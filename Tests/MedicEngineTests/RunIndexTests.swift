@@ -226,10 +226,10 @@ final class RunIndexTests: XCTestCase {
         for round in 0..<12 {
             let pattern = String((0..<Int.random(in: 1...4, using: &generator)).map { _ in "SFFR".randomElement(using: &generator)! })
             try await runs(pattern, in: store)
-            if round == 6 { try breaker.reset("plain-001", by: "test", reason: nil, now: clock.now) }
+            if round == 6 { try await breaker.reset("plain-001", by: "test", reason: nil, now: clock.now) }
             store.refresh()
             let kept = breaker.status(of: "plain-001", now: clock.now, history: store)
-            let whole = breaker.status(of: "plain-001", now: clock.now, runs: store.list().runs)
+            let whole = await breaker.status(of: "plain-001", now: clock.now, runs: store.list().runs)
             XCTAssertEqual(kept, whole, "after round \(round)")
         }
     }

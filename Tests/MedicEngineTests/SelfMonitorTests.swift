@@ -61,11 +61,11 @@ final class SelfMonitorTests: XCTestCase {
 
     // MARK: - remediation_failure_spike
 
-    func testSpikeWhenTwoOfThreeAttemptedRunsFailedInTheLast30Minutes() throws {
+    func testSpikeWhenTwoOfThreeAttemptedRunsFailedInTheLast30Minutes() async throws {
         let state = stateDirectory()
         try append([record(.failed, endedAgo: 25 * 60), record(.succeeded, endedAgo: 10 * 60), record(.refused, endedAgo: 5 * 60),
                     record(.rolledBack, endedAgo: 60)], in: state)
-        let alerts = SelfMonitor(stateDirectory: state).check(now: now)
+        let alerts = await SelfMonitor(stateDirectory: state).check(now: now)
         let spike = try XCTUnwrap(alerts.first { $0.name == "remediation_failure_spike" })
         XCTAssertEqual(try XCTUnwrap(spike.value), 1.0 / 3.0, accuracy: 1e-9)
         XCTAssertEqual(spike.severity, .sev0)
@@ -75,46 +75,48 @@ final class SelfMonitorTests: XCTestCase {
         XCTAssertEqual(alerts.map(\.name), ["remediation_failure_spike"], "the refused run is not attempted; nothing else is wrong")
     }
 
-    func testExactlySeventyPercentIsNoSpike() throws {
+    func testExactlySeventyPercentIsNoSpike() async throws {
         let state = stateDirectory()
         let successes: [IncidentRecord] = (1...7).map { record(.succeeded, endedAgo: Double($0) * 60) }
         let failures: [IncidentRecord] = (10...12).map { record(.failed, endedAgo: Double($0) * 60) }
         try append(successes + failures, in: state)
-        let spike = try check("remediation_failure_spike", in: SelfMonitor(stateDirectory: state).report(now: now))
+        let spike = try check("remediation_failure_spike", in: await SelfMonitor(stateDirectory: state).report(now: now))
         XCTAssertEqual(spike.verdict, .ok)
         XCTAssertEqual(try XCTUnwrap(spike.value), 0.7, accuracy: 1e-9)
 
         try append([record(.failed, endedAgo: 30)], in: state)  // 7 of 11: 63.6%
-        XCTAssertEqual(try check("remediation_failure_spike", in: SelfMonitor(stateDirectory: state).report(now: now)).verdict, .alert)
+        let spikeReport = await SelfMonitor(stateDirectory: state).report(now: now)
+        XCTAssertEqual(try check("remediation_failure_spike", in: spikeReport).verdict, .alert)
     }
 
-    func testRecordsThatEndedBeforeTheWindowDoNotCount() throws {
+    func testRecordsThatEndedBeforeTheWindowDoNotCount() async throws {
         let state = stateDirectory()
         let old: [IncidentRecord] = (1...5).map { record(.failed, endedAgo: 30 * 60 + Double($0)) }
         let recent: [IncidentRecord] = (1...3).map { record(.succeeded, endedAgo: Double($0) * 60) }
         try append(old + recent, in: state)
-        let spike = try check("remediation_failure_spike", in: SelfMonitor(stateDirectory: state).report(now: now))
+        let spike = try check("remediation_failure_spike", in: await SelfMonitor(stateDirectory: state).report(now: now))
         XCTAssertEqual(spike.verdict, .ok)
         XCTAssertEqual(spike.value, 1)
         XCTAssertEqual(spike.observed, "3 of 3 attempted runs succeeded in the last 30m (100.0%)")
     }
 
-    func testFewerAttemptedRunsThanTheMinimumAreNotJudged() throws {
+    func testFewerAttemptedRunsThanTheMinimumAreNotJudged() async throws {
         let state = stateDirectory()
         try append([record(.failed, endedAgo: 120), record(.escalated, endedAgo: 60), record(.refused, endedAgo: 30)], in: state)
-        let spike = try check("remediation_failure_spike", in: SelfMonitor(stateDirectory: state).report(now: now))
+        let spike = try check("remediation_failure_spike", in: await SelfMonitor(stateDirectory: state).report(now: now))
         XCTAssertEqual(spike.verdict, .ok)
         XCTAssertEqual(spike.value, 0)
         XCTAssertTrue(spike.observed.hasSuffix("fewer than 3 attempted runs: not judged"), spike.observed)
 
         let two = SelfMonitor(stateDirectory: state, configuration: .init(minimumAttemptedRuns: 2))
-        XCTAssertEqual(two.check(now: now).map(\.name), ["remediation_failure_spike"])
+        let twoAlerts = await two.check(now: now)
+        XCTAssertEqual(twoAlerts.map(\.name), ["remediation_failure_spike"])
     }
 
     /// 2,000 records over 5.5 hours (about 1.7 MB: many 64 KiB chunks read from the end), one
     /// line that is not a record near the end, and a torn last line: the window's records are
     /// counted exactly.
-    func testTheWindowIsCountedExactlyAcrossChunksOfALongHistory() throws {
+    func testTheWindowIsCountedExactlyAcrossChunksOfALongHistory() async throws {
         let state = stateDirectory()
         let records = (0..<2000).map { i -> IncidentRecord in
             let ago = Double(1999 - i) * 10  // one every 10 s, the newest 0 s ago
@@ -129,7 +131,7 @@ final class SelfMonitorTests: XCTestCase {
         try handle.write(contentsOf: Data(#"{"v":1,"ended_at":"#.utf8))  // torn: a writer died here
         try handle.close()
 
-        let report = SelfMonitor(stateDirectory: state).report(now: now)
+        let report = await SelfMonitor(stateDirectory: state).report(now: now)
         // Ends within 30 min: ago 0 ... 1800 s, records 1819 ... 1999: 181 records, those with i % 4 == 0 failed.
         let window = (1819...1999)
         let failures = window.filter { $0 % 4 == 0 }.count
@@ -141,7 +143,7 @@ final class SelfMonitorTests: XCTestCase {
 
     /// The history is read from its end only as far as needed: lines at its start that are not
     /// records are never reached, so they are not reported.
-    func testOnlyTheEndOfTheHistoryIsRead() throws {
+    func testOnlyTheEndOfTheHistoryIsRead() async throws {
         let state = stateDirectory()
         let knowledgeBase = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: state))
         _ = try knowledgeBase.appendBatch((0..<1000).map { Array(#"{"early":\#($0)}"#.utf8) }, to: .incidentHistory)
@@ -149,7 +151,7 @@ final class SelfMonitorTests: XCTestCase {
         // order tolerance, so the reader stops an hour before the oldest record.
         let records: [IncidentRecord] = (0..<360).map { record($0 % 2 == 0 ? .failed : .succeeded, endedAgo: Double(359 - $0) * 30) }
         try append(records, in: state)
-        let report = SelfMonitor(stateDirectory: state).report(now: now)
+        let report = await SelfMonitor(stateDirectory: state).report(now: now)
         XCTAssertEqual(report.problems, [])
         XCTAssertEqual(try check("remediation_failure_spike", in: report).observed, "31 of 61 attempted runs succeeded in the last 30m (50.8%)")
 
@@ -157,7 +159,7 @@ final class SelfMonitorTests: XCTestCase {
         let corrupt = stateDirectory()
         _ = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: corrupt))
             .appendBatch((0..<1000).map { Array(#"{"early":\#($0)}"#.utf8) }, to: .incidentHistory)
-        let unreadable = SelfMonitor(stateDirectory: corrupt).report(now: now)
+        let unreadable = await SelfMonitor(stateDirectory: corrupt).report(now: now)
         XCTAssertEqual(unreadable.problems.count, 1)
         XCTAssertTrue(unreadable.problems[0].hasSuffix("1000 lines near the end not readable as incident records; skipped"), "\(unreadable.problems)")
     }
@@ -172,14 +174,14 @@ final class SelfMonitorTests: XCTestCase {
         return r
     }
 
-    func testFalsePositiveSurgeOverTwentyPercentOfDetectedIncidentsInTheLastHour() throws {
+    func testFalsePositiveSurgeOverTwentyPercentOfDetectedIncidentsInTheLastHour() async throws {
         let state = stateDirectory()
         // In the hour: 4 detected, 1 denied (25%); a manual run does not count; 2 denied ones
         // ended 61 minutes ago, outside the window.
         try append([watched(true, endedAgo: 61 * 60), watched(true, endedAgo: 61 * 60),
                     watched(true, endedAgo: 50 * 60), watched(false, endedAgo: 40 * 60), watched(false, endedAgo: 20 * 60),
                     watched(false, endedAgo: 50), record(.succeeded, endedAgo: 30)], in: state)
-        let alerts = SelfMonitor(stateDirectory: state).check(now: now)
+        let alerts = await SelfMonitor(stateDirectory: state).check(now: now)
         let surge = try XCTUnwrap(alerts.first { $0.name == "false_positive_surge" })
         XCTAssertEqual(try XCTUnwrap(surge.value), 0.25, accuracy: 1e-12)
         XCTAssertEqual(surge.observed, "1 of 4 detected incidents denied in the last 1h (25.0%)")
@@ -188,23 +190,25 @@ final class SelfMonitorTests: XCTestCase {
         XCTAssertEqual(surge.action, "Adjust anomaly detection thresholds")
     }
 
-    func testExactlyTwentyPercentOrTooFewDetectedIncidentsIsNoSurge() throws {
+    func testExactlyTwentyPercentOrTooFewDetectedIncidentsIsNoSurge() async throws {
         let state = stateDirectory()
         try append([watched(true, endedAgo: 600)] + (1...4).map { watched(false, endedAgo: Double($0) * 60) }, in: state)
-        XCTAssertFalse(SelfMonitor(stateDirectory: state).check(now: now).contains { $0.name == "false_positive_surge" }, "1 of 5 is 20%")
+        let fewAlerts = await SelfMonitor(stateDirectory: state).check(now: now)
+        XCTAssertFalse(fewAlerts.contains { $0.name == "false_positive_surge" }, "1 of 5 is 20%")
         let few = stateDirectory()
         try append([watched(true, endedAgo: 600), watched(true, endedAgo: 60)], in: few)
-        let report = SelfMonitor(stateDirectory: few).report(now: now)
+        let report = await SelfMonitor(stateDirectory: few).report(now: now)
         XCTAssertEqual(try check("false_positive_surge", in: report).verdict, .ok)
         XCTAssertTrue(try check("false_positive_surge", in: report).observed.contains("not judged"))
     }
 
     // MARK: - knowledge_base_stale
 
-    func testKnowledgeBaseIsStaleAfterSevenDaysAndOneSecond() throws {
+    func testKnowledgeBaseIsStaleAfterSevenDaysAndOneSecond() async throws {
         let state = stateDirectory()
         try append([record(.succeeded, endedAgo: 7 * 86400 + 1)], in: state)
-        let stale = try XCTUnwrap(SelfMonitor(stateDirectory: state).check(now: now).first)
+        let staleAlerts = await SelfMonitor(stateDirectory: state).check(now: now)
+        let stale = try XCTUnwrap(staleAlerts.first)
         XCTAssertEqual(stale.name, "knowledge_base_stale")
         XCTAssertEqual(stale.severity, .sev3)
         XCTAssertEqual(stale.notify, ["sre_lead"])
@@ -214,14 +218,14 @@ final class SelfMonitorTests: XCTestCase {
 
         let fresh = stateDirectory()
         try append([record(.succeeded, endedAgo: 8 * 86400), record(.failed, endedAgo: 6 * 86400)], in: fresh)
-        let check = try check("knowledge_base_stale", in: SelfMonitor(stateDirectory: fresh).report(now: now))
+        let check = try check("knowledge_base_stale", in: await SelfMonitor(stateDirectory: fresh).report(now: now))
         XCTAssertEqual(check.verdict, .ok)
         XCTAssertEqual(check.value, 6 * 86400)
     }
 
-    func testAnEmptyStateDirectoryIsNotYetStartedAndHealthy() throws {
+    func testAnEmptyStateDirectoryIsNotYetStartedAndHealthy() async throws {
         let state = stateDirectory()
-        let report = SelfMonitor(stateDirectory: state).report(now: now)
+        let report = await SelfMonitor(stateDirectory: state).report(now: now)
         XCTAssertTrue(report.healthy)
         XCTAssertEqual(report.checks.map(\.verdict), [.ok, .ok, .ok, .ok])
         XCTAssertEqual(try check("knowledge_base_stale", in: report).observed, "not yet started: no incident record and no finished run")
@@ -275,7 +279,7 @@ final class SelfMonitorTests: XCTestCase {
         try await run("SFFF", in: store, clock: clock)
         let monitor = SelfMonitor(stateDirectory: state)
 
-        let report = monitor.report(now: clock.now)
+        let report = await monitor.report(now: clock.now)
         let tripped = try check("playbook_circuit_breaker_tripped", in: report)
         XCTAssertEqual(tripped.verdict, .alert)
         XCTAssertEqual(tripped.observed, "open: flaky-001")
@@ -291,7 +295,7 @@ final class SelfMonitorTests: XCTestCase {
         XCTAssertEqual(try check("remediation_failure_spike", in: report).value, 0.25)
 
         // An hour after the last failure the breaker half-opens: a trial run may go, the playbook is not disabled.
-        let later = monitor.report(now: clock.now.addingTimeInterval(3601))
+        let later = await monitor.report(now: clock.now.addingTimeInterval(3601))
         XCTAssertEqual(try check("playbook_circuit_breaker_tripped", in: later).verdict, .ok)
         XCTAssertEqual(try check("remediation_failure_spike", in: later).verdict, .ok, "the failures left the 30-minute window")
     }

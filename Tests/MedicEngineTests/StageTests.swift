@@ -85,7 +85,7 @@ final class StageTests: XCTestCase {
         let state = stateDirectory()
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        try OperatorSwitch.killSwitch(stateDirectory: state).turnOn(by: "ops", reason: "incident review", now: now)
+        try await OperatorSwitch.killSwitch(stateDirectory: state).turnOn(by: "ops", reason: "incident review", now: now)
         let stage = GateStage(catalog: catalog, stateDirectory: state, evaluator: nil)
 
         let automated = await stage.run(plan, GateRequest(mode: .automated), now: now)
@@ -114,7 +114,7 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(report.runID, "stage-run-1")
         XCTAssertEqual(report.outcome, .succeeded)
         XCTAssertEqual(shell.requests.map(\.action), ["clean"])
-        let records = try store.read(runID: "stage-run-1").records
+        let records = try await store.read(runID: "stage-run-1").records
         XCTAssertEqual(records.first?.event, .runStarted)
         XCTAssertEqual(records.first?.seed, 7)
         XCTAssertTrue(records.contains { $0.event == .gatesEvaluated })

@@ -40,12 +40,12 @@ final class StateStoresTests: XCTestCase {
         let stage = ExecutionStage(interpreter: interpreter, stores: stores)
 
         // A refusal: paused, an automated run is refused by the kill switch the stores hold.
-        try stores.flags.turnOn(.killSwitch, by: "ops", reason: "review", now: clock.now)
+        try await stores.flags.turnOn(.killSwitch, by: "ops", reason: "review", now: clock.now)
         let refusedPlan = await gates.run(ungated, GateRequest(mode: .automated), now: clock.now)
         XCTAssertEqual(GatePipeline.blocking(refusedPlan.gates)?.gate, .killSwitch)
         let refused = try await stage.run(refusedPlan, RunRequest(mode: .automated, runID: "run-refused", seed: 1))
         XCTAssertEqual(refused.outcome, .refused)
-        try stores.flags.turnOff(.killSwitch, by: "ops", reason: nil, now: clock.now)
+        try await stores.flags.turnOff(.killSwitch, by: "ops", reason: nil, now: clock.now)
 
         // An approval: the run waits, is approved, gated again through the stores, and runs.
         var waiting = await gates.run(ungated, GateRequest(mode: .manual), now: clock.now)
@@ -73,13 +73,14 @@ final class StateStoresTests: XCTestCase {
         // Every record of every journal went through the wrapper's journal (the resumed run's
         // first records were written before the "crash", by the run that the wrapper also made).
         for id in ["run-refused", "run-approved", "run-resumed"] {
-            let onDisk = try files.read(runID: id).records.map(\.seq)
+            let onDisk = try await files.read(runID: id).records.map(\.seq)
             XCTAssertFalse(onDisk.isEmpty)
             let appended = calls.appended.filter { $0.run == id }.map(\.seq)
             XCTAssertEqual(Set(appended).isSuperset(of: onDisk), true, "\(id): on disk \(onDisk), through the wrapper \(appended)")
         }
+        let resumedRecords = try await files.read(runID: "run-resumed").records
         XCTAssertEqual(calls.appended.filter { $0.run == "run-resumed" }.count - appendedBefore,
-                       try files.read(runID: "run-resumed").records.count - (cut + 1), "the resume appended through the wrapper")
+                       resumedRecords.count - (cut + 1), "the resume appended through the wrapper")
         // Every audit line was written through the audit log given: the pause, its end, the approval.
         let auditLines = try String(contentsOfFile: state + "/audit.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(calls.audited, ["paused", "resumed", "approved"])
@@ -201,19 +202,19 @@ private struct RecordingFlags: OperatorFlags {
     let calls: Calls
     init(_ base: FileFlags, _ calls: Calls) { (self.base, self.calls) = (base, calls) }
 
-    func setting(_ flag: OperatorFlag) -> OperatorSwitch.Setting? { calls.note("flags.setting(\(flag.rawValue))"); return base.setting(flag) }
-    func turnOn(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws {
+    func setting(_ flag: OperatorFlag) async -> OperatorSwitch.Setting? { calls.note("flags.setting(\(flag.rawValue))"); return base.setting(flag) }
+    func turnOn(_ flag: OperatorFlag, by: String, reason: String?, now: Date) async throws {
         calls.note("flags.turnOn(\(flag.rawValue))")
-        try base.turnOn(flag, by: by, reason: reason, now: now)
+        try await base.turnOn(flag, by: by, reason: reason, now: now)
     }
-    func turnOff(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws -> Bool {
+    func turnOff(_ flag: OperatorFlag, by: String, reason: String?, now: Date) async throws -> Bool {
         calls.note("flags.turnOff(\(flag.rawValue))")
-        return try base.turnOff(flag, by: by, reason: reason, now: now)
+        return try await base.turnOff(flag, by: by, reason: reason, now: now)
     }
-    func breakerResets() -> [String: RemediationBreaker.Reset] { calls.note("flags.breakerResets"); return base.breakerResets() }
-    func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) throws {
+    func breakerResets() async -> [String: RemediationBreaker.Reset] { calls.note("flags.breakerResets"); return base.breakerResets() }
+    func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) async throws {
         calls.note("flags.resetBreaker")
-        try base.resetBreaker(playbookID, by: by, reason: reason, now: now)
+        try await base.resetBreaker(playbookID, by: by, reason: reason, now: now)
     }
 }
 

@@ -89,7 +89,8 @@ final class WatcherTests: XCTestCase {
         XCTAssertEqual(outcomes.values.first ?? nil, .succeeded)
         XCTAssertEqual(h.shell.requests.map { $0.parameters["path"] }, ["/var"], "the label became the playbook's parameter")
         let run = try XCTUnwrap(h.store.list().runs.first { $0.id == outcomes.keys.first })
-        let started = try XCTUnwrap(try h.store.read(runID: run.id).records.first)
+        let startedRecords = try await h.store.read(runID: run.id).records
+        let started = try XCTUnwrap(startedRecords.first)
         XCTAssertEqual(started.mode, .automated)
         let detection = try XCTUnwrap(started.detection)
         XCTAssertEqual(detection.rule, "disk-filling")

@@ -102,7 +102,7 @@ public struct GatePipeline: Sendable {
     public func evaluate(_ context: GateContext) async -> [GateVerdict] {
         var context = context
         if context.stores == nil { context.stores = StateStores.existing(in: context.stateDirectory) }
-        context.runHistory.refresh()
+        await context.runHistory.refresh()
         var verdicts: [GateVerdict] = []
         for gate in gates { verdicts.append(await gate.evaluate(context)) }
         return verdicts

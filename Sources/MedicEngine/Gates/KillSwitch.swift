@@ -43,18 +43,18 @@ public struct OperatorSwitch: Sendable {
             ?? Setting(by: "unknown", reason: "\(path) is not readable; turn the switch off to remove it", at: "?")
     }
 
-    public func turnOn(by: String, reason: String?, now: Date) throws {
+    public func turnOn(by: String, reason: String?, now: Date) async throws {
         let setting = Setting(by: by, reason: reason, at: JournalRecord.timestamp(now))
         try StateFiles.writeAtomically(try JSONEncoder().encode(setting), to: path)
-        try audit.record(["event": onEvent, "by": by, "reason": reason ?? "", "at": setting.at])
+        try await audit.record(["event": onEvent, "by": by, "reason": reason ?? "", "at": setting.at])
     }
 
     /// Turns the switch off; false when it was off.
     @discardableResult
-    public func turnOff(by: String, reason: String? = nil, now: Date) throws -> Bool {
+    public func turnOff(by: String, reason: String? = nil, now: Date) async throws -> Bool {
         guard FileManager.default.fileExists(atPath: path) else { return false }
         guard unlink(path) == 0 else { throw JournalError("cannot remove \(path): \(String(cString: strerror(errno)))") }
-        try audit.record(["event": offEvent, "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
+        try await audit.record(["event": offEvent, "by": by, "reason": reason ?? "", "at": JournalRecord.timestamp(now)])
         return true
     }
 }
@@ -64,8 +64,8 @@ public struct KillSwitchGate: Gate {
     public let name = GateID.killSwitch
     public init() {}
 
-    public func evaluate(_ context: GateContext) -> GateVerdict {
-        guard let pause = context.flags.setting(.killSwitch) else {
+    public func evaluate(_ context: GateContext) async -> GateVerdict {
+        guard let pause = await context.flags.setting(.killSwitch) else {
             return .pass(name, "not paused")
         }
         let why = "Medic is paused (by \(pause.by) at \(pause.at)\(pause.reason.map { ": \($0)" } ?? ""))"

@@ -97,28 +97,30 @@ public struct RemediationBreaker: Sendable {
     }
 
     /// Closes the playbook's breaker by hand: runs that finished before now no longer count.
-    public func reset(_ playbookID: String, by: String, reason: String?, now: Date) throws {
+    public func reset(_ playbookID: String, by: String, reason: String?, now: Date) async throws {
         var all = resets()
         let reset = Reset(by: by, reason: reason, at: JournalRecord.timestamp(now))
         all[playbookID] = reset
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try StateFiles.writeAtomically(try encoder.encode(all), to: path)
-        try audit.record(["event": "breaker_reset", "playbook": playbookID, "by": by, "reason": reason ?? "", "at": reset.at])
+        try await audit.record(["event": "breaker_reset", "playbook": playbookID, "by": by, "reason": reason ?? "", "at": reset.at])
     }
 
-    public func state(of playbookID: String, now: Date) -> BreakerState {
-        status(of: playbookID, now: now).state
+    public func state(of playbookID: String, now: Date) async -> BreakerState {
+        await status(of: playbookID, now: now).state
     }
 
     /// Every playbook that has runs in the state directory, by id.
-    public func all(now: Date) -> [(playbookID: String, state: BreakerState)] {
-        statuses(now: now).map { ($0.playbookID, $0.state) }
+    public func all(now: Date) async -> [(playbookID: String, state: BreakerState)] {
+        await statuses(now: now).map { ($0.playbookID, $0.state) }
     }
 
     /// `runs`: the state directory's runs when the caller has read them already.
-    public func status(of playbookID: String, now: Date, runs known: [RunSummary]? = nil) -> Status {
-        status(of: playbookID, now: now, history: known.map(ListedRuns.init) ?? ListedRuns(runs()))
+    public func status(of playbookID: String, now: Date, runs known: [RunSummary]? = nil) async -> Status {
+        let history: ListedRuns
+        if let known { history = ListedRuns(known) } else { history = ListedRuns(await runs()) }
+        return status(of: playbookID, now: now, history: history)
     }
 
     /// The playbook's breaker from `history` (refreshed by the caller). The replay of its
@@ -145,8 +147,8 @@ public struct RemediationBreaker: Sendable {
     }
 
     /// `status(of:now:)` of every playbook that has runs, by id.
-    public func statuses(now: Date) -> [Status] {
-        let runs = runs()
+    public func statuses(now: Date) async -> [Status] {
+        let runs = await runs()
         let resets = resets()
         return Dictionary(grouping: runs, by: \.playbookID).sorted { $0.key < $1.key }.map {
             Self.compute($0.key, runs: $0.value, reset: resets[$0.key], cooldown: cooldown, now: now)
@@ -155,9 +157,9 @@ public struct RemediationBreaker: Sendable {
 
     /// The runs of `history`, else of the state directory (none, and nothing created, when it
     /// has no runs directory).
-    private func runs() -> [RunSummary] {
+    private func runs() async -> [RunSummary] {
         guard let history else { return RunStore.history(in: stateDirectory) }
-        history.refresh()
+        await history.refresh()
         return history.runs(startedSince: .distantPast).map(\.summary)
     }
 
@@ -178,14 +180,15 @@ public struct BreakerGate: Gate {
     public let cooldown: TimeInterval
     public init(cooldown: TimeInterval = 3600) { self.cooldown = cooldown }
 
-    public func evaluate(_ context: GateContext) -> GateVerdict {
+    public func evaluate(_ context: GateContext) async -> GateVerdict {
         let playbook = context.plan.playbookID
         let history = context.runHistory
+        let reset = await context.flags.breakerResets()[playbook]
         if let damaged = RunStore.damageRefusal(in: history.damagedRuns().map(\.summary), playbookID: playbook, gate: "circuit breaker") {
             return .refuse(name, damaged)
         }
         let status = RemediationBreaker(stateDirectory: context.stateDirectory, cooldown: cooldown)
-            .status(of: playbook, now: context.now, history: history, reset: context.flags.breakerResets()[playbook])
+            .status(of: playbook, now: context.now, history: history, reset: reset)
         switch status.state {
         case .closed:
             return .pass(name, "closed: \(status.windowFailures) of the last \(status.windowRuns) runs failed, \(status.consecutiveFailures) in a row")

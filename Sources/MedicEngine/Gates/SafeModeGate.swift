@@ -12,7 +12,7 @@ public struct SafeModeGate: Gate {
 
     public func evaluate(_ context: GateContext) async -> GateVerdict {
         var why: String?
-        if let setting = context.flags.setting(.safeMode) {
+        if let setting = await context.flags.setting(.safeMode) {
             why = "safe mode is on (by \(setting.by) at \(setting.at)\(setting.reason.map { ": \($0)" } ?? ""))"
         } else if context.mode == .automated {
             if !context.runHistory.hasSucceeded(context.plan.playbookID) { why = "a new incident type: no run of \(context.plan.playbookID) has succeeded here yet" }

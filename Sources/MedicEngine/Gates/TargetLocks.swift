@@ -144,10 +144,10 @@ public struct TargetLockGate: Gate {
     public let name = GateID.targetLock
     public init() {}
 
-    public func evaluate(_ context: GateContext) -> GateVerdict {
+    public func evaluate(_ context: GateContext) async -> GateVerdict {
         let locks = context.locks
         let names = TargetLocks.names(for: context.plan)
-        let taken = locks.holders(of: names).compactMap { entry in entry.holder.map { (entry.name, $0) } }
+        let taken = await locks.holders(of: names).compactMap { entry in entry.holder.map { (entry.name, $0) } }
         guard let (target, holder) = taken.first else { return .pass(name, "free: \(names.joined(separator: ", "))") }
         if context.lockWait > 0 {
             return .pass(name, "target \(target) is held by run \(holder.run) (pid \(holder.pid)); the run waits up to "

@@ -21,7 +21,7 @@ extension Interpreter {
                         observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await decide(runID, in: store, observe: observe) { execution in
             try await execution.append(.approvalGiven(by: by, role: role, message: reason))
-            try audit.record([
+            try await audit.record([
                 "event": "approved", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "role": role ?? "", "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),
             ])
@@ -38,7 +38,7 @@ extension Interpreter {
                      observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         try await decide(runID, in: store, observe: observe) { execution in
             try await execution.append(.approvalDenied(by: by, message: reason))
-            try audit.record([
+            try await audit.record([
                 "event": "denied", "run": execution.journal.runID, "playbook": execution.plan.playbookID, "by": by,
                 "reason": reason ?? "", "at": JournalRecord.timestamp(clock.now),
             ])
@@ -49,8 +49,8 @@ extension Interpreter {
     /// Opens a pending run under its lock, ends it if its request expired, else applies `body`.
     private func decide(_ runID: String, in store: any RunStoring, observe: (@Sendable (JournalRecord) -> Void)?,
                         _ body: (inout RunExecution) async throws -> Void) async throws -> RunReport {
-        let id = try store.resolve(runID)
-        guard let (journal, lock, contents) = try store.reopen(runID: id) else {
+        let id = try await store.resolve(runID)
+        guard let (journal, lock, contents) = try await store.reopen(runID: id) else {
             throw JournalError("run \(id) is in use by another process")
         }
         guard RunStore.status(of: contents.records) == .pendingApproval else {

@@ -72,7 +72,7 @@ public struct Interpreter: Sendable {
                       locks: (any TargetLocking)? = nil, lockWait: Double = 0, approvalTTL: Double = 3600, detection: Detection? = nil,
                       chaos: ChaosRun? = nil, observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
         let id = runID ?? RunStore.newRunID(at: clock.now)
-        let (journal, lock) = try store.create(runID: id)
+        let (journal, lock) = try await store.create(runID: id)
         if let observe { journal.observe(observe) }
         let started = JournalRecord.runStarted(run: id, plan: plan, mode: mode, pid: getpid(), host: ProcessInfo.processInfo.hostName,
                                                seed: seed ?? UInt64.random(in: 0...UInt64.max),
@@ -104,15 +104,15 @@ public struct Interpreter: Sendable {
     public func resume(_ runID: String, in store: any RunStoring, yes: Bool = false,
                        confirm: (@Sendable (String) async -> Bool)? = nil, locks: (any TargetLocking)? = nil,
                        observe: (@Sendable (JournalRecord) -> Void)? = nil) async throws -> RunReport {
-        let id = try store.resolve(runID)
+        let id = try await store.resolve(runID)
         // A Medic killed while starting a step leaves a copy of its descriptors, the run's lock
         // among them, in the child for the instant before that child's exec: a resume started
         // right then would find the run locked. Such a lock is gone within milliseconds; a run
         // really running elsewhere holds it on.
-        var reopened = try store.reopen(runID: id)
+        var reopened = try await store.reopen(runID: id)
         for _ in 0..<40 where reopened == nil {
             try await Task.sleep(nanoseconds: 50_000_000)
-            reopened = try store.reopen(runID: id)
+            reopened = try await store.reopen(runID: id)
         }
         guard let (journal, lock, contents) = reopened else {
             throw JournalError("run \(id) is running in another process; it can be resumed only once that process is gone")

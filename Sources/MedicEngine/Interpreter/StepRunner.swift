@@ -51,16 +51,16 @@ struct StepRunner: Sendable {
         var record = record
         let written: JournalRecord
         if let durable, target == nil {
-            written = try journal.append(record, now: interpreter.clock.now, durable: durable)
+            written = try await journal.append(record, now: interpreter.clock.now, durable: durable)
         } else if let target {
             record.target = target.name
             if [.stepFinished, .targetStarted, .targetFinished].contains(record.event) {
-                written = try journal.append(record, now: interpreter.clock.now, durable: false)
+                written = try await journal.append(record, now: interpreter.clock.now, durable: false)
             } else {
                 written = try await journal.appendDurably([record], now: interpreter.clock.now)[0]
             }
         } else {
-            written = try journal.append(record, now: interpreter.clock.now, durable: record.event != .stepFinished)
+            written = try await journal.append(record, now: interpreter.clock.now, durable: record.event != .stepFinished)
         }
         absorb(written)
     }
@@ -169,7 +169,7 @@ struct StepRunner: Sendable {
         } catch let error as ExecutorError {
             result = ExecutionResult(succeeded: false, summary: "could not run: \(error.description)")
         }
-        for record in processes.written { absorb(record) }
+        for record in await processes.settle() { absorb(record) }
         try await append(.stepFinished(step: request.stepNumber, phase: request.purpose, attempt: request.attempt, item: item,
                                        result: result))
         return result

@@ -9,8 +9,8 @@ import Foundation
 /// one gate evaluation sees one state. A database implementation answers the same questions
 /// with queries on indexed columns (start time, playbook, status).
 public protocol RunHistory: Sendable {
-    /// Reads what changed since the last look.
-    func refresh()
+    /// Reads what changed since the last look (a database: a query over the network).
+    func refresh() async
     /// Runs whose `run_started` is at or after `since`, oldest first.
     func runs(startedSince since: Date) -> [IndexedRun]
     /// Runs with no outcome (running, interrupted, waiting for approval), oldest first.

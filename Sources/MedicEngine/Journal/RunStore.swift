@@ -33,6 +33,19 @@ public struct RunSummary: Sendable, Hashable, Codable {
     public var actions: [String] = []
     /// A damaged journal (status `damaged`): its first damaged line, `path:line: reason`.
     public var damage: String?
+
+    public init(id: String, playbookID: String, playbookVersion: String, startedAt: String, updatedAt: String, status: RunStatus,
+                outcome: RunOutcome?, journal: String, targets: [String] = [], actions: [String] = [], damage: String? = nil) {
+        (self.id, self.playbookID, self.playbookVersion, self.startedAt, self.updatedAt) = (id, playbookID, playbookVersion, startedAt, updatedAt)
+        (self.status, self.outcome, self.journal, self.targets, self.actions, self.damage) = (status, outcome, journal, targets, actions, damage)
+    }
+}
+
+extension JournalContents {
+    /// Records read from a store that keeps them whole (a database): no damage, not legacy.
+    public init(records: [JournalRecord], problems: [String] = []) {
+        self.init(records: records, problems: problems, damage: [], legacy: false)
+    }
 }
 
 /// A run's records as read from disk, with what could not be read.
@@ -164,6 +177,9 @@ public final class RunStore: Sendable {
     /// while holding the run's lock) and no damage, a torn last line (a crash during a write) is
     /// moved to `<run>.torn` and cut from the journal, and a last record missing only its newline
     /// gets it; without `repair` they are only reported. Damage is never repaired.
+    /// The run's records as they are, repairing nothing (at once: the files answer from the kernel).
+    public func read(runID: String) throws -> JournalContents { try read(runID: runID, repair: false) }
+
     public func read(runID: String, repair: Bool = false) throws -> JournalContents {
         let path = journalPath(runID)
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -96,7 +96,7 @@ extension SelfMonitor {
     /// Throws `JournalError` when `<state>/health` cannot be written.
     public func evaluateAndPublish(now: Date? = nil, bus: any StepExecutor) async throws -> HealthEvaluation {
         let now = now ?? clock.now
-        let report = report(now: now)
+        let report = await report(now: now)
         // Healthy with nothing raised before: nothing to publish, nothing created.
         if report.alerts.isEmpty && !FileManager.default.fileExists(atPath: healthDirectory + "/alerts.json") {
             return HealthEvaluation(report: report, published: [], alreadyRaised: [], failures: [], skippedBusy: false)

@@ -71,10 +71,10 @@ public struct SelfMonitor: Sendable {
     }
 
     /// The alerts raised at `now` (by default the clock's), every check's, in check order.
-    public func check(now: Date? = nil) -> [HealthAlert] { report(now: now).alerts }
+    public func check(now: Date? = nil) async -> [HealthAlert] { await report(now: now).alerts }
 
     /// Every check with its verdict and what it saw, at `now` (by default the clock's).
-    public func report(now: Date? = nil) -> HealthReport {
+    public func report(now: Date? = nil) async -> HealthReport {
         let now = now ?? clock.now
         var problems: [String] = []
         let historyPath = (KnowledgeBase.defaultDirectory(inState: stateDirectory) as NSString)
@@ -93,12 +93,13 @@ public struct SelfMonitor: Sendable {
             problems.append(tailError)
         }
         let breaker = RemediationBreaker(stateDirectory: stateDirectory, cooldown: configuration.breakerCooldown, history: runs)
-        let statuses = breaker.statuses(now: now)
+        let statuses = await breaker.statuses(now: now)
+        let firstEnd = statuses.isEmpty ? nil : await earliestRunEnd()
         let checks = [
             failureSpike(tail, error: tailError, now: now),
             falsePositiveSurge(tail, error: tailError, now: now),
             breakerTripped(statuses),
-            knowledgeBaseStale(tail, error: tailError, now: now, hasRuns: !statuses.isEmpty),
+            knowledgeBaseStale(tail, error: tailError, now: now, firstRunEnd: firstEnd),
         ].map(withEscalation)
         return HealthReport(checkedAt: now, checks: checks, problems: problems)
     }
@@ -191,7 +192,7 @@ public struct SelfMonitor: Sendable {
     /// without runs is "not yet started" (ok). Without records but with runs, nothing has been
     /// learnt from them: the age is measured from the earliest run's end, so a state directory
     /// whose runs have ended for 7 days without one record is stale.
-    private func knowledgeBaseStale(_ tail: IncidentTail.Result?, error: String, now: Date, hasRuns: Bool) -> HealthCheckResult {
+    private func knowledgeBaseStale(_ tail: IncidentTail.Result?, error: String, now: Date, firstRunEnd: Date?) -> HealthCheckResult {
         let condition = "no record appended to the knowledge base for \(HealthFormat.duration(configuration.staleAfter))"
         guard let tail else {
             return HealthCheckResult(name: Self.knowledgeBaseStale, condition: condition, verdict: .unknown,
@@ -202,7 +203,7 @@ public struct SelfMonitor: Sendable {
         if let newest = tail.newest {
             since = newest
             what = "the newest incident record ended at \(JournalRecord.timestamp(newest))"
-        } else if hasRuns, let firstEnd = earliestRunEnd() {
+        } else if let firstEnd = firstRunEnd {
             since = firstEnd
             what = "no incident record, though runs have ended since \(JournalRecord.timestamp(firstEnd))"
         } else {
@@ -220,10 +221,10 @@ public struct SelfMonitor: Sendable {
     }
 
     /// When the state directory's first finished run ended (the breaker's run list is cached per process).
-    private func earliestRunEnd() -> Date? {
+    private func earliestRunEnd() async -> Date? {
         let finished: [RunSummary]
         if let runs {
-            runs.refresh()
+            await runs.refresh()
             finished = runs.runs(startedSince: .distantPast).map(\.summary).filter { $0.status == .finished }
         } else {
             finished = RunStore.history(in: stateDirectory).filter { $0.status == .finished }

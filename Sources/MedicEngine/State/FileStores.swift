@@ -93,19 +93,19 @@ public struct FileFlags: OperatorFlags {
 
     public func setting(_ flag: OperatorFlag) -> OperatorSwitch.Setting? { file(flag).status() }
 
-    public func turnOn(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws {
-        try file(flag).turnOn(by: by, reason: reason, now: now)
+    public func turnOn(_ flag: OperatorFlag, by: String, reason: String?, now: Date) async throws {
+        try await file(flag).turnOn(by: by, reason: reason, now: now)
     }
 
     @discardableResult
-    public func turnOff(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws -> Bool {
-        try file(flag).turnOff(by: by, reason: reason, now: now)
+    public func turnOff(_ flag: OperatorFlag, by: String, reason: String?, now: Date) async throws -> Bool {
+        try await file(flag).turnOff(by: by, reason: reason, now: now)
     }
 
     public func breakerResets() -> [String: RemediationBreaker.Reset] { RemediationBreaker(stateDirectory: stateDirectory).resets() }
 
-    public func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) throws {
-        try RemediationBreaker(stateDirectory: stateDirectory, audit: audit).reset(playbookID, by: by, reason: reason, now: now)
+    public func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) async throws {
+        try await RemediationBreaker(stateDirectory: stateDirectory, audit: audit).reset(playbookID, by: by, reason: reason, now: now)
     }
 }
 

@@ -25,7 +25,7 @@ public protocol RunJournaling: AnyObject, Sendable {
     /// Called with each record once it is stored.
     func observe(_ observer: @escaping @Sendable (JournalRecord) -> Void)
     @discardableResult
-    func append(_ records: [JournalRecord], now: Date?, durable: Bool) throws -> [JournalRecord]
+    func append(_ records: [JournalRecord], now: Date?, durable: Bool) async throws -> [JournalRecord]
     @discardableResult
     func appendDurably(_ records: [JournalRecord], now: Date?) async throws -> [JournalRecord]
 }
@@ -33,8 +33,8 @@ public protocol RunJournaling: AnyObject, Sendable {
 extension RunJournaling {
     /// Appends one record (`append(_:now:durable:)`).
     @discardableResult
-    public func append(_ record: JournalRecord, now: Date?, durable: Bool) throws -> JournalRecord {
-        try append([record], now: now, durable: durable)[0]
+    public func append(_ record: JournalRecord, now: Date?, durable: Bool) async throws -> JournalRecord {
+        try await append([record], now: now, durable: durable)[0]
     }
 }
 
@@ -69,24 +69,24 @@ public protocol RunStoring: RunHistory {
     associatedtype Claim: RunClaim
     /// The time of records appended without one, and of new run ids.
     var clock: any EngineClock { get }
-    func create(runID: String) throws -> (Journal, Claim)
-    func reopen(runID: String) throws -> (Journal, Claim, JournalContents)?
+    func create(runID: String) async throws -> (Journal, Claim)
+    func reopen(runID: String) async throws -> (Journal, Claim, JournalContents)?
     /// The full id of a run named by its id or an unambiguous prefix.
-    func resolve(_ idOrPrefix: String) throws -> String
+    func resolve(_ idOrPrefix: String) async throws -> String
     /// Where the run's records are kept (a file's path), for people.
     func journalPath(_ id: String) -> String
-    func read(runID: String, repair: Bool) throws -> JournalContents
+    func read(runID: String, repair: Bool) async throws -> JournalContents
     /// One run as `list` sees it (a dead run is marked interrupted first).
-    func inspect(_ id: String) throws -> (summary: RunSummary?, contents: JournalContents, status: RunStatus)
+    func inspect(_ id: String) async throws -> (summary: RunSummary?, contents: JournalContents, status: RunStatus)
     /// Every run, oldest first, with the problems found.
-    func list(reconcilingIncidents: Bool) -> (runs: [RunSummary], problems: [String])
+    func list(reconcilingIncidents: Bool) async -> (runs: [RunSummary], problems: [String])
     func stopAppending()
     var isStopping: Bool { get }
 }
 
 extension RunStoring {
     /// The run's records as they are, repairing nothing.
-    public func read(runID: String) throws -> JournalContents { try read(runID: runID, repair: false) }
+    public func read(runID: String) async throws -> JournalContents { try await read(runID: runID, repair: false) }
 }
 
 extension RunStore: RunStoring {}
@@ -104,7 +104,7 @@ extension RunStore: RunStoring {}
 /// - **Waiting** up to `wait` seconds of the implementation's clock, never holding a thread.
 public protocol TargetLocking: Sendable {
     /// Who holds each of `names` now (nil: free); takes nothing.
-    func holders(of names: [String]) -> [(name: String, holder: TargetLocks.Holder?)]
+    func holders(of names: [String]) async -> [(name: String, holder: TargetLocks.Holder?)]
     func acquire(_ names: [String], run: String, wait: Double, now: Date) async throws -> TargetLease
 }
 
@@ -124,15 +124,15 @@ extension TargetLocks: TargetLocking {}
 /// - **Fail closed**: a setting that exists but cannot be read counts as on.
 public protocol OperatorFlags: Sendable {
     /// The setting in force, if the switch is on.
-    func setting(_ flag: OperatorFlag) -> OperatorSwitch.Setting?
-    func turnOn(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws
+    func setting(_ flag: OperatorFlag) async -> OperatorSwitch.Setting?
+    func turnOn(_ flag: OperatorFlag, by: String, reason: String?, now: Date) async throws
     /// Turns the switch off; false when it was off.
     @discardableResult
-    func turnOff(_ flag: OperatorFlag, by: String, reason: String?, now: Date) throws -> Bool
+    func turnOff(_ flag: OperatorFlag, by: String, reason: String?, now: Date) async throws -> Bool
     /// The breakers' manual resets in force, by playbook id.
-    func breakerResets() -> [String: RemediationBreaker.Reset]
+    func breakerResets() async -> [String: RemediationBreaker.Reset]
     /// Closes a playbook's breaker by hand: runs that finished before `now` no longer count.
-    func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) throws
+    func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) async throws
 }
 
 /// An operator's switch.
@@ -146,5 +146,5 @@ public enum OperatorFlag: String, Sendable, CaseIterable {
 /// Guarantees: **append-only** (a record is never changed or removed), **durable** before
 /// `record` returns, **whole records** (a reader never sees part of one).
 public protocol AuditLog: Sendable {
-    func record(_ fields: [String: String]) throws
+    func record(_ fields: [String: String]) async throws
 }

@@ -222,13 +222,13 @@ public actor Watcher {
 
     /// Follows a run that waits for approval: whoever decides it (`medic approve` runs it in
     /// that process), the watch reports how it ended. Stops when the request expires undecided.
-    private func follow(_ pending: RunReport, key: String, incident: Incident) {
+    private func follow(_ pending: RunReport, key: String, incident: Incident) async {
         let (store, report, poll, clock) = (stores.runs, report, max(0.01, options.approvalPoll), interpreter.clock)
         let runID = pending.runID
-        let until = (try? store.read(runID: runID))?.records.last { $0.event == .approvalRequested }?.until
+        let until = (try? await store.read(runID: runID))?.records.last { $0.event == .approvalRequested }?.until
         followers[runID] = Task.detached {
             while !Task.isCancelled {
-                if let (_, contents, status) = try? store.inspect(runID), status == .finished || status == .interrupted {
+                if let (_, contents, status) = try? await store.inspect(runID), status == .finished || status == .interrupted {
                     let final = RunReport(records: contents.records, journal: store.journalPath(runID), status: status)
                     await self.settle(runID, final.outcome)
                     report(.runDecided(incident, final, approvedBy: contents.records.last { $0.event == .approvalGiven }?.by,
