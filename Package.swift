@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "MedicPostgres",
             dependencies: [
-                "MedicEngine",
+                "MedicEngine", "MedicServer",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,6 +117,11 @@ let package = Package(
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).
         .target(name: "MedicTestSupport"),
+        // Real processes for the tests: `medic serve` over HTTP, a PostgreSQL server of their own.
+        .target(
+            name: "MedicServeTestKit",
+            dependencies: ["MedicPostgres", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         .testTarget(name: "MedicTextTests", dependencies: ["MedicText"]),
         .testTarget(name: "MedicModelTests", dependencies: ["MedicModel"]),
         .testTarget(name: "MedicDetectTests", dependencies: ["MedicDetect", "MedicModel", "MedicLoader"]),
@@ -141,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "MedicServerTests",
             dependencies: [
-                "MedicServer", "MedicEngine",
+                "MedicServer", "MedicEngine", "MedicServeTestKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,8 +158,9 @@ let package = Package(
         .testTarget(
             name: "MedicPostgresTests",
             dependencies: [
-                "MedicPostgres", "MedicEngine",
+                "MedicPostgres", "MedicEngine", "MedicServer", "MedicServeTestKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ],

@@ -63,6 +63,18 @@ public struct PostgresIncidents: Sendable {
         }
     }
 
+    /// Every incident's key, in the order they were opened.
+    public func keys() async throws -> [String] {
+        do {
+            var keys: [String] = []
+            let rows = try await database.client.query("SELECT key FROM medic_incidents ORDER BY opened_at, key", logger: database.logger)
+            for try await (key) in rows.decode(String.self) { keys.append(key) }
+            return keys
+        } catch {
+            throw PostgresFailure("listing the incidents' keys", error, location: database.location)
+        }
+    }
+
     /// Every incident, in the order they were opened.
     public func all() async throws -> [Stored] {
         do {

@@ -22,17 +22,23 @@ public struct PostgresRunStore: Sendable {
     /// How long a run's lease lasts without renewal.
     public let leaseSeconds: Double
 
-    public init(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30) {
+    /// The time of records appended without one, and of new run ids.
+    public let clock: any EngineClock
+    /// What this store has read and decided, shared by its copies (history, stopping).
+    let state = PostgresRunStoreState()
+
+    public init(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30, clock: any EngineClock = SystemClock()) {
         self.database = database
         self.owner = owner
         self.leaseSeconds = leaseSeconds
+        self.clock = clock
     }
 
     public static func leaseName(_ runID: String) -> String { "run:" + runID }
 
     /// Claims `runID` and takes its lease, in one transaction (a crash in between leaves neither):
     /// the journal to append to, beginning with `run_started`.
-    public func create(runID: String) async throws -> PostgresRunJournal {
+    public func claim(runID: String) async throws -> PostgresRunJournal {
         guard RunStore.isValidRunID(runID) else { throw JournalError("cannot create run '\(runID)': not a valid name") }
         let logger = database.logger, owner = owner, seconds = leaseSeconds, name = Self.leaseName(runID)
         struct Taken: Error {}
@@ -67,7 +73,7 @@ public struct PostgresRunStore: Sendable {
 
     /// Takes over a run whose lease expired (or was released): its journal, appending after the
     /// records returned. nil while another instance holds the lease.
-    public func reopen(runID: String) async throws -> (PostgresRunJournal, [JournalRecord])? {
+    public func takeOver(runID: String) async throws -> (PostgresRunJournal, [JournalRecord])? {
         guard let lease = try await PostgresLeases(database).acquire(Self.leaseName(runID), owner: owner, seconds: leaseSeconds) else {
             return nil
         }
@@ -77,13 +83,13 @@ public struct PostgresRunStore: Sendable {
         return (PostgresRunJournal(store: self, runID: runID, lease: lease, lastSeq: records.last?.seq ?? 0, summary: summary), records)
     }
 
-    public func read(runID: String) async throws -> [JournalRecord] {
+    public func records(of runID: String) async throws -> [JournalRecord] {
         try await PostgresRunRecords(database).records(of: runID)
     }
 
     /// Every run with records, oldest first; a run without an outcome whose lease expired is
     /// `interrupted`.
-    public func list() async throws -> [RunSummary] {
+    public func summaries() async throws -> [RunSummary] {
         do {
             var runs: [RunSummary] = []
             let rows = try await database.client.query("""
@@ -106,7 +112,8 @@ public struct PostgresRunStore: Sendable {
 /// One run's journal in the database, written by the holder of its lease.
 public actor PostgresRunJournal {
     public nonisolated let runID: String
-    private let store: PostgresRunStore
+    nonisolated let store: PostgresRunStore
+    nonisolated let observers = JournalObservers()
     public private(set) var lease: Lease
     private var nextSeq: Int
     private var summary: RunSummary?

@@ -50,6 +50,17 @@ public final class StateDatabase: Sendable {
         }
     }
 
+    /// Throws unless the database answers `SELECT 1` within `seconds` (a pool still trying to
+    /// reach a server that is down would otherwise keep the caller waiting).
+    public func ping(within seconds: Double) async throws {
+        let client = client, logger = logger
+        do {
+            try await answered(within: seconds) { try await client.perform("SELECT 1", logger: logger) }
+        } catch {
+            throw PostgresFailure("reaching the database", error, location: location)
+        }
+    }
+
     /// Closes every connection; no query runs after.
     public func shutdown() async {
         running.cancel()

@@ -14,7 +14,7 @@ struct APIOperationRoutes: Sendable {
     /// The library in force (a SIGHUP may replace it); `catalog` is its catalog now.
     let library: ServedLibrary
     var catalog: Catalog { library.current.catalog }
-    let incidents: FileIncidentStore
+    let incidents: any IncidentStoring
     let stateDirectory: String
     let maxBodyBytes: Int
 
@@ -168,7 +168,7 @@ struct APIOperationRoutes: Sendable {
         if let status, AlertIncident.Status(rawValue: status) == nil {
             return ServerRoutes.error(.badRequest, "'status' must be firing or resolved", field: "status")
         }
-        let found = incidents.all().incidents.filter { status == nil || $0.status.rawValue == status }.sorted { $0.openedAt > $1.openedAt }
+        let found = await incidents.all().incidents.filter { status == nil || $0.status.rawValue == status }.sorted { $0.openedAt > $1.openedAt }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let objects = found.compactMap { (try? encoder.encode($0)).flatMap { try? JSONSerialization.jsonObject(with: $0) } }

@@ -18,7 +18,7 @@ import ServiceLifecycle
 public actor EscalationScheduler: Service {
     let settings: EscalationSettings
     let catalog: Catalog
-    let incidents: FileIncidentStore
+    let incidents: any IncidentStoring
     let ledger: EscalationLedger
     let stores: StateStores
     let clock: any EngineClock
@@ -42,7 +42,7 @@ public actor EscalationScheduler: Service {
     /// or nil for none. Dropped with the record's incident once it is finished.
     private var endedRuns: [String: String?] = [:]
 
-    public init(settings: EscalationSettings, catalog: Catalog, incidents: FileIncidentStore, ledger: EscalationLedger, stores: StateStores,
+    public init(settings: EscalationSettings, catalog: Catalog, incidents: any IncidentStoring, ledger: EscalationLedger, stores: StateStores,
                 clock: any EngineClock, delivery: ChannelDelivery, logger: Logger, metrics: ServerMetrics? = nil) {
         self.settings = settings
         self.catalog = catalog
@@ -69,11 +69,11 @@ public actor EscalationScheduler: Service {
     /// each in a task of its own (one at a time per record).
     public func tick() async {
         let now = clock.now
-        let keys = incidentKeys()
+        let keys = await incidentKeys()
         seen.formIntersection(keys)
         for key in keys where !seen.contains(key) {
             do {
-                if let incident = try incidents.incident(key: key) { try begin(incident) }
+                if let incident = try await incidents.incident(key: key) { try begin(incident) }
                 seen.insert(key)
             } catch {
                 logger.warning("medic: warning: escalation of \(key) could not begin: \(error)")
@@ -108,9 +108,8 @@ public actor EscalationScheduler: Service {
         advancing[key] = nil
     }
 
-    private func incidentKeys() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: incidents.directory)) ?? [])
-            .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }
+    private func incidentKeys() async -> [String] {
+        (try? await incidents.keys()) ?? []
     }
 
     /// The incident's severity: its alert's `severity` label, else its playbook's, else SEV2.

@@ -44,6 +44,17 @@ public struct FileIncidentStore: IncidentStoring {
     /// The batches `open` committed so far in this process (fewer than the incidents opened: they shared fsyncs).
     public var openBatches: Int { openings.batches }
 
+    public var location: String { directory }
+
+    public func keys() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }
+    }
+
+    public func unavailability() -> String? {
+        access(directory, W_OK) == 0 ? nil : "\(directory) is not writable: \(String(cString: strerror(errno)))"
+    }
+
     public func resolve(key: String, at time: String) throws -> AlertIncident? {
         try whileLocked {
             guard var stored = try incident(key: key) else { return nil }

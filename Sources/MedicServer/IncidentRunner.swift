@@ -17,11 +17,11 @@ import ServiceLifecycle
 /// interrupted (for `medic resume`).
 public actor IncidentRunner: Service {
     private let intake: AlertIntake
-    private let interpreter: Interpreter
-    private let stores: StateStores
+    let interpreter: Interpreter
+    let stores: StateStores
     private let stateDirectory: String
     private let grace: Double
-    private let logger: Logger
+    let logger: Logger
     /// Sees the journal records of the runs started (nil: no metrics); the routes that carry a
     /// run out (`carryOut`) give it theirs too.
     let metrics: ServerMetrics?
@@ -42,6 +42,12 @@ public actor IncidentRunner: Service {
 
     /// The number of runs going now.
     public var inFlight: Int { runs.count }
+
+    /// Whether the run is going in this process.
+    func isGoing(_ runID: String) -> Bool { runs[runID] != nil }
+
+    /// Whether the server is stopping (nothing new starts).
+    var isStopping: Bool { stopping }
 
     /// Starts the incident's run unless it has none, is resolved or acknowledged, is going here
     /// or has a journal already, or the server is stopping (then the next start picks it up).

@@ -79,6 +79,13 @@ public protocol IncidentStoring: Sendable {
     func incident(key: String) async throws -> AlertIncident?
     /// Every incident, in no particular order (damaged ones are reported, not returned).
     func all() async -> (incidents: [AlertIncident], problems: [String])
+    /// The key of every incident, without reading the incidents (throws when they cannot be listed).
+    func keys() async throws -> [String]
+    /// Where the incidents are kept, for people (a folder, a database).
+    var location: String { get }
+    /// Why the store cannot take an incident now (a folder not writable, a database not
+    /// answering), or nil when it can.
+    func unavailability() async -> String?
 }
 
 /// What `IncidentStoring.update` did.

@@ -29,6 +29,9 @@ public struct MedicServer: Sendable {
         public var configurationPath: String?
         /// The anomaly rules evaluated over live metrics (nil: none, `--no-rules`).
         public var rules: ServeRuleWatch.Settings?
+        /// Seconds between two takeover passes (`IncidentRunner.takeOver`), for servers sharing
+        /// their state with others (nil: none, a server alone with its state directory).
+        public var takeoverInterval: Double?
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -43,12 +46,12 @@ public struct MedicServer: Sendable {
     public let stores: StateStores
     /// The state directory (readiness checks that it can be written).
     public let stateDirectory: String
-    public let incidents: FileIncidentStore
+    public let incidents: any IncidentStoring
     public let settings: Settings
     public let logger: Logger
 
     public init(catalog: Catalog, configuration: ServeConfiguration, interpreter: Interpreter, stores: StateStores,
-                stateDirectory: String, incidents: FileIncidentStore, settings: Settings, logger: Logger) {
+                stateDirectory: String, incidents: any IncidentStoring, settings: Settings, logger: Logger) {
         self.catalog = catalog
         self.configuration = configuration
         self.interpreter = interpreter
@@ -113,6 +116,9 @@ public struct MedicServer: Sendable {
                                                           stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger,
                                                           metrics: metrics)))
         }
+        if let interval = settings.takeoverInterval {
+            services.append(.init(service: TakeoverSweep(runner: runner, incidents: incidents, interval: interval)))
+        }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
             // Trapped before the server listens, so a SIGHUP sent once it does never ends it.
@@ -129,7 +135,7 @@ public struct MedicServer: Sendable {
     }
 
     /// The escalation scheduler, when the configuration maps a severity to a policy.
-    func escalation(_ incidents: FileIncidentStore, metrics: ServerMetrics) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    func escalation(_ incidents: any IncidentStoring, metrics: ServerMetrics) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard !configuration.escalation.policies.isEmpty else { return [] }
         let ledger = try EscalationLedger(stateDirectory: stateDirectory)
         return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,

@@ -11,7 +11,7 @@ struct ServerRoutes: Sendable {
     let intake: AlertIntake
     let runner: IncidentRunner
     let stateDirectory: String
-    let incidents: FileIncidentStore
+    let incidents: any IncidentStoring
     let clock: any EngineClock
     let maxBodyBytes: Int
     let logger: Logger
@@ -19,18 +19,22 @@ struct ServerRoutes: Sendable {
 
     func install(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
-        router.get("/readyz") { _, _ in readiness() }
+        router.get("/readyz") { _, _ in await readiness() }
         router.post("/api/v1/alerts", use: accessControl.require(.sender, openWithoutTokens: true, limited: false) { request, _, _ in await alerts(request) })
     }
 
-    /// Ready when the catalog is loaded (it is: the server does not start without it) and the
-    /// state directory and its incident store can be written.
-    func readiness() -> Response {
-        let directories: [String] = [stateDirectory, incidents.directory]
-        let writable = directories.allSatisfy { access($0, W_OK) == 0 }
+    /// Ready when the catalog is loaded (it is: the server does not start without it), the
+    /// state directory can be written and the incident store can take an incident (its folder
+    /// is writable, its database answers).
+    func readiness() async -> Response {
+        let writable = access(stateDirectory, W_OK) == 0
+        let unavailable = await incidents.unavailability()
+        var store: [String: Any] = ["available": unavailable == nil, "location": incidents.location]
+        if let unavailable { store["reason"] = unavailable }
         let checks: [String: Any] = ["catalog": ["loaded": true, "playbooks": intake.catalog.playbooks.count],
-                                     "state": ["writable": writable, "directory": stateDirectory]]
-        return Self.json(writable ? .ok : .serviceUnavailable, ["ready": writable, "checks": checks])
+                                     "state": ["writable": writable, "directory": stateDirectory], "incidents": store]
+        let ready = writable && unavailable == nil
+        return Self.json(ready ? .ok : .serviceUnavailable, ["ready": ready, "checks": checks])
     }
 
     func alerts(_ request: Request) async -> Response {

@@ -30,6 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
             SIGHUP: read the library and --config again and put them in force for the next alert; \
             with any error, keep the ones in force and log each error located.
 
+            Several servers can share their state in PostgreSQL (--store postgres://USER@HOST[:PORT]/DATABASE,             the password in PGPASSWORD, or MEDIC_STORE; `medic migrate` prepares the database): Alertmanager             sends to all of them, each incident is remediated once, and a server that dies has its runs             taken over by another once their leases (--lease seconds) expire. docs/high-availability.md.
+
             SIGTERM or SIGINT: stop taking requests, let the runs going finish within --grace seconds, \
             then end their steps (left interrupted, for `medic resume`) and exit 0. docs/serving.md \
             has the whole story.
@@ -64,6 +66,17 @@ struct ServeCommand: AsyncParsableCommand {
                                valueName: "seconds"))
     var idleTimeout: Double = 30
 
+    @Option(help: ArgumentHelp("Shared state in PostgreSQL, for several servers (default: $MEDIC_STORE; neither: the state directory's files).",
+                               valueName: "postgres-url"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("With --store: seconds a run's or a target's lease lasts unrenewed; another server takes a dead one's runs over after it.",
+                               valueName: "seconds"))
+    var lease: Double = 15
+
+    @Option(help: ArgumentHelp("With --store: this server's name as the owner of its leases (default HOST:PID).", valueName: "name"))
+    var instance: String?
+
     @Flag(name: .customLong("no-rules"), help: "Do not evaluate the library's anomaly rules over live metrics (alerts only).")
     var noRules = false
 
@@ -80,6 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be 1 or more requests a minute") }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be 0 or more seconds") }
         guard idleTimeout > 0, idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout must be above 0 and at most 86400 seconds") }
+        guard lease >= 1, lease <= 3600 else { throw ValidationError("--lease must be between 1 and 3600 seconds") }
         guard interval.seconds > 0 else { throw ValidationError("--interval '\(interval)' is not a duration above 0 (such as 15s or 1m)") }
     }
 
@@ -108,14 +122,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // Beyond loopback, anyone who reaches the port is a caller: only with tokens to tell who.
         guard settings.listen.isLoopback || !settings.tokens.isEmpty else { throw Self.notLoopback(listen) }
-        let interpreter = try engine.interpreter(root: root)
-        let stores = try engine.stores(of: interpreter)
-        let incidents: FileIncidentStore
-        do {
-            incidents = try FileIncidentStore(stateDirectory: engine.stateDirectoryPath)
-        } catch {
-            throw CommandFailure("error: \(error)")
-        }
+        var interpreter = try engine.interpreter(root: root)
+        let shared = try await ServeStore.open(store, files: try engine.stores(of: interpreter), stateDirectory: engine.stateDirectoryPath,
+                                               owner: instance ?? "\(ProcessInfo.processInfo.hostName):\(getpid())", leaseSeconds: lease,
+                                               connectTimeout: 5, clock: interpreter.clock)
+        let (stores, incidents) = (shared.stores, shared.incidents)
+        interpreter.environment.stores = stores
+        if shared.database != nil { settings.takeoverInterval = lease / 3 }
         (settings.libraryRoot, settings.configurationPath) = (root, config)
         if !noRules {
             settings.rules = .init(interval: interval.seconds, registry: try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment))
@@ -127,9 +140,11 @@ struct ServeCommand: AsyncParsableCommand {
             try await server.run { address in printLine("medic serve: listening on http://\(address)") }
         } catch {
             try? await interpreter.environment.shutdown()
+            await shared.database?.shutdown()
             throw CommandFailure("error: medic serve stopped: \(error)")
         }
         try? await interpreter.environment.shutdown()
+        await shared.database?.shutdown()
         MedicLog.log.notice("medic serve: stopped")
     }
 

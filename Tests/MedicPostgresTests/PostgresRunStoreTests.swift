@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import MedicEngine
 import MedicPostgres
 import XCTest
@@ -58,29 +59,29 @@ final class PostgresRunStoreTests: PostgresTestCase {
     func testARunIdIsClaimedOnceAndItsSummaryFollowsItsRecords() async throws {
         let stores = try await instances(4)
         let outcomes = await withTaskGroup(of: Bool.self) { group in
-            for store in stores { group.addTask { (try? await store.create(runID: "run-1")) != nil } }
+            for store in stores { group.addTask { (try? await store.claim(runID: "run-1")) != nil } }
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         XCTAssertEqual(outcomes.filter { $0 }.count, 1, "one instance created run-1")
         do {
-            _ = try await stores[0].create(runID: "../escape")
+            _ = try await stores[0].claim(runID: "../escape")
             XCTFail("an invalid id is refused")
         } catch is JournalError {}
 
-        let journal = try await stores[1].create(runID: "run-2")
+        let journal = try await stores[1].claim(runID: "run-2")
         let sample = Self.sample
         XCTAssertGreaterThan(sample.count, 4)
         let now = Date(timeIntervalSince1970: 1_765_000_000)
         try await journal.append(Array(sample.prefix(3)), now: now)
-        let running = try await stores[2].list()
+        let running = try await stores[2].summaries()
         XCTAssertEqual(running.map(\.id), ["run-2"])
         XCTAssertEqual(running.first?.status, .running)
         XCTAssertEqual(running.first?.playbookID, "note-001")
         try await journal.append(Array(sample.dropFirst(3)), now: now.addingTimeInterval(1))
-        let finished = try await stores[3].list()
+        let finished = try await stores[3].summaries()
         XCTAssertEqual(finished.first?.status, .finished)
         XCTAssertEqual(finished.first?.outcome, .succeeded)
-        let read = try await stores[3].read(runID: "run-2")
+        let read = try await stores[3].records(of: "run-2")
         XCTAssertEqual(read.map(\.seq), Array(1...sample.count))
         XCTAssertEqual(read.map(\.event), sample.map(\.event))
         XCTAssertEqual(read.first?.plan, sample.first?.plan, "the plan survives the database whole")
@@ -91,16 +92,16 @@ final class PostgresRunStoreTests: PostgresTestCase {
     /// renewal are refused.
     func testARunIsTakenOverAfterItsLeaseExpiresAndTheOldOwnerIsFencedOff() async throws {
         let stores = try await instances(2, lease: 0.5)
-        let first = try await stores[0].create(runID: "run-3")
+        let first = try await stores[0].claim(runID: "run-3")
         let sample = Self.sample
         try await first.append(Array(sample.prefix(2)), now: Date())
-        let stillHeld = try await stores[1].reopen(runID: "run-3")
+        let stillHeld = try await stores[1].takeOver(runID: "run-3")
         XCTAssertNil(stillHeld, "not taken over while its lease lasts")
 
         var taken: (PostgresRunJournal, [JournalRecord])?
         let giveUp = Date().addingTimeInterval(30)
         while taken == nil, Date() < giveUp {
-            taken = try await stores[1].reopen(runID: "run-3")
+            taken = try await stores[1].takeOver(runID: "run-3")
             if taken == nil { try await Task.sleep(nanoseconds: 50_000_000) }
         }
         let (second, records) = try XCTUnwrap(taken)
@@ -114,21 +115,21 @@ final class PostgresRunStoreTests: PostgresTestCase {
         let renewed = try await first.renew()
         XCTAssertFalse(renewed, "the old owner learns it lost the run")
         try await second.append(Array(sample.dropFirst(2)), now: Date())
-        let final = try await stores[0].read(runID: "run-3")
+        let final = try await stores[0].records(of: "run-3")
         XCTAssertEqual(final.map(\.seq), Array(1...sample.count))
         try await second.release()
-        let listed = try await stores[0].list()
+        let listed = try await stores[0].summaries()
         XCTAssertEqual(listed.first?.status, .finished)
     }
 
     func testARunWithoutAnOutcomeWhoseLeaseExpiredReadsInterrupted() async throws {
         let stores = try await instances(1, lease: 0.3)
-        let journal = try await stores[0].create(runID: "run-4")
+        let journal = try await stores[0].claim(runID: "run-4")
         try await journal.append(Array(Self.sample.prefix(3)), now: Date())
         var status: RunStatus?
         let giveUp = Date().addingTimeInterval(30)
         while status != .interrupted, Date() < giveUp {
-            status = try await stores[0].list().first?.status
+            status = try await stores[0].summaries().first?.status
             if status != .interrupted { try await Task.sleep(nanoseconds: 50_000_000) }
         }
         XCTAssertEqual(status, .interrupted)

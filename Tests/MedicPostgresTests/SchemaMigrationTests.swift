@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import MedicPostgres
 import PostgresNIO
 import XCTest

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import MedicServer
 import XCTest
 

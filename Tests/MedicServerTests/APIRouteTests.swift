@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// The REST API's routes over real HTTP against the `medic serve` binary, each with its role.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MedicServeTestKit
 import NIOCore
 import NIOHTTP1
 import XCTest

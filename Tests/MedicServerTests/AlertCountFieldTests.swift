@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// `truncatedAlerts`, Alertmanager's count of the alerts it left out of a post, over real HTTP:

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// The notification channels carried as the engine carries its steps: each attempt bounded by

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// Escalation policies run by the real `medic serve` against a loopback receiver: levels in

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// The immune events API of `medic serve` over real HTTP: events stored once in

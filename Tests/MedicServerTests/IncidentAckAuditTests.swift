@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// Acknowledging and resolving over HTTP: the body rules every API route follows, and every

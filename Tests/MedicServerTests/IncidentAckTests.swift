@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// People acknowledging and resolving incidents: over HTTP on the real server, and with

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// The ingestion routes (`POST /api/v1/alerts`, `POST /api/v1/events`) and the read-only

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import Hummingbird
 import NIOCore
 import XCTest

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import NIOHTTP1
 import XCTest
 

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// The whole chain with real parts: a test exporter's gauge goes bad, a real Prometheus scrapes

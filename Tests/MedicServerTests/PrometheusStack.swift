@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MedicServeTestKit
 import Hummingbird
 import NIOCore
 import NIOHTTP1

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// SIGHUP through the binary: a good configuration takes effect for the next alert without

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// `medic serve` evaluates the library's anomaly rules over live metrics, and one fault seen by a

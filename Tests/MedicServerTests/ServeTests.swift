@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import MedicEngine
 import MedicServer
 import XCTest

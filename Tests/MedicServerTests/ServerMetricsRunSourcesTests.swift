@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// `/metrics` counts every run the server carries out, whatever started it (an alert, an

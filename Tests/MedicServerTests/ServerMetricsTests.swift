@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// `GET /metrics` of a real `medic serve`, read as Prometheus would: the exposition text parsed

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// The web page in a real headless Chromium driven through chromedriver (WebDriver), against

@@ -1,4 +1,5 @@
 import Foundation
+import MedicServeTestKit
 import XCTest
 
 /// The web page over plain HTTP against the `medic serve` binary: the login and its cookie,

@@ -14,6 +14,10 @@ public struct OperatorSwitch: Sendable {
         public var by: String
         public var reason: String?
         public var at: String
+
+        public init(by: String, reason: String?, at: String) {
+            (self.by, self.reason, self.at) = (by, reason, at)
+        }
     }
 
     public let stateDirectory: String

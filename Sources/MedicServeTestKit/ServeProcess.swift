@@ -5,14 +5,14 @@ import XCTest
 
 /// A `medic serve` started as a real process on a port the system chose, and talked to over real
 /// HTTP (AsyncHTTPClient). Every wait is bounded and polls; none is a timing assertion.
-final class ServeProcess: @unchecked Sendable {
-    let process = Process()
-    let output: URL
-    let errors: URL
-    private(set) var baseURL = ""
+public final class ServeProcess: @unchecked Sendable {
+    public let process = Process()
+    public let output: URL
+    public let errors: URL
+    public private(set) var baseURL = ""
 
     /// `swift test` runs the test bundle from the build products folder, beside the `medic` binary.
-    static var binary: URL {
+    public static var binary: URL {
         let products = Bundle.main.bundleURL
         let candidate = products.appendingPathComponent("medic")
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
@@ -21,7 +21,7 @@ final class ServeProcess: @unchecked Sendable {
 
     /// Starts `medic serve ARGUMENTS --listen 127.0.0.1:0` in `directory` and waits (up to 60 s)
     /// for the line saying where it listens. The process is ended when `test` ends.
-    init(_ test: XCTestCase, in directory: URL, arguments: [String]) async throws {
+    public init(_ test: XCTestCase, in directory: URL, arguments: [String]) async throws {
         output = directory.appendingPathComponent("serve-\(UUID().uuidString).out")
         errors = directory.appendingPathComponent("serve-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -43,22 +43,22 @@ final class ServeProcess: @unchecked Sendable {
         baseURL = String(line.dropFirst("medic serve: listening on ".count))
     }
 
-    var stdout: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+    public var stdout: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
 
-    struct Answer {
-        var status: Int
-        var body: String
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+    public struct Answer: Sendable {
+        public var status: Int
+        public var body: String
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
     }
 
     /// `timeout`: seconds to wait for the answer (a request left unanswered that long fails).
-    func get(_ path: String, timeout: Int64 = 60) async throws -> Answer {
+    public func get(_ path: String, timeout: Int64 = 60) async throws -> Answer {
         try await send(HTTPClientRequest(url: baseURL + path), timeout: timeout)
     }
 
     /// `token`: sent as `Authorization: Bearer TOKEN`.
-    func post(_ path: String, body: Data, contentType: String? = "application/json", token: String? = nil) async throws -> Answer {
+    public func post(_ path: String, body: Data, contentType: String? = "application/json", token: String? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -74,19 +74,19 @@ final class ServeProcess: @unchecked Sendable {
     }
 
     /// Sends `signal` and waits (up to 60 s) for the process to end: its exit status.
-    func stop(with signal: Int32 = SIGTERM) async throws -> Int32 {
+    public func stop(with signal: Int32 = SIGTERM) async throws -> Int32 {
         kill(process.processIdentifier, signal)
         return try await exitStatus()
     }
 
     /// Waits (up to 60 s) for the process to end: its exit status.
-    func exitStatus() async throws -> Int32 {
+    public func exitStatus() async throws -> Int32 {
         _ = try await Self.poll("medic serve to exit") { self.process.isRunning ? nil : true }
         return process.terminationStatus
     }
 
     /// Polls `probe` every 50 ms until it gives a value; fails after `seconds`.
-    static func poll<T>(_ what: String, seconds: Double = 60, _ probe: () throws -> T?) async throws -> T {
+    public static func poll<T>(_ what: String, seconds: Double = 60, _ probe: () throws -> T?) async throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let value = try probe() { return value }
@@ -95,22 +95,15 @@ final class ServeProcess: @unchecked Sendable {
         throw Timeout(what: what, seconds: seconds)
     }
 
-    struct Timeout: Error, CustomStringConvertible {
-        var what: String
-        var seconds: Double
-        var description: String { "waited \(seconds) s for \(what)" }
+    public struct Timeout: Error, CustomStringConvertible {
+        public var what: String
+        public var seconds: Double
+        public var description: String { "waited \(seconds) s for \(what)" }
+
+        public init(what: String, seconds: Double) {
+            self.what = what
+            self.seconds = seconds
+        }
     }
 }
 
-extension ServeProcess {
-    /// `medic token create NAME --role ROLE` into `dir/tokens.jsonl` (`tokenArguments(in:)` gives
-    /// it to `medic serve`): the token printed.
-    static func token(_ name: String, role: String = "operator", in dir: URL) throws -> String {
-        let output = try MedicCommand.run(["token", "create", name, "--role", role] + tokenArguments(in: dir), in: dir)
-        let token = output.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(token.hasPrefix("medic_"), "medic token create printed: \(output)")
-        return token
-    }
-
-    static func tokenArguments(in dir: URL) -> [String] { ["--tokens", dir.appendingPathComponent("tokens.jsonl").path] }
-}

@@ -9,17 +9,17 @@ import XCTest
 ///
 /// PostgreSQL refuses to run as root: as root, its commands run as the `postgres` user
 /// (`runuser`), in a folder that user owns.
-final class LocalPostgres: @unchecked Sendable {
-    let folder: URL
-    let binaries: URL
-    private(set) var port = 0
+public final class LocalPostgres: @unchecked Sendable {
+    public let folder: URL
+    public let binaries: URL
+    public private(set) var port = 0
     private var running = false
 
-    var data: URL { folder.appendingPathComponent("data") }
-    var log: URL { folder.appendingPathComponent("server.log") }
+    public var data: URL { folder.appendingPathComponent("data") }
+    public var log: URL { folder.appendingPathComponent("server.log") }
 
     /// The folder of PostgreSQL's programs (the newest installed), or a skip (a failure under CI).
-    static func binaries() throws -> URL {
+    public static func binaries() throws -> URL {
         let root = URL(fileURLWithPath: "/usr/lib/postgresql")
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? [])
             .compactMap(Int.init).sorted()
@@ -37,7 +37,7 @@ final class LocalPostgres: @unchecked Sendable {
 
     /// Makes and starts a server (up to three ports are tried: another process may take the one
     /// chosen before the server binds it).
-    init() throws {
+    public init() throws {
         binaries = try Self.binaries()
         folder = URL(fileURLWithPath: "/tmp").appendingPathComponent("medic-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -66,14 +66,14 @@ final class LocalPostgres: @unchecked Sendable {
     deinit { stop(); try? FileManager.default.removeItem(at: folder) }
 
     /// Stops the server at once (as a crash would), if running.
-    func stop() {
+    public func stop() {
         guard running else { return }
         _ = try? run("pg_ctl", ["-D", data.path, "-m", "immediate", "-w", "stop"])
         running = false
     }
 
     /// Starts a stopped server again on the same port.
-    func start() throws {
+    public func start() throws {
         guard !running else { return }
         try run("pg_ctl", ["-D", data.path, "-l", log.path, "-w", "-t", "120", "-o",
                            "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(folder.path) -c max_connections=200",
@@ -81,17 +81,17 @@ final class LocalPostgres: @unchecked Sendable {
         running = true
     }
 
-    var serverLog: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    public var serverLog: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// A new, empty database of its own for one test: its address.
-    func freshDatabase() throws -> PostgresLocation {
+    public func freshDatabase() throws -> PostgresLocation {
         let name = "t_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
         try run("createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "medic", name])
         return PostgresLocation(host: "127.0.0.1", port: port, user: "medic", database: name, tls: .disable)
     }
 
     /// `postgres://medic@127.0.0.1:PORT/DATABASE?sslmode=disable`, as an operator writes it.
-    func address(_ location: PostgresLocation) -> String {
+    public func address(_ location: PostgresLocation) -> String {
         "postgres://medic@127.0.0.1:\(port)/\(location.database)?sslmode=disable"
     }
 
@@ -103,7 +103,7 @@ final class LocalPostgres: @unchecked Sendable {
     /// descriptor forever. Here the child gets only its three standard descriptors, and is
     /// waited for with `waitpid`.
     @discardableResult
-    func run(_ program: String, _ arguments: [String]) throws -> String {
+    public func run(_ program: String, _ arguments: [String]) throws -> String {
         let path = binaries.appendingPathComponent(program).path
         let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments : [path] + arguments
         let output = folder.appendingPathComponent("command-\(UUID().uuidString).out")
@@ -132,7 +132,7 @@ final class LocalPostgres: @unchecked Sendable {
     }
 
     /// A loopback TCP port nobody listens on now.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket failed") }
         defer { close(fd) }
@@ -148,40 +148,9 @@ final class LocalPostgres: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
     }
 }
 
-/// A test class with a PostgreSQL server of its own, started before its first test and stopped
-/// after its last; each test takes fresh databases from it.
-class PostgresTestCase: XCTestCase {
-    nonisolated(unsafe) private static var servers: [ObjectIdentifier: Result<LocalPostgres, any Error>] = [:]
-
-    override class func setUp() {
-        super.setUp()
-        servers[ObjectIdentifier(self)] = Result { try LocalPostgres() }
-    }
-
-    override class func tearDown() {
-        servers[ObjectIdentifier(self)] = nil
-        super.tearDown()
-    }
-
-    /// The class's server (a skip without PostgreSQL, a failure under CI).
-    func server() throws -> LocalPostgres {
-        guard let started = Self.servers[ObjectIdentifier(Self.self)] else { throw LocalPostgres.Failure("no server was started") }
-        return try started.get()
-    }
-
-    /// `count` instances (each its own connection pool, as separate servers have) on one fresh
-    /// database, migrated unless `migrated` is false; shut down when the test ends.
-    func databases(_ count: Int, migrated: Bool = true) async throws -> [StateDatabase] {
-        let location = try server().freshDatabase()
-        let databases = (0..<count).map { _ in StateDatabase(location) }
-        addTeardownBlock { for database in databases { await database.shutdown() } }
-        if migrated { try await SchemaMigrations.migrate(databases[0]) }
-        return databases
-    }
-}

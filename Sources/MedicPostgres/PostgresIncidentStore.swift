@@ -1,0 +1,94 @@
+import Foundation
+import MedicServer
+
+/// Alert incidents in the database (`PostgresIncidents`), as `medic serve` keeps them.
+///
+/// Guarantees, as `IncidentStoring` asks: of any number of instances opening one key, one
+/// creates it (the primary key); `resolve` and `update` read, change and write back only if no
+/// other writer changed the incident since it was read (its version), else they read again, so
+/// no change is lost and a change's `change` sees the incident it replaces; committed when they return.
+public struct PostgresIncidentStore: IncidentStoring {
+    public let incidents: PostgresIncidents
+
+    public init(_ database: StateDatabase) { incidents = PostgresIncidents(database) }
+
+    public var location: String { "\(incidents.database.location)" }
+
+    public func keys() async throws -> [String] { try await incidents.keys() }
+
+    /// A `SELECT 1` that must answer within 2 s.
+    public func unavailability() async -> String? {
+        do {
+            try await incidents.database.ping(within: 2)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    public func open(_ incident: AlertIncident) async throws -> (incident: AlertIncident, created: Bool) {
+        let (stored, created) = try await incidents.open(key: incident.key, body: try Self.encode(incident))
+        return (try Self.decode(stored), created)
+    }
+
+    public func resolve(key: String, at time: String) async throws -> AlertIncident? {
+        switch try await update(key: key, { incident in
+            guard incident.status != .resolved else { return "resolved already" }
+            incident.status = .resolved
+            incident.resolvedAt = time
+            return nil
+        }) {
+        case .none: return nil
+        case .changed(let incident): return incident
+        case .refused: return try await self.incident(key: key)
+        }
+    }
+
+    public func update(key: String, _ change: (inout AlertIncident) async throws -> String?) async throws -> IncidentUpdate? {
+        while true {
+            guard let stored = try await incidents.incident(key: key) else { return nil }
+            var incident = try Self.decode(stored)
+            if let refusal = try await change(&incident) { return .refused(refusal) }
+            // Written only over the version read; another writer's change first means: read it again.
+            if let written = try await incidents.update(key: key, from: stored.version, to: try Self.encode(incident)) {
+                return .changed(try Self.decode(written))
+            }
+        }
+    }
+
+    public func incident(key: String) async throws -> AlertIncident? {
+        try await incidents.incident(key: key).map(Self.decode)
+    }
+
+    public func all() async -> (incidents: [AlertIncident], problems: [String]) {
+        do {
+            var found: [AlertIncident] = [], problems: [String] = []
+            for stored in try await incidents.all() {
+                do { found.append(try Self.decode(stored)) } catch { problems.append("\(error)") }
+            }
+            return (found, problems)
+        } catch {
+            return ([], ["\(error)"])
+        }
+    }
+
+    static func encode(_ incident: AlertIncident) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(incident), as: UTF8.self)
+    }
+
+    static func decode(_ stored: PostgresIncidents.Stored) throws -> AlertIncident {
+        do {
+            return try JSONDecoder().decode(AlertIncident.self, from: Data(stored.body.utf8))
+        } catch {
+            throw DamagedIncident(key: stored.key, cause: error)
+        }
+    }
+
+    struct DamagedIncident: Error, CustomStringConvertible {
+        let key: String
+        let cause: any Error
+        var description: String { "the incident \(key) in the database cannot be read: \(cause)" }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import MedicEngine
+import MedicPostgres
+import MedicServer
+
+/// Where `medic serve` keeps its shared state: the state directory's files, or a PostgreSQL
+/// database several servers share (`--store`, `MEDIC_STORE`).
+struct ServeStore {
+    var stores: StateStores
+    var incidents: any IncidentStoring
+    /// The database, when there is one (shut down when the server stops).
+    var database: StateDatabase?
+
+    /// The stores of `--store` (else `$MEDIC_STORE`), else the state directory's. A database must
+    /// answer within `connectTimeout` and have the schema this Medic knows (`medic migrate`).
+    static func open(_ text: String?, files: StateStores, stateDirectory: String, owner: String, leaseSeconds: Double,
+                     connectTimeout: Double, clock: any EngineClock) async throws -> ServeStore {
+        guard let text = text ?? ProcessInfo.processInfo.environment["MEDIC_STORE"], !text.isEmpty else {
+            do {
+                return ServeStore(stores: files, incidents: try FileIncidentStore(stateDirectory: stateDirectory), database: nil)
+            } catch {
+                throw CommandFailure("error: \(error)")
+            }
+        }
+        let location: PostgresLocation
+        do {
+            location = try PostgresLocation(text)
+        } catch {
+            throw CommandFailure.usage("--store: \(error)")
+        }
+        let database = StateDatabase(location, connectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
+        do {
+            try await database.reach(within: connectTimeout)
+            try await SchemaMigrations.requireCurrent(database)
+        } catch {
+            await database.shutdown()
+            throw CommandFailure("error: \(error)", "the database must answer and have the current schema (medic migrate --store ...)")
+        }
+        let stores = StateStores.postgres(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock, local: files)
+        return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database)
+    }
+}

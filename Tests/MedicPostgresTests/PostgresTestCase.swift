@@ -1,0 +1,36 @@
+import Foundation
+import MedicPostgres
+import MedicServeTestKit
+import XCTest
+
+/// A test class with a PostgreSQL server of its own, started before its first test and stopped
+/// after its last; each test takes fresh databases from it.
+class PostgresTestCase: XCTestCase {
+    nonisolated(unsafe) private static var servers: [ObjectIdentifier: Result<LocalPostgres, any Error>] = [:]
+
+    override class func setUp() {
+        super.setUp()
+        servers[ObjectIdentifier(self)] = Result { try LocalPostgres() }
+    }
+
+    override class func tearDown() {
+        servers[ObjectIdentifier(self)] = nil
+        super.tearDown()
+    }
+
+    /// The class's server (a skip without PostgreSQL, a failure under CI).
+    func server() throws -> LocalPostgres {
+        guard let started = Self.servers[ObjectIdentifier(Self.self)] else { throw LocalPostgres.Failure("no server was started") }
+        return try started.get()
+    }
+
+    /// `count` instances (each its own connection pool, as separate servers have) on one fresh
+    /// database, migrated unless `migrated` is false; shut down when the test ends.
+    func databases(_ count: Int, migrated: Bool = true) async throws -> [StateDatabase] {
+        let location = try server().freshDatabase()
+        let databases = (0..<count).map { _ in StateDatabase(location) }
+        addTeardownBlock { for database in databases { await database.shutdown() } }
+        if migrated { try await SchemaMigrations.migrate(databases[0]) }
+        return databases
+    }
+}
