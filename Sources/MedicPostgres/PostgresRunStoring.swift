@@ -110,18 +110,21 @@ extension PostgresRunStore: RunStoring {
 
     public func journalPath(_ id: String) -> String { "\(database.location) run \(id)" }
 
-    /// The records are whole or absent in a database: `repair` has nothing to do.
+    /// The records are whole or absent in a database: `repair` has nothing to do. A run with no
+    /// record does not exist (a run is created with its first record).
     public func read(runID: String, repair: Bool) async throws -> JournalContents {
+        let records: [JournalRecord]
         do {
-            return JournalContents(records: try await records(of: runID))
+            records = try await self.records(of: runID)
         } catch {
             throw JournalError("\(error)")
         }
+        guard !records.isEmpty else { throw JournalError("no run '\(runID)' in \(database.location)") }
+        return JournalContents(records: records)
     }
 
     public func inspect(_ id: String) async throws -> (summary: RunSummary?, contents: JournalContents, status: RunStatus) {
         let contents = try await read(runID: id, repair: false)
-        guard !contents.records.isEmpty else { throw JournalError("no run '\(id)' in \(database.location)") }
         var status = RunStore.status(of: contents.records)
         if status == .running, try await !leaseHeld(id) { status = .interrupted }
         var summary = RunStore.summary(id: id, records: contents.records, status: status, path: journalPath(id))

@@ -86,10 +86,10 @@ public final class ServeProcess: @unchecked Sendable {
     }
 
     /// Polls `probe` every 50 ms until it gives a value; fails after `seconds`.
-    public static func poll<T>(_ what: String, seconds: Double = 60, _ probe: () throws -> T?) async throws -> T {
+    public static func poll<T>(_ what: String, seconds: Double = 60, _ probe: () async throws -> T?) async throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if let value = try probe() { return value }
+            if let value = try await probe() { return value }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         throw Timeout(what: what, seconds: seconds)
