@@ -92,3 +92,27 @@ public struct PostgresIncidentStore: IncidentStoring {
         var description: String { "the incident \(key) in the database cannot be read: \(cause)" }
     }
 }
+
+/// Escalation levels claimed in the database (`PostgresEscalationClaims`), so that of the servers
+/// sharing it one sends each level. A claim lasts `seconds`: longer than a channel's timeout with
+/// its retries, or another server may send the level again while the first still tries.
+public struct PostgresEscalationArbiter: EscalationClaims {
+    public let claims: PostgresEscalationClaims
+    public let instance: String
+    public let seconds: Double
+
+    public init(_ database: StateDatabase, instance: String, seconds: Double = 120) {
+        claims = PostgresEscalationClaims(database)
+        self.instance = instance
+        self.seconds = seconds
+    }
+
+    public func claim(incident: String, level: Int) async throws -> EscalationClaim {
+        if try await claims.claim(incident: incident, level: level, instance: instance, seconds: seconds) { return .mine }
+        return try await claims.sent(incident: incident).contains(level) ? .sentElsewhere : .heldElsewhere
+    }
+
+    public func markSent(incident: String, level: Int) async throws {
+        _ = try await claims.markSent(incident: incident, level: level, instance: instance)
+    }
+}

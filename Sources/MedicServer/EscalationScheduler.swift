@@ -42,8 +42,13 @@ public actor EscalationScheduler: Service {
     /// or nil for none. Dropped with the record's incident once it is finished.
     private var endedRuns: [String: String?] = [:]
 
+    /// Shared with the other servers of a database: who sends each level (nil: this server alone).
+    let claims: (any EscalationClaims)?
+
     public init(settings: EscalationSettings, catalog: Catalog, incidents: any IncidentStoring, ledger: EscalationLedger, stores: StateStores,
-                clock: any EngineClock, delivery: ChannelDelivery, logger: Logger, metrics: ServerMetrics? = nil) {
+                clock: any EngineClock, delivery: ChannelDelivery, logger: Logger, metrics: ServerMetrics? = nil,
+                claims: (any EscalationClaims)? = nil) {
+        self.claims = claims
         self.settings = settings
         self.catalog = catalog
         self.incidents = incidents
@@ -151,6 +156,24 @@ public actor EscalationScheduler: Service {
             }
             if level.state == .pending {
                 guard (JournalRecord.date(level.due) ?? .distantPast) <= now else { break levels }
+            }
+            if let claims {
+                switch try await claims.claim(incident: key, level: level.level) {
+                case .mine: break
+                case .heldElsewhere:
+                    // Another server is sending it: look again later (its claim expires if it dies).
+                    retryAfter[key] = clock.now.addingTimeInterval(1)
+                    break levels
+                case .sentElsewhere:
+                    record = try ledger.update(key) {
+                        $0.levels[index].state = .skipped
+                        $0.levels[index].note = "sent by another server sharing the database"
+                        return true
+                    } ?? record
+                    continue
+                }
+            }
+            if level.state == .pending {
                 // The claim is durable before any channel is called.
                 record = try ledger.update(key) {
                     guard $0.levels[index].state == .pending else { return false }
@@ -165,6 +188,7 @@ public actor EscalationScheduler: Service {
                 $0.levels[index].sentAt = JournalRecord.timestamp(clock.now)
                 return true
             } ?? record
+            try await claims?.markSent(incident: key, level: level.level)
             logger.notice("escalation: \(key): level \(level.level) sent to \(level.notify) by \(level.methods.joined(separator: " + "))")
         }
         let trackers = trackingChannels(record)

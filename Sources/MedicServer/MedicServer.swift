@@ -32,6 +32,8 @@ public struct MedicServer: Sendable {
         /// Seconds between two takeover passes (`IncidentRunner.takeOver`), for servers sharing
         /// their state with others (nil: none, a server alone with its state directory).
         public var takeoverInterval: Double?
+        /// Who sends each escalation level, for servers sharing their incidents (nil: this one).
+        public var escalationClaims: (any EscalationClaims)?
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -142,6 +144,6 @@ public struct MedicServer: Sendable {
                                                    stores: stores, clock: interpreter.clock,
                                                    delivery: ChannelDelivery(executors: interpreter.executors, clock: interpreter.clock,
                                                                              timeouts: configuration.escalation.timeouts), logger: logger,
-                                                   metrics: metrics))]
+                                                   metrics: metrics, claims: settings.escalationClaims))]
     }
 }

@@ -10,6 +10,8 @@ struct ServeStore {
     var incidents: any IncidentStoring
     /// The database, when there is one (shut down when the server stops).
     var database: StateDatabase?
+    /// Who sends each escalation level, when servers share the database.
+    var escalationClaims: (any EscalationClaims)?
 
     /// The stores of `--store` (else `$MEDIC_STORE`), else the state directory's. A database must
     /// answer within `connectTimeout` and have the schema this Medic knows (`medic migrate`).
@@ -17,7 +19,7 @@ struct ServeStore {
                      connectTimeout: Double, clock: any EngineClock) async throws -> ServeStore {
         guard let text = text ?? ProcessInfo.processInfo.environment["MEDIC_STORE"], !text.isEmpty else {
             do {
-                return ServeStore(stores: files, incidents: try FileIncidentStore(stateDirectory: stateDirectory), database: nil)
+                return ServeStore(stores: files, incidents: try FileIncidentStore(stateDirectory: stateDirectory), database: nil, escalationClaims: nil)
             } catch {
                 throw CommandFailure("error: \(error)")
             }
@@ -37,6 +39,7 @@ struct ServeStore {
             throw CommandFailure("error: \(error)", "the database must answer and have the current schema (medic migrate --store ...)")
         }
         let stores = StateStores.postgres(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock, local: files)
-        return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database)
+        return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database,
+                          escalationClaims: PostgresEscalationArbiter(database, instance: owner))
     }
 }
