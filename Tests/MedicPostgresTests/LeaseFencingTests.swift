@@ -41,18 +41,18 @@ final class LeaseFencingTests: PostgresTestCase {
         XCTAssertEqual(Set(tokens).count, trials, "every grant has its own token")
     }
 
-    /// Over many short lease periods, the holders' periods (by the database's clock) never
+    /// 8 instances × 1,000 claims of one target's 50 ms lease: the holders' periods (by the database's clock) never
     /// overlap, and each later holder's token is greater.
     func testHoldersOfOneNameNeverOverlapInTime() async throws {
-        let databases = try await databases(4)
-        let deadline = Date().addingTimeInterval(4)
+        // 8 instances each try 1,000 times to take one target's 50 ms lease.
+        let databases = try await databases(8)
         let grants = try await withThrowingTaskGroup(of: [Lease].self) { group in
             for (number, database) in databases.enumerated() {
                 group.addTask {
                     let leases = PostgresLeases(database)
                     var granted: [Lease] = []
-                    while Date() < deadline {
-                        if let lease = try await leases.acquire("target", owner: "instance-\(number)", seconds: 0.05) {
+                    for _ in 0..<1_000 {
+                        if let lease = try await leases.acquire(PostgresTargetLeases.leaseName("web-1"), owner: "instance-\(number)", seconds: 0.05) {
                             granted.append(lease)
                         }
                     }
