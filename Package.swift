@@ -111,16 +111,16 @@ let package = Package(
         .executableTarget(
             name: "MedicBench",
             dependencies: ["MedicModel", "MedicLoader", "MedicDetect", "MedicKnowledge", "MedicEngine", "MedicEngineTestKit", "MedicTestSupport",
-                           "MedicResilience",
+                           "MedicResilience", "MedicPostgres",
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
         // Inputs shared by the tests and the benchmarks (hostile documents).
-        .target(name: "MedicTestSupport"),
+        .target(name: "MedicTestSupport", dependencies: ["MedicPostgres"]),
         // Real processes for the tests: `medic serve` over HTTP, a PostgreSQL server of their own.
         .target(
             name: "MedicServeTestKit",
-            dependencies: ["MedicPostgres", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: ["MedicPostgres", "MedicTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
         .testTarget(name: "MedicTextTests", dependencies: ["MedicText"]),
         .testTarget(name: "MedicModelTests", dependencies: ["MedicModel"]),

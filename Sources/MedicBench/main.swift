@@ -45,6 +45,8 @@ import MedicLoader
 //                                           wrk against a release medic serve: new alerts, a 50-group storm and
 //                                           immune events, interleaved with a bare Hummingbird route (the floor)
 
+//   ha-storm [--posts N] [--clients C] [--rounds R]   N (5,000) posts over 50 incidents against one server on
+//                   files, one on PostgreSQL and three sharing it, interleaved; plus claim latency (needs Debian's postgresql)
 //   alert-storm [--posts N] [--clients C]   N (10,000) Alertmanager posts over 50 groups, each twice and 1 in 5
 //                                           three times, from C (64) clients, against a release medic serve:
 //                                           runs started (50), acknowledgement p50/p99
@@ -132,6 +134,9 @@ case "serve-throughput":
                                            baseline: option("--baseline"))
 case "alert-storm":
     try await AlertStormBenchmark.run(posts: Int(option("--posts") ?? "") ?? 10_000, clients: Int(option("--clients") ?? "") ?? 64)
+case "ha-storm":
+    try await HighAvailabilityBenchmark.run(posts: Int(option("--posts") ?? "") ?? 5_000, clients: Int(option("--clients") ?? "") ?? 32,
+                                            rounds: Int(option("--rounds") ?? "") ?? 2)
 case "kb-append":
     try KnowledgeBenchmark.run(records: Int(option("--records") ?? "") ?? 2000, batch: Int(option("--batch") ?? "") ?? 100,
                                rounds: Int(option("--rounds") ?? "") ?? 3)
@@ -141,6 +146,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+@_exported import MedicTestSupport
 import Foundation
 import NIOCore
 import XCTest
@@ -107,3 +108,18 @@ public final class ServeProcess: @unchecked Sendable {
     }
 }
 
+
+extension LocalPostgres {
+    /// `make()`, or a skip when PostgreSQL is not installed (a failure under CI=true, which must have it).
+    public static func orSkip<T>(_ make: () throws -> T) throws -> T {
+        do {
+            return try make()
+        } catch let missing as NotInstalled {
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                XCTFail("CI must have PostgreSQL: \(missing)")
+                throw missing
+            }
+            throw XCTSkip(missing.description)
+        }
+    }
+}

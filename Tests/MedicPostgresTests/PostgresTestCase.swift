@@ -1,6 +1,7 @@
 import Foundation
 import MedicPostgres
 import MedicServeTestKit
+import MedicTestSupport
 import XCTest
 
 /// A test class with a PostgreSQL server of its own, started before its first test and stopped
@@ -21,7 +22,7 @@ class PostgresTestCase: XCTestCase {
     /// The class's server (a skip without PostgreSQL, a failure under CI).
     func server() throws -> LocalPostgres {
         guard let started = Self.servers[ObjectIdentifier(Self.self)] else { throw LocalPostgres.Failure("no server was started") }
-        return try started.get()
+        return try LocalPostgres.orSkip { try started.get() }
     }
 
     /// `count` instances (each its own connection pool, as separate servers have) on one fresh

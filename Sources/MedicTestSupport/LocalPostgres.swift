@@ -1,11 +1,10 @@
 import Foundation
 import MedicPostgres
-import XCTest
 
 /// A real PostgreSQL server for the tests: `initdb` into a temporary folder, started with
 /// `pg_ctl` on a loopback port, stopped and removed at the end. Debian's `postgresql` package
-/// gives the binaries (`.ci/run` installs it). Without them the tests are skipped, except under
-/// CI=true, where they fail.
+/// gives the binaries (`.ci/run` installs it). Without them it throws `NotInstalled` (the tests
+/// skip then, except under CI=true, where they fail).
 ///
 /// PostgreSQL refuses to run as root: as root, its commands run as the `postgres` user
 /// (`runuser`), in a folder that user owns.
@@ -18,7 +17,7 @@ public final class LocalPostgres: @unchecked Sendable {
     public var data: URL { folder.appendingPathComponent("data") }
     public var log: URL { folder.appendingPathComponent("server.log") }
 
-    /// The folder of PostgreSQL's programs (the newest installed), or a skip (a failure under CI).
+    /// The folder of PostgreSQL's programs (the newest installed).
     public static func binaries() throws -> URL {
         let root = URL(fileURLWithPath: "/usr/lib/postgresql")
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? [])
@@ -27,12 +26,11 @@ public final class LocalPostgres: @unchecked Sendable {
             let bin = root.appendingPathComponent("\(version)/bin")
             if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path) { return bin }
         }
-        let message = "PostgreSQL's server programs are not installed (Debian: apt-get install postgresql)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            XCTFail("CI must have PostgreSQL: \(message)")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        throw XCTSkip(message)
+        throw NotInstalled()
+    }
+
+    public struct NotInstalled: Error, CustomStringConvertible {
+        public var description: String { "PostgreSQL's server programs are not installed (Debian: apt-get install postgresql)" }
     }
 
     /// Makes and starts a server (up to three ports are tried: another process may take the one
