@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MedicServer
 import NIOCore
 import NIOPosix
 import PostgresNIO

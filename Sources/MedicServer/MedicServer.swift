@@ -34,6 +34,10 @@ public struct MedicServer: Sendable {
         public var takeoverInterval: Double?
         /// Who sends each escalation level, for servers sharing their incidents (nil: this one).
         public var escalationClaims: (any EscalationClaims)?
+        /// Seconds a post waits for its incidents to be made durable before it is answered 503
+        /// (nil: as long as it takes). For a shared database, whose pool waits for a server that
+        /// is down: an incident made durable after its 503 is started by the takeover pass.
+        public var storeTimeout: Double?
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -75,7 +79,7 @@ public struct MedicServer: Sendable {
                                     metrics: metrics)
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
         let routes = ServerRoutes(intake: intake, runner: runner, stateDirectory: stateDirectory, incidents: incidents, clock: interpreter.clock,
-                                  maxBodyBytes: settings.maxBodyBytes, logger: logger, accessControl: access)
+                                  maxBodyBytes: settings.maxBodyBytes, logger: logger, accessControl: access, storeTimeout: settings.storeTimeout)
         let router = Router(context: BasicRequestContext.self)
         metrics.install(on: router, access: access)  // first: its middleware sees the routes added after it
         router.add(middleware: MethodNotAllowedMiddleware())

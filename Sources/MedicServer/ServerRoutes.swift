@@ -16,6 +16,8 @@ struct ServerRoutes: Sendable {
     let maxBodyBytes: Int
     let logger: Logger
     let accessControl: AccessControl
+    /// Seconds the store has to make a post's incidents durable (nil: no limit).
+    var storeTimeout: Double?
 
     func install(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
@@ -56,7 +58,12 @@ struct ServerRoutes: Sendable {
         }
         let outcomes: [AlertIntake.Outcome]
         do {
-            outcomes = try await intake.accept(payload, now: clock.now)
+            let (intake, now) = (intake, clock.now)
+            if let storeTimeout {
+                outcomes = try await answered(within: storeTimeout) { try await intake.accept(payload, now: now) }
+            } else {
+                outcomes = try await intake.accept(payload, now: now)
+            }
         } catch {
             // Not durable, so not acknowledged: Alertmanager retries a 5xx. The incidents opened
             // before the failure are durable: their runs start now, as the retry will not.

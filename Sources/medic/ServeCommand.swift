@@ -128,7 +128,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                connectTimeout: 5, clock: interpreter.clock)
         let (stores, incidents) = (shared.stores, shared.incidents)
         interpreter.environment.stores = stores
-        if shared.database != nil { settings.takeoverInterval = lease / 3 }
+        if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
         settings.escalationClaims = shared.escalationClaims
         (settings.libraryRoot, settings.configurationPath) = (root, config)
         if !noRules {

@@ -150,7 +150,7 @@ final class SharedServeTests: PostgresTestCase {
         let servers = [try await workspace.serve(self, "one", lease: 2), try await workspace.serve(self, "two", lease: 2)]
         let incidents = 30
         let postgres = try server()
-        var refused = 0
+        var refused = 0, unavailable = 0
         for round in 0..<3 {
             for incident in 0..<incidents {
                 if round == 1 && incident == incidents / 2 { postgres.stop() }
@@ -161,6 +161,7 @@ final class SharedServeTests: PostgresTestCase {
                     let answer = try? await servers[incident % 2].post("/api/v1/alerts", body: body)
                     if answer?.status == 200 { break }
                     refused += 1
+                    if answer?.status == 503 { unavailable += 1 }
                     if round == 1 { break }
                     try await Task.sleep(nanoseconds: 200_000_000)
                 }
@@ -172,6 +173,7 @@ final class SharedServeTests: PostgresTestCase {
             return runs.count >= incidents && runs.allSatisfy { $0.status == .finished } ? runs : nil
         }
         XCTAssertGreaterThan(refused, 0, "the database was really away for some posts")
+        XCTAssertGreaterThan(unavailable, 0, "a post the database cannot take is answered 503 (Alertmanager retries it), not left hanging")
         XCTAssertEqual(finished.count, incidents)
         let notes = workspace.effectLines
         XCTAssertEqual(notes.count, Set(notes).count, "a step ran twice: \(notes)")

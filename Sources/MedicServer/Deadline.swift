@@ -3,7 +3,7 @@ import Foundation
 /// `body`'s result if it comes within `seconds`, else `Late` at once. `body` runs in a task of
 /// its own that is cancelled then, and that may go on (a pool waiting for a server that is down
 /// does not always heed cancellation): the caller is not kept waiting for it.
-func answered<T: Sendable>(within seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+public func answered<T: Sendable>(within seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     let outcome = FirstOutcome<T>()
     let work = Task {
         do { outcome.give(.success(try await body())) } catch { outcome.give(.failure(error)) }
@@ -19,9 +19,9 @@ func answered<T: Sendable>(within seconds: Double, _ body: @escaping @Sendable (
 }
 
 /// No answer in time.
-struct Late: Error, CustomStringConvertible {
-    let seconds: Double
-    var description: String { "no answer within \(seconds) s" }
+public struct Late: Error, CustomStringConvertible {
+    public let seconds: Double
+    public var description: String { "no answer within \(seconds) s" }
 }
 
 /// The first result given; later ones are dropped.
