@@ -50,7 +50,7 @@ public enum EmbeddedOpenAPI {
       "get": {
         "operationId": "getReadyz",
         "summary": "Readiness",
-        "description": "Ready when the catalog is loaded and the state directory and its `incidents/` folder can be written.",
+        "description": "Ready when the catalog is loaded, the state directory can be written and the incident store can take an incident (its `incidents/` folder is writable; with `--store`, the database answers `SELECT 1` within 2 s).",
         "responses": {
           "200": {
             "description": "Ready.",
@@ -63,7 +63,7 @@ public enum EmbeddedOpenAPI {
             }
           },
           "503": {
-            "description": "Not ready: the state cannot be written (`ready` is false).",
+            "description": "Not ready: the state cannot be written or the incident store cannot take an incident (`ready` is false; `checks.incidents.reason` says why).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1897,6 +1897,26 @@ public enum EmbeddedOpenAPI {
                   },
                   "directory": {
                     "type": "string"
+                  }
+                }
+              },
+              "incidents": {
+                "type": "object",
+                "description": "The incident store: a folder, or the shared database.",
+                "required": [
+                  "available",
+                  "location"
+                ],
+                "properties": {
+                  "available": {
+                    "type": "boolean"
+                  },
+                  "location": {
+                    "type": "string"
+                  },
+                  "reason": {
+                    "type": "string",
+                    "description": "Why it cannot take an incident now."
                   }
                 }
               }
