@@ -20,7 +20,7 @@ public enum SchemaMigrations {
     }
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
-    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs]
+    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -290,5 +290,18 @@ public enum SchemaMigrations {
         )
         """,
         "CREATE INDEX medic_runs_playbook ON medic_runs (playbook, started_at)",
+    ])
+
+    /// The lead incident of each Alertmanager group (`PostgresAlertGroupLeads`).
+    static let groupLeads = Migration(version: 5, name: "alert group leads", statements: [
+        """
+        CREATE TABLE medic_group_leads (
+            group_id   text PRIMARY KEY,
+            lead_key   text NOT NULL,
+            run_id     text NOT NULL,
+            folded     boolean NOT NULL,
+            claimed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
     ])
 }

@@ -11,15 +11,8 @@ import Foundation
 /// The leads are kept in memory, read from the incident store the first time they are needed
 /// (so a restart keeps each group's lead), and claimed under a lock, so concurrent posts of one
 /// group agree on one lead.
-public final class AlertGroups: @unchecked Sendable {
-    public struct Lead: Sendable, Equatable {
-        /// The lead incident's key.
-        public var key: String
-        /// The run the group's alerts fold into.
-        public var runID: String
-        /// Whether that run is another trigger's, which the lead folded into.
-        public var folded: Bool
-    }
+public final class AlertGroups: AlertGroupLeads, @unchecked Sendable {
+    public typealias Lead = AlertGroupLead
 
     // `leads` and `loaded` are only touched under `lock`: this is what makes the class Sendable.
     private let lock = NSLock()
@@ -36,7 +29,7 @@ public final class AlertGroups: @unchecked Sendable {
     }
 
     /// The group's lead, reading every lead from `store` the first time.
-    func lead(of group: String, store: any IncidentStoring) async -> Lead? {
+    public func lead(of group: String, store: any IncidentStoring) async -> Lead? {
         // The store is read outside the lock (it may wait on a database); of several first
         // callers reading it at once, the first to take the lock loads what it read.
         if lock.withLock({ !loaded }) {
@@ -53,7 +46,7 @@ public final class AlertGroups: @unchecked Sendable {
 
     /// Makes `lead` the group's lead if its lead is still `replacing` (nil: none): nil then.
     /// Otherwise the lead that another alert claimed meanwhile, for the caller to decide again.
-    func claim(_ group: String, lead: Lead, replacing: Lead?) -> Lead? {
+    public func claim(_ group: String, lead: Lead, replacing: Lead?) -> Lead? {
         lock.lock()
         defer { lock.unlock() }
         guard leads[group] == replacing else { return leads[group] }
@@ -62,7 +55,7 @@ public final class AlertGroups: @unchecked Sendable {
     }
 
     /// Forgets `key` as the group's lead (its incident could not be made durable).
-    func release(_ group: String, key: String) {
+    public func release(_ group: String, key: String) {
         lock.lock()
         defer { lock.unlock() }
         if leads[group]?.key == key { leads[group] = nil }

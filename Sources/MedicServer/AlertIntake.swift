@@ -14,7 +14,7 @@ public struct AlertIntake: Sendable {
     /// The runs going, by playbook and targets: an alert for one of them folds into it.
     public let going: RemediationsGoing
     /// The lead incident of each Alertmanager group: the group's later alerts fold into its run.
-    public let groups: AlertGroups
+    public let groups: any AlertGroupLeads
     public var catalog: Catalog { library.current.catalog }
     public var configuration: ServeConfiguration { library.current.configuration }
 
@@ -23,7 +23,7 @@ public struct AlertIntake: Sendable {
     }
 
     public init(library: ServedLibrary, store: any IncidentStoring, going: RemediationsGoing = RemediationsGoing(),
-                groups: AlertGroups = AlertGroups()) {
+                groups: any AlertGroupLeads = AlertGroups()) {
         self.library = library
         self.store = store
         self.going = going
@@ -87,7 +87,7 @@ public struct AlertIntake: Sendable {
                     // Unless a concurrent post of the same alert made it durable, its claims end.
                     if (try? await store.incident(key: key)) ?? nil == nil {
                         if candidate.foldedInto == nil, let runID = candidate.runID { going.release(runID: runID) }
-                        if let group = Self.group(of: candidate) { groups.release(group, key: key) }
+                        if let group = Self.group(of: candidate) { await groups.release(group, key: key) }
                     }
                     throw error
                 }
@@ -173,8 +173,11 @@ public struct AlertIntake: Sendable {
             // This alert leads the group (it is the first, a repeat of the lead, or the lead was resolved).
             let claimed = claimRun(incident, plan: plan, now: now)
             guard let runID = claimed.runID else { return claimed }
-            let claim = AlertGroups.Lead(key: key, runID: runID, folded: claimed.foldedInto != nil)
-            guard let other = groups.claim(group, lead: claim, replacing: lead) else { return claimed }
+            let claim = AlertGroupLead(key: key, runID: runID, folded: claimed.foldedInto != nil)
+            guard let other = await groups.claim(group, lead: claim, replacing: lead) else { return claimed }
+            // The alert that claimed the group meanwhile folded into the run this one claimed (it
+            // found it going): the run is this incident's to start, or no one would start it.
+            if claimed.foldedInto == nil, other.runID == runID { return claimed }
             // Another alert of the group claimed it meanwhile: decide again against that lead.
             if claimed.foldedInto == nil { going.release(runID: runID) }
             lead = other

@@ -38,6 +38,8 @@ public struct MedicServer: Sendable {
         /// (nil: as long as it takes). For a shared database, whose pool waits for a server that
         /// is down: an incident made durable after its 503 is started by the takeover pass.
         public var storeTimeout: Double?
+        /// Where the alert groups' leads are kept, for servers sharing their incidents (nil: in memory).
+        public var alertGroups: (any AlertGroupLeads)?
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -73,7 +75,7 @@ public struct MedicServer: Sendable {
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let library = ServedLibrary(catalog: catalog, configuration: configuration)
         let going = RemediationsGoing()
-        let intake = AlertIntake(library: library, store: incidents, going: going)
+        let intake = AlertIntake(library: library, store: incidents, going: going, groups: settings.alertGroups ?? AlertGroups())
         let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
                                     metrics: metrics)

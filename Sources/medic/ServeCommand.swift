@@ -129,7 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (stores, incidents) = (shared.stores, shared.incidents)
         interpreter.environment.stores = stores
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
-        settings.escalationClaims = shared.escalationClaims
+        (settings.escalationClaims, settings.alertGroups) = (shared.escalationClaims, shared.alertGroups)
         (settings.libraryRoot, settings.configurationPath) = (root, config)
         if !noRules {
             settings.rules = .init(interval: interval.seconds, registry: try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment))

@@ -12,6 +12,8 @@ struct ServeStore {
     var database: StateDatabase?
     /// Who sends each escalation level, when servers share the database.
     var escalationClaims: (any EscalationClaims)?
+    /// Where the alert groups' leads are kept, when servers share the database.
+    var alertGroups: (any AlertGroupLeads)?
 
     /// The stores of `--store` (else `$MEDIC_STORE`), else the state directory's. A database must
     /// answer within `connectTimeout` and have the schema this Medic knows (`medic migrate`).
@@ -19,7 +21,7 @@ struct ServeStore {
                      connectTimeout: Double, clock: any EngineClock) async throws -> ServeStore {
         guard let text = text ?? ProcessInfo.processInfo.environment["MEDIC_STORE"], !text.isEmpty else {
             do {
-                return ServeStore(stores: files, incidents: try FileIncidentStore(stateDirectory: stateDirectory), database: nil, escalationClaims: nil)
+                return ServeStore(stores: files, incidents: try FileIncidentStore(stateDirectory: stateDirectory), database: nil, escalationClaims: nil, alertGroups: nil)
             } catch {
                 throw CommandFailure("error: \(error)")
             }
@@ -40,6 +42,6 @@ struct ServeStore {
         }
         let stores = StateStores.postgres(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock, local: files)
         return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database,
-                          escalationClaims: PostgresEscalationArbiter(database, instance: owner))
+                          escalationClaims: PostgresEscalationArbiter(database, instance: owner), alertGroups: PostgresAlertGroupLeads(database))
     }
 }

@@ -180,6 +180,48 @@ final class SharedServeTests: PostgresTestCase {
         XCTAssertEqual(Set(notes), Set((0..<incidents).map { "step 1 db-\($0)" }), "every incident's step ran")
     }
 
+    /// The alerts of one Alertmanager group (one playbook on one target), posted at once to two
+    /// servers, again and again (20 rounds, each its own group): one run per group, the other
+    /// alerts' incidents folded into it, whichever server each reached first.
+    func testOneGroupsAlertsReachingTwoServersFoldIntoOneRun() async throws {
+        let (database, address) = try await sharedDatabase()
+        let workspace = try await SharedServeWorkspace(self, address: address, database: database)
+        let servers = [try await workspace.serve(self, "left"), try await workspace.serve(self, "right")]
+        let groups = 20, members = 3
+        for group in 0..<groups {
+            let bodies = (0..<members).map {
+                SharedServeWorkspace.post(alertname: "Quick", fingerprint: String(format: "g%07x%08x", group, $0), instance: "grouped-\(group)")
+            }
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { tasks in
+                for body in bodies {
+                    for server in servers { tasks.addTask { try await server.post("/api/v1/alerts", body: body).status } }
+                }
+                return try await tasks.reduce(into: [Int]()) { $0.append($1) }
+            }
+            XCTAssertEqual(statuses, Array(repeating: 200, count: members * servers.count))
+        }
+        let reader = PostgresRunStore(database, owner: "reader")
+        let grouped = { try await reader.summaries().filter { $0.targets.first?.hasPrefix("grouped-") == true } }
+        let runs: [RunSummary]
+        do {
+            runs = try await ServeProcess.poll("the groups' runs finished", seconds: 120) { () async throws -> [RunSummary]? in
+                let runs = try await grouped()
+                return runs.count >= groups && runs.allSatisfy { $0.status == .finished } ? runs : nil
+            }
+        } catch {
+            let found = try await grouped()
+            let incidents = await PostgresIncidentStore(database).all().incidents.filter { $0.target?.hasPrefix("grouped-") == true }
+            return XCTFail("\(error): runs \(found.map { "\($0.targets) \($0.status.rawValue) \($0.outcome?.rawValue ?? "-")" }); "
+                           + "incidents \(incidents.map { "\($0.target ?? "") run \($0.runID ?? "-") folded \($0.foldedInto ?? "-") \($0.reason ?? "")" })")
+        }
+        XCTAssertEqual(runs.count, groups, "one run per group: \(runs.map(\.targets))")
+        XCTAssertEqual(Set(runs.flatMap(\.targets)).count, groups)
+        let incidents = await PostgresIncidentStore(database).all().incidents.filter { $0.target?.hasPrefix("grouped-") == true }
+        XCTAssertEqual(incidents.count, groups * members)
+        XCTAssertEqual(incidents.filter { $0.foldedInto != nil }.count, groups * (members - 1), "all but each group's lead folded")
+        XCTAssertEqual(workspace.effectLines.filter { $0.contains("grouped-") }.count, groups, "each group's step once")
+    }
+
     /// A fresh migrated database and its address (`--store`).
     private func sharedDatabase() async throws -> (StateDatabase, String) {
         let database = try await databases(1)[0]
