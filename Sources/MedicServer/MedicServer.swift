@@ -99,7 +99,7 @@ public struct MedicServer: Sendable {
                           maxBodyBytes: settings.maxBodyBytes, access: access).install(on: router)
         let host = settings.listen.host
         let app = Application(
-            router: router,
+            responder: ClientAddressResponder(routes: router.buildResponder()),
             server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: settings.listen.port), serverName: "medic"),
             onServerRunning: { channel in
