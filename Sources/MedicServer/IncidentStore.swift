@@ -46,11 +46,13 @@ public struct AlertIncident: Sendable, Equatable, Codable {
     /// Set when the run handling it was started by another trigger (an anomaly rule's firing
     /// or another alert) for the same playbook on the same targets: `runID` is that run.
     public var foldedInto: String? = nil
+    /// For a route with candidates (`playbooks:`): how `playbook` was chosen among them.
+    public var ranking: IncidentRanking? = nil
 
     enum CodingKeys: String, CodingKey {
         case key, fingerprint, status, labels, annotations, reason, route, playbook, parameters, target, handling, receiver
         case groupKey = "group_key", startsAt = "starts_at", generatorURL = "generator_url", openedAt = "opened_at"
-        case resolvedAt = "resolved_at", runID = "run_id", acknowledgement, resolution, foldedInto = "folded_into"
+        case resolvedAt = "resolved_at", runID = "run_id", acknowledgement, resolution, foldedInto = "folded_into", ranking
     }
 }
 

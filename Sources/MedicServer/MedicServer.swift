@@ -64,7 +64,8 @@ public struct MedicServer: Sendable {
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let library = ServedLibrary(catalog: catalog, configuration: configuration)
         let going = RemediationsGoing()
-        let intake = AlertIntake(library: library, store: incidents, going: going)
+        let intake = AlertIntake(library: library, store: incidents, going: going,
+                                 ranker: CandidateRanker(knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory)))
         let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
                                     metrics: metrics)
