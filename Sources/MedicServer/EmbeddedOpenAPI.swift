@@ -2575,7 +2575,7 @@ public enum EmbeddedOpenAPI {
       },
       "Incident": {
         "type": "object",
-        "description": "An alert incident as stored (`incidents/<key>.json`).",
+        "description": "An incident as stored (`incidents/<key>.json`): opened by an alert, or by an anomaly rule of the server (`handling: rule`).",
         "required": [
           "key",
           "fingerprint",
@@ -2637,7 +2637,8 @@ public enum EmbeddedOpenAPI {
             "enum": [
               "route",
               "alertname",
-              "unhandled"
+              "unhandled",
+              "rule"
             ]
           },
           "reason": {
@@ -2672,6 +2673,20 @@ public enum EmbeddedOpenAPI {
           },
           "ranking": {
             "$ref": "#/components/schemas/IncidentRanking"
+          },
+          "rule": {
+            "type": "string",
+            "description": "For `handling: rule`: the anomaly rule that fired."
+          },
+          "rule_severity": {
+            "enum": [
+              "SEV0",
+              "SEV1",
+              "SEV2",
+              "SEV3",
+              "info"
+            ],
+            "description": "For `handling: rule`: the rule's severity, the base of the incident's severity."
           }
         }
       },

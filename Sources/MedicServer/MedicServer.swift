@@ -112,7 +112,8 @@ public struct MedicServer: Sendable {
         if let rules = settings.rules {
             services.append(.init(service: ServeRuleWatch(library: library, settings: rules, interpreter: interpreter, stores: stores,
                                                           stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger,
-                                                          metrics: metrics)))
+                                                          metrics: metrics,
+                                                          incidents: RuleIncidents(store: incidents, clock: interpreter.clock, logger: logger))))
         }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
