@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "MedicServer",
             dependencies: [
-                "MedicModel", "MedicText", "MedicLoader", "MedicEngine", "MedicDetect",
+                "MedicModel", "MedicText", "MedicLoader", "MedicEngine", "MedicDetect", "MedicKnowledge",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -32,6 +32,7 @@ struct APIOperationRoutes: Sendable {
         })
         router.post("/api/v1/plans", use: access.require(.viewer) { request, _, _ in await plan(request) })
         router.get("/api/v1/incidents", use: access.require(.viewer) { request, _, _ in await listIncidents(request) })
+        router.get("/api/v1/incidents/:key", use: access.require(.viewer) { _, context, _ in await incident(context.parameters.get("key") ?? "") })
     }
 
     func switches() async -> Response {
@@ -173,5 +174,21 @@ struct APIOperationRoutes: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let objects = found.compactMap { (try? encoder.encode($0)).flatMap { try? JSONSerialization.jsonObject(with: $0) } }
         return ServerRoutes.json(.ok, ["incidents": objects])
+    }
+
+    /// One incident as stored, with the decision fixed when it opened (its playbook, and for a
+    /// route with candidates the ranking that chose it).
+    func incident(_ key: String) async -> Response {
+        guard IncidentAcknowledgement.isWellFormed(key: key) else {
+            return ServerRoutes.error(.badRequest, "'\(key)' is not an incident key (letters, digits, '-' and '_')", field: "key")
+        }
+        let found: AlertIncident?
+        do {
+            found = try await incidents.incident(key: key)
+        } catch {
+            return ServerRoutes.error(.serviceUnavailable, "the incident could not be read: \(error)")
+        }
+        guard let found else { return ServerRoutes.error(.notFound, "no incident has the key '\(key)'") }
+        return ServerRoutes.json(.ok, ["incident": IncidentAckRoutes.describe(found)])
     }
 }

@@ -15,6 +15,9 @@ public struct AlertIntake: Sendable {
     public let going: RemediationsGoing
     /// The lead incident of each Alertmanager group: the group's later alerts fold into its run.
     public let groups: any AlertGroupLeads
+    /// Ranks the candidates of a route with `playbooks:` (nil: the first candidate is taken,
+    /// unranked).
+    public let ranker: CandidateRanker?
     public var catalog: Catalog { library.current.catalog }
     public var configuration: ServeConfiguration { library.current.configuration }
 
@@ -23,11 +26,12 @@ public struct AlertIntake: Sendable {
     }
 
     public init(library: ServedLibrary, store: any IncidentStoring, going: RemediationsGoing = RemediationsGoing(),
-                groups: any AlertGroupLeads = AlertGroups()) {
+                groups: any AlertGroupLeads = AlertGroups(), ranker: CandidateRanker? = nil) {
         self.library = library
         self.store = store
         self.going = going
         self.groups = groups
+        self.ranker = ranker
     }
 
     /// What became of one alert of a post.
@@ -131,6 +135,14 @@ public struct AlertIntake: Sendable {
                     return unhandled(incident, "route \(index + 1) takes the target from label '\(label)', which the alert does not have")
                 }
                 incident.target = target
+            }
+            if !route.candidates.isEmpty, let ranker {
+                // The fault's severity before any candidate is chosen: its label (else SEV2), raised by its impact.
+                let severity = max(alert.labels["severity"].flatMap(Severity.init(text:)) ?? .sev2, incident.impact ?? .info)
+                let (chosen, ranking, reason) = ranker.rank(incident, candidates: route.candidates, severity: severity, catalog: catalog, now: now)
+                incident.ranking = ranking
+                guard let chosen else { return unhandled(incident, "route \(index + 1): \(reason ?? "no candidate can be planned")") }
+                incident.playbook = chosen
             }
         } else if catalog.playbook(id: alertname) != nil {
             incident.handling = .alertname

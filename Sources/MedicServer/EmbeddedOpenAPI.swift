@@ -1544,6 +1544,13 @@ public enum EmbeddedOpenAPI {
                   "key": "$response.body#/incidents/0/key"
                 },
                 "description": "The first incident listed."
+              },
+              "GetFirstIncident": {
+                "operationId": "getIncident",
+                "parameters": {
+                  "key": "$response.body#/incidents/0/key"
+                },
+                "description": "The first incident listed."
               }
             }
           },
@@ -1583,6 +1590,89 @@ public enum EmbeddedOpenAPI {
                 "resolved"
               ]
             }
+          }
+        ]
+      }
+    },
+    "/api/v1/incidents/{key}": {
+      "get": {
+        "operationId": "getIncident",
+        "summary": "One incident",
+        "description": "Role: `viewer` (the least a token needs). The incident as stored, with the decision fixed when it was opened: its playbook, and for a route with candidates (`playbooks:`) the `ranking` that chose it.",
+        "responses": {
+          "200": {
+            "description": "The incident.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "incident"
+                  ],
+                  "properties": {
+                    "incident": {
+                      "$ref": "#/components/schemas/Incident"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The key is not letters, digits, `-` and `_` (`field` is `key`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "description": "No incident has this key.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "description": "The incident's document could not be read.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "key",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "pattern": "^[A-Za-z0-9_-]{1,200}$"
+            },
+            "description": "The incident key, `<fingerprint>-<startsAt in milliseconds>`: 1 to 200 letters, digits, `-` and `_` (400 otherwise)."
           }
         ]
       }
@@ -2505,7 +2595,7 @@ public enum EmbeddedOpenAPI {
       },
       "Incident": {
         "type": "object",
-        "description": "An alert incident as stored (`incidents/<key>.json`).",
+        "description": "An incident as stored (`incidents/<key>.json`): opened by an alert, or by an anomaly rule of the server (`handling: rule`).",
         "required": [
           "key",
           "fingerprint",
@@ -2567,7 +2657,8 @@ public enum EmbeddedOpenAPI {
             "enum": [
               "route",
               "alertname",
-              "unhandled"
+              "unhandled",
+              "rule"
             ]
           },
           "reason": {
@@ -2599,6 +2690,133 @@ public enum EmbeddedOpenAPI {
           },
           "folded_into": {
             "type": "string"
+          },
+          "ranking": {
+            "$ref": "#/components/schemas/IncidentRanking"
+          },
+          "rule": {
+            "type": "string",
+            "description": "For `handling: rule`: the anomaly rule that fired."
+          },
+          "rule_severity": {
+            "enum": [
+              "SEV0",
+              "SEV1",
+              "SEV2",
+              "SEV3",
+              "info"
+            ],
+            "description": "For `handling: rule`: the rule's severity, the base of the incident's severity."
+          }
+        }
+      },
+      "IncidentRanking": {
+        "type": "object",
+        "description": "How the playbook of an incident routed to candidates was chosen, fixed when it was opened (docs/serving.md, \"Candidates\").",
+        "required": [
+          "ranked_at",
+          "candidates",
+          "skipped"
+        ],
+        "properties": {
+          "chosen": {
+            "type": "string",
+            "description": "The playbook that runs; absent when no candidate could be planned (the incident is unhandled)."
+          },
+          "ranked_at": {
+            "type": "string",
+            "description": "When the ranking was made (RFC 3339)."
+          },
+          "candidates": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "rank",
+                "playbook",
+                "score",
+                "remembered",
+                "why",
+                "parts"
+              ],
+              "properties": {
+                "rank": {
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "playbook": {
+                  "type": "string"
+                },
+                "score": {
+                  "type": "number",
+                  "minimum": 0,
+                  "maximum": 1
+                },
+                "remembered": {
+                  "type": "boolean",
+                  "description": "Proposed by the immune memory: ranked first whatever its score."
+                },
+                "why": {
+                  "type": "string",
+                  "description": "The score in words."
+                },
+                "parts": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "required": [
+                      "criterion",
+                      "weight",
+                      "score",
+                      "contribution",
+                      "basis"
+                    ],
+                    "properties": {
+                      "criterion": {
+                        "type": "string",
+                        "description": "success_rate, avg_execution_time, blast_radius_match or recency."
+                      },
+                      "weight": {
+                        "type": "number"
+                      },
+                      "value": {
+                        "type": "number",
+                        "description": "What was measured (a rate, seconds, a level distance, days); absent when unknown."
+                      },
+                      "score": {
+                        "type": "number"
+                      },
+                      "contribution": {
+                        "type": "number",
+                        "description": "weight x score / the sum of the weights."
+                      },
+                      "basis": {
+                        "type": "string",
+                        "description": "Where the value came from, in words."
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "skipped": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "playbook",
+                "reason"
+              ],
+              "properties": {
+                "playbook": {
+                  "type": "string"
+                },
+                "reason": {
+                  "type": "string"
+                }
+              }
+            }
           }
         }
       },

@@ -11,14 +11,16 @@ import Foundation
 /// 2. The incidents created are appended to the folder's log of openings, `.opened.jsonl`, in
 ///    one `write(2)`, and the log is fsync'ed once. That makes them durable: a crash may lose an
 ///    incident's file or leave it empty (its data were never fsync'ed), and the next opening of
-///    the store writes it again from the log. When the log cannot be written, the names are
-///    unlinked again and the batch fails: nothing is acknowledged, and the retry opens them.
+///    the store writes it again from the log. When the log cannot be written or fsync'ed, the
+///    names are unlinked again, the log is cut back to its length before the batch, and the
+///    batch fails: nothing is acknowledged, no line of it is ever written again as an incident
+///    (at a restart or a compaction), and the retry opens them.
 /// 3. An existing incident this process has not seen durable (another process opened it, or a
 ///    process before this one) is fsync'ed, with the folder, before it is answered.
 ///
 /// The log is emptied when this process first commits: each incident it names is fsync'ed (or
-/// written again), then the folder, then the log is truncated. Appenders hold a shared `flock` on
-/// it, the compaction an exclusive one.
+/// written again), then the folder, then the log is truncated. Appenders and the compaction hold
+/// an exclusive `flock` on it (an appender may have to cut the log back to where it found it).
 final class IncidentOpenings: @unchecked Sendable {
     let directory: String
     var logPath: String { directory + "/.opened.jsonl" }
@@ -30,6 +32,9 @@ final class IncidentOpenings: @unchecked Sendable {
     private var durable: Set<String> = []
     /// Lines appended to the log since it was last emptied.
     private var logged = 0
+    /// Keys of refused batches whose lines could not be cut from the log (its truncation failed
+    /// too): settling the log in this process skips them.
+    private var refusedInLog: Set<String> = []
     /// After this many lines the committer empties the log (each incident it names fsync'ed where
     /// it lies, then the log truncated): what a restart must settle, and the memory of what is
     /// durable, stay bounded, at the cost of one pause of that many fsyncs.
@@ -81,8 +86,10 @@ final class IncidentOpenings: @unchecked Sendable {
         }
         if !created.isEmpty {
             do {
-                try appendToLog(created.reduce(into: Data()) { $0 += $1.line })
+                try appendToLog(created.reduce(into: Data()) { $0 += $1.line }, keys: created.map { batch[$0.index].key })
                 logged += created.count
+                // A retry made them durable: their lines count again.
+                if !refusedInLog.isEmpty { refusedInLog.subtract(createdKeys) }
             } catch {
                 for (index, _) in created { unlink(path(batch[index].key)) }
                 // The incidents of this batch answered as existing may be those just taken back.
@@ -109,12 +116,13 @@ final class IncidentOpenings: @unchecked Sendable {
     private func compactLog() {
         do {
             try Self.whileLocked(logFD, LOCK_EX) {
-                try Self.settle(directory: directory, log: logFD, fsyncing: true)
+                try Self.settle(directory: directory, log: logFD, fsyncing: true, skipping: refusedInLog)
                 guard ftruncate(logFD, 0) == 0, fsync(logFD) == 0 else {
                     throw FileIncidentStore.Failure(description: "cannot empty \(logPath): \(String(cString: strerror(errno)))")
                 }
             }
             logged = 0
+            refusedInLog.removeAll()
             // Every incident known so far is fsync'ed: the next sight of one costs one fsync more.
             durable.removeAll(keepingCapacity: true)
         } catch {}
@@ -169,21 +177,40 @@ final class IncidentOpenings: @unchecked Sendable {
         logFD = fd
     }
 
-    private func appendToLog(_ bytes: Data) throws {
-        try Self.whileLocked(logFD, LOCK_SH) {
-            guard Self.writeAll(logFD, bytes) else {
-                // The log may end inside a line now: the next batch starts on a line of its own.
-                _ = Self.writeAll(logFD, Data("\n".utf8))
-                throw FileIncidentStore.Failure(description: "cannot write \(logPath): \(String(cString: strerror(errno)))")
+    /// Appends the lines of the incidents `keys` and fsyncs the log. On a failure the log is cut
+    /// back to its length before them: a line written (whole or in part) but never made durable
+    /// for its caller must not be replayed as an incident. The lock is exclusive so that no
+    /// other process appends between the length read and the cut.
+    private func appendToLog(_ bytes: Data, keys: [String]) throws {
+        try Self.whileLocked(logFD, LOCK_EX) {
+            var status = stat()
+            guard fstat(logFD, &status) == 0 else {
+                throw FileIncidentStore.Failure(description: "cannot read the length of \(logPath): \(String(cString: strerror(errno)))")
             }
-            guard fsync(logFD) == 0 else { throw FileIncidentStore.Failure(description: "cannot sync \(logPath): \(String(cString: strerror(errno)))") }
+            let before = status.st_size
+            var failure: String?
+            if !Self.writeAll(logFD, bytes) {
+                failure = "cannot write \(logPath): \(String(cString: strerror(errno)))"
+            } else if fsync(logFD) != 0 {
+                failure = "cannot sync \(logPath): \(String(cString: strerror(errno)))"
+            }
+            guard let failure else { return }
+            if ftruncate(logFD, before) != 0 {
+                // The lines stay: this process skips them when it settles the log. A later batch
+                // still starts on a line of its own.
+                refusedInLog.formUnion(keys)
+                _ = Self.writeAll(logFD, Data("\n".utf8))
+            } else {
+                _ = fsync(logFD)
+            }
+            throw FileIncidentStore.Failure(description: failure)
         }
     }
 
     /// Writes again, from the log of openings, each incident whose file a crash lost or left
     /// damaged; with `fsyncing`, fsyncs the others too. The folder is fsync'ed when anything was.
     /// A line the crash cut short is skipped: its batch was never acknowledged.
-    static func settle(directory: String, log fd: Int32, fsyncing: Bool) throws {
+    static func settle(directory: String, log fd: Int32, fsyncing: Bool, skipping refused: Set<String> = []) throws {
         var contents = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var offset: off_t = 0
@@ -198,7 +225,7 @@ final class IncidentOpenings: @unchecked Sendable {
         guard !contents.isEmpty else { return }
         var touched = false
         for line in contents.split(separator: UInt8(ascii: "\n")) {
-            guard let incident = try? JSONDecoder().decode(AlertIncident.self, from: Data(line)) else { continue }
+            guard let incident = try? JSONDecoder().decode(AlertIncident.self, from: Data(line)), !refused.contains(incident.key) else { continue }
             let path = directory + "/" + incident.key + ".json"
             if Self.read(path) != nil {
                 if fsyncing { try Self.sync(path) }

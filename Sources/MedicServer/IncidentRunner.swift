@@ -57,7 +57,7 @@ public actor IncidentRunner: Service {
     /// does not stop it).
     public func start(_ incident: AlertIncident) async {
         // A folded incident's run is another trigger's, already going.
-        guard incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil else { return }
+        guard incident.handling != .rule, incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil else { return }
         guard !stopping, Self.withholding(incident) == nil, !(await Self.hasJournal(runID, in: stores.runs)) else {
             return intake.going.release(runID: runID)
         }
@@ -141,7 +141,8 @@ public actor IncidentRunner: Service {
         for problem in problems { logger.warning("medic: warning: \(problem)") }
         var started = 0
         for incident in found.sorted(by: { $0.openedAt < $1.openedAt }) {
-            guard incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping,
+            // A rule's incident has the watch's run: nothing to start from here.
+            guard incident.handling != .rule, incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping,
                   !(await Self.hasJournal(runID, in: stores.runs)) else { continue }
             if Self.withholding(incident) != nil {
                 await record(withheld: incident, runID: runID, store: incidents)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// An incident opened by an alert: what Medic decided to do about it, fixed when it was opened,
-/// so that a restart carries out the same decision.
+/// An incident opened by an alert, or by an anomaly rule of `medic serve` whose firing started
+/// a run: what Medic decided to do about it, fixed when it was opened, so that a restart carries
+/// out the same decision.
 public struct AlertIncident: Sendable, Equatable, Codable {
     public enum Status: String, Sendable, Codable { case firing, resolved }
 
@@ -13,6 +14,10 @@ public struct AlertIncident: Sendable, Equatable, Codable {
         case alertname
         /// No playbook can take it: it is recorded, for people (`reason` says why).
         case unhandled
+        /// An anomaly rule fired and the server's rule watch started its run (`run_id`): the
+        /// incident is kept for people and for escalation; its run is the watch's, never started
+        /// from here.
+        case rule
     }
 
     /// `<fingerprint>-<startsAt in milliseconds>`: one firing of one alert. Alertmanager repeats
@@ -46,11 +51,17 @@ public struct AlertIncident: Sendable, Equatable, Codable {
     /// Set when the run handling it was started by another trigger (an anomaly rule's firing
     /// or another alert) for the same playbook on the same targets: `runID` is that run.
     public var foldedInto: String? = nil
+    /// For a route with candidates (`playbooks:`): how `playbook` was chosen among them.
+    public var ranking: IncidentRanking? = nil
+    /// For `handling == .rule`: the rule's name and its severity (`SEV0`..`SEV3`).
+    public var rule: String? = nil
+    public var ruleSeverity: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case key, fingerprint, status, labels, annotations, reason, route, playbook, parameters, target, handling, receiver
         case groupKey = "group_key", startsAt = "starts_at", generatorURL = "generator_url", openedAt = "opened_at"
-        case resolvedAt = "resolved_at", runID = "run_id", acknowledgement, resolution, foldedInto = "folded_into"
+        case resolvedAt = "resolved_at", runID = "run_id", acknowledgement, resolution, foldedInto = "folded_into", ranking, rule
+        case ruleSeverity = "rule_severity"
     }
 }
 

@@ -75,7 +75,8 @@ public struct MedicServer: Sendable {
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let library = ServedLibrary(catalog: catalog, configuration: configuration)
         let going = RemediationsGoing()
-        let intake = AlertIntake(library: library, store: incidents, going: going, groups: settings.alertGroups ?? AlertGroups())
+        let intake = AlertIntake(library: library, store: incidents, going: going, groups: settings.alertGroups ?? AlertGroups(),
+                                 ranker: CandidateRanker(knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory)))
         let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
                                     metrics: metrics)
@@ -110,7 +111,7 @@ public struct MedicServer: Sendable {
                           maxBodyBytes: settings.maxBodyBytes, access: access).install(on: router)
         let host = settings.listen.host
         let app = Application(
-            router: router,
+            responder: ClientAddressResponder(routes: router.buildResponder()),
             server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: settings.listen.port), serverName: "medic"),
             onServerRunning: { channel in
@@ -122,7 +123,8 @@ public struct MedicServer: Sendable {
         if let rules = settings.rules {
             services.append(.init(service: ServeRuleWatch(library: library, settings: rules, interpreter: interpreter, stores: stores,
                                                           stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger,
-                                                          metrics: metrics)))
+                                                          metrics: metrics,
+                                                          incidents: RuleIncidents(store: incidents, clock: interpreter.clock, logger: logger))))
         }
         if let interval = settings.takeoverInterval {
             services.append(.init(service: TakeoverSweep(runner: runner, incidents: incidents, interval: interval)))

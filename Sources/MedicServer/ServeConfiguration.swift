@@ -11,19 +11,26 @@ import MedicModel
 ///     playbook: restart-service-001
 ///     parameters_from_labels: {service: job}       # parameter: label
 ///     target_label: instance                       # the label naming the target
+///   - match: {alertname: DiskFull}
+///     playbooks: [clean-logs-001, grow-volume-001] # candidates, ranked when an incident opens
 /// ```
 public struct ServeConfiguration: Sendable, Equatable {
     public struct Route: Sendable, Equatable {
         public var match: [String: String]
+        /// The playbook (with `candidates`, the first of them).
         public var playbook: String
+        /// `playbooks: [a, b, ...]`: the candidates, ranked by the engine's playbook selection
+        /// when an incident opens (empty when the route names one `playbook`).
+        public var candidates: [String]
         public var parametersFromLabels: [String: String]
         public var targetLabel: String?
         public var location: SourceLocation
 
-        public init(match: [String: String], playbook: String, parametersFromLabels: [String: String] = [:], targetLabel: String? = nil,
-                    location: SourceLocation = SourceLocation(file: "")) {
+        public init(match: [String: String], playbook: String, candidates: [String] = [], parametersFromLabels: [String: String] = [:],
+                    targetLabel: String? = nil, location: SourceLocation = SourceLocation(file: "")) {
             self.match = match
             self.playbook = playbook
+            self.candidates = candidates
             self.parametersFromLabels = parametersFromLabels
             self.targetLabel = targetLabel
             self.location = location
@@ -102,23 +109,55 @@ public struct ServeConfiguration: Sendable, Equatable {
         }
 
         mutating func route(_ node: SourceNode) -> Route? {
-            guard let pairs = mapping(node, "a route", known: ["match", "playbook", "parameters_from_labels", "target_label"]) else { return nil }
+            guard let pairs = mapping(node, "a route", known: ["match", "playbook", "playbooks", "parameters_from_labels", "target_label"]) else {
+                return nil
+            }
             let field = { (name: String) in pairs.first { $0.key == name }?.value }
             guard let matchNode = field("match") else {
                 report(.missingKey, "a route needs 'match', the labels an alert must have", node, hint: "add 'match: {alertname: NAME}'")
                 return nil
             }
-            guard let playbookNode = field("playbook") else {
-                report(.missingKey, "a route needs 'playbook', the id of the playbook to run", node,
-                       hint: "add 'playbook: ID' with the playbook_id of a playbook of the library")
+            let playbookNode = field("playbook"), candidatesNode = field("playbooks")
+            if playbookNode == nil, candidatesNode == nil {
+                report(.missingKey, "a route needs 'playbook', the id of the playbook to run (or 'playbooks', its candidates)", node,
+                       hint: "add 'playbook: ID' with the playbook_id of a playbook of the library, or 'playbooks: [ID, ID]' to rank candidates")
                 return nil
             }
-            guard let match = stringMap(matchNode, "'match'"), let playbook = string(playbookNode, "'playbook'") else { return nil }
+            if playbookNode != nil, let candidatesNode {
+                report(.invalidValue, "a route takes 'playbook' (one playbook) or 'playbooks' (candidates ranked), not both", candidatesNode,
+                       hint: "keep 'playbooks' and put the playbook of 'playbook' in its list, or remove 'playbooks'")
+                return nil
+            }
+            guard let match = stringMap(matchNode, "'match'") else { return nil }
+            var named: [(id: String, node: SourceNode)] = []
+            if let playbookNode {
+                guard let playbook = string(playbookNode, "'playbook'") else { return nil }
+                named = [(playbook, playbookNode)]
+            } else if let candidatesNode {
+                guard let items = candidatesNode.sequence else {
+                    report(.wrongType, "'playbooks' must be a list of playbook ids, found \(candidatesNode.kindDescription)", candidatesNode,
+                           hint: "write the candidates as a list: 'playbooks: [clean-logs-001, grow-volume-001]'")
+                    return nil
+                }
+                if items.isEmpty {
+                    report(.invalidValue, "'playbooks' must name at least one playbook", candidatesNode,
+                           hint: "list the candidates: 'playbooks: [clean-logs-001, grow-volume-001]'")
+                    return nil
+                }
+                for item in items {
+                    guard let id = string(item, "a playbook of 'playbooks'") else { return nil }
+                    if named.contains(where: { $0.id == id }) {
+                        report(.invalidValue, "'playbooks' names '\(id)' twice", item, hint: "name each candidate once")
+                        return nil
+                    }
+                    named.append((id, item))
+                }
+            }
             if match.isEmpty {
                 report(.invalidValue, "'match' must name at least one label", matchNode,
                        hint: "a route matching every alert is not allowed; name a label such as alertname")
             }
-            if catalog.playbook(id: playbook) == nil {
+            for (playbook, playbookNode) in named where catalog.playbook(id: playbook) == nil {
                 report(.unknownPlaybook, "route playbook '\(playbook)' is not a playbook of the library", playbookNode,
                        hint: Spelling.didYouMean(playbook, among: catalog.playbooks.map(\.id))
                            ?? "use the playbook_id of a playbook of the library (under --root; medic list shows them)")
@@ -129,7 +168,8 @@ public struct ServeConfiguration: Sendable, Equatable {
                 report(.invalidValue, "'target_label' must name a label, found an empty text", targetNode, hint: "write the label, such as instance")
             }
             guard let parameters else { return nil }
-            return Route(match: match, playbook: playbook, parametersFromLabels: parameters, targetLabel: target, location: node.location)
+            return Route(match: match, playbook: named[0].id, candidates: candidatesNode == nil ? [] : named.map(\.id),
+                         parametersFromLabels: parameters, targetLabel: target, location: node.location)
         }
 
         /// The pairs of a mapping; `known` (nil: any key) lists the keys it may have.

@@ -35,9 +35,11 @@ public struct ServeRuleWatch: Service {
     private let logger: Logger
     /// Sees the journal records of the rules' runs (nil: no metrics).
     private let metrics: ServerMetrics?
+    /// Keeps the rules' firings as incidents, for people and escalation (nil: not kept).
+    private let incidents: RuleIncidents?
 
     public init(library: ServedLibrary, settings: Settings, interpreter: Interpreter, stores: StateStores, stateDirectory: String,
-                going: RemediationsGoing, grace: Double, logger: Logger, metrics: ServerMetrics? = nil) {
+                going: RemediationsGoing, grace: Double, logger: Logger, metrics: ServerMetrics? = nil, incidents: RuleIncidents? = nil) {
         self.library = library
         self.settings = settings
         self.interpreter = interpreter
@@ -47,6 +49,7 @@ public struct ServeRuleWatch: Service {
         self.grace = grace
         self.logger = logger
         self.metrics = metrics
+        self.incidents = incidents
     }
 
     /// The rules of one load of the library: its watcher and what it samples (nil: no rule and
@@ -63,7 +66,7 @@ public struct ServeRuleWatch: Service {
             logger.notice("medic serve: rules: none in the library, nothing is sampled")
             return nil
         }
-        let (going, logger, metrics) = (going, logger, metrics)
+        let (going, logger, metrics, incidents) = (going, logger, metrics, incidents)
         let engine = RuleEngine(catalog: catalog)
         for rejection in engine.rejected { logger.warning("medic serve: rules: warning: \(rejection)") }
         var options = Watcher.Options()
@@ -71,7 +74,10 @@ public struct ServeRuleWatch: Service {
         options.releaseRun = { runID in going.release(runID: runID) }
         if let metrics { options.observeEachRun = { plan in metrics.runObserver(playbook: plan.playbookID) } }
         let watcher = Watcher(engine: engine, catalog: catalog, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory,
-                              options: options, report: { Self.log($0, logger) })
+                              options: options, report: { event in
+                                  Self.log(event, logger)
+                                  incidents?.record(event)
+                              })
         let sampler = LiveSampler(catalog: catalog, registry: settings.registry, scrapeURLs: [], client: interpreter.environment.http)
         logger.notice("medic serve: rules: watching \(sampler.selectors.count) series every \(settings.interval) s")
         let live = LiveWatch(clock: interpreter.clock, interval: settings.interval, sampler: sampler,
@@ -109,11 +115,13 @@ public struct ServeRuleWatch: Service {
             group.cancelAll()
             return first
         }
-        guard !drained else { return }
-        logger.notice("medic serve: rules: run(s) still going after the grace period; ending their steps, they are left interrupted (medic resume RUN continues one)")
-        stores.runs.stopAppending()
-        interpreter.environment.runningSteps.stop()
-        await watchers.drain()
+        if !drained {
+            logger.notice("medic serve: rules: run(s) still going after the grace period; ending their steps, they are left interrupted (medic resume RUN continues one)")
+            stores.runs.stopAppending()
+            interpreter.environment.runningSteps.stop()
+            await watchers.drain()
+        }
+        await incidents?.finish()
     }
 
     /// The watchers made so far, for the drain at the end.

@@ -20,6 +20,8 @@ struct WebRoutes: Sendable {
     let acknowledgements: IncidentAckRoutes
     let dashboard: WebDashboard
     let sessions: WebSessions
+    /// Failed logins by client address and by token (429 beyond them).
+    let logins: LoginThrottle
     let maxBodyBytes: Int
 
     init(access: AccessControl, runs: APIRunRoutes, operations: APIOperationRoutes, acknowledgements: IncidentAckRoutes, clock: any EngineClock,
@@ -30,6 +32,7 @@ struct WebRoutes: Sendable {
         self.acknowledgements = acknowledgements
         self.dashboard = WebDashboard(stores: runs.stores, incidents: operations.incidents, stateDirectory: runs.stateDirectory, clock: clock)
         self.sessions = WebSessions(clock: clock)
+        self.logins = LoginThrottle(clock: clock)
         self.maxBodyBytes = maxBodyBytes
     }
 
@@ -186,7 +189,14 @@ struct WebRoutes: Sendable {
             return Self.refusal(.forbidden, "the login form's CSRF token is missing or wrong: open /login and try again")
         }
         guard !access.tokens.isEmpty else { return loginPage(request, message: nil, status: .badRequest) }
+        let throttled = LoginThrottle.keys(address: ClientAddress.current ?? "unknown", token: form.text("token") ?? "")
+        if let wait = logins.wait(throttled) {
+            var response = loginPage(request, message: "Too many failed logins: try again in \(wait) s.", status: .tooManyRequests)
+            response.headers[.retryAfter] = "\(wait)"
+            return response
+        }
         guard let token = form.text("token"), let identity = access.tokens.identity(of: token) else {
+            logins.failed(throttled)
             return loginPage(request, message: "The token is not valid.", status: .unauthorized)
         }
         let (id, _) = sessions.open(identity)

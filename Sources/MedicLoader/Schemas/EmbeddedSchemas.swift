@@ -3349,8 +3349,12 @@ public enum EmbeddedSchemas {
   "$defs": {
     "alertRoute": {
       "type": "object",
-      "description": "Maps the alerts whose labels match to a playbook of the library.",
-      "required": ["match", "playbook"],
+      "description": "Maps the alerts whose labels match to a playbook of the library (`playbook`), or to candidates ranked when an incident opens (`playbooks`): one of the two.",
+      "required": ["match"],
+      "oneOf": [
+        {"required": ["playbook"]},
+        {"required": ["playbooks"]}
+      ],
       "properties": {
         "match": {
           "type": "object",
@@ -3365,6 +3369,13 @@ public enum EmbeddedSchemas {
           "type": "string",
           "description": "The `playbook_id` of a playbook of the library (M310 otherwise).",
           "minLength": 1
+        },
+        "playbooks": {
+          "type": "array",
+          "description": "Candidates: the `playbook_id`s of playbooks of the library (M310 otherwise), ranked by the engine's playbook selection (the knowledge base's history, the immune memory) when an incident opens; the first of the ranking runs, and the incident keeps the ranking. Not with `playbook`.",
+          "minItems": 1,
+          "uniqueItems": true,
+          "items": {"type": "string", "minLength": 1}
         },
         "parameters_from_labels": {
           "type": "object",
