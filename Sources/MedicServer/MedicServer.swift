@@ -135,7 +135,8 @@ public struct MedicServer: Sendable {
         return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,
                                                    stores: stores, clock: interpreter.clock,
                                                    delivery: ChannelDelivery(executors: interpreter.executors, clock: interpreter.clock,
-                                                                             timeouts: configuration.escalation.timeouts), logger: logger,
+                                                                             timeouts: configuration.escalation.timeouts,
+                                                                             guards: interpreter.environment.guards), logger: logger,
                                                    metrics: metrics))]
     }
 }

@@ -65,6 +65,8 @@ struct EngineOptions: ParsableArguments {
     /// new engine environment (`interpreter.environment`), with the state directory's stores
     /// unless `openingState` is false (a dry run writes no state). Its bus publishes to `--bus`,
     /// else to the stores' outbox (the same file for a dry run's engine, which has no stores).
+    /// Every executor call goes through the engine's guards, whose breakers' changes of state
+    /// are published on that bus.
     func interpreter(root: String, openingState: Bool = true) throws -> Interpreter {
         let environment = openingState ? try environment() : EngineEnvironment(
             stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
@@ -80,7 +82,8 @@ struct EngineOptions: ParsableArguments {
                                                              inheritedVariables: ShellCommand.defaultInherited + passEnvironment.map(\.name),
                                                              workingDirectory: workdir?.path),
                                     bus: busExecutor,
-                                    http: HTTPExecutor(client: environment.http))
+                                    http: HTTPExecutor(client: environment.http)).guarded(by: environment.guards)
+        GuardTransitionPublisher(bus: busExecutor, warn: environment.warn).follow(environment.guards)
         let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: environment.clock)
         return Interpreter(executors: executors, verifier: verifier, environment: environment)
     }
@@ -100,5 +103,6 @@ func metricRegistry(file: String?, root: String, environment: EngineEnvironment 
     guard let loaded, !diagnostics.contains(where: { $0.severity == .error }) else {
         throw CommandFailure.diagnostics(diagnostics, "the metric sources file has errors; fix them first")
     }
-    return MetricRegistry(config: loaded, sourcesFile: metricsFile, http: environment.http, runningSteps: environment.runningSteps)
+    return MetricRegistry(config: loaded, sourcesFile: metricsFile, http: environment.http, runningSteps: environment.runningSteps,
+                          guards: environment.guards)
 }
