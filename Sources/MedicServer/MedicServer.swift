@@ -63,9 +63,12 @@ public struct MedicServer: Sendable {
     /// the port the system chose for port 0). Throws when the address cannot be bound.
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let library = ServedLibrary(catalog: catalog, configuration: configuration)
+        let guards = interpreter.environment.guards
+        guards.reconfigure(configuration.resilience)
         let going = RemediationsGoing()
         let intake = AlertIntake(library: library, store: incidents, going: going)
-        let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
+        let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock,
+                                    guards: guards)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
                                     metrics: metrics)
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
@@ -116,7 +119,8 @@ public struct MedicServer: Sendable {
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
             // Trapped before the server listens, so a SIGHUP sent once it does never ends it.
-            services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger)))
+            services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger,
+                                                                          guards: guards)))
         }
         // Shut down in reverse order: the reload first, the HTTP server next (no new incident
         // while the runs drain), then the rules (no new firing; their runs get the grace), then
