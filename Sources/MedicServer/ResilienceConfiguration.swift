@@ -13,10 +13,28 @@ import MedicModel
 ///   keys:
 ///     "http:10.0.0.5:8080": {failure_threshold: 1, half_open_trials: 2}
 /// ```
-enum ResilienceConfiguration {
+public enum ResilienceConfiguration {
     static let key = "resilience"
     static let limitKeys: Set<String> = ["max_concurrent", "max_queued", "failure_threshold", "success_threshold", "reset_timeout",
                                          "half_open_trials", "timeout", "retry_attempts", "retry_initial", "retry_max"]
+
+    /// The `resilience:` section of the file at `path` (its other keys are not read, so a
+    /// serve configuration may be given), for `medic run`, `resume`, `demo` and `watch`
+    /// (`--resilience FILE`); nil with the errors when it has any.
+    public static func load(path: String) -> (ResilienceSettings?, [Diagnostic]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return (nil, [Diagnostic(.fileUnreadable, "cannot read the resilience file", at: SourceLocation(file: path, line: 1, column: 1),
+                                     hint: "check the path given to --resilience")])
+        }
+        let (root, read) = DocumentReader().read(bytes: Array(data), path: path)
+        guard let root, !read.hasErrors else { return (nil, read) }
+        guard let pairs = root.mapping, pairs.contains(where: { $0.key == key }) else {
+            return (nil, read + [Diagnostic(.missingKey, "the file has no 'resilience' section", at: root.location,
+                                            hint: "write 'resilience:' then the limits per kind, such as 'http: {failure_threshold: 3}' (docs/resilience.md)")])
+        }
+        let (settings, diagnostics) = decode(pairs)
+        return (diagnostics.hasErrors ? nil : settings, read + diagnostics)
+    }
 
     /// Reads the section from the configuration's top-level `pairs` (none: the defaults).
     static func decode(_ pairs: [SourceNode.Pair]) -> (ResilienceSettings, [Diagnostic]) {

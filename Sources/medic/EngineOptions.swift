@@ -4,6 +4,7 @@ import MedicEngine
 import MedicKnowledge
 import MedicLoader
 import MedicModel
+import MedicServer
 
 /// Where a run keeps its state and what it talks to: shared by `run`, `resume` and `demo`.
 struct EngineOptions: ParsableArguments {
@@ -29,6 +30,10 @@ struct EngineOptions: ParsableArguments {
         discussion: "Always passed: \(ShellCommand.defaultInherited.joined(separator: " ")). Nothing else is, unless named here."),
             transform: VariableName.argument)
     var passEnvironment: [VariableName] = []
+
+    @Option(help: ArgumentHelp("A file whose `resilience:` section sets the limits of the guards of executor calls and metric queries (docs/resilience.md).",
+                               discussion: "Default: Medic's defaults. medic serve takes the section of --config instead.", valueName: "file"))
+    var resilience: String?
 
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
@@ -68,8 +73,16 @@ struct EngineOptions: ParsableArguments {
     /// Every executor call goes through the engine's guards, whose breakers' changes of state
     /// are published on that bus.
     func interpreter(root: String, openingState: Bool = true) throws -> Interpreter {
+        // Read first: a file with errors creates no state directory.
+        var limits: ResilienceSettings?
+        if let resilience {
+            let (settings, diagnostics) = ResilienceConfiguration.load(path: resilience)
+            guard let settings else { throw CommandFailure.diagnostics(diagnostics, "the resilience file has errors; fix them first") }
+            limits = settings
+        }
         let environment = openingState ? try environment() : EngineEnvironment(
             stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
+        if let limits { environment.guards.reconfigure(limits) }
         let registry = try metricRegistry(file: metrics, root: root, environment: environment)
         let busExecutor: BusExecutor
         if bus == nil, let outbox = environment.stores?.outbox {
