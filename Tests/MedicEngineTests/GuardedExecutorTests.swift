@@ -63,6 +63,20 @@ final class GuardedExecutorTests: XCTestCase {
         XCTAssertEqual(runs(log), 3)
     }
 
+    func testAnHTTPStepsKeyIsTheHostAndPortOfItsURLAsSent() {
+        let http = GuardedExecutor(HTTPExecutor(), kind: .http, guards: ExecutorGuards(clock: ManualClock()))
+        func key(_ url: String, _ parameters: [String: String] = [:]) -> String? {
+            http.key(for: ExecutionRequest(runID: "r", stepNumber: 1, stepName: "s", action: "a", purpose: .step, executor: .http,
+                                           request: HTTPRequestSpec(method: "GET", url: url), parameters: parameters, timeout: 5))
+        }
+        XCTAssertEqual(key("https://api.example/v1/x"), "http:api.example:443")
+        XCTAssertEqual(key("https://api.example/v1/x"), "http:api.example:443", "the same from the known keys")
+        XCTAssertEqual(key("http://${host}:8080/restart", ["host": "web-01"]), "http:web-01:8080")
+        XCTAssertEqual(key("http://${host}:8080/restart", ["host": "web-02"]), "http:web-02:8080")
+        XCTAssertEqual(key("http://[::1]:9000/"), "http:[::1]:9000")
+        XCTAssertNil(key("http://${missing}/x"), "a request that cannot be sent has no destination: the executor says why")
+    }
+
     func testAMetricQueryThatFailsOnceIsTriedAgainByItsGuard() async throws {
         let dir = try directory()
         let count = dir.appendingPathComponent("count")

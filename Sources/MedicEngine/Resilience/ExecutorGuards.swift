@@ -80,4 +80,5 @@ final class GuardLocked<Value: Sendable>: @unchecked Sendable {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }
+    func modify(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }

@@ -18,6 +18,9 @@ public struct GuardedExecutor: StepExecutor {
     public let kind: ExecutorKind
     public let guards: ExecutorGuards
 
+    /// Keys of URLs without references, already worked out (a step's URL is usually fixed).
+    private let knownKeys = GuardLocked<[String: String]>([:])
+
     public init(_ inner: any StepExecutor, kind: ExecutorKind, guards: ExecutorGuards) {
         self.inner = inner
         self.kind = kind
@@ -52,10 +55,20 @@ public struct GuardedExecutor: StepExecutor {
         case .shell:
             return "shell:" + (request.parameters["target"].flatMap { $0.isEmpty ? nil : $0 } ?? "local")
         case .http:
-            guard let spec = request.request, let http = inner as? HTTPExecutor,
-                  case .success(let prepared) = http.prepare(spec, parameters: request.parameters),
+            guard let spec = request.request, let http = inner as? HTTPExecutor else { return nil }
+            // Without references the request is sent as written: its URL alone names the destination.
+            let fixed = !spec.url.contains("${") && !spec.headers.values.contains { $0.contains("${") } && spec.body?.contains("${") != true
+            if fixed, let known = knownKeys.value[spec.url] { return known }
+            guard case .success(let prepared) = http.prepare(spec, parameters: request.parameters),
                   let url = URLComponents(string: prepared.url) else { return nil }
-            return "http:" + Self.hostAndPort(url)
+            let key = "http:" + Self.hostAndPort(url)
+            if fixed {
+                knownKeys.modify { keys in
+                    if keys.count >= 1024 { keys.removeAll() }
+                    keys[spec.url] = key
+                }
+            }
+            return key
         case .bus:
             switch (inner as? BusExecutor)?.transport {
             case .outbox?, nil: return "bus:outbox"
@@ -69,7 +82,8 @@ public struct GuardedExecutor: StepExecutor {
     static func hostAndPort(_ url: URLComponents) -> String {
         let host = url.host ?? ""
         let port = url.port ?? (url.scheme?.lowercased() == "https" ? 443 : 80)
-        return (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+        // An IPv6 address in brackets, as in the URL (Foundation gives the host with or without them).
+        return (host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host) + ":\(port)"
     }
 
     /// Whether `result` tells of the destination failing, as its breaker counts.
