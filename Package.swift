@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "MedicEngine",
             dependencies: [
-                "MedicModel", "MedicText", "MedicLoader", "MedicDetect", "MedicKnowledge", "CMedicSystem",
+                "MedicModel", "MedicText", "MedicLoader", "MedicDetect", "MedicKnowledge", "CMedicSystem", "MedicResilience",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "MedicServer",
             dependencies: [
-                "MedicModel", "MedicText", "MedicLoader", "MedicEngine", "MedicDetect", "MedicKnowledge",
+                "MedicModel", "MedicText", "MedicLoader", "MedicEngine", "MedicDetect", "MedicKnowledge", "MedicResilience",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

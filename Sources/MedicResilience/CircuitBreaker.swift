@@ -63,6 +63,8 @@ public final class CircuitBreaker: @unchecked Sendable {
     private var failuresInARow = 0
     private var successesInARow = 0
     private var trialsInFlight = 0
+    /// Why the breaker is in its state (the last transition's reason; "" while never moved).
+    private var reason = ""
     /// Grows at each change of state: a call permitted before a change does not count after it.
     private var generation: UInt64 = 0
     private var observers: [@Sendable (Transition) -> Void] = []
@@ -82,6 +84,25 @@ public final class CircuitBreaker: @unchecked Sendable {
     }
 
     public var currentConfiguration: Configuration { lock.withLock { configuration } }
+
+    /// Why a call would be refused now: the state, the reason it was entered, and the seconds
+    /// until trial calls are let through (nil: forced open, until reset by hand; 0: half-open,
+    /// when a trial in flight ends). Nil when a call would be permitted.
+    public var refusal: (state: String, reason: String, retryIn: Double?)? {
+        lock.withLock {
+            let now = clock.now
+            switch state {
+            case .closed:
+                return nil
+            case .open(let until, let forced):
+                if forced { return ("open", reason, nil) }
+                return now >= until ? nil : ("open", reason, until - now)
+            case .halfOpen:
+                return trialsInFlight < configuration.halfOpenMaxTrials ? nil
+                    : ("half_open", "\(trialsInFlight) trial call(s) in flight after: \(reason)", 0)
+            }
+        }
+    }
 
     /// New thresholds and timeouts; the state is kept (an open breaker keeps its deadline).
     public func reconfigure(_ configuration: Configuration) {
@@ -184,6 +205,7 @@ public final class CircuitBreaker: @unchecked Sendable {
         failuresInARow = 0
         successesInARow = 0
         trialsInFlight = 0
+        self.reason = reason
         return Transition(key: key, from: from, to: next.name, reason: reason, at: now)
     }
 

@@ -104,7 +104,9 @@ public final class ResilienceGuard: @unchecked Sendable {
         }
         guard let permit = breaker.permit() else {
             lock.withLock { counts.rejectedByBreaker += 1 }
-            throw ResilienceError.circuitOpen(key: key, state: breaker.currentState.name)
+            // Refused a moment ago; `refusal` is nil only if the breaker let trials in since.
+            let refusal = breaker.refusal ?? (state: breaker.currentState.name, reason: "", retryIn: 0)
+            throw ResilienceError.circuitOpen(key: key, state: refusal.state, reason: refusal.reason, retryIn: refusal.retryIn)
         }
         let started = clock.now
         let (policy, limit) = lock.withLock { (retry, timeout) }

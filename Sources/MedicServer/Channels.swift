@@ -36,6 +36,12 @@ public struct Notification: Sendable, Equatable {
     public var reason: String?
     public var labels: [String: String]
 
+    public init(kind: Kind, dedupKey: String, incident: String, level: Int, notify: String, method: String, severity: String,
+                policy: String, summary: String, reason: String? = nil, labels: [String: String] = [:]) {
+        (self.kind, self.dedupKey, self.incident, self.level, self.notify, self.method) = (kind, dedupKey, incident, level, notify, method)
+        (self.severity, self.policy, self.summary, self.reason, self.labels) = (severity, policy, summary, reason, labels)
+    }
+
     var json: [String: Any] {
         var object: [String: Any] = ["event": kind.rawValue, "dedup_key": dedupKey, "incident": incident, "level": level, "notify": notify,
                                      "method": method, "severity": severity, "policy": policy, "summary": summary, "labels": labels]
@@ -64,7 +70,7 @@ extension NotificationChannel {
 
     /// One attempt at sending `notification` through the engine's executors, bounded by
     /// `timeout` seconds; throws unless the receiver took it (a 2xx, exit 0, the bus's yes).
-    /// `ChannelDelivery` retries it and keeps the channel's breaker.
+    /// `ChannelDelivery` calls it through the channel's guard.
     func sendOnce(_ notification: Notification, through executors: ExecutorSet, timeout: Double, attempt: Int) async throws {
         var request = ExecutionRequest(runID: notification.incident, stepNumber: notification.level, stepName: "escalation",
                                        action: "notify", purpose: .escalation, executor: .http, timeout: timeout, attempt: attempt)

@@ -10,17 +10,21 @@ import UnixSignals
 /// puts them in force together, for the alerts that come after. A load with any error changes
 /// nothing: the old catalog and configuration stay in force and each error is logged located
 /// (file:line:column, code, message, hint). Requests being answered and runs going keep the
-/// snapshot they took (docs/serving.md, "Reloading").
+/// snapshot they took (docs/serving.md, "Reloading"). The configuration's `resilience:` limits
+/// apply to the guards at once, each breaker keeping its state.
 public struct LibraryReload: Service {
     public let root: String
     public let configurationPath: String?
     public let library: ServedLibrary
     private let logger: Logger
     private let signals: UnixSignalsSequence
+    /// The engine's guards, given the configuration's `resilience:` limits at each reload.
+    private let guards: ExecutorGuards?
 
     /// Traps SIGHUP from here on (a SIGHUP before `run` is taken and reloads once `run` starts),
     /// so that it no longer ends the process.
-    public init(root: String, configurationPath: String?, library: ServedLibrary, logger: Logger) async {
+    public init(root: String, configurationPath: String?, library: ServedLibrary, logger: Logger, guards: ExecutorGuards? = nil) async {
+        self.guards = guards
         self.root = root
         self.configurationPath = configurationPath
         self.library = library
@@ -47,6 +51,7 @@ public struct LibraryReload: Service {
             return errors
         }
         let snapshot = library.replace(catalog: loaded.catalog, configuration: loaded.configuration)
+        guards?.reconfigure(loaded.configuration.resilience)
         logger.notice("medic serve: reloaded: \(loaded.catalog.playbooks.count) playbook(s), \(loaded.configuration.routes.count) route(s) in force for the next alert (load \(snapshot.generation))")
         return []
     }

@@ -74,10 +74,13 @@ public struct MedicServer: Sendable {
     /// the port the system chose for port 0). Throws when the address cannot be bound.
     public func run(listening: @escaping @Sendable (ListenAddress) -> Void) async throws {
         let library = ServedLibrary(catalog: catalog, configuration: configuration)
+        let guards = interpreter.environment.guards
+        guards.reconfigure(configuration.resilience)
         let going = RemediationsGoing()
         let intake = AlertIntake(library: library, store: incidents, going: going, groups: settings.alertGroups ?? AlertGroups(),
                                  ranker: CandidateRanker(knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory)))
-        let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock)
+        let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock,
+                                    guards: guards)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,
                                     metrics: metrics)
         let access = AccessControl(tokens: settings.tokens, ratePerMinute: settings.ratePerMinute, clock: interpreter.clock)
@@ -132,7 +135,8 @@ public struct MedicServer: Sendable {
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
             // Trapped before the server listens, so a SIGHUP sent once it does never ends it.
-            services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger)))
+            services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger,
+                                                                          guards: guards)))
         }
         // Shut down in reverse order: the reload first, the HTTP server next (no new incident
         // while the runs drain), then the rules (no new firing; their runs get the grace), then
@@ -151,7 +155,8 @@ public struct MedicServer: Sendable {
         return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,
                                                    stores: stores, clock: interpreter.clock,
                                                    delivery: ChannelDelivery(executors: interpreter.executors, clock: interpreter.clock,
-                                                                             timeouts: configuration.escalation.timeouts), logger: logger,
+                                                                             timeouts: configuration.escalation.timeouts,
+                                                                             guards: interpreter.environment.guards), logger: logger,
                                                    metrics: metrics, claims: settings.escalationClaims))]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MedicEngine
 import MedicLoader
 import MedicModel
 
@@ -47,6 +48,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var tokensFile: String?
     /// `escalation` and `channels` (EscalationConfiguration.swift).
     public var escalation = EscalationSettings()
+    /// `resilience`: the guards' limits (ResilienceConfiguration.swift).
+    public var resilience = ResilienceSettings()
 
     public init(routes: [Route] = [], tokensFile: String? = nil) {
         self.routes = routes
@@ -90,12 +93,14 @@ public struct ServeConfiguration: Sendable, Equatable {
 
         mutating func configuration(_ root: SourceNode) -> ServeConfiguration {
             var configuration = ServeConfiguration()
-            guard let pairs = mapping(root, "the configuration", known: Set(["$schema", "routes", "tokens"]).union(EscalationSettings.keys)) else {
+            guard let pairs = mapping(root, "the configuration", known: Set(["$schema", "routes", "tokens", ResilienceConfiguration.key]).union(EscalationSettings.keys)) else {
                 return configuration
             }
             if let tokens = pairs.first(where: { $0.key == "tokens" })?.value { configuration.tokensFile = string(tokens, "'tokens'") }
             let (escalation, problems) = EscalationSettings.decode(pairs, catalog: catalog)
             (configuration.escalation, diagnostics) = (escalation, diagnostics + problems)
+            let (resilience, limits) = ResilienceConfiguration.decode(pairs)
+            (configuration.resilience, diagnostics) = (resilience, diagnostics + limits)
             guard let routes = pairs.first(where: { $0.key == "routes" })?.value else { return configuration }
             guard let items = routes.sequence else {
                 report(.wrongType, "'routes' must be a list of routes, found \(routes.kindDescription)", routes,

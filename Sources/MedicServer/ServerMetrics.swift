@@ -11,7 +11,7 @@ import Prometheus
 ///
 /// Fed by the journal records of the runs the server starts (`runObserver`), by a middleware
 /// that sees every request (`RequestMetricsMiddleware`), and, at each scrape, by the state it
-/// reads: the open incidents and the playbooks' breakers.
+/// reads: the open incidents, the playbooks' breakers and the guards of the engine's calls.
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     /// swift-metrics over the same registry, for code that counts with `Counter(label:dimensions:factory:)`.
@@ -19,12 +19,16 @@ public final class ServerMetrics: Sendable {
     private let incidents: any IncidentStoring
     private let breaker: RemediationBreaker
     private let clock: any EngineClock
+    /// The engine's guards, when the server exports them.
+    private let guardExport: GuardMetricsExport?
 
     static let stepBuckets: [Double] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
     static let recoveryBuckets: [Double] = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400]
     static let requestBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-    public init(incidents: any IncidentStoring, stateDirectory: String, audit: any AuditLog, clock: any EngineClock) {
+    public init(incidents: any IncidentStoring, stateDirectory: String, audit: any AuditLog, clock: any EngineClock,
+                guards: ExecutorGuards? = nil) {
+        guardExport = guards.map(GuardMetricsExport.init)
         registry = PrometheusCollectorRegistry()
         factory = PrometheusMetricsFactory(registry: registry)
         self.incidents = incidents
@@ -62,6 +66,7 @@ public final class ServerMetrics: Sendable {
                                    labels: [("playbook", playbook), ("state", name)]).set(to: state.name == name ? 1 : 0)
             }
         }
+        guardExport?.export(to: registry)
         return registry.emitToBuffer()
     }
 

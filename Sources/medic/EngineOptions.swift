@@ -4,6 +4,7 @@ import MedicEngine
 import MedicKnowledge
 import MedicLoader
 import MedicModel
+import MedicServer
 
 /// Where a run keeps its state and what it talks to: shared by `run`, `resume` and `demo`.
 struct EngineOptions: ParsableArguments {
@@ -29,6 +30,10 @@ struct EngineOptions: ParsableArguments {
         discussion: "Always passed: \(ShellCommand.defaultInherited.joined(separator: " ")). Nothing else is, unless named here."),
             transform: VariableName.argument)
     var passEnvironment: [VariableName] = []
+
+    @Option(help: ArgumentHelp("A file whose `resilience:` section sets the limits of the guards of executor calls and metric queries (docs/resilience.md).",
+                               discussion: "Default: Medic's defaults. medic serve takes the section of --config instead.", valueName: "file"))
+    var resilience: String?
 
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
@@ -65,9 +70,19 @@ struct EngineOptions: ParsableArguments {
     /// new engine environment (`interpreter.environment`), with the state directory's stores
     /// unless `openingState` is false (a dry run writes no state). Its bus publishes to `--bus`,
     /// else to the stores' outbox (the same file for a dry run's engine, which has no stores).
+    /// Every executor call goes through the engine's guards, whose breakers' changes of state
+    /// are published on that bus.
     func interpreter(root: String, openingState: Bool = true) throws -> Interpreter {
+        // Read first: a file with errors creates no state directory.
+        var limits: ResilienceSettings?
+        if let resilience {
+            let (settings, diagnostics) = ResilienceConfiguration.load(path: resilience)
+            guard let settings else { throw CommandFailure.diagnostics(diagnostics, "the resilience file has errors; fix them first") }
+            limits = settings
+        }
         let environment = openingState ? try environment() : EngineEnvironment(
             stateDirectory: stateDirectoryPath, clock: SystemClock(), warn: { MedicLog.log.warning("medic: warning: \($0)") })
+        if let limits { environment.guards.reconfigure(limits) }
         let registry = try metricRegistry(file: metrics, root: root, environment: environment)
         let busExecutor: BusExecutor
         if bus == nil, let outbox = environment.stores?.outbox {
@@ -80,7 +95,8 @@ struct EngineOptions: ParsableArguments {
                                                              inheritedVariables: ShellCommand.defaultInherited + passEnvironment.map(\.name),
                                                              workingDirectory: workdir?.path),
                                     bus: busExecutor,
-                                    http: HTTPExecutor(client: environment.http))
+                                    http: HTTPExecutor(client: environment.http)).guarded(by: environment.guards)
+        GuardTransitionPublisher(bus: busExecutor, warn: environment.warn).follow(environment.guards)
         let verifier = Verifier(evaluator: ConditionEvaluator(metrics: registry), clock: environment.clock)
         return Interpreter(executors: executors, verifier: verifier, environment: environment)
     }
@@ -100,5 +116,6 @@ func metricRegistry(file: String?, root: String, environment: EngineEnvironment 
     guard let loaded, !diagnostics.contains(where: { $0.severity == .error }) else {
         throw CommandFailure.diagnostics(diagnostics, "the metric sources file has errors; fix them first")
     }
-    return MetricRegistry(config: loaded, sourcesFile: metricsFile, http: environment.http, runningSteps: environment.runningSteps)
+    return MetricRegistry(config: loaded, sourcesFile: metricsFile, http: environment.http, runningSteps: environment.runningSteps,
+                          guards: environment.guards)
 }

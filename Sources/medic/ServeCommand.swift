@@ -90,6 +90,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--listen '\(listen)' is not HOST:PORT with a port from 0 to 65535 (such as 127.0.0.1:9797)")
         }
         guard address.isLoopback || tokens != nil || config != nil else { throw Self.notLoopback(listen) }
+        guard engine.resilience == nil else {
+            throw ValidationError("--resilience is for run, resume, demo and watch: medic serve reads the `resilience:` section of --config (and again at SIGHUP)")
+        }
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be 1 or more requests a minute") }
         guard grace >= 0, grace.isFinite else { throw ValidationError("--grace must be 0 or more seconds") }
         guard idleTimeout > 0, idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout must be above 0 and at most 86400 seconds") }

@@ -27,6 +27,9 @@ public struct EngineEnvironment: Sendable {
     /// The immune memory as this engine last read or wrote it: learning at a run's end and a
     /// watch's selection share it, so neither decodes an unchanged document again.
     public let immuneMemory: ImmuneMemoryCache
+    /// The resilience guards of the executors, channels and metric sources this engine calls
+    /// (on the clock given at `init`); `guards.reconfigure` changes their limits in place.
+    public let guards: ExecutorGuards
     /// Told what went wrong beside a run that goes on (an incident record not written, an event
     /// not published). By default a `medic: warning:` line on standard error.
     public var warn: @Sendable (String) -> Void
@@ -44,6 +47,7 @@ public struct EngineEnvironment: Sendable {
         blockingPool = BlockingPool()
         runningSteps = RunningSteps()
         self.immuneMemory = immuneMemory
+        guards = ExecutorGuards(clock: clock)
     }
 
     /// A `medic: warning:` line on standard error.

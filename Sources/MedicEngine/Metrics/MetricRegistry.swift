@@ -22,8 +22,9 @@ public struct MetricRegistry: Sendable {
     /// names no binding claims. A query times out after the binding's `timeout`, else 10 s.
     /// Prometheus sources query through `http` (the engine's client, `EngineEnvironment.http`);
     /// command sources' processes are among `runningSteps` while they run (the engine's).
+    /// With `guards`, each configured source is queried through its guard (`GuardedMetricSource`).
     public init(config: MetricSourceConfig?, host: any MetricSource = HostMetrics(), sourcesFile: String? = nil,
-                http: EngineHTTPClient = EngineHTTPClient(), runningSteps: RunningSteps? = nil) {
+                http: EngineHTTPClient = EngineHTTPClient(), runningSteps: RunningSteps? = nil, guards: ExecutorGuards? = nil) {
         self.sourcesFile = sourcesFile
         entries = (config?.bindings ?? []).map { binding in
             let timeout = binding.timeout?.seconds ?? 10
@@ -33,7 +34,9 @@ public struct MetricRegistry: Sendable {
                                                workingDirectory: binding.workingDirectory, runningSteps: runningSteps)
             case .file: FileMetricSource(path: binding.path ?? "")
             }
-            return Entry(name: binding.name, patterns: binding.metrics, source: source, scale: binding.scale)
+            let key = "metrics:" + (binding.kind == .prometheus ? binding.url ?? binding.name : binding.name)
+            return Entry(name: binding.name, patterns: binding.metrics, source: guards.map { GuardedMetricSource(source, key: key, guards: $0) } ?? source,
+                         scale: binding.scale)
         }
         self.host = host
     }

@@ -3343,6 +3343,46 @@ public enum EmbeddedSchemas {
       "additionalProperties": {
         "$ref": "#/$defs/channel"
       }
+    },
+    "resilience": {
+      "type": "object",
+      "description": "The limits of the resilience guards every step, notification and metric query goes through (docs/resilience.md, Configuration); SIGHUP puts new limits in force, each breaker keeping its state.",
+      "additionalProperties": false,
+      "properties": {
+        "shell": {
+          "$ref": "#/$defs/stepGuardLimits",
+          "description": "Shell steps, per target (shell:TARGET)."
+        },
+        "http": {
+          "$ref": "#/$defs/stepGuardLimits",
+          "description": "HTTP steps, per host and port (http:HOST:PORT)."
+        },
+        "bus": {
+          "$ref": "#/$defs/stepGuardLimits",
+          "description": "Bus steps and notices, per transport (bus:outbox, bus:stdout, bus:webhook:HOST:PORT)."
+        },
+        "channel": {
+          "$ref": "#/$defs/guardLimits",
+          "description": "Notification channels, per method (channel:METHOD)."
+        },
+        "metrics": {
+          "$ref": "#/$defs/guardLimits",
+          "description": "Metric sources, per source (metrics:URL or metrics:NAME)."
+        },
+        "keys": {
+          "type": "object",
+          "description": "Limits of one guard, by its key (KIND:DESTINATION, such as http:10.0.0.5:8080), over its kind's.",
+          "patternProperties": {
+            "^(shell|http|bus):.+$": {
+              "$ref": "#/$defs/stepGuardLimits"
+            },
+            "^(channel|metrics):.+$": {
+              "$ref": "#/$defs/guardLimits"
+            }
+          },
+          "additionalProperties": false
+        }
+      }
     }
   },
   "additionalProperties": false,
@@ -3468,6 +3508,111 @@ public enum EmbeddedSchemas {
           }
         }
       ]
+    },
+    "stepGuardLimits": {
+      "type": "object",
+      "description": "The limits of the guards of steps (shell, http, bus), over Medic's defaults (docs/resilience.md). No timeout or retry: a step's own `timeout` and `retry` apply, so that a guard never runs a step twice.",
+      "additionalProperties": false,
+      "properties": {
+        "max_concurrent": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Calls to one destination running at once (the bulkhead's places)."
+        },
+        "max_queued": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 100000,
+          "description": "Calls waiting for a place beyond those; more are refused at once."
+        },
+        "failure_threshold": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Failed calls in a row that open the breaker."
+        },
+        "success_threshold": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Successful trial calls that close a half-open breaker."
+        },
+        "reset_timeout": {
+          "type": "string",
+          "minLength": 1,
+          "description": "How long an open breaker refuses calls before it lets trial calls through. A duration above 0 and at most 24h (such as 500ms, 30s, 1m)."
+        },
+        "half_open_trials": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Trial calls let through at once by a half-open breaker; the others are refused."
+        }
+      }
+    },
+    "guardLimits": {
+      "type": "object",
+      "description": "The limits of the guards of notification channels and metric sources, over Medic's defaults (docs/resilience.md).",
+      "additionalProperties": false,
+      "properties": {
+        "max_concurrent": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Calls to one destination running at once (the bulkhead's places)."
+        },
+        "max_queued": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 100000,
+          "description": "Calls waiting for a place beyond those; more are refused at once."
+        },
+        "failure_threshold": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Failed calls in a row that open the breaker."
+        },
+        "success_threshold": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Successful trial calls that close a half-open breaker."
+        },
+        "reset_timeout": {
+          "type": "string",
+          "minLength": 1,
+          "description": "How long an open breaker refuses calls before it lets trial calls through. A duration above 0 and at most 24h (such as 500ms, 30s, 1m)."
+        },
+        "half_open_trials": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Trial calls let through at once by a half-open breaker; the others are refused."
+        },
+        "timeout": {
+          "type": "string",
+          "minLength": 1,
+          "description": "How long one attempt may take (without it, the channel's or the source's own timeout). A duration above 0 and at most 24h (such as 500ms, 30s, 1m)."
+        },
+        "retry_attempts": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 100000,
+          "description": "Attempts of one call, the first included."
+        },
+        "retry_initial": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The first wait between attempts, doubled at each, with full jitter. A duration above 0 and at most 24h (such as 500ms, 30s, 1m)."
+        },
+        "retry_max": {
+          "type": "string",
+          "minLength": 1,
+          "description": "The longest wait between attempts. A duration above 0 and at most 24h (such as 500ms, 30s, 1m)."
+        }
+      }
     }
   }
 }

@@ -1,0 +1,84 @@
+import Foundation
+import MedicResilience
+
+/// The resilience guards of one engine, one per executor and destination (`GuardKind`): every
+/// step's executor call, every notification sent and every metric query goes through the guard
+/// of its key (bulkhead → breaker → retry → timeout, docs/resilience.md). Limits come from
+/// `ResilienceSettings`; `reconfigure` puts new ones in force at once, breakers keeping their
+/// state. Kept in memory: a new process starts with every breaker closed.
+public final class ExecutorGuards: Sendable {
+    public let guards: ResilienceGuards
+    /// The engine's clock, for the wall time a refusal names.
+    public let engineClock: any EngineClock
+    private let current: GuardLocked<ResilienceSettings>
+
+    public init(settings: ResilienceSettings = ResilienceSettings(), clock: any EngineClock) {
+        engineClock = clock
+        current = GuardLocked(settings)
+        let timeline: any ResilienceClock = clock is SystemClock ? SystemResilienceClock() : EngineTimeline(clock: clock)
+        guards = ResilienceGuards(clock: timeline) { settings.configuration(for: $0) }
+    }
+
+    public var settings: ResilienceSettings { current.value }
+
+    /// New limits for every guard, made or to be made; breakers keep their state.
+    public func reconfigure(_ settings: ResilienceSettings) {
+        current.value = settings
+        guards.reconfigure { settings.configuration(for: $0) }
+    }
+
+    /// Told of every change of a breaker's state.
+    public func observe(_ observer: @escaping @Sendable (CircuitBreaker.Transition) -> Void) {
+        guards.observe(observer)
+    }
+
+    public var snapshots: [ResilienceGuard.Snapshot] { guards.snapshots }
+
+    /// Calls `operation` through the guard of `key`.
+    public func call<T: Sendable>(_ key: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await guards.call(key, operation)
+    }
+
+    /// A refusal for people: which guard, why, and when it lets calls through again (as a wall
+    /// time on the engine's clock).
+    public func explain(_ refusal: ResilienceError) -> String {
+        switch refusal {
+        case let .circuitOpen(key, state, reason, retryIn):
+            let why = reason.isEmpty ? "" : " after \(reason)"
+            let name = state == "half_open" ? "half-open" : state
+            var text = "refused by the guard \(key): its circuit breaker is \(name)\(why)"
+            switch retryIn {
+            case nil: text += "; it stays open until reset by hand"
+            case let seconds? where seconds <= 0: text += "; its trial call is in flight, the next call may go when it ends"
+            case let seconds?:
+                let at = engineClock.now.addingTimeInterval(seconds.rounded(.up))
+                text += "; it lets a trial call through at \(JournalRecord.timestamp(at)) (in \(Int(seconds.rounded(.up))) s)"
+            }
+            return text
+        case let .bulkheadFull(key, running, queued):
+            return "refused by the guard \(key): its bulkhead is full (\(running) calls running, \(queued) waiting)"
+        default:
+            return refusal.description
+        }
+    }
+}
+
+/// The engine's clock seen by the guards: seconds since 1970, waits on the engine's clock (a
+/// test's clock moves the guards' time too).
+struct EngineTimeline: ResilienceClock {
+    let clock: any EngineClock
+    var now: Double { clock.now.timeIntervalSince1970 }
+    func sleep(for seconds: Double) async throws { try await clock.sleep(seconds: seconds) }
+}
+
+/// A value behind a lock.
+final class GuardLocked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+    func modify(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+}
