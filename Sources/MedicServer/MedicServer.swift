@@ -29,6 +29,9 @@ public struct MedicServer: Sendable {
         public var configurationPath: String?
         /// The anomaly rules evaluated over live metrics (nil: none, `--no-rules`).
         public var rules: ServeRuleWatch.Settings?
+        /// The health checks run every `healthTick` seconds (nil: none, docs/health.md).
+        public var health: HealthMonitor?
+        public var healthTick: Double = 1
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -112,6 +115,9 @@ public struct MedicServer: Sendable {
             services.append(.init(service: ServeRuleWatch(library: library, settings: rules, interpreter: interpreter, stores: stores,
                                                           stateDirectory: stateDirectory, going: going, grace: settings.grace, logger: logger,
                                                           metrics: metrics)))
+        }
+        if let health = settings.health {
+            services.append(.init(service: HealthService(monitor: health, metrics: metrics, tick: settings.healthTick, logger: logger)))
         }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {

@@ -14,7 +14,7 @@ struct WebDashboard {
 
     func render(_ viewer: WebViewer) -> String {
         let runs = Array(stores.runs.list(reconcilingIncidents: false).runs.reversed())
-        return switches(viewer) + approvals(runs.filter { $0.status == .pendingApproval }, viewer) + openIncidents(viewer)
+        return switches(viewer) + health() + approvals(runs.filter { $0.status == .pendingApproval }, viewer) + openIncidents(viewer)
             + breakers(viewer) + recent(Array(runs.prefix(Self.recentRuns)))
     }
 
