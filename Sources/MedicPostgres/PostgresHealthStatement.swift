@@ -13,9 +13,12 @@ public enum PostgresHealthStatement {
         do {
             try await database.reach(within: timeout)
             try await database.client.perform(PostgresQuery(unsafeSQL: statement), logger: database.logger)
+        } catch let failure as PostgresFailure {
+            await database.shutdown()
+            throw failure
         } catch {
             await database.shutdown()
-            throw error
+            throw PostgresFailure("running '\(statement)'", error, location: location)
         }
         await database.shutdown()
     }

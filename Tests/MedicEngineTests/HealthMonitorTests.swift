@@ -171,4 +171,33 @@ final class HealthMonitorTests: XCTestCase {
         XCTAssertEqual(events().compactMap { $0["type"] as? String }.filter { $0 == HealthMonitor.degradationChangedTopic }.count, 4)
         XCTAssertEqual((events().last?["data"] as? [String: String])?["by"], "ops")
     }
+
+    /// §2.4: a component that turns DEGRADED gets its deep checks at once, not at their interval.
+    func testAComponentTurningDegradedGetsItsDeepChecksRunAtOnce() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-health-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let ok = dir.appendingPathComponent("ok").path, deepRuns = dir.appendingPathComponent("deep-runs").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: ok, contents: nil))
+        let file = HealthChecksFile(checks: [
+            HealthCheckDefinition(name: "ping", tier: .shallow, component: "api", probe: .command("test -e '\(ok)'"), interval: 10, timeout: 10, retries: 0),
+            HealthCheckDefinition(name: "deep", tier: .deep, component: "api", probe: .command("echo x >> '\(deepRuns)'"), interval: 3600, timeout: 10),
+        ])
+        let clock = ManualClock(start: start)
+        let monitor = HealthMonitor(file: file, probes: HealthProbes(), stateDirectory: dir.appendingPathComponent("state").path, clock: clock, bus: nil)
+        func deepCount() -> Int { ((try? String(contentsOfFile: deepRuns, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        _ = await monitor.round()
+        XCTAssertEqual(deepCount(), 1)
+        clock.advance(seconds: 10)
+        _ = await monitor.round()
+        XCTAssertEqual(deepCount(), 1, "an hour's interval: not due, and nothing calls for it")
+        try FileManager.default.removeItem(atPath: ok)
+        clock.advance(seconds: 10)
+        let snapshot = await monitor.round()
+        XCTAssertEqual(snapshot.state(of: "api"), .degraded)
+        XCTAssertEqual(deepCount(), 2, "turning DEGRADED ran the deep check")
+        clock.advance(seconds: 10)
+        _ = await monitor.round()
+        XCTAssertEqual(deepCount(), 2, "still DEGRADED: not again until its interval")
+    }
 }

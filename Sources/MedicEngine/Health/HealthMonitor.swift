@@ -9,7 +9,7 @@ import MedicModel
 ///
 /// Each round runs the checks that are due (`all`: every check); comprehensive checks only
 /// while the feature `comprehensive_checks` is on for their component; a component that turns
-/// DEGRADED gets its deep checks run in the same round (§2.4: "trigger deep checks"). The
+/// DEGRADED gets its deep checks run in the same round, due or not (§2.4: "trigger deep checks"). The
 /// results of the last round are saved in `<state>/health-checks/`, so that a later monitor (the
 /// next `medic status --checks`) carries on from them: same history, no change said twice.
 public actor HealthMonitor {
@@ -77,8 +77,9 @@ public actor HealthMonitor {
             let level = state.effective(check.component, overrides: overrides).level
             return DegradationFeatures.on(state.features, at: level)["comprehensive_checks"] ?? true
         }
+        let before = Dictionary(currentComponents().map { ($0.component, $0.state) }, uniquingKeysWith: { first, _ in first })
         var failedNow = await runChecks(due, at: started)
-        let degraded = Set(currentComponents().filter { $0.state == .degraded }.map(\.component))
+        let degraded = Set(currentComponents().filter { $0.state == .degraded && before[$0.component] != .degraded }.map(\.component))
         let ran = Set(due.map(\.name))
         let deep = file.checks.filter { $0.runs && $0.tier == .deep && degraded.contains($0.component) && !ran.contains($0.name) }
         failedNow += await runChecks(deep, at: started)
