@@ -5,7 +5,7 @@ extension WebDashboard {
     /// The systems' health and degradation, from what the last round of health checks saved in
     /// the state directory (docs/health.md); nothing when no check has run here.
     func health() -> String {
-        guard let snapshot = HealthSnapshot.load(stateDirectory) else { return "" }
+        guard let snapshot = HealthSnapshot.load(stateDirectory)?.degradationNow(in: stateDirectory) else { return "" }
         let components = snapshot.components.map { component in
             "<tr id=\"health-\(HTML.escape(component.component))\">" + WebPage.cell(component.component)
                 + "<td class=\"health-state\">\(component.state.rawValue)</td>" + WebPage.cell(String(component.score))

@@ -19,7 +19,8 @@ struct StatusCommand: AsyncParsableCommand {
             this state directory are published on the bus (dev.medic.health.check_failed, \
             dev.medic.health.state_changed, dev.medic.degradation.changed). Without --checks, prints \
             what the last round saved (that of `medic serve --health-checks FILE`, or of an earlier \
-            `medic status --checks`). `medic health` is Medic's own health.
+            `medic status --checks`), with the degradation levels in force now (`medic degrade` \
+            overrides included). `medic health` is Medic's own health.
 
             Exit status: 0 every component HEALTHY, 1 one is not (or nothing has been checked), 2 usage.
 
@@ -68,7 +69,7 @@ struct StatusCommand: AsyncParsableCommand {
                 throw CommandFailure("error: no health check has run in \(state) yet",
                                      "run `medic status --checks FILE`, or `medic serve --health-checks FILE`")
             }
-            snapshot = saved
+            snapshot = saved.degradationNow(in: state)
         }
         for problem in snapshot.problems { MedicLog.log.warning("medic: warning: \(problem)") }
         if json {

@@ -85,6 +85,14 @@ final class HealthStatusTests: XCTestCase {
         XCTAssertEqual(saved.status, 1, saved.stderr)
         XCTAssertTrue(saved.stdout.split(separator: "\n").contains { $0.hasPrefix("cache") && $0.contains("UNHEALTHY") }, saved.stdout)
         XCTAssertTrue(saved.stdout.contains("automated_remediation_noncritical OFF"), saved.stdout)
+
+        // An override set since the round shows at once, beside the levels health set.
+        let held = try Medic.run(["degrade", "set", "emergency", "--system", "api", "--by", "ops", "--state-dir", state.path], in: dir)
+        XCTAssertEqual(held.status, 0, held.stderr)
+        let now = try Medic.json(try Medic.run(["status", "--state-dir", state.path, "--json"], in: dir).stdout)
+        XCTAssertEqual((now["degradation"] as? [[String: Any]])?.map { "\($0["system"] ?? "")=\($0["level"] ?? "")/\($0["source"] ?? "")" },
+                       ["api=emergency/override", "cache=minimal/health", "worker=minimal/health"])
+        XCTAssertEqual((now["features"] as? [[String: Any]])?.first { $0["name"] as? String == "automated_remediation" }?["on"] as? Bool, false)
     }
 
     func testABadChecksFileIsRefusedLocatedAndNothingIsWritten() throws {

@@ -81,6 +81,8 @@ public struct DegradationState: Sendable, Hashable, Codable {
     /// `automated_remediation_noncritical` off only SEV0 ones do; a feature of the file that is
     /// off stops the automated runs of the playbooks it lists.
     public static func suspension(for plan: Plan, stateDirectory: String) -> String? {
+        // Every automated run asks: one system call when nothing was ever degraded here.
+        guard access(folder(stateDirectory), F_OK) == 0 else { return nil }
         let state = load(stateDirectory)
         let overrides = overrides(stateDirectory)
         let all = state.effectiveAll(overrides: overrides)

@@ -93,9 +93,7 @@ public actor HealthMonitor {
         }
         var problems: [String] = []
         do { try state.save(stateDirectory) } catch { problems.append("\(error)") }
-        let effective = state.effectiveAll(overrides: overrides)
-        let worst = effective.map(\.level).max() ?? .full
-        let on = DegradationFeatures.on(state.features, at: worst)
+        let (effective, features) = HealthSnapshot.degradation(state, overrides: overrides)
         var snapshot = HealthSnapshot(
             checkedAt: JournalRecord.timestamp(now), score: score, trend: history.trend(now: now), components: components,
             checks: file.checks.compactMap { results[$0.name] },
@@ -103,10 +101,7 @@ public actor HealthMonitor {
                 guard case .notRun(let reason) = check.probe else { return nil }
                 return HealthSnapshot.NotRun(name: check.name, tier: check.tier, component: check.component, reason: reason)
             },
-            degradation: effective,
-            features: state.features.map { .init(name: $0.name, on: on[$0.name] ?? false, offFrom: $0.offFrom, dependsOn: $0.dependsOn,
-                                                 playbooks: $0.playbooks) },
-            problems: [])
+            degradation: effective, features: features, problems: [])
         problems += await publishChanges(failed: failedNow, snapshot: snapshot)
         snapshot.problems = problems
         save(snapshot)

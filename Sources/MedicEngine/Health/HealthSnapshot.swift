@@ -56,6 +56,22 @@ public struct HealthSnapshot: Sendable, Hashable, Codable {
     }
 
     public func state(of component: String) -> ComponentState? { components.first { $0.component == component }?.state }
+
+    /// This snapshot with the levels in force now in `stateDirectory` (an override set since the
+    /// round counts) and the features at the most degraded of them.
+    public func degradationNow(in stateDirectory: String) -> HealthSnapshot {
+        var copy = self
+        (copy.degradation, copy.features) = Self.degradation(DegradationState.load(stateDirectory), overrides: DegradationState.overrides(stateDirectory))
+        return copy
+    }
+
+    static func degradation(_ state: DegradationState, overrides: [String: DegradationOverride]) -> ([DegradationState.Effective], [Feature]) {
+        let effective = state.effectiveAll(overrides: overrides)
+        let on = DegradationFeatures.on(state.features, at: effective.map(\.level).max() ?? .full)
+        return (effective, state.features.map {
+            Feature(name: $0.name, on: on[$0.name] ?? false, offFrom: $0.offFrom, dependsOn: $0.dependsOn, playbooks: $0.playbooks)
+        })
+    }
 }
 
 /// The latest snapshot, shared with readers that cannot wait (a scrape, a rule's reading).
