@@ -74,7 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
     var interval = Interval(seconds: 15)
 
     @Option(name: .customLong("health-checks"),
-            help: ArgumentHelp("A health checks file (reference §2) to run on its intervals: states, score and degradation on /metrics, the web page and `medic status` (docs/health.md).",
+            help: ArgumentHelp("A health checks file (docs/health.md) to run on its intervals: states, score and degradation on /metrics, the web page and `medic status`.",
                                valueName: "file"))
     var healthChecks: String?
 

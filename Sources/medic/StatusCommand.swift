@@ -30,7 +30,7 @@ struct StatusCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("A health checks file (reference §2) to run once now.", valueName: "file"))
+    @Option(help: ArgumentHelp("A health checks file (docs/health.md) to run once now.", valueName: "file"))
     var checks: String?
 
     @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
