@@ -200,4 +200,47 @@ final class HealthMonitorTests: XCTestCase {
         _ = await monitor.round()
         XCTAssertEqual(deepCount(), 2, "still DEGRADED: not again until its interval")
     }
+
+    /// Process and metrics checks against this machine: this test's own process, one that has
+    /// ended, and host metrics whose bounds always hold (or never do).
+    func testProcessAndMetricChecksLookAtTheRealMachine() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-health-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        func run(_ probe: HealthCheckDefinition.Probe) async -> ProbeOutcome {
+            await HealthProbes().run(HealthCheckDefinition(name: "c", tier: .deep, component: "host", probe: probe, timeout: 10, retries: 0))
+        }
+        let own = dir.appendingPathComponent("own.pid").path
+        try "\(getpid())\n".write(toFile: own, atomically: true, encoding: .utf8)
+        let alive = await run(.process(name: "tests", pidFile: own))
+        XCTAssertTrue(alive.passed, alive.detail)
+        let ended = Process()
+        ended.executableURL = URL(fileURLWithPath: "/bin/true")
+        try ended.run()
+        ended.waitUntilExit()
+        let gone = dir.appendingPathComponent("gone.pid").path
+        try "\(ended.processIdentifier)".write(toFile: gone, atomically: true, encoding: .utf8)
+        let dead = await run(.process(name: "true", pidFile: gone))
+        XCTAssertFalse(dead.passed, dead.detail)
+        let missing = await run(.process(name: "x", pidFile: dir.appendingPathComponent("none.pid").path))
+        XCTAssertTrue(missing.detail.contains("cannot read the pid file"), missing.detail)
+
+        let comm = try String(contentsOfFile: "/proc/self/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        let byName = await run(.process(name: comm, pidFile: nil))
+        XCTAssertTrue(byName.passed, byName.detail)
+        let noName = await run(.process(name: "no-such-proc-x", pidFile: nil))
+        XCTAssertFalse(noName.passed)
+
+        func bound(_ key: String, _ text: String) throws -> HealthCheckDefinition.MetricBound {
+            HealthCheckDefinition.MetricBound(key: key, metric: key, bound: try Bound.parse(text).get())
+        }
+        let holds = await run(.metrics([try bound("memory_available", ">1KB")]))
+        XCTAssertTrue(holds.passed, holds.detail)
+        let never = await run(.metrics([try bound("memory_available", ">1KB"), try bound("load1", "<0")]))
+        XCTAssertFalse(never.passed)
+        XCTAssertTrue(never.detail.hasPrefix("load1 is "), never.detail)
+        let unknown = await run(.metrics([try bound("no_such_metric", "<1")]))
+        XCTAssertFalse(unknown.passed)
+        XCTAssertTrue(unknown.detail.contains("no metric source serves"), unknown.detail)
+    }
 }
