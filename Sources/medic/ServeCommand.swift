@@ -123,15 +123,18 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure("error: \(error)")
         }
         (settings.libraryRoot, settings.configurationPath) = (root, config)
-        let registry = try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment)
-        if let healthChecks {
-            let monitor = try HealthMonitor(serving: healthChecks, registry: registry, interpreter: interpreter, stateDirectory: engine.stateDirectoryPath)
-            settings.health = monitor
-            settings.healthTick = min(1, monitor.file.checks.filter(\.runs).map(\.interval).min() ?? 1)
-        }
-        if !noRules {
-            let health = settings.health.map { HealthMetricSource($0.latest) }
-            settings.rules = .init(interval: interval.seconds, registry: health.map { registry.serving(HealthMetricSource.patterns, from: $0) } ?? registry)
+        // The metric sources are read only when something samples them (--no-rules alone does not).
+        if !noRules || healthChecks != nil {
+            let registry = try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment)
+            if let healthChecks {
+                let monitor = try HealthMonitor(serving: healthChecks, registry: registry, interpreter: interpreter, stateDirectory: engine.stateDirectoryPath)
+                settings.health = monitor
+                settings.healthTick = min(1, monitor.file.checks.filter(\.runs).map(\.interval).min() ?? 1)
+            }
+            if !noRules {
+                let health = settings.health.map { HealthMetricSource($0.latest) }
+                settings.rules = .init(interval: interval.seconds, registry: health.map { registry.serving(HealthMetricSource.patterns, from: $0) } ?? registry)
+            }
         }
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,

@@ -132,5 +132,17 @@ final class HealthServeTests: XCTestCase {
         let status = try await serve.stop()
         XCTAssertEqual(status, 0, serve.stderr)
     }
-}
 
+    func testAHealthChecksFileWithErrorsIsRefusedLocatedAndTheServerDoesNotStart() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-health-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad-checks.yaml")
+        try "deep_checks:\n  api:\n    url: ftp://127.0.0.1/\n    expected_code: 200\n".write(to: bad, atomically: true, encoding: .utf8)
+        let (status, stderr) = try MedicCommand.status(["serve", "--root", dir.path, "--state-dir", dir.appendingPathComponent("state").path,
+                                                        "--health-checks", bad.path, "--no-rules", "--listen", "127.0.0.1:0"], in: dir)
+        XCTAssertEqual(status, 1, stderr)
+        XCTAssertTrue(stderr.contains("bad-checks.yaml:3:") && stderr.contains("M106"), "the url, located: \(stderr)")
+        XCTAssertTrue(stderr.contains("bad-checks.yaml:4:") && stderr.contains("expected_code"), "the unknown key, located: \(stderr)")
+    }
+}
