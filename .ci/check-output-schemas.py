@@ -52,6 +52,14 @@ verification:
   check: 'disk_usage_percent{path="/"} < 101'
 metadata: {}
 """
+HEALTH_CHECKS = """component: api
+shallow_checks:
+  works: {command: "true"}
+deep_checks:
+  fails: {command: "false", retry: 0}
+comprehensive_checks:
+  workflow: {steps: [login]}
+"""
 RULES = """rules:
   - name: disk-filling
     metric: disk_usage_percent
@@ -108,7 +116,10 @@ def main():
         run_first = subprocess.run([medic, "run", "note-001", "--root", str(lib), "--state-dir", state, "--json"],
                                    capture_output=True, text=True)
         run_id = json.loads(run_first.stdout).get("run_id", "") if run_first.stdout.strip() else ""
+        (lib / "health-checks.yaml").write_text(HEALTH_CHECKS)
         commands = [
+            ("status", None, ["status", "--checks", str(lib / "health-checks.yaml"), "--state-dir", state, "--json"]),
+            ("status", None, ["status", "--state-dir", state, "--json"]),
             ("run", None, ["run", "note-001", "--root", str(lib), "--state-dir", state, "--json"]),
             ("plan", None, ["plan", "note-001", "--root", str(lib), "--state-dir", state, "--json"]),
             ("plan", None, ["run", "note-001", "--dry-run", "--root", str(lib), "--state-dir", state, "--json"]),

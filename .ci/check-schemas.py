@@ -18,7 +18,7 @@ What it checks, without the Swift loader:
          well-formed and schema-valid, so that its one fault is the one in its name;
   4. the standalone files, read by `medic run` rather than `medic validate` and found by the
      option that names them, not by their keys: the metric sources file (--metrics), the
-     inventory (--inventory) and the configuration of `medic serve` (--config). For each KIND in STANDALONE, every file under
+     inventory (--inventory), the configuration of `medic serve` (--config) and the health checks file (--checks). For each KIND in STANDALONE, every file under
      Tests/MedicLoaderTests/Fixtures/KIND/valid/ is well-formed and valid against
      schemas/KIND.schema.json, and every file under .../KIND/invalid/, named `<CODE>-<slug>`, is
      refused the way its code says, by the rules of step 3 (the Swift tests
@@ -63,7 +63,7 @@ SCHEMA_DIR = ROOT / "schemas"
 KINDS = ("playbook", "actions", "rules", "policies")
 # Schemas of files outside the library: no `kind:` key, not found by their top-level keys, and
 # checked against their own fixture folders, Fixtures/<kind>/{valid,invalid}.
-STANDALONE = ("metric-sources", "inventory", "serve")
+STANDALONE = ("metric-sources", "inventory", "serve", "health-checks")
 SHIPPED_DIRS = ("playbooks", "actions", "rules", "policies")
 FIXTURES = ROOT / "Tests" / "MedicLoaderTests" / "Fixtures"
 VALID_DIR = FIXTURES / "valid"

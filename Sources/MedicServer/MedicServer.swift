@@ -40,6 +40,9 @@ public struct MedicServer: Sendable {
         public var storeTimeout: Double?
         /// Where the alert groups' leads are kept, for servers sharing their incidents (nil: in memory).
         public var alertGroups: (any AlertGroupLeads)?
+        /// The health checks run every `healthTick` seconds (nil: none, docs/health.md).
+        public var health: HealthMonitor?
+        public var healthTick: Double = 1
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
             self.listen = listen
@@ -131,6 +134,9 @@ public struct MedicServer: Sendable {
         }
         if let interval = settings.takeoverInterval {
             services.append(.init(service: TakeoverSweep(runner: runner, incidents: incidents, interval: interval)))
+        }
+        if let health = settings.health {
+            services.append(.init(service: HealthService(monitor: health, metrics: metrics, tick: settings.healthTick, logger: logger)))
         }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {

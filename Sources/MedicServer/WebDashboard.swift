@@ -14,7 +14,7 @@ struct WebDashboard {
 
     func render(_ viewer: WebViewer) async -> String {
         let runs = Array(await stores.runs.list(reconcilingIncidents: false).runs.reversed())
-        return await switches(viewer) + approvals(runs.filter { $0.status == .pendingApproval }, viewer) + openIncidents(viewer)
+        return await switches(viewer) + health() + approvals(runs.filter { $0.status == .pendingApproval }, viewer) + openIncidents(viewer)
             + breakers(viewer) + recent(Array(runs.prefix(Self.recentRuns)))
     }
 

@@ -7,14 +7,14 @@ struct Schema: ParsableCommand {
         discussion: """
             KIND is one of: playbook, actions, rules, policies; metric-sources (the metric sources \
             file that run, resume and demo read with --metrics); inventory (the hosts, labels and \
-            groups that plan and run read with --inventory); or serve (the configuration that serve \
-            reads with --config). The same schemas ship under schemas/.
+            groups that plan and run read with --inventory); serve (the configuration that serve \
+            reads with --config); or health-checks (the file of status --checks and serve --health-checks). The same schemas ship under schemas/.
             For YAML editors with the YAML language server, start a file with
               # yaml-language-server: $schema=../schemas/playbook.schema.json
             """
     )
 
-    @Argument(help: "playbook, actions, rules, policies, metric-sources, inventory or serve.")
+    @Argument(help: "playbook, actions, rules, policies, metric-sources, inventory, serve or health-checks.")
     var kind: String
 
     func validate() throws {

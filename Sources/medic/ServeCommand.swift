@@ -3,6 +3,7 @@ import Foundation
 import MedicEngine
 import MedicLoader
 import MedicModel
+import MedicPostgres
 import MedicServer
 
 struct ServeCommand: AsyncParsableCommand {
@@ -85,6 +86,11 @@ struct ServeCommand: AsyncParsableCommand {
             transform: Interval.argument)
     var interval = Interval(seconds: 15)
 
+    @Option(name: .customLong("health-checks"),
+            help: ArgumentHelp("A health checks file (docs/health.md) to run on its intervals: states, score and degradation on /metrics, the web page and `medic status`.",
+                               valueName: "file"))
+    var healthChecks: String?
+
     func validate() throws {
         guard let address = ListenAddress(listen) else {
             throw ValidationError("--listen '\(listen)' is not HOST:PORT with a port from 0 to 65535 (such as 127.0.0.1:9797)")
@@ -134,8 +140,18 @@ struct ServeCommand: AsyncParsableCommand {
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
         (settings.escalationClaims, settings.alertGroups) = (shared.escalationClaims, shared.alertGroups)
         (settings.libraryRoot, settings.configurationPath) = (root, config)
-        if !noRules {
-            settings.rules = .init(interval: interval.seconds, registry: try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment))
+        // The metric sources are read only when something samples them (--no-rules alone does not).
+        if !noRules || healthChecks != nil {
+            let registry = try metricRegistry(file: engine.metrics, root: root, environment: interpreter.environment)
+            if let healthChecks {
+                let monitor = try HealthMonitor(serving: healthChecks, registry: registry, interpreter: interpreter, stateDirectory: engine.stateDirectoryPath)
+                settings.health = monitor
+                settings.healthTick = min(1, monitor.file.checks.filter(\.runs).map(\.interval).min() ?? 1)
+            }
+            if !noRules {
+                let health = settings.health.map { HealthMetricSource($0.latest) }
+                settings.rules = .init(interval: interval.seconds, registry: health.map { registry.serving(HealthMetricSource.patterns, from: $0) } ?? registry)
+            }
         }
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,
@@ -154,5 +170,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     static func notLoopback(_ listen: String) -> ValidationError {
         ValidationError("--listen '\(listen)' is not a loopback address: serving other hosts requires tokens (--tokens FILE or the configuration's `tokens:`, made by `medic token create`), so without them only 127.0.0.0/8, ::1 and localhost are allowed")
+    }
+}
+
+extension HealthMonitor {
+    /// The monitor of `medic serve --health-checks FILE`: its probes use the engine's HTTP client
+    /// and metric sources, its changes go to the engine's bus. A file with errors prints them and exits 1.
+    init(serving path: String, registry: MetricRegistry, interpreter: Interpreter, stateDirectory: String) throws {
+        let (file, diagnostics) = HealthChecksLoader.load(path: path)
+        guard let file else { throw CommandFailure.diagnostics(diagnostics, "the health checks file has errors; fix them first") }
+        let probes = HealthProbes(http: interpreter.environment.http, metrics: registry,
+                                  postgres: { try await PostgresHealthStatement.run(url: $0, statement: $1, timeout: $2) },
+                                  runningSteps: interpreter.environment.runningSteps)
+        self.init(file: file, probes: probes, stateDirectory: stateDirectory, clock: interpreter.clock, bus: interpreter.executors.bus)
     }
 }

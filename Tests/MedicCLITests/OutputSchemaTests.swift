@@ -104,6 +104,11 @@ final class OutputSchemaTests: XCTestCase {
         try assertShape(try Medic.run(["watch", "--input", "feed.jsonl", "--dry-run", "--json"] + common, in: dir).stdout, "watch-event",
                         lines: true, "watch --dry-run --json")
         try assertShape(try Medic.run(["kb", "stats", "--state-dir", state, "--json"], in: dir).stdout, "kb-stats", "kb stats --json")
+        let checks = dir.appendingPathComponent("health-checks.yaml")
+        try "shallow_checks:\n  works: {command: \"true\"}\ndeep_checks:\n  fails: {command: \"false\", retry: 0}\n"
+            .write(to: checks, atomically: true, encoding: .utf8)
+        try assertShape(try Medic.run(["status", "--checks", checks.path, "--state-dir", state, "--json"], in: dir).stdout, "status",
+                        "status --checks --json")
         for (schema, arguments) in [("kb-advise", ["kb", "advise"]), ("kb-update", ["kb", "update"]), ("breaker", ["breaker", "list"]),
                                     ("health", ["health"]), ("memory-list", ["memory", "list"]), ("report", ["report", "daily"])] {
             let output = try Medic.run(arguments + ["--state-dir", state, "--json"], in: dir).stdout

@@ -10,6 +10,10 @@ public struct SeverityPolicyGate: Gate {
 
     public func evaluate(_ context: GateContext) -> GateVerdict {
         let severity = context.plan.severity
+        // Graceful degradation (docs/health.md) narrows what automation may do at any policy.
+        if context.mode == .automated, let suspended = DegradationState.suspension(for: context.plan, stateDirectory: context.stateDirectory) {
+            return .refuse(name, suspended)
+        }
         guard let policy = context.catalog.policies.severityLevels.first(where: { $0.severity == severity }) else {
             return .pass(name, "no severity policy for \(severity) is loaded")
         }

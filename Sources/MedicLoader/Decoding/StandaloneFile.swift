@@ -6,7 +6,9 @@ import MedicModel
 enum StandaloneFile {
     /// Never throws: every fault is a located diagnostic, and the value is nil when there is any
     /// error (a half-read file is never used).
-    static func load<Value>(path: String, limits: InputLimits,
+    /// `prepare` sees the bytes before they are parsed (a kind that reads a shorthand YAML
+    /// cannot, as the health checks file reads `>100MB`).
+    static func load<Value>(path: String, limits: InputLimits, prepare: ([UInt8]) -> [UInt8] = { $0 },
                             decode: (SourceNode, DecodeContext) -> Value?) -> (Value?, [Diagnostic]) {
         let location = SourceLocation(file: path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
@@ -21,7 +23,7 @@ enum StandaloneFile {
             return (nil, [Diagnostic(.fileUnreadable, "cannot read the file: \(error.localizedDescription)", at: location,
                                      hint: "is it a directory or a device?")])
         }
-        let bytes = data.map { [UInt8]($0) } ?? []
+        let bytes = prepare(data.map { [UInt8]($0) } ?? [])
         let (root, readDiagnostics) = DocumentReader(limits: limits).read(bytes: bytes, path: path)
         guard let root else { return (nil, readDiagnostics) }
         let context = DecodeContext(file: path, source: bytes)

@@ -3617,5 +3617,1409 @@ public enum EmbeddedSchemas {
   }
 }
 """#,
+        "health-checks": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://medic.dev/schemas/health-checks.schema.json",
+  "title": "Medic health checks",
+  "description": "A health checks file (reference §2; docs/health.md): shallow, deep and comprehensive checks, the addresses they need, and how degradation follows health. Read by `medic status --checks` and `medic serve --health-checks`, not by `medic validate`. A bound written unquoted (`memory_available: >100MB`, as the reference writes it) is not YAML; Medic reads it as the bound in this file kind only, and this schema sees it only when quoted.",
+  "type": "object",
+  "properties": {
+    "$schema": {
+      "description": "The JSON Schema of this file, for editors; ignored by Medic (any value is accepted)."
+    },
+    "shallow_checks": {
+      "type": "object",
+      "description": "Shallow checks (reference §2.1): every 10s, 100ms, retried 3 times, escalate. Check name -> check; names are ids, unique across the three lists (M312; this schema cannot check that).",
+      "propertyNames": {
+        "$ref": "#/$defs/id"
+      },
+      "additionalProperties": {
+        "$ref": "#/$defs/check"
+      }
+    },
+    "deep_checks": {
+      "type": "object",
+      "description": "Deep checks (reference §2.2): every 60s, 5s, retried twice, remediate. Check name -> check; names are ids, unique across the three lists (M312; this schema cannot check that).",
+      "propertyNames": {
+        "$ref": "#/$defs/id"
+      },
+      "additionalProperties": {
+        "$ref": "#/$defs/check"
+      }
+    },
+    "comprehensive_checks": {
+      "type": "object",
+      "description": "Comprehensive checks (reference §2.3): every 15m, 30s, not retried, alert. Check name -> check; names are ids, unique across the three lists (M312; this schema cannot check that).",
+      "propertyNames": {
+        "$ref": "#/$defs/id"
+      },
+      "additionalProperties": {
+        "$ref": "#/$defs/check"
+      }
+    },
+    "component": {
+      "$ref": "#/$defs/id",
+      "description": "The component of the checks that name none (default `default`)."
+    },
+    "base_url": {
+      "type": "string",
+      "pattern": "^[hH][tT][tT][pP][sS]?://[^/\\s]+",
+      "description": "The address a check's `path` or `endpoint` is put on."
+    },
+    "services": {
+      "type": "object",
+      "description": "Name -> base URL, for a check's `service`.",
+      "additionalProperties": {
+        "type": "string",
+        "pattern": "^[hH][tT][tT][pP][sS]?://[^/\\s]+",
+        "description": "An http or https base URL."
+      }
+    },
+    "connections": {
+      "type": "object",
+      "description": "Name -> PostgreSQL address, for a postgres check's `connection_pool`.",
+      "additionalProperties": {
+        "type": "string",
+        "pattern": "^[pP][oO][sS][tT][gG][rR][eE][sS](?:[qQ][lL])?://",
+        "description": "postgres://USER@HOST[:PORT]/DB."
+      }
+    },
+    "degradation": {
+      "type": "object",
+      "additionalProperties": false,
+      "description": "How degradation follows health (docs/health.md, Graceful degradation).",
+      "properties": {
+        "recover_after": {
+          "$ref": "#/$defs/duration",
+          "description": "How long health must call for a better level before Medic steps up one level (default 2m)."
+        },
+        "features": {
+          "type": "object",
+          "description": "Feature name -> feature, beside the built-in comprehensive_checks, automated_remediation and automated_remediation_noncritical (a name taken is M312; a dependency that is no feature M309).",
+          "propertyNames": {
+            "$ref": "#/$defs/id"
+          },
+          "additionalProperties": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "off_from"
+            ],
+            "description": "A feature.",
+            "properties": {
+              "off_from": {
+                "enum": [
+                  "full",
+                  "reduced",
+                  "minimal",
+                  "emergency"
+                ],
+                "description": "The first level at which the feature is off."
+              },
+              "depends_on": {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "description": "A feature name."
+                },
+                "description": "Features that must be on for this one to be on."
+              },
+              "playbooks": {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "description": "A playbook_id."
+                },
+                "description": "Playbooks whose automated runs need the feature."
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "additionalProperties": false,
+  "anyOf": [
+    {
+      "required": [
+        "shallow_checks"
+      ]
+    },
+    {
+      "required": [
+        "deep_checks"
+      ]
+    },
+    {
+      "required": [
+        "comprehensive_checks"
+      ]
+    }
+  ],
+  "$defs": {
+    "id": {
+      "type": "string",
+      "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+      "description": "Letters, digits, `.`, `_` and `-`, starting with a letter or digit."
+    },
+    "check": {
+      "type": "object",
+      "description": "One check (docs/health.md, Kinds of check). A check of a shape Medic does not run (the reference's workflows, backups, benchmarks, redis) is loaded and listed as not run, its own keys not read.",
+      "properties": {
+        "type": {
+          "type": "string",
+          "description": "The kind: http, tcp, process, command, metrics or postgres. Any other (the reference's redis, rabbitmq) loads as a check Medic does not run. Without it, the kind is read from the keys."
+        },
+        "component": {
+          "$ref": "#/$defs/id",
+          "description": "The component the check belongs to (default: the file's `component`)."
+        },
+        "description": {
+          "description": "Free text."
+        },
+        "interval": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "How often the check runs (default: its tier's, 10s / 60s / 15m)."
+        },
+        "timeout": {
+          "$ref": "#/$defs/positiveDuration",
+          "description": "How long one attempt may take (default: its tier's, 100ms / 5s / 30s)."
+        },
+        "retry": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 10,
+          "description": "Attempts after the first before a failure counts (default: its tier's, 3 / 2 / 0)."
+        },
+        "on_failure": {
+          "enum": [
+            "escalate",
+            "remediate",
+            "alert"
+          ],
+          "description": "What a failure calls for (default: its tier's, escalate / remediate / alert)."
+        }
+      },
+      "allOf": [
+        {
+          "if": {
+            "allOf": [
+              {
+                "not": {
+                  "required": [
+                    "type"
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "steps"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_type"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "sample_size"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "verify_latest_backup"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "test_restore"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validate_checksum"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_certificates"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_secrets_rotation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_vulnerability_scan"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "concurrent_requests"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_p95_latency"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_error_rate"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "write_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "read_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_iops"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "anyOf": [
+                  {
+                    "required": [
+                      "url"
+                    ]
+                  },
+                  {
+                    "required": [
+                      "path"
+                    ]
+                  },
+                  {
+                    "required": [
+                      "endpoint"
+                    ]
+                  }
+                ]
+              }
+            ]
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "component",
+                "description",
+                "endpoint",
+                "expected_body",
+                "expected_status",
+                "interval",
+                "max_latency",
+                "method",
+                "on_failure",
+                "path",
+                "retry",
+                "service",
+                "timeout",
+                "type",
+                "url"
+              ]
+            },
+            "properties": {
+              "method": {
+                "enum": [
+                  "GET",
+                  "HEAD",
+                  "POST",
+                  "OPTIONS"
+                ],
+                "description": "The request method (default GET)."
+              },
+              "url": {
+                "type": "string",
+                "pattern": "^[hH][tT][tT][pP][sS]?://[^/\\s]+",
+                "description": "The whole URL asked."
+              },
+              "path": {
+                "type": "string",
+                "pattern": "^/",
+                "description": "A path put on `base_url` (or on the `service`'s address)."
+              },
+              "endpoint": {
+                "type": "string",
+                "pattern": "^/",
+                "description": "As `path`."
+              },
+              "service": {
+                "type": "string",
+                "description": "A name under the file's `services:` whose address the path is put on."
+              },
+              "expected_status": {
+                "anyOf": [
+                  {
+                    "type": "integer",
+                    "minimum": 100,
+                    "maximum": 599
+                  },
+                  {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                      "type": "integer",
+                      "minimum": 100,
+                      "maximum": 599
+                    }
+                  }
+                ],
+                "description": "The status, or the statuses, that pass (default 200)."
+              },
+              "expected_body": {
+                "type": "string",
+                "description": "Text the body must contain."
+              },
+              "max_latency": {
+                "$ref": "#/$defs/positiveDuration",
+                "description": "The longest an answer may take and pass."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "allOf": [
+              {
+                "not": {
+                  "required": [
+                    "type"
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "steps"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_type"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "sample_size"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "verify_latest_backup"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "test_restore"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validate_checksum"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_certificates"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_secrets_rotation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_vulnerability_scan"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "concurrent_requests"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_p95_latency"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_error_rate"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "write_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "read_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_iops"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "anyOf": [
+                  {
+                    "required": [
+                      "port"
+                    ]
+                  }
+                ]
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "url"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "path"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "endpoint"
+                      ]
+                    }
+                  ]
+                }
+              }
+            ]
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "component",
+                "description",
+                "host",
+                "interval",
+                "on_failure",
+                "port",
+                "retry",
+                "timeout",
+                "type"
+              ]
+            },
+            "properties": {
+              "host": {
+                "type": "string",
+                "description": "The host (default localhost)."
+              },
+              "port": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 65535,
+                "description": "The TCP port that must accept a connection."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "allOf": [
+              {
+                "not": {
+                  "required": [
+                    "type"
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "steps"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_type"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "sample_size"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "verify_latest_backup"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "test_restore"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validate_checksum"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_certificates"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_secrets_rotation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_vulnerability_scan"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "concurrent_requests"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_p95_latency"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_error_rate"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "write_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "read_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_iops"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "anyOf": [
+                  {
+                    "required": [
+                      "process_name"
+                    ]
+                  }
+                ]
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "url"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "path"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "endpoint"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "port"
+                      ]
+                    }
+                  ]
+                }
+              }
+            ]
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "check_method",
+                "component",
+                "description",
+                "interval",
+                "on_failure",
+                "pid_file",
+                "process_name",
+                "retry",
+                "timeout",
+                "type"
+              ]
+            },
+            "properties": {
+              "process_name": {
+                "type": "string",
+                "description": "The process's name (the first 15 bytes are compared with /proc/PID/comm)."
+              },
+              "check_method": {
+                "enum": [
+                  "pid_file",
+                  "name"
+                ],
+                "description": "pid_file: the pid in `pid_file` is alive; name: a process of that name runs."
+              },
+              "pid_file": {
+                "type": "string",
+                "description": "The pid file (default /run/NAME.pid)."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "allOf": [
+              {
+                "not": {
+                  "required": [
+                    "type"
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "steps"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_type"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "sample_size"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "verify_latest_backup"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "test_restore"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validate_checksum"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_certificates"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_secrets_rotation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_vulnerability_scan"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "concurrent_requests"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_p95_latency"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_error_rate"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "write_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "read_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_iops"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "anyOf": [
+                  {
+                    "required": [
+                      "command"
+                    ]
+                  }
+                ]
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "url"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "path"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "endpoint"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "port"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "process_name"
+                      ]
+                    }
+                  ]
+                }
+              }
+            ]
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "command",
+                "component",
+                "description",
+                "interval",
+                "on_failure",
+                "retry",
+                "timeout",
+                "type"
+              ]
+            },
+            "properties": {
+              "command": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Shell text that must exit 0 within the timeout."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "allOf": [
+              {
+                "not": {
+                  "required": [
+                    "type"
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "steps"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_type"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "sample_size"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "verify_latest_backup"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "test_restore"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "validate_checksum"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_certificates"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_secrets_rotation"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "check_vulnerability_scan"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "concurrent_requests"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_p95_latency"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_error_rate"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "write_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "read_test_file"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "expected_iops"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "url"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "path"
+                      ]
+                    },
+                    {
+                      "required": [
+                        "endpoint"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "port"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "process_name"
+                      ]
+                    }
+                  ]
+                }
+              },
+              {
+                "not": {
+                  "anyOf": [
+                    {
+                      "required": [
+                        "command"
+                      ]
+                    }
+                  ]
+                }
+              }
+            ]
+          },
+          "then": {
+            "additionalProperties": {
+              "$ref": "#/$defs/bound"
+            },
+            "properties": {
+              "type": {
+                "description": "As in every check."
+              },
+              "component": {
+                "description": "As in every check."
+              },
+              "description": {
+                "description": "As in every check."
+              },
+              "interval": {
+                "description": "As in every check."
+              },
+              "timeout": {
+                "description": "As in every check."
+              },
+              "retry": {
+                "description": "As in every check."
+              },
+              "on_failure": {
+                "description": "As in every check."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "const": "http"
+              }
+            }
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "component",
+                "description",
+                "endpoint",
+                "expected_body",
+                "expected_status",
+                "interval",
+                "max_latency",
+                "method",
+                "on_failure",
+                "path",
+                "retry",
+                "service",
+                "timeout",
+                "type",
+                "url"
+              ]
+            },
+            "properties": {
+              "method": {
+                "enum": [
+                  "GET",
+                  "HEAD",
+                  "POST",
+                  "OPTIONS"
+                ],
+                "description": "The request method (default GET)."
+              },
+              "url": {
+                "type": "string",
+                "pattern": "^[hH][tT][tT][pP][sS]?://[^/\\s]+",
+                "description": "The whole URL asked."
+              },
+              "path": {
+                "type": "string",
+                "pattern": "^/",
+                "description": "A path put on `base_url` (or on the `service`'s address)."
+              },
+              "endpoint": {
+                "type": "string",
+                "pattern": "^/",
+                "description": "As `path`."
+              },
+              "service": {
+                "type": "string",
+                "description": "A name under the file's `services:` whose address the path is put on."
+              },
+              "expected_status": {
+                "anyOf": [
+                  {
+                    "type": "integer",
+                    "minimum": 100,
+                    "maximum": 599
+                  },
+                  {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                      "type": "integer",
+                      "minimum": 100,
+                      "maximum": 599
+                    }
+                  }
+                ],
+                "description": "The status, or the statuses, that pass (default 200)."
+              },
+              "expected_body": {
+                "type": "string",
+                "description": "Text the body must contain."
+              },
+              "max_latency": {
+                "$ref": "#/$defs/positiveDuration",
+                "description": "The longest an answer may take and pass."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "const": "tcp"
+              }
+            }
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "component",
+                "description",
+                "host",
+                "interval",
+                "on_failure",
+                "port",
+                "retry",
+                "timeout",
+                "type"
+              ]
+            },
+            "properties": {
+              "host": {
+                "type": "string",
+                "description": "The host (default localhost)."
+              },
+              "port": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 65535,
+                "description": "The TCP port that must accept a connection."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "const": "process"
+              }
+            }
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "check_method",
+                "component",
+                "description",
+                "interval",
+                "on_failure",
+                "pid_file",
+                "process_name",
+                "retry",
+                "timeout",
+                "type"
+              ]
+            },
+            "properties": {
+              "process_name": {
+                "type": "string",
+                "description": "The process's name (the first 15 bytes are compared with /proc/PID/comm)."
+              },
+              "check_method": {
+                "enum": [
+                  "pid_file",
+                  "name"
+                ],
+                "description": "pid_file: the pid in `pid_file` is alive; name: a process of that name runs."
+              },
+              "pid_file": {
+                "type": "string",
+                "description": "The pid file (default /run/NAME.pid)."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "const": "command"
+              }
+            }
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "command",
+                "component",
+                "description",
+                "interval",
+                "on_failure",
+                "retry",
+                "timeout",
+                "type"
+              ]
+            },
+            "properties": {
+              "command": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Shell text that must exit 0 within the timeout."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "const": "postgres"
+              }
+            }
+          },
+          "then": {
+            "propertyNames": {
+              "enum": [
+                "action",
+                "component",
+                "connection_pool",
+                "description",
+                "interval",
+                "on_failure",
+                "retry",
+                "timeout",
+                "type",
+                "url"
+              ]
+            },
+            "properties": {
+              "action": {
+                "type": "string",
+                "description": "The statement (default SELECT 1)."
+              },
+              "url": {
+                "type": "string",
+                "pattern": "^[pP][oO][sS][tT][gG][rR][eE][sS](?:[qQ][lL])?://",
+                "description": "postgres://USER@HOST[:PORT]/DB."
+              },
+              "connection_pool": {
+                "type": "string",
+                "description": "A name under the file's `connections:`."
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "const": "metrics"
+              }
+            }
+          },
+          "then": {
+            "additionalProperties": {
+              "$ref": "#/$defs/bound"
+            },
+            "properties": {
+              "type": {
+                "description": "As in every check."
+              },
+              "component": {
+                "description": "As in every check."
+              },
+              "description": {
+                "description": "As in every check."
+              },
+              "interval": {
+                "description": "As in every check."
+              },
+              "timeout": {
+                "description": "As in every check."
+              },
+              "retry": {
+                "description": "As in every check."
+              },
+              "on_failure": {
+                "description": "As in every check."
+              }
+            }
+          }
+        }
+      ]
+    },
+    "duration": {
+      "description": "A length of time: a number and a unit (ms s sec secs second seconds m min mins minute minutes h hr hrs hour hours d day days w week weeks), optionally joined by `_` or a space (`100ms`, `5s`, `2m`, `24h`, `7_days`, `5 minutes`), or compound (`1h30m`). A plain number means seconds (`300`).",
+      "anyOf": [
+        {
+          "type": "number",
+          "minimum": 0,
+          "description": "Seconds."
+        },
+        {
+          "type": "string",
+          "pattern": "^\\s*(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
+          "description": "A number and a unit, e.g. `5m`, `300s`, `7_days`, `1h30m`."
+        }
+      ],
+      "examples": [
+        "5m",
+        "300s",
+        "7_days",
+        "1h30m",
+        300
+      ]
+    },
+    "positiveDuration": {
+      "description": "A duration longer than 0s: a number above 0, or text with a digit other than 0.",
+      "anyOf": [
+        {
+          "type": "number",
+          "exclusiveMinimum": 0
+        },
+        {
+          "type": "string",
+          "pattern": "[1-9]"
+        }
+      ]
+    },
+    "bound": {
+      "description": "A comparison and a value: `<90%`, `>100MB`, `> 30_days`, `>=3`, `<=1s`, `==2x`.",
+      "type": "string",
+      "pattern": "^\\s*(?:<=|>=|==|!=|<|>)\\s*[+-]?(?:(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)%|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*[xX]|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW])(?: *(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD][sS]|[mM][iI][lL][lL][iI][sS][eE][cC][oO][nN][dD]|[mM][sS]|[sS][eE][cC][oO][nN][dD][sS]|[sS][eE][cC][oO][nN][dD]|[sS][eE][cC][sS]|[sS][eE][cC]|[sS]|[mM][iI][nN][uU][tT][eE][sS]|[mM][iI][nN][uU][tT][eE]|[mM][iI][nN][sS]|[mM][iI][nN]|[mM]|[hH][oO][uU][rR][sS]|[hH][oO][uU][rR]|[hH][rR][sS]|[hH][rR]|[hH]|[dD][aA][yY][sS]|[dD][aA][yY]|[dD]|[wW][eE][eE][kK][sS]|[wW][eE][eE][kK]|[wW]))*|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*)[ _]*(?:[kK][iI][bB]|[mM][iI][bB]|[gG][iI][bB]|[tT][iI][bB]|[kK][bB]|[mM][bB]|[gG][bB]|[tT][bB]|[bB])|(?:[0-9]+(?:_[0-9]+)*(?:\\.[0-9]+(?:_[0-9]+)*)?|\\.[0-9]+(?:_[0-9]+)*))\\s*$",
+      "examples": [
+        "<90%",
+        ">100MB",
+        "> 30_days",
+        ">=3"
+      ]
+    }
+  }
+}
+"""#,
     ]
 }
