@@ -62,9 +62,14 @@ public final class ChaosJournal: @unchecked Sendable {
         line.append(0x0A)
         try lock.withLock {
             let created = !FileManager.default.fileExists(atPath: path)
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw JournalFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
+            // A last line torn by a crash is ended first, so that this record never joins it.
+            var last: UInt8 = 0x0A
+            let size = lseek(fd, 0, SEEK_END)
+            if size > 0 { _ = pread(fd, &last, 1, size - 1) }
+            if last != 0x0A { line.insert(0x0A, at: 0) }
             let written = line.withUnsafeBytes { writeAll(fd, $0.baseAddress, $0.count) }
             guard written == line.count, fsync(fd) == 0 else { throw JournalFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
             if created { Self.syncDirectory(of: path) }

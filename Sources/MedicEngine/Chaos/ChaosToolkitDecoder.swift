@@ -192,6 +192,7 @@ struct ChaosToolkitDecoder {
         func plain(_ node: SourceNode) -> Any {
             switch node.content {
             case .scalar(let s):
+                if s.style == .plain, let number = Int(s.text) { return number }
                 if s.style == .plain, let number = Double(s.text) { return number }
                 if s.style == .plain, s.text == "true" || s.text == "false" { return s.text == "true" }
                 return s.text
