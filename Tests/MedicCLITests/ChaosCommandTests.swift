@@ -6,6 +6,8 @@ import XCTest
 /// of Medic (by `medic chaos recover` or the next `medic chaos run`), and never injected where
 /// it may not be.
 final class ChaosCommandTests: XCTestCase {
+    struct WaitedInVain: Error { var what: String }
+
     struct Lab {
         var dir: URL
         var state: String { dir.appendingPathComponent("state").path }
@@ -38,7 +40,7 @@ final class ChaosCommandTests: XCTestCase {
         func wait(_ what: String, _ condition: () -> Bool) throws {
             let deadline = Date().addingTimeInterval(120)
             while !condition() {
-                guard Date() < deadline else { throw XCTSkip("gave up waiting for \(what)") }
+                guard Date() < deadline else { throw WaitedInVain(what: what) }
                 usleep(50_000)
             }
         }
@@ -95,11 +97,17 @@ final class ChaosCommandTests: XCTestCase {
         return "marker.yaml"
     }
 
+    /// Problems of `value` against schemas/output/NAME.schema.json.
+    private func shapeProblems(_ value: Any, _ name: String) throws -> [String] {
+        try OutputSchemaChecker(schema: Medic.repositoryRoot.appendingPathComponent("schemas/output/\(name).schema.json")).problems(value)
+    }
+
     func testAKilledServiceIsDetectedRestartedVerifiedAndRevertedAndTheOutcomeIsLearnt() throws {
         let lab = try lab()
         let run = try lab.medic(["chaos", "run", "experiments/1-web-killed.yaml", "--root", ".", "--approved-by", "ci", "--json"])
         XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
         let report = try Medic.json(run.stdout)
+        XCTAssertEqual(try shapeProblems(report, "chaos-report"), [])
         XCTAssertEqual(report["outcome"] as? String, "healed", run.stdout)
         XCTAssertEqual(report["reverted"] as? Bool, true)
         XCTAssertNotNil(report["time_to_detect"] as? Double, run.stdout)
@@ -160,12 +168,25 @@ final class ChaosCommandTests: XCTestCase {
         XCTAssertTrue(recover.stdout.contains("Nothing to recover"), recover.stdout)
     }
 
+    func testAPauseDuringAnExperimentAbortsItAndRevertsTheFault() throws {
+        let lab = try lab()
+        let (process, log) = try lab.start(["chaos", "run", try markerExperiment(lab), "--root", "."])
+        try lab.wait("the fault") { lab.exists("sandbox/fault-marker") }
+        XCTAssertEqual(try lab.medic(["pause", "--by", "ops", "--reason", "incident elsewhere"]).status, 0)
+        process.waitUntilExit()
+        let output = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertEqual(process.terminationStatus, 1, output)
+        XCTAssertTrue(output.contains("aborted: Medic was paused (by ops) during the experiment"), output)
+        XCTAssertFalse(lab.exists("sandbox/fault-marker"), output)
+    }
+
     func testAnUndetectedFaultIsRevertedAndTheRunFails() throws {
         let lab = try lab()
         let run = try lab.medic(["chaos", "run", try markerExperiment(lab, detectWithin: "3s"), "--root", ".", "--json"])
         XCTAssertEqual(run.status, 1, run.stdout + run.stderr)
         let report = try Medic.json(run.stdout)
         XCTAssertEqual(report["outcome"] as? String, "not_detected")
+        XCTAssertEqual(try shapeProblems(report, "chaos-report"), [])
         XCTAssertEqual(report["reverted"] as? Bool, true)
         XCTAssertFalse(lab.exists("sandbox/fault-marker"))
     }
@@ -204,35 +225,36 @@ final class ChaosCommandTests: XCTestCase {
 
     func testTheBlastRadiusGrowingAbortsTheExperimentAndRevertsTheFault() throws {
         let lab = try lab()
-        // The fault fills the disk and starts a hog: two incidents where one is allowed.
+        // The fault fills the disk and makes a process leak: two incidents where one is allowed.
         try lab.write("spread.yaml", """
             id: spread
             fault_type: disk-filling
             targets: [{name: chaos-sandbox, labels: {chaos_allowed: "true"}}]
-            setup: [{name: a disk, shell: mkdir -p sandbox/disk}]
+            setup:
+              - {name: a disk, shell: mkdir -p sandbox/disk}
+              - {name: a process, shell: python3 bin/lab.py start leaker}
             steady_state: [{name: small disk, shell: python3 bin/lab.py check disk}]
             fault:
               inject:
                 - {name: fill, shell: python3 bin/lab.py fill 30}
-                - {name: hog, shell: python3 bin/lab.py start hog}
+                - {name: leak, shell: python3 bin/lab.py leak}
               revert:
                 - {name: clean, shell: python3 bin/lab.py clean}
-                - {name: no hog, shell: python3 bin/lab.py stop hog}
+                - {name: no leak, shell: python3 bin/lab.py stop leaker}
             detection: {rule: chaos-sandbox-disk-filling, within: 60s}
             recovery: {within: 120s}
             blast_radius: {max_incidents: 1}
             """)
-        // Cures that wait, so that both incidents are seen before either is healed.
+        // A cure that waits, so that the second incident comes before the first is healed.
         try lab.write("actions/chaos.yaml", try String(contentsOfFile: lab.path("actions/chaos.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "implementation: python3 bin/lab.py clean", with: "implementation: sleep 20; python3 bin/lab.py clean")
-            .replacingOccurrences(of: "      python3 bin/lab.py stop hog", with: "      sleep 20; python3 bin/lab.py stop hog"))
+            .replacingOccurrences(of: "implementation: python3 bin/lab.py clean", with: "implementation: sleep 30; python3 bin/lab.py clean"))
         let run = try lab.medic(["chaos", "run", "spread.yaml", "--root", ".", "--approved-by", "ci", "--json"])
         XCTAssertEqual(run.status, 1, run.stdout + run.stderr)
         let report = try Medic.json(run.stdout)
         XCTAssertEqual(report["outcome"] as? String, "aborted", run.stdout)
         XCTAssertTrue((report["reason"] as? String ?? "").contains("blast radius"), run.stdout)
         XCTAssertEqual(report["reverted"] as? Bool, true)
-        XCTAssertFalse(lab.exists("sandbox/hog.pid"))
+        XCTAssertFalse(lab.exists("sandbox/leaker.pid"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: lab.path("sandbox/disk")).filter { $0.hasPrefix("junk") }, [])
     }
 
@@ -274,7 +296,9 @@ final class ChaosCommandTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
         let summary = try Medic.json(run.stdout)
         XCTAssertEqual(summary["passed"] as? Bool, true, run.stdout)
+        XCTAssertEqual(try shapeProblems(summary, "chaos-campaign"), [])
         let experiments = try XCTUnwrap(summary["experiments"] as? [[String: Any]])
+        for experiment in experiments { XCTAssertEqual(try shapeProblems(experiment, "chaos-report"), []) }
         XCTAssertEqual(experiments.count, 6)
         for experiment in experiments {
             XCTAssertEqual(experiment["outcome"] as? String, "healed", "\(experiment)")
