@@ -61,7 +61,9 @@ def answers(component):
     if component not in LISTENS:
         return pid_of(component) is not None
     port = read(component + ".port")
-    return pid_of(component) is not None and port is not None and get(port)[0] == 200
+    # A generous timeout: on a loaded machine a healthy service may be slow to answer, and a
+    # false "down" would be an incident no injected fault explains.
+    return pid_of(component) is not None and port is not None and get(port, timeout=3)[0] == 200
 
 
 def start(component):
