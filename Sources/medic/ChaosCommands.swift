@@ -21,8 +21,8 @@ struct ChaosCommand: AsyncParsableCommand {
 
             Exit status: 0 healed and reverted, 1 not healed or not reverted, 2 usage (a bad experiment file).
 
-            Examples:
-              medic chaos run examples/chaos/experiments/web-killed.yaml --root examples/chaos --approved-by alice
+            Examples (the first in examples/chaos):
+              medic chaos run experiments/1-web-killed.yaml --approved-by alice
               medic chaos campaign examples/chaos --approved-by alice --json
               medic chaos recover
             """,
