@@ -258,6 +258,20 @@ final class ChaosCommandTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: lab.path("sandbox/disk")).filter { $0.hasPrefix("junk") }, [])
     }
 
+    func testARemediationThatWouldReachATargetOutsideTheExperimentIsNotStartedAndTheExperimentAborts() throws {
+        let lab = try lab()
+        try lab.write("playbooks/chaos-disk-clean.yaml", try String(contentsOfFile: lab.path("playbooks/chaos-disk-clean.yaml"), encoding: .utf8)
+            + "targets: [prod-db-1]\n")
+        let run = try lab.medic(["chaos", "run", "experiments/4-disk-filling.yaml", "--root", ".", "--approved-by", "ci", "--json"])
+        XCTAssertEqual(run.status, 1, run.stdout + run.stderr)
+        let report = try Medic.json(run.stdout)
+        XCTAssertEqual(report["outcome"] as? String, "aborted", run.stdout)
+        XCTAssertTrue((report["reason"] as? String ?? "").contains("would reach prod-db-1, outside the experiment's targets"), run.stdout)
+        XCTAssertEqual((report["runs"] as? [Any])?.count, 0, run.stdout)
+        XCTAssertEqual(try Medic.run(["runs", "--state-dir", lab.state, "--json"], in: lab.dir).stdout.contains("chaos-disk-clean"), false)
+        XCTAssertEqual(report["reverted"] as? Bool, true)
+    }
+
     func testChaosToolkitExperimentsRunTheirProvidersSayWhatTheyCannotRunAndAlwaysRollBack() throws {
         let lab = try lab()
         let start = Process()

@@ -189,6 +189,7 @@ public struct ChaosRunner: Sendable {
                 let names = afterFault.map { "\($0.rule) (\($0.incidentKey))" }.joined(separator: ", ")
                 return end(&report, .aborted, "the blast radius grew: \(afterFault.count) incidents (\(names)), more than the \(experiment.maxIncidents) allowed")
             }
+            if let reason = seen.blocked.first { return end(&report, .aborted, "the blast radius grew: \(reason)") }
             if report.detectedAt == nil, let first = afterFault.first(where: \.explained) {
                 report.detectedAt = first.at
                 note("detected: \(first.rule) \(first.incidentKey) after \(String(format: "%.1f", first.at - fault))s")

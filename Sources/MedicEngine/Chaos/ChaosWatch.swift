@@ -27,12 +27,18 @@ final class ChaosWatch: @unchecked Sendable {
     struct Snapshot {
         var incidents: [SeenIncident]
         var runs: [SeenRun]
+        /// Runs not started because their plan reaches targets outside the experiment's.
+        var blocked: [String]
     }
+
+    /// What a run kept from starting is folded into (no such run exists).
+    static let blockedRun = "none: outside the experiment's targets"
 
     private let lock = NSLock()
     private var incidents: [SeenIncident] = []
     private var runs: [SeenRun] = []
     private var faultBegun = false
+    private var blocked: [String] = []
     /// Set when the watch is being stopped: what its last round says then is not news.
     private var stopping = false
     private let detectionRules: [String]
@@ -48,7 +54,7 @@ final class ChaosWatch: @unchecked Sendable {
         let clock = runner.interpreter.clock
         let note = runner.note
         watcher = Watcher(engine: RuleEngine(catalog: runner.catalog), catalog: runner.catalog, interpreter: runner.interpreter,
-                          stores: runner.stores, stateDirectory: runner.stateDirectory, options: Watcher.Options(),
+                          stores: runner.stores, stateDirectory: runner.stateDirectory, options: Self.options(experiment, block: { [weak self] in self?.block($0) }),
                           report: { [weak self] event in self?.record(event, at: clock.now.timeIntervalSince1970, note: note) })
         // A component no experiment started has no series, by design: that is not news.
         let live = LiveWatch(clock: clock, interval: runner.settings.interval, sampler: runner.sampler,
@@ -59,12 +65,28 @@ final class ChaosWatch: @unchecked Sendable {
         task = Task.detached { try? await live.run(watcher) }
     }
 
+    /// The watch's options: a run whose plan names targets outside the experiment's never starts
+    /// (the blast radius would grow); the firing folds into no run, and the experiment aborts.
+    private static func options(_ experiment: ChaosExperiment, block: @escaping @Sendable (String) -> Void) -> Watcher.Options {
+        let allowed = Set(experiment.targets.map(\.name))
+        var options = Watcher.Options()
+        options.claimRun = { plan, _ in
+            let outside = plan.targets.map(\.name).filter { !allowed.contains($0) }
+            guard !outside.isEmpty else { return nil }
+            block("a run of \(plan.playbookID) would reach \(outside.joined(separator: ", ")), outside the experiment's targets; it was not started")
+            return blockedRun
+        }
+        return options
+    }
+
+    private func block(_ reason: String) { lock.withLock { blocked.append(reason) } }
+
     /// From now on, incidents are the fault's (or unexplained), not the control period's.
     func faultBegins() { lock.withLock { faultBegun = true } }
 
     private var isStopping: Bool { lock.withLock { stopping } }
 
-    func snapshot() -> Snapshot { lock.withLock { Snapshot(incidents: incidents, runs: runs) } }
+    func snapshot() -> Snapshot { lock.withLock { Snapshot(incidents: incidents, runs: runs, blocked: blocked) } }
 
     private func record(_ event: WatchEvent, at: Double, note: @Sendable (String) -> Void) {
         lock.withLock {
