@@ -43,7 +43,7 @@ struct Medic: AsyncParsableCommand {
               medic schema playbook          the JSON Schema an editor can use
             """,
         version: version,
-        subcommands: [DemoCommand.self, Validate.self, ListCommand.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, ApproveCommand.self, DenyCommand.self, PauseCommand.self, ResumeAllCommand.self, SafeModeCommand.self, BreakerCommand.self, DetectCommand.self, BacktestCommand.self, WatchCommand.self, ServeCommand.self, MigrateCommand.self, TokenCommand.self, AckCommand.self, ResolveCommand.self, KnowledgeCommand.self, MemoryCommand.self, ReportCommand.self, HealthCommand.self, StatusCommand.self, DegradeCommand.self, PruneCommand.self, Schema.self]
+        subcommands: [DemoCommand.self, Validate.self, ListCommand.self, PlanCommand.self, RunCommand.self, RunsCommand.self, ShowCommand.self, ResumeCommand.self, ApproveCommand.self, DenyCommand.self, PauseCommand.self, ResumeAllCommand.self, SafeModeCommand.self, BreakerCommand.self, DetectCommand.self, BacktestCommand.self, WatchCommand.self, ServeCommand.self, MigrateCommand.self, TokenCommand.self, AckCommand.self, ResolveCommand.self, KnowledgeCommand.self, MemoryCommand.self, ReportCommand.self, HealthCommand.self, StatusCommand.self, DegradeCommand.self, PruneCommand.self, ChaosCommand.self, Schema.self]
     )
 }
 
