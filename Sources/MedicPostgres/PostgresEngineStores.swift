@@ -13,8 +13,10 @@ extension StateStores {
     /// instance's state directory).
     public static func postgres(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30, clock: any EngineClock = SystemClock(),
                                 local: StateStores) -> StateStores {
-        StateStores(runs: PostgresRunStore(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock),
-                    locks: PostgresTargetLocks(database, owner: owner, leaseSeconds: leaseSeconds),
+        let runs = PostgresRunStore(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock)
+        let state = runs.state
+        return StateStores(runs: runs,
+                    locks: PostgresTargetLocks(database, owner: owner, leaseSeconds: leaseSeconds) { target, runID in state.lost(target, of: runID) },
                     flags: PostgresFlags(database), audit: PostgresAuditLog(database), knowledge: local.knowledge, outbox: local.outbox)
     }
 }
@@ -27,11 +29,15 @@ public struct PostgresTargetLocks: TargetLocking {
     public let leases: PostgresTargetLeases
     public let owner: String
     public let leaseSeconds: Double
+    /// Told (target, run) when a run's target lease was lost: the run must stop writing.
+    let lost: @Sendable (String, String) -> Void
 
-    public init(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30) {
+    public init(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30,
+                lost: @escaping @Sendable (_ target: String, _ runID: String) -> Void = { _, _ in }) {
         leases = PostgresTargetLeases(database)
         self.owner = owner
         self.leaseSeconds = leaseSeconds
+        self.lost = lost
     }
 
     /// A database that cannot be read names an unknown holder for every target: the gate refuses
@@ -57,7 +63,10 @@ public struct PostgresTargetLocks: TargetLocking {
             let who = held?.holder.map { "run \($0.run) (pid \($0.pid) on \($0.host), since \($0.since))" } ?? "another run"
             throw JournalError("target \(held?.name ?? names.joined(separator: ", ")) is being remediated by \(who)")
         }
-        let keeper = LeaseKeeper(taken, leases: leases, seconds: leaseSeconds)
+        let lost = lost
+        let keeper = LeaseKeeper(taken, leases: leases, seconds: leaseSeconds) { lease in
+            lost(String(lease.name.dropFirst("target:".count)), run)
+        }
         return TargetLease(names: names) { keeper.stop() }
     }
 }
@@ -67,15 +76,19 @@ final class LeaseKeeper: Sendable {
     private let heartbeat: Task<Void, Never>
     private let release: @Sendable () async -> Void
 
-    init(_ taken: [Lease], leases: PostgresTargetLeases, seconds: Double) {
+    /// `lost`: told of a lease found expired or taken over at a renewal (renewing then stops).
+    init(_ taken: [Lease], leases: PostgresTargetLeases, seconds: Double, lost: @escaping @Sendable (Lease) -> Void) {
         let held = LeaseSet(taken)
         heartbeat = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(max(seconds / 3, 0.05) * 1e9))
                 if Task.isCancelled { return }
-                guard let (renewed, lost) = try? await leases.renew(held.leases, seconds: seconds) else { continue }
+                guard let (renewed, gone) = try? await leases.renew(held.leases, seconds: seconds) else { continue }
                 held.replace(renewed)
-                if !lost.isEmpty { return }
+                if let first = gone.first {
+                    lost(first)
+                    return
+                }
             }
         }
         release = { try? await leases.release(held.leases) }
@@ -134,5 +147,36 @@ public struct PostgresFlags: OperatorFlags {
 
     public func resetBreaker(_ playbookID: String, by: String, reason: String?, now: Date) async throws {
         do { try await resets.reset(playbookID, by: by, reason: reason, now: now) } catch { throw JournalError("\(error)") }
+    }
+}
+
+/// One server of those sharing the database evaluates the anomaly rules: the holder of the lease
+/// `rules:leader`, renewed at each round; when it dies or pauses past the lease, another takes
+/// the lease and the rules over (their `for` windows start afresh there).
+public final class PostgresRulesLeadership: @unchecked Sendable {
+    private let leases: PostgresLeases
+    private let owner: String
+    private let seconds: Double
+    private let lock = NSLock()
+    private var held: Lease?
+
+    public static let leaseName = "rules:leader"
+
+    /// `seconds` should be a few rounds long: the leader renews once a round.
+    public init(_ database: StateDatabase, owner: String, seconds: Double) {
+        leases = PostgresLeases(database)
+        self.owner = owner
+        self.seconds = seconds
+    }
+
+    /// Whether this server leads now (renewing or taking the lease); false when the database
+    /// cannot be reached (no round is evaluated on a lease that cannot be confirmed).
+    public func lead() async -> Bool {
+        let current = lock.withLock { held }
+        var now: Lease?
+        if let current { now = try? await leases.renew(current, seconds: seconds) }
+        if now == nil { now = try? await leases.acquire(Self.leaseName, owner: owner, seconds: seconds) }
+        lock.withLock { held = now }
+        return now != nil
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import MedicServer
+import PostgresNIO
 
 /// Alert incidents in the database (`PostgresIncidents`), as `medic serve` keeps them.
 ///
 /// Guarantees, as `IncidentStoring` asks: of any number of instances opening one key, one
-/// creates it (the primary key); `resolve` and `update` read, change and write back only if no
-/// other writer changed the incident since it was read (its version), else they read again, so
-/// no change is lost and a change's `change` sees the incident it replaces; committed when they return.
+/// creates it (the primary key); `resolve` and `update` hold the incident's row from their read
+/// to their write, so no change is lost and no other change comes between; committed when they
+/// return.
 public struct PostgresIncidentStore: IncidentStoring {
     public let incidents: PostgresIncidents
 
@@ -44,15 +45,32 @@ public struct PostgresIncidentStore: IncidentStoring {
         }
     }
 
+    /// Holds the incident's row (`SELECT ... FOR UPDATE`) from the read to the write, in one
+    /// transaction: `change` runs once, with no other change of the incident between, and a
+    /// change it refuses or throws on writes nothing.
     public func update(key: String, _ change: (inout AlertIncident) async throws -> String?) async throws -> IncidentUpdate? {
-        while true {
-            guard let stored = try await incidents.incident(key: key) else { return nil }
-            var incident = try Self.decode(stored)
-            if let refusal = try await change(&incident) { return .refused(refusal) }
-            // Written only over the version read; another writer's change first means: read it again.
-            if let written = try await incidents.update(key: key, from: stored.version, to: try Self.encode(incident)) {
-                return .changed(try Self.decode(written))
+        let database = incidents.database, logger = incidents.database.logger
+        do {
+            return try await database.client.withTransaction(logger: logger) { connection -> IncidentUpdate? in
+                var stored: PostgresIncidents.Stored?
+                let rows = try await connection.query("SELECT key, body, version FROM medic_incidents WHERE key = \(key) FOR UPDATE",
+                                                      logger: logger)
+                for try await (key, body, version) in rows.decode((String, String, Int).self) {
+                    stored = PostgresIncidents.Stored(key: key, body: body, version: version)
+                }
+                guard let stored else { return nil }
+                var incident = try Self.decode(stored)
+                if let refusal = try await change(&incident) { return .refused(refusal) }
+                let body = try Self.encode(incident)
+                try await connection.perform("""
+                    UPDATE medic_incidents SET body = \(body), version = version + 1, changed_at = clock_timestamp() WHERE key = \(key)
+                    """, logger: logger)
+                return .changed(incident)
             }
+        } catch let damaged as DamagedIncident {
+            throw damaged
+        } catch {
+            throw PostgresFailure("updating the incident \(key)", SchemaMigrations.unwrap(error), location: database.location)
         }
     }
 

@@ -37,16 +37,25 @@ public struct PostgresRunStore: Sendable {
     public static func leaseName(_ runID: String) -> String { "run:" + runID }
 
     /// Claims `runID` and takes its lease, in one transaction (a crash in between leaves neither):
-    /// the journal to append to, beginning with `run_started`.
+    /// the journal to append to, beginning with `run_started`. A run id claimed before whose
+    /// first record never landed (its claimer died or lost the database right after the claim)
+    /// is not a run: once its lease has expired it is claimed again, or its incident would never
+    /// get a run.
     public func claim(runID: String) async throws -> PostgresRunJournal {
         guard RunStore.isValidRunID(runID) else { throw JournalError("cannot create run '\(runID)': not a valid name") }
+        guard !state.isStopping else { throw JournalError("cannot create run '\(runID)': Medic is stopping") }
         let logger = database.logger, owner = owner, seconds = leaseSeconds, name = Self.leaseName(runID)
         struct Taken: Error {}
         do {
             let lease: Lease = try await database.client.withTransaction(logger: logger) { connection in
                 var claimed = false
                 for try await _ in try await connection.query(
-                    "INSERT INTO medic_runs (run_id, created_by) VALUES (\(runID), \(owner)) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+                    """
+                    INSERT INTO medic_runs (run_id, created_by) VALUES (\(runID), \(owner))
+                    ON CONFLICT (run_id) DO UPDATE SET created_by = excluded.created_by, created_at = clock_timestamp()
+                        WHERE NOT EXISTS (SELECT 1 FROM medic_run_records r WHERE r.run_id = excluded.run_id)
+                    RETURNING run_id
+                    """,
                     logger: logger).decode(String.self) { claimed = true }
                 guard claimed else { throw Taken() }
                 var lease: Lease?

@@ -8,11 +8,15 @@ final class PostgresRunStoreState: @unchecked Sendable {
     private let lock = NSLock()
     private var history = ListedRuns([])
     private var stopped = false
+    /// Runs that lost a target's lease (`PostgresTargetLocks`): they write nothing more.
+    private var lostTargets: [String: String] = [:]
 
     var runs: ListedRuns { lock.withLock { history } }
     func replace(_ runs: ListedRuns) { lock.withLock { history = runs } }
     func stop() { lock.withLock { stopped = true } }
     var isStopping: Bool { lock.withLock { stopped } }
+    func lost(_ target: String, of runID: String) { lock.withLock { lostTargets[runID] = target } }
+    func lostTarget(of runID: String) -> String? { lock.withLock { lostTargets[runID] } }
 }
 
 /// A run's claim in the database: its lease, renewed every third of its term while the claim is
@@ -51,6 +55,10 @@ extension PostgresRunJournal: RunJournaling {
     @discardableResult
     public func append(_ records: [JournalRecord], now: Date?, durable: Bool) async throws -> [JournalRecord] {
         guard !store.state.isStopping else { throw JournalError("run \(runID): Medic is stopping; the record was not written") }
+        if let target = store.state.lostTarget(of: runID) {
+            throw JournalError("run \(runID): the lease of target \(target) was lost (not renewed in time, and taken by another run); "
+                + "this run stops before its next side effect")
+        }
         let written: [JournalRecord]
         do {
             written = try await append(records, now: now ?? store.clock.now)

@@ -158,7 +158,7 @@ public struct PostgresEscalationClaims: Sendable {
                 INSERT INTO medic_escalation_claims AS held (incident, level, claimed_by, claimed_until)
                 VALUES (\(incident), \(level), \(instance), clock_timestamp() + make_interval(secs => \(seconds)))
                 ON CONFLICT (incident, level) DO UPDATE SET claimed_by = excluded.claimed_by, claimed_until = clock_timestamp() + make_interval(secs => \(seconds))
-                    WHERE held.sent_at IS NULL AND held.claimed_until <= clock_timestamp()
+                    WHERE held.sent_at IS NULL AND (held.claimed_until <= clock_timestamp() OR held.claimed_by = excluded.claimed_by)
                 RETURNING level
                 """, logger: database.logger)
             for try await _ in rows.decode(Int.self) { claimed = true }

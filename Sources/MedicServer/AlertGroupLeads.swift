@@ -28,8 +28,8 @@ public protocol AlertGroupLeads: Sendable {
     /// The group's lead, if any.
     func lead(of group: String, store: any IncidentStoring) async -> AlertGroupLead?
     /// Makes `lead` the group's lead if its lead is still `replacing` (nil: none): nil then.
-    /// Otherwise the lead in place, for the caller to decide again.
-    func claim(_ group: String, lead: AlertGroupLead, replacing: AlertGroupLead?) async -> AlertGroupLead?
+    /// Otherwise the lead in place, for the caller to decide again. Throws when it cannot tell.
+    func claim(_ group: String, lead: AlertGroupLead, replacing: AlertGroupLead?) async throws -> AlertGroupLead?
     /// Forgets `key` as the group's lead (its incident could not be made durable).
     func release(_ group: String, key: String) async
 }

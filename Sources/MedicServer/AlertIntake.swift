@@ -83,7 +83,7 @@ public struct AlertIntake: Sendable {
                 let resolved = try await store.resolve(key: key, at: (time ?? Timestamp(seconds: 0)).rfc3339())
                 outcomes.append(Outcome(kind: resolved == nil ? .unknown : .resolved, key: key, incident: resolved))
             case .firing:
-                let candidate = await incident(alert, key: key, payload: payload, now: now, served: served)
+                let candidate = try await incident(alert, key: key, payload: payload, now: now, served: served)
                 let opened: (incident: AlertIncident, created: Bool)
                 do {
                     opened = try await store.open(candidate)
@@ -111,7 +111,7 @@ public struct AlertIntake: Sendable {
 
     /// The incident a firing alert opens, with the decision on how it is handled.
     func incident(_ alert: AlertmanagerPayload.Alert, key: String, payload: AlertmanagerPayload, now: Date,
-                  served: ServedLibrary.Snapshot) async -> AlertIncident {
+                  served: ServedLibrary.Snapshot) async throws -> AlertIncident {
         let (catalog, configuration) = (served.catalog, served.configuration)
         var incident = AlertIncident(
             key: key, fingerprint: alert.fingerprint, groupKey: payload.groupKey, receiver: payload.receiver, status: .firing,
@@ -186,7 +186,16 @@ public struct AlertIntake: Sendable {
             let claimed = claimRun(incident, plan: plan, now: now)
             guard let runID = claimed.runID else { return claimed }
             let claim = AlertGroupLead(key: key, runID: runID, folded: claimed.foldedInto != nil)
-            guard let other = await groups.claim(group, lead: claim, replacing: lead) else { return claimed }
+            let other: AlertGroupLead?
+            do {
+                other = try await groups.claim(group, lead: claim, replacing: lead)
+            } catch {
+                // The group's lead cannot be known: no incident is opened (the post is answered
+                // 503 and retried), and the run claimed for it is given back.
+                if claimed.foldedInto == nil { going.release(runID: runID) }
+                throw error
+            }
+            guard let other else { return claimed }
             // The alert that claimed the group meanwhile folded into the run this one claimed (it
             // found it going): the run is this incident's to start, or no one would start it.
             if claimed.foldedInto == nil, other.runID == runID { return claimed }

@@ -183,12 +183,15 @@ public actor EscalationScheduler: Service {
                 } ?? record
             }
             try await send(level, record: record, incident: incident)
+            // Shared first: a failure here leaves the level claimed in this ledger, so this
+            // server sends it again (with the same dedup key) rather than leaving its claim
+            // to expire and another server to page a second time later.
+            try await claims?.markSent(incident: key, level: level.level)
             record = try ledger.update(key) {
                 $0.levels[index].state = .sent
                 $0.levels[index].sentAt = JournalRecord.timestamp(clock.now)
                 return true
             } ?? record
-            try await claims?.markSent(incident: key, level: level.level)
             logger.notice("escalation: \(key): level \(level.level) sent to \(level.notify) by \(level.methods.joined(separator: " + "))")
         }
         let trackers = trackingChannels(record)

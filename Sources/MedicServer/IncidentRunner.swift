@@ -135,15 +135,27 @@ public actor IncidentRunner: Service {
     /// started. Each run started claims its playbook on its targets in `RemediationsGoing`, as
     /// an alert's run does, so an alert or a rule for the same fault folds into it. An incident
     /// whose fault a run picked up before it already remediates is folded into that run, durably.
+    /// `settled`: only incidents opened at least that many seconds ago (servers sharing a
+    /// database leave the server that opened an incident the time to start its run itself).
     @discardableResult
-    public func recover(from incidents: any IncidentStoring) async -> Int {
+    public func recover(from incidents: any IncidentStoring, settled: Double = 0) async -> Int {
         let (found, problems) = await incidents.all()
         for problem in problems { logger.warning("medic: warning: \(problem)") }
         var started = 0
-        for incident in found.sorted(by: { $0.openedAt < $1.openedAt }) {
+        let openedBefore = interpreter.clock.now.addingTimeInterval(-settled)
+        for incident in found.sorted(by: { $0.openedAt < $1.openedAt })
+        where settled <= 0 || (Timestamp(rfc3339: incident.openedAt)?.date ?? .distantPast) <= openedBefore {
             // A rule's incident has the watch's run: nothing to start from here.
-            guard incident.handling != .rule, incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping,
-                  !(await Self.hasJournal(runID, in: stores.runs)) else { continue }
+            guard incident.handling != .rule, incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping else {
+                continue
+            }
+            if await Self.hasJournal(runID, in: stores.runs) {
+                // Started, here or by another server: a claim of it this server still holds (a
+                // post answered 503 whose incident was opened after all) ends, or the remedy
+                // would stay "going" here for ever.
+                if runs[runID] == nil { intake.going.release(runID: runID) }
+                continue
+            }
             if Self.withholding(incident) != nil {
                 await record(withheld: incident, runID: runID, store: incidents)
                 continue

@@ -133,7 +133,8 @@ public struct MedicServer: Sendable {
                                                           incidents: RuleIncidents(store: incidents, clock: interpreter.clock, logger: logger))))
         }
         if let interval = settings.takeoverInterval {
-            services.append(.init(service: TakeoverSweep(runner: runner, incidents: incidents, interval: interval)))
+            services.append(.init(service: TakeoverSweep(runner: runner, incidents: incidents, interval: interval,
+                                                         settled: interval * 3 + (settings.storeTimeout ?? 0))))
         }
         if let health = settings.health {
             services.append(.init(service: HealthService(monitor: health, metrics: metrics, tick: settings.healthTick, logger: logger)))

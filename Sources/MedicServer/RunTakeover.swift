@@ -12,9 +12,10 @@ extension IncidentRunner {
     /// counted done when its verification passes, else the run is escalated "outcome unknown").
     /// Another server doing the same at once is harmless: a run id is created once, and a run is
     /// taken over by one server (its lease). Returns the runs resumed.
+    /// `settled`: incidents younger than that are left to the server that opened them.
     @discardableResult
-    public func takeOver(from incidents: any IncidentStoring) async -> Int {
-        await recover(from: incidents)
+    public func takeOver(from incidents: any IncidentStoring, settled: Double) async -> Int {
+        await recover(from: incidents, settled: settled)
         let (listed, problems) = await stores.runs.list(reconcilingIncidents: false)
         for problem in problems { logger.warning("medic: warning: takeover: \(problem)") }
         var resumed = 0
@@ -46,10 +47,12 @@ struct TakeoverSweep: Service {
     let runner: IncidentRunner
     let incidents: any IncidentStoring
     let interval: Double
+    /// Seconds an incident is left to the server that opened it (its lease and its store timeout).
+    let settled: Double
 
     func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            await runner.takeOver(from: incidents)
+            await runner.takeOver(from: incidents, settled: settled)
             try? await Task.sleep(nanoseconds: UInt64(max(interval, 0.05) * 1e9))
         }
     }

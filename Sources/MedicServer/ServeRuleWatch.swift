@@ -18,6 +18,10 @@ public struct ServeRuleWatch: Service {
         public var interval: Double
         /// Where the rules' series are read (the `--metrics` file, else the built-in host metrics).
         public var registry: MetricRegistry
+        /// For servers sharing a database: asked before each round whether this server is the
+        /// one that evaluates the rules now (nil: always), so that one anomaly is one run and
+        /// one incident, not one per server.
+        public var leadership: (@Sendable () async -> Bool)?
 
         public init(interval: Double, registry: MetricRegistry) {
             self.interval = interval
@@ -103,7 +107,7 @@ public struct ServeRuleWatch: Service {
                     current = rules(of: snapshot)
                     if let watcher = current?.watcher { await watchers.add(watcher) }
                 }
-                if let current { try await current.live.run(current.watcher, rounds: 1) }
+                if let current, await settings.leadership?() ?? true { try await current.live.run(current.watcher, rounds: 1) }
                 try await interpreter.clock.sleep(seconds: settings.interval)
             }
         }

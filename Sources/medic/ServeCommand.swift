@@ -31,7 +31,11 @@ struct ServeCommand: AsyncParsableCommand {
             SIGHUP: read the library and --config again and put them in force for the next alert; \
             with any error, keep the ones in force and log each error located.
 
-            Several servers can share their state in PostgreSQL (--store postgres://USER@HOST[:PORT]/DATABASE,             the password in PGPASSWORD, or MEDIC_STORE; `medic migrate` prepares the database): Alertmanager             sends to all of them, each incident is remediated once, and a server that dies has its runs             taken over by another once their leases (--lease seconds) expire. docs/high-availability.md.
+            Several servers can share their state in PostgreSQL (--store postgres://USER@HOST[:PORT]/DATABASE, \
+            the password in PGPASSWORD, or MEDIC_STORE; `medic migrate` prepares the database): Alertmanager \
+            sends to all of them, each incident is remediated once, one server at a time evaluates the \
+            anomaly rules, and a server that dies has its runs taken over by another once their leases \
+            (--lease seconds) expire. docs/high-availability.md.
 
             SIGTERM or SIGINT: stop taking requests, let the runs going finish within --grace seconds, \
             then end their steps (left interrupted, for `medic resume`) and exit 0. docs/serving.md \
@@ -134,7 +138,7 @@ struct ServeCommand: AsyncParsableCommand {
         var interpreter = try engine.interpreter(root: root)
         let shared = try await ServeStore.open(store, files: try engine.stores(of: interpreter), stateDirectory: engine.stateDirectoryPath,
                                                owner: instance ?? "\(ProcessInfo.processInfo.hostName):\(getpid())", leaseSeconds: lease,
-                                               connectTimeout: 5, clock: interpreter.clock)
+                                               connectTimeout: 5, rulesLeaseSeconds: max(lease, 3 * interval.seconds), clock: interpreter.clock)
         let (stores, incidents) = (shared.stores, shared.incidents)
         interpreter.environment.stores = stores
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
@@ -151,6 +155,7 @@ struct ServeCommand: AsyncParsableCommand {
             if !noRules {
                 let health = settings.health.map { HealthMetricSource($0.latest) }
                 settings.rules = .init(interval: interval.seconds, registry: health.map { registry.serving(HealthMetricSource.patterns, from: $0) } ?? registry)
+                settings.rules?.leadership = shared.rulesLeadership
             }
         }
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,

@@ -14,14 +14,22 @@ struct ServeStore {
     var escalationClaims: (any EscalationClaims)?
     /// Where the alert groups' leads are kept, when servers share the database.
     var alertGroups: (any AlertGroupLeads)?
+    /// Whether this server evaluates the anomaly rules now, when servers share the database.
+    var rulesLeadership: (@Sendable () async -> Bool)?
+
+    /// The rules' leadership among the servers of `database`: a lease of `seconds`.
+    static func leadership(_ database: StateDatabase, owner: String, seconds: Double) -> @Sendable () async -> Bool {
+        let leadership = PostgresRulesLeadership(database, owner: owner, seconds: seconds)
+        return { await leadership.lead() }
+    }
 
     /// The stores of `--store` (else `$MEDIC_STORE`), else the state directory's. A database must
     /// answer within `connectTimeout` and have the schema this Medic knows (`medic migrate`).
     static func open(_ text: String?, files: StateStores, stateDirectory: String, owner: String, leaseSeconds: Double,
-                     connectTimeout: Double, clock: any EngineClock) async throws -> ServeStore {
+                     connectTimeout: Double, rulesLeaseSeconds: Double, clock: any EngineClock) async throws -> ServeStore {
         guard let text = text ?? ProcessInfo.processInfo.environment["MEDIC_STORE"], !text.isEmpty else {
             do {
-                return ServeStore(stores: files, incidents: try FileIncidentStore(stateDirectory: stateDirectory), database: nil, escalationClaims: nil, alertGroups: nil)
+                return ServeStore(stores: files, incidents: try FileIncidentStore(stateDirectory: stateDirectory), database: nil, escalationClaims: nil, alertGroups: nil, rulesLeadership: nil)
             } catch {
                 throw CommandFailure("error: \(error)")
             }
@@ -42,6 +50,7 @@ struct ServeStore {
         }
         let stores = StateStores.postgres(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock, local: files)
         return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database,
-                          escalationClaims: PostgresEscalationArbiter(database, instance: owner), alertGroups: PostgresAlertGroupLeads(database))
+                          escalationClaims: PostgresEscalationArbiter(database, instance: owner), alertGroups: PostgresAlertGroupLeads(database),
+                          rulesLeadership: leadership(database, owner: owner, seconds: rulesLeaseSeconds))
     }
 }
