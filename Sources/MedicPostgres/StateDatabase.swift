@@ -25,6 +25,11 @@ public final class StateDatabase: Sendable {
         }()
         var configuration = location.configuration
         configuration.options.connectTimeout = connectTimeout
+        // A Medic paused in the middle of a transaction (a long GC, SIGSTOP, a VM migration)
+        // holds its row locks, among them the lease row its records' fencing check read: the
+        // server ends such a session after 10 s, so a takeover waits that long at most, and
+        // the paused Medic's transaction is rolled back (none of ours waits on its client).
+        configuration.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "10000")]
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.location = location
         self.client = client

@@ -95,10 +95,14 @@ final class SharedServeTests: PostgresTestCase {
         }
         let recordsAtTakeover = try await reader.records(of: run.id).count
         kill(paused.process.processIdentifier, SIGCONT)
+        // Paused between two transactions, its next record carries a stale token; paused inside
+        // one, the database ended that session after 10 s and rolled it back. Either way the
+        // run stops there, and it says so.
         let said = try await ServeProcess.poll("the paused server noticing it lost the run", seconds: 60) {
-            paused.stderr.contains("no longer held with token") ? paused.stderr : nil
+            paused.stderr.contains("run could not go on") ? paused.stderr : nil
         }
         XCTAssertTrue(said.contains(run.id), said)
+        XCTAssertTrue(said.contains("no longer held with token") || said.contains("terminat") || said.contains("closed"), said)
         let records = try await reader.records(of: run.id)
         XCTAssertEqual(records.count, recordsAtTakeover, "the paused server wrote nothing after the takeover")
         XCTAssertEqual(records.last?.event, .runFinished)
