@@ -15,15 +15,7 @@ enum AlertStormBenchmark {
         defer { try? FileManager.default.removeItem(at: dir) }
         try writeLibrary(in: dir)
         let state = dir.appendingPathComponent("state").path
-        // One manual run first: safe mode holds the first automated run of a playbook that never succeeded here.
-        let seed = Process()
-        seed.executableURL = URL(fileURLWithPath: medicBinary)
-        seed.arguments = ["run", "restart-service-001", "--param", "service=seed", "--target", "seed", "--root", dir.path, "--state-dir", state,
-                          "--workdir", dir.path]
-        seed.currentDirectoryURL = dir
-        seed.standardOutput = FileHandle.nullDevice
-        try seed.run()
-        seed.waitUntilExit()
+        try HighAvailabilityBenchmark.seed(in: dir, state: state)
         let seeded = Set(journals(state))
         let serve = try ServeChild(binary: medicBinary, directory: dir, extra: ["--config", dir.appendingPathComponent("medic.yaml").path,
                                                                                "--workdir", dir.path])

@@ -49,13 +49,8 @@ struct MigrateCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let text = store ?? ProcessInfo.processInfo.environment["MEDIC_STORE"] ?? ""
-        let location: PostgresLocation
-        do {
-            location = try PostgresLocation(text)
-        } catch {
-            throw CommandFailure.usage("--store: \(error)")
-        }
-        let database = StateDatabase(location, connectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
+        let database = try ServeStore.database(text, connectTimeout: connectTimeout)
+        let location = database.location
         let outcome: Result<(from: Int, applied: [SchemaMigrations.Migration]), any Error>
         do {
             try await database.reach(within: connectTimeout)

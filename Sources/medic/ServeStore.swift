@@ -17,6 +17,18 @@ struct ServeStore {
     /// Whether this server evaluates the anomaly rules now, when servers share the database.
     var rulesLeadership: (@Sendable () async -> Bool)?
 
+    /// The database `text` names (`--store`, exit 2 when it is not an address), its pool
+    /// started; nothing is sent to it yet.
+    static func database(_ text: String, connectTimeout: Double) throws -> StateDatabase {
+        let location: PostgresLocation
+        do {
+            location = try PostgresLocation(text)
+        } catch {
+            throw CommandFailure.usage("--store: \(error)")
+        }
+        return StateDatabase(location, connectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
+    }
+
     /// The rules' leadership among the servers of `database`: a lease of `seconds`.
     static func leadership(_ database: StateDatabase, owner: String, seconds: Double) -> @Sendable () async -> Bool {
         let leadership = PostgresRulesLeadership(database, owner: owner, seconds: seconds)
@@ -34,13 +46,7 @@ struct ServeStore {
                 throw CommandFailure("error: \(error)")
             }
         }
-        let location: PostgresLocation
-        do {
-            location = try PostgresLocation(text)
-        } catch {
-            throw CommandFailure.usage("--store: \(error)")
-        }
-        let database = StateDatabase(location, connectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
+        let database = try database(text, connectTimeout: connectTimeout)
         do {
             try await database.reach(within: connectTimeout)
             try await SchemaMigrations.requireCurrent(database)
