@@ -11,19 +11,9 @@ final class ServeRulesTests: XCTestCase {
     func workspace(faultLevel: Int, withRule: Bool = true) throws -> ServeTests.Workspace {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-rules-\(UUID().uuidString)")
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        for folder in ["actions", "playbooks", "rules"] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try ServeTests.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in ServeTests.playbooks.enumerated() {
-            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
-        }
+        try Self.writeLibrary(in: dir)
         try ServeTests.config.write(to: dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
         if withRule { try Self.rule.write(to: dir.appendingPathComponent("rules/fault.yaml"), atomically: true, encoding: .utf8) }
-        try """
-            metric_sources:
-              - {name: state, type: file, path: state.json, metrics: [fault_level]}
-            """.write(to: dir.appendingPathComponent("metrics.yaml"), atomically: true, encoding: .utf8)
         try setFault(faultLevel, in: dir)
         var ws = ServeTests.Workspace(dir: dir)
         // One manual run first, so that safe mode lets automated runs of linger-001 go.
@@ -128,4 +118,21 @@ final class ServeRulesTests: XCTestCase {
         let status = try await serve.stop()
         XCTAssertEqual(status, 0, serve.stderr)
     }
+
+    /// The serve tests' actions and playbooks in `dir`, with `rules/` (and `folders`) ready, and
+    /// a metric source reading `fault_level` from `state.json` there.
+    static func writeLibrary(in dir: URL, folders: [String] = []) throws {
+        for folder in ["actions", "playbooks", "rules"] + folders {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try ServeTests.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
+        for (index, playbook) in ServeTests.playbooks.enumerated() {
+            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
+        }
+        try """
+            metric_sources:
+              - {name: state, type: file, path: state.json, metrics: [fault_level]}
+            """.write(to: dir.appendingPathComponent("metrics.yaml"), atomically: true, encoding: .utf8)
+    }
+
 }

@@ -53,19 +53,9 @@ final class SeverityEscalationTests: XCTestCase {
         let receiver = try await LoopbackReceiver(self)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medic-severity-\(UUID().uuidString)")
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        for folder in ["actions", "playbooks", "policies", "rules"] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try ServeTests.actions.write(to: dir.appendingPathComponent("actions/test.yaml"), atomically: true, encoding: .utf8)
-        for (index, playbook) in ServeTests.playbooks.enumerated() {
-            try playbook.write(to: dir.appendingPathComponent("playbooks/p\(index).yaml"), atomically: true, encoding: .utf8)
-        }
+        try ServeRulesTests.writeLibrary(in: dir, folders: ["policies"])
         try Self.policies.write(to: dir.appendingPathComponent("policies/test.yaml"), atomically: true, encoding: .utf8)
         if rule { try Self.rule.write(to: dir.appendingPathComponent("rules/fault.yaml"), atomically: true, encoding: .utf8) }
-        try """
-            metric_sources:
-              - {name: state, type: file, path: state.json, metrics: [fault_level]}
-            """.write(to: dir.appendingPathComponent("metrics.yaml"), atomically: true, encoding: .utf8)
         let mapped = severities.map { "\($0): page_now" }.joined(separator: ", ")
         try """
             routes:
