@@ -95,6 +95,23 @@ public struct AlertIntake: Sendable {
                     }
                     throw error
                 }
+                // A concurrent post of the same alert opened it first, folded into the very run
+                // this post claimed to start (it found that run going, or its group's lead in
+                // it): no one else starts that run, so this post does.
+                if !opened.created, candidate.foldedInto == nil, let runID = candidate.runID, opened.incident.foldedInto == runID {
+                    // Its record says so: the run is its own, not another trigger's.
+                    let unfolded = try? await store.update(key: key) { stored in
+                        guard stored.foldedInto == runID else { return "changed meanwhile" }
+                        (stored.foldedInto, stored.reason) = (nil, nil)
+                        return nil
+                    }
+                    if case .changed(let incident) = unfolded {
+                        outcomes.append(Outcome(kind: .opened, key: key, incident: incident))
+                    } else {
+                        outcomes.append(Outcome(kind: .opened, key: key, incident: candidate))
+                    }
+                    continue
+                }
                 // A repeat or a retry: the run claimed for the candidate will not start.
                 if !opened.created, candidate.foldedInto == nil, let runID = candidate.runID, runID != opened.incident.runID {
                     going.release(runID: runID)

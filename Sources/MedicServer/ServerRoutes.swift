@@ -68,15 +68,24 @@ struct ServerRoutes: Sendable {
             // Not durable, so not acknowledged: Alertmanager retries a 5xx. The incidents opened
             // before the failure are durable: their runs start now, as the retry will not.
             for outcome in (error as? AlertIntake.PartlyRecorded)?.recorded ?? [] where outcome.kind == .opened {
-                if let incident = outcome.incident { await runner.start(incident) }
+                if let incident = outcome.incident { await start(incident) }
             }
             logger.error("medic: error: alerts not recorded: \(error)")
             return Self.error(.serviceUnavailable, "the incidents could not be recorded: \(error)")
         }
         for outcome in outcomes where outcome.kind == .opened {
-            if let incident = outcome.incident { await runner.start(incident) }
+            if let incident = outcome.incident { await start(incident) }
         }
         return AlertIntake.Outcome.answer(outcomes)
+    }
+
+    /// Starts the incident's run. On a shared database (a store timeout set) in the background:
+    /// starting reads the run store, which must not hold the answer to a post whose incident is
+    /// already durable, and a start lost to a stopping server is the takeover pass's.
+    private func start(_ incident: AlertIncident) async {
+        guard storeTimeout != nil else { return await runner.start(incident) }
+        let runner = runner
+        Task { await runner.start(incident) }
     }
 
     enum Collected {
