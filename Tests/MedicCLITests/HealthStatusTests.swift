@@ -1,4 +1,5 @@
 import Foundation
+import MedicTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -12,19 +13,9 @@ final class HealthStatusTests: XCTestCase {
     /// A TCP socket on 127.0.0.1 listening on a port the system chose, closed when the test ends;
     /// with `listening` false, the port is closed again at once (nothing answers on it).
     private func loopbackPort(listening: Bool) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        XCTAssertGreaterThanOrEqual(fd, 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        XCTAssertTrue(bound)
+        let (fd, bound) = try LocalPostgres.boundLoopbackSocket()
         XCTAssertEqual(listen(fd, 8), 0)
-        let port = Int32(UInt16(bigEndian: address.sin_port))
+        let port = Int32(bound)
         if listening { addTeardownBlock { close(fd) } } else { close(fd) }
         return port
     }
