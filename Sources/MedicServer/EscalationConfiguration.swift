@@ -7,6 +7,7 @@ import MedicModel
 /// ```yaml
 /// escalation:
 ///   policies: {SEV0: policy_001, SEV1: policy_001, SEV2: policy_002}  # severity: policy of the library
+///   severity_levels: true    # §5.1's notifications and deadlines of the library's severity levels (default)
 /// channels:                                    # a method of the policies' levels: where it goes
 ///   phone_call: {type: webhook, url: "http://pager.example/hook", timeout: 5s}   # per attempt
 ///   slack: {type: slack, url: "https://hooks.slack.com/services/..."}
@@ -21,6 +22,10 @@ public struct EscalationSettings: Sendable, Equatable {
     public var channels: [String: NotificationChannel] = [:]
     /// Method → seconds one attempt of its channel may take (`timeout:`), where set.
     public var timeouts: [String: Double] = [:]
+    /// Whether the library's §5.1 severity levels page too: their `notifications` when an
+    /// incident opens, their `response_time` and `escalation` as deadlines. On when the
+    /// configuration has an `escalation` section, unless `severity_levels: false`.
+    public var severityLevels = false
 
     public init(policies: [Severity: String] = [:], channels: [String: NotificationChannel] = [:]) {
         self.policies = policies
@@ -41,9 +46,26 @@ public struct EscalationSettings: Sendable, Equatable {
             }
         }
         if let escalation = pairs.first(where: { $0.key == "escalation" })?.value,
-           let items = reader.mapping(escalation, "'escalation'", known: ["policies"]),
-           let policies = items.first(where: { $0.key == "policies" })?.value,
-           let map = reader.mapping(policies, "'escalation.policies'", known: nil) {
+           let items = reader.mapping(escalation, "'escalation'", known: ["policies", "severity_levels"]) {
+            settings.severityLevels = true
+            if let flag = items.first(where: { $0.key == "severity_levels" })?.value {
+                switch flag.scalar.flatMap({ $0.style == .plain ? $0.text : nil }) {
+                case "true": settings.severityLevels = true
+                case "false": settings.severityLevels = false
+                default: reader.report(.wrongType, "'escalation.severity_levels' must be true or false", flag)
+                }
+            }
+            if settings.severityLevels {
+                for level in catalog.policies.severityLevels {
+                    for target in level.notifications {
+                        for method in SeverityNotice.methods(of: target) where settings.channels[method] == nil {
+                            reader.report(.missingKey, "severity level \(level.name) notifies \(target.recipient) by '\(method)', which no channel carries "
+                                          + "(add channels.\(method), or set escalation.severity_levels: false)", escalation)
+                        }
+                    }
+                }
+            }
+            let map = items.first(where: { $0.key == "policies" }).flatMap { reader.mapping($0.value, "'escalation.policies'", known: nil) } ?? []
             for pair in map {
                 guard let severity = Severity(text: pair.key), severity != .info else {
                     reader.report(.invalidValue, "'\(pair.key)' is not a severity (SEV0, SEV1, SEV2, SEV3)", pair.keyNode)

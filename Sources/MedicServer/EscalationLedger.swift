@@ -25,9 +25,11 @@ public struct EscalationRecord: Sendable, Equatable, Codable {
         public var claimedAt: String?
         public var sentAt: String?
         public var note: String?
+        /// Level 0, a severity level's notifications (§5.1): method → the recipients it reaches.
+        public var recipients: [String: [String]]?
 
         enum CodingKeys: String, CodingKey {
-            case level, due, condition, notify, methods, state, note
+            case level, due, condition, notify, methods, state, note, recipients
             case claimedAt = "claimed_at", sentAt = "sent_at"
         }
     }
@@ -41,10 +43,13 @@ public struct EscalationRecord: Sendable, Equatable, Codable {
     /// The follow-ups sent to the channels that track an incident (PagerDuty): `acknowledged`,
     /// `resolved`; each is sent, then added here.
     public var followUps: [String]?
+    /// For an incident folded into another incident's run: the incident whose escalation
+    /// stood for this one while it was firing and at least as severe (its levels waited).
+    public var coveredBy: String?
 
     enum CodingKeys: String, CodingKey {
         case incident, policy, severity, levels, trigger
-        case followUps = "follow_ups"
+        case followUps = "follow_ups", coveredBy = "covered_by"
     }
 }
 

@@ -42,6 +42,9 @@ public actor EscalationScheduler: Service {
     /// or nil for none. Dropped with the record's incident once it is finished.
     private var endedRuns: [String: String?] = [:]
 
+    /// The incident that owns the run each folded incident was folded into, once found.
+    private var owners: [String: String] = [:]
+
     /// Shared with the other servers of a database: who sends each level (nil: this server alone).
     let claims: (any EscalationClaims)?
 
@@ -76,6 +79,7 @@ public actor EscalationScheduler: Service {
         let now = clock.now
         let keys = await incidentKeys()
         seen.formIntersection(keys)
+        owners = owners.filter { seen.contains($0.key) }
         for key in keys where !seen.contains(key) {
             do {
                 if let incident = try await incidents.incident(key: key) { try begin(incident) }
@@ -123,19 +127,28 @@ public actor EscalationScheduler: Service {
     private func begin(_ incident: AlertIncident) throws {
         guard incident.status == .firing else { return }
         let severity = severity(incident)
-        guard let id = settings.policies[severity], let policy = catalog.policies.escalationPolicies.first(where: { $0.id == id }) else { return }
+        let policy = settings.policies[severity].flatMap { id in catalog.policies.escalationPolicies.first { $0.id == id } }
         let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? clock.now
-        let levels = policy.chain.sorted { $0.level < $1.level }.map {
+        var levels = (policy?.chain ?? []).sorted { $0.level < $1.level }.map {
             EscalationRecord.Level(level: $0.level, due: JournalRecord.timestamp(opened.addingTimeInterval($0.delay.seconds)), condition: $0.condition,
                                    notify: $0.notify, methods: $0.methods, state: .pending)
         }
-        _ = try ledger.begin(EscalationRecord(incident: incident.key, policy: id, severity: "\(severity)", levels: levels, trigger: nil))
+        let notice = severityLevel(severity)
+        if let notice, let first = SeverityNotice.level(notice, opened: opened) { levels.insert(first, at: 0) }
+        guard policy != nil || notice.map(SeverityNotice.pages) == true else { return }
+        _ = try ledger.begin(EscalationRecord(incident: incident.key, policy: policy?.id ?? "", severity: "\(severity)", levels: levels, trigger: nil))
+    }
+
+    /// The library's §5.1 level of `severity`, when the configuration lets severity levels page.
+    func severityLevel(_ severity: Severity) -> SeverityLevelPolicy? {
+        guard settings.severityLevels else { return nil }
+        return catalog.policies.severityLevels.first { $0.severity == severity }
     }
 
     private func advance(_ key: String, now: Date) async throws {
         guard var record = try ledger.record(key) else { return }
         guard let incident = try await incidents.incident(key: key) else { return }
-        if record.trigger == nil, let trigger = await autoEscalation(incident),
+        if record.trigger == nil, let trigger = await autoEscalation(incident) ?? missedDeadline(incident, record: record, now: now),
            let next = record.levels.firstIndex(where: { $0.state == .pending }) {
             record = try ledger.update(key) {
                 $0.trigger = trigger
@@ -156,6 +169,24 @@ public actor EscalationScheduler: Service {
             }
             if level.state == .pending {
                 guard (JournalRecord.date(level.due) ?? .distantPast) <= now else { break levels }
+                switch await coverage(of: incident, now: now) {
+                case .none: break
+                case .awaitingOwner:
+                    retryAfter[key] = clock.now.addingTimeInterval(1)
+                    break levels
+                case .by(let owner):
+                    // One fault, one page: the incident owning the run escalates it. Looked at
+                    // again, in case that one resolves while this one still fires.
+                    if record.coveredBy != owner {
+                        record = try ledger.update(key) {
+                            $0.coveredBy = owner
+                            return true
+                        } ?? record
+                        logger.notice("escalation: \(key): folded into the run of \(owner), whose escalation stands for it")
+                    }
+                    retryAfter[key] = clock.now.addingTimeInterval(2)
+                    break levels
+                }
             }
             if let claims {
                 switch try await claims.claim(incident: key, level: level.level) {
@@ -215,6 +246,38 @@ public actor EscalationScheduler: Service {
         }
     }
 
+    enum Coverage: Equatable {
+        /// Escalated on its own.
+        case none
+        /// Folded moments ago into a run whose incident is not recorded yet: look again soon.
+        case awaitingOwner
+        /// The incident owning the run it was folded into fires and is at least as severe.
+        case by(String)
+    }
+
+    /// Whether another incident's escalation stands for `incident`: the incident owning the run
+    /// it was folded into, while that one fires and is at least as severe. The owner is looked
+    /// for among the incidents once found, kept: one folded less than `ownerGrace` seconds ago
+    /// waits for it (a rule's incident is written just after its run starts); later, none found
+    /// means none (a run that `medic run` started has no incident).
+    func coverage(of incident: AlertIncident, now: Date) async -> Coverage {
+        guard let run = incident.foldedInto, incident.status == .firing else { return .none }
+        var ownerKey = owners[incident.key]
+        if ownerKey == nil {
+            ownerKey = await incidents.all().incidents.first { $0.runID == run && $0.foldedInto == nil && $0.key != incident.key }?.key
+            owners[incident.key] = ownerKey
+        }
+        guard let ownerKey else {
+            let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? .distantPast
+            return now.timeIntervalSince(opened) < Self.ownerGrace ? .awaitingOwner : .none
+        }
+        guard let owner = try? await incidents.incident(key: ownerKey), owner.status == .firing, severity(owner) >= severity(incident) else { return .none }
+        return .by(ownerKey)
+    }
+
+    /// Seconds a folded incident waits for the incident owning its run to be recorded.
+    static let ownerGrace = 10.0
+
     /// The channels that keep the incident's state (PagerDuty) that a sent level went through.
     func trackingChannels(_ record: EscalationRecord) -> [(method: String, channel: NotificationChannel)] {
         let methods = Set(record.levels.filter { $0.state == .sent || $0.state == .claimed }.flatMap(\.methods))
@@ -229,6 +292,13 @@ public actor EscalationScheduler: Service {
         if incident.status == .resolved { return "resolved" + (incident.resolution.map { " by \($0.by)" } ?? "") }
         if level.condition == "not_acknowledged", let ack = incident.acknowledgement { return "acknowledged by \(ack.by)" }
         return nil
+    }
+
+    /// A §5.1 deadline of the incident's severity level it has missed (as `SeverityNotice` reads them).
+    func missedDeadline(_ incident: AlertIncident, record: EscalationRecord, now: Date) -> String? {
+        guard let severity = Severity(text: record.severity), let level = severityLevel(severity),
+              let opened = Timestamp(rfc3339: incident.openedAt)?.date else { return nil }
+        return SeverityNotice.missedDeadline(level, incident: incident, opened: opened, now: now)
     }
 
     /// §5.4's triggers seen in the incident's run: the reason, or nil. Read through the run
@@ -259,6 +329,7 @@ public actor EscalationScheduler: Service {
             guard let channel = settings.channels[method] else { throw NotificationChannel.Failure(description: "no channel carries '\(method)'") }
             var one = notification
             one.method = method
+            if let recipients = level.recipients?[method] { one.notify = recipients.joined(separator: ", ") }
             try await delivery.send(one, method: method, channel: channel)
             metrics?.escalationSent(level: level.level, method: method)
         }
@@ -267,7 +338,8 @@ public actor EscalationScheduler: Service {
     func notification(_ level: EscalationRecord.Level, record: EscalationRecord, incident: AlertIncident) -> Notification {
         Notification(
             kind: .escalation, dedupKey: "\(record.incident)/level-\(level.level)", incident: record.incident, level: level.level,
-            notify: level.notify, method: level.methods.joined(separator: " + "), severity: record.severity, policy: record.policy,
+            notify: level.notify, method: level.methods.joined(separator: " + "), severity: record.severity,
+            policy: level.recipients != nil ? "severity_levels" : record.policy,
             summary: incident.annotations["summary"] ?? incident.labels["alertname"] ?? record.incident, reason: record.trigger,
             labels: incident.labels)
     }

@@ -155,9 +155,12 @@ public struct MedicServer: Sendable {
         try await group.run()
     }
 
-    /// The escalation scheduler, when the configuration maps a severity to a policy.
+    /// The escalation scheduler, when the configuration maps a severity to a policy or lets the
+    /// library's severity levels page (§5.1).
     func escalation(_ incidents: any IncidentStoring, metrics: ServerMetrics) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
-        guard !configuration.escalation.policies.isEmpty else { return [] }
+        let escalation = configuration.escalation
+        let levelsPage = escalation.severityLevels && catalog.policies.severityLevels.contains(where: SeverityNotice.pages)
+        guard !escalation.policies.isEmpty || levelsPage else { return [] }
         let ledger = try EscalationLedger(stateDirectory: stateDirectory)
         return [.init(service: EscalationScheduler(settings: configuration.escalation, catalog: catalog, incidents: incidents, ledger: ledger,
                                                    stores: stores, clock: interpreter.clock,
