@@ -20,7 +20,7 @@ public enum SchemaMigrations {
     }
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
-    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads]
+    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads, severityLevelClaims]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -290,6 +290,13 @@ public enum SchemaMigrations {
         )
         """,
         "CREATE INDEX medic_runs_playbook ON medic_runs (playbook, started_at)",
+    ])
+
+    /// Level 0 of an escalation, a severity level's notifications (§5.1), is claimed like the
+    /// policy's levels.
+    static let severityLevelClaims = Migration(version: 6, name: "escalation claims of level 0", statements: [
+        "ALTER TABLE medic_escalation_claims DROP CONSTRAINT medic_escalation_claims_level_check",
+        "ALTER TABLE medic_escalation_claims ADD CONSTRAINT medic_escalation_claims_level_check CHECK (level >= 0)",
     ])
 
     /// The lead incident of each Alertmanager group (`PostgresAlertGroupLeads`).

@@ -176,4 +176,39 @@ final class FoldedEscalationTests: XCTestCase {
         let stopped = try await serve.stop()
         XCTAssertEqual(stopped, 0, serve.stderr)
     }
+
+    /// Two servers sharing one PostgreSQL: level 0 is claimed like the others, sent once per method.
+    func testTwoServersSharingADatabaseSendASeverityLevelsNotificationsOnce() async throws {
+        let postgres = try LocalPostgres.orSkip { try LocalPostgres() }
+        let address = postgres.address(try postgres.freshDatabase())
+        let lib = try await library(policies: Self.levels, rule: false, config: "escalation:\n  policies: {SEV1: slow_page}", methods: ["page", "sms"])
+        let (status, migrated) = try MedicCommand.status(["migrate", "--store", address], in: lib.dir)
+        XCTAssertEqual(status, 0, migrated)
+        var servers: [ServeProcess] = []
+        for name in ["one", "two"] {
+            servers.append(try await ServeProcess(self, in: lib.dir, arguments: [
+                "--root", lib.dir.path, "--state-dir", lib.dir.appendingPathComponent("state-\(name)").path, "--workdir", lib.dir.path,
+                "--config", lib.dir.appendingPathComponent("medic.yaml").path, "--store", address, "--instance", name, "--lease", "2",
+            ]))
+        }
+        let labels = ["alertname": "linger-001", "severity": "SEV1"]
+        let opened = try await post(servers[0], lib, labels: labels, fingerprint: "5e5e5e5e00000003")
+        let key = try XCTUnwrap(opened["key"] as? String)
+        let again = try await post(servers[1], lib, labels: labels, fingerprint: "5e5e5e5e00000003")["key"] as? String
+        XCTAssertEqual(again, key)
+        _ = try await lib.receiver.wait(for: 1, at: "/sms")
+        // Both servers' schedulers are done with levels 0 and 1 by the time each ledger records them.
+        for name in ["one", "two"] {
+            let ledger = lib.dir.appendingPathComponent("state-\(name)/escalations/\(key).json").path
+            _ = try await ServeProcess.poll("server \(name) done with levels 0 and 1") { () -> Bool? in
+                let record = (try? JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: ledger) ?? Data())) as? [String: Any]
+                let states = ((record?["levels"] as? [[String: Any]]) ?? []).filter { [0, 1].contains($0["level"] as? Int) }.map { $0["state"] as? String ?? "" }
+                return states.count == 2 && states.allSatisfy { ["sent", "skipped"].contains($0) } ? true : nil
+            }
+        }
+        let pages = lib.receiver.deliveries.filter { $0.path == "/page" }.compactMap { $0.json["level"] as? Int }.filter { $0 < 2 }
+        XCTAssertEqual(pages.sorted(), [0, 1], "levels 0 and 1 paged once each, by one server")
+        XCTAssertEqual(lib.receiver.deliveries.filter { $0.path == "/sms" }.count, 1)
+        XCTAssertTrue(FileManager.default.createFile(atPath: lib.dir.appendingPathComponent("release").path, contents: nil))
+    }
 }
