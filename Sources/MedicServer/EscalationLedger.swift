@@ -26,10 +26,12 @@ public struct EscalationRecord: Sendable, Equatable, Codable {
         public var sentAt: String?
         public var note: String?
         /// Level 0, a severity level's notifications (§5.1): method → the recipients it reaches.
-        public var recipients: [String: [String]]?
+        public var recipients: [String: [String]]? = nil
+        /// Why the level is due earlier than its delay, or exists at all: a library trigger (§5.4).
+        public var reason: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case level, due, condition, notify, methods, state, note, recipients
+            case level, due, condition, notify, methods, state, note, recipients, reason
             case claimedAt = "claimed_at", sentAt = "sent_at"
         }
     }
@@ -46,9 +48,17 @@ public struct EscalationRecord: Sendable, Equatable, Codable {
     /// For an incident folded into another incident's run: the incident whose escalation
     /// stood for this one while it was firing and at least as severe (its levels waited).
     public var coveredBy: String?
+    /// The library's §5.4 triggers that fired for this incident, each once, with their reasons.
+    public var fired: [FiredTrigger]?
+
+    public struct FiredTrigger: Sendable, Equatable, Codable {
+        public var name: String
+        public var at: String
+        public var reason: String
+    }
 
     enum CodingKeys: String, CodingKey {
-        case incident, policy, severity, levels, trigger
+        case incident, policy, severity, levels, trigger, fired
         case followUps = "follow_ups", coveredBy = "covered_by"
     }
 }

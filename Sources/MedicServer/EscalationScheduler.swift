@@ -45,13 +45,21 @@ public actor EscalationScheduler: Service {
     /// The incident that owns the run each folded incident was folded into, once found.
     private var owners: [String: String] = [:]
 
+    /// Reads the library's §5.4 trigger conditions (incident facts first, then metrics).
+    let evaluator: ConditionEvaluator
+    /// When each incident's library triggers are next evaluated (in memory).
+    private var triggersDue: [String: Date] = [:]
+    /// Seconds between two evaluations of one incident's library triggers.
+    static let triggerInterval = 5.0
+
     /// Shared with the other servers of a database: who sends each level (nil: this server alone).
     let claims: (any EscalationClaims)?
 
     public init(settings: EscalationSettings, catalog: Catalog, incidents: any IncidentStoring, ledger: EscalationLedger, stores: StateStores,
                 clock: any EngineClock, delivery: ChannelDelivery, logger: Logger, metrics: ServerMetrics? = nil,
-                claims: (any EscalationClaims)? = nil) {
+                claims: (any EscalationClaims)? = nil, metricSources: MetricRegistry = MetricRegistry(sources: [])) {
         self.claims = claims
+        self.evaluator = ConditionEvaluator(metrics: metricSources)
         self.settings = settings
         self.catalog = catalog
         self.incidents = incidents
@@ -90,6 +98,7 @@ public actor EscalationScheduler: Service {
         }
         let records = Set(ledger.incidents())
         finished.formIntersection(records)
+        triggersDue = triggersDue.filter { records.contains($0.key) && !finished.contains($0.key) }
         retryAfter = retryAfter.filter { records.contains($0.key) }
         for key in records where !finished.contains(key) && advancing[key] == nil {
             if let after = retryAfter[key], after > now { continue }
@@ -157,6 +166,10 @@ public actor EscalationScheduler: Service {
             } ?? record
             logger.notice("escalation: \(key): \(trigger): level \(record.levels[next].level) now")
         }
+        if incident.status == .firing, !catalog.policies.autoEscalationTriggers.isEmpty, (triggersDue[key] ?? .distantPast) <= now {
+            triggersDue[key] = now.addingTimeInterval(Self.triggerInterval)
+            record = try await libraryTriggers(incident, record: record, now: now)
+        }
         levels: while let index = record.levels.firstIndex(where: { $0.state == .pending || $0.state == .claimed }) {
             let level = record.levels[index]
             if let stop = stopReason(level, incident) {
@@ -169,7 +182,7 @@ public actor EscalationScheduler: Service {
             }
             if level.state == .pending {
                 guard (JournalRecord.date(level.due) ?? .distantPast) <= now else { break levels }
-                switch await coverage(of: incident, now: now) {
+                switch await coverage(of: incident, severity: Severity(text: record.severity) ?? severity(incident), now: now) {
                 case .none: break
                 case .awaitingOwner:
                     retryAfter[key] = clock.now.addingTimeInterval(1)
@@ -260,7 +273,9 @@ public actor EscalationScheduler: Service {
     /// for among the incidents once found, kept: one folded less than `ownerGrace` seconds ago
     /// waits for it (a rule's incident is written just after its run starts); later, none found
     /// means none (a run that `medic run` started has no incident).
-    func coverage(of incident: AlertIncident, now: Date) async -> Coverage {
+    /// `severity`: the incident's escalation's (raised by a trigger, perhaps); the owner's is its
+    /// escalation's too when it has one.
+    func coverage(of incident: AlertIncident, severity: Severity, now: Date) async -> Coverage {
         guard let run = incident.foldedInto, incident.status == .firing else { return .none }
         var ownerKey = owners[incident.key]
         if ownerKey == nil {
@@ -271,7 +286,9 @@ public actor EscalationScheduler: Service {
             let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? .distantPast
             return now.timeIntervalSince(opened) < Self.ownerGrace ? .awaitingOwner : .none
         }
-        guard let owner = try? await incidents.incident(key: ownerKey), owner.status == .firing, severity(owner) >= severity(incident) else { return .none }
+        guard let owner = try? await incidents.incident(key: ownerKey), owner.status == .firing else { return .none }
+        let ownerSeverity = (try? ledger.record(ownerKey)).flatMap { $0.flatMap { Severity(text: $0.severity) } } ?? self.severity(owner)
+        guard ownerSeverity >= severity else { return .none }
         return .by(ownerKey)
     }
 
@@ -292,6 +309,55 @@ public actor EscalationScheduler: Service {
         if incident.status == .resolved { return "resolved" + (incident.resolution.map { " by \($0.by)" } ?? "") }
         if level.condition == "not_acknowledged", let ack = incident.acknowledgement { return "acknowledged by \(ack.by)" }
         return nil
+    }
+
+    /// The library's §5.4 `auto_escalation_triggers` whose condition holds now and that have not
+    /// fired for this incident yet, each applied once: `escalate_one_level` brings the next
+    /// pending level forward to now; `escalate_to_sevN`, when more severe than the escalation's
+    /// severity, raises it: the levels not yet sent become those of the new severity's policy
+    /// numbered after the last level sent (due from the incident's opening, so at once when
+    /// past), or, with no policy for it, the next pending level is brought forward. A condition
+    /// that is false or cannot be decided fires nothing.
+    func libraryTriggers(_ incident: AlertIncident, record: EscalationRecord, now: Date) async throws -> EscalationRecord {
+        var record = record
+        let runRecords: [JournalRecord]? = if let runID = incident.runID { try? await stores.runs.read(runID: runID).records } else { nil }
+        for trigger in catalog.policies.autoEscalationTriggers where !(record.fired ?? []).contains(where: { $0.name == trigger.name }) {
+            let facts = IncidentFacts.parameters(incident, severity: record.severity, now: now, runRecords: runRecords)
+            guard case .holds(let observed) = await evaluator.evaluate(trigger.condition, parameters: facts) else { continue }
+            let reason = (trigger.reason ?? trigger.name) + " (\(trigger.name): \(trigger.condition.source)" + (observed.isEmpty ? ")" : "; \(observed))")
+            let current = Severity(text: record.severity) ?? .sev2
+            let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? now
+            // Raising to a severity no more urgent than the escalation's changes nothing.
+            let escalates = switch trigger.action {
+            case .oneLevel: true
+            case .toSeverity(let target): target > current
+            }
+            let raisedPolicy: EscalationPolicy? = switch trigger.action {
+            case .toSeverity(let target) where target > current:
+                settings.policies[target].flatMap { id in catalog.policies.escalationPolicies.first { $0.id == id } }
+            default: nil
+            }
+            record = try ledger.update(incident.key) { record in
+                record.fired = (record.fired ?? []) + [.init(name: trigger.name, at: JournalRecord.timestamp(now), reason: reason)]
+                if case .toSeverity(let target) = trigger.action, target > current { record.severity = "\(target)" }
+                if let raisedPolicy {
+                    let last = record.levels.filter { $0.state != .pending }.map(\.level).max() ?? 0
+                    record.levels.removeAll { $0.state == .pending }
+                    record.levels += raisedPolicy.chain.filter { $0.level > last }.sorted { $0.level < $1.level }.map {
+                        EscalationRecord.Level(level: $0.level, due: JournalRecord.timestamp(opened.addingTimeInterval($0.delay.seconds)),
+                                               condition: $0.condition, notify: $0.notify, methods: $0.methods, state: .pending, reason: reason)
+                    }
+                    record.policy = raisedPolicy.id
+                } else if escalates, let next = record.levels.firstIndex(where: { $0.state == .pending }),
+                          (JournalRecord.date(record.levels[next].due) ?? .distantPast) > now {
+                    record.levels[next].due = JournalRecord.timestamp(now)
+                    record.levels[next].reason = reason
+                }
+                return true
+            } ?? record
+            logger.notice("escalation: \(incident.key): trigger \(trigger.name): \(reason)")
+        }
+        return record
     }
 
     /// A §5.1 deadline of the incident's severity level it has missed (as `SeverityNotice` reads them).
@@ -340,7 +406,7 @@ public actor EscalationScheduler: Service {
             kind: .escalation, dedupKey: "\(record.incident)/level-\(level.level)", incident: record.incident, level: level.level,
             notify: level.notify, method: level.methods.joined(separator: " + "), severity: record.severity,
             policy: level.recipients != nil ? "severity_levels" : record.policy,
-            summary: incident.annotations["summary"] ?? incident.labels["alertname"] ?? record.incident, reason: record.trigger,
+            summary: incident.annotations["summary"] ?? incident.labels["alertname"] ?? record.incident, reason: level.reason ?? record.trigger,
             labels: incident.labels)
     }
 }

@@ -167,6 +167,7 @@ public struct MedicServer: Sendable {
                                                    delivery: ChannelDelivery(executors: interpreter.executors, clock: interpreter.clock,
                                                                              timeouts: configuration.escalation.timeouts,
                                                                              guards: interpreter.environment.guards), logger: logger,
-                                                   metrics: metrics, claims: settings.escalationClaims))]
+                                                   metrics: metrics, claims: settings.escalationClaims,
+                                                   metricSources: settings.rules?.registry ?? MetricRegistry(sources: [])))]
     }
 }
