@@ -20,7 +20,7 @@ public enum SchemaMigrations {
     }
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
-    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads, severityLevelClaims]
+    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads, severityLevelClaims, webSessions]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -297,6 +297,22 @@ public enum SchemaMigrations {
     static let severityLevelClaims = Migration(version: 6, name: "escalation claims of level 0", statements: [
         "ALTER TABLE medic_escalation_claims DROP CONSTRAINT medic_escalation_claims_level_check",
         "ALTER TABLE medic_escalation_claims ADD CONSTRAINT medic_escalation_claims_level_check CHECK (level >= 0)",
+    ])
+
+    /// The web page's logins (`PostgresWebSessions`), by the SHA-256 of their cookie's id.
+    static let webSessions = Migration(version: 7, name: "web sessions", statements: [
+        """
+        CREATE TABLE medic_web_sessions (
+            digest        text PRIMARY KEY,
+            identity      text NOT NULL,
+            roles         text NOT NULL,
+            csrf          text NOT NULL,
+            expires       timestamptz NOT NULL,
+            flash_ok      boolean,
+            flash_message text
+        )
+        """,
+        "CREATE INDEX medic_web_sessions_identity ON medic_web_sessions (identity, expires)",
     ])
 
     /// The lead incident of each Alertmanager group (`PostgresAlertGroupLeads`).

@@ -40,6 +40,8 @@ public struct MedicServer: Sendable {
         public var storeTimeout: Double?
         /// Where the alert groups' leads are kept, for servers sharing their incidents (nil: in memory).
         public var alertGroups: (any AlertGroupLeads)?
+        /// Where the web page's logins are kept, for servers behind one address (nil: in memory).
+        public var webSessions: (any WebSessionStoring)?
         /// The health checks run every `healthTick` seconds (nil: none, docs/health.md).
         public var health: HealthMonitor?
         public var healthTick: Double = 1
@@ -110,7 +112,8 @@ public struct MedicServer: Sendable {
                                                  stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes),
                   acknowledgements: IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit),
                                                       clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes),
-                  clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes).install(on: router)
+                  clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes, sessions: settings.webSessions ?? InMemoryWebSessions(),
+                  storeTimeout: settings.storeTimeout).install(on: router)
         let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
         for problem in events.damage { logger.warning("medic: warning: \(problem)") }
         ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,

@@ -25,13 +25,13 @@ struct WebRoutes: Sendable {
     let maxBodyBytes: Int
 
     init(access: AccessControl, runs: APIRunRoutes, operations: APIOperationRoutes, acknowledgements: IncidentAckRoutes, clock: any EngineClock,
-         maxBodyBytes: Int) {
+         maxBodyBytes: Int, sessions: any WebSessionStoring = InMemoryWebSessions(), storeTimeout: Double? = nil) {
         self.access = access
         self.runs = runs
         self.operations = operations
         self.acknowledgements = acknowledgements
         self.dashboard = WebDashboard(stores: runs.stores, incidents: operations.incidents, stateDirectory: runs.stateDirectory, clock: clock)
-        self.sessions = WebSessions(clock: clock)
+        self.sessions = WebSessions(clock: clock, store: sessions, timeout: storeTimeout)
         self.logins = LoginThrottle(clock: clock)
         self.maxBodyBytes = maxBodyBytes
     }
@@ -51,7 +51,7 @@ struct WebRoutes: Sendable {
                 return await dashboard.run(id, viewer)
             }
         })
-        router.get("/login", use: { request, _ in loginPage(request, message: nil, status: .ok) })
+        router.get("/login", use: { request, _ in await loginPage(request, message: nil, status: .ok) })
         router.post("/login", use: { request, _ in await login(request) })
         router.post("/logout", use: { request, _ in await logout(request) })
         router.post("/actions/runs/:id/approve", use: act(.approver) { form, context, identity in
@@ -83,11 +83,19 @@ struct WebRoutes: Sendable {
         case viewer(WebViewer, sessionID: String?)
         /// Tokens are configured and the request has no live session.
         case stranger
+        /// The sessions' store did not answer (a shared database that is down).
+        case unknown(String)
     }
 
-    func visitor(_ request: Request) -> Visitor {
-        if let id = WebCookies.value(WebCookies.session, in: request.headers[.cookie]), let session = sessions.session(id) {
-            return .viewer(WebViewer(identity: session.identity, csrf: session.csrf, tokensConfigured: !access.tokens.isEmpty), sessionID: id)
+    func visitor(_ request: Request) async -> Visitor {
+        if let id = WebCookies.value(WebCookies.session, in: request.headers[.cookie]) {
+            do {
+                if let session = try await sessions.session(id) {
+                    return .viewer(WebViewer(identity: session.identity, csrf: session.csrf, tokensConfigured: !access.tokens.isEmpty), sessionID: id)
+                }
+            } catch {
+                return .unknown("the sessions cannot be read now (\(error)); try again in a moment")
+            }
         }
         guard access.tokens.isEmpty else { return .stranger }
         return .viewer(WebViewer(identity: .anonymous, csrf: nil, tokensConfigured: false), sessionID: nil)
@@ -95,11 +103,14 @@ struct WebRoutes: Sendable {
 
     /// A page for a viewer (a stranger is sent to the login form); `content` nil: 404.
     func page(_ request: Request, _ content: (WebViewer) async -> String?) async -> Response {
-        guard case .viewer(let viewer, let sessionID) = visitor(request) else { return Self.redirect("/login") }
+        let visitor = await visitor(request)
+        if case .unknown(let why) = visitor { return Self.refusal(.serviceUnavailable, why) }
+        guard case .viewer(let viewer, let sessionID) = visitor else { return Self.redirect("/login") }
         guard let body = await content(viewer) else {
             return Self.html(.notFound, WebPage.document(title: "Not found", viewer: viewer, flash: nil, body: "<p>No such run.</p>"))
         }
-        let flash = sessionID.flatMap { sessions.takeFlash($0) }
+        var flash: WebFlash?
+        if let sessionID { flash = try? await sessions.takeFlash(sessionID) }
         return Self.html(.ok, WebPage.document(title: "Medic on call", viewer: viewer, flash: flash, body: body))
     }
 
@@ -115,7 +126,9 @@ struct WebRoutes: Sendable {
             case .refused(let status, let message): return Self.refusal(status, message)
             case .form(let read): form = read
             }
-            guard case .viewer(let viewer, let sessionID?) = visitor(request), let csrf = viewer.csrf else {
+            let visitor = await visitor(request)
+            if case .unknown(let why) = visitor { return Self.refusal(.serviceUnavailable, why) }
+            guard case .viewer(let viewer, let sessionID?) = visitor, let csrf = viewer.csrf else {
                 return Self.refusal(.forbidden, "this form needs a session: log in first (/login)")
             }
             guard let sent = form["csrf"], WebSessions.same(sent, csrf) else {
@@ -129,7 +142,7 @@ struct WebRoutes: Sendable {
             }
             let answer = await perform(form, context, viewer.identity)
             let flash = await Self.flash(answer, path: request.uri.path)
-            sessions.setFlash(sessionID, flash)
+            try? await sessions.setFlash(sessionID, flash)
             return Self.redirect(Self.back(form["back"]))
         }
     }
@@ -159,8 +172,8 @@ struct WebRoutes: Sendable {
 
     // MARK: Login
 
-    func loginPage(_ request: Request, message: String?, status: HTTPResponse.Status) -> Response {
-        if case .viewer(let viewer, _) = visitor(request), viewer.csrf != nil { return Self.redirect("/") }
+    func loginPage(_ request: Request, message: String?, status: HTTPResponse.Status) async -> Response {
+        if case .viewer(let viewer, _) = await visitor(request), viewer.csrf != nil { return Self.redirect("/") }
         guard !access.tokens.isEmpty else {
             return Self.html(status, WebPage.document(title: "Log in", viewer: nil, flash: nil,
                                                       body: "<p id=\"message\">No tokens are configured: the page reads as the anonymous viewer, "
@@ -188,18 +201,23 @@ struct WebRoutes: Sendable {
         guard let nonce = WebCookies.value(WebCookies.login, in: request.headers[.cookie]), let sent = form["csrf"], WebSessions.same(sent, nonce) else {
             return Self.refusal(.forbidden, "the login form's CSRF token is missing or wrong: open /login and try again")
         }
-        guard !access.tokens.isEmpty else { return loginPage(request, message: nil, status: .badRequest) }
+        guard !access.tokens.isEmpty else { return await loginPage(request, message: nil, status: .badRequest) }
         let throttled = LoginThrottle.keys(address: ClientAddress.current ?? "unknown", token: form.text("token") ?? "")
         if let wait = logins.wait(throttled) {
-            var response = loginPage(request, message: "Too many failed logins: try again in \(wait) s.", status: .tooManyRequests)
+            var response = await loginPage(request, message: "Too many failed logins: try again in \(wait) s.", status: .tooManyRequests)
             response.headers[.retryAfter] = "\(wait)"
             return response
         }
         guard let token = form.text("token"), let identity = access.tokens.identity(of: token) else {
             logins.failed(throttled)
-            return loginPage(request, message: "The token is not valid.", status: .unauthorized)
+            return await loginPage(request, message: "The token is not valid.", status: .unauthorized)
         }
-        let (id, _) = sessions.open(identity)
+        let id: String
+        do {
+            id = try await sessions.open(identity).id
+        } catch {
+            return Self.refusal(.serviceUnavailable, "the login cannot be kept now (\(error)); try again in a moment")
+        }
         var response = Self.redirect("/")
         response.headers[.setCookie] = WebCookies.set(WebCookies.session, id, maxAge: Int(WebSessions.lifetime))
         return response
@@ -211,11 +229,17 @@ struct WebRoutes: Sendable {
         case .refused(let status, let message): return Self.refusal(status, message)
         case .form(let read): form = read
         }
-        guard case .viewer(let viewer, let sessionID?) = visitor(request), let csrf = viewer.csrf,
+        let visitor = await visitor(request)
+        if case .unknown(let why) = visitor { return Self.refusal(.serviceUnavailable, why) }
+        guard case .viewer(let viewer, let sessionID?) = visitor, let csrf = viewer.csrf,
               let sent = form["csrf"], WebSessions.same(sent, csrf) else {
             return Self.refusal(.forbidden, "the form's CSRF token is missing or wrong, or the session is over")
         }
-        sessions.close(sessionID)
+        do {
+            try await sessions.close(sessionID)
+        } catch {
+            return Self.refusal(.serviceUnavailable, "the session cannot be ended now (\(error)); try again in a moment")
+        }
         var response = Self.redirect("/login")
         response.headers[.setCookie] = WebCookies.clear(WebCookies.session)
         return response

@@ -6,20 +6,19 @@ import MedicEngine
 /// browser then carries an opaque session id in a cookie instead of the token.
 ///
 /// The id is 32 bytes of the system's secure random generator, so it cannot be guessed, and it
-/// means something only while this process holds it: a cookie cannot be forged (there is no
-/// content to forge), it stops working at logout, at its expiry or at a restart, and it never
-/// carries the token. The store keys sessions by the SHA-256 of the id, so a lookup's timing
-/// says nothing about a guessed id, and the ids are not kept in memory in the clear.
+/// means something only while its store holds it (this process's memory, or the database the
+/// servers share): a cookie cannot be forged (there is no content to forge), it stops working
+/// at logout, at its expiry or when its store forgets it, and it never carries the token. The
+/// store keys sessions by the SHA-256 of the id, so a lookup's timing says nothing about a
+/// guessed id, and the ids are not kept anywhere in the clear.
 ///
 /// Each session has its own CSRF token, written into every form the page renders and checked
 /// on every form post (docs/serving.md, "The web page").
-final class WebSessions: @unchecked Sendable {  // `sessions` only under `lock`
+struct WebSessions: Sendable {
     struct Session: Sendable {
         var identity: AccessIdentity
         var csrf: String
         var expires: Date
-        /// What the last form post did, shown once by the next page (Post/Redirect/Get).
-        var flash: WebFlash?
     }
 
     /// How long a login lasts, whatever is done with it meanwhile.
@@ -32,60 +31,55 @@ final class WebSessions: @unchecked Sendable {  // `sessions` only under `lock`
     static let perIdentity = 20
 
     let clock: any EngineClock
-    private let lock = NSLock()
-    private var sessions: [String: Session] = [:]
+    let store: any WebSessionStoring
+    /// Seconds a call to the store may take before the page gives up on it (nil: no limit).
+    let timeout: Double?
 
-    init(clock: any EngineClock) { self.clock = clock }
+    init(clock: any EngineClock, store: any WebSessionStoring = InMemoryWebSessions(), timeout: Double? = nil) {
+        self.clock = clock
+        self.store = store
+        self.timeout = timeout
+    }
+
+    /// `body` within the store's time limit (a database that is down makes its pool wait).
+    private func timed<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let timeout else { return try await body() }
+        return try await answered(within: timeout, body)
+    }
 
     /// A new session for `identity`: the id for the cookie, and the session.
-    func open(_ identity: AccessIdentity) -> (id: String, session: Session) {
+    func open(_ identity: AccessIdentity) async throws -> (id: String, session: Session) {
         let id = Self.randomHex(bytes: 32)
         let now = clock.now
         let session = Session(identity: identity, csrf: Self.randomHex(bytes: 32), expires: now.addingTimeInterval(Self.lifetime))
-        lock.withLock {
-            sessions = sessions.filter { $0.value.expires > now }
-            let own = sessions.filter { $0.value.identity.name == identity.name }
-            if own.count >= Self.perIdentity, let oldest = own.min(by: { $0.value.expires < $1.value.expires })?.key {
-                sessions[oldest] = nil
-            }
-            if sessions.count >= Self.capacity, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires })?.key {
-                sessions[oldest] = nil
-            }
-            sessions[Self.digest(id)] = session
-        }
+        let record = WebSessionRecord(identity: identity.name, roles: identity.roles.map(\.rawValue).sorted(), csrf: session.csrf, expires: session.expires)
+        let (store, digest) = (store, Self.digest(id))
+        try await timed { try await store.insert(digest, record, now: now, perIdentity: Self.perIdentity, capacity: Self.capacity) }
         return (id, session)
     }
 
     /// The session of a cookie's id; nil when unknown, closed or expired.
-    func session(_ id: String) -> Session? {
-        let key = Self.digest(id), now = clock.now
-        return lock.withLock {
-            guard let found = sessions[key] else { return nil }
-            guard found.expires > now else {
-                sessions[key] = nil
-                return nil
-            }
-            return found
-        }
+    func session(_ id: String) async throws -> Session? {
+        let (store, digest, now) = (store, Self.digest(id), clock.now)
+        guard let found = try await timed({ try await store.session(digest, now: now) }) else { return nil }
+        let identity = AccessIdentity(name: found.identity, roles: Set(found.roles.compactMap(AccessRole.init(rawValue:))))
+        return Session(identity: identity, csrf: found.csrf, expires: found.expires)
     }
 
     /// Takes the session's flash away, for the page that shows it.
-    func takeFlash(_ id: String) -> WebFlash? {
-        let key = Self.digest(id)
-        return lock.withLock {
-            defer { sessions[key]?.flash = nil }
-            return sessions[key]?.flash
-        }
+    func takeFlash(_ id: String) async throws -> WebFlash? {
+        let (store, digest) = (store, Self.digest(id))
+        return try await timed { try await store.takeFlash(digest) }.map { WebFlash(ok: $0.ok, message: $0.message) }
     }
 
-    func setFlash(_ id: String, _ flash: WebFlash) {
-        let key = Self.digest(id)
-        lock.withLock { sessions[key]?.flash = flash }
+    func setFlash(_ id: String, _ flash: WebFlash) async throws {
+        let (store, digest) = (store, Self.digest(id))
+        try await timed { try await store.setFlash(digest, .init(ok: flash.ok, message: flash.message)) }
     }
 
-    func close(_ id: String) {
-        let key = Self.digest(id)
-        _ = lock.withLock { sessions.removeValue(forKey: key) }
+    func close(_ id: String) async throws {
+        let (store, digest) = (store, Self.digest(id))
+        try await timed { try await store.close(digest) }
     }
 
     static func randomHex(bytes: Int) -> String {

@@ -143,6 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
         interpreter.environment.stores = stores
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
         (settings.escalationClaims, settings.alertGroups) = (shared.escalationClaims, shared.alertGroups)
+        settings.webSessions = shared.webSessions
         (settings.libraryRoot, settings.configurationPath) = (root, config)
         // The metric sources are read only when something samples them (--no-rules alone does not).
         if !noRules || healthChecks != nil {
