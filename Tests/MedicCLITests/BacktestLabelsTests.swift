@@ -203,6 +203,68 @@ final class BacktestLabelsTests: XCTestCase {
         XCTAssertTrue(unknown.stderr.contains("standard, low-fp"), unknown.stderr)
     }
 
+    func testAKeyNamesASeriesBeforeItsMetric() throws {
+        try write("disk.yaml", """
+            rules:
+              - name: disk-filling
+                metric: disk_usage_percent
+                detector: threshold
+                params: {op: ">", value: 85}
+                severity: SEV2
+            """)
+        // Hosts a and b, 100 minutes each: a above 85 at minutes 30-34, b at minute 60.
+        let rows = (0..<100).flatMap { minute in
+            ["a", "b"].map { host in
+                let high = host == "a" ? (30..<35).contains(minute) : minute == 60
+                return "\(t0 + minute * 60),disk_usage_percent,\(high ? 90 : 50),host=\(host);path=/var\n"
+            }
+        }
+        try write("disk.csv", "timestamp,metric,value,labels\n" + rows.joined())
+        // Host a's own key gives it a window; b falls back to the metric's key, which says b had
+        // no anomaly. Seven keys name nothing here.
+        let unrelated = (1...7).map { #""other-\#($0).csv": []"# }.joined(separator: ", ")
+        try write("labels.json", #"""
+            {"disk_usage_percent{host=\"a\",path=\"/var\"}": [["2024-05-01T00:29:00Z", "2024-05-01T00:36:00Z"]],
+             "disk_usage_percent": [], \#(unrelated)}
+            """#)
+        let a = #"disk_usage_percent{host="a",path="/var"}"#, b = #"disk_usage_percent{host="b",path="/var"}"#
+        let json = try Medic.run(["backtest", "disk.yaml", "disk.csv", "--labels", "labels.json", "--json"], in: directory)
+        XCTAssertEqual(json.status, 1, json.stderr)
+        let labels = try XCTUnwrap(try Medic.json(json.stdout)["labels"] as? [String: Any])
+        let rule = try XCTUnwrap((labels["rules"] as? [[String: Any]])?.first)
+        XCTAssertEqual(rule["series"] as? [String], [a, b])
+        XCTAssertEqual(rule["windows"] as? Int, 1)
+        XCTAssertEqual((rule["detected"] as? [[String: String]])?.first?["key"], a)
+        XCTAssertEqual((rule["detected"] as? [[String: String]])?.first?["fired"], "2024-05-01T00:30:00Z")
+        let falsePositives = try XCTUnwrap(rule["false_positive_firings"] as? [[String: Any]])
+        XCTAssertEqual(falsePositives.map { $0["series"] as? String }, [b])
+        XCTAssertEqual(falsePositives.map { $0["time"] as? String }, ["2024-05-01T01:00:00Z"])
+        XCTAssertEqual((labels["unmatched_keys"] as? [String])?.count, 7)
+
+        let text = try Medic.run(["backtest", "disk.yaml", "disk.csv", "--labels", "labels.json"], in: directory)
+        XCTAssertTrue(text.stdout.contains("    false positive  2024-05-01T01:00:00Z  value 90 (score 0.53)  \(b)\n"), text.stdout)
+        XCTAssertTrue(text.stdout.contains(#"Label keys that name no series of the data: "other-1.csv", "other-2.csv", "other-3.csv", "other-4.csv", "other-5.csv" and 2 more."#),
+                      text.stdout)
+    }
+
+    func testARuleNamingAPresetIsToldHowToTuneIt() throws {
+        try write("preset.yaml", """
+            rules:
+              - name: cpu-unusual
+                metric: cpu
+                detector: ewma-nab
+                severity: SEV3
+            """)
+        try write("labels.json", #"{"cpu": \#(windows)}"#)
+        let run = try Medic.run(["backtest", "preset.yaml", "data/cpu.csv", "--metric", "cpu", "--labels", "labels.json"], in: directory)
+        // Its 100 samples of warm-up cover the whole series: nothing fires, every window is missed.
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stdout.contains("cpu-unusual: precision n/a (0 firings), recall 0.00 (0 of 3 windows detected), NAB score 0.00"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("→ 3 windows missed: make the rule more sensitive: lower `threshold` (now 3)"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("→ the rule's detector is the preset ewma-nab (ewma alpha 0.01, threshold 3, warmup 100), which takes no params"),
+                      run.stdout)
+    }
+
     func testAWindowOutsideTheDataIsReportedAndLeftOut() throws {
         try write("labels.json", #"{"cpu": [["2024-05-01 00:28:00", "2024-05-01 00:35:00"], ["2024-06-01 00:00:00", "2024-06-01 01:00:00"]]}"#)
         let run = try backtest(["--labels", "labels.json", "--json"])

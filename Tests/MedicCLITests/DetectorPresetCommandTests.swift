@@ -61,6 +61,31 @@ final class DetectorPresetCommandTests: XCTestCase {
         }
     }
 
+    func testWatchActsOnARuleNamingAPreset() throws {
+        let rules = directory.appendingPathComponent("rules")
+        try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
+        try """
+            rules:
+              - name: series-unusual
+                metric: series
+                detector: composite-nab
+                severity: SEV3
+            """.write(to: rules.appendingPathComponent("r.yaml"), atomically: true, encoding: .utf8)
+        let csv = try String(contentsOf: directory.appendingPathComponent("series.csv"), encoding: .utf8)
+        let feed = csv.split(separator: "\n").dropFirst().map { row -> String in
+            let fields = row.split(separator: ",")
+            return #"{"ts": \#(fields[0]), "metric": "series", "value": \#(fields[1])}"#
+        }.joined(separator: "\n") + "\n"
+        try feed.write(to: directory.appendingPathComponent("feed.jsonl"), atomically: true, encoding: .utf8)
+        let watch = try Medic.run(["watch", "--input", "feed.jsonl", "--dry-run", "--json", "--root", directory.path,
+                                   "--state-dir", directory.appendingPathComponent("state").path], in: directory)
+        XCTAssertEqual(watch.status, 0, watch.stdout + watch.stderr)
+        let events = try watch.stdout.split(separator: "\n").map { try Medic.json(String($0)) }
+        let incidents = events.filter { $0["event"] as? String == "incident" }
+        XCTAssertEqual(incidents.first?["rule"] as? String, "series-unusual", watch.stdout)
+        XCTAssertEqual(incidents.first?["fired_at"] as? Int, 1_420_160_400, "row 300, the first spike: \(watch.stdout)")
+    }
+
     func testBacktestReplaysARuleNamingAPreset() throws {
         try """
             rules:

@@ -44,13 +44,18 @@ public enum LabelledReport {
             out += "\n  Not scored (they read no labelled series): \(result.unscoredRules.joined(separator: ", ")).\n"
         }
         if !result.unmatchedKeys.isEmpty {
-            out += "  Label keys that name no series of the data: \(result.unmatchedKeys.map { "\"\($0)\"" }.joined(separator: ", ")).\n"
+            // NAB's labels file names every file of the corpus: a few names say enough (JSON lists them all).
+            let shown = result.unmatchedKeys.prefix(Self.unmatchedShown).map { "\"\($0)\"" }.joined(separator: ", ")
+            let more = result.unmatchedKeys.count - Self.unmatchedShown
+            out += "  Label keys that name no series of the data: \(shown)\(more > 0 ? " and \(more) more" : "").\n"
         }
         for w in result.windowsOutsideData {
             out += "  Left out: the window \(span(w)) of \"\(w.labelKey)\" holds no sample of \(w.series).\n"
         }
         return out
     }
+
+    static let unmatchedShown = 5
 
     private static func ratio(_ value: Double?, _ part: Int, _ whole: Int, _ what: String) -> String {
         guard let value else { return "n/a (0 \(what.split(separator: " ").first ?? ""))" }
@@ -105,6 +110,10 @@ public enum LabelledReport {
             if let change = rule.flatMap({ knob($0.detector, lessSensitive: false) }) { line += ": \(change)" }
             if let sustain = rule?.sustain, sustain.seconds > 0 { line += ", or shorten `for` (now \(sustain))" }
             lines.append(line + "; each change costs false positives elsewhere, which the NAB score weighs")
+        }
+        if let rule, let preset = DetectorPreset.all.first(where: { $0.spec == rule.detector }) {
+            lines.append("the rule's detector is the preset \(preset.name) (\(preset.description)), which takes no params: to change it, "
+                + "write the detector it stands for with its params (docs/detection.md, \"Presets\")")
         }
         let delays = score.detected.map(\.delay)
         if !delays.isEmpty, delays.reduce(0, +) / Double(delays.count) > 0.5 {
