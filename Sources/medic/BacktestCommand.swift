@@ -194,7 +194,8 @@ struct BacktestCommand: ParsableCommand {
         if let labelled {
             guard !labelled.rules.isEmpty else {
                 let keys = labelled.unmatchedKeys.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")
-                throw CommandFailure("medic backtest: --labels \(labelled.file): no key names a series the rules read (keys: \(keys)\(labelled.unmatchedKeys.count > 5 ? ", ..." : "")); "
+                let unmatched = keys.isEmpty ? "" : " (keys naming nothing in DATA: \(keys)\(labelled.unmatchedKeys.count > 5 ? ", ..." : ""))"
+                throw CommandFailure("medic backtest: --labels \(labelled.file): no rule reads a series the labels name\(unmatched); "
                     + "a key is a series as the backtest prints it, a metric, or DATA's file name", exitCode: 2)
             }
             if labelled.rules.contains(where: \.hasFindings) { throw ExitCode(1) }

@@ -190,7 +190,13 @@ final class BacktestLabelsTests: XCTestCase {
         try write("labels.json", #"{"memory": \#(windows)}"#)
         let run = try backtest(["--labels", "labels.json"])
         XCTAssertEqual(run.status, 2, run.stderr)
-        XCTAssertTrue(run.stderr.contains(#"no key names a series the rules read (keys: "memory")"#), run.stderr)
+        XCTAssertTrue(run.stderr.contains(#"no rule reads a series the labels name (keys naming nothing in DATA: "memory")"#), run.stderr)
+        // A key that names a series no rule reads.
+        try write("data/memory.csv", "timestamp,value\n\(t0),1\n")
+        try write("labels.json", #"{"memory": []}"#)
+        let unread = try Medic.run(["backtest", "rules.yaml", "data/memory.csv", "--metric", "memory", "--labels", "labels.json"], in: directory)
+        XCTAssertEqual(unread.status, 2, unread.stderr)
+        XCTAssertTrue(unread.stderr.contains("labels.json: no rule reads a series the labels name; a key is"), unread.stderr)
     }
 
     func testProfileNeedsLabelsAndOneOfItsNames() throws {
