@@ -112,6 +112,7 @@ def main():
             json.dumps({"ts": 1_800_000_000 + t, "metric": "disk_usage_percent", "labels": {"path": "/var"}, "value": 93}) + "\n"
             for t in (0, 30, 60, 90))
         (lib / "feed.jsonl").write_text(feed)
+        (lib / "labels.json").write_text(json.dumps({"disk_usage_percent": [["1800000000", "1800000030"]]}))
         state = str(lib / "state")
         run_first = subprocess.run([medic, "run", "note-001", "--root", str(lib), "--state-dir", state, "--json"],
                                    capture_output=True, text=True)
@@ -140,6 +141,8 @@ def main():
             ("report", None, ["report", "daily", "--state-dir", state, "--json"]),
             ("prune", None, ["prune", "--dry-run", "--state-dir", state, "--library", str(lib), "--json"]),
             ("prune", None, ["prune", "--state-dir", state, "--library", str(lib), "--json"]),
+            ("backtest", None, ["backtest", str(lib / "rules"), str(lib / "feed.jsonl"), "--json"]),
+            ("backtest", None, ["backtest", str(lib / "rules"), str(lib / "feed.jsonl"), "--json", "--labels", str(lib / "labels.json")]),
         ]
         for schema, mode, arguments in commands:
             what = "medic " + " ".join(a.replace(scratch, "$TMP") for a in arguments)

@@ -156,20 +156,11 @@ struct BuiltInDetector: Sendable {
             }),
     ]
 
-    /// One configuration for all 31 files, chosen on this subset (docs/detection.md, "NAB
-    /// scores", says how): an EWMA slow enough that its deviation is the series' long-run
-    /// spread, alone, then inside a composite whose refractory period damps the alerts that
-    /// follow an alert.
-    static let nabEWMA = DetectorSpec.ewma(alpha: 0.01, threshold: 3, warmup: 100)
-    static let tunedForNAB: [BuiltInDetector] = [
-        BuiltInDetector(name: "ewma-nab", description: "alpha 0.01, threshold 3, warmup 100", spec: { _ in nabEWMA }),
-        BuiltInDetector(
-            name: "composite-nab", description: "ewma (alpha 0.01, threshold 3, warmup 100) alone, threshold 0.5, refractory 8h",
-            spec: { _ in
-                .composite(components: [.init(detector: nabEWMA, weight: 1)], threshold: 0.5,
-                           refractory: Interval(seconds: 8 * 3600))
-            }),
-    ]
+    /// The named presets (`DetectorPreset`, which docs/detection.md's "NAB scores" describes), one
+    /// row each, read from the registry rules and `medic detect` use, so the three cannot drift.
+    static let tunedForNAB: [BuiltInDetector] = DetectorPreset.all.map { preset in
+        BuiltInDetector(name: preset.name, description: preset.description, spec: { _ in preset.spec })
+    }
 
     /// The median gap between consecutive timestamps (NAB's series are regular, with a few
     /// repeated or missing rows).

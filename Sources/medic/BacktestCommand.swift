@@ -37,8 +37,22 @@ struct BacktestCommand: ParsableCommand {
             A line that cannot be read is skipped and counted; the first \(reportedFailures) are \
             reported as DATA:LINE: reason on standard error.
 
-            Exit status: 0 it ran (whether or not rules fired); 1 the rules have errors, DATA \
-            cannot be read, or (with --strict) some lines could not be; 2 usage.
+            With --labels FILE (NAB's labels format: {"KEY": [["start", "end"], ...]}), each \
+            rule is scored against the labelled anomaly windows of the series it reads: \
+            precision (firings inside a window over all firings), recall (windows detected over \
+            windows), the NAB score (--profile standard, low-fp or low-fn), each window detected \
+            or missed and each false positive with its time, then what to change in the rule. \
+            A firing is an anomaly that lasted the rule's `for` (opening an incident or folded \
+            into one; one suppressed by the cooldown started nothing and does not count). A KEY \
+            names a series as printed here (disk_usage_percent{host="a"}), else a metric, else \
+            DATA's file (its path, or the end of it: realKnownCause/nyc_taxi.csv). As in NAB, the \
+            first 15% of each series' samples (at most 750) are not scored.
+
+            Exit status: 0 it ran (whether or not rules fired; with --labels, every window \
+            detected and no false positive); 1 the rules have errors, DATA cannot be read, \
+            (with --strict) some lines could not be, or (with --labels) a window was missed or a \
+            rule fired outside every window; 2 usage, or a labels file that cannot be used (the \
+            file and what is wrong in it; nothing is replayed) or that names no series of DATA.
 
             Example:
               $ cat rules/disk.yaml
@@ -57,6 +71,8 @@ struct BacktestCommand: ParsableCommand {
               $ medic backtest rules/disk.yaml history.csv
               $ medic backtest --root . rules/ history.jsonl --json | jq '.incidents[].fired'
               $ zcat history.jsonl.gz | medic backtest rules/disk.yaml - --strict
+              $ medic backtest rules/temp.yaml machine_temperature_system_failure.csv \\
+                  --metric machine_temperature --labels combined_windows.json
             """
     )
 
@@ -88,6 +104,13 @@ struct BacktestCommand: ParsableCommand {
     @Option(help: "Series each rule keeps state for; samples of further series are dropped and counted.")
     var maxSeries: Int = 10_000
 
+    @Option(help: ArgumentHelp("Labelled anomaly windows in NAB's format, {\"series, metric or data file\": [[\"start\", \"end\"], ...]}: each rule is scored against them (precision, recall, NAB score, each missed window and false positive).",
+                               valueName: "file"))
+    var labels: String?
+
+    @Option(help: "The NAB profile of the score with --labels: \(LabelProfile.acceptedForms).", transform: LabelProfile.argument)
+    var profile: LabelProfile = .standard
+
     @Flag(help: "Write the result as one JSON document.")
     var json = false
 
@@ -99,12 +122,24 @@ struct BacktestCommand: ParsableCommand {
             throw ValidationError("cannot tell the format of '\(data)' from its extension (.csv, .jsonl, .json, .prom); give --format csv, jsonl or prometheus")
         }
         guard maxSeries >= 1 else { throw ValidationError("--max-series must be at least 1") }
+        if labels == nil, profile != .standard {
+            throw ValidationError("--profile scores against labelled windows: give --labels FILE")
+        }
         if let metric, !metric.isEmpty, !metric.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }) || metric.first!.isNumber {
             throw ValidationError("--metric '\(metric)' is not a metric name (letters, digits, _ and :, not starting with a digit)")
         }
     }
 
     func run() throws {
+        // The labels first: a file that cannot be used stops the backtest before anything is read.
+        var scoring: LabelledScoring?
+        if let labels {
+            do {
+                scoring = LabelledScoring(labels: try LabelledWindows.load(labels), profile: profile.nab, dataPath: data)
+            } catch {
+                throw CommandFailure("medic backtest: --labels \(error)", "nothing was replayed", exitCode: 2)
+            }
+        }
         let catalog = try loadRules()
         var engine = RuleEngine(rules: catalog.rules, triggers: noTriggers ? [] : catalog.triggers,
                                 configuration: .init(maxSeriesPerRule: maxSeries, resolveAfter: resolveAfter.seconds))
@@ -114,21 +149,24 @@ struct BacktestCommand: ParsableCommand {
             throw CommandFailure("medic backtest: \(rules) holds no anomaly rules\(noTriggers ? "" : " and no playbook triggers") to replay")
         }
         do {
-            try replay(into: &engine)
+            try replay(into: &engine, scoring: &scoring, rules: catalog.rules)
         } catch let failure as SampleFeed.Failure {
             throw CommandFailure(failure.description)
         }
     }
 
     /// DATA through the rule engine: the report on standard output as the incidents resolve.
-    private func replay(into engine: inout RuleEngine) throws {
+    private func replay(into engine: inout RuleEngine, scoring: inout LabelledScoring?, rules: [AnomalyRule]) throws {
         var replay = try SampleFeed(source: data, format: format, metric: metric, reportedFailures: Self.reportedFailures,
                                     report: { MedicLog.log.warning("\($0)") })
         var report = BacktestReport(format: json ? .json : .text)
         var output = OutputBuffer()
         output.append(report.begin())
         while let sample = try replay.next() {
-            for case .resolved(let incident) in engine.ingest(sample) {
+            scoring?.observe(sample, engine: engine)
+            let events = engine.ingest(sample)
+            scoring?.record(events)
+            for case .resolved(let incident) in events {
                 output.append(report.incident(incident))
                 try output.flushIfFull()
             }
@@ -137,10 +175,30 @@ struct BacktestCommand: ParsableCommand {
         for case .resolved(let incident) in engine.advance(to: .infinity) { output.append(report.incident(incident)) }
         let active = engine.activeIncidents
         for incident in active { output.append(report.incident(incident)) }
-        output.append(report.end(statistics: engine.statistics, active: active.count, rejected: engine.rejected, data: replay.summary))
+        var labelled: LabelledResult?
+        if let scoring {
+            do {
+                labelled = try scoring.result(order: engine.statistics.map(\.rule))
+            } catch {
+                try output.flush()
+                throw CommandFailure("medic backtest: --labels \(error)", exitCode: 2)
+            }
+        }
+        let ruleTable = Dictionary(rules.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        output.append(report.end(statistics: engine.statistics, active: active.count, rejected: engine.rejected, data: replay.summary,
+                                 labels: labelled.map { (result: $0, rules: ruleTable) }))
         try output.flush()
         if replay.summary.skipped > Self.reportedFailures {
             MedicLog.log.warning("\(replay.name): \(replay.summary.skipped - Self.reportedFailures) more lines could not be read")
+        }
+        if let labelled {
+            guard !labelled.rules.isEmpty else {
+                let keys = labelled.unmatchedKeys.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")
+                let unmatched = keys.isEmpty ? "" : " (keys naming nothing in DATA: \(keys)\(labelled.unmatchedKeys.count > 5 ? ", ..." : ""))"
+                throw CommandFailure("medic backtest: --labels \(labelled.file): no rule reads a series the labels name\(unmatched); "
+                    + "a key is a series as the backtest prints it, a metric, or DATA's file name", exitCode: 2)
+            }
+            if labelled.rules.contains(where: \.hasFindings) { throw ExitCode(1) }
         }
         if strict && replay.summary.skipped > 0 { throw ExitCode(1) }
     }
@@ -184,5 +242,29 @@ extension BacktestCommand {
             url = url.deletingLastPathComponent()
         }
         return "."
+    }
+}
+
+/// `backtest --profile`: NAB's cost profile of the score against labelled windows.
+enum LabelProfile: String, CaseIterable, DescribedArgument {
+    case standard
+    case lowFalsePositives = "low-fp"
+    case lowFalseNegatives = "low-fn"
+
+    init?(argument: String) {
+        guard let profile = Self.allCases.first(where: { $0.rawValue == argument || $0.nab.name == argument }) else { return nil }
+        self = profile
+    }
+
+    static var acceptedForms: String {
+        "standard, low-fp (NAB's reward_low_FP_rate: a false positive costs twice as much) or low-fn (reward_low_FN_rate: a missed window costs twice as much)"
+    }
+
+    var nab: NABProfile {
+        switch self {
+        case .standard: .standard
+        case .lowFalsePositives: .rewardLowFalsePositives
+        case .lowFalseNegatives: .rewardLowFalseNegatives
+        }
     }
 }

@@ -33,6 +33,10 @@ struct DetectCommand: ParsableCommand {
                               scores not above its peak are halved; default
                               none)
 
+            Presets: whole configurations by name, as a rule's detector: names them \
+            (they take no --param; docs/detection.md, "Presets", says how they were tuned):
+            \(DetectorPreset.all.map { "  \($0.name.padding(toLength: 16, withPad: " ", startingAt: 0))\($0.description)" }.joined(separator: "\n"))
+
             Exit status: 0 scored; 1 the file cannot be read, or rows could not be (each reported \
             as FILE:LINE: message on standard error, the other rows still scored); 2 usage (an \
             unknown detector, a bad --param).
@@ -45,12 +49,14 @@ struct DetectCommand: ParsableCommand {
                 --param within=1m --param direction=increase --csv cpu.csv
               medic detect --detector composite --csv cpu.csv --param \\
                 'components=[{detector: ewma, weight: 0.6}, {detector: iqr}]'
+              medic detect --detector composite-nab --csv machine_temperature.csv
             """
     )
 
     // The detectors are listed once: in the discussion, and in the refusal of an unknown one.
-    @Option(help: "The detector that scores the series (the list below); --param gives its parameters.", transform: DetectorKind.named)
-    var detector: DetectorKind
+    @Option(help: "The detector that scores the series, or a preset (the lists below); --param gives a detector's parameters.",
+            transform: DetectorName.named)
+    var detector: DetectorName
 
     @Option(name: .customLong("param"), help: "A detector parameter as key=value (repeatable), e.g. --param window=60.",
             transform: DetectorParameter.argument)
@@ -60,11 +66,11 @@ struct DetectCommand: ParsableCommand {
     var csv: String
 
     func validate() throws {
-        _ = try DetectorParameters.spec(detector: detector.rawValue, params: params.map(\.text))
+        _ = try DetectorParameters.spec(detector: detector.text, params: params.map(\.text))
     }
 
     func run() throws {
-        var detector = Detectors.make(try DetectorParameters.spec(detector: detector.rawValue, params: params.map(\.text)))
+        var detector = Detectors.make(try DetectorParameters.spec(detector: detector.text, params: params.map(\.text)))
         let scoring = SeriesScoring(write: { try StandardStream.output.write(bytes: $0) }, report: { MedicLog.log.warning("\($0)") })
         let failures: Int
         do {

@@ -68,16 +68,23 @@ struct TargetArgument: DescribedArgument, Sendable {
     }
 }
 
-/// `detect --detector`: one of the detectors a rule can name.
-extension DetectorKind: DescribedArgument {
-    public init?(argument: String) { self.init(rawValue: argument) }
+/// `detect --detector`: what a rule's `detector:` can name, a detector or a preset.
+struct DetectorName: DescribedArgument, Sendable {
+    var text: String
 
-    static var acceptedForms: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    init?(argument: String) {
+        guard DetectorKind(rawValue: argument) != nil || DetectorPreset.named(argument) != nil else { return nil }
+        text = argument
+    }
 
-    /// As `argument(_:)`, the refusal of a near miss adding the detector it resembles.
-    @Sendable static func named(_ text: String) throws -> DetectorKind {
-        if let kind = DetectorKind(argument: text) { return kind }
-        let hint = Spelling.suggestion(for: text, among: allCases.map(\.rawValue)).map { " (did you mean '\($0)'?)" } ?? ""
+    static var choices: [String] { DetectorKind.allCases.map(\.rawValue) + DetectorPreset.names }
+
+    static var acceptedForms: String { choices.joined(separator: ", ") }
+
+    /// As `argument(_:)`, the refusal of a near miss adding the name it resembles.
+    @Sendable static func named(_ text: String) throws -> DetectorName {
+        if let name = DetectorName(argument: text) { return name }
+        let hint = Spelling.suggestion(for: text, among: choices).map { " (did you mean '\($0)'?)" } ?? ""
         throw ArgumentFormError(acceptedForms: acceptedForms + hint)
     }
 }

@@ -28,7 +28,7 @@ final class ValidateCommandTests: XCTestCase {
         let run = try Medic.run(["validate", valid])
         XCTAssertEqual(run.status, 0, run.stdout)
         XCTAssertTrue(run.stdout.contains("No problems found."), run.stdout)
-        XCTAssertTrue(run.stdout.contains("Checked 6 files"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("Checked 7 files"), run.stdout)
     }
 
     /// Every check, through the binary: each fixture fails with its code at `path:line:col`.

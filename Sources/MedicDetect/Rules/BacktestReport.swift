@@ -51,16 +51,21 @@ public struct BacktestReport: Sendable {
         }
     }
 
-    public func end(statistics: [RuleStatistics], active: Int, rejected: [RuleRejection], data: DataSummary) -> String {
+    /// The summary; with `labels` (`medic backtest --labels`), the scores against the labelled
+    /// windows after it (the document's `labels` member in JSON).
+    public func end(statistics: [RuleStatistics], active: Int, rejected: [RuleRejection], data: DataSummary,
+                    labels: (result: LabelledResult, rules: [String: AnomalyRule])? = nil) -> String {
         switch format {
         case .json:
             let rules = statistics.map(RuleRecord.init)
             let rejections = rejected.map { RejectionRecord(rule: $0.rule, reason: $0.reason, location: $0.location.description) }
             let dataRecord = DataRecord(source: data.source, lines: data.lines, samples: data.samples, skipped: data.skipped,
                                         errors: data.errors.map { ErrorRecord(line: $0.line, reason: $0.reason) })
-            return "\n],\n\"rules\":\(Self.encode(rules)),\n\"rejected\":\(Self.encode(rejections)),\n\"data\":\(Self.encode(dataRecord))}\n"
+            let labelled = labels.map { ",\n\"labels\":" + LabelledReport.json($0.result, rules: $0.rules) } ?? ""
+            return "\n],\n\"rules\":\(Self.encode(rules)),\n\"rejected\":\(Self.encode(rejections)),\n\"data\":\(Self.encode(dataRecord))\(labelled)}\n"
         case .text:
             return Self.summary(statistics: statistics, active: active, data: data)
+                + (labels.map { LabelledReport.text($0.result, rules: $0.rules) } ?? "")
         }
     }
 

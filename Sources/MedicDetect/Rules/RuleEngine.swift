@@ -193,4 +193,10 @@ public struct RuleEngine: Sendable {
 
     /// Each rule's counters, in the order rules and then triggers were given.
     public var statistics: [RuleStatistics] { slots.map(\.statistics) }
+
+    /// The rules and triggers that read a series of `metric` with `labels`, by name, in the
+    /// order of `statistics`: those a labelled series is scored against (`LabelledScoring`).
+    public func rules(selecting metric: String, labels: [String: String]) -> [String] {
+        (slotsByMetric[metric] ?? []).compactMap { slots[$0].definition.selects(metric: metric, labels: labels) ? slots[$0].definition.name : nil }
+    }
 }

@@ -24,8 +24,7 @@ struct RuleDecoder {
         let metricName = metricNode.flatMap { context.string($0, "'metric'") }
         if let metricName, let metricNode { context.checkIdentifier(metricName, metricNode, "metric", why: "metric names follow Prometheus: letters, digits and '_'") }
         let labels = f["labels"].flatMap { context.stringMap($0, "'labels'") } ?? [:]
-        let kind = f.enumValue("detector", DetectorKind.self, required: true)
-        let spec = kind.flatMap { detector($0, params: f["params"], at: node) }
+        let spec = f.required("detector").flatMap { namedDetector($0, params: f["params"], at: node) }
         let severity = f.required("severity").flatMap { context.severity($0, "'severity'") }
         var parameters: [StepArgument] = []
         if let paramsNode = f["parameters"] {
@@ -67,6 +66,22 @@ struct RuleDecoder {
             playbookLocation: f["playbook"]?.location)
         rule.alternatives = Array(playbooks.dropFirst())
         return rule
+    }
+
+    /// A rule's `detector:`: a detector, its `params` decoded, or a preset's name
+    /// (`DetectorPreset`), which stands for a whole configuration and so takes no `params`.
+    func namedDetector(_ nameNode: SourceNode, params: SourceNode?, at owner: SourceNode) -> DetectorSpec? {
+        if let text = nameNode.scalar?.text, !nameNode.isNull, let preset = DetectorPreset.named(text) {
+            if let params {
+                context.report(.unknownKey, "detector \(text) is a preset and takes no 'params'", at: params.location,
+                               hint: "leave 'params' out, or write the detector it stands for (\(preset.description)) with yours")
+                return nil
+            }
+            return preset.spec
+        }
+        let choices = DetectorKind.allCases.map(\.rawValue) + DetectorPreset.names
+        guard let kind = context.word(nameNode, "'detector'", choices, { DetectorKind(rawValue: $0) }) else { return nil }
+        return detector(kind, params: params, at: owner)
     }
 
     /// A detector's parameters, with the defaults of docs/format.md filled in.

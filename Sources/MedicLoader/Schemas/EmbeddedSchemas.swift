@@ -1848,8 +1848,8 @@ public enum EmbeddedSchemas {
         },
         "detector": {
           "type": "string",
-          "description": "The detector.",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite"]
+          "description": "The detector, or a preset: a named configuration, which takes no `params` (docs/detection.md, Presets).",
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "ewma-nab", "composite-nab"]
         },
         "params": {
           "type": "object",
@@ -1900,6 +1900,21 @@ public enum EmbeddedSchemas {
       "allOf": [
         {
           "$ref": "#/$defs/detectorParams"
+        },
+        {
+          "if": {
+            "properties": {
+              "detector": {
+                "enum": ["ewma-nab", "composite-nab"]
+              }
+            },
+            "required": ["detector"]
+          },
+          "then": {
+            "not": {
+              "required": ["params"]
+            }
+          }
         }
       ]
     },

@@ -1,0 +1,36 @@
+/// A named detector configuration: what a rule's `detector:` (and `medic detect --detector`)
+/// may name instead of a detector and its `params`. The table below is the one place a preset
+/// is defined: the loader, the CLI's help, the rules schema's check and MedicBench's `nab` rows
+/// all read it, so they cannot disagree about what a name means.
+public struct DetectorPreset: Sendable, Hashable {
+    /// What a rule writes: `detector: composite-nab`.
+    public var name: String
+    /// The configuration in a few words, for help texts and the benchmark's table.
+    public var description: String
+    public var spec: DetectorSpec
+
+    public init(name: String, description: String, spec: DetectorSpec) {
+        self.name = name
+        self.description = description
+        self.spec = spec
+    }
+
+    /// Every preset, one entry per name. Names must not collide with a `DetectorKind`.
+    public static let all: [DetectorPreset] = [
+        DetectorPreset(name: "ewma-nab", description: "ewma alpha 0.01, threshold 3, warmup 100", spec: nabEWMA),
+        DetectorPreset(name: "composite-nab", description: "ewma-nab in a composite, threshold 0.5, refractory 8h",
+                       spec: .composite(components: [.init(detector: nabEWMA, weight: 1)], threshold: 0.5,
+                                        refractory: Interval(seconds: 8 * 3600))),
+    ]
+
+    /// The preset of that name, if there is one.
+    public static func named(_ name: String) -> DetectorPreset? {
+        all.first { $0.name == name }
+    }
+
+    public static var names: [String] { all.map(\.name) }
+
+    /// A slow EWMA whose deviation is a series' long-run spread (docs/detection.md, "NAB scores",
+    /// says how it was chosen).
+    static let nabEWMA = DetectorSpec.ewma(alpha: 0.01, threshold: 3, warmup: 100)
+}
