@@ -1,6 +1,6 @@
 /// The files of the knowledge base (reference §9.3), by their names on disk.
 ///
-/// Four are JSON Lines (one record a line, appended); `root-causes.json` is one JSON document,
+/// All but one are JSON Lines (one record a line, appended); `root-causes.json` is one JSON document,
 /// replaced whole. The records themselves (the §9.1 incident model, playbook performance …) are
 /// not defined here: the store keeps raw JSON objects.
 public enum KnowledgeFile: String, CaseIterable, Sendable {
@@ -9,6 +9,8 @@ public enum KnowledgeFile: String, CaseIterable, Sendable {
     case remediationEffectiveness = "remediation-effectiveness.jsonl"
     case incidentPatterns = "incident-patterns.jsonl"
     case rootCauses = "root-causes.json"
+    /// What each carrying out of a remembered cure did (`ImmuneCureRecord`), one a line.
+    case immuneCures = "immune-cures.jsonl"
 
     /// The file name inside the knowledge base directory.
     public var name: String { rawValue }

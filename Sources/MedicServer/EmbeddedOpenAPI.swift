@@ -1920,6 +1920,553 @@ public enum EmbeddedOpenAPI {
           }
         }
       }
+    },
+    "/api/v1/degradation": {
+      "get": {
+        "operationId": "listDegradation",
+        "summary": "The degradation levels in force",
+        "description": "Role: `viewer`. Every system the health monitor or an override knows, with its level in force and where it comes from (`health` or `override`); `every_system` is the override of all systems, when one is set.",
+        "responses": {
+          "200": {
+            "description": "The levels.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "systems"
+                  ],
+                  "additionalProperties": false,
+                  "properties": {
+                    "systems": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/DegradationLevelInForce"
+                      }
+                    },
+                    "every_system": {
+                      "$ref": "#/components/schemas/DegradationOverride"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          }
+        ]
+      },
+      "put": {
+        "operationId": "setDegradationOfEverySystem",
+        "summary": "Hold every system at a degradation level",
+        "description": "Role: `operator` (the least a token needs). Holds every system at `level` until cleared, under the token's name, as `medic degrade set` does (docs/health.md).",
+        "responses": {
+          "200": {
+            "description": "In force now (also for the severity_policy gate of every Medic sharing the state), written to the audit log, published as `dev.medic.degradation.override`.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DegradationChange"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The body is not a JSON object, or a field is unknown or wrong; `field` names it. Or the system's name is not one (`*`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/NotJSON"
+          },
+          "503": {
+            "description": "The change was not audited (an audit log that cannot be written refuses it), or the override could not be written: nothing changed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "description": "`level` is required; any other field is a 400 naming it.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": [
+                  "level"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "level": {
+                    "enum": [
+                      "full",
+                      "reduced",
+                      "minimal",
+                      "emergency"
+                    ]
+                  },
+                  "reason": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "minLength": 1,
+                    "description": "Why; non-empty text (written to the audit log)."
+                  }
+                }
+              }
+            }
+          }
+        }
+      },
+      "delete": {
+        "operationId": "clearDegradationOfEverySystem",
+        "summary": "Clear the degradation level held for every system",
+        "description": "Role: `operator` (the least a token needs). Clears the override of every system (`*`; the overrides of single systems stay): its level follows its health again, as `medic degrade clear` does. Audited and published like a set; `level` is `health`.",
+        "responses": {
+          "200": {
+            "description": "In force now (also for the severity_policy gate of every Medic sharing the state), written to the audit log, published as `dev.medic.degradation.override`.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DegradationChange"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The body is not a JSON object, or a field is unknown or wrong; `field` names it. Or the system's name is not one (`*`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/NotJSON"
+          },
+          "503": {
+            "description": "The change was not audited (an audit log that cannot be written refuses it), or the override could not be written: nothing changed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "description": "A JSON object; an empty body is read as `{}`.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "reason": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "minLength": 1,
+                    "description": "Why; non-empty text (written to the audit log)."
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/api/v1/degradation/{system}": {
+      "put": {
+        "operationId": "setDegradation",
+        "summary": "Hold a system at a degradation level",
+        "description": "Role: `operator` (the least a token needs). Holds the system at `level` until cleared, under the token's name, as `medic degrade set` does (docs/health.md).",
+        "responses": {
+          "200": {
+            "description": "In force now (also for the severity_policy gate of every Medic sharing the state), written to the audit log, published as `dev.medic.degradation.override`.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DegradationChange"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The body is not a JSON object, or a field is unknown or wrong; `field` names it. Or the system's name is not one (`*`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/NotJSON"
+          },
+          "503": {
+            "description": "The change was not audited (an audit log that cannot be written refuses it), or the override could not be written: nothing changed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "description": "`level` is required; any other field is a 400 naming it.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": [
+                  "level"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "level": {
+                    "enum": [
+                      "full",
+                      "reduced",
+                      "minimal",
+                      "emergency"
+                    ]
+                  },
+                  "reason": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "minLength": 1,
+                    "description": "Why; non-empty text (written to the audit log)."
+                  }
+                }
+              }
+            }
+          }
+        },
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/SystemName"
+          }
+        ]
+      },
+      "delete": {
+        "operationId": "clearDegradation",
+        "summary": "Clear a system's degradation level",
+        "description": "Role: `operator` (the least a token needs). Clears the override of the system: its level follows its health again, as `medic degrade clear` does. Audited and published like a set; `level` is `health`.",
+        "responses": {
+          "200": {
+            "description": "In force now (also for the severity_policy gate of every Medic sharing the state), written to the audit log, published as `dev.medic.degradation.override`.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DegradationChange"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The body is not a JSON object, or a field is unknown or wrong; `field` names it. Or the system's name is not one (`*`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/NotJSON"
+          },
+          "503": {
+            "description": "The change was not audited (an audit log that cannot be written refuses it), or the override could not be written: nothing changed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "description": "A JSON object; an empty body is read as `{}`.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "reason": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "minLength": 1,
+                    "description": "Why; non-empty text (written to the audit log)."
+                  }
+                }
+              }
+            }
+          }
+        },
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/SystemName"
+          }
+        ]
+      }
+    },
+    "/api/v1/resilience/reload": {
+      "post": {
+        "operationId": "reloadResilience",
+        "summary": "Put the configuration's resilience limits in force",
+        "description": "Role: `operator` (the least a token needs). Reads `--config` again, checked whole as at start, and puts its `resilience:` limits in force at once, each breaker keeping its state (docs/resilience.md); the library and the routes are not reloaded (SIGHUP does that). Written to the audit log under the token's name.",
+        "responses": {
+          "200": {
+            "description": "In force.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "reloaded",
+                    "by",
+                    "at",
+                    "kinds",
+                    "keys"
+                  ],
+                  "additionalProperties": false,
+                  "properties": {
+                    "reloaded": {
+                      "const": true
+                    },
+                    "by": {
+                      "type": "string"
+                    },
+                    "at": {
+                      "type": "string"
+                    },
+                    "kinds": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      },
+                      "description": "The kinds of destination the file sets limits for."
+                    },
+                    "keys": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      },
+                      "description": "The keys the file sets limits for."
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The body is not a JSON object, or a field is unknown or wrong; `field` names it. Or the system's name is not one (`*`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/NotJSON"
+          },
+          "409": {
+            "description": "`medic serve` was started without `--config`: nothing to read again.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "The configuration has errors: the limits in force stay. `errors` lists each, located.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "error",
+                    "errors"
+                  ],
+                  "properties": {
+                    "error": {
+                      "type": "string"
+                    },
+                    "errors": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The reload was not audited: nothing changed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          }
+        },
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "description": "A JSON object; an empty body is read as `{}`.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "reason": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "minLength": 1,
+                    "description": "Why; non-empty text (written to the audit log)."
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -3247,6 +3794,106 @@ public enum EmbeddedOpenAPI {
             "description": "In run_started: the plan the run follows (schemas/output/plan.schema.json)."
           }
         }
+      },
+      "DegradationOverride": {
+        "type": "object",
+        "required": [
+          "level",
+          "by",
+          "at"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "level": {
+            "enum": [
+              "full",
+              "reduced",
+              "minimal",
+              "emergency"
+            ]
+          },
+          "by": {
+            "type": "string"
+          },
+          "at": {
+            "type": "string"
+          },
+          "reason": {
+            "type": "string"
+          }
+        }
+      },
+      "DegradationLevelInForce": {
+        "type": "object",
+        "required": [
+          "system",
+          "level",
+          "source"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "system": {
+            "type": "string"
+          },
+          "level": {
+            "enum": [
+              "full",
+              "reduced",
+              "minimal",
+              "emergency"
+            ]
+          },
+          "source": {
+            "enum": [
+              "health",
+              "override"
+            ]
+          },
+          "since": {
+            "type": "string"
+          },
+          "by": {
+            "type": "string"
+          },
+          "reason": {
+            "type": "string"
+          }
+        }
+      },
+      "DegradationChange": {
+        "type": "object",
+        "required": [
+          "system",
+          "level",
+          "by",
+          "at"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "system": {
+            "type": "string",
+            "description": "`*` for every system."
+          },
+          "level": {
+            "enum": [
+              "full",
+              "reduced",
+              "minimal",
+              "emergency",
+              "health"
+            ],
+            "description": "`health` when cleared."
+          },
+          "by": {
+            "type": "string"
+          },
+          "at": {
+            "type": "string"
+          },
+          "was": {
+            "$ref": "#/components/schemas/DegradationOverride"
+          }
+        }
       }
     },
     "responses": {
@@ -3338,6 +3985,20 @@ public enum EmbeddedOpenAPI {
           ]
         },
         "description": "Any other name is a 404."
+      },
+      "SystemName": {
+        "name": "system",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 256,
+          "not": {
+            "const": "*"
+          }
+        },
+        "description": "A system: a component of the health checks file. For every system, use the path without it."
       }
     },
     "securitySchemes": {

@@ -11,7 +11,9 @@ import UnixSignals
 /// nothing: the old catalog and configuration stay in force and each error is logged located
 /// (file:line:column, code, message, hint). Requests being answered and runs going keep the
 /// snapshot they took (docs/serving.md, "Reloading"). The configuration's `resilience:` limits
-/// apply to the guards at once, each breaker keeping its state.
+/// apply to the guards at once, each breaker keeping its state. With `--health-checks`, that
+/// file is read again too and its checks run from the next round (an error in it refuses the
+/// whole reload, like one in the library).
 public struct LibraryReload: Service {
     public let root: String
     public let configurationPath: String?
@@ -20,11 +22,15 @@ public struct LibraryReload: Service {
     private let signals: UnixSignalsSequence
     /// The engine's guards, given the configuration's `resilience:` limits at each reload.
     private let guards: ExecutorGuards?
+    /// The health monitor of `--health-checks` and its file, read again at each reload.
+    private let health: (monitor: HealthMonitor, path: String)?
 
     /// Traps SIGHUP from here on (a SIGHUP before `run` is taken and reloads once `run` starts),
     /// so that it no longer ends the process.
-    public init(root: String, configurationPath: String?, library: ServedLibrary, logger: Logger, guards: ExecutorGuards? = nil) async {
+    public init(root: String, configurationPath: String?, library: ServedLibrary, logger: Logger, guards: ExecutorGuards? = nil,
+                health: (monitor: HealthMonitor, path: String)? = nil) async {
         self.guards = guards
+        self.health = health
         self.root = root
         self.configurationPath = configurationPath
         self.library = library
@@ -34,8 +40,28 @@ public struct LibraryReload: Service {
 
     public func run() async throws {
         for await _ in signals.cancelOnGracefulShutdown() {
-            reload()
+            await reloadWithHealthChecks()
         }
+    }
+
+    /// `reload()`, and the health checks file with it: both are put in force, or neither.
+    func reloadWithHealthChecks() async {
+        guard let health else {
+            reload()
+            return
+        }
+        let (file, diagnostics) = HealthChecksLoader.load(path: health.path)
+        let errors = diagnostics.filter { $0.severity == .error }
+        guard let file, errors.isEmpty else {
+            logger.error("medic serve: reload refused, the catalog, configuration and health checks loaded before stay in force: \(errors.count) error(s) in \(health.path)")
+            for line in DiagnosticRenderer.text(errors).split(separator: "\n") {
+                logger.error("medic serve: reload: \(line.trimmingCharacters(in: .whitespaces))")
+            }
+            return
+        }
+        guard reload().isEmpty else { return }
+        await health.monitor.replace(file: file)
+        logger.notice("medic serve: reloaded the health checks: \(file.checks.count) check(s) from \(health.path)")
     }
 
     /// Loads the catalog and the configuration; puts both in force when neither has an error.

@@ -44,6 +44,8 @@ public struct MedicServer: Sendable {
         public var webSessions: (any WebSessionStoring)?
         /// The health checks run every `healthTick` seconds (nil: none, docs/health.md).
         public var health: HealthMonitor?
+        /// The file `health` was read from, read again at SIGHUP (nil: not reloaded).
+        public var healthChecksPath: String?
         public var healthTick: Double = 1
 
         public init(listen: ListenAddress = .default, grace: Double = 30) {
@@ -118,6 +120,10 @@ public struct MedicServer: Sendable {
         for problem in events.damage { logger.warning("medic: warning: \(problem)") }
         ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,
                           maxBodyBytes: settings.maxBodyBytes, access: access).install(on: router)
+        DegradationRoutes(access: access, audit: stores.audit, bus: interpreter.executors.bus, clock: interpreter.clock, stateDirectory: stateDirectory,
+                          maxBodyBytes: settings.maxBodyBytes, logger: logger).install(on: router)
+        ResilienceReloadRoute(access: access, audit: stores.audit, guards: guards, library: library, configurationPath: settings.configurationPath,
+                              clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes, logger: logger).install(on: router)
         let host = settings.listen.host
         let app = Application(
             responder: ClientAddressResponder(routes: router.buildResponder()),
@@ -145,8 +151,9 @@ public struct MedicServer: Sendable {
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
             // Trapped before the server listens, so a SIGHUP sent once it does never ends it.
+            let health = settings.health.flatMap { monitor in settings.healthChecksPath.map { (monitor: monitor, path: $0) } }
             services.append(.init(service: await LibraryReload(root: root, configurationPath: settings.configurationPath, library: library, logger: logger,
-                                                                          guards: guards)))
+                                                                          guards: guards, health: health)))
         }
         // Shut down in reverse order: the reload first, the HTTP server next (no new incident
         // while the runs drain), then the rules (no new firing; their runs get the grace), then

@@ -238,6 +238,11 @@ struct ChaosCampaignCommand: AsyncParsableCommand {
             if session.stop.signal != nil { break }
         }
         let summary = ChaosCampaignSummary(reports)
+        do {
+            try summary.record(inState: options.engine.stateDirectoryPath, campaignDirectory: directory, finishedAt: SystemClock().now)
+        } catch {
+            MedicLog.log.warning("medic: warning: the campaign's outcome was not recorded in the knowledge base: \(error)")
+        }
         if options.json { try printChaosJSON(summary) } else { printLine(ChaosText.table(summary)) }
         withExtendedLifetime(lock) {}
         session.exitIfStopped()

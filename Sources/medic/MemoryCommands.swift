@@ -18,8 +18,11 @@ struct MemoryCommand: AsyncParsableCommand {
               medic memory show 3f2a9c
               medic memory learn experiment.json
               medic memory forget 3f2a9c --json
+              medic memory apply 3f2a9c --bus webhook:http://127.0.0.1:8099/bus
+              medic memory cures 3f2a9c
             """,
-        subcommands: [MemoryListCommand.self, MemoryShowCommand.self, MemoryLearnCommand.self, MemoryForgetCommand.self]
+        subcommands: [MemoryListCommand.self, MemoryShowCommand.self, MemoryLearnCommand.self, MemoryForgetCommand.self,
+                      MemoryApplyCommand.self, MemoryCuresCommand.self]
     )
 }
 
@@ -272,7 +275,8 @@ enum MemoryRenderer {
 
             """
         for action in entry.actions {
-            out += "  \(action.priority)  \(action.playbookID)  \(action.action)  timeout \(action.timeout)s\n"
+            out += "  \(action.priority)  \(action.playbookID)  \(action.action)  timeout \(action.timeout)s"
+                + (action.type.map { "  \($0.rawValue) on \($0.topic)" } ?? "") + "\n"
         }
         return out
     }

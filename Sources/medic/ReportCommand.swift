@@ -83,14 +83,29 @@ struct ReportCommand: AsyncParsableCommand {
             writeOut(String(decoding: try report.json(), as: UTF8.self) + "\n")
             return
         }
+        let campaigns = try Self.campaigns(in: knowledge, of: report)
         let base = (directory as NSString).appendingPathComponent(report.baseName)
-        for (path, text) in [(base + ".md", MarkdownReport.render(report)), (base + ".html", HTMLReport.render(report))] {
+        for (path, text) in [(base + ".md", MarkdownReport.render(report, campaigns: campaigns)),
+                             (base + ".html", HTMLReport.render(report, campaigns: campaigns))] {
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
             } catch {
                 throw CommandFailure("medic: cannot write \(path): \((error as NSError).localizedDescription)")
             }
             writeOut(path + "\n")
+        }
+    }
+
+    /// The chaos campaigns that finished in the report's period (`medic chaos campaign` records
+    /// them); lines that are not campaigns are warnings.
+    static func campaigns(in knowledge: String, of report: Report) throws -> [ChaosCampaignOutcome] {
+        guard let from = ReportTime.parse(report.from), let to = ReportTime.parse(report.to) else { return [] }
+        do {
+            let (campaigns, problems) = try ChaosCampaignOutcome.finished(in: knowledge, from: from, to: to)
+            for problem in problems { MedicLog.log.warning("medic: warning: \(problem)") }
+            return campaigns
+        } catch {
+            throw CommandFailure("medic: cannot read the chaos campaigns: \(error)")
         }
     }
 

@@ -28,8 +28,8 @@ struct ServeCommand: AsyncParsableCommand {
             trigger that would start a playbook on targets a run going already remediates with that \
             playbook, a rule's firing or an alert, folds into that run: one fault, one run.
 
-            SIGHUP: read the library and --config again and put them in force for the next alert; \
-            with any error, keep the ones in force and log each error located.
+            SIGHUP: read the library, --config and --health-checks again and put them in force for the \
+            next alert; with any error, keep the ones in force and log each error located.
 
             Several servers can share their state in PostgreSQL (--store postgres://USER@HOST[:PORT]/DATABASE, \
             the password in PGPASSWORD, or MEDIC_STORE; `medic migrate` prepares the database): Alertmanager \
@@ -151,6 +151,7 @@ struct ServeCommand: AsyncParsableCommand {
             if let healthChecks {
                 let monitor = try HealthMonitor(serving: healthChecks, registry: registry, interpreter: interpreter, stateDirectory: engine.stateDirectoryPath)
                 settings.health = monitor
+                settings.healthChecksPath = healthChecks
                 settings.healthTick = min(1, monitor.file.checks.filter(\.runs).map(\.interval).min() ?? 1)
             }
             if !noRules {

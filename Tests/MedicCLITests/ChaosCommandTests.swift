@@ -322,5 +322,20 @@ final class ChaosCommandTests: XCTestCase {
         XCTAssertEqual(Set(faults.compactMap { $0["fault_type"] as? String }),
                        ["service-killed", "latency", "memory-leak", "disk-filling", "cpu-hog", "dependency-errors"])
         XCTAssertTrue(faults.allSatisfy { $0["mttd"] as? Double != nil && $0["mttr"] as? Double != nil }, "\(faults)")
+
+        // The campaign was recorded, and the report pages show it with its figures.
+        let report = try lab.medic(["report", "daily", "--out", lab.path("reports")])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let htmlPath = try XCTUnwrap(report.stdout.split(separator: "\n").map(String.init).first { $0.hasSuffix(".html") })
+        let html = try String(contentsOfFile: htmlPath, encoding: .utf8)
+        XCTAssertTrue(html.contains("<h2>Chaos campaign</h2>"), html)
+        for fault in faults {
+            let type = try XCTUnwrap(fault["fault_type"] as? String)
+            let mttd = ChaosCampaignReportTests.duration(try XCTUnwrap(fault["mttd"] as? Double))
+            XCTAssertTrue(html.contains("<tr><td>\(type)</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">1</td>"
+                                        + "<td class=\"num\">1</td><td class=\"num\">\(mttd)</td>"), "\(type) \(mttd)")
+            XCTAssertTrue(html.contains("<title>MTTD \(type): \(mttd)</title>"), "the chart's bar for \(type)")
+        }
+        XCTAssertTrue(html.contains("<tr class=\"met\"><td>auto_remediation_success_rate</td><td class=\"num\">100.0%</td>"), html)
     }
 }

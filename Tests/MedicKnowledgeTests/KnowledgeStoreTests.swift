@@ -30,7 +30,7 @@ final class KnowledgeStoreTests: XCTestCase {
     func testTheFilesOfTheReferenceByName() {
         XCTAssertEqual(KnowledgeFile.allCases.map(\.name), [
             "incident-history.jsonl", "playbook-performance.jsonl", "remediation-effectiveness.jsonl",
-            "incident-patterns.jsonl", "root-causes.json",
+            "incident-patterns.jsonl", "root-causes.json", "immune-cures.jsonl",
         ])
         XCTAssertEqual(kb.directory, root.appendingPathComponent("knowledge").path)
         XCTAssertTrue(kb.path(.incidentHistory).hasSuffix("/knowledge/incident-history.jsonl"))

@@ -88,13 +88,13 @@ final class GuardedExecutorServeTests: XCTestCase {
     }
 
     /// Fires an alert and waits for the run it starts to finish: its journal.
-    func alert(_ serve: ServeProcess, _ ws: Workspace, fingerprint: String, runs: Int) async throws -> String {
+    func alert(_ serve: ServeProcess, _ ws: Workspace, fingerprint: String, runs: Int, token: String? = nil) async throws -> String {
         let before = Set(ws.journals())
         // A group of its own: an alert of a group whose lead still fires would fold into the lead's run.
         var payload = try XCTUnwrap(try JSONSerialization.jsonObject(with: ServeTests.post(labels: ["alertname": "ApiDown", "severity": "SEV3"],
                                                                                           fingerprint: fingerprint)) as? [String: Any])
         payload["groupKey"] = "{}:{fingerprint=\"\(fingerprint)\"}"
-        let answer = try await serve.post("/api/v1/alerts", body: try JSONSerialization.data(withJSONObject: payload))
+        let answer = try await serve.post("/api/v1/alerts", body: try JSONSerialization.data(withJSONObject: payload), token: token)
         XCTAssertEqual(answer.status, 200, answer.body)
         return try await ServeProcess.poll("run \(runs) to finish (stderr: \(serve.stderr))") {
             let journals = ws.journals()

@@ -303,7 +303,8 @@ public struct ChaosRunner: Sendable {
             note("warning: the experiment's outcome was not recorded in the knowledge base: \(error)")
         }
         let actions = (plan?.steps ?? []).map {
-            RemediationAction(playbookID: plan!.playbookID, action: $0.action, priority: $0.number, timeout: $0.timeout.seconds)
+            RemediationAction(playbookID: plan!.playbookID, action: $0.action, priority: $0.number, timeout: $0.timeout.seconds,
+                              type: RemediationActionType.carriedOut(by: $0))
         }
         guard report.healed ? !actions.isEmpty : true else { return }
         let result = ChaosExperimentResult(experimentID: ((report.journal as NSString).lastPathComponent as NSString).deletingPathExtension,

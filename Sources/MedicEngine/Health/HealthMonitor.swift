@@ -17,7 +17,9 @@ public actor HealthMonitor {
     public static let stateChangedTopic = "dev.medic.health.state_changed"
     public static let degradationChangedTopic = "dev.medic.degradation.changed"
 
-    public nonisolated let file: HealthChecksFile
+    /// The checks in force; `replace(file:)` (SIGHUP in `medic serve`) puts another in force.
+    public nonisolated var file: HealthChecksFile { inForce.value }
+    private nonisolated let inForce: GuardLocked<HealthChecksFile>
     let probes: HealthProbes
     let stateDirectory: String
     let clock: any EngineClock
@@ -33,7 +35,7 @@ public actor HealthMonitor {
     private var previousLevels: [String: DegradationLevel] = [:]
 
     public init(file: HealthChecksFile, probes: HealthProbes, stateDirectory: String, clock: any EngineClock, bus: (any StepExecutor)?) {
-        self.file = file
+        inForce = GuardLocked(file)
         self.probes = probes
         self.stateDirectory = stateDirectory
         self.clock = clock
@@ -67,6 +69,10 @@ public actor HealthMonitor {
     @discardableResult
     public func round(all: Bool = false) async -> HealthSnapshot {
         let started = clock.now
+        let file = self.file  // one file for the whole round, whatever a reload does meanwhile
+        // A round that was running when the file was replaced may have put back a dropped check's result.
+        let names = Set(file.checks.map(\.name))
+        if results.keys.contains(where: { !names.contains($0) }) { results = results.filter { names.contains($0.key) } }
         var state = DegradationState.load(stateDirectory)
         state.features = file.degradation.features
         state.recoverAfter = file.degradation.recoverAfter
@@ -107,6 +113,17 @@ public actor HealthMonitor {
         save(snapshot)
         latest.latest = snapshot
         return snapshot
+    }
+
+    /// Puts `file` in force from the next round: the checks it keeps (by name) keep their last
+    /// result and schedule, a check it changes runs at its next round as a new one would, and
+    /// those it drops are forgotten (their components with them, unless another check has them).
+    public func replace(file: HealthChecksFile) {
+        let old = Dictionary(self.file.checks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let kept = Set(file.checks.filter { old[$0.name] == $0 }.map(\.name))
+        results = results.filter { kept.contains($0.key) }
+        lastRun = lastRun.filter { kept.contains($0.key) }
+        inForce.value = file
     }
 
     private func currentComponents() -> [ComponentHealth] {

@@ -26,7 +26,7 @@ enum ImmuneLearning {
             guard let number = record.step, seen.insert(number).inserted,
                   let step = plan.steps.first(where: { $0.number == number }) else { continue }
             actions.append(RemediationAction(playbookID: plan.playbookID, action: step.name, priority: step.number,
-                                             timeout: step.timeout.seconds))
+                                             timeout: step.timeout.seconds, type: RemediationActionType.carriedOut(by: step)))
         }
         if let chaos = started.chaos {
             return RemediationOutcome(signature: signature, actions: actions, succeeded: outcome == .succeeded,

@@ -11,7 +11,9 @@ import Foundation
 /// ```
 ///
 /// `experiment_id` and `remediation` may be left out (a failed experiment may have none);
-/// `priority` defaults to the action's place (1, 2 …) and `timeout` to 30 s. Unknown keys are
+/// `priority` defaults to the action's place (1, 2 …) and `timeout` to 30 s. An action may name
+/// its `type` (one of `RemediationActionType`'s, such as `"RestartPlugin"`) and `parameters`
+/// (an object of strings) for the system that carries it out on the bus. Unknown keys are
 /// refused, so a misspelt field is not silently ignored.
 public struct ChaosExperimentResult: Sendable, Equatable {
     public var experimentID: String?
@@ -57,7 +59,7 @@ public struct ChaosExperimentResult: Sendable, Equatable {
     }
 
     private static let keys: Set = ["experiment_id", "fault_type", "components", "pattern", "succeeded", "remediation"]
-    private static let actionKeys: Set = ["playbook_id", "action", "priority", "timeout"]
+    private static let actionKeys: Set = ["playbook_id", "action", "priority", "timeout", "type", "parameters"]
 
     private struct Stored: Decodable {
         struct Action: Decodable {
@@ -65,6 +67,8 @@ public struct ChaosExperimentResult: Sendable, Equatable {
             var action: String
             var priority: Int?
             var timeout: Double?
+            var type: String?
+            var parameters: [String: String]?
         }
         var experiment_id: String?
         var fault_type: String
@@ -101,8 +105,23 @@ public struct ChaosExperimentResult: Sendable, Equatable {
             if let timeout = action.timeout, !(timeout > 0 && timeout.isFinite) {
                 throw KnowledgeError("\(place): 'timeout' must be a number of seconds above 0")
             }
+            var type: RemediationActionType?
+            if let name = action.type {
+                guard let known = RemediationActionType(rawValue: name) else {
+                    throw KnowledgeError("\(place): 'type' '\(name)' is not one of \(RemediationActionType.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                type = known
+            }
+            if let parameters = action.parameters {
+                guard type != nil else { throw KnowledgeError("\(place): 'parameters' are for an action with a 'type' (carried out on the bus)") }
+                if let reserved = parameters.keys.filter(RemediationActionType.cureDataKeys.contains).sorted().first {
+                    throw KnowledgeError("\(place): parameter '\(reserved)' is a name the cure's event uses itself "
+                                         + "(\(RemediationActionType.cureDataKeys.sorted().joined(separator: ", ")))")
+                }
+            }
             actions.append(RemediationAction(playbookID: action.playbook_id, action: action.action, priority: action.priority ?? index + 1,
-                                             timeout: action.timeout ?? RemediationAction.defaultTimeout))
+                                             timeout: action.timeout ?? RemediationAction.defaultTimeout, type: type,
+                                             parameters: action.parameters?.isEmpty == true ? nil : action.parameters))
         }
         if stored.succeeded && actions.isEmpty {
             throw KnowledgeError("\(at): a succeeded experiment must say what cured the fault: 'remediation' lists no action")

@@ -12,16 +12,25 @@ public struct RemediationAction: Sendable, Hashable, Codable {
     public var priority: Int
     /// Seconds.
     public var timeout: Double
+    /// Set when the action is one the systems around Medic carry out on the bus (its topic is
+    /// `type.topic`); nil for a playbook step. Absent from documents written before it existed.
+    public var type: RemediationActionType?
+    /// What the owner of a typed action needs to carry it out (the plugin, the node …), sent in
+    /// the event's data; nil when none.
+    public var parameters: [String: String]?
 
-    public init(playbookID: String, action: String, priority: Int, timeout: Double = RemediationAction.defaultTimeout) {
+    public init(playbookID: String, action: String, priority: Int, timeout: Double = RemediationAction.defaultTimeout,
+                type: RemediationActionType? = nil, parameters: [String: String]? = nil) {
         self.playbookID = playbookID
         self.action = action
         self.priority = priority
         self.timeout = timeout
+        self.type = type
+        self.parameters = parameters
     }
 
     private enum CodingKeys: String, CodingKey {
-        case playbookID = "playbook_id", action, priority, timeout
+        case playbookID = "playbook_id", action, priority, timeout, type, parameters
     }
 }
 

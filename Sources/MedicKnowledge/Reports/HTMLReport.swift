@@ -2,7 +2,8 @@
 /// script, no external font, image or link, so it opens the same from a mail attachment, a CI
 /// artifact or a file on disk, and makes no network request. Every text from a record is escaped.
 public enum HTMLReport {
-    public static func render(_ report: Report) -> String {
+    /// `campaigns`: the chaos campaigns that finished in the period (`ChaosCampaignOutcome`), shown last.
+    public static func render(_ report: Report, campaigns: [ChaosCampaignOutcome] = []) -> String {
         let s = report.summary
         let title = "\(report.kind.title), \(ReportTime.date(ReportTime.parse(report.to) ?? 0))"
         var out = """
@@ -91,7 +92,7 @@ public enum HTMLReport {
             out += report.playbooks.isEmpty ? "<p class=\"none\">No playbook ran in this period.</p>" : table(ReportTable.playbooks(report))
             out += "</section>\n"
         }
-        return out + "</body>\n</html>\n"
+        return out + CampaignReportSection.html(campaigns) + "</body>\n</html>\n"
     }
 
     static let none = "<p class=\"none\">None in this period.</p>"
