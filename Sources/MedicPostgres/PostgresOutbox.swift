@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MedicEngine
+import MedicServer
 import PostgresNIO
 
 /// The bus outbox in the database (the transactional outbox pattern): an event is stored in the
@@ -103,3 +104,6 @@ public struct PostgresOutbox: Sendable {
         let rows: [Int64]
     }
 }
+
+/// The servers of the database drain its outbox through their relays (`OutboxRelay`).
+extension PostgresOutbox: OutboxDispatching {}

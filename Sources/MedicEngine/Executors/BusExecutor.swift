@@ -143,6 +143,47 @@ public struct BusExecutor: StepExecutor {
         }
     }
 
+    /// Publishes an event already made (one an outbox holds) on this bus as it is, id and all:
+    /// a webhook's 2xx, a line on standard output, or an append to the outbox. For a relay
+    /// that delivers a stored outbox's events: a consumer deduplicates repeats by the id.
+    public func publish(stored event: OutboxEvent, timeout: Double) async -> ExecutionResult {
+        let started = ContinuousClock.now
+        switch transport {
+        case .outbox(let path):
+            let outbox = outbox ?? StateStores.outbox(at: path)
+            do {
+                try await Self.offThread { try outbox.append(event) }
+                return ExecutionResult(succeeded: true, seconds: HTTPExecutor.seconds(since: started), summary: "stored in outbox \(outbox.location)")
+            } catch {
+                return ExecutionResult(succeeded: false, seconds: HTTPExecutor.seconds(since: started), summary: "cannot store \(event.id): \(error)")
+            }
+        case .stdout:
+            do {
+                try standardOutput(Data(event.json) + Data("\n".utf8))
+                return ExecutionResult(succeeded: true, seconds: HTTPExecutor.seconds(since: started), summary: "written to stdout")
+            } catch {
+                return ExecutionResult(succeeded: false, seconds: HTTPExecutor.seconds(since: started), summary: "cannot write \(event.id) to standard output: \(error)")
+            }
+        case .webhook(let url, let headers):
+            var outgoing = HTTPClientRequest(url: url)
+            outgoing.method = .POST
+            for (name, value) in headers.sorted(by: { $0.key < $1.key }) { outgoing.headers.add(name: name, value: value) }
+            outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/cloudevents+json; charset=utf-8")
+            outgoing.body = .bytes(ByteBuffer(bytes: event.json))
+            let outcome = await HTTPExchange.perform(outgoing, through: client, timeout: timeout, keepingLast: 4 << 10)
+            let seconds = HTTPExecutor.seconds(since: started)
+            switch outcome {
+            case .answered(let status, _) where (200..<300).contains(status):
+                return ExecutionResult(succeeded: true, exitStatus: Int32(clamping: status), seconds: seconds, summary: "delivered to webhook \(Self.origin(of: url))")
+            case .answered(let status, let body):
+                return ExecutionResult(succeeded: false, exitStatus: Int32(clamping: status), stdout: body.text, seconds: seconds,
+                                       summary: "webhook answered HTTP \(status)")
+            case .failed(let summary, let timedOut):
+                return ExecutionResult(succeeded: false, timedOut: timedOut, seconds: seconds, summary: "cannot deliver \(event.id): \(summary)")
+            }
+        }
+    }
+
     /// `scheme://host:port` only: a webhook's path and query often carry its secret.
     private static func origin(of url: String) -> String {
         guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
