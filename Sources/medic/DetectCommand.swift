@@ -32,6 +32,11 @@ struct DetectCommand: ParsableCommand {
                               such as 8h: for that long after an anomaly,
                               scores not above its peak are halved; default
                               none)
+              context         levels=8 span=7 threshold=0.5
+              relative_entropy
+                              window=52 bins=10 models=8 confidence=0.99
+              knn_conformal   dimension=10 training=50 calibration=100 k=3
+                              threshold=0.99
 
             Exit status: 0 scored; 1 the file cannot be read, or rows could not be (each reported \
             as FILE:LINE: message on standard error, the other rows still scored); 2 usage (an \
