@@ -10,9 +10,9 @@ import MedicModel
 /// on every series) and the context detector (a sequence of quantised values never seen before).
 /// The refractory period turns a lasting anomaly into one alert.
 ///
-/// Memory per series: the components' (EWMA 56 B, knn_conformal 1.8 KB, context 8.2 KB), their
+/// Memory per series: the components' (EWMA 56 B, knn_conformal 2.3 KB, context 8.2 KB), their
 /// boxes and the composite's arrays: `heapBytes` + `MemoryLayout<CompositeDetector>.size`, about
-/// 10.7 KB. Work per sample: dominated by knn_conformal's 50 sliding distances and its ranking
+/// 11.2 KB. Work per sample: dominated by knn_conformal's 50 sliding distances and its ranking
 /// against 100 calibration values.
 public enum AutoPreset {
     public static let ewma = DetectorSpec.ewma(alpha: 0.01, threshold: 3, warmup: 100)

@@ -16,12 +16,12 @@
 /// values.
 ///
 /// Memory per series: `MemoryLayout<KNNConformalDetector>.size` plus, on the heap, the history
-/// of `dimension + training + 1` values, the `training` squared distances, the calibration set
-/// and `k` distances, 8 bytes each, and four array headers: 1.8 KB at the defaults (dimension 10,
-/// training 50, calibration 100, k 3), at most 8·(100 + 2·1,000 + 1 + 10,000) + 128 B ≈ 97 KB
-/// at the largest parameters. Work per sample: O(training + calibration): each squared distance
-/// slides by one term in and one out (recomputed in full, O(training·dimension), every 1,024
-/// samples).
+/// of `dimension + training + 1` values (held twice, so that it reads as one contiguous run),
+/// the `training` squared distances, the calibration set and `k` distances, 8 bytes each, and
+/// four array headers: 2.3 KB at the defaults (dimension 10, training 50, calibration 100, k 3),
+/// at most 8·(2·1,101 + 1,000 + 10,000 + 1,000) + 128 B ≈ 111 KB at the largest parameters.
+/// Work per sample: O(training + calibration): each squared distance slides by one term in and
+/// one out (recomputed in full, O(training·dimension), every 1,024 samples).
 public struct KNNConformalDetector: StreamingDetector {
     public let dimension: Int
     public let training: Int
@@ -49,8 +49,8 @@ public struct KNNConformalDetector: StreamingDetector {
         self.calibration = ParameterRange.count(calibration, 1...10_000)
         self.k = ParameterRange.count(k, 1...self.training)
         self.threshold = ParameterRange.number(threshold, 0...1, default: 0.99)
-        // One value more than the stretches span: the term that leaves a sliding sum.
-        history = [Double](repeating: 0, count: self.dimension + self.training + 1)
+        // One value more than the stretches span (the term that leaves a sliding sum), twice.
+        history = [Double](repeating: 0, count: 2 * (self.dimension + self.training + 1))
         sums = [Double](repeating: 0, count: self.training)
         scores = [Double](repeating: 0, count: self.calibration)
         nearest = [Double](repeating: 0, count: self.k)
@@ -58,8 +58,12 @@ public struct KNNConformalDetector: StreamingDetector {
 
     public mutating func observe(time: Double, value: Double) -> DetectorOutput {
         guard admission.admit(time: time, value: value) else { return .normal }
-        let size = history.count
+        // The history is kept twice, at i and i + size, so that the last `size` values are
+        // always contiguous, ending at `newest`: x_{t−j} = history[newest − j].
+        let size = history.count / 2
         history[historyHead] = value
+        history[historyHead + size] = value
+        let newest = historyHead + size
         historyHead = historyHead + 1 == size ? 0 : historyHead + 1
         historyFilled = min(historyFilled + 1, size)
         guard historyFilled >= dimension + training else { return .normal }
@@ -68,41 +72,46 @@ public struct KNNConformalDetector: StreamingDetector {
         // whenever a slide is not finite) so that rounding cannot accumulate.
         let exact = untilExact == 0
         untilExact = exact ? Self.exactEvery : untilExact - 1
-        for i in 0..<k { nearest[i] = .infinity }
-        let newest = value
-        for lag in 1...training {
-            var squared: Double
-            if exact {
-                squared = 0
-                for j in 0..<dimension {
-                    let d = back(j) - back(j + lag)
-                    squared += d * d
-                }
-            } else {
-                let entering = newest - back(lag), leaving = back(dimension) - back(dimension + lag)
-                squared = sums[lag - 1] + entering * entering - leaving * leaving
-                if !squared.isFinite {
-                    squared = 0
-                    for j in 0..<dimension {
-                        let d = back(j) - back(j + lag)
-                        squared += d * d
+        let dimension = self.dimension, training = self.training, k = self.k
+        history.withUnsafeBufferPointer { h in
+            sums.withUnsafeMutableBufferPointer { sums in
+                nearest.withUnsafeMutableBufferPointer { nearest in
+                    let x = h.baseAddress! + newest
+                    for i in 0..<k { nearest[i] = .infinity }
+                    for lag in 1...training {
+                        var squared: Double
+                        if !exact {
+                            let entering = x[0] - x[-lag], leaving = x[-dimension] - x[-dimension - lag]
+                            squared = sums[lag - 1] + entering * entering - leaving * leaving
+                            if squared.isFinite { squared = Swift.max(0, squared) }
+                        } else {
+                            squared = .nan
+                        }
+                        if !squared.isFinite {
+                            squared = 0
+                            for j in 0..<dimension {
+                                let d = x[-j] - x[-j - lag]
+                                squared += d * d
+                            }
+                        }
+                        sums[lag - 1] = squared
+                        if squared < nearest[k - 1] {
+                            var i = k - 1
+                            while i > 0, nearest[i - 1] > squared { nearest[i] = nearest[i - 1]; i -= 1 }
+                            nearest[i] = squared
+                        }
                     }
                 }
-                squared = max(0, squared)
-            }
-            sums[lag - 1] = squared
-            if squared < nearest[k - 1] {
-                var i = k - 1
-                while i > 0, nearest[i - 1] > squared { nearest[i] = nearest[i - 1]; i -= 1 }
-                nearest[i] = squared
             }
         }
         var alpha = 0.0
         for squared in nearest { alpha += squared.squareRoot() }
         var below = 0, largest = 0.0
-        for i in 0..<scoresFilled {
-            if scores[i] < alpha { below += 1 }
-            largest = max(largest, scores[i])
+        scores.withUnsafeBufferPointer { held in
+            for past in held[0..<scoresFilled] {
+                below += past < alpha ? 1 : 0
+                largest = Swift.max(largest, past)
+            }
         }
         let held = scoresFilled
         scores[scoresHead] = alpha
@@ -124,12 +133,6 @@ public struct KNNConformalDetector: StreamingDetector {
     /// Heap bytes held (array headers of 32 bytes included); with `MemoryLayout<Self>.size`, the
     /// memory per series.
     public var heapBytes: Int { 32 * 4 + 8 * (history.count + scores.count + nearest.count + sums.count) }
-
-    /// x_{t−j}, j < history.count: the value `j` samples before the newest.
-    @inline(__always) private func back(_ j: Int) -> Double {
-        let index = historyHead - 1 - j
-        return history[index < 0 ? index + history.count : index]
-    }
 
     static let exactEvery = 1_024
 
