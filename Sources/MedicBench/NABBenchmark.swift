@@ -15,7 +15,7 @@ enum NABBenchmark {
         "windowedGaussian": [37.7, 32.7, 40.9],
     ]
 
-    static func run(directory: URL) throws {
+    static func run(directory: URL, folds: Bool = false) throws {
         let started = Date()
         let corpus = try NABCorpus.load(from: directory)
         let loadSeconds = Date().timeIntervalSince(started)
@@ -42,7 +42,8 @@ enum NABBenchmark {
         lines += ["", "built-in detectors (defaults, then tuned for NAB), a fresh one per series:", header("detector")]
         var builtIn: [[String: Any]] = []
         var saturation: [String] = []
-        for detector in BuiltInDetector.all + BuiltInDetector.tunedForNAB {
+        var corpora: [String] = []
+        for detector in BuiltInDetector.all + BuiltInDetector.tunedForNAB + BuiltInDetector.streamingFamily {
             let started = Date()
             var outputs: [String: [Double]] = [:]
             for series in corpus.series {
@@ -60,13 +61,22 @@ enum NABBenchmark {
             let saturated = outputs.values.reduce(0) { $0 + $1.count { $0 >= 1 } }
             entry["rows_scoring_1"] = saturated
             saturation.append("  \(detector.name): \(detector.description); \(saturated) rows score 1")
+            let perCorpus = try NABCorpora.line(corpus, outputs, threshold: result.scores[0].threshold)
+            corpora.append("  \(detector.name): \(perCorpus)")
+            entry["per_corpus"] = perCorpus
             builtIn.append(entry)
         }
-        lines += [""] + saturation
+        lines += [""] + saturation + ["", "standard profile per corpus (each at its own optimal threshold):"] + corpora
+        var crossValidation: [[String: Any]] = []
+        if folds {
+            let (foldLines, foldFields) = try NABCrossValidation.run(corpus)
+            lines += foldLines
+            crossValidation = foldFields
+        }
 
         report("nab", [
             ("series", corpus.series.count), ("windows", corpus.windowCount), ("rows", corpus.rowCount),
-            ("load_seconds", loadSeconds), ("published", published), ("built_in", builtIn),
+            ("load_seconds", loadSeconds), ("published", published), ("built_in", builtIn), ("folds", crossValidation),
         ], lines: lines)
     }
 

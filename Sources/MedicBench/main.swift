@@ -8,7 +8,7 @@ import MedicLoader
 //   hostile                                 each hostile input through the medic binary: time, memory
 //   run-100-noop [--steps N] [--rounds R]   medic run of N (100) `true` steps vs a shell loop of /bin/true
 //   corpus --out DIR [--count N]            write the validate-10k files, to profile medic on them
-//   nab [--nab DIR]                         NAB scores (data/nab's sample unless --nab): the published detectors reproduced, every built-in detector
+//   nab [--nab DIR] [--folds]               NAB scores (data/nab's sample unless --nab): the published detectors reproduced, every built-in detector
 //   detect-throughput [--series N] [--samples M]
 //                                           N (10,000) series × M (1,000,000) samples through threshold, EWMA and
 //                                           moving average on one thread: samples/s per core, bytes per series
@@ -99,7 +99,8 @@ case "corpus":
     guard let target = option("--out") else { fatalError("corpus needs --out DIR") }
     try Workloads.writeValidateCorpus(count: Int(option("--count") ?? "") ?? 10_000, to: URL(fileURLWithPath: target))
 case "nab":
-    try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory())
+    try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory(),
+                         folds: arguments.contains("--folds"))
 case "detect-throughput":
     DetectBenchmark.run(series: Int(option("--series") ?? "") ?? 10_000, samples: Int(option("--samples") ?? "") ?? 1_000_000)
 case "rollout-1000":
@@ -149,6 +150,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--folds] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

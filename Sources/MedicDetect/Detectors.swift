@@ -22,6 +22,12 @@ public enum Detectors {
             // The loader refuses a composite inside a composite; one built by hand still works.
             CompositeDetector(components.map { .init(make($0.detector), weight: $0.weight) }, threshold: threshold,
                               refractory: refractory?.seconds ?? 0)
+        case .context(let levels, let span, let threshold):
+            ContextDetector(levels: levels, span: span, threshold: threshold)
+        case .relativeEntropy(let window, let bins, let models, let confidence):
+            RelativeEntropyDetector(window: window, bins: bins, models: models, confidence: confidence)
+        case .knnConformal(let dimension, let training, let calibration, let k, let threshold):
+            KNNConformalDetector(dimension: dimension, training: training, calibration: calibration, k: k, threshold: threshold)
         }
     }
 

@@ -130,6 +130,13 @@ public struct AccessTokens: Sendable, Equatable {
         }
     }
 
+    /// The identity named `name` as the tokens have it now (its current roles), nil when no
+    /// entry has that name any more: a web session follows its token's entry, so removing the
+    /// entry or changing its roles takes effect on its sessions at once.
+    public func identity(named name: String) -> AccessIdentity? {
+        entries.first { $0.name == name }.map { AccessIdentity(name: $0.name, roles: Set($0.roles)) }
+    }
+
     /// The identity of `token`, nil when no entry has its hash. Every entry is compared, each in
     /// time independent of where the digests differ, so the answer's timing says nothing about
     /// how close a guess was.

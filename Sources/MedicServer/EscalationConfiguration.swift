@@ -56,11 +56,14 @@ public struct EscalationSettings: Sendable, Equatable {
                 }
             }
             if settings.severityLevels {
+                // A warning, not an error: a library's §5.1 block written before Medic paged by it
+                // must not stop a server that starts today; those methods are not sent.
                 for level in catalog.policies.severityLevels {
                     for target in level.notifications {
                         for method in SeverityNotice.methods(of: target) where settings.channels[method] == nil {
-                            reader.report(.missingKey, "severity level \(level.name) notifies \(target.recipient) by '\(method)', which no channel carries "
-                                          + "(add channels.\(method), or set escalation.severity_levels: false)", escalation)
+                            reader.diagnostics.append(Diagnostic(
+                                .missingKey, "severity level \(level.name) notifies \(target.recipient) by '\(method)', which no channel carries: not sent",
+                                at: escalation.location, hint: "add channels.\(method), or set escalation.severity_levels: false", severity: .warning))
                         }
                     }
                 }

@@ -51,6 +51,8 @@ public actor EscalationScheduler: Service {
     private var triggersDue: [String: Date] = [:]
     /// Seconds between two evaluations of one incident's library triggers.
     static let triggerInterval = 5.0
+    /// Seconds one evaluation of an incident's library triggers may take in all (metric queries).
+    static let triggerBudget = 2.0
 
     /// Shared with the other servers of a database: who sends each level (nil: this server alone).
     let claims: (any EscalationClaims)?
@@ -143,8 +145,9 @@ public actor EscalationScheduler: Service {
                                    notify: $0.notify, methods: $0.methods, state: .pending)
         }
         let notice = severityLevel(severity)
-        if let notice, let first = SeverityNotice.level(notice, opened: opened) { levels.insert(first, at: 0) }
-        guard policy != nil || notice.map(SeverityNotice.pages) == true else { return }
+        if let notice, let first = SeverityNotice.level(notice, opened: opened, carried: { settings.channels[$0] != nil }) { levels.insert(first, at: 0) }
+        // The library's triggers may raise an incident no policy pages yet: it gets a record too.
+        guard policy != nil || notice.map(SeverityNotice.pages) == true || !catalog.policies.autoEscalationTriggers.isEmpty else { return }
         _ = try ledger.begin(EscalationRecord(incident: incident.key, policy: policy?.id ?? "", severity: "\(severity)", levels: levels, trigger: nil))
     }
 
@@ -253,9 +256,14 @@ public actor EscalationScheduler: Service {
         }
         // Done once nothing is left to send: every level, and the resolution to a tracking channel.
         let open = record.levels.contains { $0.state == .pending || $0.state == .claimed }
-        if !open, trackers.isEmpty || incident.status == .resolved {
+        // A firing incident with a library trigger yet to fire is looked at again when its triggers are due.
+        let triggersLeft = incident.status == .firing
+            && catalog.policies.autoEscalationTriggers.contains { trigger in !(record.fired ?? []).contains { $0.name == trigger.name } }
+        if !open, !triggersLeft, trackers.isEmpty || incident.status == .resolved {
             finished.insert(key)
             if let runID = incident.runID { endedRuns[runID] = nil }
+        } else if !open, triggersLeft, let due = triggersDue[key] {
+            retryAfter[key] = due
         }
     }
 
@@ -277,17 +285,28 @@ public actor EscalationScheduler: Service {
     /// escalation's too when it has one.
     func coverage(of incident: AlertIncident, severity: Severity, now: Date) async -> Coverage {
         guard let run = incident.foldedInto, incident.status == .firing else { return .none }
+        let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? .distantPast
+        let waiting = now.timeIntervalSince(opened) < Self.ownerGrace
         var ownerKey = owners[incident.key]
         if ownerKey == nil {
-            ownerKey = await incidents.all().incidents.first { $0.runID == run && $0.foldedInto == nil && $0.key != incident.key }?.key
-            owners[incident.key] = ownerKey
+            let listed = await incidents.all()
+            ownerKey = listed.incidents.first { $0.runID == run && $0.foldedInto == nil && $0.key != incident.key }?.key
+            // A listing that failed says nothing: look again (never page twice for a blip).
+            if ownerKey == nil, !listed.problems.isEmpty { return .awaitingOwner }
+            // None after the grace: none ever (an empty key remembers it, so the incidents are not read again).
+            if ownerKey != nil || !waiting { owners[incident.key] = ownerKey ?? "" }
         }
-        guard let ownerKey else {
-            let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? .distantPast
-            return now.timeIntervalSince(opened) < Self.ownerGrace ? .awaitingOwner : .none
+        guard let ownerKey, !ownerKey.isEmpty else { return waiting ? .awaitingOwner : .none }
+        let owner: AlertIncident?
+        do {
+            owner = try await incidents.incident(key: ownerKey)
+        } catch {
+            return .awaitingOwner
         }
-        guard let owner = try? await incidents.incident(key: ownerKey), owner.status == .firing else { return .none }
-        let ownerSeverity = (try? ledger.record(ownerKey)).flatMap { $0.flatMap { Severity(text: $0.severity) } } ?? self.severity(owner)
+        guard let owner, owner.status == .firing else { return .none }
+        // The owner stands for this one only if its escalation pages someone.
+        guard let record = try? ledger.record(ownerKey), !record.levels.isEmpty else { return .none }
+        let ownerSeverity = Severity(text: record.severity) ?? self.severity(owner)
         guard ownerSeverity >= severity else { return .none }
         return .by(ownerKey)
     }
@@ -323,7 +342,12 @@ public actor EscalationScheduler: Service {
         let runRecords: [JournalRecord]? = if let runID = incident.runID { try? await stores.runs.read(runID: runID).records } else { nil }
         for trigger in catalog.policies.autoEscalationTriggers where !(record.fired ?? []).contains(where: { $0.name == trigger.name }) {
             let facts = IncidentFacts.parameters(incident, severity: record.severity, now: now, runRecords: runRecords)
-            guard case .holds(let observed) = await evaluator.evaluate(trigger.condition, parameters: facts) else { continue }
+            // Metric sources that do not answer hold no page back for long: the pass has a budget.
+            let left = Self.triggerBudget - clock.now.timeIntervalSince(now)
+            guard left > 0 else { break }
+            let (evaluator, condition) = (evaluator, trigger.condition)
+            guard case .holds(let observed)? = try? await answered(within: left, { await evaluator.evaluate(condition, parameters: facts) })
+            else { continue }
             let reason = (trigger.reason ?? trigger.name) + " (\(trigger.name): \(trigger.condition.source)" + (observed.isEmpty ? ")" : "; \(observed))")
             let current = Severity(text: record.severity) ?? .sev2
             let opened = Timestamp(rfc3339: incident.openedAt)?.date ?? now
@@ -341,11 +365,16 @@ public actor EscalationScheduler: Service {
                 record.fired = (record.fired ?? []) + [.init(name: trigger.name, at: JournalRecord.timestamp(now), reason: reason)]
                 if case .toSeverity(let target) = trigger.action, target > current { record.severity = "\(target)" }
                 if let raisedPolicy {
-                    let last = record.levels.filter { $0.state != .pending }.map(\.level).max() ?? 0
-                    record.levels.removeAll { $0.state == .pending }
-                    record.levels += raisedPolicy.chain.filter { $0.level > last }.sorted { $0.level < $1.level }.map {
-                        EscalationRecord.Level(level: $0.level, due: JournalRecord.timestamp(opened.addingTimeInterval($0.delay.seconds)),
-                                               condition: $0.condition, notify: $0.notify, methods: $0.methods, state: .pending, reason: reason)
+                    // Every level of the new policy, numbered after every level the record has
+                    // held: a number (and so a claim shared with other servers, and a dedup key)
+                    // is never given two contents, and the new policy's first level is paged
+                    // even when the old one's chain was sent. The old policy's pending levels
+                    // go; a severity level's notifications (level 0) stay.
+                    let base = record.levels.map(\.level).max() ?? 0
+                    record.levels.removeAll { $0.state == .pending && $0.recipients == nil }
+                    record.levels += raisedPolicy.chain.sorted { $0.level < $1.level }.enumerated().map { offset, level in
+                        EscalationRecord.Level(level: base + 1 + offset, due: JournalRecord.timestamp(opened.addingTimeInterval(level.delay.seconds)),
+                                               condition: level.condition, notify: level.notify, methods: level.methods, state: .pending, reason: reason)
                     }
                     record.policy = raisedPolicy.id
                 } else if escalates, let next = record.levels.firstIndex(where: { $0.state == .pending }),

@@ -15,16 +15,18 @@ enum SeverityNotice {
 
     /// Level 0 of an incident's record for `level`'s notifications: due when the incident opened,
     /// sent once by each method to the recipients that method reaches. Nil when it has none.
-    static func level(_ level: SeverityLevelPolicy, opened: Date) -> EscalationRecord.Level? {
-        guard !level.notifications.isEmpty else { return nil }
+    /// `carried`: whether a channel carries a method (one that none carries is left out, as the
+    /// configuration's warning says).
+    static func level(_ level: SeverityLevelPolicy, opened: Date, carried: (String) -> Bool) -> EscalationRecord.Level? {
         var methods: [String] = []
         var recipients: [String: [String]] = [:]
         for target in level.notifications {
-            for method in Self.methods(of: target) {
+            for method in Self.methods(of: target) where carried(method) {
                 if recipients[method] == nil { methods.append(method) }
                 if recipients[method]?.contains(target.recipient) != true { recipients[method, default: []].append(target.recipient) }
             }
         }
+        guard !methods.isEmpty else { return nil }
         let written = level.notifications.map { $0.methods.isEmpty ? $0.recipient : "\($0.recipient) (\($0.methods.joined(separator: " + ")))" }
         return EscalationRecord.Level(level: 0, due: JournalRecord.timestamp(opened), condition: nil, notify: written.joined(separator: ", "),
                                       methods: methods, state: .pending, recipients: recipients)

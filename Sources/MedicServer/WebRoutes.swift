@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import MedicEngine
 import NIOCore
 
@@ -79,6 +80,9 @@ struct WebRoutes: Sendable {
 
     // MARK: Who is looking
 
+    /// Where the page's own failures are told (the store's details stay out of its answers).
+    static let logger = Logger(label: "medic.web")
+
     enum Visitor {
         case viewer(WebViewer, sessionID: String?)
         /// Tokens are configured and the request has no live session.
@@ -90,11 +94,14 @@ struct WebRoutes: Sendable {
     func visitor(_ request: Request) async -> Visitor {
         if let id = WebCookies.value(WebCookies.session, in: request.headers[.cookie]) {
             do {
-                if let session = try await sessions.session(id) {
-                    return .viewer(WebViewer(identity: session.identity, csrf: session.csrf, tokensConfigured: !access.tokens.isEmpty), sessionID: id)
+                // The session's identity as the tokens have it now: a removed entry ends its
+                // sessions, a changed role applies at once (sessions may outlive a restart).
+                if let session = try await sessions.session(id), let identity = access.tokens.identity(named: session.identity.name) {
+                    return .viewer(WebViewer(identity: identity, csrf: session.csrf, tokensConfigured: !access.tokens.isEmpty), sessionID: id)
                 }
             } catch {
-                return .unknown("the sessions cannot be read now (\(error)); try again in a moment")
+                Self.logger.warning("medic serve: web page: the sessions cannot be read: \(error)")
+                return .unknown("the sessions cannot be read now; try again in a moment")
             }
         }
         guard access.tokens.isEmpty else { return .stranger }
@@ -216,7 +223,8 @@ struct WebRoutes: Sendable {
         do {
             id = try await sessions.open(identity).id
         } catch {
-            return Self.refusal(.serviceUnavailable, "the login cannot be kept now (\(error)); try again in a moment")
+            Self.logger.warning("medic serve: web page: a login cannot be kept: \(error)")
+            return Self.refusal(.serviceUnavailable, "the login cannot be kept now; try again in a moment")
         }
         var response = Self.redirect("/")
         response.headers[.setCookie] = WebCookies.set(WebCookies.session, id, maxAge: Int(WebSessions.lifetime))
@@ -238,7 +246,8 @@ struct WebRoutes: Sendable {
         do {
             try await sessions.close(sessionID)
         } catch {
-            return Self.refusal(.serviceUnavailable, "the session cannot be ended now (\(error)); try again in a moment")
+            Self.logger.warning("medic serve: web page: a session cannot be ended: \(error)")
+            return Self.refusal(.serviceUnavailable, "the session cannot be ended now; try again in a moment")
         }
         var response = Self.redirect("/login")
         response.headers[.setCookie] = WebCookies.clear(WebCookies.session)

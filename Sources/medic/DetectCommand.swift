@@ -32,6 +32,11 @@ struct DetectCommand: ParsableCommand {
                               such as 8h: for that long after an anomaly,
                               scores not above its peak are halved; default
                               none)
+              context         levels=8 span=7 threshold=0.5
+              relative_entropy
+                              window=52 bins=10 models=8 confidence=0.99
+              knn_conformal   dimension=10 training=50 calibration=100 k=3
+                              threshold=0.99
 
             Presets: whole configurations by name, as a rule's detector: names them \
             (they take no --param; docs/detection.md, "Presets", says how they were tuned):

@@ -121,6 +121,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let config {
             let (loaded, diagnostics) = ServeConfiguration.load(path: config, catalog: catalog)
             guard let loaded else { throw CommandFailure.diagnostics(diagnostics, "the configuration has errors; fix them first") }
+            let warnings = diagnostics.filter { $0.severity == .warning }
+            if !warnings.isEmpty { MedicLog.log.warning("\(DiagnosticRenderer.text(warnings))") }
             configuration = loaded
         }
         var settings = MedicServer.Settings(listen: ListenAddress(listen) ?? .default, grace: grace)

@@ -41,6 +41,21 @@ final class DetectorPresetCommandTests: XCTestCase {
         XCTAssertNotEqual(ewma.stdout, preset.stdout, "the composite's refractory period damps the second spike")
     }
 
+    func testDetectScoresAutoAsTheEnsembleItStandsFor() throws {
+        let auto = try Medic.run(["detect", "--detector", "auto", "--csv", "series.csv"], in: directory)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        // docs/detection.md, "Presets": auto spelled out (knn_conformal and context at their defaults).
+        let spelled = try Medic.run(["detect", "--detector", "composite", "--csv", "series.csv",
+                                     "--param", "components=[{detector: ewma, params: {alpha: 0.01, threshold: 3, warmup: 100}}, "
+                                        + "{detector: knn_conformal, weight: 2}, {detector: context}]",
+                                     "--param", "threshold=0.73", "--param", "refractory=16h"], in: directory)
+        XCTAssertEqual(spelled.status, 0, spelled.stderr)
+        XCTAssertEqual(auto.stdout, spelled.stdout)
+        let scores = auto.stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: ",").last.flatMap { Double($0) } }
+        XCTAssertEqual(scores.count, 400)
+        XCTAssertGreaterThan(scores.max() ?? 0, 0.73, "the step or a spike is anomalous to the ensemble")
+    }
+
     func testDetectRefusesParamsForAPresetAndAMisspeltName() throws {
         let params = try Medic.run(["detect", "--detector", "composite-nab", "--param", "threshold=0.6", "--csv", "series.csv"], in: directory)
         XCTAssertEqual(params.status, 2, params.stderr)

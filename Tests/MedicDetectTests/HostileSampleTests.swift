@@ -15,6 +15,9 @@ final class HostileSampleTests: XCTestCase {
             .init(detector: .ewma(alpha: 0.2, threshold: 3, warmup: 2), weight: 0.6),
             .init(detector: .threshold(op: .greater, value: .number(60)), weight: 0.4),
         ], threshold: 0.5),
+        .context(levels: 8, span: 7, threshold: 0.5),
+        .relativeEntropy(window: 8, bins: 4, models: 4, confidence: 0.9),
+        .knnConformal(dimension: 3, training: 20, calibration: 30, k: 2, threshold: 0.9),
     ]
 
     /// Three weeks of hourly samples: a daily wave with a spike every 37 hours.

@@ -30,6 +30,17 @@ final class DetectorPresetTests: XCTestCase {
         let ewma = rules("ewma-nab")
         XCTAssertEqual(ewma.diagnostics, [], describe(ewma.diagnostics))
         XCTAssertEqual(ewma.catalog.rules.first?.detector, .ewma(alpha: 0.01, threshold: 3, warmup: 100))
+
+        // docs/detection.md, "Presets": auto, as a rules file spells it out.
+        let auto = rules("auto")
+        XCTAssertEqual(auto.diagnostics, [], describe(auto.diagnostics))
+        let autoSpelled = rules("composite", params: """
+            {components: [{detector: ewma, params: {alpha: 0.01, threshold: 3, warmup: 100}, weight: 1},
+                          {detector: knn_conformal, weight: 2}, {detector: context, weight: 1}],
+             threshold: 0.73, refractory: 16h}
+            """)
+        XCTAssertEqual(autoSpelled.diagnostics, [], describe(autoSpelled.diagnostics))
+        XCTAssertEqual(auto.catalog.rules.first?.detector, try XCTUnwrap(autoSpelled.catalog.rules.first).detector)
     }
 
     func testAMisspeltPresetIsRefusedAtItsPlaceWithTheNameItResembles() throws {

@@ -106,6 +106,27 @@ final class FoldedEscalationTests: XCTestCase {
         XCTAssertEqual(lib.receiver.deliveries.filter { $0.path == "/webhook" }.count, 3, "\(lib.receiver.deliveries.map(\.json))")
     }
 
+    func testAnAlertFoldedIntoARunWhoseIncidentPagesNobodyIsPagedOnItsOwn() async throws {
+        // The rule's SEV1 maps to no policy: its incident pages nobody, so it stands for no one.
+        let lib = try await library(policies: SeverityEscalationTests.policies, rule: true,
+                                    config: "escalation:\n  policies: {SEV2: page_now}", methods: ["webhook"])
+        let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
+        _ = try await ServeProcess.poll("the rules to be watched (stderr: \(serve.stderr))") { serve.stderr.contains("rules: watching 1 series") ? true : nil }
+        try lib.setFault(1)
+        _ = try await ServeProcess.poll("the rule's incident") { () -> Bool? in
+            let keys = (try? FileManager.default.contentsOfDirectory(atPath: lib.state + "/incidents")) ?? []
+            return keys.contains { $0.hasPrefix("rule-") } ? true : nil
+        }
+        let folded = try await post(serve, lib, labels: ["alertname": "linger-001", "severity": "SEV2"], fingerprint: "f01ded0000000003")
+        XCTAssertTrue((folded["reason"] as? String ?? "").contains("folded into"), "\(folded)")
+        let page = try await lib.receiver.wait(for: 1, at: "/webhook")[0].json
+        XCTAssertEqual(page["incident"] as? String, folded["key"] as? String, "\(page)")
+        XCTAssertNil(lib.escalation(try XCTUnwrap(folded["key"] as? String))?["covered_by"])
+        XCTAssertTrue(FileManager.default.createFile(atPath: lib.dir.appendingPathComponent("release").path, contents: nil))
+        let stopped = try await serve.stop()
+        XCTAssertEqual(stopped, 0, serve.stderr)
+    }
+
     static let levels = """
         severity_levels:
           SEV1_HIGH:
@@ -149,12 +170,20 @@ final class FoldedEscalationTests: XCTestCase {
         XCTAssertEqual(stopped, 0, serve.stderr)
     }
 
-    func testASeverityLevelsMethodWithoutAChannelStopsTheServerUnlessSeverityLevelsAreOff() async throws {
+    func testASeverityLevelsMethodWithoutAChannelIsAWarningAndIsNotSentAndSeverityLevelsCanBeTurnedOff() async throws {
         let lib = try await library(policies: Self.levels, rule: false, config: "escalation:\n  policies: {SEV1: slow_page}", methods: ["page"])
-        let (status, stderr) = try MedicCommand.status(["serve", "--listen", "127.0.0.1:0"] + lib.arguments, in: lib.dir)
-        XCTAssertNotEqual(status, 0)
-        XCTAssertTrue(stderr.contains("severity level SEV1_HIGH notifies team_lead by 'sms', which no channel carries"), stderr)
-        XCTAssertTrue(stderr.contains("escalation.severity_levels: false"), stderr)
+        // A library's §5.1 block must not stop a server that starts today: a warning, and what no channel carries is not sent.
+        let warned = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
+        let first = try await post(warned, lib, labels: ["alertname": "linger-001", "severity": "SEV1"], fingerprint: "5e5e5e5e00000004")
+        let notice = try await lib.receiver.wait(for: 1, at: "/page")[0].json
+        XCTAssertEqual(notice["level"] as? Int, 0, "\(notice)")
+        XCTAssertEqual(notice["notify"] as? String, "on_call, team_lead")
+        XCTAssertEqual(notice["incident"] as? String, first["key"] as? String)
+        XCTAssertTrue(warned.stderr.contains("severity level SEV1_HIGH notifies team_lead by 'sms', which no channel carries: not sent"), warned.stderr)
+        XCTAssertTrue(FileManager.default.createFile(atPath: lib.dir.appendingPathComponent("release").path, contents: nil))
+        let stoppedFirst = try await warned.stop()
+        XCTAssertEqual(stoppedFirst, 0, warned.stderr)
+        try FileManager.default.removeItem(at: lib.dir.appendingPathComponent("release"))
 
         try """
             tokens: tokens.jsonl
@@ -170,9 +199,11 @@ final class FoldedEscalationTests: XCTestCase {
             """.write(to: lib.dir.appendingPathComponent("medic.yaml"), atomically: true, encoding: .utf8)
         let serve = try await ServeProcess(self, in: lib.dir, arguments: lib.arguments)
         let incident = try await post(serve, lib, labels: ["alertname": "ServiceDown", "job": "api", "severity": "SEV1"], fingerprint: "5e5e5e5e00000002")
-        let page = try await lib.receiver.wait(for: 1, at: "/page")[0].json
-        XCTAssertEqual(page["level"] as? Int, 1, "no level 0 with severity levels off: \(page)")
-        XCTAssertEqual(page["incident"] as? String, incident["key"] as? String)
+        let key = try XCTUnwrap(incident["key"] as? String)
+        func pages() -> [Int] { lib.receiver.deliveries.filter { $0.json["incident"] as? String == key }.compactMap { $0.json["level"] as? Int } }
+        _ = try await ServeProcess.poll("level 1 of \(key)") { pages().contains(1) ? true : nil }
+        // Level 0 would have gone before level 1, in the same pass.
+        XCTAssertFalse(pages().contains(0), "no level 0 with severity levels off: \(pages())")
         let stopped = try await serve.stop()
         XCTAssertEqual(stopped, 0, serve.stderr)
     }

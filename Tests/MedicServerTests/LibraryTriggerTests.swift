@@ -68,8 +68,22 @@ extension FoldedEscalationTests {
         let fired = try XCTUnwrap(record(lib, loud)["fired"] as? [[String: Any]])
         XCTAssertEqual(fired.map { $0["name"] as? String }, ["customer_impact"], "each trigger once; prolonged_degradation did not hold")
         XCTAssertEqual(record(lib, loud)["severity"] as? String, "SEV0")
+        // critical's levels numbered after routine's (a claim or dedup key never names two contents).
+        XCTAssertEqual((record(lib, loud)["levels"] as? [[String: Any]])?.map { $0["level"] as? Int }, [3, 4], "\(record(lib, loud))")
+        XCTAssertEqual(call["level"] as? Int, 3)
         // The raised incident was never paged as SEV2: its `routine` level 1 was replaced before it went.
         XCTAssertEqual(lib.receiver.deliveries.filter { $0.path == "/page" }.map { $0.json["incident"] as? String }, [quiet])
+
+        // SEV3 maps to no policy; with triggers in the library it gets a record all the same,
+        // and the trigger raises it to SEV0's policy.
+        let unmapped = try await serve.post("/api/v1/alerts", body: try SeverityEscalationTests.post(
+            labels: ["alertname": "ServiceDown", "job": "0000000000000a03", "severity": "SEV3"], annotations: ["customer_reports": "40"],
+            fingerprint: "0000000000000a03"), token: lib.sender)
+        XCTAssertEqual(unmapped.status, 200, unmapped.body)
+        let unmappedKey = try XCTUnwrap((unmapped.json["incidents"] as? [[String: Any]])?.first?["key"] as? String)
+        let both = try await lib.receiver.wait(for: 2, at: "/phone")
+        XCTAssertEqual(both[1].json["incident"] as? String, unmappedKey, "\(both.map { $0.json })")
+        XCTAssertEqual(both[1].json["level"] as? Int, 1, "a record with no level before: critical's first is 1")
 
         let stopped = try await serve.stop()
         XCTAssertEqual(stopped, 0, serve.stderr)

@@ -58,4 +58,45 @@ final class SharedWebSessionTests: XCTestCase {
         XCTAssertTrue(down.body.contains("the sessions cannot be read now"), down.body)
         XCTAssertNotNil(one.cookies["medic_session"], "the cookie is kept")
     }
+
+    /// A session kept in the database outlives a restart, so it follows the tokens as they are
+    /// now: an entry removed ends its sessions, a role changed applies to them.
+    func testASessionFollowsTheTokensAsTheyAreNow() async throws {
+        let postgres = try LocalPostgres.orSkip { try LocalPostgres() }
+        let address = postgres.address(try postgres.freshDatabase())
+        let ws = try APIWorkspace(self)
+        let olga = try ws.token("olga", "operator")
+        let (status, migrated) = try MedicCommand.status(["migrate", "--store", address], in: ws.dir)
+        XCTAssertEqual(status, 0, migrated)
+        let arguments = ws.arguments + ["--tokens", ws.tokensFile, "--store", address]
+        let first = try await ServeProcess(self, in: ws.dir, arguments: arguments)
+        let browser = WebVisitor(first)
+        let page = try await browser.logIn(olga)
+        XCTAssertTrue(page.body.contains("/actions/switches/"), "an operator is offered the switches: \(page.body)")
+        let stopped = try await first.stop()
+        XCTAssertEqual(stopped, 0, first.stderr)
+
+        // olga demoted to viewer: the same cookie, after a restart, is a viewer's.
+        try FileManager.default.removeItem(atPath: ws.tokensFile)
+        _ = try ws.token("olga", "viewer")
+        let second = try await ServeProcess(self, in: ws.dir, arguments: arguments)
+        let demoted = WebVisitor(second)
+        demoted.cookies = browser.cookies
+        let viewer = try await demoted.get("/")
+        XCTAssertEqual(viewer.status, 200, viewer.body)
+        XCTAssertTrue(viewer.body.contains("Signed in as <strong id=\"who\">olga</strong>"), viewer.body)
+        let refused = try await demoted.post("/actions/switches/safe_mode/on", [("csrf", try XCTUnwrap(viewer.field("csrf"), viewer.body))])
+        XCTAssertEqual(refused.status, 403, "the role in force is the token's now: \(refused.body)")
+        _ = try await second.stop()
+
+        // olga's entry removed: her session is over.
+        try FileManager.default.removeItem(atPath: ws.tokensFile)
+        _ = try ws.token("someone-else", "viewer")
+        let third = try await ServeProcess(self, in: ws.dir, arguments: arguments)
+        let removed = WebVisitor(third)
+        removed.cookies = browser.cookies
+        let gone = try await removed.get("/")
+        XCTAssertEqual(gone.status, 303, gone.body)
+        XCTAssertEqual(gone.location, "/login")
+    }
 }

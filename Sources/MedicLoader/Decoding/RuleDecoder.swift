@@ -164,6 +164,27 @@ struct RuleDecoder {
             guard !components.isEmpty else { return nil }
             return .composite(components: components, threshold: f.number("threshold", min: 0, max: 1) ?? 0.5,
                               refractory: f.duration("refractory"))
+        case .context:
+            guard let f = fields(["levels", "span", "threshold"]) else { return nil }
+            return .context(levels: f.integer("levels", min: 2, max: 32) ?? 8, span: f.integer("span", min: 1, max: 64) ?? 7,
+                            threshold: f.number("threshold", min: 0, max: 1) ?? 0.5)
+        case .relativeEntropy:
+            guard let f = fields(["window", "bins", "models", "confidence"]) else { return nil }
+            return .relativeEntropy(window: f.integer("window", min: 4, max: 10_000) ?? 52, bins: f.integer("bins", min: 2, max: 64) ?? 10,
+                                    models: f.integer("models", min: 1, max: 64) ?? 8,
+                                    confidence: f.number("confidence", min: 0.5, max: 0.999_999) ?? 0.99)
+        case .knnConformal:
+            guard let f = fields(["dimension", "training", "calibration", "k", "threshold"]) else { return nil }
+            let training = f.integer("training", min: 1, max: 1_000) ?? 50
+            var k = f.integer("k", min: 1, max: 1_000) ?? 3
+            if k > training, let node = f["k"] {
+                context.report(.outOfRange, "'k' (\(k)) must be at most 'training' (\(training)): the neighbours are found among them",
+                               at: node.location)
+            }
+            k = min(k, training)
+            return .knnConformal(dimension: f.integer("dimension", min: 1, max: 100) ?? 10, training: training,
+                                 calibration: f.integer("calibration", min: 1, max: 10_000) ?? 100, k: k,
+                                 threshold: f.number("threshold", min: 0, max: 1) ?? 0.99)
         }
     }
 }

@@ -1513,7 +1513,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector (not `composite`: composites do not nest).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "context", "relative_entropy", "knn_conformal"]
         },
         "params": {
           "type": "object",
@@ -1761,6 +1761,147 @@ public enum EmbeddedSchemas {
           "if": {
             "properties": {
               "detector": {
+                "const": "context"
+              }
+            },
+            "required": [
+              "detector"
+            ]
+          },
+          "then": {
+            "properties": {
+              "params": {
+                "type": "object",
+                "description": "Context detector parameters (docs/detection.md, \"context\").",
+                "properties": {
+                  "levels": {
+                    "type": "integer",
+                    "description": "Quantisation levels over the range seen so far, 2 to 32 (default 8).",
+                    "minimum": 2,
+                    "maximum": 32
+                  },
+                  "span": {
+                    "type": "integer",
+                    "description": "Values before the current one that form its context, 1 to 64 (default 7).",
+                    "minimum": 1,
+                    "maximum": 64
+                  },
+                  "threshold": {
+                    "type": "number",
+                    "description": "Score at or above which a sample is anomalous (default 0.5).",
+                    "minimum": 0,
+                    "maximum": 1
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "detector": {
+                "const": "relative_entropy"
+              }
+            },
+            "required": [
+              "detector"
+            ]
+          },
+          "then": {
+            "properties": {
+              "params": {
+                "type": "object",
+                "description": "Relative-entropy detector parameters (docs/detection.md, \"relative_entropy\").",
+                "properties": {
+                  "window": {
+                    "type": "integer",
+                    "description": "Values whose distribution is compared, 4 to 10000 (default 52).",
+                    "minimum": 4,
+                    "maximum": 10000
+                  },
+                  "bins": {
+                    "type": "integer",
+                    "description": "Histogram bins, 2 to 64 (default 10).",
+                    "minimum": 2,
+                    "maximum": 64
+                  },
+                  "models": {
+                    "type": "integer",
+                    "description": "Distributions remembered, 1 to 64 (default 8).",
+                    "minimum": 1,
+                    "maximum": 64
+                  },
+                  "confidence": {
+                    "type": "number",
+                    "description": "Chi-square quantile of the limit (default 0.99).",
+                    "minimum": 0.5,
+                    "maximum": 0.999999
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "detector": {
+                "const": "knn_conformal"
+              }
+            },
+            "required": [
+              "detector"
+            ]
+          },
+          "then": {
+            "properties": {
+              "params": {
+                "type": "object",
+                "description": "Nearest-neighbour conformal detector parameters (docs/detection.md, \"knn_conformal\").",
+                "properties": {
+                  "dimension": {
+                    "type": "integer",
+                    "description": "Values per compared stretch, 1 to 100 (default 10).",
+                    "minimum": 1,
+                    "maximum": 100
+                  },
+                  "training": {
+                    "type": "integer",
+                    "description": "Earlier stretches the current one is compared with, 1 to 1000 (default 50).",
+                    "minimum": 1,
+                    "maximum": 1000
+                  },
+                  "calibration": {
+                    "type": "integer",
+                    "description": "Past non-conformities the current one is ranked against, 1 to 10000 (default 100).",
+                    "minimum": 1,
+                    "maximum": 10000
+                  },
+                  "k": {
+                    "type": "integer",
+                    "description": "Nearest neighbours summed, at most training (default 3).",
+                    "minimum": 1,
+                    "maximum": 1000
+                  },
+                  "threshold": {
+                    "type": "number",
+                    "description": "Conformal score at or above which a sample is anomalous (default 0.99).",
+                    "minimum": 0,
+                    "maximum": 1
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "detector": {
                 "const": "composite"
               }
             },
@@ -1849,7 +1990,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector, or a preset: a named configuration, which takes no `params` (docs/detection.md, Presets).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "ewma-nab", "composite-nab"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "context", "relative_entropy", "knn_conformal", "ewma-nab", "composite-nab", "auto"]
         },
         "params": {
           "type": "object",
@@ -1905,7 +2046,7 @@ public enum EmbeddedSchemas {
           "if": {
             "properties": {
               "detector": {
-                "enum": ["ewma-nab", "composite-nab"]
+                "enum": ["ewma-nab", "composite-nab", "auto"]
               }
             },
             "required": ["detector"]

@@ -6,6 +6,9 @@ public enum DetectorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case rateOfChange = "rate_of_change"
     case seasonal
     case composite
+    case context
+    case relativeEntropy = "relative_entropy"
+    case knnConformal = "knn_conformal"
 }
 
 public enum ChangeDirection: String, Sendable, Hashable, Codable, CaseIterable {
@@ -23,6 +26,9 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
     /// `refractory`: after an anomalous score, how long later scores not above it are damped
     /// (nil: never).
     case composite(components: [WeightedDetector], threshold: Double, refractory: Interval? = nil)
+    case context(levels: Int, span: Int, threshold: Double)
+    case relativeEntropy(window: Int, bins: Int, models: Int, confidence: Double)
+    case knnConformal(dimension: Int, training: Int, calibration: Int, k: Int, threshold: Double)
 
     public struct WeightedDetector: Sendable, Hashable, Codable {
         public var detector: DetectorSpec
@@ -43,6 +49,9 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
         case .rateOfChange: .rateOfChange
         case .seasonal: .seasonal
         case .composite: .composite
+        case .context: .context
+        case .relativeEntropy: .relativeEntropy
+        case .knnConformal: .knnConformal
         }
     }
 }

@@ -1,0 +1,109 @@
+import Foundation
+import MedicDetect
+import MedicModel
+
+/// The streaming detector family (context, relative_entropy, knn_conformal) as `nab` rows (`auto`
+/// is a row of the presets' table), each series' scores per corpus, and the leave-one-corpus-out
+/// cross-validation that chose `auto` (`--folds`).
+extension BuiltInDetector {
+    static let streamingFamily: [BuiltInDetector] = [
+        BuiltInDetector(name: "context", description: "defaults: levels 8, span 7", spec: { _ in .context(levels: 8, span: 7, threshold: 0.5) }),
+        BuiltInDetector(name: "relative_entropy", description: "defaults: window 52, bins 10, models 8, confidence 0.99",
+                        spec: { _ in .relativeEntropy(window: 52, bins: 10, models: 8, confidence: 0.99) }),
+        BuiltInDetector(name: "knn_conformal", description: "defaults: dimension 10, training 50, calibration 100, k 3",
+                        spec: { _ in .knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99) }),
+    ]
+}
+
+enum NABCorpora {
+    /// A corpus's name: the folder of its series' keys (`realKnownCause/nyc_taxi.csv`).
+    static func name(of series: NABSeries) -> String {
+        series.key.split(separator: "/").first.map(String.init) ?? series.key
+    }
+
+    static func names(_ corpus: NABCorpus) -> [String] {
+        Array(Set(corpus.series.map(name))).sorted()
+    }
+
+    static func subset(_ corpus: NABCorpus, _ names: Set<String>) -> NABCorpus {
+        NABCorpus(series: corpus.series.filter { names.contains(name(of: $0)) }, profiles: corpus.profiles)
+    }
+
+    /// The standard score of `outputs` on each corpus alone, each at its own optimal threshold,
+    /// as `corpus score` pairs; a corpus without windows shows its false-positive rows instead
+    /// (its normalised score is 0 whatever the detector does).
+    static func line(_ corpus: NABCorpus, _ outputs: [String: [Double]], threshold: Double) throws -> String {
+        try names(corpus).map { name in
+            let part = subset(corpus, [name])
+            if part.windowCount == 0 {
+                let at = try NABScorer.score(corpus: part, outputs: outputs, profile: .standard, threshold: threshold)
+                return "\(name) \(at.falsePositives) FP rows"
+            }
+            let result = try NABScorer.score(corpus: part, outputs: outputs)
+            return String(format: "%@ %.2f", name, result.scores[0].normalised)
+        }.joined(separator: ", ")
+    }
+}
+
+/// The choice of `auto`, re-run: a small grid of ensembles (weights of ewma, knn_conformal and
+/// context; refractory period), each scored on every corpus but one, the best (and its
+/// threshold) applied to the held-out corpus.
+enum NABCrossValidation {
+    struct Candidate {
+        var name: String
+        var spec: DetectorSpec
+    }
+
+    static var candidates: [Candidate] {
+        var list: [Candidate] = []
+        for (e, k, c) in [(1.0, 1.0, 0.0), (1, 2, 0), (1, 1, 1), (1, 2, 1), (1, 1, 0.5), (0, 1, 1)] {
+            for hours in [8.0, 16, 32] {
+                let components = [(AutoPreset.ewma, e), (AutoPreset.knn, k), (AutoPreset.context, c)]
+                    .filter { $0.1 > 0 }.map { DetectorSpec.WeightedDetector(detector: $0.0, weight: $0.1) }
+                let name = String(format: "ewma %g, knn %g, context %g, refractory %gh", e, k, c, hours)
+                list.append(Candidate(name: name, spec: .composite(components: components, threshold: 0.73,
+                                                                   refractory: Interval(seconds: hours * 3600))))
+            }
+        }
+        return list
+    }
+
+    static func outputs(_ spec: DetectorSpec, _ corpus: NABCorpus) -> [String: [Double]] {
+        var outputs: [String: [Double]] = [:]
+        for series in corpus.series {
+            var detector = Detectors.make(spec)
+            outputs[series.key] = zip(series.timestamps, series.values).map { detector.observe(time: $0, value: $1).score }
+        }
+        return outputs
+    }
+
+    /// The report lines and the JSON folds.
+    static func run(_ corpus: NABCorpus) throws -> (lines: [String], folds: [[String: Any]]) {
+        let scored = candidates.map { ($0, outputs($0.spec, corpus)) }
+        var lines = ["", "leave one corpus out (\(scored.count) candidate ensembles; chosen on the others at their optimal threshold, standard profile):"]
+        var folds: [[String: Any]] = []
+        let all = try scored.map { ($0.0, try NABScorer.score(corpus: corpus, outputs: $0.1).scores[0]) }
+        if let best = all.max(by: { $0.1.normalised < $1.1.normalised }) {
+            lines.append(String(format: "  on all corpora: %@ scores %.2f at %.4f", best.0.name, best.1.normalised, best.1.threshold))
+        }
+        for held in NABCorpora.names(corpus) {
+            let training = NABCorpora.subset(corpus, Set(NABCorpora.names(corpus)).subtracting([held]))
+            let test = NABCorpora.subset(corpus, [held])
+            var best: (Candidate, NABProfileScore, [String: [Double]])?
+            for (candidate, outputs) in scored {
+                let score = try NABScorer.score(corpus: training, outputs: outputs).scores[0]
+                if best == nil || score.normalised > best!.1.normalised { best = (candidate, score, outputs) }
+            }
+            guard let (chosen, trained, outputs) = best else { continue }
+            let result = try NABScorer.score(corpus: test, outputs: outputs, profile: .standard, threshold: trained.threshold)
+            let heldText = test.windowCount == 0 ? "no windows, \(result.falsePositives) FP rows"
+                : String(format: "%.2f (TP/FN/FP %d/%d/%d)", result.normalised, result.truePositives, result.falseNegatives, result.falsePositives)
+            lines.append(String(format: "  held out %@: chose %@ (others %.2f at %.4f); held-out %@", held, chosen.name,
+                                trained.normalised, trained.threshold, heldText))
+            folds.append(["held_out": held, "chosen": chosen.name, "training_score": trained.normalised,
+                          "threshold": trained.threshold, "held_out_score": result.normalised,
+                          "held_out_windows": test.windowCount, "held_out_false_positives": result.falsePositives])
+        }
+        return (lines, folds)
+    }
+}

@@ -1,0 +1,34 @@
+import MedicModel
+
+/// The `auto` ensemble: one detector configuration for any series, chosen once on the 31-series
+/// NAB subset by leave-one-corpus-out cross-validation (docs/detection.md, "The auto preset",
+/// says how and gives the folds).
+///
+/// A composite of three detectors that see different things: a slow EWMA (a value far from the
+/// series' long-run level), the nearest-neighbour conformal detector (a stretch of values unlike
+/// the recent stretches, ranked against its own recent history, so that its scores mean the same
+/// on every series) and the context detector (a sequence of quantised values never seen before).
+/// The refractory period turns a lasting anomaly into one alert.
+///
+/// Memory per series: the components' (EWMA 56 B, knn_conformal 2.3 KB, context 8.2 KB), their
+/// boxes and the composite's arrays: `heapBytes` + `MemoryLayout<CompositeDetector>.size`, about
+/// 11.2 KB. Work per sample: dominated by knn_conformal's 50 sliding distances and its ranking
+/// against 100 calibration values.
+public enum AutoPreset {
+    public static let ewma = DetectorSpec.ewma(alpha: 0.01, threshold: 3, warmup: 100)
+    public static let knn = DetectorSpec.knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99)
+    public static let context = DetectorSpec.context(levels: 8, span: 7, threshold: 0.5)
+
+    /// The ensemble's components with their weights, its threshold and its refractory period:
+    /// the preset `auto` (`DetectorPreset`, where it is defined once).
+    public static let auto = DetectorPreset.autoEnsemble
+
+    /// Heap bytes per series of `auto`: each component's own heap and its box (a 16-byte header
+    /// and the detector: these are larger than an existential's inline buffer), the composite's
+    /// component array (32-byte header, 48 bytes each) and its shares (32 + 8 each).
+    public static var heapBytes: Int {
+        let boxes = 3 * 16 + MemoryLayout<EWMADetector>.size + MemoryLayout<KNNConformalDetector>.size
+            + MemoryLayout<ContextDetector>.size
+        return boxes + KNNConformalDetector().heapBytes + ContextDetector().heapBytes + 32 + 48 * 3 + 32 + 8 * 3
+    }
+}
