@@ -42,6 +42,8 @@ public struct MedicServer: Sendable {
         public var alertGroups: (any AlertGroupLeads)?
         /// Where the web page's logins are kept, for servers behind one address (nil: in memory).
         public var webSessions: (any WebSessionStoring)?
+        /// Delivers the shared database's bus outbox (`--relay`; nil: none).
+        public var outboxRelay: OutboxRelay?
         /// The health checks run every `healthTick` seconds (nil: none, docs/health.md).
         public var health: HealthMonitor?
         /// The file `health` was read from, read again at SIGHUP (nil: not reloaded).
@@ -148,6 +150,7 @@ public struct MedicServer: Sendable {
         if let health = settings.health {
             services.append(.init(service: HealthService(monitor: health, metrics: metrics, tick: settings.healthTick, logger: logger)))
         }
+        if let relay = settings.outboxRelay { services.append(.init(service: relay)) }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
             // Trapped before the server listens, so a SIGHUP sent once it does never ends it.

@@ -79,6 +79,11 @@ struct ServeCommand: AsyncParsableCommand {
                                valueName: "seconds"))
     var lease: Double = 15
 
+    @Option(help: ArgumentHelp("With --store: deliver the database's bus outbox (where bus steps and escalations publish when --bus is not given) to this bus: webhook:URL, stdout or outbox:PATH. Every server may relay; each event is delivered by one at a time, at least once.",
+                               valueName: "spec"),
+            transform: BusTransport.argument)
+    var relay: BusTransport?
+
     @Option(help: ArgumentHelp("With --store: this server's name as the owner of its leases (default HOST:PID).", valueName: "name"))
     var instance: String?
 
@@ -143,6 +148,21 @@ struct ServeCommand: AsyncParsableCommand {
                                                connectTimeout: 5, rulesLeaseSeconds: max(lease, 3 * interval.seconds), clock: interpreter.clock)
         let (stores, incidents) = (shared.stores, shared.incidents)
         interpreter.environment.stores = stores
+        if let database = shared.database {
+            // Without --bus, bus steps and escalations publish to the database's outbox, which a
+            // server dying after a publish does not take along; --relay delivers it.
+            if engine.bus == nil {
+                var executors = interpreter.executors.unguarded
+                executors.bus = BusExecutor(outbox: PostgresEventOutbox(database), environment: interpreter.environment)
+                interpreter.executors = executors.guarded(by: interpreter.environment.guards)
+            }
+            if let relay {
+                settings.outboxRelay = OutboxRelay(outbox: PostgresOutbox(database), bus: BusExecutor(transport: relay, environment: interpreter.environment,
+                                                                                                   standardOutput: busLine), logger: MedicLog.log)
+            }
+        } else if relay != nil {
+            throw CommandFailure.usage("--relay delivers the database's outbox: it needs --store (or MEDIC_STORE)")
+        }
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
         (settings.escalationClaims, settings.alertGroups) = (shared.escalationClaims, shared.alertGroups)
         settings.webSessions = shared.webSessions
