@@ -12,6 +12,8 @@ public final class StateDatabase: Sendable {
     public let client: PostgresClient
     public let logger: Logger
     private let running: Task<Void, Never>
+    /// The connection of the stores whose protocols are synchronous (the knowledge base).
+    let blocking: BlockingSession
 
     /// Starts the pool (it connects on the first query). `connectTimeout`: how long one attempt
     /// to reach the server may take before the query waiting on it fails.
@@ -34,6 +36,7 @@ public final class StateDatabase: Sendable {
         self.location = location
         self.client = client
         self.logger = logger
+        blocking = BlockingSession(location, logger: logger, connectTimeout: connectTimeout)
         running = Task { await client.run() }
     }
 
@@ -69,6 +72,8 @@ public final class StateDatabase: Sendable {
 
     /// Closes every connection; no query runs after.
     public func shutdown() async {
+        let blocking = blocking
+        await Task.detached { blocking.close() }.value
         running.cancel()
         await running.value
     }
