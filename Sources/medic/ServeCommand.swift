@@ -142,7 +142,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (stores, incidents) = (shared.stores, shared.incidents)
         interpreter.environment.stores = stores
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
-        (settings.escalationClaims, settings.alertGroups) = (shared.escalationClaims, shared.alertGroups)
+        (settings.escalationClaims, settings.alertGroups, settings.requesters) = (shared.escalationClaims, shared.alertGroups, shared.requesters)
         (settings.libraryRoot, settings.configurationPath) = (root, config)
         // The metric sources are read only when something samples them (--no-rules alone does not).
         if !noRules || healthChecks != nil {

@@ -16,6 +16,8 @@ struct ServeStore {
     var alertGroups: (any AlertGroupLeads)?
     /// Whether this server evaluates the anomaly rules now, when servers share the database.
     var rulesLeadership: (@Sendable () async -> Bool)?
+    /// Who requested each run over the API, when servers share the database.
+    var requesters: (any RunRequesterLedger)? = nil
 
     /// The database `text` names (`--store`, exit 2 when it is not an address), its pool
     /// started; nothing is sent to it yet.
@@ -57,6 +59,7 @@ struct ServeStore {
         let stores = StateStores.postgres(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock, local: files)
         return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database,
                           escalationClaims: PostgresEscalationArbiter(database, instance: owner), alertGroups: PostgresAlertGroupLeads(database),
-                          rulesLeadership: leadership(database, owner: owner, seconds: rulesLeaseSeconds))
+                          rulesLeadership: leadership(database, owner: owner, seconds: rulesLeaseSeconds),
+                          requesters: PostgresRunRequesters(database))
     }
 }
