@@ -94,12 +94,16 @@ final class LeaseKeeper: Sendable {
             }
         }
         release = { try? await leases.release(held.leases) }
+        releases = leases.database.releases
     }
 
+    private let releases: LeaseReleases
+
+    /// Stops renewing and gives the leases up; a database shut down gracefully waits for that.
     func stop() {
         heartbeat.cancel()
         let (heartbeat, release) = (heartbeat, release)
-        Task {
+        releases.start {
             await heartbeat.value
             await release()
         }

@@ -14,6 +14,8 @@ public final class StateDatabase: Sendable {
     private let running: Task<Void, Never>
     /// The connection of the stores whose protocols are synchronous (the knowledge base).
     let blocking: BlockingSession
+    /// Lease releases under way, waited for by `shutdown`.
+    let releases = LeaseReleases()
 
     /// Starts the pool (it connects on the first query). `connectTimeout`: how long one attempt
     /// to reach the server may take before the query waiting on it fails.
@@ -70,8 +72,10 @@ public final class StateDatabase: Sendable {
         }
     }
 
-    /// Closes every connection; no query runs after.
+    /// Closes every connection once the leases being released are (for up to 5 s); no query
+    /// runs after.
     public func shutdown() async {
+        await releases.drain(within: 5)
         let blocking = blocking
         await Task.detached { blocking.close() }.value
         running.cancel()
