@@ -27,13 +27,6 @@ final class SharedServeHandoverTests: PostgresTestCase {
         do {
             status = try await departing.stop(with: SIGTERM)
         } catch {
-            let gdb = Process()
-            gdb.executableURL = URL(fileURLWithPath: "/usr/bin/gdb")
-            gdb.arguments = ["-p", "\(departing.process.processIdentifier)", "-batch", "-ex", "thread apply all bt 25"]
-            let out = FileManager.default.temporaryDirectory.appendingPathComponent("gdb-ha.txt")
-            FileManager.default.createFile(atPath: out.path, contents: nil)
-            gdb.standardOutput = try FileHandle(forWritingTo: out)
-            try gdb.run(); gdb.waitUntilExit()
             return XCTFail("\(error); the departing server said:\n\(departing.stderr.suffix(3000))")
         }
         XCTAssertEqual(status, 0, departing.stderr)
