@@ -1,11 +1,11 @@
 import Foundation
 
 /// The one shape a record of a JSON Lines file may have: a JSON object on one line.
-enum JSONLine {
+public enum JSONLine {
     static let newline = UInt8(ascii: "\n")
 
     /// Why `bytes` cannot be a record, or nil when it can.
-    static func refusal(_ bytes: [UInt8]) -> String? {
+    public static func refusal(_ bytes: [UInt8]) -> String? {
         if bytes.isEmpty { return "an empty record" }
         if bytes.contains(newline) || bytes.contains(UInt8(ascii: "\r")) {
             return "a record must be on one line (it contains a line break)"

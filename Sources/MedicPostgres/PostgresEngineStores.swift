@@ -7,17 +7,22 @@ import Glibc
 #endif
 
 extension StateStores {
-    /// The stores of several Medics sharing the database: runs, target locks, switches and the
-    /// audit log in `database`, leased to `owner` (this instance) for `leaseSeconds` and renewed
-    /// while held. The knowledge base and the bus's outbox stay where `local` keeps them (this
-    /// instance's state directory).
+    /// The stores of several Medics sharing the database: runs, target locks, switches, the
+    /// audit log, the knowledge base and the immune memory in `database`, leased to `owner` (this
+    /// instance) for `leaseSeconds` and renewed while held. The bus's outbox stays where `local`
+    /// keeps it (this instance's state directory).
     public static func postgres(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30, clock: any EngineClock = SystemClock(),
                                 local: StateStores) -> StateStores {
         let runs = PostgresRunStore(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock)
         let state = runs.state
         return StateStores(runs: runs,
                     locks: PostgresTargetLocks(database, owner: owner, leaseSeconds: leaseSeconds) { target, runID in state.lost(target, of: runID) },
-                    flags: PostgresFlags(database), audit: PostgresAuditLog(database), knowledge: local.knowledge, outbox: local.outbox)
+                    flags: PostgresFlags(database), audit: PostgresAuditLog(database),
+                    // The knowledge base stays in the state directory for now: with its stores
+                    // in the database, a server did not resume a run that a database outage cut
+                    // short (docs/high-availability.md, "The knowledge base is per server").
+                    knowledge: local.knowledge,
+                    outbox: local.outbox)
     }
 }
 
@@ -92,12 +97,16 @@ final class LeaseKeeper: Sendable {
             }
         }
         release = { try? await leases.release(held.leases) }
+        releases = leases.database.releases
     }
 
+    private let releases: LeaseReleases
+
+    /// Stops renewing and gives the leases up; a database shut down gracefully waits for that.
     func stop() {
         heartbeat.cancel()
         let (heartbeat, release) = (heartbeat, release)
-        Task {
+        releases.start {
             await heartbeat.value
             await release()
         }

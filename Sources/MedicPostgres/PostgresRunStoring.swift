@@ -42,7 +42,7 @@ public final class PostgresRunClaim: RunClaim {
     deinit {
         heartbeat.cancel()
         let journal = journal
-        Task { try? await journal.release() }
+        journal.store.database.releases.start { try? await journal.release() }
     }
 }
 

@@ -20,7 +20,8 @@ public enum SchemaMigrations {
     }
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
-    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads, severityLevelClaims, webSessions]
+    public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads,
+                                          severityLevelClaims, webSessions, knowledge]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -324,6 +325,45 @@ public enum SchemaMigrations {
             run_id     text NOT NULL,
             folded     boolean NOT NULL,
             claimed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
+    ])
+
+    /// The knowledge base (`PostgresKnowledgeStore`): the record files' records, in the order
+    /// they committed, each at most once per key (an incident record's run id); its documents;
+    /// the immune memory; who requested each run over the API (`PostgresRunRequesters`).
+    static let knowledge = Migration(version: 8, name: "knowledge base, immune memory, run requesters", statements: [
+        """
+        CREATE TABLE medic_knowledge_records (
+            seq        bigserial PRIMARY KEY,
+            file       text NOT NULL,
+            record_key text,
+            record     text NOT NULL,
+            written_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            UNIQUE (file, record_key)
+        )
+        """,
+        "CREATE INDEX medic_knowledge_records_by_file ON medic_knowledge_records (file, seq)",
+        """
+        CREATE TABLE medic_knowledge_documents (
+            file        text PRIMARY KEY,
+            document    text NOT NULL,
+            replaced_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
+        """
+        CREATE TABLE medic_immune_memory (
+            name       text PRIMARY KEY,
+            document   text NOT NULL,
+            version    bigint NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
+        """
+        CREATE TABLE medic_run_requesters (
+            run_id       text PRIMARY KEY,
+            requester    text NOT NULL,
+            requested_at timestamptz NOT NULL DEFAULT clock_timestamp()
         )
         """,
     ])

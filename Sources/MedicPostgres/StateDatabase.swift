@@ -12,6 +12,10 @@ public final class StateDatabase: Sendable {
     public let client: PostgresClient
     public let logger: Logger
     private let running: Task<Void, Never>
+    /// The connection of the stores whose protocols are synchronous (the knowledge base).
+    let blocking: BlockingSession
+    /// Lease releases under way, waited for by `shutdown`.
+    let releases = LeaseReleases()
 
     /// Starts the pool (it connects on the first query). `connectTimeout`: how long one attempt
     /// to reach the server may take before the query waiting on it fails.
@@ -34,6 +38,7 @@ public final class StateDatabase: Sendable {
         self.location = location
         self.client = client
         self.logger = logger
+        blocking = BlockingSession(location, logger: logger, connectTimeout: connectTimeout)
         running = Task { await client.run() }
     }
 
@@ -67,8 +72,12 @@ public final class StateDatabase: Sendable {
         }
     }
 
-    /// Closes every connection; no query runs after.
+    /// Closes every connection once the leases being released are (for up to 5 s); no query
+    /// runs after.
     public func shutdown() async {
+        await releases.drain(within: 5)
+        let blocking = blocking
+        await Task.detached { blocking.close() }.value
         running.cancel()
         await running.value
     }

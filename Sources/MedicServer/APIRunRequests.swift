@@ -51,6 +51,9 @@ struct APIRunRequests: Sendable {
     var catalog: Catalog { library.current.catalog }
     let stateDirectory: String
     let maxBodyBytes: Int
+    /// Who requested each run; nil: the state directory's (`RunRequesters`).
+    var requesters: (any RunRequesterLedger)? = nil
+    var ledger: any RunRequesterLedger { requesters ?? RunRequesters(stateDirectory: stateDirectory) }
 
     func install(on router: Router<BasicRequestContext>) {
         router.post("/api/v1/runs", use: access.require(.operator) { request, _, identity in await start(request, identity) })
@@ -69,7 +72,7 @@ struct APIRunRequests: Sendable {
         }
         let runID = RunStore.newRunID(at: interpreter.clock.now)
         do {
-            try RunRequesters(stateDirectory: stateDirectory).record(identity.name, for: runID)
+            try await ledger.record(identity.name, for: runID)
         } catch {
             return ServerRoutes.error(.serviceUnavailable, "the request could not be recorded: \(error)")
         }
@@ -91,11 +94,11 @@ struct APIRunRequests: Sendable {
             }
         }
         guard started else {
-            RunRequesters(stateDirectory: stateDirectory).forget(runID)
+            await ledger.forget(runID)
             return ServerRoutes.error(.serviceUnavailable, "the server is stopping")
         }
         if let failure = await outcome.value() {
-            if (try? await stores.runs.read(runID: runID)) == nil { RunRequesters(stateDirectory: stateDirectory).forget(runID) }
+            if (try? await stores.runs.read(runID: runID)) == nil { await ledger.forget(runID) }
             return ServerRoutes.error(.serviceUnavailable, "the run could not start: \(failure)")
         }
         return ServerRoutes.json(.accepted, ["run": runID, "playbook": planned.playbookID, "requested_by": identity.name])

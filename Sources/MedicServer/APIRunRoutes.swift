@@ -18,6 +18,9 @@ struct APIRunRoutes: Sendable {
     var catalog: Catalog { library.current.catalog }
     let stateDirectory: String
     let maxBodyBytes: Int
+    /// Who requested each run; nil: the state directory's (`RunRequesters`).
+    var requesters: (any RunRequesterLedger)? = nil
+    var ledger: any RunRequesterLedger { requesters ?? RunRequesters(stateDirectory: stateDirectory) }
 
     static let statuses = ["running", "finished", "interrupted", "pending_approval", "damaged"]
 
@@ -130,8 +133,16 @@ struct APIRunRoutes: Sendable {
         guard status == .pendingApproval else {
             return ServerRoutes.error(.conflict, "run \(id) is not waiting for approval (\(status.rawValue))")
         }
-        if let approver, RunRequesters(stateDirectory: stateDirectory).requester(of: id) == approver.name {
-            return ServerRoutes.error(.forbidden, "'\(approver.name)' requested run \(id) and cannot approve it; another approver must")
+        if let approver {
+            let requester: String?
+            do {
+                requester = try await ledger.requester(of: id)
+            } catch {
+                return ServerRoutes.error(.serviceUnavailable, "who requested run \(id) cannot be read, so it cannot be approved now: \(error)")
+            }
+            if requester == approver.name {
+                return ServerRoutes.error(.forbidden, "'\(approver.name)' requested run \(id) and cannot approve it; another approver must")
+            }
         }
         if let approver {
             let since = contents.records.lastIndex { $0.event == .approvalRequested } ?? contents.records.startIndex

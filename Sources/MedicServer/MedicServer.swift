@@ -44,6 +44,9 @@ public struct MedicServer: Sendable {
         public var webSessions: (any WebSessionStoring)?
         /// Delivers the shared database's bus outbox (`--relay`; nil: none).
         public var outboxRelay: OutboxRelay?
+        /// Who requested each run over the API, when servers share a database; nil: the state
+        /// directory's.
+        public var requesters: (any RunRequesterLedger)?
         /// The health checks run every `healthTick` seconds (nil: none, docs/health.md).
         public var health: HealthMonitor?
         /// The file `health` was read from, read again at SIGHUP (nil: not reloaded).
@@ -101,9 +104,9 @@ public struct MedicServer: Sendable {
         routes.install(on: router)
         OpenAPIRoute().install(on: router)
         APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
-                     maxBodyBytes: settings.maxBodyBytes).install(on: router)
+                     maxBodyBytes: settings.maxBodyBytes, requesters: settings.requesters).install(on: router)
         APIRunRequests(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
-                       maxBodyBytes: settings.maxBodyBytes).install(on: router)
+                       maxBodyBytes: settings.maxBodyBytes, requesters: settings.requesters).install(on: router)
         APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, library: library, incidents: incidents,
                            stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes).install(on: router)
         IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit), clock: interpreter.clock,
@@ -111,7 +114,7 @@ public struct MedicServer: Sendable {
         // The web page calls the API routes' own functions for its actions (docs/serving.md, "The web page").
         WebRoutes(access: access,
                   runs: APIRunRoutes(access: access, runner: runner, interpreter: interpreter, stores: stores, library: library, stateDirectory: stateDirectory,
-                                     maxBodyBytes: settings.maxBodyBytes),
+                                     maxBodyBytes: settings.maxBodyBytes, requesters: settings.requesters),
                   operations: APIOperationRoutes(access: access, interpreter: interpreter, stores: stores, library: library, incidents: incidents,
                                                  stateDirectory: stateDirectory, maxBodyBytes: settings.maxBodyBytes),
                   acknowledgements: IncidentAckRoutes(access: access, acknowledgement: IncidentAcknowledgement(store: incidents, audit: stores.audit),

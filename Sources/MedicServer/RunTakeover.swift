@@ -53,7 +53,8 @@ struct TakeoverSweep: Service {
     func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             await runner.takeOver(from: incidents, settled: settled)
-            try? await Task.sleep(nanoseconds: UInt64(max(interval, 0.05) * 1e9))
+            // A graceful stop ends the wait (a third of a long lease would hold the stop that long).
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(nanoseconds: UInt64(max(interval, 0.05) * 1e9)) }
         }
     }
 }

@@ -164,7 +164,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure.usage("--relay delivers the database's outbox: it needs --store (or MEDIC_STORE)")
         }
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
-        (settings.escalationClaims, settings.alertGroups) = (shared.escalationClaims, shared.alertGroups)
+        (settings.escalationClaims, settings.alertGroups, settings.requesters) = (shared.escalationClaims, shared.alertGroups, shared.requesters)
         settings.webSessions = shared.webSessions
         (settings.libraryRoot, settings.configurationPath) = (root, config)
         // The metric sources are read only when something samples them (--no-rules alone does not).

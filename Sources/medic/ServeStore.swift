@@ -18,6 +18,8 @@ struct ServeStore {
     var rulesLeadership: (@Sendable () async -> Bool)?
     /// Where the web page's logins are kept, when servers share the database.
     var webSessions: (any WebSessionStoring)? = nil
+    /// Who requested each run over the API, when servers share the database.
+    var requesters: (any RunRequesterLedger)? = nil
 
     /// The database `text` names (`--store`, exit 2 when it is not an address), its pool
     /// started; nothing is sent to it yet.
@@ -59,6 +61,7 @@ struct ServeStore {
         let stores = StateStores.postgres(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock, local: files)
         return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database,
                           escalationClaims: PostgresEscalationArbiter(database, instance: owner), alertGroups: PostgresAlertGroupLeads(database),
-                          rulesLeadership: leadership(database, owner: owner, seconds: rulesLeaseSeconds), webSessions: PostgresWebSessions(database))
+                          rulesLeadership: leadership(database, owner: owner, seconds: rulesLeaseSeconds), webSessions: PostgresWebSessions(database),
+                          requesters: PostgresRunRequesters(database))
     }
 }

@@ -79,13 +79,14 @@ struct SharedServeWorkspace {
     var effects: URL { dir.appendingPathComponent("effects.log") }
     var effectLines: [String] { ((try? String(contentsOf: effects, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
 
-    /// `medic serve` as instance `name`, on the shared database, with a state directory of its own.
-    func serve(_ test: XCTestCase, _ name: String, lease: Double = 3, extra: [String] = []) async throws -> ServeProcess {
+    /// `medic serve` as instance `name`, on the shared database, with a state directory of its own;
+    /// without the anomaly rules unless `rules` names its metric sources file.
+    func serve(_ test: XCTestCase, _ name: String, lease: Double = 3, rules: String? = nil, extra: [String] = []) async throws -> ServeProcess {
         try await ServeProcess(test, in: dir, arguments: [
             "--root", dir.path, "--state-dir", dir.appendingPathComponent("state-\(name)").path, "--workdir", dir.path,
             "--config", dir.appendingPathComponent("medic.yaml").path, "--store", address, "--instance", name,
-            "--lease", String(lease), "--no-rules", "--grace", "0",
-        ] + extra)
+            "--lease", String(lease), "--grace", "0",
+        ] + (rules.map { ["--metrics", $0, "--interval", "100ms"] } ?? ["--no-rules"]) + extra)
     }
 
     /// An Alertmanager version 4 post of one firing alert.

@@ -33,17 +33,34 @@ public enum ImmuneMemoryDocument {
         } catch {
             throw KnowledgeError("cannot read the immune memory \(path): \(KnowledgeBase.reason(error))")
         }
+        return try decode(Array(bytes), from: path, capacity: capacity, at: now)
+    }
+
+    /// The memory a document's bytes hold, with the evictions made if it holds more than
+    /// `capacity` entries. Throws `KnowledgeError` naming `source` (where the bytes were read)
+    /// when they are not a memory document of this format.
+    public static func decode(_ bytes: [UInt8], from source: String, capacity: Int = ImmuneMemory.defaultCapacity,
+                              at now: Date) throws -> (memory: ImmuneMemory, changes: [ImmuneMemoryChange]) {
         let stored: Stored
         do {
-            stored = try decoder().decode(Stored.self, from: bytes)
+            stored = try decoder().decode(Stored.self, from: Data(bytes))
         } catch {
-            throw KnowledgeError("the immune memory \(path) is corrupt (\(describe(error))); it was left as it is: "
+            throw KnowledgeError("the immune memory \(source) is corrupt (\(describe(error))); it was left as it is: "
                                  + "repair it, or move it away to start with an empty memory")
         }
         guard stored.format == format else {
-            throw KnowledgeError("the immune memory \(path) has format \(stored.format); this Medic reads format \(format)")
+            throw KnowledgeError("the immune memory \(source) has format \(stored.format); this Medic reads format \(format)")
         }
         return ImmuneMemory.holding(stored.entries, capacity: capacity, at: now)
+    }
+
+    /// The document of `memory` (what `save` writes, without its final newline).
+    public static func encode(_ memory: ImmuneMemory) throws -> [UInt8] {
+        do {
+            return Array(try encoder().encode(Stored(format: format, entries: memory.entries)))
+        } catch {
+            throw KnowledgeError("cannot encode the immune memory: \(error)")
+        }
     }
 
     /// The saved memory for reading only (nothing is written, no lock taken): from `cache` while
@@ -61,13 +78,7 @@ public enum ImmuneMemoryDocument {
     /// Replaces the saved memory with `memory`. Throws `KnowledgeError` on an I/O fault, leaving
     /// the previous document in place.
     public static func save(_ memory: ImmuneMemory, to knowledgeBase: KnowledgeBase) throws {
-        let bytes: Data
-        do {
-            bytes = try encoder().encode(Stored(format: format, entries: memory.entries))
-        } catch {
-            throw KnowledgeError("cannot encode the immune memory: \(error)")
-        }
-        try KnowledgeBase.replaceAtomically(Array(bytes) + [UInt8(ascii: "\n")], at: path(in: knowledgeBase))
+        try KnowledgeBase.replaceAtomically(try encode(memory) + [UInt8(ascii: "\n")], at: path(in: knowledgeBase))
     }
 
     /// Loads the memory, lets `body` change it, and saves it if it changed, all under an
