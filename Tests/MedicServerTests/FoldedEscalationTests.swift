@@ -210,18 +210,10 @@ final class FoldedEscalationTests: XCTestCase {
 
     /// Two servers sharing one PostgreSQL: level 0 is claimed like the others, sent once per method.
     func testTwoServersSharingADatabaseSendASeverityLevelsNotificationsOnce() async throws {
-        let postgres = try LocalPostgres.orSkip { try LocalPostgres() }
-        let address = postgres.address(try postgres.freshDatabase())
         let lib = try await library(policies: Self.levels, rule: false, config: "escalation:\n  policies: {SEV1: slow_page}", methods: ["page", "sms"])
-        let (status, migrated) = try MedicCommand.status(["migrate", "--store", address], in: lib.dir)
-        XCTAssertEqual(status, 0, migrated)
-        var servers: [ServeProcess] = []
-        for name in ["one", "two"] {
-            servers.append(try await ServeProcess(self, in: lib.dir, arguments: [
-                "--root", lib.dir.path, "--state-dir", lib.dir.appendingPathComponent("state-\(name)").path, "--workdir", lib.dir.path,
-                "--config", lib.dir.appendingPathComponent("medic.yaml").path, "--store", address, "--instance", name, "--lease", "2",
-            ]))
-        }
+        let (_, address) = try SharedServers.database(self, in: lib.dir)
+        let servers = try await SharedServers.start(self, ["one", "two"], in: lib.dir, address: address,
+                                                    arguments: ["--config", lib.dir.appendingPathComponent("medic.yaml").path, "--lease", "2"])
         let labels = ["alertname": "linger-001", "severity": "SEV1"]
         let opened = try await post(servers[0], lib, labels: labels, fingerprint: "5e5e5e5e00000003")
         let key = try XCTUnwrap(opened["key"] as? String)

@@ -6,18 +6,10 @@ import XCTest
 /// sent by one of them.
 extension EscalationTests {
     func testTwoServersSharingADatabaseSendEachLevelOnce() async throws {
-        let postgres = try LocalPostgres.orSkip { try LocalPostgres() }
-        let address = postgres.address(try postgres.freshDatabase())
         let lib = try await library()
-        let (status, migrated) = try MedicCommand.status(["migrate", "--store", address], in: lib.dir)
-        XCTAssertEqual(status, 0, migrated)
-        var servers: [ServeProcess] = []
-        for name in ["one", "two"] {
-            servers.append(try await ServeProcess(self, in: lib.dir, arguments: [
-                "--root", lib.dir.path, "--state-dir", lib.dir.appendingPathComponent("state-\(name)").path, "--workdir", lib.dir.path,
-                "--config", lib.dir.appendingPathComponent("medic.yaml").path, "--store", address, "--instance", name, "--lease", "2",
-            ]))
-        }
+        let (_, address) = try SharedServers.database(self, in: lib.dir)
+        let servers = try await SharedServers.start(self, ["one", "two"], in: lib.dir, address: address,
+                                                    arguments: ["--config", lib.dir.appendingPathComponent("medic.yaml").path, "--lease", "2"])
         // The same alert reaches both (Alertmanager sends to every receiver): one incident.
         let key = try await open(servers[0], lib, severity: "SEV1", fingerprint: "shared1")
         let again = try await open(servers[1], lib, severity: "SEV1", fingerprint: "shared1")

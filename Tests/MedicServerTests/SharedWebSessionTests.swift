@@ -8,19 +8,10 @@ import XCTest
 /// no database the page answers 503 rather than logging people out.
 final class SharedWebSessionTests: XCTestCase {
     func testALoginThroughOneServerIsALoginAtTheOtherAndALogoutEndsItAtBoth() async throws {
-        let postgres = try LocalPostgres.orSkip { try LocalPostgres() }
-        let address = postgres.address(try postgres.freshDatabase())
         let ws = try APIWorkspace(self)
         let olga = try ws.token("olga", "operator")
-        let (status, migrated) = try MedicCommand.status(["migrate", "--store", address], in: ws.dir)
-        XCTAssertEqual(status, 0, migrated)
-        var servers: [ServeProcess] = []
-        for name in ["one", "two"] {
-            servers.append(try await ServeProcess(self, in: ws.dir, arguments: [
-                "--root", ws.dir.path, "--state-dir", ws.dir.appendingPathComponent("state-\(name)").path, "--workdir", ws.dir.path,
-                "--tokens", ws.tokensFile, "--store", address, "--instance", name,
-            ]))
-        }
+        let (postgres, address) = try SharedServers.database(self, in: ws.dir)
+        let servers = try await SharedServers.start(self, ["one", "two"], in: ws.dir, address: address, arguments: ["--tokens", ws.tokensFile])
         let one = WebVisitor(servers[0]), two = WebVisitor(servers[1])
         let page = try await one.logIn(olga)
         XCTAssertTrue(page.body.contains("Signed in as <strong id=\"who\">olga</strong>"), page.body)
@@ -62,12 +53,9 @@ final class SharedWebSessionTests: XCTestCase {
     /// A session kept in the database outlives a restart, so it follows the tokens as they are
     /// now: an entry removed ends its sessions, a role changed applies to them.
     func testASessionFollowsTheTokensAsTheyAreNow() async throws {
-        let postgres = try LocalPostgres.orSkip { try LocalPostgres() }
-        let address = postgres.address(try postgres.freshDatabase())
         let ws = try APIWorkspace(self)
         let olga = try ws.token("olga", "operator")
-        let (status, migrated) = try MedicCommand.status(["migrate", "--store", address], in: ws.dir)
-        XCTAssertEqual(status, 0, migrated)
+        let (_, address) = try SharedServers.database(self, in: ws.dir)
         let arguments = ws.arguments + ["--tokens", ws.tokensFile, "--store", address]
         let first = try await ServeProcess(self, in: ws.dir, arguments: arguments)
         let browser = WebVisitor(first)

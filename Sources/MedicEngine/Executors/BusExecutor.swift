@@ -122,12 +122,7 @@ public struct BusExecutor: StepExecutor {
             return ExecutionResult(succeeded: true, seconds: HTTPExecutor.seconds(since: started), outputs: outputs,
                                    summary: "published \(topic) to stdout")
         case .webhook(let url, let headers):
-            var outgoing = HTTPClientRequest(url: url)
-            outgoing.method = .POST
-            for (name, value) in headers.sorted(by: { $0.key < $1.key }) { outgoing.headers.add(name: name, value: value) }
-            outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/cloudevents+json; charset=utf-8")
-            outgoing.body = .bytes(ByteBuffer(bytes: json))
-            let outcome = await HTTPExchange.perform(outgoing, through: client, timeout: request.timeout, keepingLast: 4 << 10)
+            let outcome = await post(Array(json), to: url, headers: headers, timeout: request.timeout)
             let seconds = HTTPExecutor.seconds(since: started)
             switch outcome {
             case .answered(let status, let body) where (200..<300).contains(status):
@@ -165,12 +160,7 @@ public struct BusExecutor: StepExecutor {
                 return ExecutionResult(succeeded: false, seconds: HTTPExecutor.seconds(since: started), summary: "cannot write \(event.id) to standard output: \(error)")
             }
         case .webhook(let url, let headers):
-            var outgoing = HTTPClientRequest(url: url)
-            outgoing.method = .POST
-            for (name, value) in headers.sorted(by: { $0.key < $1.key }) { outgoing.headers.add(name: name, value: value) }
-            outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/cloudevents+json; charset=utf-8")
-            outgoing.body = .bytes(ByteBuffer(bytes: event.json))
-            let outcome = await HTTPExchange.perform(outgoing, through: client, timeout: timeout, keepingLast: 4 << 10)
+            let outcome = await post(event.json, to: url, headers: headers, timeout: timeout)
             let seconds = HTTPExecutor.seconds(since: started)
             switch outcome {
             case .answered(let status, _) where (200..<300).contains(status):
@@ -182,6 +172,16 @@ public struct BusExecutor: StepExecutor {
                 return ExecutionResult(succeeded: false, timedOut: timedOut, seconds: seconds, summary: "cannot deliver \(event.id): \(summary)")
             }
         }
+    }
+
+    /// One CloudEvent in structured mode posted to a webhook, the configured headers first.
+    private func post(_ json: [UInt8], to url: String, headers: [String: String], timeout: Double) async -> HTTPExchange.Outcome {
+        var outgoing = HTTPClientRequest(url: url)
+        outgoing.method = .POST
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { outgoing.headers.add(name: name, value: value) }
+        outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/cloudevents+json; charset=utf-8")
+        outgoing.body = .bytes(ByteBuffer(bytes: json))
+        return await HTTPExchange.perform(outgoing, through: client, timeout: timeout, keepingLast: 4 << 10)
     }
 
     /// `scheme://host:port` only: a webhook's path and query often carry its secret.
