@@ -3489,6 +3489,10 @@ public enum EmbeddedSchemas {
             "minLength": 1,
             "description": "The id of an escalation policy of the library."
           }
+        },
+        "severity_levels": {
+          "type": "boolean",
+          "description": "Whether the library's severity levels (§5.1) page too: their notifications as level 0 of an escalation, their response_time and escalation as deadlines (docs/escalation.md, \"Severity levels\"). Default true."
         }
       },
       "additionalProperties": false
