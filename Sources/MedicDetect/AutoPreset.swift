@@ -15,9 +15,10 @@ import MedicModel
 /// 11.2 KB. Work per sample: dominated by knn_conformal's 50 sliding distances and its ranking
 /// against 100 calibration values.
 public enum AutoPreset {
-    public static let ewma = DetectorSpec.ewma(alpha: 0.01, threshold: 3, warmup: 100)
-    public static let knn = DetectorSpec.knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99)
-    public static let context = DetectorSpec.context(levels: 8, span: 7, threshold: 0.5)
+    // The components, as the preset defines them (`DetectorPreset`, the one definition).
+    public static let ewma = DetectorPreset.nabEWMA
+    public static let knn = DetectorPreset.autoKNN
+    public static let context = DetectorPreset.autoContext
 
     /// The ensemble's components with their weights, its threshold and its refractory period:
     /// the preset `auto` (`DetectorPreset`, where it is defined once).

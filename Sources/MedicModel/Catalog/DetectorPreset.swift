@@ -34,14 +34,15 @@ public struct DetectorPreset: Sendable, Hashable {
 
     /// A slow EWMA whose deviation is a series' long-run spread (docs/detection.md, "NAB scores",
     /// says how it was chosen).
-    static let nabEWMA = DetectorSpec.ewma(alpha: 0.01, threshold: 3, warmup: 100)
+    public static let nabEWMA = DetectorSpec.ewma(alpha: 0.01, threshold: 3, warmup: 100)
 
     /// One configuration for any series, chosen once on the NAB subset by leave-one-corpus-out
     /// cross-validation (docs/detection.md, "The auto preset"; `AutoPreset` in MedicDetect
     /// gives its memory per series).
     public static let autoEnsemble = DetectorSpec.composite(
-        components: [.init(detector: nabEWMA, weight: 1),
-                     .init(detector: .knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99), weight: 2),
-                     .init(detector: .context(levels: 8, span: 7, threshold: 0.5), weight: 1)],
+        components: [.init(detector: nabEWMA, weight: 1), .init(detector: autoKNN, weight: 2), .init(detector: autoContext, weight: 1)],
         threshold: 0.73, refractory: Interval(seconds: 16 * 3600))
+    /// `auto`'s nearest-neighbour conformal and context components, at their defaults.
+    public static let autoKNN = DetectorSpec.knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99)
+    public static let autoContext = DetectorSpec.context(levels: 8, span: 7, threshold: 0.5)
 }
