@@ -16,7 +16,10 @@ extension StateStores {
         let runs = PostgresRunStore(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock)
         let state = runs.state
         return StateStores(runs: runs,
-                    locks: PostgresTargetLocks(database, owner: owner, leaseSeconds: leaseSeconds) { target, runID in state.lost(target, of: runID) },
+                    locks: PostgresTargetLocks(database, owner: owner, leaseSeconds: leaseSeconds) { runID in
+                        let generation = state.generation(of: runID)
+                        return { target in state.lost(target, of: runID, generation: generation) }
+                    },
                     flags: PostgresFlags(database), audit: PostgresAuditLog(database),
                     // The knowledge base stays in the state directory for now: with its stores
                     // in the database, a server did not resume a run that a database outage cut
@@ -34,11 +37,12 @@ public struct PostgresTargetLocks: TargetLocking {
     public let leases: PostgresTargetLeases
     public let owner: String
     public let leaseSeconds: Double
-    /// Told (target, run) when a run's target lease was lost: the run must stop writing.
-    let lost: @Sendable (String, String) -> Void
+    /// Asked, when a run takes its targets, for whom to tell the target whose lease that run
+    /// then loses: that claim of the run must stop writing.
+    let lost: @Sendable (_ runID: String) -> @Sendable (_ target: String) -> Void
 
     public init(_ database: StateDatabase, owner: String, leaseSeconds: Double = 30,
-                lost: @escaping @Sendable (_ target: String, _ runID: String) -> Void = { _, _ in }) {
+                lost: @escaping @Sendable (_ runID: String) -> @Sendable (_ target: String) -> Void = { _ in { _ in } }) {
         leases = PostgresTargetLeases(database)
         self.owner = owner
         self.leaseSeconds = leaseSeconds
@@ -68,9 +72,9 @@ public struct PostgresTargetLocks: TargetLocking {
             let who = held?.holder.map { "run \($0.run) (pid \($0.pid) on \($0.host), since \($0.since))" } ?? "another run"
             throw JournalError("target \(held?.name ?? names.joined(separator: ", ")) is being remediated by \(who)")
         }
-        let lost = lost
+        let lost = lost(run)
         let keeper = LeaseKeeper(taken, leases: leases, seconds: leaseSeconds) { lease in
-            lost(String(lease.name.dropFirst("target:".count)), run)
+            lost(String(lease.name.dropFirst("target:".count)))
         }
         return TargetLease(names: names) { keeper.stop() }
     }

@@ -86,6 +86,7 @@ public struct PostgresRunStore: Sendable {
         guard let lease = try await PostgresLeases(database).acquire(Self.leaseName(runID), owner: owner, seconds: leaseSeconds) else {
             return nil
         }
+        state.claimed(runID)
         let records = try await PostgresRunRecords(database).records(of: runID)
         guard !records.isEmpty else { throw JournalError("run \(runID) has no records in \(database.location)") }
         let summary = RunStore.summary(id: runID, records: records, status: RunStore.status(of: records), path: "")

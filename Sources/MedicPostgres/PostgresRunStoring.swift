@@ -8,15 +8,30 @@ final class PostgresRunStoreState: @unchecked Sendable {
     private let lock = NSLock()
     private var history = ListedRuns([])
     private var stopped = false
-    /// Runs that lost a target's lease (`PostgresTargetLocks`): they write nothing more.
+    /// Runs that lost a target's lease (`PostgresTargetLocks`): they write nothing more, until
+    /// the run is claimed again here (a takeover), which starts a new generation of it.
     private var lostTargets: [String: String] = [:]
+    /// How many times each run was claimed by this server: a loss reported for an earlier
+    /// claim (a lease keeper of the run cut short) must not stop the run taken over.
+    private var generations: [String: Int] = [:]
 
     var runs: ListedRuns { lock.withLock { history } }
     func replace(_ runs: ListedRuns) { lock.withLock { history = runs } }
     func stop() { lock.withLock { stopped = true } }
     var isStopping: Bool { lock.withLock { stopped } }
-    func lost(_ target: String, of runID: String) { lock.withLock { lostTargets[runID] = target } }
+    func generation(of runID: String) -> Int { lock.withLock { generations[runID, default: 0] } }
+    func lost(_ target: String, of runID: String, generation: Int) {
+        lock.withLock { if generations[runID, default: 0] == generation { lostTargets[runID] = target } }
+    }
     func lostTarget(of runID: String) -> String? { lock.withLock { lostTargets[runID] } }
+    /// The run is claimed (again) by this server with a new run lease: a target lease lost by
+    /// its earlier claim no longer stops it (the database fences that claim's writes).
+    func claimed(_ runID: String) {
+        lock.withLock {
+            generations[runID, default: 0] += 1
+            lostTargets[runID] = nil
+        }
+    }
 }
 
 /// A run's claim in the database: its lease, renewed every third of its term while the claim is

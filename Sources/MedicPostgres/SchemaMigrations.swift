@@ -50,7 +50,7 @@ public enum SchemaMigrations {
     static let lockKey: Int64 = 0x6D_65_64_69_63
 
     public static func status(of database: StateDatabase) async throws -> Status {
-        let version = try await current(database.client, logger: database.logger, location: database.location)
+        let version = try await current(database.client.pool, logger: database.logger, location: database.location)
         return Status(version: version, pending: all.filter { $0.version > version })
     }
 
@@ -103,7 +103,7 @@ public enum SchemaMigrations {
 
     /// Throws `Refusal` unless the database's schema is the one this Medic knows.
     public static func requireCurrent(_ database: StateDatabase) async throws {
-        let version = try await current(database.client, logger: database.logger, location: database.location)
+        let version = try await current(database.client.pool, logger: database.logger, location: database.location)
         if version > latest { throw Refusal.newer(found: version, known: latest) }
         if version < latest { throw Refusal.older(found: version, needed: latest) }
     }

@@ -9,7 +9,8 @@ import PostgresNIO
 /// and not shut down. Every store of the database shares one.
 public final class StateDatabase: Sendable {
     public let location: PostgresLocation
-    public let client: PostgresClient
+    /// The pool, each call answered within `statementDeadline` seconds or failed.
+    public let client: StateClient
     public let logger: Logger
     private let running: Task<Void, Never>
     /// The connection of the stores whose protocols are synchronous (the knowledge base).
@@ -21,7 +22,9 @@ public final class StateDatabase: Sendable {
     /// to reach the server may take before the query waiting on it fails.
     /// `logger` defaults to one at warning level: the pool tells at info level of every
     /// connection it opens and closes.
-    public init(_ location: PostgresLocation, logger: Logger? = nil, connectTimeout: Duration = .seconds(10)) {
+    /// `statementDeadline`: how long a call may wait for its answer before it fails (the
+    /// connection it waited for included; see `StateClient`).
+    public init(_ location: PostgresLocation, logger: Logger? = nil, connectTimeout: Duration = .seconds(10), statementDeadline: Double = 30) {
         let logger = logger ?? {
             var logger = Logger(label: "medic.postgres")
             logger.logLevel = .warning
@@ -36,7 +39,7 @@ public final class StateDatabase: Sendable {
         configuration.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "10000")]
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.location = location
-        self.client = client
+        self.client = StateClient(pool: client, deadline: statementDeadline)
         self.logger = logger
         blocking = BlockingSession(location, logger: logger, connectTimeout: connectTimeout)
         running = Task { await client.run() }
@@ -64,9 +67,9 @@ public final class StateDatabase: Sendable {
     /// Throws unless the database answers `SELECT 1` within `seconds` (a pool still trying to
     /// reach a server that is down would otherwise keep the caller waiting).
     public func ping(within seconds: Double) async throws {
-        let client = client, logger = logger
+        let pool = client.pool, logger = logger
         do {
-            try await answered(within: seconds) { try await client.perform("SELECT 1", logger: logger) }
+            try await answered(within: seconds) { try await pool.perform("SELECT 1", logger: logger) }
         } catch {
             throw PostgresFailure("reaching the database", error, location: location)
         }

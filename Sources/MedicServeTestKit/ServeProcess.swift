@@ -87,13 +87,15 @@ public final class ServeProcess: @unchecked Sendable {
     }
 
     /// Polls `probe` every 50 ms until it gives a value; fails after `seconds`.
-    public static func poll<T>(_ what: String, seconds: Double = 60, _ probe: () async throws -> T?) async throws -> T {
+    /// `what` is said only when the wait times out, so a message quoting the server's log
+    /// quotes it as it is then, not as it was when the wait began.
+    public static func poll<T>(_ what: @autoclosure () -> String, seconds: Double = 60, _ probe: () async throws -> T?) async throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let value = try await probe() { return value }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
-        throw Timeout(what: what, seconds: seconds)
+        throw Timeout(what: what(), seconds: seconds)
     }
 
     public struct Timeout: Error, CustomStringConvertible {

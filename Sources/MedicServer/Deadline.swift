@@ -21,6 +21,7 @@ public func answered<T: Sendable>(within seconds: Double, _ body: @escaping @Sen
 /// No answer in time.
 public struct Late: Error, CustomStringConvertible {
     public let seconds: Double
+    public init(seconds: Double) { self.seconds = seconds }
     public var description: String { "no answer within \(seconds) s" }
 }
 

@@ -1,0 +1,63 @@
+import Foundation
+import MedicPostgres
+import MedicServeTestKit
+import MedicServer
+import PostgresNIO
+import XCTest
+
+/// The pool as the stores use it never waits for an absent database longer than its deadline,
+/// and a transaction that gave up never runs after. A class of its own: it stops its PostgreSQL.
+final class StateClientDeadlineTests: PostgresTestCase {
+    func testACallWhileTheDatabaseIsAwayFailsAtItsDeadlineAndNeverRunsLate() async throws {
+        let postgres = try server()
+        let location = try postgres.freshDatabase()
+        let database = StateDatabase(location, connectTimeout: .seconds(1), statementDeadline: 1)
+        addTeardownBlock { await database.shutdown() }
+        try await SchemaMigrations.migrate(database)
+        postgres.stop()
+        let ran = Flag()
+        // Without the deadline these calls waited for ever: bounded here so the test fails instead.
+        let transaction = await outcome { try await answered(within: 60) {
+            try await database.client.withTransaction(logger: database.logger) { connection in
+                ran.set()
+                try await connection.query("INSERT INTO medic_switches (name, set_by, reason, set_at) VALUES ('kill_switch', 'late', NULL, 'now')",
+                                           logger: database.logger)
+            }
+        } }
+        XCTAssertThrowsError(try transaction.get()) { error in
+            XCTAssertFalse(error is Late && (error as! Late).seconds == 60, "the transaction waited past its own deadline: \(error)")
+        }
+        let query = await outcome { try await answered(within: 60) { _ = try await database.client.query("SELECT 1", logger: database.logger) } }
+        XCTAssertThrowsError(try query.get()) { error in
+            XCTAssertFalse(error is Late && (error as! Late).seconds == 60, "the query waited past its own deadline: \(error)")
+        }
+
+        try postgres.start()
+        let again = try await ServeProcess.poll("the database to answer again") {
+            try? await database.client.withTransaction(logger: database.logger) { connection in
+                for try await (one) in try await connection.query("SELECT 1", logger: database.logger).decode(Int.self) { return one }
+                return 0
+            }
+        }
+        XCTAssertEqual(again, 1)
+        // The pool had the abandoned transaction's request: had it run, it would have by now.
+        try await Task.sleep(nanoseconds: 3_000_000_000)
+        XCTAssertFalse(ran.isSet, "a transaction given up at its deadline ran after the database came back")
+        var switches = 0
+        for try await (count) in try await database.client.query("SELECT count(*)::int FROM medic_switches", logger: database.logger).decode(Int.self) {
+            switches = count
+        }
+        XCTAssertEqual(switches, 0)
+    }
+}
+
+private func outcome(_ body: () async throws -> Void) async -> Result<Void, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}
+
+private final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
