@@ -149,6 +149,9 @@ public struct MedicServer: Sendable {
         if let interval = settings.takeoverInterval {
             services.append(.init(service: TakeoverSweep(runner: runner, incidents: incidents, interval: interval,
                                                          settled: interval * 3 + (settings.storeTimeout ?? 0))))
+            // Each server's knowledge base learns the runs that ended on the others.
+            services.append(.init(service: SharedRunLearning(runs: stores.runs, knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory),
+                                                             clock: interpreter.clock, interval: max(interval * 3, 2), settled: interval * 6, logger: logger)))
         }
         if let health = settings.health {
             services.append(.init(service: HealthService(monitor: health, metrics: metrics, tick: settings.healthTick, logger: logger)))
