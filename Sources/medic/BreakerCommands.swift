@@ -95,7 +95,7 @@ struct BreakerResetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reset",
         abstract: "Close a playbook's breaker by hand: runs that finished before now no longer count.",
-        discussion: "The reset is stored in <state-dir>/breakers.json and written to <state-dir>/audit.jsonl."
+        discussion: "The reset is stored in <state-dir>/breakers.json and written to <state-dir>/audit.jsonl (with --store: in the database several `medic serve` share, and its audit log)."
     )
 
     @Argument(help: "The playbook_id.")
@@ -106,7 +106,7 @@ struct BreakerResetCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let (decision, playbook) = (decision, playbook)
         try await decision.record { now in
-            try await StateStores.flags(in: decision.stateDirectoryPath).resetBreaker(playbook, by: decision.by, reason: decision.reason, now: now)
+            try await decision.withFlags { try await $0.resetBreaker(playbook, by: decision.by, reason: decision.reason, now: now) }
             return "The circuit breaker of \(playbook) is closed (reset by \(decision.by)); earlier runs no longer count."
         }
     }

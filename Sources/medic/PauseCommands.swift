@@ -14,6 +14,10 @@ struct DecisionOptions: ParsableArguments {
     @Option(name: .customLong("state-dir"), help: "The state directory. Default: $MEDIC_HOME, else .medic")
     var stateDirectory: String?
 
+    @Option(name: .customLong("store"),
+            help: "The database several `medic serve` share (postgres://...; default $MEDIC_STORE): the decision is theirs, not a state directory's.")
+    var store: String?
+
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
 
     /// Runs `decide` at the command's one reading of the wall clock (the decision's recorded
@@ -35,11 +39,13 @@ struct PauseCommand: AsyncParsableCommand {
         discussion: """
             Until `medic resume-all`, the kill_switch gate refuses automated runs (rules, alerts); a \
             person's `medic run` needs --force and says so in its journal. Runs already going on \
-            are not stopped. Both decisions are written to <state-dir>/audit.jsonl.
+            are not stopped. Both decisions are written to <state-dir>/audit.jsonl; with --store, to the \
+            database that several `medic serve` share (every one of them is paused) and its audit log.
 
             Examples:
               medic pause --by alice --reason "incident 4711: hands off the database"
               medic resume-all --by alice
+              medic pause --by alice --store postgres://medic@db.internal/medic
             """
     )
 
@@ -48,7 +54,7 @@ struct PauseCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let decision = decision
         try await decision.record { now in
-            try await StateStores.flags(in: decision.stateDirectoryPath).turnOn(.killSwitch, by: decision.by, reason: decision.reason, now: now)
+            try await decision.withFlags { try await $0.turnOn(.killSwitch, by: decision.by, reason: decision.reason, now: now) }
             return "Paused by \(decision.by): automated runs are refused until `medic resume-all --by NAME`."
         }
     }
@@ -65,7 +71,7 @@ struct ResumeAllCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let decision = decision
         try await decision.record { now in
-            try await StateStores.flags(in: decision.stateDirectoryPath).turnOff(.killSwitch, by: decision.by, reason: decision.reason, now: now)
+            try await decision.withFlags { try await $0.turnOff(.killSwitch, by: decision.by, reason: decision.reason, now: now) }
                 ? "Resumed by \(decision.by): automated runs may start again." : "Medic was not paused."
         }
     }
@@ -96,13 +102,14 @@ struct SafeModeCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let (decision, setting) = (decision, setting)
         try await decision.record { now in
-            let flags = StateStores.flags(in: decision.stateDirectoryPath)
-            switch setting {
-            case .on:
-                try await flags.turnOn(.safeMode, by: decision.by, reason: decision.reason, now: now)
-                return "Safe mode on (by \(decision.by)): runs reach one instance of one service, with approval."
-            case .off:
-                return try await flags.turnOff(.safeMode, by: decision.by, reason: decision.reason, now: now) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
+            try await decision.withFlags { flags in
+                switch setting {
+                case .on:
+                    try await flags.turnOn(.safeMode, by: decision.by, reason: decision.reason, now: now)
+                    return "Safe mode on (by \(decision.by)): runs reach one instance of one service, with approval."
+                case .off:
+                    return try await flags.turnOff(.safeMode, by: decision.by, reason: decision.reason, now: now) ? "Safe mode off (by \(decision.by))." : "Safe mode was off."
+                }
             }
         }
     }

@@ -1,0 +1,31 @@
+import Foundation
+import MedicEngine
+import MedicPostgres
+
+extension DecisionOptions {
+    /// Hands `decide` the switches the decision changes: the database's, when `--store` (else
+    /// `$MEDIC_STORE`) names one, as every `medic serve` sharing it reads them; else the state
+    /// directory's. A database that does not answer within 5 s, or whose schema is not this
+    /// Medic's, changes nothing and exits 1.
+    func withFlags<T>(_ decide: (any OperatorFlags) async throws -> T) async throws -> T {
+        guard let text = store ?? ProcessInfo.processInfo.environment["MEDIC_STORE"], !text.isEmpty else {
+            return try await decide(StateStores.flags(in: stateDirectoryPath))
+        }
+        let database = try ServeStore.database(text, connectTimeout: 5)
+        do {
+            try await database.reach(within: 5)
+            try await SchemaMigrations.requireCurrent(database)
+        } catch {
+            await database.shutdown()
+            throw CommandFailure("error: \(error)", "the database must answer and have the current schema (medic migrate --store ...)")
+        }
+        do {
+            let decided = try await decide(PostgresFlags(database))
+            await database.shutdown()
+            return decided
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+    }
+}
