@@ -72,6 +72,14 @@ public struct CandidateRanker: Sendable {
         history = PlaybookHistory(store: knowledge.records)
     }
 
+    /// The alert incident as the engine's incident: the fault the immune memory is consulted
+    /// about here, and taught about by the alert's run (`IncidentRunner.detection`).
+    static func fault(_ incident: AlertIncident, candidates: [String], severity: Severity, now: Date) -> Incident {
+        let alertname = incident.labels["alertname"] ?? ""
+        return Incident.external(rule: "alertmanager:" + alertname, incidentKey: incident.key, metric: alertname, labels: incident.labels,
+                                 severity: severity, playbooks: candidates, parameters: incident.parameters, at: now.timeIntervalSince1970)
+    }
+
     /// The playbook chosen among `candidates` for the alert incident `incident` (its labels,
     /// parameters and target already taken from the route), with the ranking; a nil playbook
     /// with the reason when none can be planned.
@@ -79,10 +87,7 @@ public struct CandidateRanker: Sendable {
         -> (playbook: String?, ranking: IncidentRanking, reason: String?) {
         var selector = PlaybookSelector(catalog: catalog, knowledge: knowledge, history: history)
         selector.persistMemory = false
-        let alertname = incident.labels["alertname"] ?? ""
-        let fault = Incident.external(rule: "alertmanager:" + alertname, incidentKey: incident.key, metric: alertname, labels: incident.labels,
-                                      severity: severity, playbooks: candidates, parameters: incident.parameters,
-                                      at: now.timeIntervalSince1970)
+        let fault = Self.fault(incident, candidates: candidates, severity: severity, now: now)
         let at = (Timestamp(now) ?? Timestamp(seconds: 0)).rfc3339()
         switch selector.select(fault, targets: incident.target.map { [TargetSpec(name: $0)] }, now: now).outcome {
         case .chosen(let plan):

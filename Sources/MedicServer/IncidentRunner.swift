@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MedicEngine
+import MedicKnowledge
 import MedicModel
 import MedicText
 import ServiceLifecycle
@@ -225,13 +226,16 @@ public actor IncidentRunner: Service {
 
     /// The alert as the journal's detection: the rule is `alertmanager:<alertname>`, the series
     /// the alert's labels, the severity the escalation uses too, times its start and Medic's
-    /// opening of it.
+    /// opening of it, and the fault's signature (the one its ranking consulted the immune memory
+    /// with), so that the memory learns from the run as it does from a rule's.
     static func detection(_ incident: AlertIncident, severity: Severity, now: Date) -> Detection {
         let startsAt = JournalRecord.date(incident.startsAt) ?? now
         let labels = incident.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
-        return Detection(rule: "alertmanager:" + (incident.labels["alertname"] ?? ""), incidentKey: incident.key, series: "{\(labels)}",
-                         value: 1, severity: severity, firstSeen: startsAt,
-                         firedAt: startsAt, detectedAt: JournalRecord.date(incident.openedAt) ?? now)
+        var detection = Detection(rule: "alertmanager:" + (incident.labels["alertname"] ?? ""), incidentKey: incident.key, series: "{\(labels)}",
+                                  value: 1, severity: severity, firstSeen: startsAt,
+                                  firedAt: startsAt, detectedAt: JournalRecord.date(incident.openedAt) ?? now)
+        detection.signature = IncidentFault(FaultSignature(incident: CandidateRanker.fault(incident, candidates: [], severity: severity, now: now)))
+        return detection
     }
 }
 

@@ -60,14 +60,14 @@ final class SharedOutboxRelayTests: PostgresTestCase {
             XCTAssertEqual(answer.status, 200, answer.body)
         }
         _ = try await ServeProcess.poll("3 runs finished (stderr: \(quiet.stderr.suffix(800)))") { try await finished() == 3 ? true : nil }
-        let waiting = try await outbox.waiting()
-        XCTAssertEqual(waiting, 3, "each run's event in the database's outbox")
+        // Each run's step event, and the immune memory's change as it learned the run's cure.
+        _ = try await ServeProcess.poll("6 events in the database's outbox") { try await outbox.waiting() == 6 ? true : nil }
         _ = try await quiet.stop(with: SIGKILL)
 
         // Two relaying servers: the dead one's events, then their own, each delivered once.
         let relays = [try await ws.serve(self, "one", extra: ["--relay", "outbox:" + relayed.path]),
                       try await ws.serve(self, "two", extra: ["--relay", "outbox:" + relayed.path])]
-        _ = try await ServeProcess.poll("the dead server's events delivered") { delivered().count >= 3 ? true : nil }
+        _ = try await ServeProcess.poll("the dead server's events delivered") { delivered().count >= 6 ? true : nil }
         for host in 3..<7 {
             let answer = try await relays[host % 2].post("/api/v1/alerts", body: SharedServeWorkspace.post(
                 alertname: "Announce", fingerprint: String(format: "a%015x", host), instance: "host-\(host)"))
@@ -75,10 +75,13 @@ final class SharedOutboxRelayTests: PostgresTestCase {
         }
         _ = try await ServeProcess.poll("7 runs finished") { try await finished() == 7 ? true : nil }
         _ = try await ServeProcess.poll("the outbox drained") { try await outbox.waiting() == 0 ? true : nil }
-        let events = delivered()
-        XCTAssertEqual(events.count, 7, "each event delivered once: \(events)")
-        XCTAssertEqual(Set(events.compactMap { $0["id"] as? String }).count, 7)
-        XCTAssertEqual(Set(events.compactMap { $0["type"] as? String }), ["dev.example.restart"])
+        let all = delivered()
+        XCTAssertEqual(Set(all.compactMap { $0["id"] as? String }).count, all.count, "each event delivered once: \(all)")
+        let events = all.filter { $0["type"] as? String == "dev.example.restart" }
+        XCTAssertEqual(events.count, 7, "each step's event delivered once: \(all)")
+        let learned = all.filter { $0["type"] as? String == "chaos.immune-memory.changed" }
+        XCTAssertEqual(learned.count, 7, "each run's lesson published once, by the server that ran it: \(all)")
+        XCTAssertEqual(all.count, 14, "\(all)")
         let hosts = Set(events.compactMap { ($0["data"] as? [String: Any])?["host"] as? String })
         XCTAssertEqual(hosts, Set((0..<7).map { "host-\($0)" }))
     }

@@ -5,7 +5,8 @@ import MedicServeTestKit
 import XCTest
 
 /// Servers sharing a database each learn every run that ended on any of them: a run finished on
-/// one server is in the other's incident history, once, and not twice in its own server's.
+/// one server is in the other's incident history and immune memory, once, and not twice in its
+/// own server's.
 final class SharedServeLearningTests: PostgresTestCase {
     func testARunFinishedOnOneServerIsLearnedOnceByEachServer() async throws {
         let (database, address) = try await sharedDatabase()
@@ -27,6 +28,12 @@ final class SharedServeLearningTests: PostgresTestCase {
                 .filter { $0.contains("\"run_id\":\"\(runID)\"") }
         }
         _ = try await ServeProcess.poll("server b to learn run \(runID) (b's log: \(b.stderr.suffix(1500)))") { records(of: "b").isEmpty ? nil : true }
+        // An alert's run teaches the immune memory its fault's cure, on its own server and on the others.
+        for server in ["a", "b"] {
+            let memory = (try? String(contentsOf: workspace.dir.appendingPathComponent("state-\(server)/knowledge/immune-memory.json"), encoding: .utf8)) ?? ""
+            XCTAssertTrue(memory.contains(runID) && memory.contains("alertmanager:Quick"),
+                          "\(server)'s immune memory did not learn the run's lesson: \(memory.prefix(1500))")
+        }
         // Two more of b's passes, and of a's: a run is learned once by each.
         try await Task.sleep(nanoseconds: 5_000_000_000)
         XCTAssertEqual(records(of: "b").count, 1, records(of: "b").joined(separator: "\n"))
