@@ -21,7 +21,7 @@ public enum SchemaMigrations {
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
     public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads,
-                                          severityLevelClaims, webSessions, knowledge]
+                                          severityLevelClaims, webSessions, knowledge, immuneEvents]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -366,5 +366,18 @@ public enum SchemaMigrations {
             requested_at timestamptz NOT NULL DEFAULT clock_timestamp()
         )
         """,
+    ])
+
+    static let immuneEvents = Migration(version: 9, name: "immune events", statements: [
+        """
+        CREATE TABLE medic_immune_events (
+            id          text PRIMARY KEY,
+            event       text NOT NULL,
+            created_at  text NOT NULL,
+            seq         bigserial UNIQUE,
+            received_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
+        "CREATE INDEX medic_immune_events_received ON medic_immune_events (received_at)",
     ])
 }

@@ -134,7 +134,7 @@ public struct ImmuneEvent: Sendable, Equatable {
     }
 
     /// Whether `other` is this event posted again (a retry): everything but the times the server gave.
-    func sameReport(as other: ImmuneEvent) -> Bool {
+    public func sameReport(as other: ImmuneEvent) -> Bool {
         id == other.id && agentID == other.agentID && module == other.module && severity == other.severity && type == other.type
             && message == other.message && meta == other.meta
     }

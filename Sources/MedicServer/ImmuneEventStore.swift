@@ -34,6 +34,7 @@ public enum ImmuneEventStoreOutcome: Sendable, Equatable {
 
 public struct ImmuneEventStoreError: Error, CustomStringConvertible, Sendable {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// The immune events as a JSON Lines file, one event a line, with **group commit**

@@ -47,6 +47,8 @@ public struct MedicServer: Sendable {
         /// Who requested each run over the API, when servers share a database; nil: the state
         /// directory's.
         public var requesters: (any RunRequesterLedger)?
+        /// Where the immune events are kept, when servers share the database (else the state directory's file).
+        public var immuneEvents: (any ImmuneEventStoring)?
         /// The health checks run every `healthTick` seconds (nil: none, docs/health.md).
         public var health: HealthMonitor?
         /// The file `health` was read from, read again at SIGHUP (nil: not reloaded).
@@ -121,8 +123,14 @@ public struct MedicServer: Sendable {
                                                       clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes),
                   clock: interpreter.clock, maxBodyBytes: settings.maxBodyBytes, sessions: settings.webSessions ?? InMemoryWebSessions(),
                   storeTimeout: settings.storeTimeout).install(on: router)
-        let events = try FileImmuneEventStore(stateDirectory: stateDirectory)
-        for problem in events.damage { logger.warning("medic: warning: \(problem)") }
+        let events: any ImmuneEventStoring
+        if let shared = settings.immuneEvents {
+            events = shared
+        } else {
+            let file = try FileImmuneEventStore(stateDirectory: stateDirectory)
+            for problem in file.damage { logger.warning("medic: warning: \(problem)") }
+            events = file
+        }
         ImmuneEventRoutes(store: events, publisher: ImmuneEventPublisher(bus: interpreter.executors.bus, logger: logger), clock: interpreter.clock,
                           maxBodyBytes: settings.maxBodyBytes, access: access).install(on: router)
         DegradationRoutes(access: access, audit: stores.audit, bus: interpreter.executors.bus, clock: interpreter.clock, stateDirectory: stateDirectory,

@@ -166,6 +166,13 @@ struct ServeCommand: AsyncParsableCommand {
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
         (settings.escalationClaims, settings.alertGroups, settings.requesters) = (shared.escalationClaims, shared.alertGroups, shared.requesters)
         settings.webSessions = shared.webSessions
+        if let database = shared.database {
+            do {
+                settings.immuneEvents = try await PostgresImmuneEventStore.open(database)
+            } catch {
+                throw CommandFailure("error: \(error)", "the database must answer and have the current schema (medic migrate --store ...)")
+            }
+        }
         (settings.libraryRoot, settings.configurationPath) = (root, config)
         // The metric sources are read only when something samples them (--no-rules alone does not).
         if !noRules || healthChecks != nil {
