@@ -29,10 +29,13 @@ public struct EscalationRecord: Sendable, Equatable, Codable {
         public var recipients: [String: [String]]? = nil
         /// Why the level is due earlier than its delay, or exists at all: a library trigger (§5.4).
         public var reason: String? = nil
+        /// Sent by another server sharing the database (this one skipped it): its tracking
+        /// channels follow the incident from here too, if that server is gone.
+        public var sentElsewhere: Bool? = nil
 
         enum CodingKeys: String, CodingKey {
             case level, due, condition, notify, methods, state, note, recipients, reason
-            case claimedAt = "claimed_at", sentAt = "sent_at"
+            case claimedAt = "claimed_at", sentAt = "sent_at", sentElsewhere = "sent_elsewhere"
         }
     }
 

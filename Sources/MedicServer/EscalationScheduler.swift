@@ -215,6 +215,7 @@ public actor EscalationScheduler: Service {
                     record = try ledger.update(key) {
                         $0.levels[index].state = .skipped
                         $0.levels[index].note = "sent by another server sharing the database"
+                        $0.levels[index].sentElsewhere = true
                         return true
                     } ?? record
                     continue
@@ -244,11 +245,27 @@ public actor EscalationScheduler: Service {
         let trackers = trackingChannels(record)
         for (kind, done) in [(Notification.Kind.acknowledged, incident.acknowledgement != nil || incident.status == .resolved),
                              (.resolved, incident.status == .resolved)] where done && !trackers.isEmpty && !(record.followUps ?? []).contains(kind.rawValue) {
-            guard let level = record.levels.last(where: { $0.state == .sent }) ?? record.levels.first else { break }
+            guard let level = record.levels.last(where: { $0.state == .sent || $0.sentElsewhere == true }) ?? record.levels.first else { break }
+            // Servers sharing the database: one sends each follow-up, whichever sent the level.
+            if let claims {
+                switch try await claims.claim(incident: key, level: Self.followUpClaim(kind)) {
+                case .mine: break
+                case .heldElsewhere:
+                    retryAfter[key] = clock.now.addingTimeInterval(1)
+                    return
+                case .sentElsewhere:
+                    record = try ledger.update(key) {
+                        $0.followUps = ($0.followUps ?? []) + [kind.rawValue]
+                        return true
+                    } ?? record
+                    continue
+                }
+            }
             var followUp = notification(level, record: record, incident: incident)
             followUp.kind = kind
             followUp.dedupKey = "\(record.incident)/\(kind.rawValue)"
             for (method, channel) in trackers { try await delivery.send(followUp, method: method, channel: channel) }
+            try await claims?.markSent(incident: key, level: Self.followUpClaim(kind))
             record = try ledger.update(key) {
                 $0.followUps = ($0.followUps ?? []) + [kind.rawValue]
                 return true
@@ -314,9 +331,14 @@ public actor EscalationScheduler: Service {
     /// Seconds a folded incident waits for the incident owning its run to be recorded.
     static let ownerGrace = 10.0
 
-    /// The channels that keep the incident's state (PagerDuty) that a sent level went through.
+    /// The claim of a follow-up among servers sharing the database: a number no level has
+    /// (levels are numbered from 0 by the policies), one per kind.
+    static func followUpClaim(_ kind: Notification.Kind) -> Int { kind == .resolved ? 1_000_002 : 1_000_001 }
+
+    /// The channels that follow the incident (PagerDuty) among those of the levels sent, by this
+    /// server or by another sharing the database.
     func trackingChannels(_ record: EscalationRecord) -> [(method: String, channel: NotificationChannel)] {
-        let methods = Set(record.levels.filter { $0.state == .sent || $0.state == .claimed }.flatMap(\.methods))
+        let methods = Set(record.levels.filter { $0.state == .sent || $0.state == .claimed || $0.sentElsewhere == true }.flatMap(\.methods))
         return methods.sorted().compactMap { method in
             guard let channel = settings.channels[method], case .pagerDuty = channel else { return nil }
             return (method, channel)
