@@ -12,7 +12,7 @@ extension BuiltInDetector {
                         spec: { _ in .relativeEntropy(window: 52, bins: 10, models: 8, confidence: 0.99) }),
         BuiltInDetector(name: "knn_conformal", description: "defaults: dimension 10, training 50, calibration 100, k 3",
                         spec: { _ in .knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99) }),
-        BuiltInDetector(name: "adaptive_resonance", description: "defaults: step 5, window 8, levels 80, learning 400, capacity 32",
+        BuiltInDetector(name: "adaptive_resonance", description: "defaults: step 5, window 8, levels 80, learning 400, capacity 64",
                         spec: { _ in NABCrossValidation.adaptiveResonance }),
     ]
 }
@@ -57,7 +57,7 @@ enum NABCrossValidation {
     }
 
     /// The adaptive resonance detector at its defaults, a candidate component.
-    static let adaptiveResonance = DetectorSpec.adaptiveResonance(step: 5, window: 8, levels: 80, learning: 400, capacity: 32, threshold: 0.5)
+    static let adaptiveResonance = DetectorSpec.adaptiveResonance(step: 5, window: 8, levels: 80, learning: 400, capacity: 64, threshold: 0.5)
 
     /// The ensembles of ewma, knn_conformal and context, then the same with adaptive_resonance
     /// (weights ewma, knn, context, adaptive_resonance), each with three refractory periods.

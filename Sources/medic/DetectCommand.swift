@@ -39,7 +39,7 @@ struct DetectCommand: ParsableCommand {
                               threshold=0.99
               adaptive_resonance
                               step=5 window=8 levels=80 learning=400
-                              capacity=32 threshold=0.5
+                              capacity=64 threshold=0.5
 
             Presets: whole configurations by name, as a rule's detector: names them \
             (they take no --param; docs/detection.md, "Presets", says how they were tuned):

@@ -36,7 +36,7 @@ final class DetectAdaptiveResonanceTests: XCTestCase {
     func testHelpListsTheParameters() throws {
         let run = try Medic.run(["detect", "--help"])
         XCTAssertEqual(run.status, 0)
-        for text in ["adaptive_resonance", "step=5", "learning=400", "capacity=32"] {
+        for text in ["adaptive_resonance", "step=5", "learning=400", "capacity=64"] {
             XCTAssertTrue(run.stdout.contains(text), text)
         }
     }

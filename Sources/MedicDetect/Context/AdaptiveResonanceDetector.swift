@@ -40,8 +40,8 @@
 /// categories (`capacity` × 4·window weights and one last use each), the last learning/step
 /// matches, the learning phase's points (learning / step values, released when it ends), the
 /// last `window` points and the input: 8 bytes each, and six array headers: at the defaults
-/// (step 5, window 8, learning 400, capacity 32) 8·(32·33 + 80 + 80 + 8 + 32) + 192 B = 10,240 B
-/// during the learning phase and 9,600 B after; at most 8·(256·257 + 2·10,000 + 64 + 256) +
+/// (step 5, window 8, learning 400, capacity 64) 8·(64·33 + 80 + 80 + 8 + 32) + 192 B = 18,688 B
+/// during the learning phase and 18,048 B after; at most 8·(256·257 + 2·10,000 + 64 + 256) +
 /// 192 B ≈ 690 KB at the largest parameters (window 64, capacity 256, learning 10,000 with step
 /// 1). Work per sample: O(capacity·window) on the sample that closes a block, O(1) else.
 public struct AdaptiveResonanceDetector: StreamingDetector {
@@ -84,7 +84,7 @@ public struct AdaptiveResonanceDetector: StreamingDetector {
 
     /// `step` is clamped to 1...100, `window` to 2...64, `levels` to 2...1,000, `learning` to
     /// step·(window + 1)...10,000 samples, `capacity` to 1...256, `threshold` to 0...1 (NaN: 0.5).
-    public init(step: Int = 5, window: Int = 8, levels: Int = 80, learning: Int = 400, capacity: Int = 32,
+    public init(step: Int = 5, window: Int = 8, levels: Int = 80, learning: Int = 400, capacity: Int = 64,
                 threshold: Double = 0.5) {
         self.step = ParameterRange.count(step, 1...100)
         self.window = ParameterRange.count(window, 2...64)

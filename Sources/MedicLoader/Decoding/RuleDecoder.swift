@@ -194,7 +194,7 @@ struct RuleDecoder {
                                + "samples: the learning phase must hold a whole stretch", at: node.location)
             }
             return .adaptiveResonance(step: step, window: window, levels: f.integer("levels", min: 2, max: 1_000) ?? 80,
-                                      learning: max(learning, step * (window + 1)), capacity: f.integer("capacity", min: 1, max: 256) ?? 32,
+                                      learning: max(learning, step * (window + 1)), capacity: f.integer("capacity", min: 1, max: 256) ?? 64,
                                       threshold: f.number("threshold", min: 0, max: 1) ?? 0.5)
         }
     }

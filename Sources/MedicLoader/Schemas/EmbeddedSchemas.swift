@@ -1941,7 +1941,7 @@ public enum EmbeddedSchemas {
                   },
                   "capacity": {
                     "type": "integer",
-                    "description": "Categories held at most, 1 to 256 (default 32).",
+                    "description": "Categories held at most, 1 to 256 (default 64).",
                     "minimum": 1,
                     "maximum": 256
                   },
