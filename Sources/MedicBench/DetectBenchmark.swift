@@ -95,6 +95,8 @@ enum DetectBenchmark {
                     values: values) { RelativeEntropyDetector() },
             measure("knn_conformal", rateTarget: none, heapBytes: KNNConformalDetector().heapBytes, series: series, samples: samples,
                     values: values) { KNNConformalDetector() },
+            measure("adaptive_resonance", rateTarget: none, heapBytes: AdaptiveResonanceDetector().heapBytes, series: series,
+                    samples: samples, values: values) { AdaptiveResonanceDetector() },
         ]
         for index in rows.indices { rows[index].memoryTarget = 64 * 1024 }
         return rows

@@ -12,6 +12,8 @@ extension BuiltInDetector {
                         spec: { _ in .relativeEntropy(window: 52, bins: 10, models: 8, confidence: 0.99) }),
         BuiltInDetector(name: "knn_conformal", description: "defaults: dimension 10, training 50, calibration 100, k 3",
                         spec: { _ in .knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99) }),
+        BuiltInDetector(name: "adaptive_resonance", description: "defaults: step 5, window 8, levels 80, learning 400, capacity 64",
+                        spec: { _ in NABCrossValidation.adaptiveResonance }),
     ]
 }
 
@@ -54,13 +56,21 @@ enum NABCrossValidation {
         var spec: DetectorSpec
     }
 
+    /// The adaptive resonance detector at its defaults, a candidate component.
+    static let adaptiveResonance = DetectorSpec.adaptiveResonance(step: 5, window: 8, levels: 80, learning: 400, capacity: 64, threshold: 0.5)
+
+    /// The ensembles of ewma, knn_conformal and context, then the same with adaptive_resonance
+    /// (weights ewma, knn, context, adaptive_resonance), each with three refractory periods.
     static var candidates: [Candidate] {
         var list: [Candidate] = []
-        for (e, k, c) in [(1.0, 1.0, 0.0), (1, 2, 0), (1, 1, 1), (1, 2, 1), (1, 1, 0.5), (0, 1, 1)] {
+        let weights: [(Double, Double, Double, Double)] = [(1, 1, 0, 0), (1, 2, 0, 0), (1, 1, 1, 0), (1, 2, 1, 0), (1, 1, 0.5, 0), (0, 1, 1, 0),
+                                                           (1, 2, 1, 1), (1, 2, 1, 2), (1, 1, 0, 1), (1, 0, 1, 1)]
+        for (e, k, c, a) in weights {
             for hours in [8.0, 16, 32] {
-                let components = [(AutoPreset.ewma, e), (AutoPreset.knn, k), (AutoPreset.context, c)]
+                let components = [(AutoPreset.ewma, e), (AutoPreset.knn, k), (AutoPreset.context, c), (adaptiveResonance, a)]
                     .filter { $0.1 > 0 }.map { DetectorSpec.WeightedDetector(detector: $0.0, weight: $0.1) }
-                let name = String(format: "ewma %g, knn %g, context %g, refractory %gh", e, k, c, hours)
+                var name = String(format: "ewma %g, knn %g, context %g, refractory %gh", e, k, c, hours)
+                if a > 0 { name = String(format: "ewma %g, knn %g, context %g, adaptive_resonance %g, refractory %gh", e, k, c, a, hours) }
                 list.append(Candidate(name: name, spec: .composite(components: components, threshold: 0.73,
                                                                    refractory: Interval(seconds: hours * 3600))))
             }

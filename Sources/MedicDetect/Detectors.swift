@@ -28,6 +28,9 @@ public enum Detectors {
             RelativeEntropyDetector(window: window, bins: bins, models: models, confidence: confidence)
         case .knnConformal(let dimension, let training, let calibration, let k, let threshold):
             KNNConformalDetector(dimension: dimension, training: training, calibration: calibration, k: k, threshold: threshold)
+        case .adaptiveResonance(let step, let window, let levels, let learning, let capacity, let threshold):
+            AdaptiveResonanceDetector(step: step, window: window, levels: levels, learning: learning, capacity: capacity,
+                                      threshold: threshold)
         }
     }
 

@@ -37,6 +37,9 @@ struct DetectCommand: ParsableCommand {
                               window=52 bins=10 models=8 confidence=0.99
               knn_conformal   dimension=10 training=50 calibration=100 k=3
                               threshold=0.99
+              adaptive_resonance
+                              step=5 window=8 levels=80 learning=400
+                              capacity=64 threshold=0.5
 
             Presets: whole configurations by name, as a rule's detector: names them \
             (they take no --param; docs/detection.md, "Presets", says how they were tuned):

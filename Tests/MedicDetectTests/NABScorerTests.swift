@@ -82,9 +82,16 @@ final class NABScorerTests: XCTestCase {
         XCTAssertEqual(try scoreAt(0.5, detections: [15]).raw, -1.11, accuracy: 1e-12)
     }
 
-    func testAWindowInsideProbationCountsForNothing() throws {
+    func testAWindowInsideProbationCountsOnlyForThePerfectDetector() throws {
+        // NAB's sweep drops probation rows (so nothing is missed there), but its normalisation
+        // takes the perfect score from every labelled window.
         let score = try scoreAt(0.5, detections: [], windows: [5...9])
-        XCTAssertEqual([score.raw, score.nullRaw, score.perfectRaw, score.normalised], [0, 0, 0, 0])
+        XCTAssertEqual([score.raw, score.nullRaw, score.perfectRaw, score.normalised], [0, 0, 1, 0])
+        // With a scored window detected on its left edge: raw 1, null −1, perfect 2:
+        // 100 × (1 + 1) / (2 + 1) = 66.67, not 100.
+        let both = try scoreAt(0.5, detections: [40], windows: [5...9, 40...49])
+        XCTAssertEqual([both.raw, both.nullRaw, both.perfectRaw], [1, -1, 2])
+        XCTAssertEqual(both.normalised, 200.0 / 3, accuracy: 1e-9)
         // It still is the window a later false positive is measured from: q = (16 − 9) / 4 = 1.75.
         let after = try scoreAt(0.5, detections: [16], windows: [5...9])
         XCTAssertEqual(after.raw, 0.11 * -tanh(5 * 1.75 / 2), accuracy: 1e-12)

@@ -15,8 +15,10 @@ import Foundation
 /// - The threshold is the one that maximises the raw score summed over the whole corpus; among
 ///   equal raw scores the highest threshold wins (NAB keeps the first in its descending sweep).
 /// - Normalised = 100 × (raw − null) / (perfect − null) where null misses every window and
-///   perfect detects each at its left edge. Windows that lie wholly in the probation period
-///   count for neither.
+///   perfect detects each at its left edge. A window that lies wholly in the probation period
+///   has no scored row, so it costs nothing in the raw or the null score, but the perfect score
+///   counts it: NAB's normalisation takes the perfect score from every window of the labels
+///   file (its sweep drops probation rows, so the null detector never misses such a window).
 public enum NABScorer {
     public static let probationFraction = 0.15
     /// 15% of 5,000 rows.
@@ -65,6 +67,8 @@ struct NABPoints {
     var points: [Point] = []
     /// Windows with at least one scored row.
     var windowCount = 0
+    /// Every window of the corpus, those wholly in probation included: the perfect detector's.
+    var labelledWindows = 0
     var maxScore = 0.0
 
     init(corpus: NABCorpus, outputs: [String: [Double]]) throws {
@@ -78,6 +82,7 @@ struct NABPoints {
             }
             let probation = NABScorer.probationRows(rows)
             let windows = series.windows
+            labelledWindows += windows.count
             // Scored windows get corpus-wide indices; a window wholly in probation gets none.
             let firstScored = windows.firstIndex { $0.upperBound >= probation } ?? windows.count
             let base = windowCount - firstScored
@@ -112,7 +117,7 @@ struct NABPoints {
     var noDetectionThreshold: Double { max(1.1, maxScore.nextUp) }
 
     func baseline(_ profile: NABProfile) -> (null: Double, perfect: Double) {
-        (-profile.falseNegativeWeight * Double(windowCount), profile.truePositiveWeight * Double(windowCount))
+        (-profile.falseNegativeWeight * Double(windowCount), profile.truePositiveWeight * Double(labelledWindows))
     }
 
     /// The optimal threshold for `profile`, with the points sorted by descending score: lowers

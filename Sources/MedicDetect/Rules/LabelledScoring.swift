@@ -8,7 +8,8 @@ import MedicModel
 /// one folded into an incident already active; a firing the rule's `cooldown` suppressed started
 /// nothing and does not count. A firing inside a window detects it; outside every window it is
 /// a false positive. As in NAB, the first 15% of each series' rows (at most 750) are a
-/// probation period: firings there do not count, nor windows that end there.
+/// probation period: firings there do not count, nor do windows that end there as missed
+/// (NAB's normalisation still counts them in the perfect score, `NABScorer`).
 ///
 /// Memory: the time of every sample of each labelled series (8 bytes a sample), and each firing.
 public struct LabelledScoring: Sendable {

@@ -185,6 +185,17 @@ struct RuleDecoder {
             return .knnConformal(dimension: f.integer("dimension", min: 1, max: 100) ?? 10, training: training,
                                  calibration: f.integer("calibration", min: 1, max: 10_000) ?? 100, k: k,
                                  threshold: f.number("threshold", min: 0, max: 1) ?? 0.99)
+        case .adaptiveResonance:
+            guard let f = fields(["step", "window", "levels", "learning", "capacity", "threshold"]) else { return nil }
+            let step = f.integer("step", min: 1, max: 100) ?? 5, window = f.integer("window", min: 2, max: 64) ?? 8
+            let learning = f.integer("learning", min: 1, max: 10_000) ?? 400
+            if learning < step * (window + 1), let node = f["learning"] {
+                context.report(.outOfRange, "'learning' (\(learning)) must be at least 'step' × ('window' + 1) = \(step * (window + 1)) "
+                               + "samples: the learning phase must hold a whole stretch", at: node.location)
+            }
+            return .adaptiveResonance(step: step, window: window, levels: f.integer("levels", min: 2, max: 1_000) ?? 80,
+                                      learning: max(learning, step * (window + 1)), capacity: f.integer("capacity", min: 1, max: 256) ?? 64,
+                                      threshold: f.number("threshold", min: 0, max: 1) ?? 0.5)
         }
     }
 }

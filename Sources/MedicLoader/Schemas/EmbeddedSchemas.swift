@@ -1513,7 +1513,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector (not `composite`: composites do not nest).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "context", "relative_entropy", "knn_conformal"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "context", "relative_entropy", "knn_conformal", "adaptive_resonance"]
         },
         "params": {
           "type": "object",
@@ -1902,6 +1902,65 @@ public enum EmbeddedSchemas {
           "if": {
             "properties": {
               "detector": {
+                "const": "adaptive_resonance"
+              }
+            },
+            "required": [
+              "detector"
+            ]
+          },
+          "then": {
+            "properties": {
+              "params": {
+                "type": "object",
+                "description": "Adaptive resonance detector parameters (docs/detection.md, \"adaptive_resonance\").",
+                "properties": {
+                  "step": {
+                    "type": "integer",
+                    "description": "Samples per downsampled point, 1 to 100 (default 5).",
+                    "minimum": 1,
+                    "maximum": 100
+                  },
+                  "window": {
+                    "type": "integer",
+                    "description": "Points per stretch, 2 to 64 (default 8).",
+                    "minimum": 2,
+                    "maximum": 64
+                  },
+                  "levels": {
+                    "type": "integer",
+                    "description": "Quantisation levels of a point over the range seen, 2 to 1000 (default 80).",
+                    "minimum": 2,
+                    "maximum": 1000
+                  },
+                  "learning": {
+                    "type": "integer",
+                    "description": "Samples of the learning phase, at least step × (window + 1), at most 10000 (default 400).",
+                    "minimum": 1,
+                    "maximum": 10000
+                  },
+                  "capacity": {
+                    "type": "integer",
+                    "description": "Categories held at most, 1 to 256 (default 64).",
+                    "minimum": 1,
+                    "maximum": 256
+                  },
+                  "threshold": {
+                    "type": "number",
+                    "description": "Score at or above which a sample is anomalous (default 0.5: a new pattern).",
+                    "minimum": 0,
+                    "maximum": 1
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "detector": {
                 "const": "composite"
               }
             },
@@ -1990,7 +2049,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector, or a preset: a named configuration, which takes no `params` (docs/detection.md, Presets).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "context", "relative_entropy", "knn_conformal", "ewma-nab", "composite-nab", "auto"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "ewma-nab", "composite-nab", "auto"]
         },
         "params": {
           "type": "object",

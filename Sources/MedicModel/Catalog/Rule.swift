@@ -9,6 +9,7 @@ public enum DetectorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case context
     case relativeEntropy = "relative_entropy"
     case knnConformal = "knn_conformal"
+    case adaptiveResonance = "adaptive_resonance"
 }
 
 public enum ChangeDirection: String, Sendable, Hashable, Codable, CaseIterable {
@@ -29,6 +30,7 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
     case context(levels: Int, span: Int, threshold: Double)
     case relativeEntropy(window: Int, bins: Int, models: Int, confidence: Double)
     case knnConformal(dimension: Int, training: Int, calibration: Int, k: Int, threshold: Double)
+    case adaptiveResonance(step: Int, window: Int, levels: Int, learning: Int, capacity: Int, threshold: Double)
 
     public struct WeightedDetector: Sendable, Hashable, Codable {
         public var detector: DetectorSpec
@@ -52,6 +54,7 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
         case .context: .context
         case .relativeEntropy: .relativeEntropy
         case .knnConformal: .knnConformal
+        case .adaptiveResonance: .adaptiveResonance
         }
     }
 }
