@@ -50,19 +50,24 @@ public final class PostgresImmuneEventStore: ImmuneEventStoring, @unchecked Send
         let line = String(decoding: event.jsonLine(), as: UTF8.self)
         let logger = database.logger
         do {
-            var inserted: Int64?
-            for try await (seq) in try await database.client.query("""
-                INSERT INTO medic_immune_events (id, event, created_at) VALUES (\(event.id), \(line), \(event.createdAt.rfc3339()))
-                ON CONFLICT (id) DO NOTHING RETURNING seq
-                """, logger: logger).decode(Int64.self) { inserted = seq }
+            // On a connection of its own (never carried out after the post was answered 503).
+            let (inserted, stored) = try await database.client.withConnection { connection -> (Int64?, (Int64, ImmuneEvent)?) in
+                var inserted: Int64?
+                for try await (seq) in try await connection.query("""
+                    INSERT INTO medic_immune_events (id, event, created_at) VALUES (\(event.id), \(line), \(event.createdAt.rfc3339()))
+                    ON CONFLICT (id) DO NOTHING RETURNING seq
+                    """, logger: logger).decode(Int64.self) { inserted = seq }
+                if inserted != nil { return (inserted, nil) }
+                var stored: (Int64, ImmuneEvent)?
+                for try await (seq, text) in try await connection.query(
+                    "SELECT seq, event FROM medic_immune_events WHERE id = \(event.id)", logger: logger).decode((Int64, String).self) {
+                    if let read = ImmuneEvent.read(line: Array(text.utf8)) { stored = (seq, read) }
+                }
+                return (nil, stored)
+            }
             if let inserted {
                 remember(event, seq: inserted)
                 return .stored(event)
-            }
-            var stored: (Int64, ImmuneEvent)?
-            for try await (seq, text) in try await database.client.query(
-                "SELECT seq, event FROM medic_immune_events WHERE id = \(event.id)", logger: logger).decode((Int64, String).self) {
-                if let read = ImmuneEvent.read(line: Array(text.utf8)) { stored = (seq, read) }
             }
             guard let (seq, existing) = stored else {
                 throw ImmuneEventStoreError(description: "the event \(event.id) is in \(location) but could not be read")

@@ -14,10 +14,11 @@ import PostgresNIO
 ///   call ever runs late. The body runs in the caller's task on a connection already open
 ///   (one that breaks fails the call).
 /// - `query` and `perform` fail when the server has not started answering within `deadline`.
-///   Such a statement is left to the pool and may still be carried out later: a run's records
-///   are fenced by its lease's token (a late write of a run taken over is refused), and every
-///   other statement sent this way is an upsert, a compare-and-set or a read that is safe to
-///   land late.
+///   Such a statement is left to the pool and may still be carried out later (a write whose
+///   caller was told it failed): a statement that must not land late goes through
+///   `withConnection` or `withTransaction` instead (a run's records, an immune event).
+/// - Only the wait for a connection and for the first answer are bounded: a body running on a
+///   connection whose server vanished without closing it waits for the connection to fail.
 public struct StateClient: Sendable {
     /// The pool itself (its own calls wait as long as it lets them).
     public let pool: PostgresClient
@@ -130,7 +131,7 @@ final class ConnectionHandoff: @unchecked Sendable {  // all state under `lock`
                 case .waiting:
                     state = .waiting(continuation)
                     return nil
-                case .handed: return .failure(Late(seconds: seconds))
+                case .handed: return .failure(Late(seconds: seconds))  // one caller per handoff: never met
                 }
             }
             if let ready { continuation.resume(with: ready) }

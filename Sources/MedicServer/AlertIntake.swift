@@ -155,7 +155,7 @@ public struct AlertIntake: Sendable {
             }
             if !route.candidates.isEmpty, let ranker {
                 // The fault's severity before any candidate is chosen: its label (else SEV2), raised by its impact.
-                let severity = max(alert.labels["severity"].flatMap(Severity.init(text:)) ?? .sev2, incident.impact ?? .info)
+                let severity = CandidateRanker.faultSeverity(of: incident)
                 let (chosen, ranking, reason) = ranker.rank(incident, candidates: route.candidates, severity: severity, catalog: catalog, now: now)
                 incident.ranking = ranking
                 guard let chosen else { return unhandled(incident, "route \(index + 1): \(reason ?? "no candidate can be planned")") }

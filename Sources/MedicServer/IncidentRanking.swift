@@ -74,6 +74,13 @@ public struct CandidateRanker: Sendable {
 
     /// The alert incident as the engine's incident: the fault the immune memory is consulted
     /// about here, and taught about by the alert's run (`IncidentRunner.detection`).
+    /// The fault's severity as the ranking and the run's detection take it: the alert's
+    /// `severity` label (else SEV2), raised by its impact. Not the playbook's: the fault is the
+    /// same whichever candidate is chosen.
+    static func faultSeverity(of incident: AlertIncident) -> Severity {
+        max(incident.labels["severity"].flatMap(Severity.init(text:)) ?? .sev2, incident.impact ?? .info)
+    }
+
     static func fault(_ incident: AlertIncident, candidates: [String], severity: Severity, now: Date) -> Incident {
         let alertname = incident.labels["alertname"] ?? ""
         return Incident.external(rule: "alertmanager:" + alertname, incidentKey: incident.key, metric: alertname, labels: incident.labels,
@@ -87,6 +94,7 @@ public struct CandidateRanker: Sendable {
         -> (playbook: String?, ranking: IncidentRanking, reason: String?) {
         var selector = PlaybookSelector(catalog: catalog, knowledge: knowledge, history: history)
         selector.persistMemory = false
+        selector.addsRememberedPlaybooks = false
         let fault = Self.fault(incident, candidates: candidates, severity: severity, now: now)
         let at = (Timestamp(now) ?? Timestamp(seconds: 0)).rfc3339()
         switch selector.select(fault, targets: incident.target.map { [TargetSpec(name: $0)] }, now: now).outcome {

@@ -234,7 +234,8 @@ public actor IncidentRunner: Service {
         var detection = Detection(rule: "alertmanager:" + (incident.labels["alertname"] ?? ""), incidentKey: incident.key, series: "{\(labels)}",
                                   value: 1, severity: severity, firstSeen: startsAt,
                                   firedAt: startsAt, detectedAt: JournalRecord.date(incident.openedAt) ?? now)
-        detection.signature = IncidentFault(FaultSignature(incident: CandidateRanker.fault(incident, candidates: [], severity: severity, now: now)))
+        let fault = CandidateRanker.fault(incident, candidates: [], severity: CandidateRanker.faultSeverity(of: incident), now: now)
+        detection.signature = IncidentFault(FaultSignature(incident: fault))
         return detection
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MedicEngine
+import MedicKnowledge
 import MedicModel
 import NIOCore
 import ServiceLifecycle
@@ -158,8 +159,12 @@ public struct MedicServer: Sendable {
             services.append(.init(service: TakeoverSweep(runner: runner, incidents: incidents, interval: interval,
                                                          settled: interval * 3 + (settings.storeTimeout ?? 0))))
             // Each server's knowledge base learns the runs that ended on the others.
+            // A run is left 2 x the lease, and at least 45 s (a record's time is taken before its
+            // transaction, which may wait 30 s for a connection and 10 s for a lock), to its server.
             services.append(.init(service: SharedRunLearning(runs: stores.runs, knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory),
-                                                             clock: interpreter.clock, interval: max(interval * 3, 2), settled: interval * 6, logger: logger)))
+                                                             knowledgeDirectory: KnowledgeBase.defaultDirectory(inState: stateDirectory),
+                                                             clock: interpreter.clock, interval: max(interval * 3, 2), settled: max(interval * 6, 45),
+                                                             logger: logger)))
         }
         if let health = settings.health {
             services.append(.init(service: HealthService(monitor: health, metrics: metrics, tick: settings.healthTick, logger: logger)))

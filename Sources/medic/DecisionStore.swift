@@ -4,11 +4,11 @@ import MedicPostgres
 
 extension DecisionOptions {
     /// Hands `decide` the switches the decision changes: the database's, when `--store` (else
-    /// `$MEDIC_STORE`) names one, as every `medic serve` sharing it reads them; else the state
-    /// directory's. A database that does not answer within 5 s, or whose schema is not this
+    /// `$MEDIC_STORE`, unless `--state-dir` is given) names one, as every `medic serve` sharing
+    /// it reads them; else the state directory's. A database that does not answer within 5 s, or whose schema is not this
     /// Medic's, changes nothing and exits 1.
     func withFlags<T>(_ decide: (any OperatorFlags) async throws -> T) async throws -> T {
-        guard let text = store ?? ProcessInfo.processInfo.environment["MEDIC_STORE"], !text.isEmpty else {
+        guard let text = store ?? (stateDirectory == nil ? ProcessInfo.processInfo.environment["MEDIC_STORE"] : nil), !text.isEmpty else {
             return try await decide(StateStores.flags(in: stateDirectoryPath))
         }
         let database = try ServeStore.database(text, connectTimeout: 5)

@@ -15,7 +15,7 @@ struct DecisionOptions: ParsableArguments {
     var stateDirectory: String?
 
     @Option(name: .customLong("store"),
-            help: "The database several `medic serve` share (postgres://...; default $MEDIC_STORE): the decision is theirs, not a state directory's.")
+            help: "The database several `medic serve` share (postgres://...; default $MEDIC_STORE unless --state-dir is given): the decision is theirs, not a state directory's.")
     var store: String?
 
     var stateDirectoryPath: String { stateDirectory ?? RunStore.defaultDirectory() }
@@ -35,7 +35,7 @@ struct DecisionOptions: ParsableArguments {
 struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause",
-        abstract: "The kill switch: stop every new automated run, in every Medic sharing the state directory.",
+        abstract: "The kill switch: stop every new automated run, in every Medic sharing the state directory (or, with --store, the database).",
         discussion: """
             Until `medic resume-all`, the kill_switch gate refuses automated runs (rules, alerts); a \
             person's `medic run` needs --force and says so in its journal. Runs already going on \
@@ -84,7 +84,7 @@ struct SafeModeCommand: AsyncParsableCommand {
         discussion: """
             Automated runs of a playbook that has never succeeded here are in safe mode anyway (a \
             new incident type); `on` puts every run in it, a person's too. Decisions go to \
-            <state-dir>/audit.jsonl.
+            <state-dir>/audit.jsonl; with --store, to the database several `medic serve` share.
 
             Examples:
               medic safe-mode on --by alice --reason "unknown root cause"

@@ -27,7 +27,7 @@ final class SharedServeLearningTests: PostgresTestCase {
             return ((try? String(contentsOf: history, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
                 .filter { $0.contains("\"run_id\":\"\(runID)\"") }
         }
-        _ = try await ServeProcess.poll("server b to learn run \(runID) (b's log: \(b.stderr.suffix(1500)))") { records(of: "b").isEmpty ? nil : true }
+        _ = try await ServeProcess.poll("server b to learn run \(runID) (b's log: \(b.stderr.suffix(1500)))", seconds: 180) { records(of: "b").isEmpty ? nil : true }
         // An alert's run teaches the immune memory its fault's cure, on its own server and on the others.
         for server in ["a", "b"] {
             let memory = (try? String(contentsOf: workspace.dir.appendingPathComponent("state-\(server)/knowledge/immune-memory.json"), encoding: .utf8)) ?? ""

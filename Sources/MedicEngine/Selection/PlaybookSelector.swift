@@ -89,6 +89,10 @@ public struct PlaybookSelector: Sendable {
     public var memoryCapacity = ImmuneMemory.defaultCapacity
     /// Save the memory's decay when consulting it (a real incident); a dry run only reads.
     public var persistMemory = true
+    /// Add the playbooks the memory remembers for the fault to the incident's own (a rule's
+    /// incident); false: only rank the incident's own (an alert's route names its candidates,
+    /// and a cure remembered from another route must not run in its place).
+    public var addsRememberedPlaybooks = true
 
     public init(catalog: Catalog, knowledge: KnowledgeStores, history: PlaybookHistory? = nil) {
         self.catalog = catalog
@@ -132,7 +136,7 @@ public struct PlaybookSelector: Sendable {
         }
 
         var ids = incident.playbooks
-        for id in remembered?.playbooks ?? [] where !ids.contains(id) { ids.append(id) }
+        for id in remembered?.playbooks ?? [] where addsRememberedPlaybooks && !ids.contains(id) { ids.append(id) }
         let rememberedIDs = Set(remembered?.playbooks ?? [])
         var plans: [(Playbook, Plan)] = []
         var skipped: [PlaybookSelection.Skipped] = []

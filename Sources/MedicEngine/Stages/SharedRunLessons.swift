@@ -61,7 +61,10 @@ public struct SharedRunLessons: Sendable {
             return report
         }
         guard let lesson = run.remediation else { return report }
-        let (changes, notLearned) = ImmuneLearning.learn(lesson, into: knowledge.immuneMemory, now: clock.now)
+        // Learned at the run's end, as its own server learned it: a run learned late is not
+        // made to look freshly applied (the memory decays entries by their last use).
+        let ended = run.records.last { $0.event == .runFinished && $0.target == nil }.flatMap { JournalRecord.date($0.at) }
+        let (changes, notLearned) = ImmuneLearning.learn(lesson, into: knowledge.immuneMemory, now: ended ?? clock.now)
         if let notLearned {
             report.warnings.append(notLearned)
         } else {
