@@ -120,6 +120,28 @@ final class PlaybookSelectionTests: XCTestCase {
         XCTAssertTrue(PlanRenderer.json(plan).contains("\"blast_radius_match\""))
     }
 
+    /// An alert's route names its candidates: a cure the memory remembers for the fault but the
+    /// route does not name is not added (it was learned through another route).
+    func testASelectorThatAddsNoRememberedPlaybookRanksOnlyTheIncidentsOwn() throws {
+        let catalog = try catalog()
+        let state = stateDirectory()
+        let fault = try incident(catalog, host: "web-1")
+        let kb = try KnowledgeBase(directory: KnowledgeBase.defaultDirectory(inState: state))
+        _ = try ImmuneMemoryDocument.update(in: kb, at: Date()) { memory in
+            ((), memory.learn(RemediationOutcome(signature: FaultSignature(incident: fault),
+                                                 actions: [RemediationAction(playbookID: "archive-001", action: "archive", priority: 1)],
+                                                 succeeded: true, origin: .chaosExperiment, originID: "exp-1"), at: Date()))
+        }
+        var selector = PlaybookSelector(catalog: catalog, stateDirectory: state)
+        selector.persistMemory = false
+        guard case .chosen(let adding) = selector.select(fault, now: Date()).outcome else { return XCTFail("expected a plan") }
+        XCTAssertEqual(adding.playbookID, "archive-001", "by default the remembered cure is added and comes first")
+        selector.addsRememberedPlaybooks = false
+        guard case .chosen(let plan) = selector.select(fault, now: Date()).outcome else { return XCTFail("expected a plan") }
+        XCTAssertNotEqual(plan.playbookID, "archive-001")
+        XCTAssertFalse(plan.selection?.ranking.contains { $0.playbookID == "archive-001" } ?? true, "\(String(describing: plan.selection))")
+    }
+
     func testAnIncidentNoPlaybookCanTakeIsUnmatched() throws {
         let catalog = try catalog()
         let selector = PlaybookSelector(catalog: catalog, stateDirectory: stateDirectory())
