@@ -61,3 +61,41 @@ extension JSONWriter {
         bytes.append(contentsOf: "    ],\n".utf8)
     }
 }
+
+extension RunRenderer {
+    /// `medic runs`' table written byte by byte when every cell is printable ASCII (one byte, one
+    /// character, one column: the same bytes as `paddedTable`, whose `NSString` padding took a
+    /// tenth of a listing of 10,000 runs); nil otherwise, and `paddedTable` writes it.
+    static func printableTable(_ runs: [RunSummary]) -> String? {
+        func printable(_ text: String) -> Bool { text.utf8.allSatisfy { (0x20...0x7E).contains($0) } }
+        var widths = (id: 3, status: 6, playbook: 8)  // RUN, STATUS, PLAYBOOK
+        for run in runs {
+            let status = run.outcome?.rawValue ?? run.status.rawValue
+            guard printable(run.id), printable(status), printable(run.playbookID), printable(run.playbookVersion),
+                  printable(run.startedAt) else { return nil }
+            widths.id = max(widths.id, run.id.utf8.count)
+            widths.status = max(widths.status, status.utf8.count)
+            widths.playbook = max(widths.playbook, run.playbookID.utf8.count + 1 + run.playbookVersion.utf8.count)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity((runs.count + 1) * (widths.id + widths.status + widths.playbook + 32))
+        func cell(_ text: String, _ width: Int) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - text.utf8.count + 2))
+        }
+        cell("RUN", widths.id)
+        cell("STATUS", widths.status)
+        cell("PLAYBOOK", widths.playbook)
+        bytes.append(contentsOf: "STARTED\n".utf8)
+        for run in runs {
+            cell(run.id, widths.id)
+            cell(run.outcome?.rawValue ?? run.status.rawValue, widths.status)
+            bytes.append(contentsOf: run.playbookID.utf8)
+            bytes.append(UInt8(ascii: " "))
+            cell(run.playbookVersion, widths.playbook - run.playbookID.utf8.count - 1)
+            bytes.append(contentsOf: run.startedAt.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
