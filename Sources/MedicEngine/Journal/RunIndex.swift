@@ -171,7 +171,24 @@ final class RunIndex: @unchecked Sendable {
 
     func entry(_ id: String) -> RunIndexEntry? { lock.withLock { entries[id] } }
     var unsettledIDs: Set<String> { lock.withLock { unsettled } }
-    var liveEntries: [RunIndexEntry] { lock.withLock { Array(entries.values) } }
+    var liveCount: Int { lock.withLock { entries.count } }
+
+    /// The entries whose run id passes `include`.
+    func entries(where include: (String) -> Bool) -> [RunIndexEntry] {
+        lock.withLock { entries.compactMap { include($0.key) ? $0.value : nil } }
+    }
+
+    /// The summaries of the runs whose id passes `include`, oldest first (`medic runs`).
+    func summaries(where include: (String) -> Bool) -> [RunSummary] {
+        lock.withLock {
+            var out: [RunSummary] = []
+            out.reserveCapacity(order.count)
+            for key in order where include(key.id) {
+                if let run = runs[key.id] { out.append(run.summary) }
+            }
+            return out
+        }
+    }
 
     /// Replaces everything with `latest` (one entry per run), the orders built once.
     func replaceAll(with latest: [RunIndexEntry]) {
@@ -184,6 +201,9 @@ final class RunIndex: @unchecked Sendable {
             successes = [:]
             unsettled = []
             damaged = []
+            entries.reserveCapacity(latest.count)
+            runs.reserveCapacity(latest.count)
+            order.reserveCapacity(latest.count)
             var finished: [String: [RunOrderKey]] = [:]
             for entry in latest where !entry.removed {
                 let id = entry.summary.id

@@ -94,8 +94,9 @@ enum RunIndexFormat {
     /// The fields of one line (without its newline) whose CRC, number of fields, version and run
     /// id are as `line` writes them; nil otherwise. Read in one pass over its bytes (`medic runs`
     /// reads every line of the index): the CRC's eight lowercase hex digits, then the fields
-    /// between the tabs, none made a string here.
-    static func sealedFields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>]? {
+    /// between the tabs, none made a string here. `crcChecked`: the caller has just checked
+    /// the CRC of this very line (`sealedRunID`).
+    static func sealedFields(_ line: ArraySlice<UInt8>, crcChecked: Bool = false) -> [ArraySlice<UInt8>]? {
         guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
         let bodyEnd = line.endIndex - 9
         var crc: UInt32 = 0
@@ -107,7 +108,7 @@ enum RunIndexFormat {
             }
         }
         let body = line[..<bodyEnd]
-        guard JournalChecksum.crc32c(body) == crc else { return nil }
+        guard crcChecked || JournalChecksum.crc32c(body) == crc else { return nil }
         // The bounds of the fields: exactly `fieldCount - 1` of them, tab-separated.
         var ends = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var found = 0
@@ -177,7 +178,7 @@ enum RunIndexFormat {
 
     /// A run id as `RunStore.isValidRunID` accepts it, read from its bytes (ASCII letters,
     /// digits, `-`, `_`, `.`; 1 to 100 of them; not starting with `.`).
-    static func isValidRunID(_ bytes: ArraySlice<UInt8>) -> Bool {
+    static func isValidRunID<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
         guard (1...100).contains(bytes.count), bytes.first != UInt8(ascii: ".") else { return false }
         return bytes.allSatisfy { byte in
             (0x61...0x7A).contains(byte) || (0x41...0x5A).contains(byte) || (0x30...0x39).contains(byte)
@@ -210,27 +211,70 @@ enum RunIndexFormat {
     /// its start, its end), so a sealed earlier line whose content would not read is not
     /// noticed, and is dropped at the next rewrite.
     static func latestEntries(_ bytes: ArraySlice<UInt8>) -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? {
-        var lines: [[ArraySlice<UInt8>]] = []
-        var latest: [ArraySlice<UInt8>: Int] = [:]
+        // Each line checked in place, the fields of none but the latest of each run cut out.
+        var latest: [ArraySlice<UInt8>: Range<Int>] = [:]
+        var order: [ArraySlice<UInt8>] = []
+        var lines = 0
         var start = bytes.startIndex
         var torn = false
         while start < bytes.endIndex {
-            guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else {
+            guard let end = newline(in: bytes, from: start) else {
                 torn = true
                 break
             }
-            guard let fields = sealedFields(bytes[start..<end]) else { return nil }
-            latest[fields[1]] = lines.count
-            lines.append(fields)
+            guard let id = sealedRunID(bytes[start..<end]) else { return nil }
+            if latest.updateValue(start..<end, forKey: bytes[id]) == nil { order.append(bytes[id]) }
+            lines += 1
             start = end + 1
         }
+        // In the order of each run's latest line.
+        var positions = order.map { latest[$0]! }
+        positions.sort { $0.lowerBound < $1.lowerBound }
         var entries: [RunIndexEntry] = []
-        entries.reserveCapacity(latest.count)
-        for position in latest.values.sorted() {
-            guard let entry = entry(fields: lines[position]) else { return nil }
+        entries.reserveCapacity(positions.count)
+        for line in positions {
+            guard let fields = sealedFields(bytes[line], crcChecked: true), let entry = entry(fields: fields) else { return nil }
             entries.append(entry)
         }
-        return (entries, lines.count, torn)
+        return (entries, lines, torn)
+    }
+
+    /// The position of the first newline of `bytes` from `start` (`memchr`); nil when there is none.
+    private static func newline(in bytes: ArraySlice<UInt8>, from start: Int) -> Int? {
+        bytes.withUnsafeBufferPointer { buffer -> Int? in
+            let offset = start - bytes.startIndex
+            guard let base = buffer.baseAddress, offset < buffer.count,
+                  let found = memchr(base + offset, 0x0A, buffer.count - offset) else { return nil }
+            return bytes.startIndex + UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+        }
+    }
+
+    /// The bounds of the run id of a line sealed as `sealedFields` requires (its CRC, its number
+    /// of fields, its version and a valid run id), found without cutting the line into fields;
+    /// nil when the line is not one.
+    static func sealedRunID(_ line: ArraySlice<UInt8>) -> Range<Int>? {
+        guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
+        let bodyEnd = line.endIndex - 9
+        var crc: UInt32 = 0
+        for byte in line[(bodyEnd + 1)...] {
+            switch byte {
+            case 0x30...0x39: crc = crc << 4 | UInt32(byte - 0x30)
+            case 0x61...0x66: crc = crc << 4 | UInt32(byte - 0x61 + 10)
+            default: return nil
+            }
+        }
+        let body = line[..<bodyEnd]
+        guard JournalChecksum.crc32c(body) == crc else { return nil }
+        var tabs = 0
+        var first = -1, second = -1
+        for i in body.indices where body[i] == tab {
+            if tabs == 0 { first = i } else if tabs == 1 { second = i }
+            tabs += 1
+        }
+        // `fieldCount - 1` fields before the CRC: one tab fewer between them.
+        guard tabs == fieldCount - 2, body[body.startIndex..<first].elementsEqual(version) else { return nil }
+        let id = (first + 1)..<second
+        return isValidRunID(body[id]) ? id : nil
     }
 
     /// Every whole entry of `bytes`, in order, or nil when a line is not one (a changed byte, a
