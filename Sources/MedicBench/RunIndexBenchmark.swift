@@ -114,6 +114,16 @@ enum RunIndexBenchmark {
         report("run-index", fields, lines: lines)
     }
 
+    /// The history of `count` runs as `run` writes it, in `directory`, listed once (its index built).
+    static func keepHistory(_ count: Int, in directory: String) throws {
+        let loaded = CatalogLoader().load(documents: library.map { ($0.0, Array($0.1.utf8)) })
+        guard !loaded.hasErrors else { fatalError(DiagnosticRenderer.text(loaded.diagnostics)) }
+        let plan = try Planner(catalog: loaded.catalog).plan(loaded.catalog.playbook(id: "clean-001")!, given: ["path": "/seed"])
+        try writeHistory(count, of: plan, in: directory)
+        let listed = try RunStore(directory: directory).list(reconcilingIncidents: true)
+        print("\(directory): \(listed.runs.count) runs, \(listed.problems.count) problems")
+    }
+
     /// `count` finished runs of ten playbooks (the plan's, renamed), one every ten minutes up
     /// to an hour ago, one in eight failed, written through the store as Medic writes them, each
     /// marked as having its incident record.
