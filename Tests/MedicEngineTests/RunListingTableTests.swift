@@ -33,6 +33,7 @@ final class RunListingTableTests: XCTestCase {
             let fast = try XCTUnwrap(RunRenderer.printableTable(runs))
             XCTAssertEqual(Array(fast.utf8), Array(RunRenderer.paddedTable(runs).utf8), "fast:\n\(fast)\npadded:\n\(RunRenderer.paddedTable(runs))")
             XCTAssertEqual(RunRenderer.list(runs), fast)
+            XCTAssertEqual(RunRenderer.listBytes(runs), Array(fast.utf8))
         }
         for outcome in RunOutcome.allCases {
             var run = plain
@@ -40,6 +41,7 @@ final class RunListingTableTests: XCTestCase {
             XCTAssertEqual(RunRenderer.printableTable([run]), RunRenderer.paddedTable([run]))
         }
         XCTAssertEqual(RunRenderer.list([]), "No runs yet.\n")
+        XCTAssertEqual(RunRenderer.listBytes([]), Array("No runs yet.\n".utf8))
     }
 
     func testACellThatIsNotPrintableASCIIIsLeftToThePaddedTable() {
@@ -56,6 +58,7 @@ final class RunListingTableTests: XCTestCase {
                 let runs = [run, plain]
                 XCTAssertNil(RunRenderer.printableTable(runs), "\(odd.debugDescription) in field \(field)")
                 XCTAssertEqual(RunRenderer.list(runs), RunRenderer.paddedTable(runs))
+                XCTAssertEqual(RunRenderer.listBytes(runs), Array(RunRenderer.paddedTable(runs).utf8))
             }
         }
     }

@@ -170,6 +170,23 @@ final class RunIndex: @unchecked Sendable {
     static func isClaim(_ entry: RunIndexEntry) -> Bool { entry.stamp == nil }
 
     func entry(_ id: String) -> RunIndexEntry? { lock.withLock { entries[id] } }
+
+    /// What a verification needs to know of a run's entry, without copying it: whether its
+    /// process may still hold it (`running`, or a claim), its stamp, and whether it is settled.
+    struct Standing {
+        var heldByItsProcess: Bool
+        var stamp: JournalStamp?
+        var settled: Bool
+    }
+
+    func standing(_ id: String) -> Standing? {
+        lock.withLock {
+            entries[id].map { entry in
+                Standing(heldByItsProcess: entry.summary.status == .running || entry.stamp == nil, stamp: entry.stamp,
+                         settled: entry.clean && !entry.racy)
+            }
+        }
+    }
     var unsettledIDs: Set<String> { lock.withLock { unsettled } }
     var liveCount: Int { lock.withLock { entries.count } }
 

@@ -212,8 +212,8 @@ enum RunIndexFormat {
     /// noticed, and is dropped at the next rewrite.
     static func latestEntries(_ bytes: ArraySlice<UInt8>) -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? {
         // Each line checked in place, the fields of none but the latest of each run cut out.
-        var latest: [ArraySlice<UInt8>: Range<Int>] = [:]
-        var order: [ArraySlice<UInt8>] = []
+        var latest: [RunIDBytes: Range<Int>] = [:]
+        var order: [RunIDBytes] = []
         var lines = 0
         var start = bytes.startIndex
         var torn = false
@@ -223,7 +223,8 @@ enum RunIndexFormat {
                 break
             }
             guard let id = sealedRunID(bytes[start..<end]) else { return nil }
-            if latest.updateValue(start..<end, forKey: bytes[id]) == nil { order.append(bytes[id]) }
+            let key = RunIDBytes(bytes: bytes[id])
+            if latest.updateValue(start..<end, forKey: key) == nil { order.append(key) }
             lines += 1
             start = end + 1
         }
@@ -267,9 +268,11 @@ enum RunIndexFormat {
         guard JournalChecksum.crc32c(body) == crc else { return nil }
         var tabs = 0
         var first = -1, second = -1
-        for i in body.indices where body[i] == tab {
-            if tabs == 0 { first = i } else if tabs == 1 { second = i }
-            tabs += 1
+        body.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices where buffer[i] == tab {
+                if tabs == 0 { first = body.startIndex + i } else if tabs == 1 { second = body.startIndex + i }
+                tabs += 1
+            }
         }
         // `fieldCount - 1` fields before the CRC: one tab fewer between them.
         guard tabs == fieldCount - 2, body[body.startIndex..<first].elementsEqual(version) else { return nil }
@@ -325,6 +328,14 @@ enum RunIndexFormat {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// A run id's bytes as a key: hashed as one block of bytes (an `ArraySlice` hashes byte by byte).
+struct RunIDBytes: Hashable {
+    let bytes: ArraySlice<UInt8>
+
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    static func == (a: RunIDBytes, b: RunIDBytes) -> Bool { a.bytes.elementsEqual(b.bytes) }
 }
 
 extension Array {

@@ -121,27 +121,31 @@ extension RunStore {
         func stamp(_ id: String) -> JournalStamp? {
             opened >= 0 ? JournalStamp.of(id + ".jsonl", in: opened) : JournalStamp.of(journalPath(id))
         }
+        let readEntries = index.liveCount
+        var journalsWithEntries = 0
         for id in ids {
             // As read from the file (`replaceAll` keeps no `removed` entry); changed below only
             // for the run being looked at.
-            let entry = index.entry(id)
-            if let entry {
-                if entry.summary.status == .running || entry.stamp == nil {
+            if let standing = index.standing(id) {
+                journalsWithEntries += 1
+                if standing.heldByItsProcess {
                     // Held: its process keeps the entry; read again only what it wrote since
                     // (`medic runs` shows its latest record's time).
-                    if (try? RunLock(path: lockPath(id))) == nil, stamp(id) == entry.stamp { continue }
-                } else if entry.clean, !entry.racy, stamp(id) == entry.stamp {
+                    if (try? RunLock(path: lockPath(id))) == nil, stamp(id) == standing.stamp { continue }
+                } else if standing.settled, stamp(id) == standing.stamp {
                     continue
                 }
             }
-            let (fresh, inspection) = reindex(id, known: entry)
+            let (fresh, inspection) = reindex(id, known: index.entry(id))
             results[id] = inspection
             if let fresh {
                 index.apply(fresh)
                 changed.append(fresh)
             }
         }
-        for entry in index.entries(where: { !folder.has(.journal, $0) }) {
+        // Entries without a journal: none when every entry read had its journal in the folder.
+        let orphans = journalsWithEntries == readEntries ? [] : index.entries(where: { !folder.has(.journal, $0) })
+        for entry in orphans {
             let id = entry.summary.id
             if RunIndex.isClaim(entry), (try? RunLock(path: lockPath(id))) == nil { continue }  // its journal is being written
             var gone = entry
