@@ -124,6 +124,16 @@ enum RunIndexBenchmark {
         print("\(directory): \(listed.runs.count) runs, \(listed.problems.count) problems")
     }
 
+    /// `medic runs`' library call on `directory`, in a store opened afresh each time, `rounds`
+    /// times: the median (to profile it alone).
+    static func listHistory(in directory: String, rounds: Int) throws {
+        var times: [Double] = []
+        for _ in 0..<rounds {
+            times.append(try Measure.seconds { _ = try RunStore(directory: directory).list(reconcilingIncidents: true) })
+        }
+        print(String(format: "%@: medic runs (library) median of %d: %.1f ms", directory, rounds, times.sorted()[rounds / 2] * 1000))
+    }
+
     /// `count` finished runs of ten playbooks (the plan's, renamed), one every ten minutes up
     /// to an hour ago, one in eight failed, written through the store as Medic writes them, each
     /// marked as having its incident record.

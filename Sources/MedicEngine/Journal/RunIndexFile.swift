@@ -211,51 +211,47 @@ enum RunIndexFormat {
     /// its start, its end), so a sealed earlier line whose content would not read is not
     /// noticed, and is dropped at the next rewrite.
     static func latestEntries(_ bytes: ArraySlice<UInt8>) -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? {
-        // Each line checked in place, the fields of none but the latest of each run cut out.
-        var latest: [RunIDBytes: Range<Int>] = [:]
-        var order: [RunIDBytes] = []
-        var lines = 0
-        var start = bytes.startIndex
-        var torn = false
-        while start < bytes.endIndex {
-            guard let end = newline(in: bytes, from: start) else {
-                torn = true
-                break
+        // Each line checked in place (no slice of the array made, nothing retained), and the
+        // fields of none but the latest line of each run cut out.
+        let scanned = bytes.withUnsafeBufferPointer { buffer -> (latest: [Range<Int>], lines: Int, torn: Bool)? in
+            guard let base = buffer.baseAddress else { return ([], 0, false) }
+            var latest: [RunIDKey: Range<Int>] = [:]
+            var lines = 0
+            var start = 0
+            var torn = false
+            while start < buffer.count {
+                guard let found = memchr(base + start, 0x0A, buffer.count - start) else {
+                    torn = true
+                    break
+                }
+                let end = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+                let line = UnsafeBufferPointer(rebasing: buffer[start..<end])
+                guard let id = sealedRunID(line) else { return nil }
+                latest[RunIDKey(bytes: UnsafeBufferPointer(rebasing: line[id]))] = start..<end
+                lines += 1
+                start = end + 1
             }
-            guard let id = sealedRunID(bytes[start..<end]) else { return nil }
-            let key = RunIDBytes(bytes: bytes[id])
-            if latest.updateValue(start..<end, forKey: key) == nil { order.append(key) }
-            lines += 1
-            start = end + 1
+            return (latest.values.sorted { $0.lowerBound < $1.lowerBound }, lines, torn)
         }
+        guard let scanned else { return nil }
         // In the order of each run's latest line.
-        var positions = order.map { latest[$0]! }
-        positions.sort { $0.lowerBound < $1.lowerBound }
         var entries: [RunIndexEntry] = []
-        entries.reserveCapacity(positions.count)
-        for line in positions {
-            guard let fields = sealedFields(bytes[line], crcChecked: true), let entry = entry(fields: fields) else { return nil }
+        entries.reserveCapacity(scanned.latest.count)
+        for line in scanned.latest {
+            let offset = bytes.startIndex
+            guard let fields = sealedFields(bytes[(offset + line.lowerBound)..<(offset + line.upperBound)], crcChecked: true),
+                  let entry = entry(fields: fields) else { return nil }
             entries.append(entry)
         }
-        return (entries, lines, torn)
-    }
-
-    /// The position of the first newline of `bytes` from `start` (`memchr`); nil when there is none.
-    private static func newline(in bytes: ArraySlice<UInt8>, from start: Int) -> Int? {
-        bytes.withUnsafeBufferPointer { buffer -> Int? in
-            let offset = start - bytes.startIndex
-            guard let base = buffer.baseAddress, offset < buffer.count,
-                  let found = memchr(base + offset, 0x0A, buffer.count - offset) else { return nil }
-            return bytes.startIndex + UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
-        }
+        return (entries, scanned.lines, scanned.torn)
     }
 
     /// The bounds of the run id of a line sealed as `sealedFields` requires (its CRC, its number
     /// of fields, its version and a valid run id), found without cutting the line into fields;
     /// nil when the line is not one.
-    static func sealedRunID(_ line: ArraySlice<UInt8>) -> Range<Int>? {
-        guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
-        let bodyEnd = line.endIndex - 9
+    static func sealedRunID(_ line: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        guard line.count > 9, line[line.count - 9] == tab else { return nil }
+        let bodyEnd = line.count - 9
         var crc: UInt32 = 0
         for byte in line[(bodyEnd + 1)...] {
             switch byte {
@@ -264,18 +260,16 @@ enum RunIndexFormat {
             default: return nil
             }
         }
-        let body = line[..<bodyEnd]
-        guard JournalChecksum.crc32c(body) == crc else { return nil }
+        let body = UnsafeBufferPointer(rebasing: line[..<bodyEnd])
+        guard JournalChecksum.crc32c(UnsafeRawBufferPointer(body)) == crc else { return nil }
         var tabs = 0
         var first = -1, second = -1
-        body.withUnsafeBufferPointer { buffer in
-            for i in buffer.indices where buffer[i] == tab {
-                if tabs == 0 { first = body.startIndex + i } else if tabs == 1 { second = body.startIndex + i }
-                tabs += 1
-            }
+        for i in body.indices where body[i] == tab {
+            if tabs == 0 { first = i } else if tabs == 1 { second = i }
+            tabs += 1
         }
         // `fieldCount - 1` fields before the CRC: one tab fewer between them.
-        guard tabs == fieldCount - 2, body[body.startIndex..<first].elementsEqual(version) else { return nil }
+        guard tabs == fieldCount - 2, body[0..<first].elementsEqual(version) else { return nil }
         let id = (first + 1)..<second
         return isValidRunID(body[id]) ? id : nil
     }
@@ -330,12 +324,15 @@ enum RunIndexFormat {
     }
 }
 
-/// A run id's bytes as a key: hashed as one block of bytes (an `ArraySlice` hashes byte by byte).
-struct RunIDBytes: Hashable {
-    let bytes: ArraySlice<UInt8>
+/// A run id's bytes in a buffer being read, as a key (valid only while the buffer is): hashed as
+/// one block of bytes.
+private struct RunIDKey: Hashable {
+    let bytes: UnsafeBufferPointer<UInt8>
 
-    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
-    static func == (a: RunIDBytes, b: RunIDBytes) -> Bool { a.bytes.elementsEqual(b.bytes) }
+    func hash(into hasher: inout Hasher) { hasher.combine(bytes: UnsafeRawBufferPointer(bytes)) }
+    static func == (a: RunIDKey, b: RunIDKey) -> Bool {
+        a.bytes.count == b.bytes.count && memcmp(a.bytes.baseAddress!, b.bytes.baseAddress!, a.bytes.count) == 0
+    }
 }
 
 extension Array {
