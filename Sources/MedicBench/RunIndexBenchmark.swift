@@ -36,6 +36,10 @@ enum RunIndexBenchmark {
             print(String(format: "  history of %d runs written in %.1f s; first look (index built) %.0f ms", count, built, first * 1000))
             stores.append((count, directory))
         }
+        // The journals written out before anything is measured: `medic runs` meets a history at
+        // rest, not one the kernel is still writing back (40 MB for 10,000 runs), which slowed
+        // every figure taken in the first minute.
+        sync()
 
         // medic runs: the library call, in a store opened afresh each time; and the binary.
         var listed: [Int: [Double]] = [:]
@@ -112,6 +116,26 @@ enum RunIndexBenchmark {
         lines.append(String(format: "  floors, between the watch trials: the journal's writes and fsyncs alone p50 %.2f ms p99 %.2f ms; "
                             + "spawn of /bin/true p50 %.2f ms p99 %.2f ms", journal50, journal99, spawn50, spawn99))
         report("run-index", fields, lines: lines)
+    }
+
+    /// The history of `count` runs as `run` writes it, in `directory`, listed once (its index built).
+    static func keepHistory(_ count: Int, in directory: String) throws {
+        let loaded = CatalogLoader().load(documents: library.map { ($0.0, Array($0.1.utf8)) })
+        guard !loaded.hasErrors else { fatalError(DiagnosticRenderer.text(loaded.diagnostics)) }
+        let plan = try Planner(catalog: loaded.catalog).plan(loaded.catalog.playbook(id: "clean-001")!, given: ["path": "/seed"])
+        try writeHistory(count, of: plan, in: directory)
+        let listed = try RunStore(directory: directory).list(reconcilingIncidents: true)
+        print("\(directory): \(listed.runs.count) runs, \(listed.problems.count) problems")
+    }
+
+    /// `medic runs`' library call on `directory`, in a store opened afresh each time, `rounds`
+    /// times: the median (to profile it alone).
+    static func listHistory(in directory: String, rounds: Int) throws {
+        var times: [Double] = []
+        for _ in 0..<rounds {
+            times.append(try Measure.seconds { _ = try RunStore(directory: directory).list(reconcilingIncidents: true) })
+        }
+        print(String(format: "%@: medic runs (library) median of %d: %.1f ms", directory, rounds, times.sorted()[rounds / 2] * 1000))
     }
 
     /// `count` finished runs of ten playbooks (the plan's, renamed), one every ten minutes up

@@ -23,6 +23,8 @@ import MedicLoader
 //   run-index [--runs N] [--small S] [--rounds R] [--trials T]
 //                                           medic runs, the gates and watch-latency with S (100) and N (10,000)
 //                                           finished runs, interleaved: the ratios and the targets
+//   run-history --out DIR [--runs N]        writes run-index's history of N (10,000) runs in DIR (not measured);
+//                                           with --list-rounds R, lists DIR R times instead (the library call's median)
 
 //   kb-append [--records N] [--batch B] [--rounds R]
 //                                           N (2,000) knowledge-base appends, fsync per record and B (100) per
@@ -112,6 +114,14 @@ case "watch-latency":
 case "run-index":
     try await RunIndexBenchmark.run(small: Int(option("--small") ?? "") ?? 100, large: Int(option("--runs") ?? "") ?? 10_000,
                                     rounds: Int(option("--rounds") ?? "") ?? 5, trials: Int(option("--trials") ?? "") ?? 100)
+case "run-history":
+    // Not a benchmark: a state directory of N finished runs as run-index writes them, its index
+    // built, for profiling `medic runs` and timing the binary against it.
+    if let rounds = option("--list-rounds").flatMap({ Int($0) }), rounds > 0 {
+        try RunIndexBenchmark.listHistory(in: option("--out") ?? "run-history", rounds: rounds)
+    } else {
+        try RunIndexBenchmark.keepHistory(Int(option("--runs") ?? "") ?? 10_000, in: option("--out") ?? "run-history")
+    }
 case "kb-stats-1m":
     try KnowledgeStatsBenchmark.run(records: Int(option("--records") ?? "") ?? 1_000_000, rounds: Int(option("--rounds") ?? "") ?? 3)
 case "kb-stats-child":
@@ -150,6 +160,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--folds] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--folds] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | run-history --out DIR [--runs N] [--list-rounds R] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

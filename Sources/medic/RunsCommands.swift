@@ -34,7 +34,9 @@ struct RunsCommand: AsyncParsableCommand {
         // `medic runs` is where a finished run whose incident record was lost gets it.
         let (runs, problems) = await stores.runs.list(reconcilingIncidents: true)
         problems.forEach { MedicLog.log.warning("warning: \($0)") }
-        writeOut(json ? RunRenderer.runsJSON(runs) : RunRenderer.list(runs))
+        // As bytes: no copy of a listing of megabytes into a string and back. A closed pipe
+        // loses the output, as for every other command's text.
+        try? StandardStream.output.write(bytes: json ? RunRenderer.runsJSONBytes(runs) : RunRenderer.listBytes(runs))
     }
 }
 

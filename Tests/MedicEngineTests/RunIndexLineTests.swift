@@ -71,6 +71,21 @@ final class RunIndexLineTests: XCTestCase {
         XCTAssertNil(RunIndexFormat.latestEntries(changed[...]), "an earlier line changed is damage too")
     }
 
+    func testEveryLineIsCheckedWhereverTheIndexStartsInItsBuffer() throws {
+        let lines = entries()
+        let bytes = lines.flatMap(RunIndexFormat.line)
+        // A slice that does not start at the array's start, as a tail read after a position is.
+        let padded = Array("junk".utf8) + bytes
+        let read = try XCTUnwrap(RunIndexFormat.latestEntries(padded[4...]))
+        XCTAssertEqual(read.entries, try XCTUnwrap(RunIndexFormat.latestEntries(bytes[...])).entries)
+        XCTAssertEqual(read.lines, lines.count)
+        for position in bytes.indices where bytes[position] != UInt8(ascii: "\n") {
+            var changed = padded
+            changed[position + 4] ^= 0x01
+            XCTAssertNil(RunIndexFormat.latestEntries(changed[4...]), "byte \(position) changed")
+        }
+    }
+
     func testALineChangedOrSpelledOtherwiseIsNoEntry() throws {
         let line = Array(RunIndexFormat.line(entries()[1]).dropLast())
         for position in line.indices {

@@ -47,6 +47,7 @@ final class RunListingJSONTests: XCTestCase {
             let fast = RunRenderer.runsJSON(runs)
             let encoded = RunRenderer.json(runs)
             XCTAssertEqual(Array(fast.utf8), Array(encoded.utf8), "fast:\n\(fast)\nencoder:\n\(encoded)")
+            XCTAssertEqual(RunRenderer.runsJSONBytes(runs), Array(encoded.utf8))
         }
         for outcome in RunOutcome.allCases {
             var run = plain

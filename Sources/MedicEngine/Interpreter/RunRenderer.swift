@@ -10,6 +10,11 @@ public enum RunRenderer {
     /// `medic runs`: one line a run, newest last.
     public static func list(_ runs: [RunSummary]) -> String {
         guard !runs.isEmpty else { return "No runs yet.\n" }
+        return printableTable(runs) ?? paddedTable(runs)
+    }
+
+    /// The table padded by characters (`NSString` padding): for any text.
+    static func paddedTable(_ runs: [RunSummary]) -> String {
         let rows = runs.map { run in
             [run.id, run.outcome?.rawValue ?? run.status.rawValue, "\(run.playbookID) \(run.playbookVersion)", run.startedAt]
         }

@@ -11,19 +11,59 @@ enum JournalChecksum {
     private static let key: [UInt8] = Array(#","crc":""#.utf8)
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// The CRC-32C of `bytes` (reflected polynomial 0x82F63B78).
+    /// The CRC-32C of `bytes` (reflected polynomial 0x82F63B78): eight bytes a step when they
+    /// are contiguous (every index line and journal line is checked, and `medic runs` reads them
+    /// all), else one at a time.
     static func crc32c<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+        if let crc = bytes.withContiguousStorageIfAvailable({ crc32c(UnsafeRawBufferPointer($0)) }) { return crc }
         var crc: UInt32 = 0xFFFF_FFFF
-        let table = Self.table
+        let table = Self.tables
         for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
         return ~crc
     }
 
-    private static let table: [UInt32] = (0..<256).map { index -> UInt32 in
-        var value = UInt32(index)
-        for _ in 0..<8 { value = value & 1 == 1 ? (value >> 1) ^ 0x82F6_3B78 : value >> 1 }
-        return value
+    /// The CRC-32C of contiguous bytes, by slicing by 8: eight tables, where table k maps a byte
+    /// to its contribution k bytes further on, so eight bytes are folded in with eight lookups.
+    static func crc32c(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        guard let base = bytes.baseAddress else { return 0 }
+        let count = bytes.count
+        var i = 0
+        tables.withUnsafeBufferPointer { t in
+            while i + 8 <= count {
+                let low = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt32.self)) ^ crc
+                let high = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self))
+                crc = t[7 * 256 + Int(low & 0xFF)] ^ t[6 * 256 + Int((low >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((low >> 16) & 0xFF)] ^ t[4 * 256 + Int(low >> 24)]
+                    ^ t[3 * 256 + Int(high & 0xFF)] ^ t[2 * 256 + Int((high >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((high >> 16) & 0xFF)] ^ t[Int(high >> 24)]
+                i += 8
+            }
+            while i < count {
+                crc = t[Int((crc ^ UInt32(base.load(fromByteOffset: i, as: UInt8.self))) & 0xFF)] ^ (crc >> 8)
+                i += 1
+            }
+        }
+        return ~crc
     }
+
+    /// Eight tables of 256 entries, one after the other: the first is the classic byte-at-a-time
+    /// table; entry n of table k is entry n of table k-1 carried one byte further.
+    private static let tables: [UInt32] = {
+        var tables = [UInt32](repeating: 0, count: 8 * 256)
+        for index in 0..<256 {
+            var value = UInt32(index)
+            for _ in 0..<8 { value = value & 1 == 1 ? (value >> 1) ^ 0x82F6_3B78 : value >> 1 }
+            tables[index] = value
+        }
+        for k in 1..<8 {
+            for index in 0..<256 {
+                let previous = tables[(k - 1) * 256 + index]
+                tables[k * 256 + index] = tables[Int(previous & 0xFF)] ^ (previous >> 8)
+            }
+        }
+        return tables
+    }()
 
     /// The line of a record whose JSON is `body` (an object, `{...}`), sealed: the checksum key
     /// written in before its closing brace.

@@ -170,8 +170,42 @@ final class RunIndex: @unchecked Sendable {
     static func isClaim(_ entry: RunIndexEntry) -> Bool { entry.stamp == nil }
 
     func entry(_ id: String) -> RunIndexEntry? { lock.withLock { entries[id] } }
+
+    /// What a verification needs to know of a run's entry, without copying it: whether its
+    /// process may still hold it (`running`, or a claim), its stamp, and whether it is settled.
+    struct Standing {
+        var heldByItsProcess: Bool
+        var stamp: JournalStamp?
+        var settled: Bool
+    }
+
+    func standing(_ id: String) -> Standing? {
+        lock.withLock {
+            entries[id].map { entry in
+                Standing(heldByItsProcess: entry.summary.status == .running || entry.stamp == nil, stamp: entry.stamp,
+                         settled: entry.clean && !entry.racy)
+            }
+        }
+    }
     var unsettledIDs: Set<String> { lock.withLock { unsettled } }
-    var liveEntries: [RunIndexEntry] { lock.withLock { Array(entries.values) } }
+    var liveCount: Int { lock.withLock { entries.count } }
+
+    /// The entries whose run id passes `include`.
+    func entries(where include: (String) -> Bool) -> [RunIndexEntry] {
+        lock.withLock { entries.compactMap { include($0.key) ? $0.value : nil } }
+    }
+
+    /// The summaries of the runs whose id passes `include`, oldest first (`medic runs`).
+    func summaries(where include: (String) -> Bool) -> [RunSummary] {
+        lock.withLock {
+            var out: [RunSummary] = []
+            out.reserveCapacity(order.count)
+            for key in order where include(key.id) {
+                if let run = runs[key.id] { out.append(run.summary) }
+            }
+            return out
+        }
+    }
 
     /// Replaces everything with `latest` (one entry per run), the orders built once.
     func replaceAll(with latest: [RunIndexEntry]) {
@@ -184,6 +218,9 @@ final class RunIndex: @unchecked Sendable {
             successes = [:]
             unsettled = []
             damaged = []
+            entries.reserveCapacity(latest.count)
+            runs.reserveCapacity(latest.count)
+            order.reserveCapacity(latest.count)
             var finished: [String: [RunOrderKey]] = [:]
             for entry in latest where !entry.removed {
                 let id = entry.summary.id

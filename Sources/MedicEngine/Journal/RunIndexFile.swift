@@ -94,8 +94,9 @@ enum RunIndexFormat {
     /// The fields of one line (without its newline) whose CRC, number of fields, version and run
     /// id are as `line` writes them; nil otherwise. Read in one pass over its bytes (`medic runs`
     /// reads every line of the index): the CRC's eight lowercase hex digits, then the fields
-    /// between the tabs, none made a string here.
-    static func sealedFields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>]? {
+    /// between the tabs, none made a string here. `crcChecked`: the caller has just checked
+    /// the CRC of this very line (`sealedRunID`).
+    static func sealedFields(_ line: ArraySlice<UInt8>, crcChecked: Bool = false) -> [ArraySlice<UInt8>]? {
         guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
         let bodyEnd = line.endIndex - 9
         var crc: UInt32 = 0
@@ -107,7 +108,7 @@ enum RunIndexFormat {
             }
         }
         let body = line[..<bodyEnd]
-        guard JournalChecksum.crc32c(body) == crc else { return nil }
+        guard crcChecked || JournalChecksum.crc32c(body) == crc else { return nil }
         // The bounds of the fields: exactly `fieldCount - 1` of them, tab-separated.
         var ends = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var found = 0
@@ -177,7 +178,7 @@ enum RunIndexFormat {
 
     /// A run id as `RunStore.isValidRunID` accepts it, read from its bytes (ASCII letters,
     /// digits, `-`, `_`, `.`; 1 to 100 of them; not starting with `.`).
-    static func isValidRunID(_ bytes: ArraySlice<UInt8>) -> Bool {
+    static func isValidRunID<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
         guard (1...100).contains(bytes.count), bytes.first != UInt8(ascii: ".") else { return false }
         return bytes.allSatisfy { byte in
             (0x61...0x7A).contains(byte) || (0x41...0x5A).contains(byte) || (0x30...0x39).contains(byte)
@@ -210,27 +211,67 @@ enum RunIndexFormat {
     /// its start, its end), so a sealed earlier line whose content would not read is not
     /// noticed, and is dropped at the next rewrite.
     static func latestEntries(_ bytes: ArraySlice<UInt8>) -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? {
-        var lines: [[ArraySlice<UInt8>]] = []
-        var latest: [ArraySlice<UInt8>: Int] = [:]
-        var start = bytes.startIndex
-        var torn = false
-        while start < bytes.endIndex {
-            guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else {
-                torn = true
-                break
+        // Each line checked in place (no slice of the array made, nothing retained), and the
+        // fields of none but the latest line of each run cut out.
+        let scanned = bytes.withUnsafeBufferPointer { buffer -> (latest: [Range<Int>], lines: Int, torn: Bool)? in
+            guard let base = buffer.baseAddress else { return ([], 0, false) }
+            var latest: [RunIDKey: Range<Int>] = [:]
+            var lines = 0
+            var start = 0
+            var torn = false
+            while start < buffer.count {
+                guard let found = memchr(base + start, 0x0A, buffer.count - start) else {
+                    torn = true
+                    break
+                }
+                let end = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+                let line = UnsafeBufferPointer(rebasing: buffer[start..<end])
+                guard let id = sealedRunID(line) else { return nil }
+                latest[RunIDKey(bytes: UnsafeBufferPointer(rebasing: line[id]))] = start..<end
+                lines += 1
+                start = end + 1
             }
-            guard let fields = sealedFields(bytes[start..<end]) else { return nil }
-            latest[fields[1]] = lines.count
-            lines.append(fields)
-            start = end + 1
+            return (latest.values.sorted { $0.lowerBound < $1.lowerBound }, lines, torn)
         }
+        guard let scanned else { return nil }
+        // In the order of each run's latest line.
         var entries: [RunIndexEntry] = []
-        entries.reserveCapacity(latest.count)
-        for position in latest.values.sorted() {
-            guard let entry = entry(fields: lines[position]) else { return nil }
+        entries.reserveCapacity(scanned.latest.count)
+        for line in scanned.latest {
+            let offset = bytes.startIndex
+            guard let fields = sealedFields(bytes[(offset + line.lowerBound)..<(offset + line.upperBound)], crcChecked: true),
+                  let entry = entry(fields: fields) else { return nil }
             entries.append(entry)
         }
-        return (entries, lines.count, torn)
+        return (entries, scanned.lines, scanned.torn)
+    }
+
+    /// The bounds of the run id of a line sealed as `sealedFields` requires (its CRC, its number
+    /// of fields, its version and a valid run id), found without cutting the line into fields;
+    /// nil when the line is not one.
+    static func sealedRunID(_ line: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        guard line.count > 9, line[line.count - 9] == tab else { return nil }
+        let bodyEnd = line.count - 9
+        var crc: UInt32 = 0
+        for byte in line[(bodyEnd + 1)...] {
+            switch byte {
+            case 0x30...0x39: crc = crc << 4 | UInt32(byte - 0x30)
+            case 0x61...0x66: crc = crc << 4 | UInt32(byte - 0x61 + 10)
+            default: return nil
+            }
+        }
+        let body = UnsafeBufferPointer(rebasing: line[..<bodyEnd])
+        guard JournalChecksum.crc32c(UnsafeRawBufferPointer(body)) == crc else { return nil }
+        var tabs = 0
+        var first = -1, second = -1
+        for i in body.indices where body[i] == tab {
+            if tabs == 0 { first = i } else if tabs == 1 { second = i }
+            tabs += 1
+        }
+        // `fieldCount - 1` fields before the CRC: one tab fewer between them.
+        guard tabs == fieldCount - 2, body[0..<first].elementsEqual(version) else { return nil }
+        let id = (first + 1)..<second
+        return isValidRunID(body[id]) ? id : nil
     }
 
     /// Every whole entry of `bytes`, in order, or nil when a line is not one (a changed byte, a
@@ -280,6 +321,17 @@ enum RunIndexFormat {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// A run id's bytes in a buffer being read, as a key (valid only while the buffer is): hashed as
+/// one block of bytes.
+private struct RunIDKey: Hashable {
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    func hash(into hasher: inout Hasher) { hasher.combine(bytes: UnsafeRawBufferPointer(bytes)) }
+    static func == (a: RunIDKey, b: RunIDKey) -> Bool {
+        a.bytes.count == b.bytes.count && memcmp(a.bytes.baseAddress!, b.bytes.baseAddress!, a.bytes.count) == 0
     }
 }
 

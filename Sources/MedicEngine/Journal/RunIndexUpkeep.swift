@@ -22,13 +22,13 @@ extension RunStore {
         index.withLock {
             guard index.isVerified, let known = index.readPosition, let now = index.file.identity(), now.sameFile(as: known),
                   now.size >= known.size else {
-                _ = verifyIndex(names: nil)
+                _ = verifyIndex(folder: nil)
                 return
             }
             if now.size > known.size {
                 guard let read = index.file.read(from: known.size), read.identity.sameFile(as: known),
                       let parsed = RunIndexFormat.entries(read.bytes[...]) else {
-                    _ = verifyIndex(names: nil)
+                    _ = verifyIndex(folder: nil)
                     return
                 }
                 parsed.entries.forEach(index.apply)
@@ -94,12 +94,12 @@ extension RunStore {
         }
     }
 
-    /// Verifies the index against the journals named in `names` (the `runs/` folder's entries;
-    /// listed here when nil), rewriting it when it is missing, damaged, torn or mostly old lines.
+    /// Verifies the index against the journals of `folder` (the `runs/` folder's names; read here
+    /// when nil), rewriting it when it is missing, damaged, torn or mostly old lines.
     /// Returns what was found in each journal read again. Call holding `index.withLock`.
-    func verifyIndex(names given: [String]?) -> [String: Inspection] {
-        let names = given ?? runsDirectoryNames()
-        let ids = Self.journalIDs(in: names)
+    func verifyIndex(folder given: RunsFolder?) -> [String: Inspection] {
+        let folder = given ?? RunsFolder(reading: runsDirectory)
+        let ids = folder.journals
         var read = index.file.read()
         var parsed = read.flatMap { RunIndexFormat.latestEntries($0.bytes[...]) }
         if read != nil, parsed?.torn != false {
@@ -110,46 +110,50 @@ extension RunStore {
             }
         }
         var rewrite = read == nil || parsed == nil || parsed?.torn == true
-        var latest: [String: RunIndexEntry] = [:]
-        for entry in parsed?.entries ?? [] { latest[entry.summary.id] = entry }
-        index.replaceAll(with: Array(latest.values))
+        index.replaceAll(with: parsed?.entries ?? [])
         if let read, !rewrite { index.readPosition = read.identity }
 
         var results: [String: Inspection] = [:]
         var changed: [RunIndexEntry] = []
         // Each journal's stamp taken relative to the folder (no walk of its whole path per run).
-        let folder = open(runsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if folder >= 0 { close(folder) } }
+        let opened = open(runsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if opened >= 0 { close(opened) } }
         func stamp(_ id: String) -> JournalStamp? {
-            folder >= 0 ? JournalStamp.of(id + ".jsonl", in: folder) : JournalStamp.of(journalPath(id))
+            opened >= 0 ? JournalStamp.of(id + ".jsonl", in: opened) : JournalStamp.of(journalPath(id))
         }
+        let readEntries = index.liveCount
+        var journalsWithEntries = 0
         for id in ids {
-            let entry = latest[id].flatMap { $0.removed ? nil : $0 }
-            if let entry {
-                if entry.summary.status == .running || entry.stamp == nil {
+            // As read from the file (`replaceAll` keeps no `removed` entry); changed below only
+            // for the run being looked at.
+            if let standing = index.standing(id) {
+                journalsWithEntries += 1
+                if standing.heldByItsProcess {
                     // Held: its process keeps the entry; read again only what it wrote since
                     // (`medic runs` shows its latest record's time).
-                    if (try? RunLock(path: lockPath(id))) == nil, stamp(id) == entry.stamp { continue }
-                } else if entry.clean, !entry.racy, stamp(id) == entry.stamp {
+                    if (try? RunLock(path: lockPath(id))) == nil, stamp(id) == standing.stamp { continue }
+                } else if standing.settled, stamp(id) == standing.stamp {
                     continue
                 }
             }
-            let (fresh, inspection) = reindex(id, known: entry)
+            let (fresh, inspection) = reindex(id, known: index.entry(id))
             results[id] = inspection
             if let fresh {
                 index.apply(fresh)
                 changed.append(fresh)
             }
         }
-        let present = Set(ids)
-        for (id, entry) in latest where !entry.removed && !present.contains(id) {
+        // Entries without a journal: none when every entry read had its journal in the folder.
+        let orphans = journalsWithEntries == readEntries ? [] : index.entries(where: { !folder.has(.journal, $0) })
+        for entry in orphans {
+            let id = entry.summary.id
             if RunIndex.isClaim(entry), (try? RunLock(path: lockPath(id))) == nil { continue }  // its journal is being written
             var gone = entry
             gone.removed = true
             index.apply(gone)
             changed.append(gone)
         }
-        let live = index.liveEntries.count
+        let live = index.liveCount
         // Each run leaves some three lines (claim, start, end), and every `medic runs` checks
         // them all: rewritten at twice its live entries, the index stays under 2 lines a run.
         if !rewrite && (parsed?.lines ?? 0) > 2 * max(live, 64) { rewrite = true }
@@ -175,25 +179,8 @@ extension RunStore {
         return results
     }
 
-    /// The names in `runs/` (none when it cannot be read), read with `readdir`: a state
-    /// directory of 10,000 runs holds some 30,000 names, and `medic runs` lists them all.
-    func runsDirectoryNames() -> [String] {
-        guard let folder = opendir(runsDirectory) else { return [] }
-        defer { closedir(folder) }
-        var names: [String] = []
-        while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
-
-    /// The run ids of the journals among a `runs/` folder's names, sorted.
-    static func journalIDs(in names: [String]) -> [String] {
-        names.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.filter(isValidRunID).sorted()
-    }
+    /// The run ids of the journals in `runs/`, sorted.
+    func journalIDs() -> [String] { RunsFolder(reading: runsDirectory).journals.sorted() }
 }
 
 extension RunStore {

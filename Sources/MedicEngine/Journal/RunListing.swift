@@ -14,14 +14,13 @@ extension RunStore {
     /// `reconcilingIncidents`, a finished run whose incident record is missing from the
     /// knowledge base gets it (`IncidentRecording.reconcile`). Problems found are returned.
     public func list(reconcilingIncidents: Bool = false) -> (runs: [RunSummary], problems: [String]) {
-        let names = runsDirectoryNames()
-        var problems = removeAbandonedCreations(names)
+        let folder = RunsFolder(reading: runsDirectory)
+        var problems = removeAbandonedCreations(folder.creating)
         var legacy = 0
-        let ids = Self.journalIDs(in: names)
         // Every journal checked against its index entry; only those that changed are read.
-        let inspected = index.withLock { verifyIndex(names: names) }
-        for id in ids {
-            guard let found = inspected[id] else { continue }
+        let inspected = index.withLock { verifyIndex(folder: folder) }
+        for id in inspected.keys.sorted() {
+            let found = inspected[id]!
             if let error = found.error {
                 problems.append(error)
                 continue
@@ -35,14 +34,12 @@ extension RunStore {
             problems.append("\(legacy) journal(s) in \(runsDirectory) were written by an earlier Medic, before journal lines carried "
                 + "checksums: they are read and counted without them, and never continued")
         }
-        let present = Set(ids)
-        let runs = index.all().map(\.summary).filter { present.contains($0.id) }
+        let runs = index.summaries { folder.has(.journal, $0) }
         if reconcilingIncidents {
             // A run whose mark was among the folder's names is recorded (a mark is never taken
             // back): only the others are looked at, each checked again under its lock.
-            let marked = Set(names.lazy.filter { $0.hasSuffix(".recorded") }.map { $0.dropLast(".recorded".count) })
             var recorded = IncidentRecording.RecordedRuns()
-            for run in runs where run.status == .finished && !marked.contains(Substring(run.id)) {
+            for run in runs where run.status == .finished && !folder.has(.recorded, run.id) {
                 if let note = IncidentRecording.reconcile(run.id, in: self, recorded: &recorded) { problems.append(note) }
             }
         }
@@ -116,11 +113,10 @@ extension RunStore {
 
     /// Removes the `<run>.creating` files of runs killed while their journal was being created
     /// (whose lock no process holds); problems, if any could not be removed.
-    func removeAbandonedCreations(_ names: [String]) -> [String] {
+    func removeAbandonedCreations(_ ids: [String]) -> [String] {
         var problems: [String] = []
-        for name in names where name.hasSuffix(".creating") {
-            let id = String(name.dropLast(".creating".count))
-            guard Self.isValidRunID(id), let lock = try? RunLock(path: lockPath(id)) else { continue }
+        for id in ids.sorted() {
+            guard let lock = try? RunLock(path: lockPath(id)) else { continue }
             if unlink(creationPath(id)) != 0 && errno != ENOENT {
                 problems.append("\(creationPath(id)): cannot remove the unfinished journal of a run that never started: \(String(cString: strerror(errno)))")
             }

@@ -5,10 +5,13 @@ extension RunRenderer {
     /// only strings and lists of strings, so nothing of `OutputJSON`'s shaping applies to it.
     /// `RunListingJSONTests` checks the two agree byte for byte, and that `fields` is
     /// RunSummary's.
-    public static func runsJSON(_ runs: [RunSummary]) -> String {
+    public static func runsJSON(_ runs: [RunSummary]) -> String { String(decoding: runsJSONBytes(runs), as: UTF8.self) }
+
+    /// `runsJSON`'s bytes, to be written out as they are (a listing of 10,000 runs is 4 MB).
+    public static func runsJSONBytes(_ runs: [RunSummary]) -> [UInt8] {
         var w = JSONWriter()
         w.bytes.reserveCapacity(64 + runs.count * 480)
-        guard !runs.isEmpty else { return "[\n\n]\n" }
+        guard !runs.isEmpty else { return Array("[\n\n]\n".utf8) }
         w.bytes.append(contentsOf: "[\n".utf8)
         for (index, run) in runs.enumerated() {
             if index > 0 { w.bytes.append(contentsOf: ",\n".utf8) }
@@ -27,7 +30,7 @@ extension RunRenderer {
             w.bytes.append(contentsOf: "  }".utf8)
         }
         w.bytes.append(contentsOf: "\n]\n".utf8)
-        return String(decoding: w.bytes, as: UTF8.self)
+        return w.bytes
     }
 
     /// The fields `runsJSON` writes, for the test that keeps it complete.
@@ -43,7 +46,8 @@ extension JSONWriter {
         bytes.append(contentsOf: name.utf8)
         bytes.append(contentsOf: "\" : ".utf8)
         string(value)
-        bytes.append(contentsOf: (last ? "\n" : ",\n").utf8)
+        if !last { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\n"))
     }
 
     /// A list of strings as the encoder pretty-prints it there (an empty one: `[`, a blank line, `]`).
@@ -59,5 +63,53 @@ extension JSONWriter {
         }
         if !items.isEmpty { bytes.append(UInt8(ascii: "\n")) }
         bytes.append(contentsOf: "    ],\n".utf8)
+    }
+}
+
+extension RunRenderer {
+    /// `medic runs`' table written byte by byte when every cell is printable ASCII (one byte, one
+    /// character, one column: the same bytes as `paddedTable`, whose `NSString` padding took a
+    /// tenth of a listing of 10,000 runs); nil otherwise, and `paddedTable` writes it.
+    static func printableTable(_ runs: [RunSummary]) -> String? {
+        printableTableBytes(runs).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `list`'s bytes, to be written out as they are.
+    public static func listBytes(_ runs: [RunSummary]) -> [UInt8] {
+        guard !runs.isEmpty else { return Array("No runs yet.\n".utf8) }
+        return printableTableBytes(runs) ?? Array(paddedTable(runs).utf8)
+    }
+
+    private static func printableTableBytes(_ runs: [RunSummary]) -> [UInt8]? {
+        func printable(_ text: String) -> Bool { text.utf8.allSatisfy { (0x20...0x7E).contains($0) } }
+        var widths = (id: 3, status: 6, playbook: 8)  // RUN, STATUS, PLAYBOOK
+        for run in runs {
+            let status = run.outcome?.rawValue ?? run.status.rawValue
+            guard printable(run.id), printable(status), printable(run.playbookID), printable(run.playbookVersion),
+                  printable(run.startedAt) else { return nil }
+            widths.id = max(widths.id, run.id.utf8.count)
+            widths.status = max(widths.status, status.utf8.count)
+            widths.playbook = max(widths.playbook, run.playbookID.utf8.count + 1 + run.playbookVersion.utf8.count)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity((runs.count + 1) * (widths.id + widths.status + widths.playbook + 32))
+        func cell(_ text: String, _ width: Int) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - text.utf8.count + 2))
+        }
+        cell("RUN", widths.id)
+        cell("STATUS", widths.status)
+        cell("PLAYBOOK", widths.playbook)
+        bytes.append(contentsOf: "STARTED\n".utf8)
+        for run in runs {
+            cell(run.id, widths.id)
+            cell(run.outcome?.rawValue ?? run.status.rawValue, widths.status)
+            bytes.append(contentsOf: run.playbookID.utf8)
+            bytes.append(UInt8(ascii: " "))
+            cell(run.playbookVersion, widths.playbook - run.playbookID.utf8.count - 1)
+            bytes.append(contentsOf: run.startedAt.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        return bytes
     }
 }

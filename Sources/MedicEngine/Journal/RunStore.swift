@@ -170,7 +170,7 @@ public final class RunStore: Sendable {
     }
 
     public func runIDs() -> [String] {
-        Self.journalIDs(in: runsDirectoryNames())
+        journalIDs()
     }
 
     /// The records of a run, with its damaged lines (`JournalScan`). With `repair` (call it only

@@ -1,0 +1,32 @@
+@testable import MedicEngine
+import XCTest
+
+/// A `runs/` folder's names sorted out from their bytes: journals, marks and creations of valid
+/// run ids, nothing else; read from a real folder as from a list.
+final class RunsFolderTests: XCTestCase {
+    private let names = ["a.jsonl", "a.lock", "a.recorded", "b.creating", "b.lock", "c.jsonl", "c.torn", ".index", ".index.lock",
+                         ".x.jsonl", "bad id.jsonl", "d.jsonl.tmp", ".jsonl", "e.recorded", "é.jsonl", "f.JSONL"]
+
+    private func check(_ folder: RunsFolder, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(folder.journals.sorted(), ["a", "c"], file: file, line: line)
+        XCTAssertEqual(folder.creating, ["b"], file: file, line: line)
+        XCTAssertTrue(folder.has(.recorded, "a"), file: file, line: line)
+        XCTAssertTrue(folder.has(.recorded, "e"), file: file, line: line)
+        XCTAssertFalse(folder.has(.recorded, "c"), file: file, line: line)
+        XCTAssertFalse(folder.has(.journal, "b"), file: file, line: line)
+        XCTAssertFalse(folder.has(.journal, "x"), file: file, line: line)
+    }
+
+    func testNamesAreSortedOutByKind() {
+        check(RunsFolder(names: names))
+    }
+
+    func testAFolderIsReadAsItsNames() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("runs-folder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in names { XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: nil)) }
+        check(RunsFolder(reading: dir.path))
+        XCTAssertEqual(RunsFolder(reading: dir.path + "/missing").journals, [])
+    }
+}
