@@ -17,7 +17,7 @@ import ServiceLifecycle
 /// seconds, then stops the run store's journals and ends their steps, so they are left
 /// interrupted (for `medic resume`).
 public actor IncidentRunner: Service {
-    private let intake: AlertIntake
+    let intake: AlertIntake
     let interpreter: Interpreter
     let stores: StateStores
     private let stateDirectory: String

@@ -21,6 +21,9 @@ public final class RemediationsGoing: @unchecked Sendable {
     private let lock = NSLock()
     private var holders: [String: Holder] = [:]
     private var remedyByRun: [String: String] = [:]
+    /// Runs going on other servers sharing the database, by remedy, as last listed
+    /// (`replaceElsewhere`): a trigger for one of them folds into it too.
+    private var elsewhere: [String: String] = [:]
 
     public init() {}
 
@@ -44,10 +47,25 @@ public final class RemediationsGoing: @unchecked Sendable {
             holder.runs.append(runID)
             holders[remedy] = holder
         } else {
+            if let other = elsewhere[remedy], other != runID { return other }
             holders[remedy] = Holder(owner: owner, runs: [runID])
         }
         remedyByRun[runID] = remedy
         return nil
+    }
+
+    /// The runs going now on the other servers sharing the database (`runs`: the run store's
+    /// listing; `isHere`: whether a run is this server's): each one's remedy is taken as going,
+    /// until the next listing no longer shows it going. Between a run's start on another server
+    /// and this server's next listing (a third of the lease), a trigger for the same remedy is
+    /// not folded: it gets a run of its own, which the target's lease holds until the first ends.
+    public func replaceElsewhere(_ runs: [RunSummary], isHere: (String) -> Bool) {
+        var going: [String: String] = [:]
+        for run in runs where (run.status == .running || run.status == .pendingApproval) && !isHere(run.id) {
+            let remedy = run.playbookID + " on " + run.targets.joined(separator: ", ")
+            if going[remedy] == nil { going[remedy] = run.id }
+        }
+        lock.withLock { elsewhere = going }
     }
 
     /// Ends `runID`'s claim (the run ended, or will not start). A run that claimed nothing: no-op.

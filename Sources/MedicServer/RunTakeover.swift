@@ -18,6 +18,8 @@ extension IncidentRunner {
         await recover(from: incidents, settled: settled)
         let (listed, problems) = await stores.runs.list(reconcilingIncidents: false)
         for problem in problems { logger.warning("medic: warning: takeover: \(problem)") }
+        // A listing that failed shows nothing going: keep the last one rather than forget it.
+        if problems.isEmpty { intake.going.replaceElsewhere(listed) { isGoing($0) } }
         var resumed = 0
         for run in listed where run.status == .interrupted && !isGoing(run.id) && !isStopping {
             if resume(run.id) { resumed += 1 }
