@@ -21,7 +21,7 @@ public enum SchemaMigrations {
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
     public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads,
-                                          severityLevelClaims, webSessions, knowledge]
+                                          severityLevelClaims, webSessions, knowledge, guardStates]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -364,6 +364,22 @@ public enum SchemaMigrations {
             run_id       text PRIMARY KEY,
             requester    text NOT NULL,
             requested_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
+    ])
+
+    /// The resilience guards' breaker states shared by the servers (`PostgresGuardStates`): each
+    /// key's last change, whoever made it.
+    static let guardStates = Migration(version: 9, name: "guard breaker states", statements: [
+        """
+        CREATE TABLE medic_guard_states (
+            key        text PRIMARY KEY,
+            state      text NOT NULL CHECK (state IN ('open', 'half_open', 'closed')),
+            reason     text NOT NULL,
+            instance   text NOT NULL,
+            version    bigint NOT NULL,
+            retry_at   timestamptz,
+            changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
         )
         """,
     ])

@@ -5,12 +5,16 @@ import MedicResilience
 /// step's executor call, every notification sent and every metric query goes through the guard
 /// of its key (bulkhead → breaker → retry → timeout, docs/resilience.md). Limits come from
 /// `ResilienceSettings`; `reconfigure` puts new ones in force at once, breakers keeping their
-/// state. Kept in memory: a new process starts with every breaker closed.
+/// state. Kept in memory: a new process starts with every breaker closed, unless the breakers
+/// are shared with other processes through a store (`GuardStateSharing`).
 public final class ExecutorGuards: Sendable {
     public let guards: ResilienceGuards
     /// The engine's clock, for the wall time a refusal names.
     public let engineClock: any EngineClock
     private let current: GuardLocked<ResilienceSettings>
+    /// Where the breakers' transitions are published (`GuardTransitionPublisher.follow`): one
+    /// at a time, the last one given.
+    let transitionPublisher = GuardLocked<GuardTransitionPublisher?>(nil)
 
     public init(settings: ResilienceSettings = ResilienceSettings(), clock: any EngineClock) {
         engineClock = clock
@@ -33,6 +37,12 @@ public final class ExecutorGuards: Sendable {
     }
 
     public var snapshots: [ResilienceGuard.Snapshot] { guards.snapshots }
+
+    /// Holds, in the breaker of `key` (made if need be), the state another process's breaker of
+    /// that key moved to; told to the observers as an adopted transition.
+    public func adopt(_ shared: CircuitBreaker.SharedState, key: String, reason: String) {
+        guards.guarding(key).breaker.adopt(shared, reason: reason)
+    }
 
     /// Calls `operation` through the guard of `key`.
     public func call<T: Sendable>(_ key: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
