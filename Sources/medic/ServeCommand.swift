@@ -193,15 +193,19 @@ struct ServeCommand: AsyncParsableCommand {
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,
                                  incidents: incidents, settings: settings, logger: MedicLog.log)
+        // Adaptive limits (`adaptive:` in `resilience:`) move every 10 s.
+        interpreter.environment.guards.adaptEvery(10)
         do {
             try await server.run { address in printLine("medic serve: listening on http://\(address)") }
         } catch {
             guardSharing?.stop()
+            interpreter.environment.guards.stopAdapting()
             try? await interpreter.environment.shutdown()
             await shared.database?.shutdown()
             throw CommandFailure("error: medic serve stopped: \(error)")
         }
         guardSharing?.stop()
+        interpreter.environment.guards.stopAdapting()
         try? await interpreter.environment.shutdown()
         await shared.database?.shutdown()
         MedicLog.log.notice("medic serve: stopped")
