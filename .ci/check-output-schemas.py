@@ -60,6 +60,11 @@ deep_checks:
 comprehensive_checks:
   workflow: {steps: [login]}
 """
+EXPERIMENT = {"experiment_id": "exp-cure", "fault_type": "plugin-crash", "components": ["edge-1"], "pattern": "plugin-crash:edge",
+              "succeeded": True,
+              "remediation": [{"playbook_id": "edge", "action": "restart cache plugin", "priority": 1, "timeout": 60,
+                               "type": "RestartPlugin", "parameters": {"plugin": "cache"}},
+                              {"playbook_id": "restart-service", "action": "restart", "priority": 0}]}
 RULES = """rules:
   - name: disk-filling
     metric: disk_usage_percent
@@ -118,6 +123,11 @@ def main():
                                    capture_output=True, text=True)
         run_id = json.loads(run_first.stdout).get("run_id", "") if run_first.stdout.strip() else ""
         (lib / "health-checks.yaml").write_text(HEALTH_CHECKS)
+        (lib / "experiment.json").write_text(json.dumps(EXPERIMENT))
+        learn = subprocess.run([medic, "memory", "learn", str(lib / "experiment.json"), "--state-dir", state, "--json"],
+                               capture_output=True, text=True)
+        learned = json.loads(learn.stdout).get("changes", []) if learn.stdout.strip() else []
+        signature = learned[0].get("signature_id", "") if learned else ""
         commands = [
             ("status", None, ["status", "--checks", str(lib / "health-checks.yaml"), "--state-dir", state, "--json"]),
             ("status", None, ["status", "--state-dir", state, "--json"]),
@@ -138,6 +148,7 @@ def main():
             ("breaker", None, ["breaker", "list", "--state-dir", state, "--json"]),
             ("health", None, ["health", "--state-dir", state, "--json"]),
             ("memory-list", None, ["memory", "list", "--state-dir", state, "--json"]),
+            ("memory-apply", None, ["memory", "apply", signature, "--state-dir", state, "--json"]),
             ("report", None, ["report", "daily", "--state-dir", state, "--json"]),
             ("prune", None, ["prune", "--dry-run", "--state-dir", state, "--library", str(lib), "--json"]),
             ("prune", None, ["prune", "--state-dir", state, "--library", str(lib), "--json"]),

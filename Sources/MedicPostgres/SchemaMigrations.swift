@@ -21,7 +21,7 @@ public enum SchemaMigrations {
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
     public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads,
-                                          severityLevelClaims, webSessions, knowledge, immuneEvents]
+                                          severityLevelClaims, webSessions, knowledge, immuneEvents, guardStates]
 
     public static var latest: Int { all.last?.version ?? 0 }
 
@@ -379,5 +379,21 @@ public enum SchemaMigrations {
         )
         """,
         "CREATE INDEX medic_immune_events_received ON medic_immune_events (received_at)",
+    ])
+
+    /// The resilience guards' breaker states shared by the servers (`PostgresGuardStates`): each
+    /// key's last change, whoever made it.
+    static let guardStates = Migration(version: 10, name: "guard breaker states", statements: [
+        """
+        CREATE TABLE medic_guard_states (
+            key        text PRIMARY KEY,
+            state      text NOT NULL CHECK (state IN ('open', 'half_open', 'closed')),
+            reason     text NOT NULL,
+            instance   text NOT NULL,
+            version    bigint NOT NULL,
+            retry_at   timestamptz,
+            changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
     ])
 }

@@ -93,6 +93,11 @@ public struct AdaptiveLimits: Sendable {
             // A slow average: about 20 adjustments (a few minutes at one every 10 s) to follow a change.
             usualP99 = usual * 0.95 + now * 0.05
         }
+        return applied(to: base)
+    }
+
+    /// `base` with the limits as they are now (rounded where a count is needed), without moving them.
+    public func applied(to base: GuardConfiguration) -> GuardConfiguration {
         var configuration = base
         configuration.breaker.failureThreshold = Int(failureThreshold.rounded())
         configuration.breaker.resetTimeout = resetTimeout

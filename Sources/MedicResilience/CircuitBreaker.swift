@@ -7,8 +7,9 @@ import Foundation
 /// - **half-open**: at most `halfOpenMaxTrials` calls at once go through as trials;
 ///   `successThreshold` successes in a row close it, one failure opens it again.
 ///
-/// `reset()` closes it by hand, `forceOpen()` holds it open until reset. Each change of state is
-/// told to the observers with its reason. Every time is the injected clock's.
+/// `reset()` closes it by hand, `forceOpen()` holds it open until reset; `adopt` holds the state
+/// another breaker of the same key (another process's) moved to. Each change of state is told to
+/// the observers with its reason. Every time is the injected clock's.
 public final class CircuitBreaker: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         public var failureThreshold: Int
@@ -47,6 +48,23 @@ public final class CircuitBreaker: @unchecked Sendable {
         public var to: String
         public var reason: String
         public var at: Double
+        /// For a move to open: the clock's time it lets trial calls through (infinity: forced
+        /// open, until reset by hand); nil for the other states.
+        public var until: Double? = nil
+        /// Whether the move was adopted from another breaker of the same key (`adopt`), not
+        /// decided by this one's calls: whoever decided it has told it already.
+        public var adopted: Bool = false
+    }
+
+    /// The state another breaker of the same key (another process's) moved to, to hold here.
+    public enum SharedState: Sendable, Equatable {
+        /// Open there: refuse calls here for `retryIn` seconds more (nil: until reset by hand).
+        case open(retryIn: Double?)
+        /// Half-open there, its trial calls in flight: refuse here for `retryIn` seconds, after
+        /// which this breaker lets a trial through itself (the trial's outcome never came).
+        case trialElsewhere(retryIn: Double)
+        /// Closed there: close here too.
+        case closed
     }
 
     /// Leave to make one call; give it back with `record`.
@@ -197,6 +215,35 @@ public final class CircuitBreaker: @unchecked Sendable {
         tell(told)
     }
 
+    /// Holds the state another breaker of the same key moved to (`reason` says which and why).
+    /// Told to the observers as an adopted transition; an open breaker held open again keeps
+    /// refusing (the new deadline replaces the old) without a transition.
+    public func adopt(_ shared: SharedState, reason: String) {
+        let told: [Transition] = lock.withLock {
+            let now = clock.now
+            let next: State
+            switch shared {
+            case .open(let retryIn?), .trialElsewhere(let retryIn):
+                next = .open(until: now + max(0, retryIn), forced: false)
+            case .open(nil):
+                next = .open(until: .infinity, forced: true)
+            case .closed:
+                next = .closed
+            }
+            if case .open = state, case .open = next {
+                // Still refusing: only the deadline and the reason change; no call is in flight to void.
+                state = next
+                self.reason = reason
+                return []
+            }
+            if state == .closed && next == .closed { return [] }
+            var transition = move(to: next, reason, now)
+            transition.adopted = true
+            return [transition]
+        }
+        tell(told)
+    }
+
     /// Under `lock`.
     private func move(to next: State, _ reason: String, _ now: Double) -> Transition {
         let from = state.name
@@ -206,7 +253,9 @@ public final class CircuitBreaker: @unchecked Sendable {
         successesInARow = 0
         trialsInFlight = 0
         self.reason = reason
-        return Transition(key: key, from: from, to: next.name, reason: reason, at: now)
+        var transition = Transition(key: key, from: from, to: next.name, reason: reason, at: now)
+        if case .open(let until, _) = next { transition.until = until }
+        return transition
     }
 
     private func tell(_ transitions: [Transition]) {

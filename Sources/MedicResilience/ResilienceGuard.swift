@@ -188,6 +188,8 @@ public final class ResilienceGuard: @unchecked Sendable {
         public var rejectedByBulkhead: Int, rejectedByBreaker: Int
         /// Call latency (the whole call, retries included) in seconds: p50, p95, p99, max.
         public var p50: Double, p95: Double, p99: Double, max: Double
+        /// The breaker's limits in force: failures in a row that open it, seconds it stays open.
+        public var failureThreshold: Int = 0, resetTimeout: Double = 0
 
         /// Successes over finished calls (1 when none finished).
         public var successRate: Double { successes + failures == 0 ? 1 : Double(successes) / Double(successes + failures) }
@@ -198,7 +200,8 @@ public final class ResilienceGuard: @unchecked Sendable {
     public var snapshot: Snapshot {
         let state = breaker.currentState.name
         let places = bulkhead.snapshot
-        return lock.withLock {
+        let limits = breaker.currentConfiguration
+        var snapshot: Snapshot = lock.withLock {
             let seconds = { (value: UInt64) in Double(value) / 1_000_000 }
             let empty = latency.totalCount == 0
             return Snapshot(key: key, breaker: state, bulkhead: places, calls: counts.calls, successes: counts.successes,
@@ -208,6 +211,8 @@ public final class ResilienceGuard: @unchecked Sendable {
                             p50: empty ? 0 : seconds(latency.valueAtPercentile(50)), p95: empty ? 0 : seconds(latency.valueAtPercentile(95)),
                             p99: empty ? 0 : seconds(latency.valueAtPercentile(99)), max: empty ? 0 : seconds(latency.max))
         }
+        (snapshot.failureThreshold, snapshot.resetTimeout) = (limits.failureThreshold, limits.resetTimeout)
+        return snapshot
     }
 }
 

@@ -9,6 +9,7 @@ import MedicModel
 /// ```yaml
 /// resilience:
 ///   http: {failure_threshold: 3, reset_timeout: 1m, max_concurrent: 8}
+///   shell: {adaptive: {failure_threshold: [3, 20], reset_timeout: [5s, 2m]}}
 ///   channel: {retry_attempts: 5, timeout: 10s}
 ///   keys:
 ///     "http:10.0.0.5:8080": {failure_threshold: 1, half_open_trials: 2}
@@ -16,7 +17,7 @@ import MedicModel
 public enum ResilienceConfiguration {
     static let key = "resilience"
     static let limitKeys: Set<String> = ["max_concurrent", "max_queued", "failure_threshold", "success_threshold", "reset_timeout",
-                                         "half_open_trials", "timeout", "retry_attempts", "retry_initial", "retry_max"]
+                                         "half_open_trials", "timeout", "retry_attempts", "retry_initial", "retry_max", "adaptive"]
 
     /// The `resilience:` section of the file at `path` (its other keys are not read, so a
     /// serve configuration may be given), for `medic run`, `resume`, `demo` and `watch`
@@ -75,6 +76,12 @@ public enum ResilienceConfiguration {
                 report(&reader, .unknownKey, "\(place) is not allowed: a step's guard never retries it and has no timeout of its own",
                        pair.keyNode, hint: "set the step's own `timeout` and `retry` in the playbook: they are journaled, under the step's idempotency rules")
                 valid = false
+            case "adaptive":
+                guard let adaptation = AdaptiveLimitsConfiguration.decode(pair.value, what: "\(what).adaptive", reader: &reader) else {
+                    valid = false
+                    continue
+                }
+                limits.adaptation = adaptation
             case "max_concurrent", "max_queued", "failure_threshold", "success_threshold", "half_open_trials", "retry_attempts":
                 let least = pair.key == "max_queued" ? 0 : 1
                 guard let text = pair.value.scalar?.text, let number = Int(text), number >= least, number <= 100_000 else {

@@ -4,7 +4,7 @@ import MedicResilience
 import Prometheus
 
 /// The guards' figures at each scrape (docs/serving.md, "Metrics"): per key, the breaker's state,
-/// the bulkhead's calls running and waiting, the calls, successes, failures, retries, timeouts
+/// the limits in force (adaptive or not), the bulkhead's calls running and waiting, the calls, successes, failures, retries, timeouts
 /// and refusals (counters, fed with what grew since the last scrape), and the latency quantiles.
 final class GuardMetricsExport: @unchecked Sendable {  // `seen` only under `lock`
     let guards: ExecutorGuards
@@ -39,6 +39,12 @@ final class GuardMetricsExport: @unchecked Sendable {  // `seen` only under `loc
             gauge("guard_bulkhead_in_use", "Calls running now through each guard's bulkhead.", key, Double(s.bulkhead.running))
             gauge("guard_bulkhead_queued", "Calls waiting now for a place in each guard's bulkhead.", key, Double(s.bulkhead.queued))
             gauge("guard_bulkhead_places", "Calls each guard's bulkhead lets run at once.", key, Double(s.bulkhead.maxConcurrent))
+            gauge("guard_failure_threshold", "Failures in a row that open each guard's breaker, as in force now (adaptive limits move it).",
+                  key, Double(s.failureThreshold))
+            gauge("guard_reset_timeout_seconds", "Seconds each guard's breaker stays open, as in force now (adaptive limits move it).",
+                  key, s.resetTimeout)
+            gauge("guard_adaptive", "1 when each guard's limits are adaptive (they follow its destination within their bounds), 0 when fixed.",
+                  key, guards.isAdaptive(s.key) ? 1 : 0)
             counter("guard_calls", "Calls made through each guard, refused ones included.", key, s.calls, old?.calls)
             counter("guard_successes", "Calls through each guard that succeeded (retries included).", key, s.successes, old?.successes)
             counter("guard_failures", "Calls through each guard that failed (after their retries).", key, s.failures, old?.failures)

@@ -143,19 +143,27 @@ struct ServeCommand: AsyncParsableCommand {
         // Beyond loopback, anyone who reaches the port is a caller: only with tokens to tell who.
         guard settings.listen.isLoopback || !settings.tokens.isEmpty else { throw Self.notLoopback(listen) }
         var interpreter = try engine.interpreter(root: root)
+        let owner = instance ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
         let shared = try await ServeStore.open(store, files: try engine.stores(of: interpreter), stateDirectory: engine.stateDirectoryPath,
-                                               owner: instance ?? "\(ProcessInfo.processInfo.hostName):\(getpid())", leaseSeconds: lease,
+                                               owner: owner, leaseSeconds: lease,
                                                connectTimeout: 5, rulesLeaseSeconds: max(lease, 3 * interval.seconds), clock: interpreter.clock)
         let (stores, incidents) = (shared.stores, shared.incidents)
+        // With --store, the breakers of the guards are shared with the other servers.
+        var guardSharing: GuardStateSharing?
         interpreter.environment.stores = stores
         if let database = shared.database {
             // Without --bus, bus steps and escalations publish to the database's outbox, which a
             // server dying after a publish does not take along; --relay delivers it.
             if engine.bus == nil {
                 var executors = interpreter.executors.unguarded
-                executors.bus = BusExecutor(outbox: PostgresEventOutbox(database), environment: interpreter.environment)
+                let bus = BusExecutor(outbox: PostgresEventOutbox(database), environment: interpreter.environment)
+                executors.bus = bus
                 interpreter.executors = executors.guarded(by: interpreter.environment.guards)
+                GuardTransitionPublisher(bus: bus, warn: interpreter.environment.warn).follow(interpreter.environment.guards)
             }
+            guardSharing = GuardStateSharing(guards: interpreter.environment.guards, store: PostgresGuardStates(database), instance: owner,
+                                             warn: interpreter.environment.warn)
+            guardSharing?.start()
             if let relay {
                 settings.outboxRelay = OutboxRelay(outbox: PostgresOutbox(database), bus: BusExecutor(transport: relay, environment: interpreter.environment,
                                                                                                    standardOutput: busLine), logger: MedicLog.log)
@@ -192,13 +200,19 @@ struct ServeCommand: AsyncParsableCommand {
         let server = MedicServer(catalog: catalog, configuration: configuration, interpreter: interpreter, stores: stores,
                                  stateDirectory: engine.stateDirectoryPath,
                                  incidents: incidents, settings: settings, logger: MedicLog.log)
+        // Adaptive limits (`adaptive:` in `resilience:`) move every 10 s.
+        interpreter.environment.guards.adaptEvery(10)
         do {
             try await server.run { address in printLine("medic serve: listening on http://\(address)") }
         } catch {
+            guardSharing?.stop()
+            interpreter.environment.guards.stopAdapting()
             try? await interpreter.environment.shutdown()
             await shared.database?.shutdown()
             throw CommandFailure("error: medic serve stopped: \(error)")
         }
+        guardSharing?.stop()
+        interpreter.environment.guards.stopAdapting()
         try? await interpreter.environment.shutdown()
         await shared.database?.shutdown()
         MedicLog.log.notice("medic serve: stopped")

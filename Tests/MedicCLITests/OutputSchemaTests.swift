@@ -116,6 +116,33 @@ final class OutputSchemaTests: XCTestCase {
         }
     }
 
+    func testMemoryApplyJSONMatchesItsSchema() throws {
+        let dir = try Medic.temporaryDirectory(self)
+        let state = dir.appendingPathComponent("state").path
+        try write("""
+            {"experiment_id": "exp-cure", "fault_type": "plugin-crash", "components": ["edge-1"], "pattern": "plugin-crash:edge",
+             "succeeded": true,
+             "remediation": [
+               {"playbook_id": "edge", "action": "restart cache plugin", "priority": 1, "timeout": 60, "type": "RestartPlugin",
+                "parameters": {"plugin": "cache"}},
+               {"playbook_id": "restart-service", "action": "restart", "priority": 0}
+             ]}
+            """, to: "experiment.json", in: dir)
+        let learn = try Medic.run(["memory", "learn", dir.appendingPathComponent("experiment.json").path, "--state-dir", state, "--json"], in: dir)
+        XCTAssertEqual(learn.status, 0, learn.stderr)
+        let changes = try XCTUnwrap(try Medic.json(learn.stdout)["changes"] as? [[String: Any]])
+        let id = try XCTUnwrap(changes.first?["signature_id"] as? String)
+        let apply = try Medic.run(["memory", "apply", id, "--state-dir", state, "--json"], in: dir)
+        XCTAssertEqual(apply.status, 0, apply.stderr)
+        try assertShape(apply.stdout, "memory-apply", "memory apply --json")
+        let checker = try checker("memory-apply")
+        var record = try Medic.json(apply.stdout)
+        record["transport"] = "carrier-pigeon"
+        XCTAssertFalse(checker.problems(record).isEmpty, "a transport the schema does not name")
+        record.removeValue(forKey: "skipped")
+        XCTAssertTrue(checker.problems(record).contains { $0.contains("skipped") }, "\(checker.problems(record))")
+    }
+
     func testTheCheckerRefusesWhatItsSchemaRefuses() throws {
         let list = try checker("list")
         XCTAssertEqual(list.problems(["root": ".", "playbooks": [], "actions": [], "rules": [], "policies": []]), [])

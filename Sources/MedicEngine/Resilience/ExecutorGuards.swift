@@ -5,26 +5,45 @@ import MedicResilience
 /// step's executor call, every notification sent and every metric query goes through the guard
 /// of its key (bulkhead → breaker → retry → timeout, docs/resilience.md). Limits come from
 /// `ResilienceSettings`; `reconfigure` puts new ones in force at once, breakers keeping their
-/// state. Kept in memory: a new process starts with every breaker closed.
+/// state. Kept in memory: a new process starts with every breaker closed, unless the breakers
+/// are shared with other processes through a store (`GuardStateSharing`).
 public final class ExecutorGuards: Sendable {
     public let guards: ResilienceGuards
     /// The engine's clock, for the wall time a refusal names.
     public let engineClock: any EngineClock
     private let current: GuardLocked<ResilienceSettings>
+    /// Where the breakers' transitions are published (`GuardTransitionPublisher.follow`): one
+    /// at a time, the last one given.
+    let transitionPublisher = GuardLocked<GuardTransitionPublisher?>(nil)
+
+    /// The limits of the keys whose limits are adaptive.
+    let adaptive: AdaptiveGuardLimits
 
     public init(settings: ResilienceSettings = ResilienceSettings(), clock: any EngineClock) {
         engineClock = clock
         current = GuardLocked(settings)
+        let adaptive = AdaptiveGuardLimits()
+        self.adaptive = adaptive
         let timeline: any ResilienceClock = clock is SystemClock ? SystemResilienceClock() : EngineTimeline(clock: clock)
-        guards = ResilienceGuards(clock: timeline) { settings.configuration(for: $0) }
+        guards = ResilienceGuards(clock: timeline) { [adaptive] in adaptive.configuration(for: $0, settings) }
+        guards.observe { [adaptive] in adaptive.note($0) }
     }
 
     public var settings: ResilienceSettings { current.value }
 
     /// New limits for every guard, made or to be made; breakers keep their state.
+    /// Adaptive limits keep where they had moved to, unless their bounds changed.
     public func reconfigure(_ settings: ResilienceSettings) {
         current.value = settings
-        guards.reconfigure { settings.configuration(for: $0) }
+        let guards = guards
+        adaptive.reconfigure(settings) { key in
+            let guarded = guards.guarding(key)
+            var configuration = settings.configuration(for: key)
+            configuration.breaker = guarded.breaker.currentConfiguration
+            configuration.bulkhead.maxConcurrent = guarded.bulkhead.snapshot.maxConcurrent
+            return configuration
+        }
+        guards.reconfigure { [adaptive] in adaptive.configuration(for: $0, settings) }
     }
 
     /// Told of every change of a breaker's state.
@@ -34,10 +53,57 @@ public final class ExecutorGuards: Sendable {
 
     public var snapshots: [ResilienceGuard.Snapshot] { guards.snapshots }
 
-    /// Calls `operation` through the guard of `key`.
-    public func call<T: Sendable>(_ key: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await guards.call(key, operation)
+    /// Holds, in the breaker of `key` (made if need be), the state another process's breaker of
+    /// that key moved to; told to the observers as an adopted transition.
+    public func adopt(_ shared: CircuitBreaker.SharedState, key: String, reason: String) {
+        guards.guarding(key).breaker.adopt(shared, reason: reason)
     }
+
+    /// Calls `operation` through the guard of `key`. A key with adaptive limits has the call's
+    /// outcome and latency counted by them (a refusal called nothing: it is not counted).
+    public func call<T: Sendable>(_ key: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard adaptive.isAdaptive(key, current.value) else { return try await guards.call(key, operation) }
+        let clock = guards.clock
+        let started = clock.now
+        do {
+            let value = try await guards.call(key, operation)
+            adaptive.record(key, success: true, latency: clock.now - started, at: clock.now)
+            return value
+        } catch {
+            switch error {
+            case ResilienceError.circuitOpen, ResilienceError.bulkheadFull, is CancellationError:
+                break
+            default:
+                adaptive.record(key, success: false, latency: clock.now - started, at: clock.now)
+            }
+            throw error
+        }
+    }
+
+    /// Moves every adaptive key's limits one step for what its calls show now, and puts them in
+    /// force in its guard (`medic serve` does it every 10 s: `adaptEvery`).
+    public func adjustAdaptiveLimits() {
+        for (key, configuration) in adaptive.adjust(at: guards.clock.now, current.value) {
+            guards.guarding(key).reconfigure(configuration)
+        }
+    }
+
+    /// Adjusts the adaptive limits every `seconds` (on the engine's clock) until `stopAdapting`.
+    public func adaptEvery(_ seconds: Double) {
+        let interval = max(0.01, seconds)
+        adaptive.setLoop(Task { [weak self] in
+            while !Task.isCancelled {
+                try? await self?.engineClock.sleep(seconds: interval)
+                guard !Task.isCancelled, let self else { return }
+                adjustAdaptiveLimits()
+            }
+        })
+    }
+
+    public func stopAdapting() { adaptive.setLoop(nil) }
+
+    /// Whether the limits of `key` are adaptive (and its guard was used).
+    public func isAdaptive(_ key: String) -> Bool { adaptive.keys.contains(key) }
 
     /// A refusal for people: which guard, why, and when it lets calls through again (as a wall
     /// time on the engine's clock).

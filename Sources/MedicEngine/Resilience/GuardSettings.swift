@@ -36,10 +36,13 @@ public struct GuardLimits: Sendable, Equatable {
     /// The first wait between attempts, doubled at each (full jitter), at most `retryMax`.
     public var retryInitial: Double?
     public var retryMax: Double?
+    /// Whether the failure threshold, reset timeout and bulkhead places follow the destination
+    /// (`AdaptiveLimits`, within its bounds) or stay as set.
+    public var adaptation: GuardAdaptation?
 
     public init(maxConcurrent: Int? = nil, maxQueued: Int? = nil, failureThreshold: Int? = nil, successThreshold: Int? = nil,
                 resetTimeout: Double? = nil, halfOpenTrials: Int? = nil, timeout: Double? = nil, retryAttempts: Int? = nil,
-                retryInitial: Double? = nil, retryMax: Double? = nil) {
+                retryInitial: Double? = nil, retryMax: Double? = nil, adaptation: GuardAdaptation? = nil) {
         self.maxConcurrent = maxConcurrent
         self.maxQueued = maxQueued
         self.failureThreshold = failureThreshold
@@ -50,6 +53,7 @@ public struct GuardLimits: Sendable, Equatable {
         self.retryAttempts = retryAttempts
         self.retryInitial = retryInitial
         self.retryMax = retryMax
+        self.adaptation = adaptation
     }
 
     /// These limits with `other`'s set values in place of theirs.
@@ -58,8 +62,16 @@ public struct GuardLimits: Sendable, Equatable {
                     failureThreshold: other.failureThreshold ?? failureThreshold, successThreshold: other.successThreshold ?? successThreshold,
                     resetTimeout: other.resetTimeout ?? resetTimeout, halfOpenTrials: other.halfOpenTrials ?? halfOpenTrials,
                     timeout: other.timeout ?? timeout, retryAttempts: other.retryAttempts ?? retryAttempts,
-                    retryInitial: other.retryInitial ?? retryInitial, retryMax: other.retryMax ?? retryMax)
+                    retryInitial: other.retryInitial ?? retryInitial, retryMax: other.retryMax ?? retryMax,
+                    adaptation: other.adaptation ?? adaptation)
     }
+}
+
+/// Whether a guard's limits are fixed or follow what its destination does.
+public enum GuardAdaptation: Sendable, Equatable {
+    case fixed
+    /// The failure threshold, reset timeout and bulkhead places move within these bounds.
+    case adaptive(AdaptiveLimits.Bounds)
 }
 
 /// The limits of every guard of an engine: Medic's defaults per kind, overridden per kind and
@@ -99,6 +111,12 @@ public struct ResilienceSettings: Sendable, Equatable {
         if let kind, let own = kinds[kind] { limits = limits.overridden(by: own) }
         if let own = keys[key] { limits = limits.overridden(by: own) }
         return limits
+    }
+
+    /// The bounds of `key`'s adaptive limits; nil when its limits are fixed.
+    public func adaptiveBounds(for key: String) -> AdaptiveLimits.Bounds? {
+        if case .adaptive(let bounds)? = limits(for: key).adaptation { return bounds }
+        return nil
     }
 
     /// The guard configuration of `key`. A step's guard never retries and has no timeout,

@@ -5,9 +5,11 @@ import MedicResilience
 /// `dev.medic.guard.opened`, `dev.medic.guard.half_opened` or `dev.medic.guard.closed`, source
 /// `medic/guards`, subject the guard's key, data `key`, `from`, `to`, `reason` and `at` (RFC 3339).
 ///
-/// To the outbox and standard output it is written before the call that moved the breaker goes
-/// on (so a `medic run` that ends at once has published it); to a webhook, in the background.
-/// An event that cannot be published is a warning, never a failure of the call.
+/// To an outbox file and standard output it is written before the call that moved the breaker
+/// goes on (so a `medic run` that ends at once has published it); to a webhook or another outbox
+/// (the shared database's), in the background. An event that cannot be published is a warning,
+/// never a failure of the call. A transition adopted from another process's breaker
+/// (`GuardStateSharing`) is not published: that process published it.
 public struct GuardTransitionPublisher: Sendable {
     public static let source = "medic/guards"
     public let bus: BusExecutor
@@ -18,10 +20,19 @@ public struct GuardTransitionPublisher: Sendable {
         self.warn = warn
     }
 
-    /// Publishes the transitions of `guards` from now on.
+    /// Publishes the transitions of `guards` from now on, in place of the publisher that
+    /// followed them before (a server that moved its bus to the shared database).
     public func follow(_ guards: ExecutorGuards) {
-        let publisher = self
-        guards.observe { transition in publisher.publish(transition, clock: guards.engineClock) }
+        var first = false
+        guards.transitionPublisher.modify { current in
+            first = current == nil
+            current = self
+        }
+        guard first else { return }
+        guards.observe { transition in
+            guard !transition.adopted, let publisher = guards.transitionPublisher.value else { return }
+            publisher.publish(transition, clock: guards.engineClock)
+        }
     }
 
     public static func topic(_ transition: CircuitBreaker.Transition) -> String {
@@ -42,7 +53,18 @@ public struct GuardTransitionPublisher: Sendable {
         do {
             switch bus.transport {
             case .outbox(let path):
-                try (bus.outbox ?? StateStores.outbox(at: path)).append(try OutboxEvent(event))
+                let outbox = bus.outbox ?? StateStores.outbox(at: path)
+                let stored = try OutboxEvent(event)
+                guard outbox is FileOutbox else {
+                    // Another store's append may wait on the network: never on the caller's thread.
+                    let (bus, warn) = (bus, warn)
+                    Task.detached {
+                        let result = await bus.publish(stored: stored, timeout: 10)
+                        if !result.succeeded { warn("the guard event \(event.type) of \(transition.key) was not published: \(result.summary)") }
+                    }
+                    return
+                }
+                try outbox.append(stored)
             case .stdout:
                 try bus.standardOutput(try event.structuredJSON() + Data("\n".utf8))
             case .webhook:

@@ -3767,6 +3767,33 @@ public enum EmbeddedSchemas {
           "minimum": 1,
           "maximum": 100000,
           "description": "Trial calls let through at once by a half-open breaker; the others are refused."
+        },
+        "adaptive": {
+          "description": "Whether the failure threshold, reset timeout and bulkhead places follow what the destination does (docs/resilience.md, Adaptive limits): true (within Medic's bounds: failure threshold 3 to 20, reset timeout 5s to 2m, places 2 to 64, smoothing 0.3), false (fixed: the values set), or the bounds. A key's value replaces its kind's.",
+          "anyOf": [{"type": "boolean"}, {"$ref": "#/$defs/adaptiveBounds"}]
+        }
+      }
+    },
+    "adaptiveBounds": {
+      "type": "object",
+      "description": "The bounds adaptive limits move within, each [lowest, highest]; a bound not given is Medic's.",
+      "additionalProperties": false,
+      "properties": {
+        "failure_threshold": {
+          "type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 1, "maximum": 100000},
+          "description": "Failures in a row that open the breaker: its lowest and highest (default [3, 20])."
+        },
+        "reset_timeout": {
+          "type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string", "minLength": 1},
+          "description": "How long an open breaker refuses: its shortest and longest, durations above 0 and at most 24h (default [5s, 2m])."
+        },
+        "max_concurrent": {
+          "type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 1, "maximum": 100000},
+          "description": "The bulkhead's places: fewest and most (default [2, 64])."
+        },
+        "smoothing": {
+          "type": "number", "exclusiveMinimum": 0, "maximum": 1,
+          "description": "The weight of a new value in each moving average (default 0.3)."
         }
       }
     },
@@ -3830,6 +3857,10 @@ public enum EmbeddedSchemas {
           "type": "string",
           "minLength": 1,
           "description": "The longest wait between attempts. A duration above 0 and at most 24h (such as 500ms, 30s, 1m)."
+        },
+        "adaptive": {
+          "description": "Whether the failure threshold, reset timeout and bulkhead places follow what the destination does (docs/resilience.md, Adaptive limits): true (within Medic's bounds: failure threshold 3 to 20, reset timeout 5s to 2m, places 2 to 64, smoothing 0.3), false (fixed: the values set), or the bounds. A key's value replaces its kind's.",
+          "anyOf": [{"type": "boolean"}, {"$ref": "#/$defs/adaptiveBounds"}]
         }
       }
     }
