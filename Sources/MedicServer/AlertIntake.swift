@@ -18,6 +18,10 @@ public struct AlertIntake: Sendable {
     /// Ranks the candidates of a route with `playbooks:` (nil: the first candidate is taken,
     /// unranked).
     public let ranker: CandidateRanker?
+    /// Servers sharing a database: whether a run another server was last seen remediating the
+    /// same playbook and targets with is still going (read from the run store), before an
+    /// alert folds into it; nil: this server's runs are the only ones.
+    public var stillGoingElsewhere: (@Sendable (String) async -> Bool)? = nil
     public var catalog: Catalog { library.current.catalog }
     public var configuration: ServeConfiguration { library.current.configuration }
 
@@ -175,7 +179,7 @@ public struct AlertIntake: Sendable {
         } catch {
             return unhandled(incident, "playbook '\(incident.playbook ?? "")' cannot be planned: \(Self.describe(error))")
         }
-        guard let group = Self.group(of: incident) else { return claimRun(incident, plan: plan, now: now) }
+        guard let group = Self.group(of: incident) else { return await claimRun(incident, plan: plan, now: now) }
         var lead = await groups.lead(of: group, store: store)
         while true {
             if let current = lead, current.key == key {
@@ -200,7 +204,7 @@ public struct AlertIntake: Sendable {
                 }
             }
             // This alert leads the group (it is the first, a repeat of the lead, or the lead was resolved).
-            let claimed = claimRun(incident, plan: plan, now: now)
+            let claimed = await claimRun(incident, plan: plan, now: now)
             guard let runID = claimed.runID else { return claimed }
             let claim = AlertGroupLead(key: key, runID: runID, folded: claimed.foldedInto != nil)
             let other: AlertGroupLead?
@@ -224,10 +228,17 @@ public struct AlertIntake: Sendable {
 
     /// The run of a handled incident: the run going for the same playbook on the same targets
     /// (folded into it), else a new run claimed for it.
-    private func claimRun(_ incident: AlertIncident, plan: Plan, now: Date) -> AlertIncident {
+    private func claimRun(_ incident: AlertIncident, plan: Plan, now: Date) async -> AlertIncident {
         var incident = incident
         let runID = RunStore.newRunID(at: now)
-        if let going = going.claim(plan, runID: runID, owner: incident.key) {
+        var found = going.claim(plan, runID: runID, owner: incident.key, elsewhereToo: stillGoingElsewhere != nil)
+        // A run seen going on another server may have ended since: folded into it, this alert
+        // would get no remediation at all. Asked of the store; ended, this alert claims its own.
+        if let other = found, going.isElsewhere(other), let stillGoingElsewhere, await !stillGoingElsewhere(other) {
+            going.forgetElsewhere(other)
+            found = going.claim(plan, runID: runID, owner: incident.key)
+        }
+        if let going = found {
             incident.runID = going
             incident.foldedInto = going
             incident.reason = "one fault with run \(going), going for \(RemediationsGoing.remedy(of: plan)): folded into it"

@@ -92,8 +92,16 @@ public struct MedicServer: Sendable {
         let guards = interpreter.environment.guards
         guards.reconfigure(configuration.resilience)
         let going = RemediationsGoing()
-        let intake = AlertIntake(library: library, store: incidents, going: going, groups: settings.alertGroups ?? AlertGroups(),
+        var intake = AlertIntake(library: library, store: incidents, going: going, groups: settings.alertGroups ?? AlertGroups(),
                                  ranker: CandidateRanker(knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory)))
+        if settings.takeoverInterval != nil {
+            // Servers sharing a database: an alert folds into another server's run only while it goes.
+            let runs = stores.runs
+            intake.stillGoingElsewhere = { runID in
+                guard let status = try? await runs.inspect(runID).status else { return false }
+                return status == .running || status == .pendingApproval
+            }
+        }
         let metrics = ServerMetrics(incidents: incidents, stateDirectory: stateDirectory, audit: stores.audit, clock: interpreter.clock,
                                     guards: guards)
         let runner = IncidentRunner(intake: intake, interpreter: interpreter, stores: stores, stateDirectory: stateDirectory, grace: settings.grace, logger: logger,

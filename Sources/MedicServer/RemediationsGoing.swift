@@ -37,7 +37,9 @@ public final class RemediationsGoing: @unchecked Sendable {
     /// otherwise claims them for `runID` and returns nil (the caller starts `runID`). `owner`:
     /// the alert incident key the run is for; a claim of the same owner (a repeat or a retry of
     /// the alert, perhaps concurrent) is shared rather than folded into.
-    public func claim(_ plan: Plan, runID: String, owner: String? = nil) -> String? {
+    /// `elsewhereToo`: a run going on another server sharing the database (`replaceElsewhere`)
+    /// counts too; the caller confirms it is still going (`isElsewhere`) before folding into it.
+    public func claim(_ plan: Plan, runID: String, owner: String? = nil, elsewhereToo: Bool = false) -> String? {
         let remedy = Self.remedy(of: plan)
         lock.lock()
         defer { lock.unlock() }
@@ -47,7 +49,7 @@ public final class RemediationsGoing: @unchecked Sendable {
             holder.runs.append(runID)
             holders[remedy] = holder
         } else {
-            if let other = elsewhere[remedy], other != runID { return other }
+            if elsewhereToo, let other = elsewhere[remedy], other != runID { return other }
             holders[remedy] = Holder(owner: owner, runs: [runID])
         }
         remedyByRun[runID] = remedy
@@ -55,10 +57,11 @@ public final class RemediationsGoing: @unchecked Sendable {
     }
 
     /// The runs going now on the other servers sharing the database (`runs`: the run store's
-    /// listing; `isHere`: whether a run is this server's): each one's remedy is taken as going,
-    /// until the next listing no longer shows it going. Between a run's start on another server
-    /// and this server's next listing (a third of the lease), a trigger for the same remedy is
-    /// not folded: it gets a run of its own, which the target's lease holds until the first ends.
+    /// listing; `isHere`: whether a run is this server's): each one's remedy is taken as going
+    /// by an alert's claim (`elsewhereToo`), until the next listing no longer shows it going.
+    /// Between a run's start on another server and this server's next listing (a third of the
+    /// lease), an alert for the same remedy is not folded: it gets a run of its own, which the
+    /// target's lease holds until the first ends.
     public func replaceElsewhere(_ runs: [RunSummary], isHere: (String) -> Bool) {
         var going: [String: String] = [:]
         for run in runs where (run.status == .running || run.status == .pendingApproval) && !isHere(run.id) {
@@ -67,6 +70,12 @@ public final class RemediationsGoing: @unchecked Sendable {
         }
         lock.withLock { elsewhere = going }
     }
+
+    /// Whether `runID` is a run seen going on another server (not one of this server's).
+    public func isElsewhere(_ runID: String) -> Bool { lock.withLock { elsewhere.values.contains(runID) && remedyByRun[runID] == nil } }
+
+    /// Forgets a run seen going on another server (it has ended).
+    public func forgetElsewhere(_ runID: String) { lock.withLock { elsewhere = elsewhere.filter { $0.value != runID } } }
 
     /// Ends `runID`'s claim (the run ended, or will not start). A run that claimed nothing: no-op.
     public func release(runID: String) {
