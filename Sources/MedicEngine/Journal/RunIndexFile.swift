@@ -99,14 +99,7 @@ enum RunIndexFormat {
     static func sealedFields(_ line: ArraySlice<UInt8>, crcChecked: Bool = false) -> [ArraySlice<UInt8>]? {
         guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
         let bodyEnd = line.endIndex - 9
-        var crc: UInt32 = 0
-        for byte in line[(bodyEnd + 1)...] {
-            switch byte {
-            case 0x30...0x39: crc = crc << 4 | UInt32(byte - 0x30)
-            case 0x61...0x66: crc = crc << 4 | UInt32(byte - 0x61 + 10)
-            default: return nil
-            }
-        }
+        guard let crc = sealedCRC(line[(bodyEnd + 1)...]) else { return nil }
         let body = line[..<bodyEnd]
         guard crcChecked || JournalChecksum.crc32c(body) == crc else { return nil }
         // The bounds of the fields: exactly `fieldCount - 1` of them, tab-separated.
@@ -246,20 +239,27 @@ enum RunIndexFormat {
         return (entries, scanned.lines, scanned.torn)
     }
 
-    /// The bounds of the run id of a line sealed as `sealedFields` requires (its CRC, its number
-    /// of fields, its version and a valid run id), found without cutting the line into fields;
-    /// nil when the line is not one.
-    static func sealedRunID(_ line: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
-        guard line.count > 9, line[line.count - 9] == tab else { return nil }
-        let bodyEnd = line.count - 9
+    /// A line's seal: its CRC written as eight lowercase hex digits; nil for anything else.
+    @inline(__always)
+    static func sealedCRC<Digits: Collection>(_ digits: Digits) -> UInt32? where Digits.Element == UInt8 {
         var crc: UInt32 = 0
-        for byte in line[(bodyEnd + 1)...] {
+        for byte in digits {
             switch byte {
             case 0x30...0x39: crc = crc << 4 | UInt32(byte - 0x30)
             case 0x61...0x66: crc = crc << 4 | UInt32(byte - 0x61 + 10)
             default: return nil
             }
         }
+        return crc
+    }
+
+    /// The bounds of the run id of a line sealed as `sealedFields` requires (its CRC, its number
+    /// of fields, its version and a valid run id), found without cutting the line into fields;
+    /// nil when the line is not one.
+    static func sealedRunID(_ line: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        guard line.count > 9, line[line.count - 9] == tab else { return nil }
+        let bodyEnd = line.count - 9
+        guard let crc = sealedCRC(line[(bodyEnd + 1)...]) else { return nil }
         let body = UnsafeBufferPointer(rebasing: line[..<bodyEnd])
         guard JournalChecksum.crc32c(UnsafeRawBufferPointer(body)) == crc else { return nil }
         var tabs = 0
