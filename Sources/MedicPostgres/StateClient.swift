@@ -17,6 +17,8 @@ import PostgresNIO
 ///   Such a statement is left to the pool and may still be carried out later (a write whose
 ///   caller was told it failed): a statement that must not land late goes through
 ///   `withConnection` or `withTransaction` instead (a run's records, an immune event).
+/// - A caller whose task is cancelled stops waiting for its connection at once (a shutdown
+///   during an outage does not wait out the deadline).
 /// - Only the wait for a connection and for the first answer are bounded: a body running on a
 ///   connection whose server vanished without closing it waits for the connection to fail.
 public struct StateClient: Sendable {
@@ -75,7 +77,8 @@ final class ConnectionHandoff: @unchecked Sendable {  // all state under `lock`
         case waiting(CheckedContinuation<PostgresConnection, any Error>?)
         case handed
         case failed(any Error)
-        case abandoned
+        /// The caller gave up (its deadline passed, or its task was cancelled): why.
+        case abandoned(any Error)
         case given(PostgresConnection)
     }
 
@@ -113,38 +116,42 @@ final class ConnectionHandoff: @unchecked Sendable {  // all state under `lock`
         waiter?.resume(throwing: error)
     }
 
-    /// Waits for the connection at most `seconds`; after that the handoff is abandoned.
+    /// Waits for the connection at most `seconds`, and not past the caller's cancellation;
+    /// after either the handoff is abandoned.
     func connection(within seconds: Double) async throws -> PostgresConnection {
         let timer = Task {
             try? await Task.sleep(nanoseconds: UInt64(max(seconds, 0.001) * 1e9))
-            self.abandon(after: seconds)
+            self.abandon(Late(seconds: seconds))
         }
         defer { timer.cancel() }
-        return try await withCheckedThrowingContinuation { continuation in
-            let ready: Swift.Result<PostgresConnection, any Error>? = lock.withLock {
-                switch state {
-                case .given(let connection):
-                    state = .handed
-                    return .success(connection)
-                case .failed(let error): return .failure(error)
-                case .abandoned: return .failure(Late(seconds: seconds))
-                case .waiting:
-                    state = .waiting(continuation)
-                    return nil
-                case .handed: return .failure(Late(seconds: seconds))  // one caller per handoff: never met
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Swift.Result<PostgresConnection, any Error>? = lock.withLock {
+                    switch state {
+                    case .given(let connection):
+                        state = .handed
+                        return .success(connection)
+                    case .failed(let error), .abandoned(let error): return .failure(error)
+                    case .waiting:
+                        state = .waiting(continuation)
+                        return nil
+                    case .handed: return .failure(Late(seconds: seconds))  // one caller per handoff: never met
+                    }
                 }
+                if let ready { continuation.resume(with: ready) }
             }
-            if let ready { continuation.resume(with: ready) }
+        } onCancel: {
+            self.abandon(CancellationError())
         }
     }
 
-    private func abandon(after seconds: Double) {
+    private func abandon(_ reason: any Error) {
         let waiter: CheckedContinuation<PostgresConnection, any Error>? = lock.withLock {
             guard case .waiting(let waiter) = state else { return nil }
-            state = .abandoned
+            state = .abandoned(reason)
             return waiter
         }
-        waiter?.resume(throwing: Late(seconds: seconds))
+        waiter?.resume(throwing: reason)
     }
 
     /// The caller is done with the connection.

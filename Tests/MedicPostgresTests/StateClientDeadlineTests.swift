@@ -49,6 +49,29 @@ final class StateClientDeadlineTests: PostgresTestCase {
         }
         XCTAssertEqual(switches, 0)
     }
+
+    func testACancelledCallStopsWaitingForItsConnection() async throws {
+        let postgres = try server()
+        let location = try postgres.freshDatabase()
+        let database = StateDatabase(location, connectTimeout: .seconds(1), statementDeadline: 120)
+        addTeardownBlock { await database.shutdown() }
+        try await SchemaMigrations.migrate(database)
+        postgres.stop()
+        addTeardownBlock { try? postgres.start() }
+        let call = Task {
+            try await database.client.withTransaction(logger: database.logger) { connection in
+                try await connection.query("SELECT 1", logger: database.logger)
+            }
+        }
+        try await Task.sleep(nanoseconds: 500_000_000)
+        call.cancel()
+        // Without heeding the cancellation the call would wait out its 120 s deadline.
+        let ended = await outcome { try await answered(within: 60) { _ = await call.result } }
+        XCTAssertNoThrow(try ended.get(), "the cancelled call still waited for its connection")
+        let result = await call.result
+        XCTAssertThrowsError(try result.get())
+        try postgres.start()
+    }
 }
 
 private func outcome(_ body: () async throws -> Void) async -> Result<Void, any Error> {
