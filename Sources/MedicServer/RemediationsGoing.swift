@@ -22,7 +22,7 @@ public final class RemediationsGoing: @unchecked Sendable {
     private var holders: [String: Holder] = [:]
     private var remedyByRun: [String: String] = [:]
     /// Runs going on other servers sharing the database, by remedy, as last listed
-    /// (`replaceElsewhere`): a trigger for one of them folds into it too.
+    /// (`replaceElsewhere`): an alert for one of them folds into it too, once confirmed.
     private var elsewhere: [String: String] = [:]
 
     public init() {}
@@ -30,8 +30,11 @@ public final class RemediationsGoing: @unchecked Sendable {
     /// What a plan remediates: its playbook and the names of its targets (the local host when
     /// it names none), as the target locks name them.
     public static func remedy(of plan: Plan) -> String {
-        plan.playbookID + " on " + TargetLocks.names(for: plan).joined(separator: ", ")
+        remedy(playbook: plan.playbookID, targets: TargetLocks.names(for: plan))
     }
+
+    /// A playbook on target lock names (a run's summary keeps its targets so).
+    static func remedy(playbook: String, targets: [String]) -> String { playbook + " on " + targets.joined(separator: ", ") }
 
     /// The run going for `plan`'s playbook on its targets, if another trigger holds them;
     /// otherwise claims them for `runID` and returns nil (the caller starts `runID`). `owner`:
@@ -65,7 +68,7 @@ public final class RemediationsGoing: @unchecked Sendable {
     public func replaceElsewhere(_ runs: [RunSummary], isHere: (String) -> Bool) {
         var going: [String: String] = [:]
         for run in runs where (run.status == .running || run.status == .pendingApproval) && !isHere(run.id) {
-            let remedy = run.playbookID + " on " + run.targets.joined(separator: ", ")
+            let remedy = Self.remedy(playbook: run.playbookID, targets: run.targets)
             if going[remedy] == nil { going[remedy] = run.id }
         }
         lock.withLock { elsewhere = going }
