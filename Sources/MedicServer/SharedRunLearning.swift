@@ -59,13 +59,14 @@ struct SharedRunLearning: Service {
                 logger.warning("medic: warning: run \(run.id) could not be read to learn from it: \(error)")
                 continue
             }
-            let report = lessons.learn(FinishedRun(records: contents.records, journal: runs.journalPath(run.id)))
-            for warning in report.warnings { logger.warning("medic: warning: \(warning)") }
-            // A run without an incident record to make (no run_started, a person's run with
-            // nothing to teach is still recorded) is not read again at every pass.
-            if report.incident == nil, !lessons.hasLearned(run.id), report.warnings.contains(where: { $0.hasPrefix("no incident record") }) {
+            let finished = FinishedRun(records: contents.records, journal: runs.journalPath(run.id))
+            // A run that makes no incident record is not read again at every pass.
+            guard finished.incidentRecord != nil else {
                 unlearnable.insert(run.id)
+                continue
             }
+            let report = lessons.learn(finished)
+            for warning in report.warnings { logger.warning("medic: warning: \(warning)") }
             if report.incident != nil {
                 learned += 1
                 logger.info("learned a run that ended on another server", metadata: ["run": "\(run.id)"])

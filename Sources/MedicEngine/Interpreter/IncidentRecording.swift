@@ -91,16 +91,21 @@ enum IncidentRecording {
 
     /// The `run_id` of every record of the incident history.
     private static func runIDs(in knowledge: any KnowledgeStore) throws -> Set<String> {
+        var ids = Set<String>()
+        let decoder = JSONDecoder()
+        try knowledge.forEachLine(in: .incidentHistory) { line, _ in
+            if let id = runID(ofRecord: line, decoder) { ids.insert(id) }
+        }
+        return ids
+    }
+
+    /// The `run_id` of one record of the incident history; nil when it has none.
+    static func runID(ofRecord line: ArraySlice<UInt8>, _ decoder: JSONDecoder) -> String? {
         struct Keyed: Decodable {
             var runID: String?
             enum CodingKeys: String, CodingKey { case runID = "run_id" }
         }
-        var ids = Set<String>()
-        let decoder = JSONDecoder()
-        try knowledge.forEachLine(in: .incidentHistory) { line, _ in
-            if let id = (try? decoder.decode(Keyed.self, from: Data(line)))?.runID { ids.insert(id) }
-        }
-        return ids
+        return (try? decoder.decode(Keyed.self, from: Data(line)))?.runID
     }
 
     /// The default for `Interpreter.incidentRecordFailed`: one line on standard error.

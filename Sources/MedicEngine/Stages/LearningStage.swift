@@ -16,6 +16,10 @@ public struct FinishedRun: Sendable {
     /// chaos experiment, the steps it ran, whether it succeeded. Nil when it teaches nothing (a
     /// refused run, a run a person started without an incident).
     public var remediation: RemediationOutcome? { ImmuneLearning.outcome(of: records) }
+
+    /// The incident record the run makes; nil when its records have no `run_started` with a plan
+    /// or no `run_finished` with an outcome (nothing to record, however often it is tried).
+    public var incidentRecord: IncidentRecord? { IncidentRecording.incident(from: records) }
 }
 
 /// What the learning stage recorded and learned from a run.

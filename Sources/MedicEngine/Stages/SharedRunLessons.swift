@@ -26,14 +26,10 @@ public struct SharedRunLessons: Sendable {
     /// Reads what the history gained since the last call (a history replaced by a shorter one,
     /// by `medic prune`, is read again whole).
     public mutating func catchUp() throws {
-        struct Keyed: Decodable {
-            var runID: String?
-            enum CodingKeys: String, CodingKey { case runID = "run_id" }
-        }
         let decoder = JSONDecoder()
         var seen = learned
         position = try knowledge.records.forEachLine(in: .incidentHistory, after: position, restarting: { seen = [] }) { line in
-            if let id = (try? decoder.decode(Keyed.self, from: Data(line)))?.runID { seen.insert(id) }
+            if let id = IncidentRecording.runID(ofRecord: line, decoder) { seen.insert(id) }
         }
         learned = seen
     }
