@@ -11,14 +11,7 @@ extension DecisionOptions {
         guard let text = store ?? (stateDirectory == nil ? ProcessInfo.processInfo.environment["MEDIC_STORE"] : nil), !text.isEmpty else {
             return try await decide(StateStores.flags(in: stateDirectoryPath))
         }
-        let database = try ServeStore.database(text, connectTimeout: 5)
-        do {
-            try await database.reach(within: 5)
-            try await SchemaMigrations.requireCurrent(database)
-        } catch {
-            await database.shutdown()
-            throw CommandFailure("error: \(error)", "the database must answer and have the current schema (medic migrate --store ...)")
-        }
+        let database = try await ServeStore.current(text, connectTimeout: 5)
         do {
             let decided = try await decide(PostgresFlags(database))
             await database.shutdown()

@@ -33,6 +33,20 @@ struct ServeStore {
         return StateDatabase(location, connectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
     }
 
+    /// The database `text` names, answering within `connectTimeout` and with the schema this
+    /// Medic knows; else a `CommandFailure` (exit 1), its pool shut down, nothing changed.
+    static func current(_ text: String, connectTimeout: Double) async throws -> StateDatabase {
+        let database = try database(text, connectTimeout: connectTimeout)
+        do {
+            try await database.reach(within: connectTimeout)
+            try await SchemaMigrations.requireCurrent(database)
+        } catch {
+            await database.shutdown()
+            throw CommandFailure("error: \(error)", "the database must answer and have the current schema (medic migrate --store ...)")
+        }
+        return database
+    }
+
     /// The rules' leadership among the servers of `database`: a lease of `seconds`.
     static func leadership(_ database: StateDatabase, owner: String, seconds: Double) -> @Sendable () async -> Bool {
         let leadership = PostgresRulesLeadership(database, owner: owner, seconds: seconds)
@@ -50,14 +64,7 @@ struct ServeStore {
                 throw CommandFailure("error: \(error)")
             }
         }
-        let database = try database(text, connectTimeout: connectTimeout)
-        do {
-            try await database.reach(within: connectTimeout)
-            try await SchemaMigrations.requireCurrent(database)
-        } catch {
-            await database.shutdown()
-            throw CommandFailure("error: \(error)", "the database must answer and have the current schema (medic migrate --store ...)")
-        }
+        let database = try await current(text, connectTimeout: connectTimeout)
         let stores = StateStores.postgres(database, owner: owner, leaseSeconds: leaseSeconds, clock: clock, local: files)
         return ServeStore(stores: stores, incidents: PostgresIncidentStore(database), database: database,
                           escalationClaims: PostgresEscalationArbiter(database, instance: owner), alertGroups: PostgresAlertGroupLeads(database),
