@@ -23,7 +23,7 @@ public struct PostgresGuardStates: GuardStateStore {
                     version = held.version + 1, retry_at = excluded.retry_at, changed_at = clock_timestamp()
                 """, logger: database.logger)
         } catch {
-            throw PostgresFailure("recording the breaker state of \(key)", SchemaMigrations.unwrap(error), location: database.location)
+            throw PostgresFailure("recording the breaker state of \(key)", error, location: database.location)
         }
     }
 
@@ -39,7 +39,7 @@ public struct PostgresGuardStates: GuardStateStore {
             }
             return found
         } catch {
-            throw PostgresFailure("reading the breakers' states", SchemaMigrations.unwrap(error), location: database.location)
+            throw PostgresFailure("reading the breakers' states", error, location: database.location)
         }
     }
 }

@@ -70,7 +70,7 @@ public struct PostgresIncidentStore: IncidentStoring {
         } catch let damaged as DamagedIncident {
             throw damaged
         } catch {
-            throw PostgresFailure("updating the incident \(key)", SchemaMigrations.unwrap(error), location: database.location)
+            throw PostgresFailure("updating the incident \(key)", error, location: database.location)
         }
     }
 

@@ -87,7 +87,7 @@ public struct PostgresOperatorSwitches: Sendable {
                 try await connection.perform("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger)
             }
         } catch {
-            throw PostgresFailure("turning \(flag.rawValue) on", SchemaMigrations.unwrap(error), location: database.location)
+            throw PostgresFailure("turning \(flag.rawValue) on", error, location: database.location)
         }
     }
 
@@ -106,7 +106,7 @@ public struct PostgresOperatorSwitches: Sendable {
                 return removed
             }
         } catch {
-            throw PostgresFailure("turning \(flag.rawValue) off", SchemaMigrations.unwrap(error), location: database.location)
+            throw PostgresFailure("turning \(flag.rawValue) off", error, location: database.location)
         }
     }
 }

@@ -23,7 +23,7 @@ public struct PostgresOutbox: Sendable {
 
     /// Stores `events` on `connection` (inside the caller's transaction); an event whose id is
     /// already stored is kept as it was (an idempotent retry).
-    public static func enqueue(_ events: [OutboxEvent], on connection: PostgresConnection, logger: Logger) async throws {
+    public static func enqueue(_ events: [OutboxEvent], on connection: StateConnection, logger: Logger) async throws {
         guard !events.isEmpty else { return }
         let ids = events.map(\.id), bodies = events.map { String(decoding: $0.json, as: UTF8.self) }
         try await connection.perform("""
@@ -42,7 +42,7 @@ public struct PostgresOutbox: Sendable {
                 try await Self.enqueue(events, on: connection, logger: logger)
             }
         } catch {
-            throw PostgresFailure("storing events in the outbox", SchemaMigrations.unwrap(error), location: database.location)
+            throw PostgresFailure("storing events in the outbox", error, location: database.location)
         }
     }
 
@@ -76,13 +76,12 @@ public struct PostgresOutbox: Sendable {
                 return batch
             }
         } catch {
-            let cause = SchemaMigrations.unwrap(error)
-            if let failed = cause as? PublishFailed {
+            if let failed = error as? PublishFailed {
                 _ = try? await database.client.query("UPDATE medic_outbox SET attempts = attempts + 1 WHERE id = ANY(\(failed.rows)::bigint[])",
                                                  logger: logger)
                 throw failed.cause
             }
-            throw PostgresFailure("dispatching the outbox", cause, location: database.location)
+            throw PostgresFailure("dispatching the outbox", error, location: database.location)
         }
         return claimed.count
     }

@@ -50,7 +50,7 @@ public struct PostgresRunRecords: Sendable {
 
     /// The one insert of records, on `connection` (in the caller's transaction, if any): the
     /// database's trigger checks each against its lease and the run's sequence.
-    static func insert(_ records: [JournalRecord], run: String, under lease: Lease, on connection: PostgresConnection,
+    static func insert(_ records: [JournalRecord], run: String, under lease: Lease, on connection: StateConnection,
                        logger: Logger) async throws {
         let seqs = records.map(\.seq)
         let lines = try records.map { String(decoding: try JournalCodec.encode($0), as: UTF8.self) }
@@ -65,7 +65,7 @@ public struct PostgresRunRecords: Sendable {
     /// What an insert's failure means: the trigger's refusals as `Refused`, anything else as a
     /// `PostgresFailure`.
     static func refusal(_ error: any Error, run: String, lease: Lease, firstSeq: Int, location: PostgresLocation) -> any Error {
-        let failure = PostgresFailure("writing records of run \(run)", SchemaMigrations.unwrap(error), location: location)
+        let failure = PostgresFailure("writing records of run \(run)", error, location: location)
         switch failure.sqlState {
         case "MD001": return Refused.staleToken(lease: lease.name, token: lease.token)
         case "MD002", "23505": return Refused.outOfOrder(run: run, seq: firstSeq)

@@ -74,9 +74,8 @@ public struct PostgresRunStore: Sendable {
             }
             return PostgresRunJournal(store: self, runID: runID, lease: lease, lastSeq: 0, summary: nil)
         } catch {
-            let cause = SchemaMigrations.unwrap(error)
-            if cause is Taken { throw JournalError("cannot create run '\(runID)': the id is taken") }
-            throw PostgresFailure("claiming run \(runID)", cause, location: database.location)
+            if error is Taken { throw JournalError("cannot create run '\(runID)': the id is taken") }
+            throw PostgresFailure("claiming run \(runID)", error, location: database.location)
         }
     }
 

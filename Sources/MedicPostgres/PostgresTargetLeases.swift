@@ -63,9 +63,8 @@ public struct PostgresTargetLeases: Sendable {
                 return leases
             }
         } catch {
-            let cause = SchemaMigrations.unwrap(error)
-            if cause is Held { return nil }
-            throw PostgresFailure("taking the targets \(names.joined(separator: ", "))", cause, location: database.location)
+            if error is Held { return nil }
+            throw PostgresFailure("taking the targets \(names.joined(separator: ", "))", error, location: database.location)
         }
     }
 
@@ -136,7 +135,7 @@ public struct PostgresBreakerResets: Sendable {
                 try await connection.perform("INSERT INTO medic_audit (fields) VALUES (\(audit)::jsonb)", logger: logger)
             }
         } catch {
-            throw PostgresFailure("resetting the breaker of \(playbook)", SchemaMigrations.unwrap(error), location: database.location)
+            throw PostgresFailure("resetting the breaker of \(playbook)", error, location: database.location)
         }
     }
 }

@@ -69,7 +69,9 @@ public enum SchemaMigrations {
         let logger = database.logger
         let location = database.location
         do {
-            return try await database.client.withTransaction(logger: logger) { connection in
+            // A schema change on a large table may take long: only a connection that closes, or
+            // six hours without an answer, ends a statement here (lock waits end at `lockTimeout`).
+            return try await database.client.withTransaction(logger: logger, statementDeadline: 6 * 3600) { connection in
                 let milliseconds = String(Int(max(lockTimeout, 0.001) * 1000))
                 try await connection.perform(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(milliseconds)ms'"), logger: logger)
                 try await connection.perform("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
@@ -95,9 +97,8 @@ public enum SchemaMigrations {
                 return (version, pending)
             }
         } catch {
-            let cause = unwrap(error)
-            if let refusal = cause as? Refusal { throw refusal }
-            throw PostgresFailure("migrating the schema", cause, location: location)
+            if let refusal = error as? Refusal { throw refusal }
+            throw PostgresFailure("migrating the schema", error, location: location)
         }
     }
 
@@ -123,14 +124,6 @@ public enum SchemaMigrations {
         } catch {
             throw PostgresFailure("reading the schema's version", error, location: location)
         }
-    }
-
-    /// The error a transaction's closure threw, out of the wrapper the client puts around it.
-    static func unwrap(_ error: any Error) -> any Error {
-        if let failed = error as? PostgresTransactionError {
-            return failed.closureError ?? failed.beginError ?? failed.commitError ?? failed.rollbackError ?? error
-        }
-        return error
     }
 
     // MARK: - The migrations

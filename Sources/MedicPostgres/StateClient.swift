@@ -8,19 +8,24 @@ import PostgresNIO
 /// Why: a call made while the server is away waits in the pool for a connection, and some of
 /// those waits were never answered, even after the server came back (a run's task then awaited
 /// its record for ever, so it was neither finished nor stopped, and no server could take it
-/// over). So:
+/// over). A statement sent on a connection that had just closed was never answered either (the
+/// driver drops a request written to a closed connection without failing it). So:
 /// - `withTransaction` and `withConnection` wait at most `deadline` for their connection, then
 ///   fail; a connection that arrives after that is handed straight back, and nothing of the
-///   call ever runs late. The body runs in the caller's task on a connection already open
-///   (one that breaks fails the call).
+///   call ever runs late. The body runs in the caller's task, its statements on a
+///   `StateConnection`: each fails as soon as the connection closes before answering it, or
+///   when no answer began within `deadline` (the connection is then closed, so the server rolls
+///   back what the statement began and no other call gets the connection with it in flight).
+///   The transaction's `BEGIN`, `COMMIT` and `ROLLBACK` are such statements too.
 /// - `query` and `perform` fail when the server has not started answering within `deadline`.
 ///   Such a statement is left to the pool and may still be carried out later (a write whose
 ///   caller was told it failed): a statement that must not land late goes through
 ///   `withConnection` or `withTransaction` instead (a run's records, an immune event).
 /// - A caller whose task is cancelled stops waiting for its connection at once (a shutdown
 ///   during an outage does not wait out the deadline).
-/// - Only the wait for a connection and for the first answer are bounded: a body running on a
-///   connection whose server vanished without closing it waits for the connection to fail.
+/// - A `COMMIT` whose answer is lost leaves its outcome unknown, as with any database: the
+///   caller is told it failed, and what it wrote may have landed (a run's record is then read
+///   by whoever takes the run over; the resume rules treat its step as in flight).
 public struct StateClient: Sendable {
     /// The pool itself (its own calls wait as long as it lets them).
     public let pool: PostgresClient
@@ -40,11 +45,31 @@ public struct StateClient: Sendable {
         try await answered(within: deadline) { for try await _ in try await pool.query(query, logger: logger) {} }
     }
 
-    public func withTransaction<Result: Sendable>(logger: Logger, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await withConnection { connection in try await connection.withTransaction(logger: logger) { try await body($0) } }
+    /// `body` in a transaction on a connection of the pool: committed when `body` returns,
+    /// rolled back when it throws (a connection whose rollback fails is closed, never reused
+    /// with the transaction open). `statementDeadline`: as in `withConnection`.
+    public func withTransaction<Result: Sendable>(logger: Logger, statementDeadline: Double? = nil,
+                                                  _ body: (StateConnection) async throws -> Result) async throws -> Result {
+        try await withConnection(statementDeadline: statementDeadline) { connection in
+            try await connection.perform("BEGIN", logger: logger)
+            let result: Result
+            do {
+                result = try await body(connection)
+            } catch {
+                do { try await connection.perform("ROLLBACK", logger: logger) } catch { connection.close() }
+                throw error
+            }
+            try await connection.perform("COMMIT", logger: logger)
+            return result
+        }
     }
 
-    public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// `body` on a connection of the pool, waited for at most `deadline`. `statementDeadline`:
+    /// the seconds each of its statements may take to begin answering (nil: `deadline`); one
+    /// that returns no rows (an insert, a schema change) answers when it has finished, so a
+    /// long one (a migration) asks for more.
+    public func withConnection<Result: Sendable>(statementDeadline: Double? = nil,
+                                                 _ body: (StateConnection) async throws -> Result) async throws -> Result {
         let handoff = ConnectionHandoff()
         let pool = pool
         let holder = Task {
@@ -66,8 +91,60 @@ public struct StateClient: Sendable {
             throw error
         }
         defer { handoff.giveBack() }
-        return try await body(connection)
+        return try await body(StateConnection(connection, deadline: statementDeadline ?? deadline))
     }
+}
+
+/// A connection of the pool lent to one call, whose statements never wait for an answer that
+/// cannot come.
+public struct StateConnection: Sendable {
+    public let underlying: PostgresConnection
+    /// Seconds a statement may wait for the server's first answer (for a statement that
+    /// returns no rows, the answer that it finished).
+    public let deadline: Double
+
+    init(_ underlying: PostgresConnection, deadline: Double) {
+        self.underlying = underlying
+        self.deadline = deadline
+    }
+
+    /// Whether the connection has closed (the server went away, or a statement gave up on it).
+    public var isClosed: Bool { underlying.isClosed }
+
+    /// Sends `query`; its rows. Throws `ConnectionLost` as soon as the connection closes before
+    /// the server began answering, and `Late` (closing the connection) when it has not begun
+    /// within `deadline`. Once rows come, a connection that closes fails their sequence.
+    @discardableResult
+    public func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        let connection = underlying
+        do {
+            return try await answered(within: deadline, unless: { connection.isClosed ? ConnectionLost() : nil }) {
+                try await connection.query(query, logger: logger)
+            }
+        } catch let late as Late {
+            close()
+            throw late
+        }
+    }
+
+    /// A statement whose rows (if any) are not wanted, read to the end: an error the server
+    /// reports while executing it (a lock timeout, a trigger's refusal) is thrown here, not left
+    /// in an unread row stream for the next statement to trip over ("current transaction is
+    /// aborted").
+    public func perform(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
+    }
+
+    /// Closes the connection without waiting: the server ends its session (rolling back what it
+    /// had begun), and the pool drops it when it comes back.
+    func close() {
+        underlying.close().whenComplete { _ in }
+    }
+}
+
+/// The connection closed before the server answered the statement sent on it.
+public struct ConnectionLost: Error, CustomStringConvertible {
+    public var description: String { "the connection to the database closed before it answered" }
 }
 
 /// A pooled connection passed from the task that leased it to the caller that waits for it, and

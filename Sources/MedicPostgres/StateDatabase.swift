@@ -107,18 +107,8 @@ public struct PostgresFailure: Error, CustomStringConvertible {
     }
 }
 
-extension PostgresConnection {
-    /// Runs a statement whose rows (if any) are not wanted, reading them to the end: an error the
-    /// server reports while executing it (a lock timeout, a trigger's refusal) is thrown here,
-    /// not left in an unread row stream for the next statement to trip over ("current
-    /// transaction is aborted").
-    func perform(_ query: PostgresQuery, logger: Logger) async throws {
-        for try await _ in try await self.query(query, logger: logger) {}
-    }
-}
-
 extension PostgresClient {
-    /// `PostgresConnection.perform` on a pooled connection.
+    /// `StateConnection.perform` on a pooled connection.
     func perform(_ query: PostgresQuery, logger: Logger) async throws {
         for try await _ in try await self.query(query, logger: logger) {}
     }

@@ -3,13 +3,26 @@ import Foundation
 /// `body`'s result if it comes within `seconds`, else `Late` at once. `body` runs in a task of
 /// its own that is cancelled then, and that may go on (a pool waiting for a server that is down
 /// does not always heed cancellation): the caller is not kept waiting for it.
-public func answered<T: Sendable>(within seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+///
+/// `gone`, when given, is asked every `every` seconds meanwhile: the error it returns is thrown
+/// at once (the answer can no longer come: the connection it would come on has closed).
+public func answered<T: Sendable>(within seconds: Double, unless gone: (@Sendable () -> (any Error)?)? = nil, every: Double = 0.05,
+                                  _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     let outcome = FirstOutcome<T>()
     let work = Task {
         do { outcome.give(.success(try await body())) } catch { outcome.give(.failure(error)) }
     }
     let timer = Task {
-        try? await Task.sleep(nanoseconds: UInt64(max(seconds, 0.001) * 1e9))
+        if let gone {
+            let end = ContinuousClock.now + .milliseconds(Int64(max(seconds, 0.001) * 1000))
+            while ContinuousClock.now < end {
+                // Cancelled: the answer came (the sleep would not wait any more).
+                guard (try? await Task.sleep(nanoseconds: UInt64(max(every, 0.001) * 1e9))) != nil else { return }
+                if let why = gone() { return outcome.give(.failure(why)) }
+            }
+        } else {
+            try? await Task.sleep(nanoseconds: UInt64(max(seconds, 0.001) * 1e9))
+        }
         outcome.give(.failure(Late(seconds: seconds)))
     }
     let result = await outcome.value()

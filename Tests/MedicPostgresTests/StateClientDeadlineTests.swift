@@ -74,6 +74,38 @@ final class StateClientDeadlineTests: PostgresTestCase {
     }
 }
 
+extension StateClientDeadlineTests {
+    /// The driver drops a statement written on a connection that has closed, without failing
+    /// it: a run whose record was being written when the database stopped waited for ever.
+    func testAStatementSentOnAConnectionThatClosedFailsAtOnce() async throws {
+        let postgres = try server()
+        let location = try postgres.freshDatabase()
+        // A deadline far longer than the test's bound: what ends the statement is the closing.
+        let database = StateDatabase(location, connectTimeout: .seconds(1), statementDeadline: 600)
+        addTeardownBlock { await database.shutdown() }
+        try await SchemaMigrations.migrate(database)
+        addTeardownBlock { try? postgres.start() }
+        let transaction = await outcome { try await answered(within: 60) {
+            try await database.client.withTransaction(logger: database.logger) { connection in
+                postgres.stop()
+                _ = try await ServeProcess.poll("the connection to see its server gone") { connection.isClosed ? true : nil }
+                try await connection.perform("INSERT INTO medic_switches (name, set_by, reason, set_at) VALUES ('kill_switch', 'late', NULL, 'now')",
+                                             logger: database.logger)
+            }
+        } }
+        XCTAssertThrowsError(try transaction.get()) { error in
+            XCTAssertTrue(error is ConnectionLost, "the statement on a closed connection did not fail as lost: \(error)")
+        }
+        try postgres.start()
+        let switches = try await ServeProcess.poll("the database to answer again") { () async throws -> Int? in
+            guard let rows = try? await database.client.query("SELECT count(*)::int FROM medic_switches", logger: database.logger) else { return nil }
+            for try await (count) in rows.decode(Int.self) { return count }
+            return nil
+        }
+        XCTAssertEqual(switches, 0)
+    }
+}
+
 private func outcome(_ body: () async throws -> Void) async -> Result<Void, any Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
 }
