@@ -29,6 +29,9 @@ public actor IncidentRunner: Service {
     /// The runs going in this process, by run id.
     private var runs: [String: Task<Void, Never>] = [:]
     private var stopping = false
+    /// Runs of incidents seen with a journal (a run once started keeps its journal): `recover`
+    /// does not ask the run store about them again. Only those of incidents still stored.
+    private var journaled: Set<String> = []
 
     public init(intake: AlertIntake, interpreter: Interpreter, stores: StateStores, stateDirectory: String, grace: Double,
                 logger: Logger, metrics: ServerMetrics? = nil) {
@@ -144,13 +147,16 @@ public actor IncidentRunner: Service {
         for problem in problems { logger.warning("medic: warning: \(problem)") }
         var started = 0
         let openedBefore = interpreter.clock.now.addingTimeInterval(-settled)
+        if problems.isEmpty { journaled.formIntersection(found.compactMap(\.runID)) }
         for incident in found.sorted(by: { $0.openedAt < $1.openedAt })
         where settled <= 0 || (Timestamp(rfc3339: incident.openedAt)?.date ?? .distantPast) <= openedBefore {
             // A rule's incident has the watch's run: nothing to start from here.
-            guard incident.handling != .rule, incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping else {
+            guard incident.handling != .rule, incident.foldedInto == nil, let runID = incident.runID, runs[runID] == nil, !stopping,
+                  !journaled.contains(runID) else {
                 continue
             }
             if await Self.hasJournal(runID, in: stores.runs) {
+                journaled.insert(runID)
                 // Started, here or by another server: a claim of it this server still holds (a
                 // post answered 503 whose incident was opened after all) ends, or the remedy
                 // would stay "going" here for ever.
