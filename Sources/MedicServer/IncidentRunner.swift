@@ -82,8 +82,8 @@ public actor IncidentRunner: Service {
                     let request = RunRequest(mode: .automated, runID: runID,
                                              detection: Self.detection(incident, severity: incident.severity(in: catalog), now: interpreter.clock.now))
                     logger.info("run started", metadata: ["incident": "\(incident.key)", "run": "\(runID)", "playbook": "\(plan.playbookID)"])
-                    let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request,
-                                                                                            observe: metrics?.runObserver(playbook: plan.playbookID))
+                    let observe = Self.releasing(runID, going: intake.going, then: metrics?.runObserver(playbook: plan.playbookID))
+                    let report = try await ExecutionStage(interpreter: interpreter, stores: stores).run(plan, request, observe: observe)
                     logger.info("run ended", metadata: ["incident": "\(incident.key)", "run": "\(runID)",
                                                          "outcome": "\(report.outcome?.rawValue ?? report.status.rawValue)"])
                 }
@@ -92,6 +92,18 @@ public actor IncidentRunner: Service {
             }
             intake.going.release(runID: runID)
             await self.finished(runID)
+        }
+    }
+
+    /// Observes a run's records (then hands them to `next`): the run's claim of its remedy ends
+    /// as soon as its outcome is on record, not when its task ends (learning comes after), so an
+    /// alert for the same fault a moment later gets a run of its own rather than folding into a
+    /// run that has finished.
+    static func releasing(_ runID: String, going: RemediationsGoing,
+                          then next: (@Sendable (JournalRecord) -> Void)?) -> @Sendable (JournalRecord) -> Void {
+        { record in
+            if record.event == .runFinished { going.release(runID: runID) }
+            next?(record)
         }
     }
 
