@@ -97,6 +97,7 @@ enum DetectBenchmark {
                     values: values) { KNNConformalDetector() },
             measure("adaptive_resonance", rateTarget: none, heapBytes: AdaptiveResonanceDetector().heapBytes, series: series,
                     samples: samples, values: values) { AdaptiveResonanceDetector() },
+            measure("range", rateTarget: none, heapBytes: 0, series: series, samples: samples, values: values) { RangeDetector() },
         ]
         for index in rows.indices { rows[index].memoryTarget = 64 * 1024 }
         return rows

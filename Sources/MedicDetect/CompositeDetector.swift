@@ -9,6 +9,15 @@ import MedicModel
 /// each component scores 0.5 at its own limit, a threshold of 0.5 fires when the weighted
 /// components are, on average, at their limits.
 ///
+/// A component marked `gate` is not in the mean: its score `s` is mapped so that its own limit
+/// lands on the composite's threshold — `threshold + (1 − threshold)·(s − 0.5)/0.5` from 0.5 up,
+/// `threshold·s/0.5` below — and the composite's score is the larger of the mean of the other
+/// components and every gate's mapped score. So a gate at its limit makes the composite
+/// anomalous on its own, graded by how far past its limit it is, while below its limit it cannot
+/// lift the mean: a detector strong on one kind of series counts there without diluting, or
+/// being diluted by, the others. A gate's weight only switches it on (> 0) or off; the mapped
+/// score is below 1 whenever the gate's is.
+///
 /// `refractory` (seconds of sample time, default 0: off) damps the alerts that follow an alert.
 /// After an anomalous sample, for `refractory` seconds after it, a score that is not above the
 /// highest score of the episode is halved: it stays graded, but ranks below any fresh anomaly,
@@ -25,10 +34,12 @@ public struct CompositeDetector: StreamingDetector {
     public struct Component: Sendable {
         public var detector: any StreamingDetector
         public var weight: Double
+        public var gate: Bool
 
-        public init(_ detector: any StreamingDetector, weight: Double = 1) {
+        public init(_ detector: any StreamingDetector, weight: Double = 1, gate: Bool = false) {
             self.detector = detector
             self.weight = weight.isNaN ? 0 : max(0, min(weight, Double.greatestFiniteMagnitude))
+            self.gate = gate
         }
     }
 
@@ -36,7 +47,8 @@ public struct CompositeDetector: StreamingDetector {
     /// Seconds after an alert during which lower scores are halved (0: never).
     public let refractory: Double
     private var components: [Component]
-    /// Each component's weight over the total (Σ = 1), or all 0 when no weight is positive.
+    /// Each averaged component's weight over their total (Σ = 1), or all 0 when no weight is
+    /// positive; a gate's share is 1 when its weight is positive, else 0.
     private let shares: [Double]
     private var admission = SampleAdmission()
     /// The time of the last anomalous sample (−∞: none) and the episode's highest score.
@@ -49,20 +61,29 @@ public struct CompositeDetector: StreamingDetector {
         self.threshold = ParameterRange.number(threshold, 0...1, default: 0.5)
         self.refractory = ParameterRange.number(refractory, 0...Double.greatestFiniteMagnitude, default: 0)
         // Scaled by the largest weight first, so that no sum of huge weights overflows.
-        let largest = components.map(\.weight).max() ?? 0
-        let scaled = components.map { largest > 0 ? $0.weight / largest : 0 }
-        let total = scaled.reduce(0, +)
-        self.shares = scaled.map { total > 0 ? $0 / total : 0 }
+        let averaged = components.filter { !$0.gate }
+        let largest = averaged.map(\.weight).max() ?? 0
+        let total = averaged.reduce(0) { $0 + (largest > 0 ? $1.weight / largest : 0) }
+        self.shares = components.map { component in
+            if component.gate { return component.weight > 0 ? 1 : 0 }
+            return total > 0 ? component.weight / largest / total : 0
+        }
     }
 
     public var weights: [Double] { components.map(\.weight) }
 
     public mutating func observe(time: Double, value: Double) -> DetectorOutput {
         guard admission.admit(time: time, value: value) else { return .normal }
-        var weighted = 0.0
+        var weighted = 0.0, gated = 0.0
         for index in components.indices {
-            weighted += shares[index] * components[index].detector.observe(time: time, value: value).score
+            let score = components[index].detector.observe(time: time, value: value).score
+            if components[index].gate {
+                if shares[index] > 0 { gated = max(gated, gateScore(score)) }
+            } else {
+                weighted += shares[index] * score
+            }
         }
+        weighted = max(weighted, gated)
         guard refractory > 0 else {
             return DetectorOutput(anomalous: weighted > 0 && weighted >= threshold, score: weighted)
         }
@@ -74,6 +95,11 @@ public struct CompositeDetector: StreamingDetector {
             lastAlert = time
         }
         return DetectorOutput(anomalous: anomalous, score: weighted)
+    }
+
+    /// A gate's score on the composite's scale: its limit 0.5 on `threshold`, 1 on 1, 0 on 0.
+    private func gateScore(_ score: Double) -> Double {
+        score >= 0.5 ? threshold + (1 - threshold) * (score - 0.5) / 0.5 : threshold * score / 0.5
     }
 }
 

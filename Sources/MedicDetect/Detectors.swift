@@ -20,7 +20,7 @@ public enum Detectors {
             SeasonalDetector(low: low, high: high, minSamples: minSamples)
         case .composite(let components, let threshold, let refractory):
             // The loader refuses a composite inside a composite; one built by hand still works.
-            CompositeDetector(components.map { .init(make($0.detector), weight: $0.weight) }, threshold: threshold,
+            CompositeDetector(components.map { .init(make($0.detector), weight: $0.weight, gate: $0.gate) }, threshold: threshold,
                               refractory: refractory?.seconds ?? 0)
         case .context(let levels, let span, let threshold):
             ContextDetector(levels: levels, span: span, threshold: threshold)
@@ -31,6 +31,8 @@ public enum Detectors {
         case .adaptiveResonance(let step, let window, let levels, let learning, let capacity, let threshold):
             AdaptiveResonanceDetector(step: step, window: window, levels: levels, learning: learning, capacity: capacity,
                                       threshold: threshold)
+        case .range(let tolerance, let warmup):
+            RangeDetector(tolerance: tolerance, warmup: warmup)
         }
     }
 

@@ -8,7 +8,8 @@ final class AutoPresetTests: XCTestCase {
         guard case .composite(let components, let threshold, let refractory) = AutoPreset.auto else {
             return XCTFail("auto is \(AutoPreset.auto.kind)")
         }
-        XCTAssertEqual(components.map(\.detector.kind), [.ewma, .knnConformal, .context])
+        XCTAssertEqual(components.map(\.detector.kind), [.ewma, .knnConformal, .context, .range])
+        XCTAssertEqual(components.map(\.gate), [false, false, false, true])
         XCTAssertGreaterThan(threshold, 0.5)
         XCTAssertNotNil(refractory)
         let detector = try XCTUnwrap(Detectors.make(AutoPreset.auto) as? CompositeDetector)

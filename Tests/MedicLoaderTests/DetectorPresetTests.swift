@@ -36,8 +36,9 @@ final class DetectorPresetTests: XCTestCase {
         XCTAssertEqual(auto.diagnostics, [], describe(auto.diagnostics))
         let autoSpelled = rules("composite", params: """
             {components: [{detector: ewma, params: {alpha: 0.01, threshold: 3, warmup: 100}, weight: 1},
-                          {detector: knn_conformal, weight: 2}, {detector: context, weight: 1}],
-             threshold: 0.73, refractory: 16h}
+                          {detector: knn_conformal, weight: 2}, {detector: context, weight: 1},
+                          {detector: range, gate: true}],
+             threshold: 0.85, refractory: 16h}
             """)
         XCTAssertEqual(autoSpelled.diagnostics, [], describe(autoSpelled.diagnostics))
         XCTAssertEqual(auto.catalog.rules.first?.detector, try XCTUnwrap(autoSpelled.catalog.rules.first).detector)

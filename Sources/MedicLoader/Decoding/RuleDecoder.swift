@@ -152,14 +152,14 @@ struct RuleDecoder {
             guard let list = f.required("components").flatMap({ context.list($0, "'components'") }) else { return nil }
             var components: [DetectorSpec.WeightedDetector] = []
             for item in list {
-                guard let c = context.fields(item, "a component", known: ["detector", "params", "weight"]),
+                guard let c = context.fields(item, "a component", known: ["detector", "params", "weight", "gate"]),
                       let kind = c.enumValue("detector", DetectorKind.self, required: true) else { continue }
                 if kind == .composite {
                     context.report(.invalidValue, "a composite cannot contain a composite", at: item.location)
                     continue
                 }
                 guard let spec = detector(kind, params: c["params"], at: item) else { continue }
-                components.append(.init(detector: spec, weight: c.number("weight", min: 0) ?? 1))
+                components.append(.init(detector: spec, weight: c.number("weight", min: 0) ?? 1, gate: c.bool("gate") ?? false))
             }
             guard !components.isEmpty else { return nil }
             return .composite(components: components, threshold: f.number("threshold", min: 0, max: 1) ?? 0.5,
@@ -196,6 +196,9 @@ struct RuleDecoder {
             return .adaptiveResonance(step: step, window: window, levels: f.integer("levels", min: 2, max: 1_000) ?? 80,
                                       learning: max(learning, step * (window + 1)), capacity: f.integer("capacity", min: 1, max: 256) ?? 64,
                                       threshold: f.number("threshold", min: 0, max: 1) ?? 0.5)
+        case .range:
+            guard let f = fields(["tolerance", "warmup"]) else { return nil }
+            return .range(tolerance: f.number("tolerance", min: 0, max: 10) ?? 0, warmup: f.integer("warmup", min: 1, max: 1_000_000) ?? 100)
         }
     }
 }

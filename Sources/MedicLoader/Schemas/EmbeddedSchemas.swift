@@ -1513,7 +1513,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector (not `composite`: composites do not nest).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "context", "relative_entropy", "knn_conformal", "adaptive_resonance"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "range"]
         },
         "params": {
           "type": "object",
@@ -1523,6 +1523,10 @@ public enum EmbeddedSchemas {
           "type": "number",
           "minimum": 0,
           "description": "Weight of this detector's score (default 1)."
+        },
+        "gate": {
+          "type": "boolean",
+          "description": "Not averaged: at its own limit this detector makes the composite anomalous alone (default false; docs/detection.md, \"composite\")."
         }
       },
       "additionalProperties": false,
@@ -1961,6 +1965,41 @@ public enum EmbeddedSchemas {
           "if": {
             "properties": {
               "detector": {
+                "const": "range"
+              }
+            },
+            "required": [
+              "detector"
+            ]
+          },
+          "then": {
+            "properties": {
+              "params": {
+                "type": "object",
+                "description": "Range detector parameters (docs/detection.md, \"range\").",
+                "properties": {
+                  "tolerance": {
+                    "type": "number",
+                    "description": "Fraction of the range seen added beyond each extreme before a value is outside, 0 to 10 (default 0).",
+                    "minimum": 0,
+                    "maximum": 10
+                  },
+                  "warmup": {
+                    "type": "integer",
+                    "description": "Values accepted before any is scored, 1 to 1000000 (default 100).",
+                    "minimum": 1,
+                    "maximum": 1000000
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "detector": {
                 "const": "composite"
               }
             },
@@ -2049,7 +2088,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector, or a preset: a named configuration, which takes no `params` (docs/detection.md, Presets).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "ewma-nab", "composite-nab", "auto"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "range", "ewma-nab", "composite-nab", "auto"]
         },
         "params": {
           "type": "object",

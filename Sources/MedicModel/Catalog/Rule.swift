@@ -10,6 +10,7 @@ public enum DetectorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case relativeEntropy = "relative_entropy"
     case knnConformal = "knn_conformal"
     case adaptiveResonance = "adaptive_resonance"
+    case range
 }
 
 public enum ChangeDirection: String, Sendable, Hashable, Codable, CaseIterable {
@@ -31,14 +32,37 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
     case relativeEntropy(window: Int, bins: Int, models: Int, confidence: Double)
     case knnConformal(dimension: Int, training: Int, calibration: Int, k: Int, threshold: Double)
     case adaptiveResonance(step: Int, window: Int, levels: Int, learning: Int, capacity: Int, threshold: Double)
+    case range(tolerance: Double, warmup: Int)
 
     public struct WeightedDetector: Sendable, Hashable, Codable {
         public var detector: DetectorSpec
         public var weight: Double
+        /// A gate is not averaged with the others: at its own limit it makes the composite
+        /// anomalous alone (`CompositeDetector`).
+        public var gate: Bool
 
-        public init(detector: DetectorSpec, weight: Double) {
+        public init(detector: DetectorSpec, weight: Double, gate: Bool = false) {
             self.detector = detector
             self.weight = weight
+            self.gate = gate
+        }
+
+        private enum CodingKeys: String, CodingKey { case detector, weight, gate }
+
+        // `gate` is written only when set, and absent reads as false, so that the encoding of
+        // every composite written before gates existed is unchanged.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            detector = try container.decode(DetectorSpec.self, forKey: .detector)
+            weight = try container.decode(Double.self, forKey: .weight)
+            gate = try container.decodeIfPresent(Bool.self, forKey: .gate) ?? false
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(detector, forKey: .detector)
+            try container.encode(weight, forKey: .weight)
+            if gate { try container.encode(gate, forKey: .gate) }
         }
     }
 
@@ -55,6 +79,7 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
         case .relativeEntropy: .relativeEntropy
         case .knnConformal: .knnConformal
         case .adaptiveResonance: .adaptiveResonance
+        case .range: .range
         }
     }
 }
