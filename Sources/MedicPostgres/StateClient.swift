@@ -117,6 +117,8 @@ public struct StateConnection: Sendable {
     @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
         let connection = underlying
+        // Closed already (a statement before it saw it go): not sent at all.
+        if connection.isClosed { throw ConnectionLost() }
         do {
             return try await answered(within: deadline, unless: { connection.isClosed ? ConnectionLost() : nil }) {
                 try await connection.query(query, logger: logger)
