@@ -83,9 +83,9 @@ public struct PostgresStatePruner: Sendable {
             report = try await database.client.withConnection { connection in
                 try await locked(connection) {
                     guard dryRun else { return try await prune(on: connection, dryRun: false, progress: progress) }
-                    // A dry run is one transaction rolled back at its end, each batch a savepoint in
-                    // it: a later batch sees what the earlier ones deleted, as in a prune.
-                    try await connection.perform("BEGIN", logger: database.logger)
+                    // A dry run is one transaction (begun once the runs are chosen) rolled back at
+                    // its end, each batch a savepoint in it: a later batch sees what the earlier
+                    // ones deleted, as in a prune.
                     do {
                         let report = try await prune(on: connection, dryRun: true, progress: progress)
                         try await connection.perform("ROLLBACK", logger: database.logger)
@@ -147,6 +147,9 @@ public struct PostgresStatePruner: Sendable {
         for run in decision.prune {
             if firing.contains(run.id) { report.kept["firing_incident", default: 0] += 1 } else { candidates.append(run) }
         }
+        // Begun here, not before the runs were read on another connection: the server ends a
+        // session idle in a transaction after 10 s.
+        if dryRun { try await connection.perform("BEGIN", logger: database.logger) }
         var start = 0
         while start < candidates.count {
             let batch = Array(candidates[start..<min(start + batchSize, candidates.count)])

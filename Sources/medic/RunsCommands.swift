@@ -5,7 +5,7 @@ import MedicEngine
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
-        abstract: "List the runs in the state directory, oldest first.",
+        abstract: "List the runs in the state directory (or, with --store, the shared database), oldest first.",
         discussion: """
             A run whose process is gone without an outcome (killed, crashed, power lost) is marked \
             interrupted here, in its journal; `medic resume RUN` continues it. A run whose journal \
