@@ -21,7 +21,7 @@ public enum SchemaMigrations {
 
     /// Every migration, oldest first; versions are 1, 2, ... without gaps.
     public static let all: [Migration] = [leasesAndRunRecords, incidentsFlagsAuditOutbox, targetsBreakersEscalation, runs, groupLeads,
-                                          severityLevelClaims, webSessions, knowledge, immuneEvents, guardStates]
+                                          severityLevelClaims, webSessions, knowledge, immuneEvents, guardStates, pruning]
 
     public static var latest: Int { all.last?.version ?? 0 }
 

@@ -45,6 +45,8 @@ public struct MedicServer: Sendable {
         public var webSessions: (any WebSessionStoring)?
         /// Delivers the shared database's bus outbox (`--relay`; nil: none).
         public var outboxRelay: OutboxRelay?
+        /// Jobs run on a period (the shared database's prune, `retention.every`).
+        public var periodicJobs: [PeriodicJob] = []
         /// Who requested each run over the API, when servers share a database; nil: the state
         /// directory's.
         public var requesters: (any RunRequesterLedger)?
@@ -178,6 +180,7 @@ public struct MedicServer: Sendable {
             services.append(.init(service: HealthService(monitor: health, metrics: metrics, tick: settings.healthTick, logger: logger)))
         }
         if let relay = settings.outboxRelay { services.append(.init(service: relay)) }
+        services += settings.periodicJobs.map { .init(service: $0) }
         services.append(.init(service: app))
         if let root = settings.libraryRoot {
             // Trapped before the server listens, so a SIGHUP sent once it does never ends it.

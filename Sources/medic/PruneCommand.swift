@@ -39,12 +39,18 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: "The library whose policies (retention, rate limits) apply. Default: the current directory.")
     var library: String = "."
 
+    @Option(help: "Prune the database medic serve shares (postgres://...) instead of a state directory. Default: $MEDIC_STORE unless --state-dir is given.")
+    var store: String?
+
     mutating func run() async throws {
         let catalog: Catalog
         do {
             catalog = try CatalogStage().run(root: library)
         } catch let failure as CatalogStage.Failure {
             throw CommandFailure.catalog(failure, "the catalog under '\(library)' has errors; fix them (medic validate) first: nothing was pruned", exitCode: 2)
+        }
+        if let text = store ?? (stateDirectory == nil ? ProcessInfo.processInfo.environment["MEDIC_STORE"] : nil), !text.isEmpty {
+            return try await pruneDatabase(text, policies: catalog.policies)
         }
         let state = stateDirectory ?? RunStore.defaultDirectory()
         var isDirectory: ObjCBool = false

@@ -5,7 +5,7 @@ import MedicEngine
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
-        abstract: "List the runs in the state directory, oldest first.",
+        abstract: "List the runs in the state directory (or, with --store, the shared database), oldest first.",
         discussion: """
             A run whose process is gone without an outcome (killed, crashed, power lost) is marked \
             interrupted here, in its journal; `medic resume RUN` continues it. A run whose journal \
@@ -24,7 +24,11 @@ struct RunsCommand: AsyncParsableCommand {
     @Flag(help: "Print the runs as JSON.")
     var json = false
 
+    @Option(help: "Read the runs of the database medic serve shares (postgres://...). Default: $MEDIC_STORE unless --state-dir is given.")
+    var store: String?
+
     mutating func run() async throws {
+        if let text = DatabaseRuns.store(store, stateDirectory: stateDirectory) { return try await DatabaseRuns.list(text, json: json) }
         let directory = stateDirectory ?? RunStore.defaultDirectory()
         guard FileManager.default.fileExists(atPath: directory + "/runs") else {
             printLine(json ? "[]" : "No runs yet (no \(directory)/runs).")
@@ -63,6 +67,9 @@ struct ShowCommand: AsyncParsableCommand {
     @Flag(help: "Print the run's report and records as JSON.")
     var json = false
 
+    @Option(help: "Read the runs of the database medic serve shares (postgres://...). Default: $MEDIC_STORE unless --state-dir is given.")
+    var store: String?
+
     struct Shown: Encodable {
         var report: RunReport
         var records: [JournalRecord]
@@ -80,6 +87,9 @@ struct ShowCommand: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
+        if let text = DatabaseRuns.store(store, stateDirectory: stateDirectory) {
+            return try await DatabaseRuns.show(text, runID: runID, json: json)
+        }
         let store = try StateStores.files(in: stateDirectory ?? RunStore.defaultDirectory()).runs
         let id: String
         do { id = try await store.resolve(runID) } catch let error as JournalError { throw ValidationError(error.description) }

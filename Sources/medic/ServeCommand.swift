@@ -174,6 +174,9 @@ struct ServeCommand: AsyncParsableCommand {
         if shared.database != nil { (settings.takeoverInterval, settings.storeTimeout) = (lease / 3, 5) }
         (settings.escalationClaims, settings.alertGroups, settings.requesters) = (shared.escalationClaims, shared.alertGroups, shared.requesters)
         settings.webSessions = shared.webSessions
+        if let database = shared.database, let prune = ServePrune.job(database, policies: catalog.policies, owner: owner, clock: interpreter.clock) {
+            settings.periodicJobs.append(prune)
+        }
         if let database = shared.database {
             do {
                 settings.immuneEvents = try await PostgresImmuneEventStore.open(database)

@@ -2,13 +2,13 @@ import Foundation
 
 /// A small JSON Schema (2020-12) checker for the output schemas under schemas/output/: the
 /// keywords they use — type, required, properties, additionalProperties, items, enum, const,
-/// minimum, anyOf, $ref to `#/$defs/...` — and nothing else (an unknown keyword is reported, so
+/// minimum, anyOf, propertyNames, $ref to `#/$defs/...` — and nothing else (an unknown keyword is reported, so
 /// a schema cannot silently ask for more than this checks). CI checks the same outputs with
 /// Python's jsonschema too (.ci/check-output-schemas.py).
 struct OutputSchemaChecker {
     static let known: Set<String> = [
         "$schema", "$id", "title", "description", "$defs", "type", "required", "properties", "additionalProperties",
-        "items", "enum", "const", "minimum", "anyOf", "$ref",
+        "items", "enum", "const", "minimum", "anyOf", "propertyNames", "$ref",
     ]
 
     let root: [String: Any]
@@ -44,6 +44,9 @@ struct OutputSchemaChecker {
         }
         if let object = value as? [String: Any] {
             for key in schema["required"] as? [String] ?? [] where object[key] == nil { out.append("\(path): missing '\(key)'") }
+            if let names = schema["propertyNames"] as? [String: Any] {
+                for key in object.keys { out += check(key, against: names, at: "\(path) key '\(key)'") }
+            }
             let properties = schema["properties"] as? [String: Any] ?? [:]
             for (key, field) in object {
                 if let sub = properties[key] as? [String: Any] {

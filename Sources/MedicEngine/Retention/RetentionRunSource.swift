@@ -11,6 +11,11 @@ public struct RetainedRun: Sendable, Hashable {
     /// statistics no longer need its journal.
     public var recorded: Bool
 
+    public init(summary: RunSummary, recorded: Bool) {
+        self.summary = summary
+        self.recorded = recorded
+    }
+
     public var id: String { summary.id }
     /// When it finished (its last record), for a finished run.
     public var finishedAt: Date? { JournalRecord.date(summary.updatedAt) }

@@ -8,13 +8,14 @@ import MedicModel
 ///   knowledge: {max_age: 400d}
 ///   disposal: archive        # or delete
 ///   archive: {max_age: 365d}
+///   every: 1d                # medic serve --store prunes the database this often
 /// ```
 /// Every key may be left out; it keeps `RetentionPolicy.defaults`' value.
 struct RetentionDecoder {
     let context: DecodeContext
 
     func decode(_ node: SourceNode) -> RetentionPolicy? {
-        guard let f = context.fields(node, "'retention'", known: ["runs", "knowledge", "disposal", "archive"]) else { return nil }
+        guard let f = context.fields(node, "'retention'", known: ["runs", "knowledge", "disposal", "archive", "every"]) else { return nil }
         var policy = RetentionPolicy(location: node.location)
         var valid = true
         if let runs = f["runs"] {
@@ -60,6 +61,9 @@ struct RetentionDecoder {
             } else {
                 valid = false
             }
+        }
+        if f["every"] != nil {
+            if let every = positiveDuration(f, "every") { policy.every = every } else { valid = false }
         }
         if let node = f["disposal"] {
             if let disposal = context.enumValue(node, "'disposal'", RetentionPolicy.Disposal.self) { policy.disposal = disposal } else { valid = false }

@@ -2360,6 +2360,7 @@ public enum EmbeddedSchemas {
           }
         },
         "disposal": {"enum": ["archive", "delete"], "description": "archive (the default): moved under <state-dir>/archive/; delete: removed."},
+        "every": {"$ref": "#/$defs/duration", "description": "How often medic serve sharing a database (--store) prunes it, one server at a time. Default: never (run medic prune)."},
         "archive": {
           "type": "object",
           "additionalProperties": false,

@@ -33,17 +33,21 @@ public struct RetentionPolicy: Sendable, Hashable, Codable {
     /// written longer ago than this (a journal when its run ended, a segment when the prune
     /// wrote it) is removed by `medic prune`.
     public var archiveMaxAge: Interval?
+    /// nil: never by itself. Else how often `medic serve` sharing a database (`--store`) prunes
+    /// it, one server at a time (a state directory is pruned by `medic prune`, from cron).
+    public var every: Interval?
     public var location: SourceLocation?
 
     public init(runsMaxAge: Interval = Interval(seconds: 90 * 86_400), runsKeepAtLeast: Int = 100, runsKeepAtMost: Int? = nil,
                 knowledgeMaxAge: Interval? = nil, disposal: Disposal = .archive, archiveMaxAge: Interval? = nil,
-                location: SourceLocation? = nil) {
+                every: Interval? = nil, location: SourceLocation? = nil) {
         self.runsMaxAge = runsMaxAge
         self.runsKeepAtLeast = runsKeepAtLeast
         self.runsKeepAtMost = runsKeepAtMost
         self.knowledgeMaxAge = knowledgeMaxAge
         self.disposal = disposal
         self.archiveMaxAge = archiveMaxAge
+        self.every = every
         self.location = location
     }
 }
