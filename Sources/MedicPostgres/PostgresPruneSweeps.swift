@@ -10,7 +10,7 @@ struct PostgresPruneSweeps {
     struct Sweep {
         /// One batch after the cursor: rows deleted from the sweep's main table, the cursor of
         /// the last one (nil when none), and the rows deleted per table.
-        let run: (_ after: String, _ connection: PostgresConnection) async throws -> (Int, String?, [String: Int])
+        let run: (_ after: String, _ connection: StateConnection) async throws -> (Int, String?, [String: Int])
     }
 
     let logger: Logger
@@ -24,7 +24,7 @@ struct PostgresPruneSweeps {
         [incidents, outbox, webSessions] + (knowledgeCutoff.map { [immuneEvents($0)] } ?? [])
     }
 
-    private func rows(_ query: PostgresQuery, _ connection: PostgresConnection) async throws -> (Int, Int, String) {
+    private func rows(_ query: PostgresQuery, _ connection: StateConnection) async throws -> (Int, Int, String) {
         var result = (0, 0, "")
         for try await row in try await connection.query(query, logger: logger).decode((Int, Int, String).self) { result = row }
         return result

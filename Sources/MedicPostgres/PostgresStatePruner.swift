@@ -109,7 +109,7 @@ public struct PostgresStatePruner: Sendable {
         var description: String { "another medic prune is running against \(location) (it holds the prune's advisory lock)" }
     }
 
-    private func locked<T: Sendable>(_ connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+    private func locked<T: Sendable>(_ connection: StateConnection, _ body: () async throws -> T) async throws -> T {
         var taken = false
         for try await (got) in try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockKey))", logger: database.logger)
             .decode(Bool.self) { taken = got }
@@ -124,7 +124,7 @@ public struct PostgresStatePruner: Sendable {
         }
     }
 
-    private func prune(on connection: PostgresConnection, dryRun: Bool,
+    private func prune(on connection: StateConnection, dryRun: Bool,
                        progress: @Sendable (PostgresPruneReport.PrunedRun) -> Void) async throws -> PostgresPruneReport {
         var report = PostgresPruneReport(dryRun: dryRun)
         for table in ["medic_run_records", "medic_runs", "medic_run_requesters", "medic_group_leads", "medic_leases",
@@ -185,7 +185,7 @@ public struct PostgresStatePruner: Sendable {
     }
 
     /// The run ids that firing incidents refer to.
-    private func firingIncidentRuns(_ connection: PostgresConnection) async throws -> Set<String> {
+    private func firingIncidentRuns(_ connection: StateConnection) async throws -> Set<String> {
         var ids = Set<String>()
         for try await (id) in try await connection.query(
             "SELECT body::jsonb->>'run_id' FROM medic_incidents WHERE body::jsonb->>'status' = 'firing' AND body::jsonb->>'run_id' IS NOT NULL",
@@ -195,7 +195,7 @@ public struct PostgresStatePruner: Sendable {
 
     /// Deletes the rows of the runs of `ids` still finished, unleased and not referenced by a
     /// firing incident (their rows locked first, in id order): those runs, and the rows per table.
-    private func deleteRuns(_ ids: [String], on connection: PostgresConnection) async throws -> (Set<String>, [String: Int]) {
+    private func deleteRuns(_ ids: [String], on connection: StateConnection) async throws -> (Set<String>, [String: Int]) {
         let logger = database.logger
         try await connection.perform("SET LOCAL medic.pruning = 'on'", logger: logger)
         var taken: [String] = []
@@ -222,7 +222,7 @@ public struct PostgresStatePruner: Sendable {
 
     /// Runs `body` in a transaction of its own on `connection`, committed; in a dry run, in a
     /// savepoint of the dry run's transaction.
-    private func transaction<T: Sendable>(_ connection: PostgresConnection, dryRun: Bool, _ body: () async throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(_ connection: StateConnection, dryRun: Bool, _ body: () async throws -> T) async throws -> T {
         let logger = database.logger
         let (begin, commit, rollback) = dryRun ? ("SAVEPOINT batch", "RELEASE SAVEPOINT batch", "ROLLBACK TO SAVEPOINT batch")
                                                : ("BEGIN", "COMMIT", "ROLLBACK")
