@@ -56,6 +56,29 @@ final class KnowledgeStoreUseTests: XCTestCase {
                        "nothing was learned into the state directory's own knowledge base")
     }
 
+    /// A finished run's targets are free while the knowledge base learns of it: an alert for the
+    /// same fault in that moment gets a run of its own that can take them (it was refused, its
+    /// fault left unremediated).
+    func testARunGivesItsTargetsBackOnceItsOutcomeIsOnRecordBeforeItIsLearned() async throws {
+        let state = scratch(), elsewhere = scratch() + "/kb"
+        var stores = try StateStores.files(in: state)
+        let locks = TargetLocks(stateDirectory: state)
+        let catalog = try catalog()
+        let plan = try Planner(catalog: catalog).plan(try XCTUnwrap(catalog.playbook(id: "clean-001")), given: ["path": "/var"])
+        let names = TargetLocks.names(for: plan)
+        let heldWhileLearning = CallLog()
+        let files = KnowledgeStores.files(in: elsewhere)
+        stores.knowledge = KnowledgeStores(records: ObservingKnowledgeStore(base: files.records) {
+            for (name, holder) in locks.holders(of: names) { heldWhileLearning.add("\(name) held by \(holder?.run ?? "nobody")") }
+        }, immuneMemory: files.immuneMemory)
+        var interpreter = interpreter()
+        interpreter.knowledge = stores.knowledge
+
+        let report = try await interpreter.start(plan, in: stores.runs, locks: locks)
+        XCTAssertEqual(report.outcome, .succeeded)
+        XCTAssertEqual(heldWhileLearning.calls, names.map { "\($0) held by nobody" }, "the run's targets while it was learned")
+    }
+
     func testAWatchRanksConsultsAndLearnsThroughTheKnowledgeStoresItsInterpreterIsGiven() async throws {
         let catalog = try catalog()
         let state = scratch(), elsewhere = scratch() + "/kb"

@@ -123,16 +123,26 @@ public struct TargetLocks: Sendable {
     }
 }
 
-/// Locks held for a run; released when the lease is dropped (or, for file locks, when the
-/// process ends).
+/// Locks held for a run; released by `release()` (a run gives its targets back once its outcome
+/// is on record) or when the lease is dropped (or, for file locks, when the process ends).
 public final class TargetLease: Sendable {
     public let names: [String]
-    private let release: @Sendable () -> Void
+    private let giveBack: @Sendable () -> Void
+    private let released = GuardLocked(false)
 
-    /// `release` gives the locks back; called once, when the lease is dropped.
+    /// `release` gives the locks back; called once, at `release()` or when the lease is dropped.
     public init(names: [String], release: @escaping @Sendable () -> Void) {
         self.names = names
-        self.release = release
+        self.giveBack = release
+    }
+
+    /// Gives the locks back now; later calls (and the drop) do nothing.
+    public func release() {
+        let first: Bool = released.update { was in
+            defer { was = true }
+            return !was
+        }
+        if first { giveBack() }
     }
 
     deinit { release() }

@@ -134,6 +134,7 @@ public struct Interpreter: Sendable {
         }
         var execution = RunExecution(interpreter: self, journal: journal, records: contents.records)
         execution.answers = .init(yes: yes, confirm: confirm)
+        execution.targetLease = lease
         if RunStore.status(of: contents.records) != .interrupted {
             try await execution.append(.runInterrupted(pid: getpid(), message: "the process that ran this run is gone and left no outcome"))
         }
@@ -149,7 +150,7 @@ public struct Interpreter: Sendable {
         }
         try await execution.proceed()
         withExtendedLifetime(lock) {}
-        withExtendedLifetime(lease) {}
+        lease?.release()
         return RunReport(records: execution.records, journal: journal.path)
     }
 }

@@ -13,6 +13,9 @@ struct RunExecution: Sendable {
     var runner: StepRunner
     /// Set when resuming, for the targets of a rollout that had a step in flight.
     var answers: ResumeAnswers?
+    /// The run's targets' locks, given back as soon as its outcome is on record (`finish`): the
+    /// knowledge base learning of it afterwards holds no target.
+    var targetLease: TargetLease?
 
     init(interpreter: Interpreter, journal: any RunJournaling, records: [JournalRecord] = []) {
         runner = StepRunner(interpreter: interpreter, journal: journal, records: records)
@@ -126,10 +129,9 @@ struct RunExecution: Sendable {
     /// approval is all that is missing, the run is left `pending_approval`.
     mutating func admit(_ gateVerdicts: [GateVerdict], locks: (any TargetLocking)?, lockWait: Double, approvalTTL: Double) async throws {
         var verdicts = gateVerdicts
-        var lease: TargetLease?
         if let locks, GatePipeline.blocking(verdicts) == nil {
             do {
-                lease = try await locks.acquire(TargetLocks.names(for: plan), run: journal.runID, wait: lockWait, now: interpreter.clock.now)
+                targetLease = try await locks.acquire(TargetLocks.names(for: plan), run: journal.runID, wait: lockWait, now: interpreter.clock.now)
             } catch let error as JournalError {
                 verdicts.removeAll { $0.gate == .targetLock }
                 verdicts.append(.refuse(.targetLock, error.description))
@@ -152,7 +154,7 @@ struct RunExecution: Sendable {
             return
         }
         try await proceed()
-        withExtendedLifetime(lease) {}
+        targetLease?.release()
     }
 
     /// Leaves the run waiting for people: an `approval_requested` record saying what is needed and
@@ -177,8 +179,10 @@ struct RunExecution: Sendable {
 
     mutating func finish(_ outcome: RunOutcome, _ message: String) async throws {
         try await append(.runFinished(outcome: outcome, message: message))
-        // The run is over and on disk; now the knowledge base learns of it (a rollout's run is
-        // one incident: never at a target's end).
+        // The run is over and on disk: its targets are free for the next run at once.
+        targetLease?.release()
+        // Now the knowledge base learns of it (a rollout's run is one incident: never at a
+        // target's end).
         if interpreter.recordsIncidents {
             let learned = await interpreter.learningStage(forJournal: journal.path).learn(FinishedRun(records: records, journal: journal.path))
             learned.warnings.forEach(interpreter.incidentRecordFailed)

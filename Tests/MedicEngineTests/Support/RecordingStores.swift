@@ -94,3 +94,35 @@ extension KnowledgeStores {
                         immuneMemory: RecordingImmuneMemory(base: immuneMemory, log: memoryLog))
     }
 }
+
+/// A knowledge store that calls `onAppend` before each append it passes on to `base`: what is
+/// true of the run while the knowledge base learns of it.
+struct ObservingKnowledgeStore: KnowledgeStore {
+    let base: any KnowledgeStore
+    let onAppend: @Sendable () -> Void
+
+    var location: String { base.location }
+
+    func append(_ line: [UInt8], to file: KnowledgeFile, durable: Bool) throws -> [KnowledgeProblem] {
+        onAppend()
+        return try base.append(line, to: file, durable: durable)
+    }
+
+    func appendBatch(_ lines: [[UInt8]], to file: KnowledgeFile, durable: Bool) throws -> [KnowledgeProblem] {
+        onAppend()
+        return try base.appendBatch(lines, to: file, durable: durable)
+    }
+
+    func forEachLine(in file: KnowledgeFile, _ body: (ArraySlice<UInt8>, Int) throws -> Void) throws -> [KnowledgeProblem] {
+        try base.forEachLine(in: file, body)
+    }
+
+    func forEachLine(in file: KnowledgeFile, after position: KnowledgePosition, restarting: () -> Void,
+                     _ body: (ArraySlice<UInt8>) throws -> Void) throws -> KnowledgePosition {
+        try base.forEachLine(in: file, after: position, restarting: restarting, body)
+    }
+
+    func replaceDocument(_ bytes: [UInt8], of file: KnowledgeFile) throws { try base.replaceDocument(bytes, of: file) }
+
+    func readDocument(_ file: KnowledgeFile) throws -> [UInt8]? { try base.readDocument(file) }
+}
