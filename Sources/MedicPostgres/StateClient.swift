@@ -14,9 +14,17 @@ import PostgresNIO
 ///   fail; a connection that arrives after that is handed straight back, and nothing of the
 ///   call ever runs late. The body runs in the caller's task, its statements on a
 ///   `StateConnection`: each fails as soon as the connection closes before answering it, or
-///   when no answer began within `deadline` (the connection is then closed, so the server rolls
-///   back what the statement began and no other call gets the connection with it in flight).
-///   The transaction's `BEGIN`, `COMMIT` and `ROLLBACK` are such statements too.
+///   when no answer came within `deadline` (the connection is then closed, so the server rolls
+///   back what the statement began, and it goes back to the pool only once closed). The server
+///   answers a statement when it has run it (its first rows come with its end unless they fill
+///   the server's buffer), so the deadline bounds a statement's lock waits too: a caller whose
+///   statements may run longer asks for more (`statementDeadline`). The transaction's `BEGIN`,
+///   `COMMIT` and `ROLLBACK` are such statements too.
+/// - A statement abandoned so (late, or its connection lost) leaves a task waiting on the
+///   driver for an answer that never comes: one per statement lost, not per statement.
+/// - Rows read after the answer (a result larger than the server's buffer) wait for the
+///   connection itself: one whose server vanished without closing it (a host lost, not a
+///   server stopped) fails only when TCP gives up.
 /// - `query` and `perform` fail when the server has not started answering within `deadline`.
 ///   Such a statement is left to the pool and may still be carried out later (a write whose
 ///   caller was told it failed): a statement that must not land late goes through
@@ -65,9 +73,8 @@ public struct StateClient: Sendable {
     }
 
     /// `body` on a connection of the pool, waited for at most `deadline`. `statementDeadline`:
-    /// the seconds each of its statements may take to begin answering (nil: `deadline`); one
-    /// that returns no rows (an insert, a schema change) answers when it has finished, so a
-    /// long one (a migration) asks for more.
+    /// the seconds each of its statements may take to be answered (nil: `deadline`), lock waits
+    /// included; a long one (a migration, a prune) asks for more.
     public func withConnection<Result: Sendable>(statementDeadline: Double? = nil,
                                                  _ body: (StateConnection) async throws -> Result) async throws -> Result {
         let handoff = ConnectionHandoff()
@@ -90,8 +97,19 @@ public struct StateClient: Sendable {
             holder.cancel()
             throw error
         }
-        defer { handoff.giveBack() }
-        return try await body(StateConnection(connection, deadline: statementDeadline ?? deadline))
+        let lent = StateConnection(connection, deadline: statementDeadline ?? deadline)
+        // A connection given up on goes back to the pool only once it has closed: the pool must
+        // not lend it to another call in the meantime.
+        do {
+            let result = try await body(lent)
+            await lent.closedIfGivenUp()
+            handoff.giveBack()
+            return result
+        } catch {
+            await lent.closedIfGivenUp()
+            handoff.giveBack()
+            throw error
+        }
     }
 }
 
@@ -99,26 +117,30 @@ public struct StateClient: Sendable {
 /// cannot come.
 public struct StateConnection: Sendable {
     public let underlying: PostgresConnection
-    /// Seconds a statement may wait for the server's first answer (for a statement that
-    /// returns no rows, the answer that it finished).
+    /// Seconds a statement may wait for the server's answer (which comes when it has run,
+    /// unless its rows fill the server's buffer first).
     public let deadline: Double
+    /// Set when a statement gave up on the connection (`close()`), before it has closed.
+    private let givenUp = GivenUp()
 
     init(_ underlying: PostgresConnection, deadline: Double) {
         self.underlying = underlying
         self.deadline = deadline
     }
 
-    /// Whether the connection has closed (the server went away, or a statement gave up on it).
-    public var isClosed: Bool { underlying.isClosed }
+    /// Whether the connection has closed or is closing (the server went away, or a statement
+    /// gave up on it): nothing more is sent on it.
+    public var isClosed: Bool { givenUp.isSet || underlying.isClosed }
 
     /// Sends `query`; its rows. Throws `ConnectionLost` as soon as the connection closes before
-    /// the server began answering, and `Late` (closing the connection) when it has not begun
-    /// within `deadline`. Once rows come, a connection that closes fails their sequence.
+    /// the server answered, and `Late` (closing the connection) when no answer came within
+    /// `deadline`. Once rows come, a connection that closes fails their sequence.
     @discardableResult
     public func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
         let connection = underlying
-        // Closed already (a statement before it saw it go): not sent at all.
-        if connection.isClosed { throw ConnectionLost() }
+        // Closed already, or given up on (a statement before it saw it go, or went late): not
+        // sent at all (the driver would drop it unanswered).
+        if isClosed { throw ConnectionLost() }
         do {
             return try await answered(within: deadline, unless: { connection.isClosed ? ConnectionLost() : nil }) {
                 try await connection.query(query, logger: logger)
@@ -140,7 +162,21 @@ public struct StateConnection: Sendable {
     /// Closes the connection without waiting: the server ends its session (rolling back what it
     /// had begun), and the pool drops it when it comes back.
     func close() {
+        givenUp.set()
         underlying.close().whenComplete { _ in }
+    }
+
+    /// Waits for the connection to have closed when it was given up on or lost.
+    func closedIfGivenUp() async {
+        guard isClosed else { return }
+        _ = try? await underlying.closeFuture.get()
+    }
+
+    final class GivenUp: @unchecked Sendable {  // `value` only under `lock`
+        private let lock = NSLock()
+        private var value = false
+        var isSet: Bool { lock.withLock { value } }
+        func set() { lock.withLock { value = true } }
     }
 }
 
