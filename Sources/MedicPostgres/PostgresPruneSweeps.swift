@@ -17,6 +17,9 @@ struct PostgresPruneSweeps {
     let batchSize: Int
     /// Published outbox events and resolved incidents older than this go (`runs.max_age`).
     let cutoff: Date
+    /// The runs this prune removed (a dry run's, rolled back, still stored): gone, for the
+    /// incidents' sweep.
+    let prunedRuns: [String]
     /// Immune events received before this go; nil: kept (`knowledge.max_age` unset).
     let knowledgeCutoff: Date?
 
@@ -34,14 +37,15 @@ struct PostgresPruneSweeps {
     /// one), with the escalation levels claimed for it. A firing incident stays whatever its age:
     /// the takeover pass starts the run of a firing incident that has none.
     private var incidents: Sweep {
-        let (batch, cutoff) = (batchSize, cutoff)
+        let (batch, cutoff, pruned) = (batchSize, cutoff, prunedRuns)
         return Sweep { after, connection in
             let (gone, claims, last) = try await rows("""
                 WITH gone AS (
                     DELETE FROM medic_incidents WHERE key IN (
                         SELECT i.key FROM medic_incidents i
                         WHERE i.key > \(after) AND i.body::jsonb->>'status' = 'resolved' AND i.changed_at < \(cutoff)
-                          AND NOT EXISTS (SELECT 1 FROM medic_runs r WHERE r.run_id = i.body::jsonb->>'run_id')
+                          AND NOT EXISTS (SELECT 1 FROM medic_runs r WHERE r.run_id = i.body::jsonb->>'run_id'
+                                                                      AND NOT r.run_id = ANY(\(pruned)::text[]))
                         ORDER BY i.key LIMIT \(batch) FOR UPDATE SKIP LOCKED)
                     RETURNING key),
                 claims AS (DELETE FROM medic_escalation_claims c USING gone WHERE c.incident = gone.key RETURNING 1)

@@ -80,12 +80,15 @@ public struct PostgresStatePruner: Sendable {
     public func prune(dryRun: Bool, progress: @Sendable (PostgresPruneReport.PrunedRun) -> Void = { _ in }) async -> PostgresPruneReport {
         var report = PostgresPruneReport(dryRun: dryRun)
         do {
-            report = try await database.client.withConnection { connection in
+            // A batch scans the incidents (firing ones keep their runs): longer than a call's
+            // usual 30 s on a large database, and it holds only the rows it prunes.
+            report = try await database.client.withConnection(statementDeadline: 600) { connection in
                 try await locked(connection) {
                     guard dryRun else { return try await prune(on: connection, dryRun: false, progress: progress) }
                     // A dry run is one transaction (begun once the runs are chosen) rolled back at
-                    // its end, each batch a savepoint in it: a later batch sees what the earlier
-                    // ones deleted, as in a prune.
+                    // its end, each batch a savepoint in it rolled back at once: it holds no row
+                    // another server may want while it goes on (a session, an incident). A later
+                    // sweep is told which runs an earlier batch would have pruned.
                     do {
                         let report = try await prune(on: connection, dryRun: true, progress: progress)
                         try await connection.perform("ROLLBACK", logger: database.logger)
@@ -151,11 +154,13 @@ public struct PostgresStatePruner: Sendable {
         // session idle in a transaction after 10 s.
         if dryRun { try await connection.perform("BEGIN", logger: database.logger) }
         var start = 0
+        var pruned: [String] = []
         while start < candidates.count {
             let batch = Array(candidates[start..<min(start + batchSize, candidates.count)])
             start += batch.count
             let (taken, counts) = try await transaction(connection, dryRun: dryRun) { try await deleteRuns(batch.map(\.id), on: connection) }
             add(counts)
+            pruned += batch.map(\.id).filter { taken.contains($0) }
             for run in batch {
                 guard taken.contains(run.id) else {
                     report.failures.append("run \(run.id) was not pruned: it is leased, no longer finished, or a firing incident refers to it now")
@@ -170,7 +175,7 @@ public struct PostgresStatePruner: Sendable {
 
         // 2. The other tables, each by a cursor so that a dry run (rolled back) moves on too.
         let cutoff = now.addingTimeInterval(-policy.runsMaxAge.seconds)
-        let sweeps = PostgresPruneSweeps(logger: database.logger, batchSize: batchSize, cutoff: cutoff,
+        let sweeps = PostgresPruneSweeps(logger: database.logger, batchSize: batchSize, cutoff: cutoff, prunedRuns: pruned,
                                          knowledgeCutoff: policy.knowledgeMaxAge.map { now.addingTimeInterval(-$0.seconds) })
         for sweep in sweeps.all {
             var after = ""
@@ -224,7 +229,7 @@ public struct PostgresStatePruner: Sendable {
     /// savepoint of the dry run's transaction.
     private func transaction<T: Sendable>(_ connection: StateConnection, dryRun: Bool, _ body: () async throws -> T) async throws -> T {
         let logger = database.logger
-        let (begin, commit, rollback) = dryRun ? ("SAVEPOINT batch", "RELEASE SAVEPOINT batch", "ROLLBACK TO SAVEPOINT batch")
+        let (begin, commit, rollback) = dryRun ? ("SAVEPOINT batch", "ROLLBACK TO SAVEPOINT batch", "ROLLBACK TO SAVEPOINT batch")
                                                : ("BEGIN", "COMMIT", "ROLLBACK")
         try await connection.perform(PostgresQuery(unsafeSQL: begin), logger: logger)
         do {
