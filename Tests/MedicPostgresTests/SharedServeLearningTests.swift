@@ -28,11 +28,15 @@ final class SharedServeLearningTests: PostgresTestCase {
                 .filter { $0.contains("\"run_id\":\"\(runID)\"") }
         }
         _ = try await ServeProcess.poll("server b to learn run \(runID) (b's log: \(b.stderr.suffix(1500)))", seconds: 180) { records(of: "b").isEmpty ? nil : true }
-        // An alert's run teaches the immune memory its fault's cure, on its own server and on the others.
+        // An alert's run teaches the immune memory its fault's cure, on its own server and on the
+        // others (after the incident's record: each is written in turn, so each is waited for).
         for server in ["a", "b"] {
-            let memory = (try? String(contentsOf: workspace.dir.appendingPathComponent("state-\(server)/knowledge/immune-memory.json"), encoding: .utf8)) ?? ""
-            XCTAssertTrue(memory.contains(runID) && memory.contains("alertmanager:Quick"),
-                          "\(server)'s immune memory did not learn the run's lesson: \(memory.prefix(1500))")
+            func memory() -> String {
+                (try? String(contentsOf: workspace.dir.appendingPathComponent("state-\(server)/knowledge/immune-memory.json"), encoding: .utf8)) ?? ""
+            }
+            _ = try await ServeProcess.poll("\(server)'s immune memory to learn the run's lesson: \(memory().prefix(1500))", seconds: 60) {
+                memory().contains(runID) && memory().contains("alertmanager:Quick") ? true : nil
+            }
         }
         // Two more of b's passes, and of a's: a run is learned once by each.
         try await Task.sleep(nanoseconds: 5_000_000_000)
