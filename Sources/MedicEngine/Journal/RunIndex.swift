@@ -153,7 +153,7 @@ final class RunIndex: @unchecked Sendable {
         var built = Derived()
         var finished: [String: [RunOrderKey]] = [:]
         for key in order {
-            guard let run = rows[key.id]?.run else { continue }
+            guard let run = indexed(key.id) else { continue }
             let summary = run.summary
             if summary.status != .finished { built.unsettled.insert(key.id) }
             if summary.status == .damaged { built.damaged.insert(key.id) }
@@ -169,32 +169,40 @@ final class RunIndex: @unchecked Sendable {
 
     // MARK: - Questions (call `refresh` first)
 
-    func run(_ id: String) -> IndexedRun? { lock.withLock { rows[id]?.run } }
+    func run(_ id: String) -> IndexedRun? { lock.withLock { indexed(id) } }
+
+    /// A run's `IndexedRun`, read in place: `rows[id]?.run` copied the whole row first (every
+    /// string of it retained twice), which the gates' questions paid per run returned.
+    @inline(__always)
+    private func indexed(_ id: String) -> IndexedRun? {
+        guard let at = rows.index(forKey: id) else { return nil }
+        return rows.values[at].run
+    }
 
     /// Every run, oldest first.
-    func all() -> [IndexedRun] { lock.withLock { order.compactMap { rows[$0.id]?.run } } }
+    func all() -> [IndexedRun] { lock.withLock { order.compactMap { indexed($0.id) } } }
 
     func runs(startedSince since: Date) -> [IndexedRun] {
         lock.withLock {
             let from = order.insertionPoint(RunOrderKey(started: since, id: ""))
-            return order[from...].compactMap { rows[$0.id]?.run }
+            return order[from...].compactMap { indexed($0.id) }
         }
     }
 
     func unfinished() -> [IndexedRun] {
         lock.withLock {
-            derivedTables().unsettled.compactMap { rows[$0]?.run }.filter { $0.summary.status != .damaged }.sorted(by: Self.ordered)
+            derivedTables().unsettled.compactMap { indexed($0) }.filter { $0.summary.status != .damaged }.sorted(by: Self.ordered)
         }
     }
 
-    func damagedRuns() -> [IndexedRun] { lock.withLock { derivedTables().damaged.compactMap { rows[$0]?.run }.sorted(by: Self.ordered) } }
+    func damagedRuns() -> [IndexedRun] { lock.withLock { derivedTables().damaged.compactMap { indexed($0) }.sorted(by: Self.ordered) } }
 
     func hasSucceeded(_ playbookID: String) -> Bool { lock.withLock { derivedTables().successes[playbookID, default: 0] > 0 } }
 
     func finished(of playbookID: String) -> (runs: [IndexedRun], generation: Int) {
         lock.withLock {
             let tables = derivedTables()
-            return ((tables.finishedByPlaybook[playbookID] ?? []).compactMap { rows[$0.id]?.run }, generation(playbookID, tables))
+            return ((tables.finishedByPlaybook[playbookID] ?? []).compactMap { indexed($0.id) }, generation(playbookID, tables))
         }
     }
 
@@ -203,7 +211,7 @@ final class RunIndex: @unchecked Sendable {
         lock.withLock {
             let tables = derivedTables()
             let keys = tables.finishedByPlaybook[playbookID] ?? []
-            return (keys.dropFirst(from).compactMap { rows[$0.id]?.run }, keys.count, generation(playbookID, tables))
+            return (keys.dropFirst(from).compactMap { indexed($0.id) }, keys.count, generation(playbookID, tables))
         }
     }
 
@@ -249,10 +257,10 @@ final class RunIndex: @unchecked Sendable {
 
     func standing(_ id: String) -> Standing? {
         lock.withLock {
-            rows[id].map { row in
-                Standing(heldByItsProcess: row.run.summary.status == .running || row.stamp == nil, stamp: row.stamp,
-                         settled: row.clean && !row.racy)
-            }
+            guard let at = rows.index(forKey: id) else { return nil }
+            let status = rows.values[at].run.summary.status, stamp = rows.values[at].stamp
+            return Standing(heldByItsProcess: status == .running || stamp == nil, stamp: stamp,
+                            settled: rows.values[at].clean && !rows.values[at].racy)
         }
     }
     var unsettledIDs: Set<String> { lock.withLock { derivedTables().unsettled } }
@@ -269,7 +277,7 @@ final class RunIndex: @unchecked Sendable {
             var out: [RunSummary] = []
             out.reserveCapacity(order.count)
             for key in order where include(key.id) {
-                if let row = rows[key.id] { out.append(row.run.summary) }
+                if let at = rows.index(forKey: key.id) { out.append(rows.values[at].run.summary) }
             }
             return out
         }
