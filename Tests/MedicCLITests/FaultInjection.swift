@@ -10,6 +10,7 @@ import XCTest
 /// - `MEDIC_FAULT_KILL_WRITE=TEXT`: the process SIGKILLs itself at its first `write` to a
 ///   file whose path contains TEXT, before writing.
 /// - `MEDIC_FAULT_KILL_OPEN=TEXT`: the same at an `open` for writing of such a path.
+/// - `MEDIC_FAULT_KILL_RENAME=TEXT`: the same at a `rename` of a path containing TEXT, before it.
 enum FaultInjection {
     static let source = #"""
         #define _GNU_SOURCE
@@ -77,6 +78,14 @@ enum FaultInjection {
             }
         OPEN_WRAPPER(open)
         OPEN_WRAPPER(open64)
+
+        int rename(const char *from, const char *to) {
+            static int (*real)(const char *, const char *);
+            if (!real) real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+            const char *text = getenv("MEDIC_FAULT_KILL_RENAME");
+            if (text && from && strstr(from, text)) kill(getpid(), SIGKILL);
+            return real(from, to);
+        }
         """#
 
     /// The compiled library, built once per test process; skips the test when there is no `cc`.

@@ -29,4 +29,24 @@ final class RunsFolderTests: XCTestCase {
         check(RunsFolder(reading: dir.path))
         XCTAssertEqual(RunsFolder(reading: dir.path + "/missing").journals, [])
     }
+
+    func testAStampingReadGivesEachJournalItsStampAsStatGivesIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("runs-folder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (index, name) in names.enumerated() {
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path,
+                                                        contents: Data(repeating: 0x41, count: index)))
+        }
+        let folder = RunsFolder.Reading(dir.path).wait()
+        check(folder)
+        let stamps = Dictionary(uniqueKeysWithValues: folder.stampedJournals.map { ($0.id, $0.stamp) })
+        XCTAssertEqual(stamps.count, 2)
+        for id in ["a", "c"] {
+            let stamp = try XCTUnwrap(stamps[id] ?? nil)
+            XCTAssertEqual(stamp, JournalStamp.of(dir.appendingPathComponent(id + ".jsonl").path))
+        }
+        XCTAssertNotEqual(stamps["a"]??.size, stamps["c"]??.size)
+        XCTAssertTrue(RunsFolder(reading: dir.path).stampedJournals.allSatisfy { $0.stamp == nil })
+    }
 }

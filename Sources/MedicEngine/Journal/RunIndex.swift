@@ -51,22 +51,93 @@ final class RunIndex: @unchecked Sendable {
     let file: RunIndexFile
     let runsDirectory: String
     private let lock = NSRecursiveLock()
-    private var entries: [String: RunIndexEntry] = [:]
-    private var runs: [String: IndexedRun] = [:]
+    /// One row per run: its entry and its times, in one table (a listing of 10,000 runs builds
+    /// it once; a second table of the same runs cost as much again in copies).
+    private var rows: [String: Row] = [:]
     private var order: [RunOrderKey] = []
-    private var finishedByPlaybook: [String: [RunOrderKey]] = [:]
-    private var generations: [String: Int] = [:]
-    /// Counts the times everything was read again: part of every playbook's generation.
+    /// What the gates' questions read, derived from `rows`: built at the first question that
+    /// needs it (a listing never does), then kept up to date by `apply`. nil after `replaceAll`.
+    private var derived: Derived?
+    /// Counts the times the derived tables were built again: part of every playbook's generation.
     private var epoch = 0
-    private var successes: [String: Int] = [:]
-    /// Entries without an outcome, claims among them: checked at every look.
-    private var unsettled: Set<String> = []
-    private var damaged: Set<String> = []
     /// The index file as last read: which file, and how far.
     private var readUpTo: FileIdentity?
     private var verified = false
     /// The breaker's replays, continued while the runs they replayed stand (`RemediationBreaker`).
     let breakerReplays = BreakerReplays()
+
+    /// A run's entry as last read or written (its summary naming its journal), and its times.
+    private struct Row {
+        var run: IndexedRun
+        var stamp: JournalStamp?
+        var clean: Bool
+        var racy: Bool
+
+        init(_ entry: RunIndexEntry, journal: String) {
+            var summary = entry.summary
+            summary.journal = journal
+            let started = JournalRecord.date(summary.startedAt) ?? .distantPast
+            run = IndexedRun(summary: summary, started: started, updated: JournalRecord.date(summary.updatedAt) ?? started)
+            (stamp, clean, racy) = (entry.stamp, entry.clean, entry.racy)
+        }
+
+        var key: RunOrderKey { RunOrderKey(started: run.started, id: run.summary.id) }
+
+        /// The entry as the index file spells it (no journal path: the store's to say).
+        var entry: RunIndexEntry {
+            var summary = run.summary
+            summary.journal = ""
+            return RunIndexEntry(summary: summary, stamp: stamp, clean: clean, racy: racy)
+        }
+
+        /// Whether `entry` says what this row says.
+        func says(_ entry: RunIndexEntry) -> Bool {
+            !entry.removed && stamp == entry.stamp && clean == entry.clean && racy == entry.racy
+                && entry.summary.id == run.summary.id && entry.summary.status == run.summary.status
+                && entry.summary.updatedAt == run.summary.updatedAt && entry.summary.outcome == run.summary.outcome
+                && entry.summary.startedAt == run.summary.startedAt && entry.summary.playbookID == run.summary.playbookID
+                && entry.summary.playbookVersion == run.summary.playbookVersion && entry.summary.targets == run.summary.targets
+                && entry.summary.actions == run.summary.actions && entry.summary.damage == run.summary.damage
+        }
+    }
+
+    private struct Derived {
+        var finishedByPlaybook: [String: [RunOrderKey]] = [:]
+        var generations: [String: Int] = [:]
+        var successes: [String: Int] = [:]
+        /// Entries without an outcome, claims among them: checked at every look.
+        var unsettled: Set<String> = []
+        var damaged: Set<String> = []
+
+        mutating func add(_ run: IndexedRun, key: RunOrderKey) {
+            let summary = run.summary
+            if summary.status != .finished { unsettled.insert(summary.id) }
+            if summary.status == .damaged { damaged.insert(summary.id) }
+            guard summary.status == .finished else { return }
+            var keys = finishedByPlaybook[summary.playbookID] ?? []
+            finishedByPlaybook[summary.playbookID] = nil
+            let at = keys.insertionPoint(key)
+            if at != keys.count { generations[summary.playbookID, default: 0] += 1 }
+            keys.insert(key, at: at)
+            finishedByPlaybook[summary.playbookID] = keys
+            if summary.outcome == .succeeded { successes[summary.playbookID, default: 0] += 1 }
+        }
+
+        mutating func remove(_ run: IndexedRun, key: RunOrderKey) {
+            let summary = run.summary
+            unsettled.remove(summary.id)
+            damaged.remove(summary.id)
+            let playbook = summary.playbookID
+            if summary.status == .finished, var keys = finishedByPlaybook[playbook] {
+                finishedByPlaybook[playbook] = nil
+                let at = keys.insertionPoint(key)
+                if at < keys.count, keys[at] == key { keys.remove(at: at) }
+                finishedByPlaybook[playbook] = keys
+                generations[playbook, default: 0] += 1
+                if summary.outcome == .succeeded { successes[playbook, default: 0] -= 1 }
+            }
+        }
+    }
 
     init(runsDirectory: String) {
         self.runsDirectory = runsDirectory
@@ -75,41 +146,76 @@ final class RunIndex: @unchecked Sendable {
 
     func withLock<T>(_ body: () throws -> T) rethrows -> T { try lock.withLock(body) }
 
+    /// The derived tables, built from the rows when they are not. Called under `lock`.
+    private func derivedTables() -> Derived {
+        if let derived { return derived }
+        epoch += 1
+        var built = Derived()
+        var finished: [String: [RunOrderKey]] = [:]
+        for key in order {
+            guard let run = indexed(key.id) else { continue }
+            let summary = run.summary
+            if summary.status != .finished { built.unsettled.insert(key.id) }
+            if summary.status == .damaged { built.damaged.insert(key.id) }
+            if summary.status == .finished {
+                finished[summary.playbookID, default: []].append(key)
+                if summary.outcome == .succeeded { built.successes[summary.playbookID, default: 0] += 1 }
+            }
+        }
+        built.finishedByPlaybook = finished
+        derived = built
+        return built
+    }
+
     // MARK: - Questions (call `refresh` first)
 
-    func run(_ id: String) -> IndexedRun? { lock.withLock { runs[id] } }
+    func run(_ id: String) -> IndexedRun? { lock.withLock { indexed(id) } }
+
+    /// A run's `IndexedRun`, read in place: `rows[id]?.run` copied the whole row first (every
+    /// string of it retained twice), which the gates' questions paid per run returned.
+    @inline(__always)
+    private func indexed(_ id: String) -> IndexedRun? {
+        guard let at = rows.index(forKey: id) else { return nil }
+        return rows.values[at].run
+    }
 
     /// Every run, oldest first.
-    func all() -> [IndexedRun] { lock.withLock { order.compactMap { runs[$0.id] } } }
+    func all() -> [IndexedRun] { lock.withLock { order.compactMap { indexed($0.id) } } }
 
     func runs(startedSince since: Date) -> [IndexedRun] {
         lock.withLock {
             let from = order.insertionPoint(RunOrderKey(started: since, id: ""))
-            return order[from...].compactMap { runs[$0.id] }
+            return order[from...].compactMap { indexed($0.id) }
         }
     }
 
     func unfinished() -> [IndexedRun] {
-        lock.withLock { unsettled.compactMap { runs[$0] }.filter { $0.summary.status != .damaged }.sorted(by: Self.ordered) }
+        lock.withLock {
+            derivedTables().unsettled.compactMap { indexed($0) }.filter { $0.summary.status != .damaged }.sorted(by: Self.ordered)
+        }
     }
 
-    func damagedRuns() -> [IndexedRun] { lock.withLock { damaged.compactMap { runs[$0] }.sorted(by: Self.ordered) } }
+    func damagedRuns() -> [IndexedRun] { lock.withLock { derivedTables().damaged.compactMap { indexed($0) }.sorted(by: Self.ordered) } }
 
-    func hasSucceeded(_ playbookID: String) -> Bool { lock.withLock { successes[playbookID, default: 0] > 0 } }
+    func hasSucceeded(_ playbookID: String) -> Bool { lock.withLock { derivedTables().successes[playbookID, default: 0] > 0 } }
 
     func finished(of playbookID: String) -> (runs: [IndexedRun], generation: Int) {
-        lock.withLock { ((finishedByPlaybook[playbookID] ?? []).compactMap { runs[$0.id] }, generation(playbookID)) }
+        lock.withLock {
+            let tables = derivedTables()
+            return ((tables.finishedByPlaybook[playbookID] ?? []).compactMap { indexed($0.id) }, generation(playbookID, tables))
+        }
     }
 
     /// The finished runs of `playbookID` from the `from`-th on (oldest first), and the generation.
     func finished(of playbookID: String, from: Int) -> (runs: [IndexedRun], count: Int, generation: Int) {
         lock.withLock {
-            let keys = finishedByPlaybook[playbookID] ?? []
-            return (keys.dropFirst(from).compactMap { runs[$0.id] }, keys.count, generation(playbookID))
+            let tables = derivedTables()
+            let keys = tables.finishedByPlaybook[playbookID] ?? []
+            return (keys.dropFirst(from).compactMap { indexed($0.id) }, keys.count, generation(playbookID, tables))
         }
     }
 
-    private func generation(_ playbookID: String) -> Int { epoch << 32 | generations[playbookID, default: 0] }
+    private func generation(_ playbookID: String, _ tables: Derived) -> Int { epoch << 32 | tables.generations[playbookID, default: 0] }
 
     private static func ordered(_ a: IndexedRun, _ b: IndexedRun) -> Bool { (a.started, a.summary.id) < (b.started, b.summary.id) }
 
@@ -119,57 +225,27 @@ final class RunIndex: @unchecked Sendable {
     func apply(_ entry: RunIndexEntry) {
         lock.withLock {
             let id = entry.summary.id
-            if let known = entries[id], known == entry { return }
-            if let old = runs[id] { unlink(old) }
-            unsettled.remove(id)
-            damaged.remove(id)
-            guard !entry.removed else {
-                entries[id] = nil
-                return
+            if let known = rows[id] {
+                if known.says(entry) { return }
+                let key = known.key
+                let at = order.insertionPoint(key)
+                if at < order.count, order[at] == key { order.remove(at: at) }
+                derived?.remove(known.run, key: key)
+                rows[id] = nil
             }
-            entries[id] = entry
-            let summary = entry.summary
-            if summary.status != .finished { unsettled.insert(id) }
-            var listed = summary
-            listed.journal = runsDirectory + "/" + id + ".jsonl"
-            let started = JournalRecord.date(summary.startedAt) ?? .distantPast
-            let run = IndexedRun(summary: listed, started: started, updated: JournalRecord.date(summary.updatedAt) ?? started)
-            runs[id] = run
-            let key = RunOrderKey(started: started, id: id)
+            guard !entry.removed else { return }
+            let row = Row(entry, journal: runsDirectory + "/" + id + ".jsonl")
+            rows[id] = row
+            let key = row.key
             order.insert(key, at: order.insertionPoint(key))
-            if summary.status == .damaged { damaged.insert(id) }
-            if summary.status == .finished {
-                var keys = finishedByPlaybook[summary.playbookID] ?? []
-                finishedByPlaybook[summary.playbookID] = nil
-                let at = keys.insertionPoint(key)
-                if at != keys.count { generations[summary.playbookID, default: 0] += 1 }
-                keys.insert(key, at: at)
-                finishedByPlaybook[summary.playbookID] = keys
-                if summary.outcome == .succeeded { successes[summary.playbookID, default: 0] += 1 }
-            }
+            derived?.add(row.run, key: key)
         }
-    }
-
-    private func unlink(_ run: IndexedRun) {
-        let key = RunOrderKey(started: run.started, id: run.summary.id)
-        let at = order.insertionPoint(key)
-        if at < order.count, order[at] == key { order.remove(at: at) }
-        let playbook = run.summary.playbookID
-        if run.summary.status == .finished, var keys = finishedByPlaybook[playbook] {
-            finishedByPlaybook[playbook] = nil
-            let at = keys.insertionPoint(key)
-            if at < keys.count, keys[at] == key { keys.remove(at: at) }
-            finishedByPlaybook[playbook] = keys
-            generations[playbook, default: 0] += 1
-            if run.summary.outcome == .succeeded { successes[playbook, default: 0] -= 1 }
-        }
-        runs[run.summary.id] = nil
     }
 
     /// Written by the run's process before its journal existed (the process holds the lock).
     static func isClaim(_ entry: RunIndexEntry) -> Bool { entry.stamp == nil }
 
-    func entry(_ id: String) -> RunIndexEntry? { lock.withLock { entries[id] } }
+    func entry(_ id: String) -> RunIndexEntry? { lock.withLock { rows[id]?.entry } }
 
     /// What a verification needs to know of a run's entry, without copying it: whether its
     /// process may still hold it (`running`, or a claim), its stamp, and whether it is settled.
@@ -181,18 +257,18 @@ final class RunIndex: @unchecked Sendable {
 
     func standing(_ id: String) -> Standing? {
         lock.withLock {
-            entries[id].map { entry in
-                Standing(heldByItsProcess: entry.summary.status == .running || entry.stamp == nil, stamp: entry.stamp,
-                         settled: entry.clean && !entry.racy)
-            }
+            guard let at = rows.index(forKey: id) else { return nil }
+            let status = rows.values[at].run.summary.status, stamp = rows.values[at].stamp
+            return Standing(heldByItsProcess: status == .running || stamp == nil, stamp: stamp,
+                            settled: rows.values[at].clean && !rows.values[at].racy)
         }
     }
-    var unsettledIDs: Set<String> { lock.withLock { unsettled } }
-    var liveCount: Int { lock.withLock { entries.count } }
+    var unsettledIDs: Set<String> { lock.withLock { derivedTables().unsettled } }
+    var liveCount: Int { lock.withLock { rows.count } }
 
     /// The entries whose run id passes `include`.
     func entries(where include: (String) -> Bool) -> [RunIndexEntry] {
-        lock.withLock { entries.compactMap { include($0.key) ? $0.value : nil } }
+        lock.withLock { rows.compactMap { include($0.key) ? $0.value.entry : nil } }
     }
 
     /// The summaries of the runs whose id passes `include`, oldest first (`medic runs`).
@@ -201,53 +277,36 @@ final class RunIndex: @unchecked Sendable {
             var out: [RunSummary] = []
             out.reserveCapacity(order.count)
             for key in order where include(key.id) {
-                if let run = runs[key.id] { out.append(run.summary) }
+                if let at = rows.index(forKey: key.id) { out.append(rows.values[at].run.summary) }
             }
             return out
         }
     }
 
-    /// Replaces everything with `latest` (one entry per run), the orders built once.
+    /// Replaces everything with `latest` (one entry per run), the order built once; the gates'
+    /// tables are built again when first asked for.
     func replaceAll(with latest: [RunIndexEntry]) {
         lock.withLock {
-            entries = [:]
-            runs = [:]
+            rows = [:]
             order = []
-            finishedByPlaybook = [:]
-            epoch += 1
-            successes = [:]
-            unsettled = []
-            damaged = []
-            entries.reserveCapacity(latest.count)
-            runs.reserveCapacity(latest.count)
+            derived = nil
+            rows.reserveCapacity(latest.count)
             order.reserveCapacity(latest.count)
-            var finished: [String: [RunOrderKey]] = [:]
+            let prefix = runsDirectory + "/"
             for entry in latest where !entry.removed {
                 let id = entry.summary.id
-                entries[id] = entry
-                let summary = entry.summary
-                if summary.status != .finished { unsettled.insert(id) }
-                var listed = summary
-                listed.journal = runsDirectory + "/" + id + ".jsonl"
-                let started = JournalRecord.date(summary.startedAt) ?? .distantPast
-                runs[id] = IndexedRun(summary: listed, started: started, updated: JournalRecord.date(summary.updatedAt) ?? started)
-                let key = RunOrderKey(started: started, id: id)
-                order.append(key)
-                if summary.status == .damaged { damaged.insert(id) }
-                if summary.status == .finished {
-                    finished[summary.playbookID, default: []].append(key)
-                    if summary.outcome == .succeeded { successes[summary.playbookID, default: 0] += 1 }
-                }
+                let row = Row(entry, journal: prefix + id + ".jsonl")
+                order.append(row.key)
+                rows[id] = row
             }
             order.sort()
-            finishedByPlaybook = finished.mapValues { $0.sorted() }
         }
     }
 
     /// The entries in the runs' order: how a rewritten index lists them.
     func orderedEntries() -> [RunIndexEntry] {
         lock.withLock {
-            order.compactMap { entries[$0.id] }
+            order.compactMap { rows[$0.id]?.entry }
         }
     }
 

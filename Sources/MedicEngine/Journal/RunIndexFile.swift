@@ -91,21 +91,21 @@ enum RunIndexFormat {
         return bytes
     }
 
-    /// The fields of one line (without its newline) whose CRC, number of fields, version and run
-    /// id are as `line` writes them; nil otherwise. Read in one pass over its bytes (`medic runs`
-    /// reads every line of the index): the CRC's eight lowercase hex digits, then the fields
-    /// between the tabs, none made a string here. `crcChecked`: the caller has just checked
-    /// the CRC of this very line (`sealedRunID`).
-    static func sealedFields(_ line: ArraySlice<UInt8>, crcChecked: Bool = false) -> [ArraySlice<UInt8>]? {
-        guard line.count > 9, line[line.endIndex - 9] == tab else { return nil }
-        let bodyEnd = line.endIndex - 9
+    /// The bounds of the fields of one line (without its newline) whose CRC, number of fields,
+    /// version and run id are as `line` writes them; nil otherwise. Read in one pass over its
+    /// bytes in place (`medic runs` reads every line of the index): the CRC's eight lowercase hex
+    /// digits, then the fields between the tabs, no string or slice made here. `crcChecked`: the
+    /// caller has just checked the CRC of this very line (`sealedRunID`).
+    static func sealedFields(_ line: UnsafeBufferPointer<UInt8>, crcChecked: Bool = false) -> SealedFields? {
+        guard line.count > 9, line[line.count - 9] == tab else { return nil }
+        let bodyEnd = line.count - 9
         guard let crc = sealedCRC(line[(bodyEnd + 1)...]) else { return nil }
-        let body = line[..<bodyEnd]
-        guard crcChecked || JournalChecksum.crc32c(body) == crc else { return nil }
+        let body = UnsafeBufferPointer(rebasing: line[..<bodyEnd])
+        guard crcChecked || JournalChecksum.crc32c(UnsafeRawBufferPointer(body)) == crc else { return nil }
         // The bounds of the fields: exactly `fieldCount - 1` of them, tab-separated.
-        var ends = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var fields = SealedFields(line: body)
         var found = 0
-        let complete: Bool = withUnsafeMutableBytes(of: &ends) { raw in
+        let complete: Bool = withUnsafeMutableBytes(of: &fields.ends) { raw in
             let bounds = raw.bindMemory(to: Int.self)
             for i in body.indices where body[i] == tab {
                 guard found < bounds.count - 1 else { return false }
@@ -116,36 +116,45 @@ enum RunIndexFormat {
             bounds[found] = bodyEnd
             return true
         }
-        guard complete else { return nil }
-        let fields: [ArraySlice<UInt8>] = withUnsafeBytes(of: &ends) { raw in
-            let bounds = raw.bindMemory(to: Int.self)
-            var start = body.startIndex
-            return bounds.map { end in
-                defer { start = end + 1 }
-                return body[start..<end]
-            }
-        }
-        guard fields[0].elementsEqual(version), isValidRunID(fields[1]) else { return nil }
+        guard complete, fields[0].elementsEqual(version), isValidRunID(fields[1]) else { return nil }
         return fields
     }
 
+    /// The fields of a sealed line, each a view of the line's bytes (valid while they are).
+    struct SealedFields {
+        let line: UnsafeBufferPointer<UInt8>
+        /// Where each field ends (its tab, or the end of the body).
+        var ends = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+        subscript(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+            withUnsafeBytes(of: ends) { raw in
+                let bounds = raw.bindMemory(to: Int.self)
+                let start = i == 0 ? 0 : bounds[i - 1] + 1
+                return UnsafeBufferPointer(rebasing: line[start..<bounds[i]])
+            }
+        }
+    }
+
     /// The entry of one line (without its newline); nil when the line is not one whole entry.
-    static func entry(_ line: ArraySlice<UInt8>) -> RunIndexEntry? { sealedFields(line).flatMap(entry(fields:)) }
+    static func entry(_ line: ArraySlice<UInt8>) -> RunIndexEntry? {
+        line.withUnsafeBufferPointer { buffer in sealedFields(buffer).flatMap(entry(fields:)) }
+    }
 
     /// The entry of a sealed line's fields; nil when one of them is not as `line` writes it.
-    private static func entry(fields: [ArraySlice<UInt8>]) -> RunIndexEntry? {
+    private static func entry(fields: SealedFields) -> RunIndexEntry? {
         func text(_ i: Int) -> String? { unescape(fields[i]) }
         func list(_ i: Int) -> [String]? {
             let field = fields[i]
             if field.isEmpty { return [] }
             if !field.contains(UInt8(ascii: ",")) { return unescape(field).map { [$0] } }
-            return field.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map(unescape).allOrNil()
+            return field.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
+                .map { unescape(UnsafeBufferPointer(rebasing: $0)) }.allOrNil()
         }
         let flag = fields[14]
-        guard flag.isEmpty || (flag.count == 1 && (flag.first == UInt8(ascii: "u") || flag.first == UInt8(ascii: "r"))) else { return nil }
+        guard flag.isEmpty || (flag.count == 1 && (flag[0] == UInt8(ascii: "u") || flag[0] == UInt8(ascii: "r"))) else { return nil }
         let removed = fields[6].elementsEqual(removedStatus)
         guard let id = text(1), let playbook = text(2), let version = text(3), let started = text(4), let updated = text(5),
-              let statusText = removed ? "finished" : text(6), let status = RunStatus(rawValue: statusText), let targets = list(8),
+              let status = removed ? .finished : status(fields[6]), let targets = list(8),
               let actions = list(9), let damage = text(10) else { return nil }
         var outcome: RunOutcome?
         if !fields[7].isEmpty {
@@ -166,8 +175,16 @@ enum RunIndexFormat {
                              racy: flagged == UInt8(ascii: "r"))
     }
 
+    /// A status as `line` spells it (its raw value, escaped), read without making a string for
+    /// the usual spellings.
+    private static func status(_ field: UnsafeBufferPointer<UInt8>) -> RunStatus? {
+        if field.elementsEqual(finishedStatus) { return .finished }
+        return unescape(field).flatMap(RunStatus.init(rawValue:))
+    }
+
     private static let tab = UInt8(ascii: "\t")
     private static let removedStatus: [UInt8] = Array("removed".utf8)
+    private static let finishedStatus: [UInt8] = Array("finished".utf8)
 
     /// A run id as `RunStore.isValidRunID` accepts it, read from its bytes (ASCII letters,
     /// digits, `-`, `_`, `.`; 1 to 100 of them; not starting with `.`).
@@ -180,7 +197,9 @@ enum RunIndexFormat {
     }
 
     /// A decimal integer as `Int(_:)` reads it (an optional sign, then digits); nil otherwise.
-    static func number(_ bytes: ArraySlice<UInt8>) -> Int? {
+    static func number(_ bytes: ArraySlice<UInt8>) -> Int? { bytes.withUnsafeBufferPointer(number) }
+
+    static func number(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         if bytes.contains(UInt8(ascii: "%")) || bytes.count > 18 { return unescape(bytes).flatMap { Int($0) } }
         var digits = bytes[...]
         var negative = false
@@ -228,15 +247,16 @@ enum RunIndexFormat {
         }
         guard let scanned else { return nil }
         // In the order of each run's latest line.
-        var entries: [RunIndexEntry] = []
-        entries.reserveCapacity(scanned.latest.count)
-        for line in scanned.latest {
-            let offset = bytes.startIndex
-            guard let fields = sealedFields(bytes[(offset + line.lowerBound)..<(offset + line.upperBound)], crcChecked: true),
-                  let entry = entry(fields: fields) else { return nil }
-            entries.append(entry)
+        return bytes.withUnsafeBufferPointer { buffer -> (entries: [RunIndexEntry], lines: Int, torn: Bool)? in
+            var entries: [RunIndexEntry] = []
+            entries.reserveCapacity(scanned.latest.count)
+            for line in scanned.latest {
+                guard let fields = sealedFields(UnsafeBufferPointer(rebasing: buffer[line]), crcChecked: true),
+                      let entry = entry(fields: fields) else { return nil }
+                entries.append(entry)
+            }
+            return (entries, scanned.lines, scanned.torn)
         }
-        return (entries, scanned.lines, scanned.torn)
     }
 
     /// A line's seal: its CRC written as eight lowercase hex digits; nil for anything else.
@@ -304,8 +324,12 @@ enum RunIndexFormat {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func unescape(_ bytes: ArraySlice<UInt8>) -> String? {
-        guard bytes.contains(UInt8(ascii: "%")) else { return String(decoding: bytes, as: UTF8.self) }
+    static func unescape(_ bytes: ArraySlice<UInt8>) -> String? { bytes.withUnsafeBufferPointer(unescape) }
+
+    static func unescape(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        if bytes.isEmpty || memchr(bytes.baseAddress!, Int32(UInt8(ascii: "%")), bytes.count) == nil {
+            return String(decoding: bytes, as: UTF8.self)
+        }
         var out: [UInt8] = []
         var i = bytes.startIndex
         while i < bytes.endIndex {

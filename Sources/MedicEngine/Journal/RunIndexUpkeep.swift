@@ -22,13 +22,13 @@ extension RunStore {
         index.withLock {
             guard index.isVerified, let known = index.readPosition, let now = index.file.identity(), now.sameFile(as: known),
                   now.size >= known.size else {
-                _ = verifyIndex(folder: nil)
+                verifyIndex()
                 return
             }
             if now.size > known.size {
                 guard let read = index.file.read(from: known.size), read.identity.sameFile(as: known),
                       let parsed = RunIndexFormat.entries(read.bytes[...]) else {
-                    _ = verifyIndex(folder: nil)
+                    verifyIndex()
                     return
                 }
                 parsed.entries.forEach(index.apply)
@@ -94,12 +94,14 @@ extension RunStore {
         }
     }
 
-    /// Verifies the index against the journals of `folder` (the `runs/` folder's names; read here
-    /// when nil), rewriting it when it is missing, damaged, torn or mostly old lines.
-    /// Returns what was found in each journal read again. Call holding `index.withLock`.
-    func verifyIndex(folder given: RunsFolder?) -> [String: Inspection] {
-        let folder = given ?? RunsFolder(reading: runsDirectory)
-        let ids = folder.journals
+    /// Verifies the index against the journals of the `runs/` folder (read, stamping, on a
+    /// thread of its own while the index is read and parsed here; `reading` when the caller
+    /// started it), rewriting the index when it is missing, damaged, torn or mostly old lines.
+    /// Returns what was found in each journal read again, and the folder as read. Call holding
+    /// `index.withLock`.
+    @discardableResult
+    func verifyIndex(reading given: RunsFolder.Reading? = nil) -> (inspected: [String: Inspection], folder: RunsFolder, notes: [String]) {
+        let reading = given ?? RunsFolder.Reading(runsDirectory)
         var read = index.file.read()
         var parsed = read.flatMap { RunIndexFormat.latestEntries($0.bytes[...]) }
         if read != nil, parsed?.torn != false {
@@ -113,17 +115,15 @@ extension RunStore {
         index.replaceAll(with: parsed?.entries ?? [])
         if let read, !rewrite { index.readPosition = read.identity }
 
+        var folder = reading.wait()
+        // Spares left by processes gone, with runs' records: their journals put back first.
+        let spares: (notes: [String], adopted: Bool) = folder.spares.isEmpty ? ([], false) : adoptSpares(folder.spares)
+        if spares.adopted { folder = RunsFolder(reading: runsDirectory, stamping: true) }
         var results: [String: Inspection] = [:]
         var changed: [RunIndexEntry] = []
-        // Each journal's stamp taken relative to the folder (no walk of its whole path per run).
-        let opened = open(runsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if opened >= 0 { close(opened) } }
-        func stamp(_ id: String) -> JournalStamp? {
-            opened >= 0 ? JournalStamp.of(id + ".jsonl", in: opened) : JournalStamp.of(journalPath(id))
-        }
         let readEntries = index.liveCount
         var journalsWithEntries = 0
-        for id in ids {
+        for (id, stamp) in folder.stampedJournals {
             // As read from the file (`replaceAll` keeps no `removed` entry); changed below only
             // for the run being looked at.
             if let standing = index.standing(id) {
@@ -131,8 +131,8 @@ extension RunStore {
                 if standing.heldByItsProcess {
                     // Held: its process keeps the entry; read again only what it wrote since
                     // (`medic runs` shows its latest record's time).
-                    if (try? RunLock(path: lockPath(id))) == nil, stamp(id) == standing.stamp { continue }
-                } else if standing.settled, stamp(id) == standing.stamp {
+                    if (try? RunLock(path: lockPath(id))) == nil, stamp == standing.stamp { continue }
+                } else if standing.settled, stamp == standing.stamp {
                     continue
                 }
             }
@@ -176,11 +176,15 @@ extension RunStore {
             index.file.append(changed)
         }
         index.isVerified = true
-        return results
+        return (results, folder, spares.notes)
     }
 
     /// The run ids of the journals in `runs/`, sorted.
-    func journalIDs() -> [String] { RunsFolder(reading: runsDirectory).journals.sorted() }
+    func journalIDs() -> [String] {
+        let folder = RunsFolder(reading: runsDirectory)
+        guard !folder.spares.isEmpty, adoptSpares(folder.spares).adopted else { return folder.journals.sorted() }
+        return RunsFolder(reading: runsDirectory).journals.sorted()
+    }
 }
 
 extension RunStore {

@@ -29,6 +29,9 @@ public final class RunJournal: @unchecked Sendable {
     /// renamed to `path`, its directory made durable too. So a journal never exists without its
     /// first record, and a directory that cannot be made durable stops the run before anything.
     private let creation: (temporary: String, directory: String)?
+    /// A file made ahead for this journal (`SpareJournals`), used by the first append instead
+    /// of creating one; set aside once used or discarded. Used under `lock`.
+    private var spare: SpareJournals.Spare?
     private let lock = NSLock()
     private var nextSeq: Int
     private var observers: [@Sendable (JournalRecord) -> Void] = []
@@ -60,7 +63,8 @@ public final class RunJournal: @unchecked Sendable {
 
     /// A journal to create at `path` with its first append (see `creation`).
     init(creating path: String, runID: String, temporary: String, directory: String, stopping: StopFlag, clock: any EngineClock,
-         index: RunIndexFile?) {
+         index: RunIndexFile?, spare: SpareJournals.Spare? = nil) {
+        self.spare = spare
         self.runID = runID
         self.clock = clock
         self.path = path
@@ -71,7 +75,10 @@ public final class RunJournal: @unchecked Sendable {
         fd = -1
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit {
+        if fd >= 0 { close(fd) }
+        if let spare { SpareJournals.discard(spare) }
+    }
 
     /// The index entries `records` make (a change of the run's status), kept as the last told.
     /// Called under `lock`.
@@ -226,6 +233,11 @@ public final class RunJournal: @unchecked Sendable {
         func failure(_ what: String) -> JournalError {
             JournalError("\(what): \(String(cString: strerror(errno))); the run stops before it began")
         }
+        if let spare {
+            self.spare = nil
+            try create(with: bytes, in: spare, failure: failure)
+            return
+        }
         let file = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
         guard file >= 0 else { throw failure("cannot create the run journal \(temporary)") }
         var error: JournalError?
@@ -252,6 +264,26 @@ public final class RunJournal: @unchecked Sendable {
         }
         close(folder)
         fd = file
+    }
+
+    /// `create` with a spare: the first records written into it and made durable (the file and
+    /// its name already are), then the spare renamed to the journal. A failure removes the
+    /// spare: the run has no journal, and stops before anything happened.
+    private func create(with bytes: [UInt8], in spare: SpareJournals.Spare, failure: (String) -> JournalError) throws {
+        var error: JournalError?
+        if let failed = Self.writeAll(bytes, to: spare.fd) {
+            errno = failed
+            error = failure("cannot write the run journal \(spare.path)")
+        } else if fdatasync(spare.fd) != 0 {
+            error = failure("cannot make the run journal \(spare.path) durable (fdatasync)")
+        } else if rename(spare.path, path) != 0 {
+            error = failure("cannot rename \(spare.path) to \(path)")
+        }
+        if let error {
+            SpareJournals.discard(spare)
+            throw error
+        }
+        fd = spare.fd
     }
 
     /// Writes `bytes` whole to `fd`; the errno of a failed write (nil when all were written).

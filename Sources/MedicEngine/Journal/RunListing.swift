@@ -14,11 +14,10 @@ extension RunStore {
     /// `reconcilingIncidents`, a finished run whose incident record is missing from the
     /// knowledge base gets it (`IncidentRecording.reconcile`). Problems found are returned.
     public func list(reconcilingIncidents: Bool = false) -> (runs: [RunSummary], problems: [String]) {
-        let folder = RunsFolder(reading: runsDirectory)
-        var problems = removeAbandonedCreations(folder.creating)
-        var legacy = 0
         // Every journal checked against its index entry; only those that changed are read.
-        let inspected = index.withLock { verifyIndex(folder: folder) }
+        let (inspected, folder, notes) = index.withLock { verifyIndex() }
+        var problems = notes + removeAbandonedCreations(folder.creating)
+        var legacy = 0
         for id in inspected.keys.sorted() {
             let found = inspected[id]!
             if let error = found.error {

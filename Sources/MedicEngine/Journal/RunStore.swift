@@ -76,6 +76,8 @@ public final class RunStore: Sendable {
     /// The time of records appended without one, and of new run ids.
     public let clock: any EngineClock
     let index: RunIndex
+    /// A journal file kept ready for the next run, when asked for (`keepSpareJournal`).
+    let spares: SpareJournals
     private let stopping = StopFlag()
 
     /// `$MEDIC_HOME` when set and not empty, else `.medic` in the working directory.
@@ -89,6 +91,7 @@ public final class RunStore: Sendable {
         self.directory = directory
         self.clock = clock
         index = RunIndex(runsDirectory: directory + "/runs")
+        spares = SpareJournals(runsDirectory: directory + "/runs")
         do {
             try FileManager.default.createDirectory(atPath: directory + "/runs", withIntermediateDirectories: true)
         } catch {
@@ -127,7 +130,7 @@ public final class RunStore: Sendable {
         }
         unlink(creationPath(runID))
         let journal = RunJournal(creating: journalPath(runID), runID: runID, temporary: creationPath(runID), directory: runsDirectory,
-                                 stopping: stopping, clock: clock, index: index.file)
+                                 stopping: stopping, clock: clock, index: index.file, spare: spares.take())
         return (journal, lock)
     }
 

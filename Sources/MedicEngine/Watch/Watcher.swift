@@ -101,6 +101,9 @@ public actor Watcher {
         self.options = options
         self.observeRun = observeRun
         self.report = report
+        // A watch starts runs as incidents come: a journal file made ahead takes the file's
+        // creation and two of the three syncs off the path to the first step.
+        if !options.dryRun, let files = stores.runs as? RunStore { files.keepSpareJournal() }
         var selector = PlaybookSelector(catalog: catalog, knowledge: interpreter.knowledgeStores(stateDirectory: stateDirectory))
         selector.persistMemory = !options.dryRun
         // Read the knowledge base's history now, once: incidents then read only what was
