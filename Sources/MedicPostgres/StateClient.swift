@@ -47,7 +47,7 @@ public struct StateClient: Sendable {
         return try await answered(within: deadline) { try await pool.query(query, logger: logger) }
     }
 
-    /// A statement whose rows (if any) are not wanted, read to the end (`PostgresConnection.perform`).
+    /// A statement whose rows (if any) are not wanted, read to the end (`StateConnection.perform`).
     func perform(_ query: PostgresQuery, logger: Logger) async throws {
         let pool = pool
         try await answered(within: deadline) { for try await _ in try await pool.query(query, logger: logger) {} }
