@@ -148,6 +148,9 @@ extension RunStore {
         for entry in orphans {
             let id = entry.summary.id
             if RunIndex.isClaim(entry), (try? RunLock(path: lockPath(id))) == nil { continue }  // its journal is being written
+            // Its journal came after the folder was read (a run begun and ended meanwhile, or put
+            // back from a spare by another process): not gone; the next look reads it.
+            if access(journalPath(id), F_OK) == 0 { continue }
             var gone = entry
             gone.removed = true
             index.apply(gone)
