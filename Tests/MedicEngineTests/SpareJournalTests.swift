@@ -98,6 +98,25 @@ final class SpareJournalTests: XCTestCase {
         XCTAssertEqual(spares(), [])
     }
 
+    /// A server restarted after a crash looks for its alert's run by id before anything lists
+    /// the runs: a run left in a spare is found (it was not, so the server started the run again).
+    func testARunLeftInASpareIsFoundByItsIdAndCannotBeCreatedAgain() throws {
+        do {
+            let store = try RunStore(directory: state)
+            let (journal, lock) = try store.create(runID: "r2")
+            try journal.append(try started("r2"))
+            try journal.append(.stepStarted(step: 1, phase: .step, attempt: 1, item: nil, idempotent: false))
+            withExtendedLifetime(lock) {}
+        }
+        XCTAssertEqual(rename(runs + "/r2.jsonl", runs + "/.spare-5ca1ab1e"), 0)
+        let restarted = try RunStore(directory: state)
+        XCTAssertEqual(try restarted.read(runID: "r2").records.map(\.event), [.runStarted, .stepStarted])
+        XCTAssertEqual(spares(), [])
+        XCTAssertEqual(rename(runs + "/r2.jsonl", runs + "/.spare-0dd"), 0)
+        XCTAssertThrowsError(try RunStore(directory: state).create(runID: "r2"), "a run left in a spare was created again")
+        XCTAssertEqual(spares(), [])
+    }
+
     func testASpareWithNothingWholeInItIsRemovedAndOneHeldIsLeftAlone() throws {
         let store = try RunStore(directory: state)
         let empty = runs + "/.spare-e", torn = runs + "/.spare-7", held = runs + "/.spare-4e1d"

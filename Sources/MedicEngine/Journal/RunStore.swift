@@ -122,6 +122,9 @@ public final class RunStore: Sendable {
     /// appends `run_started` first): until then there is no file, and a run killed before has
     /// left none behind (see `RunJournal.creation`).
     public func create(runID: String) throws -> (RunJournal, RunLock) {
+        // A spare left by a process gone may hold this run's records: put back first (before
+        // this run's lock is taken here, as putting it back takes it too).
+        adoptLeftSparesOnce()
         guard Self.isValidRunID(runID), let lock = try RunLock(path: lockPath(runID)) else {
             throw JournalError("cannot create run '\(runID)': the id is taken or not a valid name")
         }
@@ -185,6 +188,7 @@ public final class RunStore: Sendable {
 
     public func read(runID: String, repair: Bool = false) throws -> JournalContents {
         let path = journalPath(runID)
+        if !FileManager.default.fileExists(atPath: path) { adoptLeftSparesOnce() }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw JournalError("cannot read the run journal \(path)")
         }

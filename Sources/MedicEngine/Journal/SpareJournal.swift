@@ -9,15 +9,17 @@ import Glibc
 /// directory `fsync`) are done before the run exists, off the path from an incident to its
 /// first step. A new run's first records are then written into the spare and made durable
 /// with one `fdatasync` (the file and its name already are), and the spare is renamed to the
-/// run's journal; the rename is made durable by the next spare's directory `fsync`, not on the
-/// path.
+/// run's journal. The rename is not made durable on the path (a later directory `fsync` may
+/// or may not cover it): a power cut that loses it leaves the records in the spare, under a
+/// durable name, where the next look at the store finds them (below).
 ///
 /// What stays true (docs/running.md, "Crash safety"): a journal never exists without its
 /// first record (a spare is renamed only once that record is durable); a record announcing a
 /// step is durable before the step, in a file whose name is durable. A process killed before
 /// the rename, or a power cut that loses the rename, leaves the run's records in the spare:
-/// the next Medic that lists the runs puts them back under the run's name (`adoptSpares`),
-/// as it marks any run whose process is gone. A spare holds an exclusive `flock` from before it
+/// the next Medic that lists the runs, or looks for a run's journal and finds none, or creates a
+/// run, puts them back under the run's name (`adoptSpares`; `adoptLeftSparesOnce`), as it marks
+/// any run whose process is gone. A spare holds an exclusive `flock` from before it
 /// has a name (it is made nameless, `O_TMPFILE`, then linked) until its process ends, so no
 /// other Medic takes a spare in use for one left behind.
 final class SpareJournals: @unchecked Sendable {
@@ -53,13 +55,24 @@ final class SpareJournals: @unchecked Sendable {
     /// Whether a spare is ready now.
     var isReady: Bool { lock.withLock { ready != nil } }
 
+    private var lookedForLeft = false
+    /// True the first time only: whether spares left by processes gone are to be looked for now.
+    func firstLookForLeft() -> Bool {
+        lock.withLock {
+            defer { lookedForLeft = true }
+            return !lookedForLeft
+        }
+    }
+
     /// The spare made ready, if there is one (another is made in the background).
     func take() -> Spare? {
         let spare: Spare? = lock.withLock {
             defer { ready = nil }
             return ready
         }
-        if spare != nil { prepareNext() }
+        // Also when none was ready: one that could not be made (a full disk for a moment) is
+        // tried again, or spares would stop for the rest of the process.
+        prepareNext()
         return spare
     }
 
@@ -126,6 +139,15 @@ extension RunStore {
     /// waits for one `fdatasync` of its first records instead of the file's and the directory's `fsync`.
     public func keepSpareJournal() { spares.keep() }
 
+    /// Once per store: puts back the journals of spares left by processes gone (a run looked
+    /// for, or about to be created, may be theirs: a server restarted after a crash must find
+    /// its run's journal, not start the run again).
+    func adoptLeftSparesOnce() {
+        guard spares.firstLookForLeft() else { return }
+        let folder = RunsFolder(reading: runsDirectory)
+        if !folder.spares.isEmpty { _ = adoptSpares(folder.spares) }
+    }
+
     /// Spares in `runs/` that no living process holds (`names`, as `RunsFolder` read them):
     /// one with a run's records is put back under the run's name (its process stopped between
     /// writing them and the rename, or a power cut lost the rename), its name made durable; an
@@ -168,7 +190,9 @@ extension RunStore {
             }
             let folder = open(runsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             defer { if folder >= 0 { close(folder) } }
-            guard rename(path, journalPath(id)) == 0, folder >= 0, fsync(folder) == 0 else {
+            // Its records made durable before its name (its writer may have died before its
+            // own `fdatasync`): a journal never exists without its first record.
+            guard fsync(fd) == 0, rename(path, journalPath(id)) == 0, folder >= 0, fsync(folder) == 0 else {
                 notes.append("\(path) holds records of run \(id) but could not be renamed to \(journalPath(id)) (durably): "
                     + String(cString: strerror(errno)))
                 continue
