@@ -61,7 +61,15 @@ public final class LocalPostgres: @unchecked Sendable {
         running = true
     }
 
-    deinit { stop(); try? FileManager.default.removeItem(at: folder) }
+    deinit { shutdown() }
+
+    /// Stops the server and removes its folder; nothing of it is left. A test that keeps the
+    /// server in a teardown block calls it there: XCTest keeps its test cases (and their blocks)
+    /// to the end of the process, so the release alone would leave the server running after it.
+    public func shutdown() {
+        stop()
+        try? FileManager.default.removeItem(at: folder)
+    }
 
     /// Stops the server at once (as a crash would), if running.
     public func stop() {

@@ -15,6 +15,8 @@ class PostgresTestCase: XCTestCase {
     }
 
     override class func tearDown() {
+        // Shut down here: a test's teardown block may hold the server past its class.
+        if case .success(let server)? = servers[ObjectIdentifier(self)] { server.shutdown() }
         servers[ObjectIdentifier(self)] = nil
         super.tearDown()
     }

@@ -7,10 +7,10 @@ import XCTest
 /// `dir`, `arguments` (the library, its configuration) then `--store` and `--instance`.
 enum SharedServers {
     /// A fresh database on the local PostgreSQL (the test is skipped without one), migrated by
-    /// `medic migrate`: its address. The server is kept until the test ends (it stops when released).
+    /// `medic migrate`: its address. The server is kept until the test ends, then shut down.
     static func database(_ test: XCTestCase, in dir: URL) throws -> (LocalPostgres, String) {
         let postgres = try LocalPostgres.orSkip { try LocalPostgres() }
-        test.addTeardownBlock { withExtendedLifetime(postgres) {} }
+        test.addTeardownBlock { postgres.shutdown() }
         let address = postgres.address(try postgres.freshDatabase())
         let (status, migrated) = try MedicCommand.status(["migrate", "--store", address], in: dir)
         XCTAssertEqual(status, 0, migrated)
