@@ -6,60 +6,8 @@ import XCTest
 /// run is not lost: the next `medic runs` puts its journal back under its name and lists it
 /// interrupted, and `medic resume` finishes it.
 final class SpareJournalKillTests: XCTestCase {
-    private struct Workspace {
-        var dir: URL
-        var effects: String { dir.appendingPathComponent("effects").path }
-        var state: String { dir.appendingPathComponent("state").path }
-        var runs: String { state + "/runs" }
-
-        func write(_ path: String, _ text: String) throws {
-            let url = dir.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
-
-        var lines: [String] {
-            ((try? String(contentsOfFile: effects, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        }
-
-        func names() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).sorted() }
-    }
-
-    private func workspace() throws -> Workspace {
-        let ws = Workspace(dir: try Medic.temporaryDirectory(self))
-        try ws.write("actions/a.yaml", """
-            actions:
-              clean:
-                type: infrastructure
-                risk_level: low
-                parameters: {path: required, log: required}
-                implementation: echo "cleaned ${path}" >> "${log}"
-            """)
-        try ws.write("playbooks/p.yaml", """
-            playbook_id: clean-001
-            name: Clean
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            parameters:
-              path: {type: string, required: true}
-              log: {type: string, default: "\(ws.effects)"}
-            remediation_steps:
-              - {step: 1, name: clean, action: clean}
-            metadata: {}
-            """)
-        try ws.write("rules/r.yaml", """
-            rules:
-              - name: disk-filling
-                metric: disk_usage_percent
-                detector: threshold
-                params: {op: ">", value: 85}
-                for: 1m
-                severity: SEV3
-                playbook: clean-001
-                parameters_from_labels: {path: path}
-                group_by: [path]
-            """)
+    private func workspace() throws -> WatchCommandTests.Workspace {
+        let ws = try WatchCommandTests.workspace(for: self)
         try ws.write("feed.jsonl", [0, 30, 60, 90].map {
             #"{"ts": \#(1_800_000_000 + $0), "metric": "disk_usage_percent", "labels": {"path": "/var"}, "value": 93}"#
         }.joined(separator: "\n") + "\n")
@@ -93,4 +41,10 @@ final class SpareJournalKillTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
         XCTAssertEqual(ws.lines, ["cleaned /seed", "cleaned /var"])
     }
+}
+
+private extension WatchCommandTests.Workspace {
+    var runs: String { state + "/runs" }
+
+    func names() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).sorted() }
 }

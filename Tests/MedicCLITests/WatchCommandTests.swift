@@ -4,7 +4,8 @@ import XCTest
 /// `medic watch` through the binary: a JSON lines feed starting a real run, a dry run from
 /// standard input, safe mode for a new incident type, live sampling stopped by SIGTERM.
 final class WatchCommandTests: XCTestCase {
-    private struct Workspace {
+    /// A folder with a disk-filling rule, its playbook and action (which writes to `effects`).
+    struct Workspace {
         var dir: URL
         var effects: String { dir.appendingPathComponent("effects").path }
         var state: String { dir.appendingPathComponent("state").path }
@@ -40,8 +41,10 @@ final class WatchCommandTests: XCTestCase {
         }
     }
 
-    private func workspace() throws -> Workspace {
-        let ws = Workspace(dir: try Medic.temporaryDirectory(self))
+    private func workspace() throws -> Workspace { try Self.workspace(for: self) }
+
+    static func workspace(for test: XCTestCase) throws -> Workspace {
+        let ws = Workspace(dir: try Medic.temporaryDirectory(test))
         try ws.write("actions/a.yaml", """
             actions:
               clean:
