@@ -58,9 +58,8 @@ struct PruneCommand: AsyncParsableCommand {
             throw ValidationError("the state directory '\(state)' does not exist: nothing to prune")
         }
         let policies = catalog.policies
-        let longestWindow = policies.rateLimits.map(\.window).max { $0.seconds < $1.seconds }
         let pruner = StatePruner(stateDirectory: state,
-                                 policy: policies.retention ?? .defaults, rateLimitWindow: longestWindow, now: SystemClock().now)
+                                 policy: policies.retention ?? .defaults, rateLimitWindow: Self.longestWindow(policies), now: SystemClock().now)
         let json = json
         let report = pruner.prune(dryRun: dryRun) { action in
             if !json { printLine(action.line) }
@@ -68,16 +67,12 @@ struct PruneCommand: AsyncParsableCommand {
         for problem in report.problems { MedicLog.log.warning("medic: warning: \(problem)") }
         for failure in report.failures { MedicLog.log.error("medic: error: \(failure)") }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            printLine(String(decoding: try encoder.encode(Output(report, dryRun: dryRun)), as: UTF8.self))
+            printLine(try Self.jsonLine(Output(report, dryRun: dryRun)))
         } else {
-            let kept = report.kept.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }
             let runs = report.actions.filter { $0.action == .archiveRun || $0.action == .deleteRun }.count
             let records = report.actions.compactMap { $0.action == .archiveIncidents || $0.action == .deleteIncidents ? $0.records : nil }.reduce(0, +)
-            printLine((dryRun ? "Would prune" : "Pruned") + " \(runs) run(s) and \(records) incident record(s); kept "
-                + (kept.isEmpty ? "no run" : "runs: " + kept.joined(separator: ", ")) + "."
-                + (dryRun ? " Dry run: nothing was changed." : ""))
+            printLine(Self.summary(dryRun: dryRun, pruned: "\(runs) run(s) and \(records) incident record(s)",
+                                   kept: Dictionary(uniqueKeysWithValues: report.kept.map { ($0.key.rawValue, $0.value) })))
         }
         if !report.failures.isEmpty { throw ExitCode(1) }
     }
@@ -102,5 +97,26 @@ struct PruneCommand: AsyncParsableCommand {
         enum CodingKeys: String, CodingKey {
             case dryRun = "dry_run", actions, keptRuns = "kept_runs", keptIncidents = "kept_incidents", failures, problems
         }
+    }
+}
+
+extension PruneCommand {
+    /// The longest rate-limit window of `policies`: runs within it are still counted.
+    static func longestWindow(_ policies: Policies) -> Interval? {
+        policies.rateLimits.map(\.window).max { $0.seconds < $1.seconds }
+    }
+
+    /// `value` as one line of JSON, keys sorted.
+    static func jsonLine<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// The last line of a prune's text: what went (`pruned`), the runs kept by reason.
+    static func summary(dryRun: Bool, pruned: String, kept: [String: Int]) -> String {
+        let kept = kept.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+        return (dryRun ? "Would prune" : "Pruned") + " \(pruned); kept " + (kept.isEmpty ? "no run" : "runs: " + kept.joined(separator: ", ")) + "."
+            + (dryRun ? " Dry run: nothing was changed." : "")
     }
 }

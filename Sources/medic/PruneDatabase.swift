@@ -10,8 +10,7 @@ extension PruneCommand {
     /// directory's prune, with `removed` (rows per table) and `store` added to `--json`.
     func pruneDatabase(_ text: String, policies: Policies) async throws {
         let database = try await ServeStore.current(text, connectTimeout: 5)
-        let longestWindow = policies.rateLimits.map(\.window).max { $0.seconds < $1.seconds }
-        let pruner = PostgresStatePruner(database, policy: policies.retention ?? .defaults, rateLimitWindow: longestWindow,
+        let pruner = PostgresStatePruner(database, policy: policies.retention ?? .defaults, rateLimitWindow: Self.longestWindow(policies),
                                          now: SystemClock().now)
         let json = json
         let report = await pruner.prune(dryRun: dryRun) { run in
@@ -20,15 +19,10 @@ extension PruneCommand {
         await database.shutdown()
         for failure in report.failures { MedicLog.log.error("medic: error: \(failure)") }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            printLine(String(decoding: try encoder.encode(DatabaseOutput(report, store: "\(database.location)")), as: UTF8.self))
+            printLine(try Self.jsonLine(DatabaseOutput(report, store: "\(database.location)")))
         } else {
             report.tableLines.forEach { printLine($0) }
-            let kept = report.kept.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-            printLine((dryRun ? "Would prune" : "Pruned") + " \(report.runs.count) run(s) from \(database.location); kept "
-                + (kept.isEmpty ? "no run" : "runs: " + kept.joined(separator: ", ")) + "."
-                + (dryRun ? " Dry run: nothing was changed." : ""))
+            printLine(Self.summary(dryRun: dryRun, pruned: "\(report.runs.count) run(s) from \(database.location)", kept: report.kept))
         }
         if !report.failures.isEmpty { throw ExitCode(1) }
     }
