@@ -41,6 +41,11 @@ struct RunsCommand: AsyncParsableCommand {
         // As bytes: no copy of a listing of megabytes into a string and back. A closed pipe
         // loses the output, as for every other command's text.
         try? StandardStream.output.write(bytes: json ? RunRenderer.runsJSONBytes(runs) : RunRenderer.listBytes(runs))
+        // The process ends here, with the listing's tables (every run's summary, the index's
+        // rows and the folder's names) still held: the kernel takes their memory back at once,
+        // where returning would free them one by one (some 6% of `medic runs` at 10,000 runs).
+        // Nothing is left to write: the output above and every warning are out (unbuffered).
+        withExtendedLifetime((stores, runs)) { Foundation.exit(0) }
     }
 }
 
