@@ -88,6 +88,9 @@ enum DetectBenchmark {
                 // `Detectors.make` of a composite is a CompositeDetector: measured through its concrete type.
                 Detectors.make(AutoPreset.auto) as! CompositeDetector
             },
+            measure("previous auto", rateTarget: none, heapBytes: NABCrossValidation.previousAutoHeapBytes, series: series, samples: samples, values: values) {
+                Detectors.make(NABCrossValidation.previousAuto) as! CompositeDetector
+            },
             measure("context", rateTarget: none, heapBytes: ContextDetector().heapBytes, series: series, samples: samples, values: values) {
                 ContextDetector()
             },
@@ -98,6 +101,8 @@ enum DetectBenchmark {
             measure("adaptive_resonance", rateTarget: none, heapBytes: AdaptiveResonanceDetector().heapBytes, series: series,
                     samples: samples, values: values) { AdaptiveResonanceDetector() },
             measure("range", rateTarget: none, heapBytes: 0, series: series, samples: samples, values: values) { RangeDetector() },
+            measure("periodic", rateTarget: none, heapBytes: PeriodicDetector().heapBytes, series: series, samples: samples,
+                    values: values) { PeriodicDetector() },
         ]
         for index in rows.indices { rows[index].memoryTarget = 64 * 1024 }
         return rows

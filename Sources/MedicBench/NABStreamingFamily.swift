@@ -15,6 +15,10 @@ extension BuiltInDetector {
         BuiltInDetector(name: "adaptive_resonance", description: "defaults: step 5, window 8, levels 80, learning 400, capacity 64",
                         spec: { _ in NABCrossValidation.adaptiveResonance }),
         BuiltInDetector(name: "range", description: "defaults: tolerance 0, warmup 100", spec: { _ in DetectorPreset.autoRange }),
+        BuiltInDetector(name: "previous auto", description: "ewma-nab x1, knn_conformal x2, context x1, range as a gate; threshold 0.85, refractory 16h",
+                        spec: { _ in NABCrossValidation.previousAuto }),
+        BuiltInDetector(name: "periodic", description: "defaults: block 30m, alpha 0.01, threshold 3, warmup 100",
+                        spec: { _ in NABCrossValidation.periodic }),
     ]
 }
 
@@ -58,6 +62,22 @@ enum NABCrossValidation {
         var spec: DetectorSpec
     }
 
+    /// `auto` before `periodic` (docs/detection.md, "The previous auto").
+    static let previousAuto = DetectorSpec.composite(
+        components: [.init(detector: AutoPreset.ewma, weight: 1), .init(detector: AutoPreset.knn, weight: 2),
+                     .init(detector: AutoPreset.context, weight: 1), .init(detector: AutoPreset.range, weight: 1, gate: true)],
+        threshold: 0.85, refractory: Interval(seconds: 16 * 3600))
+
+    /// Its heap bytes per series, counted as `AutoPreset.heapBytes` counts them.
+    static var previousAutoHeapBytes: Int {
+        4 * 16 + MemoryLayout<EWMADetector>.size + MemoryLayout<KNNConformalDetector>.size + MemoryLayout<ContextDetector>.size
+            + MemoryLayout<RangeDetector>.size + KNNConformalDetector().heapBytes + ContextDetector().heapBytes + 32
+            + MemoryLayout<CompositeDetector.Component>.stride * 4 + 32 + 8 * 4
+    }
+
+    /// The periodic detector at its defaults, a candidate component.
+    static let periodic = DetectorSpec.periodic(block: Interval(seconds: 1_800), alpha: 0.01, threshold: 3, warmup: 100)
+
     /// The adaptive resonance detector at its defaults, a candidate component.
     static let adaptiveResonance = DetectorSpec.adaptiveResonance(step: 5, window: 8, levels: 80, learning: 400, capacity: 64, threshold: 0.5)
 
@@ -94,6 +114,22 @@ enum NABCrossValidation {
                         list.append(Candidate(name: name, spec: .composite(components: components, threshold: threshold,
                                                                            refractory: Interval(seconds: hours * 3600))))
                     }
+                }
+            }
+        }
+        // The ensembles with `periodic`: the mean of ewma ×e, knn_conformal ×k, context ×1 and
+        // periodic ×p, `range` (tolerance 0) as a gate; threshold and refractory period.
+        for (e, k, p) in [(0.0, 1.0, 2.0), (0, 1, 3), (0, 1, 4), (0, 2, 2), (0, 2, 3), (0, 2, 4),
+                          (1, 1, 2), (1, 1, 3), (1, 1, 4), (1, 2, 2), (1, 2, 3), (1, 2, 4)] {
+            for threshold in [0.73, 0.8] {
+                for hours in [8.0, 16, 32] {
+                    let components = [(AutoPreset.ewma, e), (AutoPreset.knn, k), (AutoPreset.context, 1), (periodic, p)]
+                        .filter { $0.1 > 0 }.map { DetectorSpec.WeightedDetector(detector: $0.0, weight: $0.1) }
+                        + [.init(detector: AutoPreset.range, weight: 1, gate: true)]
+                    let name = String(format: "ewma %g, knn %g, context 1, periodic %g, gate range 0, threshold %g, refractory %gh",
+                                      e, k, p, threshold, hours)
+                    list.append(Candidate(name: name, spec: .composite(components: components, threshold: threshold,
+                                                                       refractory: Interval(seconds: hours * 3600))))
                 }
             }
         }

@@ -9,6 +9,8 @@ import MedicLoader
 //   run-100-noop [--steps N] [--rounds R]   medic run of N (100) `true` steps vs a shell loop of /bin/true
 //   corpus --out DIR [--count N]            write the validate-10k files, to profile medic on them
 //   nab [--nab DIR] [--folds]               NAB scores (data/nab's sample unless --nab): the published detectors reproduced, every built-in detector
+//   nab [--nab DIR] --windows NAME          one row (auto, periodic, ...) at its optimal threshold: each window's first
+//                                           detection or highest score, each false positive
 //   detect-throughput [--series N] [--samples M]
 //                                           N (10,000) series × M (1,000,000) samples through threshold, EWMA and
 //                                           moving average on one thread: samples/s per core, bytes per series
@@ -100,6 +102,9 @@ case "corpus":
     // Writes the validate-10k corpus to a folder, for profiling medic on it.
     guard let target = option("--out") else { fatalError("corpus needs --out DIR") }
     try Workloads.writeValidateCorpus(count: Int(option("--count") ?? "") ?? 10_000, to: URL(fileURLWithPath: target))
+case "nab" where option("--windows") != nil:
+    try NABWindowReport.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory(),
+                            name: option("--windows")!)
 case "nab":
     try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory(),
                          folds: arguments.contains("--folds"))
@@ -160,6 +165,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--folds] [--json] | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | run-history --out DIR [--runs N] [--list-rounds R] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--folds] [--json] | nab [--nab DIR] --windows NAME | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | run-history --out DIR [--runs N] [--list-rounds R] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

@@ -4,24 +4,27 @@ import MedicModel
 /// NAB subset by leave-one-corpus-out cross-validation (docs/detection.md, "The auto preset",
 /// says how and gives the folds).
 ///
-/// A composite of three detectors that see different things: a slow EWMA (a value far from the
-/// series' long-run level), the nearest-neighbour conformal detector (a stretch of values unlike
-/// the recent stretches, ranked against its own recent history, so that its scores mean the same
-/// on every series) and the context detector (a sequence of quantised values never seen before).
-/// A gate counts alone at its limit instead of in the mean: `range` (a value outside every value
-/// seen so far), which the mean would dilute. The refractory period turns a lasting anomaly into
-/// one alert.
+/// A composite of three detectors that see different things: `periodic` (a value unlike the one
+/// before it and unlike the same time a day and a week before: a break in the daily or weekly
+/// pattern), the nearest-neighbour conformal detector (a stretch of values unlike the recent
+/// stretches, ranked against its own recent history, so that its scores mean the same on every
+/// series) and the context detector (a sequence of quantised values never seen before), weighted
+/// 3, 1, 1. A gate counts alone at its limit instead of in the mean: `range` (a value outside
+/// every value seen so far), which the mean would dilute. The refractory period turns a lasting
+/// anomaly into one alert.
 ///
-/// Memory per series: the components' (EWMA 56 B, knn_conformal 2.3 KB, context 8.2 KB, range
-/// 64 B), their boxes and the composite's arrays: `heapBytes` + `MemoryLayout<CompositeDetector>.size`,
-/// about 11.5 KB. Work per sample: dominated by knn_conformal's 50 sliding distances and its
-/// ranking against 100 calibration values.
+/// Memory per series: the components' (knn_conformal 2.3 KB, context 8.2 KB, periodic 5.3 KB,
+/// range 64 B), their boxes and the composite's arrays: `heapBytes` +
+/// `MemoryLayout<CompositeDetector>.size`: 17,144 bytes. Work per sample: dominated by
+/// knn_conformal's 50 sliding distances and its ranking against 100 calibration values.
 public enum AutoPreset {
     // The components, as the preset defines them (`DetectorPreset`, the one definition).
-    public static let ewma = DetectorPreset.nabEWMA
     public static let knn = DetectorPreset.autoKNN
     public static let context = DetectorPreset.autoContext
+    public static let periodic = DetectorPreset.autoPeriodic
     public static let range = DetectorPreset.autoRange
+    /// The slow EWMA of the previous `auto` (and of `ewma-nab`), a candidate component still.
+    public static let ewma = DetectorPreset.nabEWMA
 
     /// The ensemble's components with their weights, its threshold and its refractory period:
     /// the preset `auto` (`DetectorPreset`, where it is defined once).
@@ -31,9 +34,9 @@ public enum AutoPreset {
     /// and the detector: these are larger than an existential's inline buffer), the composite's
     /// component array (a 32-byte header and a `Component` each) and its shares (32 + 8 each).
     public static var heapBytes: Int {
-        let boxes = 4 * 16 + MemoryLayout<EWMADetector>.size + MemoryLayout<KNNConformalDetector>.size
-            + MemoryLayout<ContextDetector>.size + MemoryLayout<RangeDetector>.size
-        return boxes + KNNConformalDetector().heapBytes + ContextDetector().heapBytes + 32 + MemoryLayout<CompositeDetector.Component>.stride * 4
-            + 32 + 8 * 4
+        let boxes = 4 * 16 + MemoryLayout<KNNConformalDetector>.size + MemoryLayout<ContextDetector>.size
+            + MemoryLayout<PeriodicDetector>.size + MemoryLayout<RangeDetector>.size
+        return boxes + KNNConformalDetector().heapBytes + ContextDetector().heapBytes + PeriodicDetector().heapBytes
+            + 32 + MemoryLayout<CompositeDetector.Component>.stride * 4 + 32 + 8 * 4
     }
 }

@@ -33,6 +33,8 @@ public enum Detectors {
                                       threshold: threshold)
         case .range(let tolerance, let warmup):
             RangeDetector(tolerance: tolerance, warmup: warmup)
+        case .periodic(let block, let alpha, let threshold, let warmup):
+            PeriodicDetector(block: block.seconds, alpha: alpha, threshold: threshold, warmup: warmup)
         }
     }
 

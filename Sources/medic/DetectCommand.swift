@@ -33,7 +33,6 @@ struct DetectCommand: ParsableCommand {
                               scores not above its peak are halved; default
                               none); a component with gate: true is not
                               averaged but counts alone at its limit
-              range           tolerance=0 warmup=100
               context         levels=8 span=7 threshold=0.5
               relative_entropy
                               window=52 bins=10 models=8 confidence=0.99
@@ -43,6 +42,7 @@ struct DetectCommand: ParsableCommand {
                               step=5 window=8 levels=80 learning=400
                               capacity=64 threshold=0.5
               range           tolerance=0 warmup=100
+              periodic        block=30m alpha=0.01 threshold=3 warmup=100
 
             Presets: whole configurations by name, as a rule's detector: names them \
             (they take no --param; docs/detection.md, "Presets", says how they were tuned):

@@ -20,6 +20,7 @@ final class HostileSampleTests: XCTestCase {
         .knnConformal(dimension: 3, training: 20, calibration: 30, k: 2, threshold: 0.9),
         .adaptiveResonance(step: 1, window: 4, levels: 20, learning: 50, capacity: 16, threshold: 0.5),
         .range(tolerance: 0, warmup: 5),
+        .periodic(block: Interval(seconds: 3600), alpha: 0.1, threshold: 3, warmup: 5),
     ]
 
     /// Three weeks of hourly samples: a daily wave with a spike every 37 hours.

@@ -35,10 +35,9 @@ final class DetectorPresetTests: XCTestCase {
         let auto = rules("auto")
         XCTAssertEqual(auto.diagnostics, [], describe(auto.diagnostics))
         let autoSpelled = rules("composite", params: """
-            {components: [{detector: ewma, params: {alpha: 0.01, threshold: 3, warmup: 100}, weight: 1},
-                          {detector: knn_conformal, weight: 2}, {detector: context, weight: 1},
-                          {detector: range, gate: true}],
-             threshold: 0.85, refractory: 16h}
+            {components: [{detector: knn_conformal, weight: 1}, {detector: context, weight: 1},
+                          {detector: periodic, params: {block: 30m}, weight: 3}, {detector: range, gate: true}],
+             threshold: 0.73, refractory: 16h}
             """)
         XCTAssertEqual(autoSpelled.diagnostics, [], describe(autoSpelled.diagnostics))
         XCTAssertEqual(auto.catalog.rules.first?.detector, try XCTUnwrap(autoSpelled.catalog.rules.first).detector)

@@ -199,6 +199,20 @@ struct RuleDecoder {
         case .range:
             guard let f = fields(["tolerance", "warmup"]) else { return nil }
             return .range(tolerance: f.number("tolerance", min: 0, max: 10) ?? 0, warmup: f.integer("warmup", min: 1, max: 1_000_000) ?? 100)
+        case .periodic:
+            guard let f = fields(["block", "alpha", "threshold", "warmup"]) else { return nil }
+            var block = f.duration("block") ?? Interval(seconds: 1_800)
+            if !(300...86_400).contains(block.seconds), let node = f["block"] {
+                context.report(.outOfRange, "'block' (\(block)) must be 5m to 1d: the ring holds one week of blocks", at: node.location)
+                block = Interval(seconds: 1_800)
+            }
+            var alpha = f.number("alpha", min: 0, max: 1) ?? 0.01
+            if alpha == 0, let node = f["alpha"] {
+                context.report(.outOfRange, "'alpha' must be above 0 (0 would never learn the residuals' spread)", at: node.location)
+                alpha = 0.01
+            }
+            return .periodic(block: block, alpha: alpha, threshold: f.number("threshold", min: 0) ?? 3,
+                             warmup: f.integer("warmup", min: 1, max: 1_000_000) ?? 100)
         }
     }
 }

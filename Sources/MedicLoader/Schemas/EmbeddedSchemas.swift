@@ -1513,7 +1513,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector (not `composite`: composites do not nest).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "range"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "range", "periodic"]
         },
         "params": {
           "type": "object",
@@ -1965,6 +1965,50 @@ public enum EmbeddedSchemas {
           "if": {
             "properties": {
               "detector": {
+                "const": "periodic"
+              }
+            },
+            "required": [
+              "detector"
+            ]
+          },
+          "then": {
+            "properties": {
+              "params": {
+                "type": "object",
+                "description": "Periodic detector parameters (docs/detection.md, \"periodic\").",
+                "properties": {
+                  "block": {
+                    "$ref": "#/$defs/duration",
+                    "description": "Length of the blocks whose means are remembered for a week, 5m to 1d (default 30m)."
+                  },
+                  "alpha": {
+                    "type": "number",
+                    "description": "Smoothing of the residuals' running mean square, above 0 to 1 (default 0.01).",
+                    "exclusiveMinimum": 0,
+                    "maximum": 1
+                  },
+                  "threshold": {
+                    "type": "number",
+                    "description": "Multiple of the residuals' running RMS at which a residual is anomalous (default 3).",
+                    "minimum": 0
+                  },
+                  "warmup": {
+                    "type": "integer",
+                    "description": "Residuals seen before any is scored, 1 to 1000000 (default 100).",
+                    "minimum": 1,
+                    "maximum": 1000000
+                  }
+                },
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        {
+          "if": {
+            "properties": {
+              "detector": {
                 "const": "range"
               }
             },
@@ -2088,7 +2132,7 @@ public enum EmbeddedSchemas {
         "detector": {
           "type": "string",
           "description": "The detector, or a preset: a named configuration, which takes no `params` (docs/detection.md, Presets).",
-          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "range", "ewma-nab", "composite-nab", "auto"]
+          "enum": ["threshold", "moving_average", "ewma", "iqr", "rate_of_change", "seasonal", "composite", "context", "relative_entropy", "knn_conformal", "adaptive_resonance", "range", "periodic", "ewma-nab", "composite-nab", "auto"]
         },
         "params": {
           "type": "object",

@@ -21,7 +21,7 @@ public struct DetectorPreset: Sendable, Hashable {
         DetectorPreset(name: "composite-nab", description: "ewma-nab in a composite, threshold 0.5, refractory 8h",
                        spec: .composite(components: [.init(detector: nabEWMA, weight: 1)], threshold: 0.5,
                                         refractory: Interval(seconds: 8 * 3600))),
-        DetectorPreset(name: "auto", description: "ewma-nab x1, knn_conformal x2, context x1, range as a gate; threshold 0.85, "
+        DetectorPreset(name: "auto", description: "knn_conformal x1, context x1, periodic x3, range as a gate; threshold 0.73, "
                            + "refractory 16h",
                        spec: autoEnsemble),
     ]
@@ -41,12 +41,15 @@ public struct DetectorPreset: Sendable, Hashable {
     /// cross-validation (docs/detection.md, "The auto preset"; `AutoPreset` in MedicDetect
     /// gives its memory per series).
     public static let autoEnsemble = DetectorSpec.composite(
-        components: [.init(detector: nabEWMA, weight: 1), .init(detector: autoKNN, weight: 2), .init(detector: autoContext, weight: 1),
+        components: [.init(detector: autoKNN, weight: 1), .init(detector: autoContext, weight: 1), .init(detector: autoPeriodic, weight: 3),
                      .init(detector: autoRange, weight: 1, gate: true)],
-        threshold: 0.85, refractory: Interval(seconds: 16 * 3600))
+        threshold: 0.73, refractory: Interval(seconds: 16 * 3600))
     /// `auto`'s nearest-neighbour conformal and context components, at their defaults.
     public static let autoKNN = DetectorSpec.knnConformal(dimension: 10, training: 50, calibration: 100, k: 3, threshold: 0.99)
     public static let autoContext = DetectorSpec.context(levels: 8, span: 7, threshold: 0.5)
+    /// `auto`'s periodic component, at its defaults: the previous value, the same time a day and a
+    /// week before.
+    public static let autoPeriodic = DetectorSpec.periodic(block: Interval(seconds: 1_800), alpha: 0.01, threshold: 3, warmup: 100)
     /// `auto`'s gate, at its defaults: a value outside the range seen so far.
     public static let autoRange = DetectorSpec.range(tolerance: 0, warmup: 100)
 }

@@ -11,6 +11,7 @@ public enum DetectorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case knnConformal = "knn_conformal"
     case adaptiveResonance = "adaptive_resonance"
     case range
+    case periodic
 }
 
 public enum ChangeDirection: String, Sendable, Hashable, Codable, CaseIterable {
@@ -33,6 +34,8 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
     case knnConformal(dimension: Int, training: Int, calibration: Int, k: Int, threshold: Double)
     case adaptiveResonance(step: Int, window: Int, levels: Int, learning: Int, capacity: Int, threshold: Double)
     case range(tolerance: Double, warmup: Int)
+    /// Blocks of `block` (300 s ... 1 day), against the previous value and the same block a day and a week before.
+    case periodic(block: Interval, alpha: Double, threshold: Double, warmup: Int)
 
     public struct WeightedDetector: Sendable, Hashable, Codable {
         public var detector: DetectorSpec
@@ -80,6 +83,7 @@ public indirect enum DetectorSpec: Sendable, Hashable, Codable {
         case .knnConformal: .knnConformal
         case .adaptiveResonance: .adaptiveResonance
         case .range: .range
+        case .periodic: .periodic
         }
     }
 }

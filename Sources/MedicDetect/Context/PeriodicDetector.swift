@@ -1,0 +1,156 @@
+/// `periodic`: a value unlike the one just before it and unlike the same time of day a day and a
+/// week before — a break in the series' daily or weekly pattern, or a sudden move that the pattern
+/// does not explain.
+///
+/// Time is cut into blocks of `block` seconds (by sample timestamps, UTC, from the epoch); each
+/// finished block leaves its mean in a ring that reaches one week back. A sample in block k is
+/// compared with three references: the previous accepted value, the mean of block k − day/block
+/// (the same time a day before) and the mean of block k − week/block (a week before), each when
+/// it exists (a gap leaves none). Its residual r is the distance to the **nearest** of them, so a
+/// value is unusual only when it is unlike all three: a weekday after a weekend is like the same
+/// day a week before, a daily peak is like yesterday's, a slow drift is like the previous value.
+///
+/// r is then scored as `ewma` scores a deviation: against `threshold` times σ, the running root
+/// mean square of the residuals (σ² ← (1 − alpha)·(σ² + alpha·r²)), a *ratio* (0.5 at the limit,
+/// towards 1 far past it; anomalous at or above it). Nothing is scored before the first day's
+/// reference exists and `warmup` residuals have been seen; a residual below rounding (1e-12 of
+/// the values compared) counts as 0. The residual joins σ after it is scored.
+///
+/// Work O(1) per sample. Memory fixed at creation: the ring, one mean and one block number per
+/// block of a week plus one (`week/block + 1`): **5.3 KB** at the default block of 30 minutes,
+/// at most 31.6 KB (block 5 minutes); `heapBytes`.
+public struct PeriodicDetector: StreamingDetector {
+    /// Seconds per block, 300...86,400.
+    public let block: Double
+    public let alpha: Double
+    public let threshold: Double
+    public let warmup: Int
+    /// Blocks in a day and in a week (each at least 1).
+    let dayBlocks: Int64
+    let weekBlocks: Int64
+    private var means: [Double]
+    /// The block each ring slot holds (`Int64.min`, never a block number: none yet).
+    private var blocks: [Int64]
+    /// The block being filled (nil before the first sample with a representable block), its sum
+    /// and count.
+    private var current: Int64?
+    private var sum = 0.0
+    private var count = 0
+    private var previous: Double?
+    private var variance = 0.0
+    private var seen = 0
+    private var admission = SampleAdmission()
+    private var last = Explained()
+
+    public static let day = 86_400.0
+    public static let week = 604_800.0
+
+    public init(block: Double = 1_800, alpha: Double = 0.01, threshold: Double = 3, warmup: Int = 100) {
+        self.block = ParameterRange.number(block, 300...Self.day, default: 1_800)
+        self.alpha = alpha > 0 ? min(alpha, 1) : 0.01
+        self.threshold = ParameterRange.number(threshold, 0...ParameterRange.maxMultiplier, default: 3)
+        self.warmup = max(1, warmup)
+        dayBlocks = max(1, Int64((Self.day / self.block).rounded()))
+        weekBlocks = max(1, Int64((Self.week / self.block).rounded()))
+        means = [Double](repeating: 0, count: Int(weekBlocks) + 1)
+        blocks = [Int64](repeating: .min, count: Int(weekBlocks) + 1)
+    }
+
+    public mutating func observe(time: Double, value: Double) -> DetectorOutput {
+        guard admission.admit(time: time, value: value) else { return .normal }
+        // A block number far beyond any real clock (|t| > 2^53 blocks) has no references.
+        let quotient = (time / block).rounded(.down)
+        let k: Int64? = abs(quotient) < 9.0e15 ? Int64(quotient) : nil
+        if let k, let open = current, k != open {
+            let slot = self.slot(open)
+            means[slot] = sum / Double(count)
+            blocks[slot] = open
+            sum = 0
+            count = 0
+        }
+        if let k { current = k } else { current = nil; sum = 0; count = 0 }
+        var residual = Double.infinity
+        var found = Explained(value: value)
+        if let k {
+            if let mean = reference(k - dayBlocks) {
+                found.dayBefore = mean
+                residual = min(residual, distance(value, mean))
+            }
+            if let mean = reference(k - weekBlocks) {
+                found.weekBefore = mean
+                residual = min(residual, distance(value, mean))
+            }
+            // Halves, so that a sum of values near ±Double.greatestFiniteMagnitude stays finite.
+            sum += value / 2
+            count += 1
+        }
+        let before = previous
+        previous = value
+        // Only a sample with a seasonal reference is judged; the previous value alone is not.
+        guard residual.isFinite else {
+            last = found
+            return .normal
+        }
+        if let before {
+            found.previous = before
+            residual = min(residual, distance(value, before))
+        }
+        var output = DetectorOutput.normal
+        if seen >= warmup {
+            let limit = threshold * variance.squareRoot()
+            let score = AnomalyScore.ratio(deviation: residual, limit: limit, reference: value)
+            output = DetectorOutput(anomalous: residual > limit, score: score)
+            found.limit = limit
+        } else {
+            seen += 1
+        }
+        found.residual = residual
+        last = found
+        let next = (1 - alpha) * (variance + alpha * residual * residual)
+        variance = next.isFinite ? next : variance
+        if variance < Double.leastNormalMagnitude { variance = 0 }
+        return output
+    }
+
+    /// The distance between two values, 0 when it is below their rounding.
+    private func distance(_ a: Double, _ b: Double) -> Double {
+        let d = abs(a - b)
+        guard d.isFinite else { return .greatestFiniteMagnitude }
+        return AnomalyScore.isRounding(d, a, b) ? 0 : d
+    }
+
+    private func slot(_ k: Int64) -> Int {
+        let size = Int64(means.count)
+        return Int(((k % size) + size) % size)
+    }
+
+    /// The mean of block `k` when the ring holds it (the sum was kept in halves).
+    private func reference(_ k: Int64) -> Double? {
+        let slot = self.slot(k)
+        return blocks[slot] == k ? 2 * means[slot] : nil
+    }
+
+    public var heapBytes: Int { 32 * 2 + 8 * (means.count + blocks.count) }
+
+    struct Explained {
+        var value = 0.0
+        var previous: Double?
+        var dayBefore: Double?
+        var weekBefore: Double?
+        var residual: Double?
+        var limit: Double?
+    }
+
+    public var explanation: String {
+        guard let residual = last.residual else {
+            return "learning: no block of the same time a day before yet (\(Int(block)) s blocks)"
+        }
+        var references = [String]()
+        if let p = last.previous { references.append("the previous value \(p)") }
+        if let d = last.dayBefore { references.append("the mean a day before \(d)") }
+        if let w = last.weekBefore { references.append("the mean a week before \(w)") }
+        let nearest = "\(last.value) is \(residual) from the nearest of " + references.joined(separator: ", ")
+        guard let limit = last.limit else { return nearest + "; learning: \(seen) of \(warmup) residuals seen" }
+        return nearest + "; the limit is \(limit) (\(threshold) × the residuals' running RMS)"
+    }
+}
