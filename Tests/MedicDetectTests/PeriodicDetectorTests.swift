@@ -81,4 +81,47 @@ final class PeriodicDetectorTests: XCTestCase {
         XCTAssertLessThan(outputs[7].score, 1)
         XCTAssertEqual(outputs[8], .normal)               // a time too far for a block number: no reference
     }
+
+    /// A series whose ordinary residuals are near 1e198 is judged against its own spread, as the
+    /// same series at 1e0 is: the running mean square is kept as σ once r² passes Double's range,
+    /// instead of a σ² that stopped growing (which flagged every sample). Five-minute samples of
+    /// a daily wave with a little noise, ten days, and one jump of 50 × the noise on day 9.
+    func testAHugeScaleIsJudgedAsTheSameSeriesAtScaleOne() {
+        func flagged(scale: Double) -> [Int] {
+            var detector = PeriodicDetector()
+            var found: [Int] = []
+            for i in 0..<(10 * 288) {
+                let t = Double(i) * 300
+                var value = 100 * sin(2 * Double.pi * t / 86_400) + sin(Double(i) * 7.31)
+                if i == 9 * 288 + 100 { value += 50 }
+                if detector.observe(time: t, value: value * scale).anomalous { found.append(i) }
+            }
+            return found
+        }
+        let one = flagged(scale: 1), huge = flagged(scale: 1e198)
+        XCTAssertTrue(one.contains(9 * 288 + 100), "\(one)")
+        XCTAssertTrue(huge.contains(9 * 288 + 100), "\(huge)")
+        XCTAssertLessThan(one.count, 20, "\(one)")
+        XCTAssertLessThan(huge.count, 20, "the huge series flagged \(huge.count) of 2,880 samples")
+    }
+
+    /// A block that does not divide a day is moved to the nearest that does, so that the block a
+    /// day before is exactly a day before (7 minutes: 206 blocks a day of 419.4 s).
+    func testTheBlockDividesADay() {
+        XCTAssertEqual(PeriodicDetector(block: 420).block, 86_400 / 206)
+        XCTAssertEqual(PeriodicDetector(block: 1_800).block, 1_800)
+        XCTAssertEqual(PeriodicDetector(block: 13 * 3_600).block, 86_400 / 2)
+    }
+
+    /// A block whose sum passes Double's range (300 samples of 1e307) leaves no reference, not
+    /// an infinite one: the sample a day later is not judged, and the explanation says so.
+    func testABlockWhoseSumOverflowsLeavesNoReference() {
+        var detector = PeriodicDetector(block: 300, alpha: 0.5, threshold: 1, warmup: 1)
+        var samples = (0..<300).map { (Double($0), 1e307) }
+        samples.append((day, 1e307))
+        let outputs = feed(&detector, samples: samples)
+        XCTAssertEqual(outputs.last, .normal)
+        XCTAssertFalse(detector.explanation.contains("inf"), detector.explanation)
+        XCTAssertTrue(detector.explanation.hasPrefix("not judged"), detector.explanation)
+    }
 }

@@ -29,7 +29,7 @@ final class PeriodicDecodingTests: XCTestCase {
     }
 
     func testRefusesOutOfRangeAndUnknownParams() throws {
-        for params in ["{block: 1m}", "{block: 2d}", "{block: soon}", "{alpha: 0}", "{alpha: 1.5}", "{threshold: -1}", "{warmup: 0}",
+        for params in ["{block: 1m}", "{block: 2d}", "{block: soon}", "{block: 7m}", "{block: 13h}", "{alpha: 0}", "{alpha: 1.5}", "{threshold: -1}", "{warmup: 0}",
                        "{window: 5}"] {
             let result = rules(params: params)
             let error = try XCTUnwrap(result.diagnostics.first { $0.severity == .error }, params)

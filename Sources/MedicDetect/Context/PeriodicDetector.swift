@@ -12,7 +12,10 @@
 ///
 /// r is then scored as `ewma` scores a deviation: against `threshold` times σ, the running root
 /// mean square of the residuals (σ² ← (1 − alpha)·(σ² + alpha·r²)), a *ratio* (0.5 at the limit,
-/// towards 1 far past it; anomalous at or above it). Nothing is scored before the first day's
+/// towards 1 far past it; anomalous above it). Should r² or σ² pass Double's range (residuals
+/// above about 1e154), σ is kept from then on instead of σ², by the same update scaled by the
+/// larger of σ and r, so that such a series is judged against its own spread rather than
+/// against a spread that stopped growing. Nothing is scored before the first day's
 /// reference exists and `warmup` residuals have been seen; a residual below rounding (1e-12 of
 /// the values compared) counts as 0. The residual joins σ after it is scored.
 ///
@@ -20,7 +23,9 @@
 /// block of a week plus one (`week/block + 1`): **5.3 KB** at the default block of 30 minutes,
 /// at most 31.6 KB (block 5 minutes); `heapBytes`.
 public struct PeriodicDetector: StreamingDetector {
-    /// Seconds per block, 300...86,400.
+    /// Seconds per block: a day divided by a whole number of blocks, 300...86,400 (a value given
+    /// that does not divide a day is moved to the nearest that does, so that "a day before" and
+    /// "a week before" are exactly that).
     public let block: Double
     public let alpha: Double
     public let threshold: Double
@@ -38,6 +43,8 @@ public struct PeriodicDetector: StreamingDetector {
     private var count = 0
     private var previous: Double?
     private var variance = 0.0
+    /// σ itself, once σ² or a residual's square has passed Double's range (nil until then).
+    private var sigma: Double?
     private var seen = 0
     private var admission = SampleAdmission()
     private var last = Explained()
@@ -46,7 +53,8 @@ public struct PeriodicDetector: StreamingDetector {
     public static let week = 604_800.0
 
     public init(block: Double = 1_800, alpha: Double = 0.01, threshold: Double = 3, warmup: Int = 100) {
-        self.block = ParameterRange.number(block, 300...Self.day, default: 1_800)
+        let given = ParameterRange.number(block, 300...Self.day, default: 1_800)
+        self.block = Self.day / (Self.day / given).rounded()
         self.alpha = alpha > 0 ? min(alpha, 1) : 0.01
         self.threshold = ParameterRange.number(threshold, 0...ParameterRange.maxMultiplier, default: 3)
         self.warmup = max(1, warmup)
@@ -64,7 +72,9 @@ public struct PeriodicDetector: StreamingDetector {
         if let k, let open = current, k != open {
             let slot = self.slot(open)
             means[slot] = sum / Double(count)
-            blocks[slot] = open
+            // A block whose values' sum passed Double's range (values near ±1e308, many to a
+            // block) leaves no reference rather than an infinite one.
+            blocks[slot] = means[slot].isFinite ? open : .min
             sum = 0
             count = 0
         }
@@ -80,7 +90,8 @@ public struct PeriodicDetector: StreamingDetector {
                 found.weekBefore = mean
                 residual = min(residual, distance(value, mean))
             }
-            // Halves, so that a sum of values near ±Double.greatestFiniteMagnitude stays finite.
+            // Halves, so that a sum of two values near ±Double.greatestFiniteMagnitude stays
+            // finite; a longer one may not, and its block is then left out (above).
             sum += value / 2
             count += 1
         }
@@ -97,7 +108,7 @@ public struct PeriodicDetector: StreamingDetector {
         }
         var output = DetectorOutput.normal
         if seen >= warmup {
-            let limit = threshold * variance.squareRoot()
+            let limit = threshold * (sigma ?? variance.squareRoot())
             let score = AnomalyScore.ratio(deviation: residual, limit: limit, reference: value)
             output = DetectorOutput(anomalous: residual > limit, score: score)
             found.limit = limit
@@ -106,10 +117,27 @@ public struct PeriodicDetector: StreamingDetector {
         }
         found.residual = residual
         last = found
-        let next = (1 - alpha) * (variance + alpha * residual * residual)
-        variance = next.isFinite ? next : variance
-        if variance < Double.leastNormalMagnitude { variance = 0 }
+        learn(residual)
         return output
+    }
+
+    /// The residual joins the running mean square: σ² while it stays within Double's range, σ
+    /// (scaled by the larger of σ and r, so that nothing squared can overflow) from then on.
+    private mutating func learn(_ residual: Double) {
+        if sigma == nil {
+            let next = (1 - alpha) * (variance + alpha * residual * residual)
+            if next.isFinite {
+                variance = next < Double.leastNormalMagnitude ? 0 : next
+                return
+            }
+            sigma = variance.squareRoot()
+        }
+        guard let old = sigma else { return }
+        let scale = max(old, residual)
+        guard scale > 0 else { return }
+        let (s, r) = (old / scale, residual / scale)
+        let next = scale * ((1 - alpha) * (s * s + alpha * r * r)).squareRoot()
+        sigma = next < Double.leastNormalMagnitude ? 0 : next
     }
 
     /// The distance between two values, 0 when it is below their rounding.
@@ -143,7 +171,7 @@ public struct PeriodicDetector: StreamingDetector {
 
     public var explanation: String {
         guard let residual = last.residual else {
-            return "learning: no block of the same time a day before yet (\(Int(block)) s blocks)"
+            return "not judged: no sample in the same \(Int(block)) s block a day or a week before (the first day, or a gap)"
         }
         var references = [String]()
         if let p = last.previous { references.append("the previous value \(p)") }

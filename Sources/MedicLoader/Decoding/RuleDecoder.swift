@@ -205,6 +205,11 @@ struct RuleDecoder {
             if !(300...86_400).contains(block.seconds), let node = f["block"] {
                 context.report(.outOfRange, "'block' (\(block)) must be 5m to 1d: the ring holds one week of blocks", at: node.location)
                 block = Interval(seconds: 1_800)
+            } else if 86_400.truncatingRemainder(dividingBy: block.seconds) != 0, let node = f["block"] {
+                // Otherwise "the same block a day before" would be a day and some minutes before.
+                context.report(.outOfRange, "'block' (\(block)) must divide a day (5m, 10m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h, 8h, 12h, 1d ...): a day and a week must be whole numbers of blocks",
+                               at: node.location)
+                block = Interval(seconds: 1_800)
             }
             var alpha = f.number("alpha", min: 0, max: 1) ?? 0.01
             if alpha == 0, let node = f["alpha"] {

@@ -1980,7 +1980,7 @@ public enum EmbeddedSchemas {
                 "properties": {
                   "block": {
                     "$ref": "#/$defs/duration",
-                    "description": "Length of the blocks whose means are remembered for a week, 5m to 1d (default 30m)."
+                    "description": "Length of the blocks whose means are remembered for a week, 5m to 1d, dividing a day (5m, 10m, 15m, 20m, 30m, 1h ... 12h, 1d; default 30m)."
                   },
                   "alpha": {
                     "type": "number",
