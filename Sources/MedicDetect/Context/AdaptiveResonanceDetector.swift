@@ -300,7 +300,7 @@ struct FuzzyART: Sendable {
     init(dimension: Int, capacity: Int) {
         self.dimension = dimension
         self.capacity = capacity
-        weights = [Double](repeating: 0, count: dimension * (capacity + 3) / 4 * 4)
+        weights = [Double](repeating: 0, count: dimension * ((capacity + 3) / 4 * 4))
         lastUse.reserveCapacity(capacity)
     }
 
