@@ -91,6 +91,13 @@ enum DetectBenchmark {
             measure("previous auto", rateTarget: none, heapBytes: NABCrossValidation.previousAutoHeapBytes, series: series, samples: samples, values: values) {
                 Detectors.make(NABCrossValidation.previousAuto) as! CompositeDetector
             },
+            // No target: `auto` with adaptive_resonance (defaults) as a second gate beside `range`
+            // (the best candidate of the grid before `periodic`; docs/detection.md, "The gated
+            // `auto`, before `periodic`"), for its cost beside `auto`'s.
+            measure("auto + AR gate", rateTarget: none, heapBytes: autoWithResonanceHeapBytes, series: series, samples: samples,
+                    values: values) {
+                Detectors.make(autoWithResonance) as! CompositeDetector
+            },
             measure("context", rateTarget: none, heapBytes: ContextDetector().heapBytes, series: series, samples: samples, values: values) {
                 ContextDetector()
             },
@@ -106,6 +113,21 @@ enum DetectBenchmark {
         ]
         for index in rows.indices { rows[index].memoryTarget = 64 * 1024 }
         return rows
+    }
+
+    /// `auto` with `adaptive_resonance` at its defaults as a second gate beside `range` (as
+    /// `MedicBench nab --folds` builds it).
+    static var autoWithResonance: DetectorSpec {
+        guard case .composite(var components, let threshold, let refractory) = AutoPreset.auto else { return AutoPreset.auto }
+        components.append(.init(detector: .adaptiveResonance(step: 5, window: 8, levels: 80, learning: 400, capacity: 64, threshold: 0.5),
+                                weight: 1, gate: true))
+        return .composite(components: components, threshold: threshold, refractory: refractory)
+    }
+
+    /// `auto`'s heap plus the second gate's own heap, its box and one more component.
+    static var autoWithResonanceHeapBytes: Int {
+        AutoPreset.heapBytes + AdaptiveResonanceDetector().heapBytes + 16 + MemoryLayout<AdaptiveResonanceDetector>.size
+            + MemoryLayout<CompositeDetector.Component>.stride + 8
     }
 
     /// Runs `samples` ticks over `series` fresh detectors. The values come from a 4,096-entry

@@ -76,8 +76,8 @@ final class KNNConformalDetectorTests: XCTestCase {
 
     func testMemoryIsFixedAtCreation() {
         var detector = KNNConformalDetector()
-        // History 61 values held twice, 50 squared distances, calibration 100, 3 nearest, four array headers.
-        let expected = 128 + 8 * (2 * 61 + 50 + 100 + 3)
+        // History 61 values held twice, 50 squared distances, calibration 100, 3 nearest: one array, one header.
+        let expected = 32 + 8 * (2 * 61 + 50 + 100 + 3)
         XCTAssertEqual(detector.heapBytes, expected)
         for i in 0..<5_000 { _ = detector.observe(time: Double(i), value: Double((i * 7_919) % 1_000)) }
         XCTAssertEqual(detector.heapBytes, expected)

@@ -37,13 +37,15 @@
 /// `threshold` (0.5: a new pattern).
 ///
 /// Memory per series: `MemoryLayout<AdaptiveResonanceDetector>.size` plus, on the heap, the
-/// categories (`capacity` × 4·window weights and one last use each), the last learning/step
+/// categories (`capacity`, rounded up to a multiple of 4 for the weights, × 4·window weights and
+/// one last use each; allocated in full at creation), the last learning/step
 /// matches, the learning phase's points (learning / step values, released when it ends), the
 /// last `window` points and the input: 8 bytes each, and six array headers: at the defaults
 /// (step 5, window 8, learning 400, capacity 64) 8·(64·33 + 80 + 80 + 8 + 32) + 192 B = 18,688 B
 /// during the learning phase and 18,048 B after; at most 8·(256·257 + 2·10,000 + 64 + 256) +
 /// 192 B ≈ 690 KB at the largest parameters (window 64, capacity 256, learning 10,000 with step
-/// 1). Work per sample: O(capacity·window) on the sample that closes a block, O(1) else.
+/// 1). Work per sample: O(capacity·window) on the sample that closes a block (the categories
+/// matched four at a time; |w| summed only for those that reach the vigilance), O(1) else.
 public struct AdaptiveResonanceDetector: StreamingDetector {
     public let step: Int
     public let window: Int
@@ -183,8 +185,7 @@ public struct AdaptiveResonanceDetector: StreamingDetector {
         encode()
         let (match, newCategory) = network.learn(input, vigilance: vigilance)
         // The floor: the lowest match of the recent stretches (the vigilance until one is held).
-        var floor = vigilance
-        for past in matches { floor = min(floor, past) }
+        let floor = Self.lowest(matches, from: vigilance)
         if matches.count < matchesHeld {
             matches.append(match)
         } else {
@@ -211,6 +212,27 @@ public struct AdaptiveResonanceDetector: StreamingDetector {
         matchCount += 1
         vigilance = min(Self.maxVigilance, matchSum / matchCount)
         return score
+    }
+
+    /// The least of `start` and `values` (NaNs passed over), four lanes at a time: the minimum of
+    /// numbers does not depend on the order they are taken in.
+    private static func lowest(_ values: [Double], from start: Double) -> Double {
+        var lanes = SIMD4<Double>(repeating: start)
+        var lowest = start
+        values.withUnsafeBufferPointer { values in
+            var i = 0
+            while i + 4 <= values.count {
+                let v = UnsafeRawPointer(values.baseAddress! + i).loadUnaligned(as: SIMD4<Double>.self)
+                lanes = lanes.replacing(with: v, where: v .< lanes)
+                i += 4
+            }
+            while i < values.count {
+                lowest = min(lowest, values[i])
+                i += 1
+            }
+        }
+        for lane in 0..<4 { lowest = min(lowest, lanes[lane]) }
+        return lowest
     }
 
     /// The input of the last `window` points: their levels over the range, their shape's Haar
@@ -265,8 +287,11 @@ public struct AdaptiveResonanceDetector: StreamingDetector {
 struct FuzzyART: Sendable {
     let dimension: Int
     let capacity: Int
-    /// Category j's weights at j·dimension ..< (j + 1)·dimension.
-    var weights: [Double] = []
+    /// Categories in groups of four, each group's weights together, feature by feature: feature
+    /// i of category j at ((j / 4)·dimension + i)·4 + j % 4, so that four categories are matched
+    /// at once over one contiguous run. Allocated in full at creation (capacity rounded up to a
+    /// multiple of 4).
+    var weights: [Double]
     /// When each category last resonated (or was made), in inputs seen.
     var lastUse: [Double] = []
     var count = 0
@@ -275,7 +300,7 @@ struct FuzzyART: Sendable {
     init(dimension: Int, capacity: Int) {
         self.dimension = dimension
         self.capacity = capacity
-        weights.reserveCapacity(dimension * capacity)
+        weights = [Double](repeating: 0, count: dimension * ((capacity + 3) / 4 * 4))
         lastUse.reserveCapacity(capacity)
     }
 
@@ -286,44 +311,94 @@ struct FuzzyART: Sendable {
         seen += 1
         var inputSize = 0.0
         for x in input { inputSize += x }
-        var bestMatch = 0.0, resonating = -1, bestChoice = -Double.infinity
+        var best = Best()
+        let dimension = self.dimension, count = self.count
         weights.withUnsafeBufferPointer { w in
             input.withUnsafeBufferPointer { x in
-                for j in 0..<count {
-                    var overlap = 0.0, size = 0.0
-                    let base = j * dimension
-                    for i in 0..<dimension {
-                        let wi = w[base + i]
-                        overlap += min(x[i], wi)
-                        size += wi
+                // |I ∧ w| of four categories at a time (eight: two groups side by side, so that
+                // their sums do not wait on each other), lane by lane the same sums in the same
+                // order as one category at a time; a last group's unused lanes are not considered.
+                let base = w.baseAddress!
+                var group = 0
+                while group < count {
+                    let pair = group + 4 < count
+                    var overlap = SIMD4<Double>.zero, overlap2 = SIMD4<Double>.zero
+                    let at = base + group * dimension, at2 = at + 4 * dimension
+                    if pair {
+                        for i in 0..<dimension {
+                            let xi = SIMD4<Double>(repeating: x[i])
+                            let wi = UnsafeRawPointer(at + 4 * i).loadUnaligned(as: SIMD4<Double>.self)
+                            let wi2 = UnsafeRawPointer(at2 + 4 * i).loadUnaligned(as: SIMD4<Double>.self)
+                            overlap += xi.replacing(with: wi, where: wi .< xi)
+                            overlap2 += xi.replacing(with: wi2, where: wi2 .< xi)
+                        }
+                    } else {
+                        for i in 0..<dimension {
+                            let xi = SIMD4<Double>(repeating: x[i])
+                            let wi = UnsafeRawPointer(at + 4 * i).loadUnaligned(as: SIMD4<Double>.self)
+                            overlap += xi.replacing(with: wi, where: wi .< xi)
+                        }
                     }
-                    let match = inputSize > 0 ? overlap / inputSize : 1
-                    bestMatch = max(bestMatch, match)
-                    let choice = overlap / (0.001 + size)
-                    if match >= vigilance, choice > bestChoice {
-                        bestChoice = choice
-                        resonating = j
+                    for lane in 0..<min(4, count - group) {
+                        best.consider(group + lane, overlap: overlap[lane], weights: at + lane, dimension: dimension, inputSize: inputSize,
+                                      vigilance: vigilance)
                     }
+                    if pair {
+                        for lane in 0..<min(4, count - group - 4) {
+                            best.consider(group + 4 + lane, overlap: overlap2[lane], weights: at2 + lane, dimension: dimension,
+                                          inputSize: inputSize, vigilance: vigilance)
+                        }
+                    }
+                    group += pair ? 8 : 4
                 }
             }
         }
-        if resonating >= 0 {
-            let base = resonating * dimension
-            for i in 0..<dimension { weights[base + i] = min(weights[base + i], input[i]) }
-            lastUse[resonating] = seen
-            return (bestMatch, false)
+        if best.resonating >= 0 {
+            let j = best.resonating
+            for i in 0..<dimension { weights[index(j, i)] = min(weights[index(j, i)], input[i]) }
+            lastUse[j] = seen
+            return (best.match, false)
         }
+        var j = count
         if count < capacity {
-            weights.append(contentsOf: input)
             lastUse.append(seen)
-            count += 1
+            self.count += 1
         } else {
-            var oldest = 0
-            for j in 1..<count where lastUse[j] < lastUse[oldest] { oldest = j }
-            for i in 0..<dimension { weights[oldest * dimension + i] = input[i] }
-            lastUse[oldest] = seen
+            j = 0
+            for other in 1..<count where lastUse[other] < lastUse[j] { j = other }
+            lastUse[j] = seen
         }
-        return (count == 1 && seen == 1 ? 0 : bestMatch, true)
+        for i in 0..<dimension { weights[index(j, i)] = input[i] }
+        return (self.count == 1 && seen == 1 ? 0 : best.match, true)
+    }
+
+    /// Where feature i of category j is in `weights`.
+    private func index(_ j: Int, _ i: Int) -> Int { ((j >> 2) * dimension + i) << 2 | (j & 3) }
+
+    /// The best match so far, and the category of highest choice among those whose match reaches
+    /// the vigilance (the first of equal choices).
+    private struct Best {
+        var match = 0.0
+        var choice = -Double.infinity
+        var resonating = -1
+
+        /// Category j, of overlap |I ∧ w|, its weights at `weights`, `weights + 4`, …: its choice
+        /// |I ∧ w| / (0.001 + |w|) is needed only when its match reaches the vigilance, and |w| is
+        /// summed only then.
+        @inline(__always)
+        mutating func consider(_ j: Int, overlap: Double, weights: UnsafePointer<Double>, dimension: Int, inputSize: Double,
+                               vigilance: Double) {
+            let match = inputSize > 0 ? overlap / inputSize : 1
+            self.match = max(self.match, match)
+            guard match >= vigilance else { return }
+            var size = 0.0
+            for i in 0..<dimension { size += weights[4 * i] }
+            let choice = overlap / (0.001 + size)
+            if choice > self.choice {
+                self.choice = choice
+                resonating = j
+            }
+        }
     }
 }
 
