@@ -40,7 +40,7 @@ final class DetectStreamingFamilyTests: XCTestCase {
     func testOutOfRangeParamsAreRefused() throws {
         let csv = try write([1, 2, 3])
         for (detector, param) in [("context", "levels=40"), ("relative_entropy", "bins=1"), ("knn_conformal", "training=0"),
-                                  ("knn_conformal", "neighbours=3"), ("knn_conformal", "k=60")] {
+                                  ("knn_conformal", "neighbours=3"), ("knn_conformal", "k=60"), ("knn_conformal", "calibration=2")] {
             let run = try Medic.run(["detect", "--detector", detector, "--param", param, "--csv", csv])
             XCTAssertEqual(run.status, 2, "\(detector) \(param): \(run.stderr)")
             XCTAssertEqual(run.stdout, "")

@@ -44,13 +44,14 @@ public struct KNNConformalDetector: StreamingDetector {
     private var admission = SampleAdmission()
     private var last = (alpha: 0.0, below: 0, held: 0)
 
-    /// `dimension` is clamped to 1...100, `training` to 1...1,000, `calibration` to 1...10,000,
-    /// `k` to 1...training, `threshold` to 0...1 (NaN: 0.99).
+    /// `dimension` is clamped to 1...100, `training` to 1...1,000,
+    /// `k` to 1...training, `calibration` to k...10,000 (fewer held scores than k would never
+    /// score), `threshold` to 0...1 (NaN: 0.99).
     public init(dimension: Int = 10, training: Int = 50, calibration: Int = 100, k: Int = 3, threshold: Double = 0.99) {
         self.dimension = ParameterRange.count(dimension, 1...100)
         self.training = ParameterRange.count(training, 1...1_000)
-        self.calibration = ParameterRange.count(calibration, 1...10_000)
         self.k = ParameterRange.count(k, 1...self.training)
+        self.calibration = ParameterRange.count(calibration, self.k...10_000)
         self.threshold = ParameterRange.number(threshold, 0...1, default: 0.99)
         // One value more than the stretches span (the term that leaves a sliding sum), twice.
         let history = 2 * (self.dimension + self.training + 1)

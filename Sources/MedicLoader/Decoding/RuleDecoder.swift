@@ -182,8 +182,15 @@ struct RuleDecoder {
                                at: node.location)
             }
             k = min(k, training)
+            var calibration = f.integer("calibration", min: 1, max: 10_000) ?? 100
+            if calibration < k, let node = f["calibration"] {
+                // It would never hold k scores to rank against, so it would never score.
+                context.report(.outOfRange, "'calibration' (\(calibration)) must be at least 'k' (\(k)): a score is ranked among the calibration set's",
+                               at: node.location)
+                calibration = k
+            }
             return .knnConformal(dimension: f.integer("dimension", min: 1, max: 100) ?? 10, training: training,
-                                 calibration: f.integer("calibration", min: 1, max: 10_000) ?? 100, k: k,
+                                 calibration: calibration, k: k,
                                  threshold: f.number("threshold", min: 0, max: 1) ?? 0.99)
         case .adaptiveResonance:
             guard let f = fields(["step", "window", "levels", "learning", "capacity", "threshold"]) else { return nil }

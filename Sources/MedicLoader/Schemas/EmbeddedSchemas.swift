@@ -1880,7 +1880,7 @@ public enum EmbeddedSchemas {
                   },
                   "calibration": {
                     "type": "integer",
-                    "description": "Past non-conformities the current one is ranked against, 1 to 10000 (default 100).",
+                    "description": "Past non-conformities the current one is ranked against, k to 10000 (default 100).",
                     "minimum": 1,
                     "maximum": 10000
                   },
