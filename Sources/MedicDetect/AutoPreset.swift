@@ -13,9 +13,9 @@ import MedicModel
 /// every value seen so far), which the mean would dilute. The refractory period turns a lasting
 /// anomaly into one alert.
 ///
-/// Memory per series: the components' (knn_conformal 2.3 KB, context 8.2 KB, periodic 5.3 KB,
+/// Memory per series: the components' (knn_conformal 2.2 KB, context 8.2 KB, periodic 5.3 KB,
 /// range 64 B), their boxes and the composite's arrays: `heapBytes` +
-/// `MemoryLayout<CompositeDetector>.size`: 17,144 bytes. Work per sample: dominated by
+/// `MemoryLayout<CompositeDetector>.size`: 17,048 bytes. Work per sample: dominated by
 /// knn_conformal's 50 sliding distances and its ranking against 100 calibration values.
 public enum AutoPreset {
     // The components, as the preset defines them (`DetectorPreset`, the one definition).

@@ -65,16 +65,25 @@ public struct ContextDetector: StreamingDetector {
         var newLag = 0
         // FNV-1a over the sequence, oldest first, then the current bin.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        var index = head // the oldest of the recent bins
-        for step in 0..<span {
-            let then = Int(recent[index])
-            let lag = span - step
-            if Self.learn(&lagFacts, ((lag - 1) * levels + then) * levels + bin) { newLag += 1 }
-            hash = (hash ^ UInt64(then)) &* 0x100_0000_01b3
-            index = index + 1 == span ? 0 : index + 1
+        let span = self.span, levels = self.levels, head = self.head
+        // Through buffers: one uniqueness check of the lag facts per sample, not one per fact
+        // (it was a sixth of `auto`'s time over 10,000 series).
+        recent.withUnsafeBufferPointer { recent in
+            lagFacts.withUnsafeMutableBufferPointer { facts in
+                var index = head // the oldest of the recent bins
+                for step in 0..<span {
+                    let then = Int(recent[index])
+                    let lag = span - step
+                    if Self.learn(facts, ((lag - 1) * levels + then) * levels + bin) { newLag += 1 }
+                    hash = (hash ^ UInt64(then)) &* 0x100_0000_01b3
+                    index = index + 1 == span ? 0 : index + 1
+                }
+            }
         }
         hash = (hash ^ UInt64(bin)) &* 0x100_0000_01b3
-        let newSequence = Self.learn(&sequenceFacts, Int(truncatingIfNeeded: (hash ^ (hash >> 29)) & UInt64(Self.sequenceBits - 1)))
+        let newSequence = sequenceFacts.withUnsafeMutableBufferPointer {
+            Self.learn($0, Int(truncatingIfNeeded: (hash ^ (hash >> 29)) & UInt64(Self.sequenceBits - 1)))
+        }
         let novelty = (Double(newLag) / Double(span) + (newSequence ? 1 : 0)) / 2
         let jump = AnomalyScore.ratio(deviation: abs(value / 2 - previous / 2), limit: width, reference: value)
         let score = 0.98 * novelty + 0.02 * jump
@@ -89,7 +98,8 @@ public struct ContextDetector: StreamingDetector {
     }
 
     /// Sets the bit; whether it was clear (the fact is new).
-    private static func learn(_ bits: inout [UInt64], _ bit: Int) -> Bool {
+    @inline(__always)
+    private static func learn(_ bits: UnsafeMutableBufferPointer<UInt64>, _ bit: Int) -> Bool {
         let mask: UInt64 = 1 << UInt64(bit & 63)
         let word = bits[bit >> 6]
         bits[bit >> 6] = word | mask
