@@ -67,7 +67,8 @@ public struct ContextDetector: StreamingDetector {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         let span = self.span, levels = self.levels, head = self.head
         // Through buffers: one uniqueness check of the lag facts per sample, not one per fact
-        // (it was a sixth of `auto`'s time over 10,000 series).
+        // (`auto`'s profile over 10,000 series spent 17% in such checks, about 1 point of it
+        // here and the rest in the composite's boxes).
         recent.withUnsafeBufferPointer { recent in
             lagFacts.withUnsafeMutableBufferPointer { facts in
                 var index = head // the oldest of the recent bins
