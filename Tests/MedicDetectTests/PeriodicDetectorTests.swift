@@ -62,8 +62,8 @@ final class PeriodicDetectorTests: XCTestCase {
         let outputs = feed(&detector, samples: samples)
         // σ² = 0.5·0.5·1 = 0.25 → σ = 0.5; r = 3 = 6 σ → 1 − 1/12
         assertOutputs(outputs, [normal0, normal0, normal0, normal0, normal0, (true, 1 - 1.0 / 12)])
-        XCTAssertEqual(PeriodicDetector().heapBytes, 64 + 16 * 337)
-        XCTAssertEqual(PeriodicDetector(block: 300).heapBytes, 64 + 16 * 2017)
+        XCTAssertEqual(PeriodicDetector().heapBytes, 32 + 16 * 337)   // one ring of (block, mean)
+        XCTAssertEqual(PeriodicDetector(block: 300).heapBytes, 32 + 16 * 2017)
     }
 
     func testHostileSamplesChangeNothingAndScoresStayBelowOne() {

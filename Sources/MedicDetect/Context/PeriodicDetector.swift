@@ -33,9 +33,9 @@ public struct PeriodicDetector: StreamingDetector {
     /// Blocks in a day and in a week (each at least 1).
     let dayBlocks: Int64
     let weekBlocks: Int64
-    private var means: [Double]
-    /// The block each ring slot holds (`Int64.min`, never a block number: none yet).
-    private var blocks: [Int64]
+    /// A week of blocks and one more, as a ring: each slot's block number and mean side by side,
+    /// so that looking a reference up reads one cache line.
+    private var ring: [Slot]
     /// The block being filled (nil before the first sample with a representable block), its sum
     /// and count.
     private var current: Int64?
@@ -60,8 +60,7 @@ public struct PeriodicDetector: StreamingDetector {
         self.warmup = max(1, warmup)
         dayBlocks = max(1, Int64((Self.day / self.block).rounded()))
         weekBlocks = max(1, Int64((Self.week / self.block).rounded()))
-        means = [Double](repeating: 0, count: Int(weekBlocks) + 1)
-        blocks = [Int64](repeating: .min, count: Int(weekBlocks) + 1)
+        ring = [Slot](repeating: Slot(), count: Int(weekBlocks) + 1)
     }
 
     public mutating func observe(time: Double, value: Double) -> DetectorOutput {
@@ -70,11 +69,10 @@ public struct PeriodicDetector: StreamingDetector {
         let quotient = (time / block).rounded(.down)
         let k: Int64? = abs(quotient) < 9.0e15 ? Int64(quotient) : nil
         if let k, let open = current, k != open {
-            let slot = self.slot(open)
-            means[slot] = sum / Double(count)
+            let mean = sum / Double(count)
             // A block whose values' sum passed Double's range (values near ±1e308, many to a
             // block) leaves no reference rather than an infinite one.
-            blocks[slot] = means[slot].isFinite ? open : .min
+            ring[slot(open)] = Slot(block: mean.isFinite ? open : .min, mean: mean)
             sum = 0
             count = 0
         }
@@ -148,17 +146,24 @@ public struct PeriodicDetector: StreamingDetector {
     }
 
     private func slot(_ k: Int64) -> Int {
-        let size = Int64(means.count)
+        let size = Int64(ring.count)
         return Int(((k % size) + size) % size)
     }
 
     /// The mean of block `k` when the ring holds it (the sum was kept in halves).
     private func reference(_ k: Int64) -> Double? {
-        let slot = self.slot(k)
-        return blocks[slot] == k ? 2 * means[slot] : nil
+        let slot = ring[self.slot(k)]
+        return slot.block == k ? 2 * slot.mean : nil
     }
 
-    public var heapBytes: Int { 32 * 2 + 8 * (means.count + blocks.count) }
+    public var heapBytes: Int { 32 + MemoryLayout<Slot>.stride * ring.count }
+
+    /// A ring slot: the block it holds (`Int64.min`, never a block number: none yet) and that
+    /// block's mean (in halves, as the sum is kept).
+    struct Slot {
+        var block = Int64.min
+        var mean = 0.0
+    }
 
     struct Explained {
         var value = 0.0
