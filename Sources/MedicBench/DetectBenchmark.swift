@@ -85,8 +85,14 @@ enum DetectBenchmark {
         let none = 0.0
         var rows = [
             measure("auto", rateTarget: 1e6, heapBytes: AutoPreset.heapBytes, series: series, samples: samples, values: values) {
-                // `Detectors.make` of a composite is a CompositeDetector: measured through its concrete type.
-                Detectors.make(AutoPreset.auto) as! CompositeDetector
+                // `Detectors.make` of auto's shape is an AutoEnsembleDetector: measured through its concrete type.
+                Detectors.make(AutoPreset.auto) as! AutoEnsembleDetector
+            },
+            // The same components in the general composite (a box each), which scores the same: what the
+            // ensemble's own type saves.
+            measure("auto as composite", rateTarget: none, heapBytes: AutoPreset.compositeHeapBytes, series: series, samples: samples,
+                    values: values) {
+                AutoPreset.composite()
             },
             measure("previous auto", rateTarget: none, heapBytes: NABCrossValidation.previousAutoHeapBytes, series: series, samples: samples, values: values) {
                 Detectors.make(NABCrossValidation.previousAuto) as! CompositeDetector
@@ -115,6 +121,38 @@ enum DetectBenchmark {
         return rows
     }
 
+    /// `auto` (its own type) and the same components in the general composite, alternating for
+    /// `rounds` rounds (A B A B: both meet the same moments of a shared machine), each with fresh
+    /// detectors: the medians, and the composite's time over auto's.
+    static func autoRounds(series: Int, samples: Int, rounds: Int) {
+        let series = max(1, series), samples = max(1, samples), rounds = max(1, rounds)
+        let values = table()
+        var ensemble: [Double] = [], composite: [Double] = []
+        var lines = ["detect-throughput --auto-rounds: \(series) series × \(samples) samples, auto and auto as composite alternating"]
+        for round in 1...rounds {
+            let a = measure("auto", rateTarget: 1e6, heapBytes: AutoPreset.heapBytes, series: series, samples: samples, values: values) {
+                Detectors.make(AutoPreset.auto) as! AutoEnsembleDetector
+            }
+            let b = measure("auto as composite", rateTarget: 0, heapBytes: AutoPreset.compositeHeapBytes, series: series, samples: samples,
+                            values: values) { AutoPreset.composite() }
+            ensemble.append(a.seconds)
+            composite.append(b.seconds)
+            lines.append(String(format: "  round %d: auto %.2f s (%.2f M samples/s), as composite %.2f s (%.2f M)", round, a.seconds,
+                                a.samplesPerSecond / 1e6, b.seconds, b.samplesPerSecond / 1e6))
+        }
+        func median(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        let total = Double(series) * Double(samples)
+        let (a, b) = (median(ensemble), median(composite))
+        lines.append(String(format: "  medians: auto %.2f s (%.2f M samples/s), as composite %.2f s (%.2f M); composite / auto %.3f",
+                            a, total / a / 1e6, b, total / b / 1e6, b / a))
+        report("detect-throughput-auto", [("series", series), ("samples_per_series", samples), ("rounds", rounds),
+                                          ("auto_seconds", ensemble), ("composite_seconds", composite),
+                                          ("auto_samples_per_second", total / a), ("composite_samples_per_second", total / b)], lines: lines)
+    }
+
     /// `auto` with `adaptive_resonance` at its defaults as a second gate beside `range` (as
     /// `MedicBench nab --folds` builds it).
     static var autoWithResonance: DetectorSpec {
@@ -124,9 +162,9 @@ enum DetectBenchmark {
         return .composite(components: components, threshold: threshold, refractory: refractory)
     }
 
-    /// `auto`'s heap plus the second gate's own heap, its box and one more component.
+    /// `auto`'s components' heap in a composite plus the second gate's own heap, its box and one more component.
     static var autoWithResonanceHeapBytes: Int {
-        AutoPreset.heapBytes + AdaptiveResonanceDetector().heapBytes + 16 + MemoryLayout<AdaptiveResonanceDetector>.size
+        AutoPreset.compositeHeapBytes + AdaptiveResonanceDetector().heapBytes + 16 + MemoryLayout<AdaptiveResonanceDetector>.size
             + MemoryLayout<CompositeDetector.Component>.stride + 8
     }
 

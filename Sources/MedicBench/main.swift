@@ -14,6 +14,9 @@ import MedicLoader
 //   detect-throughput [--series N] [--samples M]
 //                                           N (10,000) series × M (1,000,000) samples through threshold, EWMA and
 //                                           moving average on one thread: samples/s per core, bytes per series
+//   detect-throughput --auto-rounds R [--series N] [--samples M]
+//                                           auto and the same components in the general composite, alternating R
+//                                           times over N (10,000) series × M (300) samples: medians and their ratio
 
 //   rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell]
 //                                           a rollout of one 10 ms step over N (1,000) targets, C (50) at a time,
@@ -109,7 +112,12 @@ case "nab":
     try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory(),
                          folds: arguments.contains("--folds"))
 case "detect-throughput":
-    DetectBenchmark.run(series: Int(option("--series") ?? "") ?? 10_000, samples: Int(option("--samples") ?? "") ?? 1_000_000)
+    if let rounds = option("--auto-rounds").flatMap({ Int($0) }) {
+        DetectBenchmark.autoRounds(series: Int(option("--series") ?? "") ?? 10_000, samples: Int(option("--samples") ?? "") ?? 300,
+                                   rounds: rounds)
+    } else {
+        DetectBenchmark.run(series: Int(option("--series") ?? "") ?? 10_000, samples: Int(option("--samples") ?? "") ?? 1_000_000)
+    }
 case "rollout-1000":
     try RolloutBenchmark.run(targets: Int(option("--targets") ?? "") ?? 1000, concurrency: Int(option("--concurrency") ?? "") ?? 50,
                              rounds: Int(option("--rounds") ?? "") ?? 5, shell: !arguments.contains("--no-shell"))
@@ -165,6 +173,6 @@ case "kb-append-child":
     // One of the concurrent appenders of MedicKnowledgeTests, in a process of its own.
     try KnowledgeBenchmark.child(directory: option("--dir") ?? "", count: Int(option("--count") ?? "") ?? 100, tag: option("--tag") ?? "")
 default:
-    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--folds] [--json] | nab [--nab DIR] --windows NAME | detect-throughput [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | run-history --out DIR [--runs N] [--list-rounds R] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: MedicBench validate-10k [--count N] [--no-peers] [--json] | hostile [--json] | run-100-noop [--steps N] [--rounds R] [--json] | corpus --out DIR | nab [--nab DIR] [--folds] [--json] | nab [--nab DIR] --windows NAME | detect-throughput [--series N] [--samples M] [--json] | detect-throughput --auto-rounds R [--series N] [--samples M] [--json] | rollout-1000 [--targets N] [--concurrency C] [--rounds R] [--no-shell] [--json] | watch-latency [--trials N] [--history H] [--cold] [--json] | run-index [--runs N] [--small S] [--rounds R] [--trials T] [--json] | run-history --out DIR [--runs N] [--list-rounds R] | kb-stats-1m [--records N] [--rounds R] [--json] | kb-append [--records N] [--batch B] [--rounds R] [--json] | select-memory [--entries N] [--incidents M] [--json] | blocking-pool [--jobs N] [--steps M] [--rounds R] [--json] | alert-storm [--posts N] [--clients C] [--json] | serve-throughput [--seconds S] [--connections C] [--threads T] [--rounds R] [--baseline MEDIC] [--json] | guard-overhead [--calls N] [--rounds R] [--json] | guard-executor [--calls N] [--rounds R] [--json] | ha-storm [--posts N] [--clients C] [--rounds R] [--json]\n".utf8))
     exit(2)
 }

@@ -43,28 +43,31 @@ public struct CompositeDetector: StreamingDetector {
         }
     }
 
-    public let threshold: Double
+    public var threshold: Double { scoring.threshold }
     /// Seconds after an alert during which lower scores are halved (0: never).
-    public let refractory: Double
+    public var refractory: Double { scoring.refractory }
     private var components: [Component]
     /// Each averaged component's weight over their total (Σ = 1), or all 0 when no weight is
     /// positive; a gate's share is 1 when its weight is positive, else 0.
     private let shares: [Double]
     private var admission = SampleAdmission()
-    /// The time of the last anomalous sample (−∞: none) and the episode's highest score.
-    private var lastAlert = -Double.infinity
-    private var peak = 0.0
+    private var scoring: CompositeScoring
 
     /// `threshold` is clamped to 0...1 (NaN: 0.5), `refractory` to ≥ 0 (NaN: 0).
     public init(_ components: [Component], threshold: Double = 0.5, refractory: Double = 0) {
         self.components = components
-        self.threshold = ParameterRange.number(threshold, 0...1, default: 0.5)
-        self.refractory = ParameterRange.number(refractory, 0...Double.greatestFiniteMagnitude, default: 0)
-        // Scaled by the largest weight first, so that no sum of huge weights overflows.
+        self.scoring = CompositeScoring(threshold: threshold, refractory: refractory)
+        self.shares = Self.shares(components)
+    }
+
+    /// Each component's share of the score: an averaged component's weight over the averaged
+    /// components' total (scaled by the largest weight first, so that no sum of huge weights
+    /// overflows), a gate's 1 when its weight is positive; all 0 without a positive weight.
+    static func shares(_ components: [Component]) -> [Double] {
         let averaged = components.filter { !$0.gate }
         let largest = averaged.map(\.weight).max() ?? 0
         let total = averaged.reduce(0) { $0 + (largest > 0 ? $1.weight / largest : 0) }
-        self.shares = components.map { component in
+        return components.map { component in
             if component.gate { return component.weight > 0 ? 1 : 0 }
             return total > 0 ? component.weight / largest / total : 0
         }
@@ -78,12 +81,35 @@ public struct CompositeDetector: StreamingDetector {
         for index in components.indices {
             let score = components[index].detector.observe(time: time, value: value).score
             if components[index].gate {
-                if shares[index] > 0 { gated = max(gated, gateScore(score)) }
+                if shares[index] > 0 { gated = max(gated, scoring.gateScore(score)) }
             } else {
                 weighted += shares[index] * score
             }
         }
-        weighted = max(weighted, gated)
+        return scoring.output(weighted: weighted, gated: gated, time: time)
+    }
+}
+
+/// What a composite makes of its components' scores (shared by `CompositeDetector` and
+/// `AutoEnsembleDetector`, so that both give the same score to the last bit): the larger of the
+/// weighted mean and the gates' mapped scores, then the refractory period.
+struct CompositeScoring: Sendable {
+    let threshold: Double
+    let refractory: Double
+    /// The time of the last anomalous sample (−∞: none) and the episode's highest score.
+    private var lastAlert = -Double.infinity
+    private var peak = 0.0
+
+    /// `threshold` is clamped to 0...1 (NaN: 0.5), `refractory` to ≥ 0 (NaN: 0).
+    init(threshold: Double, refractory: Double) {
+        self.threshold = ParameterRange.number(threshold, 0...1, default: 0.5)
+        self.refractory = ParameterRange.number(refractory, 0...Double.greatestFiniteMagnitude, default: 0)
+    }
+
+    /// The composite's output for an accepted sample, from the weighted mean of the averaged
+    /// components and the highest mapped score of the gates (0 without any).
+    mutating func output(weighted mean: Double, gated: Double, time: Double) -> DetectorOutput {
+        var weighted = max(mean, gated)
         guard refractory > 0 else {
             return DetectorOutput(anomalous: weighted > 0 && weighted >= threshold, score: weighted)
         }
@@ -98,7 +124,7 @@ public struct CompositeDetector: StreamingDetector {
     }
 
     /// A gate's score on the composite's scale: its limit 0.5 on `threshold`, 1 on 1, 0 on 0.
-    private func gateScore(_ score: Double) -> Double {
+    func gateScore(_ score: Double) -> Double {
         score >= 0.5 ? threshold + (1 - threshold) * (score - 0.5) / 0.5 : threshold * score / 0.5
     }
 }

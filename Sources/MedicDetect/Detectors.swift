@@ -19,9 +19,8 @@ public enum Detectors {
         case .seasonal(let low, let high, let minSamples):
             SeasonalDetector(low: low, high: high, minSamples: minSamples)
         case .composite(let components, let threshold, let refractory):
-            // The loader refuses a composite inside a composite; one built by hand still works.
-            CompositeDetector(components.map { .init(make($0.detector), weight: $0.weight, gate: $0.gate) }, threshold: threshold,
-                              refractory: refractory?.seconds ?? 0)
+            composite(components.map { .init(make($0.detector), weight: $0.weight, gate: $0.gate) }, threshold: threshold,
+                      refractory: refractory?.seconds ?? 0)
         case .context(let levels, let span, let threshold):
             ContextDetector(levels: levels, span: span, threshold: threshold)
         case .relativeEntropy(let window, let bins, let models, let confidence):
@@ -36,6 +35,15 @@ public enum Detectors {
         case .periodic(let block, let alpha, let threshold, let warmup):
             PeriodicDetector(block: block.seconds, alpha: alpha, threshold: threshold, warmup: warmup)
         }
+    }
+
+    /// A composite of these components: an `AutoEnsembleDetector` when they have `auto`'s shape
+    /// (the same scores, without a box per component), else a `CompositeDetector`. The loader
+    /// refuses a composite inside a composite; one built by hand still works.
+    public static func composite(_ components: [CompositeDetector.Component], threshold: Double, refractory: Double)
+        -> any StreamingDetector {
+        if let ensemble = AutoEnsembleDetector(components, threshold: threshold, refractory: refractory) { return ensemble }
+        return CompositeDetector(components, threshold: threshold, refractory: refractory)
     }
 
     /// A fresh detector for one series of `rule`: its detector, held for the rule's `for`

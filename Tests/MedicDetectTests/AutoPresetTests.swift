@@ -4,7 +4,7 @@ import XCTest
 
 /// The `auto` ensemble as a value rules and the CLI can name.
 final class AutoPresetTests: XCTestCase {
-    func testAutoIsACompositeOfTheChosenDetectors() throws {
+    func testAutoIsAnEnsembleOfTheChosenDetectors() throws {
         guard case .composite(let components, let threshold, let refractory) = AutoPreset.auto else {
             return XCTFail("auto is \(AutoPreset.auto.kind)")
         }
@@ -12,7 +12,7 @@ final class AutoPresetTests: XCTestCase {
         XCTAssertEqual(components.map(\.gate), [false, false, false, true])
         XCTAssertGreaterThan(threshold, 0.5)
         XCTAssertNotNil(refractory)
-        let detector = try XCTUnwrap(Detectors.make(AutoPreset.auto) as? CompositeDetector)
+        let detector = try XCTUnwrap(Detectors.make(AutoPreset.auto) as? AutoEnsembleDetector)
         XCTAssertEqual(detector.weights, components.map(\.weight))
     }
 
@@ -26,7 +26,7 @@ final class AutoPresetTests: XCTestCase {
         XCTAssertTrue(outputs[2_500].anomalous, "score \(outputs[2_500].score)")
         XCTAssertEqual(outputs[2_500].score, outputs.map(\.score).max())
         XCTAssertTrue(outputs.allSatisfy { $0.score < 1 })
-        XCTAssertLessThanOrEqual(AutoPreset.heapBytes + MemoryLayout<CompositeDetector>.size, 64 * 1024)
+        XCTAssertLessThanOrEqual(AutoPreset.heapBytes + MemoryLayout<AutoEnsembleDetector>.size, 64 * 1024)
     }
 
     /// A day of a daily wave shifted down by 8 (within the range seen, ±10 around 50) from its

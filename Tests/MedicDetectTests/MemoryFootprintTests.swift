@@ -11,6 +11,7 @@ final class MemoryFootprintTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<RateOfChangeDetector>.size, 112)
         XCTAssertEqual(MemoryLayout<SeasonalDetector>.size, 56)
         XCTAssertEqual(MemoryLayout<CompositeDetector>.size, 56)
+        XCTAssertEqual(MemoryLayout<AutoEnsembleDetector>.stride, 656)
         XCTAssertEqual(MemoryLayout<SustainedDetector>.size, 80)
         XCTAssertEqual(MemoryLayout<SampleAdmission>.size, 8)
     }

@@ -120,6 +120,10 @@ public struct ContextDetector: StreamingDetector {
     /// memory per series.
     public var heapBytes: Int { 96 + 8 * (lagFacts.count + sequenceFacts.count) + recent.count }
 
+    /// Reads the arrays' headers, as `KNNConformalDetector.touch` does.
+    @inline(__always)
+    func touch() -> Int { lagFacts.count &+ sequenceFacts.count &+ recent.count }
+
     /// What the last scored sample had that was new, against what was learned.
     public var explanation: String {
         guard filled == span else { return "learning: the first \(span) values only fill the context" }

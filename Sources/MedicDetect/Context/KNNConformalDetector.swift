@@ -250,6 +250,18 @@ public struct KNNConformalDetector: StreamingDetector {
     /// memory per series.
     public var heapBytes: Int { 32 + 8 * storage.count }
 
+    /// Reads the array's header and the first value of each run `observe` reads (the history
+    /// from its head, the distances, the calibration set), so that a caller about to run several
+    /// detectors can start their memory loads together (`AutoEnsembleDetector`); the value is
+    /// only to be kept somewhere so that the reads are not dropped.
+    @inline(__always)
+    func touch() -> Int {
+        let size = dimension + training + 1
+        return storage.withUnsafeBufferPointer { storage in
+            Int(truncatingIfNeeded: (storage[historyHead] + storage[2 * size] + storage[2 * size + training]).bitPattern)
+        }
+    }
+
     static let exactEvery = 1_024
 
     /// How the last scored stretch compared with the calibration set.

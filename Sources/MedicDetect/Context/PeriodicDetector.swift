@@ -158,6 +158,16 @@ public struct PeriodicDetector: StreamingDetector {
 
     public var heapBytes: Int { 32 + MemoryLayout<Slot>.stride * ring.count }
 
+    /// Reads the ring's header and the slots of a day and a week before `time`'s block (what
+    /// `observe` will look up), as `KNNConformalDetector.touch` does.
+    @inline(__always)
+    func touch(time: Double) -> Int {
+        let quotient = (time / block).rounded(.down)
+        guard abs(quotient) < 9.0e15 else { return ring.count }
+        let k = Int64(quotient)
+        return Int(truncatingIfNeeded: ring[slot(k - dayBlocks)].block &+ ring[slot(k - weekBlocks)].block)
+    }
+
     /// A ring slot: the block it holds (`Int64.min`, never a block number: none yet) and that
     /// block's mean (in halves, as the sum is kept).
     struct Slot {
