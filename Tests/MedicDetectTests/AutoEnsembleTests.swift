@@ -34,7 +34,20 @@ final class AutoEnsembleTests: XCTestCase {
             hostile[i + 1].0 = hostile[i - 5].0      // out of order
             hostile[i + 2].0 = hostile[i + 1].0      // repeated time
         }
-        return [("wave", wave), ("walk", walk), ("flat", flat), ("huge", huge), ("hostile", hostile)]
+        // Times from −1e20 s up (periodic's block numbers beyond ±9e15, about ±1.6e19 s at 30
+        // minutes, have no references: its early reads must take that path too), values near
+        // ±1.7e308 packed into one block (its sum overflows: the block leaves no reference), a
+        // stretch of the wave, then times up to 1e20 s.
+        let far: [Double] = (0..<200).map { i in 1e20 * (1 - Double(i) / 200) }
+        var extreme: [(Double, Double)] = far.enumerated().map { i, time in (-time, wave[i].1) }
+        let packed: [(Double, Double)] = (0..<600).map { i in
+            let value: Double = i % 3 == 0 ? 1.7e308 : Double(i) - 1.6e308
+            return (1_400_000_000 + Double(i) * 2, value)
+        }
+        extreme += packed
+        extreme += wave[2_000..<2_600].map { ($0.0 + 1e6, $0.1) }
+        extreme += far.reversed().enumerated().map { i, time in (time, wave[i].1) }
+        return [("wave", wave), ("walk", walk), ("flat", flat), ("huge", huge), ("hostile", hostile), ("extreme", extreme)]
     }
 
     private func outputs(_ detector: inout some StreamingDetector, _ samples: [(Double, Double)]) -> [DetectorOutput] {
@@ -61,31 +74,46 @@ final class AutoEnsembleTests: XCTestCase {
     }
 
     /// Other parameters and weights of the same shape, a gate switched off by a zero weight, and
-    /// a threshold and refractory out of range: still the composite's scores.
+    /// thresholds and refractory periods out of range (clamped by both): still the composite's
+    /// scores. Each shape fires somewhere, and where it has a refractory period the period
+    /// changes some score, so that the gate, the threshold and the damping are compared where
+    /// they act, not only at 0.
     func testAnyCompositeOfAutosShapeIsAnEnsembleAndScoresAsTheComposite() throws {
         let shapes: [(weights: [Double], threshold: Double, refractory: Double)] = [
-            ([2, 0.5, 1, 1], 0.6, 3_600), ([1, 1, 1, 0], 0.4, 0), ([0, 0, 0, 1], 0.9, 600), ([1, 3, 2, 1], .nan, -5), ([5, 1, 1, 1], 2, .infinity),
+            ([2, 0.5, 1, 1], 0.6, 3_600), ([1, 1, 1, 0], 0.4, 0), ([0, 0, 0, 1], 0.9, 600), ([1, 3, 2, 1], .nan, -5),
+            ([5, 1, 1, 1], 2, .infinity), ([1, 1, 3, 1], 0.55, .nan), ([1, 1, 3, 1], 0.5, 7_200),
         ]
+        let specs: [DetectorSpec] = [
+            .knnConformal(dimension: 6, training: 30, calibration: 40, k: 4, threshold: 0.95),
+            .context(levels: 6, span: 5, threshold: 0.5),
+            .periodic(block: Interval(seconds: 3_600), alpha: 0.02, threshold: 2.5, warmup: 50),
+            .range(tolerance: 0.1, warmup: 20),
+        ]
+        func components(_ weights: [Double]) -> [CompositeDetector.Component] {
+            zip(specs, weights).enumerated().map { .init(Detectors.make($0.element.0), weight: $0.element.1, gate: $0.offset == 3) }
+        }
         for shape in shapes {
-            let specs: [DetectorSpec] = [
-                .knnConformal(dimension: 6, training: 30, calibration: 40, k: 4, threshold: 0.95),
-                .context(levels: 6, span: 5, threshold: 0.5),
-                .periodic(block: Interval(seconds: 3_600), alpha: 0.02, threshold: 2.5, warmup: 50),
-                .range(tolerance: 0.1, warmup: 20),
-            ]
-            let spec = DetectorSpec.composite(
-                components: zip(specs, shape.weights).enumerated().map { .init(detector: $0.element.0, weight: $0.element.1, gate: $0.offset == 3) },
-                threshold: shape.threshold, refractory: shape.refractory > 0 ? Interval(seconds: shape.refractory) : nil)
+            var fired = 0, damped = 0
             for (name, samples) in series() {
-                var ensemble = try XCTUnwrap(Detectors.make(spec) as? AutoEnsembleDetector, "\(shape)")
-                var composite = CompositeDetector(zip(specs, shape.weights).enumerated().map {
-                    .init(Detectors.make($0.element.0), weight: $0.element.1, gate: $0.offset == 3)
-                }, threshold: shape.threshold, refractory: shape.refractory > 0 ? shape.refractory : 0)
+                var ensemble = try XCTUnwrap(AutoEnsembleDetector(components(shape.weights), threshold: shape.threshold,
+                                                                  refractory: shape.refractory), "\(shape)")
+                var composite = CompositeDetector(components(shape.weights), threshold: shape.threshold, refractory: shape.refractory)
+                var undamped = CompositeDetector(components(shape.weights), threshold: shape.threshold, refractory: 0)
                 XCTAssertEqual(ensemble.weights, shape.weights)
                 XCTAssertEqual(ensemble.threshold.bitPattern, composite.threshold.bitPattern)
-                XCTAssertEqual(ensemble.refractory, composite.refractory)
-                assertSameBits(outputs(&ensemble, samples), outputs(&composite, samples), "\(shape) \(name)")
+                XCTAssertEqual(ensemble.refractory.bitPattern, composite.refractory.bitPattern)
+                let mine = outputs(&ensemble, samples)
+                assertSameBits(mine, outputs(&composite, samples), "\(shape) \(name)")
+                fired += mine.filter(\.anomalous).count
+                damped += zip(mine, outputs(&undamped, samples)).filter { $0.0.score != $0.1.score }.count
             }
+            XCTAssertGreaterThan(fired, 0, "\(shape) never fires")
+            if shape.refractory > 0 { XCTAssertGreaterThan(damped, 0, "\(shape): the refractory period never damps a score") }
+            // Built from a spec, the same shape is an ensemble too.
+            let spec = DetectorSpec.composite(
+                components: zip(specs, shape.weights).enumerated().map { .init(detector: $0.element.0, weight: $0.element.1, gate: $0.offset == 3) },
+                threshold: shape.threshold, refractory: shape.refractory > 0 && shape.refractory.isFinite ? Interval(seconds: shape.refractory) : nil)
+            XCTAssertTrue(Detectors.make(spec) is AutoEnsembleDetector, "\(shape)")
         }
     }
 
@@ -111,17 +139,21 @@ final class AutoEnsembleTests: XCTestCase {
     }
 
     /// A copy taken mid-stream and fed other samples leaves the original as it was: the original
-    /// then scores the rest of its series exactly as a detector that was never copied.
+    /// then scores the rest of its series exactly as a detector that was never copied (built
+    /// apart and fed the same first half), scores that are not all 0.
     func testACopyGoesItsOwnWay() throws {
         let samples = try XCTUnwrap(series().first { $0.name == "wave" }).samples
         let half = samples.count / 2
         var original = try XCTUnwrap(Detectors.make(AutoPreset.auto) as? AutoEnsembleDetector)
-        var untouched = original
+        var never = try XCTUnwrap(Detectors.make(AutoPreset.auto) as? AutoEnsembleDetector)
         _ = outputs(&original, Array(samples[..<half]))
-        _ = outputs(&untouched, Array(samples[..<half]))
+        _ = outputs(&never, Array(samples[..<half]))
         var copy = original
         _ = outputs(&copy, samples[half...].map { ($0.0, $0.1 * 3 + 100) })
-        assertSameBits(outputs(&original, Array(samples[half...])), outputs(&untouched, Array(samples[half...])), "original after its copy ran")
+        let rest = outputs(&original, Array(samples[half...]))
+        assertSameBits(rest, outputs(&never, Array(samples[half...])), "original after its copy ran")
+        XCTAssertTrue(rest.contains { $0.anomalous }, "the second half holds the spike")
+        XCTAssertGreaterThan(rest.filter { $0.score > 0 }.count, rest.count / 2)
     }
 }
 

@@ -21,7 +21,7 @@
 ///
 /// Work O(1) per sample. Memory fixed at creation: the ring, one mean and one block number per
 /// block of a week plus one (`week/block + 1`): **5.3 KB** at the default block of 30 minutes,
-/// at most 31.6 KB (block 5 minutes); `heapBytes`.
+/// at most 31.5 KB (block 5 minutes); `heapBytes`.
 public struct PeriodicDetector: StreamingDetector {
     /// Seconds per block: a day divided by a whole number of blocks, 300...86,400 (a value given
     /// that does not divide a day is moved to the nearest that does, so that "a day before" and
