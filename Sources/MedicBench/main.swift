@@ -112,7 +112,11 @@ case "nab":
     try NABBenchmark.run(directory: option("--nab").map { URL(fileURLWithPath: $0) } ?? NABBenchmark.defaultDirectory(),
                          folds: arguments.contains("--folds"))
 case "detect-throughput":
-    if let rounds = option("--auto-rounds").flatMap({ Int($0) }) {
+    if arguments.contains("--auto-rounds") {
+        guard let rounds = option("--auto-rounds").flatMap({ Int($0) }), rounds > 0 else {
+            FileHandle.standardError.write(Data("detect-throughput: --auto-rounds needs a number of rounds (1 or more)\n".utf8))
+            exit(2)
+        }
         DetectBenchmark.autoRounds(series: Int(option("--series") ?? "") ?? 10_000, samples: Int(option("--samples") ?? "") ?? 300,
                                    rounds: rounds)
     } else {
