@@ -10,17 +10,22 @@ final class AutoEnsembleTests: XCTestCase {
     /// and a shifted day (periodic, range, refractory), noise, a flat line, values near Double's
     /// limits, and hostile samples (NaN, infinities, out of order, repeated times).
     private func series() -> [(name: String, samples: [(Double, Double)])] {
-        var generator = SplitMix(seed: 7)
+        // Noise from a fixed linear congruential sequence, the same on every run.
+        var state: UInt64 = 7
+        func unit() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 11) / Double(1 << 53)
+        }
         let day = 288
         let wave: [(Double, Double)] = (0..<(10 * day)).map { i in
             let shift = (6 * day..<7 * day).contains(i) ? -9.0 : 0
             let spike = i == 8 * day + 17 ? 70.0 : 0
-            let value = 50 + 10 * sin(Double(i) * 2 * .pi / Double(day)) + shift + spike + generator.unit()
+            let value = 50 + 10 * sin(Double(i) * 2 * .pi / Double(day)) + shift + spike + unit()
             return (1_400_000_000 + Double(i) * 300, value)
         }
         let walk: [(Double, Double)] = (0..<3_000).reduce(into: []) { samples, i in
             let previous = samples.last?.1 ?? 0
-            samples.append((Double(i) * 60, previous + generator.unit() - 0.5 + (i % 997 == 0 ? 40 : 0)))
+            samples.append((Double(i) * 60, previous + unit() - 0.5 + (i % 997 == 0 ? 40 : 0)))
         }
         let flat: [(Double, Double)] = (0..<1_500).map { (Double($0) * 10, 3) }
         let huge: [(Double, Double)] = (0..<1_500).map { i in
@@ -155,19 +160,4 @@ final class AutoEnsembleTests: XCTestCase {
         XCTAssertTrue(rest.contains { $0.anomalous }, "the second half holds the spike")
         XCTAssertGreaterThan(rest.filter { $0.score > 0 }.count, rest.count / 2)
     }
-}
-
-/// A small deterministic generator (SplitMix64), so that the series are the same on every run.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A value in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
