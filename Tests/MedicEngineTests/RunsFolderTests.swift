@@ -49,4 +49,34 @@ final class RunsFolderTests: XCTestCase {
         XCTAssertNotEqual(stamps["a"]??.size, stamps["c"]??.size)
         XCTAssertTrue(RunsFolder(reading: dir.path).stampedJournals.allSatisfy { $0.stamp == nil })
     }
+
+    /// Many journals: the reading thread and the waiting one share the stamps (a few at a time
+    /// each); every journal gets its own, as `stat` gives it, whichever thread took it.
+    func testAStampingReadOfManyJournalsGivesEachItsOwnStamp() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("runs-folder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let count = 1500
+        for index in 0..<count {
+            let id = "20261207-0700\(String(format: "%02d", index % 60))-\(String(format: "%08x", index))"
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent(id + ".jsonl").path,
+                                                        contents: Data(repeating: 0x41, count: index)))
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent(id + ".lock").path, contents: nil))
+        }
+        for _ in 0..<3 {
+            let folder = RunsFolder.Reading(dir.path).wait()
+            XCTAssertTrue(folder.stamped)
+            XCTAssertEqual(folder.journals.count, count)
+            XCTAssertEqual(Set(folder.journals).count, count)
+            for (id, stamp) in folder.stampedJournals {
+                let index = try XCTUnwrap(Int(id.suffix(8), radix: 16))
+                XCTAssertEqual(stamp?.size, Int64(index), id)
+                XCTAssertEqual(stamp, JournalStamp.of(dir.appendingPathComponent(id + ".jsonl").path), id)
+            }
+            // Read and stamped on the caller's thread alone: the same stamps.
+            let alone = RunsFolder(reading: dir.path, stamping: true).stampedJournals
+            XCTAssertEqual(Dictionary(uniqueKeysWithValues: alone.map { ($0.id, $0.stamp) }),
+                           Dictionary(uniqueKeysWithValues: folder.stampedJournals.map { ($0.id, $0.stamp) }))
+        }
+    }
 }

@@ -123,7 +123,8 @@ extension RunStore {
         var changed: [RunIndexEntry] = []
         let readEntries = index.liveCount
         var journalsWithEntries = 0
-        for (id, stamp) in folder.stampedJournals {
+        for (at, id) in folder.journals.enumerated() {
+            let stamp = folder.stamped ? folder.stamps[at] : nil
             // As read from the file (`replaceAll` keeps no `removed` entry); changed below only
             // for the run being looked at.
             if let standing = index.standing(id) {
