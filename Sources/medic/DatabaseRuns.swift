@@ -40,7 +40,7 @@ enum DatabaseRuns {
             printLine("No runs yet in \(try PostgresLocation(text)).")
             return
         }
-        try? StandardStream.output.write(bytes: json ? RunRenderer.runsJSONBytes(runs) : RunRenderer.listBytes(runs))
+        RunsCommand.write(runs, json: json)
     }
 
     /// `medic show RUN --store`: one run of the database, RUN an id or an unambiguous prefix.

@@ -38,14 +38,22 @@ struct RunsCommand: AsyncParsableCommand {
         // `medic runs` is where a finished run whose incident record was lost gets it.
         let (runs, problems) = await stores.runs.list(reconcilingIncidents: true)
         problems.forEach { MedicLog.log.warning("warning: \($0)") }
-        // As bytes: no copy of a listing of megabytes into a string and back. A closed pipe
-        // loses the output, as for every other command's text.
-        try? StandardStream.output.write(bytes: json ? RunRenderer.runsJSONBytes(runs) : RunRenderer.listBytes(runs))
+        Self.write(runs, json: json)
         // The process ends here, with the listing's tables (every run's summary, the index's
         // rows and the folder's names) still held: the kernel takes their memory back at once,
         // where returning would free them one by one (some 6% of `medic runs` at 10,000 runs).
         // Nothing is left to write: the output above and every warning are out (unbuffered).
         withExtendedLifetime((stores, runs)) { Foundation.exit(0) }
+    }
+
+    /// Writes a listing: as bytes, no copy of megabytes into a string and back; the JSON a
+    /// piece at a time. A closed pipe loses the output, as for every other command's text.
+    static func write(_ runs: [RunSummary], json: Bool) {
+        if json {
+            try? RunRenderer.writeRunsJSON(runs) { try StandardStream.output.write(bytes: $0) }
+        } else {
+            try? StandardStream.output.write(bytes: RunRenderer.listBytes(runs))
+        }
     }
 }
 

@@ -5,6 +5,18 @@ import XCTest
 /// `medic runs --json` is written without the encoder: it must print exactly what
 /// `OutputJSON.render` prints, byte for byte, and know every field of RunSummary.
 final class RunListingJSONTests: XCTestCase {
+    func testAnErrorOfTheWriterStopsTheListing() {
+        let run = RunSummary(id: "r", playbookID: "p", playbookVersion: "1", startedAt: "", updatedAt: "", status: .running,
+                             outcome: nil, journal: "")
+        struct Closed: Error {}
+        var calls = 0
+        XCTAssertThrowsError(try RunRenderer.writeRunsJSON(Array(repeating: run, count: 50), chunk: 10) { _ in
+            calls += 1
+            if calls == 2 { throw Closed() }
+        })
+        XCTAssertEqual(calls, 2)
+    }
+
     func testEveryFieldOfRunSummaryIsWritten() {
         let summary = RunSummary(id: "r", playbookID: "p", playbookVersion: "1", startedAt: "", updatedAt: "", status: .running,
                                  outcome: nil, journal: "")
@@ -48,6 +60,16 @@ final class RunListingJSONTests: XCTestCase {
             let encoded = RunRenderer.json(runs)
             XCTAssertEqual(Array(fast.utf8), Array(encoded.utf8), "fast:\n\(fast)\nencoder:\n\(encoded)")
             XCTAssertEqual(RunRenderer.runsJSONBytes(runs), Array(encoded.utf8))
+            // Written a piece at a time, as `medic runs --json` writes it: the same bytes
+            // whatever the pieces' size, none empty, each ending at a run's end or the last.
+            for chunk in [1, 7, 400, 1 << 16] {
+                var pieces: [[UInt8]] = []
+                RunRenderer.writeRunsJSON(runs, chunk: chunk) { pieces.append($0) }
+                XCTAssertEqual(pieces.flatMap { $0 }, Array(encoded.utf8), "chunk \(chunk)")
+                XCTAssertFalse(pieces.contains { $0.isEmpty }, "chunk \(chunk)")
+                if chunk == 1 { XCTAssertEqual(pieces.count, runs.isEmpty ? 1 : runs.count + 1, "a piece a run, then the end") }
+                XCTAssertTrue(pieces.dropLast().allSatisfy { $0.count >= chunk && $0.last == UInt8(ascii: "}") }, "chunk \(chunk)")
+            }
         }
         for outcome in RunOutcome.allCases {
             var run = plain
