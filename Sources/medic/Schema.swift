@@ -3,6 +3,7 @@ import MedicLoader
 
 struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "schema",
         abstract: "Print the JSON Schema (2020-12) of a file kind, for editors and other validators.",
         discussion: """
             KIND is one of: playbook, actions, rules, policies; metric-sources (the metric sources \

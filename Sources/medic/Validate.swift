@@ -6,6 +6,7 @@ import MedicServer
 
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check playbooks, actions, rules and policies; report every problem with its place.",
         discussion: """
             Reads YAML (.yaml, .yml) and JSON (.json) files; directories are searched recursively. \
