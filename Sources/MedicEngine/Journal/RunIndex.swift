@@ -271,12 +271,12 @@ final class RunIndex: @unchecked Sendable {
         lock.withLock { rows.compactMap { include($0.key) ? $0.value.entry : nil } }
     }
 
-    /// The summaries of the runs whose id passes `include`, oldest first (`medic runs`).
-    func summaries(where include: (String) -> Bool) -> [RunSummary] {
+    /// The summaries of the runs but those of `excluded`, oldest first (`medic runs`).
+    func summaries(excluding excluded: Set<String>) -> [RunSummary] {
         lock.withLock {
             var out: [RunSummary] = []
             out.reserveCapacity(order.count)
-            for key in order where include(key.id) {
+            for key in order where excluded.isEmpty || !excluded.contains(key.id) {
                 if let at = rows.index(forKey: key.id) { out.append(rows.values[at].run.summary) }
             }
             return out

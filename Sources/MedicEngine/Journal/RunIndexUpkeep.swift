@@ -97,10 +97,13 @@ extension RunStore {
     /// Verifies the index against the journals of the `runs/` folder (read, stamping, on a
     /// thread of its own while the index is read and parsed here; `reading` when the caller
     /// started it), rewriting the index when it is missing, damaged, torn or mostly old lines.
-    /// Returns what was found in each journal read again, and the folder as read. Call holding
+    /// Returns what was found in each journal read again, the folder as read, and the runs the
+    /// index keeps whose journal was not among the folder's names (a claim whose journal is
+    /// being written, or a journal written after the folder was read). Call holding
     /// `index.withLock`.
     @discardableResult
-    func verifyIndex(reading given: RunsFolder.Reading? = nil) -> (inspected: [String: Inspection], folder: RunsFolder, notes: [String]) {
+    func verifyIndex(reading given: RunsFolder.Reading? = nil)
+        -> (inspected: [String: Inspection], folder: RunsFolder, notes: [String], withoutJournal: Set<String>) {
         let reading = given ?? RunsFolder.Reading(runsDirectory)
         var read = index.file.read()
         var parsed = read.flatMap { RunIndexFormat.latestEntries($0.bytes[...]) }
@@ -146,12 +149,19 @@ extension RunStore {
         }
         // Entries without a journal: none when every entry read had its journal in the folder.
         let orphans = journalsWithEntries == readEntries ? [] : index.entries(where: { !folder.has(.journal, $0) })
+        var withoutJournal: Set<String> = []
         for entry in orphans {
             let id = entry.summary.id
-            if RunIndex.isClaim(entry), (try? RunLock(path: lockPath(id))) == nil { continue }  // its journal is being written
+            if RunIndex.isClaim(entry), (try? RunLock(path: lockPath(id))) == nil {  // its journal is being written
+                withoutJournal.insert(id)
+                continue
+            }
             // Its journal came after the folder was read (a run begun and ended meanwhile, or put
             // back from a spare by another process): not gone; the next look reads it.
-            if access(journalPath(id), F_OK) == 0 { continue }
+            if access(journalPath(id), F_OK) == 0 {
+                withoutJournal.insert(id)
+                continue
+            }
             var gone = entry
             gone.removed = true
             index.apply(gone)
@@ -161,6 +171,9 @@ extension RunStore {
         // Each run leaves some three lines (claim, start, end), and every `medic runs` checks
         // them all: rewritten at twice its live entries, the index stays under 2 lines a run.
         if !rewrite && (parsed?.lines ?? 0) > 2 * max(live, 64) { rewrite = true }
+        // Whether lines other processes wrote were taken in after the folder was read: runs
+        // whose journal it may not have had.
+        var appliedTheirs = false
         if rewrite {
             index.file.locked {
                 // Lines appended meanwhile (runs changing status) are newer than what was read.
@@ -168,10 +181,12 @@ extension RunStore {
                     if let before = read?.identity, again.identity.sameFile(as: before), !(parsed == nil),
                        let tail = RunIndexFormat.entries(again.bytes[min(before.size, again.bytes.count)...]) {
                         tail.entries.forEach(index.apply)
+                        appliedTheirs = !tail.entries.isEmpty
                     } else if !again.identity.sameFile(as: read?.identity ?? again.identity) || read == nil,
                               let theirs = RunIndexFormat.entries(again.bytes[...]), !theirs.torn {
                         theirs.entries.forEach(index.apply)
                         changed.forEach(index.apply)
+                        appliedTheirs = true
                     }
                 }
                 index.readPosition = index.file.rewrite(index.orderedEntries()) ? index.file.identity() : nil
@@ -180,7 +195,10 @@ extension RunStore {
             index.file.append(changed)
         }
         index.isVerified = true
-        return (results, folder, spares.notes)
+        if appliedTheirs {
+            withoutJournal = Set(index.entries(where: { !folder.has(.journal, $0) }).map(\.summary.id))
+        }
+        return (results, folder, spares.notes, withoutJournal)
     }
 
     /// The run ids of the journals in `runs/`, sorted.

@@ -14,8 +14,14 @@ extension RunStore {
     /// `reconcilingIncidents`, a finished run whose incident record is missing from the
     /// knowledge base gets it (`IncidentRecording.reconcile`). Problems found are returned.
     public func list(reconcilingIncidents: Bool = false) -> (runs: [RunSummary], problems: [String]) {
-        // Every journal checked against its index entry; only those that changed are read.
-        let (inspected, folder, notes) = index.withLock { verifyIndex() }
+        // Every journal checked against its index entry; only those that changed are read. The
+        // runs listed are the index's as verified, but for those whose journal the folder did
+        // not have (taken under the same lock: no run another task of this process claims
+        // meanwhile is listed before its journal exists).
+        let (inspected, folder, notes, runs) = index.withLock {
+            let verified = verifyIndex()
+            return (verified.inspected, verified.folder, verified.notes, index.summaries(excluding: verified.withoutJournal))
+        }
         var problems = notes + removeAbandonedCreations(folder.creating)
         var legacy = 0
         for id in inspected.keys.sorted() {
@@ -33,12 +39,12 @@ extension RunStore {
             problems.append("\(legacy) journal(s) in \(runsDirectory) were written by an earlier Medic, before journal lines carried "
                 + "checksums: they are read and counted without them, and never continued")
         }
-        let runs = index.summaries { folder.has(.journal, $0) }
-        if reconcilingIncidents {
+        let unmarked = folder.journalsWithoutMark
+        if reconcilingIncidents && !unmarked.isEmpty {
             // A run whose mark was among the folder's names is recorded (a mark is never taken
             // back): only the others are looked at, each checked again under its lock.
             var recorded = IncidentRecording.RecordedRuns()
-            for run in runs where run.status == .finished && !folder.has(.recorded, run.id) {
+            for run in runs where run.status == .finished && unmarked.contains(run.id) {
                 if let note = IncidentRecording.reconcile(run.id, in: self, recorded: &recorded) { problems.append(note) }
             }
         }

@@ -200,6 +200,14 @@ struct RunsFolder: Sendable {
         journals.indices.map { (journals[$0], stamped ? stamps[$0] : nil) }
     }
 
+    /// The run ids with a journal but no mark that their incident record is written: a pass
+    /// over the folder's table, no lookup per run (usually none).
+    var journalsWithoutMark: Set<String> {
+        var out: Set<String> = []
+        for (id, kinds) in runs where kinds.contains(.journal) && !kinds.contains(.recorded) { out.insert(id) }
+        return out
+    }
+
     /// The run ids whose journal is being created.
     var creating: [String] { runs.compactMap { $0.value.contains(.creating) ? $0.key : nil } }
 
