@@ -22,28 +22,28 @@ extension RunRenderer {
         guard !runs.isEmpty else { return try emit(Array("[\n\n]\n".utf8)) }
         var w = JSONWriter()
         w.bytes.reserveCapacity(min(chunk, runs.count * 480) + 2048)
-        w.bytes.append(contentsOf: "[\n".utf8)
+        let heads = PrettyHeads.shared
+        w.bytes.append(contentsOf: heads.open)
         for (index, run) in runs.enumerated() {
-            if index > 0 { w.bytes.append(contentsOf: ",\n".utf8) }
-            w.bytes.append(contentsOf: "  {\n".utf8)
-            w.prettyList("actions", run.actions)
-            if let damage = run.damage { w.prettyField("damage", damage) }
-            w.prettyField("id", run.id)
-            w.prettyField("journal", run.journal)
-            if let outcome = run.outcome { w.prettyField("outcome", outcome.rawValue) }
-            w.prettyField("playbook_id", run.playbookID)
-            w.prettyField("playbook_version", run.playbookVersion)
-            w.prettyField("started_at", run.startedAt)
-            w.prettyField("status", run.status.rawValue)
-            w.prettyList("targets", run.targets)
-            w.prettyField("updated_at", run.updatedAt, last: true)
-            w.bytes.append(contentsOf: "  }".utf8)
+            w.bytes.append(contentsOf: index > 0 ? heads.nextObject : heads.firstObject)
+            w.prettyList(heads.actions, run.actions)
+            if let damage = run.damage { w.prettyField(heads.damage, damage) }
+            w.prettyField(heads.id, run.id)
+            w.prettyField(heads.journal, run.journal)
+            if let outcome = run.outcome { w.prettyField(heads.outcome, outcome.rawValue) }
+            w.prettyField(heads.playbookID, run.playbookID)
+            w.prettyField(heads.playbookVersion, run.playbookVersion)
+            w.prettyField(heads.startedAt, run.startedAt)
+            w.prettyField(heads.status, run.status.rawValue)
+            w.prettyList(heads.targets, run.targets)
+            w.prettyField(heads.updatedAt, run.updatedAt, last: true)
+            w.bytes.append(contentsOf: heads.closeObject)
             if w.bytes.count >= chunk {
                 try emit(w.bytes)
                 w.bytes.removeAll(keepingCapacity: true)
             }
         }
-        w.bytes.append(contentsOf: "\n]\n".utf8)
+        w.bytes.append(contentsOf: heads.close)
         try emit(w.bytes)
     }
 
@@ -53,30 +53,46 @@ extension RunRenderer {
     ]
 }
 
+/// The fixed bytes of `runsJSON`, made once: appending an array's bytes is a copy, where
+/// appending a literal's `utf8` went through the generic path a call at a time (some 40
+/// calls a run, half of the listing's rendering in a profile).
+fileprivate struct PrettyHeads: Sendable {
+    static let shared = PrettyHeads()
+    let open = Array("[\n".utf8), close = Array("\n]\n".utf8)
+    let firstObject = Array("  {\n".utf8), nextObject = Array(",\n  {\n".utf8), closeObject = Array("  }".utf8)
+    let firstItem = Array("      ".utf8), nextItem = Array(",\n      ".utf8), closeList = Array("    ],\n".utf8)
+    let actions = Self.list("actions"), targets = Self.list("targets")
+    let damage = Self.field("damage"), id = Self.field("id"), journal = Self.field("journal"), outcome = Self.field("outcome")
+    let playbookID = Self.field("playbook_id"), playbookVersion = Self.field("playbook_version")
+    let startedAt = Self.field("started_at"), status = Self.field("status"), updatedAt = Self.field("updated_at")
+
+    /// `    "name" : `, as the encoder pretty-prints a member of an array's object.
+    private static func field(_ name: String) -> [UInt8] { Array("    \"\(name)\" : ".utf8) }
+    /// `    "name" : [` and a newline.
+    private static func list(_ name: String) -> [UInt8] { Array("    \"\(name)\" : [\n".utf8) }
+}
+
 extension JSONWriter {
-    /// `    "name" : "value",` and a newline, as the encoder pretty-prints a member of an array's object.
-    fileprivate mutating func prettyField(_ name: String, _ value: String, last: Bool = false) {
-        bytes.append(contentsOf: "    \"".utf8)
-        bytes.append(contentsOf: name.utf8)
-        bytes.append(contentsOf: "\" : ".utf8)
+    /// `head` (`    "name" : `), the value, a comma unless `last`, and a newline.
+    fileprivate mutating func prettyField(_ head: [UInt8], _ value: String, last: Bool = false) {
+        bytes.append(contentsOf: head)
         string(value)
         if !last { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\n"))
     }
 
-    /// A list of strings as the encoder pretty-prints it there (an empty one: `[`, a blank line, `]`).
-    fileprivate mutating func prettyList(_ name: String, _ items: [String]) {
-        bytes.append(contentsOf: "    \"".utf8)
-        bytes.append(contentsOf: name.utf8)
-        bytes.append(contentsOf: "\" : [\n".utf8)
+    /// A list of strings after `head` (`    "name" : [` and a newline) as the encoder
+    /// pretty-prints it there (an empty one: `[`, a blank line, `]`).
+    fileprivate mutating func prettyList(_ head: [UInt8], _ items: [String]) {
+        bytes.append(contentsOf: head)
         if items.isEmpty { bytes.append(UInt8(ascii: "\n")) }
+        let heads = PrettyHeads.shared
         for (index, item) in items.enumerated() {
-            if index > 0 { bytes.append(contentsOf: ",\n".utf8) }
-            bytes.append(contentsOf: "      ".utf8)
+            bytes.append(contentsOf: index > 0 ? heads.nextItem : heads.firstItem)
             string(item)
         }
         if !items.isEmpty { bytes.append(UInt8(ascii: "\n")) }
-        bytes.append(contentsOf: "    ],\n".utf8)
+        bytes.append(contentsOf: heads.closeList)
     }
 }
 
