@@ -18,25 +18,11 @@ final class RunListingClaimTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
-    /// A finished run of a one-step playbook, started by the interpreter as Medic starts one.
+    /// A finished run of `CleanLibrary`'s playbook, started by the interpreter as Medic starts one.
     private func finishedRun(_ id: String, in store: RunStore) async throws {
-        let actions = """
-            actions:
-              plain: {type: infrastructure, risk_level: low, implementation: "true"}
-            """
-        let playbook = """
-            playbook_id: p-001
-            name: P
-            version: 1.0.0
-            category: infrastructure
-            severity: SEV3
-            remediation_steps:
-              - {step: 1, name: a, action: plain}
-            metadata: {}
-            """
-        let loaded = CatalogLoader().load(documents: [("a.yaml", Array(actions.utf8)), ("p.yaml", Array(playbook.utf8))])
+        let loaded = CatalogLoader().load(documents: CleanLibrary.files().map { ($0.0, Array($0.1.utf8)) })
         XCTAssertFalse(loaded.hasErrors, DiagnosticRenderer.text(loaded.diagnostics))
-        let plan = try Planner(catalog: loaded.catalog).plan(try XCTUnwrap(loaded.catalog.playbook(id: "p-001")), given: [:])
+        let plan = try Planner(catalog: loaded.catalog).plan(try XCTUnwrap(loaded.catalog.playbook(id: "clean-001")), given: ["path": "/x"])
         let clock = ManualClock()
         let interpreter = Interpreter(executors: ExecutorSet(shell: RecordingExecutor(), bus: RecordingExecutor(), http: RecordingExecutor()),
                                       verifier: Verifier(evaluator: ConditionEvaluator(metrics: MetricRegistry(sources: [])), clock: clock),
@@ -46,7 +32,7 @@ final class RunListingClaimTests: XCTestCase {
     }
 
     private func claim(_ id: String, in store: RunStore) {
-        let summary = RunSummary(id: id, playbookID: "p-001", playbookVersion: "1.0.0", startedAt: "2026-12-07T07:00:00.000Z",
+        let summary = RunSummary(id: id, playbookID: "clean-001", playbookVersion: "1.0.0", startedAt: "2026-12-07T07:00:00.000Z",
                                  updatedAt: "2026-12-07T07:00:00.000Z", status: .running, outcome: nil, journal: "")
         XCTAssertTrue(store.index.file.append([RunIndexEntry(summary: summary, stamp: nil)]))
     }
