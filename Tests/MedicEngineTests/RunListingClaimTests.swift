@@ -63,7 +63,11 @@ final class RunListingClaimTests: XCTestCase {
         let after = try RunStore(directory: state)
         XCTAssertEqual(after.list().runs.map(\.id), ["20261207-065900-00000001", "20261207-065901-00000002"])
         XCTAssertNil(after.index.entry("20261207-070000-00000003"))
-        XCTAssertNil(try RunStore(directory: state).index.entry("20261207-070000-00000003"))
+        // And the index file says so: the run's latest line there is its removal (or none).
+        let file = try XCTUnwrap(after.index.file.read())
+        let latest = try XCTUnwrap(RunIndexFormat.latestEntries(file.bytes[...])).entries
+        XCTAssertEqual(latest.first { $0.summary.id == "20261207-070000-00000003" }?.removed ?? true, true)
+        XCTAssertEqual(latest.filter { !$0.removed }.map(\.summary.id).sorted(), ["20261207-065900-00000001", "20261207-065901-00000002"])
     }
 
     func testAJournalTheIndexDoesNotKnowIsListedAndAFinishedRunWithoutItsMarkIsRecorded() async throws {

@@ -79,4 +79,50 @@ final class RunsFolderTests: XCTestCase {
                            Dictionary(uniqueKeysWithValues: folder.stampedJournals.map { ($0.id, $0.stamp) }))
         }
     }
+
+    /// A name given twice (as `readdir` may give one when the folder changes while it is read)
+    /// is one journal.
+    func testANameGivenTwiceIsOneJournal() {
+        let folder = RunsFolder(names: ["a.jsonl", "a.lock", "a.jsonl", "b.jsonl", "a.recorded", "a.jsonl"])
+        XCTAssertEqual(folder.journals, ["a", "b"])
+        XCTAssertEqual(folder.journalsWithoutMark, ["b"])
+    }
+
+    /// The stamps taken by several threads at once: each journal's own, none left out.
+    func testStampsTakenBySeveralThreadsAtOnceAreEachJournalsOwn() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("runs-folder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ids = (0..<1000).map { "20261207-0800\(String(format: "%02d", $0 % 60))-\(String(format: "%08x", $0))" }
+        for (index, id) in ids.enumerated() {
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir.appendingPathComponent(id + ".jsonl").path,
+                                                        contents: Data(repeating: 0x41, count: index)))
+        }
+        let folder = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        XCTAssertGreaterThanOrEqual(folder, 0)
+        defer { close(folder) }
+        for _ in 0..<5 {
+            let stamps = RunsFolder.Stamps(ids, folder: folder)
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in stamps.take() }
+            XCTAssertEqual(stamps.all.map { $0?.size }, ids.indices.map { Int64($0) })
+            XCTAssertEqual(stamps.all, ids.map { JournalStamp.of(dir.appendingPathComponent($0 + ".jsonl").path) })
+        }
+        // Waited for by two threads at once: the same folder for both, every journal stamped.
+        final class Given: @unchecked Sendable {
+            let lock = NSLock()
+            var folders: [RunsFolder] = []
+        }
+        let given = Given()
+        let reading = RunsFolder.Reading(dir.path)
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let folder = reading.wait()
+            given.lock.withLock { given.folders.append(folder) }
+        }
+        XCTAssertEqual(given.folders.count, 2)
+        let sizes = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($0.element, Int64($0.offset)) })
+        for folder in given.folders {
+            XCTAssertEqual(folder.journals.count, ids.count)
+            XCTAssertTrue(folder.stampedJournals.allSatisfy { $0.stamp != nil && $0.stamp?.size == sizes[$0.id] })
+        }
+    }
 }

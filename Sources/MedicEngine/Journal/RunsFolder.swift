@@ -107,47 +107,45 @@ struct RunsFolder: Sendable {
     /// stamps meanwhile rather than waiting idle (the `fstatat`s are most of a large folder's
     /// time). The thread is Medic's own, not one of the few that run every task.
     final class Reading: @unchecked Sendable {
-        /// Signalled once the names are read (`folder`, `stamps` set), then kept signalled.
+        /// Signalled once the names are read (`folder`, `stamps` set).
         private let named = DispatchSemaphore(value: 0)
-        /// Signalled once the thread has taken its share of the stamps, then kept signalled.
+        /// Signalled once the thread has taken its share of the stamps.
         private let done = DispatchSemaphore(value: 0)
+        /// Held by `wait` throughout: a second caller waits for the first and is given the same
+        /// folder (the semaphores are each waited for once).
         private let lock = NSLock()
         private var folder = RunsFolder()
         private var stamps: Stamps?
-        private var descriptor: Int32 = -1
+        /// The folder, open (`O_CLOEXEC`, as `opendir` opens it) until the stamps are taken.
+        private var open: OpaquePointer?
         private var given: RunsFolder?
 
         init(_ directory: String) {
             let thread = Thread { [self] in
-                guard let open = opendir(directory) else {
-                    named.signal()
-                    done.signal()
-                    return
+                if let open = opendir(directory) {
+                    self.open = open
+                    folder = RunsFolder(names: open)
+                    stamps = Stamps(folder.journals, folder: dirfd(open))
                 }
-                folder = RunsFolder(names: open)
-                descriptor = dup(dirfd(open))
-                closedir(open)
-                let stamps = Stamps(folder.journals, folder: descriptor)
-                self.stamps = stamps
                 named.signal()
-                stamps.take()
+                stamps?.take()
                 done.signal()
             }
             thread.start()
         }
 
-        deinit { if descriptor >= 0 { close(descriptor) } }
+        deinit { if let open { closedir(open) } }
 
         func wait() -> RunsFolder {
-            named.wait()
-            named.signal()
-            stamps?.take()
-            done.wait()
-            done.signal()
-            return lock.withLock {
+            lock.withLock {
                 if let given { return given }
+                named.wait()
+                stamps?.take()
+                done.wait()
                 var read = folder
                 if let stamps { read.adopt(stamps) } else { read.stamped = true }
+                if let open { closedir(open) }
+                open = nil
                 given = read
                 return read
             }
@@ -188,8 +186,8 @@ struct RunsFolder: Sendable {
             let id = UnsafeRawBufferPointer(rebasing: name[..<(name.count - suffix.count)])
             guard RunIndexFormat.isValidRunID(id) else { return }
             let text = String(decoding: id, as: UTF8.self)
-            runs[text, default: []].insert(kind)
-            if kind == .journal { journals.append(text) }
+            // A name `readdir` gives twice (a folder changed while it was read) is one journal.
+            if runs[text, default: []].insert(kind).inserted && kind == .journal { journals.append(text) }
             return
         }
     }
