@@ -127,7 +127,7 @@ extension RunStore {
         let readEntries = index.liveCount
         var journalsWithEntries = 0
         for (at, id) in folder.journals.enumerated() {
-            let stamp = folder.stamped ? folder.stamps[at] : nil
+            let stamp = folder.stamp(at: at)
             // As read from the file (`replaceAll` keeps no `removed` entry); changed below only
             // for the run being looked at.
             if let standing = index.standing(id) {

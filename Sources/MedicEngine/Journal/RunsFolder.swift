@@ -192,11 +192,11 @@ struct RunsFolder: Sendable {
         }
     }
 
-    /// The run ids with a journal and the journal's stamp as read (nil when not `stamped`, or
-    /// gone meanwhile), in the order read.
-    var stampedJournals: [(id: String, stamp: JournalStamp?)] {
-        journals.indices.map { (journals[$0], stamped ? stamps[$0] : nil) }
-    }
+    /// The stamp of `journals[index]` as read: nil when not `stamped`, or gone meanwhile.
+    func stamp(at index: Int) -> JournalStamp? { stamped ? stamps[index] : nil }
+
+    /// The run ids with a journal and each one's `stamp(at:)`, in the order read.
+    var stampedJournals: [(id: String, stamp: JournalStamp?)] { journals.indices.map { (journals[$0], stamp(at: $0)) } }
 
     /// The run ids with a journal but no mark that their incident record is written: a pass
     /// over the folder's table, no lookup per run (usually none).
